@@ -1,0 +1,39 @@
+// The HDF5 C library as Swift sees it: <hdf5.h> plus static inline getters
+// for the "constants" that are macros (often expanding to a call that opens
+// the library first), which Swift cannot import. Nothing else lives here.
+#ifndef RBP_CHDF5_SHIM_H
+#define RBP_CHDF5_SHIM_H
+
+#include <hdf5.h>
+
+// Property lists and selections.
+static inline hid_t rbp_H5P_DEFAULT(void) { return H5P_DEFAULT; }
+static inline hid_t rbp_H5S_ALL(void) { return H5S_ALL; }
+static inline hid_t rbp_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline hid_t rbp_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
+static inline hid_t rbp_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
+static inline hid_t rbp_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+
+// File access flags.
+static inline unsigned rbp_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
+static inline unsigned rbp_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
+static inline unsigned rbp_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
+static inline unsigned rbp_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+
+// Native and standard types.
+static inline hid_t rbp_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t rbp_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t rbp_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t rbp_H5T_NATIVE_UINT64(void) { return H5T_NATIVE_UINT64; }
+static inline hid_t rbp_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t rbp_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
+static inline hid_t rbp_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline hid_t rbp_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
+static inline hid_t rbp_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
+static inline hid_t rbp_H5T_C_S1(void) { return H5T_C_S1; }
+static inline size_t rbp_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+
+// Dataspace extents.
+static inline hsize_t rbp_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
+
+#endif

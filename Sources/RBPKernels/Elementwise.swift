@@ -1,0 +1,126 @@
+// Fused elementwise kernels of the recurrences: pre-activation to activation
+// and slope in one pass, and the adjoint step s = d ⊙ (v + g). The
+// activations are defined here, once, because these kernels need them; the
+// inverse activations and losses live with the models in the core module.
+
+/// An elementwise activation `f` and its derivative.
+///
+/// | case | f(z) | f'(z), from x = f(z) |
+/// |---|---|---|
+/// | `tanh` | tanh z | 1 − x² |
+/// | `logistic` | 1/(1 + e⁻ᶻ) | x (1 − x) |
+/// | `linear` | z | 1 |
+/// | `relu` | max(0, z) | 1 if z > 0 else 0 |
+public enum Activation: String, CaseIterable, Sendable, Codable {
+  case tanh, logistic, linear, relu
+
+  /// f(z)
+  @inlinable
+  public func value<T: KernelScalar>(_ z: T) -> T {
+    switch self {
+    case .tanh: return T._tanh(z)
+    case .logistic: return 1 / (1 + T._exp(-z))
+    case .linear: return z
+    case .relu: return z > 0 ? z : 0
+    }
+  }
+
+  /// f'(z), computed from the pre-activation `z` and the value `x = f(z)`.
+  @inlinable
+  public func slope<T: KernelScalar>(preactivation z: T, value x: T) -> T {
+    switch self {
+    case .tanh: return 1 - x * x
+    case .logistic: return x * (1 - x)
+    case .linear: return 1
+    case .relu: return z > 0 ? 1 : 0
+    }
+  }
+}
+
+/// `x = f(z)` and `d = f'(z)` in one pass over `count` elements.
+/// `x` may be the same buffer as `z`; `d` must not overlap either.
+///
+/// - Parameters:
+///   - z: pre-activations, `count`.
+///   - x: activations out, `count`.
+///   - d: slopes out, `count`; pass `nil` when they are not needed.
+public func activate<T: KernelScalar>(
+  _ f: Activation, z: UnsafePointer<T>, x: UnsafeMutablePointer<T>,
+  slope d: UnsafeMutablePointer<T>?, count: Int
+) {
+  typealias V = T.Vector
+  let width = V.scalarCount
+  let vectorEnd = count / width * width
+  switch f {
+  case .linear:
+    if UnsafePointer(x) != z { x.update(from: z, count: count) }
+    d?.update(repeating: 1, count: count)
+  case .relu:
+    let zr = UnsafeRawPointer(z), xr = UnsafeMutableRawPointer(x)
+    var i = 0
+    while i < vectorEnd {
+      let off = i &* MemoryLayout<T>.stride
+      let v = zr.loadUnaligned(fromByteOffset: off, as: V.self)
+      let positive = v .> V()
+      xr.storeBytes(of: V().replacing(with: v, where: positive), toByteOffset: off, as: V.self)
+      if let d {
+        UnsafeMutableRawPointer(d).storeBytes(
+          of: V().replacing(with: 1, where: positive), toByteOffset: off, as: V.self)
+      }
+      i &+= width
+    }
+    while i < count {
+      let v = z[i]
+      x[i] = v > 0 ? v : 0
+      d?[i] = v > 0 ? 1 : 0
+      i += 1
+    }
+  case .tanh, .logistic:
+    for i in 0..<count {
+      let v = z[i]
+      let y = f.value(v)
+      x[i] = y
+      d?[i] = f.slope(preactivation: v, value: y)
+    }
+  }
+}
+
+/// The adjoint step `s = d ⊙ (v + g)` over `count` elements (`s = d ⊙ v`
+/// when `g` is nil). `s` may be the same buffer as `v`.
+///
+/// - Parameters:
+///   - d: slopes f'(z), `count`.
+///   - v: back-propagated term (e.g. Wᵀs), `count`.
+///   - g: loss gradient ∂L/∂x, `count`, or nil.
+///   - s: result, `count`.
+public func adjointStep<T: KernelScalar>(
+  slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>?,
+  into s: UnsafeMutablePointer<T>, count: Int
+) {
+  typealias V = T.Vector
+  let width = V.scalarCount
+  let vectorEnd = count / width * width
+  let dr = UnsafeRawPointer(d), vr = UnsafeRawPointer(v), sr = UnsafeMutableRawPointer(s)
+  var i = 0
+  if let g {
+    let gr = UnsafeRawPointer(g)
+    while i < vectorEnd {
+      let off = i &* MemoryLayout<T>.stride
+      let sum = vr.loadUnaligned(fromByteOffset: off, as: V.self)
+        + gr.loadUnaligned(fromByteOffset: off, as: V.self)
+      sr.storeBytes(of: dr.loadUnaligned(fromByteOffset: off, as: V.self) * sum,
+                    toByteOffset: off, as: V.self)
+      i &+= width
+    }
+    while i < count { s[i] = d[i] * (v[i] + g[i]); i += 1 }
+  } else {
+    while i < vectorEnd {
+      let off = i &* MemoryLayout<T>.stride
+      sr.storeBytes(of: dr.loadUnaligned(fromByteOffset: off, as: V.self)
+                      * vr.loadUnaligned(fromByteOffset: off, as: V.self),
+                    toByteOffset: off, as: V.self)
+      i &+= width
+    }
+    while i < count { s[i] = d[i] * v[i]; i += 1 }
+  }
+}

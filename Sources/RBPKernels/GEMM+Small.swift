@@ -1,0 +1,55 @@
+// The small-matrix GEMM path: the shapes the engine lives on (an N×N weight
+// matrix times an N×B state block, N = 16…256, B = 1…64), where packing A
+// and the five-loop machinery cost more than they save. A is read in place
+// by the micro-kernel through its strides; B is read in place too when a
+// full, untransposed NR-column panel is available, and packed into one
+// k×NR panel buffer otherwise.
+
+/// Largest `m·n·k` (and largest k) sent down the small path; above it the
+/// packed path's contiguous, reused panels win. Tuned on the engine shapes.
+let smallPathMaxVolume = 256 * 256 * 64
+let smallPathMaxDepth = 512
+
+@inline(__always)
+func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
+  p.k <= smallPathMaxDepth && p.m * p.n * p.k <= smallPathMaxVolume
+}
+
+/// `C = α·op(A)·op(B) + β·C` without packing A; single-threaded.
+/// Loop order: NR-column panels of op(B) outside (the panel stays in L1),
+/// MR-row slivers of A inside. `panel` must hold k·NR elements.
+func smallGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, panel: UnsafeMutablePointer<T>) {
+  let bl = T.gemmBlocking
+  let (MR, NR) = (bl.mr, bl.nr)
+  let (rowStride, depthStride) = p.transA ? (1, p.lda) : (p.lda, 1)
+  do {
+    var jr = 0
+    while jr < p.n {
+      let nr = min(NR, p.n - jr)
+      let b: UnsafePointer<T>
+      let bStride: Int
+      // In place when every column the micro-kernel reads exists: a full
+      // panel, or exactly one vector (the narrow loop reads no more).
+      if !p.transB && (nr == NR || nr == T.Vector.scalarCount) {
+        b = p.b + jr
+        bStride = p.ldb
+      } else {
+        packPanelB(p, rows: 0, p.k, column: jr, cols: nr, nr: NR, into: panel)
+        b = UnsafePointer(panel)
+        bStride = NR
+      }
+      var ir = 0
+      while ir < p.m {
+        microKernel(
+          k: p.k,
+          a: p.a + ir * rowStride, rowStride: rowStride, depthStride: depthStride,
+          rows: min(MR, p.m - ir),
+          b: b, bStride: bStride,
+          c: p.c + ir * p.ldc + jr, ldc: p.ldc, cols: nr,
+          alpha: p.alpha, beta: p.beta, readRows: min(MR, p.m - ir))
+        ir += MR
+      }
+      jr += NR
+    }
+  }
+}

@@ -1,0 +1,38 @@
+// The threaded GEMM path: splits C into contiguous row (or column) slices,
+// one per worker, each computed by the single-threaded blocked GEMM with its
+// own packing buffers. Every element of C is computed by exactly one worker
+// in the same order as on one thread, so results do not depend on the
+// number of threads.
+
+import Dispatch
+
+/// Multiply–adds below which a worker is not worth waking.
+let minimumVolumePerWorker = 96 * 96 * 96
+
+/// Workers to use for `p`: at most `p.threads`, and few enough that each
+/// gets a worthwhile share.
+@inline(__always)
+func threadCount<T: KernelScalar>(for p: GEMMProblem<T>) -> Int {
+  if p.threads <= 1 { return 1 }
+  let volume = p.m * p.n * p.k
+  return max(1, min(p.threads, volume / minimumVolumePerWorker))
+}
+
+/// Splits the longer of C's two sides into `workers` slices aligned to the
+/// register tile and runs `blockedGEMM` on each concurrently.
+func threadedGEMM<T: KernelScalar>(
+  _ p: GEMMProblem<T>, workers: Int, _ ws: GEMMWorkspace<T>, blocking bl: GEMMBlocking = T.gemmBlocking
+) {
+  let splitRows = p.m >= p.n
+  let length = splitRows ? p.m : p.n
+  let unit = splitRows ? bl.mr : bl.nr
+  let units = (length + unit - 1) / unit
+  let buffers = ws.workers
+  DispatchQueue.concurrentPerform(iterations: workers) { w in
+    let first = units * w / workers * unit
+    let end = min(length, units * (w + 1) / workers * unit)
+    guard end > first else { return }
+    let slice = splitRows ? p.rows(first, end - first) : p.columns(first, end - first)
+    blockedGEMM(slice, blocking: bl, packA: buffers[w].packA, packB: buffers[w].packB)
+  }
+}

@@ -1,0 +1,223 @@
+// General matrix multiply, C = α·op(A)·op(B) + β·C, over row-major unsafe
+// buffers: the public entry point, the problem description, the blocking
+// table and the packing workspace. The work is done by the paths in
+// GEMM+Blocked.swift (large, BLIS-style), GEMM+Small.swift (the engine's
+// small shapes, no packing of A) and GEMM+Threaded.swift (splitting across
+// cores). GEMM+Reference.swift holds the naive oracle.
+//
+// Legend: op(A) is m×k, op(B) is k×n, C is m×n; all row-major with leading
+// dimensions lda, ldb, ldc (elements between consecutive rows as stored).
+
+/// Cache blocking and register tile of the packed GEMM, in elements.
+///
+/// `mr`×`nr` is the micro-kernel's register tile; `kc` the depth of one packed
+/// panel (an `kc`×`nr` B panel should sit in L1); `mc`×`kc` the packed A block
+/// (L2); `kc`×`nc` the packed B block (L3).
+public struct GEMMBlocking: Sendable, Equatable {
+  public var mr: Int
+  public var nr: Int
+  public var kc: Int
+  public var mc: Int
+  public var nc: Int
+
+  public init(mr: Int, nr: Int, kc: Int, mc: Int, nc: Int) {
+    precondition(mr == microKernelRows, "the micro-kernel is compiled for MR = \(microKernelRows)")
+    precondition(kc >= 1 && mc >= mr && nc >= nr, "blocking sizes must hold at least one tile")
+    precondition(mc % mr == 0 && nc % nr == 0, "MC and NC must be multiples of MR and NR")
+    self.mr = mr; self.nr = nr; self.kc = kc; self.mc = mc; self.nc = nc
+  }
+}
+
+/// One GEMM call, as the drivers see it. Build it through `gemm(...)`.
+///
+/// Sendable so that worker threads can take disjoint slices of it; the
+/// caller guarantees the buffers outlive the call and C is written only
+/// through those disjoint slices.
+public struct GEMMProblem<T: KernelScalar>: @unchecked Sendable {
+  public var transA: Bool
+  public var transB: Bool
+  public var m: Int
+  public var n: Int
+  public var k: Int
+  public var alpha: T
+  public var a: UnsafePointer<T>
+  public var lda: Int
+  public var b: UnsafePointer<T>
+  public var ldb: Int
+  public var beta: T
+  public var c: UnsafeMutablePointer<T>
+  public var ldc: Int
+  public var threads: Int
+
+  /// op(A)[i, p]
+  @inline(__always) func opA(_ i: Int, _ p: Int) -> T {
+    transA ? a[p &* lda &+ i] : a[i &* lda &+ p]
+  }
+  /// op(B)[p, j]
+  @inline(__always) func opB(_ p: Int, _ j: Int) -> T {
+    transB ? b[j &* ldb &+ p] : b[p &* ldb &+ j]
+  }
+
+  /// The rows `i0 ..< i0+rows` of C and op(A).
+  func rows(_ i0: Int, _ rows: Int) -> GEMMProblem {
+    var q = self
+    q.m = rows
+    q.a = transA ? a + i0 : a + i0 * lda
+    q.c = c + i0 * ldc
+    return q
+  }
+  /// The columns `j0 ..< j0+cols` of C and op(B).
+  func columns(_ j0: Int, _ cols: Int) -> GEMMProblem {
+    var q = self
+    q.n = cols
+    q.b = transB ? b + j0 * ldb : b + j0
+    q.c = c + j0
+    return q
+  }
+}
+
+/// Packing buffers for GEMM, one pair per worker thread, 64-byte aligned,
+/// grown on first use and then reused: a caller that keeps its workspace
+/// makes GEMM allocation-free.
+///
+/// A workspace has one owner at a time: two concurrent `gemm` calls need two
+/// workspaces.
+public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
+  struct Buffers: @unchecked Sendable {
+    var packA: UnsafeMutablePointer<T>
+    var packB: UnsafeMutablePointer<T>
+    var capacityA: Int
+    var capacityB: Int
+  }
+  private(set) var workers: [Buffers] = []
+
+  /// The blocking used by the packed path; defaults to the precision's
+  /// tuned table. MR and NR must stay those of `T.gemmBlocking` (they are
+  /// fixed by the micro-kernel); KC, MC and NC may be changed to tune.
+  public let blocking: GEMMBlocking
+
+  public init(blocking: GEMMBlocking = T.gemmBlocking) {
+    precondition(blocking.mr == T.gemmBlocking.mr && blocking.nr == T.gemmBlocking.nr,
+                 "GEMMWorkspace: MR×NR must be \(T.gemmBlocking.mr)×\(T.gemmBlocking.nr) for \(T.self)")
+    self.blocking = blocking
+  }
+
+  deinit {
+    for w in workers {
+      w.packA.deallocate()
+      w.packB.deallocate()
+    }
+  }
+
+  /// Makes sure `count` workers each have room for `aCount` and `bCount`
+  /// packed elements. Not thread-safe: call before fanning out.
+  func reserve(workers count: Int, aCount: Int, bCount: Int) {
+    for i in 0..<count {
+      if i == workers.count {
+        workers.append(Buffers(packA: Self.allocate(aCount), packB: Self.allocate(bCount),
+                               capacityA: aCount, capacityB: bCount))
+        continue
+      }
+      if workers[i].capacityA < aCount {
+        workers[i].packA.deallocate()
+        workers[i].packA = Self.allocate(aCount)
+        workers[i].capacityA = aCount
+      }
+      if workers[i].capacityB < bCount {
+        workers[i].packB.deallocate()
+        workers[i].packB = Self.allocate(bCount)
+        workers[i].capacityB = bCount
+      }
+    }
+  }
+
+  private static func allocate(_ count: Int) -> UnsafeMutablePointer<T> {
+    let raw = UnsafeMutableRawPointer.allocate(
+      byteCount: max(count, 1) * MemoryLayout<T>.stride, alignment: 64)
+    return raw.bindMemory(to: T.self, capacity: max(count, 1))
+  }
+}
+
+/// `C = α·op(A)·op(B) + β·C`, row-major.
+///
+/// ```
+/// C[i, j] = α · Σ_p op(A)[i, p] · op(B)[p, j] + β · C[i, j]
+/// op(A) = transA ? Aᵀ : A   (m×k)      op(B) = transB ? Bᵀ : B   (k×n)
+/// ```
+///
+/// With `β = 0`, C is not read (NaNs in it do not propagate). C must not
+/// overlap A or B.
+///
+/// - Parameters:
+///   - transA, transB: use the transpose of the stored A or B.
+///   - m, n, k: shapes of op(A) (m×k), op(B) (k×n) and C (m×n).
+///   - a, lda: A as stored, m×k (or k×m when transposed), row stride `lda`.
+///   - b, ldb: B as stored, k×n (or n×k when transposed), row stride `ldb`.
+///   - c, ldc: C, m×n, row stride `ldc`.
+///   - threads: worker threads for large products; callers that already
+///     parallelise at a higher level pass 1.
+///   - workspace: packing buffers, reused across calls.
+public func gemm<T: KernelScalar>(
+  transA: Bool = false, transB: Bool = false,
+  m: Int, n: Int, k: Int,
+  alpha: T = 1,
+  a: UnsafePointer<T>, lda: Int,
+  b: UnsafePointer<T>, ldb: Int,
+  beta: T = 0,
+  c: UnsafeMutablePointer<T>, ldc: Int,
+  threads: Int = 1,
+  workspace: GEMMWorkspace<T>
+) {
+  precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
+  precondition(lda >= max(1, transA ? m : k), "gemm: lda \(lda) too small")
+  precondition(ldb >= max(1, transB ? k : n), "gemm: ldb \(ldb) too small")
+  precondition(ldc >= max(1, n), "gemm: ldc \(ldc) too small")
+  precondition(threads >= 1, "gemm: threads must be at least 1")
+  T._gemm(
+    GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k,
+                alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc, threads: threads),
+    workspace)
+}
+
+/// Chooses the path for one problem. Specialised per precision through
+/// `KernelScalar._gemm`.
+@inline(__always)
+func gemmDriver<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
+  if p.m == 0 || p.n == 0 { return }
+  if p.k == 0 || p.alpha == 0 {
+    scaleC(p)
+    return
+  }
+  if useSmallPath(p) {
+    ws.reserve(workers: 1, aCount: 0, bCount: p.k * T.gemmBlocking.nr)
+    smallGEMM(p, panel: ws.workers[0].packB)
+    return
+  }
+  let workers = threadCount(for: p)
+  let bl = ws.blocking
+  let ncUsed = min(bl.nc, roundUp(p.n, bl.nr))
+  ws.reserve(workers: workers, aCount: bl.mc * bl.kc, bCount: bl.kc * ncUsed)
+  if workers == 1 {
+    blockedGEMM(p, blocking: bl, packA: ws.workers[0].packA, packB: ws.workers[0].packB)
+  } else {
+    threadedGEMM(p, workers: workers, ws, blocking: bl)
+  }
+}
+
+/// `C = β·C` (the whole product vanishes when k = 0 or α = 0).
+func scaleC<T: KernelScalar>(_ p: GEMMProblem<T>) {
+  for i in 0..<p.m {
+    let row = p.c + i * p.ldc
+    if p.beta == 0 {
+      row.update(repeating: 0, count: p.n)
+    } else if p.beta != 1 {
+      for j in 0..<p.n { row[j] *= p.beta }
+    }
+  }
+}
+
+/// `x` rounded up to a multiple of `multiple`.
+@inlinable public func roundUp(_ x: Int, _ multiple: Int) -> Int {
+  (x + multiple - 1) / multiple * multiple
+}

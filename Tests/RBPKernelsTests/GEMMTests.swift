@@ -1,0 +1,208 @@
+// GEMM against the naive reference, computed in Double from the same
+// inputs, over edge shapes (1, MR±1, NR±1, KC+1, non-square), each
+// transpose, α and β of 0, 1 and other values, through every path: the
+// small unpacked path, the packed path with the real and with tiny blockings
+// (so every block boundary is crossed), the threaded path and the public
+// entry point. Both precisions go through one generic helper.
+
+import Testing
+@testable import RBPKernels
+
+enum Path: String, CaseIterable, CustomStringConvertible {
+  case entry, small, blocked, tinyBlocked, threaded
+  var description: String { rawValue }
+}
+
+struct Shape: CustomStringConvertible {
+  var m: Int, n: Int, k: Int
+  var description: String { "\(m)x\(n)x\(k)" }
+}
+
+/// Edge shapes for the register tile and the depth block of precision T.
+func edgeShapes<T: KernelScalar>(_: T.Type) -> [Shape] {
+  let bl = T.gemmBlocking
+  let ms = [1, bl.mr - 1, bl.mr, bl.mr + 1, 2 * bl.mr + 5]
+  let ns = [1, bl.nr - 1, bl.nr, bl.nr + 1, 2 * bl.nr + 3]
+  let ks = [1, 7, bl.kc + 1]
+  var shapes: [Shape] = []
+  for m in ms { for n in ns { for k in ks { shapes.append(Shape(m: m, n: n, k: k)) } } }
+  // Non-square shapes that cross MC and NC blocks of the real table.
+  shapes.append(Shape(m: bl.mc + 7, n: 3, k: 19))
+  shapes.append(Shape(m: 2, n: bl.nr * 3 + 1, k: 2 * bl.kc + 3))
+  return shapes
+}
+
+let scalings: [(alpha: Double, beta: Double)] = [
+  (1, 0), (1, 1), (0.75, 0), (-1.5, 1), (1, -0.5), (2, 0.25), (0, 0.5), (0, 0), (0.5, 1),
+]
+
+/// Runs one product through `path` and compares it with the Double
+/// reference, element by element, against the bound
+/// `8·ε·(k+2)·(|α|·Σ|a||b| + |β|·|c|)` plus a tiny absolute floor.
+func checkGEMM<T: KernelScalar>(
+  _: T.Type, path: Path, shape s: Shape, transA: Bool, transB: Bool,
+  alpha: Double, beta: Double, seed: UInt64
+) -> String? {
+  var rng = SeededGenerator(seed: seed)
+  // Pad leading dimensions so a kernel that ignores them fails.
+  let lda = (transA ? s.m : s.k) + 3
+  let ldb = (transB ? s.k : s.n) + 2
+  let ldc = s.n + 1
+  let a = randomArray(T.self, (transA ? s.k : s.m) * lda, &rng)
+  let b = randomArray(T.self, (transB ? s.n : s.k) * ldb, &rng)
+  var c = randomArray(T.self, s.m * ldc, &rng)
+  if beta == 0 { for i in c.indices { c[i] = .nan } }  // β = 0 must not read C
+  let c0 = c
+
+  // The oracle in Double, from the same (rounded) inputs.
+  let ad = a.map(Double.init), bd = b.map(Double.init)
+  var expected = c0.map { Double($0) }
+  var absA = ad.map(abs), absB = bd.map(abs)
+  var bound = [Double](repeating: 0, count: expected.count)
+  ad.withUnsafeBufferPointer { ap in bd.withUnsafeBufferPointer { bp in
+    expected.withUnsafeMutableBufferPointer { cp in
+      gemmReference(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: alpha,
+                    a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+                    beta: beta, c: cp.baseAddress!, ldc: ldc)
+    }}}
+  absA.withUnsafeMutableBufferPointer { ap in absB.withUnsafeMutableBufferPointer { bp in
+    bound.withUnsafeMutableBufferPointer { cp in
+      gemmReference(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: abs(alpha),
+                    a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+                    beta: 0, c: cp.baseAddress!, ldc: ldc)
+    }}}
+  let eps = Double(T.ulpOfOne)
+  for i in bound.indices {
+    let cTerm = beta == 0 ? 0 : abs(beta) * abs(Double(c0[i]))
+    bound[i] = 8 * eps * Double(s.k + 2) * (bound[i] + cTerm) + 1e-300
+  }
+
+  let problem = { (cp: UnsafeMutablePointer<T>, ap: UnsafePointer<T>, bp: UnsafePointer<T>) in
+    GEMMProblem(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: T(alpha),
+                a: ap, lda: lda, b: bp, ldb: ldb, beta: T(beta), c: cp, ldc: ldc, threads: 2)
+  }
+  let ws = GEMMWorkspace<T>()
+  let bl = T.gemmBlocking
+  let tiny = GEMMBlocking(mr: bl.mr, nr: bl.nr, kc: 5, mc: 2 * bl.mr, nc: 2 * bl.nr)
+  a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
+    c.withUnsafeMutableBufferPointer { cp in
+      let p = problem(cp.baseAddress!, ap.baseAddress!, bp.baseAddress!)
+      ws.reserve(workers: 2, aCount: bl.mc * bl.kc, bCount: max(bl.kc * bl.nc, s.k * bl.nr))
+      let w = ws.workers
+      switch path {
+      case .entry:
+        gemm(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: T(alpha),
+             a: p.a, lda: lda, b: p.b, ldb: ldb, beta: T(beta), c: p.c, ldc: ldc,
+             threads: 2, workspace: ws)
+      case .small:
+        if s.k == 0 || alpha == 0 { scaleC(p) } else { smallGEMM(p, panel: w[0].packB) }
+      case .blocked:
+        if alpha == 0 { scaleC(p) } else { blockedGEMM(p, packA: w[0].packA, packB: w[0].packB) }
+      case .tinyBlocked:
+        if alpha == 0 { scaleC(p) } else { blockedGEMM(p, blocking: tiny, packA: w[0].packA, packB: w[0].packB) }
+      case .threaded:
+        if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, blocking: tiny) }
+      }
+    }}}
+
+  // Padding columns of C (j ≥ n) must be untouched.
+  for i in 0..<s.m where ldc > s.n {
+    let before = c0[i * ldc + s.n], after = c[i * ldc + s.n]
+    if !(before.isNaN && after.isNaN) && before != after {
+      return "\(T.self) \(path) \(s) tA=\(transA) tB=\(transB): wrote outside C at row \(i)"
+    }
+  }
+  var got = c, want = expected, scale = bound
+  for i in 0..<s.m where ldc > s.n { let j = i * ldc + s.n; got[j] = 0; want[j] = 0; scale[j] = 1 }
+  let (ratio, index) = worstRatio(got, want, bound: scale)
+  if ratio <= 1 { return nil }
+  return "\(T.self) \(path) \(s) tA=\(transA) tB=\(transB) α=\(alpha) β=\(beta): "
+    + "element \(index) is \(got[index]), expected \(want[index]) "
+    + "(difference \(abs(Double(got[index]) - want[index])), \(ratio)× the bound)"
+}
+
+func runGEMMSuite<T: KernelScalar>(_: T.Type, path: Path) -> [String] {
+  var failures: [String] = []
+  var caseIndex = 0
+  for s in edgeShapes(T.self) {
+    for transA in [false, true] {
+      for transB in [false, true] {
+        if path == .small && s.k > smallPathMaxDepth { continue }
+        let sc = scalings[caseIndex % scalings.count]
+        caseIndex += 1
+        if let f = checkGEMM(T.self, path: path, shape: s, transA: transA, transB: transB,
+                             alpha: sc.alpha, beta: sc.beta, seed: UInt64(caseIndex)) {
+          failures.append(f)
+        }
+      }
+    }
+  }
+  return failures
+}
+
+@Suite("GEMM against the naive reference")
+struct GEMMTests {
+  @Test(arguments: Path.allCases)
+  func float(path: Path) {
+    let failures = runGEMMSuite(Float.self, path: path)
+    #expect(failures.isEmpty, "\(failures.count) failures; first: \(failures.prefix(3))")
+  }
+
+  @Test(arguments: Path.allCases)
+  func double(path: Path) {
+    let failures = runGEMMSuite(Double.self, path: path)
+    #expect(failures.isEmpty, "\(failures.count) failures; first: \(failures.prefix(3))")
+  }
+
+  /// Every α/β pair on one shape per transpose, through the public entry point.
+  @Test func everyScaling() {
+    var failures: [String] = []
+    for (i, sc) in scalings.enumerated() {
+      for t in 0..<4 {
+        let s = Shape(m: 9, n: 21, k: 13)
+        if let f = checkGEMM(Float.self, path: .entry, shape: s, transA: t & 1 == 1, transB: t & 2 == 2,
+                             alpha: sc.alpha, beta: sc.beta, seed: UInt64(100 + i * 4 + t)) { failures.append(f) }
+        if let f = checkGEMM(Double.self, path: .entry, shape: s, transA: t & 1 == 1, transB: t & 2 == 2,
+                             alpha: sc.alpha, beta: sc.beta, seed: UInt64(200 + i * 4 + t)) { failures.append(f) }
+      }
+    }
+    #expect(failures.isEmpty, "\(failures.prefix(3))")
+  }
+
+  /// A product large enough for the public entry point to take the packed,
+  /// threaded path: still within the bound of the reference.
+  @Test func largeThroughEntryPoint() {
+    let s = Shape(m: 300, n: 200, k: 270)
+    #expect(checkGEMM(Float.self, path: .entry, shape: s, transA: false, transB: true,
+                      alpha: 1, beta: 0.5, seed: 7) == nil)
+    #expect(checkGEMM(Double.self, path: .entry, shape: s, transA: true, transB: false,
+                      alpha: -1, beta: 0, seed: 8) == nil)
+  }
+
+  /// Threads split C into disjoint slices computed exactly as on one
+  /// thread, so the result is bit-identical for any thread count.
+  @Test func threadCountDoesNotChangeBits() {
+    var rng = SeededGenerator(seed: 42)
+    let (m, n, k) = (211, 157, 301)
+    let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, k * n, &rng)
+    var results: [[Float]] = []
+    for threads in [1, 2, 3] {
+      var c = [Float](repeating: 0, count: m * n)
+      let ws = GEMMWorkspace<Float>()
+      gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, threads: threads, workspace: ws)
+      results.append(c)
+    }
+    #expect(results[0] == results[1] && results[0] == results[2])
+  }
+
+  /// Empty products: C = β·C, or nothing at all.
+  @Test func emptyDimensions() {
+    var c: [Double] = [1, 2, 3, 4]
+    let ws = GEMMWorkspace<Double>()
+    let a: [Double] = [9, 9], b: [Double] = [9, 9]
+    gemm(m: 2, n: 2, k: 0, a: a, lda: 1, b: b, ldb: 2, beta: 0.5, c: &c, ldc: 2, workspace: ws)
+    #expect(c == [0.5, 1, 1.5, 2])
+    gemm(m: 0, n: 2, k: 3, a: a, lda: 3, b: b, ldb: 2, beta: 0, c: &c, ldc: 2, workspace: ws)
+    #expect(c == [0.5, 1, 1.5, 2])
+  }
+}

@@ -1,0 +1,46 @@
+// Proves the CHDF5 binding: a small float64 array and a string attribute
+// written through the C API and read back, using the shim's constants.
+
+import CHDF5
+import Foundation
+import Testing
+
+@Suite("HDF5 binding")
+struct HDF5BindingTests {
+  @Test func roundTripThroughCAPI() throws {
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("rbp-binding-\(getpid()).h5").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let values: [Double] = [1.5, -2, 3.25, 0, 1e-300, 7]
+    var dims: [hsize_t] = [2, 3]
+
+    let file = H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
+    #expect(file >= 0)
+    let space = H5Screate_simple(2, &dims, nil)
+    let dset = H5Dcreate2(file, "values", rbp_H5T_IEEE_F64LE(), space,
+                          rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
+    #expect(dset >= 0)
+    #expect(H5Dwrite(dset, rbp_H5T_NATIVE_DOUBLE(), rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), values) >= 0)
+    #expect(H5Dclose(dset) >= 0)
+    #expect(H5Sclose(space) >= 0)
+    #expect(H5Fclose(file) >= 0)
+
+    let reopened = H5Fopen(path, rbp_H5F_ACC_RDONLY(), rbp_H5P_DEFAULT())
+    #expect(reopened >= 0)
+    let readSet = H5Dopen2(reopened, "values", rbp_H5P_DEFAULT())
+    let readSpace = H5Dget_space(readSet)
+    var readDims: [hsize_t] = [0, 0]
+    #expect(H5Sget_simple_extent_dims(readSpace, &readDims, nil) == 2)
+    #expect(readDims == dims)
+    // Read as float32: the library converts on the fly.
+    var floats = [Float](repeating: .nan, count: 6)
+    #expect(H5Dread(readSet, rbp_H5T_NATIVE_FLOAT(), rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), &floats) >= 0)
+    #expect(floats == values.map { Float($0) })
+    var doubles = [Double](repeating: .nan, count: 6)
+    #expect(H5Dread(readSet, rbp_H5T_NATIVE_DOUBLE(), rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), &doubles) >= 0)
+    #expect(doubles == values)
+    H5Sclose(readSpace)
+    H5Dclose(readSet)
+    H5Fclose(reopened)
+  }
+}

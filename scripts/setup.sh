@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need when it is missing: the HDF5 C
+# library (Debian's libhdf5-dev, with pkg-config) and a Python virtual
+# environment in .venv with numpy, h5py and matplotlib. Safe to run again:
+# it only installs what is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+pkg-config --exists hdf5 2>/dev/null || need_apt+=(libhdf5-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy, h5py, matplotlib' 2>/dev/null; then
+  echo "setup: creating .venv with numpy, h5py, matplotlib" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check numpy h5py matplotlib
+fi
