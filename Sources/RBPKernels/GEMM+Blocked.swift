@@ -83,10 +83,16 @@ func packPanelsA<T: KernelScalar>(
     let panel = dst + ir * kc
     if p.transA {
       // op(A)[i, p] = A[p, i]: each depth step is a contiguous run of rows.
+      // Element loops, not memmove: runs of MR are too short for a call.
       for q in 0..<kc {
         let out = panel + q * MR
-        out.update(from: p.a + (p0 + q) * p.lda + i0 + ir, count: rows)
-        if rows < MR { (out + rows).update(repeating: 0, count: MR - rows) }
+        let src = p.a + (p0 + q) * p.lda + i0 + ir
+        if rows == microKernelRows {
+          for r in 0..<microKernelRows { out[r] = src[r] }
+        } else {
+          for r in 0..<rows { out[r] = src[r] }
+          for r in rows..<MR { out[r] = 0 }
+        }
       }
     } else {
       for r in 0..<rows {

@@ -5,14 +5,17 @@
 // full, untransposed NR-column panel is available, and packed into one
 // k×NR panel buffer otherwise.
 
-/// Largest `m·n·k` (and largest k) sent down the small path; above it the
-/// packed path's contiguous, reused panels win. Tuned on the engine shapes.
+/// Largest `m·n·k` sent down the small path unconditionally; above it the
+/// packed path's contiguous, reused panels usually win.
 let smallPathMaxVolume = 256 * 256 * 64
-let smallPathMaxDepth = 512
+/// A product with one side of C at most this long goes unpacked whatever its
+/// depth: each packed element would be reused too few times to repay the
+/// copy. (Not with a transposed B, whose panels must be gathered anyway.)
+let smallPathMaxSide = 64
 
 @inline(__always)
 func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
-  p.k <= smallPathMaxDepth && p.m * p.n * p.k <= smallPathMaxVolume
+  p.m * p.n * p.k <= smallPathMaxVolume || (!p.transB && min(p.m, p.n) <= smallPathMaxSide)
 }
 
 /// `C = α·op(A)·op(B) + β·C` without packing A; single-threaded.

@@ -1,6 +1,6 @@
 // The threaded GEMM path: splits C into contiguous row (or column) slices,
-// one per worker, each computed by the single-threaded blocked GEMM with its
-// own packing buffers. Every element of C is computed by exactly one worker
+// one per worker, each computed by the single-threaded small or blocked path
+// (the same one for every slice) with its own buffers. Every element of C is computed by exactly one worker
 // in the same order as on one thread, so results do not depend on the
 // number of threads.
 
@@ -19,9 +19,11 @@ func threadCount<T: KernelScalar>(for p: GEMMProblem<T>) -> Int {
 }
 
 /// Splits the longer of C's two sides into `workers` slices aligned to the
-/// register tile and runs `blockedGEMM` on each concurrently.
+/// register tile and runs the chosen path on each concurrently. The
+/// workspace must hold `workers` sets of buffers sized for that path.
 func threadedGEMM<T: KernelScalar>(
-  _ p: GEMMProblem<T>, workers: Int, _ ws: GEMMWorkspace<T>, blocking bl: GEMMBlocking = T.gemmBlocking
+  _ p: GEMMProblem<T>, workers: Int, _ ws: GEMMWorkspace<T>, small: Bool,
+  blocking bl: GEMMBlocking = T.gemmBlocking
 ) {
   let splitRows = p.m >= p.n
   let length = splitRows ? p.m : p.n
@@ -33,6 +35,6 @@ func threadedGEMM<T: KernelScalar>(
     let end = min(length, units * (w + 1) / workers * unit)
     guard end > first else { return }
     let slice = splitRows ? p.rows(first, end - first) : p.columns(first, end - first)
-    blockedGEMM(slice, blocking: bl, packA: buffers[w].packA, packB: buffers[w].packB)
+    runPath(slice, small: small, blocking: bl, buffers[w])
   }
 }

@@ -189,19 +189,32 @@ func gemmDriver<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
     scaleC(p)
     return
   }
-  if useSmallPath(p) {
-    ws.reserve(workers: 1, aCount: 0, bCount: p.k * T.gemmBlocking.nr)
-    smallGEMM(p, panel: ws.workers[0].packB)
-    return
-  }
+  // The path is chosen once for the whole product, so that thread slices
+  // sum in the same order as one thread would.
+  let small = useSmallPath(p)
   let workers = threadCount(for: p)
   let bl = ws.blocking
-  let ncUsed = min(bl.nc, roundUp(p.n, bl.nr))
-  ws.reserve(workers: workers, aCount: bl.mc * bl.kc, bCount: bl.kc * ncUsed)
-  if workers == 1 {
-    blockedGEMM(p, blocking: bl, packA: ws.workers[0].packA, packB: ws.workers[0].packB)
+  if small {
+    ws.reserve(workers: workers, aCount: 0, bCount: p.k * bl.nr)
   } else {
-    threadedGEMM(p, workers: workers, ws, blocking: bl)
+    ws.reserve(workers: workers, aCount: bl.mc * bl.kc, bCount: bl.kc * min(bl.nc, roundUp(p.n, bl.nr)))
+  }
+  if workers == 1 {
+    runPath(p, small: small, blocking: bl, ws.workers[0])
+  } else {
+    threadedGEMM(p, workers: workers, ws, small: small, blocking: bl)
+  }
+}
+
+/// One thread's share: the small or the blocked path, on its own buffers.
+@inline(__always)
+func runPath<T: KernelScalar>(
+  _ p: GEMMProblem<T>, small: Bool, blocking bl: GEMMBlocking, _ buffers: GEMMWorkspace<T>.Buffers
+) {
+  if small {
+    smallGEMM(p, panel: buffers.packB)
+  } else {
+    blockedGEMM(p, blocking: bl, packA: buffers.packA, packB: buffers.packB)
   }
 }
 

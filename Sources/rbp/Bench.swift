@@ -32,6 +32,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the engine shapes and GEMV.")
     var squareOnly = false
 
+    @Option(help: "Only the cases whose name contains this text.")
+    var filter: String?
+
     @Flag(help: "One JSON object per line instead of a table.")
     var json = false
 
@@ -72,6 +75,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
       let cases = benchmarkCases(sizes: parsedSizes!, squareOnly: squareOnly)
+        .filter { filter == nil || $0.name.contains(filter!) }
       if !json {
         print("kernel prec thr  shape                       GFLOP/s  %peak   time/call")
       }
@@ -116,16 +120,20 @@ struct BenchCase {
   var flops: Double { kind == .gemm ? 2.0 * Double(m * n * k) : 2.0 * Double(m * n) }
 }
 
-/// The sizes of the README table: squares, then the engine's shapes
-/// (W·X, Wᵀ·S and the gradient S·Xᵀ), then GEMV.
+/// The sizes of the README table: squares; then the engine's shapes, in
+/// both layouts of the state block: N×B columns (`W·X`, `Wᵀ·S`, gradient
+/// `S·Xᵀ`) and B×N rows (`X·W`, gradient `Sᵀ·X` over B·T = 3200 rows);
+/// then GEMV.
 func benchmarkCases(sizes: [Int], squareOnly: Bool) -> [BenchCase] {
   var cases = sizes.map { BenchCase(kind: .gemm, name: "\($0)x\($0)x\($0)", m: $0, n: $0, k: $0) }
   if squareOnly { return cases }
   for (n, b) in [(64, 32), (32, 16), (256, 64), (512, 64)] {
     cases.append(BenchCase(kind: .gemm, name: "W·X \(n)x\(n)·\(n)x\(b)", m: n, n: b, k: n))
     cases.append(BenchCase(kind: .gemm, name: "Wᵀ·S \(n)x\(n)·\(n)x\(b)", m: n, n: b, k: n, transA: true))
+    cases.append(BenchCase(kind: .gemm, name: "X·W \(b)x\(n)·\(n)x\(n)", m: b, n: n, k: n))
   }
   cases.append(BenchCase(kind: .gemm, name: "S·Xᵀ 64x3200·3200x64", m: 64, n: 64, k: 3200, transB: true))
+  cases.append(BenchCase(kind: .gemm, name: "Sᵀ·X 64x3200·3200x64", m: 64, n: 64, k: 3200, transA: true))
   for n in [256, 1024] {
     cases.append(BenchCase(kind: .gemv, name: "A·x \(n)x\(n)", m: n, n: n, k: 1))
     cases.append(BenchCase(kind: .gemv, name: "Aᵀ·x \(n)x\(n)", m: n, n: n, k: 1, transA: true))

@@ -9,7 +9,7 @@ import Testing
 @testable import RBPKernels
 
 enum Path: String, CaseIterable, CustomStringConvertible {
-  case entry, small, blocked, tinyBlocked, threaded
+  case entry, small, blocked, tinyBlocked, threaded, threadedSmall
   var description: String { rawValue }
 }
 
@@ -101,7 +101,9 @@ func checkGEMM<T: KernelScalar>(
       case .tinyBlocked:
         if alpha == 0 { scaleC(p) } else { blockedGEMM(p, blocking: tiny, packA: w[0].packA, packB: w[0].packB) }
       case .threaded:
-        if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, blocking: tiny) }
+        if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: false, blocking: tiny) }
+      case .threadedSmall:
+        if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: true) }
       }
     }}}
 
@@ -127,7 +129,6 @@ func runGEMMSuite<T: KernelScalar>(_: T.Type, path: Path) -> [String] {
   for s in edgeShapes(T.self) {
     for transA in [false, true] {
       for transB in [false, true] {
-        if path == .small && s.k > smallPathMaxDepth { continue }
         let sc = scalings[caseIndex % scalings.count]
         caseIndex += 1
         if let f = checkGEMM(T.self, path: path, shape: s, transA: transA, transB: transB,
@@ -180,10 +181,12 @@ struct GEMMTests {
   }
 
   /// Threads split C into disjoint slices computed exactly as on one
-  /// thread, so the result is bit-identical for any thread count.
-  @Test func threadCountDoesNotChangeBits() {
+  /// thread, so the result is bit-identical for any thread count, on the
+  /// packed path (first shape) and the small path (second: one side ≤ 64).
+  @Test(arguments: [(211, 157, 301), (40, 700, 900)])
+  func threadCountDoesNotChangeBits(shape: (Int, Int, Int)) {
+    let (m, n, k) = shape
     var rng = SeededGenerator(seed: 42)
-    let (m, n, k) = (211, 157, 301)
     let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, k * n, &rng)
     var results: [[Float]] = []
     for threads in [1, 2, 3] {
