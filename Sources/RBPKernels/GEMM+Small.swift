@@ -8,14 +8,23 @@
 /// Largest `m·n·k` sent down the small path unconditionally; above it the
 /// packed path's contiguous, reused panels usually win.
 let smallPathMaxVolume = 256 * 256 * 64
-/// A product with one side of C at most this long goes unpacked whatever its
-/// depth: each packed element would be reused too few times to repay the
-/// copy. (Not with a transposed B, whose panels must be gathered anyway.)
+/// A product with one short side of C goes unpacked whatever its depth,
+/// when A and B together fit in about one L2 (they are streamed once per
+/// tile row or column): each packed element would be reused too few times to
+/// repay the copy. A narrow B (short n) tolerates a little more than a wide
+/// B read in place. Never with a transposed B, whose panels must be
+/// gathered anyway. The limits were measured on the engine's shapes.
 let smallPathMaxSide = 64
+let smallPathMaxBytesNarrowB = 5 << 19  // 2.5 MiB
+let smallPathMaxBytesShortA = 2 << 20   // 2 MiB
 
 @inline(__always)
 func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
-  p.m * p.n * p.k <= smallPathMaxVolume || (!p.transB && min(p.m, p.n) <= smallPathMaxSide)
+  if p.m * p.n * p.k <= smallPathMaxVolume { return true }
+  if p.transB { return false }
+  let bytes = (p.m + p.n) * p.k * MemoryLayout<T>.stride
+  return (p.n <= smallPathMaxSide && bytes <= smallPathMaxBytesNarrowB)
+    || (p.m <= smallPathMaxSide && bytes <= smallPathMaxBytesShortA)
 }
 
 /// `C = α·op(A)·op(B) + β·C` without packing A; single-threaded.
