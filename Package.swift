@@ -72,6 +72,10 @@ let package = Package(
       path: "Tests/RBPKernelsTests",
       swiftSettings: kernelFlags),
     .testTarget(
+      name: "RBPCoreTests",
+      dependencies: ["RBPCore", "RBPKernels"],
+      path: "Tests/RBPCoreTests"),
+    .testTarget(
       name: "RBPStoreTests",
       dependencies: ["RBPStore", "CHDF5"],
       path: "Tests/RBPStoreTests"),

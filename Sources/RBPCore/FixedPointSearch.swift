@@ -1,0 +1,105 @@
+// Searching for the distinct steady states of one pattern: Newton's method
+// from several starting states (random ones in the activation's range, and
+// any given ones), converged results deduplicated within a tolerance, each
+// classified by the spectral radius of D W (stable when below 1).
+
+import Foundation
+import RBPKernels
+
+/// One steady state found by `findFixedPoints`.
+public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
+  /// The state x, N.
+  public var state: [T]
+  /// ‖f(Wx + a) − x‖∞.
+  public var residual: Double
+  /// Spectral radius of D W at x, estimated by power iteration.
+  public var spectralRadius: Double
+  /// ρ(DW) < 1: small perturbations decay under x ← f(Wx + a).
+  public var stable: Bool { spectralRadius < 1 }
+  /// How many starts converged to this state.
+  public var hits: Int
+}
+
+/// What a search found, and how many starts led nowhere.
+public struct FixedPointSearch<T: KernelScalar>: Sendable {
+  public var points: [FixedPoint<T>]
+  /// Starts whose Newton solve did not converge.
+  public var failedStarts: Int
+}
+
+extension SteadyNetwork {
+  /// Distinct steady states of the pattern with input `u` (I).
+  ///
+  /// - Parameters:
+  ///   - starts: random starting states, uniform in the activation's range.
+  ///   - given: more starting states (each N), tried first.
+  ///   - distinct: two states closer than this (∞-norm) are the same.
+  ///   - options: Newton's tolerance and iteration limit per start.
+  public func findFixedPoints<G: RandomNumberGenerator>(
+    input u: [T], starts: Int, given: [[T]] = [], distinct: Double = 1e-4,
+    options: SolverOptions = SolverOptions(tolerance: 1e-10, maxIterations: 100),
+    using rng: inout G
+  ) throws -> FixedPointSearch<T> {
+    let n = shape.units
+    guard u.count == shape.inputs else {
+      throw RBPError.invalid("input has \(u.count) values, the network has \(shape.inputs) inputs")
+    }
+    guard starts >= 0 else { throw RBPError.invalid("starts must be >= 0, got \(starts)") }
+    for (k, s) in given.enumerated() where s.count != n {
+      throw RBPError.invalid("given start \(k) has \(s.count) values, the network has \(n) units")
+    }
+    let workspace = GEMMWorkspace<T>()
+    let (lower, upper) = activation.range
+    var initial = given
+    for _ in 0..<starts {
+      initial.append((0..<n).map { _ in T(Double.random(in: lower...upper, using: &rng)) })
+    }
+    guard !initial.isEmpty else { return FixedPointSearch(points: [], failedStarts: 0) }
+    let inputs = Matrix(rows: initial.count, cols: u.count, elements: Array(repeating: u, count: initial.count).flatMap { $0 })
+    let a = drives(inputs, workspace: workspace)
+    let (x, diagnostics) = relax(drives: a, from: Matrix(initial), method: .newton, options: options, workspace: workspace)
+    let d = slopes(states: x, drives: a, workspace: workspace)
+
+    var points: [FixedPoint<T>] = []
+    var failed = 0
+    for p in 0..<initial.count {
+      guard diagnostics.status[p] == .converged else { failed += 1; continue }
+      let state = x.row(p)
+      if let k = points.firstIndex(where: { maxDistance($0.state, state) < distinct }) {
+        points[k].hits += 1
+        continue
+      }
+      points.append(FixedPoint(state: state, residual: diagnostics.residuals[p],
+                               spectralRadius: spectralRadius(slopes: d.row(p), using: &rng), hits: 1))
+    }
+    return FixedPointSearch(points: points, failedStarts: failed)
+  }
+
+  /// ρ(D W) by power iteration: the mean growth rate of ‖(DW)^k v‖ over
+  /// iterations 100…400 from a random v (robust to a complex dominant pair).
+  public func spectralRadius<G: RandomNumberGenerator>(slopes d: [T], using rng: inout G) -> Double {
+    let n = shape.units
+    let w = parameters.W.elements.map(Double.init)
+    let dd = d.map(Double.init)
+    var v = (0..<n).map { _ in gaussian(&rng) }
+    var logGrowth = 0.0
+    let (burnIn, total) = (100, 400)
+    for k in 0..<total {
+      var next = [Double](repeating: 0, count: n)
+      for i in 0..<n {
+        var sum = 0.0
+        for j in 0..<n { sum += w[i * n + j] * v[j] }
+        next[i] = dd[i] * sum
+      }
+      let norm = next.reduce(0) { $0 + $1 * $1 }.squareRoot()
+      if norm == 0 { return 0 }
+      if k >= burnIn { logGrowth += log(norm) }
+      v = next.map { $0 / norm }
+    }
+    return exp(logGrowth / Double(total - burnIn))
+  }
+}
+
+func maxDistance<T: KernelScalar>(_ a: [T], _ b: [T]) -> Double {
+  zip(a, b).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) }
+}

@@ -1,0 +1,74 @@
+// A row-major matrix of scalars: the one container the core passes around
+// (states B×N, weights N×N, inputs B×I, ...). Row r is pattern r wherever a
+// matrix holds one row per pattern, as in the HDF5 files. Kernels get raw
+// pointers through the `with...` accessors; nothing here computes.
+
+import RBPKernels
+
+/// A row-major `rows × cols` matrix.
+public struct Matrix<T: KernelScalar>: Equatable, Sendable {
+  public private(set) var rows: Int
+  public private(set) var cols: Int
+  /// Elements in row-major order, `rows · cols` of them.
+  public var elements: [T]
+
+  public init(rows: Int, cols: Int, repeating value: T = 0) {
+    precondition(rows >= 0 && cols >= 0, "Matrix: negative shape \(rows)×\(cols)")
+    self.rows = rows
+    self.cols = cols
+    elements = [T](repeating: value, count: rows * cols)
+  }
+
+  public init(rows: Int, cols: Int, elements: [T]) {
+    precondition(elements.count == rows * cols,
+                 "Matrix: \(elements.count) elements for a \(rows)×\(cols) matrix")
+    self.rows = rows
+    self.cols = cols
+    self.elements = elements
+  }
+
+  /// A matrix from rows of equal length.
+  public init(_ rowArrays: [[T]]) {
+    let cols = rowArrays.first?.count ?? 0
+    precondition(rowArrays.allSatisfy { $0.count == cols }, "Matrix: ragged rows")
+    self.init(rows: rowArrays.count, cols: cols, elements: rowArrays.flatMap { $0 })
+  }
+
+  public subscript(r: Int, c: Int) -> T {
+    get { elements[r * cols + c] }
+    set { elements[r * cols + c] = newValue }
+  }
+
+  /// Row `r` as an array.
+  public func row(_ r: Int) -> [T] { Array(elements[r * cols ..< (r + 1) * cols]) }
+
+  public mutating func setRow(_ r: Int, _ values: [T]) {
+    precondition(values.count == cols, "Matrix.setRow: \(values.count) values for \(cols) columns")
+    elements.replaceSubrange(r * cols ..< (r + 1) * cols, with: values)
+  }
+
+  /// The transpose, `cols × rows`.
+  public var transposed: Matrix {
+    var t = Matrix(rows: cols, cols: rows)
+    for r in 0..<rows { for c in 0..<cols { t.elements[c * rows + r] = elements[r * cols + c] } }
+    return t
+  }
+
+  /// The same elements in the other precision.
+  public func converted<U: KernelScalar>(to: U.Type) -> Matrix<U> {
+    Matrix<U>(rows: rows, cols: cols, elements: elements.map { U($0) })
+  }
+
+  public func withPointer<R>(_ body: (UnsafePointer<T>) throws -> R) rethrows -> R {
+    try elements.withUnsafeBufferPointer { try body($0.baseAddress ?? UnsafePointer(bitPattern: 64)!) }
+  }
+
+  public mutating func withMutablePointer<R>(_ body: (UnsafeMutablePointer<T>) throws -> R) rethrows -> R {
+    try elements.withUnsafeMutableBufferPointer {
+      try body($0.baseAddress ?? UnsafeMutablePointer(bitPattern: 64)!)
+    }
+  }
+
+  /// Largest absolute element (0 when empty).
+  public var maxAbs: T { elements.reduce(0) { max($0, abs($1)) } }
+}

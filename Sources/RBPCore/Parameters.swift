@@ -1,0 +1,165 @@
+// The learnable parameters of a network in one allocation (a slab), with
+// named views: W (N×N), b (N), U (N×I, dense coupling only) and x0 (N,
+// trajectories only). Gradients and optimizer states use the same layout,
+// so zeroing, stepping and checkpointing are one loop over one array.
+//
+// Legend: N = units, I = inputs, O = outputs (the last O units).
+
+import Foundation
+import RBPKernels
+
+/// How external inputs reach the units.
+public enum Coupling: String, CaseIterable, Sendable, Codable {
+  /// Inputs enter through the learned N×I matrix U: drive `a = b + U u`.
+  case dense
+  /// Input k is added to unit k's drive (needs I ≤ N); U is fixed, not learned.
+  case identity
+}
+
+/// Sizes of a network: N units, I inputs, O outputs (the last O units).
+public struct NetworkShape: Equatable, Sendable, Codable {
+  public var units: Int
+  public var inputs: Int
+  public var outputs: Int
+  public var coupling: Coupling
+
+  /// Checks the sizes fit together; throws naming the one that does not.
+  public init(units: Int, inputs: Int, outputs: Int, coupling: Coupling = .dense) throws {
+    guard units >= 1 else { throw RBPError.invalid("units must be at least 1, got \(units)") }
+    guard inputs >= 0 else { throw RBPError.invalid("inputs must be at least 0, got \(inputs)") }
+    guard outputs >= 1 && outputs <= units else {
+      throw RBPError.invalid("outputs must be between 1 and units (\(units)), got \(outputs)")
+    }
+    if coupling == .identity && inputs > units {
+      throw RBPError.invalid("identity coupling needs inputs (\(inputs)) <= units (\(units))")
+    }
+    self.units = units
+    self.inputs = inputs
+    self.outputs = outputs
+    self.coupling = coupling
+  }
+
+  /// Index of the first output unit, N − O.
+  public var firstOutput: Int { units - outputs }
+}
+
+/// Offsets of each parameter block inside the slab.
+public struct ParameterLayout: Equatable, Sendable {
+  public let shape: NetworkShape
+  public let hasInitialState: Bool
+
+  public init(shape: NetworkShape, hasInitialState: Bool) {
+    self.shape = shape
+    self.hasInitialState = hasInitialState
+  }
+
+  public var w: Range<Int> { 0 ..< shape.units * shape.units }
+  public var b: Range<Int> { w.upperBound ..< w.upperBound + shape.units }
+  /// Empty with identity coupling.
+  public var u: Range<Int> {
+    b.upperBound ..< b.upperBound + (shape.coupling == .dense ? shape.units * shape.inputs : 0)
+  }
+  /// Empty for steady-state networks.
+  public var x0: Range<Int> { u.upperBound ..< u.upperBound + (hasInitialState ? shape.units : 0) }
+  public var count: Int { x0.upperBound }
+}
+
+/// All parameters (or gradients, or optimizer moments) of one network in one
+/// array, laid out by `layout`.
+public struct Parameters<T: KernelScalar>: Equatable, Sendable {
+  public let layout: ParameterLayout
+  public var values: [T]
+
+  /// All zeros.
+  public init(layout: ParameterLayout) {
+    self.layout = layout
+    values = [T](repeating: 0, count: layout.count)
+  }
+
+  public init(layout: ParameterLayout, values: [T]) {
+    precondition(values.count == layout.count, "Parameters: \(values.count) values for layout of \(layout.count)")
+    self.layout = layout
+    self.values = values
+  }
+
+  public var shape: NetworkShape { layout.shape }
+
+  /// W, N×N: `W[i, j]` is the weight from unit j to unit i.
+  public var W: Matrix<T> {
+    get { Matrix(rows: shape.units, cols: shape.units, elements: Array(values[layout.w])) }
+    set { set(newValue, at: layout.w, rows: shape.units, cols: shape.units, name: "W") }
+  }
+  /// b, N.
+  public var b: [T] {
+    get { Array(values[layout.b]) }
+    set {
+      precondition(newValue.count == shape.units, "b must have \(shape.units) elements")
+      values.replaceSubrange(layout.b, with: newValue)
+    }
+  }
+  /// U, N×I (0×0 with identity coupling).
+  public var U: Matrix<T> {
+    get {
+      shape.coupling == .dense
+        ? Matrix(rows: shape.units, cols: shape.inputs, elements: Array(values[layout.u]))
+        : Matrix(rows: 0, cols: 0)
+    }
+    set {
+      precondition(shape.coupling == .dense, "U is not a parameter with identity coupling")
+      set(newValue, at: layout.u, rows: shape.units, cols: shape.inputs, name: "U")
+    }
+  }
+  /// x0, N (empty for steady-state networks).
+  public var x0: [T] {
+    get { Array(values[layout.x0]) }
+    set {
+      precondition(layout.hasInitialState && newValue.count == shape.units,
+                   "x0 must have \(shape.units) elements on a trajectory network")
+      values.replaceSubrange(layout.x0, with: newValue)
+    }
+  }
+
+  private mutating func set(_ m: Matrix<T>, at range: Range<Int>, rows: Int, cols: Int, name: String) {
+    precondition(m.rows == rows && m.cols == cols, "\(name) must be \(rows)×\(cols), got \(m.rows)×\(m.cols)")
+    values.replaceSubrange(range, with: m.elements)
+  }
+
+  /// The same values in the other precision.
+  public func converted<U: KernelScalar>(to: U.Type) -> Parameters<U> {
+    Parameters<U>(layout: layout, values: values.map { U($0) })
+  }
+
+  /// Random parameters: W with entries N(0, (gain/√N)²) so that its spectral
+  /// norm is about 2·gain, b and U with entries N(0, scale²), x0 zero.
+  public static func random<G: RandomNumberGenerator>(
+    layout: ParameterLayout, gain: Double = 0.5, scale: Double = 0.1, using rng: inout G
+  ) -> Parameters {
+    var p = Parameters(layout: layout)
+    let n = Double(layout.shape.units)
+    for i in layout.w { p.values[i] = T(gaussian(&rng) * gain / n.squareRoot()) }
+    for i in layout.b { p.values[i] = T(gaussian(&rng) * scale) }
+    for i in layout.u { p.values[i] = T(gaussian(&rng) * scale) }
+    return p
+  }
+}
+
+/// A standard normal draw (Box–Muller).
+public func gaussian<G: RandomNumberGenerator>(_ rng: inout G) -> Double {
+  let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
+  let u2 = Double.random(in: 0..<1, using: &rng)
+  return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+}
+
+/// SplitMix64: a small, seeded, reproducible generator whose whole state is
+/// one integer (easy to checkpoint).
+public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
+  public var state: UInt64
+  public init(seed: UInt64) { state = seed }
+  public mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

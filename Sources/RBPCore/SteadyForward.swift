@@ -1,0 +1,314 @@
+// Forward solvers for the steady state x = f(W x + a), batched over the
+// patterns of a minibatch (one row each):
+//
+//   iterate   x ← (1−α) x + α f(W x + a)                 one GEMM per sweep
+//   anderson  Anderson mixing of the last m iterates      one GEMM per sweep
+//   newton    x ← x + δ, (I − D W) δ = f(Wx+a) − x        dense LU per pattern
+//
+// Each pattern stops on its own residual ‖f(Wx+a) − x‖∞: converged rows are
+// swapped out of the active block, so they stop costing work. A pattern's
+// returned state is the one whose residual was measured, so the reported
+// residual is exactly that of the returned state.
+
+import RBPKernels
+
+/// A forward solver and its settings.
+public enum ForwardMethod: Equatable, Sendable {
+  /// Damped fixed-point iteration, damping α ∈ (0, 1] (α < 1 is Pineda's
+  /// relaxation of dx/dt = −x + f(Wx + a)).
+  case iterate(damping: Double)
+  /// Anderson acceleration with `memory` past iterates, Tikhonov
+  /// `regularization` (relative to the largest Gram diagonal) and damping.
+  case anderson(memory: Int, regularization: Double, damping: Double)
+  /// Newton's method with a dense LU of I − D W and step halving.
+  case newton
+
+  public static let iterate = ForwardMethod.iterate(damping: 1)
+  public static let anderson = ForwardMethod.anderson(memory: 5, regularization: 1e-10, damping: 1)
+
+  public var name: String {
+    switch self {
+    case .iterate: return "forward solver iterate"
+    case .anderson: return "forward solver anderson"
+    case .newton: return "forward solver newton"
+    }
+  }
+
+  /// Throws naming the setting that is out of range.
+  public func validate() throws {
+    switch self {
+    case .iterate(let damping), .anderson(_, _, let damping):
+      guard damping > 0 && damping <= 1 else {
+        throw RBPError.invalid("damping must be in (0, 1], got \(damping)")
+      }
+      if case .anderson(let memory, let regularization, _) = self {
+        guard memory >= 1 else { throw RBPError.invalid("anderson memory must be at least 1, got \(memory)") }
+        guard regularization >= 0 else {
+          throw RBPError.invalid("anderson regularization must be >= 0, got \(regularization)")
+        }
+      }
+    case .newton:
+      break
+    }
+  }
+}
+
+extension SteadyNetwork {
+  /// Relaxes every row of `start` towards a fixed point of
+  /// `x = f(W x + a_p)`, without throwing: the diagnostics say which rows
+  /// converged. Use `steadyStates` to get an error for any that did not.
+  ///
+  /// - Parameters:
+  ///   - drives: A, P×N (see `drives(_:workspace:)`).
+  ///   - start: P×N initial states (zeros, or the previous fixed points).
+  /// - Returns: the P×N states and per-pattern diagnostics.
+  public func relax(
+    drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
+    workspace: GEMMWorkspace<T>
+  ) -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
+    let n = shape.units
+    precondition(drives.cols == n && start.cols == n && drives.rows == start.rows,
+                 "relax: drives \(drives.rows)×\(drives.cols) and start \(start.rows)×\(start.cols) must be P×\(n)")
+    switch method {
+    case .iterate(let damping):
+      return relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
+                           mixer: DampedMixer(damping: T(damping)))
+    case .anderson(let memory, let regularization, let damping):
+      return relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
+                           mixer: AndersonMixer(patterns: start.rows, units: n, memory: memory,
+                                                regularization: T(regularization), damping: T(damping)))
+    case .newton:
+      return relaxByNewton(drives: drives, start: start, options: options)
+    }
+  }
+
+  /// Fixed points of every pattern, or the error of the first pattern that
+  /// did not converge (with its iterations and residual).
+  public func steadyStates(
+    drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
+    workspace: GEMMWorkspace<T>
+  ) throws -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
+    try method.validate()
+    let result = relax(drives: drives, from: start, method: method, options: options, workspace: workspace)
+    try result.diagnostics.check(solver: method.name, tolerance: options.tolerance)
+    return result
+  }
+
+  /// The shared sweep loop of `iterate` and `anderson`: one GEMM evaluates
+  /// f(W x + a) for all active rows, then `mixer` proposes each row's next
+  /// state from its current state and image.
+  func relaxBySweeps<M: SweepMixer>(
+    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>, mixer: M
+  ) -> (states: Matrix<T>, diagnostics: SolveDiagnostics) where M.Scalar == T {
+    var mixer = mixer
+    let (count, n) = (start.rows, shape.units)
+    var x = start.elements
+    var a = drives.elements
+    var order = Array(0..<count)
+    var diagnostics = SolveDiagnostics(count: count)
+    var z = [T](repeating: 0, count: count * n)
+    var fx = [T](repeating: 0, count: count * n)
+    let wt = parameters.W.transposed.elements
+    var active = count
+    var sweep = 0
+    while active > 0 && sweep < options.maxIterations {
+      sweep += 1
+      // Z = A + X·Wᵀ, F = f(Z) on the active rows.
+      z.withUnsafeMutableBufferPointer { zp in
+        a.withUnsafeBufferPointer { ap in zp.baseAddress!.update(from: ap.baseAddress!, count: active * n) }
+        x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
+          gemm(m: active, n: n, k: n, a: xp.baseAddress!, lda: n, b: wp.baseAddress!, ldb: n,
+               beta: 1, c: zp.baseAddress!, ldc: n, workspace: workspace)
+        }}
+        fx.withUnsafeMutableBufferPointer { fp in
+          activate(activation, z: UnsafePointer(zp.baseAddress!), x: fp.baseAddress!, slope: nil, count: active * n)
+        }
+      }
+      // Rows from the end, so a retired row is replaced by one already seen.
+      var r = active - 1
+      while r >= 0 {
+        let p = order[r]
+        let residual = x.withUnsafeBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
+          maxAbsDifference(fp.baseAddress! + r * n, xp.baseAddress! + r * n, count: n)
+        }}
+        diagnostics.iterations[p] = sweep
+        diagnostics.residuals[p] = residual
+        let status: SolveStatus? = !residual.isFinite ? .nonFinite
+          : residual <= options.tolerance ? .converged : nil
+        if let status {
+          diagnostics.status[p] = status
+          active -= 1
+          swapRows(&x, r, active, width: n)
+          swapRows(&a, r, active, width: n)
+          order.swapAt(r, active)
+        } else {
+          x.withUnsafeMutableBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
+            mixer.next(pattern: p, state: xp.baseAddress! + r * n, image: fp.baseAddress! + r * n, units: n)
+          }}
+        }
+        r -= 1
+      }
+    }
+    var states = Matrix<T>(rows: count, cols: n)
+    for r in 0..<count {
+      states.elements.replaceSubrange(order[r] * n ..< (order[r] + 1) * n, with: x[r * n ..< (r + 1) * n])
+    }
+    return (states, diagnostics)
+  }
+
+  /// Newton's method per pattern on F(x) = x − f(W x + a) = 0, with the
+  /// Jacobian I − D W factored densely; a step that does not lower the
+  /// residual is halved (up to 30 times).
+  func relaxByNewton(drives: Matrix<T>, start: Matrix<T>, options: SolverOptions)
+    -> (states: Matrix<T>, diagnostics: SolveDiagnostics)
+  {
+    let (count, n) = (start.rows, shape.units)
+    let w = parameters.W.elements
+    var states = start
+    var diagnostics = SolveDiagnostics(count: count)
+    var z = [T](repeating: 0, count: n), fx = z, d = z
+
+    /// f(W x + a) and the slopes into fx, d; returns ‖f(Wx+a) − x‖∞.
+    func evaluate(_ x: [T], _ a: ArraySlice<T>) -> Double {
+      for i in 0..<n { z[i] = a[a.startIndex + i] }
+      gemv(m: n, n: n, a: w, lda: n, x: x, beta: 1, y: &z)
+      activate(activation, z: z, x: &fx, slope: &d, count: n)
+      var worst = 0.0
+      for i in 0..<n {
+        let diff = abs(Double(fx[i] - x[i]))
+        if diff.isNaN { return .nan }
+        worst = max(worst, diff)
+      }
+      return worst
+    }
+
+    for p in 0..<count {
+      var x = start.row(p)
+      let a = drives.elements[p * n ..< (p + 1) * n]
+      var residual = evaluate(x, a)
+      var iteration = 0
+      var status = SolveStatus.notConverged
+      while true {
+        if !residual.isFinite { status = .nonFinite; break }
+        if residual <= options.tolerance { status = .converged; break }
+        if iteration == options.maxIterations { break }
+        iteration += 1
+        // (I − D W) δ = f(Wx + a) − x
+        var jacobian = [T](repeating: 0, count: n * n)
+        for i in 0..<n {
+          for j in 0..<n { jacobian[i * n + j] = -d[i] * w[i * n + j] }
+          jacobian[i * n + i] += 1
+        }
+        guard let lu = LUFactorization(jacobian, n: n) else { status = .singular; break }
+        let delta = lu.solve((0..<n).map { fx[$0] - x[$0] })
+        var step: T = 1
+        var trial = x
+        var trialResidual = Double.infinity
+        for _ in 0...30 {
+          for i in 0..<n { trial[i] = x[i] + step * delta[i] }
+          trialResidual = evaluate(trial, a)
+          if trialResidual < residual { break }
+          step /= 2
+        }
+        x = trial
+        residual = trialResidual
+      }
+      // Leave fx/d consistent with x is not needed: states hold x itself.
+      states.setRow(p, x)
+      diagnostics.iterations[p] = iteration
+      diagnostics.residuals[p] = residual
+      diagnostics.status[p] = status
+    }
+    return (states, diagnostics)
+  }
+}
+
+/// Proposes a row's next state from its current state x and image f(Wx+a),
+/// in place in `state`.
+protocol SweepMixer {
+  associatedtype Scalar: KernelScalar
+  mutating func next(pattern: Int, state: UnsafeMutablePointer<Scalar>, image: UnsafePointer<Scalar>, units: Int)
+}
+
+/// x ← (1 − α) x + α f(Wx + a).
+struct DampedMixer<T: KernelScalar>: SweepMixer {
+  let damping: T
+  func next(pattern: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int) {
+    if damping == 1 {
+      x.update(from: f, count: n)
+    } else {
+      for i in 0..<n { x[i] += damping * (f[i] - x[i]) }
+    }
+  }
+}
+
+/// Anderson acceleration (type II) per pattern: with the last m iterates
+/// x_i and residuals g_i = f(x_i) − x_i, choose weights α (Σα = 1)
+/// minimising ‖Σ α_i g_i‖² + λ‖α‖², then x ← Σ α_i (x_i + β g_i).
+struct AndersonMixer<T: KernelScalar>: SweepMixer {
+  let memory: Int
+  let regularization: T
+  let damping: T
+  let units: Int
+  /// Histories per pattern: memory × units of states and of residuals.
+  var states: [T]
+  var residuals: [T]
+  var filled: [Int]
+  var head: [Int]
+
+  init(patterns: Int, units: Int, memory: Int, regularization: T, damping: T) {
+    self.memory = memory
+    self.regularization = regularization
+    self.damping = damping
+    self.units = units
+    states = [T](repeating: 0, count: patterns * memory * units)
+    residuals = states
+    filled = [Int](repeating: 0, count: patterns)
+    head = filled
+  }
+
+  mutating func next(pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int) {
+    let base = p * memory * n
+    let slot = head[p]
+    for i in 0..<n {
+      states[base + slot * n + i] = x[i]
+      residuals[base + slot * n + i] = f[i] - x[i]
+    }
+    head[p] = (slot + 1) % memory
+    filled[p] = min(filled[p] + 1, memory)
+    let k = filled[p]
+    // Gram matrix of the stored residuals, regularised.
+    var gram = [T](repeating: 0, count: k * k)
+    for i in 0..<k {
+      for j in i..<k {
+        var dot: T = 0
+        for u in 0..<n { dot += residuals[base + i * n + u] * residuals[base + j * n + u] }
+        gram[i * k + j] = dot
+        gram[j * k + i] = dot
+      }
+    }
+    var largest: T = 0
+    for i in 0..<k { largest = max(largest, gram[i * k + i]) }
+    let lambda = regularization * max(largest, T.leastNormalMagnitude)
+    for i in 0..<k { gram[i * k + i] += lambda }
+    var weights = [T](repeating: 0, count: k)
+    if let lu = LUFactorization(gram, n: k) {
+      weights = lu.solve([T](repeating: 1, count: k))
+    }
+    let total = weights.reduce(0, +)
+    if !(total.isFinite && total != 0) || weights.contains(where: { !$0.isFinite }) {
+      // Degenerate mixing: plain damped step from the newest iterate.
+      weights = [T](repeating: 0, count: k)
+      weights[slot] = 1
+    } else {
+      for i in 0..<k { weights[i] /= total }
+    }
+    for u in 0..<n {
+      var v: T = 0
+      for i in 0..<k {
+        v += weights[i] * (states[base + i * n + u] + damping * residuals[base + i * n + u])
+      }
+      x[u] = v
+    }
+  }
+}

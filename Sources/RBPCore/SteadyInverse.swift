@@ -1,0 +1,54 @@
+// Input as a function of output: the drive that makes a given state a
+// steady state, a = f⁻¹(x) − W x, unique even where x is not a unique
+// function of a; and its Jacobian ∂a/∂x = D⁻¹ − W with D = diag f'(f⁻¹(x)).
+
+import RBPKernels
+
+extension SteadyNetwork {
+  /// Drives `a_p = f⁻¹(x_p) − W x_p` for each row of `states` (P×N).
+  ///
+  /// - Throws: `RBPError.noInverse` for relu, `RBPError.outsideDomain`
+  ///   naming the pattern, unit and value of the first state outside the
+  ///   inverse's domain.
+  public func drive(forStates x: Matrix<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws -> Matrix<T> {
+    let (count, n) = (x.rows, shape.units)
+    guard x.cols == n else { throw RBPError.invalid("states have \(x.cols) columns, the network has \(n) units") }
+    var a = try inverseActivations(x)
+    // A = f⁻¹(X) − X Wᵀ
+    let w = parameters.W
+    x.withPointer { xp in w.withPointer { wp in a.withMutablePointer { ap in
+      gemm(transB: true, m: count, n: n, k: n, alpha: -1, a: xp, lda: n, b: wp, ldb: n,
+           beta: 1, c: ap, ldc: n, workspace: workspace)
+    }}}
+    return a
+  }
+
+  /// ∂a/∂x = D⁻¹ − W at state `x` (N), with D = diag f'(f⁻¹(x)), N×N.
+  public func driveJacobian(atState x: [T]) throws -> Matrix<T> {
+    let n = shape.units
+    guard x.count == n else { throw RBPError.invalid("state has \(x.count) units, the network has \(n)") }
+    _ = try inverseActivations(Matrix(rows: 1, cols: n, elements: x))
+    var j = parameters.W
+    for r in 0..<n {
+      for c in 0..<n { j[r, c] = -j[r, c] }
+      j[r, r] += 1 / activation.slope(atState: x[r])
+    }
+    return j
+  }
+
+  /// f⁻¹ elementwise, checking the domain.
+  func inverseActivations(_ x: Matrix<T>) throws -> Matrix<T> {
+    guard activation != .relu else { throw RBPError.noInverse(activation: activation) }
+    var out = x
+    for p in 0..<x.rows {
+      for u in 0..<x.cols {
+        let v = x[p, u]
+        guard activation.inverseAccepts(v) else {
+          throw RBPError.outsideDomain(activation: activation, pattern: p, unit: u, value: Double(v))
+        }
+        out[p, u] = activation.inverse(v)
+      }
+    }
+    return out
+  }
+}

@@ -1,0 +1,112 @@
+// A network that settles to a steady state, x = f(W x + a) with drive
+// a = b + U u, and the batch of patterns it is trained on. States, drives
+// and adjoints are held one row per pattern (P×N), as in the HDF5 files;
+// the matrix products run on the transposed weights so that every hot GEMM
+// is untransposed.
+//
+// Legend: P = patterns in the batch, N = units, I = inputs, O = outputs.
+
+import RBPKernels
+
+/// The model of SPEC §1.1: parameters, activation and loss.
+public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
+  public var parameters: Parameters<T>
+  public var activation: Activation
+  public var loss: Loss
+
+  public init(parameters: Parameters<T>, activation: Activation, loss: Loss) throws {
+    guard !parameters.layout.hasInitialState else {
+      throw RBPError.invalid("a steady-state network has no x0 parameter")
+    }
+    if loss == .bce && activation != .logistic {
+      throw RBPError.invalid("loss bce needs logistic outputs, not \(activation)")
+    }
+    self.parameters = parameters
+    self.activation = activation
+    self.loss = loss
+  }
+
+  public var shape: NetworkShape { parameters.shape }
+
+  /// A network with random parameters (see `Parameters.random`).
+  public static func random<G: RandomNumberGenerator>(
+    shape: NetworkShape, activation: Activation, loss: Loss, gain: Double = 0.5, using rng: inout G
+  ) throws -> SteadyNetwork {
+    let layout = ParameterLayout(shape: shape, hasInitialState: false)
+    return try SteadyNetwork(parameters: .random(layout: layout, gain: gain, using: &rng),
+                             activation: activation, loss: loss)
+  }
+
+  /// Drives of a batch, P×N: row p is `b + U u_p` (dense) or `b` plus
+  /// `u_p` on its first I units (identity).
+  ///
+  /// - Parameter inputs: P×I.
+  public func drives(_ inputs: Matrix<T>, workspace: GEMMWorkspace<T>) -> Matrix<T> {
+    let (n, i) = (shape.units, shape.inputs)
+    precondition(inputs.cols == i, "drives: inputs have \(inputs.cols) columns, network has \(i) inputs")
+    let p = inputs.rows
+    var a = Matrix<T>(rows: p, cols: n)
+    let b = parameters.b
+    for r in 0..<p { for j in 0..<n { a.elements[r * n + j] = b[j] } }
+    guard i > 0 else { return a }
+    switch shape.coupling {
+    case .identity:
+      for r in 0..<p { for k in 0..<i { a.elements[r * n + k] += inputs.elements[r * i + k] } }
+    case .dense:
+      // A += Uin · Uᵀ   (P×I · I×N)
+      let u = parameters.U
+      inputs.withPointer { x in u.withPointer { up in a.withMutablePointer { ap in
+        gemm(transB: true, m: p, n: n, k: i, a: x, lda: i, b: up, ldb: i,
+             beta: 1, c: ap, ldc: n, workspace: workspace)
+      }}}
+    }
+    return a
+  }
+}
+
+/// Patterns for a steady-state network: inputs, targets for the output
+/// units, and an optional mask (nonzero counts).
+public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
+  /// P×I
+  public var inputs: Matrix<T>
+  /// P×O
+  public var targets: Matrix<T>
+  /// P×O or nil (all ones)
+  public var mask: Matrix<T>?
+
+  public init(inputs: Matrix<T>, targets: Matrix<T>, mask: Matrix<T>? = nil) throws {
+    guard inputs.rows == targets.rows else {
+      throw RBPError.invalid("inputs have \(inputs.rows) patterns but targets have \(targets.rows)")
+    }
+    if let mask, mask.rows != targets.rows || mask.cols != targets.cols {
+      throw RBPError.invalid("mask is \(mask.rows)×\(mask.cols) but targets are \(targets.rows)×\(targets.cols)")
+    }
+    self.inputs = inputs
+    self.targets = targets
+    self.mask = mask
+  }
+
+  public var count: Int { inputs.rows }
+
+  /// The patterns at `indices`, in that order.
+  public func subset(_ indices: [Int]) -> SteadyBatch {
+    func pick(_ m: Matrix<T>) -> Matrix<T> {
+      Matrix(rows: indices.count, cols: m.cols, elements: indices.flatMap { m.row($0) })
+    }
+    var picked = self
+    picked.inputs = pick(inputs)
+    picked.targets = pick(targets)
+    picked.mask = mask.map(pick)
+    return picked
+  }
+
+  /// Checks the batch fits `shape`; throws naming the mismatch.
+  public func check(against shape: NetworkShape) throws {
+    guard inputs.cols == shape.inputs else {
+      throw RBPError.invalid("inputs have \(inputs.cols) columns but the network has \(shape.inputs) inputs")
+    }
+    guard targets.cols == shape.outputs else {
+      throw RBPError.invalid("targets have \(targets.cols) columns but the network has \(shape.outputs) outputs")
+    }
+  }
+}

@@ -1,0 +1,31 @@
+// Warm starts: each pattern's last fixed point, kept across epochs and used
+// to start its next solve (SPEC §1.1). Indexed by the pattern's position in
+// its dataset, so it survives shuffling into different minibatches.
+
+import RBPKernels
+
+/// The last steady state of each pattern of a dataset.
+public struct SteadyStateCache<T: KernelScalar>: Sendable {
+  public let units: Int
+  private var states: [Int: [T]] = [:]
+
+  public init(units: Int) { self.units = units }
+
+  /// Start states for the dataset patterns `indices`: their last fixed
+  /// point, or zeros for a pattern not solved before. P×N.
+  public func start(for indices: [Int]) -> Matrix<T> {
+    var m = Matrix<T>(rows: indices.count, cols: units)
+    for (r, index) in indices.enumerated() {
+      if let s = states[index] { m.setRow(r, s) }
+    }
+    return m
+  }
+
+  /// Remembers row r of `solved` as the fixed point of dataset pattern `indices[r]`.
+  public mutating func store(_ solved: Matrix<T>, for indices: [Int]) {
+    precondition(solved.rows == indices.count && solved.cols == units, "SteadyStateCache.store: shape mismatch")
+    for (r, index) in indices.enumerated() { states[index] = solved.row(r) }
+  }
+
+  public var count: Int { states.count }
+}
