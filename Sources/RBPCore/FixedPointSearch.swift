@@ -1,7 +1,10 @@
-// Searching for the distinct steady states of one pattern: Newton's method
-// from several starting states (random ones in the activation's range, and
-// any given ones), converged results deduplicated within a tolerance, each
-// classified by the spectral radius of D W (stable when below 1).
+// Searching for the distinct steady states of one pattern. From each
+// starting state (random ones in the activation's range, and any given
+// ones) two solves run: Newton's method straight from the start, which
+// finds unstable states too, and the plain iteration followed by a Newton
+// polish, which follows the network's own dynamics to an attractor.
+// Converged results are deduplicated within a tolerance and classified by
+// the spectral radius of D W (stable when below 1).
 
 import Foundation
 import RBPKernels
@@ -23,8 +26,9 @@ public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
 /// What a search found, and how many starts led nowhere.
 public struct FixedPointSearch<T: KernelScalar>: Sendable {
   public var points: [FixedPoint<T>]
-  /// Starts whose Newton solve did not converge.
-  public var failedStarts: Int
+  /// Solves that did not converge (two per start: Newton from the start,
+  /// and iteration polished by Newton).
+  public var failedSolves: Int
 }
 
 extension SteadyNetwork {
@@ -54,15 +58,21 @@ extension SteadyNetwork {
     for _ in 0..<starts {
       initial.append((0..<n).map { _ in T(Double.random(in: lower...upper, using: &rng)) })
     }
-    guard !initial.isEmpty else { return FixedPointSearch(points: [], failedStarts: 0) }
-    let inputs = Matrix(rows: initial.count, cols: u.count, elements: Array(repeating: u, count: initial.count).flatMap { $0 })
+    guard !initial.isEmpty else { return FixedPointSearch(points: [], failedSolves: 0) }
+    let k = initial.count
+    let inputs = Matrix(rows: 2 * k, cols: u.count, elements: Array(repeating: u, count: 2 * k).flatMap { $0 })
     let a = drives(inputs, workspace: workspace)
-    let (x, diagnostics) = relax(drives: a, from: Matrix(initial), method: .newton, options: options, workspace: workspace)
+    let aHalf = Matrix(rows: k, cols: n, elements: Array(a.elements[0 ..< k * n]))
+    let (relaxed, _) = relax(drives: aHalf, from: Matrix(initial), method: .iterate,
+                             options: SolverOptions(tolerance: options.tolerance, maxIterations: 1000),
+                             workspace: workspace)
+    let starts = Matrix(rows: 2 * k, cols: n, elements: initial.flatMap { $0 } + relaxed.elements)
+    let (x, diagnostics) = relax(drives: a, from: starts, method: .newton, options: options, workspace: workspace)
     let d = slopes(states: x, drives: a, workspace: workspace)
 
     var points: [FixedPoint<T>] = []
     var failed = 0
-    for p in 0..<initial.count {
+    for p in 0..<2 * k {
       guard diagnostics.status[p] == .converged else { failed += 1; continue }
       let state = x.row(p)
       if let k = points.firstIndex(where: { maxDistance($0.state, state) < distinct }) {
@@ -72,7 +82,7 @@ extension SteadyNetwork {
       points.append(FixedPoint(state: state, residual: diagnostics.residuals[p],
                                spectralRadius: spectralRadius(slopes: d.row(p), using: &rng), hits: 1))
     }
-    return FixedPointSearch(points: points, failedStarts: failed)
+    return FixedPointSearch(points: points, failedSolves: failed)
   }
 
   /// ρ(D W) by power iteration: the mean growth rate of ‖(DW)^k v‖ over

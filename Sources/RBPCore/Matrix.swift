@@ -9,8 +9,11 @@ import RBPKernels
 public struct Matrix<T: KernelScalar>: Equatable, Sendable {
   public private(set) var rows: Int
   public private(set) var cols: Int
-  /// Elements in row-major order, `rows · cols` of them.
-  public var elements: [T]
+  /// Elements in row-major order, `rows · cols` of them (changing the count
+  /// is a programmer error).
+  public var elements: [T] {
+    didSet { precondition(elements.count == rows * cols, "Matrix: element count changed from \(rows)×\(cols)") }
+  }
 
   public init(rows: Int, cols: Int, repeating value: T = 0) {
     precondition(rows >= 0 && cols >= 0, "Matrix: negative shape \(rows)×\(cols)")

@@ -1,0 +1,136 @@
+// The steady-state solvers against each other and against loud failure:
+// every forward solver reaches the same fixed point and every adjoint
+// solver the same s on contractive networks; Newton and Anderson need far
+// fewer iterations than plain iteration on a slowly contracting one; an
+// expansive W gives the non-convergence error with its diagnostics.
+
+import Testing
+import RBPCore
+import RBPKernels
+
+@Suite("Steady-state solvers")
+struct SteadySolverTests {
+  let forwardMethods: [ForwardMethod] = [
+    .iterate, .iterate(damping: 0.6), .anderson, .anderson(memory: 3, regularization: 1e-8, damping: 0.8), .newton,
+  ]
+
+  @Test func forwardSolversAgree() throws {
+    let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense,
+                                         units: 12, patterns: 7, gain: 0.45, seed: 31)
+    let ws = GEMMWorkspace<Double>()
+    let a = net.drives(batch.inputs, workspace: ws)
+    let start = Matrix<Double>(rows: batch.count, cols: net.shape.units)
+    let options = SolverOptions(tolerance: 1e-13, maxIterations: 5000)
+    var solutions: [Matrix<Double>] = []
+    for method in forwardMethods {
+      let (x, diagnostics) = try net.steadyStates(drives: a, from: start, method: method, options: options, workspace: ws)
+      #expect(diagnostics.allConverged, "\(method)")
+      #expect(diagnostics.residuals.allSatisfy { $0 <= 1e-13 }, "\(method)")
+      solutions.append(x)
+    }
+    for (k, x) in solutions.enumerated() {
+      let diff = zip(x.elements, solutions[0].elements).reduce(0.0) { max($0, abs($1.0 - $1.1)) }
+      #expect(diff < 1e-11, "\(forwardMethods[k]) differs from iterate by \(diff)")
+    }
+    // The returned state's residual is the reported one.
+    let fx = try net.drive(forStates: solutions[0], workspace: ws)
+    let driveDiff = zip(fx.elements, a.elements).reduce(0.0) { max($0, abs($1.0 - $1.1)) }
+    #expect(driveDiff < 1e-11)
+  }
+
+  @Test func adjointSolversAgree() throws {
+    let (net, batch) = try randomProblem(Double.self, activation: .logistic, loss: .bce, coupling: .dense,
+                                         units: 10, patterns: 5, gain: 0.6, seed: 41)
+    var results: [Matrix<Double>] = []
+    for method in adjointMethods {
+      let g = try net.gradient(batch: batch, settings: tightSettings(adjoint: method))
+      #expect(g.adjoint.allConverged, "\(method)")
+      results.append(g.adjoints)
+    }
+    for (k, s) in results.enumerated() {
+      let diff = zip(s.elements, results[0].elements).reduce(0.0) { max($0, abs($1.0 - $1.1)) }
+      #expect(diff < 1e-12, "\(adjointMethods[k]) differs from iterate by \(diff)")
+    }
+  }
+
+  /// W = 0.995·I plus a little noise, tanh units near 0: x ← f(Wx + a)
+  /// contracts by about 0.995 per sweep, so plain iteration needs thousands
+  /// of sweeps.
+  @Test func newtonAndAndersonNeedFarFewerIterations() throws {
+    let n = 8
+    let shape = try NetworkShape(units: n, inputs: 0, outputs: 2)
+    var rng = SeededGenerator(seed: 2)
+    var params = Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: false),
+                                           gain: 0.01, using: &rng)
+    var w = params.W
+    for i in 0..<n { w[i, i] += 0.995 }
+    params.W = w
+    params.b = params.b.map { $0 * 0.01 }
+    let net = try SteadyNetwork(parameters: params, activation: .tanh, loss: .mse)
+    let ws = GEMMWorkspace<Double>()
+    let a = net.drives(Matrix(rows: 1, cols: 0), workspace: ws)
+    let options = SolverOptions(tolerance: 1e-10, maxIterations: 20000)
+    let start = Matrix<Double>(rows: 1, cols: n)
+    func iterations(_ m: ForwardMethod) throws -> Int {
+      try net.steadyStates(drives: a, from: start, method: m, options: options, workspace: ws).diagnostics.iterations[0]
+    }
+    let plain = try iterations(.iterate)
+    let newton = try iterations(.newton)
+    let anderson = try iterations(.anderson(memory: 8, regularization: 1e-12, damping: 1))
+    #expect(plain > 2000, "iterate took \(plain)")
+    #expect(newton * 20 < plain, "newton \(newton) vs iterate \(plain)")
+    #expect(anderson * 20 < plain, "anderson \(anderson) vs iterate \(plain)")
+  }
+
+  /// W with spectral radius well above 1 and tanh: the iteration oscillates
+  /// or wanders; the solver must say so, not return a number.
+  @Test func expansiveNetworkFailsLoudly() throws {
+    let (net0, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense,
+                                          units: 10, patterns: 3, gain: 4, seed: 8)
+    var net = net0
+    // An antisymmetric, large W: eigenvalues on the imaginary axis, oscillation.
+    var w = net.parameters.W
+    for i in 0..<10 { for j in 0..<10 { w[i, j] = i == j ? 0 : (i < j ? 3.0 : -3.0) * (1 + Double((i * 7 + j) % 5) / 10) } }
+    net.parameters.W = w
+    let settings = SteadySolverSettings(forwardOptions: SolverOptions(tolerance: 1e-8, maxIterations: 300))
+    do {
+      _ = try net.gradient(batch: batch, settings: settings)
+      Issue.record("expected a non-convergence error")
+    } catch let error as RBPError {
+      guard case let .notConverged(solver, pattern, iterations, residual, tolerance) = error else {
+        Issue.record("unexpected error \(error)")
+        return
+      }
+      #expect(solver.contains("iterate"))
+      #expect(pattern == 0)
+      #expect(iterations == 300)
+      #expect(residual > 1e-3 && tolerance == 1e-8)
+      #expect(error.description.contains("pattern 0") && error.description.contains("300 iterations"))
+    }
+    // The diagnostics of the non-throwing API report every pattern.
+    let ws = GEMMWorkspace<Double>()
+    let a = net.drives(batch.inputs, workspace: ws)
+    let (_, d) = net.relax(drives: a, from: Matrix(rows: 3, cols: 10), method: .iterate,
+                           options: SolverOptions(tolerance: 1e-8, maxIterations: 300), workspace: ws)
+    #expect(d.status.allSatisfy { $0 == .notConverged } && d.iterations.allSatisfy { $0 == 300 })
+  }
+
+  @Test func adjointThatCannotConvergeFailsLoudly() throws {
+    let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense, seed: 4)
+    // Two Neumann terms cannot reach 1e-14.
+    let settings = tightSettings(adjoint: .neumann(terms: 2))
+    #expect(throws: RBPError.self) { try net.gradient(batch: batch, settings: settings) }
+  }
+
+  @Test func invalidSettingsAreNamed() throws {
+    #expect(throws: RBPError.invalid("damping must be in (0, 1], got 1.5")) {
+      try ForwardMethod.iterate(damping: 1.5).validate()
+    }
+    #expect(throws: RBPError.invalid("neumann terms must be at least 1, got 0")) {
+      try AdjointMethod.neumann(terms: 0).validate()
+    }
+    #expect(throws: RBPError.invalid("identity coupling needs inputs (5) <= units (3)")) {
+      try NetworkShape(units: 3, inputs: 5, outputs: 1, coupling: .identity)
+    }
+  }
+}
