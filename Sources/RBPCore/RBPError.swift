@@ -14,6 +14,8 @@ public enum RBPError: Error, Equatable, CustomStringConvertible {
   case nonFinite(solver: String, pattern: Int, iterations: Int)
   /// A state outside the domain of the activation's inverse.
   case outsideDomain(activation: Activation, pattern: Int, unit: Int, value: Double)
+  /// A trajectory state outside the domain of the activation's inverse.
+  case outsideDomainInTime(activation: Activation, sequence: Int, step: Int, unit: Int, value: Double)
   /// The activation has no inverse (relu).
   case noInverse(activation: Activation)
   /// A dense linear system (Newton step, direct adjoint) is singular.
@@ -31,6 +33,9 @@ public enum RBPError: Error, Equatable, CustomStringConvertible {
     case let .outsideDomain(activation, pattern, unit, value):
       return "state \(value) of unit \(unit) in pattern \(pattern) is outside the domain of the "
         + "inverse of \(activation) \(activation.inverseDomainDescription)"
+    case let .outsideDomainInTime(activation, sequence, step, unit, value):
+      return "state \(value) of unit \(unit) at step \(step) of sequence \(sequence) is outside the "
+        + "domain of the inverse of \(activation) \(activation.inverseDomainDescription)"
     case let .noInverse(activation):
       return "activation \(activation) has no inverse"
     case let .singular(what, pattern):
