@@ -1,0 +1,181 @@
+// The classic tasks of SPEC §5 as generators of batches, each with its
+// definition and what counts as solved. `rbp datasets make` writes them to
+// HDF5; the tests train on them directly. datasets/README.md documents them.
+//
+//   xor          steady      4 patterns, 2 inputs (0/1), 1 output (0/1), logistic
+//   encoder      steady      8-3-8: 8 one-hot inputs, 8 outputs, 3 hidden units
+//   patterns     steady      associative memory: K stored ±1 patterns of N bits;
+//                            inputs are cues with half the bits zeroed (identity
+//                            coupling), targets the whole pattern at ±0.9
+//   figure8      trajectory  one input pulse at step 1, then two outputs trace
+//                            0.5 sin(ωt), 0.5 sin(2ωt), ω = 2π/16, T = 32
+//   delayed-xor  trajectory  two ±1 input bit streams, output 0.8·(±1) = XOR of the
+//                            inputs two steps earlier (masked for t ≤ 2)
+//   sine         trajectory  no input; one output traces 0.8 sin(2πt/20), T = 40,
+//                            from the learned x0
+
+import Foundation
+import RBPKernels
+
+/// One of the classic tasks.
+public enum ClassicTask: String, CaseIterable, Sendable, Codable {
+  case xor, encoder, patterns, figure8
+  case delayedXor = "delayed-xor"
+  case sine
+
+  public var isSteady: Bool { [.xor, .encoder, .patterns].contains(self) }
+
+  /// The activation the task's targets are scaled for.
+  public var activation: Activation {
+    switch self {
+    case .xor, .encoder: return .logistic
+    case .patterns, .figure8, .delayedXor, .sine: return .tanh
+    }
+  }
+
+  /// Units a network needs to solve it comfortably (hidden + outputs).
+  public var suggestedUnits: Int {
+    switch self {
+    case .xor: return 4
+    case .encoder: return 11
+    case .patterns: return 16
+    case .figure8: return 16
+    case .delayedXor: return 12
+    case .sine: return 8
+    }
+  }
+
+  /// What counts as solved, in words (the same rule `isSolved` applies).
+  public var solvedCriterion: String {
+    switch self {
+    case .xor, .encoder:
+      return "every output on the correct side of 0.5"
+    case .patterns:
+      return "on the test cues (half of each pattern's bits zeroed), every unit has the sign of its pattern bit"
+    case .figure8, .sine:
+      return "every output within 0.1 of its target at every step"
+    case .delayedXor:
+      return "on the test sequences, every unmasked output has the sign of its target"
+    }
+  }
+}
+
+/// A task's data: training batch and, where the task has one, a test batch.
+public enum TaskData<T: KernelScalar>: Sendable {
+  case steady(train: SteadyBatch<T>, test: SteadyBatch<T>?)
+  case trajectory(train: TrajectoryBatch<T>, test: TrajectoryBatch<T>?)
+}
+
+/// Sizes a generator may vary; nil keeps the task's default.
+public struct TaskOptions: Sendable {
+  /// patterns: stored patterns (4); delayed-xor: training sequences (32).
+  public var count: Int?
+  /// patterns: bits per pattern (16); delayed-xor, sine, figure8: steps.
+  public var length: Int?
+  public init(count: Int? = nil, length: Int? = nil) {
+    self.count = count
+    self.length = length
+  }
+}
+
+extension ClassicTask {
+  /// Generates the task's data; `seed` fixes every random choice.
+  public func make<T: KernelScalar>(_: T.Type, seed: UInt64, options: TaskOptions = TaskOptions()) throws -> TaskData<T> {
+    var rng = SeededGenerator(seed: seed)
+    switch self {
+    case .xor:
+      return .steady(train: try SteadyBatch(inputs: Matrix([[0, 0], [0, 1], [1, 0], [1, 1]]),
+                                            targets: Matrix([[0], [1], [1], [0]])), test: nil)
+    case .encoder:
+      var eye = Matrix<T>(rows: 8, cols: 8)
+      for i in 0..<8 { eye[i, i] = 1 }
+      return .steady(train: try SteadyBatch(inputs: eye, targets: eye), test: nil)
+    case .patterns:
+      let (k, n) = (options.count ?? 4, options.length ?? 16)
+      guard k >= 1 && n >= 2 else { throw RBPError.invalid("patterns needs count >= 1 and length >= 2") }
+      let stored = (0..<k).map { _ in (0..<n).map { _ in Bool.random(using: &rng) ? 1.0 : -1.0 } }
+      func cues(_ perPattern: Int) throws -> SteadyBatch<T> {
+        var inputs: [[T]] = [], targets: [[T]] = []
+        for pattern in stored {
+          for _ in 0..<perPattern {
+            let hidden = Set((0..<n).shuffled(using: &rng).prefix(n / 2))
+            inputs.append((0..<n).map { hidden.contains($0) ? 0 : T(pattern[$0]) })
+            targets.append(pattern.map { T(0.9 * $0) })
+          }
+        }
+        return try SteadyBatch(inputs: Matrix(inputs), targets: Matrix(targets))
+      }
+      return .steady(train: try cues(8), test: try cues(4))
+    case .figure8:
+      let steps = options.length ?? 32
+      let omega = 2 * Double.pi / 16
+      var u = [T](repeating: 0, count: steps), y: [T] = []
+      u[0] = 1
+      for t in 0..<steps { y += [T(0.5 * sin(omega * Double(t))), T(0.5 * sin(2 * omega * Double(t)))] }
+      return .trajectory(train: try TrajectoryBatch(count: 1, steps: steps, inputs: u, inputWidth: 1,
+                                                    targets: y, outputWidth: 2), test: nil)
+    case .delayedXor:
+      let steps = options.length ?? 12
+      let count = options.count ?? 32
+      guard steps >= 3 else { throw RBPError.invalid("delayed-xor needs at least 3 steps, got \(steps)") }
+      func sequences(_ p: Int) throws -> TrajectoryBatch<T> {
+        var u: [T] = [], y: [T] = [], m: [T] = []
+        for _ in 0..<p {
+          let bits = (0..<steps).map { _ in (Bool.random(using: &rng), Bool.random(using: &rng)) }
+          for t in 0..<steps {
+            u += [bits[t].0 ? 1 : -1, bits[t].1 ? 1 : -1]
+            if t >= 2 {
+              y.append(bits[t - 2].0 != bits[t - 2].1 ? 0.8 : -0.8)
+              m.append(1)
+            } else {
+              y.append(0)
+              m.append(0)
+            }
+          }
+        }
+        return try TrajectoryBatch(count: p, steps: steps, inputs: u, inputWidth: 2, targets: y,
+                                   outputWidth: 1, mask: m)
+      }
+      return .trajectory(train: try sequences(count), test: try sequences(count))
+    case .sine:
+      let steps = options.length ?? 40
+      let y = (1...steps).map { T(0.8 * sin(2 * Double.pi * Double($0) / 20)) }
+      return .trajectory(train: try TrajectoryBatch(count: 1, steps: steps, inputs: [], inputWidth: 0,
+                                                    targets: y, outputWidth: 1), test: nil)
+    }
+  }
+
+  /// The task's "solved" rule applied to outputs.
+  ///
+  /// - Parameters:
+  ///   - outputs: the network's output units, laid out like `targets`.
+  ///   - targets: the targets, with `mask` (nil: all ones).
+  public func isSolved<T: KernelScalar>(outputs: [T], targets: [T], mask: [T]?) -> Bool {
+    precondition(outputs.count == targets.count, "isSolved: \(outputs.count) outputs for \(targets.count) targets")
+    for i in outputs.indices where (mask?[i] ?? 1) != 0 {
+      let (x, y) = (Double(outputs[i]), Double(targets[i]))
+      switch self {
+      case .xor, .encoder: if (x > 0.5) != (y > 0.5) { return false }
+      case .patterns, .delayedXor: if (x > 0) != (y > 0) { return false }
+      case .figure8, .sine: if !(abs(x - y) < 0.1) { return false }
+      }
+    }
+    return true
+  }
+}
+
+extension TrajectoryNetwork {
+  /// The output units of every step, laid out like the batch's targets
+  /// (P×T×O, sequence-major).
+  public func outputs(_ batch: TrajectoryBatch<T>) throws -> [T] {
+    let x = try run(batch).states
+    let (p, steps, n, o) = (batch.count, batch.steps, shape.units, shape.outputs)
+    var out = [T](repeating: 0, count: p * steps * o)
+    for q in 0..<p {
+      for t in 1...steps {
+        for k in 0..<o { out[(q * steps + t - 1) * o + k] = x[(t * p + q) * n + shape.firstOutput + k] }
+      }
+    }
+    return out
+  }
+}

@@ -1,0 +1,109 @@
+// Parameter updates from gradients: plain gradient descent (the seed's
+// ΔW = −η ∂J/∂W), momentum and Adam, with optional gradient-norm clipping
+// and decoupled weight decay. The state (step count and moments) lives in
+// the parameter layout, so it checkpoints like the parameters.
+
+import Foundation
+import RBPKernels
+
+/// Which update rule.
+public enum OptimizerKind: String, CaseIterable, Sendable, Codable {
+  case sgd, momentum, adam
+}
+
+/// Settings of an optimizer.
+public struct OptimizerSettings: Equatable, Sendable, Codable {
+  public var kind: OptimizerKind
+  public var learningRate: Double
+  /// Momentum coefficient (`momentum`), or β1 (`adam`).
+  public var beta1: Double
+  /// β2 (`adam`).
+  public var beta2: Double
+  public var epsilon: Double
+  /// Rescale the gradient to at most this 2-norm (nil: no clipping).
+  public var clipNorm: Double?
+  /// Decoupled weight decay: θ ← θ − η·λ·θ each step.
+  public var weightDecay: Double
+
+  public init(kind: OptimizerKind, learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999,
+              epsilon: Double = 1e-8, clipNorm: Double? = nil, weightDecay: Double = 0) {
+    self.kind = kind
+    self.learningRate = learningRate
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+    self.clipNorm = clipNorm
+    self.weightDecay = weightDecay
+  }
+
+  /// Throws naming the first setting out of range.
+  public func validate() throws {
+    guard learningRate > 0 && learningRate.isFinite else { throw RBPError.invalid("lr must be positive, got \(learningRate)") }
+    guard beta1 >= 0 && beta1 < 1 else { throw RBPError.invalid("beta1/momentum must be in [0, 1), got \(beta1)") }
+    guard beta2 >= 0 && beta2 < 1 else { throw RBPError.invalid("beta2 must be in [0, 1), got \(beta2)") }
+    guard epsilon > 0 else { throw RBPError.invalid("epsilon must be positive, got \(epsilon)") }
+    if let clipNorm, !(clipNorm > 0) { throw RBPError.invalid("clip norm must be positive, got \(clipNorm)") }
+    guard weightDecay >= 0 else { throw RBPError.invalid("weight decay must be >= 0, got \(weightDecay)") }
+  }
+}
+
+/// An optimizer and its state.
+public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
+  public var settings: OptimizerSettings
+  /// Updates taken so far.
+  public var step: Int
+  /// Momentum buffer (`momentum`) or first moment (`adam`).
+  public var first: Parameters<T>
+  /// Second moment (`adam`).
+  public var second: Parameters<T>
+
+  public init(settings: OptimizerSettings, layout: ParameterLayout) throws {
+    try settings.validate()
+    self.settings = settings
+    step = 0
+    first = Parameters(layout: layout)
+    second = Parameters(layout: layout)
+  }
+
+  /// Applies one update to `parameters` from `gradient` (∂J/∂θ).
+  ///
+  /// ```
+  /// sgd:       θ ← θ − η g
+  /// momentum:  v ← β v + g;               θ ← θ − η v
+  /// adam:      m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
+  ///            θ ← θ − η m̂ / (√v̂ + ε),  m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)
+  /// ```
+  /// then θ ← θ − η λ θ. The gradient is first rescaled to `clipNorm` when longer.
+  public mutating func apply(_ gradient: Parameters<T>, to parameters: inout Parameters<T>) {
+    precondition(gradient.layout == parameters.layout && gradient.layout == first.layout,
+                 "Optimizer.apply: layouts differ")
+    step += 1
+    var clip: T = 1
+    if let limit = settings.clipNorm {
+      let norm = gradient.values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+      if norm > limit { clip = T(limit / norm) }
+    }
+    let eta = T(settings.learningRate)
+    let (b1, b2) = (T(settings.beta1), T(settings.beta2))
+    let decay = T(settings.weightDecay)
+    let c1 = 1 - T(pow(settings.beta1, Double(step)))
+    let c2 = 1 - T(pow(settings.beta2, Double(step)))
+    for i in parameters.values.indices {
+      let g = clip * gradient.values[i]
+      var theta = parameters.values[i]
+      switch settings.kind {
+      case .sgd:
+        theta -= eta * g
+      case .momentum:
+        first.values[i] = b1 * first.values[i] + g
+        theta -= eta * first.values[i]
+      case .adam:
+        first.values[i] = b1 * first.values[i] + (1 - b1) * g
+        second.values[i] = b2 * second.values[i] + (1 - b2) * g * g
+        theta -= eta * (first.values[i] / c1) / ((second.values[i] / c2).squareRoot() + T(settings.epsilon))
+      }
+      if decay != 0 { theta -= eta * decay * parameters.values[i] }
+      parameters.values[i] = theta
+    }
+  }
+}
