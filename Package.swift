@@ -47,7 +47,7 @@ let package = Package(
       swiftSettings: kernelFlags),
     .target(
       name: "RBPStore",
-      dependencies: ["CHDF5"],
+      dependencies: ["CHDF5", "RBPCore", "RBPKernels"],
       path: "Sources/RBPStore"),
     .executableTarget(
       name: "rbp",
@@ -77,7 +77,7 @@ let package = Package(
       path: "Tests/RBPCoreTests"),
     .testTarget(
       name: "RBPStoreTests",
-      dependencies: ["RBPStore", "CHDF5"],
+      dependencies: ["RBPStore", "RBPCore", "RBPKernels", "CHDF5", "rbp"],
       path: "Tests/RBPStoreTests"),
   ]
 )

@@ -33,6 +33,10 @@ static inline hid_t rbp_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
 static inline hid_t rbp_H5T_C_S1(void) { return H5T_C_S1; }
 static inline size_t rbp_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 
+// Object info fields, iteration orders and close degrees.
+static inline unsigned rbp_H5O_INFO_BASIC(void) { return H5O_INFO_BASIC; }
+static inline unsigned rbp_H5O_INFO_NUM_ATTRS(void) { return H5O_INFO_NUM_ATTRS; }
+
 // Dataspace extents.
 static inline hsize_t rbp_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
 

@@ -43,13 +43,13 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
       for p in precision.split(separator: ",") where p != "f32" && p != "f64" {
-        throw ValidationError("--precision: '\(p)' is not f32 or f64")
+        throw CLIFailure(message: "--precision: '\(p)' is not f32 or f64")
       }
-      if threads.contains(where: { $0 < 1 }) { throw ValidationError("--threads must be at least 1") }
-      if parsedSizes == nil { throw ValidationError("--sizes: '\(sizes)' is not a comma-separated list of positive integers") }
-      if seconds <= 0 { throw ValidationError("--seconds must be positive") }
+      if threads.contains(where: { $0 < 1 }) { throw CLIFailure(message: "--threads must be at least 1") }
+      if parsedSizes == nil { throw CLIFailure(message: "--sizes: '\(sizes)' is not a comma-separated list of positive integers") }
+      if seconds <= 0 { throw CLIFailure(message: "--seconds must be positive") }
       if let blocking, parsedBlocking == nil {
-        throw ValidationError("--blocking: '\(blocking)' is not three positive integers kc,mc,nc")
+        throw CLIFailure(message: "--blocking: '\(blocking)' is not three positive integers kc,mc,nc")
       }
     }
 

@@ -8,5 +8,5 @@ struct RBP: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rbp",
     abstract: "Train recurrent networks by recurrent backpropagation and BPTT.",
-    subcommands: [Bench.self])
+    subcommands: [Datasets.self, Inspect.self, Bench.self])
 }

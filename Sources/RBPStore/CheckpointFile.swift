@@ -1,0 +1,221 @@
+// The checkpoint format of SPEC §2 (`format = "rbp-checkpoint"`): the
+// network (model, activation, loss, sizes, leak, coupling, /params) that any
+// tool can write, plus what the engine needs to continue a run exactly: the
+// run configuration as JSON, step and epoch counters, optimizer state under
+// /optimizer, the random generator's state, and per-epoch /history.
+// Checkpoints are written atomically.
+
+import Foundation
+import RBPCore
+import RBPKernels
+
+/// Everything a checkpoint holds. Parameters are kept in f64, which holds
+/// f32 values exactly, so a run in either precision resumes bit for bit.
+public struct Checkpoint: Sendable {
+  public var model: ModelKind
+  public var activation: Activation
+  public var loss: Loss
+  public var shape: NetworkShape
+  /// Trajectory networks only; 1 = no leak.
+  public var leak: Double
+  public var parameters: Parameters<Double>
+  /// The run configuration, JSON.
+  public var config: String?
+  public var step: Int
+  public var epoch: Int
+  public var optimizer: Optimizer<Double>?
+  public var rngState: UInt64?
+  /// Per-epoch metrics by name, each one value per epoch.
+  public var history: [String: [Double]]
+
+  public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
+              parameters: Parameters<Double>, config: String? = nil, step: Int = 0, epoch: Int = 0,
+              optimizer: Optimizer<Double>? = nil, rngState: UInt64? = nil, history: [String: [Double]] = [:]) {
+    self.model = model
+    self.activation = activation
+    self.loss = loss
+    self.shape = parameters.shape
+    self.leak = leak
+    self.parameters = parameters
+    self.config = config
+    self.step = step
+    self.epoch = epoch
+    self.optimizer = optimizer
+    self.rngState = rngState
+    self.history = history
+  }
+
+  public init<T: KernelScalar>(_ net: SteadyNetwork<T>) {
+    self.init(model: .steady, activation: net.activation, loss: net.loss,
+              parameters: net.parameters.converted(to: Double.self))
+  }
+
+  public init<T: KernelScalar>(_ net: TrajectoryNetwork<T>) {
+    self.init(model: .trajectory, activation: net.activation, loss: net.loss, leak: net.leak,
+              parameters: net.parameters.converted(to: Double.self))
+  }
+
+  public func steadyNetwork<T: KernelScalar>(_: T.Type) throws -> SteadyNetwork<T> {
+    guard model == .steady else { throw RBPError.invalid("the checkpoint holds a \(model) model, not a steady one") }
+    return try SteadyNetwork(parameters: parameters.converted(to: T.self), activation: activation, loss: loss)
+  }
+
+  public func trajectoryNetwork<T: KernelScalar>(_: T.Type) throws -> TrajectoryNetwork<T> {
+    guard model == .trajectory else { throw RBPError.invalid("the checkpoint holds a \(model) model, not a trajectory one") }
+    return try TrajectoryNetwork(parameters: parameters.converted(to: T.self), activation: activation,
+                                 loss: loss, leak: leak)
+  }
+}
+
+/// Reading and writing checkpoint files.
+public enum CheckpointFile {
+  public static func read(_ path: String) throws -> Checkpoint {
+    let file = try HDF5File.open(path)
+    try checkHeader(file, is: .checkpoint)
+    func string(_ name: String) throws -> String {
+      guard file.hasAttribute(name) else { throw file.fail("missing attribute '\(name)'") }
+      return try file.stringAttribute(name)
+    }
+    func integer(_ name: String) throws -> Int {
+      guard file.hasAttribute(name) else { throw file.fail("missing attribute '\(name)'") }
+      let v = try file.numberAttribute(name)
+      guard v == v.rounded(), v >= 0 else { throw file.fail("attribute '\(name)' is \(v), expected a non-negative integer") }
+      return Int(v)
+    }
+    let modelName = try string("model")
+    guard let model = ModelKind(rawValue: modelName) else {
+      throw file.fail("attribute 'model' is \"\(modelName)\", expected \"steady\" or \"trajectory\"")
+    }
+    let activationName = try string("activation")
+    guard let activation = Activation(rawValue: activationName) else {
+      throw file.fail("attribute 'activation' is \"\(activationName)\", expected one of \(Activation.allCases.map(\.rawValue))")
+    }
+    let lossName = try string("loss")
+    guard let loss = Loss(rawValue: lossName) else {
+      throw file.fail("attribute 'loss' is \"\(lossName)\", expected one of \(Loss.allCases.map(\.rawValue))")
+    }
+    var coupling = Coupling.dense
+    if file.hasAttribute("coupling") {
+      let name = try file.stringAttribute("coupling")
+      guard let c = Coupling(rawValue: name) else {
+        throw file.fail("attribute 'coupling' is \"\(name)\", expected \"dense\" or \"identity\"")
+      }
+      coupling = c
+    }
+    let (n, i, o) = (try integer("units"), try integer("inputs"), try integer("outputs"))
+    let shape = try wrap(path) { try NetworkShape(units: n, inputs: i, outputs: o, coupling: coupling) }
+    var leak = 1.0
+    if file.hasAttribute("leak") {
+      guard model == .trajectory else { throw file.fail("attribute 'leak' is only allowed on trajectory models") }
+      leak = try file.numberAttribute("leak")
+    }
+    let layout = ParameterLayout(shape: shape, hasInitialState: model == .trajectory)
+    var params = Parameters<Double>(layout: layout)
+    func block(_ name: String, _ expected: [Int], _ range: Range<Int>) throws {
+      let (values, found) = try readArray(try file.group("params"), name, rank: expected.count, as: Double.self)
+      guard found == expected else {
+        throw HDF5Error(file: path, path: "/params/\(name)", message: "has shape \(found), expected \(expected)")
+      }
+      params.values.replaceSubrange(range, with: values)
+    }
+    guard file.exists("params") else { throw file.fail("missing group '/params'") }
+    try block("W", [n, n], layout.w)
+    try block("b", [n], layout.b)
+    if coupling == .dense {
+      try block("U", [n, i], layout.u)
+    } else if file.exists("params/U") {
+      throw HDF5Error(file: path, path: "/params/U", message: "must be absent with identity coupling")
+    }
+    if model == .trajectory { try block("x0", [n], layout.x0) }
+
+    var checkpoint = Checkpoint(model: model, activation: activation, loss: loss, leak: leak, parameters: params)
+    // The core's own checks (leak range, bce with logistic outputs).
+    try wrap(path) {
+      switch model {
+      case .steady: _ = try checkpoint.steadyNetwork(Double.self)
+      case .trajectory: _ = try checkpoint.trajectoryNetwork(Double.self)
+      }
+    }
+    if file.hasAttribute("config") { checkpoint.config = try file.stringAttribute("config") }
+    if file.hasAttribute("step") { checkpoint.step = try integer("step") }
+    if file.hasAttribute("epoch") { checkpoint.epoch = try integer("epoch") }
+    if file.hasAttribute("rng_state") {
+      let bits: [Int64] = try file.numericAttribute("rng_state")
+      checkpoint.rngState = bits.first.map { UInt64(bitPattern: $0) }
+    }
+    if file.exists("optimizer") { checkpoint.optimizer = try readOptimizer(try file.group("optimizer"), layout: layout) }
+    if file.exists("history") {
+      let h = try file.group("history")
+      for name in try h.childNames() { checkpoint.history[name] = try h.dataset(name).read() }
+    }
+    return checkpoint
+  }
+
+  static func readOptimizer(_ g: HDF5Group, layout: ParameterLayout) throws -> Optimizer<Double> {
+    let kindName = try g.stringAttribute("kind")
+    guard let kind = OptimizerKind(rawValue: kindName) else {
+      throw g.fail("attribute 'kind' is \"\(kindName)\", expected one of \(OptimizerKind.allCases.map(\.rawValue))")
+    }
+    var settings = OptimizerSettings(kind: kind, learningRate: try g.numberAttribute("lr"),
+                                     beta1: try g.numberAttribute("beta1"), beta2: try g.numberAttribute("beta2"),
+                                     epsilon: try g.numberAttribute("epsilon"),
+                                     weightDecay: try g.numberAttribute("weight_decay"))
+    if g.hasAttribute("clip_norm") { settings.clipNorm = try g.numberAttribute("clip_norm") }
+    var opt = try wrap(g.file) { try Optimizer<Double>(settings: settings, layout: layout) }
+    opt.step = try g.integerAttribute("step")
+    for (name, keyPath) in [("first", \Optimizer<Double>.first), ("second", \Optimizer<Double>.second)] {
+      let values: [Double] = try g.dataset(name).read()
+      guard values.count == layout.count else {
+        throw HDF5Error(file: g.file, path: g.childPath(name), message: "has \(values.count) values, expected \(layout.count)")
+      }
+      opt[keyPath: keyPath] = Parameters(layout: layout, values: values)
+    }
+    return opt
+  }
+
+  /// Writes `checkpoint` to `path` atomically: a reader sees the old file
+  /// or the new one, never a mix.
+  public static func write(_ checkpoint: Checkpoint, to path: String) throws {
+    try writeHDF5Atomically(to: path) { file in
+      try writeHeader(file, .checkpoint)
+      let s = checkpoint.shape
+      try file.setAttribute("model", string: checkpoint.model.rawValue)
+      try file.setAttribute("activation", string: checkpoint.activation.rawValue)
+      try file.setAttribute("loss", string: checkpoint.loss.rawValue)
+      try file.setAttribute("units", int: s.units)
+      try file.setAttribute("inputs", int: s.inputs)
+      try file.setAttribute("outputs", int: s.outputs)
+      try file.setAttribute("coupling", string: s.coupling.rawValue)
+      if checkpoint.model == .trajectory { try file.setAttribute("leak", double: checkpoint.leak) }
+      let p = checkpoint.parameters
+      let params = try file.createGroup("params")
+      try params.write("W", p.W.elements, shape: [s.units, s.units])
+      try params.write("b", p.b, shape: [s.units])
+      if s.coupling == .dense { try params.write("U", p.U.elements, shape: [s.units, s.inputs]) }
+      if checkpoint.model == .trajectory { try params.write("x0", p.x0, shape: [s.units]) }
+      if let config = checkpoint.config { try file.setAttribute("config", string: config) }
+      try file.setAttribute("step", int: checkpoint.step)
+      try file.setAttribute("epoch", int: checkpoint.epoch)
+      if let rng = checkpoint.rngState { try file.setAttribute("rng_state", [Int64(bitPattern: rng)]) }
+      if let opt = checkpoint.optimizer {
+        let g = try file.createGroup("optimizer")
+        try g.setAttribute("kind", string: opt.settings.kind.rawValue)
+        try g.setAttribute("lr", double: opt.settings.learningRate)
+        try g.setAttribute("beta1", double: opt.settings.beta1)
+        try g.setAttribute("beta2", double: opt.settings.beta2)
+        try g.setAttribute("epsilon", double: opt.settings.epsilon)
+        try g.setAttribute("weight_decay", double: opt.settings.weightDecay)
+        if let clip = opt.settings.clipNorm { try g.setAttribute("clip_norm", double: clip) }
+        try g.setAttribute("step", int: opt.step)
+        try g.write("first", opt.first.values, shape: [opt.first.values.count])
+        try g.write("second", opt.second.values, shape: [opt.second.values.count])
+      }
+      if !checkpoint.history.isEmpty {
+        let h = try file.createGroup("history")
+        for (name, values) in checkpoint.history.sorted(by: { $0.key < $1.key }) {
+          try h.write(name, values, shape: [values.count])
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,176 @@
+// The dataset format of SPEC §2 (`format = "rbp-dataset"`, version 1):
+// steady (P, I) inputs and (P, O) targets, or trajectory (P, T, I) and
+// (P, T, O), an optional mask shaped like the targets and, for
+// trajectories, optional (P, N) initial states. A task's test set, when it
+// has one, goes under /test with the same names. Reading validates every
+// field and names the one that is wrong.
+
+import Foundation
+import RBPCore
+import RBPKernels
+
+/// The two model kinds of the formats: `kind` of a dataset, `model` of a checkpoint.
+public enum ModelKind: String, Sendable, Codable, CaseIterable {
+  case steady, trajectory
+}
+
+/// The contents of a dataset file.
+public enum DatasetContents<T: KernelScalar>: Sendable {
+  case steady(SteadyBatch<T>)
+  case trajectory(TrajectoryBatch<T>)
+
+  public var kind: ModelKind {
+    if case .steady = self { return .steady }
+    return .trajectory
+  }
+  public var count: Int {
+    switch self {
+    case .steady(let b): return b.count
+    case .trajectory(let b): return b.count
+    }
+  }
+}
+
+/// Format names and the version of SPEC §2.
+public enum FileFormat: String, CaseIterable, Sendable {
+  case dataset = "rbp-dataset"
+  case checkpoint = "rbp-checkpoint"
+  case gradients = "rbp-gradients"
+  case inverse = "rbp-inverse"
+  case sweep = "rbp-sweep"
+
+  public static let version = 1
+}
+
+/// Checks the root attributes `format` and `version`.
+func checkHeader(_ file: HDF5File, is format: FileFormat) throws {
+  guard file.hasAttribute("format") else { throw file.fail("missing attribute 'format' (expected \"\(format.rawValue)\")") }
+  let found = try file.stringAttribute("format")
+  guard found == format.rawValue else {
+    throw file.fail("attribute 'format' is \"\(found)\", expected \"\(format.rawValue)\"")
+  }
+  guard file.hasAttribute("version") else { throw file.fail("missing attribute 'version'") }
+  let version = try file.numberAttribute("version")
+  guard version == Double(FileFormat.version) else {
+    throw file.fail("attribute 'version' is \(version), this reader knows version \(FileFormat.version)")
+  }
+}
+
+func writeHeader(_ file: HDF5File, _ format: FileFormat) throws {
+  try file.setAttribute("format", string: format.rawValue)
+  try file.setAttribute("version", int: FileFormat.version)
+}
+
+/// Reads a dataset with the expected rank, naming it when it is missing or
+/// misshapen, and rejecting non-finite values.
+func readArray<T: KernelScalar & HDF5Numeric>(
+  _ group: HDF5Group, _ name: String, rank: Int, as: T.Type
+) throws -> (values: [T], shape: [Int]) {
+  let d = try group.dataset(name)
+  let shape = d.shape
+  guard shape.count == rank else {
+    throw d.fail("has rank \(shape.count) (shape \(shape)), expected rank \(rank)")
+  }
+  guard d.kind == .float || d.kind == .integer else { throw d.fail("holds \(d.kind) values, expected numbers") }
+  let values: [T] = try d.read()
+  if let bad = values.firstIndex(where: { !$0.isFinite }) {
+    throw d.fail("holds a non-finite value (\(values[bad])) at flat index \(bad)")
+  }
+  return (values, shape)
+}
+
+/// Reading and writing dataset files.
+public enum DatasetFile {
+  /// Reads the dataset at `path` in precision T, validating every field.
+  /// With `testSet`, reads the /test group instead.
+  public static func read<T: KernelScalar & HDF5Numeric>(
+    _ path: String, as: T.Type, testSet: Bool = false
+  ) throws -> DatasetContents<T> {
+    let file = try HDF5File.open(path)
+    try checkHeader(file, is: .dataset)
+    guard file.hasAttribute("kind") else { throw file.fail("missing attribute 'kind' (\"steady\" or \"trajectory\")") }
+    let kindName = try file.stringAttribute("kind")
+    guard let kind = ModelKind(rawValue: kindName) else {
+      throw file.fail("attribute 'kind' is \"\(kindName)\", expected \"steady\" or \"trajectory\"")
+    }
+    let group: HDF5Group = testSet ? try file.group("test") : file
+    let rank = kind == .steady ? 2 : 3
+    let (inputs, inShape) = try readArray(group, "inputs", rank: rank, as: T.self)
+    let (targets, outShape) = try readArray(group, "targets", rank: rank, as: T.self)
+    let fail = { (field: String, message: String) in
+      HDF5Error(file: path, path: group.childPath(field), message: message)
+    }
+    guard inShape[0] == outShape[0] else {
+      throw fail("targets", "has \(outShape[0]) patterns but /inputs has \(inShape[0])")
+    }
+    if kind == .trajectory && inShape[1] != outShape[1] {
+      throw fail("targets", "has \(outShape[1]) steps but /inputs has \(inShape[1])")
+    }
+    var mask: [T]? = nil
+    if group.exists("mask") {
+      let (m, mShape) = try readArray(group, "mask", rank: rank, as: T.self)
+      guard mShape == outShape else { throw fail("mask", "has shape \(mShape), expected that of /targets \(outShape)") }
+      mask = m
+    }
+    switch kind {
+    case .steady:
+      if group.exists("initial") { throw fail("initial", "is only allowed in trajectory datasets") }
+      let (p, i, o) = (inShape[0], inShape[1], outShape[1])
+      let batch = try wrap(path) {
+        try SteadyBatch(inputs: Matrix(rows: p, cols: i, elements: inputs),
+                        targets: Matrix(rows: p, cols: o, elements: targets),
+                        mask: mask.map { Matrix(rows: p, cols: o, elements: $0) })
+      }
+      return .steady(batch)
+    case .trajectory:
+      let (p, steps, i, o) = (inShape[0], inShape[1], inShape[2], outShape[2])
+      guard steps >= 1 else { throw fail("inputs", "has no steps") }
+      var initial: Matrix<T>? = nil
+      if group.exists("initial") {
+        let (x0, shape) = try readArray(group, "initial", rank: 2, as: T.self)
+        guard shape[0] == p else { throw fail("initial", "has \(shape[0]) rows for \(p) sequences") }
+        initial = Matrix(rows: p, cols: shape[1], elements: x0)
+      }
+      let batch = try wrap(path) {
+        try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: i, targets: targets,
+                            outputWidth: o, mask: mask, initial: initial)
+      }
+      return .trajectory(batch)
+    }
+  }
+
+  /// Writes a dataset file atomically (float64 unless T is Float).
+  public static func write<T: KernelScalar & HDF5Numeric>(
+    _ contents: DatasetContents<T>, test: DatasetContents<T>? = nil, to path: String,
+    attributes: [String: String] = [:]
+  ) throws {
+    try writeHDF5Atomically(to: path) { file in
+      try writeHeader(file, .dataset)
+      try file.setAttribute("kind", string: contents.kind.rawValue)
+      for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, string: value) }
+      try writeBatch(contents, into: file)
+      if let test { try writeBatch(test, into: try file.createGroup("test")) }
+    }
+  }
+
+  static func writeBatch<T: KernelScalar & HDF5Numeric>(_ contents: DatasetContents<T>, into group: HDF5Group) throws {
+    switch contents {
+    case .steady(let b):
+      try group.write("inputs", b.inputs.elements, shape: [b.count, b.inputs.cols])
+      try group.write("targets", b.targets.elements, shape: [b.count, b.targets.cols])
+      if let m = b.mask { try group.write("mask", m.elements, shape: [b.count, m.cols]) }
+    case .trajectory(let b):
+      try group.write("inputs", b.inputs, shape: [b.count, b.steps, b.inputWidth])
+      try group.write("targets", b.targets, shape: [b.count, b.steps, b.outputWidth])
+      if let m = b.mask { try group.write("mask", m, shape: [b.count, b.steps, b.outputWidth]) }
+      if let x0 = b.initial { try group.write("initial", x0.elements, shape: [b.count, x0.cols]) }
+    }
+  }
+}
+
+/// Turns the core's validation errors into errors naming the file.
+func wrap<R>(_ path: String, _ body: () throws -> R) throws -> R {
+  do { return try body() } catch let error as RBPError {
+    throw HDF5Error(file: path, path: "", message: error.description)
+  }
+}

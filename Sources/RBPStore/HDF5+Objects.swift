@@ -1,0 +1,386 @@
+// Files, groups, datasets and their attributes. A file is its root group;
+// groups create and open children by path; datasets read and write whole
+// arrays or row ranges (hyperslabs), converting float32/float64 on disk to
+// the precision asked for. Large datasets are written chunked and
+// deflate-compressed.
+
+import CHDF5
+import Foundation
+
+/// A number type HDF5 can convert to and from.
+public protocol HDF5Numeric: Numeric {
+  /// The native memory type.
+  static var hdf5Native: hid_t { get }
+  /// The little-endian type written to disk.
+  static var hdf5Disk: hid_t { get }
+}
+extension Float: HDF5Numeric {
+  public static var hdf5Native: hid_t { rbp_H5T_NATIVE_FLOAT() }
+  public static var hdf5Disk: hid_t { rbp_H5T_IEEE_F32LE() }
+}
+extension Double: HDF5Numeric {
+  public static var hdf5Native: hid_t { rbp_H5T_NATIVE_DOUBLE() }
+  public static var hdf5Disk: hid_t { rbp_H5T_IEEE_F64LE() }
+}
+extension Int64: HDF5Numeric {
+  public static var hdf5Native: hid_t { rbp_H5T_NATIVE_INT64() }
+  public static var hdf5Disk: hid_t { rbp_H5T_STD_I64LE() }
+}
+
+/// What kind of values a dataset or attribute holds.
+public enum HDF5ValueKind: Equatable, Sendable {
+  case float, integer, string, other
+}
+
+/// A group or dataset: anything that carries attributes.
+public class HDF5Object: HDF5Handle {
+  /// Names of the attributes, in name order.
+  public func attributeNames() throws -> [String] {
+    try HDF5.locked {
+      var info = H5O_info_t()
+      try HDF5.check(H5Oget_info2(id, &info, rbp_H5O_INFO_NUM_ATTRS()), "cannot list attributes", file: file, path: path)
+      return try (0..<info.num_attrs).map { i in
+        let size = H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, rbp_H5P_DEFAULT())
+        try HDF5.check(size, "cannot read an attribute name", file: file, path: path)
+        var buffer = [CChar](repeating: 0, count: Int(size) + 1)
+        H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, rbp_H5P_DEFAULT())
+        return String(cString: buffer)
+      }
+    }
+  }
+
+  public func hasAttribute(_ name: String) -> Bool {
+    HDF5.locked { H5Aexists(id, name) > 0 }
+  }
+
+  private func openAttribute(_ name: String) throws -> HDF5Handle {
+    guard hasAttribute(name) else { throw fail("missing attribute '\(name)'") }
+    let a = HDF5.locked { H5Aopen(id, name, rbp_H5P_DEFAULT()) }
+    try HDF5.check(a, "cannot open attribute '\(name)'", file: file, path: path)
+    return HDF5Handle(id: a, file: file, path: path, owner: self, close: H5Aclose)
+  }
+
+  /// The kind and shape of an attribute.
+  public func attributeInfo(_ name: String) throws -> (kind: HDF5ValueKind, shape: [Int]) {
+    let a = try openAttribute(name)
+    let type = try HDF5Type(taking: HDF5.locked { H5Aget_type(a.id) }, file: file, path: path)
+    let space = try HDF5Space(taking: HDF5.locked { H5Aget_space(a.id) }, file: file, path: path)
+    return (kindOf(type.typeClass), space.shape)
+  }
+
+  /// A string attribute, fixed- or variable-length.
+  public func stringAttribute(_ name: String) throws -> String {
+    let a = try openAttribute(name)
+    let type = try HDF5Type(taking: HDF5.locked { H5Aget_type(a.id) }, file: file, path: path)
+    guard type.typeClass == H5T_STRING else {
+      throw fail("attribute '\(name)' is not a string")
+    }
+    return try HDF5.locked {
+      if H5Tis_variable_str(type.id) > 0 {
+        let memory = try HDF5Type.variableString(file: file, path: path)
+        var pointer: UnsafeMutablePointer<CChar>? = nil
+        try HDF5.check(H5Aread(a.id, memory.id, &pointer), "cannot read attribute '\(name)'", file: file, path: path)
+        defer { if let pointer { H5free_memory(pointer) } }
+        return pointer.map { String(cString: $0) } ?? ""
+      }
+      let size = H5Tget_size(type.id)
+      var buffer = [CChar](repeating: 0, count: size + 1)
+      try HDF5.check(H5Aread(a.id, type.id, &buffer), "cannot read attribute '\(name)'", file: file, path: path)
+      return String(cString: buffer).trimmingCharacters(in: .whitespaces)
+    }
+  }
+
+  /// A numeric scalar attribute as Double (integers convert exactly up to 2⁵³).
+  public func numberAttribute(_ name: String) throws -> Double {
+    let values: [Double] = try numericAttribute(name)
+    guard values.count == 1 else { throw fail("attribute '\(name)' holds \(values.count) values, expected 1") }
+    return values[0]
+  }
+
+  /// An integer scalar attribute.
+  public func integerAttribute(_ name: String) throws -> Int {
+    let (kind, _) = try attributeInfo(name)
+    guard kind == .integer else { throw fail("attribute '\(name)' is not an integer") }
+    let values: [Int64] = try numericAttribute(name)
+    guard values.count == 1 else { throw fail("attribute '\(name)' holds \(values.count) values, expected 1") }
+    return Int(values[0])
+  }
+
+  /// All values of a numeric attribute.
+  public func numericAttribute<N: HDF5Numeric>(_ name: String) throws -> [N] {
+    let a = try openAttribute(name)
+    let type = try HDF5Type(taking: HDF5.locked { H5Aget_type(a.id) }, file: file, path: path)
+    guard [H5T_FLOAT, H5T_INTEGER].contains(type.typeClass) else {
+      throw fail("attribute '\(name)' is not numeric")
+    }
+    let space = try HDF5Space(taking: HDF5.locked { H5Aget_space(a.id) }, file: file, path: path)
+    var values = [N](repeating: 0, count: space.shape.reduce(1, *))
+    try HDF5.locked {
+      try HDF5.check(H5Aread(a.id, N.hdf5Native, &values), "cannot read attribute '\(name)'", file: file, path: path)
+    }
+    return values
+  }
+
+  private func replaceAttribute(_ name: String) throws {
+    try HDF5.locked {
+      if H5Aexists(id, name) > 0 {
+        try HDF5.check(H5Adelete(id, name), "cannot replace attribute '\(name)'", file: file, path: path)
+      }
+    }
+  }
+
+  /// Writes a variable-length UTF-8 string attribute (as h5py does).
+  public func setAttribute(_ name: String, string value: String) throws {
+    try replaceAttribute(name)
+    let type = try HDF5Type.variableString(file: file, path: path)
+    let space = try HDF5Space(shape: [], file: file, path: path)
+    try HDF5.locked {
+      let a = H5Acreate2(id, name, type.id, space.id, rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
+      try HDF5.check(a, "cannot create attribute '\(name)'", file: file, path: path)
+      defer { H5Aclose(a) }
+      try value.withCString { c in
+        var pointer: UnsafePointer<CChar>? = c
+        try HDF5.check(H5Awrite(a, type.id, &pointer), "cannot write attribute '\(name)'", file: file, path: path)
+      }
+    }
+  }
+
+  /// Writes a numeric attribute: a scalar when `values` has one element
+  /// and `shape` is nil.
+  public func setAttribute<N: HDF5Numeric>(_ name: String, _ values: [N], shape: [Int]? = nil) throws {
+    try replaceAttribute(name)
+    let space = try HDF5Space(shape: shape ?? (values.count == 1 ? [] : [values.count]), file: file, path: path)
+    try HDF5.locked {
+      let a = H5Acreate2(id, name, N.hdf5Disk, space.id, rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
+      try HDF5.check(a, "cannot create attribute '\(name)'", file: file, path: path)
+      defer { H5Aclose(a) }
+      try HDF5.check(H5Awrite(a, N.hdf5Native, values), "cannot write attribute '\(name)'", file: file, path: path)
+    }
+  }
+
+  public func setAttribute(_ name: String, int value: Int) throws { try setAttribute(name, [Int64(value)]) }
+  public func setAttribute(_ name: String, double value: Double) throws { try setAttribute(name, [value]) }
+}
+
+func kindOf(_ c: H5T_class_t) -> HDF5ValueKind {
+  switch c {
+  case H5T_FLOAT: return .float
+  case H5T_INTEGER: return .integer
+  case H5T_STRING: return .string
+  default: return .other
+  }
+}
+
+/// A group: creates and opens children by path (relative to it).
+public class HDF5Group: HDF5Object {
+  /// Whether a link exists at `path` (every intermediate group must exist).
+  public func exists(_ child: String) -> Bool {
+    HDF5.locked {
+      var prefix = ""
+      for part in child.split(separator: "/") {
+        prefix += (prefix.isEmpty ? "" : "/") + part
+        if H5Lexists(id, prefix, rbp_H5P_DEFAULT()) <= 0 { return false }
+      }
+      return true
+    }
+  }
+
+  func childPath(_ child: String) -> String {
+    path == "/" ? "/" + child : path + "/" + child
+  }
+
+  /// Names of the direct children, in name order.
+  public func childNames() throws -> [String] {
+    try HDF5.locked {
+      var info = H5G_info_t()
+      try HDF5.check(H5Gget_info(id, &info), "cannot list the group", file: file, path: path)
+      return (0..<info.nlinks).map { i in
+        let size = H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, rbp_H5P_DEFAULT())
+        var buffer = [CChar](repeating: 0, count: max(Int(size), 0) + 1)
+        H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, rbp_H5P_DEFAULT())
+        return String(cString: buffer)
+      }
+    }
+  }
+
+  /// True when the child is a group, false when it is a dataset.
+  public func isGroup(_ child: String) throws -> Bool {
+    try HDF5.locked {
+      var info = H5O_info_t()
+      try HDF5.check(H5Oget_info_by_name2(id, child, &info, rbp_H5O_INFO_BASIC(), rbp_H5P_DEFAULT()),
+                     "cannot inspect '\(child)'", file: file, path: childPath(child))
+      return info.type == H5O_TYPE_GROUP
+    }
+  }
+
+  /// Opens the group at `child`.
+  public func group(_ child: String) throws -> HDF5Group {
+    guard exists(child) else { throw HDF5Error(file: file, path: childPath(child), message: "missing group") }
+    let g = HDF5.locked { H5Gopen2(id, child, rbp_H5P_DEFAULT()) }
+    try HDF5.check(g, "cannot open group", file: file, path: childPath(child))
+    return HDF5Group(id: g, file: file, path: childPath(child), owner: self, close: H5Gclose)
+  }
+
+  /// Creates the group at `child`, with any missing intermediate groups.
+  @discardableResult
+  public func createGroup(_ child: String) throws -> HDF5Group {
+    let lcpl = try HDF5PropertyList(class: rbp_H5P_LINK_CREATE(), file: file, path: childPath(child))
+    let g = try HDF5.locked { () -> hid_t in
+      try HDF5.check(H5Pset_create_intermediate_group(lcpl.id, 1), "cannot create group", file: file, path: childPath(child))
+      return H5Gcreate2(id, child, lcpl.id, rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
+    }
+    try HDF5.check(g, "cannot create group", file: file, path: childPath(child))
+    return HDF5Group(id: g, file: file, path: childPath(child), owner: self, close: H5Gclose)
+  }
+
+  /// Opens the dataset at `child`; a missing one is an error naming it.
+  public func dataset(_ child: String) throws -> HDF5Dataset {
+    guard exists(child) else { throw HDF5Error(file: file, path: childPath(child), message: "missing dataset") }
+    let d = HDF5.locked { H5Dopen2(id, child, rbp_H5P_DEFAULT()) }
+    try HDF5.check(d, "cannot open dataset", file: file, path: childPath(child))
+    return HDF5Dataset(id: d, file: file, path: childPath(child), owner: self, close: H5Dclose)
+  }
+
+  /// Elements above which a dataset is written chunked and compressed.
+  public static let compressAbove = 4096
+
+  /// Writes `values` with `shape` as a new dataset at `child` (intermediate
+  /// groups created), stored as N's disk type; chunked along the first
+  /// dimension and deflate-compressed when larger than `compressAbove`.
+  @discardableResult
+  public func write<N: HDF5Numeric>(_ child: String, _ values: [N], shape: [Int]) throws -> HDF5Dataset {
+    let full = childPath(child)
+    guard shape.reduce(1, *) == values.count else {
+      throw HDF5Error(file: file, path: full, message: "\(values.count) values for shape \(shape)")
+    }
+    let space = try HDF5Space(shape: shape, file: file, path: full)
+    let lcpl = try HDF5PropertyList(class: rbp_H5P_LINK_CREATE(), file: file, path: full)
+    let dcpl = try HDF5PropertyList(class: rbp_H5P_DATASET_CREATE(), file: file, path: full)
+    let d = try HDF5.locked { () -> hid_t in
+      try HDF5.check(H5Pset_create_intermediate_group(lcpl.id, 1), "cannot create dataset", file: file, path: full)
+      if values.count > Self.compressAbove && !shape.isEmpty && !shape.contains(0) {
+        // Chunks of whole rows, about 64 Ki elements each.
+        let rowSize = shape.dropFirst().reduce(1, *)
+        var chunk = shape.map { hsize_t($0) }
+        chunk[0] = hsize_t(max(1, min(shape[0], 65536 / max(rowSize, 1))))
+        try HDF5.check(H5Pset_chunk(dcpl.id, Int32(shape.count), &chunk), "cannot set chunking", file: file, path: full)
+        try HDF5.check(H5Pset_deflate(dcpl.id, 4), "cannot set compression", file: file, path: full)
+      }
+      return H5Dcreate2(id, child, N.hdf5Disk, space.id, lcpl.id, dcpl.id, rbp_H5P_DEFAULT())
+    }
+    try HDF5.check(d, "cannot create dataset", file: file, path: full)
+    let dataset = HDF5Dataset(id: d, file: file, path: full, owner: self, close: H5Dclose)
+    try HDF5.locked {
+      try HDF5.check(H5Dwrite(d, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), values),
+                     "cannot write dataset", file: file, path: full)
+    }
+    return dataset
+  }
+}
+
+/// An HDF5 file, which is its root group. `create` truncates; `open` reads
+/// (or updates, with `writable`).
+public final class HDF5File: HDF5Group {
+  /// Creates (or truncates) the file at `path`.
+  public static func create(_ path: String) throws -> HDF5File {
+    let fapl = try strongCloseAccess(path)
+    let id = HDF5.locked { H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), fapl.id) }
+    try HDF5.check(id, "cannot create file", file: path, path: "")
+    return HDF5File(id: id, file: path, path: "/", close: H5Fclose)
+  }
+
+  /// Opens the existing file at `path`.
+  public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw HDF5Error(file: path, path: "", message: "no such file")
+    }
+    let fapl = try strongCloseAccess(path)
+    let id = HDF5.locked { H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id) }
+    try HDF5.check(id, "cannot open file as HDF5", file: path, path: "")
+    return HDF5File(id: id, file: path, path: "/", close: H5Fclose)
+  }
+
+  /// Closing the file closes every object still open in it, so the file is
+  /// complete on disk once the last reference to this handle goes.
+  private static func strongCloseAccess(_ path: String) throws -> HDF5PropertyList {
+    let fapl = try HDF5PropertyList(class: rbp_H5P_FILE_ACCESS(), file: path, path: "")
+    try HDF5.locked {
+      try HDF5.check(H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG), "cannot set close degree", file: path, path: "")
+    }
+    return fapl
+  }
+
+  /// Flushes and closes the file (and, with the strong close degree, every
+  /// object still open in it).
+  public func close() throws {
+    try flush()
+    try closeNow()
+  }
+
+  /// Writes buffered data to disk.
+  public func flush() throws {
+    try HDF5.locked { try HDF5.check(H5Fflush(id, H5F_SCOPE_GLOBAL), "cannot flush", file: file, path: "") }
+  }
+}
+
+/// A dataset: shape, element kind, and whole or row-range reads.
+public final class HDF5Dataset: HDF5Object {
+  public var shape: [Int] {
+    (try? HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path).shape) ?? []
+  }
+
+  public var kind: HDF5ValueKind {
+    (try? HDF5Type(taking: HDF5.locked { H5Dget_type(id) }, file: file, path: path)).map { kindOf($0.typeClass) } ?? .other
+  }
+
+  /// Bytes per element on disk (4 for float32, 8 for float64).
+  public var elementSize: Int {
+    guard let type = try? HDF5Type(taking: HDF5.locked { H5Dget_type(id) }, file: file, path: path) else { return 0 }
+    return HDF5.locked { H5Tget_size(type.id) }
+  }
+
+  /// Every element, converted to N (float32 or float64 on disk).
+  public func read<N: HDF5Numeric>(as: N.Type = N.self) throws -> [N] {
+    guard kind == .float || kind == .integer else { throw fail("holds \(kind) values, expected numbers") }
+    var values = [N](repeating: 0, count: shape.reduce(1, *))
+    if values.isEmpty { return values }
+    try HDF5.locked {
+      try HDF5.check(H5Dread(id, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), &values),
+                     "cannot read dataset", file: file, path: path)
+    }
+    return values
+  }
+
+  /// Rows `start ..< start + count` along the first dimension (a hyperslab).
+  public func readRows<N: HDF5Numeric>(_ start: Int, count: Int, as: N.Type = N.self) throws -> [N] {
+    let dims = shape
+    guard !dims.isEmpty, start >= 0, count >= 0, start + count <= dims[0] else {
+      throw fail("rows \(start)..<\(start + count) outside the \(dims.first ?? 0) rows")
+    }
+    let rowSize = dims.dropFirst().reduce(1, *)
+    var values = [N](repeating: 0, count: count * rowSize)
+    if values.isEmpty { return values }
+    let fileSpace = try HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path)
+    var offset = [hsize_t](repeating: 0, count: dims.count)
+    offset[0] = hsize_t(start)
+    var extent = dims.map { hsize_t($0) }
+    extent[0] = hsize_t(count)
+    let memory = try HDF5Space(shape: extent.map { Int($0) }, file: file, path: path)
+    try HDF5.locked {
+      try HDF5.check(H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &extent, nil),
+                     "cannot select rows", file: file, path: path)
+      try HDF5.check(H5Dread(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), &values),
+                     "cannot read rows", file: file, path: path)
+    }
+    return values
+  }
+
+  /// Whether the dataset is stored chunked with deflate.
+  public var isCompressed: Bool {
+    HDF5.locked {
+      let plist = H5Dget_create_plist(id)
+      defer { H5Pclose(plist) }
+      return H5Pget_nfilters(plist) > 0
+    }
+  }
+}

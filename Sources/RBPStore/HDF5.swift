@@ -1,0 +1,163 @@
+// A safe Swift layer over the HDF5 C library: one final class per handle
+// kind (file, group, dataset, attribute, dataspace, datatype, property
+// list), opened by a throwing init and closed in deinit. Every status goes
+// through `HDF5.check`, which throws an error carrying HDF5's own message
+// (from its error stack) with the file and object path. The library's
+// automatic printing to stderr is turned off.
+//
+// The serial HDF5 build is not thread-safe: every call into it holds one
+// process-wide recursive lock, so the library has one owner at a time.
+
+import CHDF5
+import Foundation
+
+/// An error from HDF5, or from reading a file that does not hold what it
+/// should.
+public struct HDF5Error: Error, Equatable, CustomStringConvertible {
+  /// The file involved.
+  public var file: String
+  /// The object inside it ("/" for the root), or "" when not applicable.
+  public var path: String
+  /// What went wrong, with HDF5's own message where there is one.
+  public var message: String
+
+  public init(file: String, path: String, message: String) {
+    self.file = file
+    self.path = path
+    self.message = message
+  }
+
+  public var description: String {
+    path.isEmpty ? "\(file): \(message)" : "\(file): \(path): \(message)"
+  }
+}
+
+/// The one lock, the error-stack walk and the status check.
+public enum HDF5 {
+  static let lock = NSRecursiveLock()
+
+  /// Runs `body` holding the HDF5 lock. The library's own printing of
+  /// errors is silenced first (the setting is per thread in thread-safe
+  /// builds); we report its errors ourselves.
+  @inline(__always)
+  static func locked<R>(_ body: () throws -> R) rethrows -> R {
+    lock.lock()
+    defer { lock.unlock() }
+    H5Eset_auto2(rbp_H5E_DEFAULT(), nil, nil)
+    return try body()
+  }
+
+  /// The current error stack's descriptions, innermost first, then cleared.
+  static func stackMessage() -> String {
+    final class Box { var lines: [String] = [] }
+    let box = Box()
+    let walker: H5E_walk2_t = { _, error, data in
+      guard let error, let data else { return 0 }
+      let box = Unmanaged<Box>.fromOpaque(data).takeUnretainedValue()
+      if let desc = error.pointee.desc {
+        let text = String(cString: desc)
+        if !text.isEmpty && !box.lines.contains(text) { box.lines.append(text) }
+      }
+      return 0
+    }
+    H5Ewalk2(rbp_H5E_DEFAULT(), H5E_WALK_UPWARD, walker, Unmanaged.passUnretained(box).toOpaque())
+    H5Eclear2(rbp_H5E_DEFAULT())
+    return box.lines.prefix(3).joined(separator: "; ")
+  }
+
+  /// Throws when `status` is negative, with `what` and HDF5's message.
+  @discardableResult
+  static func check<S: BinaryInteger>(_ status: S, _ what: @autoclosure () -> String, file: String, path: String) throws -> S {
+    if status >= 0 { return status }
+    let detail = stackMessage()
+    throw HDF5Error(file: file, path: path, message: detail.isEmpty ? what() : "\(what()) (\(detail))")
+  }
+}
+
+/// An open HDF5 identifier, closed by `close` when the handle goes away.
+public class HDF5Handle {
+  public let id: hid_t
+  /// The file and object path, for messages.
+  public let file: String
+  public let path: String
+  private let close: (hid_t) -> herr_t
+  private var isOpen = true
+  /// The handle this one lives in (its file or group), kept open as long
+  /// as this one is: closing a file closes everything in it.
+  let owner: HDF5Handle?
+
+  init(id: hid_t, file: String, path: String, owner: HDF5Handle? = nil, close: @escaping (hid_t) -> herr_t) {
+    self.id = id
+    self.file = file
+    self.path = path
+    self.owner = owner
+    self.close = close
+  }
+
+  deinit {
+    if isOpen { HDF5.locked { _ = close(id) } }
+  }
+
+  /// Closes now rather than when the last reference goes; later use of the
+  /// handle fails with HDF5's error.
+  func closeNow() throws {
+    guard isOpen else { return }
+    isOpen = false
+    try HDF5.locked { try HDF5.check(close(id), "cannot close", file: file, path: path) }
+  }
+
+  func fail(_ message: String) -> HDF5Error { HDF5Error(file: file, path: path, message: message) }
+}
+
+/// A dataspace: the shape of a dataset or attribute.
+final class HDF5Space: HDF5Handle {
+  init(taking id: hid_t, file: String, path: String) throws {
+    try HDF5.check(id, "cannot get dataspace", file: file, path: path)
+    super.init(id: id, file: file, path: path, close: H5Sclose)
+  }
+
+  convenience init(shape: [Int], file: String, path: String) throws {
+    var dims = shape.map { hsize_t($0) }
+    let id = HDF5.locked { shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil) }
+    try self.init(taking: id, file: file, path: path)
+  }
+
+  var shape: [Int] {
+    HDF5.locked {
+      let rank = Int(H5Sget_simple_extent_ndims(id))
+      guard rank > 0 else { return [] }
+      var dims = [hsize_t](repeating: 0, count: rank)
+      H5Sget_simple_extent_dims(id, &dims, nil)
+      return dims.map { Int($0) }
+    }
+  }
+}
+
+/// A datatype handle (closed with the handle).
+final class HDF5Type: HDF5Handle {
+  init(taking id: hid_t, file: String, path: String) throws {
+    try HDF5.check(id, "cannot get datatype", file: file, path: path)
+    super.init(id: id, file: file, path: path, close: H5Tclose)
+  }
+
+  /// Variable-length UTF-8 strings, as h5py writes them.
+  static func variableString(file: String, path: String) throws -> HDF5Type {
+    let t = try HDF5Type(taking: HDF5.locked { H5Tcopy(rbp_H5T_C_S1()) }, file: file, path: path)
+    try HDF5.locked {
+      try HDF5.check(H5Tset_size(t.id, rbp_H5T_VARIABLE()), "cannot make a string type", file: file, path: path)
+      try HDF5.check(H5Tset_cset(t.id, H5T_CSET_UTF8), "cannot make a string type", file: file, path: path)
+    }
+    return t
+  }
+
+  var typeClass: H5T_class_t { HDF5.locked { H5Tget_class(id) } }
+}
+
+/// A property list (creation or access settings).
+final class HDF5PropertyList: HDF5Handle {
+  init(class cls: hid_t, file: String, path: String) throws {
+    let id = HDF5.locked { H5Pcreate(cls) }
+    try HDF5.check(id, "cannot create a property list", file: file, path: path)
+    super.init(id: id, file: file, path: path, close: H5Pclose)
+  }
+}

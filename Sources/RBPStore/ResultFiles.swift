@@ -1,0 +1,124 @@
+// The files the engine writes for other tools (SPEC §2): gradients
+// (`rbp-gradients`: the objective, ∂J/∂θ, the states and the adjoints) and
+// inverses (`rbp-inverse`: the drives that make given states steady, or a
+// trajectory the network's own); and the reader of any file's /states.
+
+import Foundation
+import RBPCore
+import RBPKernels
+
+/// A gradients file's contents, in f64.
+public struct GradientsRecord: Sendable {
+  public var loss: Double
+  public var gradient: Parameters<Double>
+  public var model: ModelKind
+  /// steady (P, N); trajectory (P, T+1, N) with x(0)
+  public var states: [Double]
+  public var statesShape: [Int]
+  /// steady (P, N); trajectory (P, T, N) for s(1…T)
+  public var adjoint: [Double]
+  public var adjointShape: [Int]
+
+  public init(loss: Double, gradient: Parameters<Double>, model: ModelKind, states: [Double], statesShape: [Int],
+              adjoint: [Double], adjointShape: [Int]) {
+    self.loss = loss
+    self.gradient = gradient
+    self.model = model
+    self.states = states
+    self.statesShape = statesShape
+    self.adjoint = adjoint
+    self.adjointShape = adjointShape
+  }
+
+  /// From a steady-state gradient.
+  public init<T: KernelScalar>(_ g: SteadyGradient<T>) {
+    self.init(loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .steady,
+              states: g.states.elements.map(Double.init), statesShape: [g.states.rows, g.states.cols],
+              adjoint: g.adjoints.elements.map(Double.init), adjointShape: [g.adjoints.rows, g.adjoints.cols])
+  }
+
+  /// From a BPTT gradient with its states (`.full` or `.truncated` mode),
+  /// rearranged sequence-major.
+  public init<T: KernelScalar>(_ g: TrajectoryGradient<T>, count: Int, steps: Int, units: Int) throws {
+    guard let states = g.states else {
+      throw RBPError.invalid("the gradients file needs the states: use full or truncated BPTT")
+    }
+    self.init(loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .trajectory,
+              states: sequenceMajor(states.map(Double.init), blocks: steps + 1, count: count, width: units),
+              statesShape: [count, steps + 1, units],
+              adjoint: sequenceMajor(g.adjoints.map(Double.init), blocks: steps, count: count, width: units),
+              adjointShape: [count, steps, units])
+  }
+}
+
+/// A time-major B×P×W array (block t holds P rows) as P×B×W.
+public func sequenceMajor<T>(_ a: [T], blocks: Int, count: Int, width: Int) -> [T] {
+  precondition(a.count == blocks * count * width, "sequenceMajor: \(a.count) values for \(blocks)×\(count)×\(width)")
+  var out = a
+  for t in 0..<blocks {
+    for p in 0..<count {
+      for k in 0..<width { out[(p * blocks + t) * width + k] = a[(t * count + p) * width + k] }
+    }
+  }
+  return out
+}
+
+public enum GradientsFile {
+  public static func write(_ record: GradientsRecord, to path: String) throws {
+    try writeHDF5Atomically(to: path) { file in
+      try writeHeader(file, .gradients)
+      try file.setAttribute("loss", double: record.loss)
+      try file.setAttribute("model", string: record.model.rawValue)
+      let g = record.gradient, s = g.shape
+      let grad = try file.createGroup("grad")
+      try grad.write("W", g.W.elements, shape: [s.units, s.units])
+      try grad.write("b", g.b, shape: [s.units])
+      if s.coupling == .dense { try grad.write("U", g.U.elements, shape: [s.units, s.inputs]) }
+      if record.model == .trajectory { try grad.write("x0", g.x0, shape: [s.units]) }
+      try file.write("states", record.states, shape: record.statesShape)
+      try file.write("adjoint", record.adjoint, shape: record.adjointShape)
+    }
+  }
+
+  /// Reads back what `write` wrote (for checks); the layout fixes the shapes.
+  public static func read(_ path: String, layout: ParameterLayout) throws -> (loss: Double, gradient: Parameters<Double>) {
+    let file = try HDF5File.open(path)
+    try checkHeader(file, is: .gradients)
+    var g = Parameters<Double>(layout: layout)
+    let grad = try file.group("grad")
+    g.values.replaceSubrange(layout.w, with: try grad.dataset("W").read(as: Double.self))
+    g.values.replaceSubrange(layout.b, with: try grad.dataset("b").read(as: Double.self))
+    if !layout.u.isEmpty { g.values.replaceSubrange(layout.u, with: try grad.dataset("U").read(as: Double.self)) }
+    if !layout.x0.isEmpty { g.values.replaceSubrange(layout.x0, with: try grad.dataset("x0").read(as: Double.self)) }
+    return (try file.numberAttribute("loss"), g)
+  }
+}
+
+/// States read from any file with /states: steady (P, N) or trajectory (P, T+1, N).
+public struct StatesRecord: Sendable {
+  public var values: [Double]
+  public var shape: [Int]
+}
+
+public enum InverseFile {
+  /// /states of any HDF5 file (its `format` is not checked), with rank 2 or 3.
+  public static func readStates(_ path: String) throws -> StatesRecord {
+    let file = try HDF5File.open(path)
+    let d = try file.dataset("states")
+    let rank = d.shape.count
+    guard rank == 2 || rank == 3 else {
+      throw d.fail("has rank \(rank) (shape \(d.shape)), expected (P, N) or (P, T+1, N)")
+    }
+    let (values, shape) = try readArray(file, "states", rank: rank, as: Double.self)
+    return StatesRecord(values: values, shape: shape)
+  }
+
+  /// Writes /drive: steady (P, N), trajectory (P, T, N).
+  public static func write(drive: [Double], shape: [Int], model: ModelKind, to path: String) throws {
+    try writeHDF5Atomically(to: path) { file in
+      try writeHeader(file, .inverse)
+      try file.setAttribute("model", string: model.rawValue)
+      try file.write("drive", drive, shape: shape)
+    }
+  }
+}

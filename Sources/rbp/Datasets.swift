@@ -1,0 +1,55 @@
+// `rbp datasets make NAME --out FILE.h5`: generates one of the classic tasks
+// (SPEC §5) as a dataset file, with its test set under /test when it has one.
+
+import ArgumentParser
+import RBPCore
+import RBPStore
+
+struct Datasets: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Generate the classic tasks.",
+    subcommands: [Make.self])
+
+  struct Make: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write a classic task as an HDF5 dataset.",
+      discussion: "Tasks: \(ClassicTask.allCases.map(\.rawValue).joined(separator: ", ")). See datasets/README.md.")
+
+    @Argument(help: ArgumentHelp("The task.", valueName: "name"))
+    var name: String
+
+    @Option(help: "Output file (written atomically).")
+    var out: String
+
+    @Option(help: "Seed of every random choice.")
+    var seed: UInt64 = 0
+
+    @Option(help: "patterns: stored patterns; delayed-xor: sequences.")
+    var count: Int?
+
+    @Option(help: "patterns: bits per pattern; figure8, delayed-xor, sine: steps.")
+    var length: Int?
+
+    func validate() throws {
+      guard ClassicTask(rawValue: name) != nil else {
+        throw CLIFailure(message: "unknown task '\(name)'; expected one of \(ClassicTask.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      if let count, count < 1 { throw CLIFailure(message: "--count must be at least 1, got \(count)") }
+      if let length, length < 1 { throw CLIFailure(message: "--length must be at least 1, got \(length)") }
+    }
+
+    func run() throws {
+      let task = ClassicTask(rawValue: name)!
+      try reporting {
+        let data = try task.make(Double.self, seed: seed, options: TaskOptions(count: count, length: length))
+        let attributes = ["task": task.rawValue, "solved": task.solvedCriterion]
+        switch data {
+        case let .steady(train, test):
+          try DatasetFile.write(.steady(train), test: test.map { .steady($0) }, to: out, attributes: attributes)
+        case let .trajectory(train, test):
+          try DatasetFile.write(.trajectory(train), test: test.map { .trajectory($0) }, to: out, attributes: attributes)
+        }
+      }
+    }
+  }
+}

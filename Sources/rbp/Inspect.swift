@@ -1,0 +1,73 @@
+// `rbp inspect FILE.h5`: recognises each format of SPEC §2 and prints its
+// attributes, every dataset's shape, type and summary statistics, and for a
+// checkpoint the configuration and the last epoch's metrics.
+
+import ArgumentParser
+import Foundation
+import RBPStore
+
+struct Inspect: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Describe an rbp HDF5 file (or any HDF5 file).")
+
+  @Argument(help: ArgumentHelp("The file.", valueName: "file"))
+  var file: String
+
+  func run() throws {
+    try reporting {
+      let f = try HDF5File.open(file)
+      let format = f.hasAttribute("format") ? try f.stringAttribute("format") : "(no format attribute)"
+      print("\(file): \(format)")
+      try describe(f, indent: "  ")
+      if format == FileFormat.checkpoint.rawValue {
+        let checkpoint = try CheckpointFile.read(file)
+        print("  network: \(checkpoint.model), \(checkpoint.shape.units) units, \(checkpoint.shape.inputs) inputs, "
+              + "\(checkpoint.shape.outputs) outputs, \(checkpoint.activation), \(checkpoint.loss), "
+              + "\(checkpoint.shape.coupling) coupling" + (checkpoint.model == .trajectory ? ", leak \(checkpoint.leak)" : ""))
+        print("  epoch \(checkpoint.epoch), step \(checkpoint.step)")
+        if let config = checkpoint.config { print("  config: \(config)") }
+        if !checkpoint.history.isEmpty {
+          let last = checkpoint.history.sorted { $0.key < $1.key }
+            .compactMap { key, values in values.last.map { "\(key) \(format6($0))" } }
+          print("  last epoch: " + last.joined(separator: ", "))
+        }
+      }
+    }
+  }
+
+  func describe(_ group: HDF5Group, indent: String) throws {
+    for name in try group.attributeNames() {
+      let (kind, shape) = try group.attributeInfo(name)
+      let value: String
+      switch kind {
+      case .string: value = "\"" + (try group.stringAttribute(name)) + "\""
+      case .float, .integer:
+        let values: [Double] = try group.numericAttribute(name)
+        value = values.count == 1 ? format6(values[0]) : "\(shape) \(values.prefix(6).map(format6))"
+      case .other: value = "(unsupported type)"
+      }
+      print("\(indent)@\(name) = \(value)")
+    }
+    for name in try group.childNames() {
+      if try group.isGroup(name) {
+        print("\(indent)\(name)/")
+        try describe(try group.group(name), indent: indent + "  ")
+      } else {
+        let d = try group.dataset(name)
+        var line = "\(indent)\(name)  \(d.shape)  \(d.kind)\(d.elementSize * 8)"
+        if d.isCompressed { line += " (chunked, deflate)" }
+        if d.kind == .float || d.kind == .integer {
+          let values: [Double] = try d.read()
+          if !values.isEmpty {
+            let finite = values.filter(\.isFinite)
+            let mean = finite.reduce(0, +) / Double(max(finite.count, 1))
+            line += "  min \(format6(finite.min() ?? .nan))  max \(format6(finite.max() ?? .nan))  mean \(format6(mean))"
+            if finite.count < values.count { line += "  \(values.count - finite.count) non-finite" }
+          }
+        }
+        print(line)
+      }
+    }
+  }
+}
+
+func format6(_ x: Double) -> String { String(format: "%.6g", x) }

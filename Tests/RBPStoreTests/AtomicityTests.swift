@@ -1,0 +1,53 @@
+// Atomic writes: a writer killed with SIGKILL at random points, many times,
+// never leaves a file that fails to load; the previous version survives
+// intact, and a successful rewrite removes the killed writers' temporaries.
+
+import Foundation
+import Testing
+import RBPCore
+import RBPKernels
+import RBPStore
+
+@Suite("Atomic writes")
+struct AtomicityTests {
+  @Test func killedWritersNeverLeaveABrokenFile() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/task.h5"
+    let rbp = rbpExecutable
+    // The first version: a small file. Each killed writer tries to replace
+    // it with a large one (about 4 MB, several hundred milliseconds).
+    let first = try runProgram(rbp, ["datasets", "make", "sine", "--out", path])
+    try #require(first.status == 0, "rbp datasets make failed: \(first.err)")
+    guard case let .trajectory(original) = try DatasetFile.read(path, as: Double.self) else { return }
+    var rng = SeededGenerator(seed: 99)
+    var killed = 0
+    for attempt in 0..<25 {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: rbp)
+      process.arguments = ["datasets", "make", "delayed-xor", "--count", "4000", "--length", "60",
+                           "--seed", "\(attempt)", "--out", path]
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      usleep(UInt32.random(in: 1_000...250_000, using: &rng))
+      if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        killed += 1
+      }
+      process.waitUntilExit()
+      // Whatever happened, the file loads: the old version or a complete new one.
+      let contents = try DatasetFile.read(path, as: Double.self)
+      if process.terminationReason == .uncaughtSignal {
+        if case let .trajectory(b) = contents, b.steps == original.steps {
+          #expect(b == original, "attempt \(attempt): the previous version changed")
+        }
+      }
+    }
+    #expect(killed >= 5, "only \(killed) writers were killed mid-write; the test proves little")
+    // A completed write cleans up the temporaries the killed writers left.
+    let done = try runProgram(rbp, ["datasets", "make", "sine", "--out", path])
+    #expect(done.status == 0)
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
+    #expect(leftovers.isEmpty, "temporaries left: \(leftovers)")
+  }
+}

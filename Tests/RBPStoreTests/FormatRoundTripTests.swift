@@ -1,0 +1,192 @@
+// Round trips of every format in both precisions, with chunking and
+// compression, and the validation errors of deliberately broken files,
+// each asserting the message names the field.
+
+import CHDF5
+import Foundation
+import Testing
+import RBPCore
+import RBPKernels
+@testable import RBPStore
+
+@Suite("Formats")
+struct FormatRoundTripTests {
+  @Test func steadyDatasetRoundTripsInBothPrecisions() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    guard case let .steady(train, test) = try ClassicTask.patterns.make(Double.self, seed: 3) else { return }
+    let path = dir + "/p.h5"
+    try DatasetFile.write(.steady(train), test: test.map { .steady($0) }, to: path)
+    guard case let .steady(back) = try DatasetFile.read(path, as: Double.self) else { Issue.record("kind"); return }
+    #expect(back == train)
+    guard case let .steady(backTest) = try DatasetFile.read(path, as: Double.self, testSet: true) else { return }
+    #expect(backTest == test)
+    guard case let .steady(single) = try DatasetFile.read(path, as: Float.self) else { return }
+    #expect(single.inputs.elements == train.inputs.elements.map { Float($0) })
+    // f32 written, f64 read.
+    let path32 = dir + "/p32.h5"
+    try DatasetFile.write(.steady(single), to: path32)
+    let d = try HDF5File.open(path32).dataset("inputs")
+    #expect(d.elementSize == 4)
+    guard case let .steady(widened) = try DatasetFile.read(path32, as: Double.self) else { return }
+    #expect(widened.inputs.elements == single.inputs.elements.map { Double($0) })
+  }
+
+  @Test func largeTrajectoryDatasetIsChunkedCompressedAndRoundTrips() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    guard case let .trajectory(train, _) = try ClassicTask.delayedXor.make(Float.self, seed: 1,
+                                                                           options: TaskOptions(count: 200, length: 30)) else { return }
+    var withInitial = train
+    withInitial.initial = Matrix(rows: 200, cols: 5, elements: (0..<1000).map { Float($0) / 1000 })
+    let path = dir + "/t.h5"
+    try DatasetFile.write(.trajectory(withInitial), to: path)
+    let file = try HDF5File.open(path)
+    #expect(try file.dataset("inputs").isCompressed)
+    #expect(try file.dataset("inputs").shape == [200, 30, 2])
+    guard case let .trajectory(back) = try DatasetFile.read(path, as: Float.self) else { Issue.record("kind"); return }
+    #expect(back == withInitial)
+    // A row range through a hyperslab equals the same rows of a whole read.
+    let rows: [Float] = try file.dataset("targets").readRows(17, count: 9)
+    #expect(rows == Array(withInitial.targets[17 * 30 ..< 26 * 30]))
+  }
+
+  @Test(arguments: [ModelKind.steady, .trajectory])
+  func checkpointRoundTrips(model: ModelKind) throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var rng = SeededGenerator(seed: 4)
+    let shape = try NetworkShape(units: 5, inputs: 3, outputs: 2, coupling: model == .steady ? .dense : .identity)
+    let layout = ParameterLayout(shape: shape, hasInitialState: model == .trajectory)
+    var params = Parameters<Double>.random(layout: layout, using: &rng)
+    if model == .trajectory { params.x0 = [0.1, 0.2, 0.3, 0.4, 0.5] }
+    var optimizer = try Optimizer<Double>(settings: OptimizerSettings(kind: .adam, learningRate: 0.01, clipNorm: 5), layout: layout)
+    optimizer.apply(Parameters(layout: layout, values: params.values.map { $0 * 0.5 }), to: &params)
+    let checkpoint = Checkpoint(model: model, activation: .tanh, loss: .mse, leak: model == .trajectory ? 0.5 : 1,
+                                parameters: params, config: #"{"lr":0.01}"#, step: 12, epoch: 3,
+                                optimizer: optimizer, rngState: 0xDEAD_BEEF_F00D_0001,
+                                history: ["loss": [1, 0.5, 0.25], "accuracy": [0.5, 0.75, 1]])
+    let path = dir + "/ck.h5"
+    try CheckpointFile.write(checkpoint, to: path)
+    let back = try CheckpointFile.read(path)
+    #expect(back.parameters == params)
+    #expect(back.model == model && back.leak == checkpoint.leak && back.shape == shape)
+    #expect(back.optimizer == optimizer)
+    #expect(back.rngState == 0xDEAD_BEEF_F00D_0001)
+    #expect(back.history == checkpoint.history)
+    #expect(back.config == checkpoint.config && back.step == 12 && back.epoch == 3)
+    // f32 parameters survive the f64 file exactly.
+    let p32 = params.converted(to: Float.self)
+    try CheckpointFile.write(Checkpoint(model: model, activation: .tanh, loss: .mse, parameters: p32.converted(to: Double.self)), to: path)
+    #expect(try CheckpointFile.read(path).parameters.converted(to: Float.self) == p32)
+  }
+
+  @Test func gradientsRoundTrip() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var rng = SeededGenerator(seed: 2)
+    let shape = try NetworkShape(units: 4, inputs: 2, outputs: 1)
+    let net = try SteadyNetwork<Double>.random(shape: shape, activation: .logistic, loss: .bce, using: &rng)
+    let batch = try SteadyBatch<Double>(inputs: Matrix([[0, 1], [1, 0]]), targets: Matrix([[1], [0]]))
+    let g = try net.gradient(batch: batch, settings: SteadySolverSettings())
+    let path = dir + "/g.h5"
+    try GradientsFile.write(GradientsRecord(g), to: path)
+    let back = try GradientsFile.read(path, layout: net.parameters.layout)
+    #expect(back.loss == g.loss && back.gradient == g.gradient)
+    let file = try HDF5File.open(path)
+    #expect(try file.dataset("states").shape == [2, 4] && file.dataset("adjoint").shape == [2, 4])
+  }
+
+  // MARK: - Broken files
+
+  /// Writes a steady dataset, lets `damage` break it, and returns the read error.
+  func readError(_ damage: (HDF5File) throws -> Void) throws -> String {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/broken.h5"
+    let file = try HDF5File.create(path)
+    try file.setAttribute("format", string: "rbp-dataset")
+    try file.setAttribute("version", int: 1)
+    try file.setAttribute("kind", string: "steady")
+    try file.write("inputs", [0.0, 1, 1, 0], shape: [2, 2])
+    try file.write("targets", [1.0, 0], shape: [2, 1])
+    try damage(file)
+    try file.close()
+    do {
+      _ = try DatasetFile.read(path, as: Double.self)
+      return "no error"
+    } catch let error as HDF5Error {
+      #expect(error.file == path)
+      return error.description
+    }
+  }
+
+  func removeAttribute(_ file: HDF5File, _ name: String) { _ = HDF5.locked { H5Adelete(file.id, name) } }
+  func removeLink(_ file: HDF5File, _ name: String) { _ = HDF5.locked { H5Ldelete(file.id, name, rbp_H5P_DEFAULT()) } }
+
+  @Test func brokenDatasetsNameTheField() throws {
+    #expect(try readError { _ in } == "no error")
+    #expect(try readError { removeAttribute($0, "format") }.contains("missing attribute 'format'"))
+    #expect(try readError { try $0.setAttribute("format", string: "rbp-checkpoint") }
+      .contains("attribute 'format' is \"rbp-checkpoint\", expected \"rbp-dataset\""))
+    #expect(try readError { try $0.setAttribute("version", int: 2) }.contains("attribute 'version' is 2.0"))
+    #expect(try readError { removeAttribute($0, "kind") }.contains("missing attribute 'kind'"))
+    #expect(try readError { try $0.setAttribute("kind", string: "loop") }.contains("attribute 'kind' is \"loop\""))
+    #expect(try readError { removeLink($0, "inputs") }.contains("/inputs: missing dataset"))
+    #expect(try readError { f in removeLink(f, "targets"); try f.write("targets", [1.0, 0], shape: [2]) }
+      .contains("/targets: has rank 1"))
+    #expect(try readError { f in removeLink(f, "targets"); try f.write("targets", [1.0, 0, 1], shape: [3, 1]) }
+      .contains("/targets: has 3 patterns but /inputs has 2"))
+    #expect(try readError { try $0.write("mask", [1.0, 0, 1, 1], shape: [2, 2]) }
+      .contains("/mask: has shape [2, 2], expected that of /targets [2, 1]"))
+    #expect(try readError { f in removeLink(f, "inputs"); try f.write("inputs", [0.0, .nan, 1, 0], shape: [2, 2]) }
+      .contains("/inputs: holds a non-finite value"))
+    #expect(try readError { try $0.write("initial", [0.0, 0], shape: [2, 1]) }
+      .contains("/initial: is only allowed in trajectory datasets"))
+  }
+
+  @Test func brokenCheckpointsNameTheField() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/ck.h5"
+    func error(_ damage: (HDF5File) throws -> Void) throws -> String {
+      let f = try HDF5File.create(path)
+      try f.setAttribute("format", string: "rbp-checkpoint")
+      try f.setAttribute("version", int: 1)
+      try f.setAttribute("model", string: "steady")
+      try f.setAttribute("activation", string: "tanh")
+      try f.setAttribute("loss", string: "mse")
+      try f.setAttribute("units", int: 2)
+      try f.setAttribute("inputs", int: 1)
+      try f.setAttribute("outputs", int: 1)
+      try f.write("params/W", [0.0, 0, 0, 0], shape: [2, 2])
+      try f.write("params/b", [0.0, 0], shape: [2])
+      try f.write("params/U", [0.0, 0], shape: [2, 1])
+      try damage(f)
+      try f.close()
+      do { _ = try CheckpointFile.read(path); return "no error" } catch let e as HDF5Error { return e.description }
+    }
+    #expect(try error { _ in } == "no error")
+    #expect(try error { removeAttribute($0, "units") }.contains("missing attribute 'units'"))
+    #expect(try error { try $0.setAttribute("activation", string: "sigmoid") }.contains("attribute 'activation' is \"sigmoid\""))
+    #expect(try error { try $0.setAttribute("outputs", int: 3) }.contains("outputs must be between 1 and units (2), got 3"))
+    #expect(try error { f in removeLink(f, "params/W"); try f.write("params/W", [0.0, 0, 0], shape: [3, 1]) }
+      .contains("/params/W: has shape [3, 1], expected [2, 2]"))
+    #expect(try error { try $0.setAttribute("coupling", string: "identity") }.contains("/params/U: must be absent with identity coupling"))
+    #expect(try error { try $0.setAttribute("leak", double: 0.5) }.contains("attribute 'leak' is only allowed on trajectory models"))
+    #expect(try error { f in try f.setAttribute("model", string: "trajectory") }.contains("/params/x0: missing dataset"))
+    #expect(try error { f in try f.setAttribute("loss", string: "bce") }.contains("loss bce needs logistic outputs"))
+  }
+
+  @Test func notAnHDF5FileIsAClearError() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/text.h5"
+    try "hello".write(toFile: path, atomically: true, encoding: .utf8)
+    #expect(throws: HDF5Error.self) { try DatasetFile.read(path, as: Double.self) }
+    do { _ = try DatasetFile.read(path, as: Double.self) } catch let e as HDF5Error {
+      #expect(e.description.hasPrefix(path + ": cannot open file as HDF5"))
+      #expect(!e.description.contains("\n"))
+    }
+  }
+}
