@@ -61,18 +61,25 @@ func writeHeader(_ file: HDF5File, _ format: FileFormat) throws {
   try file.setAttribute("version", int: FileFormat.version)
 }
 
-/// Reads a dataset with the expected rank, naming it when it is missing or
-/// misshapen, and rejecting non-finite values.
+/// Reads a dataset (or only the rows `rows` of its first dimension) with
+/// the expected rank, naming it when it is missing or misshapen, and
+/// rejecting non-finite values. The returned shape has the rows read.
 func readArray<T: KernelScalar & HDF5Numeric>(
-  _ group: HDF5Group, _ name: String, rank: Int, as: T.Type
+  _ group: HDF5Group, _ name: String, rank: Int, rows: [Int]? = nil, as: T.Type
 ) throws -> (values: [T], shape: [Int]) {
   let d = try group.dataset(name)
-  let shape = d.shape
+  var shape = d.shape
   guard shape.count == rank else {
     throw d.fail("has rank \(shape.count) (shape \(shape)), expected rank \(rank)")
   }
   guard d.kind == .float || d.kind == .integer else { throw d.fail("holds \(d.kind) values, expected numbers") }
-  let values: [T] = try d.read()
+  let values: [T]
+  if let rows {
+    values = try d.readRows(at: rows)
+    shape[0] = rows.count
+  } else {
+    values = try d.read()
+  }
   if let bad = values.firstIndex(where: { !$0.isFinite }) {
     throw d.fail("holds a non-finite value (\(values[bad])) at flat index \(bad)")
   }
@@ -82,12 +89,26 @@ func readArray<T: KernelScalar & HDF5Numeric>(
 /// Reading and writing dataset files.
 public enum DatasetFile {
   /// Reads the dataset at `path` in precision T, validating every field.
-  /// With `testSet`, reads the /test group instead.
+  /// With `testSet`, reads the /test group instead; with `rows`, only those
+  /// patterns (by hyperslab reads), in that order.
   public static func read<T: KernelScalar & HDF5Numeric>(
-    _ path: String, as: T.Type, testSet: Bool = false
+    _ path: String, as: T.Type, testSet: Bool = false, rows: [Int]? = nil
   ) throws -> DatasetContents<T> {
     let file = try HDF5File.open(path)
     try checkHeader(file, is: .dataset)
+    return try read(file, testSet: testSet, rows: rows, path: path)
+  }
+
+  /// The rows `indices` of an open dataset file of the given kind.
+  static func read<T: KernelScalar & HDF5Numeric>(
+    _ file: HDF5File, kind: ModelKind, rows: [Int], path: String
+  ) throws -> DatasetContents<T> {
+    try read(file, testSet: false, rows: rows, path: path)
+  }
+
+  static func read<T: KernelScalar & HDF5Numeric>(
+    _ file: HDF5File, testSet: Bool, rows: [Int]?, path: String
+  ) throws -> DatasetContents<T> {
     guard file.hasAttribute("kind") else { throw file.fail("missing attribute 'kind' (\"steady\" or \"trajectory\")") }
     let kindName = try file.stringAttribute("kind")
     guard let kind = ModelKind(rawValue: kindName) else {
@@ -95,8 +116,8 @@ public enum DatasetFile {
     }
     let group: HDF5Group = testSet ? try file.group("test") : file
     let rank = kind == .steady ? 2 : 3
-    let (inputs, inShape) = try readArray(group, "inputs", rank: rank, as: T.self)
-    let (targets, outShape) = try readArray(group, "targets", rank: rank, as: T.self)
+    let (inputs, inShape) = try readArray(group, "inputs", rank: rank, rows: rows, as: T.self)
+    let (targets, outShape) = try readArray(group, "targets", rank: rank, rows: rows, as: T.self)
     let fail = { (field: String, message: String) in
       HDF5Error(file: path, path: group.childPath(field), message: message)
     }
@@ -108,7 +129,7 @@ public enum DatasetFile {
     }
     var mask: [T]? = nil
     if group.exists("mask") {
-      let (m, mShape) = try readArray(group, "mask", rank: rank, as: T.self)
+      let (m, mShape) = try readArray(group, "mask", rank: rank, rows: rows, as: T.self)
       guard mShape == outShape else { throw fail("mask", "has shape \(mShape), expected that of /targets \(outShape)") }
       mask = m
     }
@@ -127,7 +148,7 @@ public enum DatasetFile {
       guard steps >= 1 else { throw fail("inputs", "has no steps") }
       var initial: Matrix<T>? = nil
       if group.exists("initial") {
-        let (x0, shape) = try readArray(group, "initial", rank: 2, as: T.self)
+        let (x0, shape) = try readArray(group, "initial", rank: 2, rows: rows, as: T.self)
         guard shape[0] == p else { throw fail("initial", "has \(shape[0]) rows for \(p) sequences") }
         initial = Matrix(rows: p, cols: shape[1], elements: x0)
       }

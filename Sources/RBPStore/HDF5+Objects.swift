@@ -375,6 +375,47 @@ public final class HDF5Dataset: HDF5Object {
     return values
   }
 
+  /// The rows at `indices` along the first dimension, in that order, in
+  /// one read: consecutive runs of the sorted indices become hyperslab
+  /// blocks joined into one selection.
+  public func readRows<N: HDF5Numeric>(at indices: [Int], as: N.Type = N.self) throws -> [N] {
+    let dims = shape
+    guard !dims.isEmpty else { throw fail("is a scalar, it has no rows") }
+    if let bad = indices.first(where: { $0 < 0 || $0 >= dims[0] }) {
+      throw fail("row \(bad) outside the \(dims[0]) rows")
+    }
+    let rowSize = dims.dropFirst().reduce(1, *)
+    guard !indices.isEmpty, rowSize > 0 else { return [N](repeating: 0, count: indices.count * rowSize) }
+    let sorted = Array(Set(indices)).sorted()
+    var runs: [(start: Int, count: Int)] = []
+    for i in sorted {
+      if let last = runs.last, last.start + last.count == i { runs[runs.count - 1].count += 1 } else { runs.append((i, 1)) }
+    }
+    let fileSpace = try HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path)
+    let memory = try HDF5Space(shape: [sorted.count] + dims.dropFirst(), file: file, path: path)
+    var values = [N](repeating: 0, count: sorted.count * rowSize)
+    try HDF5.locked {
+      for (k, run) in runs.enumerated() {
+        var offset = [hsize_t](repeating: 0, count: dims.count)
+        offset[0] = hsize_t(run.start)
+        var extent = dims.map { hsize_t($0) }
+        extent[0] = hsize_t(run.count)
+        try HDF5.check(H5Sselect_hyperslab(fileSpace.id, k == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, &offset, nil, &extent, nil),
+                       "cannot select rows", file: file, path: path)
+      }
+      try HDF5.check(H5Dread(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), &values),
+                     "cannot read rows", file: file, path: path)
+    }
+    var position = [Int: Int]()
+    for (k, i) in sorted.enumerated() { position[i] = k }
+    var out = [N](repeating: 0, count: indices.count * rowSize)
+    for (r, i) in indices.enumerated() {
+      let k = position[i]!
+      out.replaceSubrange(r * rowSize ..< (r + 1) * rowSize, with: values[k * rowSize ..< (k + 1) * rowSize])
+    }
+    return out
+  }
+
   /// Whether the dataset is stored chunked with deflate.
   public var isCompressed: Bool {
     HDF5.locked {

@@ -75,7 +75,8 @@ public enum HDF5 {
 }
 
 /// An open HDF5 identifier, closed by `close` when the handle goes away.
-public class HDF5Handle {
+/// Sendable because every call into the library holds `HDF5.lock`.
+public class HDF5Handle: @unchecked Sendable {
   public let id: hid_t
   /// The file and object path, for messages.
   public let file: String

@@ -1,0 +1,130 @@
+// Streaming a dataset file in shuffled minibatches with bounded memory:
+// each minibatch is one hyperslab read of its rows, and the next one is read
+// in the background while the current one trains. A dataset small enough
+// (`inMemoryLimit`) is read once and served from memory instead. The
+// shuffle of each epoch depends only on the seed and the epoch number, so
+// every run with the same seed sees the same minibatches.
+
+import Dispatch
+import Foundation
+import RBPCore
+import RBPKernels
+
+/// Shuffled minibatches of a dataset file.
+public final class MinibatchStream<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
+  public let path: String
+  public let kind: ModelKind
+  /// Patterns or sequences in the file.
+  public let count: Int
+  public let batchSize: Int
+  public let shuffle: Bool
+  public let seed: UInt64
+  /// True when the whole dataset was small enough to hold in memory.
+  public let inMemory: Bool
+
+  /// Elements of one pattern (or sequence) across all arrays of the file.
+  public let elementsPerPattern: Int
+  /// The most elements held in minibatch buffers at once (the current and
+  /// the prefetched one); the bound the stream promises is
+  /// `2 · batchSize · elementsPerPattern` when not in memory.
+  public private(set) var peakBufferedElements = 0
+
+  private let file: HDF5File
+  private let whole: DatasetContents<T>?
+  private let queue = DispatchQueue(label: "rbp.minibatch-prefetch")
+  private var order: [Int] = []
+  private var position = 0
+  private var pending: Prefetch?
+
+  /// One minibatch being read in the background.
+  private final class Prefetch: @unchecked Sendable {
+    let indices: [Int]
+    var result: Result<DatasetContents<T>, Error>?
+    let done = DispatchSemaphore(value: 0)
+    init(_ indices: [Int]) { self.indices = indices }
+  }
+
+  /// Opens `path` for streaming. Validates it as a whole dataset read would,
+  /// without reading the arrays unless they fit in `inMemoryLimit` bytes.
+  public init(path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
+              inMemoryLimit: Int = 64 << 20) throws {
+    guard batchSize >= 1 else { throw HDF5Error(file: path, path: "", message: "batch size must be at least 1, got \(batchSize)") }
+    self.path = path
+    self.batchSize = batchSize
+    self.shuffle = shuffle
+    self.seed = seed
+    let f = try HDF5File.open(path)
+    try checkHeader(f, is: .dataset)
+    let kindName = f.hasAttribute("kind") ? try f.stringAttribute("kind") : ""
+    guard let kind = ModelKind(rawValue: kindName) else {
+      throw f.fail("attribute 'kind' is \"\(kindName)\", expected \"steady\" or \"trajectory\"")
+    }
+    let names = ["inputs", "targets", "mask", "initial"].filter { f.exists($0) }
+    let shapes = try names.map { try f.dataset($0).shape }
+    let count = shapes.first?.first ?? 0
+    let perPattern = shapes.reduce(0) { $0 + $1.dropFirst().reduce(1, *) }
+    let inMemory = count * perPattern * MemoryLayout<T>.stride <= inMemoryLimit
+    if inMemory {
+      whole = try DatasetFile.read(path, as: T.self)
+    } else {
+      whole = nil
+      _ = try DatasetFile.read(path, as: T.self, rows: [0])   // validates names, ranks and sizes
+    }
+    self.kind = kind
+    self.count = count
+    self.elementsPerPattern = perPattern
+    self.inMemory = inMemory
+    file = f
+  }
+
+  /// Starts epoch `epoch` (from 0): a fresh shuffle, the first minibatch
+  /// requested in the background.
+  public func startEpoch(_ epoch: Int) {
+    pending?.done.wait()
+    pending = nil
+    order = Array(0..<count)
+    if shuffle {
+      var rng = SeededGenerator(seed: seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
+      order.shuffle(using: &rng)
+    }
+    position = 0
+    prefetch()
+  }
+
+  /// The next minibatch of the epoch (dataset indices and contents), or nil
+  /// at the end of the epoch. The one after it is read in the background
+  /// while this one is used; asking for the next one hands this one back.
+  public func next() throws -> (indices: [Int], batch: DatasetContents<T>)? {
+    guard let current = pending else { return nil }
+    current.done.wait()
+    pending = nil
+    prefetch()
+    let held = current.indices.count + (pending?.indices.count ?? 0)
+    peakBufferedElements = max(peakBufferedElements, held * elementsPerPattern)
+    return (current.indices, try current.result!.get())
+  }
+
+  private func prefetch() {
+    guard position < order.count else { return }
+    let indices = Array(order[position ..< min(position + batchSize, order.count)])
+    position += indices.count
+    let job = Prefetch(indices)
+    pending = job
+    let (file, whole, kind, path) = (self.file, self.whole, self.kind, self.path)
+    queue.async {
+      if let whole {
+        job.result = .success(Self.subset(whole, indices))
+      } else {
+        job.result = Result { try DatasetFile.read(file, kind: kind, rows: indices, path: path) }
+      }
+      job.done.signal()
+    }
+  }
+
+  static func subset(_ whole: DatasetContents<T>, _ indices: [Int]) -> DatasetContents<T> {
+    switch whole {
+    case .steady(let b): return .steady(b.subset(indices))
+    case .trajectory(let b): return .trajectory(b.subset(indices))
+    }
+  }
+}

@@ -1,0 +1,79 @@
+// The minibatch stream: shuffled minibatches read by hyperslab equal the
+// same rows of an in-memory load, epoch after epoch; the shuffle depends
+// only on seed and epoch; and on a dataset of about 200 MB the stream holds
+// at most two minibatches (asserted on its buffer accounting, not on RSS).
+
+import Foundation
+import Testing
+import RBPCore
+import RBPKernels
+import RBPStore
+
+@Suite("Minibatch streaming")
+struct StreamingTests {
+  @Test func streamedMinibatchesEqualAnInMemoryLoad() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/dx.h5"
+    guard case let .trajectory(all, _) = try ClassicTask.delayedXor.make(Double.self, seed: 5,
+                                                                         options: TaskOptions(count: 301, length: 9)) else { return }
+    try DatasetFile.write(.trajectory(all), to: path)
+    let streamed = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11, inMemoryLimit: 0)
+    let memory = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11)
+    #expect(!streamed.inMemory && memory.inMemory)
+    for epoch in 0..<2 {
+      streamed.startEpoch(epoch)
+      memory.startEpoch(epoch)
+      var seen: [Int] = []
+      while let (indices, batch) = try streamed.next() {
+        let other = try memory.next()
+        #expect(other?.indices == indices)
+        guard case let .trajectory(b) = batch, case let .trajectory(o)? = other?.batch else {
+          Issue.record("kind")
+          return
+        }
+        #expect(b == all.subset(indices) && o == b)
+        seen += indices
+      }
+      #expect(try memory.next() == nil)
+      #expect(seen.sorted() == Array(0..<301), "epoch \(epoch) must visit every sequence once")
+      #expect(seen != Array(0..<301), "epoch \(epoch) must be shuffled")
+    }
+    // Same seed and epoch, same order; another epoch, another order.
+    let again = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11, inMemoryLimit: 0)
+    again.startEpoch(1)
+    streamed.startEpoch(1)
+    #expect(try again.next()?.indices == streamed.next()?.indices)
+    again.startEpoch(0)
+    streamed.startEpoch(1)
+    #expect(try again.next()?.indices != streamed.next()?.indices)
+  }
+
+  @Test func memoryStaysBoundedOnALargeFile() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/large.h5"
+    let (p, i, o) = (160_000, 256, 64)   // (256 + 64) · 4 B · 160 000 = 205 MB of float32
+    var inputs = [Float](repeating: 0, count: p * i)
+    for k in inputs.indices { inputs[k] = Float(k % 97) / 97 }
+    var targets = [Float](repeating: 0, count: p * o)
+    for k in targets.indices { targets[k] = Float(k / o % 13) }
+    let batch = try SteadyBatch(inputs: Matrix(rows: p, cols: i, elements: inputs),
+                                targets: Matrix(rows: p, cols: o, elements: targets))
+    try DatasetFile.write(.steady(batch), to: path)
+    let stream = try MinibatchStream<Float>(path: path, batchSize: 64, seed: 3)
+    #expect(!stream.inMemory, "a 205 MB dataset must be streamed")
+    stream.startEpoch(0)
+    for _ in 0..<10 {
+      guard let (indices, contents) = try stream.next(), case let .steady(b) = contents else {
+        Issue.record("no minibatch")
+        return
+      }
+      var expected: [Float] = []
+      for r in indices { for c in 0..<i { expected.append(Float((r * i + c) % 97) / 97) } }
+      #expect(b.inputs.elements == expected)
+    }
+    #expect(stream.peakBufferedElements <= 2 * 64 * (i + o))
+    #expect(stream.peakBufferedElements > 0)
+  }
+}
