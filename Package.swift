@@ -30,6 +30,7 @@ let package = Package(
     .library(name: "RBPKernels", targets: ["RBPKernels"]),
     .library(name: "RBPCore", targets: ["RBPCore"]),
     .library(name: "RBPStore", targets: ["RBPStore"]),
+    .library(name: "RBPTrain", targets: ["RBPTrain"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,10 +50,14 @@ let package = Package(
       name: "RBPStore",
       dependencies: ["CHDF5", "RBPCore", "RBPKernels"],
       path: "Sources/RBPStore"),
+    .target(
+      name: "RBPTrain",
+      dependencies: ["RBPKernels", "RBPCore", "RBPStore"],
+      path: "Sources/RBPTrain"),
     .executableTarget(
       name: "rbp",
       dependencies: [
-        "RBPKernels", "RBPCore", "RBPStore",
+        "RBPKernels", "RBPCore", "RBPStore", "RBPTrain",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/rbp",
@@ -75,6 +80,10 @@ let package = Package(
       name: "RBPCoreTests",
       dependencies: ["RBPCore", "RBPKernels"],
       path: "Tests/RBPCoreTests"),
+    .testTarget(
+      name: "RBPTrainTests",
+      dependencies: ["RBPTrain", "RBPStore", "RBPCore", "RBPKernels", "rbp"],
+      path: "Tests/RBPTrainTests"),
     .testTarget(
       name: "RBPStoreTests",
       dependencies: ["RBPStore", "RBPCore", "RBPKernels", "CHDF5", "rbp"],

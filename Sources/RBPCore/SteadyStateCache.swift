@@ -28,4 +28,17 @@ public struct SteadyStateCache<T: KernelScalar>: Sendable {
   }
 
   public var count: Int { states.count }
+
+  /// Every dataset pattern 0 ..< count as a P×N matrix (zeros where
+  /// unknown) and which of them are known, for checkpoints.
+  public func snapshot(count: Int) -> (states: Matrix<T>, known: [Bool]) {
+    (start(for: Array(0..<count)), (0..<count).map { states[$0] != nil })
+  }
+
+  /// Restores what `snapshot` returned.
+  public mutating func restore(_ snapshot: Matrix<T>, known: [Bool]) {
+    precondition(snapshot.cols == units && snapshot.rows == known.count, "SteadyStateCache.restore: shape mismatch")
+    states = [:]
+    for (p, isKnown) in known.enumerated() where isKnown { states[p] = snapshot.row(p) }
+  }
 }

@@ -9,6 +9,17 @@ import Foundation
 import RBPCore
 import RBPKernels
 
+/// The steady-state solver's warm starts: each dataset pattern's last fixed
+/// point, and whether it has one.
+public struct WarmStarts: Sendable, Equatable {
+  public var states: Matrix<Double>
+  public var known: [Bool]
+  public init(states: Matrix<Double>, known: [Bool]) {
+    self.states = states
+    self.known = known
+  }
+}
+
 /// Everything a checkpoint holds. Parameters are kept in f64, which holds
 /// f32 values exactly, so a run in either precision resumes bit for bit.
 public struct Checkpoint: Sendable {
@@ -27,6 +38,8 @@ public struct Checkpoint: Sendable {
   public var rngState: UInt64?
   /// Per-epoch metrics by name, each one value per epoch.
   public var history: [String: [Double]]
+  /// Steady models: the warm starts, under /solver.
+  public var warmStarts: WarmStarts?
 
   public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
               parameters: Parameters<Double>, config: String? = nil, step: Int = 0, epoch: Int = 0,
@@ -43,6 +56,7 @@ public struct Checkpoint: Sendable {
     self.optimizer = optimizer
     self.rngState = rngState
     self.history = history
+    warmStarts = nil
   }
 
   public init<T: KernelScalar>(_ net: SteadyNetwork<T>) {
@@ -144,6 +158,14 @@ public enum CheckpointFile {
       checkpoint.rngState = bits.first.map { UInt64(bitPattern: $0) }
     }
     if file.exists("optimizer") { checkpoint.optimizer = try readOptimizer(try file.group("optimizer"), layout: layout) }
+    if file.exists("solver/warm_start") {
+      let (states, shape) = try readArray(try file.group("solver"), "warm_start", rank: 2, as: Double.self)
+      let (known, _) = try readArray(try file.group("solver"), "warm_start_known", rank: 1, as: Double.self)
+      guard shape[1] == n, known.count == shape[0] else {
+        throw HDF5Error(file: path, path: "/solver/warm_start", message: "has shape \(shape), expected (P, \(n)) with P known flags")
+      }
+      checkpoint.warmStarts = WarmStarts(states: Matrix(rows: shape[0], cols: n, elements: states), known: known.map { $0 != 0 })
+    }
     if file.exists("history") {
       let h = try file.group("history")
       for name in try h.childNames() { checkpoint.history[name] = try h.dataset(name).read() }
@@ -209,6 +231,10 @@ public enum CheckpointFile {
         try g.setAttribute("step", int: opt.step)
         try g.write("first", opt.first.values, shape: [opt.first.values.count])
         try g.write("second", opt.second.values, shape: [opt.second.values.count])
+      }
+      if let warm = checkpoint.warmStarts {
+        try file.write("solver/warm_start", warm.states.elements, shape: [warm.states.rows, warm.states.cols])
+        try file.write("solver/warm_start_known", warm.known.map { $0 ? 1.0 : 0.0 }, shape: [warm.known.count])
       }
       if !checkpoint.history.isEmpty {
         let h = try file.createGroup("history")

@@ -5,6 +5,7 @@
 import ArgumentParser
 import RBPCore
 import RBPStore
+import RBPTrain
 
 /// Runs `body`, turning library errors into one-line ArgumentParser errors.
 func reporting<R>(_ body: () throws -> R) throws -> R {
@@ -13,6 +14,8 @@ func reporting<R>(_ body: () throws -> R) throws -> R {
   } catch let error as HDF5Error {
     throw CLIFailure(message: error.description)
   } catch let error as RBPError {
+    throw CLIFailure(message: error.description)
+  } catch let error as ConfigError {
     throw CLIFailure(message: error.description)
   }
 }

@@ -1,12 +1,34 @@
 // The `rbp` command line: parsing and printing only. Each subcommand lives
-// in its own file and calls the library modules for the work.
+// in its own file and calls the library modules for the work. Every error
+// is one line on stderr ("Error: …") with a non-zero exit; --help prints
+// the full help.
 
 import ArgumentParser
+import Foundation
 
-@main
 struct RBP: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rbp",
     abstract: "Train recurrent networks by recurrent backpropagation and BPTT.",
-    subcommands: [Datasets.self, Inspect.self, Bench.self])
+    subcommands: [Train.self, Eval.self, Grad.self, Invert.self, FixedPoints.self, Sweep.self,
+                  Inspect.self, Datasets.self, Bench.self])
+}
+
+@main
+enum Main {
+  static func main() {
+    do {
+      var command = try RBP.parseAsRoot()
+      try command.run()
+    } catch {
+      if RBP.exitCode(for: error) == .success {
+        RBP.exit(withError: error)   // --help, --version: full text, exit 0
+      }
+      let message = RBP.message(for: error)
+        .split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "\(error)"
+      FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+      let code = RBP.exitCode(for: error)
+      exit(code == .success ? 1 : code.rawValue)
+    }
+  }
 }

@@ -1,0 +1,71 @@
+// `rbp train --data D.h5 --out DIR [--config RUN.json] [flags]`: trains a
+// network and writes DIR/checkpoint.h5 (with /history); --resume continues
+// from it.
+
+import ArgumentParser
+import Foundation
+import RBPCore
+import RBPStore
+import RBPTrain
+
+struct Train: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Train a network on a dataset.")
+
+  @Option(help: "The dataset (rbp-dataset).") var data: String
+  @Option(help: "Output folder; the checkpoint is OUT/checkpoint.h5.") var out: String
+  @Option(help: "A JSON run configuration (keys are the flag names); flags override it.") var config: String?
+  @Flag(help: "Continue from OUT/checkpoint.h5.") var resume = false
+  @Flag(help: "No progress output.") var quiet = false
+  @Flag(help: "One JSON object per epoch on stdout.") var json = false
+  @OptionGroup var options: RunOptions
+
+  func run() throws {
+    try reporting {
+      var resolvedConfig = try config.map(readConfig) ?? RunConfig()
+      let checkpointPath = out + "/checkpoint.h5"
+      var resumeFrom: Checkpoint? = nil
+      if resume {
+        let ck = try CheckpointFile.read(checkpointPath)
+        if let saved = ck.config, let c = try? RunConfig.parse(json: Data(saved.utf8), source: checkpointPath) {
+          resolvedConfig = c.overridden(by: resolvedConfig)
+        }
+        resumeFrom = ck
+      }
+      resolvedConfig = resolvedConfig.overridden(by: try options.config())
+      let summary = try DatasetSummary.read(data)
+      let plan = try resolvedConfig.resolved(for: summary)
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      let printer = ProgressPrinter(quiet: quiet, json: json)
+      let outcome = try train(plan: plan, summary: summary, checkpoint: checkpointPath, resumeFrom: resumeFrom,
+                              printer: printer)
+      printer.finish()
+      if !quiet && !json, let last = outcome.final {
+        print("trained \(outcome.epochs) epochs in \(clock(outcome.seconds)): loss \(format6(last.loss)), "
+              + "validation loss \(format6(last.validationLoss))"
+              + (last.validationAccuracy.map { ", accuracy \(format6($0))" } ?? "")
+              + (summary.task != nil ? (last.solved ? ", solved" : ", not solved") : "")
+              + "; checkpoint \(outcome.checkpoint)")
+      }
+    }
+  }
+}
+
+/// Runs a plan in its precision, printing progress.
+func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resumeFrom: Checkpoint?,
+           printer: ProgressPrinter) throws -> TrainingOutcome {
+  let report = { (r: EpochReport) in
+    let eta = Double(r.epochs - r.epoch) * r.seconds
+    printer.update(
+      "epoch \(r.epoch)/\(r.epochs)  loss \(format6(r.loss))  val \(format6(r.validationLoss))"
+        + (r.validationAccuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? "")
+        + "  \(Int(r.patternsPerSecond)) patterns/s  ETA \(clock(eta))",
+      json: ["epoch": r.epoch, "epochs": r.epochs, "loss": r.loss, "val_loss": r.validationLoss,
+             "val_accuracy": r.validationAccuracy ?? NSNull(), "solved": r.solved, "seconds": r.seconds])
+  }
+  if plan.doublePrecision {
+    return try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
+                               resumeFrom: resumeFrom).run(report: report)
+  }
+  return try Trainer<Float>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
+                            resumeFrom: resumeFrom).run(report: report)
+}
