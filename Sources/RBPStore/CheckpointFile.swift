@@ -38,8 +38,10 @@ public struct Checkpoint: Sendable {
   public var rngState: UInt64?
   /// Per-epoch metrics by name, each one value per epoch.
   public var history: [String: [Double]]
-  /// Steady models: the warm starts, under /solver.
+  /// Steady models: the warm starts of the training patterns, and of the
+  /// test patterns used for validation, under /solver.
   public var warmStarts: WarmStarts?
+  public var testWarmStarts: WarmStarts?
 
   public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
               parameters: Parameters<Double>, config: String? = nil, step: Int = 0, epoch: Int = 0,
@@ -57,6 +59,7 @@ public struct Checkpoint: Sendable {
     self.rngState = rngState
     self.history = history
     warmStarts = nil
+    testWarmStarts = nil
   }
 
   public init<T: KernelScalar>(_ net: SteadyNetwork<T>) {
@@ -158,14 +161,17 @@ public enum CheckpointFile {
       checkpoint.rngState = bits.first.map { UInt64(bitPattern: $0) }
     }
     if file.exists("optimizer") { checkpoint.optimizer = try readOptimizer(try file.group("optimizer"), layout: layout) }
-    if file.exists("solver/warm_start") {
-      let (states, shape) = try readArray(try file.group("solver"), "warm_start", rank: 2, as: Double.self)
-      let (known, _) = try readArray(try file.group("solver"), "warm_start_known", rank: 1, as: Double.self)
+    func warm(_ name: String) throws -> WarmStarts? {
+      guard file.exists("solver/\(name)") else { return nil }
+      let (states, shape) = try readArray(try file.group("solver"), name, rank: 2, as: Double.self)
+      let (known, _) = try readArray(try file.group("solver"), name + "_known", rank: 1, as: Double.self)
       guard shape[1] == n, known.count == shape[0] else {
-        throw HDF5Error(file: path, path: "/solver/warm_start", message: "has shape \(shape), expected (P, \(n)) with P known flags")
+        throw HDF5Error(file: path, path: "/solver/\(name)", message: "has shape \(shape), expected (P, \(n)) with P known flags")
       }
-      checkpoint.warmStarts = WarmStarts(states: Matrix(rows: shape[0], cols: n, elements: states), known: known.map { $0 != 0 })
+      return WarmStarts(states: Matrix(rows: shape[0], cols: n, elements: states), known: known.map { $0 != 0 })
     }
+    checkpoint.warmStarts = try warm("warm_start")
+    checkpoint.testWarmStarts = try warm("test_warm_start")
     if file.exists("history") {
       let h = try file.group("history")
       for name in try h.childNames() { checkpoint.history[name] = try h.dataset(name).read() }
@@ -232,9 +238,10 @@ public enum CheckpointFile {
         try g.write("first", opt.first.values, shape: [opt.first.values.count])
         try g.write("second", opt.second.values, shape: [opt.second.values.count])
       }
-      if let warm = checkpoint.warmStarts {
-        try file.write("solver/warm_start", warm.states.elements, shape: [warm.states.rows, warm.states.cols])
-        try file.write("solver/warm_start_known", warm.known.map { $0 ? 1.0 : 0.0 }, shape: [warm.known.count])
+      for (name, warm) in [("warm_start", checkpoint.warmStarts), ("test_warm_start", checkpoint.testWarmStarts)] {
+        guard let warm else { continue }
+        try file.write("solver/\(name)", warm.states.elements, shape: [warm.states.rows, warm.states.cols])
+        try file.write("solver/\(name)_known", warm.known.map { $0 ? 1.0 : 0.0 }, shape: [warm.known.count])
       }
       if !checkpoint.history.isEmpty {
         let h = try file.createGroup("history")

@@ -225,9 +225,12 @@ public class HDF5Group: HDF5Object {
   @discardableResult
   public func createGroup(_ child: String) throws -> HDF5Group {
     let lcpl = try HDF5PropertyList(class: rbp_H5P_LINK_CREATE(), file: file, path: childPath(child))
+    let gcpl = try HDF5PropertyList(class: rbp_H5P_GROUP_CREATE(), file: file, path: childPath(child))
     let g = try HDF5.locked { () -> hid_t in
       try HDF5.check(H5Pset_create_intermediate_group(lcpl.id, 1), "cannot create group", file: file, path: childPath(child))
-      return H5Gcreate2(id, child, lcpl.id, rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
+      // No modification times: the same content gives the same bytes.
+      try HDF5.check(H5Pset_obj_track_times(gcpl.id, false), "cannot create group", file: file, path: childPath(child))
+      return H5Gcreate2(id, child, lcpl.id, gcpl.id, rbp_H5P_DEFAULT())
     }
     try HDF5.check(g, "cannot create group", file: file, path: childPath(child))
     return HDF5Group(id: g, file: file, path: childPath(child), owner: self, close: H5Gclose)
@@ -258,6 +261,8 @@ public class HDF5Group: HDF5Object {
     let dcpl = try HDF5PropertyList(class: rbp_H5P_DATASET_CREATE(), file: file, path: full)
     let d = try HDF5.locked { () -> hid_t in
       try HDF5.check(H5Pset_create_intermediate_group(lcpl.id, 1), "cannot create dataset", file: file, path: full)
+      // No modification times: the same content gives the same bytes.
+      try HDF5.check(H5Pset_obj_track_times(dcpl.id, false), "cannot create dataset", file: file, path: full)
       if values.count > Self.compressAbove && !shape.isEmpty && !shape.contains(0) {
         // Chunks of whole rows, about 64 Ki elements each.
         let rowSize = shape.dropFirst().reduce(1, *)

@@ -89,6 +89,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
       step = ck.step
       history = ck.history
       if let states = ck.warmStarts { warm.restore(states.states.converted(to: T.self), known: states.known) }
+      if let states = ck.testWarmStarts { testWarm.restore(states.states.converted(to: T.self), known: states.known) }
     } else {
       var rng = SeededGenerator(seed: plan.seed)
       parameters = Parameters<T>.random(layout: layout, gain: plan.gain, using: &rng)
@@ -141,11 +142,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
                            checkpoint: checkpointPath)
   }
 
+  /// Per-epoch history (no wall-clock times: a checkpoint depends only on
+  /// the configuration, not on the machine or the thread count).
   func record(_ r: EpochReport) {
     history["loss", default: []].append(r.loss)
     history["val_loss", default: []].append(r.validationLoss)
     if let a = r.validationAccuracy { history["val_accuracy", default: []].append(a) }
-    history["seconds", default: []].append(r.seconds)
     history["lr", default: []].append(optimizer.settings.learningRate)
   }
 
@@ -242,8 +244,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
 
   /// The run's state as a checkpoint.
   public var checkpoint: Checkpoint {
+    // The stored configuration leaves out `threads`, which does not change
+    // the results: checkpoints are identical for any thread count.
+    var stored = plan.config
+    stored.threads = nil
     var ck = Checkpoint(model: plan.model, activation: plan.activation, loss: plan.loss, leak: plan.leak,
-                        parameters: parameters.converted(to: Double.self), config: plan.config.json,
+                        parameters: parameters.converted(to: Double.self), config: stored.json,
                         step: step, epoch: epoch, rngState: plan.seed, history: history)
     var opt = try? Optimizer<Double>(settings: optimizer.settings, layout: parameters.layout)
     opt?.step = optimizer.step
@@ -253,6 +259,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     if plan.model == .steady {
       let (states, known) = warm.snapshot(count: summary.count)
       ck.warmStarts = WarmStarts(states: states.converted(to: Double.self), known: known)
+      if let test {
+        let (testStates, testKnown) = testWarm.snapshot(count: test.count)
+        ck.testWarmStarts = WarmStarts(states: testStates.converted(to: Double.self), known: testKnown)
+      }
     }
     return ck
   }
