@@ -1,0 +1,43 @@
+// Running the built `rbp` binary from the tests, in a temporary folder.
+
+import Foundation
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The `rbp` executable built beside the test bundle.
+let rbpBinary: String = {
+  let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  for folder in [here, here.deletingLastPathComponent()] {
+    let path = folder.appendingPathComponent("rbp").path
+    if FileManager.default.isExecutableFile(atPath: path) { return path }
+  }
+  return repositoryRoot + "/.build/debug/rbp"
+}()
+
+/// A shipped dataset.
+func shipped(_ name: String) -> String { repositoryRoot + "/datasets/\(name).h5" }
+
+/// Runs `rbp` with arguments; returns status, stdout, stderr.
+@discardableResult
+func rbp(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: rbpBinary)
+  process.arguments = arguments
+  let out = Pipe(), err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+func scratchFolder() throws -> String {
+  let path = FileManager.default.temporaryDirectory
+    .appendingPathComponent("rbp-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+  try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  return path
+}
+
+func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
