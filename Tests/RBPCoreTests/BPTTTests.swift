@@ -222,6 +222,28 @@ struct BPTTTests {
     #expect(bptt.gradient.x0.allSatisfy { abs($0) < 1e-12 })
   }
 
+  /// A long stream cut into chunks, each starting from the previous
+  /// chunk's final states, runs exactly as the whole stream does.
+  @Test func chunksCarryTheStateAcross() throws {
+    let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: 0.6, count: 2, steps: 12, seed: 19)
+    let whole = try net.run(batch).states
+    var initial: Matrix<Double>? = nil
+    var chunks: [[Double]] = []
+    for (start, length) in [(0, 5), (5, 7)] {
+      var u: [Double] = [], y: [Double] = []
+      for p in 0..<2 {
+        u += batch.inputs[(p * 12 + start) * 2 ..< (p * 12 + start + length) * 2]
+        y += batch.targets[(p * 12 + start) * 2 ..< (p * 12 + start + length) * 2]
+      }
+      let chunk = try TrajectoryBatch(count: 2, steps: length, inputs: u, inputWidth: 2, targets: y,
+                                      outputWidth: 2, initial: initial)
+      let g = try net.gradient(batch: chunk, mode: .truncated(window: 3))
+      chunks.append(Array(g.states![(2 * 5)...]))   // x(1…length), time-major
+      initial = g.finalStates
+    }
+    #expect(chunks[0] + chunks[1] == Array(whole[(2 * 5)...]))
+  }
+
   @Test func singlePrecisionAgreesWithDouble() throws {
     let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: 0.8, steps: 20, seed: 77)
     let exact = try net.gradient(batch: batch)

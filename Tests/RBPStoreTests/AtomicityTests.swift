@@ -50,4 +50,37 @@ struct AtomicityTests {
     let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
     #expect(leftovers.isEmpty, "temporaries left: \(leftovers)")
   }
+
+  /// The same for checkpoints: training runs that write a checkpoint
+  /// every epoch, killed at random moments; the checkpoint always loads,
+  /// at an epoch no earlier than before.
+  @Test func killedTrainingNeverLeavesABrokenCheckpoint() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = packageRoot + "/datasets/xor.h5"
+    let first = try runProgram(rbpExecutable, ["train", "--data", data, "--out", dir, "--units", "150",
+                                               "--epochs", "1", "--quiet"])
+    try #require(first.status == 0, "rbp train failed: \(first.err)")
+    var epoch = try CheckpointFile.read(dir + "/checkpoint.h5").epoch
+    var rng = SeededGenerator(seed: 5)
+    var killed = 0
+    for _ in 0..<12 {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: rbpExecutable)
+      process.arguments = ["train", "--data", data, "--out", dir, "--units", "150", "--epochs", "100000",
+                           "--checkpoint-every", "1", "--resume", "--quiet"]
+      try process.run()
+      usleep(UInt32.random(in: 300_000...2_500_000, using: &rng))
+      if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        killed += 1
+      }
+      process.waitUntilExit()
+      let checkpoint = try CheckpointFile.read(dir + "/checkpoint.h5")
+      #expect(checkpoint.epoch >= epoch)
+      #expect(checkpoint.shape.units == 150)
+      epoch = checkpoint.epoch
+    }
+    #expect(killed >= 10 && epoch > 1, "killed \(killed), reached epoch \(epoch)")
+  }
 }

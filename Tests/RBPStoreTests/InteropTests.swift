@@ -27,8 +27,8 @@ with h5py.File(out + "/ck.h5", "w") as f:
     f.attrs["format"] = "rbp-checkpoint"
     f.attrs["version"] = 1
     f.attrs["model"] = "trajectory"
-    f.attrs["activation"] = "tanh"
-    f.attrs["loss"] = "mse"
+    f.attrs["activation"] = np.bytes_("tanh")   # a fixed-length string
+    f.attrs["loss"] = "mse"                     # a variable-length UTF-8 string
     f.attrs["units"] = 3
     f.attrs["inputs"] = 2
     f.attrs["outputs"] = 1
