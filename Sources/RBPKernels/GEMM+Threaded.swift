@@ -6,8 +6,12 @@
 
 import Dispatch
 
-/// Multiply–adds below which a worker is not worth waking.
-let minimumVolumePerWorker = 96 * 96 * 96
+/// Multiply–adds below which a worker is not worth waking (about 50 µs of
+/// work: waking a worker costs tens of microseconds).
+let minimumVolumePerWorker = 8 << 20
+/// Elements of C below which C is not split: each slice repeats the packing
+/// of the shared operand, which dominates when C is small and k is long.
+let minimumOutputPerWorker = 128 * 128
 
 /// Workers to use for `p`: at most `p.threads`, and few enough that each
 /// gets a worthwhile share.
@@ -15,7 +19,7 @@ let minimumVolumePerWorker = 96 * 96 * 96
 func threadCount<T: KernelScalar>(for p: GEMMProblem<T>) -> Int {
   if p.threads <= 1 { return 1 }
   let volume = p.m * p.n * p.k
-  return max(1, min(p.threads, volume / minimumVolumePerWorker))
+  return max(1, min(p.threads, volume / minimumVolumePerWorker, p.m * p.n / minimumOutputPerWorker))
 }
 
 /// Splits the longer of C's two sides into `workers` slices aligned to the

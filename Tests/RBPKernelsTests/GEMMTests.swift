@@ -182,12 +182,17 @@ struct GEMMTests {
 
   /// Threads split C into disjoint slices computed exactly as on one
   /// thread, so the result is bit-identical for any thread count, on the
-  /// packed path (first shape) and the small path (second: one side ≤ 64).
-  @Test(arguments: [(211, 157, 301), (40, 700, 900)])
+  /// packed path (first shape) and the small path (second: n ≤ 64). Both
+  /// are large enough that the entry point really uses several workers.
+  @Test(arguments: [(400, 300, 301), (2000, 64, 300)])
   func threadCountDoesNotChangeBits(shape: (Int, Int, Int)) {
     let (m, n, k) = shape
     var rng = SeededGenerator(seed: 42)
     let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, k * n, &rng)
+    let problem = GEMMProblem<Float>(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                                     a: a, lda: k, b: b, ldb: n, beta: 0,
+                                     c: UnsafeMutablePointer(bitPattern: 64)!, ldc: n, threads: 3)
+    #expect(threadCount(for: problem) >= 2)
     var results: [[Float]] = []
     for threads in [1, 2, 3] {
       var c = [Float](repeating: 0, count: m * n)
