@@ -204,6 +204,20 @@ final class StepContext<T: KernelScalar> {
     if alpha != 1 { for i in 0..<block { out[i] += (1 - alpha) * e[i] } }
   }
 
+  /// One step back: on entry `e` holds (1−α) e(t+1) + Wᵀ s(t+1); adds
+  /// g(t), writes s(t) = α D(t) e(t) to `adjoint`, and leaves the same
+  /// bracket for step t − 1 in `e` (the buffers are swapped).
+  @inline(__always)
+  func backStep(
+    _ t: Int, state x: UnsafePointer<T>, slopes d: UnsafePointer<T>, adjoint s: UnsafeMutablePointer<T>,
+    e: inout UnsafeMutablePointer<T>, scratch: inout UnsafeMutablePointer<T>
+  ) {
+    addLossGradient(t, states: x, into: e)
+    for i in 0..<block { s[i] = alpha * d[i] * e[i] }
+    propagate(e: e, s: s, into: scratch)
+    swap(&e, &scratch)
+  }
+
   /// Adds Sᵀ·X, Σ rows of S and Sᵀ·Uin over `rows` rows (steps × P) into
   /// the W, b and U blocks of `grad`, scaled by 1/P.
   func accumulate(s: UnsafePointer<T>, x: UnsafePointer<T>, firstStep: Int, rows: Int, into grad: inout Parameters<T>) {
@@ -276,13 +290,8 @@ final class StepContext<T: KernelScalar> {
           } else {
             cur.update(repeating: 0, count: block)        // e(T+1) = 0, s(T+1) = 0
             for t in stride(from: steps, through: 1, by: -1) {
-              // e(t) = g(t) + [(1−α) e(t+1) + Wᵀ s(t+1)]   (bracket already in cur)
-              addLossGradient(t, states: x + t * block, into: cur)
-              let sT = s + (t - 1) * block
-              let dT = d + (t - 1) * block
-              for i in 0..<block { sT[i] = alpha * dT[i] * cur[i] }
-              propagate(e: cur, s: sT, into: nxt)
-              swap(&cur, &nxt)
+              backStep(t, state: x + t * block, slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block,
+                       e: &cur, scratch: &nxt)
             }
             e0p.update(from: cur, count: block)
           }
@@ -344,11 +353,8 @@ final class StepContext<T: KernelScalar> {
             }
             for t in stride(from: last, through: first, by: -1) {
               let i = t - first
-              addLossGradient(t, states: x + (i + 1) * block, into: cur)
-              let sT = s + (t - 1) * block
-              for j in 0..<block { sT[j] = alpha * d[i * block + j] * cur[j] }
-              propagate(e: cur, s: sT, into: nxt)
-              swap(&cur, &nxt)
+              backStep(t, state: x + (i + 1) * block, slopes: d + i * block, adjoint: s + (t - 1) * block,
+                       e: &cur, scratch: &nxt)
             }
             accumulate(s: s + (first - 1) * block, x: x, firstStep: first, rows: (last - first + 1) * count, into: &grad)
           }

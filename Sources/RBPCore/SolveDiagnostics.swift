@@ -1,6 +1,8 @@
 // What every iterative solve reports, per pattern: iterations, final
 // residual and how it ended; and the settings shared by the solvers.
 
+import RBPKernels
+
 /// How one pattern's solve ended.
 public enum SolveStatus: String, Equatable, Sendable, Codable {
   case converged
@@ -75,4 +77,16 @@ func maxAbsDifference<T: BinaryFloatingPoint>(_ u: UnsafePointer<T>, _ v: Unsafe
     if d > worst { worst = d }
   }
   return Double(worst)
+}
+
+/// The P×width matrix whose row order[r] is row r of `rows` (undoing the
+/// active-set permutation of the sweep solvers).
+func unpermuted<T: KernelScalar>(_ rows: [T], order: [Int], width: Int) -> Matrix<T> {
+  var out = Matrix<T>(rows: order.count, cols: width)
+  out.withMutablePointer { o in
+    rows.withUnsafeBufferPointer { r in
+      for (i, p) in order.enumerated() { (o + p * width).update(from: r.baseAddress! + i * width, count: width) }
+    }
+  }
+  return out
 }

@@ -163,10 +163,7 @@ extension SteadyNetwork {
         r -= 1
       }
     }
-    var out = Matrix<T>(rows: count, cols: n)
-    for r in 0..<count {
-      out.elements.replaceSubrange(order[r] * n ..< (order[r] + 1) * n, with: s[r * n ..< (r + 1) * n])
-    }
+    let out = unpermuted(s, order: order, width: n)
     return (out, diagnostics)
   }
 

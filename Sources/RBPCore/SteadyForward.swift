@@ -149,10 +149,7 @@ extension SteadyNetwork {
         r -= 1
       }
     }
-    var states = Matrix<T>(rows: count, cols: n)
-    for r in 0..<count {
-      states.elements.replaceSubrange(order[r] * n ..< (order[r] + 1) * n, with: x[r * n ..< (r + 1) * n])
-    }
+    let states = unpermuted(x, order: order, width: n)
     return (states, diagnostics)
   }
 
