@@ -17,9 +17,16 @@ let kernelISA: String = {
   return ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy { flags.contains($0) }
     ? "avx512" : "avx2"
 }()
-let kernelFlags: [SwiftSetting] = kernelISA == "avx512"
+/// The core is generic over Float and Double; its callers (the trainer, the
+/// command line) must get specialised code, not generic code going through
+/// witness tables. Cross-module optimisation makes the bodies of generic
+/// functions available for specialisation in the modules that use them.
+let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
+let kernelFlags: [SwiftSetting] = (kernelISA == "avx512"
   ? [.unsafeFlags(["-target-cpu", "skylake-avx512"]), .define("RBP_AVX512")]
-  : [.unsafeFlags(["-target-cpu", "haswell"])]
+  : [.unsafeFlags(["-target-cpu", "haswell"])]) + crossModule
+
 
 let package = Package(
   name: "rbp",
@@ -49,11 +56,13 @@ let package = Package(
     .target(
       name: "RBPStore",
       dependencies: ["CHDF5", "RBPCore", "RBPKernels"],
-      path: "Sources/RBPStore"),
+      path: "Sources/RBPStore",
+      swiftSettings: kernelFlags),
     .target(
       name: "RBPTrain",
       dependencies: ["RBPKernels", "RBPCore", "RBPStore"],
-      path: "Sources/RBPTrain"),
+      path: "Sources/RBPTrain",
+      swiftSettings: kernelFlags),
     .executableTarget(
       name: "rbp",
       dependencies: [

@@ -76,6 +76,12 @@ public func activate<T: KernelScalar>(
       i += 1
     }
   case .tanh, .logistic:
+    if T.self == Float.self {
+      activateFloat(f, z: UnsafeRawPointer(z).assumingMemoryBound(to: Float.self),
+                    x: UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self),
+                    slope: d.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) }, count: count)
+      return
+    }
     for i in 0..<count {
       let v = z[i]
       let y = f.value(v)
