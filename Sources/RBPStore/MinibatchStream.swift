@@ -31,6 +31,9 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric>: @unchecked Se
 
   private let file: HDF5File
   private let whole: DatasetContents<T>?
+
+  /// The whole dataset when it was small enough to hold in memory, else nil.
+  public var contents: DatasetContents<T>? { whole }
   private let queue = DispatchQueue(label: "rbp.minibatch-prefetch")
   private var order: [Int] = []
   private var position = 0

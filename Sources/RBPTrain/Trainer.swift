@@ -18,7 +18,8 @@ public struct EpochReport: Sendable, Equatable {
   public var epochs: Int
   /// Mean training loss over the epoch's minibatches.
   public var loss: Double
-  /// Loss on the test set (or the training set when there is none).
+  /// Loss on the test set, or on the training set when there is none (the
+  /// epoch's running training loss when that set is streamed).
   public var validationLoss: Double
   /// Fraction of outputs satisfying the task's rule (classic tasks), or on
   /// the right side of 0.5 for 0/1 targets; nil otherwise.
@@ -115,9 +116,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
         step += 1
       }
       epoch += 1
-      let (validationLoss, accuracy, solved) = try validate()
+      let trainingLoss = lossSum / Double(max(patterns, 1))
+      let (validationLoss, accuracy, solved) = try validate() ?? (trainingLoss, nil, false)
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
-      let r = EpochReport(epoch: epoch, epochs: plan.epochs, loss: lossSum / Double(max(patterns, 1)),
+      let r = EpochReport(epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
                           validationLoss: validationLoss, validationAccuracy: accuracy, solved: solved,
                           seconds: seconds, patternsPerSecond: Double(patterns) / max(seconds, 1e-9))
       record(r)
@@ -195,10 +197,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     }
   }
 
-  /// Loss, accuracy and the solved flag on the test set (or the training set).
-  func validate() throws -> (Double, Double?, Bool) {
-    let data: DatasetContents<T>
-    if let test { data = test } else { data = try DatasetFile.read(dataPath, as: T.self) }
+  /// Loss, accuracy and the solved flag on the test set, or on the training
+  /// set when it is held in memory; nil for a streamed dataset without a
+  /// test set (the epoch's training loss stands in, and nothing extra is read).
+  func validate() throws -> (Double, Double?, Bool)? {
+    guard let data = test ?? stream.contents else { return nil }
     let ws = workspaces[0]
     var outputs: [T], targets: [T], mask: [T]?
     let loss: Double
