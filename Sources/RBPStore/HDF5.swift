@@ -96,8 +96,13 @@ public class HDF5Handle: @unchecked Sendable {
   }
 
   deinit {
-    if isOpen { HDF5.locked { _ = close(id) } }
+    // An object of a file closed explicitly was closed with it (strong
+    // close degree); its id may since belong to another object.
+    if isOpen && (owner?.chainOpen ?? true) { HDF5.locked { _ = close(id) } }
   }
+
+  /// Open, and so is everything it lives in.
+  var chainOpen: Bool { isOpen && (owner?.chainOpen ?? true) }
 
   /// Closes now rather than when the last reference goes; later use of the
   /// handle fails with HDF5's error.

@@ -1,13 +1,20 @@
-// Proves the CHDF5 binding: a small float64 array and a string attribute
-// written through the C API and read back, using the shim's constants.
+// Proves the CHDF5 binding: a small float64 array written through the C
+// API and read back (as float64 and converted to float32), using the shim's
+// constants. The serial library is not thread-safe and other tests use it
+// at the same time, so the calls hold the store's HDF5 lock.
 
 import CHDF5
 import Foundation
 import Testing
+@testable import RBPStore
 
 @Suite("HDF5 binding")
 struct HDF5BindingTests {
   @Test func roundTripThroughCAPI() throws {
+    try HDF5.locked { try roundTrip() }
+  }
+
+  func roundTrip() throws {
     let path = FileManager.default.temporaryDirectory
       .appendingPathComponent("rbp-binding-\(getpid()).h5").path
     defer { try? FileManager.default.removeItem(atPath: path) }
