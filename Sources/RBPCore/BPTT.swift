@@ -108,8 +108,9 @@ final class StepContext<T: KernelScalar> {
   let (count, steps, n, inputs, outputs): (Int, Int, Int, Int, Int)
   let alpha: T
   let w: [T], wt: [T], b: [T], u: [T]
-  /// T×P×I, T×P×O, T×P×O
-  let inputsTM: [T], targetsTM: [T], maskTM: [T]?
+  /// T×P×I, T×P×O, T×P×O (owned copies, freed with the pass)
+  let inputsTM: UnsafeMutableBufferPointer<T>, targetsTM: UnsafeMutableBufferPointer<T>
+  let maskTM: UnsafeMutableBufferPointer<T>?
   /// Scratch: the pre-activation and f(z) of one step.
   let z: UnsafeMutablePointer<T>, fz: UnsafeMutablePointer<T>
 
@@ -124,9 +125,14 @@ final class StepContext<T: KernelScalar> {
     b = net.parameters.b
     u = net.parameters.U.elements
     let (inputWidth, outputWidth) = (net.shape.inputs, net.shape.outputs)
-    inputsTM = batch.timeMajor(batch.inputs, width: inputWidth)
-    targetsTM = batch.timeMajor(batch.targets, width: outputWidth)
-    maskTM = batch.mask.map { batch.timeMajor($0, width: outputWidth) }
+    func owned(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
+      let p = UnsafeMutableBufferPointer<T>.allocate(capacity: max(a.count, 1))
+      _ = p.initialize(from: a)
+      return p
+    }
+    inputsTM = owned(batch.timeMajor(batch.inputs, width: inputWidth))
+    targetsTM = owned(batch.timeMajor(batch.targets, width: outputWidth))
+    maskTM = batch.mask.map { owned(batch.timeMajor($0, width: outputWidth)) }
     let size = max(1, batch.count * net.shape.units)
     z = .allocate(capacity: size)
     fz = .allocate(capacity: size)
@@ -135,6 +141,9 @@ final class StepContext<T: KernelScalar> {
   deinit {
     z.deallocate()
     fz.deallocate()
+    inputsTM.deallocate()
+    targetsTM.deallocate()
+    maskTM?.deallocate()
   }
 
   var block: Int { count * n }
@@ -151,15 +160,13 @@ final class StepContext<T: KernelScalar> {
     // z = b + U u(t) + x(t−1)·Wᵀ
     for p in 0..<count { for j in 0..<n { z[p * n + j] = b[j] } }
     if inputs > 0 {
-      inputsTM.withUnsafeBufferPointer { ip in
-        let ut = ip.baseAddress! + (t - 1) * count * inputs
-        switch net.shape.coupling {
-        case .identity:
-          for p in 0..<count { for k in 0..<inputs { z[p * n + k] += ut[p * inputs + k] } }
-        case .dense:
-          gemm(transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
-               beta: 1, c: z, ldc: n, workspace: workspace)
-        }
+      let ut = UnsafePointer(inputsTM.baseAddress! + (t - 1) * count * inputs)
+      switch net.shape.coupling {
+      case .identity:
+        for p in 0..<count { for k in 0..<inputs { z[p * n + k] += ut[p * inputs + k] } }
+      case .dense:
+        gemm(transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
+             beta: 1, c: z, ldc: n, workspace: workspace)
       }
     }
     gemm(m: count, n: n, k: n, a: prev, lda: n, b: wt, ldb: n, beta: 1, c: z, ldc: n, workspace: workspace)
@@ -174,27 +181,23 @@ final class StepContext<T: KernelScalar> {
   /// Σ_p ℓ(x_p(t)[out], y_p(t), m_p(t)) for the P×N states of step t.
   func loss(_ t: Int, states x: UnsafePointer<T>) -> Double {
     var total = 0.0
-    targetsTM.withUnsafeBufferPointer { yp in
-      let y = yp.baseAddress! + (t - 1) * count * outputs
-      let m = maskTM.map { mask in mask.withUnsafeBufferPointer { $0.baseAddress! + (t - 1) * count * outputs } }
-      for p in 0..<count {
-        total += net.loss.value(x + p * n + net.shape.firstOutput, y + p * outputs,
-                                mask: m.map { $0 + p * outputs }, count: outputs)
-      }
+    let y = UnsafePointer(targetsTM.baseAddress! + (t - 1) * count * outputs)
+    let m = maskTM.map { UnsafePointer($0.baseAddress! + (t - 1) * count * outputs) }
+    for p in 0..<count {
+      total += net.loss.value(x + p * n + net.shape.firstOutput, y + p * outputs,
+                              mask: m.map { $0 + p * outputs }, count: outputs)
     }
     return total
   }
 
   /// e += g(t) = ∂L/∂x(t), on the output units.
   func addLossGradient(_ t: Int, states x: UnsafePointer<T>, into e: UnsafeMutablePointer<T>) {
-    targetsTM.withUnsafeBufferPointer { yp in
-      let y = yp.baseAddress! + (t - 1) * count * outputs
-      let m = maskTM.map { mask in mask.withUnsafeBufferPointer { $0.baseAddress! + (t - 1) * count * outputs } }
-      let first = net.shape.firstOutput
-      for p in 0..<count {
-        net.loss.addGradient(x + p * n + first, y + p * outputs, mask: m.map { $0 + p * outputs },
-                             count: outputs, scale: 1, into: e + p * n + first)
-      }
+    let y = UnsafePointer(targetsTM.baseAddress! + (t - 1) * count * outputs)
+    let m = maskTM.map { UnsafePointer($0.baseAddress! + (t - 1) * count * outputs) }
+    let first = net.shape.firstOutput
+    for p in 0..<count {
+      net.loss.addGradient(x + p * n + first, y + p * outputs, mask: m.map { $0 + p * outputs },
+                           count: outputs, scale: 1, into: e + p * n + first)
     }
   }
 
@@ -228,11 +231,9 @@ final class StepContext<T: KernelScalar> {
       gemm(transA: true, m: n, n: n, k: rows, alpha: scale, a: s, lda: n, b: x, ldb: n,
            beta: 1, c: g + layout.w.lowerBound, ldc: n, workspace: workspace)
       if net.shape.coupling == .dense && inputs > 0 {
-        inputsTM.withUnsafeBufferPointer { ip in
-          gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
-               b: ip.baseAddress! + (firstStep - 1) * count * inputs, ldb: inputs,
-               beta: 1, c: g + layout.u.lowerBound, ldc: inputs, workspace: workspace)
-        }
+        gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
+             b: inputsTM.baseAddress! + (firstStep - 1) * count * inputs, ldb: inputs,
+             beta: 1, c: g + layout.u.lowerBound, ldc: inputs, workspace: workspace)
       }
       let gb = g + layout.b.lowerBound
       for r in 0..<rows { for j in 0..<n { gb[j] += scale * s[r * n + j] } }

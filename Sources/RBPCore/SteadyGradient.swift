@@ -49,15 +49,16 @@ extension SteadyNetwork {
     let first = shape.firstOutput
     var g = Matrix<T>(rows: count, cols: n)
     var losses = [Double](repeating: 0, count: count)
-    x.withPointer { xp in batch.targets.withPointer { yp in g.withMutablePointer { gp in
+    let mask = batch.mask ?? Matrix(rows: 0, cols: 0)
+    x.withPointer { xp in batch.targets.withPointer { yp in mask.withPointer { mp in g.withMutablePointer { gp in
       for p in 0..<count {
         let out = xp + p * n + first
         let y = yp + p * o
-        let m = batch.mask.map { mask in mask.withPointer { $0 + p * o } }
+        let m = batch.mask == nil ? nil : mp + p * o
         losses[p] = loss.value(out, y, mask: m, count: o)
         loss.addGradient(out, y, mask: m, count: o, scale: 1, into: gp + p * n + first)
       }
-    }}}
+    }}}}
     return (losses, g)
   }
 

@@ -108,11 +108,9 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
     func pick(_ a: [T], _ width: Int) -> [T] {
       indices.flatMap { a[$0 * steps * width ..< ($0 + 1) * steps * width] }
     }
-    var out = self
-    out = TrajectoryBatch(unchecked: indices.count, steps, pick(inputs, inputWidth), inputWidth,
-                          pick(targets, outputWidth), outputWidth, mask.map { pick($0, outputWidth) },
-                          initial.map { m in Matrix(rows: indices.count, cols: m.cols, elements: indices.flatMap { m.row($0) }) })
-    return out
+    return TrajectoryBatch(unchecked: indices.count, steps, pick(inputs, inputWidth), inputWidth,
+                           pick(targets, outputWidth), outputWidth, mask.map { pick($0, outputWidth) },
+                           initial.map { m in Matrix(rows: indices.count, cols: m.cols, elements: indices.flatMap { m.row($0) }) })
   }
 
   private init(unchecked count: Int, _ steps: Int, _ inputs: [T], _ inputWidth: Int, _ targets: [T],
