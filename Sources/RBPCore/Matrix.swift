@@ -62,10 +62,14 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
     Matrix<U>(rows: rows, cols: cols, elements: elements.map { U($0) })
   }
 
+  /// The elements' address for the duration of `body`. An empty matrix
+  /// may have no storage; it then gets a dangling, aligned pointer that no
+  /// kernel dereferences (every loop over it has zero trips).
   public func withPointer<R>(_ body: (UnsafePointer<T>) throws -> R) rethrows -> R {
     try elements.withUnsafeBufferPointer { try body($0.baseAddress ?? UnsafePointer(bitPattern: 64)!) }
   }
 
+  /// The elements' mutable address for the duration of `body` (see `withPointer`).
   public mutating func withMutablePointer<R>(_ body: (UnsafeMutablePointer<T>) throws -> R) rethrows -> R {
     try elements.withUnsafeMutableBufferPointer {
       try body($0.baseAddress ?? UnsafeMutablePointer(bitPattern: 64)!)

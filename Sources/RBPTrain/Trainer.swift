@@ -61,13 +61,16 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
 
   /// Sets up a run: a fresh network from the plan's seed, or the state of
   /// `resumeFrom` (a checkpoint written by a run of the same configuration).
+  /// Datasets up to `inMemoryLimit` bytes are loaded whole; larger ones are
+  /// streamed in minibatches.
   public init(plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
-              resumeFrom: Checkpoint? = nil) throws {
+              resumeFrom: Checkpoint? = nil, inMemoryLimit: Int = 64 << 20) throws {
     self.plan = plan
     dataPath = data
     checkpointPath = checkpoint
     self.summary = summary
-    stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed)
+    stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
+                                    inMemoryLimit: inMemoryLimit)
     test = summary.hasTestSet ? try DatasetFile.read(data, as: T.self, testSet: true) : nil
     warm = SteadyStateCache(units: plan.shape.units)
     testWarm = SteadyStateCache(units: plan.shape.units)
