@@ -80,14 +80,7 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
     if let initial, initial.rows != count {
       throw RBPError.invalid("initial states have \(initial.rows) rows for \(count) sequences")
     }
-    self.count = count
-    self.steps = steps
-    self.inputs = inputs
-    self.targets = targets
-    self.mask = mask
-    self.initial = initial
-    self.inputWidth = inputWidth
-    self.outputWidth = outputWidth
+    self.init(unchecked: count, steps, inputs, inputWidth, targets, outputWidth, mask, initial)
   }
 
   /// Checks the batch fits `shape`; throws naming the mismatch.

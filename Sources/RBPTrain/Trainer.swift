@@ -161,13 +161,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   func minibatchGradient(_ batch: DatasetContents<T>, indices: [Int]) throws -> (Double, Parameters<T>) {
     let count = indices.count
     let shards = stride(from: 0, to: count, by: shardSize).map { Array($0 ..< min($0 + shardSize, count)) }
-    let slots = ShardResults<T>(count: shards.count)
+    let slots = WorkerSlots<Result<(loss: Double, gradient: Parameters<T>, states: Matrix<T>?), Error>>(count: shards.count)
     let workers = min(plan.threads, shards.count)
     let cache = warm
     let params = parameters
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       for s in stride(from: w, to: shards.count, by: workers) {
-        slots.results[s] = Result { try self.shardGradient(batch, params, shards[s], indices: shards[s].map { indices[$0] },
+        slots[s] = Result { try self.shardGradient(batch, params, shards[s], indices: shards[s].map { indices[$0] },
                                                            cache: cache, workspace: self.workspaces[w]) }
       }
     }
@@ -278,20 +278,28 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   }
 }
 
-/// One slot per shard, each written by exactly one worker (through a raw
-/// buffer: no shared array is mutated concurrently).
-final class ShardResults<T: KernelScalar>: @unchecked Sendable {
-  typealias Slot = Result<(loss: Double, gradient: Parameters<T>, states: Matrix<T>?), Error>?
-  let count: Int
-  let results: UnsafeMutablePointer<Slot>
-  init(count: Int) {
+/// One slot per worker or shard, each written by exactly one thread
+/// (through a raw buffer: no shared array is mutated concurrently) and read
+/// after the threads are done.
+public final class WorkerSlots<Element>: @unchecked Sendable {
+  public let count: Int
+  private let slots: UnsafeMutablePointer<Element?>
+
+  public init(count: Int) {
     self.count = count
-    results = .allocate(capacity: count)
-    results.initialize(repeating: nil, count: count)
+    slots = .allocate(capacity: count)
+    slots.initialize(repeating: nil, count: count)
   }
+
   deinit {
-    results.deinitialize(count: count)
-    results.deallocate()
+    slots.deinitialize(count: count)
+    slots.deallocate()
   }
-  var all: [Slot] { Array(UnsafeBufferPointer(start: results, count: count)) }
+
+  public subscript(i: Int) -> Element? {
+    get { slots[i] }
+    set { slots[i] = newValue }
+  }
+
+  public var all: [Element?] { Array(UnsafeBufferPointer(start: slots, count: count)) }
 }

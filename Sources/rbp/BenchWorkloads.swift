@@ -10,6 +10,7 @@ import Dispatch
 import Foundation
 import RBPCore
 import RBPKernels
+import RBPTrain
 
 struct Workloads: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Time the reference workloads W1–W4 of the specification.")
@@ -88,13 +89,13 @@ struct Workloads: ParsableCommand {
       let shards = parts.map { batch.subset($0) }
       step = {
         let failures = FailureBox()
-        let sums = GradientSlots<T>(count: threads)
+        let sums = WorkerSlots<Parameters<T>>(count: threads)
         DispatchQueue.concurrentPerform(iterations: threads) { w in
-          do { sums.slots[w] = try nets[0].gradient(batch: shards[w], workspace: workspaces[w]).gradient } catch { failures.record(error) }
+          do { sums[w] = try nets[0].gradient(batch: shards[w], workspace: workspaces[w]).gradient } catch { failures.record(error) }
         }
         try failures.check()
-        var total = sums.slots[0]!
-        for w in 1..<threads { for i in total.values.indices { total.values[i] += sums.slots[w]!.values[i] } }
+        var total = sums[0]!
+        for w in 1..<threads { for i in total.values.indices { total.values[i] += sums[w]!.values[i] } }
       }
     }
     let ms = try medianMilliseconds(step)
@@ -151,19 +152,4 @@ final class FailureBox: @unchecked Sendable {
   private var error: Error?
   func record(_ e: Error) { lock.withLock { if error == nil { error = e } } }
   func check() throws { if let error = lock.withLock({ error }) { throw error } }
-}
-
-/// One gradient slot per worker.
-final class GradientSlots<T: KernelScalar>: @unchecked Sendable {
-  let slots: UnsafeMutablePointer<Parameters<T>?>
-  let count: Int
-  init(count: Int) {
-    self.count = count
-    slots = .allocate(capacity: count)
-    slots.initialize(repeating: nil, count: count)
-  }
-  deinit {
-    slots.deinitialize(count: count)
-    slots.deallocate()
-  }
 }
