@@ -76,18 +76,7 @@ public func activate<T: KernelScalar>(
       i += 1
     }
   case .tanh, .logistic:
-    if T.self == Float.self {
-      activateFloat(f, z: UnsafeRawPointer(z).assumingMemoryBound(to: Float.self),
-                    x: UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self),
-                    slope: d.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) }, count: count)
-      return
-    }
-    for i in 0..<count {
-      let v = z[i]
-      let y = f.value(v)
-      x[i] = y
-      d?[i] = f.slope(preactivation: v, value: y)
-    }
+    T._activateSmooth(f, z: z, x: x, slope: d, count: count)
   }
 }
 
@@ -128,5 +117,19 @@ public func adjointStep<T: KernelScalar>(
       i &+= width
     }
     while i < count { s[i] = d[i] * v[i]; i += 1 }
+  }
+}
+
+/// tanh or logistic one element at a time through the C library: the
+/// Double implementation of `KernelScalar._activateSmooth`.
+@inline(__always)
+func activateScalar<T: KernelScalar>(
+  _ f: Activation, z: UnsafePointer<T>, x: UnsafeMutablePointer<T>, slope d: UnsafeMutablePointer<T>?, count: Int
+) {
+  for i in 0..<count {
+    let v = z[i]
+    let y = f.value(v)
+    x[i] = y
+    d?[i] = f.slope(preactivation: v, value: y)
   }
 }

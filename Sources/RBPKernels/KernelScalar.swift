@@ -23,6 +23,11 @@ where Vector.Scalar == Self {
 
   static func _gemm(_ p: GEMMProblem<Self>, _ workspace: GEMMWorkspace<Self>)
   static func _gemv(_ p: GEMVProblem<Self>)
+  /// x = f(z), d = f'(z) for tanh and logistic: vectorised for Float,
+  /// the C library's functions for Double.
+  static func _activateSmooth(
+    _ f: Activation, z: UnsafePointer<Self>, x: UnsafeMutablePointer<Self>,
+    slope d: UnsafeMutablePointer<Self>?, count: Int)
 }
 
 #if canImport(Glibc)
@@ -52,6 +57,12 @@ extension Float: KernelScalar {
     gemmDriver(p, workspace)
   }
   public static func _gemv(_ p: GEMVProblem<Float>) { gemvDriver(p) }
+  public static func _activateSmooth(
+    _ f: Activation, z: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>,
+    slope d: UnsafeMutablePointer<Float>?, count: Int
+  ) {
+    activateFloat(f, z: z, x: x, slope: d, count: count)
+  }
 }
 
 extension Double: KernelScalar {
@@ -75,4 +86,10 @@ extension Double: KernelScalar {
     gemmDriver(p, workspace)
   }
   public static func _gemv(_ p: GEMVProblem<Double>) { gemvDriver(p) }
+  public static func _activateSmooth(
+    _ f: Activation, z: UnsafePointer<Double>, x: UnsafeMutablePointer<Double>,
+    slope d: UnsafeMutablePointer<Double>?, count: Int
+  ) {
+    activateScalar(f, z: z, x: x, slope: d, count: count)
+  }
 }

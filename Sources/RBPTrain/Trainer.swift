@@ -55,7 +55,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   var step = 0
   public private(set) var history: [String: [Double]] = [:]
   var warm: SteadyStateCache<T>
-  var testWarm: SteadyStateCache<T>
+  /// Warm starts of validation (test set, or the training set held in
+  /// memory), kept apart from training's so that validating never changes
+  /// the steps training takes.
+  var validationWarm: SteadyStateCache<T>
   let test: DatasetContents<T>?
   let workspaces: [GEMMWorkspace<T>]
 
@@ -73,7 +76,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
                                     inMemoryLimit: inMemoryLimit)
     test = summary.hasTestSet ? try DatasetFile.read(data, as: T.self, testSet: true) : nil
     warm = SteadyStateCache(units: plan.shape.units)
-    testWarm = SteadyStateCache(units: plan.shape.units)
+    validationWarm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
     let layout = ParameterLayout(shape: plan.shape, hasInitialState: plan.model == .trajectory)
     if let ck = resumeFrom {
@@ -93,7 +96,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
       step = ck.step
       history = ck.history
       if let states = ck.warmStarts { warm.restore(states.states.converted(to: T.self), known: states.known) }
-      if let states = ck.testWarmStarts { testWarm.restore(states.states.converted(to: T.self), known: states.known) }
+      if let states = ck.validationWarmStarts { validationWarm.restore(states.states.converted(to: T.self), known: states.known) }
     } else {
       var rng = SeededGenerator(seed: plan.seed)
       parameters = Parameters<T>.random(layout: layout, gain: plan.gain, using: &rng)
@@ -205,48 +208,15 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   /// test set (the epoch's training loss stands in, and nothing extra is read).
   func validate() throws -> (Double, Double?, Bool)? {
     guard let data = test ?? stream.contents else { return nil }
-    let ws = workspaces[0]
-    var outputs: [T], targets: [T], mask: [T]?
-    let loss: Double
-    switch data {
-    case .steady(let b):
-      let net = try SteadyNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss)
-      let indices = Array(0..<b.count)
-      var cache = test == nil ? warm : testWarm
-      let r = try net.evaluate(batch: b, settings: plan.steady, start: cache.start(for: indices), workspace: ws)
-      cache.store(r.states, for: indices)
-      if test != nil { testWarm = cache }
-      loss = r.loss
-      let first = plan.shape.firstOutput, o = plan.shape.outputs
-      outputs = (0..<b.count).flatMap { p in (0..<o).map { r.states[p, first + $0] } }
-      targets = b.targets.elements
-      mask = b.mask?.elements
-    case .trajectory(let b):
-      let net = try TrajectoryNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-      loss = try net.run(b, workspace: ws).loss
-      outputs = try net.outputs(b)
-      targets = b.targets
-      mask = b.mask
-    }
-    let solved = summary.task?.isSolved(outputs: outputs, targets: targets, mask: mask) ?? false
-    var accuracy: Double? = nil
-    if let task = summary.task {
-      var right = 0, total = 0
-      for i in outputs.indices where (mask?[i] ?? 1) != 0 {
-        total += 1
-        if task.isSolved(outputs: [outputs[i]], targets: [targets[i]], mask: nil) { right += 1 }
-      }
-      accuracy = Double(right) / Double(max(total, 1))
-    } else if targets.allSatisfy({ $0 == 0 || $0 == 1 }) {
-      var right = 0, total = 0
-      for i in outputs.indices where (mask?[i] ?? 1) != 0 {
-        total += 1
-        if (outputs[i] > 0.5) == (targets[i] > 0.5) { right += 1 }
-      }
-      accuracy = Double(right) / Double(max(total, 1))
-    }
-    return (loss, accuracy, solved)
+    // Steady models start from the previous validation's fixed points.
+    let indices = Array(0..<data.count)
+    let start = plan.model == .steady ? validationWarm.start(for: indices) : nil
+    let e = try evaluate(data, parameters: parameters, plan: plan, task: summary.task, start: start,
+                         workspace: workspaces[0])
+    if let states = e.states { validationWarm.store(states, for: indices) }
+    return (e.loss, e.accuracy, e.solved ?? false)
   }
+
 
   /// The run's state as a checkpoint.
   public var checkpoint: Checkpoint {
@@ -265,9 +235,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     if plan.model == .steady {
       let (states, known) = warm.snapshot(count: summary.count)
       ck.warmStarts = WarmStarts(states: states.converted(to: Double.self), known: known)
-      if let test {
-        let (testStates, testKnown) = testWarm.snapshot(count: test.count)
-        ck.testWarmStarts = WarmStarts(states: testStates.converted(to: Double.self), known: testKnown)
+      if let validation = test ?? stream.contents {
+        let (states, known) = validationWarm.snapshot(count: validation.count)
+        ck.validationWarmStarts = WarmStarts(states: states.converted(to: Double.self), known: known)
       }
     }
     return ck

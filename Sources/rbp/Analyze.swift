@@ -51,39 +51,15 @@ struct Eval: ParsableCommand {
     try reporting {
       let l = try Loaded(checkpoint: checkpoint, data: data, testSet: test)
       let task = try DatasetSummary.read(data).task
-      var loss: Double, outputs: [Double], targets: [Double], mask: [Double]?
-      switch l.data {
-      case .steady(let b):
-        let net = try l.checkpoint.steadyNetwork(Double.self)
-        let r = try net.evaluate(batch: b, settings: l.plan.steady)
-        loss = r.loss
-        let first = net.shape.firstOutput
-        outputs = (0..<b.count).flatMap { p in (0..<net.shape.outputs).map { r.states[p, first + $0] } }
-        targets = b.targets.elements
-        mask = b.mask?.elements
-      case .trajectory(let b):
-        let net = try l.checkpoint.trajectoryNetwork(Double.self)
-        loss = try net.run(b).loss
-        outputs = try net.outputs(b)
-        targets = b.targets
-        mask = b.mask
-      }
-      var right = 0, total = 0
-      for i in outputs.indices where (mask?[i] ?? 1) != 0 {
-        total += 1
-        let ok = task.map { $0.isSolved(outputs: [outputs[i]], targets: [targets[i]], mask: nil) }
-          ?? ((outputs[i] > 0.5) == (targets[i] > 0.5))
-        if ok { right += 1 }
-      }
-      let accuracy = Double(right) / Double(max(total, 1))
-      let solved = task?.isSolved(outputs: outputs, targets: targets, mask: mask)
+      let e = try evaluate(l.data, parameters: l.checkpoint.parameters, plan: l.plan, task: task)
       if json {
-        var object: [String: Any] = ["loss": loss, "accuracy": accuracy, "patterns": l.data.count]
-        if let solved { object["solved"] = solved }
+        var object: [String: Any] = ["loss": e.loss, "patterns": l.data.count]
+        if let accuracy = e.accuracy { object["accuracy"] = accuracy }
+        if let solved = e.solved { object["solved"] = solved }
         writeLine(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
       } else {
-        print("loss \(format6(loss))  accuracy \(format6(accuracy))  patterns \(l.data.count)"
-              + (solved.map { $0 ? "  solved" : "  not solved" } ?? ""))
+        print("loss \(format6(e.loss))" + (e.accuracy.map { "  accuracy \(format6($0))" } ?? "")
+              + "  patterns \(l.data.count)" + (e.solved.map { $0 ? "  solved" : "  not solved" } ?? ""))
       }
     }
   }

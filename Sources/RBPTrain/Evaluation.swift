@@ -1,0 +1,69 @@
+// Evaluating parameters on a dataset: the loss, the accuracy (by the
+// classic task's rule, or the 0.5 threshold for 0/1 targets) and whether the
+// task counts as solved. Shared by the trainer's validation and `rbp eval`.
+
+import RBPCore
+import RBPKernels
+import RBPStore
+
+/// What `evaluate` measures.
+public struct Evaluation<T: KernelScalar>: Sendable {
+  /// J on the data.
+  public var loss: Double
+  /// Fraction of (unmasked) outputs that are right by the task's rule, or on
+  /// the right side of 0.5 for 0/1 targets without a task; nil otherwise.
+  public var accuracy: Double?
+  /// The task's "solved" rule on all outputs; nil without a task.
+  public var solved: Bool?
+  /// Steady models: the fixed points reached (P×N), for warm starts.
+  public var states: Matrix<T>?
+}
+
+/// Evaluates `parameters` (configured as in `plan`) on `data`.
+///
+/// - Parameters:
+///   - task: the dataset's classic task, if it is one.
+///   - start: steady models: P×N states to start the fixed-point solves from.
+public func evaluate<T: KernelScalar>(
+  _ data: DatasetContents<T>, parameters: Parameters<T>, plan: TrainingPlan, task: ClassicTask?,
+  start: Matrix<T>? = nil, workspace: GEMMWorkspace<T> = GEMMWorkspace()
+) throws -> Evaluation<T> {
+  var result = Evaluation<T>(loss: 0)
+  let outputs: [T], targets: [T], mask: [T]?
+  switch data {
+  case .steady(let b):
+    let net = try SteadyNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss)
+    let r = try net.evaluate(batch: b, settings: plan.steady, start: start, workspace: workspace)
+    result.loss = r.loss
+    result.states = r.states
+    let (first, o) = (net.shape.firstOutput, net.shape.outputs)
+    outputs = (0..<b.count).flatMap { p in (0..<o).map { r.states[p, first + $0] } }
+    targets = b.targets.elements
+    mask = b.mask?.elements
+  case .trajectory(let b):
+    let net = try TrajectoryNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
+    result.loss = try net.run(b, workspace: workspace).loss
+    outputs = try net.outputs(b)
+    targets = b.targets
+    mask = b.mask
+  }
+  let binary = targets.allSatisfy { $0 == 0 || $0 == 1 }
+  if task != nil || binary {
+    var right = 0, total = 0
+    for i in outputs.indices where (mask?[i] ?? 1) != 0 {
+      total += 1
+      let ok = task.map { $0.isSolved(outputs: [outputs[i]], targets: [targets[i]], mask: nil) }
+        ?? ((outputs[i] > 0.5) == (targets[i] > 0.5))
+      if ok { right += 1 }
+    }
+    result.accuracy = Double(right) / Double(max(total, 1))
+  }
+  result.solved = task?.isSolved(outputs: outputs, targets: targets, mask: mask)
+  return result
+}
+
+extension Evaluation {
+  init(loss: Double) {
+    self.init(loss: loss, accuracy: nil, solved: nil, states: nil)
+  }
+}
