@@ -55,6 +55,20 @@ extension Activation {
     }
   }
 
+  /// f''(z) / f'(z) written in the value x = f(z): tanh −2x, logistic
+  /// 1 − 2x, linear and relu 0 (relu's kink has no second derivative).
+  public func curvatureRatio(value x: Double) -> Double {
+    switch self {
+    case .tanh: return -2 * x
+    case .logistic: return 1 - 2 * x
+    case .linear, .relu: return 0
+    }
+  }
+
+  /// The largest slope f' can take: 1 for tanh, linear and relu, ¼ for
+  /// the logistic.
+  public var maxSlope: Double { self == .logistic ? 0.25 : 1 }
+
   /// The range f maps into, for drawing random states: (lower, upper).
   public var range: (lower: Double, upper: Double) {
     switch self {

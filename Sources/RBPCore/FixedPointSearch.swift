@@ -11,6 +11,13 @@ import RBPKernels
 
 /// One steady state found by `findFixedPoints`.
 public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
+  public init(state: [T], residual: Double, spectralRadius: Double, hits: Int) {
+    self.state = state
+    self.residual = residual
+    self.spectralRadius = spectralRadius
+    self.hits = hits
+  }
+
   /// The state x, N.
   public var state: [T]
   /// ‖f(Wx + a) − x‖∞.
@@ -110,6 +117,6 @@ extension SteadyNetwork {
   }
 }
 
-func maxDistance<T: KernelScalar>(_ a: [T], _ b: [T]) -> Double {
+public func maxDistance<T: KernelScalar>(_ a: [T], _ b: [T]) -> Double {
   zip(a, b).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) }
 }

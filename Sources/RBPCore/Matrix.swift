@@ -50,6 +50,15 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
     elements.replaceSubrange(r * cols ..< (r + 1) * cols, with: values)
   }
 
+  /// The rows at `indices`, in that order.
+  public func rows(_ indices: [Int]) -> Matrix {
+    var out = Matrix(rows: indices.count, cols: cols)
+    for (r, i) in indices.enumerated() {
+      out.elements.replaceSubrange(r * cols ..< (r + 1) * cols, with: elements[i * cols ..< (i + 1) * cols])
+    }
+    return out
+  }
+
   /// The transpose, `cols × rows`.
   public var transposed: Matrix {
     var t = Matrix(rows: cols, cols: rows)

@@ -129,10 +129,19 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
     Parameters<U>(layout: layout, values: values.map { U($0) })
   }
 
+  /// The default `gain` of `random`, the one default for the library and
+  /// the trainer. Steady models start contractive: gain 0.4 / max f' puts
+  /// ‖W‖₂ near 0.8 / max f', so ‖D W‖₂ < 1 at every state and the fixed
+  /// point is unique to begin with. Trajectory models start at gain 1
+  /// (‖W‖₂ ≈ 2), rich enough dynamics for sequence tasks.
+  public static func defaultGain(steady: Bool, activation: Activation) -> Double {
+    steady ? 0.4 / activation.maxSlope : 1
+  }
+
   /// Random parameters: W with entries N(0, (gain/√N)²) so that its spectral
   /// norm is about 2·gain, b and U with entries N(0, scale²), x0 zero.
   public static func random<G: RandomNumberGenerator>(
-    layout: ParameterLayout, gain: Double = 0.5, scale: Double = 0.1, using rng: inout G
+    layout: ParameterLayout, gain: Double, scale: Double = 0.1, using rng: inout G
   ) -> Parameters {
     var p = Parameters(layout: layout)
     let n = Double(layout.shape.units)

@@ -1,5 +1,7 @@
 // What every iterative solve reports, per pattern: iterations, final
-// residual and how it ended; and the settings shared by the solvers.
+// residual, how it ended, the fallbacks it needed and the stability of the
+// state it found; and the settings shared by the solvers, with the default
+// tolerances, which scale with the precision and the number of units.
 
 import RBPKernels
 
@@ -12,11 +14,19 @@ public enum SolveStatus: String, Equatable, Sendable, Codable {
   case nonFinite
   /// A dense system on the way (Newton step, direct solve) was singular.
   case singular
+  /// Converged to a fixed point with ρ(D W) ≥ 1: not a state the network
+  /// settles in (SPEC §1.1), so not the pattern's steady state.
+  case unstable
 }
 
 /// Tolerance and iteration limit of a solve.
+///
+/// A pattern has converged when its residual (∞-norm) is at most
+/// `tolerance · max(1, ‖v‖∞)`, where v is the state (forward) or adjoint
+/// (adjoint) being solved for: absolute for values of order one, relative
+/// for larger ones, so round-off of large values is not mistaken for
+/// non-convergence.
 public struct SolverOptions: Equatable, Sendable, Codable {
-  /// Stop when the residual (∞-norm) is at most this.
   public var tolerance: Double
   public var maxIterations: Int
 
@@ -24,19 +34,68 @@ public struct SolverOptions: Equatable, Sendable, Codable {
     self.tolerance = tolerance
     self.maxIterations = maxIterations
   }
+
+  /// The default iteration limit of every solver (per stage of `auto`).
+  public static let defaultMaxIterations = 1000
+
+  /// The default tolerance for N units in precision T:
+  ///
+  /// ```
+  /// max(floor, 32 · √N · ε)     floor = 1e-6 (f32), 1e-12 (f64)
+  /// ```
+  ///
+  /// 32·√N·ε is above the round-off of evaluating f(Wx + a) − x in T (an
+  /// N-term dot product), so f32 never chases its own rounding (N = 16:
+  /// 1.5e-5; N = 256: 6.1e-5); f64 solves to 1e-12, which makes steady
+  /// gradients agree with an exact reference to about 1e-10 relative on
+  /// well-conditioned problems.
+  public static func defaultTolerance<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> Double {
+    let epsilon = Double(T.ulpOfOne)
+    let floor = epsilon > 1e-10 ? 1e-6 : 1e-12
+    return max(floor, 32 * Double(max(units, 1)).squareRoot() * epsilon)
+  }
+
+  /// Whether `residual` passes for a value whose ∞-norm is `scale`.
+  @inline(__always)
+  public func accepts(_ residual: Double, scale: Double) -> Bool {
+    residual <= tolerance * max(1, scale)
+  }
 }
 
 /// Per-pattern outcome of a batched solve.
 public struct SolveDiagnostics: Equatable, Sendable {
+  /// Iterations, summed over every stage the pattern went through.
   public var iterations: [Int]
   /// Final residual, ∞-norm: ‖f(Wx+a) − x‖ forward, ‖(I − DWᵀ)s − Dg‖ adjoint.
   public var residuals: [Double]
   public var status: [SolveStatus]
+  /// How many fallback stages the pattern needed (0: the first method
+  /// succeeded), for the `auto` solvers.
+  public var fallbacks: [Int]
+  /// Forward solves: the estimated ρ(D W) at the state found (0 where a
+  /// bound proved it below 1 without estimating it; NaN where not computed).
+  public var spectralRadius: [Double]
 
   public init(count: Int) {
     iterations = [Int](repeating: 0, count: count)
     residuals = [Double](repeating: .infinity, count: count)
     status = [SolveStatus](repeating: .notConverged, count: count)
+    fallbacks = [Int](repeating: 0, count: count)
+    spectralRadius = [Double](repeating: .nan, count: count)
+  }
+
+  public var count: Int { status.count }
+
+  /// Row r of `self` becomes row `rows[r]`'s outcome in `into`, with
+  /// iterations added to what `into` had (for a later stage over a subset).
+  func merge(into other: inout SolveDiagnostics, rows: [Int], stage: Int) {
+    for (r, p) in rows.enumerated() {
+      other.iterations[p] += iterations[r]
+      other.residuals[p] = residuals[r]
+      other.status[p] = status[r]
+      other.fallbacks[p] = stage
+      other.spectralRadius[p] = spectralRadius[r]
+    }
   }
 
   public var converged: [Bool] { status.map { $0 == .converged } }
@@ -51,6 +110,8 @@ public struct SolveDiagnostics: Equatable, Sendable {
       throw RBPError.nonFinite(solver: solver, pattern: p + patternOffset, iterations: iterations[p])
     case .singular:
       throw RBPError.singular(what: "the linear system of \(solver)", pattern: p + patternOffset)
+    case .unstable:
+      throw RBPError.unstable(solver: solver, pattern: p + patternOffset, spectralRadius: spectralRadius[p])
     default:
       throw RBPError.notConverged(solver: solver, pattern: p + patternOffset, iterations: iterations[p],
                                   residual: residuals[p], tolerance: tolerance)
@@ -77,6 +138,21 @@ func maxAbsDifference<T: BinaryFloatingPoint>(_ u: UnsafePointer<T>, _ v: Unsafe
     if d > worst { worst = d }
   }
   return Double(worst)
+}
+
+/// (‖u − v‖∞, ‖u‖∞) over `count` elements; the first is NaN if any
+/// difference is NaN.
+@inline(__always)
+func differenceAndScale<T: BinaryFloatingPoint>(_ u: UnsafePointer<T>, _ v: UnsafePointer<T>, count: Int) -> (Double, Double) {
+  var worst: T = 0, scale: T = 0
+  for i in 0..<count {
+    let d = abs(u[i] - v[i])
+    if d.isNaN { return (.nan, .nan) }
+    if d > worst { worst = d }
+    let m = abs(u[i])
+    if m > scale { scale = m }
+  }
+  return (Double(worst), Double(scale))
 }
 
 /// The P×width matrix whose row order[r] is row r of `rows` (undoing the

@@ -7,6 +7,8 @@
 //   neumann   Σ_{k<K} (D Wᵀ)^k D g (Liao et al. 2018)                 K GEMMs
 //   direct    dense LU of I − D Wᵀ per pattern (exact, O(N³))
 //   gmres     restarted GMRES on I − D Wᵀ per pattern (matrix-free)
+//   auto      iterate, then GMRES for the patterns it leaves unconverged,
+//             then direct (N ≤ 2048) for what GMRES leaves
 //
 // Every method ends by measuring the true residual ‖s − d ⊙ (s·W + g)‖∞ of
 // what it returns, so diagnostics mean the same thing for all of them.
@@ -23,6 +25,9 @@ public enum AdjointMethod: Equatable, Sendable {
   case direct
   /// GMRES restarted every `restart` inner iterations.
   case gmres(restart: Int)
+  /// iterate, with GMRES and then the direct solve as per-pattern
+  /// fallbacks. The default.
+  case auto
 
   public static let gmres = AdjointMethod.gmres(restart: 30)
 
@@ -32,6 +37,7 @@ public enum AdjointMethod: Equatable, Sendable {
     case .neumann: return "adjoint solver neumann"
     case .direct: return "adjoint solver direct"
     case .gmres: return "adjoint solver gmres"
+    case .auto: return "adjoint solver auto"
     }
   }
 
@@ -73,13 +79,33 @@ extension SteadyNetwork {
       (s, diagnostics) = adjointByLU(slopes: d, lossGradient: g)
     case .gmres(let restart):
       (s, diagnostics) = adjointByGMRES(slopes: d, lossGradient: g, restart: restart, options: options)
+    case .auto:
+      return adjointWithFallbacks(slopes: d, lossGradient: g, options: options, workspace: workspace)
     }
     // The true residual of what is returned, for every method.
     let residuals = adjointResiduals(s, slopes: d, lossGradient: g, workspace: workspace)
     for p in 0..<d.rows where diagnostics.status[p] != .singular {
       diagnostics.residuals[p] = residuals[p]
+      let scale = s.withPointer { sp in (0..<n).reduce(0.0) { max($0, abs(Double(sp[p * n + $1]))) } }
       diagnostics.status[p] = !residuals[p].isFinite ? .nonFinite
-        : residuals[p] <= options.tolerance ? .converged : .notConverged
+        : options.accepts(residuals[p], scale: scale) ? .converged : .notConverged
+    }
+    return (s, diagnostics)
+  }
+
+  /// The stages of `.auto`, each on the patterns the earlier ones left.
+  func adjointWithFallbacks(
+    slopes d: Matrix<T>, lossGradient g: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
+  ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
+    var (s, diagnostics) = adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, workspace: workspace)
+    let stages: [AdjointMethod] = shape.units <= 2048 ? [.gmres, .direct] : [.gmres]
+    for (k, method) in stages.enumerated() {
+      let failed = (0..<diagnostics.count).filter { diagnostics.status[$0] != .converged }
+      if failed.isEmpty { break }
+      let (x, r) = adjoint(slopes: d.rows(failed), lossGradient: g.rows(failed), method: method, options: options,
+                           workspace: workspace)
+      r.merge(into: &diagnostics, rows: failed, stage: k + 1)
+      for (i, p) in failed.enumerated() { s.setRow(p, x.row(i)) }
     }
     return (s, diagnostics)
   }
@@ -145,11 +171,11 @@ extension SteadyNetwork {
       var r = active - 1
       while r >= 0 {
         let p = order[r]
-        let change = s.withUnsafeBufferPointer { sp in next.withUnsafeBufferPointer { np in
-          maxAbsDifference(sp.baseAddress! + r * n, np.baseAddress! + r * n, count: n)
+        let (change, scale) = s.withUnsafeBufferPointer { sp in next.withUnsafeBufferPointer { np in
+          differenceAndScale(np.baseAddress! + r * n, sp.baseAddress! + r * n, count: n)
         }}
         diagnostics.iterations[p] = sweep
-        if !change.isFinite || change <= options.tolerance {
+        if !change.isFinite || options.accepts(change, scale: scale) {
           diagnostics.status[p] = change.isFinite ? .converged : .nonFinite
           active -= 1
           swapRows(&s, r, active, width: n)

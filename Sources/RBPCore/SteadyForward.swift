@@ -4,11 +4,19 @@
 //   iterate   x ← (1−α) x + α f(W x + a)                 one GEMM per sweep
 //   anderson  Anderson mixing of the last m iterates      one GEMM per sweep
 //   newton    x ← x + δ, (I − D W) δ = f(Wx+a) − x        dense LU per pattern
+//   auto      iterate, then for the patterns that did not converge damped
+//             iterate (α = ½) and Anderson, each from the initial state,
+//             then Newton from where Anderson stopped
 //
-// Each pattern stops on its own residual ‖f(Wx+a) − x‖∞: converged rows are
-// swapped out of the active block, so they stop costing work. A pattern's
-// returned state is the one whose residual was measured, so the reported
-// residual is exactly that of the returned state.
+// A pattern's steady state is the stable fixed point that relaxation
+// reaches from its initial state (SPEC §1.1); the other methods are faster
+// or more robust ways to find it. Each pattern stops on its own residual
+// ‖f(Wx+a) − x‖∞: converged rows are swapped out of the active block, so
+// they stop costing work. A pattern's returned state is the one whose
+// residual was measured. `steadyStates` then checks stability: a state with
+// ρ(D W) ≥ 1 is rejected as `.unstable` (see SteadyStability.swift).
+//
+// Legend: P = patterns, N = units; states, drives and images are P×N.
 
 import RBPKernels
 
@@ -22,6 +30,9 @@ public enum ForwardMethod: Equatable, Sendable {
   case anderson(memory: Int, regularization: Double, damping: Double)
   /// Newton's method with a dense LU of I − D W and step halving.
   case newton
+  /// Relaxation first, with per-pattern fallbacks (damped relaxation,
+  /// Anderson, Newton) for the patterns it does not settle. The default.
+  case auto
 
   public static let iterate = ForwardMethod.iterate(damping: 1)
   public static let anderson = ForwardMethod.anderson(memory: 5, regularization: 1e-10, damping: 1)
@@ -31,6 +42,7 @@ public enum ForwardMethod: Equatable, Sendable {
     case .iterate: return "forward solver iterate"
     case .anderson: return "forward solver anderson"
     case .newton: return "forward solver newton"
+    case .auto: return "forward solver auto"
     }
   }
 
@@ -47,7 +59,7 @@ public enum ForwardMethod: Equatable, Sendable {
           throw RBPError.invalid("anderson regularization must be >= 0, got \(regularization)")
         }
       }
-    case .newton:
+    case .newton, .auto:
       break
     }
   }
@@ -79,19 +91,69 @@ extension SteadyNetwork {
                                                 regularization: T(regularization), damping: T(damping)))
     case .newton:
       return relaxByNewton(drives: drives, start: start, options: options)
+    case .auto:
+      return relaxWithFallbacks(drives: drives, start: start, options: options, workspace: workspace)
     }
   }
 
-  /// Fixed points of every pattern, or the error of the first pattern that
-  /// did not converge (with its iterations and residual).
+  /// The stages of `.auto`. Each later stage runs only on the patterns the
+  /// earlier ones left unconverged; relaxation stages start again from
+  /// `start`, Newton from where Anderson stopped.
+  func relaxWithFallbacks(
+    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
+  ) -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
+    var (states, diagnostics) = relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
+                                              mixer: DampedMixer(damping: 1))
+    let stages: [ForwardMethod] = [.iterate(damping: 0.5), .anderson, .newton]
+    for (k, method) in stages.enumerated() {
+      let failed = (0..<diagnostics.count).filter { diagnostics.status[$0] != .converged }
+      if failed.isEmpty { break }
+      let from = method == .newton ? states.rows(failed) : start.rows(failed)
+      let (x, d) = relax(drives: drives.rows(failed), from: from, method: method, options: options, workspace: workspace)
+      d.merge(into: &diagnostics, rows: failed, stage: k + 1)
+      for (r, p) in failed.enumerated() { states.setRow(p, x.row(r)) }
+    }
+    return (states, diagnostics)
+  }
+
+  /// Fixed points of every pattern, checked for stability, or the error of
+  /// the first pattern that did not converge (with its iterations and
+  /// residual) or converged only to an unstable fixed point.
   public func steadyStates(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     workspace: GEMMWorkspace<T>
   ) throws -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
+    let r = try settle(drives: drives, from: start, method: method, options: options, workspace: workspace)
+    return (r.states, r.diagnostics)
+  }
+
+  /// `steadyStates`, also returning the slopes D = f'(W x + a) at the states.
+  /// `certifyBelow`: see `spectralRadii`.
+  public func settle(
+    drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
+    certifyBelow: Double = 1, workspace: GEMMWorkspace<T>
+  ) throws -> (states: Matrix<T>, slopes: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
-    let result = relax(drives: drives, from: start, method: method, options: options, workspace: workspace)
-    try result.diagnostics.check(solver: method.name, tolerance: options.tolerance)
-    return result
+    let (x, relaxDiagnostics) = relax(drives: drives, from: start, method: method, options: options, workspace: workspace)
+    var diagnostics = relaxDiagnostics
+    try diagnostics.check(solver: method.name, tolerance: options.tolerance)
+    let d = slopes(states: x, drives: drives, workspace: workspace)
+    // A state reached by plain relaxation (damping 1) is an attractor of
+    // the iteration whose Jacobian is D W, which is what stability means;
+    // any other method's state must pass the estimate.
+    let relaxed: [Bool] = (0..<diagnostics.count).map { p in
+      switch method {
+      case .iterate(let damping): return damping == 1
+      case .auto: return diagnostics.fallbacks[p] == 0
+      default: return false
+      }
+    }
+    diagnostics.spectralRadius = spectralRadii(slopes: d, certifyBelow: certifyBelow, workspace: workspace)
+    for p in 0..<diagnostics.count where !relaxed[p] && !(diagnostics.spectralRadius[p] < 1) {
+      diagnostics.status[p] = .unstable
+    }
+    try diagnostics.check(solver: method.name, tolerance: options.tolerance)
+    return (x, d, diagnostics)
   }
 
   /// The shared sweep loop of `iterate` and `anderson`: one GEMM evaluates
@@ -128,13 +190,13 @@ extension SteadyNetwork {
       var r = active - 1
       while r >= 0 {
         let p = order[r]
-        let residual = x.withUnsafeBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
-          maxAbsDifference(fp.baseAddress! + r * n, xp.baseAddress! + r * n, count: n)
+        let (residual, scale) = x.withUnsafeBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
+          differenceAndScale(fp.baseAddress! + r * n, xp.baseAddress! + r * n, count: n)
         }}
         diagnostics.iterations[p] = sweep
         diagnostics.residuals[p] = residual
         let status: SolveStatus? = !residual.isFinite ? .nonFinite
-          : residual <= options.tolerance ? .converged : nil
+          : options.accepts(residual, scale: scale) ? .converged : nil
         if let status {
           diagnostics.status[p] = status
           active -= 1
@@ -165,16 +227,20 @@ extension SteadyNetwork {
     var diagnostics = SolveDiagnostics(count: count)
     var z = [T](repeating: 0, count: n), fx = z, d = z
 
-    /// f(W x + a) and the slopes into fx, d; returns ‖f(Wx+a) − x‖∞.
+    var scale = 0.0
+    /// f(W x + a) and the slopes into fx, d; returns ‖f(Wx+a) − x‖∞ (and
+    /// sets `scale` to ‖f(Wx+a)‖∞).
     func evaluate(_ x: [T], _ a: ArraySlice<T>) -> Double {
       for i in 0..<n { z[i] = a[a.startIndex + i] }
       gemv(m: n, n: n, a: w, lda: n, x: x, beta: 1, y: &z)
       activate(activation, z: z, x: &fx, slope: &d, count: n)
       var worst = 0.0
+      scale = 0
       for i in 0..<n {
         let diff = abs(Double(fx[i] - x[i]))
         if diff.isNaN { return .nan }
         worst = max(worst, diff)
+        scale = max(scale, abs(Double(fx[i])))
       }
       return worst
     }
@@ -187,7 +253,7 @@ extension SteadyNetwork {
       var status = SolveStatus.notConverged
       while true {
         if !residual.isFinite { status = .nonFinite; break }
-        if residual <= options.tolerance { status = .converged; break }
+        if options.accepts(residual, scale: scale) { status = .converged; break }
         if iteration == options.maxIterations { break }
         iteration += 1
         // (I − D W) δ = f(Wx + a) − x

@@ -10,28 +10,109 @@
 
 import RBPKernels
 
-/// Solver choices for a steady-state gradient.
+/// Solver choices for steady states, and the optional stabiliser of
+/// training.
 public struct SteadySolverSettings: Equatable, Sendable {
   public var forward: ForwardMethod
-  public var forwardOptions: SolverOptions
   public var adjoint: AdjointMethod
-  public var adjointOptions: SolverOptions
+  /// Forward tolerance; nil: `SolverOptions.defaultTolerance` for the
+  /// precision and the number of units.
+  public var tolerance: Double?
+  /// Adjoint tolerance; nil: the same default.
+  public var adjointTolerance: Double?
+  public var maxIterations: Int
+  public var adjointMaxIterations: Int
+  /// Added to the objective of a gradient while the network nears
+  /// instability; nil: none.
+  public var stabilizer: Stabilizer?
 
+  /// The defaults: `auto` solvers at the default tolerances.
   public init(
-    forward: ForwardMethod = .iterate, forwardOptions: SolverOptions = SolverOptions(tolerance: 1e-6, maxIterations: 1000),
-    adjoint: AdjointMethod = .iterate, adjointOptions: SolverOptions = SolverOptions(tolerance: 1e-6, maxIterations: 1000)
+    forward: ForwardMethod = .auto, adjoint: AdjointMethod = .auto, tolerance: Double? = nil,
+    adjointTolerance: Double? = nil, maxIterations: Int = SolverOptions.defaultMaxIterations,
+    adjointMaxIterations: Int? = nil, stabilizer: Stabilizer? = nil
   ) {
     self.forward = forward
-    self.forwardOptions = forwardOptions
     self.adjoint = adjoint
-    self.adjointOptions = adjointOptions
+    self.tolerance = tolerance
+    self.adjointTolerance = adjointTolerance
+    self.maxIterations = maxIterations
+    self.adjointMaxIterations = adjointMaxIterations ?? maxIterations
+    self.stabilizer = stabilizer
+  }
+
+  /// Explicit tolerances and limits for both solves.
+  public init(
+    forward: ForwardMethod = .auto, forwardOptions: SolverOptions, adjoint: AdjointMethod = .auto,
+    adjointOptions: SolverOptions
+  ) {
+    self.init(forward: forward, adjoint: adjoint, tolerance: forwardOptions.tolerance,
+              adjointTolerance: adjointOptions.tolerance, maxIterations: forwardOptions.maxIterations,
+              adjointMaxIterations: adjointOptions.maxIterations)
+  }
+
+  /// The forward solve's tolerance and limit in precision T for N units.
+  public func forwardOptions<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> SolverOptions {
+    SolverOptions(tolerance: tolerance ?? SolverOptions.defaultTolerance(for: T.self, units: units),
+                  maxIterations: maxIterations)
+  }
+
+  /// The adjoint solve's tolerance and limit in precision T for N units.
+  public func adjointOptions<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> SolverOptions {
+    SolverOptions(tolerance: adjointTolerance ?? SolverOptions.defaultTolerance(for: T.self, units: units),
+                  maxIterations: adjointMaxIterations)
+  }
+
+  public func validate() throws {
+    try forward.validate()
+    try adjoint.validate()
+    for (name, value) in [("tolerance", tolerance), ("adjoint tolerance", adjointTolerance)] {
+      if let value, !(value > 0 && value.isFinite) { throw RBPError.invalid("\(name) must be positive, got \(value)") }
+    }
+    guard maxIterations >= 1 && adjointMaxIterations >= 1 else {
+      throw RBPError.invalid("the iteration limits must be at least 1, got \(maxIterations) and \(adjointMaxIterations)")
+    }
+    try stabilizer?.validate()
+  }
+}
+
+/// A term added to the training objective that keeps steady states stable.
+public enum Stabilizer: Equatable, Sendable {
+  /// Jacobian regularisation (Bai et al. 2021) on the patterns whose
+  /// estimated ρ(D_p W) is at least `threshold`:
+  ///
+  /// ```
+  /// J += (λ/2P) Σ_{p: ρ_p ≥ threshold} ‖D_p W‖_F²,   ‖D_p W‖_F² = Σ_i d_pi² ‖W_i,:‖²
+  /// ```
+  ///
+  /// exact at O(N²) for this network (no Hutchinson estimate), and
+  /// differentiated exactly, through D's dependence on the fixed point, for
+  /// the patterns it applies to. ‖D W‖_F ≥ ρ(D W), so pressing on it pulls
+  /// the spectral radius away from 1; patterns far from the edge pay
+  /// nothing, so associative memories keep ‖W‖₂ > 1 where they need it.
+  case jacobian(weight: Double, threshold: Double)
+
+  /// The default for steady models: λ = 0.1 from ρ ≥ 0.9.
+  public static let standard = Stabilizer.jacobian(weight: 0.1, threshold: 0.9)
+
+  public func validate() throws {
+    switch self {
+    case let .jacobian(weight, threshold):
+      guard weight >= 0 && weight.isFinite else { throw RBPError.invalid("stability weight must be >= 0, got \(weight)") }
+      guard threshold >= 0 && threshold.isFinite else {
+        throw RBPError.invalid("stability threshold must be >= 0, got \(threshold)")
+      }
+    }
   }
 }
 
 /// Everything one gradient evaluation produces.
 public struct SteadyGradient<T: KernelScalar>: Sendable {
-  /// J = (1/P) Σ_p L_p.
+  /// J = (1/P) Σ_p L_p (without the stabiliser's term).
   public var loss: Double
+  /// The stabiliser's term of the objective (0 without one); `gradient`
+  /// is that of loss + penalty.
+  public var penalty: Double
   /// ∂J/∂θ in the parameter layout.
   public var gradient: Parameters<T>
   /// Fixed points, P×N.
@@ -77,16 +158,19 @@ extension SteadyNetwork {
     return d
   }
 
-  /// The loss J of a batch at its fixed points (no adjoint).
+  /// The loss J of a batch at its fixed points (no adjoint), each pattern
+  /// relaxed from `start`, or from the batch's initial states, or zero.
   public func evaluate(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
     workspace: GEMMWorkspace<T> = GEMMWorkspace()
   ) throws -> (loss: Double, states: Matrix<T>, diagnostics: SolveDiagnostics) {
     try batch.check(against: shape)
+    try settings.validate()
     let a = drives(batch.inputs, workspace: workspace)
-    let x0 = try startStates(start, count: batch.count)
-    let (x, diagnostics) = try steadyStates(drives: a, from: x0, method: settings.forward,
-                                            options: settings.forwardOptions, workspace: workspace)
+    let x0 = try startStates(start ?? batch.initial, count: batch.count)
+    let (x, _, diagnostics) = try settle(drives: a, from: x0, method: settings.forward,
+                                         options: settings.forwardOptions(for: T.self, units: shape.units),
+                                         workspace: workspace)
     let losses = lossAndGradient(states: x, batch: batch).losses
     return (losses.reduce(0, +) / Double(max(batch.count, 1)), x, diagnostics)
   }
@@ -101,23 +185,31 @@ extension SteadyNetwork {
   ///
   /// - Parameters:
   ///   - start: P×N states to start the forward solve from (a warm start),
-  ///     or nil for zeros.
+  ///     or nil for the batch's initial states (zeros when it has none).
   /// - Throws: `RBPError` for a solve that does not converge or blows up.
   public func gradient(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
     workspace: GEMMWorkspace<T> = GEMMWorkspace()
   ) throws -> SteadyGradient<T> {
     try batch.check(against: shape)
-    try settings.adjoint.validate()
+    try settings.validate()
     let (count, n, i) = (batch.count, shape.units, shape.inputs)
     let a = drives(batch.inputs, workspace: workspace)
-    let x0 = try startStates(start, count: count)
-    let (x, forward) = try steadyStates(drives: a, from: x0, method: settings.forward,
-                                        options: settings.forwardOptions, workspace: workspace)
-    let d = slopes(states: x, drives: a, workspace: workspace)
-    let (losses, g) = lossAndGradient(states: x, batch: batch)
+    let x0 = try startStates(start ?? batch.initial, count: count)
+    var certifyBelow = 1.0
+    if case let .jacobian(weight, threshold) = settings.stabilizer, weight > 0 { certifyBelow = threshold }
+    let (x, d, forward) = try settle(drives: a, from: x0, method: settings.forward,
+                                     options: settings.forwardOptions(for: T.self, units: n),
+                                     certifyBelow: certifyBelow, workspace: workspace)
+    var (losses, g) = lossAndGradient(states: x, batch: batch)
+    var stabilized: [Int] = []
+    var penalty = 0.0
+    if case let .jacobian(weight, threshold) = settings.stabilizer, weight > 0 {
+      stabilized = (0..<count).filter { !(forward.spectralRadius[$0] < threshold) }
+      penalty = addJacobianPenalty(weight: weight, patterns: stabilized, states: x, slopes: d, into: &g) / Double(count)
+    }
     let (s, adjoint) = try adjointStates(slopes: d, lossGradient: g, method: settings.adjoint,
-                                         options: settings.adjointOptions, workspace: workspace)
+                                         options: settings.adjointOptions(for: T.self, units: n), workspace: workspace)
 
     var grad = Parameters<T>(layout: parameters.layout)
     let scale = 1 / T(max(count, 1))
@@ -137,10 +229,47 @@ extension SteadyNetwork {
         let gb = base + layout.b.lowerBound
         for p in 0..<count { for j in 0..<n { gb[j] += sp[p * n + j] } }
         for j in 0..<n { gb[j] *= scale }
+        // The stabiliser's direct term, D held fixed: (λ/P) Σ_p d_pi² W_ij.
+        if case let .jacobian(weight, _) = settings.stabilizer, !stabilized.isEmpty {
+          let gw = base + layout.w.lowerBound
+          let w = parameters.values
+          for i in 0..<n {
+            var sum = 0.0
+            for p in stabilized { let dp = Double(d[p, i]); sum += dp * dp }
+            let factor = T(weight * sum) * scale
+            for j in 0..<n { gw[i * n + j] += factor * w[i * n + j] }
+          }
+        }
       }
     }}}
-    return SteadyGradient(loss: losses.reduce(0, +) / Double(max(count, 1)), gradient: grad,
+    return SteadyGradient(loss: losses.reduce(0, +) / Double(max(count, 1)), penalty: penalty, gradient: grad,
                           states: x, adjoints: s, forward: forward, adjoint: adjoint)
+  }
+
+  /// Adds the stabiliser's dependence through the fixed point to the loss
+  /// gradient of each pattern in `patterns` and returns Σ_p (λ/2)‖D_p W‖_F².
+  ///
+  /// With r_i = ‖W_i,:‖², the term (λ/2) Σ_i d_i² r_i depends on the
+  /// pre-activation z through d = f'(z): its derivative λ d_i f''(z_i) r_i
+  /// enters the adjoint's right-hand side next to D g, which is the same as
+  /// adding λ φ_i d_i r_i to g, with φ = f''/f' written in x (tanh: −2x,
+  /// logistic: 1 − 2x, linear and relu: 0).
+  func addJacobianPenalty(
+    weight: Double, patterns: [Int], states x: Matrix<T>, slopes d: Matrix<T>, into g: inout Matrix<T>
+  ) -> Double {
+    let n = shape.units
+    let w = parameters.W
+    let rowNorms = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + Double(w[i, $1]) * Double(w[i, $1]) } }
+    var total = 0.0
+    for p in patterns {
+      for i in 0..<n {
+        let di = Double(d[p, i])
+        total += 0.5 * weight * di * di * rowNorms[i]
+        let phi = activation.curvatureRatio(value: Double(x[p, i]))
+        g[p, i] += T(weight * phi * di * rowNorms[i])
+      }
+    }
+    return total
   }
 
   func startStates(_ start: Matrix<T>?, count: Int) throws -> Matrix<T> {

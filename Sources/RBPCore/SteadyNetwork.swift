@@ -28,11 +28,13 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
 
   public var shape: NetworkShape { parameters.shape }
 
-  /// A network with random parameters (see `Parameters.random`).
+  /// A network with random parameters (see `Parameters.random`); gain nil:
+  /// `Parameters.defaultGain`, a contractive start.
   public static func random<G: RandomNumberGenerator>(
-    shape: NetworkShape, activation: Activation, loss: Loss, gain: Double = 0.5, using rng: inout G
+    shape: NetworkShape, activation: Activation, loss: Loss, gain: Double? = nil, using rng: inout G
   ) throws -> SteadyNetwork {
     let layout = ParameterLayout(shape: shape, hasInitialState: false)
+    let gain = gain ?? Parameters<T>.defaultGain(steady: true, activation: activation)
     return try SteadyNetwork(parameters: .random(layout: layout, gain: gain, using: &rng),
                              activation: activation, loss: loss)
   }
@@ -65,7 +67,7 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
 }
 
 /// Patterns for a steady-state network: inputs, targets for the output
-/// units, and an optional mask (nonzero counts).
+/// units, an optional mask (nonzero counts) and optional initial states.
 public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   /// P×I
   public var inputs: Matrix<T>
@@ -73,17 +75,23 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   public var targets: Matrix<T>
   /// P×O or nil (all ones)
   public var mask: Matrix<T>?
+  /// P×N: the state each pattern relaxes from, or nil (zeros).
+  public var initial: Matrix<T>?
 
-  public init(inputs: Matrix<T>, targets: Matrix<T>, mask: Matrix<T>? = nil) throws {
+  public init(inputs: Matrix<T>, targets: Matrix<T>, mask: Matrix<T>? = nil, initial: Matrix<T>? = nil) throws {
     guard inputs.rows == targets.rows else {
       throw RBPError.invalid("inputs have \(inputs.rows) patterns but targets have \(targets.rows)")
     }
     if let mask, mask.rows != targets.rows || mask.cols != targets.cols {
       throw RBPError.invalid("mask is \(mask.rows)×\(mask.cols) but targets are \(targets.rows)×\(targets.cols)")
     }
+    if let initial, initial.rows != inputs.rows {
+      throw RBPError.invalid("initial states have \(initial.rows) rows for \(inputs.rows) patterns")
+    }
     self.inputs = inputs
     self.targets = targets
     self.mask = mask
+    self.initial = initial
   }
 
   public var count: Int { inputs.rows }
@@ -97,6 +105,7 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
     picked.inputs = pick(inputs)
     picked.targets = pick(targets)
     picked.mask = mask.map(pick)
+    picked.initial = initial.map(pick)
     return picked
   }
 
@@ -107,6 +116,9 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
     }
     guard targets.cols == shape.outputs else {
       throw RBPError.invalid("targets have \(targets.cols) columns but the network has \(shape.outputs) outputs")
+    }
+    if let initial, initial.cols != shape.units {
+      throw RBPError.invalid("initial states have \(initial.cols) columns but the network has \(shape.units) units")
     }
   }
 }

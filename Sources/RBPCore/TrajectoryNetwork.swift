@@ -35,11 +35,11 @@ public struct TrajectoryNetwork<T: KernelScalar>: Equatable, Sendable {
 
   /// A network with random parameters (see `Parameters.random`) and x0 = 0.
   public static func random<G: RandomNumberGenerator>(
-    shape: NetworkShape, activation: Activation, loss: Loss, leak: Double = 1, gain: Double = 0.5,
+    shape: NetworkShape, activation: Activation, loss: Loss, leak: Double = 1, gain: Double? = nil,
     using rng: inout G
   ) throws -> TrajectoryNetwork {
     let layout = ParameterLayout(shape: shape, hasInitialState: true)
-    return try TrajectoryNetwork(parameters: .random(layout: layout, gain: gain, using: &rng),
+    return try TrajectoryNetwork(parameters: .random(layout: layout, gain: gain ?? Parameters<T>.defaultGain(steady: false, activation: activation), using: &rng),
                                  activation: activation, loss: loss, leak: leak)
   }
 }

@@ -38,10 +38,12 @@ public struct Checkpoint: Sendable {
   public var rngState: UInt64?
   /// Per-epoch metrics by name, each one value per epoch.
   public var history: [String: [Double]]
-  /// Steady models: the warm starts of training, and of validation, under
-  /// /solver.
+  /// Steady models trained with warm starts: each pattern's last fixed
+  /// point, under /solver.
   public var warmStarts: WarmStarts?
-  public var validationWarmStarts: WarmStarts?
+  /// Why the run stopped before its last epoch (attribute `stop_reason`),
+  /// when it did: the checkpoint then holds the last good state.
+  public var stopReason: String?
 
   public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
               parameters: Parameters<Double>, config: String? = nil, step: Int = 0, epoch: Int = 0,
@@ -59,7 +61,7 @@ public struct Checkpoint: Sendable {
     self.rngState = rngState
     self.history = history
     warmStarts = nil
-    validationWarmStarts = nil
+    stopReason = nil
   }
 
   public init<T: KernelScalar>(_ net: SteadyNetwork<T>) {
@@ -171,7 +173,7 @@ public enum CheckpointFile {
       return WarmStarts(states: Matrix(rows: shape[0], cols: n, elements: states), known: known.map { $0 != 0 })
     }
     checkpoint.warmStarts = try warm("warm_start")
-    checkpoint.validationWarmStarts = try warm("validation_warm_start")
+    if file.hasAttribute("stop_reason") { checkpoint.stopReason = try file.stringAttribute("stop_reason") }
     if file.exists("history") {
       let h = try file.group("history")
       for name in try h.childNames() { checkpoint.history[name] = try h.dataset(name).read() }
@@ -238,11 +240,11 @@ public enum CheckpointFile {
         try g.write("first", opt.first.values, shape: [opt.first.values.count])
         try g.write("second", opt.second.values, shape: [opt.second.values.count])
       }
-      for (name, warm) in [("warm_start", checkpoint.warmStarts), ("validation_warm_start", checkpoint.validationWarmStarts)] {
-        guard let warm else { continue }
-        try file.write("solver/\(name)", warm.states.elements, shape: [warm.states.rows, warm.states.cols])
-        try file.write("solver/\(name)_known", warm.known.map { $0 ? 1.0 : 0.0 }, shape: [warm.known.count])
+      if let warm = checkpoint.warmStarts {
+        try file.write("solver/warm_start", warm.states.elements, shape: [warm.states.rows, warm.states.cols])
+        try file.write("solver/warm_start_known", warm.known.map { $0 ? 1.0 : 0.0 }, shape: [warm.known.count])
       }
+      if let reason = checkpoint.stopReason { try file.setAttribute("stop_reason", string: reason) }
       if !checkpoint.history.isEmpty {
         let h = try file.createGroup("history")
         for (name, values) in checkpoint.history.sorted(by: { $0.key < $1.key }) {

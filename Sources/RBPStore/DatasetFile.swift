@@ -124,6 +124,7 @@ public enum DatasetFile {
     guard inShape[0] == outShape[0] else {
       throw fail("targets", "has \(outShape[0]) patterns but /inputs has \(inShape[0])")
     }
+    if rows == nil && inShape[0] == 0 { throw fail("inputs", "has no patterns") }
     if kind == .trajectory && inShape[1] != outShape[1] {
       throw fail("targets", "has \(outShape[1]) steps but /inputs has \(inShape[1])")
     }
@@ -133,25 +134,25 @@ public enum DatasetFile {
       guard mShape == outShape else { throw fail("mask", "has shape \(mShape), expected that of /targets \(outShape)") }
       mask = m
     }
+    // x(0) of each trajectory, or the state each steady pattern relaxes from.
+    var initial: Matrix<T>? = nil
+    if group.exists("initial") {
+      let (x0, shape) = try readArray(group, "initial", rank: 2, rows: rows, as: T.self)
+      guard shape[0] == inShape[0] else { throw fail("initial", "has \(shape[0]) rows for \(inShape[0]) patterns") }
+      initial = Matrix(rows: shape[0], cols: shape[1], elements: x0)
+    }
     switch kind {
     case .steady:
-      if group.exists("initial") { throw fail("initial", "is only allowed in trajectory datasets") }
       let (p, i, o) = (inShape[0], inShape[1], outShape[1])
       let batch = try wrap(path) {
         try SteadyBatch(inputs: Matrix(rows: p, cols: i, elements: inputs),
                         targets: Matrix(rows: p, cols: o, elements: targets),
-                        mask: mask.map { Matrix(rows: p, cols: o, elements: $0) })
+                        mask: mask.map { Matrix(rows: p, cols: o, elements: $0) }, initial: initial)
       }
       return .steady(batch)
     case .trajectory:
       let (p, steps, i, o) = (inShape[0], inShape[1], inShape[2], outShape[2])
       guard steps >= 1 else { throw fail("inputs", "has no steps") }
-      var initial: Matrix<T>? = nil
-      if group.exists("initial") {
-        let (x0, shape) = try readArray(group, "initial", rank: 2, rows: rows, as: T.self)
-        guard shape[0] == p else { throw fail("initial", "has \(shape[0]) rows for \(p) sequences") }
-        initial = Matrix(rows: p, cols: shape[1], elements: x0)
-      }
       let batch = try wrap(path) {
         try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: i, targets: targets,
                             outputWidth: o, mask: mask, initial: initial)
@@ -180,6 +181,7 @@ public enum DatasetFile {
       try group.write("inputs", b.inputs.elements, shape: [b.count, b.inputs.cols])
       try group.write("targets", b.targets.elements, shape: [b.count, b.targets.cols])
       if let m = b.mask { try group.write("mask", m.elements, shape: [b.count, m.cols]) }
+      if let x0 = b.initial { try group.write("initial", x0.elements, shape: [b.count, x0.cols]) }
     case .trajectory(let b):
       try group.write("inputs", b.inputs, shape: [b.count, b.steps, b.inputWidth])
       try group.write("targets", b.targets, shape: [b.count, b.steps, b.outputWidth])

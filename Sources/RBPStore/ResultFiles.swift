@@ -18,6 +18,10 @@ public struct GradientsRecord: Sendable {
   /// steady (P, N); trajectory (P, T, N) for s(1…T)
   public var adjoint: [Double]
   public var adjointShape: [Int]
+  /// Steady: the solver settings used, written as root attributes
+  /// (`solver`, `adjoint_solver`, `forward_tolerance`, `adjoint_tolerance`).
+  public var solverAttributes: [String: String] = [:]
+  public var toleranceAttributes: [String: Double] = [:]
 
   public init(loss: Double, gradient: Parameters<Double>, model: ModelKind, states: [Double], statesShape: [Int],
               adjoint: [Double], adjointShape: [Int]) {
@@ -77,6 +81,8 @@ public enum GradientsFile {
       if record.model == .trajectory { try grad.write("x0", g.x0, shape: [s.units]) }
       try file.write("states", record.states, shape: record.statesShape)
       try file.write("adjoint", record.adjoint, shape: record.adjointShape)
+      for (key, value) in record.solverAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, string: value) }
+      for (key, value) in record.toleranceAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, double: value) }
     }
   }
 

@@ -25,13 +25,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
   public var coupling: Coupling?
   public var leak: Double?
   public var gain: Double?
-  /// Forward solver (steady): iterate, anderson, newton.
+  /// Forward solver (steady): auto, iterate, anderson, newton.
   public var solver: String?
   public var damping: Double?
   public var memory: Int?
   public var tolerance: Double?
   public var maxIterations: Int?
-  /// Adjoint solver (steady): iterate, neumann, direct, gmres.
+  /// Adjoint solver (steady): auto, iterate, neumann, direct, gmres.
   public var adjoint: String?
   public var terms: Int?
   public var restart: Int?
@@ -58,6 +58,17 @@ public struct RunConfig: Codable, Equatable, Sendable {
   public var targetLoss: Double?
   /// Stop early once the dataset's task counts as solved (classic tasks).
   public var stopWhenSolved: Bool?
+  /// Steady: start each training step's solves from the pattern's last
+  /// fixed point rather than its initial state (faster; may settle a
+  /// pattern in another basin than relaxation from the initial state).
+  public var warmStart: Bool?
+  /// Steady: none or jacobian.
+  public var stabilizer: String?
+  public var stabilityWeight: Double?
+  public var stabilityThreshold: Double?
+  /// A failed step is rejected and retried at half the learning rate this
+  /// many times in a row before the run stops.
+  public var maxRetries: Int?
 
   public init() {}
 
@@ -73,6 +84,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
     case checkpointEvery = "checkpoint-every"
     case targetLoss = "target-loss"
     case stopWhenSolved = "stop-when-solved"
+    case warmStart = "warm-start"
+    case stabilizer
+    case stabilityWeight = "stability-weight"
+    case stabilityThreshold = "stability-threshold"
+    case maxRetries = "max-retries"
   }
 
   /// The names a JSON config may use.

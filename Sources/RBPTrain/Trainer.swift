@@ -3,8 +3,18 @@
 // threads and summed in shard order (so results are bit-identical for any
 // thread count); the optimizer step; validation metrics; early stopping;
 // checkpoints every k epochs and at the end, holding everything needed to
-// resume exactly (parameters, optimizer, counters, the warm starts of the
-// steady-state solver, history, configuration).
+// resume exactly (parameters, optimizer, counters, history, configuration,
+// and the warm starts when they are on).
+//
+// Failure policy. A step whose solves fail (no converged, stable steady
+// state for some pattern, or a non-finite loss or gradient) means the
+// previous update went too far: it is undone, the learning rate is halved
+// for the rest of the run, and the update is taken again from the previous
+// parameters; validation that fails is treated the same way. After
+// `maxRetries` such rejections in a row, or a failure with nothing to undo,
+// the run stops: the last good state (the end of the last epoch that
+// validated) is written as the checkpoint with the reason in `stop_reason`,
+// so it can be resumed, with other settings if need be.
 
 import Dispatch
 import Foundation
@@ -42,6 +52,57 @@ public struct TrainingOutcome: Sendable {
 /// does not depend on how many threads share it.
 public let shardSize = 16
 
+/// The run stopped early on a failure; the checkpoint holds the last good
+/// state and this reason.
+public struct TrainingStopped: Error, CustomStringConvertible {
+  public var reason: String
+  public var checkpoint: String
+  public var epoch: Int
+  public var description: String {
+    "\(reason); the last good state (epoch \(epoch)) is in \(checkpoint), resumable with --resume"
+  }
+}
+
+/// Solver statistics of the steps of one epoch (steady models).
+struct SolveStats: Sendable {
+  var forwardIterations = 0, forwardMax = 0, adjointIterations = 0, adjointMax = 0, patterns = 0
+  var maxResidual = 0.0, maxRadius = 0.0, fallbacks = 0, penalty = 0.0
+
+  mutating func add(_ g: SteadyGradient<some KernelScalar>) {
+    patterns += g.forward.count
+    forwardIterations += g.forward.iterations.reduce(0, +)
+    forwardMax = max(forwardMax, g.forward.iterations.max() ?? 0)
+    adjointIterations += g.adjoint.iterations.reduce(0, +)
+    adjointMax = max(adjointMax, g.adjoint.iterations.max() ?? 0)
+    maxResidual = max(maxResidual, g.forward.residuals.max() ?? 0)
+    maxRadius = max(maxRadius, g.forward.spectralRadius.filter { !$0.isNaN }.max() ?? 0)
+    fallbacks += g.forward.fallbacks.filter { $0 > 0 }.count + g.adjoint.fallbacks.filter { $0 > 0 }.count
+    penalty += g.penalty * Double(g.forward.count)
+  }
+
+  mutating func add(_ other: SolveStats) {
+    patterns += other.patterns
+    forwardIterations += other.forwardIterations
+    forwardMax = max(forwardMax, other.forwardMax)
+    adjointIterations += other.adjointIterations
+    adjointMax = max(adjointMax, other.adjointMax)
+    maxResidual = max(maxResidual, other.maxResidual)
+    maxRadius = max(maxRadius, other.maxRadius)
+    fallbacks += other.fallbacks
+    penalty += other.penalty
+  }
+}
+
+/// Keys of the per-epoch `/history` series.
+public enum HistoryKey: String, CaseIterable, Sendable {
+  case loss, valLoss = "val_loss", valAccuracy = "val_accuracy", lr
+  case rejectedSteps = "rejected_steps"
+  case forwardIterationsMean = "forward_iterations_mean", forwardIterationsMax = "forward_iterations_max"
+  case adjointIterationsMean = "adjoint_iterations_mean", adjointIterationsMax = "adjoint_iterations_max"
+  case maxResidual = "max_residual", maxSpectralRadius = "max_spectral_radius"
+  case fallbacks, penalty
+}
+
 /// Trains one network on one dataset file; T is the working precision.
 public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   public let plan: TrainingPlan
@@ -54,29 +115,33 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   var epoch = 0
   var step = 0
   public private(set) var history: [String: [Double]] = [:]
+  /// Training's warm starts (with `warmStart` on only).
   var warm: SteadyStateCache<T>
-  /// Warm starts of validation (test set, or the training set held in
-  /// memory), kept apart from training's so that validating never changes
-  /// the steps training takes.
-  var validationWarm: SteadyStateCache<T>
   let test: DatasetContents<T>?
   let workspaces: [GEMMWorkspace<T>]
+  /// The state at the end of the last epoch that validated (or the start).
+  var lastGood: Checkpoint? = nil
 
   /// Sets up a run: a fresh network from the plan's seed, or the state of
   /// `resumeFrom` (a checkpoint written by a run of the same configuration).
   /// Datasets up to `inMemoryLimit` bytes are loaded whole; larger ones are
   /// streamed in minibatches.
+  ///
+  /// - Parameter learningRate: on resume, a learning rate that replaces the
+  ///   checkpoint's (nil: continue with the checkpoint's, which may have been
+  ///   decayed or halved by rejected steps).
   public init(plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
-              resumeFrom: Checkpoint? = nil, inMemoryLimit: Int = 64 << 20) throws {
+              resumeFrom: Checkpoint? = nil, learningRate: Double? = nil, inMemoryLimit: Int = 64 << 20) throws {
     self.plan = plan
     dataPath = data
     checkpointPath = checkpoint
     self.summary = summary
+    guard summary.count > 0 else { throw ConfigError("\(data): the dataset has no patterns") }
     stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
                                     inMemoryLimit: inMemoryLimit)
     test = summary.hasTestSet ? try DatasetFile.read(data, as: T.self, testSet: true) : nil
+    if let test, test.count == 0 { throw ConfigError("\(data): the test set /test has no patterns") }
     warm = SteadyStateCache(units: plan.shape.units)
-    validationWarm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
     let layout = ParameterLayout(shape: plan.shape, hasInitialState: plan.model == .trajectory)
     if let ck = resumeFrom {
@@ -92,11 +157,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
         optimizer.second = saved.second.converted(to: T.self)
         optimizer.settings.learningRate = saved.settings.learningRate
       }
+      if let learningRate { optimizer.settings.learningRate = learningRate }
       epoch = ck.epoch
       step = ck.step
       history = ck.history
-      if let states = ck.warmStarts { warm.restore(states.states.converted(to: T.self), known: states.known) }
-      if let states = ck.validationWarmStarts { validationWarm.restore(states.states.converted(to: T.self), known: states.known) }
+      if plan.warmStart, let states = ck.warmStarts { warm.restore(states.states.converted(to: T.self), known: states.known) }
     } else {
       var rng = SeededGenerator(seed: plan.seed)
       parameters = Parameters<T>.random(layout: layout, gain: plan.gain, using: &rng)
@@ -104,38 +169,83 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     }
   }
 
-  /// Runs the remaining epochs, calling `report` after each.
+  /// Runs the remaining epochs, calling `report` after each. Throws
+  /// `TrainingStopped` (after writing the last good checkpoint) when the
+  /// failure policy gives up.
   public func run(report: (EpochReport) -> Void = { _ in }) throws -> TrainingOutcome {
     let start = DispatchTime.now().uptimeNanoseconds
     var last: EpochReport? = nil
     var stoppedEarly = false
+    lastGood = checkpoint
     if epoch >= plan.epochs { try saveCheckpoint() }
+    /// The update before the current parameters, to undo it.
+    var previous: (parameters: Parameters<T>, optimizer: Optimizer<T>, gradient: Parameters<T>)? = nil
+    var retries = 0
+    /// Undoes the last update and takes it again at half the learning
+    /// rate, or stops the run when that is not possible.
+    func reject(_ error: Error) throws {
+      guard let p = previous, retries < plan.maxRetries else {
+        try stop(reason: retries > 0
+          ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)")
+      }
+      retries += 1
+      parameters = p.parameters
+      optimizer = p.optimizer
+      optimizer.settings.learningRate *= 0.5
+      previous!.optimizer.settings.learningRate *= 0.5
+      optimizer.apply(p.gradient, to: &parameters)
+    }
     while epoch < plan.epochs {
       let epochStart = DispatchTime.now().uptimeNanoseconds
       stream.startEpoch(epoch)
-      var lossSum = 0.0, patterns = 0
+      var lossSum = 0.0, patterns = 0, rejected = 0
+      var stats = SolveStats()
       while let (indices, batch) = try stream.next() {
-        let (loss, gradient) = try minibatchGradient(batch, indices: indices)
-        optimizer.apply(gradient, to: &parameters)
-        lossSum += loss * Double(indices.count)
-        patterns += indices.count
+        while true {
+          do {
+            let (loss, gradient, shardStats) = try minibatchGradient(batch, indices: indices)
+            guard loss.isFinite, gradient.values.allSatisfy({ $0.isFinite }) else {
+              throw RBPError.nonFinite(solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: step)
+            }
+            stats.add(shardStats)
+            lossSum += loss * Double(indices.count)
+            patterns += indices.count
+            previous = (parameters, optimizer, gradient)
+            optimizer.apply(gradient, to: &parameters)
+            retries = 0
+            break
+          } catch let error as RBPError {
+            try reject(error)
+            rejected += 1
+          }
+        }
         step += 1
       }
       epoch += 1
       let trainingLoss = lossSum / Double(max(patterns, 1))
-      let (validationLoss, accuracy, solved) = try validate() ?? (trainingLoss, nil, false)
+      var validation: (Double, Double?, Bool)
+      while true {
+        do {
+          validation = try validate() ?? (trainingLoss, nil, false)
+          guard validation.0.isFinite else {
+            throw RBPError.nonFinite(solver: "validation", pattern: 0, iterations: epoch)
+          }
+          break
+        } catch let error as RBPError {
+          try reject(error)
+          rejected += 1
+        }
+      }
+      let (validationLoss, accuracy, solved) = validation
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
       let r = EpochReport(epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
                           validationLoss: validationLoss, validationAccuracy: accuracy, solved: solved,
                           seconds: seconds, patternsPerSecond: Double(patterns) / max(seconds, 1e-9))
-      record(r)
+      record(r, stats: stats, rejected: rejected)
       last = r
       report(r)
       optimizer.settings.learningRate *= plan.lrDecay
-      guard r.loss.isFinite && r.validationLoss.isFinite else {
-        try saveCheckpoint()
-        throw RBPError.nonFinite(solver: "training", pattern: 0, iterations: epoch)
-      }
+      lastGood = checkpoint
       let done = (plan.stopWhenSolved && solved) || (plan.targetLoss.map { validationLoss <= $0 } ?? false)
       if done || epoch == plan.epochs || (plan.checkpointEvery > 0 && epoch % plan.checkpointEvery == 0) {
         try saveCheckpoint()
@@ -150,73 +260,104 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
                            checkpoint: checkpointPath)
   }
 
+  /// Writes the last good state with `reason` and throws `TrainingStopped`.
+  func stop(reason: String) throws -> Never {
+    var ck = lastGood ?? checkpoint
+    ck.stopReason = reason
+    try CheckpointFile.write(ck, to: checkpointPath)
+    throw TrainingStopped(reason: reason, checkpoint: checkpointPath, epoch: ck.epoch)
+  }
+
   /// Per-epoch history (no wall-clock times: a checkpoint depends only on
   /// the configuration, not on the machine or the thread count).
-  func record(_ r: EpochReport) {
-    history["loss", default: []].append(r.loss)
-    history["val_loss", default: []].append(r.validationLoss)
-    if let a = r.validationAccuracy { history["val_accuracy", default: []].append(a) }
-    history["lr", default: []].append(optimizer.settings.learningRate)
+  func record(_ r: EpochReport, stats: SolveStats, rejected: Int) {
+    func append(_ key: HistoryKey, _ value: Double) { history[key.rawValue, default: []].append(value) }
+    append(.loss, r.loss)
+    append(.valLoss, r.validationLoss)
+    if let a = r.validationAccuracy { append(.valAccuracy, a) }
+    append(.lr, optimizer.settings.learningRate)
+    append(.rejectedSteps, Double(rejected))
+    if plan.model == .steady {
+      let count = Double(max(stats.patterns, 1))
+      append(.forwardIterationsMean, Double(stats.forwardIterations) / count)
+      append(.forwardIterationsMax, Double(stats.forwardMax))
+      append(.adjointIterationsMean, Double(stats.adjointIterations) / count)
+      append(.adjointIterationsMax, Double(stats.adjointMax))
+      append(.maxResidual, stats.maxResidual)
+      append(.maxSpectralRadius, stats.maxRadius)
+      append(.fallbacks, Double(stats.fallbacks))
+      append(.penalty, stats.penalty / count)
+    }
   }
 
   /// The mean loss and gradient of one minibatch: shards of `shardSize`
   /// patterns, computed by `plan.threads` workers, combined in shard order.
-  func minibatchGradient(_ batch: DatasetContents<T>, indices: [Int]) throws -> (Double, Parameters<T>) {
+  func minibatchGradient(_ batch: DatasetContents<T>, indices: [Int]) throws -> (Double, Parameters<T>, SolveStats) {
     let count = indices.count
     let shards = stride(from: 0, to: count, by: shardSize).map { Array($0 ..< min($0 + shardSize, count)) }
-    let slots = WorkerSlots<Result<(loss: Double, gradient: Parameters<T>, states: Matrix<T>?), Error>>(count: shards.count)
+    let slots = WorkerSlots<Result<ShardResult, Error>>(count: shards.count)
     let workers = min(plan.threads, shards.count)
-    let cache = warm
+    let cache: SteadyStateCache<T>? = plan.warmStart ? warm : nil
     let params = parameters
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       for s in stride(from: w, to: shards.count, by: workers) {
         slots[s] = Result { try self.shardGradient(batch, params, shards[s], indices: shards[s].map { indices[$0] },
-                                                           cache: cache, workspace: self.workspaces[w]) }
+                                                   cache: cache, workspace: self.workspaces[w]) }
       }
     }
     var total = Parameters<T>(layout: parameters.layout)
     var loss = 0.0
+    var stats = SolveStats()
+    var solved: [(states: Matrix<T>, indices: [Int])] = []
     for (s, result) in slots.all.enumerated() {
       let r = try result!.get()
       let weight = T(shards[s].count) / T(count)
       for i in total.values.indices { total.values[i] += weight * r.gradient.values[i] }
       loss += r.loss * Double(shards[s].count)
-      if let states = r.states { warm.store(states, for: shards[s].map { indices[$0] }) }
+      stats.add(r.stats)
+      if let states = r.states { solved.append((states, shards[s].map { indices[$0] })) }
     }
-    return (loss / Double(count), total)
+    // Warm starts are kept only from minibatches whose every shard succeeded.
+    if plan.warmStart { for (states, idx) in solved { warm.store(states, for: idx) } }
+    return (loss / Double(count), total, stats)
+  }
+
+  struct ShardResult {
+    var loss: Double
+    var gradient: Parameters<T>
+    var states: Matrix<T>?
+    var stats: SolveStats
   }
 
   func shardGradient(
     _ batch: DatasetContents<T>, _ params: Parameters<T>, _ rows: [Int], indices: [Int],
-    cache: SteadyStateCache<T>, workspace: GEMMWorkspace<T>
-  ) throws -> (loss: Double, gradient: Parameters<T>, states: Matrix<T>?) {
+    cache: SteadyStateCache<T>?, workspace: GEMMWorkspace<T>
+  ) throws -> ShardResult {
     switch batch {
     case .steady(let b):
       let net = try SteadyNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
-      let g = try net.gradient(batch: b.subset(rows), settings: plan.steady, start: cache.start(for: indices),
+      let g = try net.gradient(batch: b.subset(rows), settings: plan.steady, start: cache?.start(for: indices),
                                workspace: workspace)
-      return (g.loss, g.gradient, g.states)
+      var stats = SolveStats()
+      stats.add(g)
+      return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states, stats: stats)
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
       let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace)
-      return (g.loss, g.gradient, nil)
+      return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
     }
   }
 
   /// Loss, accuracy and the solved flag on the test set, or on the training
   /// set when it is held in memory; nil for a streamed dataset without a
-  /// test set (the epoch's training loss stands in, and nothing extra is read).
+  /// test set (the epoch's training loss stands in, and nothing extra is
+  /// read). Exactly what `rbp eval` computes: every pattern relaxes from its
+  /// initial state, never from a warm start.
   func validate() throws -> (Double, Double?, Bool)? {
     guard let data = test ?? stream.contents else { return nil }
-    // Steady models start from the previous validation's fixed points.
-    let indices = Array(0..<data.count)
-    let start = plan.model == .steady ? validationWarm.start(for: indices) : nil
-    let e = try evaluate(data, parameters: parameters, plan: plan, task: summary.task, start: start,
-                         workspace: workspaces[0])
-    if let states = e.states { validationWarm.store(states, for: indices) }
+    let e = try evaluate(data, parameters: parameters, plan: plan, task: summary.task, workspace: workspaces[0])
     return (e.loss, e.accuracy, e.solved ?? false)
   }
-
 
   /// The run's state as a checkpoint.
   public var checkpoint: Checkpoint {
@@ -232,13 +373,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     opt?.first = optimizer.first.converted(to: Double.self)
     opt?.second = optimizer.second.converted(to: Double.self)
     ck.optimizer = opt
-    if plan.model == .steady {
+    if plan.model == .steady && plan.warmStart {
       let (states, known) = warm.snapshot(count: summary.count)
       ck.warmStarts = WarmStarts(states: states.converted(to: Double.self), known: known)
-      if let validation = test ?? stream.contents {
-        let (states, known) = validationWarm.snapshot(count: validation.count)
-        ck.validationWarmStarts = WarmStarts(states: states.converted(to: Double.self), known: known)
-      }
     }
     return ck
   }

@@ -43,6 +43,8 @@ public struct TrainingPlan: Sendable {
   public var loss: Loss
   public var leak: Double
   public var gain: Double
+  /// Steady solver settings; their tolerances, when not given, follow the
+  /// precision each solve runs in (`SolverOptions.defaultTolerance`).
   public var steady: SteadySolverSettings
   public var bptt: BPTTMode
   public var optimizer: OptimizerSettings
@@ -55,6 +57,8 @@ public struct TrainingPlan: Sendable {
   public var checkpointEvery: Int
   public var targetLoss: Double?
   public var stopWhenSolved: Bool
+  public var warmStart: Bool
+  public var maxRetries: Int
 }
 
 extension RunConfig {
@@ -78,39 +82,57 @@ extension RunConfig {
     let leak = self.leak ?? 1
     try check(leak > 0 && leak <= 1, "leak must be in (0, 1], got \(leak)")
     try check(model == .trajectory || self.leak == nil, "leak applies to trajectory models only")
-    let gain = self.gain ?? 1
+    let gain = self.gain ?? Parameters<Double>.defaultGain(steady: model == .steady, activation: activation)
     try check(gain >= 0 && gain.isFinite, "gain must be >= 0, got \(gain)")
     let precision = self.precision ?? "f32"
     try check(["f32", "f64"].contains(precision), "precision must be f32 or f64, got \(precision)")
     let double = precision == "f64"
-    let tolerance = self.tolerance ?? (double ? 1e-10 : 1e-6)
-    try check(tolerance > 0, "tolerance must be positive, got \(tolerance)")
-    let maxIterations = self.maxIterations ?? 1000
+    if let tolerance { try check(tolerance > 0 && tolerance.isFinite, "tolerance must be positive, got \(tolerance)") }
+    let maxIterations = self.maxIterations ?? SolverOptions.defaultMaxIterations
     try check(maxIterations >= 1, "max-iterations must be at least 1, got \(maxIterations)")
     let damping = self.damping ?? 1
     try check(damping > 0 && damping <= 1, "damping must be in (0, 1], got \(damping)")
     let memory = self.memory ?? 5
     try check(memory >= 1, "memory must be at least 1, got \(memory)")
     let forward: ForwardMethod
-    switch solver ?? "iterate" {
+    switch solver ?? "auto" {
+    case "auto": forward = .auto
     case "iterate": forward = .iterate(damping: damping)
     case "anderson": forward = .anderson(memory: memory, regularization: 1e-10, damping: damping)
     case "newton": forward = .newton
-    case let other: throw ConfigError("solver must be iterate, anderson or newton, got \(other)")
+    case let other: throw ConfigError("solver must be auto, iterate, anderson or newton, got \(other)")
     }
     let terms = self.terms ?? 50, restart = self.restart ?? 30
     try check(terms >= 1, "terms must be at least 1, got \(terms)")
     try check(restart >= 1, "restart must be at least 1, got \(restart)")
     let adjointMethod: AdjointMethod
-    switch adjoint ?? "iterate" {
+    switch adjoint ?? "auto" {
+    case "auto": adjointMethod = .auto
     case "iterate": adjointMethod = .iterate
     case "neumann": adjointMethod = .neumann(terms: terms)
     case "direct": adjointMethod = .direct
     case "gmres": adjointMethod = .gmres(restart: restart)
-    case let other: throw ConfigError("adjoint must be iterate, neumann, direct or gmres, got \(other)")
+    case let other: throw ConfigError("adjoint must be auto, iterate, neumann, direct or gmres, got \(other)")
     }
     let adjointTolerance = self.adjointTolerance ?? tolerance
-    try check(adjointTolerance > 0, "adjoint-tolerance must be positive, got \(adjointTolerance)")
+    if let adjointTolerance {
+      try check(adjointTolerance > 0 && adjointTolerance.isFinite, "adjoint-tolerance must be positive, got \(adjointTolerance)")
+    }
+    let stabilizerName = self.stabilizer ?? (model == .steady ? "jacobian" : "none")
+    try check(model == .steady || stabilizerName == "none", "stabilizer applies to steady models only")
+    let stabilizer: Stabilizer?
+    switch stabilizerName {
+    case "none": stabilizer = nil
+    case "jacobian":
+      guard case let .jacobian(defaultWeight, defaultThreshold) = Stabilizer.standard else { fatalError("unreachable") }
+      let weight = stabilityWeight ?? defaultWeight, threshold = stabilityThreshold ?? defaultThreshold
+      try check(weight >= 0 && weight.isFinite, "stability-weight must be >= 0, got \(weight)")
+      try check(threshold >= 0 && threshold.isFinite, "stability-threshold must be >= 0, got \(threshold)")
+      stabilizer = .jacobian(weight: weight, threshold: threshold)
+    case let other: throw ConfigError("stabilizer must be none or jacobian, got \(other)")
+    }
+    let maxRetries = self.maxRetries ?? 4
+    try check(maxRetries >= 0, "max-retries must be >= 0, got \(maxRetries)")
     let window = self.window ?? 10
     try check(window >= 1, "window must be at least 1, got \(window)")
     let mode: BPTTMode
@@ -136,12 +158,13 @@ extension RunConfig {
     let every = checkpointEvery ?? 0
     try check(every >= 0, "checkpoint-every must be >= 0, got \(every)")
     if let t = targetLoss { try check(t >= 0, "target-loss must be >= 0, got \(t)") }
-    let steady = SteadySolverSettings(
-      forward: forward, forwardOptions: SolverOptions(tolerance: tolerance, maxIterations: maxIterations),
-      adjoint: adjointMethod, adjointOptions: SolverOptions(tolerance: adjointTolerance, maxIterations: maxIterations))
+    let steady = SteadySolverSettings(forward: forward, adjoint: adjointMethod, tolerance: tolerance,
+                                      adjointTolerance: adjointTolerance, maxIterations: maxIterations,
+                                      stabilizer: stabilizer)
     return TrainingPlan(config: self, model: model, shape: shape, activation: activation, loss: loss, leak: leak,
                         gain: gain, steady: steady, bptt: mode, optimizer: settings, lrDecay: lrDecay, epochs: epochs,
                         batch: batch, seed: seed ?? 0, threads: threads, doublePrecision: double,
-                        checkpointEvery: every, targetLoss: targetLoss, stopWhenSolved: stopWhenSolved ?? false)
+                        checkpointEvery: every, targetLoss: targetLoss, stopWhenSolved: stopWhenSolved ?? false,
+                        warmStart: warmStart ?? false, maxRetries: maxRetries)
   }
 }

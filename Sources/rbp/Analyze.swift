@@ -17,12 +17,17 @@ struct Loaded {
   var data: DatasetContents<Double>
   var plan: TrainingPlan
 
-  init(checkpoint path: String, data dataPath: String, testSet: Bool = false) throws {
+  /// - Parameter solver: solver flags given on the command line, which
+  ///   override the checkpoint's stored solver settings.
+  init(checkpoint path: String, data dataPath: String, testSet: Bool = false, solver: SolverFlags? = nil) throws {
     checkpoint = try CheckpointFile.read(path)
     data = try DatasetFile.read(dataPath, as: Double.self, testSet: testSet)
     let summary = try DatasetSummary.read(dataPath)
     var config = RunConfig()
     if let saved = checkpoint.config { config = try RunConfig.parse(json: Data(saved.utf8), source: path + " (config)") }
+    // The analysis commands use the solvers at their defaults for the
+    // precision they run in, unless the run or the flags chose otherwise.
+    solver?.apply(to: &config)
     config.units = checkpoint.shape.units
     config.activation = checkpoint.activation
     config.loss = checkpoint.loss
@@ -46,12 +51,27 @@ struct Eval: ParsableCommand {
   @Option(help: "The dataset.") var data: String
   @Flag(help: "Use the dataset's /test set.") var test = false
   @Flag(help: "One JSON line.") var json = false
+  @Option(help: "f32 or f64 (default: the precision the checkpoint was trained in, so the metrics are those training reported).")
+  var precision: String?
+  @OptionGroup var solver: SolverFlags
 
   func run() throws {
     try reporting {
-      let l = try Loaded(checkpoint: checkpoint, data: data, testSet: test)
+      if let precision, !["f32", "f64"].contains(precision) {
+        throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64")
+      }
+      let l = try Loaded(checkpoint: checkpoint, data: data, testSet: test, solver: solver)
       let task = try DatasetSummary.read(data).task
-      let e = try evaluate(l.data, parameters: l.checkpoint.parameters, plan: l.plan, task: task)
+      let double = precision.map { $0 == "f64" } ?? (l.checkpoint.config == nil || l.plan.doublePrecision)
+      let e: (loss: Double, accuracy: Double?, solved: Bool?)
+      if double {
+        let r = try evaluate(l.data, parameters: l.checkpoint.parameters, plan: l.plan, task: task)
+        e = (r.loss, r.accuracy, r.solved)
+      } else {
+        let r = try evaluate(try DatasetFile.read(data, as: Float.self, testSet: test),
+                             parameters: l.checkpoint.parameters.converted(to: Float.self), plan: l.plan, task: task)
+        e = (r.loss, r.accuracy, r.solved)
+      }
       if json {
         var object: [String: Any] = ["loss": e.loss, "patterns": l.data.count]
         if let accuracy = e.accuracy { object["accuracy"] = accuracy }
@@ -73,11 +93,12 @@ struct Grad: ParsableCommand {
   @Option(help: "rbp (steady), bptt (trajectory) or fd (central finite differences).") var method: String?
   @Option(help: "f64 (default) or f32.") var precision = "f64"
   @Option(help: "Finite-difference step.") var step = 1e-6
+  @OptionGroup var solver: SolverFlags
 
   func run() throws {
     try reporting {
       guard ["f32", "f64"].contains(precision) else { throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64") }
-      let l = try Loaded(checkpoint: checkpoint, data: data)
+      let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
       let method = self.method ?? (l.checkpoint.model == .steady ? "rbp" : "bptt")
       let valid = l.checkpoint.model == .steady ? ["rbp", "fd"] : ["bptt", "fd"]
       guard valid.contains(method) else {
@@ -95,8 +116,16 @@ struct Grad: ParsableCommand {
     case .steady(let b):
       let net = try l.checkpoint.steadyNetwork(T.self)
       let batch = try SteadyBatch(inputs: b.inputs.converted(to: T.self), targets: b.targets.converted(to: T.self),
-                                  mask: b.mask?.converted(to: T.self))
-      return GradientsRecord(try net.gradient(batch: batch, settings: l.plan.steady))
+                                  mask: b.mask?.converted(to: T.self), initial: b.initial?.converted(to: T.self))
+      // A gradient of the loss alone: no stabiliser.
+      var settings = l.plan.steady
+      settings.stabilizer = nil
+      var record = GradientsRecord(try net.gradient(batch: batch, settings: settings))
+      let n = net.shape.units
+      record.solverAttributes = ["solver": l.plan.config.solver ?? "auto", "adjoint_solver": l.plan.config.adjoint ?? "auto"]
+      record.toleranceAttributes = ["forward_tolerance": settings.forwardOptions(for: T.self, units: n).tolerance,
+                                    "adjoint_tolerance": settings.adjointOptions(for: T.self, units: n).tolerance]
+      return record
     case .trajectory(let b):
       let net = try l.checkpoint.trajectoryNetwork(T.self)
       let batch = try TrajectoryBatch(count: b.count, steps: b.steps, inputs: b.inputs.map { T($0) }, inputWidth: b.inputWidth,
@@ -171,18 +200,38 @@ struct FixedPoints: ParsableCommand {
   @Option(help: "Output file.") var out: String
   @Option(help: "Seed of the random starts.") var seed: UInt64 = 0
   @Option(help: "States closer than this (∞-norm) are one.") var distinct = 1e-4
+  @OptionGroup var solver: SolverFlags
 
   func run() throws {
     try reporting {
       guard starts >= 1 else { throw CLIFailure(message: "--starts must be at least 1, got \(starts)") }
-      let l = try Loaded(checkpoint: checkpoint, data: data)
+      let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
       guard case let .steady(batch) = l.data else { throw CLIFailure(message: "\(checkpoint): fixed points need a steady model") }
       let net = try l.checkpoint.steadyNetwork(Double.self)
       var rng = SeededGenerator(seed: seed)
+      // The network's own state of each pattern: relaxation from its initial
+      // state (SPEC §1.1), one by one so that a pattern without one is reported.
+      let workspace = GEMMWorkspace<Double>()
+      let drives = net.drives(batch.inputs, workspace: workspace)
       var states: [Double] = [], pattern: [Double] = [], radius: [Double] = [], stable: [Double] = []
-      var residual: [Double] = [], hits: [Double] = []
+      var residual: [Double] = [], hits: [Double] = [], reached: [Double] = []
       for p in 0..<batch.count {
-        let found = try net.findFixedPoints(input: batch.inputs.row(p), starts: starts, distinct: distinct, using: &rng)
+        var found = try net.findFixedPoints(input: batch.inputs.row(p), starts: starts, distinct: distinct, using: &rng)
+        let start = Matrix(rows: 1, cols: net.shape.units, elements: batch.initial?.row(p) ?? [Double](repeating: 0, count: net.shape.units))
+        var own: [Double]? = nil
+        var note = ""
+        do {
+          let settled = try net.settle(drives: drives.rows([p]), from: start, method: l.plan.steady.forward,
+                                       options: l.plan.steady.forwardOptions(for: Double.self, units: net.shape.units),
+                                       workspace: workspace)
+          own = settled.states.row(0)
+          if !found.points.contains(where: { maxDistance($0.state, own!) < distinct }) {
+            found.points.append(FixedPoint(state: own!, residual: settled.diagnostics.residuals[0],
+                                           spectralRadius: net.spectralRadius(slopes: settled.slopes.row(0), using: &rng), hits: 0))
+          }
+        } catch let error as RBPError {
+          note = "; relaxation from the initial state reaches no stable state (\(error))"
+        }
         for point in found.points {
           states += point.state
           pattern.append(Double(p))
@@ -190,9 +239,10 @@ struct FixedPoints: ParsableCommand {
           stable.append(point.stable ? 1 : 0)
           residual.append(point.residual)
           hits.append(Double(point.hits))
+          reached.append(own.map { maxDistance(point.state, $0) < distinct } == true ? 1 : 0)
         }
         print("pattern \(p): \(found.points.count) fixed points (\(found.points.filter(\.stable).count) stable)"
-              + (found.failedSolves > 0 ? ", \(found.failedSolves) solves did not converge" : ""))
+              + (found.failedSolves > 0 ? ", \(found.failedSolves) solves did not converge" : "") + note)
       }
       let n = net.shape.units, k = pattern.count
       try writeHDF5Atomically(to: out) { f in
@@ -205,6 +255,7 @@ struct FixedPoints: ParsableCommand {
         try f.write("stable", stable, shape: [k])
         try f.write("residual", residual, shape: [k])
         try f.write("hits", hits, shape: [k])
+        try f.write("reached", reached, shape: [k])
       }
     }
   }

@@ -17,6 +17,8 @@ func reporting<R>(_ body: () throws -> R) throws -> R {
     throw CLIFailure(message: error.description)
   } catch let error as ConfigError {
     throw CLIFailure(message: error.description)
+  } catch let error as TrainingStopped {
+    throw CLIFailure(message: error.description)
   }
 }
 

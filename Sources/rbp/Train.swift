@@ -31,13 +31,14 @@ struct Train: ParsableCommand {
         }
         resumeFrom = ck
       }
-      resolvedConfig = resolvedConfig.overridden(by: try options.config())
+      let flags = try options.config()
+      resolvedConfig = resolvedConfig.overridden(by: flags)
       let summary = try DatasetSummary.read(data)
       let plan = try resolvedConfig.resolved(for: summary)
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
       let printer = ProgressPrinter(quiet: quiet, json: json)
       let outcome = try train(plan: plan, summary: summary, checkpoint: checkpointPath, resumeFrom: resumeFrom,
-                              printer: printer)
+                              learningRate: resume ? flags.lr : nil, printer: printer)
       printer.finish()
       if !quiet && !json, let last = outcome.final {
         print("trained \(outcome.epochs) epochs in \(clock(outcome.seconds)): loss \(format6(last.loss)), "
@@ -52,7 +53,7 @@ struct Train: ParsableCommand {
 
 /// Runs a plan in its precision, printing progress.
 func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resumeFrom: Checkpoint?,
-           printer: ProgressPrinter) throws -> TrainingOutcome {
+           learningRate: Double? = nil, printer: ProgressPrinter) throws -> TrainingOutcome {
   let report = { (r: EpochReport) in
     let eta = Double(r.epochs - r.epoch) * r.seconds
     printer.update(
@@ -64,8 +65,8 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
   }
   if plan.doublePrecision {
     return try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
-                               resumeFrom: resumeFrom).run(report: report)
+                               resumeFrom: resumeFrom, learningRate: learningRate).run(report: report)
   }
   return try Trainer<Float>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
-                            resumeFrom: resumeFrom).run(report: report)
+                            resumeFrom: resumeFrom, learningRate: learningRate).run(report: report)
 }

@@ -1,0 +1,109 @@
+// Stability of steady states: the spectral radius ρ(D W) at each pattern's
+// fixed point, where D = diag f'(W x + a). A fixed point is stable, an
+// attractor of x ← f(W x + a), and the iterated adjoint converges there,
+// exactly when ρ(D W) < 1 (SPEC §1.1).
+//
+// Two steps, cheapest first:
+//   bound     ρ(D W) ≤ ‖D W‖₂ ≤ max_i d_i · ‖W‖₂, with ‖W‖₂ from a power
+//             iteration on WᵀW (once per batch, O(N²) per iteration) and a
+//             safety margin; a pattern whose bound is below 1 is stable.
+//   estimate  for the other patterns, batched power iteration on D W:
+//             V ← D ⊙ (V Wᵀ), one GEMM per step for all of them, and the
+//             mean growth rate over the last half of the steps (robust to a
+//             complex dominant pair).
+//
+// Legend: P = patterns, N = units; D and V are P×N.
+
+import Foundation
+import RBPKernels
+
+/// Power-iteration steps of the per-pattern estimate (the growth rate is
+/// averaged over the last half).
+let stabilitySteps = 24
+/// Factor on the power-iteration estimate of ‖W‖₂, which approaches the
+/// norm from below.
+let normSafetyMargin = 1.1
+
+extension SteadyNetwork {
+  /// ‖W‖₂ estimated by power iteration on WᵀW from a fixed start (so the
+  /// result is reproducible), in Double.
+  public func spectralNorm(iterations: Int = 30) -> Double {
+    let n = shape.units
+    let w = parameters.W.elements.map(Double.init)
+    var v = (0..<n).map { 1 + 0.5 * sin(Double($0) * 1.7) }
+    var sigma = 0.0
+    for _ in 0..<iterations {
+      let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+      if norm == 0 { return 0 }
+      v = v.map { $0 / norm }
+      var wv = [Double](repeating: 0, count: n)
+      for i in 0..<n { var s = 0.0; for j in 0..<n { s += w[i * n + j] * v[j] }; wv[i] = s }
+      sigma = wv.reduce(0) { $0 + $1 * $1 }.squareRoot()
+      var next = [Double](repeating: 0, count: n)
+      for i in 0..<n { let c = wv[i]; if c != 0 { for j in 0..<n { next[j] += w[i * n + j] * c } } }
+      v = next
+    }
+    return sigma
+  }
+
+  /// ρ(D_p W) for every pattern: an upper bound where it is below
+  /// `certifyBelow` (proving the point stable, and further from the edge
+  /// than that), else a power-iteration estimate.
+  ///
+  /// - Parameters:
+  ///   - d: slopes D, P×N.
+  ///   - certifyBelow: at most 1; the stabiliser passes its threshold, so
+  ///     that it acts on estimates, not on loose bounds.
+  /// - Returns: P values.
+  public func spectralRadii(slopes d: Matrix<T>, certifyBelow: Double = 1, workspace: GEMMWorkspace<T>) -> [Double] {
+    let (count, n) = (d.rows, shape.units)
+    guard count > 0 else { return [] }
+    let norm = spectralNorm() * normSafetyMargin
+    var radii = (0..<count).map { p -> Double in
+      var largest = 0.0
+      for i in 0..<n { largest = max(largest, abs(Double(d[p, i]))) }
+      return largest * norm
+    }
+    let open = (0..<count).filter { !(radii[$0] < min(certifyBelow, 1)) }
+    guard !open.isEmpty else { return radii }
+    let estimates = powerIterationRadii(slopes: d.rows(open), workspace: workspace)
+    for (r, p) in open.enumerated() { radii[p] = estimates[r] }
+    return radii
+  }
+
+  /// The batched power iteration V ← D ⊙ (V Wᵀ) from a fixed start.
+  func powerIterationRadii(slopes d: Matrix<T>, workspace: GEMMWorkspace<T>) -> [Double] {
+    let (count, n) = (d.rows, shape.units)
+    let wt = parameters.W.transposed
+    var v = Matrix<T>(rows: count, cols: n)
+    for p in 0..<count { for i in 0..<n { v[p, i] = T(1 + 0.5 * sin(Double(i) * 1.7 + Double(p))) } }
+    var next = v
+    var logGrowth = [Double](repeating: 0, count: count)
+    var dead = [Bool](repeating: false, count: count)
+    for step in 0..<stabilitySteps {
+      // Normalise each row, then V ← D ⊙ (V Wᵀ).
+      for p in 0..<count {
+        var sum = 0.0
+        for i in 0..<n { let x = Double(v[p, i]); sum += x * x }
+        let norm = sum.squareRoot()
+        if norm == 0 || !norm.isFinite { dead[p] = true; continue }
+        if step > stabilitySteps / 2 { logGrowth[p] += log(norm) }
+        let inverse = T(1 / norm)
+        for i in 0..<n { v[p, i] *= inverse }
+      }
+      v.withPointer { vp in wt.withPointer { wp in next.withMutablePointer { np in
+        gemm(m: count, n: n, k: n, a: vp, lda: n, b: wp, ldb: n, beta: 0, c: np, ldc: n, workspace: workspace)
+      }}}
+      for i in next.elements.indices { next.elements[i] *= d.elements[i] }
+      swap(&v, &next)
+    }
+    // The growth of the last step.
+    for p in 0..<count where !dead[p] {
+      var sum = 0.0
+      for i in 0..<n { let x = Double(v[p, i]); sum += x * x }
+      logGrowth[p] += log(sum.squareRoot())
+    }
+    let steps = Double(stabilitySteps - stabilitySteps / 2)
+    return (0..<count).map { dead[$0] ? 0 : exp(logGrowth[$0] / steps) }
+  }
+}
