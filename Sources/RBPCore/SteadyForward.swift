@@ -138,18 +138,10 @@ extension SteadyNetwork {
     var diagnostics = relaxDiagnostics
     try diagnostics.check(solver: method.name, tolerance: options.tolerance)
     let d = slopes(states: x, drives: drives, workspace: workspace)
-    // A state reached by plain relaxation (damping 1) is an attractor of
-    // the iteration whose Jacobian is D W, which is what stability means;
-    // any other method's state must pass the estimate.
-    let relaxed: [Bool] = (0..<diagnostics.count).map { p in
-      switch method {
-      case .iterate(let damping): return damping == 1
-      case .auto: return diagnostics.fallbacks[p] == 0
-      default: return false
-      }
-    }
+    // Every state must be stable, whichever method found it: even plain
+    // relaxation stays on an unstable fixed point it starts exactly on.
     diagnostics.spectralRadius = spectralRadii(slopes: d, certifyBelow: certifyBelow, workspace: workspace)
-    for p in 0..<diagnostics.count where !relaxed[p] && !(diagnostics.spectralRadius[p] < 1) {
+    for p in 0..<diagnostics.count where !(diagnostics.spectralRadius[p] < 1) {
       diagnostics.status[p] = .unstable
     }
     try diagnostics.check(solver: method.name, tolerance: options.tolerance)

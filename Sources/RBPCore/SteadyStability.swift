@@ -76,7 +76,9 @@ extension SteadyNetwork {
     let (count, n) = (d.rows, shape.units)
     let wt = parameters.W.transposed
     var v = Matrix<T>(rows: count, cols: n)
-    for p in 0..<count { for i in 0..<n { v[p, i] = T(1 + 0.5 * sin(Double(i) * 1.7 + Double(p))) } }
+    // The same start for every row, so a pattern's estimate does not depend on
+    // the batch it is in.
+    for p in 0..<count { for i in 0..<n { v[p, i] = T(1 + 0.5 * sin(Double(i) * 1.7)) } }
     var next = v
     var logGrowth = [Double](repeating: 0, count: count)
     var dead = [Bool](repeating: false, count: count)

@@ -13,7 +13,8 @@
 // parameters; validation that fails is treated the same way. After
 // `maxRetries` such rejections in a row, or a failure with nothing to undo,
 // the run stops: the last good state (the end of the last epoch that
-// validated) is written as the checkpoint with the reason in `stop_reason`,
+// validated and whose parameters gave the next step's gradient) is written
+// as the checkpoint with the reason in `stop_reason`,
 // so it can be resumed, with other settings if need be.
 
 import Dispatch
@@ -119,8 +120,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   var warm: SteadyStateCache<T>
   let test: DatasetContents<T>?
   let workspaces: [GEMMWorkspace<T>]
-  /// The state at the end of the last epoch that validated (or the start).
+  /// The last good state: the end of the last epoch that validated and
+  /// whose parameters then gave the next step's gradient (or the start).
   var lastGood: Checkpoint? = nil
+  /// The end of the last epoch, until the next gradient confirms it.
+  var pendingGood: Checkpoint? = nil
 
   /// Sets up a run: a fresh network from the plan's seed, or the state of
   /// `resumeFrom` (a checkpoint written by a run of the same configuration).
@@ -207,6 +211,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
             guard loss.isFinite, gradient.values.allSatisfy({ $0.isFinite }) else {
               throw RBPError.nonFinite(solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: step)
             }
+            if let pending = pendingGood { lastGood = pending; pendingGood = nil }
             stats.add(shardStats)
             lossSum += loss * Double(indices.count)
             patterns += indices.count
@@ -245,7 +250,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
       last = r
       report(r)
       optimizer.settings.learningRate *= plan.lrDecay
-      lastGood = checkpoint
+      pendingGood = checkpoint
       let done = (plan.stopWhenSolved && solved) || (plan.targetLoss.map { validationLoss <= $0 } ?? false)
       if done || epoch == plan.epochs || (plan.checkpointEvery > 0 && epoch % plan.checkpointEvery == 0) {
         try saveCheckpoint()

@@ -28,8 +28,14 @@ public struct DatasetSummary: Sendable {
       throw HDF5Error(file: path, path: "", message: "attribute 'kind' is \"\(kindName)\", expected \"steady\" or \"trajectory\"")
     }
     let inShape = try file.dataset("inputs").shape, outShape = try file.dataset("targets").shape
+    guard let count = inShape.first, count > 0 else {
+      throw HDF5Error(file: path, path: "/inputs", message: "has no patterns")
+    }
+    if kind == .trajectory && inShape.count == 3 && inShape[1] == 0 {
+      throw HDF5Error(file: path, path: "/inputs", message: "has no steps")
+    }
     let task = file.hasAttribute("task") ? ClassicTask(rawValue: try file.stringAttribute("task")) : nil
-    return DatasetSummary(path: path, kind: kind, count: inShape.first ?? 0, inputs: inShape.last ?? 0,
+    return DatasetSummary(path: path, kind: kind, count: count, inputs: inShape.last ?? 0,
                           outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"))
   }
 }

@@ -92,7 +92,7 @@ struct SteadySolverTests {
     var w = net.parameters.W
     for i in 0..<10 { for j in 0..<10 { w[i, j] = i == j ? 0 : (i < j ? 3.0 : -3.0) * (1 + Double((i * 7 + j) % 5) / 10) } }
     net.parameters.W = w
-    let settings = SteadySolverSettings(forwardOptions: SolverOptions(tolerance: 1e-8, maxIterations: 300))
+    let settings = SteadySolverSettings(forward: .iterate, tolerance: 1e-8, maxIterations: 300)
     do {
       _ = try net.gradient(batch: batch, settings: settings)
       Issue.record("expected a non-convergence error")

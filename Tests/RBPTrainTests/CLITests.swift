@@ -28,9 +28,9 @@ struct CLITests {
       let fd = try GradientsFile.read(run + "/fd.h5", layout: layout)
       // The library on the same data and checkpoint.
       let library: Parameters<Double>
-      let settings = SteadySolverSettings(
-        forwardOptions: SolverOptions(tolerance: 1e-10, maxIterations: 1000),
-        adjointOptions: SolverOptions(tolerance: 1e-10, maxIterations: 1000))
+      // rbp grad solves with the default (auto) solvers at the f64 default
+      // tolerances, and no stabiliser.
+      let settings = SteadySolverSettings()
       switch try DatasetFile.read(shipped(task), as: Double.self) {
       case .steady(let b): library = try ck.steadyNetwork(Double.self).gradient(batch: b, settings: settings).gradient
       case .trajectory(let b): library = try ck.trajectoryNetwork(Double.self).gradient(batch: b).gradient

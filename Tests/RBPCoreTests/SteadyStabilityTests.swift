@@ -1,0 +1,140 @@
+// The steady state as SPEC §1.1 defines it: the stable fixed point that
+// relaxation reaches from the initial state. Unstable fixed points are
+// rejected whichever solver lands on them; the auto solver's fallbacks find
+// the same state as plain relaxation; the default f32 tolerance does not
+// chase round-off; the stabiliser's gradient is the exact gradient of its
+// penalty (central differences in f64).
+
+import Foundation
+import RBPCore
+import RBPKernels
+import Testing
+
+@Suite("Steady-state stability") struct SteadyStabilityTests {
+  /// x = tanh(2x): fixed points 0 (ρ = 2, unstable) and ±0.957 (ρ ≈ 0.17).
+  func bistableUnit() throws -> (SteadyNetwork<Double>, SteadyBatch<Double>) {
+    let shape = try NetworkShape(units: 1, inputs: 0, outputs: 1)
+    var params = Parameters<Double>(layout: ParameterLayout(shape: shape, hasInitialState: false))
+    params.W = Matrix([[2]])
+    let net = try SteadyNetwork(parameters: params, activation: .tanh, loss: .mse)
+    return (net, try SteadyBatch(inputs: Matrix(rows: 1, cols: 0), targets: Matrix([[0.9]])))
+  }
+
+  @Test func newtonOnAnUnstableFixedPointIsRejected() throws {
+    let (net, batch) = try bistableUnit()
+    let start = Matrix<Double>([[0.1]])
+    // Newton from 0.1 converges, to the unstable point 0.
+    let ws = GEMMWorkspace<Double>()
+    let a = net.drives(batch.inputs, workspace: ws)
+    let (x, d) = net.relax(drives: a, from: start, method: .newton,
+                           options: SolverOptions(tolerance: 1e-12, maxIterations: 50), workspace: ws)
+    #expect(d.status == [.converged] && abs(x[0, 0]) < 1e-12)
+    do {
+      _ = try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: start)
+      Issue.record("Newton's unstable fixed point was accepted")
+    } catch let error as RBPError {
+      guard case let .unstable(_, pattern, radius) = error else { Issue.record("unexpected \(error)"); return }
+      #expect(pattern == 0 && abs(radius - 2) < 1e-6, "ρ estimate \(radius), exact 2")
+    }
+    // Relaxation from the same start reaches the stable point.
+    let r = try net.evaluate(batch: batch, settings: SteadySolverSettings(), start: start)
+    let exact = 0.957_504_024_077_268_8   // x = tanh(2x), x > 0
+    #expect(abs(r.states[0, 0] - exact) < 1e-11)
+    // ρ = 2(1 − x²) ≈ 0.166, reported as a bound (at most 1.1× the exact value here).
+    let rho = 2 * (1 - exact * exact)
+    #expect(r.diagnostics.spectralRadius[0] >= rho - 1e-9 && r.diagnostics.spectralRadius[0] <= 1.11 * rho)
+    // Relaxation that starts exactly on the unstable point stays there: that
+    // is not a steady state either.
+    #expect(throws: RBPError.self) { try net.evaluate(batch: batch, settings: SteadySolverSettings()) }
+  }
+
+  @Test func radiiBetweenOneAndTwoAreUnstable() throws {
+    // D W with eigenvalues of modulus 1.3 (a rotation scaled by 1.3 times the slope).
+    let shape = try NetworkShape(units: 2, inputs: 0, outputs: 1)
+    var params = Parameters<Double>(layout: ParameterLayout(shape: shape, hasInitialState: false))
+    params.W = Matrix([[0, -1.3], [1.3, 0]])
+    let net = try SteadyNetwork(parameters: params, activation: .linear, loss: .mse)
+    let d = Matrix<Double>(rows: 1, cols: 2, repeating: 1)
+    let radius = net.spectralRadii(slopes: d, workspace: GEMMWorkspace())[0]
+    #expect(abs(radius - 1.3) < 1e-6, "estimate \(radius)")
+    // x = 0 is its only fixed point (linear, b = 0): Newton finds it, and it is unstable.
+    let batch = try SteadyBatch(inputs: Matrix(rows: 1, cols: 0), targets: Matrix([[0.0]]))
+    #expect(throws: RBPError.self) {
+      try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: Matrix([[0.3, 0.1]]))
+    }
+  }
+
+  @Test func autoFallbacksFindTheRelaxedState() throws {
+    // ‖W‖ ≈ 1.9 with tanh: relaxation converges, slowly.
+    let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense,
+                                         units: 12, patterns: 6, gain: 0.95, seed: 3)
+    let reference = try net.evaluate(batch: batch, settings: tightSettings())
+    let (fastest, slowest) = (reference.diagnostics.iterations.min()!, reference.diagnostics.iterations.max()!)
+    try #require(slowest > fastest + 10)
+    // A limit that only the fastest pattern's relaxation meets: the others
+    // go on to the fallbacks (damped relaxation, Anderson, Newton).
+    let limited = SteadySolverSettings(forward: .auto, tolerance: 1e-14, maxIterations: fastest)
+    let r = try net.evaluate(batch: batch, settings: limited)
+    #expect(r.diagnostics.fallbacks.contains { $0 > 0 }, "no pattern needed a fallback")
+    #expect(r.diagnostics.fallbacks.contains(0), "every pattern needed a fallback")
+    #expect(relativeError(r.states.elements, reference.states.elements) < 1e-11)
+    #expect(abs(r.loss - reference.loss) < 1e-12)
+  }
+
+  @Test func float32DefaultToleranceIsAboveRoundOff() throws {
+    // Trained-like networks (‖W‖ up to about 1.6): f32 relaxation at the
+    // default tolerance converges for every pattern, N = 16 to 256.
+    for (units, seed) in [(16, 1), (64, 2), (256, 3)] {
+      let (net, batch) = try randomProblem(Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: units,
+                                           inputs: 8, outputs: 4, patterns: 32, gain: 0.8, seed: UInt64(seed))
+      let g = try net.gradient(batch: batch, settings: SteadySolverSettings(forward: .iterate, adjoint: .iterate))
+      let tolerance = SolverOptions.defaultTolerance(for: Float.self, units: units)
+      #expect(g.forward.residuals.allSatisfy { $0 <= tolerance }, "N = \(units)")
+      // The f32 states agree with f64 ones to about the tolerance.
+      let exact = net.parameters.converted(to: Double.self)
+      let net64 = try SteadyNetwork(parameters: exact, activation: .tanh, loss: .mse)
+      let batch64 = try SteadyBatch(inputs: batch.inputs.converted(to: Double.self), targets: batch.targets.converted(to: Double.self))
+      let x64 = try net64.evaluate(batch: batch64, settings: tightSettings()).states
+      let worst = zip(g.states.elements, x64.elements).map { abs(Double($0) - $1) }.max()!
+      #expect(worst < 50 * tolerance, "N = \(units): f32 vs f64 states differ by \(worst)")
+    }
+    #expect(SolverOptions.defaultTolerance(for: Double.self, units: 64) == 1e-12)
+  }
+
+  @Test func stabilizerGradientIsExact() throws {
+    for activation in [Activation.tanh, .logistic, .linear] {
+      let (net, batch) = try randomProblem(Double.self, activation: activation, loss: .mse, coupling: .dense,
+                                           gain: activation == .logistic ? 1.5 : 0.3, seed: 11)
+      let weight = 0.7
+      var settings = tightSettings(adjoint: .direct)
+      settings.stabilizer = .jacobian(weight: weight, threshold: 0)   // every pattern
+      let g = try net.gradient(batch: batch, settings: settings)
+      /// loss + (λ/2P) Σ_p Σ_i d_pi² ‖W_i‖², from the relaxed states.
+      func objective(_ n: SteadyNetwork<Double>) throws -> Double {
+        let r = try n.evaluate(batch: batch, settings: tightSettings())
+        let w = n.parameters.W
+        var penalty = 0.0
+        for p in 0..<batch.count {
+          for i in 0..<w.rows {
+            var z = n.drives(batch.inputs, workspace: GEMMWorkspace())[p, i]
+            for j in 0..<w.cols { z += w[i, j] * r.states[p, j] }
+            let slope = activation.slope(preactivation: z, value: activation.value(z))
+            penalty += 0.5 * weight * slope * slope * (0..<w.cols).reduce(0) { $0 + w[i, $1] * w[i, $1] }
+          }
+        }
+        return r.loss + penalty / Double(batch.count)
+      }
+      #expect(abs(g.loss + g.penalty - (try objective(net))) < 1e-12)
+      var fd = [Double](repeating: 0, count: net.parameters.values.count)
+      let h = 1e-6
+      for i in fd.indices {
+        var plus = net, minus = net
+        plus.parameters.values[i] += h
+        minus.parameters.values[i] -= h
+        fd[i] = (try objective(plus) - objective(minus)) / (2 * h)
+      }
+      let error = relativeError(g.gradient.values, fd)
+      #expect(error < 1e-6, "\(activation): stabilised gradient vs central differences, relative \(error)")
+    }
+  }
+}
