@@ -258,8 +258,13 @@ extension SteadyNetwork {
     weight: Double, patterns: [Int], states x: Matrix<T>, slopes d: Matrix<T>, into g: inout Matrix<T>
   ) -> Double {
     let n = shape.units
-    let w = parameters.W
-    let rowNorms = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + Double(w[i, $1]) * Double(w[i, $1]) } }
+    let rowNorms = parameters.values.withUnsafeBufferPointer { wp in
+      (0..<n).map { i in
+        var sum = 0.0
+        for j in 0..<n { let v = Double(wp[parameters.layout.w.lowerBound + i * n + j]); sum += v * v }
+        return sum
+      }
+    }
     var total = 0.0
     for p in patterns {
       for i in 0..<n {

@@ -27,21 +27,35 @@ let normSafetyMargin = 1.1
 extension SteadyNetwork {
   /// ‖W‖₂ estimated by power iteration on WᵀW from a fixed start (so the
   /// result is reproducible), in Double.
-  public func spectralNorm(iterations: Int = 30) -> Double {
+  public func spectralNorm(iterations: Int = 20) -> Double {
     let n = shape.units
     let w = parameters.W.elements.map(Double.init)
     var v = (0..<n).map { 1 + 0.5 * sin(Double($0) * 1.7) }
+    var wv = [Double](repeating: 0, count: n), next = wv
     var sigma = 0.0
-    for _ in 0..<iterations {
-      let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-      if norm == 0 { return 0 }
-      v = v.map { $0 / norm }
-      var wv = [Double](repeating: 0, count: n)
-      for i in 0..<n { var s = 0.0; for j in 0..<n { s += w[i * n + j] * v[j] }; wv[i] = s }
-      sigma = wv.reduce(0) { $0 + $1 * $1 }.squareRoot()
-      var next = [Double](repeating: 0, count: n)
-      for i in 0..<n { let c = wv[i]; if c != 0 { for j in 0..<n { next[j] += w[i * n + j] * c } } }
-      v = next
+    w.withUnsafeBufferPointer { wp in
+      for _ in 0..<iterations {
+        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        if norm == 0 { sigma = 0; return }
+        for j in 0..<n { v[j] /= norm }
+        v.withUnsafeBufferPointer { vp in wv.withUnsafeMutableBufferPointer { out in
+          for i in 0..<n {
+            var s = 0.0
+            let row = wp.baseAddress! + i * n
+            for j in 0..<n { s += row[j] * vp[j] }
+            out[i] = s
+          }
+        }}
+        sigma = wv.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        wv.withUnsafeBufferPointer { cp in next.withUnsafeMutableBufferPointer { out in
+          for j in 0..<n { out[j] = 0 }
+          for i in 0..<n {
+            let c = cp[i], row = wp.baseAddress! + i * n
+            if c != 0 { for j in 0..<n { out[j] += row[j] * c } }
+          }
+        }}
+        swap(&v, &next)
+      }
     }
     return sigma
   }

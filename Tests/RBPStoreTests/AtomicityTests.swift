@@ -70,7 +70,7 @@ struct AtomicityTests {
       process.arguments = ["train", "--data", data, "--out", dir, "--units", "150", "--epochs", "100000",
                            "--checkpoint-every", "1", "--resume", "--quiet"]
       try process.run()
-      usleep(UInt32.random(in: 300_000...2_500_000, using: &rng))
+      usleep(UInt32.random(in: 800_000...3_000_000, using: &rng))
       if process.isRunning {
         kill(process.processIdentifier, SIGKILL)
         killed += 1
