@@ -27,35 +27,20 @@ let normSafetyMargin = 1.1
 extension SteadyNetwork {
   /// ‖W‖₂ estimated by power iteration on WᵀW from a fixed start (so the
   /// result is reproducible), in Double.
-  public func spectralNorm(iterations: Int = 20) -> Double {
+  public func spectralNorm(iterations: Int = 16) -> Double {
     let n = shape.units
-    let w = parameters.W.elements.map(Double.init)
-    var v = (0..<n).map { 1 + 0.5 * sin(Double($0) * 1.7) }
-    var wv = [Double](repeating: 0, count: n), next = wv
+    let w = parameters.W.elements
+    var v = (0..<n).map { T(1 + 0.5 * sin(Double($0) * 1.7)) }
+    var wv = [T](repeating: 0, count: n)
     var sigma = 0.0
-    w.withUnsafeBufferPointer { wp in
-      for _ in 0..<iterations {
-        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        if norm == 0 { sigma = 0; return }
-        for j in 0..<n { v[j] /= norm }
-        v.withUnsafeBufferPointer { vp in wv.withUnsafeMutableBufferPointer { out in
-          for i in 0..<n {
-            var s = 0.0
-            let row = wp.baseAddress! + i * n
-            for j in 0..<n { s += row[j] * vp[j] }
-            out[i] = s
-          }
-        }}
-        sigma = wv.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        wv.withUnsafeBufferPointer { cp in next.withUnsafeMutableBufferPointer { out in
-          for j in 0..<n { out[j] = 0 }
-          for i in 0..<n {
-            let c = cp[i], row = wp.baseAddress! + i * n
-            if c != 0 { for j in 0..<n { out[j] += row[j] * c } }
-          }
-        }}
-        swap(&v, &next)
-      }
+    for _ in 0..<iterations {
+      let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+      if norm == 0 || !norm.isFinite { return norm == 0 ? 0 : .infinity }
+      let inverse = T(1 / norm)
+      for j in 0..<n { v[j] *= inverse }
+      gemv(m: n, n: n, a: w, lda: n, x: v, beta: 0, y: &wv)          // W v
+      sigma = wv.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+      gemv(trans: true, m: n, n: n, a: w, lda: n, x: wv, beta: 0, y: &v)  // Wᵀ W v
     }
     return sigma
   }
