@@ -46,9 +46,9 @@ public struct SolverOptions: Equatable, Sendable, Codable {
   ///
   /// 32·√N·ε is above the round-off of evaluating f(Wx + a) − x in T (an
   /// N-term dot product), so f32 never chases its own rounding (N = 16:
-  /// 1.5e-5; N = 256: 6.1e-5); f64 solves to 1e-12, which makes steady
-  /// gradients agree with an exact reference to about 1e-10 relative on
-  /// well-conditioned problems.
+  /// 1.5e-5; N = 256: 6.1e-5); f64 solves to 1e-12, tight enough that
+  /// `rbp grad` agrees with a dense-adjoint reference to 1e-9 relative
+  /// (tested on the encoder task).
   public static func defaultTolerance<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> Double {
     let epsilon = Double(T.ulpOfOne)
     let floor = epsilon > 1e-10 ? 1e-6 : 1e-12
@@ -72,8 +72,9 @@ public struct SolveDiagnostics: Equatable, Sendable {
   /// How many fallback stages the pattern needed (0: the first method
   /// succeeded), for the `auto` solvers.
   public var fallbacks: [Int]
-  /// Forward solves: the estimated ρ(D W) at the state found (0 where a
-  /// bound proved it below 1 without estimating it; NaN where not computed).
+  /// Forward solves (`settle`): ρ(D W) at the state found, a power-iteration
+  /// estimate, or an upper bound where that bound alone proves the state
+  /// stable (see `spectralRadii`); NaN where not computed.
   public var spectralRadius: [Double]
 
   public init(count: Int) {
@@ -128,16 +129,23 @@ func swapRows<T>(_ buffer: inout [T], _ i: Int, _ j: Int, width: Int) {
   }
 }
 
-/// ‖u − v‖∞ over `count` elements; NaN if any difference is NaN.
-@inline(__always)
-func maxAbsDifference<T: BinaryFloatingPoint>(_ u: UnsafePointer<T>, _ v: UnsafePointer<T>, count: Int) -> Double {
-  var worst: T = 0
-  for i in 0..<count {
-    let d = abs(u[i] - v[i])
-    if d.isNaN { return .nan }
-    if d > worst { worst = d }
+/// Runs `stages` on the rows a batched solve left unconverged, each stage
+/// only on the rows the earlier ones left, and merges what they return
+/// into `values` and `diagnostics` (the `auto` solvers' fallbacks).
+///
+/// - Parameter solve: `(stage, rows, current)`: solves the rows `rows`,
+///   given the states so far, and returns their results in that order.
+func retryUnconverged<T: KernelScalar>(
+  _ values: inout Matrix<T>, _ diagnostics: inout SolveDiagnostics, stages: Int,
+  _ solve: (_ stage: Int, _ rows: [Int], _ current: Matrix<T>) -> (Matrix<T>, SolveDiagnostics)
+) {
+  for stage in 0..<stages {
+    let failed = (0..<diagnostics.count).filter { diagnostics.status[$0] != .converged }
+    if failed.isEmpty { return }
+    let (solved, outcome) = solve(stage, failed, values)
+    outcome.merge(into: &diagnostics, rows: failed, stage: stage + 1)
+    for (r, p) in failed.enumerated() { values.setRow(p, solved.row(r)) }
   }
-  return Double(worst)
 }
 
 /// (‖u − v‖∞, ‖u‖∞) over `count` elements; the first is NaN if any

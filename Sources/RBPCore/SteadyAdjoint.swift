@@ -85,10 +85,10 @@ extension SteadyNetwork {
     // The true residual of what is returned, for every method.
     let residuals = adjointResiduals(s, slopes: d, lossGradient: g, workspace: workspace)
     for p in 0..<d.rows where diagnostics.status[p] != .singular {
-      diagnostics.residuals[p] = residuals[p]
-      let scale = s.withPointer { sp in (0..<n).reduce(0.0) { max($0, abs(Double(sp[p * n + $1]))) } }
-      diagnostics.status[p] = !residuals[p].isFinite ? .nonFinite
-        : options.accepts(residuals[p], scale: scale) ? .converged : .notConverged
+      let (residual, scale) = residuals[p]
+      diagnostics.residuals[p] = residual
+      diagnostics.status[p] = !residual.isFinite ? .nonFinite
+        : options.accepts(residual, scale: scale) ? .converged : .notConverged
     }
     return (s, diagnostics)
   }
@@ -99,13 +99,8 @@ extension SteadyNetwork {
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     var (s, diagnostics) = adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, workspace: workspace)
     let stages: [AdjointMethod] = shape.units <= 2048 ? [.gmres, .direct] : [.gmres]
-    for (k, method) in stages.enumerated() {
-      let failed = (0..<diagnostics.count).filter { diagnostics.status[$0] != .converged }
-      if failed.isEmpty { break }
-      let (x, r) = adjoint(slopes: d.rows(failed), lossGradient: g.rows(failed), method: method, options: options,
-                           workspace: workspace)
-      r.merge(into: &diagnostics, rows: failed, stage: k + 1)
-      for (i, p) in failed.enumerated() { s.setRow(p, x.row(i)) }
+    retryUnconverged(&s, &diagnostics, stages: stages.count) { stage, rows, _ in
+      adjoint(slopes: d.rows(rows), lossGradient: g.rows(rows), method: stages[stage], options: options, workspace: workspace)
     }
     return (s, diagnostics)
   }
@@ -121,16 +116,16 @@ extension SteadyNetwork {
     return result
   }
 
-  /// ‖s_p − d_p ⊙ (s_p·W + g_p)‖∞ for every row.
+  /// (‖s_p − d_p ⊙ (s_p·W + g_p)‖∞, ‖s_p‖∞) for every row.
   func adjointResiduals(
     _ s: Matrix<T>, slopes d: Matrix<T>, lossGradient g: Matrix<T>, workspace: GEMMWorkspace<T>
-  ) -> [Double] {
+  ) -> [(residual: Double, scale: Double)] {
     let (count, n) = (s.rows, shape.units)
     var image = Matrix<T>(rows: count, cols: n)
     applyAdjointMap(s.elements, slopes: d.elements, lossGradient: g.elements, rows: count,
                     into: &image.elements, workspace: workspace)
     return (0..<count).map { p in
-      s.withPointer { sp in image.withPointer { ip in maxAbsDifference(sp + p * n, ip + p * n, count: n) } }
+      s.withPointer { sp in image.withPointer { ip in differenceAndScale(sp + p * n, ip + p * n, count: n) } }
     }
   }
 

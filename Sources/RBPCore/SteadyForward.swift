@@ -105,13 +105,10 @@ extension SteadyNetwork {
     var (states, diagnostics) = relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
                                               mixer: DampedMixer(damping: 1))
     let stages: [ForwardMethod] = [.iterate(damping: 0.5), .anderson, .newton]
-    for (k, method) in stages.enumerated() {
-      let failed = (0..<diagnostics.count).filter { diagnostics.status[$0] != .converged }
-      if failed.isEmpty { break }
-      let from = method == .newton ? states.rows(failed) : start.rows(failed)
-      let (x, d) = relax(drives: drives.rows(failed), from: from, method: method, options: options, workspace: workspace)
-      d.merge(into: &diagnostics, rows: failed, stage: k + 1)
-      for (r, p) in failed.enumerated() { states.setRow(p, x.row(r)) }
+    retryUnconverged(&states, &diagnostics, stages: stages.count) { stage, rows, current in
+      let method = stages[stage]
+      let from = method == .newton ? current.rows(rows) : start.rows(rows)
+      return relax(drives: drives.rows(rows), from: from, method: method, options: options, workspace: workspace)
     }
     return (states, diagnostics)
   }

@@ -63,6 +63,13 @@ public struct SteadySolverSettings: Equatable, Sendable {
                   maxIterations: adjointMaxIterations)
   }
 
+  /// The stabiliser's (weight, threshold) when it is on with a positive
+  /// weight, else nil.
+  public var jacobianPenalty: (weight: Double, threshold: Double)? {
+    guard case let .jacobian(weight, threshold) = stabilizer, weight > 0 else { return nil }
+    return (weight, threshold)
+  }
+
   public func validate() throws {
     try forward.validate()
     try adjoint.validate()
@@ -196,17 +203,19 @@ extension SteadyNetwork {
     let (count, n, i) = (batch.count, shape.units, shape.inputs)
     let a = drives(batch.inputs, workspace: workspace)
     let x0 = try startStates(start ?? batch.initial, count: count)
-    var certifyBelow = 1.0
-    if case let .jacobian(weight, threshold) = settings.stabilizer, weight > 0 { certifyBelow = threshold }
+    let stabilizer = settings.jacobianPenalty
+    // With the stabiliser on, ρ is estimated wherever a bound cannot put it
+    // below the threshold, so that the penalty acts on estimates.
     let (x, d, forward) = try settle(drives: a, from: x0, method: settings.forward,
                                      options: settings.forwardOptions(for: T.self, units: n),
-                                     certifyBelow: certifyBelow, workspace: workspace)
+                                     certifyBelow: stabilizer?.threshold ?? 1, workspace: workspace)
     var (losses, g) = lossAndGradient(states: x, batch: batch)
     var stabilized: [Int] = []
     var penalty = 0.0
-    if case let .jacobian(weight, threshold) = settings.stabilizer, weight > 0 {
-      stabilized = (0..<count).filter { !(forward.spectralRadius[$0] < threshold) }
-      penalty = addJacobianPenalty(weight: weight, patterns: stabilized, states: x, slopes: d, into: &g) / Double(count)
+    if let stabilizer {
+      stabilized = (0..<count).filter { !(forward.spectralRadius[$0] < stabilizer.threshold) }
+      penalty = addJacobianPenalty(weight: stabilizer.weight, patterns: stabilized, states: x, slopes: d, into: &g)
+        / Double(count)
     }
     let (s, adjoint) = try adjointStates(slopes: d, lossGradient: g, method: settings.adjoint,
                                          options: settings.adjointOptions(for: T.self, units: n), workspace: workspace)
@@ -230,13 +239,13 @@ extension SteadyNetwork {
         for p in 0..<count { for j in 0..<n { gb[j] += sp[p * n + j] } }
         for j in 0..<n { gb[j] *= scale }
         // The stabiliser's direct term, D held fixed: (λ/P) Σ_p d_pi² W_ij.
-        if case let .jacobian(weight, _) = settings.stabilizer, !stabilized.isEmpty {
+        if let stabilizer, !stabilized.isEmpty {
           let gw = base + layout.w.lowerBound
           let w = parameters.values
           for i in 0..<n {
             var sum = 0.0
             for p in stabilized { let dp = Double(d[p, i]); sum += dp * dp }
-            let factor = T(weight * sum) * scale
+            let factor = T(stabilizer.weight * sum) * scale
             for j in 0..<n { gw[i * n + j] += factor * w[i * n + j] }
           }
         }

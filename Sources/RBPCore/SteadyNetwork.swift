@@ -98,14 +98,11 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
 
   /// The patterns at `indices`, in that order.
   public func subset(_ indices: [Int]) -> SteadyBatch {
-    func pick(_ m: Matrix<T>) -> Matrix<T> {
-      Matrix(rows: indices.count, cols: m.cols, elements: indices.flatMap { m.row($0) })
-    }
     var picked = self
-    picked.inputs = pick(inputs)
-    picked.targets = pick(targets)
-    picked.mask = mask.map(pick)
-    picked.initial = initial.map(pick)
+    picked.inputs = inputs.rows(indices)
+    picked.targets = targets.rows(indices)
+    picked.mask = mask?.rows(indices)
+    picked.initial = initial?.rows(indices)
     return picked
   }
 

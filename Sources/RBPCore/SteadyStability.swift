@@ -26,7 +26,7 @@ let normSafetyMargin = 1.1
 
 extension SteadyNetwork {
   /// ‖W‖₂ estimated by power iteration on WᵀW from a fixed start (so the
-  /// result is reproducible), in Double.
+  /// result is reproducible), two GEMVs per iteration.
   public func spectralNorm(iterations: Int = 16) -> Double {
     let n = shape.units
     let w = parameters.W.elements
@@ -70,41 +70,43 @@ extension SteadyNetwork {
     return radii
   }
 
-  /// The batched power iteration V ← D ⊙ (V Wᵀ) from a fixed start.
+  /// The batched power iteration V ← D ⊙ (V Wᵀ) from a fixed start: the
+  /// mean growth rate over the last half of the steps; 0 where V dies out
+  /// (nilpotent D W), ∞ where it overflows.
   func powerIterationRadii(slopes d: Matrix<T>, workspace: GEMMWorkspace<T>) -> [Double] {
     let (count, n) = (d.rows, shape.units)
     let wt = parameters.W.transposed
-    var v = Matrix<T>(rows: count, cols: n)
-    // The same start for every row, so a pattern's estimate does not depend on
-    // the batch it is in.
-    for p in 0..<count { for i in 0..<n { v[p, i] = T(1 + 0.5 * sin(Double(i) * 1.7)) } }
+    // The same start for every row, so that a pattern's estimate does not
+    // depend on the batch it is in.
+    let start = (0..<n).map { T(1 + 0.5 * sin(Double($0) * 1.7)) }
+    var v = Matrix<T>(rows: count, cols: n, elements: Array((0..<count).map { _ in start }.joined()))
     var next = v
     var logGrowth = [Double](repeating: 0, count: count)
-    var dead = [Bool](repeating: false, count: count)
-    for step in 0..<stabilitySteps {
-      // Normalise each row, then V ← D ⊙ (V Wᵀ).
-      for p in 0..<count {
-        var sum = 0.0
-        for i in 0..<n { let x = Double(v[p, i]); sum += x * x }
-        let norm = sum.squareRoot()
-        if norm == 0 || !norm.isFinite { dead[p] = true; continue }
-        if step > stabilitySteps / 2 { logGrowth[p] += log(norm) }
-        let inverse = T(1 / norm)
-        for i in 0..<n { v[p, i] *= inverse }
+    var radius = [Double?](repeating: nil, count: count)
+    let measured = stabilitySteps / 2
+    for step in 0...stabilitySteps {
+      // Normalise each row (its norm is the growth of the last step) ...
+      v.withMutablePointer { vp in
+        for p in 0..<count where radius[p] == nil {
+          let row = vp + p * n
+          var sum = 0.0
+          for i in 0..<n { let x = Double(row[i]); sum += x * x }
+          let norm = sum.squareRoot()
+          if norm == 0 { radius[p] = 0; continue }
+          if !norm.isFinite { radius[p] = .infinity; continue }
+          if step > measured { logGrowth[p] += log(norm) }
+          let inverse = T(1 / norm)
+          for i in 0..<n { row[i] *= inverse }
+        }
       }
-      v.withPointer { vp in wt.withPointer { wp in next.withMutablePointer { np in
+      if step == stabilitySteps { break }
+      // ... then V ← D ⊙ (V Wᵀ).
+      v.withPointer { vp in wt.withPointer { wp in d.withPointer { dp in next.withMutablePointer { np in
         gemm(m: count, n: n, k: n, a: vp, lda: n, b: wp, ldb: n, beta: 0, c: np, ldc: n, workspace: workspace)
-      }}}
-      for i in next.elements.indices { next.elements[i] *= d.elements[i] }
+        adjointStep(slope: dp, np, plus: nil, into: np, count: count * n)
+      }}}}
       swap(&v, &next)
     }
-    // The growth of the last step.
-    for p in 0..<count where !dead[p] {
-      var sum = 0.0
-      for i in 0..<n { let x = Double(v[p, i]); sum += x * x }
-      logGrowth[p] += log(sum.squareRoot())
-    }
-    let steps = Double(stabilitySteps - stabilitySteps / 2)
-    return (0..<count).map { dead[$0] ? 0 : exp(logGrowth[$0] / steps) }
+    return (0..<count).map { radius[$0] ?? exp(logGrowth[$0] / Double(stabilitySteps - measured)) }
   }
 }

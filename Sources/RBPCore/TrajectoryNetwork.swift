@@ -39,7 +39,8 @@ public struct TrajectoryNetwork<T: KernelScalar>: Equatable, Sendable {
     using rng: inout G
   ) throws -> TrajectoryNetwork {
     let layout = ParameterLayout(shape: shape, hasInitialState: true)
-    return try TrajectoryNetwork(parameters: .random(layout: layout, gain: gain ?? Parameters<T>.defaultGain(steady: false, activation: activation), using: &rng),
+    let gain = gain ?? Parameters<T>.defaultGain(steady: false, activation: activation)
+    return try TrajectoryNetwork(parameters: .random(layout: layout, gain: gain, using: &rng),
                                  activation: activation, loss: loss, leak: leak)
   }
 }
@@ -103,7 +104,7 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
     }
     return TrajectoryBatch(unchecked: indices.count, steps, pick(inputs, inputWidth), inputWidth,
                            pick(targets, outputWidth), outputWidth, mask.map { pick($0, outputWidth) },
-                           initial.map { m in Matrix(rows: indices.count, cols: m.cols, elements: indices.flatMap { m.row($0) }) })
+                           initial.map { $0.rows(indices) })
   }
 
   private init(unchecked count: Int, _ steps: Int, _ inputs: [T], _ inputWidth: Int, _ targets: [T],

@@ -193,8 +193,8 @@ public final class SweepRunner: @unchecked Sendable {
       record.finalValidationLoss = outcome.final?.validationLoss ?? .nan
       record.finalAccuracy = outcome.final?.validationAccuracy
       record.solved = outcome.final?.solved ?? false
-      record.curve = history["loss"] ?? []
-      record.validationCurve = history["val_loss"] ?? []
+      record.curve = history[HistoryKey.loss.rawValue] ?? []
+      record.validationCurve = history[HistoryKey.valLoss.rawValue] ?? []
     } catch {
       record.reason = "\(error)"
     }

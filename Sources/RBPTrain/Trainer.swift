@@ -69,16 +69,19 @@ struct SolveStats: Sendable {
   var forwardIterations = 0, forwardMax = 0, adjointIterations = 0, adjointMax = 0, patterns = 0
   var maxResidual = 0.0, maxRadius = 0.0, fallbacks = 0, penalty = 0.0
 
-  mutating func add(_ g: SteadyGradient<some KernelScalar>) {
-    patterns += g.forward.count
-    forwardIterations += g.forward.iterations.reduce(0, +)
-    forwardMax = max(forwardMax, g.forward.iterations.max() ?? 0)
-    adjointIterations += g.adjoint.iterations.reduce(0, +)
-    adjointMax = max(adjointMax, g.adjoint.iterations.max() ?? 0)
-    maxResidual = max(maxResidual, g.forward.residuals.max() ?? 0)
-    maxRadius = max(maxRadius, g.forward.spectralRadius.filter { !$0.isNaN }.max() ?? 0)
-    fallbacks += g.forward.fallbacks.filter { $0 > 0 }.count + g.adjoint.fallbacks.filter { $0 > 0 }.count
-    penalty += g.penalty * Double(g.forward.count)
+  init() {}
+
+  /// The statistics of one gradient's solves.
+  init(_ g: SteadyGradient<some KernelScalar>) {
+    patterns = g.forward.count
+    forwardIterations = g.forward.iterations.reduce(0, +)
+    forwardMax = g.forward.iterations.max() ?? 0
+    adjointIterations = g.adjoint.iterations.reduce(0, +)
+    adjointMax = g.adjoint.iterations.max() ?? 0
+    maxResidual = g.forward.residuals.max() ?? 0
+    maxRadius = g.forward.spectralRadius.filter { !$0.isNaN }.max() ?? 0
+    fallbacks = g.forward.fallbacks.filter { $0 > 0 }.count + g.adjoint.fallbacks.filter { $0 > 0 }.count
+    penalty = g.penalty * Double(g.forward.count)
   }
 
   mutating func add(_ other: SolveStats) {
@@ -140,11 +143,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     dataPath = data
     checkpointPath = checkpoint
     self.summary = summary
-    guard summary.count > 0 else { throw ConfigError("\(data): the dataset has no patterns") }
     stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
                                     inMemoryLimit: inMemoryLimit)
     test = summary.hasTestSet ? try DatasetFile.read(data, as: T.self, testSet: true) : nil
-    if let test, test.count == 0 { throw ConfigError("\(data): the test set /test has no patterns") }
     warm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
     let layout = ParameterLayout(shape: plan.shape, hasInitialState: plan.model == .trajectory)
@@ -184,64 +185,57 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     if epoch >= plan.epochs { try saveCheckpoint() }
     /// The update before the current parameters, to undo it.
     var previous: (parameters: Parameters<T>, optimizer: Optimizer<T>, gradient: Parameters<T>)? = nil
-    var retries = 0
-    /// Undoes the last update and takes it again at half the learning
-    /// rate, or stops the run when that is not possible.
-    func reject(_ error: Error) throws {
-      guard let p = previous, retries < plan.maxRetries else {
-        try stop(reason: retries > 0
-          ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)")
+    var retries = 0, rejected = 0
+    /// Runs `body` until it succeeds; after each failure of a solve, undoes
+    /// the last update and takes it again at half the learning rate, or
+    /// stops the run when that is not possible.
+    func retrying<R>(_ body: () throws -> R) throws -> R {
+      while true {
+        do { return try body() } catch let error as RBPError {
+          guard let p = previous, retries < plan.maxRetries else {
+            try stop(reason: retries > 0
+              ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)")
+          }
+          retries += 1
+          rejected += 1
+          parameters = p.parameters
+          optimizer = p.optimizer
+          optimizer.settings.learningRate *= 0.5
+          previous!.optimizer.settings.learningRate *= 0.5
+          optimizer.apply(p.gradient, to: &parameters)
+        }
       }
-      retries += 1
-      parameters = p.parameters
-      optimizer = p.optimizer
-      optimizer.settings.learningRate *= 0.5
-      previous!.optimizer.settings.learningRate *= 0.5
-      optimizer.apply(p.gradient, to: &parameters)
     }
     while epoch < plan.epochs {
       let epochStart = DispatchTime.now().uptimeNanoseconds
       stream.startEpoch(epoch)
-      var lossSum = 0.0, patterns = 0, rejected = 0
+      var lossSum = 0.0, patterns = 0
+      rejected = 0
       var stats = SolveStats()
       while let (indices, batch) = try stream.next() {
-        while true {
-          do {
-            let (loss, gradient, shardStats) = try minibatchGradient(batch, indices: indices)
-            guard loss.isFinite, gradient.values.allSatisfy({ $0.isFinite }) else {
-              throw RBPError.nonFinite(solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: step)
-            }
-            if let pending = pendingGood { lastGood = pending; pendingGood = nil }
-            stats.add(shardStats)
-            lossSum += loss * Double(indices.count)
-            patterns += indices.count
-            previous = (parameters, optimizer, gradient)
-            optimizer.apply(gradient, to: &parameters)
-            retries = 0
-            break
-          } catch let error as RBPError {
-            try reject(error)
-            rejected += 1
+        let (loss, gradient, shardStats) = try retrying {
+          let r = try minibatchGradient(batch, indices: indices)
+          guard r.0.isFinite, r.1.values.allSatisfy({ $0.isFinite }) else {
+            throw RBPError.nonFinite(solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: step)
           }
+          return r
         }
+        if let pending = pendingGood { lastGood = pending; pendingGood = nil }
+        stats.add(shardStats)
+        lossSum += loss * Double(indices.count)
+        patterns += indices.count
+        previous = (parameters, optimizer, gradient)
+        optimizer.apply(gradient, to: &parameters)
+        retries = 0
         step += 1
       }
       epoch += 1
       let trainingLoss = lossSum / Double(max(patterns, 1))
-      var validation: (Double, Double?, Bool)
-      while true {
-        do {
-          validation = try validate() ?? (trainingLoss, nil, false)
-          guard validation.0.isFinite else {
-            throw RBPError.nonFinite(solver: "validation", pattern: 0, iterations: epoch)
-          }
-          break
-        } catch let error as RBPError {
-          try reject(error)
-          rejected += 1
-        }
+      let (validationLoss, accuracy, solved) = try retrying {
+        let v = try validate() ?? (trainingLoss, nil, false)
+        guard v.0.isFinite else { throw RBPError.nonFinite(solver: "validation", pattern: 0, iterations: epoch) }
+        return v
       }
-      let (validationLoss, accuracy, solved) = validation
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
       let r = EpochReport(epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
                           validationLoss: validationLoss, validationAccuracy: accuracy, solved: solved,
@@ -343,9 +337,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
       let net = try SteadyNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
       let g = try net.gradient(batch: b.subset(rows), settings: plan.steady, start: cache?.start(for: indices),
                                workspace: workspace)
-      var stats = SolveStats()
-      stats.add(g)
-      return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states, stats: stats)
+      return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states, stats: SolveStats(g))
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
       let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace)

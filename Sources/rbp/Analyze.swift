@@ -62,16 +62,13 @@ struct Eval: ParsableCommand {
       }
       let l = try Loaded(checkpoint: checkpoint, data: data, testSet: test, solver: solver)
       let task = try DatasetSummary.read(data).task
+      // A checkpoint written by another tool (no run configuration) is evaluated in f64.
       let double = precision.map { $0 == "f64" } ?? (l.checkpoint.config == nil || l.plan.doublePrecision)
-      let e: (loss: Double, accuracy: Double?, solved: Bool?)
-      if double {
-        let r = try evaluate(l.data, parameters: l.checkpoint.parameters, plan: l.plan, task: task)
-        e = (r.loss, r.accuracy, r.solved)
-      } else {
-        let r = try evaluate(try DatasetFile.read(data, as: Float.self, testSet: test),
-                             parameters: l.checkpoint.parameters.converted(to: Float.self), plan: l.plan, task: task)
-        e = (r.loss, r.accuracy, r.solved)
+      func metrics<T: KernelScalar>(_ data: DatasetContents<T>) throws -> (loss: Double, accuracy: Double?, solved: Bool?) {
+        let r = try evaluate(data, parameters: l.checkpoint.parameters.converted(to: T.self), plan: l.plan, task: task)
+        return (r.loss, r.accuracy, r.solved)
       }
+      let e = double ? try metrics(l.data) : try metrics(DatasetFile.read(data, as: Float.self, testSet: test))
       if json {
         var object: [String: Any] = ["loss": e.loss, "patterns": l.data.count]
         if let accuracy = e.accuracy { object["accuracy"] = accuracy }
@@ -217,18 +214,19 @@ struct FixedPoints: ParsableCommand {
       var residual: [Double] = [], hits: [Double] = [], reached: [Double] = []
       for p in 0..<batch.count {
         var found = try net.findFixedPoints(input: batch.inputs.row(p), starts: starts, distinct: distinct, using: &rng)
-        let start = Matrix(rows: 1, cols: net.shape.units, elements: batch.initial?.row(p) ?? [Double](repeating: 0, count: net.shape.units))
+        let start = batch.initial?.rows([p]) ?? Matrix(rows: 1, cols: net.shape.units)
         var own: [Double]? = nil
         var note = ""
         do {
           let settled = try net.settle(drives: drives.rows([p]), from: start, method: l.plan.steady.forward,
                                        options: l.plan.steady.forwardOptions(for: Double.self, units: net.shape.units),
                                        workspace: workspace)
-          own = settled.states.row(0)
-          if !found.points.contains(where: { maxDistance($0.state, own!) < distinct }) {
-            found.points.append(FixedPoint(state: own!, residual: settled.diagnostics.residuals[0],
+          let state = settled.states.row(0)
+          if !found.points.contains(where: { maxDistance($0.state, state) < distinct }) {
+            found.points.append(FixedPoint(state: state, residual: settled.diagnostics.residuals[0],
                                            spectralRadius: net.spectralRadius(slopes: settled.slopes.row(0), using: &rng), hits: 0))
           }
+          own = state
         } catch let error as RBPError {
           note = "; relaxation from the initial state reaches no stable state (\(error))"
         }
