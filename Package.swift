@@ -1,32 +1,25 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 //
 // rbp: recurrent backpropagation (Almeida–Pineda) and backpropagation through
 // time, on hand-written cache-blocked kernels, with HDF5 for every file.
+//
+// No target needs a compiler flag. The register-level kernels are compiled
+// once per instruction set (128-bit generic, AVX2 + FMA, AVX-512) in the C
+// module CRBPKernels, through function target attributes, and the best one
+// the CPU supports is chosen when the process starts; `RBP_ISA` overrides
+// the choice. One binary therefore runs on every x86-64 CPU, fast on each,
+// and the package can be used as a versioned dependency.
 
-import Foundation
 import PackageDescription
 
-/// The kernels are compiled for the vector unit of the machine that builds
-/// them, as `-march=native` would: AVX-512 where the CPU has it, AVX2 + FMA
-/// otherwise (plain `-O` would give SSE only). `RBP_ISA=avx2` or
-/// `RBP_ISA=avx512` in the environment overrides the detection.
-let kernelISA: String = {
-  if let forced = ProcessInfo.processInfo.environment["RBP_ISA"] { return forced }
-  let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-  let flags = Set(cpuinfo.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }))
-  return ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy { flags.contains($0) }
-    ? "avx512" : "avx2"
-}()
-/// The core is generic over Float and Double; its callers (the trainer, the
-/// command line) must get specialised code, not generic code going through
-/// witness tables. Cross-module optimisation makes the bodies of generic
-/// functions available for specialisation in the modules that use them.
-let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
-
-let kernelFlags: [SwiftSetting] = (kernelISA == "avx512"
-  ? [.unsafeFlags(["-target-cpu", "skylake-avx512"]), .define("RBP_AVX512")]
-  : [.unsafeFlags(["-target-cpu", "haswell"])]) + crossModule
-
+/// Settings of every Swift target of this package: imports are explicit
+/// (a file sees only the members of the modules it imports) and a warning
+/// fails the build. SwiftPM ignores the warning setting when the package is
+/// built as someone else's dependency.
+let swiftSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("MemberImportVisibility"),
+  .treatAllWarnings(as: .error),
+]
 
 let package = Package(
   name: "rbp",
@@ -46,23 +39,24 @@ let package = Package(
     // MARK: - Public modules
     .target(
       name: "RBPKernels",
+      dependencies: ["CRBPKernels"],
       path: "Sources/RBPKernels",
-      swiftSettings: kernelFlags),
+      swiftSettings: swiftSettings),
     .target(
       name: "RBPCore",
       dependencies: ["RBPKernels"],
       path: "Sources/RBPCore",
-      swiftSettings: kernelFlags),
+      swiftSettings: swiftSettings),
     .target(
       name: "RBPStore",
       dependencies: ["CHDF5", "RBPCore", "RBPKernels"],
       path: "Sources/RBPStore",
-      swiftSettings: kernelFlags),
+      swiftSettings: swiftSettings),
     .target(
       name: "RBPTrain",
       dependencies: ["RBPKernels", "RBPCore", "RBPStore"],
       path: "Sources/RBPTrain",
-      swiftSettings: kernelFlags),
+      swiftSettings: swiftSettings),
     .executableTarget(
       name: "rbp",
       dependencies: [
@@ -70,9 +64,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/rbp",
-      swiftSettings: kernelFlags),
+      swiftSettings: swiftSettings),
 
     // MARK: - Implementation details
+    .target(
+      name: "CRBPKernels",
+      path: "Sources/CRBPKernels",
+      cSettings: [.treatAllWarnings(as: .error)]),
     .systemLibrary(
       name: "CHDF5",
       path: "Sources/CHDF5",
@@ -84,18 +82,21 @@ let package = Package(
       name: "RBPKernelsTests",
       dependencies: ["RBPKernels"],
       path: "Tests/RBPKernelsTests",
-      swiftSettings: kernelFlags),
+      swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPCoreTests",
       dependencies: ["RBPCore", "RBPKernels"],
-      path: "Tests/RBPCoreTests"),
+      path: "Tests/RBPCoreTests",
+      swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPTrainTests",
       dependencies: ["RBPTrain", "RBPStore", "RBPCore", "RBPKernels", "rbp"],
-      path: "Tests/RBPTrainTests"),
+      path: "Tests/RBPTrainTests",
+      swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPStoreTests",
       dependencies: ["RBPStore", "RBPCore", "RBPKernels", "CHDF5", "rbp"],
-      path: "Tests/RBPStoreTests"),
+      path: "Tests/RBPStoreTests",
+      swiftSettings: swiftSettings),
   ]
 )

@@ -44,9 +44,10 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
 ///   - z: pre-activations, `count`.
 ///   - x: activations out, `count`.
 ///   - d: slopes out, `count`; pass `nil` when they are not needed.
+///   - kernels: the instruction set's kernels (tests choose one).
 public func activate<T: KernelScalar>(
   _ f: Activation, z: UnsafePointer<T>, x: UnsafeMutablePointer<T>,
-  slope d: UnsafeMutablePointer<T>?, count: Int
+  slope d: UnsafeMutablePointer<T>?, count: Int, kernels: KernelTable = .active
 ) {
   typealias V = T.Vector
   let width = V.scalarCount
@@ -76,7 +77,7 @@ public func activate<T: KernelScalar>(
       i += 1
     }
   case .tanh, .logistic:
-    T._activateSmooth(f, z: z, x: x, slope: d, count: count)
+    T._activateSmooth(f, z: z, x: x, slope: d, count: count, kernels)
   }
 }
 

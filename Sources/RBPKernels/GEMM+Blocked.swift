@@ -13,11 +13,11 @@
 /// ```
 ///
 /// `packA` must hold MC·KC elements and `packB` KC·min(NC, n rounded up to NR).
-/// `bl` defaults to the precision's table; tests pass tiny blockings to
-/// cross every block boundary on small matrices (MR and NR are fixed by the
-/// micro-kernel).
+/// `bl` is the precision's table for the kernels' instruction set; tests
+/// pass tiny blockings to cross every block boundary on small matrices (MR
+/// and NR are fixed by the micro-kernel).
 func blockedGEMM<T: KernelScalar>(
-  _ p: GEMMProblem<T>, blocking bl: GEMMBlocking = T.gemmBlocking,
+  _ p: GEMMProblem<T>, blocking bl: GEMMBlocking, _ kernels: KernelTable,
   packA: UnsafeMutablePointer<T>, packB: UnsafeMutablePointer<T>
 ) {
   let (MR, NR) = (bl.mr, bl.nr)
@@ -42,12 +42,12 @@ func blockedGEMM<T: KernelScalar>(
           var ir = 0
           while ir < mc {
             microKernel(
-              k: kc,
+              kernels, k: kc,
               a: UnsafePointer(packA + ir * kc), rowStride: aStrides.row, depthStride: aStrides.depth,
               rows: min(MR, mc - ir),
               b: bPanel, bStride: NR,
               c: cColumn + (ic + ir) * p.ldc, ldc: p.ldc, cols: nr,
-              alpha: p.alpha, beta: beta, readRows: microKernelRows)
+              alpha: p.alpha, beta: beta, readRows: MR)
             ir += MR
           }
           jr += NR
@@ -87,8 +87,8 @@ func packPanelsA<T: KernelScalar>(
       for q in 0..<kc {
         let out = panel + q * MR
         let src = p.a + (p0 + q) * p.lda + i0 + ir
-        if rows == microKernelRows {
-          for r in 0..<microKernelRows { out[r] = src[r] }
+        if rows == MR {
+          for r in 0..<MR { out[r] = src[r] }
         } else {
           for r in 0..<rows { out[r] = src[r] }
           for r in rows..<MR { out[r] = 0 }

@@ -29,10 +29,13 @@ func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
 
 /// `C = α·op(A)·op(B) + β·C` without packing A; single-threaded.
 /// Loop order: NR-column panels of op(B) outside (the panel stays in L1),
-/// MR-row slivers of A inside. `panel` must hold k·NR elements.
-func smallGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, panel: UnsafeMutablePointer<T>) {
-  let bl = T.gemmBlocking
+/// MR-row slivers of A inside. `panel` must hold k·NR elements; `bl` is the
+/// precision's table for the kernels' instruction set (only MR and NR count).
+func smallGEMM<T: KernelScalar>(
+  _ p: GEMMProblem<T>, blocking bl: GEMMBlocking, _ kernels: KernelTable, panel: UnsafeMutablePointer<T>
+) {
   let (MR, NR) = (bl.mr, bl.nr)
+  let width = NR / 2
   let (rowStride, depthStride) = p.transA ? (1, p.lda) : (p.lda, 1)
   do {
     var jr = 0
@@ -42,7 +45,7 @@ func smallGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, panel: UnsafeMutablePointer
       let bStride: Int
       // In place when every column the micro-kernel reads exists: a full
       // panel, or exactly one vector (the narrow loop reads no more).
-      if !p.transB && (nr == NR || nr == T.Vector.scalarCount) {
+      if !p.transB && (nr == NR || nr == width) {
         b = p.b + jr
         bStride = p.ldb
       } else {
@@ -53,7 +56,7 @@ func smallGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, panel: UnsafeMutablePointer
       var ir = 0
       while ir < p.m {
         microKernel(
-          k: p.k,
+          kernels, k: p.k,
           a: p.a + ir * rowStride, rowStride: rowStride, depthStride: depthStride,
           rows: min(MR, p.m - ir),
           b: b, bStride: bStride,

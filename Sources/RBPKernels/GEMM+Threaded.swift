@@ -1,7 +1,7 @@
 // The threaded GEMM path: splits C into contiguous row (or column) slices,
 // one per worker, each computed by the single-threaded small or blocked path
-// (the same one for every slice) with its own buffers. Every element of C is computed by exactly one worker
-// in the same order as on one thread, so results do not depend on the
+// (the same one for every slice) with its own buffers. Every element of C
+// is computed by exactly one worker in the same order as on one thread, so results do not depend on the
 // number of threads.
 
 import Dispatch
@@ -27,8 +27,10 @@ func threadCount<T: KernelScalar>(for p: GEMMProblem<T>) -> Int {
 /// workspace must hold `workers` sets of buffers sized for that path.
 func threadedGEMM<T: KernelScalar>(
   _ p: GEMMProblem<T>, workers: Int, _ ws: GEMMWorkspace<T>, small: Bool,
-  blocking bl: GEMMBlocking = T.gemmBlocking
+  blocking: GEMMBlocking? = nil
 ) {
+  let bl = blocking ?? ws.blocking
+  let kernels = ws.kernels
   let splitRows = p.m >= p.n
   let length = splitRows ? p.m : p.n
   let unit = splitRows ? bl.mr : bl.nr
@@ -39,6 +41,6 @@ func threadedGEMM<T: KernelScalar>(
     let end = min(length, units * (w + 1) / workers * unit)
     guard end > first else { return }
     let slice = splitRows ? p.rows(first, end - first) : p.columns(first, end - first)
-    runPath(slice, small: small, blocking: bl, buffers[w])
+    runPath(slice, small: small, blocking: bl, kernels, buffers[w])
   }
 }

@@ -21,7 +21,6 @@ public struct GEMMBlocking: Sendable, Equatable {
   public var nc: Int
 
   public init(mr: Int, nr: Int, kc: Int, mc: Int, nc: Int) {
-    precondition(mr == microKernelRows, "the micro-kernel is compiled for MR = \(microKernelRows)")
     precondition(kc >= 1 && mc >= mr && nc >= nr, "blocking sizes must hold at least one tile")
     precondition(mc % mr == 0 && nc % nr == 0, "MC and NC must be multiples of MR and NR")
     self.mr = mr; self.nr = nr; self.kc = kc; self.mc = mc; self.nc = nc
@@ -80,6 +79,10 @@ public struct GEMMProblem<T: KernelScalar>: @unchecked Sendable {
 /// grown on first use and then reused: a caller that keeps its workspace
 /// makes GEMM allocation-free.
 ///
+/// A workspace also fixes the instruction set its products run on (the
+/// active one unless another is asked for), since the packed layout
+/// depends on the register tile.
+///
 /// A workspace has one owner at a time: two concurrent `gemm` calls need two
 /// workspaces.
 public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
@@ -92,14 +95,24 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
   private(set) var workers: [Buffers] = []
 
   /// The blocking used by the packed path; defaults to the precision's
-  /// tuned table. MR and NR must stay those of `T.gemmBlocking` (they are
-  /// fixed by the micro-kernel); KC, MC and NC may be changed to tune.
+  /// tuned table for the instruction set. MR and NR must stay those of
+  /// `T.gemmBlocking(for: isa)` (they are fixed by the micro-kernel); KC,
+  /// MC and NC may be changed to tune.
   public let blocking: GEMMBlocking
+  /// The kernels every product through this workspace runs on.
+  public let kernels: KernelTable
 
-  public init(blocking: GEMMBlocking = T.gemmBlocking) {
-    precondition(blocking.mr == T.gemmBlocking.mr && blocking.nr == T.gemmBlocking.nr,
-                 "GEMMWorkspace: MR×NR must be \(T.gemmBlocking.mr)×\(T.gemmBlocking.nr) for \(T.self)")
+  /// - Parameters:
+  ///   - blocking: the packed path's blocking; nil for the tuned table.
+  ///   - isa: the instruction set; it must be supported by this CPU.
+  public init(blocking: GEMMBlocking? = nil, isa: KernelISA = .active) {
+    let tuned = T.gemmBlocking(for: isa)
+    let blocking = blocking ?? tuned
+    precondition(isa.isSupported, "GEMMWorkspace: this CPU cannot run the \(isa) kernels")
+    precondition(blocking.mr == tuned.mr && blocking.nr == tuned.nr,
+                 "GEMMWorkspace: MR×NR must be \(tuned.mr)×\(tuned.nr) for \(T.self) with \(isa)")
     self.blocking = blocking
+    self.kernels = isa.kernels
   }
 
   deinit {
@@ -200,7 +213,7 @@ func gemmDriver<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
     ws.reserve(workers: workers, aCount: bl.mc * bl.kc, bCount: bl.kc * min(bl.nc, roundUp(p.n, bl.nr)))
   }
   if workers == 1 {
-    runPath(p, small: small, blocking: bl, ws.workers[0])
+    runPath(p, small: small, blocking: bl, ws.kernels, ws.workers[0])
   } else {
     threadedGEMM(p, workers: workers, ws, small: small, blocking: bl)
   }
@@ -209,12 +222,13 @@ func gemmDriver<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
 /// One thread's share: the small or the blocked path, on its own buffers.
 @inline(__always)
 func runPath<T: KernelScalar>(
-  _ p: GEMMProblem<T>, small: Bool, blocking bl: GEMMBlocking, _ buffers: GEMMWorkspace<T>.Buffers
+  _ p: GEMMProblem<T>, small: Bool, blocking bl: GEMMBlocking, _ kernels: KernelTable,
+  _ buffers: GEMMWorkspace<T>.Buffers
 ) {
   if small {
-    smallGEMM(p, panel: buffers.packB)
+    smallGEMM(p, blocking: bl, kernels, panel: buffers.packB)
   } else {
-    blockedGEMM(p, blocking: bl, packA: buffers.packA, packB: buffers.packB)
+    blockedGEMM(p, blocking: bl, kernels, packA: buffers.packA, packB: buffers.packB)
   }
 }
 

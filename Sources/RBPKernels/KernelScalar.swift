@@ -1,34 +1,10 @@
-// The two precisions the kernels run in, and what each brings: its SIMD
-// vector (one AVX2 register), its GEMM blocking, and the entry points that
-// are specialised for it. Generic code calls `T.something`; the witness is a
-// concrete, fully specialised function, so the hot loops never run through
-// unspecialised generics. Nothing here knows about networks.
+// The two precisions the kernels run in, and what each brings: its Swift
+// SIMD vector, its GEMM blocking per instruction set, and the entry points
+// that are specialised for it. Generic code calls `T.something`; the
+// witness is a concrete, fully specialised function, so the hot loops never
+// run through unspecialised generics. Nothing here knows about networks.
 
-/// A floating-point type the kernels are specialised for: `Float` or `Double`.
-///
-/// The requirements starting with an underscore are the specialised drivers
-/// behind the public kernel functions (`gemm`, `gemv`, ...); call those instead.
-public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Sendable, CustomStringConvertible
-where Vector.Scalar == Self {
-  /// One 256-bit register of this scalar (`SIMD8<Float>`, `SIMD4<Double>`).
-  associatedtype Vector: SIMD
-
-  /// Cache blocking and register tile for the packed GEMM.
-  static var gemmBlocking: GEMMBlocking { get }
-
-  /// Natural logarithm and exponential, for the activations and losses.
-  static func _exp(_ x: Self) -> Self
-  static func _log(_ x: Self) -> Self
-  static func _tanh(_ x: Self) -> Self
-
-  static func _gemm(_ p: GEMMProblem<Self>, _ workspace: GEMMWorkspace<Self>)
-  static func _gemv(_ p: GEMVProblem<Self>)
-  /// x = f(z), d = f'(z) for tanh and logistic: vectorised for Float,
-  /// the C library's functions for Double.
-  static func _activateSmooth(
-    _ f: Activation, z: UnsafePointer<Self>, x: UnsafeMutablePointer<Self>,
-    slope d: UnsafeMutablePointer<Self>?, count: Int)
-}
+import CRBPKernels
 
 #if canImport(Glibc)
 import Glibc
@@ -36,18 +12,61 @@ import Glibc
 import Darwin
 #endif
 
+/// A floating-point type the kernels are specialised for: `Float` or `Double`.
+///
+/// The requirements starting with an underscore are the specialised drivers
+/// behind the public kernel functions (`gemm`, `gemv`, ...); call those instead.
+public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, CustomStringConvertible
+where Vector.Scalar == Self {
+  /// 32 bytes of this scalar (`SIMD8<Float>`, `SIMD4<Double>`), for the
+  /// Swift-side vector loops that are bound by memory, not arithmetic.
+  associatedtype Vector: SIMD
+
+  /// Cache blocking and register tile of the packed GEMM for `isa`.
+  static func gemmBlocking(for isa: KernelISA) -> GEMMBlocking
+
+  /// Natural logarithm and exponential, for the activations and losses.
+  static func _exp(_ x: Self) -> Self
+  static func _log(_ x: Self) -> Self
+  static func _tanh(_ x: Self) -> Self
+
+  static func _gemm(_ p: GEMMProblem<Self>, _ workspace: GEMMWorkspace<Self>)
+  static func _gemv(_ p: GEMVProblem<Self>, _ kernels: KernelTable)
+  /// One register tile of the GEMM; see `microKernel` for the contract.
+  static func _microKernel(
+    _ kernels: KernelTable, k: Int,
+    a: UnsafePointer<Self>, rowStride: Int, depthStride: Int, rows: Int,
+    b: UnsafePointer<Self>, bStride: Int,
+    c: UnsafeMutablePointer<Self>, ldc: Int, cols: Int,
+    alpha: Self, beta: Self, readRows: Int)
+  /// x = f(z), d = f'(z) for tanh and logistic: vectorised for Float,
+  /// the C library's functions for Double.
+  static func _activateSmooth(
+    _ f: Activation, z: UnsafePointer<Self>, x: UnsafeMutablePointer<Self>,
+    slope d: UnsafeMutablePointer<Self>?, count: Int, _ kernels: KernelTable)
+  /// Twelve independent FMA chains in registers, `iterations` steps.
+  static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Self) -> Self
+}
+
+extension KernelScalar {
+  /// The blocking of the active instruction set.
+  public static var gemmBlocking: GEMMBlocking { gemmBlocking(for: .active) }
+}
+
 extension Float: KernelScalar {
-  #if RBP_AVX512
-  public typealias Vector = SIMD16<Float>
-  public static let gemmBlocking = GEMMBlocking(mr: 12, nr: 32, kc: 256, mc: 144, nc: 4096)
-  #else
   public typealias Vector = SIMD8<Float>
 
-  /// MR×NR = 6×16: twelve ymm accumulators, two for the B row, one broadcast.
-  /// KC·NR·4 B = 16 KiB B panel in L1; MC·KC·4 B = 144 KiB A block in L2;
-  /// KC·NC·4 B = 4 MiB B block in L3.
-  public static let gemmBlocking = GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 144, nc: 4096)
-  #endif
+  /// MR×NR = 6×16 (AVX2: twelve ymm accumulators, two for the B row, one
+  /// broadcast), 12×32 (AVX-512), 6×8 (128-bit). KC·NR·4 B = 16 KiB B panel
+  /// in L1 with AVX2; MC·KC·4 B = 144 KiB A block in L2; KC·NC·4 B = 4 MiB B
+  /// block in L3.
+  public static func gemmBlocking(for isa: KernelISA) -> GEMMBlocking {
+    switch isa {
+    case .generic: return GEMMBlocking(mr: 6, nr: 8, kc: 256, mc: 144, nc: 4096)
+    case .avx2: return GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 144, nc: 4096)
+    case .avx512: return GEMMBlocking(mr: 12, nr: 32, kc: 256, mc: 144, nc: 4096)
+    }
+  }
 
   @inlinable public static func _exp(_ x: Float) -> Float { expf(x) }
   @inlinable public static func _log(_ x: Float) -> Float { logf(x) }
@@ -56,27 +75,44 @@ extension Float: KernelScalar {
   public static func _gemm(_ p: GEMMProblem<Float>, _ workspace: GEMMWorkspace<Float>) {
     gemmDriver(p, workspace)
   }
-  public static func _gemv(_ p: GEMVProblem<Float>) { gemvDriver(p) }
+  public static func _gemv(_ p: GEMVProblem<Float>, _ kernels: KernelTable) {
+    kernels.kernels.pointee.gemv_f32(p.trans ? 1 : 0, p.m, p.n, p.alpha, p.a, p.lda, p.x, p.beta, p.y)
+  }
+  @inline(__always)
+  public static func _microKernel(
+    _ kernels: KernelTable, k: Int,
+    a: UnsafePointer<Float>, rowStride: Int, depthStride: Int, rows: Int,
+    b: UnsafePointer<Float>, bStride: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int,
+    alpha: Float, beta: Float, readRows: Int
+  ) {
+    kernels.kernels.pointee.ukernel_f32(k, a, rowStride, depthStride, rows, b, bStride, c, ldc, cols,
+                                        alpha, beta, readRows)
+  }
   public static func _activateSmooth(
     _ f: Activation, z: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>,
-    slope d: UnsafeMutablePointer<Float>?, count: Int
+    slope d: UnsafeMutablePointer<Float>?, count: Int, _ kernels: KernelTable
   ) {
-    activateFloat(f, z: z, x: x, slope: d, count: count)
+    kernels.kernels.pointee.activate_f32(f == .tanh ? 0 : 1, z, x, d, count)
+  }
+  public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Float) -> Float {
+    kernels.kernels.pointee.fma_loop_f32(iterations, seed)
   }
 }
 
 extension Double: KernelScalar {
-  #if RBP_AVX512
-  public typealias Vector = SIMD8<Double>
-  public static let gemmBlocking = GEMMBlocking(mr: 12, nr: 16, kc: 256, mc: 72, nc: 2048)
-  #else
   public typealias Vector = SIMD4<Double>
 
-  /// MR×NR = 6×8: twelve ymm accumulators of four doubles.
-  /// KC·NR·8 B = 16 KiB B panel in L1; MC·KC·8 B = 144 KiB A block in L2;
-  /// KC·NC·8 B = 4 MiB B block in L3.
-  public static let gemmBlocking = GEMMBlocking(mr: 6, nr: 8, kc: 256, mc: 72, nc: 2048)
-  #endif
+  /// MR×NR = 6×8 (AVX2: twelve ymm accumulators of four doubles), 12×16
+  /// (AVX-512), 6×4 (128-bit). KC·NR·8 B = 16 KiB B panel in L1 with AVX2;
+  /// MC·KC·8 B = 144 KiB A block in L2; KC·NC·8 B = 4 MiB B block in L3.
+  public static func gemmBlocking(for isa: KernelISA) -> GEMMBlocking {
+    switch isa {
+    case .generic: return GEMMBlocking(mr: 6, nr: 4, kc: 256, mc: 72, nc: 2048)
+    case .avx2: return GEMMBlocking(mr: 6, nr: 8, kc: 256, mc: 72, nc: 2048)
+    case .avx512: return GEMMBlocking(mr: 12, nr: 16, kc: 256, mc: 72, nc: 2048)
+    }
+  }
 
   @inlinable public static func _exp(_ x: Double) -> Double { exp(x) }
   @inlinable public static func _log(_ x: Double) -> Double { log(x) }
@@ -85,11 +121,27 @@ extension Double: KernelScalar {
   public static func _gemm(_ p: GEMMProblem<Double>, _ workspace: GEMMWorkspace<Double>) {
     gemmDriver(p, workspace)
   }
-  public static func _gemv(_ p: GEMVProblem<Double>) { gemvDriver(p) }
+  public static func _gemv(_ p: GEMVProblem<Double>, _ kernels: KernelTable) {
+    kernels.kernels.pointee.gemv_f64(p.trans ? 1 : 0, p.m, p.n, p.alpha, p.a, p.lda, p.x, p.beta, p.y)
+  }
+  @inline(__always)
+  public static func _microKernel(
+    _ kernels: KernelTable, k: Int,
+    a: UnsafePointer<Double>, rowStride: Int, depthStride: Int, rows: Int,
+    b: UnsafePointer<Double>, bStride: Int,
+    c: UnsafeMutablePointer<Double>, ldc: Int, cols: Int,
+    alpha: Double, beta: Double, readRows: Int
+  ) {
+    kernels.kernels.pointee.ukernel_f64(k, a, rowStride, depthStride, rows, b, bStride, c, ldc, cols,
+                                        alpha, beta, readRows)
+  }
   public static func _activateSmooth(
     _ f: Activation, z: UnsafePointer<Double>, x: UnsafeMutablePointer<Double>,
-    slope d: UnsafeMutablePointer<Double>?, count: Int
+    slope d: UnsafeMutablePointer<Double>?, count: Int, _ kernels: KernelTable
   ) {
     activateScalar(f, z: z, x: x, slope: d, count: count)
+  }
+  public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Double) -> Double {
+    kernels.kernels.pointee.fma_loop_f64(iterations, seed)
   }
 }

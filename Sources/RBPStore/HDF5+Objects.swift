@@ -8,7 +8,7 @@ import CHDF5
 import Foundation
 
 /// A number type HDF5 can convert to and from.
-public protocol HDF5Numeric: Numeric {
+public protocol HDF5Numeric: Numeric, BitwiseCopyable {
   /// The native memory type.
   static var hdf5Native: hid_t { get }
   /// The little-endian type written to disk.
@@ -33,7 +33,7 @@ public enum HDF5ValueKind: Equatable, Sendable {
 }
 
 /// A group or dataset: anything that carries attributes.
-public class HDF5Object: HDF5Handle {
+public class HDF5Object: HDF5Handle, @unchecked Sendable {
   /// Names of the attributes, in name order.
   public func attributeNames() throws -> [String] {
     try HDF5.locked {
@@ -44,7 +44,7 @@ public class HDF5Object: HDF5Handle {
         try HDF5.check(size, "cannot read an attribute name", file: file, path: path)
         var buffer = [CChar](repeating: 0, count: Int(size) + 1)
         H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, rbp_H5P_DEFAULT())
-        return String(cString: buffer)
+        return String(cStringBuffer: buffer)
       }
     }
   }
@@ -75,18 +75,25 @@ public class HDF5Object: HDF5Handle {
     guard type.typeClass == H5T_STRING else {
       throw fail("attribute '\(name)' is not a string")
     }
+    // One string, never an array of them read into room for one.
+    let space = try HDF5Space(taking: HDF5.locked { H5Aget_space(a.id) }, file: file, path: path)
+    let count = try space.elementCount()
+    guard count == 1 else { throw fail("attribute '\(name)' holds \(count) strings, expected 1") }
     return try HDF5.locked {
       if H5Tis_variable_str(type.id) > 0 {
         let memory = try HDF5Type.variableString(file: file, path: path)
         var pointer: UnsafeMutablePointer<CChar>? = nil
         try HDF5.check(H5Aread(a.id, memory.id, &pointer), "cannot read attribute '\(name)'", file: file, path: path)
         defer { if let pointer { H5free_memory(pointer) } }
-        return pointer.map { String(cString: $0) } ?? ""
+        return pointer.map { String(cStringPointer: $0) } ?? ""
       }
       let size = H5Tget_size(type.id)
+      guard size > 0 && size <= maximumStringBytes else {
+        throw fail("attribute '\(name)' is a string of \(size) bytes, outside 1...\(maximumStringBytes)")
+      }
       var buffer = [CChar](repeating: 0, count: size + 1)
       try HDF5.check(H5Aread(a.id, type.id, &buffer), "cannot read attribute '\(name)'", file: file, path: path)
-      return String(cString: buffer).trimmingCharacters(in: .whitespaces)
+      return String(cStringBuffer: buffer).trimmingCharacters(in: .whitespaces)
     }
   }
 
@@ -172,7 +179,7 @@ func kindOf(_ c: H5T_class_t) -> HDF5ValueKind {
 }
 
 /// A group: creates and opens children by path (relative to it).
-public class HDF5Group: HDF5Object {
+public class HDF5Group: HDF5Object, @unchecked Sendable {
   /// Whether a link exists at `path` (every intermediate group must exist).
   public func exists(_ child: String) -> Bool {
     HDF5.locked {
@@ -198,7 +205,7 @@ public class HDF5Group: HDF5Object {
         let size = H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, rbp_H5P_DEFAULT())
         var buffer = [CChar](repeating: 0, count: max(Int(size), 0) + 1)
         H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, rbp_H5P_DEFAULT())
-        return String(cString: buffer)
+        return String(cStringBuffer: buffer)
       }
     }
   }
@@ -285,7 +292,7 @@ public class HDF5Group: HDF5Object {
 
 /// An HDF5 file, which is its root group. `create` truncates; `open` reads
 /// (or updates, with `writable`).
-public final class HDF5File: HDF5Group {
+public final class HDF5File: HDF5Group, @unchecked Sendable {
   /// Creates (or truncates) the file at `path`.
   public static func create(_ path: String) throws -> HDF5File {
     let fapl = try strongCloseAccess(path)
@@ -329,7 +336,7 @@ public final class HDF5File: HDF5Group {
 }
 
 /// A dataset: shape, element kind, and whole or row-range reads.
-public final class HDF5Dataset: HDF5Object {
+public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
   public var shape: [Int] {
     (try? HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path).shape) ?? []
   }
@@ -428,5 +435,22 @@ public final class HDF5Dataset: HDF5Object {
       defer { H5Pclose(plist) }
       return H5Pget_nfilters(plist) > 0
     }
+  }
+}
+
+/// The longest fixed-length string attribute read (a corrupt file may
+/// declare any size).
+let maximumStringBytes = 1 << 20
+
+extension String {
+  /// The UTF-8 text before the first NUL of `buffer` (all of it if none).
+  init(cStringBuffer buffer: [CChar]) {
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    self = String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// The UTF-8 text of a NUL-terminated C string.
+  init(cStringPointer pointer: UnsafePointer<CChar>) {
+    self = String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
   }
 }

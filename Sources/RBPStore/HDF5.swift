@@ -39,7 +39,7 @@ public enum HDF5 {
   /// Runs `body` holding the HDF5 lock. The library's own printing of
   /// errors is silenced first (the setting is per thread in thread-safe
   /// builds); we report its errors ourselves.
-  @inline(__always)
+  @inline(__always) @discardableResult
   static func locked<R>(_ body: () throws -> R) rethrows -> R {
     lock.lock()
     defer { lock.unlock() }
@@ -55,7 +55,7 @@ public enum HDF5 {
       guard let error, let data else { return 0 }
       let box = Unmanaged<Box>.fromOpaque(data).takeUnretainedValue()
       if let desc = error.pointee.desc {
-        let text = String(cString: desc)
+        let text = String(cStringPointer: desc)
         if !text.isEmpty && !box.lines.contains(text) { box.lines.append(text) }
       }
       return 0
@@ -69,13 +69,14 @@ public enum HDF5 {
   @discardableResult
   static func check<S: BinaryInteger>(_ status: S, _ what: @autoclosure () -> String, file: String, path: String) throws -> S {
     if status >= 0 { return status }
-    let detail = stackMessage()
+    let detail = locked { stackMessage() }
     throw HDF5Error(file: file, path: path, message: detail.isEmpty ? what() : "\(what()) (\(detail))")
   }
 }
 
 /// An open HDF5 identifier, closed by `close` when the handle goes away.
-/// Sendable because every call into the library holds `HDF5.lock`.
+/// Sendable because every call into the library, and every read or write
+/// of `isOpen`, holds `HDF5.lock`.
 public class HDF5Handle: @unchecked Sendable {
   public let id: hid_t
   /// The file and object path, for messages.
@@ -98,25 +99,27 @@ public class HDF5Handle: @unchecked Sendable {
   deinit {
     // An object of a file closed explicitly was closed with it (strong
     // close degree); its id may since belong to another object.
-    if isOpen && (owner?.chainOpen ?? true) { HDF5.locked { _ = close(id) } }
+    HDF5.locked { if chainOpen { _ = close(id) } }
   }
 
   /// Open, and so is everything it lives in.
-  var chainOpen: Bool { isOpen && (owner?.chainOpen ?? true) }
+  var chainOpen: Bool { HDF5.locked { isOpen && (owner?.chainOpen ?? true) } }
 
   /// Closes now rather than when the last reference goes; later use of the
   /// handle fails with HDF5's error.
   func closeNow() throws {
-    guard isOpen else { return }
-    isOpen = false
-    try HDF5.locked { try HDF5.check(close(id), "cannot close", file: file, path: path) }
+    try HDF5.locked {
+      guard isOpen else { return }
+      isOpen = false
+      try HDF5.check(close(id), "cannot close", file: file, path: path)
+    }
   }
 
   func fail(_ message: String) -> HDF5Error { HDF5Error(file: file, path: path, message: message) }
 }
 
 /// A dataspace: the shape of a dataset or attribute.
-final class HDF5Space: HDF5Handle {
+final class HDF5Space: HDF5Handle, @unchecked Sendable {
   init(taking id: hid_t, file: String, path: String) throws {
     try HDF5.check(id, "cannot get dataspace", file: file, path: path)
     super.init(id: id, file: file, path: path, close: H5Sclose)
@@ -126,6 +129,15 @@ final class HDF5Space: HDF5Handle {
     var dims = shape.map { hsize_t($0) }
     let id = HDF5.locked { shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil) }
     try self.init(taking: id, file: file, path: path)
+  }
+
+  /// The number of elements, checked: a corrupt file may declare any.
+  func elementCount() throws -> Int {
+    try HDF5.locked {
+      let n = H5Sget_simple_extent_npoints(id)
+      try HDF5.check(n, "cannot get the dataspace's size", file: file, path: path)
+      return Int(n)
+    }
   }
 
   var shape: [Int] {
@@ -140,7 +152,7 @@ final class HDF5Space: HDF5Handle {
 }
 
 /// A datatype handle (closed with the handle).
-final class HDF5Type: HDF5Handle {
+final class HDF5Type: HDF5Handle, @unchecked Sendable {
   init(taking id: hid_t, file: String, path: String) throws {
     try HDF5.check(id, "cannot get datatype", file: file, path: path)
     super.init(id: id, file: file, path: path, close: H5Tclose)
@@ -160,7 +172,7 @@ final class HDF5Type: HDF5Handle {
 }
 
 /// A property list (creation or access settings).
-final class HDF5PropertyList: HDF5Handle {
+final class HDF5PropertyList: HDF5Handle, @unchecked Sendable {
   init(class cls: hid_t, file: String, path: String) throws {
     let id = HDF5.locked { H5Pcreate(cls) }
     try HDF5.check(id, "cannot create a property list", file: file, path: path)

@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Foundation
+import RBPCore
 import RBPStore
 
 struct Inspect: ParsableCommand {

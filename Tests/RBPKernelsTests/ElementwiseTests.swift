@@ -16,7 +16,8 @@ func referenceValue(_ f: Activation, _ z: Double) -> Double {
   }
 }
 
-func checkActivate<T: KernelScalar>(_: T.Type, _ f: Activation, count: Int, inPlace: Bool) -> String? {
+func checkActivate<T: KernelScalar>(_: T.Type, _ f: Activation, count: Int, inPlace: Bool,
+                                    isa: KernelISA) -> String? {
   var rng = SeededGenerator(seed: UInt64(count * 7 + 1))
   var z = randomArray(T.self, count, &rng).map { $0 * 4 }
   if count > 2 { z[0] = 0; z[1] = -0.0 }
@@ -26,16 +27,17 @@ func checkActivate<T: KernelScalar>(_: T.Type, _ f: Activation, count: Int, inPl
   if inPlace {
     x = z
     x.withUnsafeMutableBufferPointer { xp in
-      activate(f, z: UnsafePointer(xp.baseAddress!), x: xp.baseAddress!, slope: &d, count: count)
+      activate(f, z: UnsafePointer(xp.baseAddress!), x: xp.baseAddress!, slope: &d, count: count,
+               kernels: isa.kernels)
     }
   } else {
-    activate(f, z: z, x: &x, slope: &d, count: count)
+    activate(f, z: z, x: &x, slope: &d, count: count, kernels: isa.kernels)
   }
   let eps = Double(T.ulpOfOne)
   for i in 0..<count {
     let want = referenceValue(f, zd[i])
     if abs(Double(x[i]) - want) > 4 * eps * Swift.max(1, abs(want)) {
-      return "\(T.self) \(f) x[\(i)] = f(\(zd[i])) = \(x[i]), expected \(want)"
+      return "\(T.self) \(isa) \(f) x[\(i)] = f(\(zd[i])) = \(x[i]), expected \(want)"
     }
     if f == .relu && zd[i] == 0 {
       if d[i] != 0 { return "\(T.self) relu slope at 0 is \(d[i]), expected 0" }
@@ -44,7 +46,7 @@ func checkActivate<T: KernelScalar>(_: T.Type, _ f: Activation, count: Int, inPl
     let h = 1e-6
     let fd = (referenceValue(f, zd[i] + h) - referenceValue(f, zd[i] - h)) / (2 * h)
     if abs(Double(d[i]) - fd) > 1e-6 + 16 * eps {
-      return "\(T.self) \(f) d[\(i)] = f'(\(zd[i])) = \(d[i]), finite difference \(fd)"
+      return "\(T.self) \(isa) \(f) d[\(i)] = f'(\(zd[i])) = \(d[i]), finite difference \(fd)"
     }
   }
   return nil
@@ -54,10 +56,12 @@ func checkActivate<T: KernelScalar>(_: T.Type, _ f: Activation, count: Int, inPl
 struct ElementwiseTests {
   @Test(arguments: Activation.allCases)
   func activationValuesAndSlopes(f: Activation) {
-    for count in [1, 3, 7, 8, 9, 16, 17, 33, 100] {
-      for inPlace in [false, true] {
-        #expect(checkActivate(Float.self, f, count: count, inPlace: inPlace) == nil)
-        #expect(checkActivate(Double.self, f, count: count, inPlace: inPlace) == nil)
+    for isa in KernelISA.supported {
+      for count in [1, 3, 7, 8, 9, 16, 17, 33, 100] {
+        for inPlace in [false, true] {
+          #expect(checkActivate(Float.self, f, count: count, inPlace: inPlace, isa: isa) == nil)
+          #expect(checkActivate(Double.self, f, count: count, inPlace: inPlace, isa: isa) == nil)
+        }
       }
     }
   }

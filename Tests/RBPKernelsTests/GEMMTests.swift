@@ -3,8 +3,11 @@
 // transpose, α and β of 0, 1 and other values, through every path: the
 // small unpacked path, the packed path with the real and with tiny blockings
 // (so every block boundary is crossed), the threaded path and the public
-// entry point. Both precisions go through one generic helper.
+// entry point. Both precisions go through one generic helper, on every
+// instruction set this CPU supports (generic, AVX2, AVX-512), each forced
+// through its workspace.
 
+import Foundation
 import Testing
 @testable import RBPKernels
 
@@ -19,8 +22,8 @@ struct Shape: CustomStringConvertible {
 }
 
 /// Edge shapes for the register tile and the depth block of precision T.
-func edgeShapes<T: KernelScalar>(_: T.Type) -> [Shape] {
-  let bl = T.gemmBlocking
+func edgeShapes<T: KernelScalar>(_: T.Type, isa: KernelISA) -> [Shape] {
+  let bl = T.gemmBlocking(for: isa)
   let ms = [1, bl.mr - 1, bl.mr, bl.mr + 1, 2 * bl.mr + 5]
   let ns = [1, bl.nr - 1, bl.nr, bl.nr + 1, 2 * bl.nr + 3]
   let ks = [1, 7, bl.kc + 1]
@@ -41,7 +44,7 @@ let scalings: [(alpha: Double, beta: Double)] = [
 /// `8·ε·(k+2)·(|α|·Σ|a||b| + |β|·|c|)` plus a tiny absolute floor.
 func checkGEMM<T: KernelScalar>(
   _: T.Type, path: Path, shape s: Shape, transA: Bool, transB: Bool,
-  alpha: Double, beta: Double, seed: UInt64
+  alpha: Double, beta: Double, seed: UInt64, isa: KernelISA = .active
 ) -> String? {
   var rng = SeededGenerator(seed: seed)
   // Pad leading dimensions so a kernel that ignores them fails.
@@ -81,8 +84,8 @@ func checkGEMM<T: KernelScalar>(
     GEMMProblem(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: T(alpha),
                 a: ap, lda: lda, b: bp, ldb: ldb, beta: T(beta), c: cp, ldc: ldc, threads: 2)
   }
-  let ws = GEMMWorkspace<T>()
-  let bl = T.gemmBlocking
+  let ws = GEMMWorkspace<T>(isa: isa)
+  let bl = T.gemmBlocking(for: isa)
   let tiny = GEMMBlocking(mr: bl.mr, nr: bl.nr, kc: 5, mc: 2 * bl.mr, nc: 2 * bl.nr)
   a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
     c.withUnsafeMutableBufferPointer { cp in
@@ -95,11 +98,11 @@ func checkGEMM<T: KernelScalar>(
              a: p.a, lda: lda, b: p.b, ldb: ldb, beta: T(beta), c: p.c, ldc: ldc,
              threads: 2, workspace: ws)
       case .small:
-        if s.k == 0 || alpha == 0 { scaleC(p) } else { smallGEMM(p, panel: w[0].packB) }
+        if s.k == 0 || alpha == 0 { scaleC(p) } else { smallGEMM(p, blocking: bl, ws.kernels, panel: w[0].packB) }
       case .blocked:
-        if alpha == 0 { scaleC(p) } else { blockedGEMM(p, packA: w[0].packA, packB: w[0].packB) }
+        if alpha == 0 { scaleC(p) } else { blockedGEMM(p, blocking: bl, ws.kernels, packA: w[0].packA, packB: w[0].packB) }
       case .tinyBlocked:
-        if alpha == 0 { scaleC(p) } else { blockedGEMM(p, blocking: tiny, packA: w[0].packA, packB: w[0].packB) }
+        if alpha == 0 { scaleC(p) } else { blockedGEMM(p, blocking: tiny, ws.kernels, packA: w[0].packA, packB: w[0].packB) }
       case .threaded:
         if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: false, blocking: tiny) }
       case .threadedSmall:
@@ -111,7 +114,7 @@ func checkGEMM<T: KernelScalar>(
   for i in 0..<s.m where ldc > s.n {
     let before = c0[i * ldc + s.n], after = c[i * ldc + s.n]
     if !(before.isNaN && after.isNaN) && before != after {
-      return "\(T.self) \(path) \(s) tA=\(transA) tB=\(transB): wrote outside C at row \(i)"
+      return "\(T.self) \(isa) \(path) \(s) tA=\(transA) tB=\(transB): wrote outside C at row \(i)"
     }
   }
   var got = c, want = expected, scale = bound
@@ -125,14 +128,22 @@ func checkGEMM<T: KernelScalar>(
 
 func runGEMMSuite<T: KernelScalar>(_: T.Type, path: Path) -> [String] {
   var failures: [String] = []
+  for isa in KernelISA.supported {
+    failures += runGEMMSuite(T.self, path: path, isa: isa)
+  }
+  return failures
+}
+
+func runGEMMSuite<T: KernelScalar>(_: T.Type, path: Path, isa: KernelISA) -> [String] {
+  var failures: [String] = []
   var caseIndex = 0
-  for s in edgeShapes(T.self) {
+  for s in edgeShapes(T.self, isa: isa) {
     for transA in [false, true] {
       for transB in [false, true] {
         let sc = scalings[caseIndex % scalings.count]
         caseIndex += 1
         if let f = checkGEMM(T.self, path: path, shape: s, transA: transA, transB: transB,
-                             alpha: sc.alpha, beta: sc.beta, seed: UInt64(caseIndex)) {
+                             alpha: sc.alpha, beta: sc.beta, seed: UInt64(caseIndex), isa: isa) {
           failures.append(f)
         }
       }
@@ -189,8 +200,10 @@ struct GEMMTests {
     let (m, n, k) = shape
     var rng = SeededGenerator(seed: 42)
     let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, k * n, &rng)
+    // Only the shape counts here: the pointers are never read.
     let problem = GEMMProblem<Float>(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                                     a: a, lda: k, b: b, ldb: n, beta: 0,
+                                     a: UnsafePointer(bitPattern: 64)!, lda: k,
+                                     b: UnsafePointer(bitPattern: 64)!, ldb: n, beta: 0,
                                      c: UnsafeMutablePointer(bitPattern: 64)!, ldc: n, threads: 3)
     #expect(threadCount(for: problem) >= 2)
     var results: [[Float]] = []
@@ -201,6 +214,23 @@ struct GEMMTests {
       results.append(c)
     }
     #expect(results[0] == results[1] && results[0] == results[2])
+  }
+
+  /// Every instruction set the build has is known, the generic one runs
+  /// everywhere, and the active one is the best this CPU supports unless
+  /// `RBP_ISA` chose another.
+  @Test func instructionSets() {
+    #expect(KernelISA.generic.isSupported)
+    #expect(KernelISA.supported.contains(.active))
+    if ProcessInfo.processInfo.environment["RBP_ISA"] == nil {
+      #expect(KernelISA.active == KernelISA.supported.last)
+    }
+    #if arch(x86_64)
+    let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    if flags.contains(" avx2 ") && flags.contains(" fma ") { #expect(KernelISA.avx2.isSupported) }
+    if !flags.contains(" avx2 ") { #expect(!KernelISA.avx2.isSupported) }
+    if !flags.contains(" avx512f ") { #expect(!KernelISA.avx512.isSupported) }
+    #endif
   }
 
   /// Empty products: C = β·C, or nothing at all.

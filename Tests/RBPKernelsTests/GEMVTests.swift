@@ -1,12 +1,13 @@
 // GEMV and its transpose against the naive reference in Double, over edge
 // lengths around the vector width and the four-row grouping, with α and β
-// of 0, 1 and other values, in both precisions.
+// of 0, 1 and other values, in both precisions, on every instruction set
+// this CPU supports.
 
 import Testing
-import RBPKernels
+@testable import RBPKernels
 
 func checkGEMV<T: KernelScalar>(_: T.Type, trans: Bool, m: Int, n: Int,
-                                alpha: Double, beta: Double, seed: UInt64) -> String? {
+                                alpha: Double, beta: Double, seed: UInt64, isa: KernelISA) -> String? {
   var rng = SeededGenerator(seed: seed)
   let lda = n + 3
   let a = randomArray(T.self, m * lda, &rng)
@@ -24,15 +25,22 @@ func checkGEMV<T: KernelScalar>(_: T.Type, trans: Bool, m: Int, n: Int,
   for i in bound.indices {
     bound[i] = 8 * Double(T.ulpOfOne) * Double(depth + 2) * (bound[i] + (beta == 0 ? 0 : abs(beta * y0[i]))) + 1e-300
   }
-  gemv(trans: trans, m: m, n: n, alpha: T(alpha), a: a, lda: lda, x: x, beta: T(beta), y: &y)
+  gemv(trans: trans, m: m, n: n, alpha: T(alpha), a: a, lda: lda, x: x, beta: T(beta), y: &y,
+       kernels: isa.kernels)
   let (ratio, i) = worstRatio(y, want, bound: bound)
   if ratio <= 1 { return nil }
-  return "\(T.self) trans=\(trans) \(m)x\(n) α=\(alpha) β=\(beta): y[\(i)] = \(y[i]), expected \(want[i]) (\(ratio)× the bound)"
+  return "\(T.self) \(isa) trans=\(trans) \(m)x\(n) α=\(alpha) β=\(beta): y[\(i)] = \(y[i]), expected \(want[i]) (\(ratio)× the bound)"
 }
 
 func runGEMVSuite<T: KernelScalar>(_: T.Type) -> [String] {
-  let w = T.Vector.scalarCount
-  let lengths = [1, 2, 3, 4, 5, w - 1, w, w + 1, 2 * w + 3, 37]
+  var failures: [String] = []
+  for isa in KernelISA.supported { failures += runGEMVSuite(T.self, isa: isa) }
+  return failures
+}
+
+func runGEMVSuite<T: KernelScalar>(_: T.Type, isa: KernelISA) -> [String] {
+  let w = T.gemmBlocking(for: isa).nr / 2
+  let lengths = Array(Set([1, 2, 3, 4, 5, w - 1, w, w + 1, 2 * w + 3, 37])).sorted()
   var failures: [String] = []
   var index = 0
   for trans in [false, true] {
@@ -41,7 +49,7 @@ func runGEMVSuite<T: KernelScalar>(_: T.Type) -> [String] {
         let sc = scalings[index % scalings.count]
         index += 1
         if let f = checkGEMV(T.self, trans: trans, m: m, n: n, alpha: sc.alpha, beta: sc.beta,
-                             seed: UInt64(index)) { failures.append(f) }
+                             seed: UInt64(index), isa: isa) { failures.append(f) }
       }
     }
   }

@@ -1,0 +1,90 @@
+// The instruction-set-specific innermost loops of rbp's kernels, compiled
+// once per instruction set into one binary and chosen at run time.
+//
+// Every function here exists in one variant per instruction set: `generic`
+// (128-bit vectors: SSE2 on x86-64, NEON on arm64), `avx2` (AVX2 + FMA) and
+// `avx512` (AVX-512 F/DQ/BW/VL). Each variant is compiled with a function
+// `target` attribute, so no compiler flag is needed; the CPU is asked once,
+// at first use, which variants it can run. `RBP_ISA=generic|avx2|avx512` in
+// the environment chooses a variant instead of the best one.
+//
+// Blocking, packing, threading and everything else stay in Swift; this
+// module holds only the register-level code that must differ per
+// instruction set. Matrices are row-major, as in the Swift kernels.
+
+#ifndef RBP_KERNELS_H
+#define RBP_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The instruction sets a variant is compiled for, best last.
+typedef enum {
+  RBP_ISA_GENERIC = 0,
+  RBP_ISA_AVX2 = 1,
+  RBP_ISA_AVX512 = 2,
+  RBP_ISA_COUNT = 3
+} rbp_isa;
+
+/// One MR×NR tile of C = α·(A·B) + β·C, NR = 2 vectors. See
+/// GEMM+MicroKernel.swift for the contract.
+typedef void (*rbp_ukernel_f32)(long k, const float *a, long rowStride, long depthStride, long rows,
+                                const float *b, long bStride, float *c, long ldc, long cols,
+                                float alpha, float beta, long readRows);
+typedef void (*rbp_ukernel_f64)(long k, const double *a, long rowStride, long depthStride, long rows,
+                                const double *b, long bStride, double *c, long ldc, long cols,
+                                double alpha, double beta, long readRows);
+/// y = α·op(A)·x + β·y, A m×n row-major; with β = 0, y is not read.
+typedef void (*rbp_gemv_f32)(int trans, long m, long n, float alpha, const float *a, long lda,
+                             const float *x, float beta, float *y);
+typedef void (*rbp_gemv_f64)(int trans, long m, long n, double alpha, const double *a, long lda,
+                             const double *x, double beta, double *y);
+/// x = f(z) and, when d is not NULL, d = f'(z) for f = tanh (kind 0) or the
+/// logistic function (kind 1). x may be z. NaN stays NaN.
+typedef void (*rbp_activate_f32)(int kind, const float *z, float *x, float *d, long count);
+/// y = e^x elementwise (0 below −87.3, +∞ above 88.7, NaN stays NaN).
+typedef void (*rbp_exp_f32)(const float *x, float *y, long count);
+/// Twelve independent vector FMA chains for `iterations` steps: the
+/// register-only FMA throughput the benchmarks compare against.
+typedef float (*rbp_fma_loop_f32)(long iterations, float seed);
+typedef double (*rbp_fma_loop_f64)(long iterations, double seed);
+
+/// One instruction set's kernels and the register tile they are built for.
+typedef struct {
+  rbp_isa isa;
+  const char *name;
+  /// Vector width in elements; the micro-kernel tile is MR × (2·width).
+  int width_f32, width_f64;
+  int mr_f32, mr_f64;
+  rbp_ukernel_f32 ukernel_f32;
+  rbp_ukernel_f64 ukernel_f64;
+  rbp_gemv_f32 gemv_f32;
+  rbp_gemv_f64 gemv_f64;
+  rbp_activate_f32 activate_f32;
+  rbp_exp_f32 exp_f32;
+  rbp_fma_loop_f32 fma_loop_f32;
+  rbp_fma_loop_f64 fma_loop_f64;
+} rbp_kernel_table;
+
+/// Whether this CPU (and its operating system) can run `isa`.
+int rbp_isa_supported(rbp_isa isa);
+/// The kernels for `isa`, or NULL when this CPU cannot run them.
+const rbp_kernel_table *rbp_kernels_for(rbp_isa isa);
+/// The kernels in use: the best the CPU supports, or `RBP_ISA`'s choice.
+const rbp_kernel_table *rbp_kernels_active(void);
+/// When `RBP_ISA` names an instruction set this CPU cannot run, or no
+/// instruction set at all, the value it had; NULL otherwise. The best
+/// supported set is used instead.
+const char *rbp_isa_override_rejected(void);
+
+/// The active kernels' tanh/logistic, for callers that make one call.
+void rbp_activate_f32_active(int kind, const float *z, float *x, float *d, long count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

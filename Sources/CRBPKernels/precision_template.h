@@ -1,0 +1,328 @@
+// The kernels of one precision T for one instruction set; see
+// isa_template.h for the parameters. Legend: W = elements per vector,
+// MR×(2W) = the micro-kernel's register tile, row-major matrices with
+// leading dimensions as in the Swift callers.
+
+#define FN(name) RBP_CAT(RBP_CAT(name, _), RBP_CAT(SFX, RBP_CAT(_, ISA_SUFFIX)))
+#define V FN(vec)
+#define VU FN(vec_unaligned)
+#define W ((long)(VBYTES / sizeof(T)))
+#define INLINE static inline __attribute__((always_inline))
+
+typedef T V __attribute__((vector_size(VBYTES)));
+typedef T VU __attribute__((vector_size(VBYTES), aligned(sizeof(T)), may_alias));
+
+INLINE V FN(load)(const T *p) { return *(const VU *)p; }
+INLINE void FN(store)(T *p, V v) { *(VU *)p = v; }
+INLINE V FN(splat)(T x) {
+  V v = {x};
+#pragma clang loop unroll(full)
+  for (long i = 1; i < W; i++) v[i] = x;
+  return v;
+}
+INLINE T FN(hsum)(V v) {
+  T s = 0;
+#pragma clang loop unroll(full)
+  for (long i = 0; i < W; i++) s += v[i];
+  return s;
+}
+
+// MARK: - GEMM micro-kernel
+
+/// The k-loop over one tile: row r of A is read at pa[off[r]], B's two
+/// vectors (one when !wide) at pb; accumulators stay in registers.
+INLINE void FN(tile_loop)(long k, const T *pa, long csA, const long *off, const T *pb, long ldb,
+                          int wide, V *acc0, V *acc1) {
+  if (wide) {
+    for (long p = 0; p < k; p++) {
+      V b0 = FN(load)(pb), b1 = FN(load)(pb + W);
+#pragma clang loop unroll(full)
+      for (int r = 0; r < MR; r++) {
+        V x = FN(splat)(pa[off[r]]);
+        acc0[r] = VFMA(x, b0, acc0[r]);
+        acc1[r] = VFMA(x, b1, acc1[r]);
+      }
+      pa += csA;
+      pb += ldb;
+    }
+  } else {
+    for (long p = 0; p < k; p++) {
+      V b0 = FN(load)(pb);
+#pragma clang loop unroll(full)
+      for (int r = 0; r < MR; r++) acc0[r] = VFMA(FN(splat)(pa[off[r]]), b0, acc0[r]);
+      pa += csA;
+      pb += ldb;
+    }
+  }
+}
+
+/// c[0..<2W] = α·(v0, v1) + β·c (c not read when β = 0).
+INLINE void FN(store_tile_row)(V v0, V v1, T *c, T alpha, T beta) {
+  V r0 = v0 * alpha, r1 = v1 * alpha;
+  if (beta != 0) {
+    V b = FN(splat)(beta);
+    r0 = VFMA(b, FN(load)(c), r0);
+    r1 = VFMA(b, FN(load)(c + W), r1);
+  }
+  FN(store)(c, r0);
+  FN(store)(c + W, r1);
+}
+
+/// The first `cols` elements of α·(v0, v1) + β·c: whole vectors where they
+/// fit, single elements for the rest.
+INLINE void FN(store_partial_row)(V v0, V v1, T *c, long cols, T alpha, T beta) {
+  if (cols == 2 * W) {
+    FN(store_tile_row)(v0, v1, c, alpha, beta);
+    return;
+  }
+  V tail = v0;
+  long start = 0;
+  if (cols >= W) {
+    V r = v0 * alpha;
+    if (beta != 0) r = VFMA(FN(splat)(beta), FN(load)(c), r);
+    FN(store)(c, r);
+    tail = v1;
+    start = W;
+  }
+  for (long j = start; j < cols; j++) {
+    T t = alpha * tail[j - start];
+    c[j] = beta == 0 ? t : t + beta * c[j];
+  }
+}
+
+void FN(ukernel)(long k, const T *a, long rsA, long csA, long mr, const T *b, long ldb, T *c,
+                 long ldc, long nr, T alpha, T beta, long readRows) {
+  V acc0[MR], acc1[MR];
+#pragma clang loop unroll(full)
+  for (int r = 0; r < MR; r++) acc0[r] = acc1[r] = FN(splat)(0);
+  int wide = nr > W;
+  if (readRows == MR && rsA == 1) {
+    // Packed panels (and a transposed A): the row offsets are constants.
+    long off[MR];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) off[r] = r;
+    if (wide) FN(tile_loop)(k, a, csA, off, b, ldb, 1, acc0, acc1);
+    else FN(tile_loop)(k, a, csA, off, b, ldb, 0, acc0, acc1);
+  } else {
+    // Rows in place, or an edge: rows past readRows repeat the last one.
+    long last = readRows - 1, off[MR];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) off[r] = (r < last ? r : last) * rsA;
+    if (wide) FN(tile_loop)(k, a, csA, off, b, ldb, 1, acc0, acc1);
+    else FN(tile_loop)(k, a, csA, off, b, ldb, 0, acc0, acc1);
+  }
+  if (mr == MR && nr == 2 * W) {
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) FN(store_tile_row)(acc0[r], acc1[r], c + r * ldc, alpha, beta);
+    return;
+  }
+  // Edge tile: only the valid rows, and in each only the valid columns.
+#pragma clang loop unroll(full)
+  for (int r = 0; r < MR; r++) {
+    if (r < mr) FN(store_partial_row)(acc0[r], acc1[r], c + r * ldc, nr, alpha, beta);
+  }
+}
+
+// MARK: - GEMV
+
+/// y[i] = α·⟨A[i, :], x⟩ + β·y[i], four rows per pass.
+INLINE void FN(gemv_rows)(long m, long n, T alpha, const T *a, long lda, const T *x, T beta, T *y) {
+  long vend = n / W * W, i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const T *r0 = a + i * lda, *r1 = r0 + lda, *r2 = r1 + lda, *r3 = r2 + lda;
+    V s0 = FN(splat)(0), s1 = s0, s2 = s0, s3 = s0;
+    long j = 0;
+    for (; j < vend; j += W) {
+      V xv = FN(load)(x + j);
+      s0 = VFMA(FN(load)(r0 + j), xv, s0);
+      s1 = VFMA(FN(load)(r1 + j), xv, s1);
+      s2 = VFMA(FN(load)(r2 + j), xv, s2);
+      s3 = VFMA(FN(load)(r3 + j), xv, s3);
+    }
+    T t[4] = {FN(hsum)(s0), FN(hsum)(s1), FN(hsum)(s2), FN(hsum)(s3)};
+    for (; j < n; j++) {
+      t[0] += r0[j] * x[j];
+      t[1] += r1[j] * x[j];
+      t[2] += r2[j] * x[j];
+      t[3] += r3[j] * x[j];
+    }
+    for (int q = 0; q < 4; q++) y[i + q] = beta == 0 ? alpha * t[q] : alpha * t[q] + beta * y[i + q];
+  }
+  for (; i < m; i++) {
+    const T *r = a + i * lda;
+    V s = FN(splat)(0);
+    long j = 0;
+    for (; j < vend; j += W) s = VFMA(FN(load)(r + j), FN(load)(x + j), s);
+    T t = FN(hsum)(s);
+    for (; j < n; j++) t += r[j] * x[j];
+    y[i] = beta == 0 ? alpha * t : alpha * t + beta * y[i];
+  }
+}
+
+/// y = β·y, then y += (α·x[i])·A[i, :], four rows per pass.
+INLINE void FN(gemv_columns)(long m, long n, T alpha, const T *a, long lda, const T *x, T beta, T *y) {
+  if (beta == 0) {
+    for (long j = 0; j < n; j++) y[j] = 0;
+  } else if (beta != 1) {
+    for (long j = 0; j < n; j++) y[j] *= beta;
+  }
+  long vend = n / W * W;
+  for (long i = 0; i < m; i += 4) {
+    long rows = m - i < 4 ? m - i : 4;
+    // Missing rows of the last group read row i with weight 0.
+    T w[4];
+    const T *r[4];
+    for (int q = 0; q < 4; q++) {
+      w[q] = q < rows ? alpha * x[i + q] : 0;
+      r[q] = a + (i + (q < rows ? q : rows - 1)) * lda;
+    }
+    V w0 = FN(splat)(w[0]), w1 = FN(splat)(w[1]), w2 = FN(splat)(w[2]), w3 = FN(splat)(w[3]);
+    long j = 0;
+    for (; j < vend; j += W) {
+      V acc = FN(load)(y + j);
+      acc = VFMA(w0, FN(load)(r[0] + j), acc);
+      acc = VFMA(w1, FN(load)(r[1] + j), acc);
+      acc = VFMA(w2, FN(load)(r[2] + j), acc);
+      acc = VFMA(w3, FN(load)(r[3] + j), acc);
+      FN(store)(y + j, acc);
+    }
+    for (; j < n; j++) {
+      T acc = y[j];
+      for (long q = 0; q < rows; q++) acc += alpha * x[i + q] * a[(i + q) * lda + j];
+      y[j] = acc;
+    }
+  }
+}
+
+void FN(gemv)(int trans, long m, long n, T alpha, const T *a, long lda, const T *x, T beta, T *y) {
+  if (trans) FN(gemv_columns)(m, n, alpha, a, lda, x, beta, y);
+  else FN(gemv_rows)(m, n, alpha, a, lda, x, beta, y);
+}
+
+// MARK: - FMA peak
+
+T FN(fma_loop)(long iterations, T seed) {
+  V acc[12];
+#pragma clang loop unroll(full)
+  for (int q = 0; q < 12; q++) acc[q] = FN(splat)(seed * (q + 1));  // distinct chains
+  V x = FN(splat)(1 - seed), y = FN(splat)(seed);
+  for (long i = 0; i < iterations; i++) {
+#pragma clang loop unroll(full)
+    for (int q = 0; q < 12; q++) acc[q] = VFMA(x, y, acc[q]);
+  }
+  V s = acc[0];
+#pragma clang loop unroll(full)
+  for (int q = 1; q < 12; q++) s += acc[q];
+  return FN(hsum)(s);
+}
+
+// MARK: - Vector math (Float)
+#if IS_F32
+#define VI FN(ivec)
+typedef int VI __attribute__((vector_size(VBYTES)));
+
+/// Lanes of `fallback` where `mask` is set, of `v` elsewhere.
+INLINE V FN(select)(VI mask, V fallback, V v) {
+  return (V)(((VI)v & ~mask) | ((VI)fallback & mask));
+}
+INLINE V FN(clamp)(V v, T lo, T hi) {
+  return __builtin_elementwise_max(__builtin_elementwise_min(v, FN(splat)(hi)), FN(splat)(lo));
+}
+
+/// tanh by the rational approximation x·P(x²)/Q(x²) of degree 13/6 on
+/// [−9, 9] (the form and coefficients used by Eigen), ±1 beyond; within
+/// 5 ulp of the exact tanh.
+INLINE V FN(vtanh)(V v) {
+  V c = FN(clamp)(v, -9, 9), x2 = c * c;
+  V p = FN(splat)(-2.76076847742355e-16f);
+  p = VFMA(p, x2, FN(splat)(2.00018790482477e-13f));
+  p = VFMA(p, x2, FN(splat)(-8.60467152213735e-11f));
+  p = VFMA(p, x2, FN(splat)(5.12229709037114e-08f));
+  p = VFMA(p, x2, FN(splat)(1.48572235717979e-05f));
+  p = VFMA(p, x2, FN(splat)(6.37261928875436e-04f));
+  p = VFMA(p, x2, FN(splat)(4.89352455891786e-03f));
+  p = p * c;
+  V q = FN(splat)(1.19825839466702e-06f);
+  q = VFMA(q, x2, FN(splat)(1.18534705686654e-04f));
+  q = VFMA(q, x2, FN(splat)(2.26843463243900e-03f));
+  q = VFMA(q, x2, FN(splat)(4.89352518554385e-03f));
+  return FN(select)(v != v, v, p / q);
+}
+
+/// e^x = 2^k · p(r), x = k·ln2 + r, |r| ≤ ln2/2, p of degree 7; within
+/// 2 ulp. 0 below −87.3, +∞ above 88.7.
+INLINE V FN(vexp)(V v) {
+  V c = FN(clamp)(v, -87.3f, 88.7f);
+  // Round to nearest even by the 1.5·2²³ shift (|c·log2 e| < 2²²).
+  V k = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  V r = VFMA(k, FN(splat)(-0.693359375f), c);      // ln 2, high part (exact)
+  r = VFMA(k, FN(splat)(2.12194440e-4f), r);        // ln 2, low part
+  V p = FN(splat)(1.0f / 5040);
+  p = VFMA(p, r, FN(splat)(1.0f / 720));
+  p = VFMA(p, r, FN(splat)(1.0f / 120));
+  p = VFMA(p, r, FN(splat)(1.0f / 24));
+  p = VFMA(p, r, FN(splat)(1.0f / 6));
+  p = VFMA(p, r, FN(splat)(0.5f));
+  p = VFMA(p, r, FN(splat)(1));
+  p = VFMA(p, r, FN(splat)(1));
+  // 2^k from the exponent bits, in two halves so neither overflows.
+  VI ki = __builtin_convertvector(k, VI);
+  VI ha = ki >> 1, hb = ki - ha;
+  V result = p * (V)((ha + 127) << 23) * (V)((hb + 127) << 23);
+  result = FN(select)(v < -87.3f, FN(splat)(0), result);
+  result = FN(select)(v > 88.7f, FN(splat)(__builtin_inff()), result);
+  return FN(select)(v != v, v, result);
+}
+
+/// Applies `body` to whole vectors, then to the tail through a padded
+/// vector, so every element goes through the same arithmetic.
+#define RBP_VECTOR_MAP(count, body)                                   \
+  do {                                                                \
+    long i_ = 0;                                                      \
+    for (; i_ + W <= (count); i_ += W) body(i_, W);                   \
+    if (i_ < (count)) body(i_, (count) - i_);                         \
+  } while (0)
+
+INLINE V FN(load_part)(const T *p, long n) {
+  if (n == W) return FN(load)(p);
+  V v = FN(splat)(0);
+  for (long j = 0; j < n; j++) v[j] = p[j];
+  return v;
+}
+INLINE void FN(store_part)(T *p, V v, long n) {
+  if (n == W) { FN(store)(p, v); return; }
+  for (long j = 0; j < n; j++) p[j] = v[j];
+}
+
+void FN(activate)(int kind, const T *z, T *x, T *d, long count) {
+#define ACTIVATE_BLOCK(i, n)                                          \
+  {                                                                   \
+    V v = FN(load_part)(z + (i), (n)), y, s;                          \
+    if (kind == 0) {                                                  \
+      y = FN(vtanh)(v);                                                \
+      s = 1 - y * y;                                                  \
+    } else {                                                          \
+      y = 1 / (1 + FN(vexp)(-v));                                      \
+      s = y * (1 - y);                                                \
+    }                                                                 \
+    FN(store_part)(x + (i), y, (n));                                  \
+    if (d) FN(store_part)(d + (i), s, (n));                           \
+  }
+  RBP_VECTOR_MAP(count, ACTIVATE_BLOCK);
+#undef ACTIVATE_BLOCK
+}
+
+void FN(exp)(const T *x, T *y, long count) {
+#define EXP_BLOCK(i, n) FN(store_part)(y + (i), FN(vexp)(FN(load_part)(x + (i), (n))), (n));
+  RBP_VECTOR_MAP(count, EXP_BLOCK);
+#undef EXP_BLOCK
+}
+#undef VI
+#undef RBP_VECTOR_MAP
+#endif
+
+#undef FN
+#undef V
+#undef VU
+#undef W
+#undef INLINE
