@@ -49,6 +49,8 @@ public struct TrajectoryGradient<T: KernelScalar>: Sendable {
 
 extension TrajectoryNetwork {
   /// Runs the batch forward; returns x(0…T) time-major ((T+1)×P×N) and J.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func run(_ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws
     -> (states: [T], loss: Double)
   {
@@ -74,6 +76,8 @@ extension TrajectoryNetwork {
   ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows
   ///   up; `RBPError.invalid` for a batch that does not fit the network.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func gradient(
     batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: GEMMWorkspace<T> = GEMMWorkspace()
   ) throws -> TrajectoryGradient<T> {

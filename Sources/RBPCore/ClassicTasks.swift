@@ -80,6 +80,8 @@ public struct TaskOptions: Sendable {
 
 extension ClassicTask {
   /// Generates the task's data; `seed` fixes every random choice.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func make<T: KernelScalar>(_: T.Type, seed: UInt64, options: TaskOptions = TaskOptions()) throws -> TaskData<T> {
     var rng = SeededGenerator(seed: seed)
     switch self {
@@ -150,6 +152,8 @@ extension ClassicTask {
   /// - Parameters:
   ///   - outputs: the network's output units, laid out like `targets`.
   ///   - targets: the targets, with `mask` (nil: all ones).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func isSolved<T: KernelScalar>(outputs: [T], targets: [T], mask: [T]?) -> Bool {
     precondition(outputs.count == targets.count, "isSolved: \(outputs.count) outputs for \(targets.count) targets")
     for i in outputs.indices where (mask?[i] ?? 1) != 0 {
@@ -167,6 +171,8 @@ extension ClassicTask {
 extension TrajectoryNetwork {
   /// The output units of every step, laid out like the batch's targets
   /// (P×T×O, sequence-major).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func outputs(_ batch: TrajectoryBatch<T>) throws -> [T] {
     let x = try run(batch).states
     let (p, steps, n, o) = (batch.count, batch.steps, shape.units, shape.outputs)

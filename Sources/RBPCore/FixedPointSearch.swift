@@ -11,6 +11,8 @@ import RBPKernels
 
 /// One steady state found by `findFixedPoints`.
 public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(state: [T], residual: Double, spectralRadius: Double, hits: Int) {
     self.state = state
     self.residual = residual
@@ -117,6 +119,8 @@ extension SteadyNetwork {
   }
 }
 
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
 public func maxDistance<T: KernelScalar>(_ a: [T], _ b: [T]) -> Double {
   zip(a, b).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) }
 }

@@ -12,6 +12,8 @@ public struct LUFactorization<T: KernelScalar> {
 
   /// Factors the n×n row-major `matrix`; nil when a pivot is exactly zero
   /// or not finite (the matrix is singular to working precision).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init?(_ matrix: [T], n: Int) {
     precondition(matrix.count == n * n, "LU: \(matrix.count) elements for \(n)×\(n)")
     self.n = n
@@ -40,6 +42,8 @@ public struct LUFactorization<T: KernelScalar> {
   }
 
   /// Solves `A x = b`, returning x.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func solve(_ b: [T]) -> [T] {
     precondition(b.count == n, "LU.solve: right-hand side has \(b.count) elements, expected \(n)")
     var x = pivots.map { b[$0] }

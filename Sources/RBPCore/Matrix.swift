@@ -15,6 +15,8 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
     didSet { precondition(elements.count == rows * cols, "Matrix: element count changed from \(rows)×\(cols)") }
   }
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(rows: Int, cols: Int, repeating value: T = 0) {
     precondition(rows >= 0 && cols >= 0, "Matrix: negative shape \(rows)×\(cols)")
     self.rows = rows
@@ -22,6 +24,8 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
     elements = [T](repeating: value, count: rows * cols)
   }
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(rows: Int, cols: Int, elements: [T]) {
     precondition(elements.count == rows * cols,
                  "Matrix: \(elements.count) elements for a \(rows)×\(cols) matrix")
@@ -31,6 +35,8 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// A matrix from rows of equal length.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(_ rowArrays: [[T]]) {
     let cols = rowArrays.first?.count ?? 0
     precondition(rowArrays.allSatisfy { $0.count == cols }, "Matrix: ragged rows")
@@ -43,8 +49,12 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// Row `r` as an array.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func row(_ r: Int) -> [T] { Array(elements[r * cols ..< (r + 1) * cols]) }
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public mutating func setRow(_ r: Int, _ values: [T]) {
     precondition(values.count == cols, "Matrix.setRow: \(values.count) values for \(cols) columns")
     elements.replaceSubrange(r * cols ..< (r + 1) * cols, with: values)

@@ -57,6 +57,8 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
   /// Second moment (`adam`).
   public var second: Parameters<T>
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(settings: OptimizerSettings, layout: ParameterLayout) throws {
     try settings.validate()
     self.settings = settings
@@ -74,6 +76,8 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
   ///            θ ← θ − η m̂ / (√v̂ + ε),  m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)
   /// ```
   /// then θ ← θ − η λ θ. The gradient is first rescaled to `clipNorm` when longer.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public mutating func apply(_ gradient: Parameters<T>, to parameters: inout Parameters<T>) {
     precondition(gradient.layout == parameters.layout && gradient.layout == first.layout,
                  "Optimizer.apply: layouts differ")

@@ -71,11 +71,15 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
   public var values: [T]
 
   /// All zeros.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(layout: ParameterLayout) {
     self.layout = layout
     values = [T](repeating: 0, count: layout.count)
   }
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(layout: ParameterLayout, values: [T]) {
     precondition(values.count == layout.count, "Parameters: \(values.count) values for layout of \(layout.count)")
     self.layout = layout
@@ -134,6 +138,8 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
   /// ‖W‖₂ near 0.8 / max f', so ‖D W‖₂ < 1 at every state and the fixed
   /// point is unique to begin with. Trajectory models start at gain 1
   /// (‖W‖₂ ≈ 2), rich enough dynamics for sequence tasks.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public static func defaultGain(steady: Bool, activation: Activation) -> Double {
     steady ? 0.4 / activation.maxSlope : 1
   }

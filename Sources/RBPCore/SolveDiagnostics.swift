@@ -49,6 +49,8 @@ public struct SolverOptions: Equatable, Sendable, Codable {
   /// 1.5e-5; N = 256: 6.1e-5); f64 solves to 1e-12, tight enough that
   /// `rbp grad` agrees with a dense-adjoint reference to 1e-9 relative
   /// (tested on the encoder task).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public static func defaultTolerance<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> Double {
     let epsilon = Double(T.ulpOfOne)
     let floor = epsilon > 1e-10 ? 1e-6 : 1e-12

@@ -60,6 +60,8 @@ extension SteadyNetwork {
   ///   - slopes: D, P×N, f'(W x_p + a_p).
   ///   - lossGradient: G, P×N, ∂L_p/∂x_p (zero off the output units).
   /// - Returns: S, P×N, and per-pattern diagnostics.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func adjoint(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
     workspace: GEMMWorkspace<T>
@@ -106,6 +108,8 @@ extension SteadyNetwork {
   }
 
   /// `adjoint`, throwing for the first pattern whose solve failed.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func adjointStates(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
     workspace: GEMMWorkspace<T>

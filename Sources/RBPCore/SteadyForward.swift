@@ -74,6 +74,8 @@ extension SteadyNetwork {
   ///   - drives: A, P×N (see `drives(_:workspace:)`).
   ///   - start: P×N initial states (zeros, or the previous fixed points).
   /// - Returns: the P×N states and per-pattern diagnostics.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func relax(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     workspace: GEMMWorkspace<T>
@@ -116,6 +118,8 @@ extension SteadyNetwork {
   /// Fixed points of every pattern, checked for stability, or the error of
   /// the first pattern that did not converge (with its iterations and
   /// residual) or converged only to an unstable fixed point.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func steadyStates(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     workspace: GEMMWorkspace<T>
@@ -126,6 +130,8 @@ extension SteadyNetwork {
 
   /// `steadyStates`, also returning the slopes D = f'(W x + a) at the states.
   /// `certifyBelow`: see `spectralRadii`.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func settle(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     certifyBelow: Double = 1, workspace: GEMMWorkspace<T>

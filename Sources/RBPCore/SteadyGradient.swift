@@ -52,12 +52,16 @@ public struct SteadySolverSettings: Equatable, Sendable {
   }
 
   /// The forward solve's tolerance and limit in precision T for N units.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func forwardOptions<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> SolverOptions {
     SolverOptions(tolerance: tolerance ?? SolverOptions.defaultTolerance(for: T.self, units: units),
                   maxIterations: maxIterations)
   }
 
   /// The adjoint solve's tolerance and limit in precision T for N units.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func adjointOptions<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> SolverOptions {
     SolverOptions(tolerance: adjointTolerance ?? SolverOptions.defaultTolerance(for: T.self, units: units),
                   maxIterations: adjointMaxIterations)
@@ -132,6 +136,8 @@ public struct SteadyGradient<T: KernelScalar>: Sendable {
 
 extension SteadyNetwork {
   /// Per-pattern losses L_p and G = ∂L_p/∂x_p (P×N, zero off the outputs).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func lossAndGradient(states x: Matrix<T>, batch: SteadyBatch<T>) -> (losses: [Double], g: Matrix<T>) {
     let (count, n, o) = (x.rows, shape.units, shape.outputs)
     let first = shape.firstOutput
@@ -151,6 +157,8 @@ extension SteadyNetwork {
   }
 
   /// Slopes D = f'(X Wᵀ + A), P×N, at the given states.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func slopes(states x: Matrix<T>, drives a: Matrix<T>, workspace: GEMMWorkspace<T>) -> Matrix<T> {
     let (count, n) = (x.rows, shape.units)
     var z = a
@@ -167,6 +175,8 @@ extension SteadyNetwork {
 
   /// The loss J of a batch at its fixed points (no adjoint), each pattern
   /// relaxed from `start`, or from the batch's initial states, or zero.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func evaluate(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
     workspace: GEMMWorkspace<T> = GEMMWorkspace()
@@ -194,6 +204,8 @@ extension SteadyNetwork {
   ///   - start: P×N states to start the forward solve from (a warm start),
   ///     or nil for the batch's initial states (zeros when it has none).
   /// - Throws: `RBPError` for a solve that does not converge or blows up.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func gradient(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
     workspace: GEMMWorkspace<T> = GEMMWorkspace()

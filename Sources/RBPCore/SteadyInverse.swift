@@ -10,6 +10,8 @@ extension SteadyNetwork {
   /// - Throws: `RBPError.noInverse` for relu, `RBPError.outsideDomain`
   ///   naming the pattern, unit and value of the first state outside the
   ///   inverse's domain.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func drive(forStates x: Matrix<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws -> Matrix<T> {
     let (count, n) = (x.rows, shape.units)
     guard x.cols == n else { throw RBPError.invalid("states have \(x.cols) columns, the network has \(n) units") }
@@ -24,6 +26,8 @@ extension SteadyNetwork {
   }
 
   /// ∂a/∂x = D⁻¹ − W at state `x` (N), with D = diag f'(f⁻¹(x)), N×N.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func driveJacobian(atState x: [T]) throws -> Matrix<T> {
     let n = shape.units
     guard x.count == n else { throw RBPError.invalid("state has \(x.count) units, the network has \(n)") }

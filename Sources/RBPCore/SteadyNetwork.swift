@@ -14,6 +14,8 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   public var activation: Activation
   public var loss: Loss
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(parameters: Parameters<T>, activation: Activation, loss: Loss) throws {
     guard !parameters.layout.hasInitialState else {
       throw RBPError.invalid("a steady-state network has no x0 parameter")
@@ -43,6 +45,8 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   /// `u_p` on its first I units (identity).
   ///
   /// - Parameter inputs: P×I.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func drives(_ inputs: Matrix<T>, workspace: GEMMWorkspace<T>) -> Matrix<T> {
     let (n, i) = (shape.units, shape.inputs)
     precondition(inputs.cols == i, "drives: inputs have \(inputs.cols) columns, network has \(i) inputs")
@@ -78,6 +82,8 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   /// P×N: the state each pattern relaxes from, or nil (zeros).
   public var initial: Matrix<T>?
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(inputs: Matrix<T>, targets: Matrix<T>, mask: Matrix<T>? = nil, initial: Matrix<T>? = nil) throws {
     guard inputs.rows == targets.rows else {
       throw RBPError.invalid("inputs have \(inputs.rows) patterns but targets have \(targets.rows)")
@@ -97,6 +103,8 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   public var count: Int { inputs.rows }
 
   /// The patterns at `indices`, in that order.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func subset(_ indices: [Int]) -> SteadyBatch {
     var picked = self
     picked.inputs = inputs.rows(indices)
@@ -107,6 +115,8 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// Checks the batch fits `shape`; throws naming the mismatch.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func check(against shape: NetworkShape) throws {
     guard inputs.cols == shape.inputs else {
       throw RBPError.invalid("inputs have \(inputs.cols) columns but the network has \(shape.inputs) inputs")

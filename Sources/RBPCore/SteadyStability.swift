@@ -27,6 +27,8 @@ let normSafetyMargin = 1.1
 extension SteadyNetwork {
   /// ‖W‖₂ estimated by power iteration on WᵀW from a fixed start (so the
   /// result is reproducible), two GEMVs per iteration.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func spectralNorm(iterations: Int = 16) -> Double {
     let n = shape.units
     let w = parameters.W.elements
@@ -54,6 +56,8 @@ extension SteadyNetwork {
   ///   - certifyBelow: at most 1; the stabiliser passes its threshold, so
   ///     that it acts on estimates, not on loose bounds.
   /// - Returns: P values.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func spectralRadii(slopes d: Matrix<T>, certifyBelow: Double = 1, workspace: GEMMWorkspace<T>) -> [Double] {
     let (count, n) = (d.rows, shape.units)
     guard count > 0 else { return [] }

@@ -15,6 +15,8 @@ extension TrajectoryNetwork {
   /// - Returns: P×T×N, sequence-major.
   /// - Throws: `RBPError.outsideDomainInTime` naming the sequence, step,
   ///   unit and value; `RBPError.noInverse` for relu.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func drives(forTrajectories states: [T], count: Int) throws -> [T] {
     let n = shape.units
     guard activation != .relu else { throw RBPError.noInverse(activation: activation) }

@@ -17,6 +17,8 @@ public struct TrajectoryNetwork<T: KernelScalar>: Equatable, Sendable {
   /// α ∈ (0, 1]: the discretised dx/dt = −x + f(Wx + a); 1 means none.
   public var leak: Double
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(parameters: Parameters<T>, activation: Activation, loss: Loss, leak: Double = 1) throws {
     guard parameters.layout.hasInitialState else {
       throw RBPError.invalid("a trajectory network needs the x0 parameter")
@@ -62,6 +64,8 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   public let inputWidth: Int
   public let outputWidth: Int
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(
     count: Int, steps: Int, inputs: [T], inputWidth: Int, targets: [T], outputWidth: Int,
     mask: [T]? = nil, initial: Matrix<T>? = nil
@@ -85,6 +89,8 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// Checks the batch fits `shape`; throws naming the mismatch.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func check(against shape: NetworkShape) throws {
     guard inputWidth == shape.inputs else {
       throw RBPError.invalid("inputs have \(inputWidth) channels but the network has \(shape.inputs) inputs")
@@ -98,6 +104,8 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// The sequences at `indices`, in that order.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func subset(_ indices: [Int]) -> TrajectoryBatch {
     func pick(_ a: [T], _ width: Int) -> [T] {
       indices.flatMap { a[$0 * steps * width ..< ($0 + 1) * steps * width] }

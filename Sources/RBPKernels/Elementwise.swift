@@ -45,6 +45,8 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
 ///   - x: activations out, `count`.
 ///   - d: slopes out, `count`; pass `nil` when they are not needed.
 ///   - kernels: the instruction set's kernels (tests choose one).
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
 public func activate<T: KernelScalar>(
   _ f: Activation, z: UnsafePointer<T>, x: UnsafeMutablePointer<T>,
   slope d: UnsafeMutablePointer<T>?, count: Int, kernels: KernelTable = .active
@@ -89,6 +91,8 @@ public func activate<T: KernelScalar>(
 ///   - v: back-propagated term (e.g. Wᵀs), `count`.
 ///   - g: loss gradient ∂L/∂x, `count`, or nil.
 ///   - s: result, `count`.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
 public func adjointStep<T: KernelScalar>(
   slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>?,
   into s: UnsafeMutablePointer<T>, count: Int

@@ -105,6 +105,8 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
   /// - Parameters:
   ///   - blocking: the packed path's blocking; nil for the tuned table.
   ///   - isa: the instruction set; it must be supported by this CPU.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(blocking: GEMMBlocking? = nil, isa: KernelISA = .active) {
     let tuned = T.gemmBlocking(for: isa)
     let blocking = blocking ?? tuned
@@ -170,6 +172,8 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
 ///   - threads: worker threads for large products; callers that already
 ///     parallelise at a higher level pass 1.
 ///   - workspace: packing buffers, reused across calls.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
 public func gemm<T: KernelScalar>(
   transA: Bool = false, transB: Bool = false,
   m: Int, n: Int, k: Int,

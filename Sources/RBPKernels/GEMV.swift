@@ -23,6 +23,8 @@ public struct GEMVProblem<T: KernelScalar> {
 /// trans = true:   y[j] = α Σ_i A[i, j] x[i] + β y[j]    (x: m, y: n)
 /// ```
 /// With `β = 0`, y is not read. y must not overlap A or x.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
 public func gemv<T: KernelScalar>(
   trans: Bool = false, m: Int, n: Int,
   alpha: T = 1, a: UnsafePointer<T>, lda: Int,

@@ -64,21 +64,29 @@ public struct Checkpoint: Sendable {
     stopReason = nil
   }
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init<T: KernelScalar>(_ net: SteadyNetwork<T>) {
     self.init(model: .steady, activation: net.activation, loss: net.loss,
               parameters: net.parameters.converted(to: Double.self))
   }
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init<T: KernelScalar>(_ net: TrajectoryNetwork<T>) {
     self.init(model: .trajectory, activation: net.activation, loss: net.loss, leak: net.leak,
               parameters: net.parameters.converted(to: Double.self))
   }
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func steadyNetwork<T: KernelScalar>(_: T.Type) throws -> SteadyNetwork<T> {
     guard model == .steady else { throw RBPError.invalid("the checkpoint holds a \(model) model, not a steady one") }
     return try SteadyNetwork(parameters: parameters.converted(to: T.self), activation: activation, loss: loss)
   }
 
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func trajectoryNetwork<T: KernelScalar>(_: T.Type) throws -> TrajectoryNetwork<T> {
     guard model == .trajectory else { throw RBPError.invalid("the checkpoint holds a \(model) model, not a trajectory one") }
     return try TrajectoryNetwork(parameters: parameters.converted(to: T.self), activation: activation,

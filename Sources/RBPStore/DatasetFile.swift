@@ -91,6 +91,8 @@ public enum DatasetFile {
   /// Reads the dataset at `path` in precision T, validating every field.
   /// With `testSet`, reads the /test group instead; with `rows`, only those
   /// patterns (by hyperslab reads), in that order.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public static func read<T: KernelScalar & HDF5Numeric>(
     _ path: String, as: T.Type, testSet: Bool = false, rows: [Int]? = nil
   ) throws -> DatasetContents<T> {
@@ -162,6 +164,8 @@ public enum DatasetFile {
   }
 
   /// Writes a dataset file atomically (float64 unless T is Float).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public static func write<T: KernelScalar & HDF5Numeric>(
     _ contents: DatasetContents<T>, test: DatasetContents<T>? = nil, to path: String,
     attributes: [String: String] = [:]

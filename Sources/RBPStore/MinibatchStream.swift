@@ -49,6 +49,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric>: @unchecked Se
 
   /// Opens `path` for streaming. Validates it as a whole dataset read would,
   /// without reading the arrays unless they fit in `inMemoryLimit` bytes.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
               inMemoryLimit: Int = 64 << 20) throws {
     guard batchSize >= 1 else { throw HDF5Error(file: path, path: "", message: "batch size must be at least 1, got \(batchSize)") }
@@ -82,6 +84,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric>: @unchecked Se
 
   /// Starts epoch `epoch` (from 0): a fresh shuffle, the first minibatch
   /// requested in the background.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func startEpoch(_ epoch: Int) {
     pending?.done.wait()
     pending = nil
@@ -97,6 +101,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric>: @unchecked Se
   /// The next minibatch of the epoch (dataset indices and contents), or nil
   /// at the end of the epoch. The one after it is read in the background
   /// while this one is used; asking for the next one hands this one back.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func next() throws -> (indices: [Int], batch: DatasetContents<T>)? {
     guard let current = pending else { return nil }
     current.done.wait()

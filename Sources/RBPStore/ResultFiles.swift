@@ -35,6 +35,8 @@ public struct GradientsRecord: Sendable {
   }
 
   /// From a steady-state gradient.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init<T: KernelScalar>(_ g: SteadyGradient<T>) {
     self.init(loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .steady,
               states: g.states.elements.map(Double.init), statesShape: [g.states.rows, g.states.cols],
@@ -43,6 +45,8 @@ public struct GradientsRecord: Sendable {
 
   /// From a BPTT gradient with its states (`.full` or `.truncated` mode),
   /// rearranged sequence-major.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init<T: KernelScalar>(_ g: TrajectoryGradient<T>, count: Int, steps: Int, units: Int) throws {
     guard let states = g.states else {
       throw RBPError.invalid("the gradients file needs the states: use full or truncated BPTT")
@@ -56,6 +60,8 @@ public struct GradientsRecord: Sendable {
 }
 
 /// A time-major B×P×W array (block t holds P rows) as P×B×W.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
 public func sequenceMajor<T>(_ a: [T], blocks: Int, count: Int, width: Int) -> [T] {
   precondition(a.count == blocks * count * width, "sequenceMajor: \(a.count) values for \(blocks)×\(count)×\(width)")
   var out = a

@@ -24,6 +24,8 @@ public struct Evaluation<T: KernelScalar>: Sendable {
 /// - Parameters:
 ///   - task: the dataset's classic task, if it is one.
 ///   - start: steady models: P×N states to start the fixed-point solves from.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
 public func evaluate<T: KernelScalar>(
   _ data: DatasetContents<T>, parameters: Parameters<T>, plan: TrainingPlan, task: ClassicTask?,
   start: Matrix<T>? = nil, workspace: GEMMWorkspace<T> = GEMMWorkspace()

@@ -137,6 +137,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   /// - Parameter learningRate: on resume, a learning rate that replaces the
   ///   checkpoint's (nil: continue with the checkpoint's, which may have been
   ///   decayed or halved by rejected steps).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public init(plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
               resumeFrom: Checkpoint? = nil, learningRate: Double? = nil, inMemoryLimit: Int = 64 << 20) throws {
     self.plan = plan
@@ -177,6 +179,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
   /// Runs the remaining epochs, calling `report` after each. Throws
   /// `TrainingStopped` (after writing the last good checkpoint) when the
   /// failure policy gives up.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func run(report: (EpochReport) -> Void = { _ in }) throws -> TrainingOutcome {
     let start = DispatchTime.now().uptimeNanoseconds
     var last: EpochReport? = nil

@@ -77,13 +77,14 @@ struct Bench: ParsableCommand {
       let cases = benchmarkCases(sizes: parsedSizes!, squareOnly: squareOnly)
         .filter { filter == nil || $0.name.contains(filter!) }
       if !json {
+        print("kernels: \(KernelISA.active)")
         print("kernel prec thr  shape                       GFLOP/s  %peak   time/call")
       }
       for prec in precision.split(separator: ",") {
         for t in threads {
           let peak = prec == "f32" ? fmaPeak(Float.self, threads: t) : fmaPeak(Double.self, threads: t)
           if json {
-            print(#"{"kernel":"peak","name":"FMA loop","precision":"\#(prec)","threads":\#(t),"gflops":\#(peak)}"#)
+            print(#"{"kernel":"peak","name":"FMA loop","isa":"\#(KernelISA.active)","precision":"\#(prec)","threads":\#(t),"gflops":\#(peak)}"#)
           }
           for c in cases where t == 1 || c.kind == .gemm {
             let r = prec == "f32"
@@ -189,33 +190,22 @@ func measure<T: KernelScalar>(_ c: BenchCase, threads: Int, seconds: Double, wor
   return (c.flops / median * 1e-9, median)
 }
 
-/// The machine's FMA throughput in this precision: twelve independent
-/// vector accumulators per thread, nothing but register FMAs, on `threads`
-/// threads at once. The "100 %" of the fraction-of-peak column.
+/// The machine's FMA throughput in this precision with the active
+/// instruction set: twelve independent vector accumulators per thread,
+/// nothing but register FMAs, on `threads` threads at once. The "100 %" of
+/// the fraction-of-peak column.
 func fmaPeak<T: KernelScalar>(_: T.Type, threads: Int) -> Double {
   let iterations = 20_000_000
+  let kernels = KernelTable.active
   let sink = UnsafeMutablePointer<T>.allocate(capacity: threads)
   defer { sink.deallocate() }
   let sinkAddress = Int(bitPattern: sink)
   let start = DispatchTime.now().uptimeNanoseconds
   DispatchQueue.concurrentPerform(iterations: threads) { w in
     let sink = UnsafeMutablePointer<T>(bitPattern: sinkAddress)!
-    sink[w] = fmaLoop(T.self, iterations: iterations, seed: T(w + 1) * T(1e-9))
+    sink[w] = T._fmaLoop(kernels, iterations: iterations, seed: T(w + 1) * T(1e-9))
   }
   let dt = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-  return Double(threads * iterations * 12 * 2 * T.Vector.scalarCount) / dt * 1e-9
-}
-
-@inline(never)
-func fmaLoop<T: KernelScalar>(_: T.Type, iterations: Int, seed: T) -> T {
-  typealias V = T.Vector
-  var a0 = V(repeating: seed), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
-  var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
-  let x = V(repeating: 1 - seed), y = V(repeating: seed)
-  for _ in 0..<iterations {
-    a0.addProduct(x, y); a1.addProduct(x, y); a2.addProduct(x, y); a3.addProduct(x, y)
-    a4.addProduct(x, y); a5.addProduct(x, y); a6.addProduct(x, y); a7.addProduct(x, y)
-    a8.addProduct(x, y); a9.addProduct(x, y); a10.addProduct(x, y); a11.addProduct(x, y)
-  }
-  return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).sum()
+  let width = T.gemmBlocking(for: kernels.isa).nr / 2
+  return Double(threads * iterations * 12 * 2 * width) / dt * 1e-9
 }

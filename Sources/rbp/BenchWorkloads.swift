@@ -23,7 +23,7 @@ struct Workloads: ParsableCommand {
 
   func run() throws {
     try reporting {
-      if !json { print("workload prec thr   ms/step   GFLOP/s  what") }
+      if !json { print("kernels: \(KernelISA.active)\nworkload prec thr   ms/step   GFLOP/s  what") }
       for prec in precision.split(separator: ",") {
         guard prec == "f32" || prec == "f64" else { throw CLIFailure(message: "--precision: '\(prec)' is not f32 or f64") }
         for t in threads {

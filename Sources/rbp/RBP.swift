@@ -5,11 +5,13 @@
 
 import ArgumentParser
 import Foundation
+import RBPKernels
 
 struct RBP: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rbp",
     abstract: "Train recurrent networks by recurrent backpropagation and BPTT.",
+    version: "rbp \(RBPVersion.string) (kernels: \(KernelISA.active))",
     subcommands: [Train.self, Eval.self, Grad.self, Invert.self, FixedPoints.self, Sweep.self,
                   Inspect.self, Datasets.self, Bench.self])
 }
@@ -18,6 +20,10 @@ struct RBP: ParsableCommand {
 enum Main {
   static func main() {
     do {
+      if let rejected = KernelISA.rejectedOverride {
+        FileHandle.standardError.write(Data(
+          "Warning: RBP_ISA=\(rejected) is not an instruction set this CPU runs (\(KernelISA.supported.map(\.rawValue).joined(separator: ", "))); using \(KernelISA.active)\n".utf8))
+      }
       var command = try RBP.parseAsRoot()
       try command.run()
     } catch {

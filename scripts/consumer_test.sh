@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Uses rbp as a versioned dependency, as a new user would: snapshots the
+# working tree (tracked and new, unignored files) into a local bare git
+# repository tagged with the version in Sources/RBPKernels/Version.swift,
+# builds Tests/Consumer against it with `.package(url:, from:)`, whose two
+# executables are the README's two library examples, and runs both.
+# Fails if SwiftPM refuses the package as a dependency (unsafe flags), if
+# an example does not compile (missing imports), or if one fails to run.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/rbp-consumer.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+version="$(sed -n 's/.*static let string = "\(.*\)".*/\1/p' "$root/Sources/RBPKernels/Version.swift")"
+[[ -n "$version" ]] || { echo "consumer_test: no version in Version.swift" >&2; exit 1; }
+
+# The snapshot, tagged, then a bare clone of it: the "released" rbp.
+mkdir "$work/snapshot"
+(cd "$root" && git ls-files -z --cached --others --exclude-standard \
+  | xargs -0 -I{} sh -c 'test -e "{}" && cp --parents -P "{}" "$0"' "$work/snapshot")
+(cd "$work/snapshot" && git init -q && git add -A \
+  && git -c user.name=rbp -c user.email=rbp@localhost commit -qm "rbp $version" \
+  && git tag "$version")
+git clone -q --bare "$work/snapshot" "$work/rbp.git"
+
+# The consumer, with the README's examples as its sources.
+cp -r "$root/Tests/Consumer" "$work/consumer"
+python3 - "$root/README.md" "$work/consumer/Sources" <<'PY'
+import pathlib, re, sys
+readme, out = pathlib.Path(sys.argv[1]).read_text(), pathlib.Path(sys.argv[2])
+for heading, target in [("## Library: a steady-state gradient", "SteadyExample"),
+                        ("## Library: a trajectory gradient", "TrajectoryExample")]:
+    section = readme.split(heading, 1)[1]
+    code = re.search(r"```swift\n(.*?)```", section, re.S).group(1)
+    (out / target).mkdir(parents=True, exist_ok=True)
+    (out / target / "main.swift").write_text(code)
+PY
+cd "$work/consumer"
+export RBP_REPOSITORY="file://$work/rbp.git" RBP_VERSION="$version"
+swift build 2>&1 | tee "$work/build.log" | grep -E "error|warning: .*unsafe|Compiling|Build" || true
+if ! grep -q "Build complete" "$work/build.log"; then
+  cat "$work/build.log" >&2
+  echo "consumer_test: the consumer of rbp $version did not build" >&2
+  exit 1
+fi
+grep -q "\"version\" : \"$version\"" Package.resolved \
+  || { echo "consumer_test: rbp was not resolved as version $version" >&2; cat Package.resolved >&2; exit 1; }
+for example in SteadyExample TrajectoryExample; do
+  echo "--- $example"
+  .build/debug/$example
+done
+echo "consumer_test: rbp $version as a versioned dependency builds and runs both README examples"
