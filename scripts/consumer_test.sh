@@ -2,8 +2,8 @@
 # Uses rbp as a versioned dependency, as a new user would: snapshots the
 # working tree (tracked and new, unignored files) into a local bare git
 # repository tagged with the version in Sources/RBPKernels/Version.swift,
-# builds Tests/Consumer against it with `.package(url:, from:)`, whose two
-# executables are the README's two library examples, and runs both.
+# builds Tests/Consumer against it with `.package(url:, from:)`, whose
+# executables are the README's library examples, and runs each.
 # Fails if SwiftPM refuses the package as a dependency (unsafe flags), if
 # an example does not compile (missing imports), or if one fails to run.
 set -euo pipefail
@@ -28,9 +28,11 @@ python3 - "$root/README.md" "$work/consumer/Sources" <<'PY'
 import pathlib, re, sys
 readme, out = pathlib.Path(sys.argv[1]).read_text(), pathlib.Path(sys.argv[2])
 for heading, target in [("## Library: a steady-state gradient", "SteadyExample"),
-                        ("## Library: a trajectory gradient", "TrajectoryExample")]:
-    section = readme.split(heading, 1)[1]
-    code = re.search(r"```swift\n(.*?)```", section, re.S).group(1)
+                        ("## Library: a trajectory gradient", "TrajectoryExample"),
+                        ("## Use it from your package", "MinimalExample")]:
+    section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```swift\n(.*?)```", section, re.S)
+    code = next(b for b in blocks if b.lstrip().startswith(("import", "//")) and "import RBP" in b)
     (out / target).mkdir(parents=True, exist_ok=True)
     (out / target / "main.swift").write_text(code)
 PY
@@ -44,8 +46,8 @@ if ! grep -q "Build complete" "$work/build.log"; then
 fi
 grep -q "\"version\" : \"$version\"" Package.resolved \
   || { echo "consumer_test: rbp was not resolved as version $version" >&2; cat Package.resolved >&2; exit 1; }
-for example in SteadyExample TrajectoryExample; do
+for example in SteadyExample TrajectoryExample MinimalExample; do
   echo "--- $example"
   .build/debug/$example
 done
-echo "consumer_test: rbp $version as a versioned dependency builds and runs both README examples"
+echo "consumer_test: rbp $version as a versioned dependency builds and runs the README's library examples"

@@ -11,7 +11,9 @@ import RBPCore
 import RBPKernels
 
 /// Shuffled minibatches of a dataset file.
-public final class MinibatchStream<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
+/// Driven by one thread; the prefetch closure captures only the (locked)
+/// file handle, immutable values and its own `Prefetch`.
+public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   public let path: String
   public let kind: ModelKind
   /// Patterns or sequences in the file.
@@ -39,7 +41,9 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric>: @unchecked Se
   private var position = 0
   private var pending: Prefetch?
 
-  /// One minibatch being read in the background.
+  /// One minibatch being read in the background. `result` is written by
+  /// the prefetch queue before it signals `done`, and read only after a
+  /// wait on `done`: the semaphore orders the two.
   private final class Prefetch: @unchecked Sendable {
     let indices: [Int]
     var result: Result<DatasetContents<T>, Error>?

@@ -105,7 +105,7 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Runs a sweep's shard.
-public final class SweepRunner: @unchecked Sendable {
+public final class SweepRunner: Sendable {
   public let spec: SweepSpec
   public let out: String
   public let jobs: Int

@@ -108,7 +108,9 @@ public enum HistoryKey: String, CaseIterable, Sendable {
 }
 
 /// Trains one network on one dataset file; T is the working precision.
-public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
+/// One thread drives a trainer; its workers see only immutable copies and
+/// their own workspace (see `minibatchGradient`).
+public final class Trainer<T: KernelScalar & HDF5Numeric> {
   public let plan: TrainingPlan
   public let dataPath: String
   public let checkpointPath: String
@@ -302,10 +304,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     let workers = min(plan.threads, shards.count)
     let cache: SteadyStateCache<T>? = plan.warmStart ? warm : nil
     let params = parameters
+    let plan = plan, workspaces = workspaces
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       for s in stride(from: w, to: shards.count, by: workers) {
-        slots[s] = Result { try self.shardGradient(batch, params, shards[s], indices: shards[s].map { indices[$0] },
-                                                   cache: cache, workspace: self.workspaces[w]) }
+        slots[s] = Result { try Self.shardGradient(plan, batch, params, shards[s], indices: shards[s].map { indices[$0] },
+                                                   cache: cache, workspace: workspaces[w]) }
       }
     }
     var total = Parameters<T>(layout: parameters.layout)
@@ -332,8 +335,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric>: @unchecked Sendable {
     var stats: SolveStats
   }
 
-  func shardGradient(
-    _ batch: DatasetContents<T>, _ params: Parameters<T>, _ rows: [Int], indices: [Int],
+  static func shardGradient(
+    _ plan: TrainingPlan, _ batch: DatasetContents<T>, _ params: Parameters<T>, _ rows: [Int], indices: [Int],
     cache: SteadyStateCache<T>?, workspace: GEMMWorkspace<T>
   ) throws -> ShardResult {
     switch batch {

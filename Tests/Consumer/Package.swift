@@ -3,7 +3,7 @@
 // A package that uses rbp as its users do: through a tagged version of its
 // repository, with `from:`. `scripts/consumer_test.sh` tags a snapshot of
 // the working tree in a local bare repository, points RBP_REPOSITORY at it,
-// copies the README's two library examples in as the two executables,
+// copies the README's three library examples in as the three executables,
 // builds them and runs them.
 
 import PackageDescription
@@ -20,6 +20,13 @@ let package = Package(
   targets: [
     .executableTarget(
       name: "SteadyExample",
+      dependencies: [
+        .product(name: "RBPCore", package: "rbp"),
+        .product(name: "RBPKernels", package: "rbp"),
+      ],
+      swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
+    .executableTarget(
+      name: "MinimalExample",
       dependencies: [
         .product(name: "RBPCore", package: "rbp"),
         .product(name: "RBPKernels", package: "rbp"),

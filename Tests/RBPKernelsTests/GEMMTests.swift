@@ -128,7 +128,7 @@ func checkGEMM<T: KernelScalar>(
 
 func runGEMMSuite<T: KernelScalar>(_: T.Type, path: Path) -> [String] {
   var failures: [String] = []
-  for isa in KernelISA.supported {
+  for isa in testedISAs {
     failures += runGEMMSuite(T.self, path: path, isa: isa)
   }
   return failures

@@ -1,6 +1,7 @@
 // Shared helpers for the kernel tests: a seeded generator, random matrices,
 // and an error bound for comparing a fast kernel with the naive oracle.
 
+import Foundation
 import RBPKernels
 
 /// SplitMix64: small, seeded, reproducible.
@@ -31,3 +32,13 @@ func worstRatio<T: KernelScalar>(_ x: [T], _ y: [Double], bound: [Double]) -> (r
   }
   return worst
 }
+
+/// The instruction sets the kernel tests run on: every one this CPU
+/// supports, or only the one an emulated run (scripts/qemu_test.sh) names
+/// in RBP_EXPECT_ISA, the others being covered by the other runs.
+let testedISAs: [KernelISA] = {
+  if let name = ProcessInfo.processInfo.environment["RBP_EXPECT_ISA"], let isa = KernelISA(rawValue: name) {
+    return [isa]
+  }
+  return KernelISA.supported
+}()

@@ -45,13 +45,13 @@ struct VectorMathTests {
     return xs + [0, -0.0, 1e-30, -1e-30]   // a length that leaves a tail
   }()
 
-  @Test(arguments: KernelISA.supported)
+  @Test(arguments: testedISAs)
   func tanhIsWithinAFewUlps(isa: KernelISA) {
     let (ulps, at) = worstUlps(arguments, kernelTanh(arguments, isa), Foundation.tanh)
     #expect(ulps <= 5, "\(isa) tanh: \(ulps) ulps at \(at)")
   }
 
-  @Test(arguments: KernelISA.supported)
+  @Test(arguments: testedISAs)
   func expIsWithinAFewUlps(isa: KernelISA) {
     let xs = arguments.map { $0 * 3 }.filter { abs($0) < 87 }
     let (ulps, at) = worstUlps(xs, kernelExp(xs, isa), Foundation.exp)
@@ -60,7 +60,7 @@ struct VectorMathTests {
 
   /// Limits and non-finite arguments: NaN stays NaN (a clamp must not turn
   /// it into a number), ±∞ and the saturated ranges give the exact limits.
-  @Test(arguments: KernelISA.supported)
+  @Test(arguments: testedISAs)
   func limitsAndNonFinite(isa: KernelISA) {
     let xs: [Float] = [.nan, .infinity, -.infinity, 100, -100, 88.8, -87.4, 0]
     let e = kernelExp(xs, isa)
