@@ -17,27 +17,13 @@ let package = Package(
   dependencies: [
     .package(url: repository, from: Version(stringLiteral: version)),
   ],
-  targets: [
+  targets: ["SteadyExample", "TrajectoryExample", "MinimalExample"].map { name in
     .executableTarget(
-      name: "SteadyExample",
+      name: name,
       dependencies: [
         .product(name: "RBPCore", package: "rbp"),
         .product(name: "RBPKernels", package: "rbp"),
       ],
-      swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
-    .executableTarget(
-      name: "MinimalExample",
-      dependencies: [
-        .product(name: "RBPCore", package: "rbp"),
-        .product(name: "RBPKernels", package: "rbp"),
-      ],
-      swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
-    .executableTarget(
-      name: "TrajectoryExample",
-      dependencies: [
-        .product(name: "RBPCore", package: "rbp"),
-        .product(name: "RBPKernels", package: "rbp"),
-      ],
-      swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
-  ]
+      swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")])
+  }
 )
