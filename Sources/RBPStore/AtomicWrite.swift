@@ -25,12 +25,15 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
   do {
     let file = try HDF5File.create(temporary)
     try body(file)
+    pauseForTests(temporary, phase: 1)   // contents written, not yet closed
     try file.close()
     try syncFile(temporary)
+    pauseForTests(temporary, phase: 2)   // complete on disk, not yet renamed
     guard rename(temporary, path) == 0 else {
       throw HDF5Error(file: path, path: "", message: "cannot replace the file: \(String(cString: strerror(errno)))")
     }
     try syncFile(folder)
+    if testWritePause != nil { for phase in 1...2 { unlink("\(temporary).paused-\(phase)") } }
   } catch {
     unlink(temporary)
     throw error
@@ -54,4 +57,24 @@ func removeStaleTemporaries(in folder: String, for name: String) {
       unlink(folder + "/" + entry)
     }
   }
+}
+
+/// Seconds a writer pauses at phases 1 and 2, from `RBP_TEST_WRITE_PAUSE`
+/// ("s" for both, or "s1,s2"); nil (no pause) unless the atomicity tests
+/// set it.
+let testWritePause: [Double]? = ProcessInfo.processInfo.environment["RBP_TEST_WRITE_PAUSE"].flatMap { text in
+  let values = text.split(separator: ",").compactMap { Double($0) }
+  return values.count == 1 ? [values[0], values[0]] : values.count == 2 ? values : nil
+}
+
+/// The atomicity tests' hook: with `RBP_TEST_WRITE_PAUSE` set, marks the
+/// phase with an empty file next to the temporary (`<temporary>.paused-<phase>`)
+/// and sleeps, so that a test can kill the writer at exactly this point.
+/// The marker carries the temporary's name, so the next write of the same
+/// file removes it with the temporary.
+func pauseForTests(_ temporary: String, phase: Int) {
+  guard let pauses = testWritePause else { return }
+  let seconds = pauses[phase - 1]
+  _ = FileManager.default.createFile(atPath: "\(temporary).paused-\(phase)", contents: nil)
+  if seconds > 0 { usleep(UInt32(min(seconds, 60) * 1e6)) }
 }

@@ -70,10 +70,10 @@ struct Eval: ParsableCommand {
       }
       let e = double ? try metrics(l.data) : try metrics(DatasetFile.read(data, as: Float.self, testSet: test))
       if json {
-        var object: [String: Any] = ["loss": e.loss, "patterns": l.data.count]
+        var object: [String: Any?] = ["loss": e.loss, "patterns": l.data.count]
         if let accuracy = e.accuracy { object["accuracy"] = accuracy }
         if let solved = e.solved { object["solved"] = solved }
-        writeLine(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        writeLine(jsonLine(object))
       } else {
         print("loss \(format6(e.loss))" + (e.accuracy.map { "  accuracy \(format6($0))" } ?? "")
               + "  patterns \(l.data.count)" + (e.solved.map { $0 ? "  solved" : "  not solved" } ?? ""))

@@ -22,9 +22,7 @@ struct ProgressPrinter {
     switch mode {
     case .quiet: return
     case .json:
-      if let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) {
-        writeLine(String(decoding: data, as: UTF8.self))
-      }
+      writeLine(jsonLine(json.mapValues { Optional($0) }))
     case .lines:
       writeLine(text)
     case .live:

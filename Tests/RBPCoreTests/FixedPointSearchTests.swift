@@ -38,6 +38,29 @@ struct FixedPointSearchTests {
     if let origin = search.points.first(where: { $0.state.allSatisfy { abs($0) < 1e-8 } }) {
       #expect(!origin.stable && origin.spectralRadius > 1.2)
     }
+    // Every point, the spurious ones (neither ±pattern nor the origin)
+    // included, is labelled by its own ρ(D W), recomputed here: D W is
+    // similar to the symmetric D^½ W D^½, whose largest |eigenvalue| power
+    // iteration finds.
+    var spurious = 0
+    for point in search.points {
+      let d = point.state.map { 1 - $0 * $0 }
+      var m = [Double](repeating: 0, count: n * n)
+      for i in 0..<n { for j in 0..<n { m[i * n + j] = d[i].squareRoot() * w[i, j] * d[j].squareRoot() } }
+      var v = (0..<n).map { 1 + Double($0) / 10 }, rho = 0.0
+      for _ in 0..<3000 {
+        var u = [Double](repeating: 0, count: n)
+        for i in 0..<n { for j in 0..<n { u[i] += m[i * n + j] * v[j] } }
+        rho = u.map(abs).max() ?? 0
+        guard rho > 0 else { break }
+        v = u.map { $0 / rho }
+      }
+      #expect(abs(point.spectralRadius - rho) < 1e-6, "ρ reported \(point.spectralRadius), recomputed \(rho)")
+      #expect(point.stable == (rho < 1), "state \(point.state): stable \(point.stable) with ρ = \(rho)")
+      let overlaps = patterns.map { xi in zip(point.state, xi).map { $0 * $1 }.reduce(0, +) / Double(n) }
+      if overlaps.allSatisfy({ abs($0) > 0.1 }) && overlaps.allSatisfy({ abs($0) < 0.9 }) { spurious += 1 }
+    }
+    #expect(spurious > 0, "no spurious mixture state was found")
     // No two reported points coincide.
     for i in search.points.indices {
       for j in search.points.indices where j > i {

@@ -1,6 +1,9 @@
-// Atomic writes: a writer killed with SIGKILL at random points, many times,
-// never leaves a file that fails to load; the previous version survives
-// intact, and a successful rewrite removes the killed writers' temporaries.
+// Atomic writes: a writer killed while it writes never leaves a file that
+// fails to load; the previous version survives intact, and the next
+// successful write removes the killed writers' temporaries. The kills are
+// placed, not hoped for: with RBP_TEST_WRITE_PAUSE the writer marks and
+// pauses at two points (contents written but the file still open; complete
+// on disk but not yet renamed), and the test kills it there.
 
 import Foundation
 import Testing
@@ -8,79 +11,119 @@ import RBPCore
 import RBPKernels
 import RBPStore
 
-@Suite("Atomic writes")
+/// Starts `rbp` with the write pause on.
+func startPausingWriter(_ arguments: [String], pause: String = "30") throws -> Process {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: rbpExecutable)
+  process.arguments = arguments
+  var environment = ProcessInfo.processInfo.environment
+  environment["RBP_TEST_WRITE_PAUSE"] = "\(pause)"
+  process.environment = environment
+  process.standardOutput = FileHandle.nullDevice
+  process.standardError = FileHandle.nullDevice
+  try process.run()
+  return process
+}
+
+/// Waits until `count` markers of `phase` for writes of `name` exist in
+/// `folder` (or the process ends); true when they do.
+func waitForPause(_ folder: String, _ name: String, phase: Int, count: Int = 1, of process: Process) -> Bool {
+  for _ in 0..<6000 {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    // This writer's markers only, not those a killed predecessor left.
+    let mine = ".\(name).tmp-\(process.processIdentifier)-"
+    if entries.filter({ $0.hasPrefix(mine) && $0.hasSuffix(".paused-\(phase)") }).count >= count {
+      return true
+    }
+    if !process.isRunning { return false }
+    usleep(10_000)
+  }
+  return false
+}
+
+@Suite("Atomic writes", .serialized)
 struct AtomicityTests {
-  @Test func killedWritersNeverLeaveABrokenFile() throws {
+  @Test func writersKilledMidWriteNeverLeaveABrokenFile() throws {
     let dir = try temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/task.h5"
-    let rbp = rbpExecutable
-    // The first version: a small file. Each killed writer tries to replace
-    // it with a large one (about 4 MB, several hundred milliseconds).
-    let first = try runProgram(rbp, ["datasets", "make", "sine", "--out", path])
+    let first = try runProgram(rbpExecutable, ["datasets", "make", "sine", "--out", path])
     try #require(first.status == 0, "rbp datasets make failed: \(first.err)")
     guard case let .trajectory(original) = try DatasetFile.read(path, as: Double.self) else { return }
-    var rng = SeededGenerator(seed: 99)
-    var killed = 0
-    for attempt in 0..<25 {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: rbp)
-      process.arguments = ["datasets", "make", "delayed-xor", "--count", "4000", "--length", "60",
-                           "--seed", "\(attempt)", "--out", path]
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      usleep(UInt32.random(in: 1_000...250_000, using: &rng))
-      if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
-        killed += 1
-      }
-      process.waitUntilExit()
-      // Whatever happened, the file loads: the old version or a complete new one.
-      let contents = try DatasetFile.read(path, as: Double.self)
-      if process.terminationReason == .uncaughtSignal {
-        if case let .trajectory(b) = contents, b.steps == original.steps {
-          #expect(b == original, "attempt \(attempt): the previous version changed")
+    for phase in [1, 2] {
+      for attempt in 0..<3 {
+        let writer = try startPausingWriter(["datasets", "make", "delayed-xor", "--count", "300", "--length", "40",
+                                             "--seed", "\(attempt)", "--out", path],
+                                            pause: phase == 1 ? "30,0" : "0,30")
+        let paused = waitForPause(dir, "task.h5", phase: phase, of: writer)
+        kill(writer.processIdentifier, SIGKILL)
+        writer.waitUntilExit()
+        #expect(paused, "the writer never reached pause \(phase)")
+        let temporaries = try FileManager.default.contentsOfDirectory(atPath: dir)
+          .filter { $0.hasPrefix(".task.h5.tmp-\(writer.processIdentifier)-") && !$0.contains(".paused-") }
+        #expect(temporaries.count == 1, "no temporary: the writer was not killed mid-write")
+        #expect(writer.terminationReason == .uncaughtSignal)
+        // Killed mid-write: the previous version, intact.
+        guard case let .trajectory(now) = try DatasetFile.read(path, as: Double.self) else {
+          Issue.record("the file changed kind")
+          return
         }
+        #expect(now == original, "phase \(phase), attempt \(attempt): the previous version changed")
       }
     }
-    #expect(killed >= 5, "only \(killed) writers were killed mid-write; the test proves little")
-    // A completed write cleans up the temporaries the killed writers left.
-    let done = try runProgram(rbp, ["datasets", "make", "sine", "--out", path])
+    // A completed write replaces the file and cleans up the temporaries.
+    let done = try runProgram(rbpExecutable, ["datasets", "make", "delayed-xor", "--count", "300", "--out", path])
     #expect(done.status == 0)
+    guard case let .trajectory(replaced) = try DatasetFile.read(path, as: Double.self) else { return }
+    #expect(replaced.count == 300)
     let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
     #expect(leftovers.isEmpty, "temporaries left: \(leftovers)")
   }
 
-  /// The same for checkpoints: training runs that write a checkpoint
-  /// every epoch, killed at random moments; the checkpoint always loads,
-  /// at an epoch no earlier than before.
-  @Test func killedTrainingNeverLeavesABrokenCheckpoint() throws {
+  /// The same for checkpoints: training that writes a checkpoint every
+  /// epoch, killed in the middle of its second checkpoint write (so the
+  /// first one, a later epoch than before, has landed): the checkpoint
+  /// always loads, and each round gets further.
+  @Test func trainingKilledMidCheckpointNeverLeavesABrokenOne() throws {
     let dir = try temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let data = packageRoot + "/datasets/xor.h5"
-    let first = try runProgram(rbpExecutable, ["train", "--data", data, "--out", dir, "--units", "150",
+    let first = try runProgram(rbpExecutable, ["train", "--data", data, "--out", dir, "--units", "40",
                                                "--epochs", "1", "--quiet"])
     try #require(first.status == 0, "rbp train failed: \(first.err)")
     var epoch = try CheckpointFile.read(dir + "/checkpoint.h5").epoch
-    var rng = SeededGenerator(seed: 5)
-    var killed = 0
-    for _ in 0..<12 {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: rbpExecutable)
-      process.arguments = ["train", "--data", data, "--out", dir, "--units", "150", "--epochs", "100000",
-                           "--checkpoint-every", "1", "--resume", "--quiet"]
-      try process.run()
-      usleep(UInt32.random(in: 800_000...3_000_000, using: &rng))
-      if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
-        killed += 1
-      }
-      process.waitUntilExit()
+    for round in 0..<4 {
+      let phase = round % 2 + 1
+      let trainer = try startPausingWriter(["train", "--data", data, "--out", dir, "--units", "40",
+                                            "--epochs", "100000", "--checkpoint-every", "1", "--resume", "--quiet"],
+                                           pause: "0.3")
+      let paused = waitForLaterWrite(dir, phase: phase, trainer)
+      kill(trainer.processIdentifier, SIGKILL)
+      trainer.waitUntilExit()
+      #expect(paused, "round \(round): the trainer never reached its second checkpoint write")
       let checkpoint = try CheckpointFile.read(dir + "/checkpoint.h5")
-      #expect(checkpoint.epoch >= epoch)
-      #expect(checkpoint.shape.units == 150)
+      #expect(checkpoint.epoch > epoch, "round \(round): epoch \(checkpoint.epoch), before \(epoch)")
+      #expect(checkpoint.shape.units == 40)
       epoch = checkpoint.epoch
     }
-    #expect(killed >= 10 && epoch > 1, "killed \(killed), reached epoch \(epoch)")
   }
+}
+
+/// Waits until the trainer is paused at `phase` of a checkpoint write that
+/// is not its first (a completed write removes its markers; a later one
+/// shows under another temporary name); false if it ends first.
+func waitForLaterWrite(_ folder: String, phase: Int, _ process: Process) -> Bool {
+  var first: String?
+  let mine = ".checkpoint.h5.tmp-\(process.processIdentifier)-"   // not a killed predecessor's
+  for _ in 0..<6000 {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    for marker in entries where marker.hasPrefix(mine) && marker.contains(".paused-") {
+      let temporary = marker.components(separatedBy: ".paused-")[0]
+      if first == nil { first = temporary }
+      if temporary != first && marker.hasSuffix(".paused-\(phase)") { return true }
+    }
+    if !process.isRunning { return false }
+    usleep(10_000)
+  }
+  return false
 }

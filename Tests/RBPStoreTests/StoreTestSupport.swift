@@ -28,9 +28,11 @@ var rbpExecutable: String {
 
 /// The interpreter with numpy and h5py: $RBP_PYTHON (set by
 /// scripts/test.sh, which creates it), else the package's .venv; nil when
-/// neither exists, and the interop tests are then skipped.
+/// neither exists, and the interop tests then fail.
 let interopPython: String? = {
-  if let path = ProcessInfo.processInfo.environment["RBP_PYTHON"] { return path }
+  if let path = ProcessInfo.processInfo.environment["RBP_PYTHON"], FileManager.default.isExecutableFile(atPath: path) {
+    return path
+  }
   let venv = packageRoot + "/.venv/bin/python"
   return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
 }()

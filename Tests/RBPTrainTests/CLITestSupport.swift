@@ -21,8 +21,14 @@ func shipped(_ name: String) -> String { repositoryRoot + "/datasets/\(name).h5"
 /// Runs `rbp` with arguments; returns status, stdout, stderr.
 @discardableResult
 func rbp(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+  try runTool(rbpBinary, arguments)
+}
+
+/// Runs any program with arguments; returns status, stdout, stderr.
+@discardableResult
+func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
   let process = Process()
-  process.executableURL = URL(fileURLWithPath: rbpBinary)
+  process.executableURL = URL(fileURLWithPath: path)
   process.arguments = arguments
   let out = Pipe(), err = Pipe()
   process.standardOutput = out
@@ -41,3 +47,20 @@ func scratchFolder() throws -> String {
 }
 
 func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+/// The Python interpreter with numpy and h5py: $RBP_PYTHON (scripts/test.sh
+/// sets it), else the package's .venv. Without one the calling test fails,
+/// naming the fix: the reference computations are part of the suite.
+func requirePython() throws -> String {
+  struct MissingPython: Error, CustomStringConvertible {
+    var description: String {
+      "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON"
+    }
+  }
+  if let path = ProcessInfo.processInfo.environment["RBP_PYTHON"], FileManager.default.isExecutableFile(atPath: path) {
+    return path
+  }
+  let venv = repositoryRoot + "/.venv/bin/python"
+  if FileManager.default.isExecutableFile(atPath: venv) { return venv }
+  throw MissingPython()
+}

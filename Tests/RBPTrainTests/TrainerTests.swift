@@ -7,7 +7,7 @@ import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
-import RBPTrain
+@testable import RBPTrain
 
 @Suite("Trainer")
 struct TrainerTests {
@@ -37,5 +37,106 @@ struct TrainerTests {
     // Streamed: the validation loss is the epoch's training loss.
     #expect(streamed.history["val_loss"] == streamed.history["loss"])
     #expect(streamed.history["val_accuracy"] == nil)
+  }
+}
+
+/// Full-batch training with plain SGD is gradient descent: after each
+/// epoch the trainer's parameters are those of a loop written here from
+/// the library's gradient, θ ← θ − η ∇J (an independent formulation of
+/// the same steps, so a trainer that mixes up batches, steps or rates
+/// shows).
+@Suite("Trainer against gradient descent")
+struct GradientDescentTests {
+  @Test(arguments: [false, true])
+  func fullBatchSGDIsGradientDescent(trajectory: Bool) throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var rng = SeededGenerator(seed: 5)
+    func uniform(_ n: Int) -> [Double] { (0..<n).map { _ in Double.random(in: -1...1, using: &rng) } }
+    let count = 7
+    let contents: DatasetContents<Double> = trajectory
+      ? .trajectory(try TrajectoryBatch(count: count, steps: 5, inputs: uniform(count * 5), inputWidth: 1,
+                                        targets: uniform(count * 5).map { 0.5 * $0 }, outputWidth: 1))
+      : .steady(try SteadyBatch(inputs: Matrix(rows: count, cols: 2, elements: uniform(count * 2)),
+                                targets: Matrix(rows: count, cols: 1, elements: uniform(count).map { 0.3 * $0 })))
+    let data = dir + "/data.h5"
+    try DatasetFile.write(contents, to: data)
+    let summary = try DatasetSummary.read(data)
+    var config = RunConfig()
+    config.units = 4
+    config.batch = count
+    config.epochs = 3
+    config.precision = "f64"
+    config.optimizer = .sgd
+    config.lr = 0.2
+    let plan = try config.resolved(for: summary)
+    let trainer = try Trainer<Double>(plan: plan, data: data, summary: summary, checkpoint: dir + "/ck.h5")
+    var theta = trainer.parameters
+    _ = try trainer.run()
+    for _ in 0..<3 {
+      let g: Parameters<Double>
+      switch contents {
+      case .steady(let b):
+        g = try SteadyNetwork(parameters: theta, activation: plan.activation, loss: plan.loss)
+          .gradient(batch: b, settings: plan.steady).gradient
+      case .trajectory(let b):
+        g = try TrajectoryNetwork(parameters: theta, activation: plan.activation, loss: plan.loss, leak: plan.leak)
+          .gradient(batch: b, mode: plan.bptt).gradient
+      }
+      for i in theta.values.indices { theta.values[i] -= 0.2 * g.values[i] }
+    }
+    let trained = try CheckpointFile.read(dir + "/ck.h5").parameters
+    for (i, (x, y)) in zip(trained.values, theta.values).enumerated() {
+      #expect(abs(x - y) <= 1e-11 * max(abs(y), 1e-3), "parameter \(i): trainer \(x), gradient descent \(y)")
+    }
+  }
+}
+
+/// A minibatch the trainer splits into shards of unequal size (16 + 5
+/// patterns) has the full-batch gradient of the library: each shard's mean
+/// counts by its number of patterns.
+@Suite("Minibatch shards")
+struct ShardTests {
+  @Test(arguments: [false, true])
+  func unequalShardsGiveTheFullBatchGradient(trajectory: Bool) throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var rng = SeededGenerator(seed: 21)
+    let count = shardSize + 5
+    func uniform(_ n: Int) -> [Double] { (0..<n).map { _ in Double.random(in: -1...1, using: &rng) } }
+    let data = dir + "/data.h5"
+    let contents: DatasetContents<Double>
+    if trajectory {
+      contents = .trajectory(try TrajectoryBatch(count: count, steps: 6, inputs: uniform(count * 6),
+                                                 inputWidth: 1, targets: uniform(count * 6), outputWidth: 1))
+    } else {
+      contents = .steady(try SteadyBatch(inputs: Matrix(rows: count, cols: 2, elements: uniform(count * 2)),
+                                         targets: Matrix(rows: count, cols: 1, elements: uniform(count).map { 0.3 * $0 })))
+    }
+    try DatasetFile.write(contents, to: data)
+    let summary = try DatasetSummary.read(data)
+    var config = RunConfig()
+    config.units = 5
+    config.batch = count
+    config.precision = "f64"
+    let plan = try config.resolved(for: summary)
+    let trainer = try Trainer<Double>(plan: plan, data: data, summary: summary, checkpoint: dir + "/ck.h5")
+    let (loss, gradient, _) = try trainer.minibatchGradient(contents, indices: Array(0..<count))
+    let expected: (Double, Parameters<Double>)
+    switch contents {
+    case .steady(let b):
+      let net = try SteadyNetwork(parameters: trainer.parameters, activation: plan.activation, loss: plan.loss)
+      let g = try net.gradient(batch: b, settings: plan.steady)
+      expected = (g.loss, g.gradient)
+    case .trajectory(let b):
+      let net = try TrajectoryNetwork(parameters: trainer.parameters, activation: plan.activation, loss: plan.loss,
+                                      leak: plan.leak)
+      let g = try net.gradient(batch: b, mode: plan.bptt)
+      expected = (g.loss, g.gradient)
+    }
+    #expect(abs(loss - expected.0) <= 1e-12 * abs(expected.0))
+    for (i, (x, y)) in zip(gradient.values, expected.1.values).enumerated() {
+      #expect(abs(x - y) <= 1e-10 * abs(y) + 1e-15, "gradient element \(i): \(x) vs the full batch's \(y)")
+    }
   }
 }
