@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Mutation check: plants each bug kept in scripts/mutants/*.patch (one per
+# behaviour users rely on), builds, runs the test target named in the
+# patch's header, restores the tree, and prints which planted bugs the
+# suite caught and which survived. Not part of CI (about a minute per
+# mutant); run it after changing tests or the code they guard.
+#
+#   scripts/mutants.sh                 # every mutant
+#   scripts/mutants.sh 03 11           # those whose names start so
+#
+# Exits 1 when a mutant other than the expected survivor (07: --jobs, which
+# only a timing check could see) survives.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if ! git diff --quiet -- Sources Tests; then
+  echo "mutants: Sources or Tests have uncommitted changes; commit or stash them first" >&2
+  exit 2
+fi
+scripts/setup.sh >/dev/null
+export RBP_PYTHON="$PWD/.venv/bin/python"
+log="$(mktemp "${TMPDIR:-/tmp}/rbp-mutant.XXXXXX")"
+current=""
+restore() { if [[ -n "$current" ]]; then git apply -R "$current"; current=""; fi; }
+trap 'restore; rm -f "$log"; exit 130' INT TERM
+
+patches=()
+if [[ $# -eq 0 ]]; then patches=(scripts/mutants/*.patch)
+else for prefix in "$@"; do patches+=(scripts/mutants/"$prefix"*.patch); done; fi
+
+survivors=0
+printf '%-28s %-9s %s\n' "mutant" "verdict" "caught by / planted bug"
+for patch in "${patches[@]}"; do
+  name="$(basename "$patch" .patch)"
+  target="$(sed -n 's/^Test target: //p' "$patch")"
+  what="$(sed -n 's/^Planted bug: //p' "$patch")"
+  if ! git apply "$patch"; then
+    printf '%-28s %-9s %s\n' "$name" "STALE" "the patch no longer applies"
+    survivors=$((survivors + 1))
+    continue
+  fi
+  current="$patch"
+  if ! swift build --build-tests >"$log" 2>&1; then
+    verdict="STALE"; detail="does not build: $(grep -m1 'error:' "$log")"
+  elif swift test --skip-build --filter "$target" >"$log" 2>&1; then
+    verdict="SURVIVED"; detail="$what"
+  else
+    verdict="caught"
+    detail="$(grep -m1 -o '✘ Test [^ ]*' "$log" | sed 's/✘ Test //')"
+  fi
+  restore
+  printf '%-28s %-9s %s\n' "$name" "$verdict" "$detail"
+  if [[ "$verdict" != caught && "$name" != 07-* ]]; then survivors=$((survivors + 1)); fi
+done
+rm -f "$log"
+swift build --build-tests >/dev/null 2>&1   # leave the build as the tree is
+exit $((survivors > 0))
