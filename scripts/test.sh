@@ -3,11 +3,15 @@
 # Swift tests of each module (with the end-to-end and h5py interop tests,
 # which find the Python environment through RBP_PYTHON), rbp as a versioned
 # dependency of another package, and the same binary on emulated older
-# CPUs.
+# CPUs. Temporary files go to a folder of this run, removed at the end
+# (also the empty folders the toolchain leaves behind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export RBP_PYTHON="$PWD/.venv/bin/python"
+TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/rbp-test.XXXXXX")"
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 swift test "$@"
 scripts/consumer_test.sh
 scripts/qemu_test.sh

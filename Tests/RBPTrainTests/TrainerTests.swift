@@ -40,6 +40,42 @@ struct TrainerTests {
   }
 }
 
+/// Training driven into infinities (BCE of logistic outputs that round to
+/// exactly 1 under a huge learning rate) on a streamed dataset without a
+/// test set: validation then reuses the epoch's training loss, so only the
+/// trainer's own check stands between an infinite loss or gradient and the
+/// parameters, the optimizer and the recorded history.
+@Suite("Training into infinity")
+struct NonFiniteTrainingTests {
+  @Test func streamedTrainingNeverRecordsInfinities() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = dir + "/train.h5"
+    try DatasetFile.write(try DatasetFile.read(shipped("xor"), as: Double.self), to: data)
+    let summary = try DatasetSummary.read(data)
+    var config = RunConfig()
+    config.epochs = 30
+    config.activation = .logistic
+    config.loss = .bce
+    config.optimizer = .sgd
+    config.lr = 100
+    let plan = try config.resolved(for: summary)
+    let trainer = try Trainer<Float>(plan: plan, data: data, summary: summary, checkpoint: dir + "/ck.h5",
+                                     inMemoryLimit: 0)
+    do { _ = try trainer.run() } catch is TrainingStopped {}   // giving up, with a reason, is fine
+    let ck = try CheckpointFile.read(dir + "/ck.h5")
+    #expect(ck.parameters.values.allSatisfy { $0.isFinite }, "non-finite parameters saved")
+    for (key, series) in ck.history {
+      #expect(series.allSatisfy { $0.isFinite }, "history '\(key)' holds \(series.filter { !$0.isFinite })")
+    }
+    if let opt = ck.optimizer {
+      #expect(opt.first.values.allSatisfy { $0.isFinite } && opt.second.values.allSatisfy { $0.isFinite })
+    }
+    let rejected = ck.history["rejected_steps"]?.reduce(0, +) ?? 0
+    #expect(rejected > 0 || ck.stopReason != nil, "no step was rejected: the run never met an infinity")
+  }
+}
+
 /// Full-batch training with plain SGD is gradient descent: after each
 /// epoch the trainer's parameters are those of a loop written here from
 /// the library's gradient, θ ← θ − η ∇J (an independent formulation of
