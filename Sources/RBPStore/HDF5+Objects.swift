@@ -444,13 +444,13 @@ let maximumStringBytes = 1 << 20
 
 extension String {
   /// The UTF-8 text before the first NUL of `buffer` (all of it if none).
-  init(cStringBuffer buffer: [CChar]) {
+  public init(cStringBuffer buffer: [CChar]) {
     let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     self = String(decoding: bytes, as: UTF8.self)
   }
 
   /// The UTF-8 text of a NUL-terminated C string.
-  init(cStringPointer pointer: UnsafePointer<CChar>) {
+  public init(cStringPointer pointer: UnsafePointer<CChar>) {
     self = String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
   }
 }

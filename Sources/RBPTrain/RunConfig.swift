@@ -106,7 +106,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
       throw ConfigError("\(source): unknown key '\(unknown)'; known keys: \(keys.joined(separator: ", "))")
     }
     do {
-      return try JSONDecoder().decode(RunConfig.self, from: data)
+      let config = try JSONDecoder().decode(RunConfig.self, from: data)
+      try config.checkFinite(source: source)
+      return config
     } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
       throw ConfigError("\(source): key '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
     } catch let DecodingError.dataCorrupted(context) {
@@ -114,16 +116,32 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
   }
 
-  /// Values of `other` where set, else ours.
-  public func overridden(by other: RunConfig) -> RunConfig {
-    func dictionary(_ c: RunConfig) -> [String: Any] {
-      (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(c))) as? [String: Any] ?? [:]
+  /// Values of `other` where set, else ours. Throws (naming the key) rather
+  /// than drop a value it cannot carry, such as a non-finite number.
+  public func overridden(by other: RunConfig) throws -> RunConfig {
+    try other.checkFinite(source: "flags")
+    try checkFinite(source: "configuration")
+    func dictionary(_ c: RunConfig) throws -> [String: Any] {
+      guard let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as? [String: Any] else {
+        throw ConfigError("a run configuration did not encode as a JSON object")
+      }
+      return object
     }
-    var merged = dictionary(self)
-    for (key, value) in dictionary(other) { merged[key] = value }
-    guard let data = try? JSONSerialization.data(withJSONObject: merged),
-          let config = try? JSONDecoder().decode(RunConfig.self, from: data) else { return self }
-    return config
+    var merged = try dictionary(self)
+    for (key, value) in try dictionary(other) { merged[key] = value }
+    return try JSONDecoder().decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+  }
+
+  /// Throws, naming the setting, when a number is NaN or infinite.
+  public func checkFinite(source: String) throws {
+    for child in Mirror(reflecting: self).children {
+      guard let label = child.label, let value = child.value as? Double?, let number = value else { continue }
+      if !number.isFinite {
+        let key = CodingKeys.allCases.first { "\($0)" == label }?.rawValue ?? label
+        throw ConfigError(source == "flags" ? "--\(key) must be a finite number, got \(number)"
+                                            : "\(source): '\(key)' must be a finite number, got \(number)")
+      }
+    }
   }
 
   /// Canonical JSON (sorted keys), as stored in checkpoints and sweep results.

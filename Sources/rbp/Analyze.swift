@@ -28,6 +28,7 @@ struct Loaded {
     // The analysis commands use the solvers at their defaults for the
     // precision they run in, unless the run or the flags chose otherwise.
     solver?.apply(to: &config)
+    try config.checkFinite(source: "flags")
     config.units = checkpoint.shape.units
     config.activation = checkpoint.activation
     config.loss = checkpoint.loss
@@ -95,6 +96,7 @@ struct Grad: ParsableCommand {
   func run() throws {
     try reporting {
       guard ["f32", "f64"].contains(precision) else { throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64") }
+      try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--data", data)])
       let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
       let method = self.method ?? (l.checkpoint.model == .steady ? "rbp" : "bptt")
       let valid = l.checkpoint.model == .steady ? ["rbp", "fd"] : ["bptt", "fd"]
@@ -166,6 +168,7 @@ struct Invert: ParsableCommand {
 
   func run() throws {
     try reporting {
+      try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--states", states)])
       let ck = try CheckpointFile.read(checkpoint)
       let s = try InverseFile.readStates(states)
       let n = ck.shape.units
@@ -202,6 +205,7 @@ struct FixedPoints: ParsableCommand {
   func run() throws {
     try reporting {
       guard starts >= 1 else { throw CLIFailure(message: "--starts must be at least 1, got \(starts)") }
+      try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--data", data)])
       let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
       guard case let .steady(batch) = l.data else { throw CLIFailure(message: "\(checkpoint): fixed points need a steady model") }
       let net = try l.checkpoint.steadyNetwork(Double.self)

@@ -1,7 +1,10 @@
 // Progress reporting shared by the long-running commands: on a terminal a
 // live line rewritten in place (epoch or runs done, loss, throughput, ETA);
 // in a pipe or log one plain line per epoch or run; --json one JSON object
-// per line; --quiet nothing.
+// per line; --quiet nothing. The live line needs both stdout and stderr on
+// a terminal that is not `TERM=dumb`: `rbp train … | tee log` gets plain
+// lines. A reader that goes away (`| head`) does not stop the work: output
+// is dropped from then on and the run finishes with its checkpoint.
 
 import Foundation
 
@@ -14,7 +17,14 @@ struct ProgressPrinter {
   let mode: Mode
 
   init(quiet: Bool, json: Bool) {
-    if quiet { mode = .quiet } else if json { mode = .json } else if isatty(STDERR_FILENO) != 0 { mode = .live } else { mode = .lines }
+    if quiet {
+      mode = .quiet
+    } else if json {
+      mode = .json
+    } else {
+      let dumb = ProcessInfo.processInfo.environment["TERM"].map { $0 == "dumb" || $0.isEmpty } ?? true
+      mode = isatty(STDOUT_FILENO) != 0 && isatty(STDERR_FILENO) != 0 && !dumb ? .live : .lines
+    }
   }
 
   /// One update: `fields` in order for text, as a JSON object for --json.
@@ -43,7 +53,23 @@ func clock(_ seconds: Double) -> String {
   return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
-/// A line on stdout, unbuffered (so logs and pipes see it at once).
+/// A line on stdout, unbuffered (so logs and pipes see it at once). Once
+/// the reader has gone (EPIPE; SIGPIPE is ignored, see `main`), lines are
+/// dropped.
 func writeLine(_ text: String) {
-  FileHandle.standardOutput.write(Data((text + "\n").utf8))
+  guard !stdoutClosed else { return }
+  fflush(nil)   // after anything print() buffered (all C streams)
+  let bytes = Array((text + "\n").utf8)
+  var offset = 0
+  while offset < bytes.count {
+    let n = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+    if n < 0 {
+      if errno == EINTR { continue }
+      stdoutClosed = true
+      return
+    }
+    offset += n
+  }
 }
+
+nonisolated(unsafe) private var stdoutClosed = false

@@ -19,6 +19,15 @@ struct RBP: ParsableCommand {
 @main
 enum Main {
   static func main() {
+    // A reader that goes away (`rbp train … | head`) must not kill a run
+    // before its checkpoint: writes then fail with EPIPE, and are dropped.
+    signal(SIGPIPE, SIG_IGN)
+    // A launcher may hand its blocked signals down (test harnesses do):
+    // SIGINT, SIGTERM and SIGHUP must reach this process whatever started it.
+    var stopSignals = sigset_t()
+    sigemptyset(&stopSignals)
+    for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopSignals, s) }
+    pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
     do {
       if let rejected = KernelISA.rejectedOverride {
         FileHandle.standardError.write(Data(

@@ -26,16 +26,20 @@ struct Train: ParsableCommand {
       var resumeFrom: Checkpoint? = nil
       if resume {
         let ck = try CheckpointFile.read(checkpointPath)
-        if let saved = ck.config, let c = try? RunConfig.parse(json: Data(saved.utf8), source: checkpointPath) {
-          resolvedConfig = c.overridden(by: resolvedConfig)
+        if let saved = ck.config {
+          resolvedConfig = try RunConfig.parse(json: Data(saved.utf8), source: checkpointPath + " (config)")
+            .overridden(by: resolvedConfig)
         }
         resumeFrom = ck
       }
       let flags = try options.config()
-      resolvedConfig = resolvedConfig.overridden(by: flags)
+      resolvedConfig = try resolvedConfig.overridden(by: flags)
+      try refuseOverwritingInputs(outputs: [("--out", checkpointPath)],
+                                  inputs: [("--data", data)] + (config.map { [("--config", $0)] } ?? []))
       let summary = try DatasetSummary.read(data)
       let plan = try resolvedConfig.resolved(for: summary)
-      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      // Everything is checked; only now does the output folder appear.
+      try lockOutputFolder(out)
       let printer = ProgressPrinter(quiet: quiet, json: json)
       let outcome = try train(plan: plan, summary: summary, checkpoint: checkpointPath, resumeFrom: resumeFrom,
                               learningRate: resume ? flags.lr : nil, printer: printer)

@@ -201,6 +201,10 @@ struct CLITests {
       (["sweep", dir + "/broken.json", "--out", dir + "/s", "--shard", "3/2"], "expected a JSON object"),
       (["inspect", dir + "/broken.json"], "cannot open file as HDF5"),
       (["bench", "kernels", "--precision", "f16"], "--precision"),
+      (["train", "--data", data, "--out", dir + "/o12", "--lr", "inf"], "--lr must be a finite number"),
+      (["train", "--data", data, "--out", dir + "/o13", "--gain", "nan"], "--gain must be a finite number"),
+      (["train", "--data", data, "--out", dir + "/o14", "--tolerance", "nan"], "--tolerance must be a finite number"),
+      (["train", "--data", data, "--out", dir + "/o15", "--lr", "1e400"], "--lr must be a finite number"),
     ]
     for (arguments, expected) in cases {
       let r = try rbp(arguments)
@@ -210,10 +214,77 @@ struct CLITests {
       #expect(r.err.hasPrefix("Error: ") && r.err.contains(expected), "\(arguments): \(r.err)")
     }
     // No partial outputs: no checkpoint, gradients or dataset was left behind.
-    for name in ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o11"] {
-      #expect(!FileManager.default.fileExists(atPath: "\(dir)/\(name)/checkpoint.h5"), "\(name)")
+    for name in ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o11", "o12", "o13", "o14", "o15"] {
+      #expect(!FileManager.default.fileExists(atPath: "\(dir)/\(name)"), "\(name): an output folder was left behind")
     }
     #expect(!FileManager.default.fileExists(atPath: dir + "/g.h5") && !FileManager.default.fileExists(atPath: dir + "/m.h5"))
+  }
+
+  /// An output that is one of the command's inputs is refused before any
+  /// work, and the input is left byte for byte as it was.
+  @Test func outputsNeverReplaceInputs() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = dir + "/xor.h5"
+    try FileManager.default.copyItem(atPath: shipped("xor"), toPath: data)
+    let run = dir + "/run"
+    try #require(try rbp(["train", "--data", data, "--out", run, "--epochs", "2", "--quiet"]).status == 0)
+    let ck = run + "/checkpoint.h5"
+    try #require(try rbp(["grad", "--checkpoint", ck, "--data", data, "--out", dir + "/g.h5"]).status == 0)
+    try FileManager.default.createSymbolicLink(atPath: dir + "/alias.h5", withDestinationPath: data)
+    let before = [data, ck, dir + "/g.h5"].map(bytes)
+    let cases: [([String], String)] = [
+      (["grad", "--checkpoint", ck, "--data", data, "--out", data], "is the --data input"),
+      (["grad", "--checkpoint", ck, "--data", data, "--out", dir + "/alias.h5"], "is the --data input"),
+      (["grad", "--checkpoint", ck, "--data", data, "--out", dir + "/run/../xor.h5"], "is the --data input"),
+      (["invert", "--checkpoint", ck, "--states", dir + "/g.h5", "--out", dir + "/g.h5"], "is the --states input"),
+      (["fixed-points", "--checkpoint", ck, "--data", data, "--out", ck], "is the --checkpoint input"),
+      (["train", "--data", ck, "--out", run, "--epochs", "1"], "is the --data input"),
+    ]
+    for (arguments, expected) in cases {
+      let r = try rbp(arguments)
+      #expect(r.status != 0 && r.err.contains(expected), "\(arguments): \(r.err)")
+    }
+    #expect([data, ck, dir + "/g.h5"].map(bytes) == before, "an input changed")
+  }
+
+  /// Two trainings into one folder: the second is refused while the
+  /// first runs, instead of both writing and one result being lost.
+  @Test func oneWriterPerOutputFolder() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let first = Process()
+    first.executableURL = URL(fileURLWithPath: rbpBinary)
+    first.arguments = ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "1000000", "--quiet"]
+    try first.run()
+    defer {
+      if first.isRunning { kill(first.processIdentifier, SIGKILL) }
+      first.waitUntilExit()
+    }
+    // The lock exists once the first has validated everything.
+    for _ in 0..<3000 where !FileManager.default.fileExists(atPath: dir + "/.rbp-lock") { usleep(10_000) }
+    let second = try rbp(["train", "--data", shipped("xor"), "--out", dir, "--epochs", "1"])
+    #expect(second.status != 0 && second.err.contains("being written by another rbp process"), "\(second.err)")
+  }
+
+  /// A reader that goes away (`rbp train … | head -1`) does not kill the run:
+  /// it finishes, exits 0 and leaves its checkpoint.
+  @Test func aClosedPipeDoesNotStopTraining() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: rbpBinary)
+    process.arguments = ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "200"]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let handle = out.fileHandleForReading
+    _ = handle.availableData   // the first line(s)
+    try handle.close()         // the reader leaves
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+    #expect(try CheckpointFile.read(dir + "/checkpoint.h5").epoch == 200)
   }
 }
 
