@@ -84,6 +84,13 @@ extension ClassicTask {
   @_specialize(exported: true, where T == Double)
   public func make<T: KernelScalar>(_: T.Type, seed: UInt64, options: TaskOptions = TaskOptions()) throws -> TaskData<T> {
     var rng = SeededGenerator(seed: seed)
+    // Bounded before anything is generated: 2²⁶ sequences or patterns, 2²⁰
+    // steps, 2²⁸ values of each array.
+    let count = options.count ?? 1, length = options.length ?? 1
+    guard (1...(1 << 26)).contains(count), (1...(1 << 20)).contains(length), count * length <= 1 << 28 else {
+      throw RBPError.invalid("count \(count) × length \(length) is outside what a dataset may hold "
+                             + "(count ≤ 2^26, length ≤ 2^20, count·length ≤ 2^28)")
+    }
     switch self {
     case .xor:
       return .steady(train: try SteadyBatch(inputs: Matrix([[0, 0], [0, 1], [1, 0], [1, 1]]),

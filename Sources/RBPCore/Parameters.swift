@@ -23,10 +23,22 @@ public struct NetworkShape: Equatable, Sendable, Codable {
   public var outputs: Int
   public var coupling: Coupling
 
+  /// The largest N (and I) accepted, and the most weights N·(N + I): 2²⁸,
+  /// 2 GiB in f64 for W and U alone.
+  public static let maximumUnits = 1 << 20
+  public static let maximumWeights = 1 << 28
+
   /// Checks the sizes fit together; throws naming the one that does not.
   public init(units: Int, inputs: Int, outputs: Int, coupling: Coupling = .dense) throws {
     guard units >= 1 else { throw RBPError.invalid("units must be at least 1, got \(units)") }
     guard inputs >= 0 else { throw RBPError.invalid("inputs must be at least 0, got \(inputs)") }
+    // Sizes a file or a flag may claim are bounded before anything is
+    // allocated (and before N·(N + I) could overflow).
+    guard units <= NetworkShape.maximumUnits, inputs <= NetworkShape.maximumUnits,
+          units * (units + inputs) <= NetworkShape.maximumWeights else {
+      throw RBPError.invalid("units \(units) with \(inputs) inputs need \(units)·(\(units) + \(inputs)) weights; "
+                             + "at most \(NetworkShape.maximumWeights) are supported")
+    }
     guard outputs >= 1 && outputs <= units else {
       throw RBPError.invalid("outputs must be between 1 and units (\(units)), got \(outputs)")
     }

@@ -106,7 +106,10 @@ public enum CheckpointFile {
     func integer(_ name: String) throws -> Int {
       guard file.hasAttribute(name) else { throw file.fail("missing attribute '\(name)'") }
       let v = try file.numberAttribute(name)
-      guard v == v.rounded(), v >= 0 else { throw file.fail("attribute '\(name)' is \(v), expected a non-negative integer") }
+      // Checked before converting: a corrupt file may hold any number.
+      guard v.isFinite, v == v.rounded(), v >= 0, v <= 9_007_199_254_740_992 else {
+        throw file.fail("attribute '\(name)' is \(v), expected a non-negative integer")
+      }
       return Int(v)
     }
     let modelName = try string("model")

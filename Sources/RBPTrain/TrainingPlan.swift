@@ -167,6 +167,9 @@ extension RunConfig {
     let steady = SteadySolverSettings(forward: forward, adjoint: adjointMethod, tolerance: tolerance,
                                       adjointTolerance: adjointTolerance, maxIterations: maxIterations,
                                       stabilizer: stabilizer)
+    // Solver settings are checked here, before any output exists, not at
+    // the first solve.
+    do { try steady.validate() } catch { throw ConfigError("\(error)") }
     return TrainingPlan(config: self, model: model, shape: shape, activation: activation, loss: loss, leak: leak,
                         gain: gain, steady: steady, bptt: mode, optimizer: settings, lrDecay: lrDecay, epochs: epochs,
                         batch: batch, seed: seed ?? 0, threads: threads, doublePrecision: double,

@@ -205,6 +205,11 @@ struct CLITests {
       (["train", "--data", data, "--out", dir + "/o13", "--gain", "nan"], "--gain must be a finite number"),
       (["train", "--data", data, "--out", dir + "/o14", "--tolerance", "nan"], "--tolerance must be a finite number"),
       (["train", "--data", data, "--out", dir + "/o15", "--lr", "1e400"], "--lr must be a finite number"),
+      (["train", "--data", data, "--out", dir + "/o16", "--units", "99999999999"], "at most 268435456"),
+      (["train", "--data", data, "--out", dir + "/o17", "--solver", "anderson", "--memory", "1000000000"],
+       "anderson memory must be between 1 and 1000"),
+      (["datasets", "make", "delayed-xor", "--count", "1000000000000", "--out", dir + "/huge.h5"],
+       "outside what a dataset may hold"),
     ]
     for (arguments, expected) in cases {
       let r = try rbp(arguments)
@@ -214,10 +219,12 @@ struct CLITests {
       #expect(r.err.hasPrefix("Error: ") && r.err.contains(expected), "\(arguments): \(r.err)")
     }
     // No partial outputs: no checkpoint, gradients or dataset was left behind.
-    for name in ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o11", "o12", "o13", "o14", "o15"] {
+    for name in ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o11", "o12", "o13", "o14", "o15", "o16", "o17"] {
       #expect(!FileManager.default.fileExists(atPath: "\(dir)/\(name)"), "\(name): an output folder was left behind")
     }
-    #expect(!FileManager.default.fileExists(atPath: dir + "/g.h5") && !FileManager.default.fileExists(atPath: dir + "/m.h5"))
+    for file in ["g.h5", "m.h5", "huge.h5"] {
+      #expect(!FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) was left behind")
+    }
   }
 
   /// An output that is one of the command's inputs is refused before any
