@@ -81,9 +81,23 @@ func readArray<T: KernelScalar & HDF5Numeric>(
     values = try d.read()
   }
   if let bad = values.firstIndex(where: { !$0.isFinite }) {
-    throw d.fail("holds a non-finite value (\(values[bad])) at flat index \(bad)")
+    throw d.fail("holds a non-finite value (\(values[bad])) \(location(bad, shape: shape, rows: rows))")
   }
   return (values, shape)
+}
+
+/// Where flat index `i` of an array read as `shape` lies in the file:
+/// "at pattern p, step t, column c" (p is the file's row when only `rows`
+/// were read).
+func location(_ i: Int, shape: [Int], rows: [Int]?) -> String {
+  let perRow = shape.dropFirst().reduce(1, *)
+  guard perRow > 0 else { return "at flat index \(i)" }
+  let row = i / perRow, rest = i % perRow
+  let pattern = rows.map { $0[row] } ?? row
+  if shape.count == 3 {
+    return "at pattern \(pattern), step \(rest / shape[2]), column \(rest % shape[2])"
+  }
+  return "at pattern \(pattern), column \(rest)"
 }
 
 /// Reading and writing dataset files.
@@ -134,6 +148,13 @@ public enum DatasetFile {
     if group.exists("mask") {
       let (m, mShape) = try readArray(group, "mask", rank: rank, rows: rows, as: T.self)
       guard mShape == outShape else { throw fail("mask", "has shape \(mShape), expected that of /targets \(outShape)") }
+      // Mask values weigh the loss: a negative one would make it negative.
+      if let bad = m.firstIndex(where: { $0 < 0 }) {
+        throw fail("mask", "holds \(m[bad]) \(location(bad, shape: mShape, rows: rows)); mask values must be >= 0")
+      }
+      if rows == nil && !m.contains(where: { $0 > 0 }) {
+        throw fail("mask", "is zero everywhere: no output would count towards the loss")
+      }
       mask = m
     }
     // x(0) of each trajectory, or the state each steady pattern relaxes from.

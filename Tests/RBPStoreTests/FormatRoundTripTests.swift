@@ -139,8 +139,13 @@ struct FormatRoundTripTests {
       .contains("/targets: has 3 patterns but /inputs has 2"))
     #expect(try readError { try $0.write("mask", [1.0, 0, 1, 1], shape: [2, 2]) }
       .contains("/mask: has shape [2, 2], expected that of /targets [2, 1]"))
-    #expect(try readError { f in removeLink(f, "inputs"); try f.write("inputs", [0.0, .nan, 1, 0], shape: [2, 2]) }
-      .contains("/inputs: holds a non-finite value"))
+    #expect(try readError { f in removeLink(f, "inputs"); try f.write("inputs", [0.0, 0, 1, .nan], shape: [2, 2]) }
+      .contains("/inputs: holds a non-finite value (nan) at pattern 1, column 1"))
+    // A mask weighs the loss: negative values, or nothing counting at all, are refused.
+    #expect(try readError { try $0.write("mask", [1.0, -1], shape: [2, 1]) }
+      .contains("/mask: holds -1.0 at pattern 1, column 0; mask values must be >= 0"))
+    #expect(try readError { try $0.write("mask", [0.0, 0], shape: [2, 1]) }
+      .contains("/mask: is zero everywhere"))
     #expect(try readError { try $0.write("initial", [0.0, 0], shape: [1, 2]) }
       .contains("/initial: has 1 rows for 2 patterns"))
   }
@@ -176,6 +181,11 @@ struct FormatRoundTripTests {
     #expect(try error { try $0.setAttribute("leak", double: 0.5) }.contains("attribute 'leak' is only allowed on trajectory models"))
     #expect(try error { f in try f.setAttribute("model", string: "trajectory") }.contains("/params/x0: missing dataset"))
     #expect(try error { f in try f.setAttribute("loss", string: "bce") }.contains("loss bce needs logistic outputs"))
+    // Numbers no integer holds are errors, not crashes in the conversion.
+    #expect(try error { try $0.setAttribute("units", double: 1e30) }.contains("attribute 'units' is 1e+30"))
+    #expect(try error { try $0.setAttribute("units", double: .infinity) }.contains("attribute 'units' is inf"))
+    #expect(try error { try $0.setAttribute("epoch", double: 1e30) }.contains("attribute 'epoch' is 1e+30"))
+    #expect(try error { try $0.setAttribute("units", int: 3_000_000_000) }.contains("at most 268435456"))
   }
 
   @Test func notAnHDF5FileIsAClearError() throws {

@@ -120,3 +120,42 @@ struct InteropTests {
     #expect(Array(states[15..<18]) == checkpoint.parameters.x0)
   }
 }
+
+/// Attributes h5py writes as arrays where one string belongs: read by
+/// their actual size, never into room for one (this used to smash the stack).
+let pythonStringArrays = #"""
+import sys, h5py, numpy as np
+out = sys.argv[1]
+for name, value in [("vlen", ["steady", "trajectory"]), ("fixed", np.array([b"steady", b"trajectory"], dtype="S10"))]:
+    with h5py.File(f"{out}/{name}.h5", "w") as f:
+        f.attrs["format"] = "rbp-dataset"
+        f.attrs["version"] = 1
+        f.attrs["kind"] = value
+        f.create_dataset("inputs", data=np.zeros((2, 1)))
+        f.create_dataset("targets", data=np.zeros((2, 1)))
+"""#
+
+@Suite("Hostile attributes from h5py")
+struct HostileAttributeTests {
+  @Test func stringArraysAreRefusedCleanly() throws {
+    try #require(interopPython != nil,
+                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let written = try runPython(pythonStringArrays, [dir])
+    try #require(written.status == 0, "python writer failed: \(written.err)")
+    for name in ["vlen", "fixed"] {
+      let path = "\(dir)/\(name).h5"
+      do {
+        _ = try DatasetFile.read(path, as: Double.self)
+        Issue.record("\(name): an array of strings was read as the kind")
+      } catch let error as HDF5Error {
+        #expect(error.description.contains("attribute 'kind' holds 2 strings, expected 1"), "\(error)")
+      }
+      let inspect = try runProgram(rbpExecutable, ["inspect", path])
+      #expect(inspect.status != 0 || inspect.out.contains("kind"), "\(name): \(inspect.err)")
+      #expect(inspect.status == 0 || (inspect.status == 1 && inspect.err.split(separator: "\n").count == 1),
+              "\(name): rbp inspect ended with status \(inspect.status): \(inspect.err)")
+    }
+  }
+}
