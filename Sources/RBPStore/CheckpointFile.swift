@@ -209,6 +209,11 @@ public enum CheckpointFile {
       guard values.count == layout.count else {
         throw HDF5Error(file: g.file, path: g.childPath(name), message: "has \(values.count) values, expected \(layout.count)")
       }
+      // A NaN moment would turn every later step into NaN (and f32's clamped
+      // vector math could even hide it): refused, like non-finite parameters.
+      if let bad = values.firstIndex(where: { !$0.isFinite }) {
+        throw HDF5Error(file: g.file, path: g.childPath(name), message: "holds a non-finite value (\(values[bad])) at \(bad)")
+      }
       opt[keyPath: keyPath] = Parameters(layout: layout, values: values)
     }
     return opt

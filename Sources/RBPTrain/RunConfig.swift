@@ -101,6 +101,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
       throw ConfigError("\(source): not valid JSON (\(error.localizedDescription))")
     }
     guard let dict = object as? [String: Any] else { throw ConfigError("\(source): expected a JSON object") }
+    if let key = duplicateJSONKey(in: data) { throw ConfigError("\(source): key '\(key)' is given twice") }
     let known = Set(keys)
     if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
       throw ConfigError("\(source): unknown key '\(unknown)'; known keys: \(keys.joined(separator: ", "))")
@@ -112,7 +113,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
     } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
       throw ConfigError("\(source): key '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
     } catch let DecodingError.dataCorrupted(context) {
-      throw ConfigError("\(source): key '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+      // The decoder does not always say which key (a fraction for an
+      // integer setting comes back with an empty path): decode the keys one
+      // at a time to find it.
+      let culprit = context.codingPath.last?.stringValue ?? dict.keys.sorted().first { key in
+        guard let one = try? JSONSerialization.data(withJSONObject: [key: dict[key]!]) else { return true }
+        return (try? JSONDecoder().decode(RunConfig.self, from: one)) == nil
+      }
+      guard let culprit else { throw ConfigError("\(source): \(context.debugDescription)") }
+      throw ConfigError("\(source): key '\(culprit)' has a value of the wrong type or range: \(dict[culprit].map { "\($0)" } ?? "null")")
     }
   }
 

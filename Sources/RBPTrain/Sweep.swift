@@ -29,6 +29,7 @@ public struct SweepSpec: Sendable {
     guard let object = try? JSONSerialization.jsonObject(with: json), let dict = object as? [String: Any] else {
       throw ConfigError("\(source): expected a JSON object with keys \(keys.joined(separator: ", "))")
     }
+    if let key = duplicateJSONKey(in: json) { throw ConfigError("\(source): key '\(key)' is given twice") }
     if let unknown = dict.keys.sorted().first(where: { !keys.contains($0) }) {
       throw ConfigError("\(source): unknown key '\(unknown)'; expected \(keys.joined(separator: ", "))")
     }

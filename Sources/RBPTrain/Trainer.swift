@@ -97,6 +97,10 @@ struct SolveStats: Sendable {
   }
 }
 
+/// A training loss this many times the first epoch's (or 1e-3, if larger)
+/// stops the run as diverged.
+public let divergenceFactor = 1e6
+
 /// Keys of the per-epoch `/history` series.
 public enum HistoryKey: String, CaseIterable, Sendable {
   case loss, valLoss = "val_loss", valAccuracy = "val_accuracy", lr
@@ -237,6 +241,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       }
       epoch += 1
       let trainingLoss = lossSum / Double(max(patterns, 1))
+      // Finite but exploding is still a failure, not a result.
+      if let first = history[HistoryKey.loss.rawValue]?.first, trainingLoss > divergenceFactor * max(first, 1e-3) {
+        try stop(reason: "diverged: the training loss grew from \(first) to \(trainingLoss)")
+      }
       let (validationLoss, accuracy, solved) = try retrying {
         let v = try validate() ?? (trainingLoss, nil, false)
         guard v.0.isFinite else { throw RBPError.nonFinite(solver: "validation", pattern: 0, iterations: epoch) }

@@ -186,6 +186,16 @@ struct FormatRoundTripTests {
     #expect(try error { try $0.setAttribute("units", double: .infinity) }.contains("attribute 'units' is inf"))
     #expect(try error { try $0.setAttribute("epoch", double: 1e30) }.contains("attribute 'epoch' is 1e+30"))
     #expect(try error { try $0.setAttribute("units", int: 3_000_000_000) }.contains("at most 268435456"))
+    #expect(try error { f in
+      let g = try f.createGroup("optimizer")
+      try g.setAttribute("kind", string: "adam")
+      for (key, value) in [("lr", 0.01), ("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8), ("weight_decay", 0)] {
+        try g.setAttribute(key, double: value)
+      }
+      try g.setAttribute("step", int: 3)
+      try g.write("first", [0.0, .nan, 0, 0, 0, 0, 0, 0], shape: [8])
+      try g.write("second", [Double](repeating: 0, count: 8), shape: [8])
+    }.contains("/optimizer/first: holds a non-finite value (nan)"))
   }
 
   @Test func notAnHDF5FileIsAClearError() throws {

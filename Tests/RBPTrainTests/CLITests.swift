@@ -227,6 +227,21 @@ struct CLITests {
     }
   }
 
+  /// A loss that explodes while staying finite (linear units, f64) is a
+  /// divergence: the run stops with its reason, keeps its last good state,
+  /// and exits non-zero rather than finishing "normally" at 1e200.
+  @Test func aFiniteDivergenceStopsTheRun() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try rbp(["train", "--data", shipped("sine"), "--out", dir, "--activation", "linear", "--optimizer", "sgd",
+                     "--lr", "0.001", "--epochs", "60", "--precision", "f64", "--quiet"])
+    #expect(r.status != 0 && r.err.contains("diverged"), "\(r.status): \(r.err)")
+    let ck = try CheckpointFile.read(dir + "/checkpoint.h5")
+    #expect(ck.stopReason?.contains("diverged") == true)
+    let losses = ck.history["loss"] ?? []
+    #expect(!losses.isEmpty && losses.allSatisfy { $0 < 1e6 * losses[0] }, "\(losses)")
+  }
+
   /// An output that is one of the command's inputs is refused before any
   /// work, and the input is left byte for byte as it was.
   @Test func outputsNeverReplaceInputs() throws {
