@@ -3,6 +3,8 @@
 // round-trip form; Foundation's serializer may drop the last digit), with
 // keys sorted. JSON has no NaN or ∞: such values are written as null.
 
+import Foundation
+
 /// `object` as one line of JSON. Values: Double, Float, Int, Bool, String,
 /// arrays of these, nested objects, or nil (null).
 func jsonLine(_ object: [String: Any?]) -> String {
@@ -12,6 +14,7 @@ func jsonLine(_ object: [String: Any?]) -> String {
 private func jsonText(_ value: Any?) -> String {
   switch value {
   case nil: return "null"
+  case is NSNull: return "null"
   case let v as Double: return v.isFinite ? "\(v)" : "null"
   case let v as Float: return v.isFinite ? "\(Double(v))" : "null"
   case let v as Int: return "\(v)"

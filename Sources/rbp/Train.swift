@@ -24,11 +24,12 @@ struct Train: ParsableCommand {
       var resolvedConfig = try config.map(readConfig) ?? RunConfig()
       let checkpointPath = out + "/checkpoint.h5"
       var resumeFrom: Checkpoint? = nil
+      var stored: RunConfig? = nil
       if resume {
         let ck = try CheckpointFile.read(checkpointPath)
         if let saved = ck.config {
-          resolvedConfig = try RunConfig.parse(json: Data(saved.utf8), source: checkpointPath + " (config)")
-            .overridden(by: resolvedConfig)
+          stored = try RunConfig.parse(json: Data(saved.utf8), source: checkpointPath + " (config)")
+          resolvedConfig = try stored!.overridden(by: resolvedConfig)
         }
         resumeFrom = ck
       }
@@ -38,6 +39,9 @@ struct Train: ParsableCommand {
                                   inputs: [("--data", data)] + (config.map { [("--config", $0)] } ?? []))
       let summary = try DatasetSummary.read(data)
       let plan = try resolvedConfig.resolved(for: summary)
+      if let ck = resumeFrom {
+        try checkResumable(plan, stored: try (stored ?? RunConfig()).resolved(for: summary), at: ck.epoch)
+      }
       // Everything is checked; only now does the output folder appear.
       try lockOutputFolder(out)
       let printer = ProgressPrinter(quiet: quiet, json: json)
@@ -73,4 +77,29 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
   }
   return try Trainer<Float>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
                             resumeFrom: resumeFrom, learningRate: learningRate).run(report: report)
+}
+
+/// A resumed run continues the same run: what defines it (network,
+/// objective, data order, optimizer, precision, solvers) cannot change, and
+/// it must have epochs left to train. What may change: epochs (more),
+/// lr, lr-decay, checkpoint-every, threads, target-loss, stop-when-solved,
+/// max-retries.
+func checkResumable(_ plan: TrainingPlan, stored: TrainingPlan, at epoch: Int) throws {
+  func defining(_ p: TrainingPlan) -> [(String, String)] {
+    [("model", "\(p.model)"), ("shape", "units \(p.shape.units), inputs \(p.shape.inputs), outputs \(p.shape.outputs), coupling \(p.shape.coupling.rawValue)"), ("activation", "\(p.activation)"),
+     ("loss", "\(p.loss)"), ("leak", "\(p.leak)"), ("gain", "\(p.gain)"), ("solver settings", "\(p.steady)"),
+     ("bptt", "\(p.bptt)"), ("optimizer", "\(p.optimizer.kind) β1 \(p.optimizer.beta1) β2 \(p.optimizer.beta2) "
+       + "clip \(p.optimizer.clipNorm.map { "\($0)" } ?? "none") decay \(p.optimizer.weightDecay)"),
+     ("batch", "\(p.batch)"), ("seed", "\(p.seed)"), ("precision", p.doublePrecision ? "f64" : "f32"),
+     ("warm-start", "\(p.warmStart)")]
+  }
+  let changed = zip(defining(stored), defining(plan)).filter { $0.0.1 != $0.1.1 }
+  if let (was, now) = changed.first {
+    throw CLIFailure(message: "--resume: \(was.0) is \(was.1) in the checkpoint, \(now.1) now; a resumed run keeps "
+                     + "what defines it (it may change epochs, lr, lr-decay, checkpoint-every, threads, target-loss, "
+                     + "stop-when-solved, max-retries)")
+  }
+  guard plan.epochs > epoch else {
+    throw CLIFailure(message: "--resume: the checkpoint is at epoch \(epoch), so --epochs \(plan.epochs) leaves nothing to train")
+  }
 }

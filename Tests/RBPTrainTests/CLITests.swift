@@ -227,6 +227,28 @@ struct CLITests {
     }
   }
 
+  /// `--resume` continues the same run: a change to what defines it, or
+  /// fewer epochs than are done, is refused and the checkpoint is untouched;
+  /// more epochs and a new learning rate are accepted.
+  @Test func resumeRefusesChangesToTheRun() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try #require(try rbp(["train", "--data", shipped("xor"), "--out", dir, "--epochs", "3", "--quiet"]).status == 0)
+    let before = bytes(dir + "/checkpoint.h5")
+    for (flags, expected) in [(["--units", "7"], "shape is units 4"), (["--activation", "tanh"], "activation"),
+                              (["--seed", "9"], "seed"), (["--precision", "f64"], "precision"),
+                              (["--epochs", "2"], "at epoch 3, so --epochs 2 leaves nothing to train")] {
+      var arguments = ["train", "--data", shipped("xor"), "--out", dir, "--resume", "--epochs", "6"]
+      arguments += flags
+      let r = try rbp(arguments)
+      #expect(r.status != 0 && r.err.contains(expected), "\(flags): \(r.err)")
+    }
+    #expect(bytes(dir + "/checkpoint.h5") == before, "a refused resume changed the checkpoint")
+    let more = try rbp(["train", "--data", shipped("xor"), "--out", dir, "--resume", "--epochs", "5", "--lr", "0.05", "--quiet"])
+    #expect(more.status == 0, "\(more.err)")
+    #expect(try CheckpointFile.read(dir + "/checkpoint.h5").epoch == 5)
+  }
+
   /// A loss that explodes while staying finite (linear units, f64) is a
   /// divergence: the run stops with its reason, keeps its last good state,
   /// and exits non-zero rather than finishing "normally" at 1e200.
