@@ -80,14 +80,15 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
 }
 
 /// A resumed run continues the same run: what defines it (network,
-/// objective, data order, optimizer, precision, solvers) cannot change, and
-/// it must have epochs left to train. What may change: epochs (more),
-/// lr, lr-decay, checkpoint-every, threads, target-loss, stop-when-solved,
+/// objective and stabiliser, data order, optimizer, precision) cannot
+/// change, and it must have epochs left to train. What may change: epochs
+/// (more), lr, lr-decay, the solvers and their tolerances (they find the
+/// same states), checkpoint-every, threads, target-loss, stop-when-solved,
 /// max-retries.
 func checkResumable(_ plan: TrainingPlan, stored: TrainingPlan, at epoch: Int) throws {
   func defining(_ p: TrainingPlan) -> [(String, String)] {
     [("model", "\(p.model)"), ("shape", "units \(p.shape.units), inputs \(p.shape.inputs), outputs \(p.shape.outputs), coupling \(p.shape.coupling.rawValue)"), ("activation", "\(p.activation)"),
-     ("loss", "\(p.loss)"), ("leak", "\(p.leak)"), ("gain", "\(p.gain)"), ("solver settings", "\(p.steady)"),
+     ("loss", "\(p.loss)"), ("leak", "\(p.leak)"), ("gain", "\(p.gain)"), ("stabilizer", p.steady.stabilizer.map { "\($0)" } ?? "none"),
      ("bptt", "\(p.bptt)"), ("optimizer", "\(p.optimizer.kind) β1 \(p.optimizer.beta1) β2 \(p.optimizer.beta2) "
        + "clip \(p.optimizer.clipNorm.map { "\($0)" } ?? "none") decay \(p.optimizer.weightDecay)"),
      ("batch", "\(p.batch)"), ("seed", "\(p.seed)"), ("precision", p.doublePrecision ? "f64" : "f32"),
@@ -96,8 +97,8 @@ func checkResumable(_ plan: TrainingPlan, stored: TrainingPlan, at epoch: Int) t
   let changed = zip(defining(stored), defining(plan)).filter { $0.0.1 != $0.1.1 }
   if let (was, now) = changed.first {
     throw CLIFailure(message: "--resume: \(was.0) is \(was.1) in the checkpoint, \(now.1) now; a resumed run keeps "
-                     + "what defines it (it may change epochs, lr, lr-decay, checkpoint-every, threads, target-loss, "
-                     + "stop-when-solved, max-retries)")
+                     + "what defines it (it may change epochs, lr, lr-decay, the solver flags, checkpoint-every, threads, "
+                     + "target-loss, stop-when-solved, max-retries)")
   }
   guard plan.epochs > epoch else {
     throw CLIFailure(message: "--resume: the checkpoint is at epoch \(epoch), so --epochs \(plan.epochs) leaves nothing to train")
