@@ -351,10 +351,33 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     return HDF5.locked { H5Tget_size(type.id) }
   }
 
+  /// The number of elements the dataset declares, checked before anything
+  /// is allocated for them: the product does not overflow, stays within
+  /// 2³¹, and is not out of all proportion to the bytes the file stores for
+  /// the dataset (a few KB of file may declare 10⁹ rows of fill values;
+  /// compression of real data stays far below 2000:1).
+  public func checkedCount() throws -> Int {
+    let dims = shape
+    var count = 1
+    for d in dims {
+      let (product, overflow) = count.multipliedReportingOverflow(by: d)
+      guard !overflow, d >= 0, product <= maximumElements else {
+        throw fail("declares shape \(dims), more than \(maximumElements) values")
+      }
+      count = product
+    }
+    let stored = HDF5.locked { Int(H5Dget_storage_size(id)) }
+    let declaredBytes = count * max(elementSize, 1)
+    guard declaredBytes <= 2000 * stored + (1 << 20) else {
+      throw fail("declares shape \(dims) (\(declaredBytes) bytes) but the file stores \(stored) bytes for it")
+    }
+    return count
+  }
+
   /// Every element, converted to N (float32 or float64 on disk).
   public func read<N: HDF5Numeric>(as: N.Type = N.self) throws -> [N] {
     guard kind == .float || kind == .integer else { throw fail("holds \(kind) values, expected numbers") }
-    var values = [N](repeating: 0, count: shape.reduce(1, *))
+    var values = [N](repeating: 0, count: try checkedCount())
     if values.isEmpty { return values }
     try HDF5.locked {
       try HDF5.check(H5Dread(id, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), &values),
@@ -437,6 +460,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     }
   }
 }
+
+/// The most elements one dataset may declare (16 GiB of float64).
+let maximumElements = 1 << 31
 
 /// The longest fixed-length string attribute read (a corrupt file may
 /// declare any size).

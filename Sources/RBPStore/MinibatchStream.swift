@@ -69,7 +69,12 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
       throw f.fail("attribute 'kind' is \"\(kindName)\", expected \"steady\" or \"trajectory\"")
     }
     let names = ["inputs", "targets", "mask", "initial"].filter { f.exists($0) }
-    let shapes = try names.map { try f.dataset($0).shape }
+    // Declared sizes checked (against overflow and the file) before use.
+    let shapes = try names.map { name in
+      let d = try f.dataset(name)
+      _ = try d.checkedCount()
+      return d.shape
+    }
     let count = shapes.first?.first ?? 0
     let perPattern = shapes.reduce(0) { $0 + $1.dropFirst().reduce(1, *) }
     let inMemory = count * perPattern * MemoryLayout<T>.stride <= inMemoryLimit
