@@ -72,6 +72,38 @@ extension TrajectoryNetwork {
     return (states, loss)
   }
 
+  /// Runs the batch forward keeping two state blocks, not T + 1: returns J
+  /// and the output units of every step, sequence-major (P×T×O), as
+  /// `outputs` lays them out. Memory O(P·N + P·T·O), for evaluating long
+  /// trajectories.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func evaluate(_ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws
+    -> (loss: Double, outputs: [T])
+  {
+    try batch.check(against: shape)
+    let pass = StepContext(self, batch, workspace)
+    let (p, steps, n, o, first) = (batch.count, batch.steps, shape.units, shape.outputs, shape.firstOutput)
+    let block = p * n
+    var previous = pass.initialStates(), current = [T](repeating: 0, count: block)
+    var slopes = [T](repeating: 0, count: block)
+    var out = [T](repeating: 0, count: p * steps * o)
+    var total = 0.0
+    for t in 1...steps {
+      previous.withUnsafeMutableBufferPointer { xp in current.withUnsafeMutableBufferPointer { cp in
+        slopes.withUnsafeMutableBufferPointer { dp in
+          pass.step(t, from: xp.baseAddress!, to: cp.baseAddress!, slopes: dp.baseAddress!)
+        }
+      }}
+      total += current.withUnsafeBufferPointer { pass.loss(t, states: $0.baseAddress!) }
+      for q in 0..<p { for k in 0..<o { out[(q * steps + t - 1) * o + k] = current[q * n + first + k] } }
+      swap(&previous, &current)
+    }
+    let loss = total / Double(p)
+    guard loss.isFinite else { throw RBPError.nonFinite(solver: "forward pass", pattern: 0, iterations: steps) }
+    return (loss, out)
+  }
+
   /// ∂J/∂θ for a batch of sequences by backpropagation through time.
   ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows

@@ -44,8 +44,11 @@ public func evaluate<T: KernelScalar>(
     mask = b.mask?.elements
   case .trajectory(let b):
     let net = try TrajectoryNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-    result.loss = try net.run(b, workspace: workspace).loss
-    outputs = try net.outputs(b)
+    // Two state blocks, not T + 1: validation of long trajectories stays
+    // within the memory checkpointed BPTT needs.
+    let r = try net.evaluate(b, workspace: workspace)
+    result.loss = r.loss
+    outputs = r.outputs
     targets = b.targets
     mask = b.mask
   }

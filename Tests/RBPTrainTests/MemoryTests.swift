@@ -1,0 +1,59 @@
+// Memory stays bounded where the README says it is: evaluating a model on
+// long trajectories (5000 steps) keeps two state blocks, not T + 1. The
+// peak resident memory of the `rbp eval` process is read from the kernel
+// (wait4's rusage), not estimated.
+
+import Foundation
+import RBPCore
+import RBPKernels
+import RBPStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a program and returns its exit status and peak resident memory in bytes.
+func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status: Int32, peakBytes: Int) {
+  var pid: pid_t = 0
+  let argv = ([path] + arguments).map { strdup($0) } + [nil]
+  defer { for a in argv { free(a) } }
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  defer { posix_spawn_file_actions_destroy(&actions) }
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+  guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else {
+    throw CocoaError(.executableLoad)
+  }
+  var status: Int32 = 0
+  var usage = rusage()
+  _ = wait4(pid, &status, 0, &usage)
+  return (status, usage.ru_maxrss * 1024)   // ru_maxrss is in KiB on Linux
+}
+
+@Suite("Bounded memory")
+struct MemoryTests {
+  @Test func evaluatingLongTrajectoriesKeepsTwoStateBlocks() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let (p, steps, n) = (64, 5000, 64)
+    var rng = SeededGenerator(seed: 3)
+    let inputs = (0..<(p * steps)).map { _ in Double.random(in: -1...1, using: &rng) }
+    let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: 1,
+                                    targets: inputs.map { 0.5 * $0 }, outputWidth: 1)
+    let data = dir + "/long.h5"
+    try DatasetFile.write(.trajectory(batch), to: data)
+    let shape = try NetworkShape(units: n, inputs: 1, outputs: 1)
+    let params = Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: true), gain: 0.8,
+                                           using: &rng)
+    try CheckpointFile.write(Checkpoint(model: .trajectory, activation: .tanh, loss: .mse, parameters: params),
+                             to: dir + "/ck.h5")
+    let (status, peak) = try runMeasuringMemory(rbpBinary, ["eval", "--checkpoint", dir + "/ck.h5", "--data", data,
+                                                            "--precision", "f64"])
+    #expect(status == 0)
+    // Keeping x(0…T) would take (T + 1)·P·N·8 bytes = 164 MB on its own.
+    let allStates = (steps + 1) * p * n * 8
+    #expect(peak < allStates / 2, "rbp eval peaked at \(peak >> 20) MiB; all states are \(allStates >> 20) MiB")
+  }
+}
