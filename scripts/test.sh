@@ -2,8 +2,8 @@
 # The test command: installs what is missing, then runs every test: the
 # Swift tests of each module (with the end-to-end and h5py interop tests,
 # which find the Python environment through RBP_PYTHON), rbp as a versioned
-# dependency of another package, and the same binary on emulated older
-# CPUs. Temporary files go to a folder of this run, removed at the end
+# dependency of another package, the same binary on emulated older CPUs,
+# and the readers and threaded code under Address- and ThreadSanitizer. Temporary files go to a folder of this run, removed at the end
 # (also the empty folders the toolchain leaves behind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +15,4 @@ trap 'rm -rf "$TMPDIR"' EXIT
 swift test "$@"
 scripts/consumer_test.sh
 scripts/qemu_test.sh
+scripts/sanitize.sh

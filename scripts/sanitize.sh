@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The readers and the threaded code under the sanitizers, each in a build
+# of its own (.build-asan, .build-tsan): the HDF5 reader, format, fuzz and
+# kernel tests under AddressSanitizer; the threaded kernel, trainer and
+# shard tests under ThreadSanitizer. Leaks are not checked: the only ones
+# reported come from XCTest and Foundation's Process, not from rbp.
+#
+#   scripts/sanitize.sh            # part of scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RBP_PYTHON="${RBP_PYTHON:-$PWD/.venv/bin/python}"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1"
+echo "--- AddressSanitizer: HDF5 readers, formats, fuzzing, kernels"
+log="$(mktemp "${TMPDIR:-/tmp}/rbp-sanitize.XXXXXX")"
+trap 'rm -f "$log"' EXIT
+# (The linker's notes about the sanitizer's own symbols are not ours: only the
+# build's status counts here; the normal build enforces zero warnings.)
+swift build --build-tests --sanitize=address --scratch-path .build-asan >"$log" 2>&1 || { cat "$log"; exit 1; }
+swift test --skip-build --sanitize=address --scratch-path .build-asan \
+  --filter "RBPStoreTests|RBPKernelsTests" 2>&1 | tail -1
+echo "--- ThreadSanitizer: threaded GEMM, minibatch shards, the trainer, sweeps"
+swift build --build-tests --sanitize=thread --scratch-path .build-tsan >"$log" 2>&1 || { cat "$log"; exit 1; }
+swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
+  --filter "GEMMTests|ShardTests|GradientDescentTests|NonFiniteTrainingTests|StreamingTests" 2>&1 | tail -1
+echo "sanitize: passed"
