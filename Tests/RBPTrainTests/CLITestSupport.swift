@@ -1,6 +1,9 @@
 // Running the built `rbp` binary from the tests, in a temporary folder.
 
 import Foundation
+import RBPCore
+import RBPStore
+import Testing
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .deletingLastPathComponent().deletingLastPathComponent().path
@@ -63,4 +66,19 @@ func requirePython() throws -> String {
   let venv = repositoryRoot + "/.venv/bin/python"
   if FileManager.default.isExecutableFile(atPath: venv) { return venv }
   throw MissingPython()
+}
+
+/// A run that met infinities recorded none: its parameters, optimizer
+/// moments and history are finite, and steps were rejected (or the run
+/// stopped saying why), so the infinities were really met.
+func expectNothingNonFinite(_ ck: Checkpoint, context: String) {
+  #expect(ck.parameters.values.allSatisfy { $0.isFinite }, "\(context): non-finite parameters saved")
+  for (key, series) in ck.history {
+    #expect(series.allSatisfy { $0.isFinite }, "\(context): history '\(key)' holds \(series.filter { !$0.isFinite })")
+  }
+  if let opt = ck.optimizer {
+    #expect(opt.first.values.allSatisfy { $0.isFinite } && opt.second.values.allSatisfy { $0.isFinite }, "\(context)")
+  }
+  let rejected = ck.history["rejected_steps"]?.reduce(0, +) ?? 0
+  #expect(rejected > 0 || ck.stopReason != nil, "\(context): no step was rejected: the run never met an infinity")
 }
