@@ -74,7 +74,7 @@ extension RunConfig {
       if !ok { throw ConfigError(message()) }
     }
     let model = self.model ?? data.kind
-    try check(model == data.kind, "model \(model.rawValue) does not fit the \(data.kind.rawValue) dataset")
+    try check(model == data.kind, "model \(model.rawValue) does not fit \(data.path), a \(data.kind.rawValue) dataset")
     let units = self.units ?? data.task?.suggestedUnits ?? data.outputs + 8
     try check(units >= data.outputs && units >= 1, "units must be at least the \(data.outputs) outputs, got \(units)")
     let coupling = self.coupling ?? (data.task == .patterns ? .identity : .dense)

@@ -35,10 +35,10 @@ struct Loaded {
     config.coupling = checkpoint.shape.coupling
     config.model = checkpoint.model
     config.leak = checkpoint.model == .trajectory ? checkpoint.leak : nil
-    plan = try config.resolved(for: summary)
     guard checkpoint.model == data.kind else {
-      throw CLIFailure(message: "\(dataPath): a \(data.kind.rawValue) dataset for a \(checkpoint.model.rawValue) checkpoint")
+      throw CLIFailure(message: "\(dataPath): a \(data.kind.rawValue) dataset for the \(checkpoint.model.rawValue) checkpoint \(path)")
     }
+    plan = try config.resolved(for: summary)
     guard plan.shape.inputs == checkpoint.shape.inputs, plan.shape.outputs == checkpoint.shape.outputs else {
       throw CLIFailure(message: "\(dataPath): \(plan.shape.inputs) inputs and \(plan.shape.outputs) outputs, the checkpoint has "
                        + "\(checkpoint.shape.inputs) and \(checkpoint.shape.outputs)")

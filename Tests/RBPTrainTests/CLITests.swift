@@ -182,7 +182,7 @@ struct CLITests {
       (["train", "--data", data, "--out", dir + "/o6", "--config", dir + "/type.json"], "'epochs'"),
       (["train", "--data", data, "--out", dir + "/o7", "--config", dir + "/broken.json"], "not valid JSON"),
       (["train", "--data", dir + "/missing.h5", "--out", dir + "/o8"], "missing.h5: no such file"),
-      (["train", "--data", data, "--out", dir + "/o9", "--model", "trajectory"], "does not fit"),
+      (["train", "--data", data, "--out", dir + "/o9", "--model", "trajectory"], "does not fit \(data), a steady dataset"),
       (["train", "--data", data, "--out", dir + "/o10", "--resume"], "checkpoint.h5: no such file"),
       (["train", "--data", data, "--out", dir + "/o11", "--solver", "bisection"], "solver must be"),
       (["grad", "--checkpoint", dir + "/none.h5", "--data", data, "--out", dir + "/g.h5"], "none.h5: no such file"),
