@@ -44,6 +44,9 @@ public struct Checkpoint: Sendable {
   /// Why the run stopped before its last epoch (attribute `stop_reason`),
   /// when it did: the checkpoint then holds the last good state.
   public var stopReason: String?
+  /// The rbp version that wrote the checkpoint (attribute `rbp_version`;
+  /// written always, read when present).
+  public var rbpVersion: String?
 
   public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
               parameters: Parameters<Double>, config: String? = nil, step: Int = 0, epoch: Int = 0,
@@ -167,6 +170,7 @@ public enum CheckpointFile {
       }
     }
     if file.hasAttribute("config") { checkpoint.config = try file.stringAttribute("config") }
+    if file.hasAttribute("rbp_version") { checkpoint.rbpVersion = try file.stringAttribute("rbp_version") }
     if file.hasAttribute("step") { checkpoint.step = try integer("step") }
     if file.hasAttribute("epoch") { checkpoint.epoch = try integer("epoch") }
     if file.hasAttribute("rng_state") {
@@ -240,6 +244,8 @@ public enum CheckpointFile {
       if s.coupling == .dense { try params.write("U", p.U.elements, shape: [s.units, s.inputs]) }
       if checkpoint.model == .trajectory { try params.write("x0", p.x0, shape: [s.units]) }
       if let config = checkpoint.config { try file.setAttribute("config", string: config) }
+      // The engine that wrote it (SPEC §3: a run is known by its configuration, data and version).
+      try file.setAttribute("rbp_version", string: RBPVersion.string)
       try file.setAttribute("step", int: checkpoint.step)
       try file.setAttribute("epoch", int: checkpoint.epoch)
       if let rng = checkpoint.rngState { try file.setAttribute("rng_state", [Int64(bitPattern: rng)]) }

@@ -193,6 +193,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     var stoppedEarly = false
     lastGood = checkpoint
     if epoch >= plan.epochs { try saveCheckpoint() }
+    // A resumed run that already met its stopping rule (solved, or at its
+    // target loss) has nothing left to train: it is left as it is.
+    if epoch > 0, plan.stopWhenSolved || plan.targetLoss != nil, let (loss, _, solved) = try validate(),
+       (plan.stopWhenSolved && solved) || (plan.targetLoss.map { loss <= $0 } ?? false) {
+      return TrainingOutcome(epochs: epoch, final: nil, stoppedEarly: true, seconds: 0, checkpoint: checkpointPath)
+    }
     /// The update before the current parameters, to undo it.
     var previous: (parameters: Parameters<T>, optimizer: Optimizer<T>, gradient: Parameters<T>)? = nil
     var retries = 0, rejected = 0

@@ -48,6 +48,9 @@ struct Train: ParsableCommand {
       let outcome = try train(plan: plan, summary: summary, checkpoint: checkpointPath, resumeFrom: resumeFrom,
                               learningRate: resume ? flags.lr : nil, printer: printer)
       printer.finish()
+      if !quiet && !json && outcome.final == nil && outcome.stoppedEarly {
+        print("nothing to train: the run already met its stopping rule at epoch \(outcome.epochs); checkpoint \(outcome.checkpoint)")
+      }
       if !quiet && !json, let last = outcome.final {
         print("trained \(outcome.epochs) epochs in \(clock(outcome.seconds)): loss \(format6(last.loss)), "
               + "validation loss \(format6(last.validationLoss))"

@@ -158,6 +158,9 @@ struct CLITests {
     #expect(try rbp(["fixed-points", "--checkpoint", steady + "/checkpoint.h5", "--data", dir + "/enc.h5",
                      "--starts", "3", "--out", dir + "/f.h5"]).status == 0)
     try checkFixedPointsFile(dir + "/f.h5", checkpoint: steady + "/checkpoint.h5", data: dir + "/enc.h5")
+    #expect(try CheckpointFile.read(steady + "/checkpoint.h5").rbpVersion == RBPVersion.string)
+    let version = try rbp(["--version"])
+    #expect(version.status == 0 && version.out.hasPrefix("rbp \(RBPVersion.string) (kernels: \(KernelISA.active))"))
     let inspect = try rbp(["inspect", steady + "/checkpoint.h5"])
     #expect(inspect.status == 0 && inspect.out.contains("rbp-checkpoint") && inspect.out.contains("last epoch"))
     #expect(try rbp(["--help"]).status == 0)
@@ -237,6 +240,22 @@ struct CLITests {
     let more = try rbp(["train", "--data", shipped("xor"), "--out", dir, "--resume", "--epochs", "5", "--lr", "0.05", "--quiet"])
     #expect(more.status == 0, "\(more.err)")
     #expect(try CheckpointFile.read(dir + "/checkpoint.h5").epoch == 5)
+  }
+
+  /// Resuming a run that stopped because it was solved trains nothing:
+  /// the checkpoint keeps its epoch and its bytes, however often it is resumed.
+  @Test func resumingASolvedRunTrainsNothing() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let arguments = ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "3000", "--stop-when-solved", "--quiet"]
+    try #require(try rbp(arguments).status == 0)
+    let epoch = try CheckpointFile.read(dir + "/checkpoint.h5").epoch
+    try #require(epoch < 3000, "xor was not solved in 3000 epochs")
+    let before = bytes(dir + "/checkpoint.h5")
+    for _ in 0..<2 {
+      #expect(try rbp(arguments + ["--resume", "--epochs", "4000"]).status == 0)
+    }
+    #expect(bytes(dir + "/checkpoint.h5") == before, "resuming a solved run changed it")
   }
 
   /// A loss that explodes while staying finite (linear units, f64) is a
