@@ -88,7 +88,3 @@ const char *rbp_isa_override_rejected(void) {
   rbp_kernels_init();
   return rbp_rejected;
 }
-
-void rbp_activate_f32_active(int kind, const float *z, float *x, float *d, long count) {
-  rbp_active->activate_f32(kind, z, x, d, count);
-}

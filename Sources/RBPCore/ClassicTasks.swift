@@ -181,14 +181,6 @@ extension TrajectoryNetwork {
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func outputs(_ batch: TrajectoryBatch<T>) throws -> [T] {
-    let x = try run(batch).states
-    let (p, steps, n, o) = (batch.count, batch.steps, shape.units, shape.outputs)
-    var out = [T](repeating: 0, count: p * steps * o)
-    for q in 0..<p {
-      for t in 1...steps {
-        for k in 0..<o { out[(q * steps + t - 1) * o + k] = x[(t * p + q) * n + shape.firstOutput + k] }
-      }
-    }
-    return out
+    try evaluate(batch).outputs
   }
 }

@@ -59,7 +59,5 @@ func lockOutputFolder(_ folder: String, flag: String = "--out") throws {
     close(fd)
     throw CLIFailure(message: "\(flag) \(folder) is being written by another rbp process (locked: \(lockPath))")
   }
-  heldLocks.append(fd)   // released when the process exits
+  // `fd` stays open, and the lock held, until the process exits.
 }
-
-nonisolated(unsafe) private var heldLocks: [Int32] = []

@@ -80,9 +80,6 @@ const rbp_kernel_table *rbp_kernels_active(void);
 /// supported set is used instead.
 const char *rbp_isa_override_rejected(void);
 
-/// The active kernels' tanh/logistic, for callers that make one call.
-void rbp_activate_f32_active(int kind, const float *z, float *x, float *d, long count);
-
 #ifdef __cplusplus
 }
 #endif
