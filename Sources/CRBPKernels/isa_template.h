@@ -8,8 +8,8 @@
 //
 // The arithmetic is written once, over clang's vector extensions; the
 // compiler maps it onto the registers of the target. Contraction is off:
-// every fused multiply-add is written as one (VFMA), so each variant rounds
-// the same way at every optimisation level.
+// every fused multiply-add is written as one (VFMA), so where a variant
+// fuses is decided here, not by the compiler.
 
 #pragma clang fp contract(off)
 
