@@ -13,7 +13,14 @@ import Testing
 import Glibc
 #endif
 
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the
+/// Glibc module does not import.
+private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
 /// Runs a program and returns its exit status and peak resident memory in bytes.
+/// The child gets no descriptor beyond 0–2: other tests in this process hold
+/// HDF5 files open, and an inherited descriptor would keep their `flock`
+/// alive in the child, so that reopening them here fails with EAGAIN.
 func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status: Int32, peakBytes: Int) {
   var pid: pid_t = 0
   let argv = ([path] + arguments).map { strdup($0) } + [nil]
@@ -23,6 +30,10 @@ func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status
   defer { posix_spawn_file_actions_destroy(&actions) }
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+  guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+    throw CocoaError(.featureUnsupported)
+  }
+  guard unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3) == 0 else { throw CocoaError(.executableLoad) }
   guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else {
     throw CocoaError(.executableLoad)
   }
