@@ -30,10 +30,13 @@ public enum BPTTMode: Equatable, Sendable {
 /// The result of one BPTT evaluation. Time-major blocks: block t of an
 /// array holds the P×N matrix of step t.
 public struct TrajectoryGradient<T: KernelScalar>: Sendable {
-  /// J = (1/P) Σ_p L_p.
+  /// J = (1/P) Σ_p L_p, or the objective's value.
   public var loss: Double
-  /// ∂J/∂θ; the x0 block is zero when the batch supplies initial states.
+  /// ∂J/∂θ (∂R/∂θ for a reward); the x0 block is zero when the batch
+  /// supplies initial states.
   public var gradient: Parameters<T>
+  /// Which way the objective is to move.
+  public var goal: ObjectiveGoal = .minimize
   /// x(0…T), (T+1)×P×N, kept by `full` and `truncated`; nil for `checkpointed`.
   public var states: [T]?
   /// s(1…T), T×P×N, for `full` and `checkpointed`; for `truncated`, the
@@ -45,17 +48,21 @@ public struct TrajectoryGradient<T: KernelScalar>: Sendable {
   public var finalStates: Matrix<T>
   /// Largest number of P×N state blocks held at once.
   public var storedStates: Int
+
+  /// The gradient an optimizer steps along (negated for a reward).
+  public var descentGradient: Parameters<T> { gradient.descending(goal) }
 }
 
 extension TrajectoryNetwork {
   /// Runs the batch forward; returns x(0…T) time-major ((T+1)×P×N) and J.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  public func run(_ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws
-    -> (states: [T], loss: Double)
-  {
+  public func run(
+    _ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
+    objective: (any StateObjective<T>)? = nil
+  ) throws -> (states: [T], loss: Double) {
     try batch.check(against: shape)
-    let pass = StepContext(self, batch, workspace)
+    let pass = StepContext(self, batch, workspace, objective)
     let block = batch.count * shape.units
     var states = [T](repeating: 0, count: (batch.steps + 1) * block)
     var slopes = [T](repeating: 0, count: block)
@@ -67,7 +74,7 @@ extension TrajectoryNetwork {
       }}
       total += states.withUnsafeBufferPointer { pass.loss(t, states: $0.baseAddress! + t * block) }
     }
-    let loss = total / Double(batch.count)
+    let loss = pass.objective.scaled(total, count: batch.count)
     guard loss.isFinite else { throw RBPError.nonFinite(solver: "forward pass", pattern: 0, iterations: batch.steps) }
     return (states, loss)
   }
@@ -82,7 +89,7 @@ extension TrajectoryNetwork {
     -> (loss: Double, outputs: [T])
   {
     try batch.check(against: shape)
-    let pass = StepContext(self, batch, workspace)
+    let pass = StepContext(self, batch, workspace, nil)
     let (p, steps, n, o, first) = (batch.count, batch.steps, shape.units, shape.outputs, shape.firstOutput)
     let block = p * n
     var previous = pass.initialStates(), current = [T](repeating: 0, count: block)
@@ -106,15 +113,20 @@ extension TrajectoryNetwork {
 
   /// ∂J/∂θ for a batch of sequences by backpropagation through time.
   ///
+  /// With an `objective`, J is its value, Σ_t of its terms, and g(t) =
+  /// ∂R/∂x(t) over all units (the factor 1/P only when it is a mean); the
+  /// adjoints s(t) are then ∂R/∂a(t).
+  ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows
   ///   up; `RBPError.invalid` for a batch that does not fit the network.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func gradient(
-    batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: GEMMWorkspace<T> = GEMMWorkspace()
+    batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
+    objective: (any StateObjective<T>)? = nil
   ) throws -> TrajectoryGradient<T> {
     try batch.check(against: shape)
-    let pass = StepContext(self, batch, workspace)
+    let pass = StepContext(self, batch, workspace, objective)
     var result: TrajectoryGradient<T>
     switch mode {
     case .full:
@@ -135,40 +147,39 @@ extension TrajectoryNetwork {
 }
 
 /// Everything one pass over a batch needs, prepared once: transposed
-/// weights, time-major inputs, targets and mask, and scratch buffers
-/// (owned, freed with the pass).
+/// weights, time-major inputs, the objective, and scratch buffers (owned,
+/// freed with the pass).
 final class StepContext<T: KernelScalar> {
   let net: TrajectoryNetwork<T>
   let batch: TrajectoryBatch<T>
   let workspace: GEMMWorkspace<T>
+  let objective: ActiveObjective<T>
   let (count, steps, n, inputs, outputs): (Int, Int, Int, Int, Int)
   let alpha: T
   let w: [T], wt: [T], b: [T], u: [T]
-  /// T×P×I, T×P×O, T×P×O (owned copies, freed with the pass)
-  let inputsTM: UnsafeMutableBufferPointer<T>, targetsTM: UnsafeMutableBufferPointer<T>
-  let maskTM: UnsafeMutableBufferPointer<T>?
+  /// T×P×I (an owned copy, freed with the pass)
+  let inputsTM: UnsafeMutableBufferPointer<T>
   /// Scratch: the pre-activation and f(z) of one step.
   let z: UnsafeMutablePointer<T>, fz: UnsafeMutablePointer<T>
 
-  init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>) {
+  init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
+       _ objective: (any StateObjective<T>)?) {
     self.net = net
     self.batch = batch
     self.workspace = workspace
+    self.objective = ActiveObjective(objective, default: LossObjective(net.loss, batch: batch))
     (count, steps, n, inputs, outputs) = (batch.count, batch.steps, net.shape.units, net.shape.inputs, net.shape.outputs)
     alpha = T(net.leak)
     w = net.parameters.W.elements
     wt = net.parameters.W.transposed.elements
     b = net.parameters.b
     u = net.parameters.U.elements
-    let (inputWidth, outputWidth) = (net.shape.inputs, net.shape.outputs)
     func owned(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
       let p = UnsafeMutableBufferPointer<T>.allocate(capacity: max(a.count, 1))
       _ = p.initialize(from: a)
       return p
     }
-    inputsTM = owned(batch.timeMajor(batch.inputs, width: inputWidth))
-    targetsTM = owned(batch.timeMajor(batch.targets, width: outputWidth))
-    maskTM = batch.mask.map { owned(batch.timeMajor($0, width: outputWidth)) }
+    inputsTM = owned(batch.timeMajor(batch.inputs, width: net.shape.inputs))
     let size = max(1, batch.count * net.shape.units)
     z = .allocate(capacity: size)
     fz = .allocate(capacity: size)
@@ -178,8 +189,6 @@ final class StepContext<T: KernelScalar> {
     z.deallocate()
     fz.deallocate()
     inputsTM.deallocate()
-    targetsTM.deallocate()
-    maskTM?.deallocate()
   }
 
   var block: Int { count * n }
@@ -214,27 +223,15 @@ final class StepContext<T: KernelScalar> {
     }
   }
 
-  /// Σ_p ℓ(x_p(t)[out], y_p(t), m_p(t)) for the P×N states of step t.
+  /// The objective's term at step t, summed over the P×N states of step t
+  /// (for the loss: Σ_p ℓ(x_p(t)[out], y_p(t), m_p(t))).
   func loss(_ t: Int, states x: UnsafePointer<T>) -> Double {
-    var total = 0.0
-    let y = UnsafePointer(targetsTM.baseAddress! + (t - 1) * count * outputs)
-    let m = maskTM.map { UnsafePointer($0.baseAddress! + (t - 1) * count * outputs) }
-    for p in 0..<count {
-      total += net.loss.value(x + p * n + net.shape.firstOutput, y + p * outputs,
-                              mask: m.map { $0 + p * outputs }, count: outputs)
-    }
-    return total
+    objective.value(StateBlock(states: x, rows: count, units: n, step: t))
   }
 
-  /// e += g(t) = ∂L/∂x(t), on the output units.
+  /// e += g(t) = ∂(term at t)/∂x(t) (for the loss: on the output units).
   func addLossGradient(_ t: Int, states x: UnsafePointer<T>, into e: UnsafeMutablePointer<T>) {
-    let y = UnsafePointer(targetsTM.baseAddress! + (t - 1) * count * outputs)
-    let m = maskTM.map { UnsafePointer($0.baseAddress! + (t - 1) * count * outputs) }
-    let first = net.shape.firstOutput
-    for p in 0..<count {
-      net.loss.addGradient(x + p * n + first, y + p * outputs, mask: m.map { $0 + p * outputs },
-                           count: outputs, scale: 1, into: e + p * n + first)
-    }
+    objective.addGradient(StateBlock(states: x, rows: count, units: n, step: t), into: e)
   }
 
   /// e(t−1)'s recurrent part: out = (1−α) e + s·W.
@@ -258,9 +255,9 @@ final class StepContext<T: KernelScalar> {
   }
 
   /// Adds Sᵀ·X, Σ rows of S and Sᵀ·Uin over `rows` rows (steps × P) into
-  /// the W, b and U blocks of `grad`, scaled by 1/P.
+  /// the W, b and U blocks of `grad`, scaled by 1/P (for a mean).
   func accumulate(s: UnsafePointer<T>, x: UnsafePointer<T>, firstStep: Int, rows: Int, into grad: inout Parameters<T>) {
-    let scale = 1 / T(count)
+    let scale = objective.patternScale(count)
     let layout = grad.layout
     grad.values.withUnsafeMutableBufferPointer { gp in
       let g = gp.baseAddress!
@@ -276,10 +273,10 @@ final class StepContext<T: KernelScalar> {
     }
   }
 
-  /// Adds (1/P) Σ_p e_p(0) to the x0 block when x0 is learned.
+  /// Adds (1/P) Σ_p e_p(0) (for a mean) to the x0 block when x0 is learned.
   func accumulateInitial(_ e0: Matrix<T>, into grad: inout Parameters<T>) {
     guard batch.initial == nil else { return }
-    let scale = 1 / T(count)
+    let scale = objective.patternScale(count)
     let start = grad.layout.x0.lowerBound
     for p in 0..<count { for j in 0..<n { grad.values[start + j] += scale * e0[p, j] } }
   }
@@ -338,7 +335,8 @@ final class StepContext<T: KernelScalar> {
     }}
     accumulateInitial(e0, into: &grad)
     let final = Matrix(rows: count, cols: n, elements: Array(states[steps * block ..< (steps + 1) * block]))
-    return TrajectoryGradient(loss: total / Double(count), gradient: grad, states: states, adjoints: adjoints,
+    return TrajectoryGradient(loss: objective.scaled(total, count: count), gradient: grad, goal: objective.goal,
+                              states: states, adjoints: adjoints,
                               initialStateGradient: e0, finalStates: final, storedStates: 2 * steps + 1)
   }
 
@@ -400,7 +398,8 @@ final class StepContext<T: KernelScalar> {
       }}
     }}
     accumulateInitial(e0, into: &grad)
-    return TrajectoryGradient(loss: total / Double(count), gradient: grad, states: nil, adjoints: adjoints,
+    return TrajectoryGradient(loss: objective.scaled(total, count: count), gradient: grad, goal: objective.goal,
+                              states: nil, adjoints: adjoints,
                               initialStateGradient: e0, finalStates: Matrix(rows: count, cols: n, elements: final),
                               storedStates: segments + 1 + 2 * c + 1)
   }

@@ -60,3 +60,22 @@ public struct LUFactorization<T: KernelScalar> {
     return x
   }
 }
+
+/// The inverse of an n×n row-major matrix, column by column through one LU
+/// factorisation (O(n³)).
+///
+/// - Throws: `RBPError.invalid` when the matrix is singular to working precision.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
+public func invertSquare<T: KernelScalar>(_ a: [T], n: Int) throws -> [T] {
+  guard let lu = LUFactorization(a, n: n) else { throw RBPError.invalid("the \(n)×\(n) matrix is singular") }
+  var inverse = [T](repeating: 0, count: n * n)
+  var e = [T](repeating: 0, count: n)
+  for c in 0..<n {
+    e[c] = 1
+    let column = lu.solve(e)
+    e[c] = 0
+    for r in 0..<n { inverse[r * n + c] = column[r] }
+  }
+  return inverse
+}

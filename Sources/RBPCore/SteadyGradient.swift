@@ -119,43 +119,28 @@ public enum Stabilizer: Equatable, Sendable {
 
 /// Everything one gradient evaluation produces.
 public struct SteadyGradient<T: KernelScalar>: Sendable {
-  /// J = (1/P) Σ_p L_p (without the stabiliser's term).
+  /// J = (1/P) Σ_p L_p, or the objective's value (without the stabiliser's
+  /// term).
   public var loss: Double
-  /// The stabiliser's term of the objective (0 without one); `gradient`
-  /// is that of loss + penalty.
+  /// The stabiliser's term (0 without one), ≥ 0; `gradient` is that of
+  /// loss + penalty for a loss, of reward − penalty for a reward.
   public var penalty: Double
-  /// ∂J/∂θ in the parameter layout.
+  /// ∂J/∂θ in the parameter layout (∂R/∂θ for a reward).
   public var gradient: Parameters<T>
+  /// Which way the objective is to move.
+  public var goal: ObjectiveGoal = .minimize
   /// Fixed points, P×N.
   public var states: Matrix<T>
-  /// Adjoints s_p, P×N.
+  /// Adjoints s_p = ∂L_p/∂a_p (∂R_p/∂a_p for an objective), P×N, unscaled.
   public var adjoints: Matrix<T>
   public var forward: SolveDiagnostics
   public var adjoint: SolveDiagnostics
+
+  /// The gradient an optimizer steps along (negated for a reward).
+  public var descentGradient: Parameters<T> { gradient.descending(goal) }
 }
 
 extension SteadyNetwork {
-  /// Per-pattern losses L_p and G = ∂L_p/∂x_p (P×N, zero off the outputs).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public func lossAndGradient(states x: Matrix<T>, batch: SteadyBatch<T>) -> (losses: [Double], g: Matrix<T>) {
-    let (count, n, o) = (x.rows, shape.units, shape.outputs)
-    let first = shape.firstOutput
-    var g = Matrix<T>(rows: count, cols: n)
-    var losses = [Double](repeating: 0, count: count)
-    let mask = batch.mask ?? Matrix(rows: 0, cols: 0)
-    x.withPointer { xp in batch.targets.withPointer { yp in mask.withPointer { mp in g.withMutablePointer { gp in
-      for p in 0..<count {
-        let out = xp + p * n + first
-        let y = yp + p * o
-        let m = batch.mask == nil ? nil : mp + p * o
-        losses[p] = loss.value(out, y, mask: m, count: o)
-        loss.addGradient(out, y, mask: m, count: o, scale: 1, into: gp + p * n + first)
-      }
-    }}}}
-    return (losses, g)
-  }
-
   /// Slopes D = f'(X Wᵀ + A), P×N, at the given states.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
@@ -173,13 +158,14 @@ extension SteadyNetwork {
     return d
   }
 
-  /// The loss J of a batch at its fixed points (no adjoint), each pattern
-  /// relaxed from `start`, or from the batch's initial states, or zero.
+  /// The objective of a batch at its fixed points (no adjoint), each
+  /// pattern relaxed from `start`, or from the batch's initial states, or
+  /// zero: J = (1/P) Σ_p L_p of the network's loss, or `objective`'s value.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func evaluate(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
-    workspace: GEMMWorkspace<T> = GEMMWorkspace()
+    workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil
   ) throws -> (loss: Double, states: Matrix<T>, diagnostics: SolveDiagnostics) {
     try batch.check(against: shape)
     try settings.validate()
@@ -188,8 +174,9 @@ extension SteadyNetwork {
     let (x, _, diagnostics) = try settle(drives: a, from: x0, method: settings.forward,
                                          options: settings.forwardOptions(for: T.self, units: shape.units),
                                          workspace: workspace)
-    let losses = lossAndGradient(states: x, batch: batch).losses
-    return (losses.reduce(0, +) / Double(max(batch.count, 1)), x, diagnostics)
+    let active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
+    let value = x.withPointer { active.value(StateBlock(states: $0, rows: batch.count, units: shape.units, step: 0)) }
+    return (active.scaled(value, count: batch.count), x, diagnostics)
   }
 
   /// ∂J/∂θ for a batch by recurrent backpropagation.
@@ -200,15 +187,19 @@ extension SteadyNetwork {
   /// ∂J/∂W = (1/P) Σ_p s_p x_pᵀ,  ∂J/∂b = (1/P) Σ_p s_p,  ∂J/∂U = (1/P) Σ_p s_p u_pᵀ
   /// ```
   ///
+  /// With an `objective`, J is its value and g_p = ∂R/∂x_p over all units
+  /// (the factor 1/P only when it is a mean); `adjoints` are then ∂R_p/∂a_p.
+  ///
   /// - Parameters:
   ///   - start: P×N states to start the forward solve from (a warm start),
   ///     or nil for the batch's initial states (zeros when it has none).
+  ///   - objective: nil for the network's loss on its output units.
   /// - Throws: `RBPError` for a solve that does not converge or blows up.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func gradient(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
-    workspace: GEMMWorkspace<T> = GEMMWorkspace()
+    workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil
   ) throws -> SteadyGradient<T> {
     try batch.check(against: shape)
     try settings.validate()
@@ -221,19 +212,28 @@ extension SteadyNetwork {
     let (x, d, forward) = try settle(drives: a, from: x0, method: settings.forward,
                                      options: settings.forwardOptions(for: T.self, units: n),
                                      certifyBelow: stabilizer?.threshold ?? 1, workspace: workspace)
-    var (losses, g) = lossAndGradient(states: x, batch: batch)
+    let active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
+    var g = Matrix<T>(rows: count, cols: n)
+    let value = x.withPointer { xp in g.withMutablePointer { gp in
+      let block = StateBlock(states: xp, rows: count, units: n, step: 0)
+      active.addGradient(block, into: gp)
+      return active.value(block)
+    }}
+    let scale = active.patternScale(count)
+    // The stabiliser's penalty counts against the objective: added to a
+    // loss, subtracted from a reward, and per pattern as the objective is.
+    let sign: Double = active.goal == .minimize ? 1 : -1
     var stabilized: [Int] = []
     var penalty = 0.0
     if let stabilizer {
       stabilized = (0..<count).filter { !(forward.spectralRadius[$0] < stabilizer.threshold) }
-      penalty = addJacobianPenalty(weight: stabilizer.weight, patterns: stabilized, states: x, slopes: d, into: &g)
-        / Double(count)
+      penalty = active.scaled(sign * addJacobianPenalty(weight: sign * stabilizer.weight, patterns: stabilized,
+                                                        states: x, slopes: d, into: &g), count: count)
     }
     let (s, adjoint) = try adjointStates(slopes: d, lossGradient: g, method: settings.adjoint,
                                          options: settings.adjointOptions(for: T.self, units: n), workspace: workspace)
 
     var grad = Parameters<T>(layout: parameters.layout)
-    let scale = 1 / T(max(count, 1))
     let layout = parameters.layout
     s.withPointer { sp in x.withPointer { xp in batch.inputs.withPointer { up in
       grad.values.withUnsafeMutableBufferPointer { gp in
@@ -257,13 +257,13 @@ extension SteadyNetwork {
           for i in 0..<n {
             var sum = 0.0
             for p in stabilized { let dp = Double(d[p, i]); sum += dp * dp }
-            let factor = T(stabilizer.weight * sum) * scale
+            let factor = T(sign * stabilizer.weight * sum) * scale
             for j in 0..<n { gw[i * n + j] += factor * w[i * n + j] }
           }
         }
       }
     }}}
-    return SteadyGradient(loss: losses.reduce(0, +) / Double(max(count, 1)), penalty: penalty, gradient: grad,
+    return SteadyGradient(loss: active.scaled(value, count: count), penalty: penalty, gradient: grad, goal: active.goal,
                           states: x, adjoints: s, forward: forward, adjoint: adjoint)
   }
 

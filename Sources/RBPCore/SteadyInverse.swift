@@ -40,6 +40,33 @@ extension SteadyNetwork {
     return j
   }
 
+  /// diag D⁻¹ = 1/f'(f⁻¹(x_p)) for each row of `states` (P×N): with W, all
+  /// of ∂a/∂x = D⁻¹ − W without N×N per pattern. The chain rule in
+  /// reverse, ∂R/∂x = (D⁻¹ − Wᵀ) ∂R/∂a, needs nothing else.
+  ///
+  /// - Throws: as `drive(forStates:)`, for a state outside f⁻¹'s domain.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func inverseSlopes(forStates x: Matrix<T>) throws -> Matrix<T> {
+    guard x.cols == shape.units else {
+      throw RBPError.invalid("states have \(x.cols) columns, the network has \(shape.units) units")
+    }
+    _ = try inverseActivations(x)
+    var k = x
+    for i in k.elements.indices { k.elements[i] = 1 / activation.slope(atState: x.elements[i]) }
+    return k
+  }
+
+  /// The forward sensitivity ∂x/∂a = (D⁻¹ − W)⁻¹ at state `x` (N), N×N.
+  ///
+  /// - Throws: `RBPError.invalid` when D⁻¹ − W is singular there.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func stateSensitivity(atState x: [T]) throws -> Matrix<T> {
+    let j = try driveJacobian(atState: x)
+    return Matrix(rows: shape.units, cols: shape.units, elements: try invertSquare(j.elements, n: shape.units))
+  }
+
   /// f⁻¹ elementwise, checking the domain.
   func inverseActivations(_ x: Matrix<T>) throws -> Matrix<T> {
     guard activation != .relu else { throw RBPError.noInverse(activation: activation) }

@@ -3,10 +3,64 @@
 //   a(t) = f⁻¹((x(t) − (1−α) x(t−1)) / α) − W x(t−1),   t = 1…T
 // (with α = 1: a(t) = f⁻¹(x(t)) − W x(t−1)). Running the network forward
 // with these drives reproduces the trajectory.
+//
+// Its Jacobian is block lower bidiagonal in time. With
+// K(t) = diag 1/(α f'(z(t))), z(t) the pre-activation that gives x(t):
+//   ∂a(t)/∂x(t)   = K(t)                      (the diagonal blocks)
+//   ∂a(t)/∂x(t−1) = −W − (1−α) K(t)           (the blocks one step below)
+// and with α = 1 these are D⁻¹(t) and −W. Reversed, the chain rule reads
+//   ∂R/∂x(t) = K(t) s(t) − (1−α) K(t+1) s(t+1) − Wᵀ s(t+1),  s = ∂R/∂a.
 
 import RBPKernels
 
 extension TrajectoryNetwork {
+  /// K(t) = 1/(α f'(z(t))) for t = 1…T, the diagonal of ∂a(t)/∂x(t), for
+  /// trajectories x(0…T) (P×(T+1)×N, sequence-major); returns P×T×N.
+  ///
+  /// - Throws: as `drives(forTrajectories:count:)`.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func inverseSlopes(forTrajectories states: [T], count: Int) throws -> [T] {
+    let n = shape.units
+    _ = try drives(forTrajectories: states, count: count)      // checks the shape and the domain
+    let steps = states.count / (count * n) - 1
+    let alpha = T(leak)
+    var out = [T](repeating: 0, count: count * steps * n)
+    for p in 0..<count {
+      for t in 1...steps {
+        let prev = (p * (steps + 1) + t - 1) * n, cur = prev + n
+        for i in 0..<n {
+          let target = alpha == 1 ? states[cur + i] : (states[cur + i] - (1 - alpha) * states[prev + i]) / alpha
+          out[(p * steps + t - 1) * n + i] = 1 / (alpha * activation.slope(atState: target))
+        }
+      }
+    }
+    return out
+  }
+
+  /// ∂a/∂x of sequence `p` as one (T·N)×(T·N) matrix, row (t, i) for
+  /// a_i(t), column (τ, j) for x_j(τ), t and τ = 1…T, from its inverse
+  /// slopes (T×N, as `inverseSlopes` gives them for that sequence).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func driveJacobian(inverseSlopes k: ArraySlice<T>, steps: Int) -> [T] {
+    let n = shape.units, m = steps * n
+    let alpha = T(leak)
+    let w = parameters.W.elements
+    let k = Array(k)
+    var j = [T](repeating: 0, count: m * m)
+    for t in 0..<steps {
+      for i in 0..<n {
+        let row = (t * n + i) * m
+        j[row + t * n + i] = k[t * n + i]
+        guard t > 0 else { continue }
+        for c in 0..<n { j[row + (t - 1) * n + c] = -w[i * n + c] }
+        j[row + (t - 1) * n + i] -= (1 - alpha) * k[t * n + i]
+      }
+    }
+    return j
+  }
+
   /// Drives a(1…T) for trajectories x(0…T).
   ///
   /// - Parameters:

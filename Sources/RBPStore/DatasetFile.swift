@@ -37,6 +37,7 @@ public enum FileFormat: String, CaseIterable, Sendable {
   case checkpoint = "rbp-checkpoint"
   case gradients = "rbp-gradients"
   case inverse = "rbp-inverse"
+  case states = "rbp-states"
   case sweep = "rbp-sweep"
 
   public static let version = 1

@@ -1,7 +1,10 @@
 // The files the engine writes for other tools (SPEC §2): gradients
-// (`rbp-gradients`: the objective, ∂J/∂θ, the states and the adjoints) and
-// inverses (`rbp-inverse`: the drives that make given states steady, or a
-// trajectory the network's own); and the reader of any file's /states.
+// (`rbp-gradients`: the objective, ∂J/∂θ, the states and the adjoints, and
+// ∂R/∂a for a given cotangent), states (`rbp-states`: the forward pass
+// alone) and inverses (`rbp-inverse`: the drives that make given states
+// steady, or a trajectory the network's own, with the diagonal of their
+// Jacobian and, for small networks, the dense Jacobians); and the readers of
+// any file's /states and of a cotangent file's /dstates.
 
 import Foundation
 import RBPCore
@@ -22,6 +25,10 @@ public struct GradientsRecord: Sendable {
   /// (`solver`, `adjoint_solver`, `forward_tolerance`, `adjoint_tolerance`).
   public var solverAttributes: [String: String] = [:]
   public var toleranceAttributes: [String: Double] = [:]
+  /// With a cotangent: ∂R/∂a, steady (P, N); trajectory (P, T, N).
+  public var drive: [Double]?
+  /// What was differentiated: the loss's name, or "cotangent" (attr `objective`).
+  public var objective: String?
 
   public init(loss: Double, gradient: Parameters<Double>, model: ModelKind, states: [Double], statesShape: [Int],
               adjoint: [Double], adjointShape: [Int]) {
@@ -85,8 +92,10 @@ public enum GradientsFile {
       try grad.write("b", g.b, shape: [s.units])
       if s.coupling == .dense { try grad.write("U", g.U.elements, shape: [s.units, s.inputs]) }
       if record.model == .trajectory { try grad.write("x0", g.x0, shape: [s.units]) }
+      if let drive = record.drive { try grad.write("drive", drive, shape: record.adjointShape) }
       try file.write("states", record.states, shape: record.statesShape)
       try file.write("adjoint", record.adjoint, shape: record.adjointShape)
+      if let objective = record.objective { try file.setAttribute("objective", string: objective) }
       for (key, value) in record.solverAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, string: value) }
       for (key, value) in record.toleranceAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, double: value) }
     }
@@ -125,12 +134,53 @@ public enum InverseFile {
     return StatesRecord(values: values, shape: shape)
   }
 
-  /// Writes /drive: steady (P, N), trajectory (P, T, N).
-  public static func write(drive: [Double], shape: [Int], model: ModelKind, to path: String) throws {
+  /// Writes /drive: steady (P, N), trajectory (P, T, N); with
+  /// `inverseSlopes`, /inverse_slopes of the same shape; with `dense`,
+  /// /jacobian = ∂a/∂x and /sensitivity = ∂x/∂a, (P, M, M) with M = N
+  /// (steady) or T·N (trajectory).
+  public static func write(
+    drive: [Double], shape: [Int], model: ModelKind, inverseSlopes: [Double]? = nil,
+    dense: (jacobian: [Double], sensitivity: [Double], size: Int)? = nil, to path: String
+  ) throws {
     try writeHDF5Atomically(to: path) { file in
       try writeHeader(file, .inverse)
       try file.setAttribute("model", string: model.rawValue)
       try file.write("drive", drive, shape: shape)
+      if let inverseSlopes { try file.write("inverse_slopes", inverseSlopes, shape: shape) }
+      if let dense {
+        try file.write("jacobian", dense.jacobian, shape: [shape[0], dense.size, dense.size])
+        try file.write("sensitivity", dense.sensitivity, shape: [shape[0], dense.size, dense.size])
+      }
     }
+  }
+}
+
+/// The forward pass alone (written by `rbp states`): /states shaped as in
+/// the gradients file, the objective's value and the model.
+public enum StatesFile {
+  public static func write(states: [Double], shape: [Int], model: ModelKind, loss: Double, to path: String) throws {
+    try writeHDF5Atomically(to: path) { file in
+      try writeHeader(file, .states)
+      try file.setAttribute("model", string: model.rawValue)
+      try file.setAttribute("loss", double: loss)
+      try file.write("states", states, shape: shape)
+    }
+  }
+}
+
+/// A cotangent c = ∂R/∂x for `rbp grad --cotangent` (SPEC §1.4).
+public enum CotangentFile {
+  /// /dstates of any HDF5 file (its `format` is not checked): steady
+  /// (P, N) or trajectory (P, T, N), finite.
+  public static func read(_ path: String) throws -> (values: [Double], shape: [Int]) {
+    let file = try HDF5File.open(path)
+    guard file.exists("dstates") else {
+      throw file.fail("has no /dstates (the cotangent ∂R/∂x: (P, N) steady or (P, T, N) trajectory)")
+    }
+    let rank = try file.dataset("dstates").shape.count
+    guard rank == 2 || rank == 3 else {
+      throw try file.dataset("dstates").fail("has rank \(rank), expected (P, N) steady or (P, T, N) trajectory")
+    }
+    return try readArray(file, "dstates", rank: rank, as: Double.self)
   }
 }

@@ -1,6 +1,8 @@
 // The commands that use a trained network without training it:
 //   rbp eval          metrics of a checkpoint on a dataset
-//   rbp grad          the gradients file of SPEC §2 (rbp, bptt or central finite differences)
+//   rbp grad          the gradients file of SPEC §2 (rbp, bptt or central finite differences),
+//                     for the network's loss or for a given cotangent ∂R/∂x
+//   rbp states        the forward pass alone: the states a cotangent is computed from
 //   rbp invert        the drives that make given states steady (or trajectories the network's own)
 //   rbp fixed-points  the distinct steady states of each pattern and their stability
 
@@ -84,19 +86,27 @@ struct Eval: ParsableCommand {
 }
 
 struct Grad: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Write ∂J/∂θ, the states and the adjoints of a dataset.")
+  static let configuration = CommandConfiguration(
+    abstract: "Write ∂J/∂θ, the states and the adjoints of a dataset; with --cotangent, ∂R/∂θ and ∂R/∂a for a given ∂R/∂x.")
   @Option(help: "The checkpoint.") var checkpoint: String
   @Option(help: "The dataset.") var data: String
   @Option(help: "Output gradients file.") var out: String
   @Option(help: "rbp (steady), bptt (trajectory) or fd (central finite differences).") var method: String?
   @Option(help: "f64 (default) or f32.") var precision = "f64"
   @Option(help: "Finite-difference step.") var step = 1e-6
+  @Option(help: ArgumentHelp("A file with /dstates = ∂R/∂x: (P, N) steady, (P, T, N) trajectory for t = 1…T.",
+                             valueName: "C.h5"))
+  var cotangent: String?
+  @Flag(help: "With --cotangent: R is the mean over the patterns, so every gradient is divided by P (default: the sum).")
+  var mean = false
   @OptionGroup var solver: SolverFlags
 
   func run() throws {
     try reporting {
       guard ["f32", "f64"].contains(precision) else { throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64") }
-      try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--data", data)])
+      if mean && cotangent == nil { throw CLIFailure(message: "--mean applies only with --cotangent") }
+      try refuseOverwritingInputs(outputs: [("--out", out)],
+                                  inputs: [("--checkpoint", checkpoint), ("--data", data)] + (cotangent.map { [("--cotangent", $0)] } ?? []))
       let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
       let method = self.method ?? (l.checkpoint.model == .steady ? "rbp" : "bptt")
       let valid = l.checkpoint.model == .steady ? ["rbp", "fd"] : ["bptt", "fd"]
@@ -104,67 +114,155 @@ struct Grad: ParsableCommand {
         throw CLIFailure(message: "--method: '\(method)' does not apply to a \(l.checkpoint.model.rawValue) model; use \(valid.joined(separator: " or "))")
       }
       guard step > 0 else { throw CLIFailure(message: "--step must be positive, got \(step)") }
-      var record = precision == "f64" ? try exact(Double.self, l) : try exact(Float.self, l)
-      if method == "fd" { record.gradient = try finiteDifferences(l) }
+      let c = try cotangent.map { try readCotangent($0, for: l) }
+      var record = precision == "f64" ? try exact(Double.self, l, cotangent: c) : try exact(Float.self, l, cotangent: c)
+      if method == "fd" {
+        record.gradient = try finiteDifferences(l, cotangent: c.map { try objective(Double.self, $0, l) })
+      }
       try GradientsFile.write(record, to: out)
     }
   }
 
-  func exact<T: KernelScalar & HDF5Numeric>(_: T.Type, _ l: Loaded) throws -> GradientsRecord {
+  /// /dstates of `path`, checked against the dataset's patterns, steps and
+  /// the network's units.
+  func readCotangent(_ path: String, for l: Loaded) throws -> [Double] {
+    let (values, shape) = try CotangentFile.read(path)
+    let n = l.checkpoint.shape.units
+    let expected: [Int]
+    switch l.data {
+    case .steady(let b): expected = [b.count, n]
+    case .trajectory(let b): expected = [b.count, b.steps, n]
+    }
+    guard shape == expected else {
+      let what = expected.count == 2 ? "(P, N)" : "(P, T, N)"
+      throw CLIFailure(message: "\(path): /dstates is \(shape), expected \(expected) = \(what) for this "
+                       + "\(l.checkpoint.model.rawValue) checkpoint and dataset")
+    }
+    return values
+  }
+
+  func objective<T: KernelScalar>(_: T.Type, _ c: [Double], _ l: Loaded) throws -> CotangentObjective<T> {
+    switch l.data {
+    case .steady(let b):
+      return try CotangentObjective(c.map { T($0) }, count: b.count, units: l.checkpoint.shape.units, mean: mean)
+    case .trajectory(let b):
+      return try CotangentObjective(c.map { T($0) }, count: b.count, steps: b.steps, units: l.checkpoint.shape.units,
+                                    mean: mean)
+    }
+  }
+
+  func exact<T: KernelScalar & HDF5Numeric>(_: T.Type, _ l: Loaded, cotangent c: [Double]?) throws -> GradientsRecord {
+    let objective = try c.map { try self.objective(T.self, $0, l) }
+    var record: GradientsRecord
     switch l.data {
     case .steady(let b):
       let net = try l.checkpoint.steadyNetwork(T.self)
       let batch = try SteadyBatch(inputs: b.inputs.converted(to: T.self), targets: b.targets.converted(to: T.self),
                                   mask: b.mask?.converted(to: T.self), initial: b.initial?.converted(to: T.self))
-      // A gradient of the loss alone: no stabiliser.
+      // A gradient of the objective alone: no stabiliser.
       var settings = l.plan.steady
       settings.stabilizer = nil
-      var record = GradientsRecord(try net.gradient(batch: batch, settings: settings))
+      record = GradientsRecord(try net.gradient(batch: batch, settings: settings, objective: objective))
       let n = net.shape.units
       record.solverAttributes = ["solver": l.plan.config.solver ?? "auto", "adjoint_solver": l.plan.config.adjoint ?? "auto"]
       record.toleranceAttributes = ["forward_tolerance": settings.forwardOptions(for: T.self, units: n).tolerance,
                                     "adjoint_tolerance": settings.adjointOptions(for: T.self, units: n).tolerance]
-      return record
     case .trajectory(let b):
       let net = try l.checkpoint.trajectoryNetwork(T.self)
       let batch = try TrajectoryBatch(count: b.count, steps: b.steps, inputs: b.inputs.map { T($0) }, inputWidth: b.inputWidth,
                                       targets: b.targets.map { T($0) }, outputWidth: b.outputWidth,
                                       mask: b.mask?.map { T($0) }, initial: b.initial?.converted(to: T.self))
       let mode: BPTTMode = l.plan.bptt == .checkpointed(every: nil) ? .full : l.plan.bptt
-      return try GradientsRecord(try net.gradient(batch: batch, mode: mode), count: b.count, steps: b.steps,
-                                 units: net.shape.units)
+      record = try GradientsRecord(try net.gradient(batch: batch, mode: mode, objective: objective), count: b.count,
+                                   steps: b.steps, units: net.shape.units)
     }
+    record.objective = c == nil ? l.checkpoint.loss.rawValue : "cotangent"
+    if c != nil {
+      // ∂R/∂a_p = s_p, divided by P when R is the mean.
+      let scale = mean ? 1 / Double(l.data.count) : 1
+      record.drive = record.adjoint.map { $0 * scale }
+    }
+    return record
   }
 
-  /// Central differences of J over every parameter, in f64.
-  func finiteDifferences(_ l: Loaded) throws -> Parameters<Double> {
+  /// Central differences of J (or of ⟨c, x⟩ for a cotangent) over every
+  /// parameter, in f64.
+  func finiteDifferences(_ l: Loaded, cotangent: CotangentObjective<Double>?) throws -> Parameters<Double> {
     var g = Parameters<Double>(layout: l.checkpoint.parameters.layout)
     for i in g.values.indices {
       var plus = l.checkpoint.parameters, minus = plus
       plus.values[i] += step
       minus.values[i] -= step
-      g.values[i] = (try objective(plus, l) - objective(minus, l)) / (2 * step)
+      g.values[i] = (try value(plus, l, cotangent) - value(minus, l, cotangent)) / (2 * step)
     }
     return g
   }
 
-  func objective(_ p: Parameters<Double>, _ l: Loaded) throws -> Double {
+  func value(_ p: Parameters<Double>, _ l: Loaded, _ cotangent: CotangentObjective<Double>?) throws -> Double {
     switch l.data {
     case .steady(let b):
       return try SteadyNetwork(parameters: p, activation: l.checkpoint.activation, loss: l.checkpoint.loss)
-        .evaluate(batch: b, settings: l.plan.steady).loss
+        .evaluate(batch: b, settings: l.plan.steady, objective: cotangent).loss
     case .trajectory(let b):
       return try TrajectoryNetwork(parameters: p, activation: l.checkpoint.activation, loss: l.checkpoint.loss,
-                                   leak: l.checkpoint.leak).run(b).loss
+                                   leak: l.checkpoint.leak).run(b, objective: cotangent).loss
+    }
+  }
+}
+
+/// The forward pass alone: the states a cotangent ∂R/∂x is computed from.
+struct States: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write the network's states for a dataset (fixed points, or trajectories with x(0)) and its loss.")
+  @Option(help: "The checkpoint.") var checkpoint: String
+  @Option(help: "The dataset.") var data: String
+  @Option(help: "Output states file: /states (P, N) steady, (P, T+1, N) trajectory.") var out: String
+  @Option(help: "f64 (default) or f32.") var precision = "f64"
+  @OptionGroup var solver: SolverFlags
+
+  func run() throws {
+    try reporting {
+      guard ["f32", "f64"].contains(precision) else { throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64") }
+      try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--data", data)])
+      let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
+      let r = precision == "f64" ? try forward(Double.self, l) : try forward(Float.self, l)
+      try StatesFile.write(states: r.states, shape: r.shape, model: l.checkpoint.model, loss: r.loss, to: out)
+    }
+  }
+
+  func forward<T: KernelScalar>(_: T.Type, _ l: Loaded) throws -> (states: [Double], shape: [Int], loss: Double) {
+    switch l.data {
+    case .steady(let b):
+      let net = try l.checkpoint.steadyNetwork(T.self)
+      let batch = try SteadyBatch(inputs: b.inputs.converted(to: T.self), targets: b.targets.converted(to: T.self),
+                                  mask: b.mask?.converted(to: T.self), initial: b.initial?.converted(to: T.self))
+      let r = try net.evaluate(batch: batch, settings: l.plan.steady)
+      return (r.states.elements.map(Double.init), [b.count, net.shape.units], r.loss)
+    case .trajectory(let b):
+      let net = try l.checkpoint.trajectoryNetwork(T.self)
+      let batch = try TrajectoryBatch(count: b.count, steps: b.steps, inputs: b.inputs.map { T($0) }, inputWidth: b.inputWidth,
+                                      targets: b.targets.map { T($0) }, outputWidth: b.outputWidth,
+                                      mask: b.mask?.map { T($0) }, initial: b.initial?.converted(to: T.self))
+      let r = try net.run(batch)
+      let n = net.shape.units
+      return (sequenceMajor(r.states.map(Double.init), blocks: b.steps + 1, count: b.count, width: n),
+              [b.count, b.steps + 1, n], r.loss)
     }
   }
 }
 
 struct Invert: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "The drives that make given states steady (or trajectories the network's own).")
+  static let configuration = CommandConfiguration(abstract: "The drives that make given states steady (or trajectories the network's own), and their Jacobian.")
   @Option(help: "The checkpoint.") var checkpoint: String
   @Option(help: "Any HDF5 file with /states: (P, N) steady or (P, T+1, N) trajectory.") var states: String
   @Option(help: "Output inverse file.") var out: String
+  @Flag(help: "Also write /inverse_slopes = diag D⁻¹ (shaped as /drive): with W, all of ∂a/∂x = D⁻¹ − W.")
+  var jacobian = false
+  @Flag(help: "Also write, per pattern, /jacobian = ∂a/∂x and /sensitivity = ∂x/∂a = (D⁻¹ − W)⁻¹ (N×N steady, TN×TN trajectory; small networks).")
+  var dense = false
+
+  /// Largest side M of the dense matrices, and most values in all of them.
+  static let denseSide = 1024, denseValues = 1 << 25
 
   func run() throws {
     try reporting {
@@ -175,18 +273,63 @@ struct Invert: ParsableCommand {
       guard s.shape.last == n else {
         throw CLIFailure(message: "\(states): /states has \(s.shape.last ?? 0) units, the checkpoint has \(n)")
       }
+      let count = s.shape[0]
       switch ck.model {
       case .steady:
         guard s.shape.count == 2 else { throw CLIFailure(message: "\(states): /states must be (P, N) for a steady model, got \(s.shape)") }
-        let a = try ck.steadyNetwork(Double.self).drive(forStates: Matrix(rows: s.shape[0], cols: n, elements: s.values))
-        try InverseFile.write(drive: a.elements, shape: [s.shape[0], n], model: .steady, to: out)
+        try checkDenseSize(count: count, side: n)
+        let net = try ck.steadyNetwork(Double.self)
+        let x = Matrix(rows: count, cols: n, elements: s.values)
+        let a = try net.drive(forStates: x)
+        let k = jacobian || dense ? try net.inverseSlopes(forStates: x).elements : nil
+        var matrices: (jacobian: [Double], sensitivity: [Double], size: Int)? = nil
+        if dense {
+          var j: [Double] = [], inverse: [Double] = []
+          for p in 0..<count {
+            let jp = try net.driveJacobian(atState: x.row(p))
+            j += jp.elements
+            inverse += try invertedOrNamed(jp.elements, side: n, pattern: p)
+          }
+          matrices = (j, inverse, n)
+        }
+        try InverseFile.write(drive: a.elements, shape: [count, n], model: .steady, inverseSlopes: k, dense: matrices, to: out)
       case .trajectory:
         guard s.shape.count == 3, s.shape[1] >= 2 else {
           throw CLIFailure(message: "\(states): /states must be (P, T+1, N) with T >= 1 for a trajectory model, got \(s.shape)")
         }
-        let a = try ck.trajectoryNetwork(Double.self).drives(forTrajectories: s.values, count: s.shape[0])
-        try InverseFile.write(drive: a, shape: [s.shape[0], s.shape[1] - 1, n], model: .trajectory, to: out)
+        let steps = s.shape[1] - 1
+        try checkDenseSize(count: count, side: steps * n)
+        let net = try ck.trajectoryNetwork(Double.self)
+        let a = try net.drives(forTrajectories: s.values, count: count)
+        let k = jacobian || dense ? try net.inverseSlopes(forTrajectories: s.values, count: count) : nil
+        var matrices: (jacobian: [Double], sensitivity: [Double], size: Int)? = nil
+        if dense, let k {
+          var j: [Double] = [], inverse: [Double] = []
+          for p in 0..<count {
+            let jp = net.driveJacobian(inverseSlopes: k[(p * steps * n)..<((p + 1) * steps * n)], steps: steps)
+            j += jp
+            inverse += try invertedOrNamed(jp, side: steps * n, pattern: p)
+          }
+          matrices = (j, inverse, steps * n)
+        }
+        try InverseFile.write(drive: a, shape: [count, steps, n], model: .trajectory, inverseSlopes: k,
+                              dense: matrices, to: out)
       }
+    }
+  }
+
+  func checkDenseSize(count: Int, side: Int) throws {
+    guard dense else { return }
+    guard side <= Self.denseSide, count.multipliedReportingOverflow(by: side * side).partialValue <= Self.denseValues,
+          count <= Self.denseValues else {
+      throw CLIFailure(message: "--dense: \(count) matrices of \(side)×\(side) are too many to write (at most side "
+                       + "\(Self.denseSide) and \(Self.denseValues) values in all); use --jacobian, which keeps only the diagonal")
+    }
+  }
+
+  func invertedOrNamed(_ j: [Double], side: Int, pattern: Int) throws -> [Double] {
+    do { return try invertSquare(j, n: side) } catch {
+      throw CLIFailure(message: "\(states): ∂a/∂x of pattern \(pattern) is singular, it has no sensitivity ∂x/∂a")
     }
   }
 }

@@ -12,7 +12,7 @@ struct RBP: ParsableCommand {
     commandName: "rbp",
     abstract: "Train recurrent networks by recurrent backpropagation and BPTT.",
     version: "rbp \(RBPVersion.string) (kernels: \(KernelISA.active))",
-    subcommands: [Train.self, Eval.self, Grad.self, Invert.self, FixedPoints.self, Sweep.self,
+    subcommands: [Train.self, Eval.self, Grad.self, States.self, Invert.self, FixedPoints.self, Sweep.self,
                   Inspect.self, Datasets.self, Bench.self])
 }
 

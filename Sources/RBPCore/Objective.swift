@@ -1,0 +1,244 @@
+// Objectives: explicit functions of the state over all N units (SPEC §1.4),
+// R(x_p) for steady states and R(x(1), …, x(T)) = Σ_t R_t(x(t)) for
+// trajectories. An objective gives its value and adds ∂R/∂x into the
+// cotangent that seeds every adjoint; the adjoint and the sensitivity lemma
+// then give ∂R/∂θ and ∂R/∂a = s. The supervised losses (`mse`, `bce` on the
+// last O units) are one objective, `LossObjective`; a given cotangent
+// (∂R/∂x computed elsewhere, e.g. in numpy) is another, `CotangentObjective`.
+//
+// The engine hands an objective one block at a time: the P×N states of all
+// patterns at one step (steady: step 0), one pattern per row.
+//
+// Legend: P = patterns (sequences), T = steps, N = units, O = outputs.
+
+import RBPKernels
+
+/// Whether an objective is to be made small (a loss) or large (a reward).
+public enum ObjectiveGoal: String, Sendable, Codable {
+  case minimize, maximize
+}
+
+/// The states an objective sees at once: every pattern of the batch at one
+/// step, P rows of N units, row-major.
+public struct StateBlock<T: KernelScalar> {
+  public let states: UnsafePointer<T>
+  /// P: row p is pattern p of the batch.
+  public let rows: Int
+  /// N
+  public let units: Int
+  /// t = 1…T for trajectories; 0 for steady states.
+  public let step: Int
+
+  public init(states: UnsafePointer<T>, rows: Int, units: Int, step: Int) {
+    self.states = states
+    self.rows = rows
+    self.units = units
+    self.step = step
+  }
+}
+
+/// An explicit function of the state: the value of one block and its
+/// derivative with respect to every unit of every row.
+///
+/// The gradient the engine returns is that of the objective as written
+/// (∂R/∂θ for a reward); `goal` says which way training moves, and the
+/// results' `descentGradient` is the one an optimizer steps along.
+public protocol StateObjective<Scalar>: Sendable {
+  associatedtype Scalar: KernelScalar
+  var goal: ObjectiveGoal { get }
+  /// True: the objective is the mean over the patterns, (1/P) Σ_p R_p, and
+  /// the engine scales the parameter gradient by 1/P; false: the sum.
+  var meanOverPatterns: Bool { get }
+  /// Σ over the block's rows of the objective's term at this step.
+  func value(_ block: StateBlock<Scalar>) -> Double
+  /// Adds ∂(term of row p)/∂x_p into row p of `gradient` (P×N, row-major),
+  /// for every row.
+  func addGradient(_ block: StateBlock<Scalar>, into gradient: UnsafeMutablePointer<Scalar>)
+}
+
+/// A supervised loss on the output units (the last O of N) against the
+/// batch's targets, with its mask: the objective training uses,
+/// J = (1/P) Σ_p L_p, minimised.
+public struct LossObjective<T: KernelScalar>: StateObjective {
+  public let loss: Loss
+  /// Sequence-major P×S×O (S = 1 for steady states).
+  let targets: [T]
+  let mask: [T]?
+  let steps: Int, outputs: Int
+
+  public var goal: ObjectiveGoal { .minimize }
+  public var meanOverPatterns: Bool { true }
+
+  /// The loss of a steady batch: targets P×O.
+  public init(_ loss: Loss, batch: SteadyBatch<T>) {
+    self.loss = loss
+    targets = batch.targets.elements
+    mask = batch.mask?.elements
+    steps = 1
+    outputs = batch.targets.cols
+  }
+
+  /// The loss of a trajectory batch, Σ_t over its steps: targets P×T×O.
+  public init(_ loss: Loss, batch: TrajectoryBatch<T>) {
+    self.loss = loss
+    targets = batch.targets
+    mask = batch.mask
+    steps = batch.steps
+    outputs = batch.outputWidth
+  }
+
+  /// Offset of pattern p's targets at `step` (0 for steady, else 1…T).
+  @inline(__always)
+  func offset(_ p: Int, _ step: Int) -> Int { (p * steps + max(step, 1) - 1) * outputs }
+
+  public func value(_ block: StateBlock<T>) -> Double {
+    let first = block.units - outputs
+    return targets.withUnsafeBufferPointer { y in
+      (mask ?? []).withUnsafeBufferPointer { m in
+        var total = 0.0
+        for p in 0..<block.rows {
+          let o = offset(p, block.step)
+          total += loss.value(block.states + p * block.units + first, y.baseAddress! + o,
+                              mask: mask == nil ? nil : m.baseAddress! + o, count: outputs)
+        }
+        return total
+      }
+    }
+  }
+
+  public func addGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) {
+    let first = block.units - outputs
+    targets.withUnsafeBufferPointer { y in
+      (mask ?? []).withUnsafeBufferPointer { m in
+        for p in 0..<block.rows {
+          let o = offset(p, block.step)
+          let x = block.states + p * block.units + first, g = gradient + p * block.units + first
+          let yo = y.baseAddress! + o
+          if mask == nil && loss == .mse {
+            for k in 0..<outputs { g[k] += x[k] - yo[k] }               // the common case, vectorised
+          } else {
+            loss.addGradient(x, yo, mask: mask == nil ? nil : m.baseAddress! + o, count: outputs, scale: 1, into: g)
+          }
+        }
+      }
+    }
+  }
+}
+
+/// A given cotangent c = ∂R/∂x, computed elsewhere: the engine returns the
+/// vector–Jacobian product, ∂R/∂θ = Σ_p (∂x_p/∂θ)ᵀ c_p and ∂R/∂a = s. Its
+/// value is ⟨c, x⟩, the linear reward whose gradient this is.
+public struct CotangentObjective<T: KernelScalar>: StateObjective {
+  /// Sequence-major P×S×N (S = 1 for steady states).
+  let cotangent: [T]
+  let count: Int, steps: Int, units: Int
+  public let goal: ObjectiveGoal
+  public let meanOverPatterns: Bool
+
+  /// - Parameters:
+  ///   - cotangent: steady P×N; trajectory P×T×N for t = 1…T, sequence-major.
+  ///   - steps: 1 for steady states, else T.
+  ///   - mean: whether R is the mean over the patterns (scales ∂R/∂θ by 1/P).
+  public init(_ cotangent: [T], count: Int, steps: Int = 1, units: Int, goal: ObjectiveGoal = .maximize,
+              mean: Bool = false) throws {
+    guard count >= 1, steps >= 1, units >= 1, cotangent.count == count * steps * units else {
+      throw RBPError.invalid("the cotangent has \(cotangent.count) values, expected \(count)×\(steps)×\(units)")
+    }
+    if let i = cotangent.firstIndex(where: { !$0.isFinite }) {
+      let (p, rest) = i.quotientAndRemainder(dividingBy: steps * units)
+      throw RBPError.invalid("the cotangent is not finite at pattern \(p), "
+                             + (steps > 1 ? "step \(rest / units + 1), " : "") + "unit \(rest % units): \(cotangent[i])")
+    }
+    self.cotangent = cotangent
+    self.count = count
+    self.steps = steps
+    self.units = units
+    self.goal = goal
+    self.meanOverPatterns = mean
+  }
+
+  @inline(__always)
+  func offset(_ p: Int, _ step: Int) -> Int { (p * steps + max(step, 1) - 1) * units }
+
+  public func value(_ block: StateBlock<T>) -> Double {
+    precondition(block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)")
+    var total = 0.0
+    for p in 0..<block.rows {
+      let o = offset(p, block.step)
+      for i in 0..<units { total += Double(cotangent[o + i]) * Double(block.states[p * units + i]) }
+    }
+    return total
+  }
+
+  public func addGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) {
+    precondition(block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)")
+    cotangent.withUnsafeBufferPointer { c in
+      for p in 0..<block.rows {
+        let o = offset(p, block.step)
+        for i in 0..<units { gradient[p * units + i] += c[o + i] }
+      }
+    }
+  }
+}
+
+/// The objective a pass uses, with the built-in loss kept concrete so that
+/// its loops are specialised with the engine and cost nothing extra.
+enum ActiveObjective<T: KernelScalar> {
+  case loss(LossObjective<T>)
+  case other(any StateObjective<T>)
+
+  init(_ objective: (any StateObjective<T>)?, default builtIn: @autoclosure () -> LossObjective<T>) {
+    switch objective {
+    case nil: self = .loss(builtIn())
+    case let l as LossObjective<T>: self = .loss(l)
+    case let o?: self = .other(o)
+    }
+  }
+
+  var goal: ObjectiveGoal {
+    switch self {
+    case .loss(let l): return l.goal
+    case .other(let o): return o.goal
+    }
+  }
+
+  var meanOverPatterns: Bool {
+    switch self {
+    case .loss(let l): return l.meanOverPatterns
+    case .other(let o): return o.meanOverPatterns
+    }
+  }
+
+  /// 1/P or 1, as the objective declares: the factor of ∂J/∂θ.
+  func patternScale(_ count: Int) -> T { meanOverPatterns ? 1 / T(max(count, 1)) : 1 }
+
+  /// The objective from the sum of its terms over P patterns.
+  func scaled(_ total: Double, count: Int) -> Double { meanOverPatterns ? total / Double(max(count, 1)) : total }
+
+  @inline(__always)
+  func value(_ block: StateBlock<T>) -> Double {
+    switch self {
+    case .loss(let l): return l.value(block)
+    case .other(let o): return o.value(block)
+    }
+  }
+
+  @inline(__always)
+  func addGradient(_ block: StateBlock<T>, into g: UnsafeMutablePointer<T>) {
+    switch self {
+    case .loss(let l): l.addGradient(block, into: g)
+    case .other(let o): o.addGradient(block, into: g)
+    }
+  }
+}
+
+extension Parameters {
+  /// The gradient an optimizer steps along: `gradient` itself for an
+  /// objective to minimise, its negative for one to maximise.
+  public func descending(_ goal: ObjectiveGoal) -> Parameters {
+    guard goal == .maximize else { return self }
+    var out = self
+    for i in out.values.indices { out.values[i] = -out.values[i] }
+    return out
+  }
+}
