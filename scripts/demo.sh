@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main command: installs what is missing, builds in release mode, trains
 # a steady-state network by recurrent backpropagation on `patterns` (pattern
-# completion) and a trajectory network by BPTT on `figure8`, prints the
-# results and writes the figures to out/demo/.
+# completion), a trajectory network by BPTT on `figure8`, and a steady
+# network on a reward written in numpy (scripts/reward_example.py), prints
+# the results and writes the figures to out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,6 +24,9 @@ echo "== figure8: trajectories, backpropagation through time"
 "$rbp" eval --checkpoint "$out/figure8/checkpoint.h5" --data datasets/figure8.h5
 "$rbp" grad --checkpoint "$out/figure8/checkpoint.h5" --data datasets/figure8.h5 --out "$out/figure8/gradients.h5"
 
+echo "== any reward: numpy computes ∂R/∂x, rbp grad --cotangent returns ∂R/∂θ"
+"$py" scripts/reward_example.py --rbp "$rbp" --out "$out/reward"
+
 echo "== a small sweep: learning rate × seed on xor"
 "$rbp" sweep scripts/example_sweep.json --out "$out/sweep" --jobs 2 --quiet
 "$rbp" sweep merge "$out/sweep"
@@ -31,4 +35,5 @@ echo "== a small sweep: learning rate × seed on xor"
 "$py" scripts/plot_history.py "$out/figure8/checkpoint.h5" --out "$out/figure8-history.png" --title "figure8 (BPTT)"
 "$py" scripts/plot_trajectory.py --gradients "$out/figure8/gradients.h5" --data datasets/figure8.h5 --out "$out/figure8.png"
 "$py" scripts/plot_sweep.py "$out/sweep/sweep.h5" --param lr --out "$out/sweep-lr.png"
+cp "$out/reward/reward.png" "$out/reward.png"
 echo "figures: $(ls "$out"/*.png | tr '\n' ' ')"

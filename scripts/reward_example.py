@@ -84,7 +84,7 @@ def main():
         with h5py.File(states) as f:
             x = f["states"][:]
         r, c = reward_and_cotangent(x, a.norm2)
-        rewards.append(r)
+        rewards.append(float(r))
         with h5py.File(cot, "w") as f:
             f["dstates"] = c
         rbp(a.rbp, "grad", "--checkpoint", ck, "--data", a.data, "--cotangent", cot, "--out", grad)

@@ -243,6 +243,21 @@ struct CotangentCLITests {
     }
   }
 
+  /// The worked example of the README, a few iterations: numpy's reward
+  /// grows through rbp states and rbp grad --cotangent.
+  @Test func numpyRewardExampleRuns() throws {
+    let python = try requirePython()
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try runTool(python, [repositoryRoot + "/scripts/reward_example.py", "--rbp", rbpBinary, "--data", shipped("xor"),
+                                 "--out", dir, "--iterations", "12"])
+    #expect(r.status == 0, "\(r.err)")
+    let csv = try String(contentsOfFile: dir + "/reward.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+    let rewards = csv.compactMap { $0.split(separator: ",").last.flatMap { Double(String($0)) } }
+    #expect(rewards.count == 12 && rewards.last! > rewards.first!, "\(rewards)")
+    #expect(FileManager.default.fileExists(atPath: dir + "/reward.png"))
+  }
+
   @Test func badCotangentFilesAreOneLineErrorsWithNoOutput() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
