@@ -29,6 +29,7 @@ import pathlib, re, sys
 readme, out = pathlib.Path(sys.argv[1]).read_text(), pathlib.Path(sys.argv[2])
 for heading, target in [("## Library: a steady-state gradient", "SteadyExample"),
                         ("## Library: a trajectory gradient", "TrajectoryExample"),
+                        ("## Any reward R(x): objectives and cotangents", "RewardExample"),
                         ("## Use it from your package", "MinimalExample")]:
     section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```swift\n(.*?)```", section, re.S)
@@ -46,7 +47,7 @@ if ! grep -q "Build complete" "$work/build.log"; then
 fi
 grep -q "\"version\" : \"$version\"" Package.resolved \
   || { echo "consumer_test: rbp was not resolved as version $version" >&2; cat Package.resolved >&2; exit 1; }
-for example in SteadyExample TrajectoryExample MinimalExample; do
+for example in SteadyExample TrajectoryExample RewardExample MinimalExample; do
   echo "--- $example"
   .build/debug/$example
 done

@@ -3,7 +3,7 @@
 // A package that uses rbp as its users do: through a tagged version of its
 // repository, with `from:`. `scripts/consumer_test.sh` tags a snapshot of
 // the working tree in a local bare repository, points RBP_REPOSITORY at it,
-// copies the README's three library examples in as the three executables,
+// copies the README's four library examples in as the four executables,
 // builds them and runs them.
 
 import PackageDescription
@@ -17,7 +17,7 @@ let package = Package(
   dependencies: [
     .package(url: repository, from: Version(stringLiteral: version)),
   ],
-  targets: ["SteadyExample", "TrajectoryExample", "MinimalExample"].map { name in
+  targets: ["SteadyExample", "TrajectoryExample", "RewardExample", "MinimalExample"].map { name in
     .executableTarget(
       name: name,
       dependencies: [
