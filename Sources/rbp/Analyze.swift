@@ -13,6 +13,23 @@ import RBPKernels
 import RBPStore
 import RBPTrain
 
+extension SteadyBatch<Double> {
+  /// The same patterns in precision U.
+  func converted<U: KernelScalar>(to _: U.Type) throws -> SteadyBatch<U> {
+    try SteadyBatch<U>(inputs: inputs.converted(to: U.self), targets: targets.converted(to: U.self),
+                       mask: mask?.converted(to: U.self), initial: initial?.converted(to: U.self))
+  }
+}
+
+extension TrajectoryBatch<Double> {
+  /// The same sequences in precision U.
+  func converted<U: KernelScalar>(to _: U.Type) throws -> TrajectoryBatch<U> {
+    try TrajectoryBatch<U>(count: count, steps: steps, inputs: inputs.map { U($0) }, inputWidth: inputWidth,
+                           targets: targets.map { U($0) }, outputWidth: outputWidth, mask: mask?.map { U($0) },
+                           initial: initial?.converted(to: U.self))
+  }
+}
+
 /// A checkpoint, its dataset and the solver settings of its run.
 struct Loaded {
   var checkpoint: Checkpoint
@@ -157,8 +174,7 @@ struct Grad: ParsableCommand {
     switch l.data {
     case .steady(let b):
       let net = try l.checkpoint.steadyNetwork(T.self)
-      let batch = try SteadyBatch(inputs: b.inputs.converted(to: T.self), targets: b.targets.converted(to: T.self),
-                                  mask: b.mask?.converted(to: T.self), initial: b.initial?.converted(to: T.self))
+      let batch = try b.converted(to: T.self)
       // A gradient of the objective alone: no stabiliser.
       var settings = l.plan.steady
       settings.stabilizer = nil
@@ -169,9 +185,7 @@ struct Grad: ParsableCommand {
                                     "adjoint_tolerance": settings.adjointOptions(for: T.self, units: n).tolerance]
     case .trajectory(let b):
       let net = try l.checkpoint.trajectoryNetwork(T.self)
-      let batch = try TrajectoryBatch(count: b.count, steps: b.steps, inputs: b.inputs.map { T($0) }, inputWidth: b.inputWidth,
-                                      targets: b.targets.map { T($0) }, outputWidth: b.outputWidth,
-                                      mask: b.mask?.map { T($0) }, initial: b.initial?.converted(to: T.self))
+      let batch = try b.converted(to: T.self)
       let mode: BPTTMode = l.plan.bptt == .checkpointed(every: nil) ? .full : l.plan.bptt
       record = try GradientsRecord(try net.gradient(batch: batch, mode: mode, objective: objective), count: b.count,
                                    steps: b.steps, units: net.shape.units)
@@ -234,15 +248,12 @@ struct States: ParsableCommand {
     switch l.data {
     case .steady(let b):
       let net = try l.checkpoint.steadyNetwork(T.self)
-      let batch = try SteadyBatch(inputs: b.inputs.converted(to: T.self), targets: b.targets.converted(to: T.self),
-                                  mask: b.mask?.converted(to: T.self), initial: b.initial?.converted(to: T.self))
+      let batch = try b.converted(to: T.self)
       let r = try net.evaluate(batch: batch, settings: l.plan.steady)
       return (r.states.elements.map(Double.init), [b.count, net.shape.units], r.loss)
     case .trajectory(let b):
       let net = try l.checkpoint.trajectoryNetwork(T.self)
-      let batch = try TrajectoryBatch(count: b.count, steps: b.steps, inputs: b.inputs.map { T($0) }, inputWidth: b.inputWidth,
-                                      targets: b.targets.map { T($0) }, outputWidth: b.outputWidth,
-                                      mask: b.mask?.map { T($0) }, initial: b.initial?.converted(to: T.self))
+      let batch = try b.converted(to: T.self)
       let r = try net.run(batch)
       let n = net.shape.units
       return (sequenceMajor(r.states.map(Double.init), blocks: b.steps + 1, count: b.count, width: n),
