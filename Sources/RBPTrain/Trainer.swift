@@ -16,6 +16,12 @@
 // validated and whose parameters gave the next step's gradient) is written
 // as the checkpoint with the reason in `stop_reason`,
 // so it can be resumed, with other settings if need be.
+//
+// Interruption. A stop request (SIGINT or SIGTERM, through `StopRequest`)
+// is seen before each minibatch and after each epoch: the state at the last
+// epoch boundary is written as the checkpoint and the run throws
+// `TrainingInterrupted`. Resuming from it ends bit-identical to a run that
+// was never interrupted; at most the epoch in progress is redone.
 
 import Dispatch
 import Foundation
@@ -62,6 +68,42 @@ public struct TrainingStopped: Error, CustomStringConvertible {
   public var description: String {
     "\(reason); the last good state (epoch \(epoch)) is in \(checkpoint), resumable with --resume"
   }
+}
+
+/// The run was asked to stop (a signal); the checkpoint holds the state at
+/// the last epoch boundary, resumable as it is.
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+  public var signal: Int32
+  public var checkpoint: String
+  public var epoch: Int
+  public var description: String {
+    "interrupted by \(signalName(signal)) at epoch \(epoch); the state is in \(checkpoint), resumable with --resume"
+  }
+}
+
+/// "SIGTERM", "SIGINT", or "signal N".
+public func signalName(_ signal: Int32) -> String {
+  switch signal {
+  case SIGINT: return "SIGINT"
+  case SIGTERM: return "SIGTERM"
+  case SIGHUP: return "SIGHUP"
+  default: return "signal \(signal)"
+  }
+}
+
+/// A request to stop work soon and save it, shared by every trainer in the
+/// process: set from a signal handler's queue, polled by the trainers.
+public final class StopRequest: @unchecked Sendable {
+  public static let shared = StopRequest()
+  private let lock = NSLock()
+  private var pending: Int32? = nil
+
+  public init() {}
+
+  /// The signal that asked to stop, if any.
+  public var signal: Int32? { lock.withLock { pending } }
+
+  public func request(_ signal: Int32) { lock.withLock { if pending == nil { pending = signal } } }
 }
 
 /// Solver statistics of the steps of one epoch (steady models).
@@ -134,6 +176,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   var lastGood: Checkpoint? = nil
   /// The end of the last epoch, until the next gradient confirms it.
   var pendingGood: Checkpoint? = nil
+  /// Also save at an epoch's end once this many seconds have passed since
+  /// the last save (nil: only every `checkpointEvery` epochs and at the end).
+  /// Does not change any result.
+  public var checkpointSeconds: Double? = nil
+  /// Polled before each minibatch and after each epoch.
+  public var stopRequest = StopRequest.shared
 
   /// Sets up a run: a fresh network from the plan's seed, or the state of
   /// `resumeFrom` (a checkpoint written by a run of the same configuration).
@@ -222,6 +270,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         }
       }
     }
+    var lastSave = DispatchTime.now().uptimeNanoseconds
     while epoch < plan.epochs {
       let epochStart = DispatchTime.now().uptimeNanoseconds
       stream.startEpoch(epoch)
@@ -229,6 +278,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       rejected = 0
       var stats = SolveStats()
       while let (indices, batch) = try stream.next() {
+        if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? checkpoint) }
         let (loss, gradient, shardStats) = try retrying {
           let r = try minibatchGradient(batch, indices: indices)
           guard r.0.isFinite, r.1.values.allSatisfy({ $0.isFinite }) else {
@@ -266,9 +316,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       optimizer.settings.learningRate *= plan.lrDecay
       pendingGood = checkpoint
       let done = (plan.stopWhenSolved && solved) || (plan.targetLoss.map { validationLoss <= $0 } ?? false)
-      if done || epoch == plan.epochs || (plan.checkpointEvery > 0 && epoch % plan.checkpointEvery == 0) {
+      let now = DispatchTime.now().uptimeNanoseconds
+      let due = checkpointSeconds.map { Double(now - lastSave) * 1e-9 >= $0 } ?? false
+      if done || epoch == plan.epochs || due || (plan.checkpointEvery > 0 && epoch % plan.checkpointEvery == 0) {
         try saveCheckpoint()
+        lastSave = now
       }
+      if !done && epoch < plan.epochs, let signal = stopRequest.signal { try interrupt(signal, saving: checkpoint) }
       if done {
         stoppedEarly = epoch < plan.epochs
         break
@@ -277,6 +331,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     return TrainingOutcome(epochs: epoch, final: last, stoppedEarly: stoppedEarly,
                            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9,
                            checkpoint: checkpointPath)
+  }
+
+  /// Writes `state` (an epoch boundary) and throws `TrainingInterrupted`.
+  func interrupt(_ signal: Int32, saving state: Checkpoint) throws -> Never {
+    try CheckpointFile.write(state, to: checkpointPath)
+    throw TrainingInterrupted(signal: signal, checkpoint: checkpointPath, epoch: state.epoch)
   }
 
   /// Writes the last good state with `reason` and throws `TrainingStopped`.

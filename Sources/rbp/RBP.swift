@@ -35,6 +35,8 @@ enum Main {
       }
       var command = try RBP.parseAsRoot()
       try command.run()
+    } catch let code as ExitCode {
+      exit(code.rawValue)   // the command has said why
     } catch {
       if RBP.exitCode(for: error) == .success {
         RBP.exit(withError: error)   // --help, --version: full text, exit 0

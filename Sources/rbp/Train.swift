@@ -17,10 +17,13 @@ struct Train: ParsableCommand {
   @Flag(help: "Continue from OUT/checkpoint.h5.") var resume = false
   @Flag(help: "No progress output.") var quiet = false
   @Flag(help: "One JSON object per epoch on stdout.") var json = false
+  @Option(name: .customLong("log-every"), help: "Print every K-th epoch (and the last) in logs and --json; a terminal's live line shows every epoch.")
+  var logEvery = 1
   @OptionGroup var options: RunOptions
 
   func run() throws {
     try reporting {
+      guard logEvery >= 1 else { throw CLIFailure(message: "--log-every must be at least 1, got \(logEvery)") }
       var resolvedConfig = try config.map(readConfig) ?? RunConfig()
       let checkpointPath = out + "/checkpoint.h5"
       var resumeFrom: Checkpoint? = nil
@@ -45,8 +48,15 @@ struct Train: ParsableCommand {
       // Everything is checked; only now does the output folder appear.
       try lockOutputFolder(out)
       let printer = ProgressPrinter(quiet: quiet, json: json)
-      let outcome = try train(plan: plan, summary: summary, checkpoint: checkpointPath, resumeFrom: resumeFrom,
-                              learningRate: resume ? flags.lr : nil, printer: printer)
+      installStopHandlers()
+      let outcome: TrainingOutcome
+      do {
+        outcome = try train(plan: plan, summary: summary, checkpoint: checkpointPath, resumeFrom: resumeFrom,
+                            learningRate: resume ? flags.lr : nil, printer: printer, logEvery: logEvery)
+      } catch let interrupted as TrainingInterrupted {
+        printer.finish()
+        throw interruptedExit(interrupted.signal, message: interrupted.description)
+      }
       printer.finish()
       if !quiet && !json && outcome.final == nil && outcome.stoppedEarly {
         print("nothing to train: the run already met its stopping rule at epoch \(outcome.epochs); checkpoint \(outcome.checkpoint)")
@@ -64,8 +74,9 @@ struct Train: ParsableCommand {
 
 /// Runs a plan in its precision, printing progress.
 func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resumeFrom: Checkpoint?,
-           learningRate: Double? = nil, printer: ProgressPrinter) throws -> TrainingOutcome {
+           learningRate: Double? = nil, printer: ProgressPrinter, logEvery: Int = 1) throws -> TrainingOutcome {
   let report = { (r: EpochReport) in
+    guard printer.mode == .live || r.epoch % logEvery == 0 || r.epoch == r.epochs else { return }
     let eta = Double(r.epochs - r.epoch) * r.seconds
     printer.update(
       "epoch \(r.epoch)/\(r.epochs)  loss \(format6(r.loss))  val \(format6(r.validationLoss))"
