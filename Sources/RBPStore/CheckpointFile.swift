@@ -32,6 +32,11 @@ public struct Checkpoint: Sendable {
   public var parameters: Parameters<Double>
   /// The run configuration, JSON.
   public var config: String?
+  /// The configuration with every default filled in, JSON (attribute
+  /// `resolved_config`), and the run's identity: a hash of it and of the
+  /// dataset's content (attribute `run_hash`).
+  public var resolvedConfig: String?
+  public var runHash: String?
   public var step: Int
   public var epoch: Int
   public var optimizer: Optimizer<Double>?
@@ -170,6 +175,8 @@ public enum CheckpointFile {
       }
     }
     if file.hasAttribute("config") { checkpoint.config = try file.stringAttribute("config") }
+    if file.hasAttribute("resolved_config") { checkpoint.resolvedConfig = try file.stringAttribute("resolved_config") }
+    if file.hasAttribute("run_hash") { checkpoint.runHash = try file.stringAttribute("run_hash") }
     if file.hasAttribute("rbp_version") { checkpoint.rbpVersion = try file.stringAttribute("rbp_version") }
     if file.hasAttribute("step") { checkpoint.step = try integer("step") }
     if file.hasAttribute("epoch") { checkpoint.epoch = try integer("epoch") }
@@ -244,6 +251,8 @@ public enum CheckpointFile {
       if s.coupling == .dense { try params.write("U", p.U.elements, shape: [s.units, s.inputs]) }
       if checkpoint.model == .trajectory { try params.write("x0", p.x0, shape: [s.units]) }
       if let config = checkpoint.config { try file.setAttribute("config", string: config) }
+      if let resolved = checkpoint.resolvedConfig { try file.setAttribute("resolved_config", string: resolved) }
+      if let hash = checkpoint.runHash { try file.setAttribute("run_hash", string: hash) }
       // The engine that wrote it (SPEC §3: a run is known by its configuration, data and version).
       try file.setAttribute("rbp_version", string: RBPVersion.string)
       try file.setAttribute("step", int: checkpoint.step)

@@ -182,6 +182,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   public var checkpointSeconds: Double? = nil
   /// Polled before each minibatch and after each epoch.
   public var stopRequest = StopRequest.shared
+  /// The run's identity (`TrainingPlan.identity(dataHash:)`), recorded in
+  /// its checkpoints with the resolved configuration.
+  public var runHash: String? = nil
 
   /// Sets up a run: a fresh network from the plan's seed, or the state of
   /// `resumeFrom` (a checkpoint written by a run of the same configuration).
@@ -451,6 +454,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     opt?.first = optimizer.first.converted(to: Double.self)
     opt?.second = optimizer.second.converted(to: Double.self)
     ck.optimizer = opt
+    ck.resolvedConfig = plan.resolvedConfig.json
+    ck.runHash = runHash
     if plan.model == .steady && plan.warmStart {
       let (states, known) = warm.snapshot(count: summary.count)
       ck.warmStarts = WarmStarts(states: states.converted(to: Double.self), known: known)

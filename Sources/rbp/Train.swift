@@ -75,6 +75,7 @@ struct Train: ParsableCommand {
 /// Runs a plan in its precision, printing progress.
 func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resumeFrom: Checkpoint?,
            learningRate: Double? = nil, printer: ProgressPrinter, logEvery: Int = 1) throws -> TrainingOutcome {
+  let runHash = plan.identity(dataHash: try ContentHash.ofFile(summary.path))
   let report = { (r: EpochReport) in
     guard printer.mode == .live || r.epoch % logEvery == 0 || r.epoch == r.epochs else { return }
     let eta = Double(r.epochs - r.epoch) * r.seconds
@@ -86,11 +87,15 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
              "val_accuracy": r.validationAccuracy ?? NSNull(), "solved": r.solved, "seconds": r.seconds])
   }
   if plan.doublePrecision {
-    return try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
-                               resumeFrom: resumeFrom, learningRate: learningRate).run(report: report)
+    let t = try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
+                                resumeFrom: resumeFrom, learningRate: learningRate)
+    t.runHash = runHash
+    return try t.run(report: report)
   }
-  return try Trainer<Float>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
-                            resumeFrom: resumeFrom, learningRate: learningRate).run(report: report)
+  let t = try Trainer<Float>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
+                             resumeFrom: resumeFrom, learningRate: learningRate)
+  t.runHash = runHash
+  return try t.run(report: report)
 }
 
 /// A resumed run continues the same run: what defines it (network,

@@ -1,0 +1,140 @@
+// What a run is: its configuration with every default filled in (the
+// resolved configuration) and the content of its dataset. Their hash is the
+// run's identity: a sweep skips a run only when a result with the same
+// identity exists, and a checkpoint records it (SPEC §3: a run is
+// identified by its fully resolved configuration and its data).
+//
+// Settings that do not change any result (threads, checkpoint-every) are
+// left out. The hash is 64-bit FNV-1a over 8-byte words: an identity check
+// against accidents (a changed spec, another dataset), not a cryptographic
+// digest.
+
+import Foundation
+import RBPCore
+import RBPKernels
+import RBPStore
+
+/// 64-bit FNV-1a over little-endian 8-byte words (the tail byte by byte).
+public struct ContentHash: Sendable {
+  public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+  static let prime: UInt64 = 0x100_0000_01b3
+
+  public init() {}
+
+  public mutating func add(_ bytes: UnsafeRawBufferPointer) {
+    var h = value
+    let words = bytes.count / 8
+    for w in 0..<words { h = (h ^ bytes.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) &* Self.prime }
+    for i in (words * 8)..<bytes.count { h = (h ^ UInt64(bytes[i])) &* Self.prime }
+    value = h
+  }
+
+  public mutating func add(_ text: String) {
+    var copy = text
+    copy.withUTF8 { add(UnsafeRawBufferPointer($0)) }
+  }
+
+  /// 16 hex digits.
+  public var hex: String { String(format: "%016llx", value) }
+
+  /// The hash of a string, prefixed by its length (so that concatenations differ).
+  public static func of(_ parts: [String]) -> String {
+    var h = ContentHash()
+    for part in parts {
+      var length = UInt64(part.utf8.count).littleEndian
+      withUnsafeBytes(of: &length) { h.add($0) }
+      h.add(part)
+    }
+    return h.hex
+  }
+
+  /// The hash of a file's bytes, read in 4 MiB pieces.
+  public static func ofFile(_ path: String) throws -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw ConfigError("\(path): cannot read the file to identify it") }
+    defer { try? handle.close() }
+    var h = ContentHash()
+    var carry: [UInt8] = []
+    while true {
+      let chunk: Data
+      do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
+        throw ConfigError("\(path): cannot read the file to identify it (\(error.localizedDescription))")
+      }
+      if chunk.isEmpty { break }
+      // Whole words only until the end, so the result does not depend on where reads split.
+      var bytes = carry + chunk
+      let whole = bytes.count / 8 * 8
+      bytes.withUnsafeBytes { h.add(UnsafeRawBufferPointer(rebasing: $0[0..<whole])) }
+      carry = Array(bytes[whole...])
+      bytes = []
+    }
+    carry.withUnsafeBytes { h.add($0) }
+    return h.hex
+  }
+}
+
+extension TrainingPlan {
+  /// The configuration with every default filled in, each setting present
+  /// only where it applies to the model (solver settings for steady states,
+  /// BPTT settings for trajectories), without `threads` and
+  /// `checkpoint-every`.
+  public var resolvedConfig: RunConfig {
+    var c = RunConfig()
+    c.model = model
+    c.units = shape.units
+    c.activation = activation
+    c.loss = loss
+    c.coupling = shape.coupling
+    c.gain = gain
+    c.optimizer = optimizer.kind
+    c.lr = optimizer.learningRate
+    c.momentum = optimizer.beta1
+    c.beta2 = optimizer.beta2
+    c.clip = optimizer.clipNorm
+    c.weightDecay = optimizer.weightDecay
+    c.lrDecay = lrDecay
+    c.epochs = epochs
+    c.batch = batch
+    c.seed = seed
+    c.precision = doublePrecision ? "f64" : "f32"
+    c.targetLoss = targetLoss
+    c.stopWhenSolved = stopWhenSolved
+    c.maxRetries = maxRetries
+    switch model {
+    case .steady:
+      let defaultTolerance = doublePrecision ? SolverOptions.defaultTolerance(for: Double.self, units: shape.units)
+                                             : SolverOptions.defaultTolerance(for: Float.self, units: shape.units)
+      c.solver = config.solver ?? "auto"
+      c.damping = config.damping ?? 1
+      c.memory = config.memory ?? 5
+      c.tolerance = steady.tolerance ?? defaultTolerance
+      c.maxIterations = steady.maxIterations
+      c.adjoint = config.adjoint ?? "auto"
+      c.terms = config.terms ?? 50
+      c.restart = config.restart ?? 30
+      c.adjointTolerance = steady.adjointTolerance ?? c.tolerance
+      c.warmStart = warmStart
+      if case let .jacobian(weight, threshold)? = steady.stabilizer {
+        c.stabilizer = "jacobian"
+        c.stabilityWeight = weight
+        c.stabilityThreshold = threshold
+      } else {
+        c.stabilizer = "none"
+      }
+    case .trajectory:
+      c.leak = leak
+      switch bptt {
+      case .full: c.bptt = "full"
+      case .checkpointed: c.bptt = "checkpointed"
+      case .truncated(let window):
+        c.bptt = "truncated"
+        c.window = window
+      }
+    }
+    return c
+  }
+
+  /// The run's identity with the dataset whose content hashes to `dataHash`.
+  public func identity(dataHash: String) -> String {
+    ContentHash.of(["rbp-run", resolvedConfig.json, dataHash])
+  }
+}
