@@ -25,6 +25,8 @@ static inline unsigned rbp_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 static inline hid_t rbp_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t rbp_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t rbp_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t rbp_H5T_NATIVE_INT8(void) { return H5T_NATIVE_INT8; }
+static inline hid_t rbp_H5T_STD_I8LE(void) { return H5T_STD_I8LE; }
 static inline hid_t rbp_H5T_NATIVE_UINT64(void) { return H5T_NATIVE_UINT64; }
 static inline hid_t rbp_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
 static inline hid_t rbp_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }

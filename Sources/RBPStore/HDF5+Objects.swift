@@ -26,6 +26,11 @@ extension Int64: HDF5Numeric {
   public static var hdf5Native: hid_t { rbp_H5T_NATIVE_INT64() }
   public static var hdf5Disk: hid_t { rbp_H5T_STD_I64LE() }
 }
+/// Flags (h5py reads them as int8; numpy's bool columns convert).
+extension Int8: HDF5Numeric {
+  public static var hdf5Native: hid_t { rbp_H5T_NATIVE_INT8() }
+  public static var hdf5Disk: hid_t { rbp_H5T_STD_I8LE() }
+}
 
 /// What kind of values a dataset or attribute holds.
 public enum HDF5ValueKind: Equatable, Sendable {

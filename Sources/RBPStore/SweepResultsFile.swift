@@ -1,18 +1,23 @@
 // The sweep-results format (`format = "rbp-sweep"`): one record per run
-// under /runs/<name> (its configuration as JSON, status, failure reason,
-// final metrics, epochs, seconds, and the learning curves), plus summary
-// columns at the root in run order (/index, /ok, /final_loss,
-// /final_val_loss) for quick plotting.
+// under /runs/<name> (its identity, resolved configuration as JSON, status,
+// failure reason, final metrics, epochs, seconds, and the learning curves),
+// plus columns at the root in run order for quick loading: /index, /epochs
+// (int64), /ok, /solved (int8), /seconds, /final_loss, /final_val_loss,
+// /final_accuracy (float64, NaN where there is none), and under /config
+// one column per numeric or boolean setting. A record is also one run's
+// `result.json` (snake_case keys; NaN and ∞ are written as null).
 
 import Foundation
 
 /// One run's outcome in a sweep.
-public struct SweepRecord: Codable, Equatable, Sendable {
+public struct SweepRecord: Equatable, Sendable {
   public var name: String
   public var index: Int
-  /// The run's full configuration, JSON.
+  /// The run's identity: a hash of its resolved configuration and its data.
+  public var hash: String = ""
+  /// The run's resolved configuration (as given, if it does not resolve), JSON.
   public var config: String
-  /// "ok" or "failed".
+  /// "ok", "failed", or (in a partial merge) "missing".
   public var status: String
   public var reason: String
   public var epochs: Int
@@ -46,22 +51,53 @@ public struct SweepRecord: Codable, Equatable, Sendable {
 }
 
 public enum SweepResultsFile {
-  /// Writes the records (sorted by index) atomically.
-  public static func write(_ records: [SweepRecord], to path: String, attributes: [String: String] = [:]) throws {
+  /// Writes the records (sorted by index) atomically, with string and
+  /// integer root attributes.
+  /// `integerSettings`: the configuration keys whose columns are int64.
+  public static func write(_ records: [SweepRecord], to path: String, attributes: [String: String] = [:],
+                           integers: [String: Int] = [:], integerSettings: Set<String> = []) throws {
     let sorted = records.sorted { $0.index < $1.index }
     try writeHDF5Atomically(to: path) { f in
       try f.setAttribute("format", string: FileFormat.sweep.rawValue)
       try f.setAttribute("version", int: FileFormat.version)
       for (k, v) in attributes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, string: v) }
+      for (k, v) in integers.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, int: v) }
       try f.setAttribute("runs", int: sorted.count)
-      try f.write("index", sorted.map { Double($0.index) }, shape: [sorted.count])
-      try f.write("ok", sorted.map { $0.status == "ok" ? 1.0 : 0.0 }, shape: [sorted.count])
-      try f.write("final_loss", sorted.map(\.finalLoss), shape: [sorted.count])
-      try f.write("final_val_loss", sorted.map(\.finalValidationLoss), shape: [sorted.count])
+      let count = [sorted.count]
+      try f.write("index", sorted.map { Int64($0.index) }, shape: count)
+      try f.write("epochs", sorted.map { Int64($0.epochs) }, shape: count)
+      try f.write("ok", sorted.map { $0.status == "ok" ? Int8(1) : 0 }, shape: count)
+      try f.write("solved", sorted.map { $0.solved ? Int8(1) : 0 }, shape: count)
+      try f.write("seconds", sorted.map(\.seconds), shape: count)
+      try f.write("final_loss", sorted.map(\.finalLoss), shape: count)
+      try f.write("final_val_loss", sorted.map(\.finalValidationLoss), shape: count)
+      try f.write("final_accuracy", sorted.map { $0.finalAccuracy ?? .nan }, shape: count)
+      // One column per numeric or boolean setting found in every run's configuration.
+      let configs = sorted.map { (try? JSONSerialization.jsonObject(with: Data($0.config.utf8))) as? [String: Any] ?? [:] }
+      if !configs.isEmpty {
+        let group = try f.createGroup("config")
+        let keys = Set(configs.flatMap(\.keys)).sorted()
+        for key in keys {
+          let values = configs.map { $0[key] }
+          let name = key.replacingOccurrences(of: "-", with: "_")
+          // JSON booleans come back as NSNumber of type "c", integers as "i"/"q", fractions as "d".
+          func type(_ v: Any?) -> String? { (v as? NSNumber).map { String(cString: $0.objCType) } }
+          if values.allSatisfy({ type($0) == "c" }) {
+            try group.write(name, values.map { ($0 as! NSNumber).boolValue ? Int8(1) : 0 }, shape: count)
+          } else if integerSettings.contains(key), values.allSatisfy({ type($0).map { $0 != "c" } ?? false }) {
+            try group.write(name, values.map { ($0 as! NSNumber).int64Value }, shape: count)
+          } else if values.allSatisfy({ $0 is NSNumber }) {
+            try group.write(name, values.map { ($0 as! NSNumber).doubleValue }, shape: count)
+          } else if values.allSatisfy({ $0 == nil || $0 is NSNumber }) {
+            try group.write(name, values.map { ($0 as? NSNumber)?.doubleValue ?? .nan }, shape: count)
+          }
+        }
+      }
       try f.createGroup("runs")
       for r in sorted {
         let g = try f.createGroup("runs/\(r.name)")
         try g.setAttribute("index", int: r.index)
+        try g.setAttribute("hash", string: r.hash)
         try g.setAttribute("config", string: r.config)
         try g.setAttribute("status", string: r.status)
         try g.setAttribute("reason", string: r.reason)
@@ -85,7 +121,7 @@ public enum SweepResultsFile {
     let runs = try f.group("runs")
     return try runs.childNames().map { name in
       let g = try runs.group(name)
-      return SweepRecord(
+      var record = SweepRecord(
         name: name, index: try g.integerAttribute("index"), config: try g.stringAttribute("config"),
         status: try g.stringAttribute("status"), reason: try g.stringAttribute("reason"),
         epochs: try g.integerAttribute("epochs"), seconds: try g.numberAttribute("seconds"),
@@ -93,6 +129,48 @@ public enum SweepResultsFile {
         finalAccuracy: g.hasAttribute("final_accuracy") ? try g.numberAttribute("final_accuracy") : nil,
         solved: try g.integerAttribute("solved") != 0, curve: try g.dataset("curve").read(),
         validationCurve: try g.dataset("val_curve").read())
+      if g.hasAttribute("hash") { record.hash = try g.stringAttribute("hash") }
+      return record
     }.sorted { $0.index < $1.index }
+  }
+}
+
+extension SweepRecord {
+  /// The record as `result.json` holds it: snake_case keys, `config` as an
+  /// object, non-finite numbers as null.
+  public var jsonObject: [String: Any] {
+    func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+    let config = (try? JSONSerialization.jsonObject(with: Data(self.config.utf8))) ?? self.config
+    return ["name": name, "index": index, "hash": hash, "config": config, "status": status, "reason": reason,
+            "epochs": epochs, "seconds": number(seconds), "final_loss": number(finalLoss),
+            "final_val_loss": number(finalValidationLoss), "final_accuracy": finalAccuracy.map(number) ?? NSNull(),
+            "solved": solved, "curve": curve.map(number), "val_curve": validationCurve.map(number)]
+  }
+
+  public func jsonData() throws -> Data {
+    try JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys])
+  }
+
+  /// Reads `result.json`; nil when it is not a record (damaged, or from
+  /// another version).
+  public init?(json data: Data) {
+    guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+          let name = o["name"] as? String, let index = o["index"] as? Int, let hash = o["hash"] as? String,
+          let status = o["status"] as? String, let reason = o["reason"] as? String,
+          let epochs = o["epochs"] as? Int, let solved = o["solved"] as? Bool else { return nil }
+    func number(_ key: String) -> Double { (o[key] as? NSNumber)?.doubleValue ?? .nan }
+    func series(_ key: String) -> [Double] { (o[key] as? [Any] ?? []).map { ($0 as? NSNumber)?.doubleValue ?? .nan } }
+    let config: String
+    if let object = o["config"], !(object is String),
+       let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+      config = String(decoding: data, as: UTF8.self)
+    } else {
+      config = o["config"] as? String ?? "{}"
+    }
+    self.init(name: name, index: index, config: config, status: status, reason: reason, epochs: epochs,
+              seconds: number("seconds"), finalLoss: number("final_loss"), finalValidationLoss: number("final_val_loss"),
+              finalAccuracy: o["final_accuracy"] is NSNumber ? number("final_accuracy") : nil, solved: solved,
+              curve: series("curve"), validationCurve: series("val_curve"))
+    self.hash = hash
   }
 }

@@ -94,6 +94,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
   /// The names a JSON config may use.
   public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
 
+  /// The keys whose values are integers.
+  public static let integerKeys: Set<String> = [
+    "units", "memory", "max-iterations", "terms", "restart", "window", "epochs", "batch", "seed", "threads",
+    "checkpoint-every", "max-retries",
+  ]
+
   /// Parses JSON strictly: unknown keys and wrong types are errors naming the key.
   public static func parse(json data: Data, source: String) throws -> RunConfig {
     let object: Any

@@ -5,9 +5,9 @@
 // identified by its fully resolved configuration and its data).
 //
 // Settings that do not change any result (threads, checkpoint-every) are
-// left out. The hash is 64-bit FNV-1a over 8-byte words: an identity check
-// against accidents (a changed spec, another dataset), not a cryptographic
-// digest.
+// left out. The hash is FNV-1a over 8-byte words (each step folding the
+// high half down) with a final mix, 64 bits: an identity check against
+// accidents (a changed spec, another dataset), not a cryptographic digest.
 
 import Foundation
 import RBPCore
@@ -24,7 +24,10 @@ public struct ContentHash: Sendable {
   public mutating func add(_ bytes: UnsafeRawBufferPointer) {
     var h = value
     let words = bytes.count / 8
-    for w in 0..<words { h = (h ^ bytes.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) &* Self.prime }
+    for w in 0..<words {
+      h = (h ^ bytes.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) &* Self.prime
+      h ^= h >> 32   // carry the high bits down, which the multiply alone never does
+    }
     for i in (words * 8)..<bytes.count { h = (h ^ UInt64(bytes[i])) &* Self.prime }
     value = h
   }
@@ -34,8 +37,14 @@ public struct ContentHash: Sendable {
     copy.withUTF8 { add(UnsafeRawBufferPointer($0)) }
   }
 
-  /// 16 hex digits.
-  public var hex: String { String(format: "%016llx", value) }
+  /// 16 hex digits, after a final mix (splitmix64's) so that every input
+  /// bit reaches every output digit.
+  public var hex: String {
+    var z = value
+    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+    return String(format: "%016llx", z ^ (z >> 31))
+  }
 
   /// The hash of a string, prefixed by its length (so that concatenations differ).
   public static func of(_ parts: [String]) -> String {

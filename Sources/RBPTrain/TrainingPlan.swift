@@ -12,6 +12,8 @@ public struct DatasetSummary: Sendable {
   public var path: String
   public var kind: ModelKind
   public var count: Int
+  /// T for trajectories, 1 for steady states.
+  public var steps: Int
   public var inputs: Int
   public var outputs: Int
   public var task: ClassicTask?
@@ -35,7 +37,8 @@ public struct DatasetSummary: Sendable {
       throw HDF5Error(file: path, path: "/inputs", message: "has no steps")
     }
     let task = file.hasAttribute("task") ? ClassicTask(rawValue: try file.stringAttribute("task")) : nil
-    return DatasetSummary(path: path, kind: kind, count: count, inputs: inShape.last ?? 0,
+    let steps = kind == .trajectory && inShape.count == 3 ? inShape[1] : 1
+    return DatasetSummary(path: path, kind: kind, count: count, steps: steps, inputs: inShape.last ?? 0,
                           outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"))
   }
 }

@@ -1,0 +1,252 @@
+// A sweep planned before anything runs: every run resolved against the
+// dataset, identified (a hash of its resolved configuration and the
+// dataset's content) and costed; the runs dealt to shards so that each
+// shard gets about the same work; and the shard of this process, from
+// --shard or from the launcher's variables (Slurm arrays, Slurm tasks,
+// Open MPI). Every process of a sweep computes the same plan from the same
+// spec, and writes it to OUT/manifest.json for `merge`, `status` and
+// `export`.
+
+import Foundation
+import RBPCore
+import RBPStore
+
+/// Which part of a sweep this process runs: the runs the plan deals to
+/// shard `index` of `count`.
+public struct Shard: Equatable, Sendable, CustomStringConvertible {
+  public var index: Int
+  public var count: Int
+
+  public init(index: Int, count: Int) throws {
+    guard count >= 1, index >= 0, index < count else {
+      throw ConfigError("shard must be i/n with 0 <= i < n, got \(index)/\(count)")
+    }
+    self.index = index
+    self.count = count
+  }
+
+  /// "i/n".
+  public static func parse(_ text: String) throws -> Shard {
+    let parts = text.split(separator: "/")
+    guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else {
+      throw ConfigError("--shard must be i/n, got '\(text)'")
+    }
+    return try Shard(index: i, count: n)
+  }
+
+  /// The shard from the launcher's variables, or nil outside any launcher.
+  ///
+  /// - A Slurm job array: task ids a, a+s, a+2s, … (`--array=a-b[:s]`) are
+  ///   shards 0, 1, 2, … of `SLURM_ARRAY_TASK_COUNT`. With `shards` (the
+  ///   sweep's total, `--shards`), the task id itself is the shard, so one
+  ///   task can be resubmitted alone (`--array=3`). Lists (`--array=1,4,9`)
+  ///   need `shards`.
+  /// - Slurm tasks (`srun -n k`): `SLURM_PROCID` of `SLURM_NTASKS`, trusted
+  ///   only inside a job step (`SLURM_STEP_ID` set, not the batch script).
+  ///   A batch script given several tasks but no `srun` is an error, not
+  ///   shard 0.
+  /// - Open MPI (`mpirun -n k`): `OMPI_COMM_WORLD_RANK` of `_SIZE`.
+  /// - An array whose tasks run several ranks: shard = task × ranks + rank.
+  public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment,
+                                     shards: Int? = nil) throws -> Shard? {
+    func integer(_ key: String) throws -> Int? {
+      guard let text = env[key] else { return nil }
+      guard let value = Int(text) else { throw ConfigError("\(key)=\(text) is not an integer") }
+      return value
+    }
+    var array: (index: Int, count: Int)? = nil
+    if let id = try integer("SLURM_ARRAY_TASK_ID") {
+      if let shards {
+        guard id >= 0 && id < shards else {
+          throw ConfigError("SLURM_ARRAY_TASK_ID=\(id) is not a shard of --shards \(shards) (0…\(shards - 1))")
+        }
+        array = (id, shards)
+      } else {
+        guard let count = try integer("SLURM_ARRAY_TASK_COUNT") else {
+          throw ConfigError("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; pass --shards N")
+        }
+        let low = try integer("SLURM_ARRAY_TASK_MIN") ?? 0, high = try integer("SLURM_ARRAY_TASK_MAX") ?? low + count - 1
+        let step = try integer("SLURM_ARRAY_TASK_STEP") ?? 1
+        guard step >= 1, (id - low) % step == 0, (high - low) / step + 1 == count else {
+          throw ConfigError("the job array (tasks \(low)–\(high), step \(step), \(count) tasks) is not a range a-b[:s]; "
+                            + "pass --shards N and use task ids 0…N-1")
+        }
+        if count == 1 && id != 0 {
+          throw ConfigError("a one-task array (task \(id)) cannot tell how many shards the sweep has; pass --shards N")
+        }
+        array = ((id - low) / step, count)
+      }
+    }
+    var ranks: (index: Int, count: Int)? = nil
+    if let size = try integer("OMPI_COMM_WORLD_SIZE"), let rank = try integer("OMPI_COMM_WORLD_RANK") {
+      ranks = (rank, size)
+    } else if let tasks = try integer("SLURM_NTASKS"), tasks > 1 {
+      guard env["SLURM_STEP_ID"] != nil, let rank = try integer("SLURM_PROCID") else {
+        throw ConfigError("SLURM_NTASKS=\(tasks) but this is the batch script, not a job step: start the sweep with "
+                          + "srun (one rank per task), or pass --shard i/n")
+      }
+      ranks = (rank, tasks)
+    }
+    switch (array, ranks) {
+    case (nil, nil): return nil
+    case let (a?, nil): return try Shard(index: a.index, count: a.count)
+    case let (nil, r?): return try Shard(index: r.index, count: r.count)
+    case let (a?, r?): return try Shard(index: a.index * r.count + r.index, count: a.count * r.count)
+    }
+  }
+
+  public var description: String { "\(index)/\(count)" }
+  public var fileName: String { "results-\(index)-of-\(count).h5" }
+}
+
+/// `--jobs` when not given: the CPUs the allocation gives each task
+/// (`SLURM_CPUS_PER_TASK`), else `OMP_NUM_THREADS`, else 1.
+public func defaultJobs(_ env: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+  for key in ["SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS"] {
+    if let text = env[key], let n = Int(text), n >= 1 { return n }
+  }
+  return 1
+}
+
+/// Every run of a sweep, resolved, identified and costed.
+public struct SweepPlan: Sendable {
+  public struct Run: Sendable {
+    public var index: Int
+    public var name: String
+    /// As the spec gives it, with threads = 1 (one run per worker).
+    public var config: RunConfig
+    /// The resolved plan, or nil when the configuration does not resolve.
+    public var plan: TrainingPlan?
+    /// Why it does not resolve.
+    public var problem: String?
+    /// The run's identity.
+    public var hash: String
+    /// Estimated work: units² × patterns × steps × epochs.
+    public var cost: Double
+    /// The resolved configuration (the given one if it does not resolve), JSON.
+    public var resolvedJSON: String { plan?.resolvedConfig.json ?? config.json }
+  }
+
+  public var data: String
+  public var dataHash: String
+  public var summary: DatasetSummary
+  public var runs: [Run]
+  /// The identity of the whole sweep: a hash of its runs' identities.
+  public var specHash: String
+
+  public static func runName(_ index: Int) -> String { String(format: "run-%04d", index) }
+
+  public init(spec: SweepSpec) throws {
+    data = spec.data
+    summary = try DatasetSummary.read(spec.data)
+    dataHash = try ContentHash.ofFile(spec.data)
+    runs = spec.runs.enumerated().map { [summary, dataHash] i, given in
+      var config = given
+      config.threads = 1
+      do {
+        let plan = try config.resolved(for: summary)
+        let cost = Double(plan.shape.units * plan.shape.units) * Double(summary.count) * Double(summary.steps)
+          * Double(max(plan.epochs, 1))
+        return Run(index: i, name: Self.runName(i), config: config, plan: plan, problem: nil,
+                   hash: plan.identity(dataHash: dataHash), cost: cost)
+      } catch {
+        return Run(index: i, name: Self.runName(i), config: config, plan: nil, problem: "\(error)",
+                   hash: ContentHash.of(["rbp-unresolved-run", config.json, dataHash]), cost: 0)
+      }
+    }
+    specHash = ContentHash.of(["rbp-sweep"] + runs.map(\.hash))
+  }
+
+  /// The shard of each run for `count` shards: runs by decreasing cost
+  /// (ties by index), each to the shard with the least work so far (ties to
+  /// the lowest shard). The same on every process.
+  public func assignment(shards count: Int) -> [Int] {
+    var load = [Double](repeating: 0, count: count)
+    var shard = [Int](repeating: 0, count: runs.count)
+    for run in runs.sorted(by: { $0.cost != $1.cost ? $0.cost > $1.cost : $0.index < $1.index }) {
+      let least = load.indices.min { load[$0] != load[$1] ? load[$0] < load[$1] : $0 < $1 }!
+      shard[run.index] = least
+      load[least] += max(run.cost, 1)
+    }
+    return shard
+  }
+}
+
+/// OUT/manifest.json: what a sweep folder should hold, written by every
+/// process of the sweep before it trains (the same content for the same
+/// spec and shard count).
+public struct SweepManifest: Equatable, Sendable {
+  public struct Entry: Equatable, Sendable {
+    public var name: String
+    public var index: Int
+    public var hash: String
+    public var shard: Int
+  }
+  public var specHash: String
+  public var data: String
+  public var dataHash: String
+  public var shards: Int
+  public var runs: [Entry]
+
+  public static let fileName = "manifest.json"
+
+  public init(plan: SweepPlan, shards: Int) {
+    specHash = plan.specHash
+    data = plan.data
+    dataHash = plan.dataHash
+    self.shards = shards
+    let assignment = plan.assignment(shards: shards)
+    runs = plan.runs.map { Entry(name: $0.name, index: $0.index, hash: $0.hash, shard: assignment[$0.index]) }
+  }
+
+  public func write(to folder: String) throws {
+    let object: [String: Any] = [
+      "format": "rbp-sweep-manifest", "version": 1, "spec_hash": specHash, "data": data, "data_hash": dataHash,
+      "shards": shards,
+      "runs": runs.map { ["name": $0.name, "index": $0.index, "hash": $0.hash, "shard": $0.shard] as [String: Any] },
+    ]
+    let bytes = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+    try writeFileAtomically(bytes, to: folder + "/" + Self.fileName)
+  }
+
+  /// The manifest of `folder`; throws naming the file when it is missing or damaged.
+  public static func read(from folder: String) throws -> SweepManifest {
+    let path = folder + "/" + fileName
+    guard let bytes = FileManager.default.contents(atPath: path) else {
+      throw ConfigError("\(path): no such file: \(folder) is not a sweep folder (rbp sweep writes it before it trains)")
+    }
+    guard let o = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any],
+          o["format"] as? String == "rbp-sweep-manifest", let specHash = o["spec_hash"] as? String,
+          let data = o["data"] as? String, let dataHash = o["data_hash"] as? String, let shards = o["shards"] as? Int,
+          shards >= 1, let list = o["runs"] as? [[String: Any]] else {
+      throw ConfigError("\(path): not a sweep manifest (damaged, or written by another version)")
+    }
+    var runs: [Entry] = []
+    for item in list {
+      guard let name = item["name"] as? String, let index = item["index"] as? Int, let hash = item["hash"] as? String,
+            let shard = item["shard"] as? Int, shard >= 0, shard < shards, index == runs.count else {
+        throw ConfigError("\(path): run \(runs.count) is damaged")
+      }
+      runs.append(Entry(name: name, index: index, hash: hash, shard: shard))
+    }
+    var manifest = SweepManifest(specHash: specHash, data: data, dataHash: dataHash, shards: shards, runs: [])
+    manifest.runs = runs
+    return manifest
+  }
+
+  init(specHash: String, data: String, dataHash: String, shards: Int, runs: [Entry]) {
+    self.specHash = specHash
+    self.data = data
+    self.dataHash = dataHash
+    self.shards = shards
+    self.runs = runs
+  }
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file beside it, then a
+/// rename), so a reader never sees half a file.
+public func writeFileAtomically(_ bytes: Data, to path: String) throws {
+  do { try bytes.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+    throw ConfigError("\(path): cannot write (\((error as NSError).localizedDescription))")
+  }
+}

@@ -1,0 +1,281 @@
+// Running one shard of a sweep: the shard's runs, concurrently on one
+// machine (one run per worker, single-threaded inside, largest first).
+//
+// Each run lives in OUT/runs/<name>/: checkpoint.h5, result.json (written
+// when it ends, failed or not; non-finite numbers as null) and `lock`, held
+// (flock) while a process trains it and naming that process, so a second
+// process given the same shard skips the run and says so. A rerun skips a
+// run whose result has the run's identity; a result with another identity
+// (the spec or the dataset changed) stops the sweep with the count of such
+// runs unless `rerunChanged`; a failed run is tried again only with
+// `retryFailed`. An interrupted run (no result, a checkpoint of the same
+// identity) resumes from its checkpoint and ends bit-identical to an
+// uninterrupted one; runs save every `checkpointSeconds`. On SIGINT or
+// SIGTERM (`StopRequest`) the runs in progress save their state and no new
+// run starts. The shard's records go to OUT/results-<i>-of-<n>.h5, and with
+// a single complete shard also to OUT/sweep.h5.
+
+import Dispatch
+import Foundation
+import RBPCore
+import RBPKernels
+import RBPStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What running a shard did.
+public struct ShardOutcome: Sendable {
+  /// Every run of the shard with a result (earlier ones included).
+  public var records: [SweepRecord]
+  /// Runs another process was training (their lock was held).
+  public var busy: [String]
+  /// Runs of the shard that have no result yet (busy, or interrupted).
+  public var unfinished: Int
+  /// The signal that stopped the shard, if any.
+  public var interrupted: Int32?
+}
+
+/// Runs a sweep's shard.
+public final class SweepRunner: Sendable {
+  public let plan: SweepPlan
+  public let out: String
+  public let jobs: Int
+  public let shard: Shard
+  public let retryFailed: Bool
+  public let rerunChanged: Bool
+  /// A run saves its checkpoint at an epoch's end once this many seconds
+  /// have passed since its last save.
+  public let checkpointSeconds: Double
+
+  public init(spec: SweepSpec, out: String, jobs: Int, shard: Shard, retryFailed: Bool = false,
+              rerunChanged: Bool = false, checkpointSeconds: Double = 60) throws {
+    guard jobs >= 1 else { throw ConfigError("--jobs must be at least 1, got \(jobs)") }
+    guard checkpointSeconds > 0 && checkpointSeconds.isFinite else {
+      throw ConfigError("--checkpoint-seconds must be positive, got \(checkpointSeconds)")
+    }
+    self.plan = try SweepPlan(spec: spec)
+    self.out = out
+    self.jobs = jobs
+    self.shard = shard
+    self.retryFailed = retryFailed
+    self.rerunChanged = rerunChanged
+    self.checkpointSeconds = checkpointSeconds
+  }
+
+  func runDirectory(_ i: Int) -> String { out + "/runs/" + SweepPlan.runName(i) }
+
+  /// Runs this shard's runs that have no result of their identity yet;
+  /// writes the shard's file.
+  public func run(progress: @escaping @Sendable (_ done: Int, _ total: Int, _ failed: Int, _ record: SweepRecord) -> Void)
+    throws -> ShardOutcome
+  {
+    let manifest = SweepManifest(plan: plan, shards: shard.count)
+    let mine = manifest.runs.filter { $0.shard == shard.index }.map(\.index)
+    // Results of another identity: refuse, or clear them when asked to.
+    let changed = mine.filter { i in readResult(i).map { $0.hash != plan.runs[i].hash } ?? false }
+    if !changed.isEmpty && !rerunChanged {
+      let names = changed.prefix(4).map(SweepPlan.runName).joined(separator: ", ") + (changed.count > 4 ? ", …" : "")
+      throw ConfigError("\(out): \(changed.count) finished runs of this shard (\(names)) were trained with another "
+                        + "configuration or dataset than the spec now gives; retrain them with --rerun-changed, or use another --out")
+    }
+    try createFolder(out + "/runs")
+    try manifest.write(to: out)
+    var records: [Int: SweepRecord] = [:]
+    var todo: [Int] = []
+    for i in mine {
+      if let done = readResult(i), done.hash == plan.runs[i].hash, !(retryFailed && done.status != "ok") {
+        records[i] = done
+      } else {
+        todo.append(i)
+      }
+    }
+    todo.sort { plan.runs[$0].cost != plan.runs[$1].cost ? plan.runs[$0].cost > plan.runs[$1].cost : $0 < $1 }
+    let state = SweepState(queue: todo, records: records, finished: mine.count - todo.count,
+                           failed: records.values.filter { $0.status != "ok" }.count)
+    let total = mine.count
+    DispatchQueue.concurrentPerform(iterations: min(jobs, max(todo.count, 1))) { _ in
+      while StopRequest.shared.signal == nil, let i = state.take() {
+        switch runOne(i) {
+        case .finished(let record): state.finish(record) { done, failed in progress(done, total, failed, record) }
+        case .busy: state.markBusy(SweepPlan.runName(i))
+        case .interrupted: break
+        }
+      }
+    }
+    let all = mine.compactMap { state.records[$0] }
+    let attributes = ["data": plan.data, "data_hash": plan.dataHash, "spec_hash": plan.specHash, "shard": shard.description]
+    let integers = ["shards": shard.count, "shard_index": shard.index, "runs_in_shard": mine.count,
+                    "runs_in_sweep": plan.runs.count]
+    try SweepResultsFile.write(all, to: out + "/" + shard.fileName, attributes: attributes, integers: integers,
+                               integerSettings: RunConfig.integerKeys)
+    if shard.count == 1 && all.count == plan.runs.count {
+      try SweepResultsFile.write(all, to: out + "/sweep.h5", attributes: ["data": plan.data, "spec_hash": plan.specHash],
+                                 integers: ["complete": 1], integerSettings: RunConfig.integerKeys)
+    }
+    return ShardOutcome(records: all, busy: state.busyRuns, unfinished: mine.count - all.count,
+                        interrupted: StopRequest.shared.signal)
+  }
+
+  func readResult(_ i: Int) -> SweepRecord? {
+    FileManager.default.contents(atPath: runDirectory(i) + "/result.json").flatMap(SweepRecord.init(json:))
+  }
+
+  enum RunEnd { case finished(SweepRecord), busy, interrupted }
+
+  /// Trains run i single-threaded (resuming its checkpoint when it has the
+  /// run's identity), under the run's lock; any error becomes a failed
+  /// record, written to result.json.
+  func runOne(_ i: Int) -> RunEnd {
+    let run = plan.runs[i]
+    let dir = runDirectory(i)
+    var record = SweepRecord(name: run.name, index: i, config: run.resolvedJSON, status: "failed", reason: "",
+                             epochs: 0, seconds: 0, finalLoss: .nan, finalValidationLoss: .nan, finalAccuracy: nil,
+                             solved: false, curve: [], validationCurve: [])
+    record.hash = run.hash
+    let start = DispatchTime.now().uptimeNanoseconds
+    var lock: RunLock? = nil
+    do {
+      try createFolder(dir)
+      guard let held = try RunLock.acquire(dir + "/lock") else { return .busy }
+      lock = held
+      // Another process may have finished it meanwhile.
+      if let done = readResult(i), done.hash == run.hash, !(retryFailed && done.status != "ok") { return .finished(done) }
+      guard let plan = run.plan else { throw ConfigError(run.problem ?? "the configuration does not resolve") }
+      let checkpoint = dir + "/checkpoint.h5"
+      var resumeFrom: Checkpoint? = nil
+      if FileManager.default.fileExists(atPath: checkpoint), readResult(i) == nil,
+         let saved = try? CheckpointFile.read(checkpoint), saved.runHash == run.hash, saved.stopReason == nil,
+         saved.epoch < plan.epochs {
+        resumeFrom = saved
+      }
+      let outcome: TrainingOutcome
+      let history: [String: [Double]]
+      if plan.doublePrecision {
+        (outcome, history) = try train(Double.self, plan, checkpoint, resumeFrom, run.hash)
+      } else {
+        (outcome, history) = try train(Float.self, plan, checkpoint, resumeFrom, run.hash)
+      }
+      record.status = "ok"
+      record.epochs = outcome.epochs
+      let last = try CheckpointFile.read(checkpoint).history
+      func final(_ key: HistoryKey) -> Double? { (history[key.rawValue] ?? last[key.rawValue])?.last }
+      record.finalLoss = outcome.final?.loss ?? final(.loss) ?? .nan
+      record.finalValidationLoss = outcome.final?.validationLoss ?? final(.valLoss) ?? .nan
+      record.finalAccuracy = outcome.final?.validationAccuracy ?? final(.valAccuracy)
+      record.solved = outcome.final?.solved ?? (outcome.stoppedEarly && plan.stopWhenSolved)
+      record.curve = history[HistoryKey.loss.rawValue] ?? []
+      record.validationCurve = history[HistoryKey.valLoss.rawValue] ?? []
+    } catch is TrainingInterrupted {
+      return .interrupted
+    } catch {
+      record.reason = "\(error)"
+    }
+    record.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    do {
+      try writeFileAtomically(try record.jsonData(), to: dir + "/result.json")
+    } catch {
+      // The record still reaches the shard's file; the next run of the shard trains it again.
+      FileHandle.standardError.write(Data("Warning: \(dir)/result.json: \(error)\n".utf8))
+    }
+    _ = lock
+    return .finished(record)
+  }
+
+  func train<T: KernelScalar & HDF5Numeric>(
+    _: T.Type, _ plan: TrainingPlan, _ checkpoint: String, _ resumeFrom: Checkpoint?, _ hash: String
+  ) throws -> (TrainingOutcome, [String: [Double]]) {
+    let t = try Trainer<T>(plan: plan, data: self.plan.data, summary: self.plan.summary, checkpoint: checkpoint,
+                           resumeFrom: resumeFrom)
+    t.runHash = hash
+    t.checkpointSeconds = checkpointSeconds
+    let outcome = try t.run()
+    return (outcome, t.history)
+  }
+}
+
+/// Creates a folder (and its parents), naming it when that fails.
+func createFolder(_ path: String) throws {
+  do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+    throw ConfigError("\(path): cannot create the folder (\((error as NSError).localizedDescription))")
+  }
+}
+
+/// A run's lock: an flock held while a process trains the run, on a file
+/// that names the host and process. Released when the value goes away.
+final class RunLock {
+  let fd: Int32
+
+  private init(fd: Int32) { self.fd = fd }
+  deinit { close(fd) }
+
+  /// The lock, or nil when another process holds it.
+  static func acquire(_ path: String) throws -> RunLock? {
+    let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw ConfigError("\(path): cannot open the run's lock (\(String(cString: strerror(errno))))") }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      close(fd)
+      if errno == EWOULDBLOCK { return nil }
+      throw ConfigError("\(path): cannot lock (\(String(cString: strerror(errno))))")
+    }
+    let note = "\(ProcessInfo.processInfo.hostName) \(getpid())\n"
+    _ = ftruncate(fd, 0)
+    _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
+    return RunLock(fd: fd)
+  }
+
+  /// Who holds the lock at `path` ("host pid"), or nil when nobody does.
+  static func holder(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+      flock(fd, LOCK_UN)
+      return nil
+    }
+    let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    return text?.isEmpty == false ? text : "another process"
+  }
+}
+
+/// The shared work queue and results of a shard's workers, under one lock.
+final class SweepState: @unchecked Sendable {
+  private let lock = NSLock()
+  private let queue: [Int]
+  private var next = 0
+  private var storedRecords: [Int: SweepRecord]
+  private var busy: [String] = []
+  private var finished: Int
+  private var failed: Int
+
+  init(queue: [Int], records: [Int: SweepRecord], finished: Int, failed: Int) {
+    self.queue = queue
+    self.storedRecords = records
+    self.finished = finished
+    self.failed = failed
+  }
+
+  var records: [Int: SweepRecord] { lock.withLock { storedRecords } }
+  var busyRuns: [String] { lock.withLock { busy.sorted() } }
+
+  /// The next run to start, or nil when none is left.
+  func take() -> Int? {
+    lock.withLock {
+      defer { next += 1 }
+      return next < queue.count ? queue[next] : nil
+    }
+  }
+
+  func markBusy(_ name: String) { lock.withLock { busy.append(name) } }
+
+  /// Records a finished run and reports (done, failed) under the lock.
+  func finish(_ record: SweepRecord, report: (Int, Int) -> Void) {
+    lock.withLock {
+      storedRecords[record.index] = record
+      finished += 1
+      if record.status != "ok" { failed += 1 }
+      report(finished, failed)
+    }
+  }
+}
