@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, then runs every test: the
 # Swift tests of each module (with the end-to-end and h5py interop tests,
-# which find the Python environment through RBP_PYTHON), rbp as a versioned
-# dependency of another package, the same binary on emulated older CPUs,
+# which find the Python environment through RBP_PYTHON), sweeps on a real
+# one-node Slurm cluster and under mpirun, rbp as a versioned dependency of
+# another package, the same binary on emulated older CPUs,
 # and the readers and threaded code under Address- and ThreadSanitizer. Temporary files go to a folder of this run, removed at the end
 # (also the empty folders the toolchain leaves behind).
 set -euo pipefail
@@ -13,6 +14,7 @@ TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/rbp-test.XXXXXX")"
 export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
 swift test "$@"
+scripts/cluster_test.sh
 scripts/consumer_test.sh
 scripts/qemu_test.sh
 scripts/sanitize.sh
