@@ -195,10 +195,19 @@ public final class SweepRunner: Sendable {
   }
 }
 
-/// Creates a folder (and its parents), naming it when that fails.
+/// Creates a folder and its parents, naming the first one that cannot be
+/// made and why (the system's reason: "Not a directory", "Permission denied").
 func createFolder(_ path: String) throws {
-  do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-    throw ConfigError("\(path): cannot create the folder (\((error as NSError).localizedDescription))")
+  var prefix = path.hasPrefix("/") ? "" : "."
+  for part in path.split(separator: "/") {
+    prefix += "/" + part
+    if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+      throw ConfigError("\(path): cannot create the folder \(prefix) (\(String(cString: strerror(errno))))")
+    }
+  }
+  var isFolder: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
+    throw ConfigError("\(path): exists and is not a folder")
   }
 }
 
