@@ -311,6 +311,7 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
     guard FileManager.default.fileExists(atPath: path) else {
       throw HDF5Error(file: path, path: "", message: "no such file")
     }
+    if !writable { try TrialRead.check(path) }
     let fapl = try strongCloseAccess(path)
     let id = HDF5.locked { H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id) }
     try HDF5.check(id, "cannot open file as HDF5", file: path, path: "")
@@ -371,9 +372,10 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
       }
       count = product
     }
-    let stored = HDF5.locked { Int(H5Dget_storage_size(id)) }
-    let declaredBytes = count * max(elementSize, 1)
-    guard declaredBytes <= 2000 * stored + (1 << 20) else {
+    let stored = HDF5.locked { Int(clamping: H5Dget_storage_size(id)) }
+    let (declaredBytes, tooMany) = count.multipliedReportingOverflow(by: max(elementSize, 1))
+    let (allowed, huge) = stored.multipliedReportingOverflow(by: 2000)
+    guard !tooMany, huge || declaredBytes <= allowed + (1 << 20) else {
       throw fail("declares shape \(dims) (\(declaredBytes) bytes) but the file stores \(stored) bytes for it")
     }
     return count
@@ -483,5 +485,35 @@ extension String {
   /// The UTF-8 text of a NUL-terminated C string.
   public init(cStringPointer pointer: UnsafePointer<CChar>) {
     self = String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
+  }
+}
+
+/// Damaged files refused before the engine reads them: a trial read in a
+/// child process (trial_read.h), once per version of each file (path,
+/// device, inode, size and modification time) in this process.
+enum TrialRead {
+  /// Files up to this size also have every numeric dataset read in the trial.
+  static let dataBytes: Int64 = 64 << 20
+  static let timeoutMilliseconds: Int32 = 30_000
+  nonisolated(unsafe) private static var passed: Set<String> = []
+
+  static func check(_ path: String) throws {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return }   // opening it will say why
+    let key = "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(path)"
+    let outcome: Int32? = HDF5.locked {
+      if passed.contains(key) { return nil }
+      let result = rbp_trial_read(path, Int64(dataBytes), timeoutMilliseconds)
+      if result == 0 || result == -2 { passed.insert(key) }
+      return result
+    }
+    guard let outcome, outcome != 0 && outcome != -2 else { return }
+    if outcome == -1 {
+      throw HDF5Error(file: path, path: "", message: "is damaged: reading it did not finish in \(timeoutMilliseconds / 1000) s")
+    }
+    if outcome >= 1000 {
+      throw HDF5Error(file: path, path: "", message: "is damaged: a trial read of it ended abnormally (exit \(outcome - 1000))")
+    }
+    throw HDF5Error(file: path, path: "", message: "is damaged: reading its contents crashed the HDF5 library (signal \(outcome))")
   }
 }

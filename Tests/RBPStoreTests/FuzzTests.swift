@@ -3,7 +3,9 @@
 // deleted or replaced by other types, other sizes and extreme numbers;
 // arrays deleted or replaced by other ranks, shapes, types and values),
 // with a fixed seed. Every case must end in a value or a one-line error:
-// a crash, a trap or a hang fails the whole suite.
+// a crash, a trap or a hang fails the whole suite. Damage to the bytes
+// themselves (flipped bits, truncation) is tested through the command line
+// (RBPTrainTests/ByteFuzzTests.swift).
 
 import Foundation
 import Testing

@@ -1,0 +1,51 @@
+// Raw damage below HDF5's API, as a user meets it: one to four bits flipped
+// anywhere in a checkpoint or dataset, or the file cut short, then `rbp
+// inspect` and `rbp eval` on it. The serial HDF5 library trusts a file's
+// metadata and can crash on such files; the readers' trial read in a child
+// process (CHDF5/trial_read.h) must turn every case into a result or a
+// one-line error: never a crash, a hang or a trap. Each case runs in its
+// own process, as the command does, so that damage one case does to the
+// library's heap cannot reach another.
+
+import Foundation
+import Testing
+import RBPCore
+import RBPStore
+
+@Suite("Damaged bytes")
+struct ByteFuzzTests {
+  @Test func flippedBitsAndTruncationsGiveErrorsNotCrashes() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run", "--epochs", "3", "--quiet"])
+    try #require(run.status == 0, "\(run.err)")
+    let checkpoint = dir + "/run/checkpoint.h5", data = shipped("xor")
+    let originals = [try Data(contentsOf: URL(fileURLWithPath: checkpoint)), try Data(contentsOf: URL(fileURLWithPath: data))]
+    var rng = SeededGenerator(seed: 20261201)
+    var outcomes: [String: Int] = [:]
+    for index in 0..<200 {
+      let kind = index % 2
+      var damaged = [UInt8](originals[kind])
+      if index % 10 == 9 {
+        damaged.removeLast(1 + Int(rng.next() % UInt64(damaged.count - 1)))      // cut short
+      } else {
+        for _ in 0..<(1 + Int(rng.next() % 4)) {
+          damaged[Int(rng.next() % UInt64(damaged.count))] ^= UInt8(1) << (rng.next() % 8)
+        }
+      }
+      let path = "\(dir)/case-\(index).h5"
+      try Data(damaged).write(to: URL(fileURLWithPath: path))
+      let eval = kind == 0 ? ["eval", "--checkpoint", path, "--data", data] : ["eval", "--checkpoint", checkpoint, "--data", path]
+      for arguments in [["inspect", path], eval] {
+        let r = try rbp(arguments)
+        let lines = r.err.split(separator: "\n")
+        #expect(r.status == 0 || (r.status == 1 && lines.count == 1 && lines[0].hasPrefix("Error: ")),
+                "case \(index) (\(kind == 0 ? "checkpoint" : "dataset")), rbp \(arguments[0]): exit \(r.status): \(r.err.prefix(300))")
+        outcomes[r.status == 0 ? "ok" : "error", default: 0] += 1
+      }
+      try? FileManager.default.removeItem(atPath: path)
+    }
+    // The damage reaches the readers: many cases are refused.
+    #expect((outcomes["error"] ?? 0) > 60, "\(outcomes)")
+  }
+}
