@@ -268,6 +268,18 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
     guard shape.reduce(1, *) == values.count else {
       throw HDF5Error(file: file, path: full, message: "\(values.count) values for shape \(shape)")
     }
+    let dataset = try create(child, shape: shape, as: N.self)
+    try HDF5.locked {
+      try HDF5.check(H5Dwrite(dataset.id, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), values),
+                     "cannot write dataset", file: file, path: full)
+    }
+    return dataset
+  }
+
+  /// Creates a dataset of `shape` holding N's disk type, to be filled by
+  /// `writeRows` (chunked and compressed as `write` does).
+  public func create<N: HDF5Numeric>(_ child: String, shape: [Int], as _: N.Type) throws -> HDF5Dataset {
+    let full = childPath(child)
     let space = try HDF5Space(shape: shape, file: file, path: full)
     let lcpl = try HDF5PropertyList(class: rbp_H5P_LINK_CREATE(), file: file, path: full)
     let dcpl = try HDF5PropertyList(class: rbp_H5P_DATASET_CREATE(), file: file, path: full)
@@ -275,7 +287,7 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
       try HDF5.check(H5Pset_create_intermediate_group(lcpl.id, 1), "cannot create dataset", file: file, path: full)
       // No modification times: the same content gives the same bytes.
       try HDF5.check(H5Pset_obj_track_times(dcpl.id, false), "cannot create dataset", file: file, path: full)
-      if values.count > Self.compressAbove && !shape.isEmpty && !shape.contains(0) {
+      if shape.reduce(1, *) > Self.compressAbove && !shape.isEmpty && !shape.contains(0) {
         // Chunks of whole rows, about 64 Ki elements each.
         let rowSize = shape.dropFirst().reduce(1, *)
         var chunk = shape.map { hsize_t($0) }
@@ -286,12 +298,7 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
       return H5Dcreate2(id, child, N.hdf5Disk, space.id, lcpl.id, dcpl.id, rbp_H5P_DEFAULT())
     }
     try HDF5.check(d, "cannot create dataset", file: file, path: full)
-    let dataset = HDF5Dataset(id: d, file: file, path: full, owner: self, close: H5Dclose)
-    try HDF5.locked {
-      try HDF5.check(H5Dwrite(d, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), values),
-                     "cannot write dataset", file: file, path: full)
-    }
-    return dataset
+    return HDF5Dataset(id: d, file: file, path: full, owner: self, close: H5Dclose)
   }
 }
 
@@ -391,6 +398,31 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
                      "cannot read dataset", file: file, path: path)
     }
     return values
+  }
+
+  /// Writes `values` as the rows from `start` on, along the first dimension
+  /// (a hyperslab): whole rows, as many as `values` holds.
+  public func writeRows<N: HDF5Numeric>(_ start: Int, _ values: [N]) throws {
+    let dims = shape
+    let rowSize = dims.dropFirst().reduce(1, *)
+    guard !dims.isEmpty, rowSize > 0, values.count % rowSize == 0, start >= 0,
+          start + values.count / rowSize <= dims[0] else {
+      throw fail("\(values.count) values from row \(start) do not fit shape \(dims)")
+    }
+    let count = values.count / rowSize
+    if count == 0 { return }
+    let fileSpace = try HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path)
+    var offset = [hsize_t](repeating: 0, count: dims.count)
+    offset[0] = hsize_t(start)
+    var extent = dims.map { hsize_t($0) }
+    extent[0] = hsize_t(count)
+    let memory = try HDF5Space(shape: extent.map { Int($0) }, file: file, path: path)
+    try HDF5.locked {
+      try HDF5.check(H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &extent, nil),
+                     "cannot select rows", file: file, path: path)
+      try HDF5.check(H5Dwrite(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), values),
+                     "cannot write rows", file: file, path: path)
+    }
   }
 
   /// Rows `start ..< start + count` along the first dimension (a hyperslab).

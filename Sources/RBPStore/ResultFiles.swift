@@ -83,22 +83,49 @@ public func sequenceMajor<T>(_ a: [T], blocks: Int, count: Int, width: Int) -> [
 public enum GradientsFile {
   public static func write(_ record: GradientsRecord, to path: String) throws {
     try writeHDF5Atomically(to: path) { file in
-      try writeHeader(file, .gradients)
-      try file.setAttribute("loss", double: record.loss)
-      try file.setAttribute("model", string: record.model.rawValue)
-      let g = record.gradient, s = g.shape
-      let grad = try file.createGroup("grad")
-      try grad.write("W", g.W.elements, shape: [s.units, s.units])
-      try grad.write("b", g.b, shape: [s.units])
-      if s.coupling == .dense { try grad.write("U", g.U.elements, shape: [s.units, s.inputs]) }
-      if record.model == .trajectory { try grad.write("x0", g.x0, shape: [s.units]) }
-      if let drive = record.drive { try grad.write("drive", drive, shape: record.adjointShape) }
+      try writeSummary(record, to: file)
+      if let drive = record.drive { try file.write("grad/drive", drive, shape: record.adjointShape) }
       try file.write("states", record.states, shape: record.statesShape)
       try file.write("adjoint", record.adjoint, shape: record.adjointShape)
-      if let objective = record.objective { try file.setAttribute("objective", string: objective) }
-      for (key, value) in record.solverAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, string: value) }
-      for (key, value) in record.toleranceAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, double: value) }
     }
+  }
+
+  /// Writes a gradients file whose /states, /adjoint (and /grad/drive)
+  /// arrive in pieces of whole patterns, so that no more than a piece is
+  /// ever in memory: `fill` gets a function that writes the rows of
+  /// patterns `first…` of each array, and returns the rest of the record
+  /// (its `states`, `adjoint` and `drive` are not used).
+  public static func write(
+    to path: String, statesShape: [Int], adjointShape: [Int], withDrive: Bool,
+    fill: (_ rows: (_ first: Int, _ states: [Double], _ adjoint: [Double], _ drive: [Double]?) throws -> Void) throws
+      -> GradientsRecord
+  ) throws {
+    try writeHDF5Atomically(to: path) { file in
+      let states = try file.create("states", shape: statesShape, as: Double.self)
+      let adjoint = try file.create("adjoint", shape: adjointShape, as: Double.self)
+      let drive = withDrive ? try file.create("grad/drive", shape: adjointShape, as: Double.self) : nil
+      let record = try fill { first, s, a, d in
+        try states.writeRows(first, s)
+        try adjoint.writeRows(first, a)
+        if let drive, let d { try drive.writeRows(first, d) }
+      }
+      try writeSummary(record, to: file)
+    }
+  }
+
+  /// The header, the objective, ∂/∂θ and the solver attributes.
+  static func writeSummary(_ record: GradientsRecord, to file: HDF5File) throws {
+    try writeHeader(file, .gradients)
+    try file.setAttribute("loss", double: record.loss)
+    try file.setAttribute("model", string: record.model.rawValue)
+    let g = record.gradient, s = g.shape
+    try file.write("grad/W", g.W.elements, shape: [s.units, s.units])
+    try file.write("grad/b", g.b, shape: [s.units])
+    if s.coupling == .dense { try file.write("grad/U", g.U.elements, shape: [s.units, s.inputs]) }
+    if record.model == .trajectory { try file.write("grad/x0", g.x0, shape: [s.units]) }
+    if let objective = record.objective { try file.setAttribute("objective", string: objective) }
+    for (key, value) in record.solverAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, string: value) }
+    for (key, value) in record.toleranceAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, double: value) }
   }
 
   /// Reads back what `write` wrote (for checks); the layout fixes the shapes.
@@ -170,6 +197,31 @@ public enum StatesFile {
 
 /// A cotangent c = ∂R/∂x for `rbp grad --cotangent` (SPEC §1.4).
 public enum CotangentFile {
+  /// The shape of /dstates, and a reader of its rows (patterns), each piece
+  /// checked for non-finite values (named by pattern, step and column).
+  public static func rows(_ path: String) throws -> (shape: [Int], read: (_ first: Int, _ count: Int) throws -> [Double]) {
+    let file = try HDF5File.open(path)
+    guard file.exists("dstates") else {
+      throw file.fail("has no /dstates (the cotangent ∂R/∂x: (P, N) steady or (P, T, N) trajectory)")
+    }
+    let d = try file.dataset("dstates")
+    let shape = d.shape
+    guard shape.count == 2 || shape.count == 3 else {
+      throw d.fail("has rank \(shape.count), expected (P, N) steady or (P, T, N) trajectory")
+    }
+    guard d.kind == .float || d.kind == .integer else { throw d.fail("holds \(d.kind) values, expected numbers") }
+    _ = try d.checkedCount()
+    return (shape, { first, count in
+      let values: [Double] = try d.readRows(first, count: count)
+      if let bad = values.firstIndex(where: { !$0.isFinite }) {
+        var local = shape
+        local[0] = count
+        throw d.fail("holds a non-finite value (\(values[bad])) \(location(bad, shape: local, rows: Array(first..<(first + count))))")
+      }
+      return values
+    })
+  }
+
   /// /dstates of any HDF5 file (its `format` is not checked): steady
   /// (P, N) or trajectory (P, T, N), finite.
   public static func read(_ path: String) throws -> (values: [Double], shape: [Int]) {

@@ -131,12 +131,69 @@ struct Grad: ParsableCommand {
         throw CLIFailure(message: "--method: '\(method)' does not apply to a \(l.checkpoint.model.rawValue) model; use \(valid.joined(separator: " or "))")
       }
       guard step > 0 else { throw CLIFailure(message: "--step must be positive, got \(step)") }
+      if method != "fd", case .trajectory(let b) = l.data, b.count > 1,
+         b.count * (b.steps + 1) * l.checkpoint.shape.units > Self.pieceValues {
+        // Long trajectories: a piece of the sequences at a time, written as it is done.
+        if precision == "f64" { try trajectoryInPieces(Double.self, l, b) } else { try trajectoryInPieces(Float.self, l, b) }
+        return
+      }
       let c = try cotangent.map { try readCotangent($0, for: l) }
       var record = precision == "f64" ? try exact(Double.self, l, cotangent: c) : try exact(Float.self, l, cotangent: c)
       if method == "fd" {
         record.gradient = try finiteDifferences(l, cotangent: c.map { try objective(Double.self, $0, l) })
       }
       try GradientsFile.write(record, to: out)
+    }
+  }
+
+  /// Values of x(0…T) per piece when a trajectory dataset is done a piece
+  /// of the sequences at a time (about 16 MB per array in f64).
+  static let pieceValues = 1 << 21
+
+  /// The gradients file of a trajectory dataset whose states do not fit at
+  /// once: BPTT on pieces of whole sequences, each piece's states, adjoints
+  /// (and ∂R/∂a) written to the file as it is done, the parameter gradient
+  /// and the objective summed over the pieces. Memory holds one piece.
+  func trajectoryInPieces<T: KernelScalar & HDF5Numeric>(_: T.Type, _ l: Loaded, _ b: TrajectoryBatch<Double>) throws {
+    let net = try l.checkpoint.trajectoryNetwork(T.self)
+    let n = net.shape.units
+    let piece = max(1, Self.pieceValues / ((b.steps + 1) * n))
+    let mode: BPTTMode = l.plan.bptt == .checkpointed(every: nil) ? .full : l.plan.bptt
+    let given = try cotangent.map { path -> (shape: [Int], read: (Int, Int) throws -> [Double]) in
+      let c = try CotangentFile.rows(path)
+      guard c.shape == [b.count, b.steps, n] else {
+        throw CLIFailure(message: "\(path): /dstates is \(c.shape), expected \([b.count, b.steps, n]) = (P, T, N) for this "
+                         + "trajectory checkpoint and dataset")
+      }
+      return c
+    }
+    try GradientsFile.write(to: out, statesShape: [b.count, b.steps + 1, n], adjointShape: [b.count, b.steps, n],
+                            withDrive: given != nil) { rows in
+      var total = [Double](repeating: 0, count: l.checkpoint.parameters.values.count)
+      var value = 0.0
+      for first in stride(from: 0, to: b.count, by: piece) {
+        let indices = Array(first..<min(first + piece, b.count))
+        let part = try b.subset(indices).converted(to: T.self)
+        let objective = try given.map {
+          try CotangentObjective(try $0.read(first, indices.count).map { T($0) }, count: indices.count, steps: b.steps,
+                                 units: n, mean: false)
+        }
+        let g = try net.gradient(batch: part, mode: mode, objective: objective)
+        // The loss is a mean over the piece: weigh it by the piece's size.
+        let weight = given == nil ? Double(indices.count) : 1
+        for (i, v) in g.gradient.values.enumerated() { total[i] += weight * Double(v) }
+        value += weight * g.loss
+        let r = try GradientsRecord(g, count: indices.count, steps: b.steps, units: n)
+        let driveScale = mean ? 1 / Double(b.count) : 1
+        try rows(first, r.states, r.adjoint, given == nil ? nil : r.adjoint.map { $0 * driveScale })
+      }
+      let scale = given == nil || mean ? 1 / Double(b.count) : 1
+      var gradient = Parameters<Double>(layout: l.checkpoint.parameters.layout)
+      gradient.values = total.map { $0 * scale }
+      var record = GradientsRecord(loss: value * scale, gradient: gradient, model: .trajectory, states: [], statesShape: [],
+                                   adjoint: [], adjointShape: [])
+      record.objective = given == nil ? l.checkpoint.loss.rawValue : "cotangent"
+      return record
     }
   }
 
