@@ -37,6 +37,10 @@ public struct Checkpoint: Sendable {
   /// dataset's content (attribute `run_hash`).
   public var resolvedConfig: String?
   public var runHash: String?
+  /// The dataset it was trained on: its path as given (attribute `data`) and
+  /// a hash of its bytes (attribute `data_hash`).
+  public var dataPath: String?
+  public var dataHash: String?
   public var step: Int
   public var epoch: Int
   public var optimizer: Optimizer<Double>?
@@ -177,6 +181,8 @@ public enum CheckpointFile {
     if file.hasAttribute("config") { checkpoint.config = try file.stringAttribute("config") }
     if file.hasAttribute("resolved_config") { checkpoint.resolvedConfig = try file.stringAttribute("resolved_config") }
     if file.hasAttribute("run_hash") { checkpoint.runHash = try file.stringAttribute("run_hash") }
+    if file.hasAttribute("data") { checkpoint.dataPath = try file.stringAttribute("data") }
+    if file.hasAttribute("data_hash") { checkpoint.dataHash = try file.stringAttribute("data_hash") }
     if file.hasAttribute("rbp_version") { checkpoint.rbpVersion = try file.stringAttribute("rbp_version") }
     if file.hasAttribute("step") { checkpoint.step = try integer("step") }
     if file.hasAttribute("epoch") { checkpoint.epoch = try integer("epoch") }
@@ -253,6 +259,8 @@ public enum CheckpointFile {
       if let config = checkpoint.config { try file.setAttribute("config", string: config) }
       if let resolved = checkpoint.resolvedConfig { try file.setAttribute("resolved_config", string: resolved) }
       if let hash = checkpoint.runHash { try file.setAttribute("run_hash", string: hash) }
+      if let data = checkpoint.dataPath { try file.setAttribute("data", string: data) }
+      if let hash = checkpoint.dataHash { try file.setAttribute("data_hash", string: hash) }
       // The engine that wrote it (SPEC §3: a run is known by its configuration, data and version).
       try file.setAttribute("rbp_version", string: RBPVersion.string)
       try file.setAttribute("step", int: checkpoint.step)

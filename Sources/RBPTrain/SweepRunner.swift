@@ -189,6 +189,7 @@ public final class SweepRunner: Sendable {
     let t = try Trainer<T>(plan: plan, data: self.plan.data, summary: self.plan.summary, checkpoint: checkpoint,
                            resumeFrom: resumeFrom)
     t.runHash = hash
+    t.dataHash = self.plan.dataHash
     t.checkpointSeconds = checkpointSeconds
     let outcome = try t.run()
     return (outcome, t.history)

@@ -182,9 +182,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   public var checkpointSeconds: Double? = nil
   /// Polled before each minibatch and after each epoch.
   public var stopRequest = StopRequest.shared
-  /// The run's identity (`TrainingPlan.identity(dataHash:)`), recorded in
-  /// its checkpoints with the resolved configuration.
+  /// The run's identity (`TrainingPlan.identity(dataHash:)`) and the hash
+  /// of its dataset's bytes, recorded in its checkpoints with the resolved
+  /// configuration and the dataset's path.
   public var runHash: String? = nil
+  public var dataHash: String? = nil
 
   /// Sets up a run: a fresh network from the plan's seed, or the state of
   /// `resumeFrom` (a checkpoint written by a run of the same configuration).
@@ -456,6 +458,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     ck.optimizer = opt
     ck.resolvedConfig = plan.resolvedConfig.json
     ck.runHash = runHash
+    ck.dataHash = dataHash
+    ck.dataPath = dataHash == nil ? nil : dataPath
     if plan.model == .steady && plan.warmStart {
       let (states, known) = warm.snapshot(count: summary.count)
       ck.warmStarts = WarmStarts(states: states.converted(to: Double.self), known: known)

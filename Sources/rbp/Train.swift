@@ -75,7 +75,8 @@ struct Train: ParsableCommand {
 /// Runs a plan in its precision, printing progress.
 func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resumeFrom: Checkpoint?,
            learningRate: Double? = nil, printer: ProgressPrinter, logEvery: Int = 1) throws -> TrainingOutcome {
-  let runHash = plan.identity(dataHash: try ContentHash.ofFile(summary.path))
+  let dataHash = try ContentHash.ofFile(summary.path)
+  let runHash = plan.identity(dataHash: dataHash)
   let report = { (r: EpochReport) in
     guard printer.mode == .live || r.epoch % logEvery == 0 || r.epoch == r.epochs else { return }
     let eta = Double(r.epochs - r.epoch) * r.seconds
@@ -90,11 +91,13 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
     let t = try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
                                 resumeFrom: resumeFrom, learningRate: learningRate)
     t.runHash = runHash
+    t.dataHash = dataHash
     return try t.run(report: report)
   }
   let t = try Trainer<Float>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
                              resumeFrom: resumeFrom, learningRate: learningRate)
   t.runHash = runHash
+  t.dataHash = dataHash
   return try t.run(report: report)
 }
 

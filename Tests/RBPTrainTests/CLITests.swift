@@ -9,6 +9,7 @@ import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
+import RBPTrain
 
 @Suite("Command line", .serialized)
 struct CLITests {
@@ -158,7 +159,14 @@ struct CLITests {
     #expect(try rbp(["fixed-points", "--checkpoint", steady + "/checkpoint.h5", "--data", dir + "/enc.h5",
                      "--starts", "3", "--out", dir + "/f.h5"]).status == 0)
     try checkFixedPointsFile(dir + "/f.h5", checkpoint: steady + "/checkpoint.h5", data: dir + "/enc.h5")
-    #expect(try CheckpointFile.read(steady + "/checkpoint.h5").rbpVersion == RBPVersion.string)
+    // The checkpoint records what the run is: version, resolved configuration, data and identity.
+    let trained = try CheckpointFile.read(steady + "/checkpoint.h5")
+    #expect(trained.rbpVersion == RBPVersion.string)
+    #expect(trained.dataPath == dir + "/enc.h5" && trained.dataHash == (try ContentHash.ofFile(dir + "/enc.h5")))
+    let resolved = (try? JSONSerialization.jsonObject(with: Data((trained.resolvedConfig ?? "").utf8))) as? [String: Any] ?? [:]
+    #expect(resolved["epochs"] as? Int == 3 && resolved["units"] != nil && resolved["lr"] != nil && resolved["solver"] as? String == "auto",
+            "\(resolved)")
+    #expect(trained.runHash?.count == 16)
     let version = try rbp(["--version"])
     #expect(version.status == 0 && version.out.hasPrefix("rbp \(RBPVersion.string) (kernels: \(KernelISA.active))"))
     let inspect = try rbp(["inspect", steady + "/checkpoint.h5"])
