@@ -162,7 +162,8 @@ struct CLITests {
     // The checkpoint records what the run is: version, resolved configuration, data and identity.
     let trained = try CheckpointFile.read(steady + "/checkpoint.h5")
     #expect(trained.rbpVersion == RBPVersion.string)
-    #expect(trained.dataPath == dir + "/enc.h5" && trained.dataHash == (try ContentHash.ofFile(dir + "/enc.h5")))
+    let dataHash = try ContentHash.ofFile(dir + "/enc.h5")
+    #expect(trained.dataPath == dir + "/enc.h5" && trained.dataHash == dataHash)
     let resolved = (try? JSONSerialization.jsonObject(with: Data((trained.resolvedConfig ?? "").utf8))) as? [String: Any] ?? [:]
     #expect(resolved["epochs"] as? Int == 3 && resolved["units"] != nil && resolved["lr"] != nil && resolved["solver"] as? String == "auto",
             "\(resolved)")
