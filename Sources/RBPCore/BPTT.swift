@@ -269,7 +269,10 @@ final class StepContext<T: KernelScalar> {
              beta: 1, c: g + layout.u.lowerBound, ldc: inputs, workspace: workspace)
       }
       let gb = g + layout.b.lowerBound
-      for r in 0..<rows { for j in 0..<n { gb[j] += scale * s[r * n + j] } }
+      for r in 0..<rows {
+        let row = s + r &* n     // no overflow checks inside: the loop vectorises
+        for j in 0..<n { gb[j] += scale * row[j] }
+      }
     }
   }
 
