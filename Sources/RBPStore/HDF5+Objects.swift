@@ -411,6 +411,16 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     }
     let count = values.count / rowSize
     if count == 0 { return }
+    let (fileSpace, memory) = try rowSelection(start, count: count, of: dims)
+    try HDF5.locked {
+      try HDF5.check(H5Dwrite(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), values),
+                     "cannot write rows", file: file, path: path)
+    }
+  }
+
+  /// The file's selection of rows `start ..< start + count` (a hyperslab
+  /// along the first dimension) and the memory space that holds them.
+  private func rowSelection(_ start: Int, count: Int, of dims: [Int]) throws -> (file: HDF5Space, memory: HDF5Space) {
     let fileSpace = try HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path)
     var offset = [hsize_t](repeating: 0, count: dims.count)
     offset[0] = hsize_t(start)
@@ -420,9 +430,8 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     try HDF5.locked {
       try HDF5.check(H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &extent, nil),
                      "cannot select rows", file: file, path: path)
-      try HDF5.check(H5Dwrite(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), values),
-                     "cannot write rows", file: file, path: path)
     }
+    return (fileSpace, memory)
   }
 
   /// Rows `start ..< start + count` along the first dimension (a hyperslab).
@@ -434,15 +443,8 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     let rowSize = dims.dropFirst().reduce(1, *)
     var values = [N](repeating: 0, count: count * rowSize)
     if values.isEmpty { return values }
-    let fileSpace = try HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path)
-    var offset = [hsize_t](repeating: 0, count: dims.count)
-    offset[0] = hsize_t(start)
-    var extent = dims.map { hsize_t($0) }
-    extent[0] = hsize_t(count)
-    let memory = try HDF5Space(shape: extent.map { Int($0) }, file: file, path: path)
+    let (fileSpace, memory) = try rowSelection(start, count: count, of: dims)
     try HDF5.locked {
-      try HDF5.check(H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &extent, nil),
-                     "cannot select rows", file: file, path: path)
       try HDF5.check(H5Dread(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), &values),
                      "cannot read rows", file: file, path: path)
     }

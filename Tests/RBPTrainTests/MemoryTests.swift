@@ -44,23 +44,32 @@ func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status
   return (status, usage.ru_maxrss * 1024)   // ru_maxrss is in KiB on Linux
 }
 
+/// A dataset of `count` random one-input sequences (targets half the
+/// input) and a random tanh network of `units` for it, written to files.
+func writeLongTrajectories(count p: Int, steps: Int, units n: Int, seed: UInt64, data: String, checkpoint: String) throws
+  -> (TrajectoryBatch<Double>, Checkpoint)
+{
+  var rng = SeededGenerator(seed: seed)
+  let inputs = (0..<(p * steps)).map { _ in Double.random(in: -1...1, using: &rng) }
+  let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: 1,
+                                  targets: inputs.map { 0.5 * $0 }, outputWidth: 1)
+  try DatasetFile.write(.trajectory(batch), to: data)
+  let shape = try NetworkShape(units: n, inputs: 1, outputs: 1)
+  let params = Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: true), gain: 0.8,
+                                         using: &rng)
+  let ck = Checkpoint(model: .trajectory, activation: .tanh, loss: .mse, parameters: params)
+  try CheckpointFile.write(ck, to: checkpoint)
+  return (batch, ck)
+}
+
 @Suite("Bounded memory")
 struct MemoryTests {
   @Test func evaluatingLongTrajectoriesKeepsTwoStateBlocks() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let (p, steps, n) = (64, 5000, 64)
-    var rng = SeededGenerator(seed: 3)
-    let inputs = (0..<(p * steps)).map { _ in Double.random(in: -1...1, using: &rng) }
-    let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: 1,
-                                    targets: inputs.map { 0.5 * $0 }, outputWidth: 1)
     let data = dir + "/long.h5"
-    try DatasetFile.write(.trajectory(batch), to: data)
-    let shape = try NetworkShape(units: n, inputs: 1, outputs: 1)
-    let params = Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: true), gain: 0.8,
-                                           using: &rng)
-    try CheckpointFile.write(Checkpoint(model: .trajectory, activation: .tanh, loss: .mse, parameters: params),
-                             to: dir + "/ck.h5")
+    _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 3, data: data, checkpoint: dir + "/ck.h5")
     let (status, peak) = try runMeasuringMemory(rbpBinary, ["eval", "--checkpoint", dir + "/ck.h5", "--data", data,
                                                             "--precision", "f64"])
     #expect(status == 0)
@@ -77,17 +86,10 @@ struct MemoryTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let (p, steps, n) = (32, 3000, 64)
-    var rng = SeededGenerator(seed: 5)
-    let inputs = (0..<(p * steps)).map { _ in Double.random(in: -1...1, using: &rng) }
-    let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: 1,
-                                    targets: inputs.map { 0.5 * $0 }, outputWidth: 1)
     let data = dir + "/long.h5"
-    try DatasetFile.write(.trajectory(batch), to: data)
-    let shape = try NetworkShape(units: n, inputs: 1, outputs: 1)
-    let params = Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: true), gain: 0.8,
-                                           using: &rng)
-    let checkpoint = Checkpoint(model: .trajectory, activation: .tanh, loss: .mse, parameters: params)
-    try CheckpointFile.write(checkpoint, to: dir + "/ck.h5")
+    let (batch, checkpoint) = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 5, data: data,
+                                                        checkpoint: dir + "/ck.h5")
+    let params = checkpoint.parameters
     let (status, peak) = try runMeasuringMemory(rbpBinary, ["grad", "--checkpoint", dir + "/ck.h5", "--data", data,
                                                             "--out", dir + "/g.h5"])
     try #require(status == 0)
