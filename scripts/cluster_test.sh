@@ -82,7 +82,7 @@ PY
 }
 for _ in $(seq 1200); do in_progress && break; sleep 0.1; done
 in_progress || fail "task 1 never had a run in progress to cancel"
-sleep 0.5
+sleep 0.2
 scancel "${array}_1"
 wait_jobs "$array"
 grep -q "SIGTERM" "$work/task-1.out" || fail "task 1 did not stop on SIGTERM: $(cat "$work/task-1.out")"
