@@ -10,9 +10,6 @@
 // accidents (a changed spec, another dataset), not a cryptographic digest.
 
 import Foundation
-import RBPCore
-import RBPKernels
-import RBPStore
 
 /// 64-bit FNV-1a over little-endian 8-byte words (the tail byte by byte).
 public struct ContentHash: Sendable {
@@ -82,66 +79,6 @@ public struct ContentHash: Sendable {
 }
 
 extension TrainingPlan {
-  /// The configuration with every default filled in, each setting present
-  /// only where it applies to the model (solver settings for steady states,
-  /// BPTT settings for trajectories), without `threads` and
-  /// `checkpoint-every`.
-  public var resolvedConfig: RunConfig {
-    var c = RunConfig()
-    c.model = model
-    c.units = shape.units
-    c.activation = activation
-    c.loss = loss
-    c.coupling = shape.coupling
-    c.gain = gain
-    c.optimizer = optimizer.kind
-    c.lr = optimizer.learningRate
-    c.momentum = optimizer.beta1
-    c.beta2 = optimizer.beta2
-    c.clip = optimizer.clipNorm
-    c.weightDecay = optimizer.weightDecay
-    c.lrDecay = lrDecay
-    c.epochs = epochs
-    c.batch = batch
-    c.seed = seed
-    c.precision = doublePrecision ? "f64" : "f32"
-    c.targetLoss = targetLoss
-    c.stopWhenSolved = stopWhenSolved
-    c.maxRetries = maxRetries
-    switch model {
-    case .steady:
-      let defaultTolerance = doublePrecision ? SolverOptions.defaultTolerance(for: Double.self, units: shape.units)
-                                             : SolverOptions.defaultTolerance(for: Float.self, units: shape.units)
-      c.solver = config.solver ?? "auto"
-      c.damping = config.damping ?? 1
-      c.memory = config.memory ?? 5
-      c.tolerance = steady.tolerance ?? defaultTolerance
-      c.maxIterations = steady.maxIterations
-      c.adjoint = config.adjoint ?? "auto"
-      c.terms = config.terms ?? 50
-      c.restart = config.restart ?? 30
-      c.adjointTolerance = steady.adjointTolerance ?? c.tolerance
-      c.warmStart = warmStart
-      if case let .jacobian(weight, threshold)? = steady.stabilizer {
-        c.stabilizer = "jacobian"
-        c.stabilityWeight = weight
-        c.stabilityThreshold = threshold
-      } else {
-        c.stabilizer = "none"
-      }
-    case .trajectory:
-      c.leak = leak
-      switch bptt {
-      case .full: c.bptt = "full"
-      case .checkpointed: c.bptt = "checkpointed"
-      case .truncated(let window):
-        c.bptt = "truncated"
-        c.window = window
-      }
-    }
-    return c
-  }
-
   /// The run's identity with the dataset whose content hashes to `dataHash`.
   public func identity(dataHash: String) -> String {
     ContentHash.of(["rbp-run", resolvedConfig.json, dataHash])

@@ -46,6 +46,11 @@ public struct DatasetSummary: Sendable {
 /// A fully resolved, validated run.
 public struct TrainingPlan: Sendable {
   public var config: RunConfig
+  /// The configuration with every default filled in, each setting present
+  /// only where it applies to the model (solver settings for steady states,
+  /// BPTT settings for trajectories), without `threads` and
+  /// `checkpoint-every`, which change no result: what identifies the run.
+  public var resolvedConfig: RunConfig
   public var model: ModelKind
   public var shape: NetworkShape
   public var activation: Activation
@@ -173,7 +178,32 @@ extension RunConfig {
     // Solver settings are checked here, before any output exists, not at
     // the first solve.
     do { try steady.validate() } catch { throw ConfigError("\(error)") }
-    return TrainingPlan(config: self, model: model, shape: shape, activation: activation, loss: loss, leak: leak,
+    // Every default above, written down once more only as values.
+    var resolved = RunConfig()
+    (resolved.model, resolved.units, resolved.activation, resolved.loss) = (model, units, activation, loss)
+    (resolved.coupling, resolved.gain, resolved.optimizer, resolved.lr) = (coupling, gain, kind, settings.learningRate)
+    (resolved.momentum, resolved.beta2, resolved.clip) = (settings.beta1, settings.beta2, clip)
+    (resolved.weightDecay, resolved.lrDecay, resolved.epochs) = (settings.weightDecay, lrDecay, epochs)
+    (resolved.batch, resolved.seed, resolved.precision) = (batch, seed ?? 0, precision)
+    (resolved.targetLoss, resolved.stopWhenSolved, resolved.maxRetries) = (targetLoss, stopWhenSolved ?? false, maxRetries)
+    switch model {
+    case .steady:
+      let units = shape.units
+      let defaultTolerance = double ? SolverOptions.defaultTolerance(for: Double.self, units: units)
+                                    : SolverOptions.defaultTolerance(for: Float.self, units: units)
+      (resolved.solver, resolved.damping, resolved.memory) = (solver ?? "auto", damping, memory)
+      (resolved.tolerance, resolved.maxIterations) = (tolerance ?? defaultTolerance, maxIterations)
+      (resolved.adjoint, resolved.terms, resolved.restart) = (adjoint ?? "auto", terms, restart)
+      resolved.adjointTolerance = adjointTolerance ?? resolved.tolerance
+      (resolved.warmStart, resolved.stabilizer) = (warmStart ?? false, stabilizerName)
+      if case let .jacobian(weight, threshold)? = stabilizer {
+        (resolved.stabilityWeight, resolved.stabilityThreshold) = (weight, threshold)
+      }
+    case .trajectory:
+      (resolved.leak, resolved.bptt) = (leak, bptt ?? "full")
+      if case .truncated = mode { resolved.window = window }
+    }
+    return TrainingPlan(config: self, resolvedConfig: resolved, model: model, shape: shape, activation: activation, loss: loss, leak: leak,
                         gain: gain, steady: steady, bptt: mode, optimizer: settings, lrDecay: lrDecay, epochs: epochs,
                         batch: batch, seed: seed ?? 0, threads: threads, doublePrecision: double,
                         checkpointEvery: every, targetLoss: targetLoss, stopWhenSolved: stopWhenSolved ?? false,
