@@ -98,19 +98,8 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
         var total = 0.0
         for p in 0..<block.rows {
           let o = offset(p, block.step)
-          let x = block.states + p * block.units + first, yo = y.baseAddress! + o
-          if mask == nil && loss == .mse {
-            // The common case, without the per-element mask and switch; the
-            // same arithmetic as `Loss.value`, so the same bits.
-            var sum = 0.0
-            for k in 0..<outputs {
-              let d = Double(x[k]) - Double(yo[k])
-              sum += 0.5 * d * d
-            }
-            total += sum
-          } else {
-            total += loss.value(x, yo, mask: mask == nil ? nil : m.baseAddress! + o, count: outputs)
-          }
+          total += loss.value(block.states + p * block.units + first, y.baseAddress! + o,
+                              mask: mask == nil ? nil : m.baseAddress! + o, count: outputs)
         }
         return total
       }
@@ -123,13 +112,9 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
       (mask ?? []).withUnsafeBufferPointer { m in
         for p in 0..<block.rows {
           let o = offset(p, block.step)
-          let x = block.states + p * block.units + first, g = gradient + p * block.units + first
-          let yo = y.baseAddress! + o
-          if mask == nil && loss == .mse {
-            for k in 0..<outputs { g[k] += x[k] - yo[k] }               // the common case, vectorised
-          } else {
-            loss.addGradient(x, yo, mask: mask == nil ? nil : m.baseAddress! + o, count: outputs, scale: 1, into: g)
-          }
+          loss.addGradient(block.states + p * block.units + first, y.baseAddress! + o,
+                           mask: mask == nil ? nil : m.baseAddress! + o, count: outputs, scale: 1,
+                           into: gradient + p * block.units + first)
         }
       }
     }
