@@ -136,16 +136,18 @@ public final class SweepRunner: Sendable {
     record.hash = run.hash
     let start = DispatchTime.now().uptimeNanoseconds
     var lock: RunLock? = nil
+    defer { withExtendedLifetime(lock) {} }   // held until the result is written
     do {
       try createFolder(dir)
       guard let held = try RunLock.acquire(dir + "/lock") else { return .busy }
       lock = held
       // Another process may have finished it meanwhile.
-      if let done = readResult(i), done.hash == run.hash, !(retryFailed && done.status != "ok") { return .finished(done) }
+      let existing = readResult(i)
+      if let done = existing, done.hash == run.hash, !(retryFailed && done.status != "ok") { return .finished(done) }
       guard let plan = run.plan else { throw ConfigError(run.problem ?? "the configuration does not resolve") }
       let checkpoint = dir + "/checkpoint.h5"
       var resumeFrom: Checkpoint? = nil
-      if FileManager.default.fileExists(atPath: checkpoint), readResult(i) == nil,
+      if existing == nil, FileManager.default.fileExists(atPath: checkpoint),
          let saved = try? CheckpointFile.read(checkpoint), saved.runHash == run.hash, saved.stopReason == nil,
          saved.epoch < plan.epochs {
         resumeFrom = saved
@@ -159,8 +161,8 @@ public final class SweepRunner: Sendable {
       }
       record.status = "ok"
       record.epochs = outcome.epochs
-      let last = try CheckpointFile.read(checkpoint).history
-      func final(_ key: HistoryKey) -> Double? { (history[key.rawValue] ?? last[key.rawValue])?.last }
+      // The trainer's history includes a resumed checkpoint's epochs.
+      func final(_ key: HistoryKey) -> Double? { history[key.rawValue]?.last }
       record.finalLoss = outcome.final?.loss ?? final(.loss) ?? .nan
       record.finalValidationLoss = outcome.final?.validationLoss ?? final(.valLoss) ?? .nan
       record.finalAccuracy = outcome.final?.validationAccuracy ?? final(.valAccuracy)
@@ -179,7 +181,6 @@ public final class SweepRunner: Sendable {
       // The record still reaches the shard's file; the next run of the shard trains it again.
       FileHandle.standardError.write(Data("Warning: \(dir)/result.json: \(error)\n".utf8))
     }
-    _ = lock
     return .finished(record)
   }
 

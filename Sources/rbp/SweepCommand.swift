@@ -51,11 +51,10 @@ struct Sweep: ParsableCommand {
         }
         if let shards, shards < 1 { throw CLIFailure(message: "--shards must be at least 1, got \(shards)") }
         let parsed = try SweepSpec.parse(json: data, source: spec)
-        var part = try shard.map(Shard.parse) ?? Shard.fromEnvironment(shards: shards) ?? Shard(index: 0, count: shards ?? 1)
+        let part = try shard.map(Shard.parse) ?? Shard.fromEnvironment(shards: shards) ?? Shard(index: 0, count: shards ?? 1)
         if let shards, part.count != shards {
           throw CLIFailure(message: "--shards \(shards) but this process is shard \(part) (from --shard or the launcher)")
         }
-        part = try Shard(index: part.index, count: part.count)
         try refuseOverwritingInputs(outputs: [("--out", out + "/sweep.h5"), ("--out", out + "/" + part.fileName)],
                                     inputs: [("spec", spec), ("data", parsed.data)])
         let runner = try SweepRunner(spec: parsed, out: out, jobs: jobs ?? defaultJobs(), shard: part,
