@@ -4,7 +4,7 @@
 // alone) and inverses (`rbp-inverse`: the drives that make given states
 // steady, or a trajectory the network's own, with the diagonal of their
 // Jacobian and, for small networks, the dense Jacobians); and the readers of
-// any file's /states and of a cotangent file's /dstates.
+// any file's /states and of a cotangent file's /dstates, row by row.
 
 import Foundation
 import RBPCore
@@ -220,19 +220,5 @@ public enum CotangentFile {
       }
       return values
     })
-  }
-
-  /// /dstates of any HDF5 file (its `format` is not checked): steady
-  /// (P, N) or trajectory (P, T, N), finite.
-  public static func read(_ path: String) throws -> (values: [Double], shape: [Int]) {
-    let file = try HDF5File.open(path)
-    guard file.exists("dstates") else {
-      throw file.fail("has no /dstates (the cotangent ∂R/∂x: (P, N) steady or (P, T, N) trajectory)")
-    }
-    let rank = try file.dataset("dstates").shape.count
-    guard rank == 2 || rank == 3 else {
-      throw try file.dataset("dstates").fail("has rank \(rank), expected (P, N) steady or (P, T, N) trajectory")
-    }
-    return try readArray(file, "dstates", rank: rank, as: Double.self)
   }
 }

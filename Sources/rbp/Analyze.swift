@@ -159,14 +159,7 @@ struct Grad: ParsableCommand {
     let n = net.shape.units
     let piece = max(1, Self.pieceValues / ((b.steps + 1) * n))
     let mode: BPTTMode = l.plan.bptt == .checkpointed(every: nil) ? .full : l.plan.bptt
-    let given = try cotangent.map { path -> (shape: [Int], read: (Int, Int) throws -> [Double]) in
-      let c = try CotangentFile.rows(path)
-      guard c.shape == [b.count, b.steps, n] else {
-        throw CLIFailure(message: "\(path): /dstates is \(c.shape), expected \([b.count, b.steps, n]) = (P, T, N) for this "
-                         + "trajectory checkpoint and dataset")
-      }
-      return c
-    }
+    let given = try cotangent.map { try openCotangent($0, for: l) }
     try GradientsFile.write(to: out, statesShape: [b.count, b.steps + 1, n], adjointShape: [b.count, b.steps, n],
                             withDrive: given != nil) { rows in
       var total = [Double](repeating: 0, count: l.checkpoint.parameters.values.count)
@@ -197,22 +190,28 @@ struct Grad: ParsableCommand {
     }
   }
 
-  /// /dstates of `path`, checked against the dataset's patterns, steps and
-  /// the network's units.
-  func readCotangent(_ path: String, for l: Loaded) throws -> [Double] {
-    let (values, shape) = try CotangentFile.read(path)
+  /// The rows of /dstates in `path`, checked against the dataset's patterns,
+  /// steps and the network's units.
+  func openCotangent(_ path: String, for l: Loaded) throws -> (shape: [Int], read: (Int, Int) throws -> [Double]) {
+    let c = try CotangentFile.rows(path)
     let n = l.checkpoint.shape.units
     let expected: [Int]
     switch l.data {
     case .steady(let b): expected = [b.count, n]
     case .trajectory(let b): expected = [b.count, b.steps, n]
     }
-    guard shape == expected else {
+    guard c.shape == expected else {
       let what = expected.count == 2 ? "(P, N)" : "(P, T, N)"
-      throw CLIFailure(message: "\(path): /dstates is \(shape), expected \(expected) = \(what) for this "
+      throw CLIFailure(message: "\(path): /dstates is \(c.shape), expected \(expected) = \(what) for this "
                        + "\(l.checkpoint.model.rawValue) checkpoint and dataset")
     }
-    return values
+    return c
+  }
+
+  /// All of /dstates in `path`, checked as `openCotangent` does.
+  func readCotangent(_ path: String, for l: Loaded) throws -> [Double] {
+    let c = try openCotangent(path, for: l)
+    return try c.read(0, c.shape[0])
   }
 
   func objective<T: KernelScalar>(_: T.Type, _ c: [Double], _ l: Loaded) throws -> CotangentObjective<T> {
