@@ -1,8 +1,8 @@
 // Memory stays bounded where the README says it is: evaluating a model on
 // long trajectories (5000 steps) keeps two state blocks, not T + 1; `rbp
 // grad` on long trajectories holds a piece of the sequences at a time. The
-// peak resident memory of the process is read from the kernel (wait4's
-// rusage), not estimated.
+// peak resident memory of the process is read from the kernel (its
+// rusage, through a small Python parent), not estimated.
 
 import Foundation
 import RBPCore
@@ -13,36 +13,6 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the
-/// Glibc module does not import.
-private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-
-/// Runs a program and returns its exit status and peak resident memory in bytes.
-/// The child gets no descriptor beyond 0–2: other tests in this process hold
-/// HDF5 files open, and an inherited descriptor would keep their `flock`
-/// alive in the child, so that reopening them here fails with EAGAIN.
-func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status: Int32, peakBytes: Int) {
-  var pid: pid_t = 0
-  let argv = ([path] + arguments).map { strdup($0) } + [nil]
-  defer { for a in argv { free(a) } }
-  var actions = posix_spawn_file_actions_t()
-  posix_spawn_file_actions_init(&actions)
-  defer { posix_spawn_file_actions_destroy(&actions) }
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-  guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
-    throw CocoaError(.featureUnsupported)
-  }
-  guard unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3) == 0 else { throw CocoaError(.executableLoad) }
-  guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else {
-    throw CocoaError(.executableLoad)
-  }
-  var status: Int32 = 0
-  var usage = rusage()
-  _ = wait4(pid, &status, 0, &usage)
-  return (status, usage.ru_maxrss * 1024)   // ru_maxrss is in KiB on Linux
-}
 
 /// A dataset of `count` random one-input sequences (targets half the
 /// input) and a random tanh network of `units` for it, written to files.
@@ -60,6 +30,25 @@ func writeLongTrajectories(count p: Int, steps: Int, units n: Int, seed: UInt64,
   let ck = Checkpoint(model: .trajectory, activation: .tanh, loss: .mse, parameters: params)
   try CheckpointFile.write(ck, to: checkpoint)
   return (batch, ck)
+}
+
+/// Runs a program and returns its exit status and peak resident memory in
+/// bytes. The program is started by a small Python process that reports
+/// its child's rusage: Linux records, at exec, the high-water mark of the
+/// memory a process had before it, and a child spawned straight from this
+/// large test process would carry this process's peak. The program gets no
+/// descriptor beyond 0–2 (`close_fds`): other tests here hold HDF5 files
+/// open, and an inherited descriptor would keep their `flock` alive.
+func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status: Int32, peakBytes: Int) {
+  let script = """
+    import resource, subprocess, sys
+    r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+    print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    """
+  let r = try runTool(try requirePython(), ["-c", script, path] + arguments)
+  let fields = r.out.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+  guard r.status == 0, fields.count == 2 else { throw CocoaError(.executableLoad) }
+  return (Int32(fields[0]), fields[1] * 1024)   // ru_maxrss is in KiB on Linux
 }
 
 @Suite("Bounded memory")
