@@ -78,6 +78,10 @@ let package = Package(
       providers: [.apt(["libhdf5-dev"])]),
 
     // MARK: - Tests
+    .target(
+      name: "RBPTestSupport",
+      path: "Tests/RBPTestSupport",
+      swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPKernelsTests",
       dependencies: ["RBPKernels"],
@@ -90,12 +94,12 @@ let package = Package(
       swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPTrainTests",
-      dependencies: ["RBPTrain", "RBPStore", "RBPCore", "RBPKernels", "rbp"],
+      dependencies: ["RBPTrain", "RBPStore", "RBPCore", "RBPKernels", "RBPTestSupport", "rbp"],
       path: "Tests/RBPTrainTests",
       swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPStoreTests",
-      dependencies: ["RBPStore", "RBPCore", "RBPKernels", "CHDF5", "rbp"],
+      dependencies: ["RBPStore", "RBPCore", "RBPKernels", "CHDF5", "RBPTestSupport", "rbp"],
       path: "Tests/RBPStoreTests",
       swiftSettings: swiftSettings),
   ]

@@ -5,6 +5,7 @@
 #define RBP_CHDF5_SHIM_H
 
 #include <hdf5.h>
+#include <fcntl.h>
 
 // Property lists and selections.
 static inline hid_t rbp_H5P_DEFAULT(void) { return H5P_DEFAULT; }
@@ -42,5 +43,23 @@ static inline unsigned rbp_H5O_INFO_NUM_ATTRS(void) { return H5O_INFO_NUM_ATTRS;
 
 // Dataspace extents.
 static inline hsize_t rbp_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
+
+// The file's descriptor is closed in programs this process starts: HDF5
+// opens files without O_CLOEXEC, and a descriptor inherited by a child keeps
+// the file's `flock` alive after this process closes it, so that opening the
+// file again fails until the child ends. For the default (sec2) driver the
+// handle is the descriptor; other drivers are left as they are.
+static inline void rbp_close_on_exec(hid_t file) {
+  hid_t access = H5Fget_access_plist(file);
+  if (access < 0) return;
+  hid_t driver = H5Pget_driver(access);
+  H5Pclose(access);
+  if (driver != H5FD_SEC2) return;
+  void *handle = NULL;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == NULL) return;
+  int descriptor = *(int *)handle;
+  int flags = fcntl(descriptor, F_GETFD);
+  if (flags >= 0) fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC);
+}
 
 #endif

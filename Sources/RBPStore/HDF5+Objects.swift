@@ -308,7 +308,11 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
   /// Creates (or truncates) the file at `path`.
   public static func create(_ path: String) throws -> HDF5File {
     let fapl = try strongCloseAccess(path)
-    let id = HDF5.locked { H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), fapl.id) }
+    let id = HDF5.locked {
+      let id = H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), fapl.id)
+      if id >= 0 { rbp_close_on_exec(id) }
+      return id
+    }
     try HDF5.check(id, "cannot create file", file: path, path: "")
     return HDF5File(id: id, file: path, path: "/", close: H5Fclose)
   }
@@ -320,7 +324,11 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
     }
     if !writable { try TrialRead.check(path) }
     let fapl = try strongCloseAccess(path)
-    let id = HDF5.locked { H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id) }
+    let id = HDF5.locked {
+      let id = H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id)
+      if id >= 0 { rbp_close_on_exec(id) }
+      return id
+    }
     try HDF5.check(id, "cannot open file as HDF5", file: path, path: "")
     return HDF5File(id: id, file: path, path: "/", close: H5Fclose)
   }

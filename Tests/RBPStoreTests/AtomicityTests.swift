@@ -10,24 +10,16 @@ import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
+import RBPTestSupport
 
 /// Starts `rbp` with the write pause on.
-func startPausingWriter(_ arguments: [String], pause: String = "30") throws -> Process {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: rbpExecutable)
-  process.arguments = arguments
-  var environment = ProcessInfo.processInfo.environment
-  environment["RBP_TEST_WRITE_PAUSE"] = "\(pause)"
-  process.environment = environment
-  process.standardOutput = FileHandle.nullDevice
-  process.standardError = FileHandle.nullDevice
-  try process.run()
-  return process
+func startPausingWriter(_ arguments: [String], pause: String = "30") throws -> ChildProcess {
+  try ChildProcess(rbpExecutable, arguments, environment: ["RBP_TEST_WRITE_PAUSE": pause])
 }
 
 /// Waits until `count` markers of `phase` for writes of `name` exist in
 /// `folder` (or the process ends); true when they do.
-func waitForPause(_ folder: String, _ name: String, phase: Int, count: Int = 1, of process: Process) -> Bool {
+func waitForPause(_ folder: String, _ name: String, phase: Int, count: Int = 1, of process: ChildProcess) -> Bool {
   for _ in 0..<6000 {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     // This writer's markers only, not those a killed predecessor left.
@@ -57,12 +49,12 @@ struct AtomicityTests {
                                             pause: phase == 1 ? "30,0" : "0,30")
         let paused = waitForPause(dir, "task.h5", phase: phase, of: writer)
         kill(writer.processIdentifier, SIGKILL)
-        writer.waitUntilExit()
+        let ending = writer.wait()
         #expect(paused, "the writer never reached pause \(phase)")
         let temporaries = try FileManager.default.contentsOfDirectory(atPath: dir)
           .filter { $0.hasPrefix(".task.h5.tmp-\(writer.processIdentifier)-") && !$0.contains(".paused-") }
         #expect(temporaries.count == 1, "no temporary: the writer was not killed mid-write")
-        #expect(writer.terminationReason == .uncaughtSignal)
+        #expect(ending == .signal(SIGKILL))
         // Killed mid-write: the previous version, intact.
         guard case let .trajectory(now) = try DatasetFile.read(path, as: Double.self) else {
           Issue.record("the file changed kind")
@@ -99,7 +91,7 @@ struct AtomicityTests {
                                            pause: "0.3")
       let paused = waitForLaterWrite(dir, phase: phase, trainer)
       kill(trainer.processIdentifier, SIGKILL)
-      trainer.waitUntilExit()
+      trainer.wait()
       #expect(paused, "round \(round): the trainer never reached its second checkpoint write")
       let checkpoint = try CheckpointFile.read(dir + "/checkpoint.h5")
       #expect(checkpoint.epoch > epoch, "round \(round): epoch \(checkpoint.epoch), before \(epoch)")
@@ -112,7 +104,7 @@ struct AtomicityTests {
 /// Waits until the trainer is paused at `phase` of a checkpoint write that
 /// is not its first (a completed write removes its markers; a later one
 /// shows under another temporary name); false if it ends first.
-func waitForLaterWrite(_ folder: String, phase: Int, _ process: Process) -> Bool {
+func waitForLaterWrite(_ folder: String, phase: Int, _ process: ChildProcess) -> Bool {
   var first: String?
   let mine = ".checkpoint.h5.tmp-\(process.processIdentifier)-"   // not a killed predecessor's
   for _ in 0..<6000 {

@@ -14,6 +14,29 @@ struct HDF5BindingTests {
     try HDF5.locked { try roundTrip() }
   }
 
+  /// Files the store opens are not inherited by programs this process
+  /// starts: an inherited descriptor would hold the file's lock after the
+  /// store closes it.
+  @Test func openFilesAreClosedInChildPrograms() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/inherit.h5"
+    func descriptors() -> [Int32] {
+      let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+      return entries.compactMap { entry in
+        let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry)
+        return target == path ? Int32(entry) : nil
+      }
+    }
+    for opening in [{ try HDF5File.create(path) }, { try HDF5File.open(path, writable: true) }, { try HDF5File.open(path) }] {
+      let file = try opening()
+      let open = descriptors()
+      try #require(!open.isEmpty, "the file's descriptor was not found")
+      for fd in open { #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "descriptor \(fd) is inherited by children") }
+      try file.close()
+    }
+  }
+
   func roundTrip() throws {
     let path = FileManager.default.temporaryDirectory
       .appendingPathComponent("rbp-binding-\(getpid()).h5").path

@@ -10,6 +10,7 @@ import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
+import RBPTestSupport
 
 let pythonWriter = #"""
 import sys, h5py, numpy as np

@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import RBPTestSupport
 
 /// A fresh temporary folder, removed by the caller's `defer`.
 func temporaryFolder() throws -> String {
@@ -36,22 +37,6 @@ let interopPython: String? = {
   let venv = packageRoot + "/.venv/bin/python"
   return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
 }()
-
-/// Runs a program; returns its exit status, stdout and stderr.
-@discardableResult
-func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: path)
-  process.arguments = arguments
-  let out = Pipe(), err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let outData = out.fileHandleForReading.readDataToEndOfFile()
-  let errData = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
 
 /// Runs a Python script with the interop interpreter.
 func runPython(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, out: String, err: String) {

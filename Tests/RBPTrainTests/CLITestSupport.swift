@@ -3,6 +3,7 @@
 import Foundation
 import RBPCore
 import RBPStore
+import RBPTestSupport
 import Testing
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -30,16 +31,7 @@ func rbp(_ arguments: [String]) throws -> (status: Int32, out: String, err: Stri
 /// Runs any program with arguments; returns status, stdout, stderr.
 @discardableResult
 func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: path)
-  process.arguments = arguments
-  let out = Pipe(), err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+  try runProgram(path, arguments)
 }
 
 func scratchFolder() throws -> String {

@@ -5,6 +5,7 @@
 // a non-zero exit and no output file.
 
 import Foundation
+import RBPTestSupport
 import Testing
 import RBPCore
 import RBPKernels
@@ -315,13 +316,11 @@ struct CLITests {
   @Test func oneWriterPerOutputFolder() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let first = Process()
-    first.executableURL = URL(fileURLWithPath: rbpBinary)
-    first.arguments = ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "1000000", "--quiet"]
-    try first.run()
+    let first = try ChildProcess(rbpBinary, ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "1000000",
+                                             "--quiet"])
     defer {
-      if first.isRunning { kill(first.processIdentifier, SIGKILL) }
-      first.waitUntilExit()
+      first.signal(SIGKILL)
+      first.wait()
     }
     // The lock exists once the first has validated everything.
     for _ in 0..<3000 where !FileManager.default.fileExists(atPath: dir + "/.rbp-lock") { usleep(10_000) }
@@ -334,18 +333,12 @@ struct CLITests {
   @Test func aClosedPipeDoesNotStopTraining() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: rbpBinary)
-    process.arguments = ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "200"]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let handle = out.fileHandleForReading
+    let process = try ChildProcess(rbpBinary, ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "200"],
+                                   standardOutput: .pipe)
+    let handle = try #require(process.standardOutput)
     _ = handle.availableData   // the first line(s)
     try handle.close()         // the reader leaves
-    process.waitUntilExit()
-    #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+    #expect(process.wait() == .exit(0))
     #expect(try CheckpointFile.read(dir + "/checkpoint.h5").epoch == 200)
   }
 }

@@ -11,6 +11,7 @@ import Foundation
 import Testing
 import RBPCore
 import RBPStore
+import RBPTestSupport
 import RBPTrain
 
 #if canImport(Glibc)
@@ -155,21 +156,18 @@ struct SweepTests {
       """.write(toFile: spec, atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", spec, "--out", dir + "/whole", "--quiet", "--jobs", "2"]).status == 0)
     let cut = dir + "/cut"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: rbpBinary)
-    process.arguments = ["sweep", spec, "--out", cut, "--quiet", "--jobs", "2", "--checkpoint-seconds", "0.05"]
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let process = try ChildProcess(rbpBinary, ["sweep", spec, "--out", cut, "--quiet", "--jobs", "2",
+                                               "--checkpoint-seconds", "0.05"])
     // Wait until a run has saved a checkpoint mid-run, then terminate.
     let deadline = Date().addingTimeInterval(60)
     while process.isRunning && Date() < deadline,
           !["run-0000", "run-0001", "run-0002"].contains(where: { FileManager.default.fileExists(atPath: "\(cut)/runs/\($0)/checkpoint.h5") }) {
       usleep(5_000)
     }
-    kill(process.processIdentifier, SIGTERM)
-    process.waitUntilExit()
-    let interrupted = process.terminationStatus == 128 + SIGTERM
-    #expect(interrupted || process.terminationStatus == 0, "exit \(process.terminationStatus)")
+    process.signal(SIGTERM)
+    let ending = process.wait()
+    let interrupted = ending == .exit(128 + SIGTERM)
+    #expect(interrupted || ending == .exit(0), "\(ending)")
     if interrupted {
       let status = jsonObject(try rbp(["sweep", "status", cut, "--json"]).out)
       #expect((status["missing"] as? Int ?? 0) >= 1, "\(status)")
@@ -187,20 +185,15 @@ struct SweepTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let args = ["--data", shipped("figure8"), "--epochs", "600", "--quiet", "--checkpoint-every", "1"]
     try #require(try rbp(["train", "--out", dir + "/whole"] + args).status == 0)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: rbpBinary)
-    process.arguments = ["train", "--out", dir + "/cut"] + args
-    let err = Pipe()
-    process.standardError = err
-    try process.run()
+    let process = try ChildProcess(rbpBinary, ["train", "--out", dir + "/cut"] + args, standardError: .pipe)
     let deadline = Date().addingTimeInterval(60)
     while process.isRunning && Date() < deadline && !FileManager.default.fileExists(atPath: dir + "/cut/checkpoint.h5") {
       usleep(5_000)
     }
-    kill(process.processIdentifier, SIGTERM)
-    process.waitUntilExit()
-    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    try #require(process.terminationStatus == 128 + SIGTERM, "exit \(process.terminationStatus): \(message)")
+    process.signal(SIGTERM)
+    let message = String(decoding: try #require(process.standardError).readDataToEndOfFile(), as: UTF8.self)
+    let ending = process.wait()
+    try #require(ending == .exit(128 + SIGTERM), "\(ending): \(message)")
     #expect(message.contains("interrupted by SIGTERM at epoch") && message.contains("--resume"))
     let epoch = try CheckpointFile.read(dir + "/cut/checkpoint.h5").epoch
     #expect(epoch > 0 && epoch < 600)
