@@ -63,16 +63,13 @@ extension TrajectoryNetwork {
   ) throws -> (states: [T], loss: Double) {
     try batch.check(against: shape)
     let pass = StepContext(self, batch, workspace, objective)
-    let block = batch.count * shape.units
-    var states = [T](repeating: 0, count: (batch.steps + 1) * block)
-    var slopes = [T](repeating: 0, count: block)
-    states.replaceSubrange(0..<block, with: pass.initialStates())
-    var total = 0.0
-    for t in 1...batch.steps {
-      states.withUnsafeMutableBufferPointer { sp in slopes.withUnsafeMutableBufferPointer { dp in
-        pass.step(t, from: sp.baseAddress! + (t - 1) * block, to: sp.baseAddress! + t * block, slopes: dp.baseAddress!)
-      }}
-      total += states.withUnsafeBufferPointer { pass.loss(t, states: $0.baseAddress! + t * block) }
+    let block = pass.block
+    var states: [T] = uninitializedArray((batch.steps + 1) * block)
+    let slopes = Blocks<T>(1, of: block)
+    let total = states.withUnsafeMutableBufferPointer { sp in
+      pass.initialStates(into: sp.baseAddress!)
+      return pass.forward(1, through: batch.steps, states: BlockRing(base: sp.baseAddress!, slots: batch.steps + 1, block: block),
+                          slopes: slopes.ring)
     }
     let loss = pass.objective.scaled(total, count: batch.count)
     guard loss.isFinite else { throw RBPError.nonFinite(solver: "forward pass", pattern: 0, iterations: batch.steps) }
@@ -91,20 +88,13 @@ extension TrajectoryNetwork {
     try batch.check(against: shape)
     let pass = StepContext(self, batch, workspace, nil)
     let (p, steps, n, o, first) = (batch.count, batch.steps, shape.units, shape.outputs, shape.firstOutput)
-    let block = p * n
-    var previous = pass.initialStates(), current = [T](repeating: 0, count: block)
-    var slopes = [T](repeating: 0, count: block)
-    var out = [T](repeating: 0, count: p * steps * o)
-    var total = 0.0
-    for t in 1...steps {
-      previous.withUnsafeMutableBufferPointer { xp in current.withUnsafeMutableBufferPointer { cp in
-        slopes.withUnsafeMutableBufferPointer { dp in
-          pass.step(t, from: xp.baseAddress!, to: cp.baseAddress!, slopes: dp.baseAddress!)
-        }
-      }}
-      total += current.withUnsafeBufferPointer { pass.loss(t, states: $0.baseAddress!) }
-      for q in 0..<p { for k in 0..<o { out[(q * steps + t - 1) * o + k] = current[q * n + first + k] } }
-      swap(&previous, &current)
+    let states = Blocks<T>(2, of: pass.block), slopes = Blocks<T>(1, of: pass.block)
+    var out: [T] = uninitializedArray(p * steps * o)
+    pass.initialStates(into: states[0])
+    let total = out.withUnsafeMutableBufferPointer { op in
+      pass.forward(1, through: steps, states: states.ring, slopes: slopes.ring) { t, x in
+        for q in 0..<p { (op.baseAddress! + (q * steps + t - 1) * o).update(from: x + q * n + first, count: o) }
+      }
     }
     let loss = total / Double(p)
     guard loss.isFinite else { throw RBPError.nonFinite(solver: "forward pass", pattern: 0, iterations: steps) }
@@ -146,9 +136,47 @@ extension TrajectoryNetwork {
   }
 }
 
-/// Everything one pass over a batch needs, prepared once: transposed
-/// weights, time-major inputs, the objective, and scratch buffers (owned,
-/// freed with the pass).
+/// Time-major P×N blocks in one buffer, slot i at `base + (i mod slots)·P·N`:
+/// a whole trajectory (as many slots as steps), one segment of it, or two
+/// blocks used in turn.
+struct BlockRing<T> {
+  let base: UnsafeMutablePointer<T>
+  let slots: Int
+  let block: Int
+
+  @inline(__always)
+  subscript(_ i: Int) -> UnsafeMutablePointer<T> { base + (i % slots) * block }
+}
+
+/// Allocated P×N blocks, freed with the owner.
+final class Blocks<T> {
+  let pointer: UnsafeMutablePointer<T>
+  let ring: BlockRing<T>
+
+  init(_ slots: Int, of block: Int) {
+    pointer = .allocate(capacity: max(1, slots * block))
+    ring = BlockRing(base: pointer, slots: max(slots, 1), block: block)
+  }
+
+  deinit { pointer.deallocate() }
+
+  subscript(_ i: Int) -> UnsafeMutablePointer<T> { ring[i] }
+}
+
+/// An array of `count` numbers whose every element the caller writes
+/// before reading it (no zero-fill).
+func uninitializedArray<T: KernelScalar>(_ count: Int) -> [T] {
+  [T](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+}
+
+/// What one pass over a batch needs, prepared once: the weights (and their
+/// transpose), time-major inputs, the objective, and three scratch blocks.
+/// The arithmetic of a step forward and a step back lives here; which
+/// blocks are kept, and for how long, is up to each mode below.
+///
+/// Buffers: `z` the pre-activations of one step, `fz` f(z) (leaky units
+/// only), `e` and `carried` the error bracket of the current and next step
+/// back, `delta` one truncated window's s (truncated mode only).
 final class StepContext<T: KernelScalar> {
   let net: TrajectoryNetwork<T>
   let batch: TrajectoryBatch<T>
@@ -157,10 +185,11 @@ final class StepContext<T: KernelScalar> {
   let (count, steps, n, inputs, outputs): (Int, Int, Int, Int, Int)
   let alpha: T
   let w: [T], wt: [T], b: [T], u: [T]
-  /// T×P×I (an owned copy, freed with the pass)
-  let inputsTM: UnsafeMutableBufferPointer<T>
-  /// Scratch: the pre-activation and f(z) of one step.
-  let z: UnsafeMutablePointer<T>, fz: UnsafeMutablePointer<T>
+  /// T×P×I
+  let inputsTM: [T]
+  let scratch: Blocks<T>
+  var z: UnsafeMutablePointer<T> { scratch[0] }
+  var fz: UnsafeMutablePointer<T> { scratch[1] }
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
        _ objective: (any StateObjective<T>)?) {
@@ -174,44 +203,45 @@ final class StepContext<T: KernelScalar> {
     wt = net.parameters.W.transposed.elements
     b = net.parameters.b
     u = net.parameters.U.elements
-    func owned(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
-      let p = UnsafeMutableBufferPointer<T>.allocate(capacity: max(a.count, 1))
-      _ = p.initialize(from: a)
-      return p
-    }
-    inputsTM = owned(batch.timeMajor(batch.inputs, width: net.shape.inputs))
-    let size = max(1, batch.count * net.shape.units)
-    z = .allocate(capacity: size)
-    fz = .allocate(capacity: size)
-  }
-
-  deinit {
-    z.deallocate()
-    fz.deallocate()
-    inputsTM.deallocate()
+    inputsTM = batch.timeMajor(batch.inputs, width: net.shape.inputs)
+    scratch = Blocks(2, of: batch.count * net.shape.units)
   }
 
   var block: Int { count * n }
 
-  /// x(0) for every sequence: the batch's initial states or the learned x0.
-  func initialStates() -> [T] {
-    if let initial = batch.initial { return initial.elements }
-    let x0 = net.parameters.x0
-    return (0..<count).flatMap { _ in x0 }
+  /// x(0) for every sequence (the batch's initial states or the learned x0) into `x`.
+  func initialStates(into x: UnsafeMutablePointer<T>) {
+    if let initial = batch.initial {
+      initial.elements.withUnsafeBufferPointer { x.update(from: $0.baseAddress!, count: block) }
+      return
+    }
+    net.parameters.x0.withUnsafeBufferPointer { x0 in
+      for p in 0..<count { (x + p * n).update(from: x0.baseAddress!, count: n) }
+    }
   }
 
   /// One step: x(t) from x(t−1), and D(t) into `slopes` (P×N each).
   func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>) {
     // z = b + U u(t) + x(t−1)·Wᵀ
-    for p in 0..<count { for j in 0..<n { z[p * n + j] = b[j] } }
-    if inputs > 0 {
-      let ut = UnsafePointer(inputsTM.baseAddress! + (t - 1) * count * inputs)
-      switch net.shape.coupling {
-      case .identity:
-        for p in 0..<count { for k in 0..<inputs { z[p * n + k] += ut[p * inputs + k] } }
-      case .dense:
-        gemm(transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
-             beta: 1, c: z, ldc: n, workspace: workspace)
+    let z = self.z
+    b.withUnsafeBufferPointer { bias in
+      inputsTM.withUnsafeBufferPointer { uTM in
+        let ut = uTM.baseAddress.map { $0 + (t - 1) * count * inputs }
+        let identity = inputs > 0 && net.shape.coupling == .identity
+        for p in 0..<count {
+          let row = z + p &* n
+          if identity {
+            let input = ut! + p &* inputs
+            for j in 0..<inputs { row[j] = bias[j] + input[j] }
+            for j in inputs..<n { row[j] = bias[j] }
+          } else {
+            row.update(from: bias.baseAddress!, count: n)
+          }
+        }
+        if inputs > 0 && net.shape.coupling == .dense {
+          gemm(transB: true, m: count, n: n, k: inputs, a: ut!, lda: inputs, b: u, ldb: inputs,
+               beta: 1, c: z, ldc: n, workspace: workspace)
+        }
       }
     }
     gemm(m: count, n: n, k: n, a: prev, lda: n, b: wt, ldb: n, beta: 1, c: z, ldc: n, workspace: workspace)
@@ -223,35 +253,59 @@ final class StepContext<T: KernelScalar> {
     }
   }
 
-  /// The objective's term at step t, summed over the P×N states of step t
-  /// (for the loss: Σ_p ℓ(x_p(t)[out], y_p(t), m_p(t))).
-  func loss(_ t: Int, states x: UnsafePointer<T>) -> Double {
-    objective.value(StateBlock(states: x, rows: count, units: n, step: t))
+  /// The forward loop of every mode: steps first…last, from x(first−1) in
+  /// `states[0]`, writing x(t) to `states[t − first + 1]` and D(t) to
+  /// `slopes[t − first]`; with `gradients`, the objective's ∂/∂x(t) to
+  /// `gradients[t − first]`. `visit` sees each x(t). Returns the sum of the
+  /// objective's terms.
+  func forward(
+    _ first: Int, through last: Int, states: BlockRing<T>, slopes: BlockRing<T>, gradients: BlockRing<T>? = nil,
+    visit: (Int, UnsafeMutablePointer<T>) -> Void = { _, _ in }
+  ) -> Double {
+    guard first <= last else { return 0 }
+    var total = 0.0
+    for t in first...last {
+      let i = t - first
+      let x = states[i + 1]
+      step(t, from: states[i], to: x, slopes: slopes[i])
+      let now = StateBlock(states: UnsafePointer(x), rows: count, units: n, step: t)
+      if let gradients {
+        total += objective.valueAndGradient(now, into: gradients[i])
+      } else {
+        total += objective.value(now)
+      }
+      visit(t, x)
+    }
+    return total
   }
 
-  /// e += g(t) = ∂(term at t)/∂x(t) (for the loss: on the output units).
-  func addLossGradient(_ t: Int, states x: UnsafePointer<T>, into e: UnsafeMutablePointer<T>) {
-    objective.addGradient(StateBlock(states: x, rows: count, units: n, step: t), into: e)
+  /// One step back. On entry `e` holds (1−α) e(t+1) + Wᵀ s(t+1) and `s`
+  /// holds g(t) = ∂(term at t)/∂x(t); on return `s` holds s(t) = α D(t)
+  /// e(t), with e(t) = g(t) + that bracket, and `e` the bracket for step
+  /// t − 1 (`e` and `carried` are swapped).
+  @inline(__always)
+  func backStep(
+    slopes d: UnsafePointer<T>, adjoint s: UnsafeMutablePointer<T>,
+    e: inout UnsafeMutablePointer<T>, carried: inout UnsafeMutablePointer<T>
+  ) {
+    let (alpha, e0) = (self.alpha, e)
+    if alpha == 1 {
+      for i in 0..<block { s[i] = alpha * d[i] * (e0[i] + s[i]) }
+    } else {
+      for i in 0..<block {
+        let full = e0[i] + s[i]
+        e0[i] = full
+        s[i] = alpha * d[i] * full
+      }
+    }
+    propagate(e: e, s: s, into: carried)
+    swap(&e, &carried)
   }
 
   /// e(t−1)'s recurrent part: out = (1−α) e + s·W.
   func propagate(e: UnsafePointer<T>, s: UnsafePointer<T>, into out: UnsafeMutablePointer<T>) {
     gemm(m: count, n: n, k: n, a: s, lda: n, b: w, ldb: n, c: out, ldc: n, workspace: workspace)
     if alpha != 1 { for i in 0..<block { out[i] += (1 - alpha) * e[i] } }
-  }
-
-  /// One step back: on entry `e` holds (1−α) e(t+1) + Wᵀ s(t+1); adds
-  /// g(t), writes s(t) = α D(t) e(t) to `adjoint`, and leaves the same
-  /// bracket for step t − 1 in `e` (the buffers are swapped).
-  @inline(__always)
-  func backStep(
-    _ t: Int, state x: UnsafePointer<T>, slopes d: UnsafePointer<T>, adjoint s: UnsafeMutablePointer<T>,
-    e: inout UnsafeMutablePointer<T>, scratch: inout UnsafeMutablePointer<T>
-  ) {
-    addLossGradient(t, states: x, into: e)
-    for i in 0..<block { s[i] = alpha * d[i] * e[i] }
-    propagate(e: e, s: s, into: scratch)
-    swap(&e, &scratch)
   }
 
   /// Adds Sᵀ·X, Σ rows of S and Sᵀ·Uin over `rows` rows (steps × P) into
@@ -264,9 +318,11 @@ final class StepContext<T: KernelScalar> {
       gemm(transA: true, m: n, n: n, k: rows, alpha: scale, a: s, lda: n, b: x, ldb: n,
            beta: 1, c: g + layout.w.lowerBound, ldc: n, workspace: workspace)
       if net.shape.coupling == .dense && inputs > 0 {
-        gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
-             b: inputsTM.baseAddress! + (firstStep - 1) * count * inputs, ldb: inputs,
-             beta: 1, c: g + layout.u.lowerBound, ldc: inputs, workspace: workspace)
+        inputsTM.withUnsafeBufferPointer { uTM in
+          gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
+               b: uTM.baseAddress! + (firstStep - 1) * count * inputs, ldb: inputs,
+               beta: 1, c: g + layout.u.lowerBound, ldc: inputs, workspace: workspace)
+        }
       }
       let gb = g + layout.b.lowerBound
       for r in 0..<rows {
@@ -285,54 +341,51 @@ final class StepContext<T: KernelScalar> {
   }
 
   /// Full BPTT (window nil) or truncated BPTT (window k), all states kept.
+  /// The adjoint blocks hold g(t) from the forward pass until the step back
+  /// through t turns them into s(t).
   func fullBPTT(window: Int?) -> TrajectoryGradient<T> {
-    var states = [T](repeating: 0, count: (steps + 1) * block)
-    var slopes = [T](repeating: 0, count: steps * block)
-    states.replaceSubrange(0..<block, with: initialStates())
+    var states: [T] = uninitializedArray((steps + 1) * block)
+    var slopes: [T] = uninitializedArray(steps * block), adjoints: [T] = uninitializedArray(steps * block)
     var total = 0.0
-    states.withUnsafeMutableBufferPointer { sp in slopes.withUnsafeMutableBufferPointer { dp in
-      for t in 1...steps {
-        step(t, from: sp.baseAddress! + (t - 1) * block, to: sp.baseAddress! + t * block,
-             slopes: dp.baseAddress! + (t - 1) * block)
-        total += loss(t, states: sp.baseAddress! + t * block)
-      }
-    }}
     var grad = Parameters<T>(layout: net.parameters.layout)
-    var adjoints = [T](repeating: 0, count: steps * block)
     var e0 = Matrix<T>(rows: count, cols: n)
-    var e = [T](repeating: 0, count: block), next = e
-    states.withUnsafeBufferPointer { sp in slopes.withUnsafeBufferPointer { dp in
+    let brackets = Blocks<T>(3, of: block)
+    states.withUnsafeMutableBufferPointer { sp in slopes.withUnsafeMutableBufferPointer { dp in
       adjoints.withUnsafeMutableBufferPointer { ap in e0.withMutablePointer { e0p in
         let (x, d, s) = (sp.baseAddress!, dp.baseAddress!, ap.baseAddress!)
-        e.withUnsafeMutableBufferPointer { ep in next.withUnsafeMutableBufferPointer { np in
-          var (cur, nxt) = (ep.baseAddress!, np.baseAddress!)
-          if let window {
-            // Each g(t) flows back through at most `window` steps; the
-            // deltas it leaves at each step are summed into s.
-            for t in 1...steps {
-              cur.update(repeating: 0, count: block)
-              addLossGradient(t, states: x + t * block, into: cur)
-              var tau = t
-              while tau >= 1 && tau > t - window {
-                let sTau = s + (tau - 1) * block
-                let dTau = d + (tau - 1) * block
-                for i in 0..<block { nxt[i] = alpha * dTau[i] * cur[i] }
-                propagate(e: cur, s: nxt, into: z)         // e(τ−1) from this window
-                for i in 0..<block { sTau[i] += nxt[i] }
-                cur.update(from: z, count: block)
-                tau -= 1
-              }
-              if tau == 0 { for i in 0..<block { e0p[i] += cur[i] } }
+        initialStates(into: x)
+        total = forward(1, through: steps, states: BlockRing(base: x, slots: steps + 1, block: block),
+                        slopes: BlockRing(base: d, slots: steps, block: block),
+                        gradients: BlockRing(base: s, slots: steps, block: block))
+        var (e, carried) = (brackets[0], brackets[1])
+        if let window {
+          // Each g(t) flows back through at most `window` steps; the
+          // deltas it leaves at each step are summed into s. Slot t holds
+          // g(t) until step t takes it: no earlier step adds to it.
+          let delta = brackets[2]
+          for t in 1...steps {
+            let st = s + (t - 1) * block
+            e.update(from: st, count: block)
+            st.update(repeating: 0, count: block)
+            var tau = t
+            while tau >= 1 && tau > t - window {
+              let sTau = s + (tau - 1) * block
+              let dTau = d + (tau - 1) * block
+              for i in 0..<block { delta[i] = alpha * dTau[i] * e[i] }
+              propagate(e: e, s: delta, into: carried)       // e(τ−1) from this window
+              for i in 0..<block { sTau[i] += delta[i] }
+              swap(&e, &carried)
+              tau -= 1
             }
-          } else {
-            cur.update(repeating: 0, count: block)        // e(T+1) = 0, s(T+1) = 0
-            for t in stride(from: steps, through: 1, by: -1) {
-              backStep(t, state: x + t * block, slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block,
-                       e: &cur, scratch: &nxt)
-            }
-            e0p.update(from: cur, count: block)
+            if tau == 0 { for i in 0..<block { e0p[i] += e[i] } }
           }
-        }}
+        } else {
+          e.update(repeating: 0, count: block)        // e(T+1) = 0, s(T+1) = 0
+          for t in stride(from: steps, through: 1, by: -1) {
+            backStep(slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block, e: &e, carried: &carried)
+          }
+          e0p.update(from: e, count: block)
+        }
         accumulate(s: s, x: x, firstStep: 1, rows: steps * count, into: &grad)
       }}
     }}
@@ -344,62 +397,41 @@ final class StepContext<T: KernelScalar> {
   }
 
   /// BPTT keeping x(0), x(c), x(2c), … and recomputing each segment of c
-  /// steps (states and slopes) just before going back through it.
+  /// steps (states, slopes and g) just before going back through it.
   func checkpointedBPTT(every c: Int) -> TrajectoryGradient<T> {
     let segments = (steps + c - 1) / c
-    var checkpoints = [T](repeating: 0, count: (segments + 1) * block)
-    checkpoints.replaceSubrange(0..<block, with: initialStates())
-    var segmentStates = [T](repeating: 0, count: (c + 1) * block)
-    var segmentSlopes = [T](repeating: 0, count: c * block)
-    var total = 0.0
-    // Forward: keep only the checkpoints (and the last state).
-    var final = [T](repeating: 0, count: block)
-    segmentStates.withUnsafeMutableBufferPointer { xp in segmentSlopes.withUnsafeMutableBufferPointer { dp in
-      checkpoints.withUnsafeMutableBufferPointer { cp in
-        let (x, d) = (xp.baseAddress!, dp.baseAddress!)
-        x.update(from: cp.baseAddress!, count: block)
-        for t in 1...steps {
-          let slot = (t - 1) % c
-          step(t, from: x + slot * block, to: x + (slot + 1) * block, slopes: d)
-          total += loss(t, states: x + (slot + 1) * block)
-          if t % c == 0 || t == steps {
-            let k = (t + c - 1) / c
-            (cp.baseAddress! + k * block).update(from: x + (slot + 1) * block, count: block)
-            x.update(from: x + (slot + 1) * block, count: block)
-          }
-        }
-        final = Array(UnsafeBufferPointer(start: cp.baseAddress! + segments * block, count: block))
-      }
-    }}
+    let checkpoints = Blocks<T>(segments + 1, of: block)
+    let segment = Blocks<T>(c + 1, of: block), segmentSlopes = Blocks<T>(c, of: block)
+    // Forward: keep only the checkpoints (two state blocks in turn).
+    initialStates(into: checkpoints[0])
+    segment[0].update(from: checkpoints[0], count: block)
+    let total = forward(1, through: steps, states: BlockRing(base: segment.pointer, slots: 2, block: block),
+                        slopes: BlockRing(base: segmentSlopes.pointer, slots: 1, block: block)) { t, x in
+      if t % c == 0 || t == steps { checkpoints[(t + c - 1) / c].update(from: x, count: block) }
+    }
+    let final = Array(UnsafeBufferPointer(start: checkpoints[segments], count: block))
     var grad = Parameters<T>(layout: net.parameters.layout)
     var adjoints = [T](repeating: 0, count: steps * block)
     var e0 = Matrix<T>(rows: count, cols: n)
-    var e = [T](repeating: 0, count: block), next = e
-    segmentStates.withUnsafeMutableBufferPointer { xp in segmentSlopes.withUnsafeMutableBufferPointer { dp in
-      checkpoints.withUnsafeBufferPointer { cp in adjoints.withUnsafeMutableBufferPointer { ap in
-        e.withUnsafeMutableBufferPointer { ep in next.withUnsafeMutableBufferPointer { np in
-          let (x, d, s) = (xp.baseAddress!, dp.baseAddress!, ap.baseAddress!)
-          var (cur, nxt) = (ep.baseAddress!, np.baseAddress!)
-          cur.update(repeating: 0, count: block)
-          for k in stride(from: segments - 1, through: 0, by: -1) {
-            let first = k * c + 1, last = min((k + 1) * c, steps)
-            // Recompute x(first−1 … last) and D(first … last) from the checkpoint.
-            x.update(from: cp.baseAddress! + k * block, count: block)
-            for t in first...last {
-              let i = t - first
-              step(t, from: x + i * block, to: x + (i + 1) * block, slopes: d + i * block)
-            }
-            for t in stride(from: last, through: first, by: -1) {
-              let i = t - first
-              backStep(t, state: x + (i + 1) * block, slopes: d + i * block, adjoint: s + (t - 1) * block,
-                       e: &cur, scratch: &nxt)
-            }
-            accumulate(s: s + (first - 1) * block, x: x, firstStep: first, rows: (last - first + 1) * count, into: &grad)
-          }
-          e0.withMutablePointer { $0.update(from: cur, count: block) }
-        }}
-      }}
-    }}
+    let brackets = Blocks<T>(2, of: block)
+    var (e, carried) = (brackets[0], brackets[1])
+    e.update(repeating: 0, count: block)
+    adjoints.withUnsafeMutableBufferPointer { ap in
+      let s = ap.baseAddress!
+      for k in stride(from: segments - 1, through: 0, by: -1) {
+        let first = k * c + 1, last = min((k + 1) * c, steps)
+        // Recompute x(first−1 … last), D and g(first … last) from the checkpoint.
+        segment[0].update(from: checkpoints[k], count: block)
+        _ = forward(first, through: last, states: segment.ring, slopes: segmentSlopes.ring,
+                    gradients: BlockRing(base: s + (first - 1) * block, slots: last - first + 1, block: block))
+        for t in stride(from: last, through: first, by: -1) {
+          backStep(slopes: segmentSlopes[t - first], adjoint: s + (t - 1) * block, e: &e, carried: &carried)
+        }
+        accumulate(s: s + (first - 1) * block, x: segment.pointer, firstStep: first, rows: (last - first + 1) * count,
+                   into: &grad)
+      }
+    }
+    e0.withMutablePointer { $0.update(from: e, count: block) }
     accumulateInitial(e0, into: &grad)
     return TrajectoryGradient(loss: objective.scaled(total, count: count), gradient: grad, goal: objective.goal,
                               states: nil, adjoints: adjoints,
@@ -407,4 +439,3 @@ final class StepContext<T: KernelScalar> {
                               storedStates: segments + 1 + 2 * c + 1)
   }
 }
-

@@ -106,6 +106,27 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
     }
   }
 
+  /// The block's value, with its gradient written (not added) to
+  /// `gradient`: one pass over the targets for the unmasked mse.
+  func valueAndGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) -> Double {
+    guard loss == .mse && mask == nil else {
+      gradient.update(repeating: 0, count: block.rows * block.units)
+      addGradient(block, into: gradient)
+      return value(block)
+    }
+    let first = block.units - outputs
+    return targets.withUnsafeBufferPointer { y in
+      var total = 0.0
+      for p in 0..<block.rows {
+        let row = p * block.units
+        (gradient + row).update(repeating: 0, count: first)
+        total += loss.meanSquaredValueAndGradient(block.states + row + first, y.baseAddress! + offset(p, block.step),
+                                                  count: outputs, into: gradient + row + first)
+      }
+      return total
+    }
+  }
+
   public func addGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) {
     let first = block.units - outputs
     targets.withUnsafeBufferPointer { y in
@@ -216,6 +237,18 @@ enum ActiveObjective<T: KernelScalar> {
     switch self {
     case .loss(let l): return l.value(block)
     case .other(let o): return o.value(block)
+    }
+  }
+
+  /// The block's value, and its gradient written to `g` (P×N).
+  @inline(__always)
+  func valueAndGradient(_ block: StateBlock<T>, into g: UnsafeMutablePointer<T>) -> Double {
+    switch self {
+    case .loss(let l): return l.valueAndGradient(block, into: g)
+    case .other(let o):
+      g.update(repeating: 0, count: block.rows * block.units)
+      o.addGradient(block, into: g)
+      return o.value(block)
     }
   }
 

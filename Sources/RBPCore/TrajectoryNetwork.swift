@@ -129,12 +129,17 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
 
   /// A P×T×K sequence-major array rearranged time-major, T×P×K.
   func timeMajor(_ a: [T], width: Int) -> [T] {
-    var out = [T](repeating: 0, count: a.count)
-    for p in 0..<count {
-      for t in 0..<steps {
-        for k in 0..<width { out[(t * count + p) * width + k] = a[(p * steps + t) * width + k] }
+    guard width > 0 else { return [] }
+    return [T](unsafeUninitializedCapacity: a.count) { out, initialized in
+      a.withUnsafeBufferPointer { from in
+        for p in 0..<count {
+          for t in 0..<steps {
+            (out.baseAddress! + (t * count + p) * width)
+              .initialize(from: from.baseAddress! + (p * steps + t) * width, count: width)
+          }
+        }
       }
+      initialized = a.count
     }
-    return out
   }
 }
