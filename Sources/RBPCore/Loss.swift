@@ -56,31 +56,14 @@ public enum Loss: String, CaseIterable, Sendable, Codable {
     return total
   }
 
-  /// The unmasked mse of `count` outputs, whose gradient x − y it writes
-  /// to `g` in the same pass: the bits of `value` and of `addGradient`
-  /// into zeros.
+  /// The unmasked mse of `count` outputs, with its gradient x − y written
+  /// to `g`: the bits of `value`, and of `addGradient` into zeros.
   @inlinable
   public func meanSquaredValueAndGradient<T: KernelScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, count: Int, into g: UnsafeMutablePointer<T>
   ) -> Double {
-    var sums = SIMD8<Double>()
-    var k = 0
-    while k &+ 8 <= count {
-      var d = SIMD8<Double>()
-      for i in 0..<8 {
-        g[k &+ i] = x[k &+ i] - y[k &+ i]
-        d[i] = Double(x[k &+ i]) - Double(y[k &+ i])
-      }
-      sums += 0.5 * d * d
-      k &+= 8
-    }
-    while k < count {
-      g[k] = x[k] - y[k]
-      let d = Double(x[k]) - Double(y[k])
-      sums[k % 8] += 0.5 * d * d
-      k += 1
-    }
-    return ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]))
+    for k in 0..<count { g[k] = x[k] - y[k] }   // vectorises
+    return value(x, y, mask: nil, count: count)
   }
 
   /// Adds `scale · ∂ℓ/∂x` into `g` (length `count`, the output units).

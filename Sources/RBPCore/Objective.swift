@@ -61,10 +61,11 @@ public protocol StateObjective<Scalar>: Sendable {
 /// J = (1/P) Σ_p L_p, minimised.
 public struct LossObjective<T: KernelScalar>: StateObjective {
   public let loss: Loss
-  /// Sequence-major P×S×O (S = 1 for steady states).
+  /// Time-major S×P×O (S = 1 for steady states): the targets of one step
+  /// are one contiguous block, read in order as the engine steps.
   let targets: [T]
   let mask: [T]?
-  let steps: Int, outputs: Int
+  let count: Int, outputs: Int
 
   public var goal: ObjectiveGoal { .minimize }
   public var meanOverPatterns: Bool { true }
@@ -74,22 +75,22 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
     self.loss = loss
     targets = batch.targets.elements
     mask = batch.mask?.elements
-    steps = 1
+    count = batch.count
     outputs = batch.targets.cols
   }
 
   /// The loss of a trajectory batch, Σ_t over its steps: targets P×T×O.
   public init(_ loss: Loss, batch: TrajectoryBatch<T>) {
     self.loss = loss
-    targets = batch.targets
-    mask = batch.mask
-    steps = batch.steps
+    targets = batch.timeMajor(batch.targets, width: batch.outputWidth)
+    mask = batch.mask.map { batch.timeMajor($0, width: batch.outputWidth) }
+    count = batch.count
     outputs = batch.outputWidth
   }
 
   /// Offset of pattern p's targets at `step` (0 for steady, else 1…T).
   @inline(__always)
-  func offset(_ p: Int, _ step: Int) -> Int { (p * steps + max(step, 1) - 1) * outputs }
+  func offset(_ p: Int, _ step: Int) -> Int { ((max(step, 1) - 1) * count + p) * outputs }
 
   public func value(_ block: StateBlock<T>) -> Double {
     let first = block.units - outputs
