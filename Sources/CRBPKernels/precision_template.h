@@ -216,10 +216,15 @@ T FN(fma_loop)(long iterations, T seed) {
   return FN(hsum)(s);
 }
 
-// MARK: - Vector math (Float)
-#if IS_F32
+// MARK: - Vector math
+
+/// Integer lanes as wide as T's: comparison results and bit patterns.
 #define VI FN(ivec)
+#if IS_F32
 typedef int VI __attribute__((vector_size(VBYTES)));
+#else
+typedef long long VI __attribute__((vector_size(VBYTES)));
+#endif
 
 /// Lanes of `fallback` where `mask` is set, of `v` elsewhere.
 INLINE V FN(select)(VI mask, V fallback, V v) {
@@ -228,6 +233,8 @@ INLINE V FN(select)(VI mask, V fallback, V v) {
 INLINE V FN(clamp)(V v, T lo, T hi) {
   return __builtin_elementwise_max(__builtin_elementwise_min(v, FN(splat)(hi)), FN(splat)(lo));
 }
+
+#if IS_F32
 
 /// tanh by the rational approximation x·P(x²)/Q(x²) of degree 13/6 on
 /// [−9, 9] (the form and coefficients used by Eigen), ±1 beyond; within
@@ -274,6 +281,63 @@ INLINE V FN(vexp)(V v) {
   return FN(select)(v != v, v, result);
 }
 
+#else
+
+/// e^x = 2^k · p(r), x = k·ln2 + r, |r| ≤ ln2/2 (ln 2 in two parts, the
+/// first exact in k·ln2), p the Taylor polynomial of degree 13; within
+/// 2 ulp. 0 below −708.3 (the smallest normal), +∞ above 709.7.
+INLINE V FN(vexp)(V v) {
+  V c = FN(clamp)(v, -708.3, 709.7);
+  // Adding 1.5·2⁵² rounds to an integer and leaves it in the low bits.
+  const T shift = 6755399441055744.0;
+  V shifted = c * 1.4426950408889634 + shift;
+  V k = shifted - shift;
+  V r = VFMA(k, FN(splat)(-6.93145751953125e-1), c);
+  r = VFMA(k, FN(splat)(-1.42860682030941723212e-6), r);
+  V p = FN(splat)(1.0 / 6227020800);
+  p = VFMA(p, r, FN(splat)(1.0 / 479001600));
+  p = VFMA(p, r, FN(splat)(1.0 / 39916800));
+  p = VFMA(p, r, FN(splat)(1.0 / 3628800));
+  p = VFMA(p, r, FN(splat)(1.0 / 362880));
+  p = VFMA(p, r, FN(splat)(1.0 / 40320));
+  p = VFMA(p, r, FN(splat)(1.0 / 5040));
+  p = VFMA(p, r, FN(splat)(1.0 / 720));
+  p = VFMA(p, r, FN(splat)(1.0 / 120));
+  p = VFMA(p, r, FN(splat)(1.0 / 24));
+  p = VFMA(p, r, FN(splat)(1.0 / 6));
+  p = VFMA(p, r, FN(splat)(0.5));
+  p = VFMA(p, r, FN(splat)(1));
+  p = VFMA(p, r, FN(splat)(1));
+  // 2^k from the exponent bits, in two halves so neither overflows.
+  VI ki = (VI)shifted - (VI)FN(splat)(shift);
+  VI ha = ki >> 1, hb = ki - ha;
+  V result = p * (V)((ha + 1023) << 52) * (V)((hb + 1023) << 52);
+  result = FN(select)(v < -708.3, FN(splat)(0), result);
+  result = FN(select)(v > 709.7, FN(splat)(__builtin_inf()), result);
+  return FN(select)(v != v, v, result);
+}
+
+/// tanh as the Cephes library computes it: x + x·x²·P(x²)/Q(x²) for
+/// |x| < 0.625, 1 − 2/(e^{2|x|} + 1) with the sign of x beyond (|x|
+/// clamped at 20, where tanh is 1 in Double); within 3 ulp.
+INLINE V FN(vtanh)(V v) {
+  VI sign = (VI)FN(splat)(-0.0);
+  V a = (V)((VI)v & ~sign), z = v * v;
+  V p = FN(splat)(-9.64399179425052238628e-1);
+  p = VFMA(p, z, FN(splat)(-9.92877231001918586564e1));
+  p = VFMA(p, z, FN(splat)(-1.61468768441708447952e3));
+  V q = z + 1.12811678491632931402e2;
+  q = VFMA(q, z, FN(splat)(2.23548839060100448583e3));
+  q = VFMA(q, z, FN(splat)(4.84406305325125486048e3));
+  V small = VFMA(v, z * p / q, v);
+  V e = FN(vexp)(2 * FN(clamp)(a, 0, 20));
+  V y = FN(select)(a < 0.625, small, 1 - 2 / (e + 1));
+  y = (V)(((VI)y & ~sign) | ((VI)v & sign));   // the sign of x, −0 included
+  return FN(select)(v != v, v, y);
+}
+
+#endif
+
 /// Applies `body` to whole vectors, then to the tail through a padded
 /// vector, so every element goes through the same arithmetic.
 #define RBP_VECTOR_MAP(count, body)                                   \
@@ -319,7 +383,6 @@ void FN(exp)(const T *x, T *y, long count) {
 }
 #undef VI
 #undef RBP_VECTOR_MAP
-#endif
 
 #undef FN
 #undef V

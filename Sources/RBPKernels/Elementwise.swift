@@ -124,17 +124,3 @@ public func adjointStep<T: KernelScalar>(
     while i < count { s[i] = d[i] * v[i]; i += 1 }
   }
 }
-
-/// tanh or logistic one element at a time through the C library: the
-/// Double implementation of `KernelScalar._activateSmooth`.
-@inline(__always)
-func activateScalar<T: KernelScalar>(
-  _ f: Activation, z: UnsafePointer<T>, x: UnsafeMutablePointer<T>, slope d: UnsafeMutablePointer<T>?, count: Int
-) {
-  for i in 0..<count {
-    let v = z[i]
-    let y = f.value(v)
-    x[i] = y
-    d?[i] = f.slope(preactivation: v, value: y)
-  }
-}

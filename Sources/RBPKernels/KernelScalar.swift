@@ -139,7 +139,7 @@ extension Double: KernelScalar {
     _ f: Activation, z: UnsafePointer<Double>, x: UnsafeMutablePointer<Double>,
     slope d: UnsafeMutablePointer<Double>?, count: Int, _ kernels: KernelTable
   ) {
-    activateScalar(f, z: z, x: x, slope: d, count: count)
+    kernels.kernels.pointee.activate_f64(f == .tanh ? 0 : 1, z, x, d, count)
   }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Double) -> Double {
     kernels.kernels.pointee.fma_loop_f64(iterations, seed)

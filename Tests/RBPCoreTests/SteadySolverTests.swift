@@ -79,7 +79,10 @@ struct SteadySolverTests {
     let anderson = try iterations(.anderson(memory: 8, regularization: 1e-12, damping: 1))
     #expect(plain > 2000, "iterate took \(plain)")
     #expect(newton * 20 < plain, "newton \(newton) vs iterate \(plain)")
-    #expect(anderson * 20 < plain, "anderson \(anderson) vs iterate \(plain)")
+    // Anderson's count on this near-singular problem depends on the last
+    // bits of tanh: changing every value by one ulp moved it from 111 to
+    // 95, another tanh within 3 ulp gives 196. A tenth is the robust claim.
+    #expect(anderson * 10 < plain, "anderson \(anderson) vs iterate \(plain)")
   }
 
   /// W with spectral radius well above 1 and tanh: the iteration oscillates

@@ -45,8 +45,12 @@ typedef void (*rbp_gemv_f64)(int trans, long m, long n, double alpha, const doub
 /// x = f(z) and, when d is not NULL, d = f'(z) for f = tanh (kind 0) or the
 /// logistic function (kind 1). x may be z. NaN stays NaN.
 typedef void (*rbp_activate_f32)(int kind, const float *z, float *x, float *d, long count);
+/// The same in Double.
+typedef void (*rbp_activate_f64)(int kind, const double *z, double *x, double *d, long count);
 /// y = e^x elementwise (0 below −87.3, +∞ above 88.7, NaN stays NaN).
 typedef void (*rbp_exp_f32)(const float *x, float *y, long count);
+/// y = e^x elementwise (0 below −708.3, +∞ above 709.7, NaN stays NaN).
+typedef void (*rbp_exp_f64)(const double *x, double *y, long count);
 /// Twelve independent vector FMA chains for `iterations` steps: the
 /// register-only FMA throughput the benchmarks compare against.
 typedef float (*rbp_fma_loop_f32)(long iterations, float seed);
@@ -64,7 +68,9 @@ typedef struct {
   rbp_gemv_f32 gemv_f32;
   rbp_gemv_f64 gemv_f64;
   rbp_activate_f32 activate_f32;
+  rbp_activate_f64 activate_f64;
   rbp_exp_f32 exp_f32;
+  rbp_exp_f64 exp_f64;
   rbp_fma_loop_f32 fma_loop_f32;
   rbp_fma_loop_f64 fma_loop_f64;
 } rbp_kernel_table;
