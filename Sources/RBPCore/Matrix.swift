@@ -71,9 +71,21 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
 
   /// The transpose, `cols × rows`.
   public var transposed: Matrix {
-    var t = Matrix(rows: cols, cols: rows)
-    for r in 0..<rows { for c in 0..<cols { t.elements[c * rows + r] = elements[r * cols + c] } }
-    return t
+    let (rows, cols) = (self.rows, self.cols)
+    let out = [T](unsafeUninitializedCapacity: rows * cols) { t, initialized in
+      elements.withUnsafeBufferPointer { a in
+        // 16×16 tiles, so that both sides stay in cache.
+        for r0 in stride(from: 0, to: rows, by: 16) {
+          for c0 in stride(from: 0, to: cols, by: 16) {
+            for r in r0..<min(r0 + 16, rows) {
+              for c in c0..<min(c0 + 16, cols) { t[c &* rows &+ r] = a[r &* cols &+ c] }
+            }
+          }
+        }
+      }
+      initialized = rows * cols
+    }
+    return Matrix(rows: cols, cols: rows, elements: out)
   }
 
   /// The same elements in the other precision.

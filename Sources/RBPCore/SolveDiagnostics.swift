@@ -127,7 +127,13 @@ public struct SolveDiagnostics: Equatable, Sendable {
 func swapRows<T>(_ buffer: inout [T], _ i: Int, _ j: Int, width: Int) {
   if i == j { return }
   buffer.withUnsafeMutableBufferPointer { p in
-    for c in 0..<width { p.swapAt(i * width + c, j * width + c) }
+    precondition(max(i, j) * width + width <= p.count, "swapRows: row out of range")
+    let (a, b) = (p.baseAddress! + i * width, p.baseAddress! + j * width)
+    for c in 0..<width {
+      let t = a[c]
+      a[c] = b[c]
+      b[c] = t
+    }
   }
 }
 

@@ -183,7 +183,9 @@ extension SteadyNetwork {
           swapRows(&next, r, active, width: n)
           order.swapAt(r, active)
         } else {
-          for i in 0..<n { s[r * n + i] = next[r * n + i] }
+          s.withUnsafeMutableBufferPointer { sp in next.withUnsafeBufferPointer { np in
+            (sp.baseAddress! + r * n).update(from: np.baseAddress! + r * n, count: n)
+          }}
         }
         r -= 1
       }
