@@ -17,6 +17,9 @@ let smallPathMaxVolume = 256 * 256 * 64
 let smallPathMaxSide = 64
 let smallPathMaxBytesNarrowB = 5 << 19  // 2.5 MiB
 let smallPathMaxBytesShortA = 2 << 20   // 2 MiB
+/// Largest span of B (k rows at its row stride) the small path reads in
+/// place rather than packing each panel (measured on W3's and W4's shapes).
+let inPlaceSpanBytes = 512 << 10
 
 @inline(__always)
 func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
@@ -43,9 +46,11 @@ func smallGEMM<T: KernelScalar>(
       let nr = min(NR, p.n - jr)
       let b: UnsafePointer<T>
       let bStride: Int
-      // In place when every column the micro-kernel reads exists: a full
-      // panel, or exactly one vector (the narrow loop reads no more).
-      if !p.transB && (nr == NR || nr == width) {
+      // In place when every column the micro-kernel reads exists (a full
+      // panel, or exactly one vector: the narrow loop reads no more) and
+      // the rows the panel spans in B fit in L2: beyond, its lines come
+      // from L3 for every sliver of A, and a packed copy stays in L1.
+      if !p.transB && (nr == NR || nr == width) && p.k * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes {
         b = p.b + jr
         bStride = p.ldb
       } else {

@@ -191,6 +191,19 @@ struct GEMMTests {
                       alpha: -1, beta: 0, seed: 8) == nil)
   }
 
+  /// A B whose panel spans more than `inPlaceSpanBytes` is packed panel by
+  /// panel on the small path, full panels included, in every instruction set.
+  @Test(arguments: testedISAs)
+  func deepPanelsArePackedOnTheSmallPath(isa: KernelISA) {
+    let n = 2 * Float.gemmBlocking(for: isa).nr + 3   // ldb = n + 2 in checkGEMM
+    let s = Shape(m: 7, n: n, k: inPlaceSpanBytes / ((n + 2) * MemoryLayout<Float>.stride) + 17)
+    #expect(s.k * (s.n + 2) * MemoryLayout<Float>.stride > inPlaceSpanBytes)
+    #expect(checkGEMM(Float.self, path: .small, shape: s, transA: false, transB: false,
+                      alpha: 1, beta: 0.5, seed: 11, isa: isa) == nil)
+    #expect(checkGEMM(Double.self, path: .small, shape: s, transA: true, transB: false,
+                      alpha: -0.5, beta: 0, seed: 12, isa: isa) == nil)
+  }
+
   /// Threads split C into disjoint slices computed exactly as on one
   /// thread, so the result is bit-identical for any thread count, on the
   /// packed path (first shape) and the small path (second: n ≤ 64). Both
