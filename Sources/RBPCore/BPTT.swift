@@ -107,16 +107,21 @@ extension TrajectoryNetwork {
   /// ∂R/∂x(t) over all units (the factor 1/P only when it is a mean); the
   /// adjoints s(t) are then ∂R/∂a(t).
   ///
+  /// `threads` runs each matrix product on that many workers (C split
+  /// into slices, so the result is the same bits for any count); the rest
+  /// of a step stays on the caller's thread. It pays for wide networks
+  /// (N in the hundreds), where one product is large.
+  ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows
   ///   up; `RBPError.invalid` for a batch that does not fit the network.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func gradient(
     batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
-    objective: (any StateObjective<T>)? = nil
+    objective: (any StateObjective<T>)? = nil, threads: Int = 1
   ) throws -> TrajectoryGradient<T> {
     try batch.check(against: shape)
-    let pass = StepContext(self, batch, workspace, objective)
+    let pass = StepContext(self, batch, workspace, objective, threads: threads)
     var result: TrajectoryGradient<T>
     switch mode {
     case .full:
@@ -181,6 +186,8 @@ final class StepContext<T: KernelScalar> {
   let net: TrajectoryNetwork<T>
   let batch: TrajectoryBatch<T>
   let workspace: GEMMWorkspace<T>
+  /// Worker threads inside each matrix product (1: the caller's thread).
+  let threads: Int
   let objective: ActiveObjective<T>
   let (count, steps, n, inputs, outputs): (Int, Int, Int, Int, Int)
   let alpha: T
@@ -192,10 +199,11 @@ final class StepContext<T: KernelScalar> {
   var fz: UnsafeMutablePointer<T> { scratch[1] }
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
-       _ objective: (any StateObjective<T>)?) {
+       _ objective: (any StateObjective<T>)?, threads: Int = 1) {
     self.net = net
     self.batch = batch
     self.workspace = workspace
+    self.threads = max(1, threads)
     self.objective = ActiveObjective(objective, default: LossObjective(net.loss, batch: batch))
     (count, steps, n, inputs, outputs) = (batch.count, batch.steps, net.shape.units, net.shape.inputs, net.shape.outputs)
     alpha = T(net.leak)
@@ -240,11 +248,11 @@ final class StepContext<T: KernelScalar> {
         }
         if inputs > 0 && net.shape.coupling == .dense {
           gemm(transB: true, m: count, n: n, k: inputs, a: ut!, lda: inputs, b: u, ldb: inputs,
-               beta: 1, c: z, ldc: n, workspace: workspace)
+               beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
         }
       }
     }
-    gemm(m: count, n: n, k: n, a: prev, lda: n, b: wt, ldb: n, beta: 1, c: z, ldc: n, workspace: workspace)
+    gemm(m: count, n: n, k: n, a: prev, lda: n, b: wt, ldb: n, beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
     if alpha == 1 {
       activate(net.activation, z: z, x: next, slope: d, count: block)
     } else {
@@ -304,7 +312,7 @@ final class StepContext<T: KernelScalar> {
 
   /// e(t−1)'s recurrent part: out = (1−α) e + s·W.
   func propagate(e: UnsafePointer<T>, s: UnsafePointer<T>, into out: UnsafeMutablePointer<T>) {
-    gemm(m: count, n: n, k: n, a: s, lda: n, b: w, ldb: n, c: out, ldc: n, workspace: workspace)
+    gemm(m: count, n: n, k: n, a: s, lda: n, b: w, ldb: n, c: out, ldc: n, threads: threads, workspace: workspace)
     if alpha != 1 { for i in 0..<block { out[i] += (1 - alpha) * e[i] } }
   }
 
@@ -316,12 +324,12 @@ final class StepContext<T: KernelScalar> {
     grad.values.withUnsafeMutableBufferPointer { gp in
       let g = gp.baseAddress!
       gemm(transA: true, m: n, n: n, k: rows, alpha: scale, a: s, lda: n, b: x, ldb: n,
-           beta: 1, c: g + layout.w.lowerBound, ldc: n, workspace: workspace)
+           beta: 1, c: g + layout.w.lowerBound, ldc: n, threads: threads, workspace: workspace)
       if net.shape.coupling == .dense && inputs > 0 {
         inputsTM.withUnsafeBufferPointer { uTM in
           gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
                b: uTM.baseAddress! + (firstStep - 1) * count * inputs, ldb: inputs,
-               beta: 1, c: g + layout.u.lowerBound, ldc: inputs, workspace: workspace)
+               beta: 1, c: g + layout.u.lowerBound, ldc: inputs, threads: threads, workspace: workspace)
         }
       }
       let gb = g + layout.b.lowerBound

@@ -384,10 +384,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     let cache: SteadyStateCache<T>? = plan.warmStart ? warm : nil
     let params = parameters
     let plan = plan, workspaces = workspaces
+    // Threads without a shard of their own work inside the matrix products
+    // (the same bits either way).
+    let productThreads = max(1, plan.threads / max(workers, 1))
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       for s in stride(from: w, to: shards.count, by: workers) {
         slots[s] = Result { try Self.shardGradient(plan, batch, params, shards[s], indices: shards[s].map { indices[$0] },
-                                                   cache: cache, workspace: workspaces[w]) }
+                                                   cache: cache, workspace: workspaces[w], productThreads: productThreads) }
       }
     }
     var total = Parameters<T>(layout: parameters.layout)
@@ -416,7 +419,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
 
   static func shardGradient(
     _ plan: TrainingPlan, _ batch: DatasetContents<T>, _ params: Parameters<T>, _ rows: [Int], indices: [Int],
-    cache: SteadyStateCache<T>?, workspace: GEMMWorkspace<T>
+    cache: SteadyStateCache<T>?, workspace: GEMMWorkspace<T>, productThreads: Int = 1
   ) throws -> ShardResult {
     switch batch {
     case .steady(let b):
@@ -426,7 +429,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states, stats: SolveStats(g))
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-      let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace)
+      let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads)
       return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
     }
   }

@@ -71,6 +71,7 @@ struct Workloads: ParsableCommand {
     let y = (0..<b * steps * n).map { _ in T(Double.random(in: -0.5...0.5, using: &rng)) }
     let batch = try TrajectoryBatch(count: b, steps: steps, inputs: u, inputWidth: n, targets: y, outputWidth: n)
     let workspaces = (0..<threads).map { _ in GEMMWorkspace<T>() }
+    let flops = 6.0 * Double(n * n * b * steps * networks)
     let step: () throws -> Void
     if networks > 1 {
       // Many networks: one network per worker at a time, single-threaded kernels.
@@ -83,11 +84,12 @@ struct Workloads: ParsableCommand {
         }
         try failures.check()
       }
-    } else {
-      // One network: the batch split across workers, gradients summed.
+    } else if threads > 1 {
+      // One network on several threads, split two ways; the faster counts.
+      // Patterns: the batch split across workers, gradients summed.
       let parts = (0..<threads).map { w in Array(stride(from: w * b / threads, to: (w + 1) * b / threads, by: 1)) }
       let shards = parts.map { batch.subset($0) }
-      step = {
+      let byPatterns = try medianMilliseconds {
         let failures = FailureBox()
         let sums = WorkerSlots<Parameters<T>>(count: threads)
         DispatchQueue.concurrentPerform(iterations: threads) { w in
@@ -97,9 +99,17 @@ struct Workloads: ParsableCommand {
         var total = sums[0]!
         for w in 1..<threads { for i in total.values.indices { total.values[i] += sums[w]!.values[i] } }
       }
+      // Products: the whole batch, each matrix product on every thread.
+      let byProducts = try medianMilliseconds {
+        _ = try nets[0].gradient(batch: batch, workspace: workspaces[0], threads: threads)
+      }
+      let ms = min(byPatterns, byProducts)
+      let split = byPatterns <= byProducts ? "patterns split" : "products split"
+      return (ms, flops / (ms * 1e-3) * 1e-9, what + ", " + split)
+    } else {
+      step = { _ = try nets[0].gradient(batch: batch, workspace: workspaces[0]) }
     }
     let ms = try medianMilliseconds(step)
-    let flops = 6.0 * Double(n * n * b * steps * networks)
     return (ms, flops / (ms * 1e-3) * 1e-9, what)
   }
 
