@@ -30,5 +30,14 @@ let package = Package(
       ],
       path: "KernelBenchmarks",
       plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+    .executableTarget(
+      name: "WorkloadBenchmarks",
+      dependencies: [
+        .product(name: "Benchmark", package: "benchmark"),
+        .product(name: "RBPCore", package: rootPackage),
+        .product(name: "RBPKernels", package: rootPackage),
+      ],
+      path: "WorkloadBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
   ]
 )
