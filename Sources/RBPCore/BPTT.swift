@@ -40,7 +40,8 @@ public struct TrajectoryGradient<T: KernelScalar>: Sendable {
   /// x(0…T), (T+1)×P×N, kept by `full` and `truncated`; nil for `checkpointed`.
   public var states: [T]?
   /// s(1…T), T×P×N, for `full` and `checkpointed`; for `truncated`, the
-  /// accumulated truncated deltas.
+  /// accumulated truncated deltas. Empty when the call asked not to keep
+  /// them (`keepingAdjoints: false`).
   public var adjoints: [T]
   /// dL_p/dx_p(0), P×N (unscaled).
   public var initialStateGradient: Matrix<T>
@@ -112,13 +113,17 @@ extension TrajectoryNetwork {
   /// of a step stays on the caller's thread. It pays for wide networks
   /// (N in the hundreds), where one product is large.
   ///
+  /// `keepingAdjoints: false` returns no `adjoints`: the checkpointed mode
+  /// then holds one segment of them at a time, O(√T) blocks in all instead
+  /// of T (the gradient is the same bits).
+  ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows
   ///   up; `RBPError.invalid` for a batch that does not fit the network.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func gradient(
     batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
-    objective: (any StateObjective<T>)? = nil, threads: Int = 1
+    objective: (any StateObjective<T>)? = nil, threads: Int = 1, keepingAdjoints: Bool = true
   ) throws -> TrajectoryGradient<T> {
     try batch.check(against: shape)
     let pass = StepContext(self, batch, workspace, objective, threads: threads)
@@ -132,8 +137,9 @@ extension TrajectoryNetwork {
     case .checkpointed(let every):
       let c = every ?? Int(Double(batch.steps).squareRoot().rounded(.up))
       guard c >= 1 else { throw RBPError.invalid("checkpoint interval must be at least 1, got \(c)") }
-      result = pass.checkpointedBPTT(every: c)
+      result = pass.checkpointedBPTT(every: c, keepingAdjoints: keepingAdjoints)
     }
+    if !keepingAdjoints { result.adjoints = [] }
     guard result.loss.isFinite, result.gradient.values.allSatisfy({ $0.isFinite }) else {
       throw RBPError.nonFinite(solver: "backpropagation through time", pattern: 0, iterations: batch.steps)
     }
@@ -405,8 +411,10 @@ final class StepContext<T: KernelScalar> {
   }
 
   /// BPTT keeping x(0), x(c), x(2c), … and recomputing each segment of c
-  /// steps (states, slopes and g) just before going back through it.
-  func checkpointedBPTT(every c: Int) -> TrajectoryGradient<T> {
+  /// steps (states, slopes and g) just before going back through it; the
+  /// adjoints of all steps (T blocks) or, without `keepingAdjoints`, of one
+  /// segment at a time.
+  func checkpointedBPTT(every c: Int, keepingAdjoints: Bool) -> TrajectoryGradient<T> {
     let segments = (steps + c - 1) / c
     let checkpoints = Blocks<T>(segments + 1, of: block)
     let segment = Blocks<T>(c + 1, of: block), segmentSlopes = Blocks<T>(c, of: block)
@@ -419,24 +427,25 @@ final class StepContext<T: KernelScalar> {
     }
     let final = Array(UnsafeBufferPointer(start: checkpoints[segments], count: block))
     var grad = Parameters<T>(layout: net.parameters.layout)
-    var adjoints = [T](repeating: 0, count: steps * block)
+    var adjoints: [T] = keepingAdjoints ? uninitializedArray(steps * block) : []
+    let segmentAdjoints = Blocks<T>(keepingAdjoints ? 0 : c, of: block)
     var e0 = Matrix<T>(rows: count, cols: n)
     let brackets = Blocks<T>(2, of: block)
     var (e, carried) = (brackets[0], brackets[1])
     e.update(repeating: 0, count: block)
     adjoints.withUnsafeMutableBufferPointer { ap in
-      let s = ap.baseAddress!
       for k in stride(from: segments - 1, through: 0, by: -1) {
         let first = k * c + 1, last = min((k + 1) * c, steps)
+        // s(first … last): in place in all the adjoints, or in the segment's.
+        let s = keepingAdjoints ? ap.baseAddress! + (first - 1) * block : segmentAdjoints.pointer
         // Recompute x(first−1 … last), D and g(first … last) from the checkpoint.
         segment[0].update(from: checkpoints[k], count: block)
         _ = forward(first, through: last, states: segment.ring, slopes: segmentSlopes.ring,
-                    gradients: BlockRing(base: s + (first - 1) * block, slots: last - first + 1, block: block))
+                    gradients: BlockRing(base: s, slots: last - first + 1, block: block))
         for t in stride(from: last, through: first, by: -1) {
-          backStep(slopes: segmentSlopes[t - first], adjoint: s + (t - 1) * block, e: &e, carried: &carried)
+          backStep(slopes: segmentSlopes[t - first], adjoint: s + (t - first) * block, e: &e, carried: &carried)
         }
-        accumulate(s: s + (first - 1) * block, x: segment.pointer, firstStep: first, rows: (last - first + 1) * count,
-                   into: &grad)
+        accumulate(s: s, x: segment.pointer, firstStep: first, rows: (last - first + 1) * count, into: &grad)
       }
     }
     e0.withMutablePointer { $0.update(from: e, count: block) }

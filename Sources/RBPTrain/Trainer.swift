@@ -429,7 +429,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states, stats: SolveStats(g))
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-      let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads)
+      let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads,
+                               keepingAdjoints: false)
       return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
     }
   }

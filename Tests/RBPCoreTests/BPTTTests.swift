@@ -54,6 +54,20 @@ let trajectoryCases: [TrajectoryCase] = Activation.allCases.flatMap { f in
 
 @Suite("Backpropagation through time")
 struct BPTTTests {
+  /// Without the adjoints, checkpointed BPTT holds one segment of them and
+  /// returns the same gradient bits.
+  @Test func checkpointedWithoutAdjointsIsTheSameGradient() throws {
+    let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: 0.5, units: 6,
+                                           count: 3, steps: 23, seed: 41)
+    for every in [1, 4, 5, nil] {
+      let kept = try net.gradient(batch: batch, mode: .checkpointed(every: every))
+      let dropped = try net.gradient(batch: batch, mode: .checkpointed(every: every), keepingAdjoints: false)
+      #expect(dropped.adjoints.isEmpty && kept.adjoints.count == 23 * 3 * 6)
+      #expect(kept.gradient.values == dropped.gradient.values && kept.loss == dropped.loss, "every \(String(describing: every))")
+      #expect(kept.initialStateGradient == dropped.initialStateGradient)
+    }
+  }
+
   /// Threads inside the matrix products (wide enough to be split) give the
   /// same bits as one thread, in every mode, leaky and dense inputs included.
   @Test func productThreadsGiveTheSameBits() throws {
