@@ -89,11 +89,11 @@ func registerTrajectory<T: KernelScalar>(
     let workspaces = (0..<threads).map { _ in GEMMWorkspace<T>() }
     return (6.0 * Double(n * n * b * steps * networks), {
       if networks == 1 {
-        blackHole(try nets[0].gradient(batch: batch, workspace: workspaces[0], threads: threads).loss)
+        blackHole(try nets[0].gradient(batch: batch, workspace: workspaces[0], threads: threads, keepingTrajectory: false).loss)
       } else {
         DispatchQueue.concurrentPerform(iterations: threads) { w in
           for k in stride(from: w, to: networks, by: threads) {
-            blackHole(try? nets[k].gradient(batch: batch, workspace: workspaces[w]).loss)
+            blackHole(try? nets[k].gradient(batch: batch, workspace: workspaces[w], keepingTrajectory: false).loss)
           }
         }
       }

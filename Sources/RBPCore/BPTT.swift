@@ -37,11 +37,12 @@ public struct TrajectoryGradient<T: KernelScalar>: Sendable {
   public var gradient: Parameters<T>
   /// Which way the objective is to move.
   public var goal: ObjectiveGoal = .minimize
-  /// x(0…T), (T+1)×P×N, kept by `full` and `truncated`; nil for `checkpointed`.
+  /// x(0…T), (T+1)×P×N, kept by `full` and `truncated`; nil for
+  /// `checkpointed`, and without `keepingTrajectory`.
   public var states: [T]?
   /// s(1…T), T×P×N, for `full` and `checkpointed`; for `truncated`, the
   /// accumulated truncated deltas. Empty when the call asked not to keep
-  /// them (`keepingAdjoints: false`).
+  /// the trajectory (`keepingTrajectory: false`).
   public var adjoints: [T]
   /// dL_p/dx_p(0), P×N (unscaled).
   public var initialStateGradient: Matrix<T>
@@ -66,11 +67,10 @@ extension TrajectoryNetwork {
     let pass = StepContext(self, batch, workspace, objective)
     let block = pass.block
     var states: [T] = uninitializedArray((batch.steps + 1) * block)
-    let slopes = Blocks<T>(1, of: block)
     let total = states.withUnsafeMutableBufferPointer { sp in
       pass.initialStates(into: sp.baseAddress!)
       return pass.forward(1, through: batch.steps, states: BlockRing(base: sp.baseAddress!, slots: batch.steps + 1, block: block),
-                          slopes: slopes.ring)
+                          slopes: pass.blocks(.slopes, 1))
     }
     let loss = pass.objective.scaled(total, count: batch.count)
     guard loss.isFinite else { throw RBPError.nonFinite(solver: "forward pass", pattern: 0, iterations: batch.steps) }
@@ -89,11 +89,11 @@ extension TrajectoryNetwork {
     try batch.check(against: shape)
     let pass = StepContext(self, batch, workspace, nil)
     let (p, steps, n, o, first) = (batch.count, batch.steps, shape.units, shape.outputs, shape.firstOutput)
-    let states = Blocks<T>(2, of: pass.block), slopes = Blocks<T>(1, of: pass.block)
+    let states = pass.blocks(.states, 2)
     var out: [T] = uninitializedArray(p * steps * o)
     pass.initialStates(into: states[0])
     let total = out.withUnsafeMutableBufferPointer { op in
-      pass.forward(1, through: steps, states: states.ring, slopes: slopes.ring) { t, x in
+      pass.forward(1, through: steps, states: states, slopes: pass.blocks(.slopes, 1)) { t, x in
         for q in 0..<p { (op.baseAddress! + (q * steps + t - 1) * o).update(from: x + q * n + first, count: o) }
       }
     }
@@ -113,9 +113,11 @@ extension TrajectoryNetwork {
   /// of a step stays on the caller's thread. It pays for wide networks
   /// (N in the hundreds), where one product is large.
   ///
-  /// `keepingAdjoints: false` returns no `adjoints`: the checkpointed mode
-  /// then holds one segment of them at a time, O(√T) blocks in all instead
-  /// of T (the gradient is the same bits).
+  /// `keepingTrajectory: false` returns neither `states` nor `adjoints`
+  /// (the gradient is the same bits): the pass then works in the
+  /// workspace's reusable blocks, so that calls on batches of one shape
+  /// allocate nothing after the first, and the checkpointed mode holds one
+  /// segment of adjoints at a time, O(√T) blocks in all instead of T.
   ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows
   ///   up; `RBPError.invalid` for a batch that does not fit the network.
@@ -123,23 +125,22 @@ extension TrajectoryNetwork {
   @_specialize(exported: true, where T == Double)
   public func gradient(
     batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
-    objective: (any StateObjective<T>)? = nil, threads: Int = 1, keepingAdjoints: Bool = true
+    objective: (any StateObjective<T>)? = nil, threads: Int = 1, keepingTrajectory: Bool = true
   ) throws -> TrajectoryGradient<T> {
     try batch.check(against: shape)
     let pass = StepContext(self, batch, workspace, objective, threads: threads)
     var result: TrajectoryGradient<T>
     switch mode {
     case .full:
-      result = pass.fullBPTT(window: nil)
+      result = pass.fullBPTT(window: nil, keepingTrajectory: keepingTrajectory)
     case .truncated(let window):
       guard window >= 1 else { throw RBPError.invalid("truncation window must be at least 1, got \(window)") }
-      result = pass.fullBPTT(window: window)
+      result = pass.fullBPTT(window: window, keepingTrajectory: keepingTrajectory)
     case .checkpointed(let every):
       let c = every ?? Int(Double(batch.steps).squareRoot().rounded(.up))
       guard c >= 1 else { throw RBPError.invalid("checkpoint interval must be at least 1, got \(c)") }
-      result = pass.checkpointedBPTT(every: c, keepingAdjoints: keepingAdjoints)
+      result = pass.checkpointedBPTT(every: c, keepingAdjoints: keepingTrajectory)
     }
-    if !keepingAdjoints { result.adjoints = [] }
     guard result.loss.isFinite, result.gradient.values.allSatisfy({ $0.isFinite }) else {
       throw RBPError.nonFinite(solver: "backpropagation through time", pattern: 0, iterations: batch.steps)
     }
@@ -159,19 +160,23 @@ struct BlockRing<T> {
   subscript(_ i: Int) -> UnsafeMutablePointer<T> { base + (i % slots) * block }
 }
 
-/// Allocated P×N blocks, freed with the owner.
-final class Blocks<T> {
-  let pointer: UnsafeMutablePointer<T>
-  let ring: BlockRing<T>
-
-  init(_ slots: Int, of block: Int) {
-    pointer = .allocate(capacity: max(1, slots * block))
-    ring = BlockRing(base: pointer, slots: max(slots, 1), block: block)
-  }
-
-  deinit { pointer.deallocate() }
-
-  subscript(_ i: Int) -> UnsafeMutablePointer<T> { ring[i] }
+/// The workspace scratch slots of a pass (`GEMMWorkspace.scratch`), one
+/// meaning each.
+enum ScratchSlot: Int {
+  /// z and f(z) of one step.
+  case preactivations
+  /// The error brackets e, the next step's, and a truncated window's s.
+  case brackets
+  /// D(t): all steps, one segment, or one step.
+  case slopes
+  /// x(t): all steps, the checkpoints, or two in turn.
+  case states
+  /// g(t) then s(t) when the caller keeps none, or one segment's.
+  case adjoints
+  /// One recomputed segment of states.
+  case segment
+  /// The time-major inputs, T×P×I.
+  case inputs
 }
 
 /// An array of `count` numbers whose every element the caller writes
@@ -198,11 +203,10 @@ final class StepContext<T: KernelScalar> {
   let (count, steps, n, inputs, outputs): (Int, Int, Int, Int, Int)
   let alpha: T
   let w: [T], wt: [T], b: [T], u: [T]
-  /// T×P×I
-  let inputsTM: [T]
-  let scratch: Blocks<T>
-  var z: UnsafeMutablePointer<T> { scratch[0] }
-  var fz: UnsafeMutablePointer<T> { scratch[1] }
+  /// T×P×I, in the workspace.
+  let inputsTM: UnsafeMutablePointer<T>
+  /// The pre-activations of one step and f(z), in the workspace.
+  let z: UnsafeMutablePointer<T>, fz: UnsafeMutablePointer<T>
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
        _ objective: (any StateObjective<T>)?, threads: Int = 1) {
@@ -217,11 +221,28 @@ final class StepContext<T: KernelScalar> {
     wt = net.parameters.W.transposed.elements
     b = net.parameters.b
     u = net.parameters.U.elements
-    inputsTM = batch.timeMajor(batch.inputs, width: net.shape.inputs)
-    scratch = Blocks(2, of: batch.count * net.shape.units)
+    inputsTM = workspace.scratch(ScratchSlot.inputs.rawValue, count: batch.inputs.count)
+    batch.timeMajor(batch.inputs, width: net.shape.inputs, into: inputsTM)
+    let block = batch.count * net.shape.units
+    z = workspace.scratch(ScratchSlot.preactivations.rawValue, count: 2 * block)
+    fz = z + block
   }
 
   var block: Int { count * n }
+
+  /// `slots` P×N blocks of the workspace's `slot`.
+  func blocks(_ slot: ScratchSlot, _ slots: Int) -> BlockRing<T> {
+    BlockRing(base: workspace.scratch(slot.rawValue, count: max(slots, 1) * block), slots: max(slots, 1), block: block)
+  }
+
+  /// `body` on `count` elements: a new array kept in `kept`, or a slot of
+  /// the workspace.
+  func withStorage<R>(_ kept: inout [T], keep: Bool, slot: ScratchSlot, count: Int,
+                      _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+    guard keep else { return body(workspace.scratch(slot.rawValue, count: count)) }
+    kept = uninitializedArray(count)
+    return kept.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+  }
 
   /// x(0) for every sequence (the batch's initial states or the learned x0) into `x`.
   func initialStates(into x: UnsafeMutablePointer<T>) {
@@ -239,8 +260,8 @@ final class StepContext<T: KernelScalar> {
     // z = b + U u(t) + x(t−1)·Wᵀ
     let z = self.z
     b.withUnsafeBufferPointer { bias in
-      inputsTM.withUnsafeBufferPointer { uTM in
-        let ut = uTM.baseAddress.map { $0 + (t - 1) * count * inputs }
+      do {
+        let ut: UnsafeMutablePointer<T>? = inputs > 0 ? inputsTM + (t - 1) * count * inputs : nil
         let identity = inputs > 0 && net.shape.coupling == .identity
         for p in 0..<count {
           let row = z + p &* n
@@ -332,11 +353,9 @@ final class StepContext<T: KernelScalar> {
       gemm(transA: true, m: n, n: n, k: rows, alpha: scale, a: s, lda: n, b: x, ldb: n,
            beta: 1, c: g + layout.w.lowerBound, ldc: n, threads: threads, workspace: workspace)
       if net.shape.coupling == .dense && inputs > 0 {
-        inputsTM.withUnsafeBufferPointer { uTM in
-          gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
-               b: uTM.baseAddress! + (firstStep - 1) * count * inputs, ldb: inputs,
-               beta: 1, c: g + layout.u.lowerBound, ldc: inputs, threads: threads, workspace: workspace)
-        }
+        gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
+             b: inputsTM + (firstStep - 1) * count * inputs, ldb: inputs,
+             beta: 1, c: g + layout.u.lowerBound, ldc: inputs, threads: threads, workspace: workspace)
       }
       let gb = g + layout.b.lowerBound
       for r in 0..<rows {
@@ -354,98 +373,101 @@ final class StepContext<T: KernelScalar> {
     for p in 0..<count { for j in 0..<n { grad.values[start + j] += scale * e0[p, j] } }
   }
 
-  /// Full BPTT (window nil) or truncated BPTT (window k), all states kept.
-  /// The adjoint blocks hold g(t) from the forward pass until the step back
+  /// Full BPTT (window nil) or truncated BPTT (window k), all states kept
+  /// (in new arrays returned with the result, or in the workspace). The
+  /// adjoint blocks hold g(t) from the forward pass until the step back
   /// through t turns them into s(t).
-  func fullBPTT(window: Int?) -> TrajectoryGradient<T> {
-    var states: [T] = uninitializedArray((steps + 1) * block)
-    var slopes: [T] = uninitializedArray(steps * block), adjoints: [T] = uninitializedArray(steps * block)
+  func fullBPTT(window: Int?, keepingTrajectory keep: Bool) -> TrajectoryGradient<T> {
+    var states: [T] = [], adjoints: [T] = []
     var total = 0.0
     var grad = Parameters<T>(layout: net.parameters.layout)
     var e0 = Matrix<T>(rows: count, cols: n)
-    let brackets = Blocks<T>(3, of: block)
-    states.withUnsafeMutableBufferPointer { sp in slopes.withUnsafeMutableBufferPointer { dp in
-      adjoints.withUnsafeMutableBufferPointer { ap in e0.withMutablePointer { e0p in
-        let (x, d, s) = (sp.baseAddress!, dp.baseAddress!, ap.baseAddress!)
-        initialStates(into: x)
-        total = forward(1, through: steps, states: BlockRing(base: x, slots: steps + 1, block: block),
-                        slopes: BlockRing(base: d, slots: steps, block: block),
-                        gradients: BlockRing(base: s, slots: steps, block: block))
-        var (e, carried) = (brackets[0], brackets[1])
-        if let window {
-          // Each g(t) flows back through at most `window` steps; the
-          // deltas it leaves at each step are summed into s. Slot t holds
-          // g(t) until step t takes it: no earlier step adds to it.
-          let delta = brackets[2]
-          for t in 1...steps {
-            let st = s + (t - 1) * block
-            e.update(from: st, count: block)
-            st.update(repeating: 0, count: block)
-            var tau = t
-            while tau >= 1 && tau > t - window {
-              let sTau = s + (tau - 1) * block
-              let dTau = d + (tau - 1) * block
-              for i in 0..<block { delta[i] = alpha * dTau[i] * e[i] }
-              propagate(e: e, s: delta, into: carried)       // e(τ−1) from this window
-              for i in 0..<block { sTau[i] += delta[i] }
-              swap(&e, &carried)
-              tau -= 1
+    var final = Matrix<T>(rows: count, cols: n)
+    let brackets = blocks(.brackets, 3)
+    let d = workspace.scratch(ScratchSlot.slopes.rawValue, count: steps * block)
+    withStorage(&states, keep: keep, slot: .states, count: (steps + 1) * block) { x in
+      withStorage(&adjoints, keep: keep, slot: .adjoints, count: steps * block) { s in
+        e0.withMutablePointer { e0p in
+          initialStates(into: x)
+          total = forward(1, through: steps, states: BlockRing(base: x, slots: steps + 1, block: block),
+                          slopes: BlockRing(base: d, slots: steps, block: block),
+                          gradients: BlockRing(base: s, slots: steps, block: block))
+          var (e, carried) = (brackets[0], brackets[1])
+          if let window {
+            // Each g(t) flows back through at most `window` steps; the
+            // deltas it leaves at each step are summed into s. Slot t holds
+            // g(t) until step t takes it: no earlier step adds to it.
+            let delta = brackets[2]
+            for t in 1...steps {
+              let st = s + (t - 1) * block
+              e.update(from: st, count: block)
+              st.update(repeating: 0, count: block)
+              var tau = t
+              while tau >= 1 && tau > t - window {
+                let sTau = s + (tau - 1) * block
+                let dTau = d + (tau - 1) * block
+                for i in 0..<block { delta[i] = alpha * dTau[i] * e[i] }
+                propagate(e: e, s: delta, into: carried)       // e(τ−1) from this window
+                for i in 0..<block { sTau[i] += delta[i] }
+                swap(&e, &carried)
+                tau -= 1
+              }
+              if tau == 0 { for i in 0..<block { e0p[i] += e[i] } }
             }
-            if tau == 0 { for i in 0..<block { e0p[i] += e[i] } }
+          } else {
+            e.update(repeating: 0, count: block)        // e(T+1) = 0, s(T+1) = 0
+            for t in stride(from: steps, through: 1, by: -1) {
+              backStep(slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block, e: &e, carried: &carried)
+            }
+            e0p.update(from: e, count: block)
           }
-        } else {
-          e.update(repeating: 0, count: block)        // e(T+1) = 0, s(T+1) = 0
-          for t in stride(from: steps, through: 1, by: -1) {
-            backStep(slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block, e: &e, carried: &carried)
-          }
-          e0p.update(from: e, count: block)
+          accumulate(s: s, x: x, firstStep: 1, rows: steps * count, into: &grad)
+          final.withMutablePointer { $0.update(from: x + steps * block, count: block) }
         }
-        accumulate(s: s, x: x, firstStep: 1, rows: steps * count, into: &grad)
-      }}
-    }}
+      }
+    }
     accumulateInitial(e0, into: &grad)
-    let final = Matrix(rows: count, cols: n, elements: Array(states[steps * block ..< (steps + 1) * block]))
     return TrajectoryGradient(loss: objective.scaled(total, count: count), gradient: grad, goal: objective.goal,
-                              states: states, adjoints: adjoints,
+                              states: keep ? states : nil, adjoints: adjoints,
                               initialStateGradient: e0, finalStates: final, storedStates: 2 * steps + 1)
   }
 
   /// BPTT keeping x(0), x(c), x(2c), … and recomputing each segment of c
   /// steps (states, slopes and g) just before going back through it; the
-  /// adjoints of all steps (T blocks) or, without `keepingAdjoints`, of one
-  /// segment at a time.
+  /// adjoints of all steps (T blocks, returned) or, without
+  /// `keepingAdjoints`, of one segment at a time.
   func checkpointedBPTT(every c: Int, keepingAdjoints: Bool) -> TrajectoryGradient<T> {
     let segments = (steps + c - 1) / c
-    let checkpoints = Blocks<T>(segments + 1, of: block)
-    let segment = Blocks<T>(c + 1, of: block), segmentSlopes = Blocks<T>(c, of: block)
-    // Forward: keep only the checkpoints (two state blocks in turn).
+    let checkpoints = blocks(.states, segments + 1)
+    let segment = blocks(.segment, c + 1), segmentSlopes = blocks(.slopes, c)
+    // Forward: keep only the checkpoints (two segment blocks in turn).
     initialStates(into: checkpoints[0])
     segment[0].update(from: checkpoints[0], count: block)
-    let total = forward(1, through: steps, states: BlockRing(base: segment.pointer, slots: 2, block: block),
-                        slopes: BlockRing(base: segmentSlopes.pointer, slots: 1, block: block)) { t, x in
+    let total = forward(1, through: steps, states: BlockRing(base: segment.base, slots: 2, block: block),
+                        slopes: BlockRing(base: segmentSlopes.base, slots: 1, block: block)) { t, x in
       if t % c == 0 || t == steps { checkpoints[(t + c - 1) / c].update(from: x, count: block) }
     }
     let final = Array(UnsafeBufferPointer(start: checkpoints[segments], count: block))
     var grad = Parameters<T>(layout: net.parameters.layout)
-    var adjoints: [T] = keepingAdjoints ? uninitializedArray(steps * block) : []
-    let segmentAdjoints = Blocks<T>(keepingAdjoints ? 0 : c, of: block)
+    var adjoints: [T] = []
     var e0 = Matrix<T>(rows: count, cols: n)
-    let brackets = Blocks<T>(2, of: block)
+    let brackets = blocks(.brackets, 2)
     var (e, carried) = (brackets[0], brackets[1])
     e.update(repeating: 0, count: block)
-    adjoints.withUnsafeMutableBufferPointer { ap in
+    let kept = keepingAdjoints ? steps : c
+    withStorage(&adjoints, keep: keepingAdjoints, slot: .adjoints, count: kept * block) { all in
       for k in stride(from: segments - 1, through: 0, by: -1) {
         let first = k * c + 1, last = min((k + 1) * c, steps)
-        // s(first … last): in place in all the adjoints, or in the segment's.
-        let s = keepingAdjoints ? ap.baseAddress! + (first - 1) * block : segmentAdjoints.pointer
+        // s(first … last): in place among all the adjoints, or in the segment's.
+        let s = keepingAdjoints ? all + (first - 1) * block : all
         // Recompute x(first−1 … last), D and g(first … last) from the checkpoint.
         segment[0].update(from: checkpoints[k], count: block)
-        _ = forward(first, through: last, states: segment.ring, slopes: segmentSlopes.ring,
+        _ = forward(first, through: last, states: segment, slopes: segmentSlopes,
                     gradients: BlockRing(base: s, slots: last - first + 1, block: block))
         for t in stride(from: last, through: first, by: -1) {
           backStep(slopes: segmentSlopes[t - first], adjoint: s + (t - first) * block, e: &e, carried: &carried)
         }
-        accumulate(s: s, x: segment.pointer, firstStep: first, rows: (last - first + 1) * count, into: &grad)
+        accumulate(s: s, x: segment.base, firstStep: first, rows: (last - first + 1) * count, into: &grad)
       }
     }
     e0.withMutablePointer { $0.update(from: e, count: block) }

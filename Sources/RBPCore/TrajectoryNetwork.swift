@@ -131,15 +131,20 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   func timeMajor(_ a: [T], width: Int) -> [T] {
     guard width > 0 else { return [] }
     return [T](unsafeUninitializedCapacity: a.count) { out, initialized in
-      a.withUnsafeBufferPointer { from in
-        for p in 0..<count {
-          for t in 0..<steps {
-            (out.baseAddress! + (t * count + p) * width)
-              .initialize(from: from.baseAddress! + (p * steps + t) * width, count: width)
-          }
-        }
-      }
+      timeMajor(a, width: width, into: out.baseAddress!)
       initialized = a.count
     }
   }
+
+  /// The same into `out`, which holds `a.count` elements.
+  func timeMajor(_ a: [T], width: Int, into out: UnsafeMutablePointer<T>) {
+    a.withUnsafeBufferPointer { from in
+      for p in 0..<count {
+        for t in 0..<steps {
+          (out + (t * count + p) * width).update(from: from.baseAddress! + (p * steps + t) * width, count: width)
+        }
+      }
+    }
+  }
+
 }

@@ -122,7 +122,24 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
       w.packA.deallocate()
       w.packB.deallocate()
     }
+    for b in scratchBuffers { b.deallocate() }
   }
+
+  /// Working memory of the passes built on these products (BPTT's state,
+  /// slope and adjoint blocks), by slot: each slot grows to the largest
+  /// count asked of it and is kept for the next call, so that a loop of
+  /// calls on batches of one shape allocates (and faults in) nothing after
+  /// the first. The contents are not kept: a caller writes before it reads.
+  public func scratch(_ slot: Int, count: Int) -> UnsafeMutablePointer<T> {
+    precondition(slot >= 0 && count >= 0, "GEMMWorkspace.scratch: negative slot or count")
+    while scratchBuffers.count <= slot { scratchBuffers.append(UnsafeMutableBufferPointer(start: Self.allocate(0), count: 1)) }
+    if scratchBuffers[slot].count < count {
+      scratchBuffers[slot].deallocate()
+      scratchBuffers[slot] = UnsafeMutableBufferPointer(start: Self.allocate(count), count: count)
+    }
+    return scratchBuffers[slot].baseAddress!
+  }
+  private var scratchBuffers: [UnsafeMutableBufferPointer<T>] = []
 
   /// Makes sure `count` workers each have room for `aCount` and `bCount`
   /// packed elements. Not thread-safe: call before fanning out.

@@ -430,7 +430,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
       let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads,
-                               keepingAdjoints: false)
+                               keepingTrajectory: false)
       return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
     }
   }

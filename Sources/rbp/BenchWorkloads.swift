@@ -79,7 +79,7 @@ struct Workloads: ParsableCommand {
         let failures = FailureBox()
         DispatchQueue.concurrentPerform(iterations: threads) { w in
           for k in stride(from: w, to: networks, by: threads) {
-            do { _ = try nets[k].gradient(batch: batch, workspace: workspaces[w]) } catch { failures.record(error) }
+            do { _ = try nets[k].gradient(batch: batch, workspace: workspaces[w], keepingTrajectory: false) } catch { failures.record(error) }
           }
         }
         try failures.check()
@@ -93,7 +93,7 @@ struct Workloads: ParsableCommand {
         let failures = FailureBox()
         let sums = WorkerSlots<Parameters<T>>(count: threads)
         DispatchQueue.concurrentPerform(iterations: threads) { w in
-          do { sums[w] = try nets[0].gradient(batch: shards[w], workspace: workspaces[w]).gradient } catch { failures.record(error) }
+          do { sums[w] = try nets[0].gradient(batch: shards[w], workspace: workspaces[w], keepingTrajectory: false).gradient } catch { failures.record(error) }
         }
         try failures.check()
         var total = sums[0]!
@@ -101,13 +101,13 @@ struct Workloads: ParsableCommand {
       }
       // Products: the whole batch, each matrix product on every thread.
       let byProducts = try medianMilliseconds {
-        _ = try nets[0].gradient(batch: batch, workspace: workspaces[0], threads: threads)
+        _ = try nets[0].gradient(batch: batch, workspace: workspaces[0], threads: threads, keepingTrajectory: false)
       }
       let ms = min(byPatterns, byProducts)
       let split = byPatterns <= byProducts ? "patterns split" : "products split"
       return (ms, flops / (ms * 1e-3) * 1e-9, what + ", " + split)
     } else {
-      step = { _ = try nets[0].gradient(batch: batch, workspace: workspaces[0]) }
+      step = { _ = try nets[0].gradient(batch: batch, workspace: workspaces[0], keepingTrajectory: false) }
     }
     let ms = try medianMilliseconds(step)
     return (ms, flops / (ms * 1e-3) * 1e-9, what)

@@ -54,17 +54,21 @@ let trajectoryCases: [TrajectoryCase] = Activation.allCases.flatMap { f in
 
 @Suite("Backpropagation through time")
 struct BPTTTests {
-  /// Without the adjoints, checkpointed BPTT holds one segment of them and
-  /// returns the same gradient bits.
-  @Test func checkpointedWithoutAdjointsIsTheSameGradient() throws {
+  /// Without the trajectory, every mode returns the same gradient bits
+  /// (checkpointed BPTT then holds one segment of adjoints), and a second
+  /// call in the same workspace, whose blocks it reuses, gives them again.
+  @Test func withoutTheTrajectoryIsTheSameGradient() throws {
     let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: 0.5, units: 6,
                                            count: 3, steps: 23, seed: 41)
-    for every in [1, 4, 5, nil] {
-      let kept = try net.gradient(batch: batch, mode: .checkpointed(every: every))
-      let dropped = try net.gradient(batch: batch, mode: .checkpointed(every: every), keepingAdjoints: false)
-      #expect(dropped.adjoints.isEmpty && kept.adjoints.count == 23 * 3 * 6)
-      #expect(kept.gradient.values == dropped.gradient.values && kept.loss == dropped.loss, "every \(String(describing: every))")
-      #expect(kept.initialStateGradient == dropped.initialStateGradient)
+    let workspace = GEMMWorkspace<Double>()
+    for mode in [BPTTMode.full, .truncated(window: 4), .checkpointed(every: 1), .checkpointed(every: 5), .checkpointed(every: nil)] {
+      let kept = try net.gradient(batch: batch, mode: mode)
+      for _ in 0..<2 {
+        let dropped = try net.gradient(batch: batch, mode: mode, workspace: workspace, keepingTrajectory: false)
+        #expect(dropped.adjoints.isEmpty && dropped.states == nil && kept.adjoints.count == 23 * 3 * 6)
+        #expect(kept.gradient.values == dropped.gradient.values && kept.loss == dropped.loss, "\(mode)")
+        #expect(kept.initialStateGradient == dropped.initialStateGradient && kept.finalStates == dropped.finalStates)
+      }
     }
   }
 
