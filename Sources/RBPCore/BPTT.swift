@@ -13,8 +13,15 @@
 //                 about T/c + 2c blocks (c = ⌈√T⌉ by default), same gradient
 //   truncated(k)  each g(t) flows back at most k steps (Williams & Peng)
 //
+// Every mode also keeps s(1…T) (T blocks) when the caller keeps the
+// trajectory; without it, checkpointed BPTT holds one segment of them.
+//
 // Rows are sequences; blocks are time-major, so the weight gradient over all
-// steps is one GEMM, Sᵀ·X with k = T·P.
+// steps is one GEMM, Sᵀ·X with k = T·P. One forward loop (`forward`) serves
+// every mode; where its blocks live (new arrays, or slots of the workspace
+// kept from call to call) is up to the mode.
+//
+// Legend: P = sequences, T = steps, N = units, I = inputs, block = P×N.
 
 import RBPKernels
 

@@ -2,8 +2,8 @@
 // matrix times an N×B state block, N = 16…256, B = 1…64), where packing A
 // and the five-loop machinery cost more than they save. A is read in place
 // by the micro-kernel through its strides; B is read in place too when a
-// full, untransposed NR-column panel is available, and packed into one
-// k×NR panel buffer otherwise.
+// full, untransposed NR-column panel is available and the rows it spans fit
+// in L2, and packed into one k×NR panel buffer otherwise.
 
 /// Largest `m·n·k` sent down the small path unconditionally; above it the
 /// packed path's contiguous, reused panels usually win.
