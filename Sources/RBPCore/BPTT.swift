@@ -193,13 +193,14 @@ func uninitializedArray<T: KernelScalar>(_ count: Int) -> [T] {
 }
 
 /// What one pass over a batch needs, prepared once: the weights (and their
-/// transpose), time-major inputs, the objective, and three scratch blocks.
-/// The arithmetic of a step forward and a step back lives here; which
-/// blocks are kept, and for how long, is up to each mode below.
+/// transpose), time-major inputs (in the workspace), the objective. The
+/// arithmetic of a step forward and a step back lives here; which blocks
+/// are kept, and for how long, is up to each mode below.
 ///
-/// Buffers: `z` the pre-activations of one step, `fz` f(z) (leaky units
-/// only), `e` and `carried` the error bracket of the current and next step
-/// back, `delta` one truncated window's s (truncated mode only).
+/// Buffers, each a `ScratchSlot` of the workspace unless the caller keeps
+/// the trajectory: `z` the pre-activations of one step, `fz` f(z) (leaky
+/// units only), `e` and `carried` the error bracket of the current and next
+/// step back, `delta` one truncated window's s (truncated mode only).
 final class StepContext<T: KernelScalar> {
   let net: TrajectoryNetwork<T>
   let batch: TrajectoryBatch<T>
