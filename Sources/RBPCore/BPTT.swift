@@ -121,10 +121,11 @@ extension TrajectoryNetwork {
   /// (N in the hundreds), where one product is large.
   ///
   /// `keepingTrajectory: false` returns neither `states` nor `adjoints`
-  /// (the gradient is the same bits): the pass then works in the
-  /// workspace's reusable blocks, so that calls on batches of one shape
-  /// allocate nothing after the first, and the checkpointed mode holds one
-  /// segment of adjoints at a time, O(√T) blocks in all instead of T.
+  /// (the gradient is the same bits): the pass then keeps its state, slope
+  /// and adjoint blocks in the workspace, so that calls on batches of one
+  /// shape allocate none of them after the first (the time-major targets
+  /// and the results are still new arrays), and the checkpointed mode holds
+  /// one segment of adjoints at a time, O(√T) blocks in all instead of T.
   ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows
   ///   up; `RBPError.invalid` for a batch that does not fit the network.
@@ -208,7 +209,7 @@ final class StepContext<T: KernelScalar> {
   /// Worker threads inside each matrix product (1: the caller's thread).
   let threads: Int
   let objective: ActiveObjective<T>
-  let (count, steps, n, inputs, outputs): (Int, Int, Int, Int, Int)
+  let (count, steps, n, inputs): (Int, Int, Int, Int)
   let alpha: T
   let w: [T], wt: [T], b: [T], u: [T]
   /// T×P×I, in the workspace.
@@ -223,7 +224,7 @@ final class StepContext<T: KernelScalar> {
     self.workspace = workspace
     self.threads = max(1, threads)
     self.objective = ActiveObjective(objective, default: LossObjective(net.loss, batch: batch))
-    (count, steps, n, inputs, outputs) = (batch.count, batch.steps, net.shape.units, net.shape.inputs, net.shape.outputs)
+    (count, steps, n, inputs) = (batch.count, batch.steps, net.shape.units, net.shape.inputs)
     alpha = T(net.leak)
     w = net.parameters.W.elements
     wt = net.parameters.W.transposed.elements
@@ -267,25 +268,23 @@ final class StepContext<T: KernelScalar> {
   func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>) {
     // z = b + U u(t) + x(t−1)·Wᵀ
     let z = self.z
+    let ut = inputsTM + (t - 1) * count * inputs   // u(t), P×I
+    let identity = inputs > 0 && net.shape.coupling == .identity
     b.withUnsafeBufferPointer { bias in
-      do {
-        let ut: UnsafeMutablePointer<T>? = inputs > 0 ? inputsTM + (t - 1) * count * inputs : nil
-        let identity = inputs > 0 && net.shape.coupling == .identity
-        for p in 0..<count {
-          let row = z + p &* n
-          if identity {
-            let input = ut! + p &* inputs
-            for j in 0..<inputs { row[j] = bias[j] + input[j] }
-            for j in inputs..<n { row[j] = bias[j] }
-          } else {
-            row.update(from: bias.baseAddress!, count: n)
-          }
-        }
-        if inputs > 0 && net.shape.coupling == .dense {
-          gemm(transB: true, m: count, n: n, k: inputs, a: ut!, lda: inputs, b: u, ldb: inputs,
-               beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
+      for p in 0..<count {
+        let row = z + p &* n
+        if identity {
+          let input = ut + p &* inputs
+          for j in 0..<inputs { row[j] = bias[j] + input[j] }
+          for j in inputs..<n { row[j] = bias[j] }
+        } else {
+          row.update(from: bias.baseAddress!, count: n)
         }
       }
+    }
+    if inputs > 0 && net.shape.coupling == .dense {
+      gemm(transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
+           beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
     }
     gemm(m: count, n: n, k: n, a: prev, lda: n, b: wt, ldb: n, beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
     if alpha == 1 {
@@ -331,9 +330,9 @@ final class StepContext<T: KernelScalar> {
     slopes d: UnsafePointer<T>, adjoint s: UnsafeMutablePointer<T>,
     e: inout UnsafeMutablePointer<T>, carried: inout UnsafeMutablePointer<T>
   ) {
-    let (alpha, e0) = (self.alpha, e)
+    let e0 = e
     if alpha == 1 {
-      for i in 0..<block { s[i] = alpha * d[i] * (e0[i] + s[i]) }
+      for i in 0..<block { s[i] = d[i] * (e0[i] + s[i]) }   // α = 1: the same bits
     } else {
       for i in 0..<block {
         let full = e0[i] + s[i]

@@ -56,6 +56,16 @@ public protocol StateObjective<Scalar>: Sendable {
   func addGradient(_ block: StateBlock<Scalar>, into gradient: UnsafeMutablePointer<Scalar>)
 }
 
+extension StateObjective {
+  /// The block's value, with its gradient written (not added) to
+  /// `gradient`: zeros, then `addGradient`, then `value`.
+  func valueAndGradientByParts(_ block: StateBlock<Scalar>, into gradient: UnsafeMutablePointer<Scalar>) -> Double {
+    gradient.update(repeating: 0, count: block.rows * block.units)
+    addGradient(block, into: gradient)
+    return value(block)
+  }
+}
+
 /// A supervised loss on the output units (the last O of N) against the
 /// batch's targets, with its mask: the objective training uses,
 /// J = (1/P) Σ_p L_p, minimised.
@@ -108,13 +118,10 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
   }
 
   /// The block's value, with its gradient written (not added) to
-  /// `gradient`: one pass over the targets for the unmasked mse.
+  /// `gradient`; for the unmasked mse, row by row while the row's targets
+  /// are in cache.
   func valueAndGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) -> Double {
-    guard loss == .mse && mask == nil else {
-      gradient.update(repeating: 0, count: block.rows * block.units)
-      addGradient(block, into: gradient)
-      return value(block)
-    }
+    guard loss == .mse && mask == nil else { return valueAndGradientByParts(block, into: gradient) }
     let first = block.units - outputs
     return targets.withUnsafeBufferPointer { y in
       var total = 0.0
@@ -246,10 +253,7 @@ enum ActiveObjective<T: KernelScalar> {
   func valueAndGradient(_ block: StateBlock<T>, into g: UnsafeMutablePointer<T>) -> Double {
     switch self {
     case .loss(let l): return l.valueAndGradient(block, into: g)
-    case .other(let o):
-      g.update(repeating: 0, count: block.rows * block.units)
-      o.addGradient(block, into: g)
-      return o.value(block)
+    case .other(let o): return o.valueAndGradientByParts(block, into: g)
     }
   }
 

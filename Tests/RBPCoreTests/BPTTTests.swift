@@ -7,7 +7,7 @@
 
 import Testing
 import RBPCore
-import RBPKernels
+@testable import RBPKernels
 
 func randomSequences<T: KernelScalar>(
   _: T.Type, activation: Activation, loss: Loss, coupling: Coupling = .dense, leak: Double = 1,
@@ -79,7 +79,10 @@ struct BPTTTests {
                                            inputs: 3, outputs: 4, count: 64, steps: 3, gain: 0.5, seed: 31)
     for mode in [BPTTMode.full, .checkpointed(every: 2), .truncated(window: 2)] {
       let one = try net.gradient(batch: batch, mode: mode)
-      let two = try net.gradient(batch: batch, mode: mode, threads: 2)
+      let workspace = GEMMWorkspace<Float>()
+      let two = try net.gradient(batch: batch, mode: mode, workspace: workspace, threads: 2)
+      // The products really ran on two workers, each with its own buffers.
+      #expect(workspace.workers.count == 2, "\(mode): \(workspace.workers.count) workers")
       #expect(one.gradient.values == two.gradient.values && one.adjoints == two.adjoints && one.loss == two.loss,
               "\(mode)")
     }
