@@ -38,6 +38,9 @@ public struct SolverOptions: Equatable, Sendable, Codable {
   /// The default iteration limit of every solver (per stage of `auto`).
   public static let defaultMaxIterations = 1000
 
+  /// The most past iterates Anderson keeps.
+  public static let maximumAndersonMemory = 1000
+
   /// The default tolerance for N units in precision T:
   ///
   /// ```

@@ -54,8 +54,8 @@ public enum ForwardMethod: Equatable, Sendable {
         throw RBPError.invalid("damping must be in (0, 1], got \(damping)")
       }
       if case .anderson(let memory, let regularization, _) = self {
-        guard memory >= 1 && memory <= 1000 else {
-          throw RBPError.invalid("anderson memory must be between 1 and 1000, got \(memory)")
+        guard memory >= 1 && memory <= SolverOptions.maximumAndersonMemory else {
+          throw RBPError.invalid("anderson memory must be between 1 and \(SolverOptions.maximumAndersonMemory), got \(memory)")
         }
         guard regularization >= 0 else {
           throw RBPError.invalid("anderson regularization must be >= 0, got \(regularization)")

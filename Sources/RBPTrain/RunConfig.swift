@@ -1,7 +1,10 @@
-// The configuration of one training run: every setting `rbp train` takes,
-// with the flag names as JSON keys. A JSON config is read strictly (unknown
-// keys and out-of-range values are errors naming them); flags override it;
-// the resolved configuration is stored in the checkpoint as JSON.
+// The configuration of one training run and the declaration of each of its
+// settings (`RunConfig.settings`, one entry per setting; see Setting.swift).
+// A configuration comes from flags (`parse(arguments:)`), from a JSON object
+// (`parse(json:)`, strict: unknown or doubled keys and out-of-range values
+// are errors naming them), or from the stored configuration of a checkpoint;
+// `overridden(by:)` merges them setting by setting. Files spell the keys in
+// snake_case; readers also accept the hyphenated keys of version-1 files.
 
 import Foundation
 import RBPCore
@@ -15,9 +18,20 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible {
   public var description: String { message }
 }
 
-/// Everything that defines a run. Optional fields fall back to defaults
-/// that depend on the model or the dataset (see `resolved`).
-public struct RunConfig: Codable, Equatable, Sendable {
+/// Forward solver of steady states.
+public enum ForwardSolverName: String, CaseIterable, Sendable { case auto, iterate, anderson, newton }
+/// Adjoint solver of steady states.
+public enum AdjointSolverName: String, CaseIterable, Sendable { case auto, iterate, neumann, direct, gmres }
+/// BPTT mode of trajectories.
+public enum BPTTModeName: String, CaseIterable, Sendable { case full, checkpointed, truncated }
+/// The precision a run computes in.
+public enum Precision: String, CaseIterable, Sendable { case f32, f64 }
+/// The stabiliser of steady models.
+public enum StabilizerName: String, CaseIterable, Sendable { case none, jacobian }
+
+/// Everything that defines a run. An unset (nil) setting takes its default
+/// when the configuration is resolved against a dataset (`resolved(for:)`).
+public struct RunConfig: Equatable, Sendable {
   public var model: ModelKind?
   public var units: Int?
   public var activation: Activation?
@@ -25,19 +39,16 @@ public struct RunConfig: Codable, Equatable, Sendable {
   public var coupling: Coupling?
   public var leak: Double?
   public var gain: Double?
-  /// Forward solver (steady): auto, iterate, anderson, newton.
-  public var solver: String?
+  public var solver: ForwardSolverName?
   public var damping: Double?
   public var memory: Int?
   public var tolerance: Double?
   public var maxIterations: Int?
-  /// Adjoint solver (steady): auto, iterate, neumann, direct, gmres.
-  public var adjoint: String?
+  public var adjoint: AdjointSolverName?
   public var terms: Int?
   public var restart: Int?
   public var adjointTolerance: Double?
-  /// BPTT mode (trajectory): full, checkpointed, truncated.
-  public var bptt: String?
+  public var bptt: BPTTModeName?
   public var window: Int?
   public var optimizer: OptimizerKind?
   public var lr: Double?
@@ -45,124 +56,278 @@ public struct RunConfig: Codable, Equatable, Sendable {
   public var beta2: Double?
   public var clip: Double?
   public var weightDecay: Double?
-  /// Multiply the learning rate by this after every epoch (1 = constant).
   public var lrDecay: Double?
   public var epochs: Int?
   public var batch: Int?
-  public var seed: UInt64?
+  public var seed: Int?
   public var threads: Int?
-  public var precision: String?
-  /// Save a checkpoint every this many epochs (and always at the end).
+  public var precision: Precision?
   public var checkpointEvery: Int?
-  /// Stop early once the validation loss is at most this.
   public var targetLoss: Double?
-  /// Stop early once the dataset's task counts as solved (classic tasks).
   public var stopWhenSolved: Bool?
-  /// Steady: start each training step's solves from the pattern's last
-  /// fixed point rather than its initial state (faster; may settle a
-  /// pattern in another basin than relaxation from the initial state).
   public var warmStart: Bool?
-  /// Steady: none or jacobian.
-  public var stabilizer: String?
+  public var stabilizer: StabilizerName?
   public var stabilityWeight: Double?
   public var stabilityThreshold: Double?
-  /// A failed step is rejected and retried at half the learning rate this
-  /// many times in a row before the run stops.
   public var maxRetries: Int?
 
   public init() {}
 
-  enum CodingKeys: String, CodingKey, CaseIterable {
-    case model, units, activation, loss, coupling, leak, gain, solver, damping, memory, tolerance
-    case maxIterations = "max-iterations"
-    case adjoint, terms, restart
-    case adjointTolerance = "adjoint-tolerance"
-    case bptt, window, optimizer, lr, momentum, beta2, clip
-    case weightDecay = "weight-decay"
-    case lrDecay = "lr-decay"
-    case epochs, batch, seed, threads, precision
-    case checkpointEvery = "checkpoint-every"
-    case targetLoss = "target-loss"
-    case stopWhenSolved = "stop-when-solved"
-    case warmStart = "warm-start"
-    case stabilizer
-    case stabilityWeight = "stability-weight"
-    case stabilityThreshold = "stability-threshold"
-    case maxRetries = "max-retries"
+  /// Every setting, declared once, in the order `--help` lists them.
+  public static let settings: [Setting] = {
+    let standard: (weight: Double, threshold: Double) = {
+      guard case let .jacobian(weight, threshold) = Stabilizer.standard else { return (0.1, 0.9) }
+      return (weight, threshold)
+    }()
+    return [
+      // The network.
+      .choice("model", \.model, rule: "the dataset's kind", help: "steady or trajectory.", group: .network,
+              onResume: .fixed),
+      .integer("units", \.units, 1...NetworkShape.maximumUnits, rule: "the task's suggestion, else outputs + 8",
+               help: "Units N (at least the outputs).", group: .network, onResume: .fixed),
+      .choice("activation", \.activation, rule: "the task's, else tanh", help: "The units' f.", group: .network,
+              onResume: .fixed),
+      .choice("loss", \.loss, default: .mse, help: "The loss on the output units (bce needs logistic units).",
+              group: .network, onResume: .fixed),
+      .choice("coupling", \.coupling, rule: "identity for the patterns task, else dense",
+              help: "How inputs enter: through a learned U (dense) or one input per unit (identity).",
+              group: .network, onResume: .fixed),
+      .number("leak", \.leak, .rate, default: 1, help: "Leak α of x(t) = (1−α) x(t−1) + α f(…).", group: .trajectory,
+              scope: .trajectory, onResume: .fixed),
+      .number("gain", \.gain, .nonNegative, rule: "0.4/max f' for steady models (a contractive start), 1 for trajectories",
+              help: "Scale of the random initial weights: ‖W‖₂ ≈ 2·gain.", group: .network, onResume: .fixed),
+      // Steady solvers.
+      .choice("solver", \.solver, default: .auto,
+              help: "Forward solver: relaxation with fallbacks (auto), iterate, anderson or newton.", group: .solver,
+              scope: .steady, onResume: .mayChange),
+      .number("damping", \.damping, .rate, default: 1, help: "Damping of iterate and anderson.", group: .solver,
+              scope: .steady, onResume: .mayChange),
+      .integer("memory", \.memory, 1...SolverOptions.maximumAndersonMemory, default: 5, help: "Anderson memory.",
+               group: .solver, scope: .steady, onResume: .mayChange),
+      .number("tolerance", \.tolerance, .positive, rule: "32·√N·ε, at least 1e-6 in f32 and 1e-12 in f64",
+              help: "Forward tolerance: ∞-norm residual relative to max(1, ‖x‖∞).", group: .solver, scope: .steady,
+              onResume: .mayChange),
+      .integer("max_iterations", \.maxIterations, 1...Int.max, default: SolverOptions.defaultMaxIterations,
+               help: "Iteration limit of each solver stage.", group: .solver, scope: .steady, onResume: .mayChange),
+      .choice("adjoint", \.adjoint, default: .auto,
+              help: "Adjoint solver: iterate, then gmres, then direct (auto); iterate, neumann, direct or gmres.",
+              group: .solver, scope: .steady, onResume: .mayChange),
+      .integer("terms", \.terms, 1...Int.max, default: 50, help: "Neumann terms.", group: .solver, scope: .steady,
+               onResume: .mayChange),
+      .integer("restart", \.restart, 1...Int.max, default: 30, help: "GMRES restart length.", group: .solver,
+               scope: .steady, onResume: .mayChange),
+      .number("adjoint_tolerance", \.adjointTolerance, .positive, rule: "the forward tolerance",
+              help: "Adjoint tolerance.", group: .solver, scope: .steady, onResume: .mayChange),
+      // The stabiliser of steady models.
+      .choice("stabilizer", \.stabilizer, rule: "jacobian for steady models, none for trajectories",
+              help: "Jacobian regularisation of patterns near instability, or none.", group: .stabilizer,
+              scope: .steady, onResume: .fixed),
+      .number("stability_weight", \.stabilityWeight, .nonNegative, default: standard.weight,
+              help: "Weight λ of the jacobian stabiliser.", group: .stabilizer, scope: .steady, onResume: .fixed),
+      .number("stability_threshold", \.stabilityThreshold, .nonNegative, default: standard.threshold,
+              help: "Estimated ρ(D W) from which the stabiliser applies to a pattern.", group: .stabilizer,
+              scope: .steady, onResume: .fixed),
+      .flag("warm_start", \.warmStart,
+            help: "Start each training step's solves from the pattern's last fixed point (faster; validation and eval always relax from the initial state).",
+            group: .run, scope: .steady, onResume: .fixed),
+      // Trajectories.
+      .choice("bptt", \.bptt, default: .full, help: "BPTT mode.", group: .trajectory, scope: .trajectory,
+              onResume: .fixed),
+      .integer("window", \.window, 1...Int.max, default: 10, help: "Window of truncated BPTT.", group: .trajectory,
+               scope: .trajectory, onResume: .fixed),
+      // The optimizer.
+      .choice("optimizer", \.optimizer, default: .adam, help: "The update rule.", group: .optimizer, onResume: .fixed),
+      .number("lr", \.lr, .positive, rule: "0.01 with adam, else 0.1", help: "Learning rate η.", group: .optimizer,
+              onResume: .mayChange),
+      .number("momentum", \.momentum, .coefficient, default: 0.9, help: "Momentum, or Adam's β1.", group: .optimizer,
+              onResume: .fixed),
+      .number("beta2", \.beta2, .coefficient, default: 0.999, help: "Adam's β2.", group: .optimizer, onResume: .fixed),
+      .number("clip", \.clip, .positive, rule: "no clipping", help: "Clip the gradient's 2-norm to this.",
+              group: .optimizer, onResume: .fixed),
+      .number("weight_decay", \.weightDecay, .nonNegative, default: 0, help: "Decoupled weight decay.",
+              group: .optimizer, onResume: .fixed),
+      .number("lr_decay", \.lrDecay, .rate, default: 1, help: "Multiply η by this after each epoch.",
+              group: .optimizer, onResume: .mayChange),
+      // The run.
+      .integer("epochs", \.epochs, 0...Int.max, default: 100, help: "Epochs.", group: .run, onResume: .mayChange),
+      .integer("batch", \.batch, 1...Int.max, rule: "the patterns, at most 32", help: "Minibatch size.", group: .run,
+               onResume: .fixed),
+      .integer("seed", \.seed, 0...Int.max, default: 0, help: "Random seed.", group: .run, onResume: .fixed),
+      .integer("threads", \.threads, 1...4096, default: 1, help: "Worker threads (results do not depend on it).",
+               group: .run, identifies: false, onResume: .mayChange),
+      .choice("precision", \.precision, default: .f32, help: "The precision the run computes in.", group: .run,
+              onResume: .fixed),
+      .integer("checkpoint_every", \.checkpointEvery, 0...Int.max, default: 0,
+               help: "Checkpoint every k epochs (0: only at the end).", group: .run, identifies: false,
+               onResume: .mayChange),
+      .number("target_loss", \.targetLoss, .nonNegative, rule: "none",
+              help: "Stop once the validation loss is at most this.", group: .run, onResume: .mayChange),
+      .flag("stop_when_solved", \.stopWhenSolved, help: "Stop once the classic task counts as solved.", group: .run,
+            onResume: .mayChange),
+      .integer("max_retries", \.maxRetries, 0...Int.max, default: 4,
+               help: "Failed steps in a row retried at half the learning rate before the run stops.", group: .run,
+               onResume: .mayChange),
+    ]
+  }()
+
+  /// The declaration named `key`, snake_case or (version 1) hyphenated.
+  public static func setting(named key: String) -> Setting? {
+    settings.first { $0.name == key || $0.hyphenated == key }
   }
 
   /// The names a JSON config may use.
-  public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+  public static var keys: [String] { settings.map(\.name) }
 
-  /// The keys whose values are integers.
-  public static let integerKeys: Set<String> = [
-    "units", "memory", "max-iterations", "terms", "restart", "window", "epochs", "batch", "seed", "threads",
-    "checkpoint-every", "max-retries",
-  ]
+  /// The keys whose values are integers, in both spellings.
+  public static var integerKeys: Set<String> {
+    Set(settings.filter { if case .integer = $0.values { true } else { false } }.flatMap { [$0.name, $0.hyphenated] })
+  }
 
-  /// Parses JSON strictly: unknown keys and wrong types are errors naming the key.
+  // MARK: Reading
+
+  /// Parses a JSON object strictly: unknown or doubled keys, wrong types and
+  /// values out of range are errors naming the key. `null` leaves a setting
+  /// unset.
   public static func parse(json data: Data, source: String) throws -> RunConfig {
     let object: Any
     do { object = try JSONSerialization.jsonObject(with: data) } catch {
       throw ConfigError("\(source): not valid JSON (\(error.localizedDescription))")
     }
-    guard let dict = object as? [String: Any] else { throw ConfigError("\(source): expected a JSON object") }
+    guard object is [String: Any] else { throw ConfigError("\(source): expected a JSON object") }
     if let key = duplicateJSONKey(in: data) { throw ConfigError("\(source): key '\(key)' is given twice") }
-    let known = Set(keys)
-    if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
-      throw ConfigError("\(source): unknown key '\(unknown)'; known keys: \(keys.joined(separator: ", "))")
-    }
-    do {
-      let config = try JSONDecoder().decode(RunConfig.self, from: data)
-      try config.checkFinite(source: source)
-      return config
-    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-      throw ConfigError("\(source): key '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
-    } catch let DecodingError.dataCorrupted(context) {
-      // The decoder does not always say which key (a fraction for an
-      // integer setting comes back with an empty path): decode the keys one
-      // at a time to find it.
-      let culprit = context.codingPath.last?.stringValue ?? dict.keys.sorted().first { key in
-        guard let one = try? JSONSerialization.data(withJSONObject: [key: dict[key]!]) else { return true }
-        return (try? JSONDecoder().decode(RunConfig.self, from: one)) == nil
+    let values: [String: SettingValue?]
+    do { values = try JSONDecoder().decode([String: SettingValue?].self, from: data) } catch let error as DecodingError {
+      let key: String
+      switch error {
+      case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
+        key = c.codingPath.first?.stringValue ?? "?"
+      @unknown default: key = "?"
       }
-      guard let culprit else { throw ConfigError("\(source): \(context.debugDescription)") }
-      throw ConfigError("\(source): key '\(culprit)' has a value of the wrong type or range: \(dict[culprit].map { "\($0)" } ?? "null")")
+      throw ConfigError("\(source): key '\(key)' must be a number, a string or a boolean")
+    }
+    var config = RunConfig()
+    var seen: [String: String] = [:]
+    for key in values.keys.sorted() {
+      guard let setting = setting(named: key) else {
+        throw ConfigError("\(source): unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))")
+      }
+      if let other = seen[setting.name] {
+        throw ConfigError("\(source): keys '\(other)' and '\(key)' name the same setting")
+      }
+      seen[setting.name] = key
+      guard let given = values[key], let value = given else { continue }
+      if let problem = setting.problem(with: value) { throw ConfigError("\(source): '\(key)' \(problem)") }
+      setting.set(setting.normalized(value), in: &config)
+    }
+    return config
+  }
+
+  /// Parses setting flags (`--lr 0.1`, `--lr=0.1`, `--warm-start`), naming
+  /// the flag of any bad value; a flag given again replaces its value.
+  /// `only`: the groups accepted (nil: all).
+  public static func parse(arguments: [String], only groups: Set<Setting.Group>? = nil) throws -> RunConfig {
+    var config = RunConfig()
+    var rest = arguments[...]
+    while let argument = rest.popFirst() {
+      guard argument.hasPrefix("--"), argument.count > 2 else {
+        throw ConfigError("unexpected argument '\(argument)'")
+      }
+      let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      let flag = String(parts[0])
+      guard let setting = settings.first(where: { $0.flag == flag }), groups?.contains(setting.group) ?? true else {
+        throw ConfigError("unknown option '\(flag)'")
+      }
+      let text: String
+      if parts.count == 2 {
+        text = String(parts[1])
+      } else if case .flag = setting.values {
+        text = "true"
+      } else {
+        guard let next = rest.popFirst() else { throw ConfigError("\(flag) needs a value") }
+        text = next
+      }
+      let value = setting.value(fromText: text)
+      if let problem = setting.problem(with: value) { throw ConfigError("\(flag) \(problem)") }
+      setting.set(value, in: &config)
+    }
+    return config
+  }
+
+  // MARK: Combining and checking
+
+  /// Values of `other` where it sets them, else ours.
+  public func overridden(by other: RunConfig) -> RunConfig {
+    var merged = self
+    for setting in Self.settings {
+      if let value = setting.value(in: other) { setting.set(value, in: &merged) }
+    }
+    return merged
+  }
+
+  /// Throws, naming the setting, when a value is out of its declared range
+  /// (configurations built in code skip the parsers' checks).
+  public func validate() throws {
+    for setting in Self.settings {
+      if let value = setting.value(in: self), let problem = setting.problem(with: value) {
+        throw ConfigError("\(setting.name) \(problem)")
+      }
     }
   }
 
-  /// Values of `other` where set, else ours. Throws (naming the key) rather
-  /// than drop a value it cannot carry, such as a non-finite number.
-  public func overridden(by other: RunConfig) throws -> RunConfig {
-    try other.checkFinite(source: "flags")
-    try checkFinite(source: "configuration")
-    func dictionary(_ c: RunConfig) throws -> [String: Any] {
-      guard let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as? [String: Any] else {
-        throw ConfigError("a run configuration did not encode as a JSON object")
-      }
-      return object
-    }
-    var merged = try dictionary(self)
-    for (key, value) in try dictionary(other) { merged[key] = value }
-    return try JSONDecoder().decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+  /// The settings that are set, by name.
+  public var values: [String: SettingValue] {
+    var out: [String: SettingValue] = [:]
+    for setting in Self.settings { if let v = setting.value(in: self) { out[setting.name] = v } }
+    return out
   }
 
-  /// Throws, naming the setting, when a number is NaN or infinite.
-  public func checkFinite(source: String) throws {
-    for child in Mirror(reflecting: self).children {
-      guard let label = child.label, let value = child.value as? Double?, let number = value else { continue }
-      if !number.isFinite {
-        let key = CodingKeys.allCases.first { "\($0)" == label }?.rawValue ?? label
-        throw ConfigError(source == "flags" ? "--\(key) must be a finite number, got \(number)"
-                                            : "\(source): '\(key)' must be a finite number, got \(number)")
-      }
-    }
+  // MARK: Writing
+
+  /// Canonical JSON (sorted snake_case keys), as stored in checkpoints and results.
+  public var json: String { Self.encode(values) }
+
+  /// The JSON the run's identity is a hash of: hyphenated keys, as version 1
+  /// wrote them, so that identities of earlier runs stay valid.
+  public var identityJSON: String {
+    Self.encode(Dictionary(uniqueKeysWithValues: values.map { (Self.setting(named: $0.key)!.hyphenated, $0.value) }))
   }
 
-  /// Canonical JSON (sorted keys), as stored in checkpoints and sweep results.
-  public var json: String {
+  private static func encode(_ values: [String: SettingValue]) -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    // Every value is finite (validated) and a dictionary of them always encodes.
+    guard let data = try? encoder.encode(values) else { preconditionFailure("a run configuration did not encode") }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  /// `rbp train --help`'s list of settings, by group, in lines of at most
+  /// 78 columns (ArgumentParser keeps such lines as they are).
+  public static func helpText(groups: [Setting.Group] = Setting.Group.allCases) -> String {
+    var lines: [String] = []
+    func wrap(_ text: String, indent: Int) {
+      var line = ""
+      for word in text.split(separator: " ") {
+        if !line.isEmpty && indent + line.count + 1 + word.count > 78 {
+          lines.append(String(repeating: " ", count: indent) + line)
+          line = ""
+        }
+        line += (line.isEmpty ? "" : " ") + word
+      }
+      if !line.isEmpty { lines.append(String(repeating: " ", count: indent) + line) }
+    }
+    for group in groups {
+      let members = settings.filter { $0.group == group }
+      guard !members.isEmpty else { continue }
+      if !lines.isEmpty { lines.append("") }
+      lines.append("\(group.rawValue.uppercased()) SETTINGS (flag, and [key] in JSON configs):")
+      for s in members {
+        let fallback = s.defaultRule ?? s.fixedDefault.map(\.description)
+        let notes = [fallback.map { "Default: \($0)." }, s.scope == .every ? nil : "For \(s.scope) models only.",
+                     s.onResume == .mayChange ? "May change on --resume." : nil].compactMap { $0 }
+        wrap("\(s.flag) \(s.placeholder) [\(s.name)]", indent: 2)
+        wrap(([s.help] + notes).joined(separator: " "), indent: 6)
+      }
+    }
+    return lines.joined(separator: "\n")
   }
 }

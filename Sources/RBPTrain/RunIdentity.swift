@@ -81,6 +81,6 @@ public struct ContentHash: Sendable {
 extension TrainingPlan {
   /// The run's identity with the dataset whose content hashes to `dataHash`.
   public func identity(dataHash: String) -> String {
-    ContentHash.of(["rbp-run", resolvedConfig.json, dataHash])
+    ContentHash.of(["rbp-run", resolvedConfig.identityJSON, dataHash])
   }
 }

@@ -151,7 +151,7 @@ public struct SweepPlan: Sendable {
                    hash: plan.identity(dataHash: dataHash), cost: cost)
       } catch {
         return Run(index: i, name: Self.runName(i), config: config, plan: nil, problem: "\(error)",
-                   hash: ContentHash.of(["rbp-unresolved-run", config.json, dataHash]), cost: 0)
+                   hash: ContentHash.of(["rbp-unresolved-run", config.identityJSON, dataHash]), cost: 0)
       }
     }
     specHash = ContentHash.of(["rbp-sweep"] + runs.map(\.hash))

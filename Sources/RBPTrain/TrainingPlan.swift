@@ -76,137 +76,118 @@ public struct TrainingPlan: Sendable {
 }
 
 extension RunConfig {
-  /// Fills defaults from the dataset and checks every value.
+  /// This configuration with every unset setting that has a fixed default
+  /// (`Setting.fixedDefault`) set to it.
+  public var withFixedDefaults: RunConfig {
+    var filled = self
+    for setting in Self.settings where setting.value(in: self) == nil {
+      if let d = setting.fixedDefault { setting.set(d, in: &filled) }
+    }
+    return filled
+  }
+
+  /// Fills every default (the fixed ones from the declarations, the others
+  /// from the dataset and the other settings) and checks every value.
   public func resolved(for data: DatasetSummary) throws -> TrainingPlan {
     func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
       if !ok { throw ConfigError(message()) }
     }
+    try validate()
     let model = self.model ?? data.kind
     try check(model == data.kind, "model \(model.rawValue) does not fit \(data.path), a \(data.kind.rawValue) dataset")
-    let units = self.units ?? data.task?.suggestedUnits ?? data.outputs + 8
-    try check(units >= data.outputs && units >= 1, "units must be at least the \(data.outputs) outputs, got \(units)")
-    let coupling = self.coupling ?? (data.task == .patterns ? .identity : .dense)
+    try check(model == .trajectory || leak == nil, "leak applies to trajectory models only")
+    try check(model == .steady || stabilizer == nil || stabilizer == StabilizerName.none, "stabilizer applies to steady models only")
+    // Defaults that depend on the data or on other settings.
+    var c = withFixedDefaults
+    c.model = model
+    c.units = units ?? data.task?.suggestedUnits ?? data.outputs + 8
+    c.coupling = coupling ?? (data.task == .patterns ? .identity : .dense)
+    c.activation = activation ?? data.task?.activation ?? .tanh
+    c.gain = gain ?? Parameters<Double>.defaultGain(steady: model == .steady, activation: c.activation!)
+    c.lr = lr ?? (c.optimizer! == .adam ? 0.01 : 0.1)
+    c.batch = batch ?? min(max(data.count, 1), 32)
+    c.stabilizer = stabilizer ?? (model == .steady ? .jacobian : StabilizerName.none)
+    let double = c.precision! == .f64
+    c.tolerance = tolerance ?? (double ? SolverOptions.defaultTolerance(for: Double.self, units: c.units!)
+                                       : SolverOptions.defaultTolerance(for: Float.self, units: c.units!))
+    c.adjointTolerance = adjointTolerance ?? c.tolerance
+    let units = c.units!, activation = c.activation!, loss = c.loss!
+    try check(units >= data.outputs, "units must be at least the \(data.outputs) outputs, got \(units)")
     let shape: NetworkShape
-    do { shape = try NetworkShape(units: units, inputs: data.inputs, outputs: data.outputs, coupling: coupling) } catch {
+    do { shape = try NetworkShape(units: units, inputs: data.inputs, outputs: data.outputs, coupling: c.coupling!) } catch {
       throw ConfigError("\(error)")
     }
-    let activation = self.activation ?? data.task?.activation ?? .tanh
-    let loss = self.loss ?? .mse
     try check(loss != .bce || activation == .logistic, "loss bce needs activation logistic, got \(activation.rawValue)")
-    let leak = self.leak ?? 1
-    try check(leak > 0 && leak <= 1, "leak must be in (0, 1], got \(leak)")
-    try check(model == .trajectory || self.leak == nil, "leak applies to trajectory models only")
-    let gain = self.gain ?? Parameters<Double>.defaultGain(steady: model == .steady, activation: activation)
-    try check(gain >= 0 && gain.isFinite, "gain must be >= 0, got \(gain)")
-    let precision = self.precision ?? "f32"
-    try check(["f32", "f64"].contains(precision), "precision must be f32 or f64, got \(precision)")
-    let double = precision == "f64"
-    if let tolerance { try check(tolerance > 0 && tolerance.isFinite, "tolerance must be positive, got \(tolerance)") }
-    let maxIterations = self.maxIterations ?? SolverOptions.defaultMaxIterations
-    try check(maxIterations >= 1, "max-iterations must be at least 1, got \(maxIterations)")
-    let damping = self.damping ?? 1
-    try check(damping > 0 && damping <= 1, "damping must be in (0, 1], got \(damping)")
-    let memory = self.memory ?? 5
-    try check(memory >= 1, "memory must be at least 1, got \(memory)")
-    let forward: ForwardMethod
-    switch solver ?? "auto" {
-    case "auto": forward = .auto
-    case "iterate": forward = .iterate(damping: damping)
-    case "anderson": forward = .anderson(memory: memory, regularization: 1e-10, damping: damping)
-    case "newton": forward = .newton
-    case let other: throw ConfigError("solver must be auto, iterate, anderson or newton, got \(other)")
+    let damping = c.damping!
+    let forward: ForwardMethod = switch c.solver! {
+    case .auto: .auto
+    case .iterate: .iterate(damping: damping)
+    case .anderson: .anderson(memory: c.memory!, regularization: 1e-10, damping: damping)
+    case .newton: .newton
     }
-    let terms = self.terms ?? 50, restart = self.restart ?? 30
-    try check(terms >= 1, "terms must be at least 1, got \(terms)")
-    try check(restart >= 1, "restart must be at least 1, got \(restart)")
-    let adjointMethod: AdjointMethod
-    switch adjoint ?? "auto" {
-    case "auto": adjointMethod = .auto
-    case "iterate": adjointMethod = .iterate
-    case "neumann": adjointMethod = .neumann(terms: terms)
-    case "direct": adjointMethod = .direct
-    case "gmres": adjointMethod = .gmres(restart: restart)
-    case let other: throw ConfigError("adjoint must be auto, iterate, neumann, direct or gmres, got \(other)")
+    let adjointMethod: AdjointMethod = switch c.adjoint! {
+    case .auto: .auto
+    case .iterate: .iterate
+    case .neumann: .neumann(terms: c.terms!)
+    case .direct: .direct
+    case .gmres: .gmres(restart: c.restart!)
     }
-    let adjointTolerance = self.adjointTolerance ?? tolerance
-    if let adjointTolerance {
-      try check(adjointTolerance > 0 && adjointTolerance.isFinite, "adjoint-tolerance must be positive, got \(adjointTolerance)")
+    let stabilizer: Stabilizer? = switch c.stabilizer! {
+    case .none: nil
+    case .jacobian: .jacobian(weight: c.stabilityWeight!, threshold: c.stabilityThreshold!)
     }
-    let stabilizerName = self.stabilizer ?? (model == .steady ? "jacobian" : "none")
-    try check(model == .steady || stabilizerName == "none", "stabilizer applies to steady models only")
-    let stabilizer: Stabilizer?
-    switch stabilizerName {
-    case "none": stabilizer = nil
-    case "jacobian":
-      guard case let .jacobian(defaultWeight, defaultThreshold) = Stabilizer.standard else { fatalError("unreachable") }
-      let weight = stabilityWeight ?? defaultWeight, threshold = stabilityThreshold ?? defaultThreshold
-      try check(weight >= 0 && weight.isFinite, "stability-weight must be >= 0, got \(weight)")
-      try check(threshold >= 0 && threshold.isFinite, "stability-threshold must be >= 0, got \(threshold)")
-      stabilizer = .jacobian(weight: weight, threshold: threshold)
-    case let other: throw ConfigError("stabilizer must be none or jacobian, got \(other)")
+    let mode: BPTTMode = switch c.bptt! {
+    case .full: .full
+    case .checkpointed: .checkpointed(every: nil)
+    case .truncated: .truncated(window: c.window!)
     }
-    let maxRetries = self.maxRetries ?? 4
-    try check(maxRetries >= 0, "max-retries must be >= 0, got \(maxRetries)")
-    let window = self.window ?? 10
-    try check(window >= 1, "window must be at least 1, got \(window)")
-    let mode: BPTTMode
-    switch bptt ?? "full" {
-    case "full": mode = .full
-    case "checkpointed": mode = .checkpointed(every: nil)
-    case "truncated": mode = .truncated(window: window)
-    case let other: throw ConfigError("bptt must be full, checkpointed or truncated, got \(other)")
-    }
-    let kind = optimizer ?? .adam
-    let settings = OptimizerSettings(kind: kind, learningRate: lr ?? (kind == .adam ? 0.01 : 0.1),
-                                     beta1: momentum ?? 0.9, beta2: beta2 ?? 0.999, clipNorm: clip,
-                                     weightDecay: weightDecay ?? 0)
+    let settings = OptimizerSettings(kind: c.optimizer!, learningRate: c.lr!, beta1: c.momentum!, beta2: c.beta2!,
+                                     clipNorm: c.clip, weightDecay: c.weightDecay!)
     do { try settings.validate() } catch { throw ConfigError("\(error)") }
-    let lrDecay = self.lrDecay ?? 1
-    try check(lrDecay > 0 && lrDecay <= 1, "lr-decay must be in (0, 1], got \(lrDecay)")
-    let epochs = self.epochs ?? 100
-    try check(epochs >= 0, "epochs must be >= 0, got \(epochs)")
-    let batch = self.batch ?? min(max(data.count, 1), 32)
-    try check(batch >= 1, "batch must be at least 1, got \(batch)")
-    let threads = self.threads ?? 1
-    try check(threads >= 1, "threads must be at least 1, got \(threads)")
-    let every = checkpointEvery ?? 0
-    try check(every >= 0, "checkpoint-every must be >= 0, got \(every)")
-    if let t = targetLoss { try check(t >= 0, "target-loss must be >= 0, got \(t)") }
+    // The solvers' own tolerances follow the precision each solve runs in
+    // unless the run chose them (the analysis commands may run in another).
     let steady = SteadySolverSettings(forward: forward, adjoint: adjointMethod, tolerance: tolerance,
-                                      adjointTolerance: adjointTolerance, maxIterations: maxIterations,
+                                      adjointTolerance: adjointTolerance ?? tolerance, maxIterations: c.maxIterations!,
                                       stabilizer: stabilizer)
     // Solver settings are checked here, before any output exists, not at
     // the first solve.
     do { try steady.validate() } catch { throw ConfigError("\(error)") }
-    // Every default above, written down once more only as values.
+    // What identifies the run: every setting that applies to this model,
+    // where it means something (the stabiliser's weights with a stabiliser,
+    // the window in truncated BPTT).
     var resolved = RunConfig()
-    (resolved.model, resolved.units, resolved.activation, resolved.loss) = (model, units, activation, loss)
-    (resolved.coupling, resolved.gain, resolved.optimizer, resolved.lr) = (coupling, gain, kind, settings.learningRate)
-    (resolved.momentum, resolved.beta2, resolved.clip) = (settings.beta1, settings.beta2, clip)
-    (resolved.weightDecay, resolved.lrDecay, resolved.epochs) = (settings.weightDecay, lrDecay, epochs)
-    (resolved.batch, resolved.seed, resolved.precision) = (batch, seed ?? 0, precision)
-    (resolved.targetLoss, resolved.stopWhenSolved, resolved.maxRetries) = (targetLoss, stopWhenSolved ?? false, maxRetries)
-    switch model {
-    case .steady:
-      let units = shape.units
-      let defaultTolerance = double ? SolverOptions.defaultTolerance(for: Double.self, units: units)
-                                    : SolverOptions.defaultTolerance(for: Float.self, units: units)
-      (resolved.solver, resolved.damping, resolved.memory) = (solver ?? "auto", damping, memory)
-      (resolved.tolerance, resolved.maxIterations) = (tolerance ?? defaultTolerance, maxIterations)
-      (resolved.adjoint, resolved.terms, resolved.restart) = (adjoint ?? "auto", terms, restart)
-      resolved.adjointTolerance = adjointTolerance ?? resolved.tolerance
-      (resolved.warmStart, resolved.stabilizer) = (warmStart ?? false, stabilizerName)
-      if case let .jacobian(weight, threshold)? = stabilizer {
-        (resolved.stabilityWeight, resolved.stabilityThreshold) = (weight, threshold)
+    for setting in Self.settings where setting.identifies {
+      switch (setting.scope, model) {
+      case (.steady, .trajectory), (.trajectory, .steady): continue
+      default: setting.set(setting.value(in: c), in: &resolved)
       }
-    case .trajectory:
-      (resolved.leak, resolved.bptt) = (leak, bptt ?? "full")
-      if case .truncated = mode { resolved.window = window }
     }
-    return TrainingPlan(config: self, resolvedConfig: resolved, model: model, shape: shape, activation: activation, loss: loss, leak: leak,
-                        gain: gain, steady: steady, bptt: mode, optimizer: settings, lrDecay: lrDecay, epochs: epochs,
-                        batch: batch, seed: seed ?? 0, threads: threads, doublePrecision: double,
-                        checkpointEvery: every, targetLoss: targetLoss, stopWhenSolved: stopWhenSolved ?? false,
-                        warmStart: warmStart ?? false, maxRetries: maxRetries)
+    if stabilizer == nil { (resolved.stabilityWeight, resolved.stabilityThreshold) = (nil, nil) }
+    if case .truncated = mode {} else { resolved.window = nil }
+    return TrainingPlan(config: self, resolvedConfig: resolved, model: model, shape: shape, activation: activation,
+                        loss: loss, leak: c.leak!, gain: c.gain!, steady: steady, bptt: mode, optimizer: settings,
+                        lrDecay: c.lrDecay!, epochs: c.epochs!, batch: c.batch!, seed: UInt64(c.seed!),
+                        threads: c.threads!, doublePrecision: double, checkpointEvery: c.checkpointEvery!,
+                        targetLoss: c.targetLoss, stopWhenSolved: c.stopWhenSolved!, warmStart: c.warmStart!,
+                        maxRetries: c.maxRetries!)
+  }
+}
+
+extension TrainingPlan {
+  /// Throws unless this plan may continue the run `stored` planned, whose
+  /// checkpoint is at `epoch`: every setting declared `.fixed` on resume
+  /// keeps its resolved value, and epochs are left to train.
+  public func checkResumable(from stored: TrainingPlan, at epoch: Int) throws {
+    for setting in RunConfig.settings where setting.onResume == .fixed {
+      let was = setting.value(in: stored.resolvedConfig), now = setting.value(in: resolvedConfig)
+      guard was != now else { continue }
+      let changeable = RunConfig.settings.filter { $0.onResume == .mayChange }.map(\.name)
+      throw ConfigError("--resume: \(setting.name) is \(was?.description ?? "unset") in the checkpoint, "
+                        + "\(now?.description ?? "unset") now; a resumed run keeps what defines it "
+                        + "(it may change \(changeable.joined(separator: ", ")))")
+    }
+    guard epochs > epoch else {
+      throw ConfigError("--resume: the checkpoint is at epoch \(epoch), so --epochs \(epochs) leaves nothing to train")
+    }
   }
 }

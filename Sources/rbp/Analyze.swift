@@ -46,8 +46,7 @@ struct Loaded {
     if let saved = checkpoint.config { config = try RunConfig.parse(json: Data(saved.utf8), source: path + " (config)") }
     // The analysis commands use the solvers at their defaults for the
     // precision they run in, unless the run or the flags chose otherwise.
-    solver?.apply(to: &config)
-    try config.checkFinite(source: "flags")
+    try solver?.apply(to: &config)
     config.units = checkpoint.shape.units
     config.activation = checkpoint.activation
     config.loss = checkpoint.loss
@@ -66,7 +65,8 @@ struct Loaded {
 }
 
 struct Eval: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on a dataset.")
+  static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on a dataset.",
+                                                  discussion: SolverFlags.help)
   @Option(help: "The checkpoint.") var checkpoint: String
   @Option(help: "The dataset.") var data: String
   @Flag(help: "Use the dataset's /test set.") var test = false
@@ -104,7 +104,8 @@ struct Eval: ParsableCommand {
 
 struct Grad: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Write ∂J/∂θ, the states and the adjoints of a dataset; with --cotangent, ∂R/∂θ and ∂R/∂a for a given ∂R/∂x.")
+    abstract: "Write ∂J/∂θ, the states and the adjoints of a dataset; with --cotangent, ∂R/∂θ and ∂R/∂a for a given ∂R/∂x.",
+    discussion: SolverFlags.help)
   @Option(help: "The checkpoint.") var checkpoint: String
   @Option(help: "The dataset.") var data: String
   @Option(help: "Output gradients file.") var out: String
@@ -236,7 +237,8 @@ struct Grad: ParsableCommand {
       settings.stabilizer = nil
       record = GradientsRecord(try net.gradient(batch: batch, settings: settings, objective: objective))
       let n = net.shape.units
-      record.solverAttributes = ["solver": l.plan.config.solver ?? "auto", "adjoint_solver": l.plan.config.adjoint ?? "auto"]
+      record.solverAttributes = ["solver": (l.plan.config.solver ?? .auto).rawValue,
+                                 "adjoint_solver": (l.plan.config.adjoint ?? .auto).rawValue]
       record.toleranceAttributes = ["forward_tolerance": settings.forwardOptions(for: T.self, units: n).tolerance,
                                     "adjoint_tolerance": settings.adjointOptions(for: T.self, units: n).tolerance]
     case .trajectory(let b):
@@ -283,7 +285,8 @@ struct Grad: ParsableCommand {
 /// The forward pass alone: the states a cotangent ∂R/∂x is computed from.
 struct States: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Write the network's states for a dataset (fixed points, or trajectories with x(0)) and its loss.")
+    abstract: "Write the network's states for a dataset (fixed points, or trajectories with x(0)) and its loss.",
+    discussion: SolverFlags.help)
   @Option(help: "The checkpoint.") var checkpoint: String
   @Option(help: "The dataset.") var data: String
   @Option(help: "Output states file: /states (P, N) steady, (P, T+1, N) trajectory.") var out: String
@@ -403,7 +406,8 @@ struct Invert: ParsableCommand {
 
 struct FixedPoints: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "fixed-points", abstract: "Find the distinct steady states of each pattern and their stability.")
+    commandName: "fixed-points", abstract: "Find the distinct steady states of each pattern and their stability.",
+    discussion: SolverFlags.help)
   @Option(help: "The checkpoint (steady model).") var checkpoint: String
   @Option(help: "The dataset whose inputs define the patterns.") var data: String
   @Option(help: "Random starting states per pattern.") var starts = 20

@@ -9,11 +9,11 @@ import RBPStore
 import RBPTrain
 
 struct Train: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Train a network on a dataset.")
+  static let configuration = CommandConfiguration(abstract: "Train a network on a dataset.", discussion: RunOptions.help)
 
   @Option(help: "The dataset (rbp-dataset).") var data: String
   @Option(help: "Output folder; the checkpoint is OUT/checkpoint.h5.") var out: String
-  @Option(help: "A JSON run configuration (keys are the flag names); flags override it.") var config: String?
+  @Option(help: "A JSON run configuration (keys are the settings' names below; flags override it).") var config: String?
   @Flag(help: "Continue from OUT/checkpoint.h5.") var resume = false
   @Flag(help: "No progress output.") var quiet = false
   @Flag(help: "One JSON object per epoch on stdout.") var json = false
@@ -32,18 +32,18 @@ struct Train: ParsableCommand {
         let ck = try CheckpointFile.read(checkpointPath)
         if let saved = ck.config {
           stored = try RunConfig.parse(json: Data(saved.utf8), source: checkpointPath + " (config)")
-          resolvedConfig = try stored!.overridden(by: resolvedConfig)
+          resolvedConfig = stored!.overridden(by: resolvedConfig)
         }
         resumeFrom = ck
       }
       let flags = try options.config()
-      resolvedConfig = try resolvedConfig.overridden(by: flags)
+      resolvedConfig = resolvedConfig.overridden(by: flags)
       try refuseOverwritingInputs(outputs: [("--out", checkpointPath)],
                                   inputs: [("--data", data)] + (config.map { [("--config", $0)] } ?? []))
       let summary = try DatasetSummary.read(data)
       let plan = try resolvedConfig.resolved(for: summary)
       if let ck = resumeFrom {
-        try checkResumable(plan, stored: try (stored ?? RunConfig()).resolved(for: summary), at: ck.epoch)
+        try plan.checkResumable(from: try (stored ?? RunConfig()).resolved(for: summary), at: ck.epoch)
       }
       // Everything is checked; only now does the output folder appear.
       try lockOutputFolder(out)
@@ -99,30 +99,4 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
   t.runHash = runHash
   t.dataHash = dataHash
   return try t.run(report: report)
-}
-
-/// A resumed run continues the same run: what defines it (network,
-/// objective and stabiliser, data order, optimizer, precision) cannot
-/// change, and it must have epochs left to train. What may change: epochs
-/// (more), lr, lr-decay, the solvers and their tolerances (they find the
-/// same states), checkpoint-every, threads, target-loss, stop-when-solved,
-/// max-retries.
-func checkResumable(_ plan: TrainingPlan, stored: TrainingPlan, at epoch: Int) throws {
-  func defining(_ p: TrainingPlan) -> [(String, String)] {
-    [("model", "\(p.model)"), ("shape", "units \(p.shape.units), inputs \(p.shape.inputs), outputs \(p.shape.outputs), coupling \(p.shape.coupling.rawValue)"), ("activation", "\(p.activation)"),
-     ("loss", "\(p.loss)"), ("leak", "\(p.leak)"), ("gain", "\(p.gain)"), ("stabilizer", p.steady.stabilizer.map { "\($0)" } ?? "none"),
-     ("bptt", "\(p.bptt)"), ("optimizer", "\(p.optimizer.kind) β1 \(p.optimizer.beta1) β2 \(p.optimizer.beta2) "
-       + "clip \(p.optimizer.clipNorm.map { "\($0)" } ?? "none") decay \(p.optimizer.weightDecay)"),
-     ("batch", "\(p.batch)"), ("seed", "\(p.seed)"), ("precision", p.doublePrecision ? "f64" : "f32"),
-     ("warm-start", "\(p.warmStart)")]
-  }
-  let changed = zip(defining(stored), defining(plan)).filter { $0.0.1 != $0.1.1 }
-  if let (was, now) = changed.first {
-    throw CLIFailure(message: "--resume: \(was.0) is \(was.1) in the checkpoint, \(now.1) now; a resumed run keeps "
-                     + "what defines it (it may change epochs, lr, lr-decay, the solver flags, checkpoint-every, threads, "
-                     + "target-loss, stop-when-solved, max-retries)")
-  }
-  guard plan.epochs > epoch else {
-    throw CLIFailure(message: "--resume: the checkpoint is at epoch \(epoch), so --epochs \(plan.epochs) leaves nothing to train")
-  }
 }

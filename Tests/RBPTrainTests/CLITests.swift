@@ -187,7 +187,7 @@ struct CLITests {
     try "not json".write(toFile: dir + "/broken.json", atomically: true, encoding: .utf8)
     let data = shipped("xor")
     let cases: [([String], String)] = [
-      (["train", "--data", data, "--out", dir + "/o1", "--activation", "sigmoid"], "--activation: 'sigmoid'"),
+      (["train", "--data", data, "--out", dir + "/o1", "--activation", "sigmoid"], "--activation must be tanh, logistic, linear or relu, got sigmoid"),
       (["train", "--data", data, "--out", dir + "/o2", "--lr=-1"], "lr must be positive"),
       (["train", "--data", data, "--out", dir + "/o3", "--units", "abc"], "units"),
       (["train", "--data", data, "--out", dir + "/o4", "--epochs", "3", "--loss", "bce", "--activation", "tanh"], "bce"),
@@ -208,9 +208,9 @@ struct CLITests {
       (["train", "--data", data, "--out", dir + "/o13", "--gain", "nan"], "--gain must be a finite number"),
       (["train", "--data", data, "--out", dir + "/o14", "--tolerance", "nan"], "--tolerance must be a finite number"),
       (["train", "--data", data, "--out", dir + "/o15", "--lr", "1e400"], "--lr must be a finite number"),
-      (["train", "--data", data, "--out", dir + "/o16", "--units", "99999999999"], "at most 268435456"),
+      (["train", "--data", data, "--out", dir + "/o16", "--units", "99999999999"], "--units must be between 1 and 1048576"),
       (["train", "--data", data, "--out", dir + "/o17", "--solver", "anderson", "--memory", "1000000000"],
-       "anderson memory must be between 1 and 1000"),
+       "--memory must be between 1 and 1000"),
       (["datasets", "make", "delayed-xor", "--count", "1000000000000", "--out", dir + "/huge.h5"],
        "outside what a dataset may hold"),
     ]
@@ -238,7 +238,7 @@ struct CLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try #require(try rbp(["train", "--data", shipped("xor"), "--out", dir, "--epochs", "3", "--quiet"]).status == 0)
     let before = bytes(dir + "/checkpoint.h5")
-    for (flags, expected) in [(["--units", "7"], "shape is units 4"), (["--activation", "tanh"], "activation"),
+    for (flags, expected) in [(["--units", "7"], "units is 4 in the checkpoint"), (["--activation", "tanh"], "activation"),
                               (["--seed", "9"], "seed"), (["--precision", "f64"], "precision"),
                               (["--epochs", "2"], "at epoch 3, so --epochs 2 leaves nothing to train")] {
       var arguments = ["train", "--data", shipped("xor"), "--out", dir, "--resume", "--epochs", "6"]

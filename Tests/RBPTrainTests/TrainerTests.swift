@@ -95,7 +95,7 @@ struct GradientDescentTests {
     config.units = 4
     config.batch = count
     config.epochs = 3
-    config.precision = "f64"
+    config.precision = .f64
     config.optimizer = .sgd
     config.lr = 0.2
     let plan = try config.resolved(for: summary)
@@ -147,7 +147,7 @@ struct ShardTests {
     var config = RunConfig()
     config.units = 5
     config.batch = count
-    config.precision = "f64"
+    config.precision = .f64
     let plan = try config.resolved(for: summary)
     let trainer = try Trainer<Double>(plan: plan, data: data, summary: summary, checkpoint: dir + "/ck.h5")
     let (loss, gradient, _) = try trainer.minibatchGradient(contents, indices: Array(0..<count))

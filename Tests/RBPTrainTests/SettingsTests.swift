@@ -1,0 +1,127 @@
+// Every declared setting walked through its whole life: given as a flag,
+// written to and read back from JSON (and under its version-1 hyphenated
+// key), trained with into a checkpoint whose stored configuration carries
+// it, and resumed with another value, which the declaration says is either
+// allowed (and then trains on) or refused naming the setting.
+
+import Foundation
+import Testing
+import RBPCore
+import RBPKernels
+import RBPStore
+@testable import RBPTrain
+
+@Suite("Run settings")
+struct SettingsTests {
+  /// Per setting: a value other than its default, and a second one a resume
+  /// tries. A setting without an entry fails the test, so a new setting
+  /// cannot skip the walk.
+  static let samples: [String: (value: String, resumed: String)] = [
+    "model": ("steady", "trajectory"), "units": ("18", "19"), "activation": ("logistic", "tanh"),
+    "loss": ("bce", "mse"), "coupling": ("dense", "identity"), "leak": ("0.5", "0.6"), "gain": ("0.3", "0.2"),
+    "solver": ("anderson", "newton"), "damping": ("0.9", "0.8"), "memory": ("4", "6"), "tolerance": ("1e-5", "2e-5"),
+    "max_iterations": ("700", "800"), "adjoint": ("gmres", "direct"), "terms": ("40", "60"), "restart": ("20", "25"),
+    "adjoint_tolerance": ("1e-5", "3e-5"), "stabilizer": ("none", "jacobian"), "stability_weight": ("0.2", "0.3"),
+    "stability_threshold": ("0.8", "0.7"), "warm_start": ("true", "false"), "bptt": ("truncated", "full"),
+    "window": ("5", "6"), "optimizer": ("momentum", "sgd"), "lr": ("0.02", "0.03"), "momentum": ("0.8", "0.7"),
+    "beta2": ("0.99", "0.98"), "clip": ("5", "4"), "weight_decay": ("0.001", "0.002"), "lr_decay": ("0.95", "0.9"),
+    "epochs": ("2", "3"), "batch": ("8", "16"), "seed": ("3", "4"), "threads": ("2", "1"), "precision": ("f64", "f32"),
+    "checkpoint_every": ("1", "2"), "target_loss": ("1e-9", "1e-8"), "stop_when_solved": ("true", "false"),
+    "max_retries": ("2", "3"),
+  ]
+
+  /// The flags that give `setting` the value `text`.
+  static func flags(_ setting: Setting, _ text: String) -> [String] {
+    if case .flag = setting.values { return text == "true" ? [setting.flag] : [setting.flag + "=false"] }
+    return [setting.flag, text]
+  }
+
+  @Test func everySettingGoesFromFlagToJSONToCheckpointToResume() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    #expect(Set(Self.samples.keys) == Set(RunConfig.settings.map(\.name)), "samples and declarations differ")
+    let steady = try DatasetSummary.read(shipped("patterns")), trajectory = try DatasetSummary.read(shipped("figure8"))
+    for setting in RunConfig.settings {
+      guard let (text, resumedText) = Self.samples[setting.name] else { continue }
+      // Flag → configuration.
+      let given = try RunConfig.parse(arguments: Self.flags(setting, text))
+      let value = try #require(setting.value(in: given), "\(setting.flag) \(text) set nothing")
+      #expect(setting.problem(with: value) == nil)
+      #expect(given.values.count == 1, "\(setting.flag) set \(given.values.keys.sorted())")
+      // Configuration → JSON → configuration, under both spellings of the key.
+      #expect(try RunConfig.parse(json: Data(given.json.utf8), source: "json") == given, "\(setting.name)")
+      let old = given.json.replacingOccurrences(of: "\"\(setting.name)\"", with: "\"\(setting.hyphenated)\"")
+      #expect(try RunConfig.parse(json: Data(old.utf8), source: "v1 json") == given, "\(setting.hyphenated)")
+      // Training with it: the checkpoint stores it (threads excepted: the
+      // stored configuration leaves it out so that checkpoints do not depend
+      // on it), and the resolved configuration has it where it applies.
+      var config = RunConfig()
+      config.epochs = 1
+      config.batch = 16
+      if setting.name == "loss" { config.activation = .logistic }
+      if setting.name == "window" { config.bptt = .truncated }
+      config = config.overridden(by: given)
+      let data = setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
+      let plan = try config.resolved(for: data)
+      let out = dir + "/\(setting.name).h5"
+      let trainer = try Trainer<Double>(plan: plan, data: data.path, summary: data, checkpoint: out)
+      _ = try trainer.run()
+      let checkpoint = try CheckpointFile.read(out)
+      let stored = try RunConfig.parse(json: Data(try #require(checkpoint.config).utf8), source: out)
+      if setting.name != "threads" { #expect(setting.value(in: stored) == value, "\(setting.name) not stored") }
+      let resolved = try RunConfig.parse(json: Data(try #require(checkpoint.resolvedConfig).utf8), source: out)
+      if setting.identifies { #expect(setting.value(in: resolved) == value, "\(setting.name) not resolved") }
+      // Resuming with another value: allowed or refused as declared.
+      var again = stored.overridden(by: try RunConfig.parse(arguments: Self.flags(setting, resumedText)))
+      if setting.name != "epochs" { again.epochs = (again.epochs ?? 1) + 1 }
+      let refusal: String? = {
+        do {
+          try again.resolved(for: data).checkResumable(from: try stored.resolved(for: data), at: checkpoint.epoch)
+          return nil
+        } catch { return "\(error)" }
+      }()
+      switch setting.onResume {
+      case .fixed:
+        #expect(refusal?.contains(setting.name) == true || refusal?.contains("does not fit") == true,
+                "\(setting.name): \(refusal ?? "resumed")")
+      case .mayChange:
+        #expect(refusal == nil, "\(setting.name): \(refusal ?? "")")
+        let resumed = try Trainer<Double>(plan: try again.resolved(for: data), data: data.path, summary: data,
+                                          checkpoint: out, resumeFrom: checkpoint)
+        _ = try resumed.run()
+        #expect(try CheckpointFile.read(out).epoch > checkpoint.epoch, "\(setting.name): resumed nothing")
+      }
+    }
+  }
+
+  /// Bad values name the flag or the key, in every spelling; nothing is
+  /// dropped on the way.
+  @Test func badValuesNameTheirSetting() throws {
+    for (arguments, message) in [(["--lr", "nan"], "--lr must be a finite number"),
+                                 (["--units", "0"], "--units must be between 1 and"),
+                                 (["--units", "2.5"], "--units must be an integer"),
+                                 (["--bptt", "some"], "--bptt must be full, checkpointed or truncated, got some"),
+                                 (["--lr-decay", "1.5"], "--lr-decay must be in (0, 1], got 1.5"),
+                                 (["--epochs"], "--epochs needs a value"), (["--learning-rate", "1"], "unknown option")] {
+      #expect(throws: ConfigError.self, "\(arguments)") { try RunConfig.parse(arguments: arguments) }
+      do { _ = try RunConfig.parse(arguments: arguments) } catch { #expect("\(error)".contains(message), "\(error)") }
+    }
+    for (json, message) in [(#"{"lr_decay": 2}"#, "'lr_decay' must be in (0, 1], got 2"),
+                            (#"{"lr-decay": 0}"#, "'lr-decay' must be in (0, 1], got 0"),
+                            (#"{"lr_decay": 0.5, "lr-decay": 0.5}"#, "name the same setting"),
+                            (#"{"units": 1e30}"#, "'units' must be an integer"),
+                            (#"{"units": "4"}"#, "'units' must be an integer, got \"4\""),
+                            (#"{"warm_start": 1}"#, "'warm_start' must be true or false"),
+                            (#"{"epochs": [1]}"#, "key 'epochs' must be a number, a string or a boolean")] {
+      do {
+        _ = try RunConfig.parse(json: Data(json.utf8), source: "c.json")
+        Issue.record("\(json) was accepted")
+      } catch { #expect("\(error)".contains(message), "\(json): \(error)") }
+    }
+    // Flags over a configuration: every flag that is given wins, the rest stays.
+    var base = RunConfig()
+    (base.lr, base.epochs) = (0.5, 7)
+    let merged = base.overridden(by: try RunConfig.parse(arguments: ["--lr", "0.1", "--seed", "2"]))
+    #expect(merged.lr == 0.1 && merged.epochs == 7 && merged.seed == 2)
+  }
+}
