@@ -16,11 +16,13 @@ log="$(mktemp "${TMPDIR:-/tmp}/rbp-sanitize.XXXXXX")"
 trap 'rm -f "$log"' EXIT
 # (The linker's notes about the sanitizer's own symbols are not ours: only the
 # build's status counts here; the normal build enforces zero warnings.)
+# Failing tests and the sanitizer's report are shown, not the passing ones.
 swift build --build-tests --sanitize=address --scratch-path .build-asan >"$log" 2>&1 || { cat "$log"; exit 1; }
 swift test --skip-build --sanitize=address --scratch-path .build-asan \
-  --filter "RBPStoreTests|RBPKernelsTests" 2>&1 | tail -1
+  --filter "RBPStoreTests|RBPKernelsTests" 2>&1 | grep -E "✘|Test run|ERROR: AddressSanitizer|SUMMARY"
 echo "--- ThreadSanitizer: threaded GEMM, minibatch shards, the trainer, sweeps"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan >"$log" 2>&1 || { cat "$log"; exit 1; }
 swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-  --filter "GEMMTests|ShardTests|GradientDescentTests|NonFiniteTrainingTests|StreamingTests" 2>&1 | tail -1
+  --filter "GEMMTests|ShardTests|GradientDescentTests|NonFiniteTrainingTests|StreamingTests" 2>&1 \
+  | grep -E "✘|Test run|WARNING: ThreadSanitizer|SUMMARY"
 echo "sanitize: passed"

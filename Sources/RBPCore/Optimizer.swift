@@ -67,7 +67,9 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
     second = Parameters(layout: layout)
   }
 
-  /// Applies one update to `parameters` from `gradient` (∂J/∂θ).
+  /// Applies one update to `parameters` from `gradient` (∂J/∂θ), at the
+  /// learning rate η = `learningRate` (nil: `settings.learningRate`; a
+  /// trainer passes the rate its schedule has reached).
   ///
   /// ```
   /// sgd:       θ ← θ − η g
@@ -78,7 +80,7 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
   /// then θ ← θ − η λ θ. The gradient is first rescaled to `clipNorm` when longer.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  public mutating func apply(_ gradient: Parameters<T>, to parameters: inout Parameters<T>) {
+  public mutating func apply(_ gradient: Parameters<T>, to parameters: inout Parameters<T>, learningRate: Double? = nil) {
     precondition(gradient.layout == parameters.layout && gradient.layout == first.layout,
                  "Optimizer.apply: layouts differ")
     step += 1
@@ -87,7 +89,7 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
       let norm = gradient.values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
       if norm > limit { clip = T(limit / norm) }
     }
-    let eta = T(settings.learningRate)
+    let eta = T(learningRate ?? settings.learningRate)
     let (b1, b2) = (T(settings.beta1), T(settings.beta2))
     let decay = T(settings.weightDecay)
     let c1 = 1 - T(pow(settings.beta1, Double(step)))
@@ -109,5 +111,20 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
       if decay != 0 { theta -= eta * decay * parameters.values[i] }
       parameters.values[i] = theta
     }
+  }
+
+  /// The same optimizer with its moments in precision U (f64 holds f32
+  /// moments exactly).
+  @_specialize(exported: true, where T == Float, U == Double)
+  @_specialize(exported: true, where T == Double, U == Float)
+  public func converted<U: KernelScalar>(to: U.Type) -> Optimizer<U> {
+    Optimizer<U>(settings: settings, step: step, first: first.converted(to: U.self), second: second.converted(to: U.self))
+  }
+
+  init(settings: OptimizerSettings, step: Int, first: Parameters<T>, second: Parameters<T>) {
+    self.settings = settings
+    self.step = step
+    self.first = first
+    self.second = second
   }
 }

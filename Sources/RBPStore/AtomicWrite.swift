@@ -11,6 +11,22 @@ import Foundation
 import Glibc
 #endif
 
+/// A failure of the file system (not of HDF5 or of a file's contents): the
+/// path and the system's reason.
+public struct FileSystemError: Error, Equatable, CustomStringConvertible {
+  public var path: String
+  public var message: String
+  public init(path: String, message: String) {
+    self.path = path
+    self.message = message
+  }
+  /// With the reason `errno` gives.
+  static func system(_ path: String, _ what: String) -> FileSystemError {
+    FileSystemError(path: path, message: "\(what): \(String(cString: strerror(errno)))")
+  }
+  public var description: String { "\(path): \(message)" }
+}
+
 /// Writes `path` atomically: `body` fills a fresh HDF5 file that replaces
 /// `path` only once complete and on disk.
 public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Void) throws {
@@ -18,7 +34,7 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
   let folder = url.deletingLastPathComponent().path
   let name = url.lastPathComponent
   guard FileManager.default.fileExists(atPath: folder) else {
-    throw HDF5Error(file: path, path: "", message: "folder \(folder) does not exist")
+    throw FileSystemError(path: path, message: "folder \(folder) does not exist")
   }
   removeStaleTemporaries(in: folder, for: name)
   let temporary = folder + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -30,7 +46,7 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
     try syncFile(temporary)
     pauseForTests(temporary, phase: 2)   // complete on disk, not yet renamed
     guard rename(temporary, path) == 0 else {
-      throw HDF5Error(file: path, path: "", message: "cannot replace the file: \(String(cString: strerror(errno)))")
+      throw FileSystemError.system(path, "cannot replace the file")
     }
     try syncFile(folder)
     if testWritePause != nil { for phase in 1...2 { unlink("\(temporary).paused-\(phase)") } }
@@ -43,9 +59,9 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
 /// fsync on a file or folder.
 func syncFile(_ path: String) throws {
   let fd = open(path, O_RDONLY)
-  guard fd >= 0 else { throw HDF5Error(file: path, path: "", message: "cannot open to sync: \(String(cString: strerror(errno)))") }
+  guard fd >= 0 else { throw FileSystemError.system(path, "cannot open to sync") }
   defer { close(fd) }
-  guard fsync(fd) == 0 else { throw HDF5Error(file: path, path: "", message: "fsync failed: \(String(cString: strerror(errno)))") }
+  guard fsync(fd) == 0 else { throw FileSystemError.system(path, "fsync failed") }
 }
 
 /// Temporaries left by writers of `name` that no longer run.

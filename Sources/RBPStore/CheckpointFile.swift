@@ -1,9 +1,10 @@
 // The checkpoint format of SPEC §2 (`format = "rbp-checkpoint"`): the
 // network (model, activation, loss, sizes, leak, coupling, /params) that any
 // tool can write, plus what the engine needs to continue a run exactly: the
-// run configuration as JSON, step and epoch counters, optimizer state under
-// /optimizer, the random generator's state, and per-epoch /history.
-// Checkpoints are written atomically.
+// run configuration as JSON and the run's progress (`RunProgress`: step and
+// epoch counters, optimizer state under /optimizer, the learning rate, the
+// random generator's state, per-epoch /history). Checkpoints are written
+// atomically.
 
 import Foundation
 import RBPCore
@@ -41,12 +42,14 @@ public struct Checkpoint: Sendable {
   /// a hash of its bytes (attribute `data_hash`).
   public var dataPath: String?
   public var dataHash: String?
-  public var step: Int
-  public var epoch: Int
-  public var optimizer: Optimizer<Double>?
-  public var rngState: UInt64?
-  /// Per-epoch metrics by name, each one value per epoch.
-  public var history: [String: [Double]]
+  /// Where the run that wrote it stands (nil: the file holds a network
+  /// only, as one written by another tool may; such a file has no
+  /// /optimizer).
+  public var progress: RunProgress<Double>?
+  /// Epochs finished (0 without progress).
+  public var epoch: Int { progress?.epoch ?? 0 }
+  /// Per-epoch metrics (empty without progress).
+  public var history: History { progress?.history ?? History() }
   /// Steady models trained with warm starts: each pattern's last fixed
   /// point, under /solver.
   public var warmStarts: WarmStarts?
@@ -58,8 +61,7 @@ public struct Checkpoint: Sendable {
   public var rbpVersion: String?
 
   public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
-              parameters: Parameters<Double>, config: String? = nil, step: Int = 0, epoch: Int = 0,
-              optimizer: Optimizer<Double>? = nil, rngState: UInt64? = nil, history: [String: [Double]] = [:]) {
+              parameters: Parameters<Double>, config: String? = nil, progress: RunProgress<Double>? = nil) {
     self.model = model
     self.activation = activation
     self.loss = loss
@@ -67,11 +69,7 @@ public struct Checkpoint: Sendable {
     self.leak = leak
     self.parameters = parameters
     self.config = config
-    self.step = step
-    self.epoch = epoch
-    self.optimizer = optimizer
-    self.rngState = rngState
-    self.history = history
+    self.progress = progress
     warmStarts = nil
     stopReason = nil
   }
@@ -184,13 +182,7 @@ public enum CheckpointFile {
     if file.hasAttribute("data") { checkpoint.dataPath = try file.stringAttribute("data") }
     if file.hasAttribute("data_hash") { checkpoint.dataHash = try file.stringAttribute("data_hash") }
     if file.hasAttribute("rbp_version") { checkpoint.rbpVersion = try file.stringAttribute("rbp_version") }
-    if file.hasAttribute("step") { checkpoint.step = try integer("step") }
-    if file.hasAttribute("epoch") { checkpoint.epoch = try integer("epoch") }
-    if file.hasAttribute("rng_state") {
-      let bits: [Int64] = try file.numericAttribute("rng_state")
-      checkpoint.rngState = bits.first.map { UInt64(bitPattern: $0) }
-    }
-    if file.exists("optimizer") { checkpoint.optimizer = try readOptimizer(try file.group("optimizer"), layout: layout) }
+    checkpoint.progress = try readProgress(file, layout: layout, integer: integer)
     func warm(_ name: String) throws -> WarmStarts? {
       guard file.exists("solver/\(name)") else { return nil }
       let (states, shape) = try readArray(try file.group("solver"), name, rank: 2, as: Double.self)
@@ -202,11 +194,34 @@ public enum CheckpointFile {
     }
     checkpoint.warmStarts = try warm("warm_start")
     if file.hasAttribute("stop_reason") { checkpoint.stopReason = try file.stringAttribute("stop_reason") }
+    return checkpoint
+  }
+
+  /// The run's progress: present with /optimizer, which the engine always
+  /// writes; counters, seed and history are read with it. Without
+  /// /optimizer (a file from another tool) the counters are still checked,
+  /// but there is no run to continue: it resumes as a new run from its
+  /// parameters.
+  static func readProgress(_ file: HDF5File, layout: ParameterLayout,
+                           integer: (String) throws -> Int) throws -> RunProgress<Double>? {
+    let epoch = file.hasAttribute("epoch") ? try integer("epoch") : 0
+    let step = file.hasAttribute("step") ? try integer("step") : 0
+    guard file.exists("optimizer") else { return nil }
+    let g = try file.group("optimizer")
+    let optimizer = try readOptimizer(g, layout: layout)
+    var seed: UInt64? = nil
+    if file.hasAttribute("rng_state") {
+      let bits: [Int64] = try file.numericAttribute("rng_state")
+      guard bits.count == 1 else { throw file.fail("attribute 'rng_state' holds \(bits.count) values, expected 1") }
+      seed = UInt64(bitPattern: bits[0])
+    }
+    var history: [String: [Double]] = [:]
     if file.exists("history") {
       let h = try file.group("history")
-      for name in try h.childNames() { checkpoint.history[name] = try h.dataset(name).read() }
+      for name in try h.childNames() { history[name] = try h.dataset(name).read() }
     }
-    return checkpoint
+    return RunProgress(epoch: epoch, step: step, optimizer: optimizer, learningRate: try g.numberAttribute("lr"), seed: seed,
+                       history: History(byName: history))
   }
 
   static func readOptimizer(_ g: HDF5Group, layout: ParameterLayout) throws -> Optimizer<Double> {
@@ -263,32 +278,36 @@ public enum CheckpointFile {
       if let hash = checkpoint.dataHash { try file.setAttribute("data_hash", string: hash) }
       // The engine that wrote it (SPEC §3: a run is known by its configuration, data and version).
       try file.setAttribute("rbp_version", string: RBPVersion.string)
-      try file.setAttribute("step", int: checkpoint.step)
-      try file.setAttribute("epoch", int: checkpoint.epoch)
-      if let rng = checkpoint.rngState { try file.setAttribute("rng_state", [Int64(bitPattern: rng)]) }
-      if let opt = checkpoint.optimizer {
-        let g = try file.createGroup("optimizer")
-        try g.setAttribute("kind", string: opt.settings.kind.rawValue)
-        try g.setAttribute("lr", double: opt.settings.learningRate)
-        try g.setAttribute("beta1", double: opt.settings.beta1)
-        try g.setAttribute("beta2", double: opt.settings.beta2)
-        try g.setAttribute("epsilon", double: opt.settings.epsilon)
-        try g.setAttribute("weight_decay", double: opt.settings.weightDecay)
-        if let clip = opt.settings.clipNorm { try g.setAttribute("clip_norm", double: clip) }
-        try g.setAttribute("step", int: opt.step)
-        try g.write("first", opt.first.values, shape: [opt.first.values.count])
-        try g.write("second", opt.second.values, shape: [opt.second.values.count])
-      }
+      if let progress = checkpoint.progress { try writeProgress(progress, to: file) }
       if let warm = checkpoint.warmStarts {
         try file.write("solver/warm_start", warm.states.elements, shape: [warm.states.rows, warm.states.cols])
         try file.write("solver/warm_start_known", warm.known.map { $0 ? 1.0 : 0.0 }, shape: [warm.known.count])
       }
       if let reason = checkpoint.stopReason { try file.setAttribute("stop_reason", string: reason) }
-      if !checkpoint.history.isEmpty {
-        let h = try file.createGroup("history")
-        for (name, values) in checkpoint.history.sorted(by: { $0.key < $1.key }) {
-          try h.write(name, values, shape: [values.count])
-        }
+    }
+  }
+
+  static func writeProgress(_ progress: RunProgress<Double>, to file: HDF5File) throws {
+    try file.setAttribute("step", int: progress.step)
+    try file.setAttribute("epoch", int: progress.epoch)
+    if let seed = progress.seed { try file.setAttribute("rng_state", [Int64(bitPattern: seed)]) }
+    let opt = progress.optimizer
+    let g = try file.createGroup("optimizer")
+    try g.setAttribute("kind", string: opt.settings.kind.rawValue)
+    // The rate the next update uses, which a resumed run continues with.
+    try g.setAttribute("lr", double: progress.learningRate)
+    try g.setAttribute("beta1", double: opt.settings.beta1)
+    try g.setAttribute("beta2", double: opt.settings.beta2)
+    try g.setAttribute("epsilon", double: opt.settings.epsilon)
+    try g.setAttribute("weight_decay", double: opt.settings.weightDecay)
+    if let clip = opt.settings.clipNorm { try g.setAttribute("clip_norm", double: clip) }
+    try g.setAttribute("step", int: opt.step)
+    try g.write("first", opt.first.values, shape: [opt.first.values.count])
+    try g.write("second", opt.second.values, shape: [opt.second.values.count])
+    if !progress.history.isEmpty {
+      let h = try file.createGroup("history")
+      for (name, values) in progress.history.byName.sorted(by: { $0.key < $1.key }) {
+        try h.write(name, values, shape: [values.count])
       }
     }
   }

@@ -69,11 +69,12 @@ func readArray<T: KernelScalar & HDF5Numeric>(
   _ group: HDF5Group, _ name: String, rank: Int, rows: [Int]? = nil, as: T.Type
 ) throws -> (values: [T], shape: [Int]) {
   let d = try group.dataset(name)
-  var shape = d.shape
+  var shape = try d.shape
   guard shape.count == rank else {
     throw d.fail("has rank \(shape.count) (shape \(shape)), expected rank \(rank)")
   }
-  guard d.kind == .float || d.kind == .integer else { throw d.fail("holds \(d.kind) values, expected numbers") }
+  let kind = try d.kind
+  guard kind == .float || kind == .integer else { throw d.fail("holds \(kind) values, expected numbers") }
   let values: [T]
   if let rows {
     values = try d.readRows(at: rows)

@@ -60,28 +60,27 @@ public class HDF5Object: HDF5Handle, @unchecked Sendable {
 
   private func openAttribute(_ name: String) throws -> HDF5Handle {
     guard hasAttribute(name) else { throw fail("missing attribute '\(name)'") }
-    let a = HDF5.locked { H5Aopen(id, name, rbp_H5P_DEFAULT()) }
-    try HDF5.check(a, "cannot open attribute '\(name)'", file: file, path: path)
+    let a = try HDF5.checked("cannot open attribute '\(name)'", file: file, path: path) { H5Aopen(id, name, rbp_H5P_DEFAULT()) }
     return HDF5Handle(id: a, file: file, path: path, owner: self, close: H5Aclose)
   }
 
   /// The kind and shape of an attribute.
   public func attributeInfo(_ name: String) throws -> (kind: HDF5ValueKind, shape: [Int]) {
     let a = try openAttribute(name)
-    let type = try HDF5Type(taking: HDF5.locked { H5Aget_type(a.id) }, file: file, path: path)
-    let space = try HDF5Space(taking: HDF5.locked { H5Aget_space(a.id) }, file: file, path: path)
-    return (kindOf(type.typeClass), space.shape)
+    let type = try HDF5Type(taking: { H5Aget_type(a.id) }, file: file, path: path)
+    let space = try HDF5Space(taking: { H5Aget_space(a.id) }, file: file, path: path)
+    return (kindOf(type.typeClass), try space.shape)
   }
 
   /// A string attribute, fixed- or variable-length.
   public func stringAttribute(_ name: String) throws -> String {
     let a = try openAttribute(name)
-    let type = try HDF5Type(taking: HDF5.locked { H5Aget_type(a.id) }, file: file, path: path)
+    let type = try HDF5Type(taking: { H5Aget_type(a.id) }, file: file, path: path)
     guard type.typeClass == H5T_STRING else {
       throw fail("attribute '\(name)' is not a string")
     }
     // One string, never an array of them read into room for one.
-    let space = try HDF5Space(taking: HDF5.locked { H5Aget_space(a.id) }, file: file, path: path)
+    let space = try HDF5Space(taking: { H5Aget_space(a.id) }, file: file, path: path)
     let count = try space.elementCount()
     guard count == 1 else { throw fail("attribute '\(name)' holds \(count) strings, expected 1") }
     return try HDF5.locked {
@@ -121,12 +120,12 @@ public class HDF5Object: HDF5Handle, @unchecked Sendable {
   /// All values of a numeric attribute.
   public func numericAttribute<N: HDF5Numeric>(_ name: String) throws -> [N] {
     let a = try openAttribute(name)
-    let type = try HDF5Type(taking: HDF5.locked { H5Aget_type(a.id) }, file: file, path: path)
+    let type = try HDF5Type(taking: { H5Aget_type(a.id) }, file: file, path: path)
     guard [H5T_FLOAT, H5T_INTEGER].contains(type.typeClass) else {
       throw fail("attribute '\(name)' is not numeric")
     }
-    let space = try HDF5Space(taking: HDF5.locked { H5Aget_space(a.id) }, file: file, path: path)
-    var values = [N](repeating: 0, count: space.shape.reduce(1, *))
+    let space = try HDF5Space(taking: { H5Aget_space(a.id) }, file: file, path: path)
+    var values = [N](repeating: 0, count: try space.shape.reduce(1, *))
     try HDF5.locked {
       try HDF5.check(H5Aread(a.id, N.hdf5Native, &values), "cannot read attribute '\(name)'", file: file, path: path)
     }
@@ -228,8 +227,7 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
   /// Opens the group at `child`.
   public func group(_ child: String) throws -> HDF5Group {
     guard exists(child) else { throw HDF5Error(file: file, path: childPath(child), message: "missing group") }
-    let g = HDF5.locked { H5Gopen2(id, child, rbp_H5P_DEFAULT()) }
-    try HDF5.check(g, "cannot open group", file: file, path: childPath(child))
+    let g = try HDF5.checked("cannot open group", file: file, path: childPath(child)) { H5Gopen2(id, child, rbp_H5P_DEFAULT()) }
     return HDF5Group(id: g, file: file, path: childPath(child), owner: self, close: H5Gclose)
   }
 
@@ -242,17 +240,16 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
       try HDF5.check(H5Pset_create_intermediate_group(lcpl.id, 1), "cannot create group", file: file, path: childPath(child))
       // No modification times: the same content gives the same bytes.
       try HDF5.check(H5Pset_obj_track_times(gcpl.id, false), "cannot create group", file: file, path: childPath(child))
-      return H5Gcreate2(id, child, lcpl.id, gcpl.id, rbp_H5P_DEFAULT())
+      return try HDF5.check(H5Gcreate2(id, child, lcpl.id, gcpl.id, rbp_H5P_DEFAULT()), "cannot create group",
+                            file: file, path: childPath(child))
     }
-    try HDF5.check(g, "cannot create group", file: file, path: childPath(child))
     return HDF5Group(id: g, file: file, path: childPath(child), owner: self, close: H5Gclose)
   }
 
   /// Opens the dataset at `child`; a missing one is an error naming it.
   public func dataset(_ child: String) throws -> HDF5Dataset {
     guard exists(child) else { throw HDF5Error(file: file, path: childPath(child), message: "missing dataset") }
-    let d = HDF5.locked { H5Dopen2(id, child, rbp_H5P_DEFAULT()) }
-    try HDF5.check(d, "cannot open dataset", file: file, path: childPath(child))
+    let d = try HDF5.checked("cannot open dataset", file: file, path: childPath(child)) { H5Dopen2(id, child, rbp_H5P_DEFAULT()) }
     return HDF5Dataset(id: d, file: file, path: childPath(child), owner: self, close: H5Dclose)
   }
 
@@ -295,9 +292,9 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         try HDF5.check(H5Pset_chunk(dcpl.id, Int32(shape.count), &chunk), "cannot set chunking", file: file, path: full)
         try HDF5.check(H5Pset_deflate(dcpl.id, 4), "cannot set compression", file: file, path: full)
       }
-      return H5Dcreate2(id, child, N.hdf5Disk, space.id, lcpl.id, dcpl.id, rbp_H5P_DEFAULT())
+      return try HDF5.check(H5Dcreate2(id, child, N.hdf5Disk, space.id, lcpl.id, dcpl.id, rbp_H5P_DEFAULT()),
+                            "cannot create dataset", file: file, path: full)
     }
-    try HDF5.check(d, "cannot create dataset", file: file, path: full)
     return HDF5Dataset(id: d, file: file, path: full, owner: self, close: H5Dclose)
   }
 }
@@ -308,12 +305,12 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
   /// Creates (or truncates) the file at `path`.
   public static func create(_ path: String) throws -> HDF5File {
     let fapl = try strongCloseAccess(path)
-    let id = HDF5.locked {
-      let id = H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), fapl.id)
-      if id >= 0 { rbp_close_on_exec(id) }
+    let id = try HDF5.locked {
+      let id = try HDF5.check(H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), fapl.id), "cannot create file",
+                              file: path, path: "")
+      rbp_close_on_exec(id)
       return id
     }
-    try HDF5.check(id, "cannot create file", file: path, path: "")
     return HDF5File(id: id, file: path, path: "/", close: H5Fclose)
   }
 
@@ -324,12 +321,12 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
     }
     if !writable { try TrialRead.check(path) }
     let fapl = try strongCloseAccess(path)
-    let id = HDF5.locked {
-      let id = H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id)
-      if id >= 0 { rbp_close_on_exec(id) }
+    let id = try HDF5.locked {
+      let id = try HDF5.check(H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id),
+                              "cannot open file as HDF5", file: path, path: "")
+      rbp_close_on_exec(id)
       return id
     }
-    try HDF5.check(id, "cannot open file as HDF5", file: path, path: "")
     return HDF5File(id: id, file: path, path: "/", close: H5Fclose)
   }
 
@@ -358,18 +355,22 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
 
 /// A dataset: shape, element kind, and whole or row-range reads.
 public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
+  /// The dimensions; throws (naming the dataset) when HDF5 cannot tell.
   public var shape: [Int] {
-    (try? HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path).shape) ?? []
+    get throws { try HDF5Space(taking: { H5Dget_space(id) }, file: file, path: path).shape }
   }
 
+  /// What its elements are; throws when HDF5 cannot tell.
   public var kind: HDF5ValueKind {
-    (try? HDF5Type(taking: HDF5.locked { H5Dget_type(id) }, file: file, path: path)).map { kindOf($0.typeClass) } ?? .other
+    get throws { kindOf(try HDF5Type(taking: { H5Dget_type(id) }, file: file, path: path).typeClass) }
   }
 
   /// Bytes per element on disk (4 for float32, 8 for float64).
   public var elementSize: Int {
-    guard let type = try? HDF5Type(taking: HDF5.locked { H5Dget_type(id) }, file: file, path: path) else { return 0 }
-    return HDF5.locked { H5Tget_size(type.id) }
+    get throws {
+      let type = try HDF5Type(taking: { H5Dget_type(id) }, file: file, path: path)
+      return HDF5.locked { H5Tget_size(type.id) }
+    }
   }
 
   /// The number of elements the dataset declares, checked before anything
@@ -378,7 +379,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
   /// the dataset (a few KB of file may declare 10⁹ rows of fill values;
   /// compression of real data stays far below 2000:1).
   public func checkedCount() throws -> Int {
-    let dims = shape
+    let dims = try shape
     var count = 1
     for d in dims {
       let (product, overflow) = count.multipliedReportingOverflow(by: d)
@@ -388,7 +389,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
       count = product
     }
     let stored = HDF5.locked { Int(clamping: H5Dget_storage_size(id)) }
-    let (declaredBytes, tooMany) = count.multipliedReportingOverflow(by: max(elementSize, 1))
+    let (declaredBytes, tooMany) = count.multipliedReportingOverflow(by: max(try elementSize, 1))
     let (allowed, huge) = stored.multipliedReportingOverflow(by: 2000)
     guard !tooMany, huge || declaredBytes <= allowed + (1 << 20) else {
       throw fail("declares shape \(dims) (\(declaredBytes) bytes) but the file stores \(stored) bytes for it")
@@ -398,6 +399,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
 
   /// Every element, converted to N (float32 or float64 on disk).
   public func read<N: HDF5Numeric>(as: N.Type = N.self) throws -> [N] {
+    let kind = try self.kind
     guard kind == .float || kind == .integer else { throw fail("holds \(kind) values, expected numbers") }
     var values = [N](repeating: 0, count: try checkedCount())
     if values.isEmpty { return values }
@@ -411,7 +413,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
   /// Writes `values` as the rows from `start` on, along the first dimension
   /// (a hyperslab): whole rows, as many as `values` holds.
   public func writeRows<N: HDF5Numeric>(_ start: Int, _ values: [N]) throws {
-    let dims = shape
+    let dims = try shape
     let rowSize = dims.dropFirst().reduce(1, *)
     guard !dims.isEmpty, rowSize > 0, values.count % rowSize == 0, start >= 0,
           start + values.count / rowSize <= dims[0] else {
@@ -429,7 +431,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
   /// The file's selection of rows `start ..< start + count` (a hyperslab
   /// along the first dimension) and the memory space that holds them.
   private func rowSelection(_ start: Int, count: Int, of dims: [Int]) throws -> (file: HDF5Space, memory: HDF5Space) {
-    let fileSpace = try HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path)
+    let fileSpace = try HDF5Space(taking: { H5Dget_space(id) }, file: file, path: path)
     var offset = [hsize_t](repeating: 0, count: dims.count)
     offset[0] = hsize_t(start)
     var extent = dims.map { hsize_t($0) }
@@ -444,7 +446,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
 
   /// Rows `start ..< start + count` along the first dimension (a hyperslab).
   public func readRows<N: HDF5Numeric>(_ start: Int, count: Int, as: N.Type = N.self) throws -> [N] {
-    let dims = shape
+    let dims = try shape
     guard !dims.isEmpty, start >= 0, count >= 0, start + count <= dims[0] else {
       throw fail("rows \(start)..<\(start + count) outside the \(dims.first ?? 0) rows")
     }
@@ -463,7 +465,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
   /// one read: consecutive runs of the sorted indices become hyperslab
   /// blocks joined into one selection.
   public func readRows<N: HDF5Numeric>(at indices: [Int], as: N.Type = N.self) throws -> [N] {
-    let dims = shape
+    let dims = try shape
     guard !dims.isEmpty else { throw fail("is a scalar, it has no rows") }
     if let bad = indices.first(where: { $0 < 0 || $0 >= dims[0] }) {
       throw fail("row \(bad) outside the \(dims[0]) rows")
@@ -475,7 +477,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     for i in sorted {
       if let last = runs.last, last.start + last.count == i { runs[runs.count - 1].count += 1 } else { runs.append((i, 1)) }
     }
-    let fileSpace = try HDF5Space(taking: HDF5.locked { H5Dget_space(id) }, file: file, path: path)
+    let fileSpace = try HDF5Space(taking: { H5Dget_space(id) }, file: file, path: path)
     let memory = try HDF5Space(shape: [sorted.count] + dims.dropFirst(), file: file, path: path)
     var values = [N](repeating: 0, count: sorted.count * rowSize)
     try HDF5.locked {

@@ -66,11 +66,21 @@ public enum HDF5 {
   }
 
   /// Throws when `status` is negative, with `what` and HDF5's message.
+  /// Call it inside the `locked` region of the call that returned `status`,
+  /// so that the error stack read is that call's (or use `checked`).
   @discardableResult
   static func check<S: BinaryInteger>(_ status: S, _ what: @autoclosure () -> String, file: String, path: String) throws -> S {
     if status >= 0 { return status }
     let detail = locked { stackMessage() }
     throw HDF5Error(file: file, path: path, message: detail.isEmpty ? what() : "\(what()) (\(detail))")
+  }
+
+  /// Makes one library call and checks its status, reading the error stack
+  /// before the lock is released.
+  @discardableResult
+  static func checked<S: BinaryInteger>(_ what: @autoclosure () -> String, file: String, path: String,
+                                        _ call: () -> S) throws -> S {
+    try locked { try check(call(), what(), file: file, path: path) }
   }
 }
 
@@ -120,15 +130,16 @@ public class HDF5Handle: @unchecked Sendable {
 
 /// A dataspace: the shape of a dataset or attribute.
 final class HDF5Space: HDF5Handle, @unchecked Sendable {
-  init(taking id: hid_t, file: String, path: String) throws {
-    try HDF5.check(id, "cannot get dataspace", file: file, path: path)
+  /// Takes the dataspace `call` returns (`H5Dget_space`…), checked inside the call's lock.
+  init(taking call: () -> hid_t, file: String, path: String) throws {
+    let id = try HDF5.checked("cannot get dataspace", file: file, path: path, call)
     super.init(id: id, file: file, path: path, close: H5Sclose)
   }
 
   convenience init(shape: [Int], file: String, path: String) throws {
     var dims = shape.map { hsize_t($0) }
-    let id = HDF5.locked { shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil) }
-    try self.init(taking: id, file: file, path: path)
+    try self.init(taking: { shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil) },
+                  file: file, path: path)
   }
 
   /// The number of elements, checked: a corrupt file may declare any.
@@ -140,27 +151,31 @@ final class HDF5Space: HDF5Handle, @unchecked Sendable {
     }
   }
 
+  /// The dimensions ([] for a scalar); a failure throws, it is not rank 0.
   var shape: [Int] {
-    HDF5.locked {
-      let rank = Int(H5Sget_simple_extent_ndims(id))
-      guard rank > 0 else { return [] }
-      var dims = [hsize_t](repeating: 0, count: rank)
-      H5Sget_simple_extent_dims(id, &dims, nil)
-      return dims.map { Int($0) }
+    get throws {
+      try HDF5.locked {
+        let rank = Int(try HDF5.check(H5Sget_simple_extent_ndims(id), "cannot get the dataspace's rank", file: file, path: path))
+        guard rank > 0 else { return [] }
+        var dims = [hsize_t](repeating: 0, count: rank)
+        try HDF5.check(H5Sget_simple_extent_dims(id, &dims, nil), "cannot get the dataspace's dimensions", file: file, path: path)
+        return dims.map { Int($0) }
+      }
     }
   }
 }
 
 /// A datatype handle (closed with the handle).
 final class HDF5Type: HDF5Handle, @unchecked Sendable {
-  init(taking id: hid_t, file: String, path: String) throws {
-    try HDF5.check(id, "cannot get datatype", file: file, path: path)
+  /// Takes the datatype `call` returns (`H5Dget_type`…), checked inside the call's lock.
+  init(taking call: () -> hid_t, file: String, path: String) throws {
+    let id = try HDF5.checked("cannot get datatype", file: file, path: path, call)
     super.init(id: id, file: file, path: path, close: H5Tclose)
   }
 
   /// Variable-length UTF-8 strings, as h5py writes them.
   static func variableString(file: String, path: String) throws -> HDF5Type {
-    let t = try HDF5Type(taking: HDF5.locked { H5Tcopy(rbp_H5T_C_S1()) }, file: file, path: path)
+    let t = try HDF5Type(taking: { H5Tcopy(rbp_H5T_C_S1()) }, file: file, path: path)
     try HDF5.locked {
       try HDF5.check(H5Tset_size(t.id, rbp_H5T_VARIABLE()), "cannot make a string type", file: file, path: path)
       try HDF5.check(H5Tset_cset(t.id, H5T_CSET_UTF8), "cannot make a string type", file: file, path: path)
@@ -174,8 +189,7 @@ final class HDF5Type: HDF5Handle, @unchecked Sendable {
 /// A property list (creation or access settings).
 final class HDF5PropertyList: HDF5Handle, @unchecked Sendable {
   init(class cls: hid_t, file: String, path: String) throws {
-    let id = HDF5.locked { H5Pcreate(cls) }
-    try HDF5.check(id, "cannot create a property list", file: file, path: path)
+    let id = try HDF5.checked("cannot create a property list", file: file, path: path) { H5Pcreate(cls) }
     super.init(id: id, file: file, path: path, close: H5Pclose)
   }
 }

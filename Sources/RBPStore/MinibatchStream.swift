@@ -57,7 +57,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   @_specialize(exported: true, where T == Double)
   public init(path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
               inMemoryLimit: Int = 64 << 20) throws {
-    guard batchSize >= 1 else { throw HDF5Error(file: path, path: "", message: "batch size must be at least 1, got \(batchSize)") }
+    guard batchSize >= 1 else { throw RBPError.invalid("batch size must be at least 1, got \(batchSize)") }
     self.path = path
     self.batchSize = batchSize
     self.shuffle = shuffle
@@ -73,7 +73,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     let shapes = try names.map { name in
       let d = try f.dataset(name)
       _ = try d.checkedCount()
-      return d.shape
+      return try d.shape
     }
     let count = shapes.first?.first ?? 0
     let perPattern = shapes.reduce(0) { $0 + $1.dropFirst().reduce(1, *) }

@@ -153,9 +153,9 @@ public enum InverseFile {
   public static func readStates(_ path: String) throws -> StatesRecord {
     let file = try HDF5File.open(path)
     let d = try file.dataset("states")
-    let rank = d.shape.count
+    let declared = try d.shape, rank = declared.count
     guard rank == 2 || rank == 3 else {
-      throw d.fail("has rank \(rank) (shape \(d.shape)), expected (P, N) or (P, T+1, N)")
+      throw d.fail("has rank \(rank) (shape \(declared)), expected (P, N) or (P, T+1, N)")
     }
     let (values, shape) = try readArray(file, "states", rank: rank, as: Double.self)
     return StatesRecord(values: values, shape: shape)
@@ -205,11 +205,12 @@ public enum CotangentFile {
       throw file.fail("has no /dstates (the cotangent ∂R/∂x: (P, N) steady or (P, T, N) trajectory)")
     }
     let d = try file.dataset("dstates")
-    let shape = d.shape
+    let shape = try d.shape
     guard shape.count == 2 || shape.count == 3 else {
       throw d.fail("has rank \(shape.count), expected (P, N) steady or (P, T, N) trajectory")
     }
-    guard d.kind == .float || d.kind == .integer else { throw d.fail("holds \(d.kind) values, expected numbers") }
+    let kind = try d.kind
+  guard kind == .float || kind == .integer else { throw d.fail("holds \(kind) values, expected numbers") }
     _ = try d.checkedCount()
     return (shape, { first, count in
       let values: [Double] = try d.readRows(first, count: count)

@@ -153,7 +153,7 @@ public final class SweepRunner: Sendable {
         resumeFrom = saved
       }
       let outcome: TrainingOutcome
-      let history: [String: [Double]]
+      let history: History
       if plan.doublePrecision {
         (outcome, history) = try train(Double.self, plan, checkpoint, resumeFrom, run.hash)
       } else {
@@ -162,13 +162,13 @@ public final class SweepRunner: Sendable {
       record.status = "ok"
       record.epochs = outcome.epochs
       // The trainer's history includes a resumed checkpoint's epochs.
-      func final(_ key: HistoryKey) -> Double? { history[key.rawValue]?.last }
+      func final(_ key: HistoryKey) -> Double? { history[key]?.last }
       record.finalLoss = outcome.final?.loss ?? final(.loss) ?? .nan
       record.finalValidationLoss = outcome.final?.validationLoss ?? final(.valLoss) ?? .nan
       record.finalAccuracy = outcome.final?.validationAccuracy ?? final(.valAccuracy)
       record.solved = outcome.final?.solved ?? (outcome.stoppedEarly && plan.stopWhenSolved)
-      record.curve = history[HistoryKey.loss.rawValue] ?? []
-      record.validationCurve = history[HistoryKey.valLoss.rawValue] ?? []
+      record.curve = history[.loss] ?? []
+      record.validationCurve = history[.valLoss] ?? []
     } catch is TrainingInterrupted {
       return .interrupted
     } catch {
@@ -186,7 +186,7 @@ public final class SweepRunner: Sendable {
 
   func train<T: KernelScalar & HDF5Numeric>(
     _: T.Type, _ plan: TrainingPlan, _ checkpoint: String, _ resumeFrom: Checkpoint?, _ hash: String
-  ) throws -> (TrainingOutcome, [String: [Double]]) {
+  ) throws -> (TrainingOutcome, History) {
     let t = try Trainer<T>(plan: plan, data: self.plan.data, summary: self.plan.summary, checkpoint: checkpoint,
                            resumeFrom: resumeFrom)
     t.runHash = hash

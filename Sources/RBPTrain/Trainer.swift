@@ -143,16 +143,6 @@ struct SolveStats: Sendable {
 /// stops the run as diverged.
 public let divergenceFactor = 1e6
 
-/// Keys of the per-epoch `/history` series.
-public enum HistoryKey: String, CaseIterable, Sendable {
-  case loss, valLoss = "val_loss", valAccuracy = "val_accuracy", lr
-  case rejectedSteps = "rejected_steps"
-  case forwardIterationsMean = "forward_iterations_mean", forwardIterationsMax = "forward_iterations_max"
-  case adjointIterationsMean = "adjoint_iterations_mean", adjointIterationsMax = "adjoint_iterations_max"
-  case maxResidual = "max_residual", maxSpectralRadius = "max_spectral_radius"
-  case fallbacks, penalty
-}
-
 /// Trains one network on one dataset file; T is the working precision.
 /// One thread drives a trainer; its workers see only immutable copies and
 /// their own workspace (see `minibatchGradient`).
@@ -163,10 +153,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   let summary: DatasetSummary
   let stream: MinibatchStream<T>
   var parameters: Parameters<T>
-  var optimizer: Optimizer<T>
-  var epoch = 0
-  var step = 0
-  public private(set) var history: [String: [Double]] = [:]
+  /// Everything besides the parameters that the run carries from step to
+  /// step and a checkpoint stores.
+  var progress: RunProgress<T>
+  /// Per-epoch metrics so far.
+  public var history: History { progress.history }
   /// Training's warm starts (with `warmStart` on only).
   var warm: SteadyStateCache<T>
   let test: DatasetContents<T>?
@@ -216,22 +207,23 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
                           + "\(ck.activation.rawValue), \(ck.loss.rawValue)) does not match the configuration")
       }
       parameters = ck.parameters.converted(to: T.self)
-      optimizer = try Optimizer<T>(settings: plan.optimizer, layout: layout)
-      if let saved = ck.optimizer {
-        optimizer.step = saved.step
-        optimizer.first = saved.first.converted(to: T.self)
-        optimizer.second = saved.second.converted(to: T.self)
-        optimizer.settings.learningRate = saved.settings.learningRate
+      if let saved = ck.progress {
+        if let seed = saved.seed, seed != plan.seed {
+          throw ConfigError("\(checkpoint): the run was seeded with \(seed), this configuration with \(plan.seed)")
+        }
+        progress = saved.converted(to: T.self)
+        progress.optimizer.settings = plan.optimizer
+        progress.seed = plan.seed
+      } else {
+        // A network without a run (written by another tool): its training starts here.
+        progress = RunProgress(optimizer: try Optimizer<T>(settings: plan.optimizer, layout: layout), seed: plan.seed)
       }
-      if let learningRate { optimizer.settings.learningRate = learningRate }
-      epoch = ck.epoch
-      step = ck.step
-      history = ck.history
+      if let learningRate { progress.learningRate = learningRate }
       if plan.warmStart, let states = ck.warmStarts { warm.restore(states.states.converted(to: T.self), known: states.known) }
     } else {
       var rng = SeededGenerator(seed: plan.seed)
       parameters = Parameters<T>.random(layout: layout, gain: plan.gain, using: &rng)
-      optimizer = try Optimizer<T>(settings: plan.optimizer, layout: layout)
+      progress = RunProgress(optimizer: try Optimizer<T>(settings: plan.optimizer, layout: layout), seed: plan.seed)
     }
   }
 
@@ -245,12 +237,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     var last: EpochReport? = nil
     var stoppedEarly = false
     lastGood = checkpoint
-    if epoch >= plan.epochs { try saveCheckpoint() }
+    if progress.epoch >= plan.epochs { try saveCheckpoint() }
     // A resumed run that already met its stopping rule (solved, or at its
     // target loss) has nothing left to train: it is left as it is.
-    if epoch > 0, plan.stopWhenSolved || plan.targetLoss != nil, let (loss, _, solved) = try validate(),
+    if progress.epoch > 0, plan.stopWhenSolved || plan.targetLoss != nil, let (loss, _, solved) = try validate(),
        (plan.stopWhenSolved && solved) || (plan.targetLoss.map { loss <= $0 } ?? false) {
-      return TrainingOutcome(epochs: epoch, final: nil, stoppedEarly: true, seconds: 0, checkpoint: checkpointPath)
+      return TrainingOutcome(epochs: progress.epoch, final: nil, stoppedEarly: true, seconds: 0, checkpoint: checkpointPath)
     }
     /// The update before the current parameters, to undo it.
     var previous: (parameters: Parameters<T>, optimizer: Optimizer<T>, gradient: Parameters<T>)? = nil
@@ -268,17 +260,16 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
           retries += 1
           rejected += 1
           parameters = p.parameters
-          optimizer = p.optimizer
-          optimizer.settings.learningRate *= 0.5
-          previous!.optimizer.settings.learningRate *= 0.5
-          optimizer.apply(p.gradient, to: &parameters)
+          progress.optimizer = p.optimizer
+          progress.learningRate *= 0.5
+          progress.optimizer.apply(p.gradient, to: &parameters, learningRate: progress.learningRate)
         }
       }
     }
     var lastSave = DispatchTime.now().uptimeNanoseconds
-    while epoch < plan.epochs {
+    while progress.epoch < plan.epochs {
       let epochStart = DispatchTime.now().uptimeNanoseconds
-      stream.startEpoch(epoch)
+      stream.startEpoch(progress.epoch)
       var lossSum = 0.0, patterns = 0
       rejected = 0
       var stats = SolveStats()
@@ -287,7 +278,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         let (loss, gradient, shardStats) = try retrying {
           let r = try minibatchGradient(batch, indices: indices)
           guard r.0.isFinite, r.1.values.allSatisfy({ $0.isFinite }) else {
-            throw RBPError.nonFinite(solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: step)
+            throw RBPError.nonFinite(solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: progress.step)
           }
           return r
         }
@@ -295,15 +286,16 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         stats.add(shardStats)
         lossSum += loss * Double(indices.count)
         patterns += indices.count
-        previous = (parameters, optimizer, gradient)
-        optimizer.apply(gradient, to: &parameters)
+        previous = (parameters, progress.optimizer, gradient)
+        progress.optimizer.apply(gradient, to: &parameters, learningRate: progress.learningRate)
         retries = 0
-        step += 1
+        progress.step += 1
       }
-      epoch += 1
+      progress.epoch += 1
+      let epoch = progress.epoch
       let trainingLoss = lossSum / Double(max(patterns, 1))
       // Finite but exploding is still a failure, not a result.
-      if let first = history[HistoryKey.loss.rawValue]?.first, trainingLoss > divergenceFactor * max(first, 1e-3) {
+      if let first = progress.history[.loss]?.first, trainingLoss > divergenceFactor * max(first, 1e-3) {
         try stop(reason: "diverged: the training loss grew from \(first) to \(trainingLoss)")
       }
       let (validationLoss, accuracy, solved) = try retrying {
@@ -318,7 +310,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       record(r, stats: stats, rejected: rejected)
       last = r
       report(r)
-      optimizer.settings.learningRate *= plan.lrDecay
+      progress.learningRate *= plan.lrDecay
       pendingGood = checkpoint
       let done = (plan.stopWhenSolved && solved) || (plan.targetLoss.map { validationLoss <= $0 } ?? false)
       let now = DispatchTime.now().uptimeNanoseconds
@@ -333,7 +325,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         break
       }
     }
-    return TrainingOutcome(epochs: epoch, final: last, stoppedEarly: stoppedEarly,
+    return TrainingOutcome(epochs: progress.epoch, final: last, stoppedEarly: stoppedEarly,
                            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9,
                            checkpoint: checkpointPath)
   }
@@ -355,11 +347,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// Per-epoch history (no wall-clock times: a checkpoint depends only on
   /// the configuration, not on the machine or the thread count).
   func record(_ r: EpochReport, stats: SolveStats, rejected: Int) {
-    func append(_ key: HistoryKey, _ value: Double) { history[key.rawValue, default: []].append(value) }
+    func append(_ key: HistoryKey, _ value: Double) { progress.history.append(value, to: key) }
     append(.loss, r.loss)
     append(.valLoss, r.validationLoss)
     if let a = r.validationAccuracy { append(.valAccuracy, a) }
-    append(.lr, optimizer.settings.learningRate)
+    append(.lr, progress.learningRate)
     append(.rejectedSteps, Double(rejected))
     if plan.model == .steady {
       let count = Double(max(stats.patterns, 1))
@@ -454,12 +446,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     stored.threads = nil
     var ck = Checkpoint(model: plan.model, activation: plan.activation, loss: plan.loss, leak: plan.leak,
                         parameters: parameters.converted(to: Double.self), config: stored.json,
-                        step: step, epoch: epoch, rngState: plan.seed, history: history)
-    var opt = try? Optimizer<Double>(settings: optimizer.settings, layout: parameters.layout)
-    opt?.step = optimizer.step
-    opt?.first = optimizer.first.converted(to: Double.self)
-    opt?.second = optimizer.second.converted(to: Double.self)
-    ck.optimizer = opt
+                        progress: progress.converted(to: Double.self))
     ck.resolvedConfig = plan.resolvedConfig.json
     ck.runHash = runHash
     ck.dataHash = dataHash

@@ -13,6 +13,8 @@ func reporting<R>(_ body: () throws -> R) throws -> R {
     return try body()
   } catch let error as HDF5Error {
     throw CLIFailure(message: error.description)
+  } catch let error as FileSystemError {
+    throw CLIFailure(message: error.description)
   } catch let error as RBPError {
     throw CLIFailure(message: error.description)
   } catch let error as ConfigError {

@@ -24,10 +24,14 @@ struct Inspect: ParsableCommand {
         print("  network: \(checkpoint.model), \(checkpoint.shape.units) units, \(checkpoint.shape.inputs) inputs, "
               + "\(checkpoint.shape.outputs) outputs, \(checkpoint.activation), \(checkpoint.loss), "
               + "\(checkpoint.shape.coupling) coupling" + (checkpoint.model == .trajectory ? ", leak \(checkpoint.leak)" : ""))
-        print("  epoch \(checkpoint.epoch), step \(checkpoint.step)")
+        if let progress = checkpoint.progress {
+          print("  epoch \(progress.epoch), step \(progress.step), learning rate \(format6(progress.learningRate))")
+        } else {
+          print("  a network without a training run (no /optimizer)")
+        }
         if let config = checkpoint.config { print("  config: \(config)") }
         if !checkpoint.history.isEmpty {
-          let last = checkpoint.history.sorted { $0.key < $1.key }
+          let last = checkpoint.history.byName.sorted { $0.key < $1.key }
             .compactMap { key, values in values.last.map { "\(key) \(format6($0))" } }
           print("  last epoch: " + last.joined(separator: ", "))
         }
@@ -54,9 +58,10 @@ struct Inspect: ParsableCommand {
         try describe(try group.group(name), indent: indent + "  ")
       } else {
         let d = try group.dataset(name)
-        var line = "\(indent)\(name)  \(d.shape)  \(d.kind)\(d.elementSize * 8)"
+        let kind = try d.kind
+        var line = "\(indent)\(name)  \(try d.shape)  \(kind)\(try d.elementSize * 8)"
         if d.isCompressed { line += " (chunked, deflate)" }
-        if d.kind == .float || d.kind == .integer {
+        if kind == .float || kind == .integer {
           let values: [Double] = try d.read()
           if !values.isEmpty {
             let finite = values.filter(\.isFinite)

@@ -63,11 +63,11 @@ struct FuzzTests {
     var checkpoint = Checkpoint(model: .steady, activation: .tanh, loss: .mse,
                                 parameters: Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: false),
                                                                       gain: 0.4, using: &rng))
-    checkpoint.epoch = 3
-    checkpoint.history = ["loss": [0.5, 0.4, 0.3]]
     checkpoint.config = #"{"epochs":3}"#
-    checkpoint.optimizer = try Optimizer<Double>(settings: OptimizerSettings(kind: .adam, learningRate: 0.01),
-                                                 layout: checkpoint.parameters.layout)
+    checkpoint.progress = RunProgress(epoch: 3, step: 3,
+                                      optimizer: try Optimizer<Double>(settings: OptimizerSettings(kind: .adam, learningRate: 0.01),
+                                                                       layout: checkpoint.parameters.layout),
+                                      learningRate: 0.01, seed: 0, history: History(byName: ["loss": [0.5, 0.4, 0.3]]))
     let cases = 1200
     var outcomes = (ok: 0, errors: 0)
     for index in 0..<cases {

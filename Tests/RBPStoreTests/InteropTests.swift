@@ -94,8 +94,10 @@ struct InteropTests {
     let net = try checkpoint.trajectoryNetwork(Double.self)
     let g = try net.gradient(batch: batch)
     var saved = checkpoint
-    saved.epoch = 7
-    saved.history = ["loss": [0.5, 0.25]]
+    saved.progress = RunProgress(epoch: 7, step: 7,
+                                 optimizer: try Optimizer<Double>(settings: OptimizerSettings(kind: .sgd, learningRate: 0.1),
+                                                                  layout: checkpoint.parameters.layout),
+                                 learningRate: 0.1, seed: 1, history: History(byName: ["loss": [0.5, 0.25]]))
     try CheckpointFile.write(saved, to: dir + "/engine_ck.h5")
     try GradientsFile.write(try GradientsRecord(g, count: 3, steps: 4, units: 3), to: dir + "/engine_grad.h5")
 

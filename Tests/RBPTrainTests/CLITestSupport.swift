@@ -65,12 +65,12 @@ func requirePython() throws -> String {
 /// stopped saying why), so the infinities were really met.
 func expectNothingNonFinite(_ ck: Checkpoint, context: String) {
   #expect(ck.parameters.values.allSatisfy { $0.isFinite }, "\(context): non-finite parameters saved")
-  for (key, series) in ck.history {
+  for (key, series) in ck.history.byName {
     #expect(series.allSatisfy { $0.isFinite }, "\(context): history '\(key)' holds \(series.filter { !$0.isFinite })")
   }
-  if let opt = ck.optimizer {
+  if let opt = ck.progress?.optimizer {
     #expect(opt.first.values.allSatisfy { $0.isFinite } && opt.second.values.allSatisfy { $0.isFinite }, "\(context)")
   }
-  let rejected = ck.history["rejected_steps"]?.reduce(0, +) ?? 0
+  let rejected = ck.history[.rejectedSteps]?.reduce(0, +) ?? 0
   #expect(rejected > 0 || ck.stopReason != nil, "\(context): no step was rejected: the run never met an infinity")
 }

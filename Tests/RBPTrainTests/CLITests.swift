@@ -279,7 +279,7 @@ struct CLITests {
     #expect(r.status != 0 && r.err.contains("diverged"), "\(r.status): \(r.err)")
     let ck = try CheckpointFile.read(dir + "/checkpoint.h5")
     #expect(ck.stopReason?.contains("diverged") == true)
-    let losses = ck.history["loss"] ?? []
+    let losses = ck.history[.loss] ?? []
     #expect(!losses.isEmpty && losses.allSatisfy { $0 < 1e6 * losses[0] }, "\(losses)")
   }
 

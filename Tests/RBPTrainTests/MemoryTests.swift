@@ -118,7 +118,7 @@ struct MemoryTests {
     #expect(worst < 1e-10, "pieces against the whole batch: relative \(worst)")
     #expect(abs(file.loss - whole.loss) <= 1e-12 * whole.loss)
     let states = try HDF5File.open(dir + "/g.h5").dataset("states")
-    #expect(states.shape == [p, steps + 1, n])
+    #expect(try states.shape == [p, steps + 1, n])
     let last: [Double] = try states.readRows(p - 1, count: 1)
     let expected = (0...steps).flatMap { t in (0..<n).map { whole.states![(t * p + p - 1) * n + $0] } }
     #expect(last == expected, "the last sequence's states differ")

@@ -107,7 +107,7 @@ struct MetricsTests {
     }
     // What training reported for its last epoch is what rbp eval computes.
     let history = try CheckpointFile.read(ck).history
-    #expect(history["val_loss"]?.last == loss, "\(task): training's val_loss \(history["val_loss"]?.last ?? .nan) vs eval \(loss)")
-    #expect(history["val_accuracy"]?.last == accuracy)
+    #expect(history[.valLoss]?.last == loss, "\(task): training's val_loss \(history[.valLoss]?.last ?? .nan) vs eval \(loss)")
+    #expect(history[.valAccuracy]?.last == accuracy)
   }
 }

@@ -43,8 +43,8 @@ struct SteadyTrainingTests {
       let e = try rbp(["eval", "--checkpoint", out + "/checkpoint.h5", "--data", data, "--json"])
       try #require(e.status == 0, "\(e.err)")
       let loss = try #require(jsonNumber(e.out, "loss")), accuracy = try #require(jsonNumber(e.out, "accuracy"))
-      #expect(ck.history["val_loss"]?.last == loss, "seed \(seed): training reported \(ck.history["val_loss"]?.last ?? .nan), eval \(loss)")
-      #expect(ck.history["val_accuracy"]?.last == accuracy)
+      #expect(ck.history[.valLoss]?.last == loss, "seed \(seed): training reported \(ck.history[.valLoss]?.last ?? .nan), eval \(loss)")
+      #expect(ck.history[.valAccuracy]?.last == accuracy)
       // An independent check: relax from zero in f64 from the saved parameters.
       let net = try ck.steadyNetwork(Double.self)
       var x = [Double](repeating: 0, count: 6)
@@ -80,11 +80,11 @@ struct SteadyTrainingTests {
     let ck = try CheckpointFile.read(out + "/checkpoint.h5")
     let reason = try #require(ck.stopReason)
     #expect(reason.contains("forward solver") || reason.contains("adjoint solver") || reason.contains("non-finite"), "\(reason)")
-    #expect(ck.epoch < 12 && ck.history["loss"]?.count == ck.epoch)
-    #expect((ck.history["rejected_steps"]?.reduce(0, +) ?? 0) > 0)
+    #expect(ck.epoch < 12 && ck.history[.loss]?.count == ck.epoch)
+    #expect((ck.history[.rejectedSteps]?.reduce(0, +) ?? 0) > 0)
     // The last good state validated: its test metrics are what eval computes.
     let e = try rbp(["eval", "--checkpoint", out + "/checkpoint.h5", "--data", shipped("patterns"), "--test", "--json"])
-    #expect(e.status == 0 && jsonNumber(e.out, "loss") == ck.history["val_loss"]?.last, "\(e.err)")
+    #expect(e.status == 0 && jsonNumber(e.out, "loss") == ck.history[.valLoss]?.last, "\(e.err)")
 
     // A failure with nothing to undo (the first step of a resumed run) stops
     // at once and keeps the state it started from.
@@ -102,7 +102,7 @@ struct SteadyTrainingTests {
     #expect(resumed.status == 0, "\(resumed.err)")
     let done = try CheckpointFile.read(good + "/checkpoint.h5")
     #expect(done.epoch == 6 && done.stopReason == nil)
-    #expect(done.history["max_spectral_radius"]?.allSatisfy { $0 < 1 } == true)
+    #expect(done.history[.maxSpectralRadius]?.allSatisfy { $0 < 1 } == true)
   }
 
   @Test func theInitialStateChoosesTheFixedPoint() throws {

@@ -32,11 +32,11 @@ struct TrainerTests {
     #expect(a.epochs == 3 && b.epochs == 3)
     let ca = try CheckpointFile.read(dir + "/m.h5"), cb = try CheckpointFile.read(dir + "/s.h5")
     #expect(ca.parameters == cb.parameters, "\(task): streamed training took other steps")
-    #expect(ca.optimizer == cb.optimizer)
-    #expect(memory.history["loss"] == streamed.history["loss"])
+    #expect(ca.progress?.optimizer == cb.progress?.optimizer)
+    #expect(memory.history[.loss] == streamed.history[.loss])
     // Streamed: the validation loss is the epoch's training loss.
-    #expect(streamed.history["val_loss"] == streamed.history["loss"])
-    #expect(streamed.history["val_accuracy"] == nil)
+    #expect(streamed.history[.valLoss] == streamed.history[.loss])
+    #expect(streamed.history[.valAccuracy] == nil)
   }
 }
 

@@ -1,0 +1,81 @@
+// The state of a training run besides its parameters: what it carries from
+// one step to the next and what a resumed run needs to continue bit for bit.
+// The trainer holds one `RunProgress`; a checkpoint stores it (converted to
+// f64) and `CheckpointFile` alone reads and writes it: epoch and step
+// counters, the optimizer (settings, update count, moments under
+// /optimizer), the learning rate the schedule has reached, the seed, and the
+// per-epoch `/history` under typed keys.
+
+import RBPCore
+import RBPKernels
+
+/// The per-epoch series of `/history`.
+public enum HistoryKey: String, CaseIterable, Sendable {
+  case loss, valLoss = "val_loss", valAccuracy = "val_accuracy", lr
+  case rejectedSteps = "rejected_steps"
+  case forwardIterationsMean = "forward_iterations_mean", forwardIterationsMax = "forward_iterations_max"
+  case adjointIterationsMean = "adjoint_iterations_mean", adjointIterationsMax = "adjoint_iterations_max"
+  case maxResidual = "max_residual", maxSpectralRadius = "max_spectral_radius"
+  case fallbacks, penalty
+}
+
+/// Per-epoch metrics, one value per epoch in each series.
+public struct History: Sendable, Equatable {
+  /// Every series by its name in files; names that are not `HistoryKey`s
+  /// (written by another tool or a later version) are kept as they are, so
+  /// a resumed run writes them back.
+  public private(set) var byName: [String: [Double]]
+
+  public init() { byName = [:] }
+
+  /// Series read from a file.
+  public init(byName: [String: [Double]]) { self.byName = byName }
+
+  /// The series, nil when it was never recorded.
+  public subscript(key: HistoryKey) -> [Double]? { byName[key.rawValue] }
+
+  public mutating func append(_ value: Double, to key: HistoryKey) { byName[key.rawValue, default: []].append(value) }
+
+  public var isEmpty: Bool { byName.isEmpty }
+}
+
+/// A training run's state besides its parameters.
+public struct RunProgress<T: KernelScalar>: Sendable, Equatable {
+  /// Epochs finished.
+  public var epoch: Int
+  /// Updates taken.
+  public var step: Int
+  /// The update rule, its update count and its moments.
+  public var optimizer: Optimizer<T>
+  /// The learning rate of the next update: the configured one after every
+  /// epoch's decay and every rejected step's halving (`optimizer.settings`
+  /// keeps the configured one).
+  public var learningRate: Double
+  /// The seed of every random draw of the run: the initial parameters, and
+  /// each epoch's shuffle, drawn from the seed and the epoch. It is the
+  /// whole state of the run's random generator (attribute `rng_state`;
+  /// nil in a file written without it).
+  public var seed: UInt64?
+  public var history: History
+
+  /// A run before its first step.
+  public init(optimizer: Optimizer<T>, seed: UInt64) {
+    self.init(epoch: 0, step: 0, optimizer: optimizer, learningRate: optimizer.settings.learningRate, seed: seed,
+              history: History())
+  }
+
+  public init(epoch: Int, step: Int, optimizer: Optimizer<T>, learningRate: Double, seed: UInt64?, history: History) {
+    self.epoch = epoch
+    self.step = step
+    self.optimizer = optimizer
+    self.learningRate = learningRate
+    self.seed = seed
+    self.history = history
+  }
+
+  /// The same state with the optimizer's moments in precision U.
+  public func converted<U: KernelScalar>(to: U.Type) -> RunProgress<U> {
+    RunProgress<U>(epoch: epoch, step: step, optimizer: optimizer.converted(to: U.self), learningRate: learningRate,
+                   seed: seed, history: history)
+  }
+}
