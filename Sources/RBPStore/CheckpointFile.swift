@@ -224,16 +224,22 @@ public enum CheckpointFile {
                        history: History(byName: history))
   }
 
+  /// The optimizer under /optimizer. Its attributes carry the settings'
+  /// names (`optimizer`, `lr`, `momentum`, `beta2`, `weight_decay`,
+  /// `clip`); version-1 files wrote `kind`, `beta1` and `clip_norm`, which
+  /// are read as well.
   static func readOptimizer(_ g: HDF5Group, layout: ParameterLayout) throws -> Optimizer<Double> {
-    let kindName = try g.stringAttribute("kind")
+    func named(_ name: String, or old: String) -> String { g.hasAttribute(name) || !g.hasAttribute(old) ? name : old }
+    let kindName = try g.stringAttribute(named("optimizer", or: "kind"))
     guard let kind = OptimizerKind(rawValue: kindName) else {
-      throw g.fail("attribute 'kind' is \"\(kindName)\", expected one of \(OptimizerKind.allCases.map(\.rawValue))")
+      throw g.fail("attribute 'optimizer' is \"\(kindName)\", expected one of \(OptimizerKind.allCases.map(\.rawValue))")
     }
     var settings = OptimizerSettings(kind: kind, learningRate: try g.numberAttribute("lr"),
-                                     beta1: try g.numberAttribute("beta1"), beta2: try g.numberAttribute("beta2"),
-                                     epsilon: try g.numberAttribute("epsilon"),
+                                     beta1: try g.numberAttribute(named("momentum", or: "beta1")),
+                                     beta2: try g.numberAttribute("beta2"), epsilon: try g.numberAttribute("epsilon"),
                                      weightDecay: try g.numberAttribute("weight_decay"))
-    if g.hasAttribute("clip_norm") { settings.clipNorm = try g.numberAttribute("clip_norm") }
+    let clip = named("clip", or: "clip_norm")
+    if g.hasAttribute(clip) { settings.clipNorm = try g.numberAttribute(clip) }
     var opt = try wrap(g.file) { try Optimizer<Double>(settings: settings, layout: layout) }
     opt.step = try g.integerAttribute("step")
     for (name, keyPath) in [("first", \Optimizer<Double>.first), ("second", \Optimizer<Double>.second)] {
@@ -293,14 +299,14 @@ public enum CheckpointFile {
     if let seed = progress.seed { try file.setAttribute("rng_state", [Int64(bitPattern: seed)]) }
     let opt = progress.optimizer
     let g = try file.createGroup("optimizer")
-    try g.setAttribute("kind", string: opt.settings.kind.rawValue)
+    try g.setAttribute("optimizer", string: opt.settings.kind.rawValue)
     // The rate the next update uses, which a resumed run continues with.
     try g.setAttribute("lr", double: progress.learningRate)
-    try g.setAttribute("beta1", double: opt.settings.beta1)
+    try g.setAttribute("momentum", double: opt.settings.beta1)
     try g.setAttribute("beta2", double: opt.settings.beta2)
     try g.setAttribute("epsilon", double: opt.settings.epsilon)
     try g.setAttribute("weight_decay", double: opt.settings.weightDecay)
-    if let clip = opt.settings.clipNorm { try g.setAttribute("clip_norm", double: clip) }
+    if let clip = opt.settings.clipNorm { try g.setAttribute("clip", double: clip) }
     try g.setAttribute("step", int: opt.step)
     try g.write("first", opt.first.values, shape: [opt.first.values.count])
     try g.write("second", opt.second.values, shape: [opt.second.values.count])

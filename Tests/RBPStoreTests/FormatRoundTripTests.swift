@@ -78,6 +78,20 @@ struct FormatRoundTripTests {
     #expect(back.progress == expected)
     #expect(back.history[.loss] == [1, 0.5, 0.25] && back.history.byName["accuracy"] == [0.5, 0.75, 1])
     #expect(back.config == checkpoint.config && back.epoch == 3)
+    // A version-1 file, whose /optimizer named the rule `kind`, β1 `beta1`
+    // and the clip `clip_norm`, reads the same.
+    do {
+      let file = try HDF5File.open(path, writable: true)
+      let g = try file.group("optimizer")
+      let kind = try g.stringAttribute("optimizer"), beta1 = try g.numberAttribute("momentum")
+      let clip = try g.numberAttribute("clip")
+      for name in ["optimizer", "momentum", "clip"] { _ = HDF5.locked { H5Adelete(g.id, name) } }
+      try g.setAttribute("kind", string: kind)
+      try g.setAttribute("beta1", double: beta1)
+      try g.setAttribute("clip_norm", double: clip)
+      try file.close()
+    }
+    #expect(try CheckpointFile.read(path).progress == expected)
     // f32 parameters survive the f64 file exactly.
     let p32 = params.converted(to: Float.self)
     try CheckpointFile.write(Checkpoint(model: model, activation: .tanh, loss: .mse, parameters: p32.converted(to: Double.self)), to: path)
