@@ -5,6 +5,8 @@
 // polish, which follows the network's own dynamics to an attractor.
 // Converged results are deduplicated within a tolerance and classified by
 // the spectral radius of D W (stable when below 1).
+//
+// Legend: N = units; one pattern's drive and each state are N-vectors.
 
 import Foundation
 import RBPKernels

@@ -4,6 +4,9 @@
 //
 //   mse: ℓ = ½ Σ_k m_k (x_k − y_k)²                         ∂ℓ/∂x_k = m_k (x_k − y_k)
 //   bce: ℓ = −Σ_k m_k [y_k log x_k + (1−y_k) log(1−x_k)]   ∂ℓ/∂x_k = m_k (x_k − y_k) / (x_k (1 − x_k))
+//
+// Legend: N = units, O = outputs (the last O of the N); targets and masks
+// have O columns, states and gradients N.
 
 import RBPKernels
 

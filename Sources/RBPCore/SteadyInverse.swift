@@ -1,6 +1,8 @@
 // Input as a function of output: the drive that makes a given state a
 // steady state, a = f⁻¹(x) − W x, unique even where x is not a unique
 // function of a; and its Jacobian ∂a/∂x = D⁻¹ − W with D = diag f'(f⁻¹(x)).
+//
+// Legend: P = patterns, N = units; states and drives are P×N.
 
 import RBPKernels
 

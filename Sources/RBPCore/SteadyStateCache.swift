@@ -1,6 +1,8 @@
 // Warm starts: each pattern's last fixed point, kept across epochs and used
 // to start its next solve (SPEC §1.1). Indexed by the pattern's position in
 // its dataset, so it survives shuffling into different minibatches.
+//
+// Legend: N = units; a state is an N-vector, a batch of them B×N.
 
 import RBPKernels
 

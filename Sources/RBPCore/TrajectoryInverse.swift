@@ -10,6 +10,9 @@
 //   ∂a(t)/∂x(t−1) = −W − (1−α) K(t)           (the blocks one step below)
 // and with α = 1 these are D⁻¹(t) and −W. Reversed, the chain rule reads
 //   ∂R/∂x(t) = K(t) s(t) − (1−α) K(t+1) s(t+1) − Wᵀ s(t+1),  s = ∂R/∂a.
+//
+// Legend: P = sequences, T = steps, N = units; states are P×(T+1)×N with
+// x(0), drives P×T×N, sequence-major as in the files.
 
 import RBPKernels
 

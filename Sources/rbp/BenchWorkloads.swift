@@ -139,7 +139,8 @@ struct Workloads: ParsableCommand {
     return (ms, flops / (ms * 1e-3) * 1e-9, "steady N=256 B=64, \(sweeps) sweeps, relaxation adjoint")
   }
 
-  /// Median milliseconds per call over batches of ~50 ms, after a warm-up.
+  /// Median milliseconds of single calls after a warm-up: at least 5 calls,
+  /// and as many as fit in `seconds`.
   func medianMilliseconds(_ body: () throws -> Void) throws -> Double {
     try body()
     var samples: [Double] = []
