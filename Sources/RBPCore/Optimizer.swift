@@ -25,7 +25,11 @@ public struct OptimizerSettings: Equatable, Sendable, Codable {
   /// Decoupled weight decay: θ ← θ − η·λ·θ each step.
   public var weightDecay: Double
 
-  public init(kind: OptimizerKind, learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999,
+  /// The defaults of β1 (momentum) and β2.
+  public static let defaultBeta1 = 0.9
+  public static let defaultBeta2 = 0.999
+
+  public init(kind: OptimizerKind, learningRate: Double, beta1: Double = defaultBeta1, beta2: Double = defaultBeta2,
               epsilon: Double = 1e-8, clipNorm: Double? = nil, weightDecay: Double = 0) {
     self.kind = kind
     self.learningRate = learningRate

@@ -29,7 +29,11 @@ public enum AdjointMethod: Equatable, Sendable {
   /// fallbacks. The default.
   case auto
 
-  public static let gmres = AdjointMethod.gmres(restart: 30)
+  /// The defaults of GMRES's restart length and of Neumann's terms.
+  public static let defaultRestart = 30
+  public static let defaultTerms = 50
+
+  public static let gmres = AdjointMethod.gmres(restart: defaultRestart)
 
   public var name: String {
     switch self {

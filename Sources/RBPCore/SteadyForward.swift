@@ -34,8 +34,14 @@ public enum ForwardMethod: Equatable, Sendable {
   /// Anderson, Newton) for the patterns it does not settle. The default.
   case auto
 
+  /// Anderson's defaults: past iterates kept, and the Tikhonov weight of its
+  /// least-squares problem.
+  public static let defaultMemory = 5
+  public static let defaultRegularization = 1e-10
+
   public static let iterate = ForwardMethod.iterate(damping: 1)
-  public static let anderson = ForwardMethod.anderson(memory: 5, regularization: 1e-10, damping: 1)
+  public static let anderson = ForwardMethod.anderson(memory: defaultMemory, regularization: defaultRegularization,
+                                                      damping: 1)
 
   public var name: String {
     switch self {

@@ -122,7 +122,7 @@ extension RunConfig {
     let forward: ForwardMethod = switch c.solver! {
     case .auto: .auto
     case .iterate: .iterate(damping: damping)
-    case .anderson: .anderson(memory: c.memory!, regularization: 1e-10, damping: damping)
+    case .anderson: .anderson(memory: c.memory!, regularization: ForwardMethod.defaultRegularization, damping: damping)
     case .newton: .newton
     }
     let adjointMethod: AdjointMethod = switch c.adjoint! {
