@@ -1,11 +1,11 @@
 // Forward solvers for the steady state x = f(W x + a), batched over the
 // patterns of a minibatch (one row each):
 //
-//   iterate   x ← (1−α) x + α f(W x + a)                 one GEMM per sweep
+//   iterate   x ← (1−ω) x + ω f(W x + a)                 one GEMM per sweep
 //   anderson  Anderson mixing of the last m iterates      one GEMM per sweep
 //   newton    x ← x + δ, (I − D W) δ = f(Wx+a) − x        dense LU per pattern
 //   auto      iterate, then for the patterns that did not converge damped
-//             iterate (α = ½) and Anderson, each from the initial state,
+//             iterate (ω = ½) and Anderson, each from the initial state,
 //             then Newton from where Anderson stopped
 //
 // A pattern's steady state is the stable fixed point that relaxation
@@ -17,12 +17,15 @@
 // ρ(D W) ≥ 1 is rejected as `.unstable` (see SteadyStability.swift).
 //
 // Legend: P = patterns, N = units; states, drives and images are P×N.
+// Greek letters: ω the damping, c_i Anderson's mixing coefficients, λ its
+// regularisation (α is the leak of trajectories, and GEMM's α, β scale its
+// product and C, as in BLAS).
 
 import RBPKernels
 
 /// A forward solver and its settings.
 public enum ForwardMethod: Equatable, Sendable {
-  /// Damped fixed-point iteration, damping α ∈ (0, 1] (α < 1 is Pineda's
+  /// Damped fixed-point iteration, damping ω ∈ (0, 1] (ω < 1 is Pineda's
   /// relaxation of dx/dt = −x + f(Wx + a)).
   case iterate(damping: Double)
   /// Anderson acceleration with `memory` past iterates, Tikhonov
@@ -296,7 +299,7 @@ protocol SweepMixer {
   mutating func next(pattern: Int, state: UnsafeMutablePointer<Scalar>, image: UnsafePointer<Scalar>, units: Int)
 }
 
-/// x ← (1 − α) x + α f(Wx + a).
+/// x ← (1 − ω) x + ω f(Wx + a), ω the damping.
 struct DampedMixer<T: KernelScalar>: SweepMixer {
   let damping: T
   func next(pattern: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int) {
@@ -309,8 +312,9 @@ struct DampedMixer<T: KernelScalar>: SweepMixer {
 }
 
 /// Anderson acceleration (type II) per pattern: with the last m iterates
-/// x_i and residuals g_i = f(x_i) − x_i, choose weights α (Σα = 1)
-/// minimising ‖Σ α_i g_i‖² + λ‖α‖², then x ← Σ α_i (x_i + β g_i).
+/// x_i and residuals g_i = f(x_i) − x_i, choose coefficients c (Σc = 1)
+/// minimising ‖Σ c_i g_i‖² + λ‖c‖², then x ← Σ c_i (x_i + ω g_i), ω the
+/// damping.
 struct AndersonMixer<T: KernelScalar>: SweepMixer {
   let memory: Int
   let regularization: T
