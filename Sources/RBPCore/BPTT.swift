@@ -193,36 +193,23 @@ func uninitializedArray<T: KernelScalar>(_ count: Int) -> [T] {
   [T](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }
 
-/// What one pass over a batch needs, prepared once: the weights (and their
-/// transpose), time-major inputs (in the workspace), the objective. The
-/// arithmetic of a step forward and a step back lives here; which blocks
-/// are kept, and for how long, is up to each mode below.
-///
-/// Buffers, each a `ScratchSlot` of the workspace unless the caller keeps
-/// the trajectory: `z` the pre-activations of one step, `fz` f(z) (leaky
-/// units only), `e` and `carried` the error bracket of the current and next
-/// step back, `delta` one truncated window's s (truncated mode only).
-final class StepContext<T: KernelScalar> {
+/// What one pass over a batch reads, prepared once: the sizes, the weights
+/// (and their transpose), bias and U, the time-major inputs (in the
+/// workspace) and the objective.
+struct StepOperands<T: KernelScalar> {
   let net: TrajectoryNetwork<T>
   let batch: TrajectoryBatch<T>
-  let workspace: GEMMWorkspace<T>
-  /// Worker threads inside each matrix product (1: the caller's thread).
-  let threads: Int
   let objective: ActiveObjective<T>
   let (count, steps, n, inputs): (Int, Int, Int, Int)
   let alpha: T
   let w: [T], wt: [T], b: [T], u: [T]
   /// T×P×I, in the workspace.
   let inputsTM: UnsafeMutablePointer<T>
-  /// The pre-activations of one step and f(z), in the workspace.
-  let z: UnsafeMutablePointer<T>, fz: UnsafeMutablePointer<T>
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
-       _ objective: (any StateObjective<T>)?, threads: Int = 1) {
+       _ objective: (any StateObjective<T>)?) {
     self.net = net
     self.batch = batch
-    self.workspace = workspace
-    self.threads = max(1, threads)
     self.objective = ActiveObjective(objective, default: LossObjective(net.loss, batch: batch))
     (count, steps, n, inputs) = (batch.count, batch.steps, net.shape.units, net.shape.inputs)
     alpha = T(net.leak)
@@ -232,12 +219,24 @@ final class StepContext<T: KernelScalar> {
     u = net.parameters.U.elements
     inputsTM = workspace.scratch(ScratchSlot.inputs.rawValue, count: batch.inputs.count)
     batch.timeMajor(batch.inputs, width: net.shape.inputs, into: inputsTM)
-    let block = batch.count * net.shape.units
+  }
+}
+
+/// Where a pass's blocks live: slots of the workspace, kept from call to
+/// call, or arrays the caller keeps. `z` holds one step's pre-activations
+/// and `fz` its f(z) (leaky units only).
+struct StepStorage<T: KernelScalar> {
+  let workspace: GEMMWorkspace<T>
+  /// P×N.
+  let block: Int
+  let z: UnsafeMutablePointer<T>, fz: UnsafeMutablePointer<T>
+
+  init(_ workspace: GEMMWorkspace<T>, block: Int) {
+    self.workspace = workspace
+    self.block = block
     z = workspace.scratch(ScratchSlot.preactivations.rawValue, count: 2 * block)
     fz = z + block
   }
-
-  var block: Int { count * n }
 
   /// `slots` P×N blocks of the workspace's `slot`.
   func blocks(_ slot: ScratchSlot, _ slots: Int) -> BlockRing<T> {
@@ -251,6 +250,54 @@ final class StepContext<T: KernelScalar> {
     guard keep else { return body(workspace.scratch(slot.rawValue, count: count)) }
     kept = uninitializedArray(count)
     return kept.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+  }
+}
+
+/// The arithmetic of one pass: a step forward, a step back, the error's
+/// propagation and the gradient's accumulation, and the modes built on
+/// them, over prepared operands and blocks from its storage; which blocks
+/// are kept, and for how long, is up to each mode below.
+///
+/// Blocks besides the states, slopes and adjoints: `e` and `carried` the
+/// error bracket of the current and next step back, `delta` one truncated
+/// window's s (truncated mode only), all `ScratchSlot.brackets`.
+final class StepContext<T: KernelScalar> {
+  let operands: StepOperands<T>
+  let storage: StepStorage<T>
+  /// Worker threads inside each matrix product (1: the caller's thread).
+  let threads: Int
+
+  init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
+       _ objective: (any StateObjective<T>)?, threads: Int = 1) {
+    operands = StepOperands(net, batch, workspace, objective)
+    storage = StepStorage(workspace, block: batch.count * net.shape.units)
+    self.threads = max(1, threads)
+  }
+
+  // The operands and storage under the names the formulas use.
+  var net: TrajectoryNetwork<T> { operands.net }
+  var batch: TrajectoryBatch<T> { operands.batch }
+  var objective: ActiveObjective<T> { operands.objective }
+  var count: Int { operands.count }
+  var steps: Int { operands.steps }
+  var n: Int { operands.n }
+  var inputs: Int { operands.inputs }
+  var alpha: T { operands.alpha }
+  var w: [T] { operands.w }
+  var wt: [T] { operands.wt }
+  var b: [T] { operands.b }
+  var u: [T] { operands.u }
+  var inputsTM: UnsafeMutablePointer<T> { operands.inputsTM }
+  var workspace: GEMMWorkspace<T> { storage.workspace }
+  var block: Int { storage.block }
+  var z: UnsafeMutablePointer<T> { storage.z }
+  var fz: UnsafeMutablePointer<T> { storage.fz }
+
+  func blocks(_ slot: ScratchSlot, _ slots: Int) -> BlockRing<T> { storage.blocks(slot, slots) }
+
+  func withStorage<R>(_ kept: inout [T], keep: Bool, slot: ScratchSlot, count: Int,
+                      _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+    storage.withStorage(&kept, keep: keep, slot: slot, count: count, body)
   }
 
   /// x(0) for every sequence (the batch's initial states or the learned x0) into `x`.
