@@ -14,17 +14,13 @@ import Glibc
 /// A failure of the file system (not of HDF5 or of a file's contents): the
 /// path and the system's reason.
 public struct FileSystemError: Error, Equatable, CustomStringConvertible {
-  public var path: String
-  public var message: String
-  public init(path: String, message: String) {
-    self.path = path
-    self.message = message
-  }
+  public let path: String, message: String
+  public var description: String { "\(path): \(message)" }
+
   /// With the reason `errno` gives.
   static func system(_ path: String, _ what: String) -> FileSystemError {
     FileSystemError(path: path, message: "\(what): \(String(cString: strerror(errno)))")
   }
-  public var description: String { "\(path): \(message)" }
 }
 
 /// Writes `path` atomically: `body` fills a fresh HDF5 file that replaces
