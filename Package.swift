@@ -49,7 +49,7 @@ let package = Package(
       swiftSettings: swiftSettings),
     .target(
       name: "RBPStore",
-      dependencies: ["CHDF5", "RBPCore", "RBPKernels"],
+      dependencies: ["CHDF5", "CRBPGuard", "RBPCore", "RBPKernels"],
       path: "Sources/RBPStore",
       swiftSettings: swiftSettings),
     .target(
@@ -70,6 +70,10 @@ let package = Package(
     .target(
       name: "CRBPKernels",
       path: "Sources/CRBPKernels",
+      cSettings: [.treatAllWarnings(as: .error)]),
+    .target(
+      name: "CRBPGuard",
+      path: "Sources/CRBPGuard",
       cSettings: [.treatAllWarnings(as: .error)]),
     .systemLibrary(
       name: "CHDF5",

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,12 +35,28 @@ static herr_t rbp_trial_attribute(hid_t location, const char *name, const H5A_in
   hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
   if (type >= 0 && count > 0 && count <= (1 << 20)) {
     if (H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0) {
-      hid_t memory = H5Tcopy(H5T_C_S1);
-      H5Tset_size(memory, H5T_VARIABLE);
-      H5Tset_cset(memory, H5Tget_cset(type));   // else there is no conversion, and no read
-      char **strings = calloc((size_t)count, sizeof(char *));
-      if (strings) H5Aread(a, memory, strings);
-      H5Tclose(memory);
+      // In the file's own character set (else there is no conversion, and
+      // no read) and in UTF-8 as the readers ask; then each string is
+      // measured and freed as the readers do, so that a pointer the library
+      // made up from damaged metadata is dereferenced here, not there.
+      H5T_cset_t sets[2] = {H5Tget_cset(type), H5T_CSET_UTF8};
+      for (int k = 0; k < 2; k++) {
+        hid_t memory = H5Tcopy(H5T_C_S1);
+        H5Tset_size(memory, H5T_VARIABLE);
+        H5Tset_cset(memory, sets[k]);
+        char **strings = calloc((size_t)count, sizeof(char *));
+        if (strings && H5Aread(a, memory, strings) >= 0) {
+          for (hssize_t i = 0; i < count; i++) {
+            if (strings[i]) {
+              volatile size_t length = strlen(strings[i]);
+              (void)length;
+              H5free_memory(strings[i]);
+            }
+          }
+        }
+        free(strings);
+        H5Tclose(memory);
+      }
     } else {
       size_t size = H5Tget_size(type);
       if (size > 0 && size <= (1 << 16)) {

@@ -5,6 +5,7 @@
 // deflate-compressed.
 
 import CHDF5
+import CRBPGuard
 import Foundation
 
 /// A number type HDF5 can convert to and from.
@@ -299,6 +300,11 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
   }
 }
 
+/// The crash guard's test hook: with `RBP_TEST_FAULT_IN_READ=1`, opening a
+/// file for reading reads address 16 inside the HDF5 lock, a fault as a
+/// damaged file that crashes the library makes.
+let testFaultWhileReading = ProcessInfo.processInfo.environment["RBP_TEST_FAULT_IN_READ"] == "1"
+
 /// An HDF5 file, which is its root group. `create` truncates; `open` reads
 /// (or updates, with `writable`).
 public final class HDF5File: HDF5Group, @unchecked Sendable {
@@ -321,13 +327,19 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
     }
     if !writable { try TrialRead.check(path) }
     let fapl = try strongCloseAccess(path)
-    let id = try HDF5.locked {
+    let (id, slot) = try HDF5.locked {
       let id = try HDF5.check(H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id),
                               "cannot open file as HDF5", file: path, path: "")
       rbp_close_on_exec(id)
-      return id
+      // Named by the crash guard while it is open for reading.
+      let slot = writable ? -1 : rbp_guard_open(path)
+      if !writable && testFaultWhileReading { rbp_guard_test_fault() }
+      return (id, slot)
     }
-    return HDF5File(id: id, file: path, path: "/", close: H5Fclose)
+    return HDF5File(id: id, file: path, path: "/", close: { id in
+      rbp_guard_close(slot)
+      return H5Fclose(id)
+    })
   }
 
   /// Closing the file closes every object still open in it, so the file is

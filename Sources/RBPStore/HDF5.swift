@@ -9,6 +9,7 @@
 // process-wide recursive lock, so the library has one owner at a time.
 
 import CHDF5
+import CRBPGuard
 import Foundation
 
 /// An error from HDF5, or from reading a file that does not hold what it
@@ -42,7 +43,11 @@ public enum HDF5 {
   @inline(__always) @discardableResult
   static func locked<R>(_ body: () throws -> R) rethrows -> R {
     lock.lock()
-    defer { lock.unlock() }
+    rbp_guard_enter()
+    defer {
+      rbp_guard_leave()
+      lock.unlock()
+    }
     H5Eset_auto2(rbp_H5E_DEFAULT(), nil, nil)
     return try body()
   }
@@ -74,6 +79,13 @@ public enum HDF5 {
     let detail = locked { stackMessage() }
     throw HDF5Error(file: file, path: path, message: detail.isEmpty ? what() : "\(what()) (\(detail))")
   }
+
+  /// Makes a fault inside the library while it reads a file end the
+  /// process with one line naming the files open for reading, instead of a
+  /// crash (crash_guard.h). For programs, not libraries: it replaces the
+  /// process's SIGSEGV, SIGBUS and SIGFPE handlers (passing other faults on
+  /// to them).
+  public static func installCrashGuard() { rbp_guard_install() }
 
   /// Makes one library call and checks its status, reading the error stack
   /// before the lock is released.

@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import RBPKernels
+import RBPStore
 
 struct RBP: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -22,6 +23,9 @@ enum Main {
     // A reader that goes away (`rbp train … | head`) must not kill a run
     // before its checkpoint: writes then fail with EPIPE, and are dropped.
     signal(SIGPIPE, SIG_IGN)
+    // A damaged file that crashes the HDF5 library as it is read ends the
+    // command with one line naming it (the trial read catches most first).
+    HDF5.installCrashGuard()
     // A launcher may hand its blocked signals down (test harnesses do):
     // SIGINT, SIGTERM and SIGHUP must reach this process whatever started it.
     var stopSignals = sigset_t()

@@ -11,6 +11,7 @@ import Foundation
 import Testing
 import RBPCore
 import RBPStore
+import RBPTestSupport
 
 @Suite("Damaged bytes")
 struct ByteFuzzTests {
@@ -47,5 +48,25 @@ struct ByteFuzzTests {
     }
     // The damage reaches the readers: many cases are refused.
     #expect((outcomes["error"] ?? 0) > 60, "\(outcomes)")
+  }
+
+  /// What the trial read cannot promise: a read out of bounds of a damaged
+  /// heap faults or not depending on where the allocator put the heap, so
+  /// the child may survive what the command then does not. A fault inside
+  /// the library (planted with RBP_TEST_FAULT_IN_READ) ends the command
+  /// with one line naming the file.
+  @Test func aFaultInsideTheLibraryIsOneLineNamingTheFile() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try rbp(["train", "--data", shipped("xor"), "--out", dir, "--epochs", "2", "--quiet"])
+    try #require(run.status == 0, "\(run.err)")
+    let checkpoint = dir + "/checkpoint.h5"
+    for (arguments, named) in [(["inspect", shipped("xor")], shipped("xor")),
+                               (["eval", "--checkpoint", checkpoint, "--data", shipped("xor")], checkpoint)] {
+      let r = try runProgram(rbpBinary, arguments, environment: ["RBP_TEST_FAULT_IN_READ": "1"])
+      let lines = r.err.split(separator: "\n")
+      #expect(r.status == 1 && lines.count == 1, "\(arguments[0]): exit \(r.status): \(r.err.prefix(300))")
+      #expect(lines.first == "Error: \(named): is damaged: reading it crashed the HDF5 library (signal 11)")
+    }
   }
 }
