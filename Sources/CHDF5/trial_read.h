@@ -101,11 +101,25 @@ static herr_t rbp_trial_object(hid_t root, const char *name, const H5O_info_t *i
     if (H5Gget_info(object, &links) >= 0) {
       for (hsize_t i = 0; i < links.nlinks && i < 65536; i++) {
         char link[1024];
-        H5Lget_name_by_idx(object, ".", H5_INDEX_NAME, H5_ITER_INC, i, link, sizeof link, H5P_DEFAULT);
+        ssize_t size = H5Lget_name_by_idx(object, ".", H5_INDEX_NAME, H5_ITER_INC, i, link, sizeof link, H5P_DEFAULT);
+        // Each child the ways the readers reach it: its kind by name, then
+        // opened by name as a group or a dataset.
+        if (size <= 0 || (size_t)size >= sizeof link) continue;
+        H5O_info_t child;
+        if (H5Oget_info_by_name2(object, link, &child, H5O_INFO_BASIC, H5P_DEFAULT) < 0) continue;
+        hid_t opened = child.type == H5O_TYPE_GROUP ? H5Gopen2(object, link, H5P_DEFAULT)
+                     : child.type == H5O_TYPE_DATASET ? H5Dopen2(object, link, H5P_DEFAULT) : -1;
+        if (opened >= 0) H5Oclose(opened);
       }
     }
   }
   if (info->type == H5O_TYPE_DATASET) {
+    // Its filters, as `rbp inspect` asks for them.
+    hid_t creation = H5Dget_create_plist(object);
+    if (creation >= 0) {
+      H5Pget_nfilters(creation);
+      H5Pclose(creation);
+    }
     hid_t type = H5Dget_type(object), space = H5Dget_space(object);
     hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
     H5T_class_t class = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;

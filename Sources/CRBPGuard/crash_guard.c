@@ -15,14 +15,16 @@ typedef struct {
   pthread_t owner;
   volatile sig_atomic_t used[RBP_GUARD_FILES];
   char paths[RBP_GUARD_FILES][RBP_GUARD_PATH];
-  struct sigaction previous[3];
+  struct sigaction previous[4];
   int installed;
 } rbp_guard_t;
 
 static rbp_guard_t state;
 static rbp_guard_t *rbp_guard(void) { return &state; }
 
-static const int rbp_guard_signals[3] = {SIGSEGV, SIGBUS, SIGFPE};
+// SIGABRT: glibc's heap checks abort when the library frees what a damaged
+// file made it allocate wrongly.
+static const int rbp_guard_signals[4] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
 
 void rbp_guard_enter(void) {
   rbp_guard_t *g = rbp_guard();
@@ -59,9 +61,11 @@ static void rbp_guard_write(const char *text) {
 static void rbp_guard_handler(int signal_number, siginfo_t *info, void *context) {
   (void)context;
   rbp_guard_t *g = rbp_guard();
-  // A fault the kernel raised (not a signal some process sent) on the
-  // thread inside the library.
-  if (info != NULL && info->si_code > 0 && g->depth > 0 && pthread_equal(g->owner, pthread_self())) {
+  // A fault the kernel raised, or an abort this process raised (not a
+  // signal another process sent), on the thread inside the library.
+  int raised_here = info != NULL &&
+      (info->si_code > 0 || (signal_number == SIGABRT && info->si_pid == getpid()));
+  if (raised_here && g->depth > 0 && pthread_equal(g->owner, pthread_self())) {
     rbp_guard_write("Error: ");
     int named = 0;
     for (int i = 0; i < RBP_GUARD_FILES; i++) {
@@ -81,7 +85,7 @@ static void rbp_guard_handler(int signal_number, siginfo_t *info, void *context)
   // Not a read of ours: put the previous handler back. A fault the kernel
   // raised happens again when this returns and reaches it; a signal sent
   // by a process is sent again.
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     if (rbp_guard_signals[i] == signal_number) sigaction(signal_number, &g->previous[i], NULL);
   }
   if (info == NULL || info->si_code <= 0) raise(signal_number);
@@ -96,7 +100,7 @@ void rbp_guard_install(void) {
   action.sa_sigaction = rbp_guard_handler;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   sigemptyset(&action.sa_mask);
-  for (int i = 0; i < 3; i++) sigaction(rbp_guard_signals[i], &action, &g->previous[i]);
+  for (int i = 0; i < 4; i++) sigaction(rbp_guard_signals[i], &action, &g->previous[i]);
 }
 
 

@@ -337,7 +337,8 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
       return (id, slot)
     }
     return HDF5File(id: id, file: path, path: "/", close: { id in
-      rbp_guard_close(slot)
+      // Closing reads and frees what the file made the library cache: still guarded.
+      defer { rbp_guard_close(slot) }
       return H5Fclose(id)
     })
   }

@@ -83,7 +83,7 @@ public enum HDF5 {
   /// Makes a fault inside the library while it reads a file end the
   /// process with one line naming the files open for reading, instead of a
   /// crash (crash_guard.h). For programs, not libraries: it replaces the
-  /// process's SIGSEGV, SIGBUS and SIGFPE handlers (passing other faults on
+  /// process's SIGSEGV, SIGBUS, SIGFPE and SIGABRT handlers (passing other faults on
   /// to them).
   public static func installCrashGuard() { rbp_guard_install() }
 

@@ -4,7 +4,7 @@
 // or not depending on where the allocator put that heap: the child may
 // survive what the reading process then does not. With the guard
 // installed (by the `rbp` executable only, never by the library on its own),
-// a SIGSEGV, SIGBUS or SIGFPE raised on the thread that is inside the HDF5
+// a SIGSEGV, SIGBUS, SIGFPE or SIGABRT raised on the thread that is inside the HDF5
 // library ends the process with one line naming the files open for
 // reading, and exit status 1. A fault anywhere else goes to the handler
 // that was there before (the Swift runtime's crash report).
