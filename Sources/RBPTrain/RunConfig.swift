@@ -302,7 +302,9 @@ public struct RunConfig: Equatable, Sendable {
 
   /// `rbp train --help`'s list of settings, by group, in lines of at most
   /// 78 columns (ArgumentParser keeps such lines as they are).
-  public static func helpText(groups: [Setting.Group] = Setting.Group.allCases) -> String {
+  /// `resuming`: say which settings `--resume` may change (for `train`;
+  /// the analysis commands resume nothing).
+  public static func helpText(groups: [Setting.Group] = Setting.Group.allCases, resuming: Bool = true) -> String {
     var lines: [String] = []
     func wrap(_ text: String, indent: Int) {
       var line = ""
@@ -323,7 +325,7 @@ public struct RunConfig: Equatable, Sendable {
       for s in members {
         let fallback = s.defaultRule ?? s.fixedDefault.map(\.description)
         let notes = [fallback.map { "Default: \($0)." }, s.scope == .every ? nil : "For \(s.scope) models only.",
-                     s.onResume == .mayChange ? "May change on --resume." : nil].compactMap { $0 }
+                     resuming && s.onResume == .mayChange ? "May change on --resume." : nil].compactMap { $0 }
         wrap("\(s.flag) \(s.placeholder) [\(s.name)]", indent: 2)
         wrap(([s.help] + notes).joined(separator: " "), indent: 6)
       }

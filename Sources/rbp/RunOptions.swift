@@ -36,7 +36,7 @@ struct SolverFlags: ParsableArguments {
   }
 
   /// For `--help`.
-  static var help: String { RunConfig.helpText(groups: [.solver]) }
+  static var help: String { RunConfig.helpText(groups: [.solver], resuming: false) }
 }
 
 /// Reads a JSON run configuration file strictly.
