@@ -53,6 +53,8 @@ const rbp_kernel_table RBP_CAT(rbp_table_, ISA_SUFFIX) = {
   .activate_f64 = RBP_CAT(activate_f64_, ISA_SUFFIX),
   .exp_f32 = RBP_CAT(exp_f32_, ISA_SUFFIX),
   .exp_f64 = RBP_CAT(exp_f64_, ISA_SUFFIX),
+  .max_difference_f32 = RBP_CAT(max_difference_f32_, ISA_SUFFIX),
+  .max_difference_f64 = RBP_CAT(max_difference_f64_, ISA_SUFFIX),
   .fma_loop_f32 = RBP_CAT(fma_loop_f32_, ISA_SUFFIX),
   .fma_loop_f64 = RBP_CAT(fma_loop_f64_, ISA_SUFFIX),
 };

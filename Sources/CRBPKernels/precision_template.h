@@ -376,6 +376,34 @@ void FN(activate)(int kind, const T *z, T *x, T *d, long count) {
 #undef ACTIVATE_BLOCK
 }
 
+/// out[0] = max |u − v| (NaN when any difference is NaN), out[1] = max |u|,
+/// over `count` elements: the change and the scale a sweep solver tests.
+void FN(max_difference)(const T *u, const T *v, long count, T *out) {
+  V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
+#define MAXDIFF_BLOCK(i, n)                                           \
+  {                                                                   \
+    V a = FN(load_part)(u + (i), (n));                                \
+    V d = a - FN(load_part)(v + (i), (n));                            \
+    d = FN(select)(d < 0, -d, d);                                     \
+    a = FN(select)(a < 0, -a, a);                                     \
+    nan = FN(select)(d != d, d, nan);                                 \
+    worst = FN(select)(d > worst, d, worst);                          \
+    scale = FN(select)(a > scale, a, scale);                          \
+  }
+  RBP_VECTOR_MAP(count, MAXDIFF_BLOCK);
+#undef MAXDIFF_BLOCK
+  T w = 0, s = 0;
+  int isNaN = 0;
+#pragma clang loop unroll(full)
+  for (long j = 0; j < W; j++) {
+    if (nan[j] != nan[j]) isNaN = 1;
+    if (worst[j] > w) w = worst[j];
+    if (scale[j] > s) s = scale[j];
+  }
+  out[0] = isNaN ? __builtin_nan("") : w;
+  out[1] = s;
+}
+
 void FN(exp)(const T *x, T *y, long count) {
 #define EXP_BLOCK(i, n) FN(store_part)(y + (i), FN(vexp)(FN(load_part)(x + (i), (n))), (n));
   RBP_VECTOR_MAP(count, EXP_BLOCK);

@@ -162,16 +162,9 @@ func retryUnconverged<T: KernelScalar>(
 /// (‖u − v‖∞, ‖u‖∞) over `count` elements; the first is NaN if any
 /// difference is NaN.
 @inline(__always)
-func differenceAndScale<T: BinaryFloatingPoint>(_ u: UnsafePointer<T>, _ v: UnsafePointer<T>, count: Int) -> (Double, Double) {
-  var worst: T = 0, scale: T = 0
-  for i in 0..<count {
-    let d = abs(u[i] - v[i])
-    if d.isNaN { return (.nan, .nan) }
-    if d > worst { worst = d }
-    let m = abs(u[i])
-    if m > scale { scale = m }
-  }
-  return (Double(worst), Double(scale))
+func differenceAndScale<T: KernelScalar>(_ u: UnsafePointer<T>, _ v: UnsafePointer<T>, count: Int) -> (Double, Double) {
+  let (difference, scale) = maxDifference(u, v, count: count)
+  return (difference, scale)
 }
 
 /// The P×width matrix whose row order[r] is row r of `rows` (undoing the

@@ -10,8 +10,10 @@
 //   auto      iterate, then GMRES for the patterns it leaves unconverged,
 //             then direct (N ≤ 2048) for what GMRES leaves
 //
-// Every method ends by measuring the true residual ‖s − d ⊙ (s·W + g)‖∞ of
-// what it returns, so diagnostics mean the same thing for all of them.
+// Every method reports the true residual ‖s − d ⊙ (s·W + g)‖∞ of what it
+// returns, so diagnostics mean the same thing for all of them: measured
+// again at the end, except after sweeps that retired every row (the change
+// that retired a row is that residual).
 //
 // Legend: P = patterns, N = units; d, g, s are P×N.
 
@@ -88,7 +90,10 @@ extension SteadyNetwork {
     case .auto:
       return adjointWithFallbacks(slopes: d, lossGradient: g, options: options, workspace: workspace)
     }
-    // The true residual of what is returned, for every method.
+    // The true residual of what is returned, for every method. A row the
+    // sweeps retired has it already: its change in the sweep that retired
+    // it is ‖s − d ⊙ (s·W + g)‖∞ at the s returned.
+    if method == .iterate && diagnostics.status.allSatisfy({ $0 == .converged }) { return (s, diagnostics) }
     let residuals = adjointResiduals(s, slopes: d, lossGradient: g, workspace: workspace)
     for p in 0..<d.rows where diagnostics.status[p] != .singular {
       let (residual, scale) = residuals[p]
@@ -178,6 +183,7 @@ extension SteadyNetwork {
           differenceAndScale(np.baseAddress! + r * n, sp.baseAddress! + r * n, count: n)
         }}
         diagnostics.iterations[p] = sweep
+        diagnostics.residuals[p] = change
         if !change.isFinite || options.accepts(change, scale: scale) {
           diagnostics.status[p] = change.isFinite ? .converged : .nonFinite
           active -= 1

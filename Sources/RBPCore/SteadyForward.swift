@@ -94,19 +94,40 @@ extension SteadyNetwork {
     let n = shape.units
     precondition(drives.cols == n && start.cols == n && drives.rows == start.rows,
                  "relax: drives \(drives.rows)×\(drives.cols) and start \(start.rows)×\(start.cols) must be P×\(n)")
+    let r = relaxKeepingSlopes(drives: drives, from: start, method: method, options: options, workspace: workspace)
+    return (r.states, r.diagnostics)
+  }
+
+  /// `relax`, also returning the slopes f'(W x + a) at the returned states
+  /// when the sweep solvers measured every row's residual at them (each
+  /// row converged in a sweep): the pre-activations of that sweep give the
+  /// slopes without another product. Nil otherwise.
+  func relaxKeepingSlopes(
+    drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
+    workspace: GEMMWorkspace<T>
+  ) -> SweepResult {
     switch method {
     case .iterate(let damping):
       return relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
                            mixer: DampedMixer(damping: T(damping)))
     case .anderson(let memory, let regularization, let damping):
       return relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
-                           mixer: AndersonMixer(patterns: start.rows, units: n, memory: memory,
+                           mixer: AndersonMixer(patterns: start.rows, units: drives.cols, memory: memory,
                                                 regularization: T(regularization), damping: T(damping)))
     case .newton:
-      return relaxByNewton(drives: drives, start: start, options: options)
+      let (states, diagnostics) = relaxByNewton(drives: drives, start: start, options: options)
+      return SweepResult(states: states, diagnostics: diagnostics, slopes: nil)
     case .auto:
       return relaxWithFallbacks(drives: drives, start: start, options: options, workspace: workspace)
     }
+  }
+
+  /// What the forward solvers return inside the module.
+  struct SweepResult {
+    var states: Matrix<T>
+    var diagnostics: SolveDiagnostics
+    /// f'(W x + a) at `states`, when every row converged in a sweep.
+    var slopes: Matrix<T>?
   }
 
   /// The stages of `.auto`. Each later stage runs only on the patterns the
@@ -114,16 +135,18 @@ extension SteadyNetwork {
   /// `start`, Newton from where Anderson stopped.
   func relaxWithFallbacks(
     drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
-  ) -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
-    var (states, diagnostics) = relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
-                                              mixer: DampedMixer(damping: 1))
+  ) -> SweepResult {
+    let first = relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
+                              mixer: DampedMixer(damping: 1))
+    if first.slopes != nil { return first }
+    var (states, diagnostics) = (first.states, first.diagnostics)
     let stages: [ForwardMethod] = [.iterate(damping: 0.5), .anderson, .newton]
     retryUnconverged(&states, &diagnostics, stages: stages.count) { stage, rows, current in
       let method = stages[stage]
       let from = method == .newton ? current.rows(rows) : start.rows(rows)
       return relax(drives: drives.rows(rows), from: from, method: method, options: options, workspace: workspace)
     }
-    return (states, diagnostics)
+    return SweepResult(states: states, diagnostics: diagnostics, slopes: nil)
   }
 
   /// Fixed points of every pattern, checked for stability, or the error of
@@ -148,10 +171,12 @@ extension SteadyNetwork {
     certifyBelow: Double = 1, workspace: GEMMWorkspace<T>
   ) throws -> (states: Matrix<T>, slopes: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
-    let (x, relaxDiagnostics) = relax(drives: drives, from: start, method: method, options: options, workspace: workspace)
-    var diagnostics = relaxDiagnostics
+    let relaxed = relaxKeepingSlopes(drives: drives, from: start, method: method, options: options,
+                                     workspace: workspace)
+    let x = relaxed.states
+    var diagnostics = relaxed.diagnostics
     try diagnostics.check(solver: method.name, tolerance: options.tolerance)
-    let d = slopes(states: x, drives: drives, workspace: workspace)
+    let d = relaxed.slopes ?? slopes(states: x, drives: drives, workspace: workspace)
     // Every state must be stable, whichever method found it: even plain
     // relaxation stays on an unstable fixed point it starts exactly on.
     diagnostics.spectralRadius = spectralRadii(slopes: d, certifyBelow: certifyBelow, workspace: workspace)
@@ -167,7 +192,7 @@ extension SteadyNetwork {
   /// state from its current state and image.
   func relaxBySweeps<M: SweepMixer>(
     drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>, mixer: M
-  ) -> (states: Matrix<T>, diagnostics: SolveDiagnostics) where M.Scalar == T {
+  ) -> SweepResult where M.Scalar == T {
     var mixer = mixer
     let (count, n) = (start.rows, shape.units)
     var x = start.elements
@@ -176,6 +201,9 @@ extension SteadyNetwork {
     var diagnostics = SolveDiagnostics(count: count)
     var z = [T](repeating: 0, count: count * n)
     var fx = [T](repeating: 0, count: count * n)
+    // Slopes of the retired rows, at their pattern's row: f'(z) of the
+    // sweep that measured their residual, z = W x + a at the returned x.
+    var slopes = Matrix<T>(rows: count, cols: n)
     let wt = parameters.W.transposed.elements
     var active = count
     var sweep = 0
@@ -205,6 +233,9 @@ extension SteadyNetwork {
           : options.accepts(residual, scale: scale) ? .converged : nil
         if let status {
           diagnostics.status[p] = status
+          z.withUnsafeBufferPointer { zp in fx.withUnsafeMutableBufferPointer { fp in slopes.withMutablePointer { dp in
+            activate(activation, z: zp.baseAddress! + r * n, x: fp.baseAddress! + r * n, slope: dp + p * n, count: n)
+          }}}
           active -= 1
           swapRows(&x, r, active, width: n)
           swapRows(&a, r, active, width: n)
@@ -218,7 +249,8 @@ extension SteadyNetwork {
       }
     }
     let states = unpermuted(x, order: order, width: n)
-    return (states, diagnostics)
+    let allConverged = diagnostics.status.allSatisfy { $0 == .converged }
+    return SweepResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
   }
 
   /// Newton's method per pattern on F(x) = x − f(W x + a) = 0, with the

@@ -124,3 +124,15 @@ public func adjointStep<T: KernelScalar>(
     while i < count { s[i] = d[i] * v[i]; i += 1 }
   }
 }
+
+/// (max |u − v|, max |u|) over `count` elements, vectorised: the change of
+/// a sweep and the scale it is measured against. The first is NaN when any
+/// difference is NaN.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
+public func maxDifference<T: KernelScalar>(
+  _ u: UnsafePointer<T>, _ v: UnsafePointer<T>, count: Int, kernels: KernelTable = .active
+) -> (difference: Double, scale: Double) {
+  let (worst, scale) = T._maxDifference(u, v, count: count, kernels)
+  return (Double(worst), Double(scale))
+}

@@ -44,6 +44,10 @@ where Vector.Scalar == Self {
   static func _activateSmooth(
     _ f: Activation, z: UnsafePointer<Self>, x: UnsafeMutablePointer<Self>,
     slope d: UnsafeMutablePointer<Self>?, count: Int, _ kernels: KernelTable)
+  /// (max |u − v|, max |u|) over `count` elements; NaN first when a
+  /// difference is NaN.
+  static func _maxDifference(_ u: UnsafePointer<Self>, _ v: UnsafePointer<Self>, count: Int, _ kernels: KernelTable)
+    -> (Self, Self)
   /// Twelve independent FMA chains in registers, `iterations` steps.
   static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Self) -> Self
 }
@@ -95,6 +99,15 @@ extension Float: KernelScalar {
   ) {
     kernels.kernels.pointee.activate_f32(f == .tanh ? 0 : 1, z, x, d, count)
   }
+  public static func _maxDifference(
+    _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, count: Int, _ kernels: KernelTable
+  ) -> (Float, Float) {
+    var out: (Float, Float) = (0, 0)
+    withUnsafeMutableBytes(of: &out) { raw in
+      kernels.kernels.pointee.max_difference_f32(u, v, count, raw.baseAddress!.assumingMemoryBound(to: Float.self))
+    }
+    return out
+  }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Float) -> Float {
     kernels.kernels.pointee.fma_loop_f32(iterations, seed)
   }
@@ -140,6 +153,15 @@ extension Double: KernelScalar {
     slope d: UnsafeMutablePointer<Double>?, count: Int, _ kernels: KernelTable
   ) {
     kernels.kernels.pointee.activate_f64(f == .tanh ? 0 : 1, z, x, d, count)
+  }
+  public static func _maxDifference(
+    _ u: UnsafePointer<Double>, _ v: UnsafePointer<Double>, count: Int, _ kernels: KernelTable
+  ) -> (Double, Double) {
+    var out: (Double, Double) = (0, 0)
+    withUnsafeMutableBytes(of: &out) { raw in
+      kernels.kernels.pointee.max_difference_f64(u, v, count, raw.baseAddress!.assumingMemoryBound(to: Double.self))
+    }
+    return out
   }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Double) -> Double {
     kernels.kernels.pointee.fma_loop_f64(iterations, seed)

@@ -4,6 +4,7 @@
 // fewer iterations than plain iteration on a slowly contracting one; an
 // expansive W gives the non-convergence error with its diagnostics.
 
+import Foundation
 import Testing
 import RBPCore
 import RBPKernels
@@ -36,6 +37,55 @@ struct SteadySolverTests {
     let fx = try net.drive(forStates: solutions[0], workspace: ws)
     let driveDiff = zip(fx.elements, a.elements).reduce(0.0) { max($0, abs($1.0 - $1.1)) }
     #expect(driveDiff < 1e-11)
+  }
+
+  /// The sweep solvers hand back the slopes of the sweep that retired each
+  /// row and the change that retired it as its residual; both must be what
+  /// a fresh evaluation at the returned states says (naive loops here).
+  @Test func sweepSlopesAndResidualsAreThoseOfTheReturnedStates() throws {
+    func check<T: KernelScalar>(_: T.Type, method: ForwardMethod) throws {
+      let (net, batch) = try randomProblem(T.self, activation: .tanh, loss: .mse, coupling: .dense,
+                                           units: 37, inputs: 5, outputs: 37, patterns: 9, gain: 0.45, seed: 57)
+      let ws = GEMMWorkspace<T>()
+      let (n, count) = (net.shape.units, batch.count)
+      let a = net.drives(batch.inputs, workspace: ws)
+      let options = SolverOptions(tolerance: 1e-5, maxIterations: 500)
+      let (x, d, diagnostics) = try net.settle(drives: a, from: Matrix(rows: count, cols: n), method: method,
+                                               options: options, workspace: ws)
+      #expect(diagnostics.allConverged)
+      let w = net.parameters.W
+      var z = [Double](repeating: 0, count: count * n)
+      for p in 0..<count {
+        for i in 0..<n {
+          var sum = Double(a[p, i])
+          for j in 0..<n { sum += Double(w[i, j]) * Double(x[p, j]) }
+          z[p * n + i] = sum
+          let want = 1 - Foundation.tanh(sum) * Foundation.tanh(sum)
+          // A slope one sweep off would be ~1e-6 away: tolerance 1e-5, ‖W‖ ≈ 0.9.
+          #expect(abs(Double(d[p, i]) - want) <= 64 * Double(T.ulpOfOne), "\(T.self) \(method) slope [\(p), \(i)]")
+        }
+      }
+      // The adjoint by sweeps: the reported residual is ‖s − d ⊙ (s·W + g)‖∞.
+      var g = Matrix<T>(rows: count, cols: n)
+      for p in 0..<count { for i in 0..<n { g[p, i] = x[p, i] - batch.targets[p, i] } }
+      let (s, adjoint) = net.adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, workspace: ws)
+      #expect(adjoint.allConverged)
+      for p in 0..<count {
+        var worst = 0.0
+        for i in 0..<n {
+          var sum = Double(g[p, i])
+          for j in 0..<n { sum += Double(s[p, j]) * Double(w[j, i]) }
+          worst = max(worst, abs(Double(s[p, i]) - Double(d[p, i]) * sum))
+        }
+        let eps = Double(T.ulpOfOne) * 64
+        #expect(abs(adjoint.residuals[p] - worst) <= eps, "\(T.self) residual of pattern \(p)")
+        #expect(adjoint.residuals[p] <= 1e-5)
+      }
+    }
+    for method in [ForwardMethod.iterate, .anderson, .auto] {
+      try check(Float.self, method: method)
+      try check(Double.self, method: method)
+    }
   }
 
   @Test func adjointSolversAgree() throws {

@@ -66,6 +66,35 @@ struct ElementwiseTests {
     }
   }
 
+  @Test func maxDifferenceMatchesScalarLoop() {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      for count in [1, 3, 7, 8, 9, 16, 17, 33, 100] {
+        var rng = SeededGenerator(seed: UInt64(count + 40))
+        var u = randomArray(T.self, count, &rng), v = randomArray(T.self, count, &rng)
+        // The largest of each in the tail lanes too, and of either sign.
+        u[count - 1] = -3
+        v[count / 2] = 5
+        var worst = 0.0, scale = 0.0
+        for i in 0..<count {
+          worst = Swift.max(worst, abs(Double(u[i] - v[i])))
+          scale = Swift.max(scale, abs(Double(u[i])))
+        }
+        let got = maxDifference(u, v, count: count, kernels: isa.kernels)
+        #expect(got.difference == worst && got.scale == scale, "\(T.self) \(isa) count \(count)")
+        for at in Set([0, count / 2, count - 1]) {
+          var w = v
+          w[at] = .nan
+          #expect(maxDifference(u, w, count: count, kernels: isa.kernels).difference.isNaN,
+                  "\(T.self) \(isa) NaN at \(at) of \(count)")
+        }
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
+
   @Test func adjointStepMatchesScalarLoop() {
     func check<T: KernelScalar>(_: T.Type) {
       for count in [1, 5, 8, 15, 16, 17, 64, 67] {

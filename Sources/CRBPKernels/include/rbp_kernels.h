@@ -51,6 +51,10 @@ typedef void (*rbp_activate_f64)(int kind, const double *z, double *x, double *d
 typedef void (*rbp_exp_f32)(const float *x, float *y, long count);
 /// y = e^x elementwise (0 below −708.3, +∞ above 709.7, NaN stays NaN).
 typedef void (*rbp_exp_f64)(const double *x, double *y, long count);
+/// out[0] = max |u − v| over `count` elements (NaN when a difference is
+/// NaN), out[1] = max |u|.
+typedef void (*rbp_max_difference_f32)(const float *u, const float *v, long count, float *out);
+typedef void (*rbp_max_difference_f64)(const double *u, const double *v, long count, double *out);
 /// Twelve independent vector FMA chains for `iterations` steps: the
 /// register-only FMA throughput the benchmarks compare against.
 typedef float (*rbp_fma_loop_f32)(long iterations, float seed);
@@ -71,6 +75,8 @@ typedef struct {
   rbp_activate_f64 activate_f64;
   rbp_exp_f32 exp_f32;
   rbp_exp_f64 exp_f64;
+  rbp_max_difference_f32 max_difference_f32;
+  rbp_max_difference_f64 max_difference_f64;
   rbp_fma_loop_f32 fma_loop_f32;
   rbp_fma_loop_f64 fma_loop_f64;
 } rbp_kernel_table;
