@@ -154,6 +154,33 @@ def check_agreement(rbp, tmp):
             sys.exit(f"compare_jax: {name}: rbp and JAX disagree ({worst:.1e})")
 
 
+def w3_accuracy(rbp, tmp, precision):
+    """W3's gradient at the timed settings (the timed precision, relaxation
+    forward and adjoint to 1e-6) on each side, against the converged f64
+    gradient: the largest error relative to the largest component."""
+    import h5py
+    import numpy as np
+    w = WORKLOADS["W3"]
+    W, bias, u, y = problem(w)
+    data, ck, out = (os.path.join(tmp, f"W3-{x}.h5") for x in ("data", "ck", "grad-timed"))
+    write_problem(data, ck, w, W, bias, u, y)
+    subprocess.run([rbp, "grad", "--checkpoint", ck, "--data", data, "--out", out, "--precision", precision,
+                    "--solver", "iterate", "--adjoint", "iterate", "--tolerance", "1e-6", "--adjoint-tolerance", "1e-6"],
+                   check=True)
+    with h5py.File(out) as f:
+        rW, rb = f["grad/W"][:].astype(np.float64), f["grad/b"][:].astype(np.float64)
+    jax, jnp, _, _, steady64 = jax_functions("f64")
+    _, (W64, b64) = steady64(*(jnp.array(a) for a in (W, bias, u, y)), 1e-13, 10000)
+    W64, b64 = np.asarray(W64), np.asarray(b64)
+    dtype = jnp.float64 if precision == "f64" else jnp.float32
+    _, _, _, _, steady = jax_functions(precision)
+    _, (jW, jb) = steady(*(jnp.array(a, dtype) for a in (W, bias, u, y)))
+    scale = max(np.max(np.abs(W64)), np.max(np.abs(b64)))
+    def error(gW, gb):
+        return max(np.max(np.abs(np.asarray(gW, np.float64) - W64)), np.max(np.abs(np.asarray(gb, np.float64) - b64))) / scale
+    return error(rW, rb), error(jW, jb)
+
+
 def time_jax(name, precision, seconds):
     """Median, min, max milliseconds of one JAX gradient step (this process is pinned by the caller)."""
     import numpy as np
@@ -204,12 +231,18 @@ def main():
     ap.add_argument("--cpus", default="1,2")
     ap.add_argument("--jax-worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--check-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--accuracy-worker", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     ensure_venv()
     if a.check_worker:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             check_agreement(a.check_worker, tmp)
+        return
+    if a.accuracy_worker:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(w3_accuracy(a.accuracy_worker[0], tmp, a.accuracy_worker[1])))
         return
     if a.jax_worker:
         median, low, high = time_jax(a.jax_worker[0], a.jax_worker[1], a.seconds)
@@ -218,6 +251,12 @@ def main():
     rbp = os.path.abspath(a.rbp)
     # JAX runs only in worker processes: this one forks the pinned runs.
     subprocess.run([sys.executable, os.path.abspath(__file__), "--check-worker", rbp], check=True)
+    if "W3" in a.only.split(","):
+        rbp_error, jax_error = json.loads(subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--accuracy-worker", rbp, a.precision],
+            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        print(f"compare_jax: W3 {a.precision} gradient at the timed settings against the converged f64 one "
+              f"(largest error over the largest component): rbp {rbp_error:.1e}, JAX {jax_error:.1e}")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"compare_jax: {cpu}, {len(os.sched_getaffinity(0))} CPUs, {a.precision}, "
           f"{time.strftime('%Y-%m-%d')}, {subprocess.run([rbp, '--version'], capture_output=True, text=True).stdout.strip()}")

@@ -169,7 +169,7 @@ struct BlockRing<T> {
 }
 
 /// The workspace scratch slots of a pass (`GEMMWorkspace.scratch`), one
-/// meaning each.
+/// meaning each (the steady-state solvers use the packed weights too).
 enum ScratchSlot: Int {
   /// z and f(z) of one step.
   case preactivations
@@ -185,6 +185,21 @@ enum ScratchSlot: Int {
   case segment
   /// The time-major inputs, T×P×I.
   case inputs
+  /// W packed into panels for `gemm(packedB:)`: the product s·W.
+  case packedWeights
+  /// Wᵀ packed into panels: the product x·Wᵀ.
+  case packedTransposedWeights
+}
+
+/// W (`transposed: false`, for s·W) or Wᵀ (for x·Wᵀ) packed into the
+/// workspace's slot for it, once for all the products of a pass.
+func packedWeights<T: KernelScalar>(
+  _ w: UnsafePointer<T>, units n: Int, transposed: Bool, workspace: GEMMWorkspace<T>
+) -> UnsafePointer<T> {
+  let slot = transposed ? ScratchSlot.packedTransposedWeights : .packedWeights
+  let packed = workspace.scratch(slot.rawValue, count: packedBCount(k: n, n: n, workspace: workspace))
+  packB(transB: transposed, k: n, n: n, b: w, ldb: n, into: packed, workspace: workspace)
+  return UnsafePointer(packed)
 }
 
 /// An array of `count` numbers whose every element the caller writes
@@ -194,7 +209,7 @@ func uninitializedArray<T: KernelScalar>(_ count: Int) -> [T] {
 }
 
 /// What one pass over a batch reads, prepared once: the sizes, the weights
-/// (and their transpose), bias and U, the time-major inputs (in the
+/// (and both packings of them), bias and U, the time-major inputs (in the
 /// workspace) and the objective.
 struct StepOperands<T: KernelScalar> {
   let net: TrajectoryNetwork<T>
@@ -202,7 +217,9 @@ struct StepOperands<T: KernelScalar> {
   let objective: ActiveObjective<T>
   let (count, steps, n, inputs): (Int, Int, Int, Int)
   let alpha: T
-  let w: [T], wt: [T], b: [T], u: [T]
+  let w: [T], b: [T], u: [T]
+  /// W and Wᵀ packed for the products s·W and x·Wᵀ of every step, in the workspace.
+  let packedW: UnsafePointer<T>, packedWT: UnsafePointer<T>
   /// T×P×I, in the workspace.
   let inputsTM: UnsafeMutablePointer<T>
 
@@ -214,7 +231,10 @@ struct StepOperands<T: KernelScalar> {
     (count, steps, n, inputs) = (batch.count, batch.steps, net.shape.units, net.shape.inputs)
     alpha = T(net.leak)
     w = net.parameters.W.elements
-    wt = net.parameters.W.transposed.elements
+    (packedW, packedWT) = w.withUnsafeBufferPointer { wp in
+      (packedWeights(wp.baseAddress!, units: net.shape.units, transposed: false, workspace: workspace),
+       packedWeights(wp.baseAddress!, units: net.shape.units, transposed: true, workspace: workspace))
+    }
     b = net.parameters.b
     u = net.parameters.U.elements
     inputsTM = workspace.scratch(ScratchSlot.inputs.rawValue, count: batch.inputs.count)
@@ -284,7 +304,6 @@ final class StepContext<T: KernelScalar> {
   var inputs: Int { operands.inputs }
   var alpha: T { operands.alpha }
   var w: [T] { operands.w }
-  var wt: [T] { operands.wt }
   var b: [T] { operands.b }
   var u: [T] { operands.u }
   var inputsTM: UnsafeMutablePointer<T> { operands.inputsTM }
@@ -333,7 +352,8 @@ final class StepContext<T: KernelScalar> {
       gemm(transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
            beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
     }
-    gemm(m: count, n: n, k: n, a: prev, lda: n, b: wt, ldb: n, beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
+    gemm(transB: true, m: count, n: n, k: n, a: prev, lda: n, b: w, ldb: n, packedB: operands.packedWT, beta: 1,
+         c: z, ldc: n, threads: threads, workspace: workspace)
     if alpha == 1 {
       activate(net.activation, z: z, x: next, slope: d, count: block)
     } else {
@@ -393,7 +413,8 @@ final class StepContext<T: KernelScalar> {
 
   /// e(t−1)'s recurrent part: out = (1−α) e + s·W.
   func propagate(e: UnsafePointer<T>, s: UnsafePointer<T>, into out: UnsafeMutablePointer<T>) {
-    gemm(m: count, n: n, k: n, a: s, lda: n, b: w, ldb: n, c: out, ldc: n, threads: threads, workspace: workspace)
+    gemm(m: count, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: operands.packedW, c: out, ldc: n,
+         threads: threads, workspace: workspace)
     if alpha != 1 { for i in 0..<block { out[i] += (1 - alpha) * e[i] } }
   }
 

@@ -10,10 +10,12 @@
 //   auto      iterate, then GMRES for the patterns it leaves unconverged,
 //             then direct (N ≤ 2048) for what GMRES leaves
 //
-// Every method reports the true residual ‖s − d ⊙ (s·W + g)‖∞ of what it
-// returns, so diagnostics mean the same thing for all of them: measured
-// again at the end, except after sweeps that retired every row (the change
-// that retired a row is that residual).
+// Every method but iterate reports the true residual ‖s − d ⊙ (s·W + g)‖∞
+// of what it returns, measured at the end. Iterate returns, for each row,
+// the image d ⊙ (s·W + g) of the sweep whose change met the tolerance (one
+// step closer to the solution) and reports that change, which bounds the
+// returned row's own residual from above where the map contracts; rows it
+// leaves unconverged are measured at the end like the others.
 //
 // Legend: P = patterns, N = units; d, g, s are P×N.
 
@@ -90,9 +92,8 @@ extension SteadyNetwork {
     case .auto:
       return adjointWithFallbacks(slopes: d, lossGradient: g, options: options, workspace: workspace)
     }
-    // The true residual of what is returned, for every method. A row the
-    // sweeps retired has it already: its change in the sweep that retired
-    // it is ‖s − d ⊙ (s·W + g)‖∞ at the s returned.
+    // The true residual of what is returned; iterate's converged rows
+    // report their last change instead (see the top of this file).
     if method == .iterate && diagnostics.status.allSatisfy({ $0 == .converged }) { return (s, diagnostics) }
     let residuals = adjointResiduals(s, slopes: d, lossGradient: g, workspace: workspace)
     for p in 0..<d.rows where diagnostics.status[p] != .singular {
@@ -143,14 +144,18 @@ extension SteadyNetwork {
   }
 
   /// out = d ⊙ (s·W + g) on the first `rows` rows.
+  /// `packedW`: W as `packedWeights` laid it out, when the caller applies
+  /// the map many times.
   func applyAdjointMap(
-    _ s: [T], slopes d: [T], lossGradient g: [T]?, rows: Int, into out: inout [T], workspace: GEMMWorkspace<T>
+    _ s: [T], slopes d: [T], lossGradient g: [T]?, rows: Int, into out: inout [T], workspace: GEMMWorkspace<T>,
+    packedW: UnsafePointer<T>? = nil
   ) {
     let n = shape.units
     parameters.values.withUnsafeBufferPointer { params in
       let w = params.baseAddress! + parameters.layout.w.lowerBound
       out.withUnsafeMutableBufferPointer { o in
-        gemm(m: rows, n: n, k: n, a: s, lda: n, b: w, ldb: n, c: o.baseAddress!, ldc: n, workspace: workspace)
+        gemm(m: rows, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: packedW, c: o.baseAddress!, ldc: n,
+             workspace: workspace)
         if let g {
           adjointStep(slope: d, UnsafePointer(o.baseAddress!), plus: g, into: o.baseAddress!, count: rows * n)
         } else {
@@ -161,7 +166,7 @@ extension SteadyNetwork {
   }
 
   /// The Almeida–Pineda relaxation s ← d ⊙ (s·W + g) from s = 0, each row
-  /// retiring once its change (its residual) is within tolerance.
+  /// retiring with its newest iterate once its change is within tolerance.
   func adjointBySweeps(
     slopes: Matrix<T>, lossGradient: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
   ) -> (Matrix<T>, SolveDiagnostics) {
@@ -173,9 +178,12 @@ extension SteadyNetwork {
     var diagnostics = SolveDiagnostics(count: count)
     var active = count
     var sweep = 0
+    let packedW = parameters.values.withUnsafeBufferPointer { params in
+      packedWeights(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: false, workspace: workspace)
+    }
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
-      applyAdjointMap(s, slopes: d, lossGradient: g, rows: active, into: &next, workspace: workspace)
+      applyAdjointMap(s, slopes: d, lossGradient: g, rows: active, into: &next, workspace: workspace, packedW: packedW)
       var r = active - 1
       while r >= 0 {
         let p = order[r]
@@ -186,6 +194,11 @@ extension SteadyNetwork {
         diagnostics.residuals[p] = change
         if !change.isFinite || options.accepts(change, scale: scale) {
           diagnostics.status[p] = change.isFinite ? .converged : .nonFinite
+          if change.isFinite {
+            s.withUnsafeMutableBufferPointer { sp in next.withUnsafeBufferPointer { np in
+              (sp.baseAddress! + r * n).update(from: np.baseAddress! + r * n, count: n)
+            }}
+          }
           active -= 1
           swapRows(&s, r, active, width: n)
           swapRows(&d, r, active, width: n)

@@ -12,8 +12,13 @@
 // reaches from its initial state (SPEC §1.1); the other methods are faster
 // or more robust ways to find it. Each pattern stops on its own residual
 // ‖f(Wx+a) − x‖∞: converged rows are swapped out of the active block, so
-// they stop costing work. A pattern's returned state is the one whose
-// residual was measured. `steadyStates` then checks stability: a state with
+// they stop costing work. A pattern that converges in a sweep returns that
+// sweep's image f(Wx+a), one relaxation step closer to the fixed point than
+// the x whose residual was measured (as relaxation "until the change is
+// below the tolerance" does), with the slopes f'(Wx+a) of the units at
+// those values; its reported residual is that last change, which bounds the
+// returned state's own residual from above where the map contracts. Newton
+// returns the state whose residual it measured. `steadyStates` then checks stability: a state with
 // ρ(D W) ≥ 1 is rejected as `.unstable` (see SteadyStability.swift).
 //
 // Legend: P = patterns, N = units; states, drives and images are P×N.
@@ -98,10 +103,9 @@ extension SteadyNetwork {
     return (r.states, r.diagnostics)
   }
 
-  /// `relax`, also returning the slopes f'(W x + a) at the returned states
-  /// when the sweep solvers measured every row's residual at them (each
-  /// row converged in a sweep): the pre-activations of that sweep give the
-  /// slopes without another product. Nil otherwise.
+  /// `relax`, also returning the slopes of the returned states when every
+  /// row converged in a sweep: f'(z) of the pre-activations z that gave
+  /// each returned state x = f(z), without another product. Nil otherwise.
   func relaxKeepingSlopes(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     workspace: GEMMWorkspace<T>
@@ -202,9 +206,11 @@ extension SteadyNetwork {
     var z = [T](repeating: 0, count: count * n)
     var fx = [T](repeating: 0, count: count * n)
     // Slopes of the retired rows, at their pattern's row: f'(z) of the
-    // sweep that measured their residual, z = W x + a at the returned x.
+    // sweep that retired them, whose image f(z) they return.
     var slopes = Matrix<T>(rows: count, cols: n)
-    let wt = parameters.W.transposed.elements
+    let packedWT = parameters.values.withUnsafeBufferPointer { params in
+      packedWeights(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: true, workspace: workspace)
+    }
     var active = count
     var sweep = 0
     while active > 0 && sweep < options.maxIterations {
@@ -212,8 +218,9 @@ extension SteadyNetwork {
       // Z = A + X·Wᵀ, F = f(Z) on the active rows.
       z.withUnsafeMutableBufferPointer { zp in
         a.withUnsafeBufferPointer { ap in zp.baseAddress!.update(from: ap.baseAddress!, count: active * n) }
-        x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
-          gemm(m: active, n: n, k: n, a: xp.baseAddress!, lda: n, b: wp.baseAddress!, ldb: n,
+        x.withUnsafeBufferPointer { xp in parameters.values.withUnsafeBufferPointer { params in
+          gemm(transB: true, m: active, n: n, k: n, a: xp.baseAddress!, lda: n,
+               b: params.baseAddress! + parameters.layout.w.lowerBound, ldb: n, packedB: packedWT,
                beta: 1, c: zp.baseAddress!, ldc: n, workspace: workspace)
         }}
         fx.withUnsafeMutableBufferPointer { fp in
@@ -236,6 +243,11 @@ extension SteadyNetwork {
           z.withUnsafeBufferPointer { zp in fx.withUnsafeMutableBufferPointer { fp in slopes.withMutablePointer { dp in
             activate(activation, z: zp.baseAddress! + r * n, x: fp.baseAddress! + r * n, slope: dp + p * n, count: n)
           }}}
+          if status == .converged {
+            x.withUnsafeMutableBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
+              (xp.baseAddress! + r * n).update(from: fp.baseAddress! + r * n, count: n)
+            }}
+          }
           active -= 1
           swapRows(&x, r, active, width: n)
           swapRows(&a, r, active, width: n)

@@ -3,7 +3,9 @@
 // and the five-loop machinery cost more than they save. A is read in place
 // by the micro-kernel through its strides; B is read in place too when a
 // full, untransposed NR-column panel is available and the rows it spans fit
-// in L2, and packed into one k×NR panel buffer otherwise.
+// in L2, and packed into one k×NR panel buffer otherwise; a caller that
+// multiplies by the same B many times packs it once (`packB`) and passes the
+// panels.
 
 /// Largest `m·n·k` sent down the small path unconditionally; above it the
 /// packed path's contiguous, reused panels usually win.
@@ -50,7 +52,10 @@ func smallGEMM<T: KernelScalar>(
       // panel, or exactly one vector: the narrow loop reads no more) and
       // the rows the panel spans in B fit in L2: beyond, its lines come
       // from L3 for every sliver of A, and a packed copy stays in L1.
-      if !p.transB && (nr == NR || nr == width) && p.k * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes {
+      if let packed = p.packedB {
+        b = packed + jr / NR * p.k * NR
+        bStride = NR
+      } else if !p.transB && (nr == NR || nr == width) && p.k * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes {
         b = p.b + jr
         bStride = p.ldb
       } else {

@@ -47,6 +47,11 @@ public struct GEMMProblem<T: KernelScalar>: @unchecked Sendable {
   public var c: UnsafeMutablePointer<T>
   public var ldc: Int
   public var threads: Int
+  /// op(B) already packed into NR-column panels (see `packB`), or nil. The
+  /// small path reads these panels instead of B; the blocked path packs B.
+  public var packedB: UnsafePointer<T>? = nil
+  /// The NR the panels of `packedB` were packed for.
+  public var packedNR: Int = 0
 
   /// op(A)[i, p]
   @inline(__always) func opA(_ i: Int, _ p: Int) -> T {
@@ -71,6 +76,10 @@ public struct GEMMProblem<T: KernelScalar>: @unchecked Sendable {
     q.n = cols
     q.b = transB ? b + j0 * ldb : b + j0
     q.c = c + j0
+    if let packed = packedB {
+      precondition(j0 % packedNR == 0, "GEMMProblem.columns: a packed B is split only at panel boundaries")
+      q.packedB = packed + j0 / packedNR * k * packedNR
+    }
     return q
   }
 }
@@ -186,6 +195,11 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
 ///   - a, lda: A as stored, m×k (or k×m when transposed), row stride `lda`.
 ///   - b, ldb: B as stored, k×n (or n×k when transposed), row stride `ldb`.
 ///   - c, ldc: C, m×n, row stride `ldc`.
+///   - packedB: op(B) as `packB` laid it out for this workspace, for a B
+///     that many products share (a weight matrix over the sweeps or steps
+///     of one pass): the small path then reads its contiguous panels
+///     instead of packing or striding through B. `b` is still required.
+///     The result is the same, bit for bit.
 ///   - threads: worker threads for large products; callers that already
 ///     parallelise at a higher level pass 1.
 ///   - workspace: packing buffers, reused across calls.
@@ -197,6 +211,7 @@ public func gemm<T: KernelScalar>(
   alpha: T = 1,
   a: UnsafePointer<T>, lda: Int,
   b: UnsafePointer<T>, ldb: Int,
+  packedB: UnsafePointer<T>? = nil,
   beta: T = 0,
   c: UnsafeMutablePointer<T>, ldc: Int,
   threads: Int = 1,
@@ -207,11 +222,40 @@ public func gemm<T: KernelScalar>(
   precondition(ldb >= max(1, transB ? k : n), "gemm: ldb \(ldb) too small")
   precondition(ldc >= max(1, n), "gemm: ldc \(ldc) too small")
   precondition(threads >= 1, "gemm: threads must be at least 1")
-  T._gemm(
-    GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k,
-                alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                beta: beta, c: c, ldc: ldc, threads: threads),
-    workspace)
+  var problem = GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k,
+                            alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                            beta: beta, c: c, ldc: ldc, threads: threads)
+  if let packedB {
+    problem.packedB = packedB
+    problem.packedNR = workspace.blocking.nr
+  }
+  T._gemm(problem, workspace)
+}
+
+/// Elements `packB` writes for a k×n op(B): k·⌈n/NR⌉·NR.
+public func packedBCount<T: KernelScalar>(k: Int, n: Int, workspace: GEMMWorkspace<T>) -> Int {
+  k * roundUp(n, workspace.blocking.nr)
+}
+
+/// Packs op(B), k×n, into NR-column panels for `gemm(packedB:)`: panel j
+/// holds columns j·NR ..< (j+1)·NR as k rows of NR (zero beyond n), the
+/// layout the micro-kernel of `workspace`'s instruction set reads.
+/// `into` must hold `packedBCount(k:n:workspace:)` elements.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
+public func packB<T: KernelScalar>(
+  transB: Bool = false, k: Int, n: Int, b: UnsafePointer<T>, ldb: Int,
+  into packed: UnsafeMutablePointer<T>, workspace: GEMMWorkspace<T>
+) {
+  precondition(k >= 0 && n >= 0 && ldb >= max(1, transB ? k : n), "packB: bad shape")
+  let nr = workspace.blocking.nr
+  let p = GEMMProblem(transA: false, transB: transB, m: 0, n: n, k: k, alpha: 1, a: b, lda: 1, b: b, ldb: ldb,
+                      beta: 0, c: UnsafeMutablePointer(mutating: b), ldc: 1, threads: 1)
+  var j = 0
+  while j < n {
+    packPanelB(p, rows: 0, k, column: j, cols: min(nr, n - j), nr: nr, into: packed + j / nr * k * nr)
+    j += nr
+  }
 }
 
 /// Chooses the path for one problem. Specialised per precision through

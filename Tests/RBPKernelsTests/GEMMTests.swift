@@ -12,7 +12,7 @@ import Testing
 @testable import RBPKernels
 
 enum Path: String, CaseIterable, CustomStringConvertible {
-  case entry, small, blocked, tinyBlocked, threaded, threadedSmall
+  case entry, small, blocked, tinyBlocked, threaded, threadedSmall, packedSmall, packedThreaded
   var description: String { rawValue }
 }
 
@@ -107,6 +107,22 @@ func checkGEMM<T: KernelScalar>(
         if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: false, blocking: tiny) }
       case .threadedSmall:
         if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: true) }
+      case .packedSmall, .packedThreaded:
+        // op(B) packed once by the public packB; the small path reads its panels.
+        var packed = [T](repeating: .nan, count: packedBCount(k: s.k, n: s.n, workspace: ws))
+        packed.withUnsafeMutableBufferPointer { pp in
+          packB(transB: transB, k: s.k, n: s.n, b: p.b, ldb: ldb, into: pp.baseAddress!, workspace: ws)
+          var q = p
+          q.packedB = UnsafePointer(pp.baseAddress!)
+          q.packedNR = bl.nr
+          if s.k == 0 || alpha == 0 {
+            scaleC(q)
+          } else if path == .packedSmall {
+            smallGEMM(q, blocking: bl, ws.kernels, panel: w[0].packB)
+          } else {
+            threadedGEMM(q, workers: 2, ws, small: true)
+          }
+        }
       }
     }}}
 
@@ -202,6 +218,33 @@ struct GEMMTests {
                       alpha: 1, beta: 0.5, seed: 11, isa: isa) == nil)
     #expect(checkGEMM(Double.self, path: .small, shape: s, transA: true, transB: false,
                       alpha: -0.5, beta: 0, seed: 12, isa: isa) == nil)
+  }
+
+  /// A B packed once (`packB`) gives the same bits as the unpacked product,
+  /// on the engine's shapes (B read in place, B packed panel by panel,
+  /// B transposed), on one thread and split across two.
+  @Test(arguments: [(64, 256, 256), (64, 512, 512), (32, 64, 64), (13, 70, 33)])
+  func packedWeightsGiveTheSameBits(shape: (Int, Int, Int)) {
+    let (m, n, k) = shape
+    var rng = SeededGenerator(seed: 77)
+    let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, k * n, &rng)
+    let ws = GEMMWorkspace<Float>()
+    for transB in [false, true] {
+      let ldb = transB ? k : n
+      if transB && n != k { continue }
+      var packed = [Float](repeating: .nan, count: packedBCount(k: k, n: n, workspace: ws))
+      packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: &packed, workspace: ws)
+      for threads in [1, 2] {
+        var plain = [Float](repeating: 0, count: m * n), fromPacked = plain
+        gemm(transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: &plain, ldc: n,
+             threads: threads, workspace: ws)
+        packed.withUnsafeBufferPointer { pp in
+          gemm(transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, packedB: pp.baseAddress!,
+               c: &fromPacked, ldc: n, threads: threads, workspace: ws)
+        }
+        #expect(plain == fromPacked, "\(shape) transB \(transB) threads \(threads)")
+      }
+    }
   }
 
   /// Threads split C into disjoint slices computed exactly as on one
