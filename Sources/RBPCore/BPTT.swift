@@ -220,8 +220,10 @@ struct StepOperands<T: KernelScalar> {
   let w: [T], b: [T], u: [T]
   /// W and Wᵀ packed for the products s·W and x·Wᵀ of every step, in the workspace.
   let packedW: UnsafePointer<T>, packedWT: UnsafePointer<T>
-  /// T×P×I, in the workspace.
-  let inputsTM: UnsafeMutablePointer<T>
+  /// T×P×I, in the workspace, for dense coupling (its products and ∂U take
+  /// every sequence's u(t) as one block); nil otherwise: identity coupling
+  /// adds each u_p(t) where the batch holds it.
+  let inputsTM: UnsafeMutablePointer<T>?
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
        _ objective: (any StateObjective<T>)?) {
@@ -237,8 +239,13 @@ struct StepOperands<T: KernelScalar> {
     }
     b = net.parameters.b
     u = net.parameters.U.elements
-    inputsTM = workspace.scratch(ScratchSlot.inputs.rawValue, count: batch.inputs.count)
-    batch.timeMajor(batch.inputs, width: net.shape.inputs, into: inputsTM)
+    if inputs > 0 && net.shape.coupling == .dense {
+      let tm = workspace.scratch(ScratchSlot.inputs.rawValue, count: batch.inputs.count)
+      batch.timeMajor(batch.inputs, width: inputs, into: tm)
+      inputsTM = tm
+    } else {
+      inputsTM = nil
+    }
   }
 }
 
@@ -306,7 +313,7 @@ final class StepContext<T: KernelScalar> {
   var w: [T] { operands.w }
   var b: [T] { operands.b }
   var u: [T] { operands.u }
-  var inputsTM: UnsafeMutablePointer<T> { operands.inputsTM }
+  var inputsTM: UnsafeMutablePointer<T>? { operands.inputsTM }
   var workspace: GEMMWorkspace<T> { storage.workspace }
   var block: Int { storage.block }
   var z: UnsafeMutablePointer<T> { storage.z }
@@ -334,21 +341,21 @@ final class StepContext<T: KernelScalar> {
   func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>) {
     // z = b + U u(t) + x(t−1)·Wᵀ
     let z = self.z
-    let ut = inputsTM + (t - 1) * count * inputs   // u(t), P×I
     let identity = inputs > 0 && net.shape.coupling == .identity
-    b.withUnsafeBufferPointer { bias in
+    b.withUnsafeBufferPointer { bias in batch.inputs.withUnsafeBufferPointer { all in
       for p in 0..<count {
         let row = z + p &* n
         if identity {
-          let input = ut + p &* inputs
+          let input = all.baseAddress! + (p &* steps &+ t &- 1) &* inputs   // u_p(t), sequence-major
           for j in 0..<inputs { row[j] = bias[j] + input[j] }
           for j in inputs..<n { row[j] = bias[j] }
         } else {
           row.update(from: bias.baseAddress!, count: n)
         }
       }
-    }
-    if inputs > 0 && net.shape.coupling == .dense {
+    }}
+    if let inputsTM {
+      let ut = inputsTM + (t - 1) * count * inputs   // u(t), P×I
       gemm(transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
            beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
     }
@@ -427,7 +434,7 @@ final class StepContext<T: KernelScalar> {
       let g = gp.baseAddress!
       gemm(transA: true, m: n, n: n, k: rows, alpha: scale, a: s, lda: n, b: x, ldb: n,
            beta: 1, c: g + layout.w.lowerBound, ldc: n, threads: threads, workspace: workspace)
-      if net.shape.coupling == .dense && inputs > 0 {
+      if let inputsTM {
         gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
              b: inputsTM + (firstStep - 1) * count * inputs, ldb: inputs,
              beta: 1, c: g + layout.u.lowerBound, ldc: inputs, threads: threads, workspace: workspace)
