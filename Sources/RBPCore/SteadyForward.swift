@@ -16,10 +16,11 @@
 // sweep's image f(Wx+a), one relaxation step closer to the fixed point than
 // the x whose residual was measured (as relaxation "until the change is
 // below the tolerance" does), with the slopes f'(Wx+a) of the units at
-// those values; its reported residual is that last change, which bounds the
-// returned state's own residual from above where the map contracts. Newton
-// returns the state whose residual it measured. `steadyStates` then checks stability: a state with
-// ρ(D W) ≥ 1 is rejected as `.unstable` (see SteadyStability.swift).
+// those values; its reported residual is that last change, which bounds
+// the returned state's own residual from above where the map contracts.
+// Newton returns the state whose residual it measured. `steadyStates` then
+// checks stability: a state with ρ(D W) ≥ 1 is rejected as `.unstable`
+// (see SteadyStability.swift).
 //
 // Legend: P = patterns, N = units; states, drives and images are P×N.
 // Greek letters: ω the damping, c_i Anderson's mixing coefficients, λ its
@@ -130,7 +131,8 @@ extension SteadyNetwork {
   struct SweepResult {
     var states: Matrix<T>
     var diagnostics: SolveDiagnostics
-    /// f'(W x + a) at `states`, when every row converged in a sweep.
+    /// f'(z) of the pre-activations z with states = f(z), when every row
+    /// converged in a sweep.
     var slopes: Matrix<T>?
   }
 
