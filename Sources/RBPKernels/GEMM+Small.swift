@@ -15,7 +15,8 @@ let smallPathMaxVolume = 256 * 256 * 64
 /// tile row or column): each packed element would be reused too few times to
 /// repay the copy. A narrow B (short n) tolerates a little more than a wide
 /// B read in place. Never with a transposed B, whose panels must be
-/// gathered anyway. The limits were measured on the engine's shapes.
+/// gathered anyway, unless they were packed beforehand. The limits were
+/// measured on the engine's shapes.
 let smallPathMaxSide = 64
 let smallPathMaxBytesNarrowB = 5 << 19  // 2.5 MiB
 let smallPathMaxBytesShortA = 2 << 20   // 2 MiB
@@ -26,7 +27,9 @@ let inPlaceSpanBytes = 512 << 10
 @inline(__always)
 func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
   if p.m * p.n * p.k <= smallPathMaxVolume { return true }
-  if p.transB { return false }
+  // A transposed B must be gathered into panels, which the packed path
+  // does once per block; already packed panels are read as they are.
+  if p.transB && p.packedB == nil { return false }
   let bytes = (p.m + p.n) * p.k * MemoryLayout<T>.stride
   return (p.n <= smallPathMaxSide && bytes <= smallPathMaxBytesNarrowB)
     || (p.m <= smallPathMaxSide && bytes <= smallPathMaxBytesShortA)

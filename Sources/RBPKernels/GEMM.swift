@@ -198,8 +198,10 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
 ///   - packedB: op(B) as `packB` laid it out for this workspace, for a B
 ///     that many products share (a weight matrix over the sweeps or steps
 ///     of one pass): the small path then reads its contiguous panels
-///     instead of packing or striding through B. `b` is still required.
-///     The result is the same, bit for bit.
+///     instead of packing or striding through B. `b` is still required
+///     (the packed path reads it). The result is bit for bit that of the
+///     product with op(B) stored untransposed; a transposed B with its
+///     panels packed takes the small path like an untransposed one.
 ///   - threads: worker threads for large products; callers that already
 ///     parallelise at a higher level pass 1.
 ///   - workspace: packing buffers, reused across calls.

@@ -220,31 +220,57 @@ struct GEMMTests {
                       alpha: -0.5, beta: 0, seed: 12, isa: isa) == nil)
   }
 
-  /// A B packed once (`packB`) gives the same bits as the unpacked product,
-  /// on the engine's shapes (B read in place, B packed panel by panel,
-  /// B transposed), on one thread and split across two.
+  /// A B packed once (`packB`) gives the same bits as the unpacked product
+  /// of op(B) stored untransposed, on the engine's shapes (B read in place,
+  /// B packed panel by panel), on one thread and split across two: for a
+  /// transposed B, the bits of the explicit transpose (what the engine
+  /// multiplied by before it packed Wᵀ).
   @Test(arguments: [(64, 256, 256), (64, 512, 512), (32, 64, 64), (13, 70, 33)])
   func packedWeightsGiveTheSameBits(shape: (Int, Int, Int)) {
     let (m, n, k) = shape
     var rng = SeededGenerator(seed: 77)
     let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, k * n, &rng)
+    // bt = op(B) stored n×k, so that op(B) = btᵀ.
+    var bt = [Float](repeating: 0, count: n * k)
+    for p in 0..<k { for j in 0..<n { bt[j * k + p] = b[p * n + j] } }
     let ws = GEMMWorkspace<Float>()
     for transB in [false, true] {
-      let ldb = transB ? k : n
-      if transB && n != k { continue }
       var packed = [Float](repeating: .nan, count: packedBCount(k: k, n: n, workspace: ws))
-      packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: &packed, workspace: ws)
+      if transB {
+        packB(transB: true, k: k, n: n, b: bt, ldb: k, into: &packed, workspace: ws)
+      } else {
+        packB(k: k, n: n, b: b, ldb: n, into: &packed, workspace: ws)
+      }
       for threads in [1, 2] {
         var plain = [Float](repeating: 0, count: m * n), fromPacked = plain
-        gemm(transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: &plain, ldc: n,
-             threads: threads, workspace: ws)
+        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &plain, ldc: n, threads: threads, workspace: ws)
         packed.withUnsafeBufferPointer { pp in
-          gemm(transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, packedB: pp.baseAddress!,
-               c: &fromPacked, ldc: n, threads: threads, workspace: ws)
+          if transB {
+            gemm(transB: true, m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, packedB: pp.baseAddress!,
+                 c: &fromPacked, ldc: n, threads: threads, workspace: ws)
+          } else {
+            gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, packedB: pp.baseAddress!,
+                 c: &fromPacked, ldc: n, threads: threads, workspace: ws)
+          }
         }
-        #expect(plain == fromPacked, "\(shape) transB \(transB) threads \(threads)")
+        let differing = zip(plain, fromPacked).filter { $0.0 != $0.1 }.count
+        #expect(differing == 0, "\(shape) transB \(transB) threads \(threads): \(differing) elements differ")
       }
     }
+  }
+
+  /// A transposed B goes down the packed path unless its panels are
+  /// already packed: a step's x·Wᵀ with W packed once (N = 512) stays on
+  /// the small path.
+  @Test func packedTransposedWeightsStayOnTheSmallPath() {
+    let p = UnsafePointer<Float>(bitPattern: 64)!
+    var problem = GEMMProblem<Float>(transA: false, transB: true, m: 64, n: 512, k: 512, alpha: 1,
+                                     a: p, lda: 512, b: p, ldb: 512, beta: 1,
+                                     c: UnsafeMutablePointer(bitPattern: 64)!, ldc: 512, threads: 1)
+    #expect(!useSmallPath(problem))
+    problem.packedB = p
+    problem.packedNR = Float.gemmBlocking.nr
+    #expect(useSmallPath(problem))
   }
 
   /// Threads split C into disjoint slices computed exactly as on one
