@@ -183,7 +183,8 @@ enum ScratchSlot: Int {
   case adjoints
   /// One recomputed segment of states.
   case segment
-  /// The time-major inputs, T×P×I.
+  /// The time-major inputs: all steps, T×P×I (dense coupling), or a
+  /// chunk of steps of them (identity coupling).
   case inputs
   /// W packed into panels for `gemm(packedB:)`: the product s·W.
   case packedWeights
@@ -221,9 +222,13 @@ struct StepOperands<T: KernelScalar> {
   /// W and Wᵀ packed for the products s·W and x·Wᵀ of every step, in the workspace.
   let packedW: UnsafePointer<T>, packedWT: UnsafePointer<T>
   /// T×P×I, in the workspace, for dense coupling (its products and ∂U take
-  /// every sequence's u(t) as one block); nil otherwise: identity coupling
-  /// adds each u_p(t) where the batch holds it.
+  /// every sequence's u(t) as one block); nil otherwise.
   let inputsTM: UnsafeMutablePointer<T>?
+  /// Identity coupling: `inputChunk` steps of u(t), P×I each, in the
+  /// workspace, refilled as the steps reach them (`StepContext.inputs(at:)`),
+  /// so that a long sequence is not copied whole.
+  let inputChunk: Int
+  let inputChunkBuffer: UnsafeMutablePointer<T>?
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
        _ objective: (any StateObjective<T>)?) {
@@ -239,12 +244,18 @@ struct StepOperands<T: KernelScalar> {
     }
     b = net.parameters.b
     u = net.parameters.U.elements
+    inputChunk = min(batch.steps, 16)
     if inputs > 0 && net.shape.coupling == .dense {
       let tm = workspace.scratch(ScratchSlot.inputs.rawValue, count: batch.inputs.count)
       batch.timeMajor(batch.inputs, width: inputs, into: tm)
       inputsTM = tm
+      inputChunkBuffer = nil
+    } else if inputs > 0 {
+      inputsTM = nil
+      inputChunkBuffer = workspace.scratch(ScratchSlot.inputs.rawValue, count: inputChunk * batch.count * inputs)
     } else {
       inputsTM = nil
+      inputChunkBuffer = nil
     }
   }
 }
@@ -294,6 +305,9 @@ final class StepContext<T: KernelScalar> {
   /// Worker threads inside each matrix product (1: the caller's thread).
   let threads: Int
 
+  /// The chunk of steps `operands.inputChunkBuffer` holds, or −1.
+  private var loadedInputChunk = -1
+
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
        _ objective: (any StateObjective<T>)?, threads: Int = 1) {
     operands = StepOperands(net, batch, workspace, objective)
@@ -341,19 +355,19 @@ final class StepContext<T: KernelScalar> {
   func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>) {
     // z = b + U u(t) + x(t−1)·Wᵀ
     let z = self.z
-    let identity = inputs > 0 && net.shape.coupling == .identity
-    b.withUnsafeBufferPointer { bias in batch.inputs.withUnsafeBufferPointer { all in
+    let ut = operands.inputChunkBuffer == nil ? nil : identityInputs(at: t)   // u(t), P×I
+    b.withUnsafeBufferPointer { bias in
       for p in 0..<count {
         let row = z + p &* n
-        if identity {
-          let input = all.baseAddress! + (p &* steps &+ t &- 1) &* inputs   // u_p(t), sequence-major
+        if let ut {
+          let input = ut + p &* inputs
           for j in 0..<inputs { row[j] = bias[j] + input[j] }
           for j in inputs..<n { row[j] = bias[j] }
         } else {
           row.update(from: bias.baseAddress!, count: n)
         }
       }
-    }}
+    }
     if let inputsTM {
       let ut = inputsTM + (t - 1) * count * inputs   // u(t), P×I
       gemm(transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
@@ -416,6 +430,26 @@ final class StepContext<T: KernelScalar> {
     }
     propagate(e: e, s: s, into: carried)
     swap(&e, &carried)
+  }
+
+  /// u(t), P×I, for identity coupling: its chunk of steps copied from the
+  /// sequence-major batch (each sequence's steps of a chunk are one
+  /// contiguous run) when a step first reaches it.
+  func identityInputs(at t: Int) -> UnsafePointer<T> {
+    let chunk = (t - 1) / operands.inputChunk
+    let first = chunk * operands.inputChunk
+    let buffer = operands.inputChunkBuffer!
+    if chunk != loadedInputChunk {
+      let length = min(operands.inputChunk, steps - first)
+      batch.inputs.withUnsafeBufferPointer { all in
+        for p in 0..<count {
+          let from = all.baseAddress! + (p * steps + first) * inputs
+          for k in 0..<length { (buffer + (k * count + p) * inputs).update(from: from + k * inputs, count: inputs) }
+        }
+      }
+      loadedInputChunk = chunk
+    }
+    return UnsafePointer(buffer + ((t - 1 - first) * count) * inputs)
   }
 
   /// e(t−1)'s recurrent part: out = (1−α) e + s·W.

@@ -72,6 +72,33 @@ struct BPTTTests {
     }
   }
 
+  /// Identity coupling copies u(t) in chunks of steps as the passes reach
+  /// them (forward, and again per recomputed segment); over 41 steps (three
+  /// chunks) every mode must give what dense coupling with U = I gives
+  /// from its whole time-major copy: the same loss, ∂W, ∂b and ∂x0.
+  @Test func chunkedIdentityInputsMatchDenseCouplingWithTheIdentity() throws {
+    let (n, steps) = (6, 41)
+    let (identity, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, coupling: .identity,
+                                                leak: 0.6, units: n, inputs: 4, outputs: 3, count: 5, steps: steps,
+                                                seed: 73)
+    let shape = try NetworkShape(units: n, inputs: 4, outputs: 3, coupling: .dense)
+    var rng = SeededGenerator(seed: 1)
+    var dense = try TrajectoryNetwork<Double>.random(shape: shape, activation: .tanh, loss: .mse, leak: 0.6,
+                                                     gain: 0.6, using: &rng)
+    dense.parameters.W = identity.parameters.W
+    dense.parameters.b = identity.parameters.b
+    dense.parameters.x0 = identity.parameters.x0
+    dense.parameters.U = Matrix(rows: n, cols: 4, elements: (0..<n * 4).map { $0 / 4 == $0 % 4 ? 1 : 0 })
+    for mode in [BPTTMode.full, .truncated(window: 7), .checkpointed(every: 5), .checkpointed(every: nil)] {
+      let a = try identity.gradient(batch: batch, mode: mode, keepingTrajectory: false)
+      let b = try dense.gradient(batch: batch, mode: mode, keepingTrajectory: false)
+      #expect(abs(a.loss - b.loss) <= 1e-13 * abs(b.loss), "\(mode) loss")
+      let worst = zip(a.gradient.W.elements + a.gradient.b + a.gradient.x0,
+                      b.gradient.W.elements + b.gradient.b + b.gradient.x0).map { abs($0 - $1) }.max()!
+      #expect(worst <= 1e-13, "\(mode): ∂W, ∂b, ∂x0 differ by \(worst)")
+    }
+  }
+
   /// Threads inside the matrix products (wide enough to be split) give the
   /// same bits as one thread, in every mode, leaky and dense inputs included.
   @Test func productThreadsGiveTheSameBits() throws {
