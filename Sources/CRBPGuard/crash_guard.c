@@ -10,12 +10,15 @@
 #define RBP_GUARD_FILES 8
 #define RBP_GUARD_PATH 1024
 
+/// The signals the guard handles (rbp_guard_signals).
+#define RBP_GUARD_SIGNALS 4
+
 typedef struct {
   volatile sig_atomic_t depth;      // nesting of the HDF5 lock on `owner`
   pthread_t owner;
   volatile sig_atomic_t used[RBP_GUARD_FILES];
   char paths[RBP_GUARD_FILES][RBP_GUARD_PATH];
-  struct sigaction previous[4];
+  struct sigaction previous[RBP_GUARD_SIGNALS];
   int installed;
 } rbp_guard_t;
 
@@ -24,7 +27,7 @@ static rbp_guard_t *rbp_guard(void) { return &state; }
 
 // SIGABRT: glibc's heap checks abort when the library frees what a damaged
 // file made it allocate wrongly.
-static const int rbp_guard_signals[4] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
+static const int rbp_guard_signals[RBP_GUARD_SIGNALS] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
 
 void rbp_guard_enter(void) {
   rbp_guard_t *g = rbp_guard();
@@ -85,7 +88,7 @@ static void rbp_guard_handler(int signal_number, siginfo_t *info, void *context)
   // Not a read of ours: put the previous handler back. A fault the kernel
   // raised happens again when this returns and reaches it; a signal sent
   // by a process is sent again.
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < RBP_GUARD_SIGNALS; i++) {
     if (rbp_guard_signals[i] == signal_number) sigaction(signal_number, &g->previous[i], NULL);
   }
   if (info == NULL || info->si_code <= 0) raise(signal_number);
@@ -100,7 +103,7 @@ void rbp_guard_install(void) {
   action.sa_sigaction = rbp_guard_handler;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   sigemptyset(&action.sa_mask);
-  for (int i = 0; i < 4; i++) sigaction(rbp_guard_signals[i], &action, &g->previous[i]);
+  for (int i = 0; i < RBP_GUARD_SIGNALS; i++) sigaction(rbp_guard_signals[i], &action, &g->previous[i]);
 }
 
 

@@ -168,41 +168,6 @@ struct BlockRing<T> {
   subscript(_ i: Int) -> UnsafeMutablePointer<T> { base + (i % slots) * block }
 }
 
-/// The workspace scratch slots of a pass (`GEMMWorkspace.scratch`), one
-/// meaning each (the steady-state solvers use the packed weights too).
-enum ScratchSlot: Int {
-  /// z and f(z) of one step.
-  case preactivations
-  /// The error brackets e, the next step's, and a truncated window's s.
-  case brackets
-  /// D(t): all steps, one segment, or one step.
-  case slopes
-  /// x(t): all steps, the checkpoints, or two in turn.
-  case states
-  /// g(t) then s(t) when the caller keeps none, or one segment's.
-  case adjoints
-  /// One recomputed segment of states.
-  case segment
-  /// The time-major inputs: all steps, T×P×I (dense coupling), or a
-  /// chunk of steps of them (identity coupling).
-  case inputs
-  /// W packed into panels for `gemm(packedB:)`: the product s·W.
-  case packedWeights
-  /// Wᵀ packed into panels: the product x·Wᵀ.
-  case packedTransposedWeights
-}
-
-/// W (`transposed: false`, for s·W) or Wᵀ (for x·Wᵀ) packed into the
-/// workspace's slot for it, once for all the products of a pass.
-func packedWeights<T: KernelScalar>(
-  _ w: UnsafePointer<T>, units n: Int, transposed: Bool, workspace: GEMMWorkspace<T>
-) -> UnsafePointer<T> {
-  let slot = transposed ? ScratchSlot.packedTransposedWeights : .packedWeights
-  let packed = workspace.scratch(slot.rawValue, count: packedBCount(k: n, n: n, workspace: workspace))
-  packB(transB: transposed, k: n, n: n, b: w, ldb: n, into: packed, workspace: workspace)
-  return UnsafePointer(packed)
-}
-
 /// An array of `count` numbers whose every element the caller writes
 /// before reading it (no zero-fill).
 func uninitializedArray<T: KernelScalar>(_ count: Int) -> [T] {
@@ -221,14 +186,8 @@ struct StepOperands<T: KernelScalar> {
   let w: [T], b: [T], u: [T]
   /// W and Wᵀ packed for the products s·W and x·Wᵀ of every step, in the workspace.
   let packedW: UnsafePointer<T>, packedWT: UnsafePointer<T>
-  /// T×P×I, in the workspace, for dense coupling (its products and ∂U take
-  /// every sequence's u(t) as one block); nil otherwise.
-  let inputsTM: UnsafeMutablePointer<T>?
-  /// Identity coupling: `inputChunk` steps of u(t), P×I each, in the
-  /// workspace, refilled as the steps reach them (`StepContext.inputs(at:)`),
-  /// so that a long sequence is not copied whole.
-  let inputChunk: Int
-  let inputChunkBuffer: UnsafeMutablePointer<T>?
+  /// Where each step finds u(t), in the workspace.
+  let inputLayout: InputLayout<T>
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
        _ objective: (any StateObjective<T>)?) {
@@ -244,20 +203,33 @@ struct StepOperands<T: KernelScalar> {
     }
     b = net.parameters.b
     u = net.parameters.U.elements
-    inputChunk = min(batch.steps, 16)
-    if inputs > 0 && net.shape.coupling == .dense {
-      let tm = workspace.scratch(ScratchSlot.inputs.rawValue, count: batch.inputs.count)
-      batch.timeMajor(batch.inputs, width: inputs, into: tm)
-      inputsTM = tm
-      inputChunkBuffer = nil
-    } else if inputs > 0 {
-      inputsTM = nil
-      inputChunkBuffer = workspace.scratch(ScratchSlot.inputs.rawValue, count: inputChunk * batch.count * inputs)
+    if inputs == 0 {
+      inputLayout = .none
+    } else if net.shape.coupling == .dense {
+      let all = workspace.scratch(ScratchSlot.inputs.rawValue, count: batch.inputs.count)
+      batch.timeMajor(batch.inputs, width: inputs, into: all)
+      inputLayout = .timeMajor(all)
     } else {
-      inputsTM = nil
-      inputChunkBuffer = nil
+      let steps = min(batch.steps, InputLayout<T>.chunkSteps)
+      inputLayout = .chunks(workspace.scratch(ScratchSlot.inputs.rawValue, count: steps * batch.count * inputs))
     }
   }
+}
+
+/// Where a pass keeps the inputs u(t).
+enum InputLayout<T> {
+  /// No inputs.
+  case none
+  /// Dense coupling: all steps time-major, T×P×I (its products and ∂U take
+  /// every sequence's u(t) as one block).
+  case timeMajor(UnsafeMutablePointer<T>)
+  /// Identity coupling: `chunkSteps` steps of u(t), P×I each, refilled as
+  /// the steps reach them (`StepContext.identityInputs(at:)`), so that a
+  /// long sequence is never copied whole.
+  case chunks(UnsafeMutablePointer<T>)
+
+  /// Steps per chunk: each sequence's run of them is one contiguous copy.
+  static var chunkSteps: Int { 16 }
 }
 
 /// Where a pass's blocks live: slots of the workspace, kept from call to
@@ -305,7 +277,7 @@ final class StepContext<T: KernelScalar> {
   /// Worker threads inside each matrix product (1: the caller's thread).
   let threads: Int
 
-  /// The chunk of steps `operands.inputChunkBuffer` holds, or −1.
+  /// The chunk of steps the `.chunks` input buffer holds, or −1.
   private var loadedInputChunk = -1
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
@@ -327,7 +299,11 @@ final class StepContext<T: KernelScalar> {
   var w: [T] { operands.w }
   var b: [T] { operands.b }
   var u: [T] { operands.u }
-  var inputsTM: UnsafeMutablePointer<T>? { operands.inputsTM }
+  /// All steps' inputs time-major (dense coupling), or nil.
+  var inputsTM: UnsafeMutablePointer<T>? {
+    if case .timeMajor(let all) = operands.inputLayout { return all }
+    return nil
+  }
   var workspace: GEMMWorkspace<T> { storage.workspace }
   var block: Int { storage.block }
   var z: UnsafeMutablePointer<T> { storage.z }
@@ -355,7 +331,8 @@ final class StepContext<T: KernelScalar> {
   func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>) {
     // z = b + U u(t) + x(t−1)·Wᵀ
     let z = self.z
-    let ut = operands.inputChunkBuffer == nil ? nil : identityInputs(at: t)   // u(t), P×I
+    var ut: UnsafePointer<T>? = nil   // u(t), P×I, identity coupling
+    if case .chunks(let buffer) = operands.inputLayout { ut = identityInputs(at: t, from: buffer) }
     b.withUnsafeBufferPointer { bias in
       for p in 0..<count {
         let row = z + p &* n
@@ -432,15 +409,15 @@ final class StepContext<T: KernelScalar> {
     swap(&e, &carried)
   }
 
-  /// u(t), P×I, for identity coupling: its chunk of steps copied from the
-  /// sequence-major batch (each sequence's steps of a chunk are one
-  /// contiguous run) when a step first reaches it.
-  func identityInputs(at t: Int) -> UnsafePointer<T> {
-    let chunk = (t - 1) / operands.inputChunk
-    let first = chunk * operands.inputChunk
-    let buffer = operands.inputChunkBuffer!
+  /// u(t), P×I, for identity coupling: its chunk of steps copied into
+  /// `buffer` from the sequence-major batch (each sequence's steps of a
+  /// chunk are one contiguous run) when a step first reaches it.
+  func identityInputs(at t: Int, from buffer: UnsafeMutablePointer<T>) -> UnsafePointer<T> {
+    let size = InputLayout<T>.chunkSteps
+    let chunk = (t - 1) / size
+    let first = chunk * size
     if chunk != loadedInputChunk {
-      let length = min(operands.inputChunk, steps - first)
+      let length = min(size, steps - first)
       batch.inputs.withUnsafeBufferPointer { all in
         for p in 0..<count {
           let from = all.baseAddress! + (p * steps + first) * inputs

@@ -159,14 +159,6 @@ func retryUnconverged<T: KernelScalar>(
   }
 }
 
-/// (‖u − v‖∞, ‖u‖∞) over `count` elements; the first is NaN if any
-/// difference is NaN.
-@inline(__always)
-func differenceAndScale<T: KernelScalar>(_ u: UnsafePointer<T>, _ v: UnsafePointer<T>, count: Int) -> (Double, Double) {
-  let (difference, scale) = maxDifference(u, v, count: count)
-  return (difference, scale)
-}
-
 /// The P×width matrix whose row order[r] is row r of `rows` (undoing the
 /// active-set permutation of the sweep solvers).
 func unpermuted<T: KernelScalar>(_ rows: [T], order: [Int], width: Int) -> Matrix<T> {

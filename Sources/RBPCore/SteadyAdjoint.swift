@@ -139,7 +139,10 @@ extension SteadyNetwork {
     applyAdjointMap(s.elements, slopes: d.elements, lossGradient: g.elements, rows: count,
                     into: &image.elements, workspace: workspace)
     return (0..<count).map { p in
-      s.withPointer { sp in image.withPointer { ip in differenceAndScale(sp + p * n, ip + p * n, count: n) } }
+      let (residual, scale) = s.withPointer { sp in image.withPointer { ip in
+        maxDifference(sp + p * n, ip + p * n, count: n, kernels: workspace.kernels)
+      }}
+      return (residual, scale)
     }
   }
 
@@ -188,7 +191,7 @@ extension SteadyNetwork {
       while r >= 0 {
         let p = order[r]
         let (change, scale) = s.withUnsafeBufferPointer { sp in next.withUnsafeBufferPointer { np in
-          differenceAndScale(np.baseAddress! + r * n, sp.baseAddress! + r * n, count: n)
+          maxDifference(np.baseAddress! + r * n, sp.baseAddress! + r * n, count: n, kernels: workspace.kernels)
         }}
         diagnostics.iterations[p] = sweep
         diagnostics.residuals[p] = change

@@ -234,7 +234,7 @@ extension SteadyNetwork {
       while r >= 0 {
         let p = order[r]
         let (residual, scale) = x.withUnsafeBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
-          differenceAndScale(fp.baseAddress! + r * n, xp.baseAddress! + r * n, count: n)
+          maxDifference(fp.baseAddress! + r * n, xp.baseAddress! + r * n, count: n, kernels: workspace.kernels)
         }}
         diagnostics.iterations[p] = sweep
         diagnostics.residuals[p] = residual

@@ -1,0 +1,42 @@
+// The workspace's scratch slots (`GEMMWorkspace.scratch`), one meaning
+// each, and the packing of W and Wᵀ into them: what the passes over a batch
+// (BPTT's steps, the steady-state sweeps) keep from call to call so that a
+// loop over batches of one shape allocates nothing after the first.
+
+import RBPKernels
+
+/// The workspace scratch slots of a pass (`GEMMWorkspace.scratch`), one
+/// meaning each: BPTT's blocks, and the packed weights BPTT and the
+/// steady-state sweeps share.
+enum ScratchSlot: Int {
+  /// z and f(z) of one step.
+  case preactivations
+  /// The error brackets e, the next step's, and a truncated window's s.
+  case brackets
+  /// D(t): all steps, one segment, or one step.
+  case slopes
+  /// x(t): all steps, the checkpoints, or two in turn.
+  case states
+  /// g(t) then s(t) when the caller keeps none, or one segment's.
+  case adjoints
+  /// One recomputed segment of states.
+  case segment
+  /// The time-major inputs: all steps, T×P×I (dense coupling), or a
+  /// chunk of steps of them (identity coupling).
+  case inputs
+  /// W packed into panels for `gemm(packedB:)`: the product s·W.
+  case packedWeights
+  /// Wᵀ packed into panels: the product x·Wᵀ.
+  case packedTransposedWeights
+}
+
+/// W (`transposed: false`, for s·W) or Wᵀ (for x·Wᵀ) packed into the
+/// workspace's slot for it, once for all the products of a pass.
+func packedWeights<T: KernelScalar>(
+  _ w: UnsafePointer<T>, units n: Int, transposed: Bool, workspace: GEMMWorkspace<T>
+) -> UnsafePointer<T> {
+  let slot = transposed ? ScratchSlot.packedTransposedWeights : .packedWeights
+  let packed = workspace.scratch(slot.rawValue, count: packedBCount(k: n, n: n, workspace: workspace))
+  packB(transB: transposed, k: n, n: n, b: w, ldb: n, into: packed, workspace: workspace)
+  return UnsafePointer(packed)
+}
