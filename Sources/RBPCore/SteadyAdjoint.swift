@@ -186,7 +186,20 @@ extension SteadyNetwork {
     }
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
-      applyAdjointMap(s, slopes: d, lossGradient: g, rows: active, into: &next, workspace: workspace, packedW: packedW)
+      if sweep == 1 {
+        // s = 0: the product s·W is known without a GEMM (see `productOfZeros`).
+        let zeros = productOfZeros(parameters.W.elements, units: n, transposed: false)
+        next.withUnsafeMutableBufferPointer { np in
+          for r in 0..<active { (np.baseAddress! + r &* n).update(from: zeros, count: n) }
+          d.withUnsafeBufferPointer { dp in g.withUnsafeBufferPointer { gp in
+            adjointStep(slope: dp.baseAddress!, UnsafePointer(np.baseAddress!), plus: gp.baseAddress!,
+                        into: np.baseAddress!, count: active * n)
+          }}
+        }
+      } else {
+        applyAdjointMap(s, slopes: d, lossGradient: g, rows: active, into: &next, workspace: workspace,
+                        packedW: packedW)
+      }
       var r = active - 1
       while r >= 0 {
         let p = order[r]

@@ -213,6 +213,9 @@ extension SteadyNetwork {
     let packedWT = parameters.values.withUnsafeBufferPointer { params in
       packedWeights(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: true, workspace: workspace)
     }
+    // From X = 0 the first product X·Wᵀ is known without a GEMM (see
+    // `productOfZeros`).
+    let zeroStart = start.elements.allSatisfy { $0 == 0 }
     var active = count
     var sweep = 0
     while active > 0 && sweep < options.maxIterations {
@@ -220,11 +223,16 @@ extension SteadyNetwork {
       // Z = A + X·Wᵀ, F = f(Z) on the active rows.
       z.withUnsafeMutableBufferPointer { zp in
         a.withUnsafeBufferPointer { ap in zp.baseAddress!.update(from: ap.baseAddress!, count: active * n) }
-        x.withUnsafeBufferPointer { xp in parameters.values.withUnsafeBufferPointer { params in
-          gemm(transB: true, m: active, n: n, k: n, a: xp.baseAddress!, lda: n,
-               b: params.baseAddress! + parameters.layout.w.lowerBound, ldb: n, packedB: packedWT,
-               beta: 1, c: zp.baseAddress!, ldc: n, workspace: workspace)
-        }}
+        if sweep == 1 && zeroStart {
+          let zeros = productOfZeros(parameters.W.elements, units: n, transposed: true)
+          for r in 0..<active { for j in 0..<n { zp[r &* n &+ j] += zeros[j] } }
+        } else {
+          x.withUnsafeBufferPointer { xp in parameters.values.withUnsafeBufferPointer { params in
+            gemm(transB: true, m: active, n: n, k: n, a: xp.baseAddress!, lda: n,
+                 b: params.baseAddress! + parameters.layout.w.lowerBound, ldb: n, packedB: packedWT,
+                 beta: 1, c: zp.baseAddress!, ldc: n, workspace: workspace)
+          }}
+        }
         fx.withUnsafeMutableBufferPointer { fp in
           activate(activation, z: UnsafePointer(zp.baseAddress!), x: fp.baseAddress!, slope: nil, count: active * n)
         }

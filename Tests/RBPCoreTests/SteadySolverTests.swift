@@ -91,6 +91,63 @@ struct SteadySolverTests {
     }
   }
 
+  /// Sweeps from a zero state take their first product 0·Wᵀ (forward) or
+  /// 0·W (adjoint) without a GEMM. Against the GEMM path: the forward from
+  /// zeros and from a start whose row 0 alone is nonzero (which sends the
+  /// whole first sweep through the GEMM) give the other rows' states,
+  /// slopes, iterations and residuals bit for bit; one adjoint sweep gives
+  /// d ⊙ (0 + g) exactly. With an infinite weight, 0·∞ makes the first
+  /// sweep NaN, as it does in the GEMM.
+  @Test func firstSweepFromZeroMatchesTheProduct() throws {
+    func check<T: KernelScalar>(_: T.Type) throws {
+      let (net, batch) = try randomProblem(T.self, activation: .tanh, loss: .mse, coupling: .dense,
+                                           units: 29, inputs: 4, outputs: 29, patterns: 7, gain: 0.4, seed: 61)
+      let ws = GEMMWorkspace<T>()
+      let (n, count) = (net.shape.units, batch.count)
+      let a = net.drives(batch.inputs, workspace: ws)
+      let options = SolverOptions(tolerance: 1e-5, maxIterations: 500)
+      var start = Matrix<T>(rows: count, cols: n)
+      for i in 0..<n { start[0, i] = T(0.1) }
+      for method in [ForwardMethod.iterate, .anderson] {
+        let zero = try net.settle(drives: a, from: Matrix(rows: count, cols: n), method: method, options: options,
+                                  workspace: ws)
+        let other = try net.settle(drives: a, from: start, method: method, options: options, workspace: ws)
+        for p in 1..<count {
+          let bits = { (row: [T]) in row.map { Double($0).bitPattern } }
+          #expect(bits(zero.states.row(p)) == bits(other.states.row(p)), "\(T.self) \(method) state of pattern \(p)")
+          #expect(bits(zero.slopes.row(p)) == bits(other.slopes.row(p)), "\(T.self) \(method) slopes of pattern \(p)")
+          #expect(zero.diagnostics.iterations[p] == other.diagnostics.iterations[p])
+          #expect(zero.diagnostics.residuals[p] == other.diagnostics.residuals[p])
+        }
+      }
+      // One adjoint sweep from s = 0.
+      let d = Matrix<T>(rows: count, cols: n, elements: (0..<count * n).map { T(0.2 + 0.01 * Double($0 % 53)) })
+      var g = Matrix<T>(rows: count, cols: n, elements: (0..<count * n).map { T(sin(Double($0))) })
+      g[1, 2] = -0.0
+      let one = SolverOptions(tolerance: 1e-30, maxIterations: 1)
+      let (s, _) = net.adjoint(slopes: d, lossGradient: g, method: .iterate, options: one, workspace: ws)
+      let expected = zip(d.elements, g.elements).map { $0 * (0 + $1) }
+      #expect(s.elements.map { Double($0).bitPattern } == expected.map { Double($0).bitPattern }, "\(T.self) first adjoint sweep")
+      // An infinite weight: the first sweep is already NaN on both paths.
+      var broken = net
+      broken.parameters.W[3, 11] = .infinity
+      let three = SolverOptions(tolerance: 1e-5, maxIterations: 3)
+      let fromZero = broken.relax(drives: a, from: Matrix(rows: count, cols: n), method: .iterate, options: three,
+                                  workspace: ws)
+      let fromOther = broken.relax(drives: a, from: start, method: .iterate, options: three, workspace: ws)
+      for p in 1..<count {
+        #expect(fromZero.diagnostics.status[p] == .nonFinite && fromZero.diagnostics.iterations[p] == 1,
+                "\(T.self) forward with an infinite weight, pattern \(p)")
+        #expect(fromOther.diagnostics.status[p] == .nonFinite && fromOther.diagnostics.iterations[p] == 1)
+      }
+      let (_, adjoint) = broken.adjoint(slopes: d, lossGradient: g, method: .iterate, options: three, workspace: ws)
+      #expect(adjoint.status.allSatisfy { $0 == .nonFinite } && adjoint.iterations.allSatisfy { $0 == 1 },
+              "\(T.self) adjoint with an infinite weight: \(adjoint.status) after \(adjoint.iterations)")
+    }
+    try check(Float.self)
+    try check(Double.self)
+  }
+
   @Test func adjointSolversAgree() throws {
     let (net, batch) = try randomProblem(Double.self, activation: .logistic, loss: .bce, coupling: .dense,
                                          units: 10, patterns: 5, gain: 0.6, seed: 41)
