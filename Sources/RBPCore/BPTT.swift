@@ -156,6 +156,12 @@ extension TrajectoryNetwork {
   }
 }
 
+/// Adds `scale` · Σ_p e_p(0) (P×N) to the x0 block of `grad`.
+func addInitialStateGradient<T: KernelScalar>(_ e0: Matrix<T>, scale: T, into grad: inout Parameters<T>) {
+  let start = grad.layout.x0.lowerBound
+  for p in 0..<e0.rows { for j in 0..<e0.cols { grad.values[start + j] += scale * e0[p, j] } }
+}
+
 /// Time-major P×N blocks in one buffer, slot i at `base + (i mod slots)·P·N`:
 /// a whole trajectory (as many slots as steps), one segment of it, or two
 /// blocks used in turn.
@@ -364,13 +370,13 @@ final class StepContext<T: KernelScalar> {
   /// `states[0]`, writing x(t) to `states[t − first + 1]` and D(t) to
   /// `slopes[t − first]`; with `gradients`, the objective's ∂/∂x(t) to
   /// `gradients[t − first]`. `visit` sees each x(t). Returns the sum of the
-  /// objective's terms.
+  /// objective's terms, added one step at a time to `runningSum`.
   func forward(
     _ first: Int, through last: Int, states: BlockRing<T>, slopes: BlockRing<T>, gradients: BlockRing<T>? = nil,
-    visit: (Int, UnsafeMutablePointer<T>) -> Void = { _, _ in }
+    runningSum: Double = 0, visit: (Int, UnsafeMutablePointer<T>) -> Void = { _, _ in }
   ) -> Double {
-    guard first <= last else { return 0 }
-    var total = 0.0
+    guard first <= last else { return runningSum }
+    var total = runningSum
     for t in first...last {
       let i = t - first
       let x = states[i + 1]
@@ -461,9 +467,7 @@ final class StepContext<T: KernelScalar> {
   /// Adds (1/P) Σ_p e_p(0) (for a mean) to the x0 block when x0 is learned.
   func accumulateInitial(_ e0: Matrix<T>, into grad: inout Parameters<T>) {
     guard batch.initial == nil else { return }
-    let scale = objective.patternScale(count)
-    let start = grad.layout.x0.lowerBound
-    for p in 0..<count { for j in 0..<n { grad.values[start + j] += scale * e0[p, j] } }
+    addInitialStateGradient(e0, scale: objective.patternScale(count), into: &grad)
   }
 
   /// Full BPTT (window nil) or truncated BPTT (window k), all states kept

@@ -99,6 +99,58 @@ struct BPTTTests {
     }
   }
 
+  /// BPTT over windows of steps (the sequences read a segment at a time)
+  /// gives checkpointed BPTT's bits on the whole batch: loss, gradient,
+  /// x(T) and ∂L/∂x(0); and full BPTT's gradient to rounding. Every step
+  /// is read exactly twice (forward, then again going back) and no window
+  /// is longer than the checkpoint interval.
+  @Test func windowedGradientMatchesCheckpointedBPTT() throws {
+    final class CountingWindows<T: KernelScalar>: TrajectoryWindows {
+      let batch: TrajectoryBatch<T>
+      var reads: [Range<Int>] = []
+      init(_ batch: TrajectoryBatch<T>) { self.batch = batch }
+      var count: Int { batch.count }
+      var steps: Int { batch.steps }
+      var inputWidth: Int { batch.inputWidth }
+      var outputWidth: Int { batch.outputWidth }
+      var initial: Matrix<T>? { batch.initial }
+      func window(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
+        reads.append(range)
+        return try batch.window(range)
+      }
+    }
+    func check<T: KernelScalar>(_: T.Type, coupling: Coupling, leak: Double, masked: Bool, initial: Bool,
+                                every: Int?, seed: UInt64) throws {
+      let steps = 41
+      let (net, batch) = try randomSequences(T.self, activation: masked ? .logistic : .tanh, loss: masked ? .bce : .mse,
+                                             coupling: coupling,
+                                             leak: leak, units: 6, inputs: 4, outputs: 3, count: 5, steps: steps,
+                                             masked: masked, initial: initial, seed: seed)
+      let label = "\(T.self) \(coupling) leak \(leak) masked \(masked) initial \(initial) every \(every ?? 0)"
+      let whole = try net.gradient(batch: batch, mode: .checkpointed(every: every), keepingTrajectory: false)
+      let source = CountingWindows(batch)
+      let windowed = try net.gradient(windows: source, every: every)
+      #expect(windowed.loss == whole.loss, "\(label): loss")
+      #expect(windowed.gradient.values == whole.gradient.values, "\(label): gradient")
+      #expect(windowed.finalStates == whole.finalStates, "\(label): x(T)")
+      #expect(windowed.initialStateGradient == whole.initialStateGradient, "\(label): ∂L/∂x(0)")
+      let c = every ?? 7   // ⌈√41⌉
+      var reads = [Int](repeating: 0, count: steps)
+      for r in source.reads { for t in r { reads[t] += 1 } }
+      #expect(reads.allSatisfy { $0 == 2 } && source.reads.allSatisfy { $0.count <= c }, "\(label): \(source.reads)")
+      let full = try net.gradient(batch: batch)
+      let scale = full.gradient.values.map { abs(Double($0)) }.max()!
+      let worst = zip(windowed.gradient.values, full.gradient.values).map { abs(Double($0 - $1)) }.max()!
+      #expect(worst <= (T.self == Double.self ? 1e-13 : 1e-5) * scale, "\(label): against full BPTT, \(worst)")
+    }
+    try check(Double.self, coupling: .dense, leak: 1, masked: false, initial: false, every: nil, seed: 81)
+    try check(Double.self, coupling: .identity, leak: 0.6, masked: true, initial: false, every: 4, seed: 82)
+    try check(Double.self, coupling: .dense, leak: 0.8, masked: true, initial: true, every: 9, seed: 83)
+    try check(Double.self, coupling: .identity, leak: 1, masked: false, initial: true, every: 41, seed: 84)
+    try check(Float.self, coupling: .identity, leak: 1, masked: false, initial: false, every: 5, seed: 85)
+    try check(Float.self, coupling: .dense, leak: 0.7, masked: true, initial: false, every: nil, seed: 86)
+  }
+
   /// Threads inside the matrix products (wide enough to be split) give the
   /// same bits as one thread, in every mode, leaky and dense inputs included.
   @Test func productThreadsGiveTheSameBits() throws {
