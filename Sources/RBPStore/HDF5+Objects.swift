@@ -476,12 +476,24 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
 
   /// The rows at `indices` along the first dimension, in that order, in
   /// one read: consecutive runs of the sorted indices become hyperslab
-  /// blocks joined into one selection.
-  public func readRows<N: HDF5Numeric>(at indices: [Int], as: N.Type = N.self) throws -> [N] {
-    let dims = try shape
+  /// blocks joined into one selection. With `within`, only that range of
+  /// the second dimension of each row (a window of steps of a P×T×K
+  /// array).
+  public func readRows<N: HDF5Numeric>(at indices: [Int], within second: Range<Int>? = nil, as: N.Type = N.self)
+    throws -> [N]
+  {
+    var dims = try shape
     guard !dims.isEmpty else { throw fail("is a scalar, it has no rows") }
     if let bad = indices.first(where: { $0 < 0 || $0 >= dims[0] }) {
       throw fail("row \(bad) outside the \(dims[0]) rows")
+    }
+    var start = [hsize_t](repeating: 0, count: dims.count)
+    if let second {
+      guard dims.count >= 2, second.lowerBound >= 0, second.upperBound <= dims[1] else {
+        throw fail("range \(second) of the second dimension is outside shape \(dims)")
+      }
+      start[1] = hsize_t(second.lowerBound)
+      dims[1] = second.count
     }
     let rowSize = dims.dropFirst().reduce(1, *)
     guard !indices.isEmpty, rowSize > 0 else { return [N](repeating: 0, count: indices.count * rowSize) }
@@ -495,7 +507,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     var values = [N](repeating: 0, count: sorted.count * rowSize)
     try HDF5.locked {
       for (k, run) in runs.enumerated() {
-        var offset = [hsize_t](repeating: 0, count: dims.count)
+        var offset = start
         offset[0] = hsize_t(run.start)
         var extent = dims.map { hsize_t($0) }
         extent[0] = hsize_t(run.count)

@@ -3,7 +3,10 @@
 // in the background while the current one trains. A dataset small enough
 // (`inMemoryLimit`) is read once and served from memory instead. The
 // shuffle of each epoch depends only on the seed and the epoch number, so
-// every run with the same seed sees the same minibatches.
+// every run with the same seed sees the same minibatches. A stream opened
+// `byWindows` reads no minibatch of a dataset it does not hold in memory:
+// it hands out the indices, and the caller reads windows of steps of those
+// sequences (`windows(for:)`) as BPTT reaches them.
 
 import Dispatch
 import Foundation
@@ -23,6 +26,10 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   public let seed: UInt64
   /// True when the whole dataset was small enough to hold in memory.
   public let inMemory: Bool
+  /// True when minibatches are not read but handed out as indices
+  /// (`nextIndices`), for the caller to read by windows of steps: a
+  /// trajectory dataset opened `byWindows` and not held in memory.
+  public let readsWindows: Bool
 
   /// Elements of one pattern (or sequence) across all arrays of the file.
   public let elementsPerPattern: Int
@@ -53,10 +60,12 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
 
   /// Opens `path` for streaming. Validates it as a whole dataset read would,
   /// without reading the arrays unless they fit in `inMemoryLimit` bytes.
+  /// `byWindows`: a trajectory dataset that does not fit is read by
+  /// windows of steps (see `readsWindows`).
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
-              inMemoryLimit: Int = 64 << 20) throws {
+              inMemoryLimit: Int = 64 << 20, byWindows: Bool = false) throws {
     guard batchSize >= 1 else { throw RBPError.invalid("batch size must be at least 1, got \(batchSize)") }
     self.path = path
     self.batchSize = batchSize
@@ -78,8 +87,12 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     let count = shapes.first?.first ?? 0
     let perPattern = shapes.reduce(0) { $0 + $1.dropFirst().reduce(1, *) }
     let inMemory = count * perPattern * MemoryLayout<T>.stride <= inMemoryLimit
+    readsWindows = byWindows && !inMemory && kind == .trajectory
     if inMemory {
       whole = try DatasetFile.read(path, as: T.self)
+    } else if readsWindows {
+      whole = nil
+      _ = try DatasetWindows<T>(file: f, path: path, rows: [0])   // validates names, ranks and sizes
     } else {
       whole = nil
       _ = try DatasetFile.read(path, as: T.self, rows: [0])   // validates names, ranks and sizes
@@ -104,7 +117,22 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
       order.shuffle(using: &rng)
     }
     position = 0
-    prefetch()
+    if !readsWindows { prefetch() }
+  }
+
+  /// The indices of the epoch's next minibatch, or nil at its end, for a
+  /// stream that `readsWindows`; nothing is read.
+  public func nextIndices() -> [Int]? {
+    precondition(readsWindows, "nextIndices: this stream reads its minibatches; use next()")
+    guard position < order.count else { return nil }
+    let indices = Array(order[position ..< min(position + batchSize, order.count)])
+    position += indices.count
+    return indices
+  }
+
+  /// The sequences `rows` of the file, to be read by windows of steps.
+  public func windows(for rows: [Int]) throws -> DatasetWindows<T> {
+    try DatasetWindows(file: file, path: path, rows: rows)
   }
 
   /// The next minibatch of the epoch (dataset indices and contents), or nil
@@ -113,6 +141,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func next() throws -> (indices: [Int], batch: DatasetContents<T>)? {
+    precondition(!readsWindows, "next: this stream hands out indices; use nextIndices()")
     guard let current = pending else { return nil }
     current.done.wait()
     pending = nil

@@ -195,8 +195,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     dataPath = data
     checkpointPath = checkpoint
     self.summary = summary
+    // Checkpointed BPTT on a dataset too large to hold reads each
+    // minibatch's sequences by windows of steps, a segment at a time.
+    var byWindows = false
+    if case .checkpointed = plan.bptt, plan.model == .trajectory { byWindows = true }
     stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
-                                    inMemoryLimit: inMemoryLimit)
+                                    inMemoryLimit: inMemoryLimit, byWindows: byWindows)
     test = summary.hasTestSet ? try DatasetFile.read(data, as: T.self, testSet: true) : nil
     warm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
@@ -273,7 +277,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       var lossSum = 0.0, patterns = 0
       rejected = 0
       var stats = SolveStats()
-      while let (indices, batch) = try stream.next() {
+      while let (indices, batch) = try nextMinibatch() {
         if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? checkpoint) }
         let (loss, gradient, shardStats) = try retrying {
           let r = try minibatchGradient(batch, indices: indices)
@@ -366,11 +370,21 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     }
   }
 
+  /// The epoch's next minibatch: its dataset indices, and its contents
+  /// (nil when the stream reads it by windows of steps), or nil at the end.
+  func nextMinibatch() throws -> (indices: [Int], batch: DatasetContents<T>?)? {
+    if stream.readsWindows { return stream.nextIndices().map { ($0, nil) } }
+    return try stream.next().map { ($0.indices, $0.batch) }
+  }
+
   /// The mean loss and gradient of one minibatch: shards of `shardSize`
   /// patterns, computed by `plan.threads` workers, combined in shard order.
-  func minibatchGradient(_ batch: DatasetContents<T>, indices: [Int]) throws -> (Double, Parameters<T>, SolveStats) {
+  /// A minibatch without contents is read by windows of steps, each
+  /// shard's sequences on their own.
+  func minibatchGradient(_ batch: DatasetContents<T>?, indices: [Int]) throws -> (Double, Parameters<T>, SolveStats) {
     let count = indices.count
     let shards = stride(from: 0, to: count, by: shardSize).map { Array($0 ..< min($0 + shardSize, count)) }
+    let windows = batch != nil ? nil : try shards.map { shard in try stream.windows(for: shard.map { indices[$0] }) }
     let slots = WorkerSlots<Result<ShardResult, Error>>(count: shards.count)
     let workers = min(plan.threads, shards.count)
     let cache: SteadyStateCache<T>? = plan.warmStart ? warm : nil
@@ -381,8 +395,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     let productThreads = max(1, plan.threads / max(workers, 1))
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       for s in stride(from: w, to: shards.count, by: workers) {
-        slots[s] = Result { try Self.shardGradient(plan, batch, params, shards[s], indices: shards[s].map { indices[$0] },
-                                                   cache: cache, workspace: workspaces[w], productThreads: productThreads) }
+        slots[s] = Result {
+          if let windows {
+            return try Self.shardGradient(plan, windows[s], params, workspace: workspaces[w], productThreads: productThreads)
+          }
+          return try Self.shardGradient(plan, batch!, params, shards[s], indices: shards[s].map { indices[$0] },
+                                        cache: cache, workspace: workspaces[w], productThreads: productThreads)
+        }
       }
     }
     var total = Parameters<T>(layout: parameters.layout)
@@ -425,6 +444,17 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
                                keepingTrajectory: false)
       return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
     }
+  }
+
+  /// A shard's gradient by checkpointed BPTT over windows of its sequences.
+  static func shardGradient(
+    _ plan: TrainingPlan, _ windows: DatasetWindows<T>, _ params: Parameters<T>, workspace: GEMMWorkspace<T>,
+    productThreads: Int
+  ) throws -> ShardResult {
+    guard case .checkpointed(let every) = plan.bptt else { preconditionFailure("windows are read for checkpointed BPTT only") }
+    let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
+    let g = try net.gradient(windows: windows, every: every, workspace: workspace, threads: productThreads)
+    return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
   }
 
   /// Loss, accuracy and the solved flag on the test set, or on the training

@@ -40,6 +40,38 @@ struct TrainerTests {
   }
 }
 
+/// Checkpointed BPTT on a dataset too large to hold reads each minibatch's
+/// sequences by windows of steps, a segment at a time; the run must take
+/// the same steps, to the bit, as the same run from memory, on one thread
+/// and on two (shards of 16 sequences each read on their own).
+@Suite("Training by windows of steps")
+struct WindowedTrainingTests {
+  @Test(arguments: [1, 2])
+  func windowedTrainingEqualsInMemoryTraining(threads: Int) throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = dir + "/train.h5"
+    try DatasetFile.write(try DatasetFile.read(shipped("delayed-xor"), as: Double.self), to: data)
+    let summary = try DatasetSummary.read(data)
+    var config = RunConfig()
+    config.epochs = 2
+    config.batch = 40
+    config.units = 7
+    config.bptt = .checkpointed
+    config.threads = threads
+    let plan = try config.resolved(for: summary)
+    let memory = try Trainer<Double>(plan: plan, data: data, summary: summary, checkpoint: dir + "/m.h5")
+    let windowed = try Trainer<Double>(plan: plan, data: data, summary: summary, checkpoint: dir + "/w.h5",
+                                       inMemoryLimit: 0)
+    #expect(!memory.stream.readsWindows && windowed.stream.readsWindows)
+    _ = try memory.run()
+    _ = try windowed.run()
+    let ca = try CheckpointFile.read(dir + "/m.h5"), cb = try CheckpointFile.read(dir + "/w.h5")
+    #expect(ca.parameters == cb.parameters, "windowed training took other steps")
+    #expect(memory.history[.loss] == windowed.history[.loss])
+  }
+}
+
 /// Training driven into infinities on a streamed dataset without a
 /// test set: validation then reuses the epoch's training loss, so only the
 /// trainer's own check stands between an infinite loss or gradient and the

@@ -1,0 +1,79 @@
+// Reading a trajectory dataset by windows of steps: h5py writes a
+// compressed, chunked float32 file whose every value follows a formula,
+// and each window of chosen sequences must hold exactly the formula's
+// values; a non-finite target or a negative mask inside a window is
+// reported with the array, the sequence and the step, and a window that
+// does not reach it reads fine.
+
+import Foundation
+import Testing
+import RBPCore
+import RBPKernels
+import RBPStore
+import RBPTestSupport
+
+let windowsWriter = #"""
+import sys, h5py, numpy as np
+P, T, I, O, N = 5, 23, 3, 2, 4
+p, t, k = np.meshgrid(np.arange(P), np.arange(T), np.arange(I), indexing="ij")
+inputs = (p * 1000 + t + k / 8).astype(np.float32)
+p, t, k = np.meshgrid(np.arange(P), np.arange(T), np.arange(O), indexing="ij")
+targets = (-(p * 1000 + t) - k / 4).astype(np.float32)
+mask = ((t + k) % 3 != 0).astype(np.float32)
+targets[3, 10, 1] = np.nan
+mask[2, 18, 0] = -1
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs["format"] = "rbp-dataset"
+    f.attrs["version"] = 1
+    f.attrs["kind"] = "trajectory"
+    for name, a in (("inputs", inputs), ("targets", targets), ("mask", mask)):
+        f.create_dataset(name, data=a, chunks=(2, 7, a.shape[2]), compression="gzip")
+    f["initial"] = np.arange(P * N, dtype=np.float64).reshape(P, N) / 10
+"""#
+
+@Suite("Dataset windows")
+struct DatasetWindowsTests {
+  @Test func windowsHoldTheFileValuesAndNameBadOnes() throws {
+    try #require(interopPython != nil,
+                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/long.h5"
+    let written = try runPython(windowsWriter, [path])
+    try #require(written.status == 0, "python writer failed: \(written.err)")
+    let rows = [4, 1, 3]
+    let windows = try DatasetWindows<Double>(path: path, rows: rows)
+    #expect(windows.count == 3 && windows.steps == 23 && windows.inputWidth == 3 && windows.outputWidth == 2)
+    let initial: [Double] = rows.flatMap { p in (0..<4).map { k -> Double in Double(p * 4 + k) / 10 } }
+    #expect(windows.initial?.elements == initial)
+    // Steps 2..<9 of sequences 4, 1, 3: before the bad values.
+    let w = try windows.window(2..<9)
+    #expect(w.count == 3 && w.steps == 7)
+    /// The formula's value at (sequence, step, column), rounded to float32 as stored.
+    func expected(_ width: Int, _ value: (Int, Int, Int) -> Double) -> [Double] {
+      var out: [Double] = []
+      for p in rows { for t in 2..<9 { for k in 0..<width { out.append(Double(Float(value(p, t, k)))) } } }
+      return out
+    }
+    #expect(w.inputs == expected(3) { p, t, k in Double(p * 1000 + t) + Double(k) / 8 })
+    #expect(w.targets == expected(2) { p, t, k in -Double(p * 1000 + t) - Double(k) / 4 })
+    #expect(w.mask == expected(2) { _, t, k in (t + k) % 3 != 0 ? 1 : 0 })
+    // The NaN at sequence 3, step 10, column 1 of /targets.
+    #expect(throws: (any Error).self) { try windows.window(7..<15) }
+    do {
+      _ = try windows.window(7..<15)
+    } catch {
+      #expect("\(error)".contains("/targets") && "\(error)".contains("pattern 3, step 10, column 1"), "\(error)")
+    }
+    // The negative mask at sequence 2, step 18: not among rows 4, 1, 3.
+    _ = try windows.window(15..<23)
+    do {
+      _ = try DatasetWindows<Float>(path: path, rows: [0, 2]).window(15..<23)
+      Issue.record("a negative mask value was read without an error")
+    } catch {
+      #expect("\(error)".contains("/mask") && "\(error)".contains("pattern 2, step 18, column 0"), "\(error)")
+    }
+    #expect(throws: (any Error).self) { try windows.window(20..<24) }
+    #expect(throws: (any Error).self) { try DatasetWindows<Double>(path: path, rows: [5]) }
+  }
+}
