@@ -74,6 +74,8 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
   }
 
   /// Steps `range` (0-based) of the chosen sequences.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
   public func window(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
     guard range.lowerBound >= 0, range.upperBound <= steps, !range.isEmpty else {
       throw HDF5Error(file: path, path: "/inputs", message: "steps \(range) are not within its \(steps) steps")
@@ -99,7 +101,9 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
   private func read(_ name: String, _ range: Range<Int>, width: Int) throws -> [T] {
     let d = try file.dataset(name)
     let values: [T] = try d.readRows(at: rows, within: range)
-    if let bad = values.firstIndex(where: { !$0.isFinite }) {
+    var finite = true
+    values.withUnsafeBufferPointer { v in for x in v { finite = finite && x.isFinite } }
+    if !finite, let bad = values.firstIndex(where: { !$0.isFinite }) {
       throw d.fail("holds a non-finite value (\(values[bad])) \(windowLocation(bad, range, width: width))")
     }
     return values

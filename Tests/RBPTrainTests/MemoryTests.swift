@@ -1,7 +1,8 @@
 // Memory stays bounded where the README says it is: evaluating a model on
 // long trajectories (5000 steps) keeps two state blocks, not T + 1; `rbp
 // grad` on long trajectories holds a piece of the sequences at a time;
-// training with checkpointed BPTT holds O(√T) blocks, not 3T. The
+// training with checkpointed BPTT holds O(√T) blocks, not 3T, and reads
+// sequences too long to hold by windows of steps. The
 // peak resident memory of the process is read from the kernel (its
 // rusage, through a small Python parent), not estimated.
 
@@ -74,6 +75,40 @@ struct MemoryTests {
     }
     let blocks = 3 * steps * p * n * 8
     #expect(peaks["full"]! - peaks["checkpointed"]! > blocks * 3 / 4,
+            "full peaked at \(peaks["full"]! >> 20) MiB, checkpointed at \(peaks["checkpointed"]! >> 20) MiB")
+    let full = try CheckpointFile.read(dir + "/full/checkpoint.h5").parameters
+    let checkpointed = try CheckpointFile.read(dir + "/checkpointed/checkpoint.h5").parameters
+    let worst = zip(full.values, checkpointed.values).map { abs($0 - $1) }.max() ?? .infinity
+    #expect(worst < 1e-12, "weights differ by \(worst)")
+  }
+
+  /// Sequences too long to hold: 16 sequences × 2100 steps of 256 inputs
+  /// are 69 MB in f64, more than a dataset the trainer loads whole (and
+  /// more than the file's trial read takes in). Full BPTT holds the
+  /// minibatch, its copies (the shard, the time-major inputs) and 3·T
+  /// blocks; checkpointed BPTT reads the sequences by windows of ⌈√T⌉
+  /// steps and must peak under a fifth of full BPTT. Both end with the
+  /// same weights.
+  @Test func checkpointedTrainingReadsLongSequencesByWindows() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let (p, steps, width, n) = (16, 2100, 256, 32)
+    var rng = SeededGenerator(seed: 12)
+    let inputs = (0..<(p * steps * width)).map { _ in Double.random(in: -1...1, using: &rng) }
+    let targets = (0..<(p * steps)).map { i in 0.3 * inputs[i * width] }
+    let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: width,
+                                    targets: targets, outputWidth: 1)
+    let data = dir + "/long.h5"
+    try DatasetFile.write(.trajectory(batch), to: data)
+    var peaks: [String: Int] = [:]
+    for mode in ["full", "checkpointed"] {
+      let (status, peak) = try runMeasuringMemory(rbpBinary, [
+        "train", "--data", data, "--out", "\(dir)/\(mode)", "--units", "\(n)", "--epochs", "1", "--batch", "\(p)",
+        "--threads", "1", "--precision", "f64", "--bptt", mode, "--quiet"])
+      try #require(status == 0, "rbp train --bptt \(mode) failed")
+      peaks[mode] = peak
+    }
+    #expect(peaks["checkpointed"]! * 5 < peaks["full"]!,
             "full peaked at \(peaks["full"]! >> 20) MiB, checkpointed at \(peaks["checkpointed"]! >> 20) MiB")
     let full = try CheckpointFile.read(dir + "/full/checkpoint.h5").parameters
     let checkpointed = try CheckpointFile.read(dir + "/checkpointed/checkpoint.h5").parameters
