@@ -53,6 +53,25 @@ func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status
   return (Int32(fields[0]), fields[1] * 1024)   // ru_maxrss is in KiB on Linux
 }
 
+/// One epoch of `rbp train` with full and with checkpointed BPTT (f64, one
+/// thread, one minibatch): each run's peak resident memory, and the largest
+/// difference between the weights the two end with.
+func trainBothWays(data: String, units n: Int, batch p: Int, in dir: String) throws
+  -> (peaks: [String: Int], worst: Double)
+{
+  var peaks: [String: Int] = [:]
+  for mode in ["full", "checkpointed"] {
+    let (status, peak) = try runMeasuringMemory(rbpBinary, [
+      "train", "--data", data, "--out", "\(dir)/\(mode)", "--units", "\(n)", "--epochs", "1", "--batch", "\(p)",
+      "--threads", "1", "--precision", "f64", "--bptt", mode, "--quiet"])
+    try #require(status == 0, "rbp train --bptt \(mode) failed")
+    peaks[mode] = peak
+  }
+  let full = try CheckpointFile.read(dir + "/full/checkpoint.h5").parameters
+  let checkpointed = try CheckpointFile.read(dir + "/checkpointed/checkpoint.h5").parameters
+  return (peaks, zip(full.values, checkpointed.values).map { abs($0 - $1) }.max() ?? .infinity)
+}
+
 @Suite("Bounded memory")
 struct MemoryTests {
   /// One epoch on 16 sequences × 5000 steps, N = 64, f64: full BPTT keeps
@@ -65,20 +84,10 @@ struct MemoryTests {
     let (p, steps, n) = (16, 5000, 64)
     let data = dir + "/long.h5"
     _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 9, data: data, checkpoint: dir + "/ck.h5")
-    var peaks: [String: Int] = [:]
-    for mode in ["full", "checkpointed"] {
-      let (status, peak) = try runMeasuringMemory(rbpBinary, [
-        "train", "--data", data, "--out", "\(dir)/\(mode)", "--units", "\(n)", "--epochs", "1", "--batch", "\(p)",
-        "--threads", "1", "--precision", "f64", "--bptt", mode, "--quiet"])
-      try #require(status == 0, "rbp train --bptt \(mode) failed")
-      peaks[mode] = peak
-    }
+    let (peaks, worst) = try trainBothWays(data: data, units: n, batch: p, in: dir)
     let blocks = 3 * steps * p * n * 8
     #expect(peaks["full"]! - peaks["checkpointed"]! > blocks * 3 / 4,
             "full peaked at \(peaks["full"]! >> 20) MiB, checkpointed at \(peaks["checkpointed"]! >> 20) MiB")
-    let full = try CheckpointFile.read(dir + "/full/checkpoint.h5").parameters
-    let checkpointed = try CheckpointFile.read(dir + "/checkpointed/checkpoint.h5").parameters
-    let worst = zip(full.values, checkpointed.values).map { abs($0 - $1) }.max() ?? .infinity
     #expect(worst < 1e-12, "weights differ by \(worst)")
   }
 
@@ -100,19 +109,9 @@ struct MemoryTests {
                                     targets: targets, outputWidth: 1)
     let data = dir + "/long.h5"
     try DatasetFile.write(.trajectory(batch), to: data)
-    var peaks: [String: Int] = [:]
-    for mode in ["full", "checkpointed"] {
-      let (status, peak) = try runMeasuringMemory(rbpBinary, [
-        "train", "--data", data, "--out", "\(dir)/\(mode)", "--units", "\(n)", "--epochs", "1", "--batch", "\(p)",
-        "--threads", "1", "--precision", "f64", "--bptt", mode, "--quiet"])
-      try #require(status == 0, "rbp train --bptt \(mode) failed")
-      peaks[mode] = peak
-    }
+    let (peaks, worst) = try trainBothWays(data: data, units: n, batch: p, in: dir)
     #expect(peaks["checkpointed"]! * 5 < peaks["full"]!,
             "full peaked at \(peaks["full"]! >> 20) MiB, checkpointed at \(peaks["checkpointed"]! >> 20) MiB")
-    let full = try CheckpointFile.read(dir + "/full/checkpoint.h5").parameters
-    let checkpointed = try CheckpointFile.read(dir + "/checkpointed/checkpoint.h5").parameters
-    let worst = zip(full.values, checkpointed.values).map { abs($0 - $1) }.max() ?? .infinity
     #expect(worst < 1e-12, "weights differ by \(worst)")
   }
 
