@@ -427,7 +427,7 @@ final class StepContext<T: KernelScalar> {
       batch.inputs.withUnsafeBufferPointer { all in
         for p in 0..<count {
           let from = all.baseAddress! + (p * steps + first) * inputs
-          for k in 0..<length { (buffer + (k * count + p) * inputs).update(from: from + k * inputs, count: inputs) }
+          for k in 0..<length { copyRow(from + k * inputs, to: buffer + (k * count + p) * inputs, count: inputs) }
         }
       }
       loadedInputChunk = chunk

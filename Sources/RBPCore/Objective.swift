@@ -71,11 +71,11 @@ extension StateObjective {
 /// J = (1/P) Σ_p L_p, minimised.
 public struct LossObjective<T: KernelScalar>: StateObjective {
   public let loss: Loss
-  /// Time-major S×P×O (S = 1 for steady states): the targets of one step
-  /// are one contiguous block, read in order as the engine steps.
+  /// The batch's own arrays, sequence-major P×S×O (S = 1 for steady
+  /// states), read in place: a step reads one row of O per sequence.
   let targets: [T]
   let mask: [T]?
-  let count: Int, outputs: Int
+  let count: Int, steps: Int, outputs: Int
 
   public var goal: ObjectiveGoal { .minimize }
   public var meanOverPatterns: Bool { true }
@@ -86,21 +86,23 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
     targets = batch.targets.elements
     mask = batch.mask?.elements
     count = batch.count
+    steps = 1
     outputs = batch.targets.cols
   }
 
   /// The loss of a trajectory batch, Σ_t over its steps: targets P×T×O.
   public init(_ loss: Loss, batch: TrajectoryBatch<T>) {
     self.loss = loss
-    targets = batch.timeMajor(batch.targets, width: batch.outputWidth)
-    mask = batch.mask.map { batch.timeMajor($0, width: batch.outputWidth) }
+    targets = batch.targets
+    mask = batch.mask
     count = batch.count
+    steps = batch.steps
     outputs = batch.outputWidth
   }
 
   /// Offset of pattern p's targets at `step` (0 for steady, else 1…T).
   @inline(__always)
-  func offset(_ p: Int, _ step: Int) -> Int { ((max(step, 1) - 1) * count + p) * outputs }
+  func offset(_ p: Int, _ step: Int) -> Int { (p * steps + max(step, 1) - 1) * outputs }
 
   public func value(_ block: StateBlock<T>) -> Double {
     let first = block.units - outputs

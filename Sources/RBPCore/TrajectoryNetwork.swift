@@ -141,7 +141,7 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
     a.withUnsafeBufferPointer { from in
       for p in 0..<count {
         for t in 0..<steps {
-          (out + (t * count + p) * width).update(from: from.baseAddress! + (p * steps + t) * width, count: width)
+          copyRow(from.baseAddress! + (p * steps + t) * width, to: out + (t * count + p) * width, count: width)
         }
       }
     }

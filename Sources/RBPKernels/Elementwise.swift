@@ -136,3 +136,28 @@ public func maxDifference<T: KernelScalar>(
   let (worst, scale) = T._maxDifference(u, v, count: count, kernels)
   return (Double(worst), Double(scale))
 }
+
+/// Copies a short row of `count` elements (no overlap) with vector moves
+/// inline: the engine copies many rows of tens of elements (packing B
+/// panels, time-major inputs and targets), where a call to `memmove` costs
+/// as much as the copy. Longer rows go to `memmove`.
+@inlinable @inline(__always)
+public func copyRow<T: KernelScalar>(_ source: UnsafePointer<T>, to target: UnsafeMutablePointer<T>, count: Int) {
+  typealias V = T.Vector
+  guard count <= 16 * V.scalarCount else {
+    target.update(from: source, count: count)
+    return
+  }
+  let (s, t) = (UnsafeRawPointer(source), UnsafeMutableRawPointer(target))
+  let step = MemoryLayout<V>.stride
+  var i = 0, offset = 0
+  while i &+ V.scalarCount <= count {
+    t.storeBytes(of: s.loadUnaligned(fromByteOffset: offset, as: V.self), toByteOffset: offset, as: V.self)
+    i &+= V.scalarCount
+    offset &+= step
+  }
+  while i < count {
+    target[i] = source[i]
+    i &+= 1
+  }
+}

@@ -136,7 +136,7 @@ func packPanelB<T: KernelScalar>(
       let src = p.b + (p0 + q) * p.ldb + j0
       let out = panel + q * NR
       if cols == NR {
-        out.update(from: src, count: NR)
+        copyRow(src, to: out, count: NR)
       } else {
         for j in 0..<cols { out[j] = src[j] }
       }

@@ -3,7 +3,8 @@
 // and the five-loop machinery cost more than they save. A is read in place
 // by the micro-kernel through its strides; B is read in place too when a
 // full, untransposed NR-column panel is available and the rows it spans fit
-// in L2, and packed into one k×NR panel buffer otherwise; a caller that
+// in L2, and packed into a panel buffer otherwise; a deep product goes by
+// depth blocks; a caller that
 // multiplies by the same B many times packs it once (`packB`) and passes the
 // panels.
 
@@ -20,9 +21,15 @@ let smallPathMaxVolume = 256 * 256 * 64
 let smallPathMaxSide = 64
 let smallPathMaxBytesNarrowB = 5 << 19  // 2.5 MiB
 let smallPathMaxBytesShortA = 2 << 20   // 2 MiB
-/// Largest span of B (k rows at its row stride) the small path reads in
-/// place rather than packing each panel (measured on W3's and W4's shapes).
+/// Largest span of B (rows at its row stride) the small path reads in place
+/// rather than packing each panel (measured on W3's and W4's shapes).
 let inPlaceSpanBytes = 512 << 10
+/// Deepest block of the small path's products: a deeper one (the weight
+/// gradient over T·P rows) goes by depth blocks, each adding into C, so
+/// that B's rows of a block can be read in place (measured on W1's
+/// gradient, k = 3200: 7 % of the workload faster than packing each panel
+/// whole).
+let smallPathMaxDepth = 1024
 
 @inline(__always)
 func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
@@ -46,37 +53,46 @@ func smallGEMM<T: KernelScalar>(
   let width = NR / 2
   let (rowStride, depthStride) = p.transA ? (1, p.lda) : (p.lda, 1)
   do {
+    // Depth blocks of at most `smallPathMaxDepth`, the same whether B is
+    // packed or not (so packing never changes the bits); each adds into C.
+    let blocks = max(1, (p.k + smallPathMaxDepth - 1) / smallPathMaxDepth)
+    let depth = (p.k + blocks - 1) / blocks
     var jr = 0
     while jr < p.n {
       let nr = min(NR, p.n - jr)
-      let b: UnsafePointer<T>
-      let bStride: Int
-      // In place when every column the micro-kernel reads exists (a full
-      // panel, or exactly one vector: the narrow loop reads no more) and
-      // the rows the panel spans in B fit in L2: beyond, its lines come
-      // from L3 for every sliver of A, and a packed copy stays in L1.
-      if let packed = p.packedB {
-        b = packed + jr / NR * p.k * NR
-        bStride = NR
-      } else if !p.transB && (nr == NR || nr == width) && p.k * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes {
-        b = p.b + jr
-        bStride = p.ldb
-      } else {
-        packPanelB(p, rows: 0, p.k, column: jr, cols: nr, nr: NR, into: panel)
-        b = UnsafePointer(panel)
-        bStride = NR
-      }
-      var ir = 0
-      while ir < p.m {
-        microKernel(
-          kernels, k: p.k,
-          a: p.a + ir * rowStride, rowStride: rowStride, depthStride: depthStride,
-          rows: min(MR, p.m - ir),
-          b: b, bStride: bStride,
-          c: p.c + ir * p.ldc + jr, ldc: p.ldc, cols: nr,
-          alpha: p.alpha, beta: p.beta, readRows: min(MR, p.m - ir))
-        ir += MR
-      }
+      var d0 = 0
+      repeat {
+        let kd = min(depth, p.k - d0)
+        // B in place when every column the micro-kernel reads exists (a
+        // full panel, or exactly one vector: the narrow loop reads no more)
+        // and the rows the block spans in B fit in L2: beyond, its lines
+        // come from L3 for every sliver of A, and a packed copy stays in L1.
+        let b: UnsafePointer<T>
+        let bStride: Int
+        if let packed = p.packedB {
+          b = packed + jr / NR * p.k * NR + d0 * NR
+          bStride = NR
+        } else if !p.transB && (nr == NR || nr == width) && kd * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes {
+          b = p.b + d0 * p.ldb + jr
+          bStride = p.ldb
+        } else {
+          packPanelB(p, rows: d0, kd, column: jr, cols: nr, nr: NR, into: panel)
+          b = UnsafePointer(panel)
+          bStride = NR
+        }
+        var ir = 0
+        while ir < p.m {
+          microKernel(
+            kernels, k: kd,
+            a: p.a + ir * rowStride + d0 * depthStride, rowStride: rowStride, depthStride: depthStride,
+            rows: min(MR, p.m - ir),
+            b: b, bStride: bStride,
+            c: p.c + ir * p.ldc + jr, ldc: p.ldc, cols: nr,
+            alpha: p.alpha, beta: d0 == 0 ? p.beta : 1, readRows: min(MR, p.m - ir))
+          ir += MR
+        }
+        d0 += kd
+      } while d0 < p.k
       jr += NR
     }
   }

@@ -207,17 +207,28 @@ struct GEMMTests {
                       alpha: -1, beta: 0, seed: 8) == nil)
   }
 
-  /// A B whose panel spans more than `inPlaceSpanBytes` is packed panel by
-  /// panel on the small path, full panels included, in every instruction set.
+  /// A product deeper than `smallPathMaxDepth` goes down the small path by
+  /// depth blocks, each adding into C (β only on the first): B read in
+  /// place where a block's rows fit in `inPlaceSpanBytes`, packed block by
+  /// block where they do not or B is transposed, in every instruction set.
   @Test(arguments: testedISAs)
-  func deepPanelsArePackedOnTheSmallPath(isa: KernelISA) {
+  func deepProductsGoByDepthBlocksOnTheSmallPath(isa: KernelISA) {
     let n = 2 * Float.gemmBlocking(for: isa).nr + 3   // ldb = n + 2 in checkGEMM
     let s = Shape(m: 7, n: n, k: inPlaceSpanBytes / ((n + 2) * MemoryLayout<Float>.stride) + 17)
-    #expect(s.k * (s.n + 2) * MemoryLayout<Float>.stride > inPlaceSpanBytes)
+    #expect(s.k * (s.n + 2) * MemoryLayout<Float>.stride > inPlaceSpanBytes && s.k > smallPathMaxDepth)
     #expect(checkGEMM(Float.self, path: .small, shape: s, transA: false, transB: false,
                       alpha: 1, beta: 0.5, seed: 11, isa: isa) == nil)
     #expect(checkGEMM(Double.self, path: .small, shape: s, transA: true, transB: false,
                       alpha: -0.5, beta: 0, seed: 12, isa: isa) == nil)
+    // Blocks whose rows still span more than L2: packed, block by block.
+    let wide = Shape(m: 9, n: 200, k: 2 * smallPathMaxDepth + 5)
+    #expect((smallPathMaxDepth - 2) * 202 * MemoryLayout<Float>.stride > inPlaceSpanBytes)
+    for transB in [false, true] {
+      #expect(checkGEMM(Float.self, path: .small, shape: wide, transA: false, transB: transB,
+                        alpha: 0.75, beta: -1, seed: 13, isa: isa) == nil)
+    }
+    #expect(checkGEMM(Double.self, path: .small, shape: wide, transA: true, transB: false,
+                      alpha: 1, beta: 0, seed: 14, isa: isa) == nil)
   }
 
   /// A B packed once (`packB`) gives the same bits as the unpacked product
@@ -225,7 +236,7 @@ struct GEMMTests {
   /// B packed panel by panel), on one thread and split across two: for a
   /// transposed B, the bits of the explicit transpose (what the engine
   /// multiplied by before it packed Wᵀ).
-  @Test(arguments: [(64, 256, 256), (64, 512, 512), (32, 64, 64), (13, 70, 33)])
+  @Test(arguments: [(64, 256, 256), (64, 512, 512), (32, 64, 64), (13, 70, 33), (16, 64, 2100)])
   func packedWeightsGiveTheSameBits(shape: (Int, Int, Int)) {
     let (m, n, k) = shape
     var rng = SeededGenerator(seed: 77)
