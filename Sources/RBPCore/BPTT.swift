@@ -123,9 +123,9 @@ extension TrajectoryNetwork {
   /// `keepingTrajectory: false` returns neither `states` nor `adjoints`
   /// (the gradient is the same bits): the pass then keeps its state, slope
   /// and adjoint blocks in the workspace, so that calls on batches of one
-  /// shape allocate none of them after the first (the time-major targets
-  /// and the results are still new arrays), and the checkpointed mode holds
-  /// one segment of adjoints at a time, O(√T) blocks in all instead of T.
+  /// shape allocate none of them after the first (the results are still
+  /// new arrays), and the checkpointed mode holds one segment of adjoints
+  /// at a time, O(√T) blocks in all instead of T.
   ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows
   ///   up; `RBPError.invalid` for a batch that does not fit the network.
