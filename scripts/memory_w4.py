@@ -9,7 +9,8 @@ T steps, N = I = O = 512, identity coupling, float32 on disk: about
 of all 64 sequences twice, `--bptt full` and `--bptt checkpointed`, each in
 a fresh child whose peak resident set size (ru_maxrss) the kernel reports.
 Prints both peaks, the ratio and the two losses of the epoch (the same
-gradient, so they must agree). Needs numpy and h5py (scripts/setup.sh).
+gradient, so they must agree). Runs under the project's .venv (numpy,
+h5py), created by scripts/setup.sh when missing.
 """
 import argparse
 import os
@@ -48,7 +49,25 @@ def peak_of(command):
     return int(status), int(kib) * 1024, float(seconds)
 
 
+def ensure_python():
+    """Runs again under the project's .venv (scripts/setup.sh creates it)
+    when this Python lacks numpy or h5py."""
+    try:
+        import h5py  # noqa: F401
+        import numpy  # noqa: F401
+        return
+    except ImportError:
+        pass
+    python = os.path.join(ROOT, ".venv", "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([os.path.join(ROOT, "scripts", "setup.sh")], check=True)
+    if os.path.realpath(sys.prefix) == os.path.realpath(os.path.join(ROOT, ".venv")):
+        sys.exit("memory_w4: numpy and h5py are missing from .venv; run scripts/setup.sh")
+    os.execv(python, [python] + sys.argv)
+
+
 def main():
+    ensure_python()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rbp", default=os.path.join(ROOT, ".build", "release", "rbp"))
     ap.add_argument("--steps", type=int, default=5000)
