@@ -29,15 +29,17 @@ INLINE T FN(hsum)(V v) {
 
 // MARK: - GEMM micro-kernel
 
-/// The k-loop over one tile: row r of A is read at pa[off[r]], B's two
-/// vectors (one when !wide) at pb; accumulators stay in registers.
+/// The k-loop over one tile of `rows` rows (a constant where it is
+/// inlined: MR, or fewer for the last sliver of a short A): row r of A is
+/// read at pa[off[r]], B's two vectors (one when !wide) at pb;
+/// accumulators stay in registers.
 INLINE void FN(tile_loop)(long k, const T *pa, long csA, const long *off, const T *pb, long ldb,
-                          int wide, V *acc0, V *acc1) {
+                          int wide, V *acc0, V *acc1, const int rows) {
   if (wide) {
     for (long p = 0; p < k; p++) {
       V b0 = FN(load)(pb), b1 = FN(load)(pb + W);
 #pragma clang loop unroll(full)
-      for (int r = 0; r < MR; r++) {
+      for (int r = 0; r < rows; r++) {
         V x = FN(splat)(pa[off[r]]);
         acc0[r] = VFMA(x, b0, acc0[r]);
         acc1[r] = VFMA(x, b1, acc1[r]);
@@ -49,7 +51,7 @@ INLINE void FN(tile_loop)(long k, const T *pa, long csA, const long *off, const 
     for (long p = 0; p < k; p++) {
       V b0 = FN(load)(pb);
 #pragma clang loop unroll(full)
-      for (int r = 0; r < MR; r++) acc0[r] = VFMA(FN(splat)(pa[off[r]]), b0, acc0[r]);
+      for (int r = 0; r < rows; r++) acc0[r] = VFMA(FN(splat)(pa[off[r]]), b0, acc0[r]);
       pa += csA;
       pb += ldb;
     }
@@ -101,15 +103,25 @@ void FN(ukernel)(long k, const T *a, long rsA, long csA, long mr, const T *b, lo
     long off[MR];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) off[r] = r;
-    if (wide) FN(tile_loop)(k, a, csA, off, b, ldb, 1, acc0, acc1);
-    else FN(tile_loop)(k, a, csA, off, b, ldb, 0, acc0, acc1);
+    if (wide) FN(tile_loop)(k, a, csA, off, b, ldb, 1, acc0, acc1, MR);
+    else FN(tile_loop)(k, a, csA, off, b, ldb, 0, acc0, acc1, MR);
   } else {
     // Rows in place, or an edge: rows past readRows repeat the last one.
+    // An edge of at most MR/3 rows (the last sliver of 32 rows in 6s)
+    // runs a loop of that many rows, not MR.
     long last = readRows - 1, off[MR];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) off[r] = (r < last ? r : last) * rsA;
-    if (wide) FN(tile_loop)(k, a, csA, off, b, ldb, 1, acc0, acc1);
-    else FN(tile_loop)(k, a, csA, off, b, ldb, 0, acc0, acc1);
+    if (readRows <= MR / 3) {
+      if (wide) FN(tile_loop)(k, a, csA, off, b, ldb, 1, acc0, acc1, MR / 3);
+      else FN(tile_loop)(k, a, csA, off, b, ldb, 0, acc0, acc1, MR / 3);
+    } else if (readRows <= 2 * MR / 3) {
+      if (wide) FN(tile_loop)(k, a, csA, off, b, ldb, 1, acc0, acc1, 2 * MR / 3);
+      else FN(tile_loop)(k, a, csA, off, b, ldb, 0, acc0, acc1, 2 * MR / 3);
+    } else {
+      if (wide) FN(tile_loop)(k, a, csA, off, b, ldb, 1, acc0, acc1, MR);
+      else FN(tile_loop)(k, a, csA, off, b, ldb, 0, acc0, acc1, MR);
+    }
   }
   if (mr == MR && nr == 2 * W) {
 #pragma clang loop unroll(full)
