@@ -172,23 +172,21 @@ func unpermuted<T: KernelScalar>(_ rows: [T], order: [Int], width: Int) -> Matri
 }
 
 /// The product 0·B of a zero row with B = W (`transposed` false) or Wᵀ
-/// (N×N) as a GEMM computes it: +0 in every column, NaN in a column of B
+/// (N×N, row-major at `base`) as a GEMM computes it: +0 in every column, NaN in a column of B
 /// that holds a non-finite weight (0·∞ and 0·NaN are NaN). A sweep from a
 /// zero state takes its first product from here instead of a GEMM: the
 /// same values, and the same bits wherever they are finite.
-func productOfZeros<T: KernelScalar>(_ w: [T], units n: Int, transposed: Bool) -> [T] {
+func productOfZeros<T: KernelScalar>(_ base: UnsafePointer<T>, units n: Int, transposed: Bool) -> [T] {
   var out = [T](repeating: 0, count: n)
-  w.withUnsafeBufferPointer { wp in
-    out.withUnsafeMutableBufferPointer { op in
-      let (o, base) = (op.baseAddress!, wp.baseAddress!)
-      for i in 0..<n {
-        let row = base + i &* n
-        if transposed {
-          // Column i of Wᵀ is row i of W: x − x is 0 for every finite x.
-          if !(maxDifference(row, row, count: n).difference == 0) { o[i] = .nan }
-        } else {
-          for j in 0..<n { o[j] += 0 * row[j] }   // row i of W reaches every column
-        }
+  out.withUnsafeMutableBufferPointer { op in
+    let o = op.baseAddress!
+    for i in 0..<n {
+      let row = base + i &* n
+      if transposed {
+        // Column i of Wᵀ is row i of W: x − x is 0 for every finite x.
+        if !(maxDifference(row, row, count: n).difference == 0) { o[i] = .nan }
+      } else {
+        for j in 0..<n { o[j] += 0 * row[j] }   // row i of W reaches every column
       }
     }
   }

@@ -188,7 +188,9 @@ extension SteadyNetwork {
       sweep += 1
       if sweep == 1 {
         // s = 0: the product s·W is known without a GEMM (see `productOfZeros`).
-        let zeros = productOfZeros(parameters.W.elements, units: n, transposed: false)
+        let zeros = parameters.values.withUnsafeBufferPointer { params in
+            productOfZeros(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: false)
+          }
         next.withUnsafeMutableBufferPointer { np in
           for r in 0..<active { (np.baseAddress! + r &* n).update(from: zeros, count: n) }
           d.withUnsafeBufferPointer { dp in g.withUnsafeBufferPointer { gp in

@@ -224,7 +224,9 @@ extension SteadyNetwork {
       z.withUnsafeMutableBufferPointer { zp in
         a.withUnsafeBufferPointer { ap in zp.baseAddress!.update(from: ap.baseAddress!, count: active * n) }
         if sweep == 1 && zeroStart {
-          let zeros = productOfZeros(parameters.W.elements, units: n, transposed: true)
+          let zeros = parameters.values.withUnsafeBufferPointer { params in
+            productOfZeros(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: true)
+          }
           for r in 0..<active { for j in 0..<n { zp[r &* n &+ j] += zeros[j] } }
         } else {
           x.withUnsafeBufferPointer { xp in parameters.values.withUnsafeBufferPointer { params in
