@@ -55,6 +55,12 @@ const rbp_kernel_table RBP_CAT(rbp_table_, ISA_SUFFIX) = {
   .exp_f64 = RBP_CAT(exp_f64_, ISA_SUFFIX),
   .max_difference_f32 = RBP_CAT(max_difference_f32_, ISA_SUFFIX),
   .max_difference_f64 = RBP_CAT(max_difference_f64_, ISA_SUFFIX),
+  .adjoint_step_f32 = RBP_CAT(adjoint_step_f32_, ISA_SUFFIX),
+  .adjoint_step_f64 = RBP_CAT(adjoint_step_f64_, ISA_SUFFIX),
+  .add_scaled_rows_f32 = RBP_CAT(add_scaled_rows_f32_, ISA_SUFFIX),
+  .add_scaled_rows_f64 = RBP_CAT(add_scaled_rows_f64_, ISA_SUFFIX),
+  .mean_squared_f32 = RBP_CAT(mean_squared_f32_, ISA_SUFFIX),
+  .mean_squared_f64 = RBP_CAT(mean_squared_f64_, ISA_SUFFIX),
   .fma_loop_f32 = RBP_CAT(fma_loop_f32_, ISA_SUFFIX),
   .fma_loop_f64 = RBP_CAT(fma_loop_f64_, ISA_SUFFIX),
 };

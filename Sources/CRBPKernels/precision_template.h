@@ -416,6 +416,84 @@ void FN(max_difference)(const T *u, const T *v, long count, T *out) {
   out[1] = s;
 }
 
+/// s = d ⊙ (v + g), or d ⊙ v when g is NULL; s may be v or g.
+void FN(adjoint_step)(const T *d, const T *v, const T *g, T *s, long count) {
+  if (g) {
+#define ADJOINT_BLOCK(i, n)                                           \
+  FN(store_part)(s + (i), FN(load_part)(d + (i), (n)) *               \
+                 (FN(load_part)(v + (i), (n)) + FN(load_part)(g + (i), (n))), (n));
+    RBP_VECTOR_MAP(count, ADJOINT_BLOCK);
+#undef ADJOINT_BLOCK
+  } else {
+#define ADJOINT_BLOCK(i, n)                                           \
+  FN(store_part)(s + (i), FN(load_part)(d + (i), (n)) * FN(load_part)(v + (i), (n)), (n));
+    RBP_VECTOR_MAP(count, ADJOINT_BLOCK);
+#undef ADJOINT_BLOCK
+  }
+}
+
+/// out[j] += scale · a[r·n + j] for r = 0, 1, …, rows − 1 in that order,
+/// for j < n: one product and one sum per element, as a scalar loop does,
+/// with eight vectors of `out` held in registers across the rows.
+void FN(add_scaled_rows)(const T *a, long rows, long n, T scale, T *out) {
+  enum { CHUNK = 8 };
+  V sc = FN(splat)(scale);
+  for (long j0 = 0; j0 < n; j0 += CHUNK * W) {
+    long cols = n - j0 < CHUNK * W ? n - j0 : CHUNK * W;
+    V acc[CHUNK];
+#pragma clang loop unroll(full)
+    for (int c = 0; c < CHUNK; c++) {
+      long len = cols - c * W;
+      acc[c] = len > 0 ? FN(load_part)(out + j0 + c * W, len < W ? len : W) : FN(splat)(0);
+    }
+    if (cols == CHUNK * W) {
+      for (long r = 0; r < rows; r++) {
+        const T *row = a + r * n + j0;
+#pragma clang loop unroll(full)
+        for (int c = 0; c < CHUNK; c++) acc[c] = acc[c] + sc * FN(load)(row + c * W);
+      }
+    } else {
+      for (long r = 0; r < rows; r++) {
+        const T *row = a + r * n + j0;
+        for (int c = 0; c < CHUNK; c++) {
+          long len = cols - c * W;
+          if (len <= 0) break;
+          acc[c] = acc[c] + sc * FN(load_part)(row + c * W, len < W ? len : W);
+        }
+      }
+    }
+#pragma clang loop unroll(full)
+    for (int c = 0; c < CHUNK; c++) {
+      long len = cols - c * W;
+      if (len > 0) FN(store_part)(out + j0 + c * W, acc[c], len < W ? len : W);
+    }
+  }
+}
+
+/// Σ_k ½ (x_k − y_k)² in double over `count` elements, and g_k = x_k − y_k
+/// (in T) when g is not NULL. Element k goes to running sum k mod 8 (a
+/// vector of eight doubles, which the compiler splits across registers as
+/// wide as it has); the sums are added in a fixed order at the end, so the
+/// value is the same on every instruction set.
+double FN(mean_squared)(const T *x, const T *y, T *g, long count) {
+  typedef double D8 __attribute__((vector_size(64)));
+  typedef T T8 __attribute__((vector_size(8 * sizeof(T)), aligned(sizeof(T)), may_alias));
+  D8 sums = {0, 0, 0, 0, 0, 0, 0, 0};
+  long k = 0;
+  for (; k + 8 <= count; k += 8) {
+    T8 xv = *(const T8 *)(x + k), yv = *(const T8 *)(y + k);
+    if (g) *(T8 *)(g + k) = xv - yv;
+    D8 d = __builtin_convertvector(xv, D8) - __builtin_convertvector(yv, D8);
+    sums = sums + 0.5 * d * d;
+  }
+  for (; k < count; k++) {
+    if (g) g[k] = x[k] - y[k];
+    double d = (double)x[k] - (double)y[k];
+    sums[k % 8] = sums[k % 8] + 0.5 * d * d;
+  }
+  return ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]));
+}
+
 void FN(exp)(const T *x, T *y, long count) {
 #define EXP_BLOCK(i, n) FN(store_part)(y + (i), FN(vexp)(FN(load_part)(x + (i), (n))), (n));
   RBP_VECTOR_MAP(count, EXP_BLOCK);

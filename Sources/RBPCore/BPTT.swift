@@ -216,8 +216,7 @@ struct StepOperands<T: KernelScalar> {
       batch.timeMajor(batch.inputs, width: inputs, into: all)
       inputLayout = .timeMajor(all)
     } else {
-      let steps = min(batch.steps, InputLayout<T>.chunkSteps)
-      inputLayout = .chunks(workspace.scratch(ScratchSlot.inputs.rawValue, count: steps * batch.count * inputs))
+      inputLayout = .inPlace
     }
   }
 }
@@ -229,13 +228,10 @@ enum InputLayout<T> {
   /// Dense coupling: all steps time-major, T×P×I (its products and ∂U take
   /// every sequence's u(t) as one block).
   case timeMajor(UnsafeMutablePointer<T>)
-  /// Identity coupling: `chunkSteps` steps of u(t), P×I each, refilled as
-  /// the steps reach them (`StepContext.identityInputs(at:)`), so that a
-  /// long sequence is never copied whole.
-  case chunks(UnsafeMutablePointer<T>)
-
-  /// Steps per chunk: each sequence's run of them is one contiguous copy.
-  static var chunkSteps: Int { 16 }
+  /// Identity coupling: each step reads u(t) in place from the
+  /// sequence-major batch (one row of I per sequence), where it adds it to
+  /// the bias, so that a sequence is never copied.
+  case inPlace
 }
 
 /// Where a pass's blocks live: slots of the workspace, kept from call to
@@ -282,9 +278,6 @@ final class StepContext<T: KernelScalar> {
   let storage: StepStorage<T>
   /// Worker threads inside each matrix product (1: the caller's thread).
   let threads: Int
-
-  /// The chunk of steps the `.chunks` input buffer holds, or −1.
-  private var loadedInputChunk = -1
 
   init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
        _ objective: (any StateObjective<T>)?, threads: Int = 1) {
@@ -337,18 +330,18 @@ final class StepContext<T: KernelScalar> {
   func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>) {
     // z = b + U u(t) + x(t−1)·Wᵀ
     let z = self.z
-    var ut: UnsafePointer<T>? = nil   // u(t), P×I, identity coupling
-    if case .chunks(let buffer) = operands.inputLayout { ut = identityInputs(at: t, from: buffer) }
     b.withUnsafeBufferPointer { bias in
-      for p in 0..<count {
-        let row = z + p &* n
-        if let ut {
-          let input = ut + p &* inputs
-          for j in 0..<inputs { row[j] = bias[j] + input[j] }
-          for j in inputs..<n { row[j] = bias[j] }
-        } else {
-          row.update(from: bias.baseAddress!, count: n)
+      if case .inPlace = operands.inputLayout {
+        batch.inputs.withUnsafeBufferPointer { all in
+          for p in 0..<count {
+            let row = z + p &* n
+            let input = all.baseAddress! + (p &* steps &+ t &- 1) &* inputs   // u_p(t)
+            for j in 0..<inputs { row[j] = bias[j] + input[j] }
+            for j in inputs..<n { row[j] = bias[j] }
+          }
         }
+      } else {
+        for p in 0..<count { (z + p &* n).update(from: bias.baseAddress!, count: n) }
       }
     }
     if let inputsTM {
@@ -366,6 +359,19 @@ final class StepContext<T: KernelScalar> {
     }
   }
 
+  /// Asks the cache for what step t reads from the batch's sequence-major
+  /// arrays (its inputs in place, and the objective's targets), one step
+  /// ahead of it: one row per sequence, `steps` rows apart.
+  func prefetchStep(_ t: Int) {
+    guard t <= steps else { return }
+    if case .inPlace = operands.inputLayout {
+      batch.inputs.withUnsafeBufferPointer { all in
+        prefetchRows(all.baseAddress! + (t - 1) * inputs, rows: count, stride: steps * inputs, count: inputs)
+      }
+    }
+    objective.prefetch(step: t)
+  }
+
   /// The forward loop of every mode: steps first…last, from x(first−1) in
   /// `states[0]`, writing x(t) to `states[t − first + 1]` and D(t) to
   /// `slopes[t − first]`; with `gradients`, the objective's ∂/∂x(t) to
@@ -380,6 +386,7 @@ final class StepContext<T: KernelScalar> {
     for t in first...last {
       let i = t - first
       let x = states[i + 1]
+      prefetchStep(t + 1)
       step(t, from: states[i], to: x, slopes: slopes[i])
       let now = StateBlock(states: UnsafePointer(x), rows: count, units: n, step: t)
       if let gradients {
@@ -403,7 +410,7 @@ final class StepContext<T: KernelScalar> {
   ) {
     let e0 = e
     if alpha == 1 {
-      for i in 0..<block { s[i] = d[i] * (e0[i] + s[i]) }   // α = 1: the same bits
+      adjointStep(slope: d, e0, plus: s, into: s, count: block)   // α = 1: the same bits
     } else {
       for i in 0..<block {
         let full = e0[i] + s[i]
@@ -413,26 +420,6 @@ final class StepContext<T: KernelScalar> {
     }
     propagate(e: e, s: s, into: carried)
     swap(&e, &carried)
-  }
-
-  /// u(t), P×I, for identity coupling: its chunk of steps copied into
-  /// `buffer` from the sequence-major batch (each sequence's steps of a
-  /// chunk are one contiguous run) when a step first reaches it.
-  func identityInputs(at t: Int, from buffer: UnsafeMutablePointer<T>) -> UnsafePointer<T> {
-    let size = InputLayout<T>.chunkSteps
-    let chunk = (t - 1) / size
-    let first = chunk * size
-    if chunk != loadedInputChunk {
-      let length = min(size, steps - first)
-      batch.inputs.withUnsafeBufferPointer { all in
-        for p in 0..<count {
-          let from = all.baseAddress! + (p * steps + first) * inputs
-          for k in 0..<length { copyRow(from + k * inputs, to: buffer + (k * count + p) * inputs, count: inputs) }
-        }
-      }
-      loadedInputChunk = chunk
-    }
-    return UnsafePointer(buffer + ((t - 1 - first) * count) * inputs)
   }
 
   /// e(t−1)'s recurrent part: out = (1−α) e + s·W.
@@ -456,11 +443,7 @@ final class StepContext<T: KernelScalar> {
              b: inputsTM + (firstStep - 1) * count * inputs, ldb: inputs,
              beta: 1, c: g + layout.u.lowerBound, ldc: inputs, threads: threads, workspace: workspace)
       }
-      let gb = g + layout.b.lowerBound
-      for r in 0..<rows {
-        let row = s + r &* n     // no overflow checks inside: the loop vectorises
-        for j in 0..<n { gb[j] += scale * row[j] }
-      }
+      addScaledRows(s, rows: rows, columns: n, scale: scale, into: g + layout.b.lowerBound)
     }
   }
 

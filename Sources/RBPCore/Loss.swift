@@ -24,23 +24,8 @@ public enum Loss: String, CaseIterable, Sendable, Codable {
     var total = 0.0
     if mask == nil && self == .mse {
       // The common case without the per-element mask and switch, in eight
-      // running sums (element k goes to sum k mod 8) so that the additions
-      // do not wait on each other; they are added in a fixed order at the
-      // end, so the value does not depend on anything but the inputs.
-      var sums = SIMD8<Double>()
-      var k = 0
-      while k &+ 8 <= count {
-        var d = SIMD8<Double>()
-        for i in 0..<8 { d[i] = Double(x[k &+ i]) - Double(y[k &+ i]) }
-        sums += 0.5 * d * d
-        k &+= 8
-      }
-      while k < count {
-        let d = Double(x[k]) - Double(y[k])
-        sums[k % 8] += 0.5 * d * d
-        k += 1
-      }
-      return ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]))
+      // running sums added in a fixed order (see `meanSquared`).
+      return meanSquared(x, y, count: count)
     }
     for k in 0..<count {
       let m = mask.map { Double($0[k]) } ?? 1
@@ -65,8 +50,7 @@ public enum Loss: String, CaseIterable, Sendable, Codable {
   public func meanSquaredValueAndGradient<T: KernelScalar>(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, count: Int, into g: UnsafeMutablePointer<T>
   ) -> Double {
-    for k in 0..<count { g[k] = x[k] - y[k] }   // vectorises
-    return value(x, y, mask: nil, count: count)
+    meanSquared(x, y, count: count, gradient: g)
   }
 
   /// Adds `scale · ∂ℓ/∂x` into `g` (length `count`, the output units).

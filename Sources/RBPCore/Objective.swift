@@ -104,6 +104,14 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
   @inline(__always)
   func offset(_ p: Int, _ step: Int) -> Int { (p * steps + max(step, 1) - 1) * outputs }
 
+  /// Asks the cache for every sequence's targets at `step`.
+  func prefetch(step: Int) {
+    guard steps > 1 && step >= 1 && step <= steps else { return }
+    targets.withUnsafeBufferPointer { y in
+      prefetchRows(y.baseAddress! + offset(0, step), rows: count, stride: steps * outputs, count: outputs)
+    }
+  }
+
   public func value(_ block: StateBlock<T>) -> Double {
     let first = block.units - outputs
     return targets.withUnsafeBufferPointer { y in
@@ -257,6 +265,12 @@ enum ActiveObjective<T: KernelScalar> {
     case .loss(let l): return l.valueAndGradient(block, into: g)
     case .other(let o): return o.valueAndGradientByParts(block, into: g)
     }
+  }
+
+  /// Asks the cache for the data the terms at `step` read (a hint).
+  @inline(__always)
+  func prefetch(step: Int) {
+    if case .loss(let l) = self { l.prefetch(step: step) }
   }
 
   @inline(__always)

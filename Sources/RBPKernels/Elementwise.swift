@@ -3,6 +3,8 @@
 // activations are defined here, once, because these kernels need them; the
 // inverse activations and losses live with the models in the core module.
 
+import CRBPKernels
+
 /// An elementwise activation `f` and its derivative.
 ///
 /// | case | f(z) | f'(z), from x = f(z) |
@@ -91,38 +93,35 @@ public func activate<T: KernelScalar>(
 ///   - v: back-propagated term (e.g. Wᵀs), `count`.
 ///   - g: loss gradient ∂L/∂x, `count`, or nil.
 ///   - s: result, `count`.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@inlinable
 public func adjointStep<T: KernelScalar>(
   slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>?,
-  into s: UnsafeMutablePointer<T>, count: Int
+  into s: UnsafeMutablePointer<T>, count: Int, kernels: KernelTable = .active
 ) {
-  typealias V = T.Vector
-  let width = V.scalarCount
-  let vectorEnd = count / width * width
-  let dr = UnsafeRawPointer(d), vr = UnsafeRawPointer(v), sr = UnsafeMutableRawPointer(s)
-  var i = 0
-  if let g {
-    let gr = UnsafeRawPointer(g)
-    while i < vectorEnd {
-      let off = i &* MemoryLayout<T>.stride
-      let sum = vr.loadUnaligned(fromByteOffset: off, as: V.self)
-        + gr.loadUnaligned(fromByteOffset: off, as: V.self)
-      sr.storeBytes(of: dr.loadUnaligned(fromByteOffset: off, as: V.self) * sum,
-                    toByteOffset: off, as: V.self)
-      i &+= width
-    }
-    while i < count { s[i] = d[i] * (v[i] + g[i]); i += 1 }
-  } else {
-    while i < vectorEnd {
-      let off = i &* MemoryLayout<T>.stride
-      sr.storeBytes(of: dr.loadUnaligned(fromByteOffset: off, as: V.self)
-                      * vr.loadUnaligned(fromByteOffset: off, as: V.self),
-                    toByteOffset: off, as: V.self)
-      i &+= width
-    }
-    while i < count { s[i] = d[i] * v[i]; i += 1 }
-  }
+  T._adjointStep(d, v, g, s, count: count, kernels)
+}
+
+/// `out[j] += scale · a[r, j]` for every row r of the `rows`×`columns`
+/// matrix `a`, the rows in order: a column sum (the bias gradient Σ_t Σ_p
+/// s), with the bits of the scalar loop and `out` held in registers.
+@inlinable
+public func addScaledRows<T: KernelScalar>(
+  _ a: UnsafePointer<T>, rows: Int, columns: Int, scale: T, into out: UnsafeMutablePointer<T>,
+  kernels: KernelTable = .active
+) {
+  T._addScaledRows(a, rows: rows, columns: columns, scale: scale, into: out, kernels)
+}
+
+/// Σ_k ½ (x_k − y_k)² over `count` elements, in Double whatever T, with
+/// element k in running sum k mod 8 and the eight sums added in a fixed
+/// order (the same value on every instruction set); and g = x − y, in T,
+/// when `g` is given.
+@inlinable
+public func meanSquared<T: KernelScalar>(
+  _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, count: Int, gradient g: UnsafeMutablePointer<T>? = nil,
+  kernels: KernelTable = .active
+) -> Double {
+  T._meanSquared(x, y, gradient: g, count: count, kernels)
 }
 
 /// (max |u − v|, max |u|) over `count` elements, vectorised: the change of
@@ -160,4 +159,12 @@ public func copyRow<T: KernelScalar>(_ source: UnsafePointer<T>, to target: Unsa
     target[i] = source[i]
     i &+= 1
   }
+}
+
+/// Asks the cache for `rows` rows of `count` elements, `stride` elements
+/// apart, before they are read (one row per sequence of a sequence-major
+/// array at the next step): a hint, with no effect on any result.
+@inlinable
+public func prefetchRows<T: KernelScalar>(_ base: UnsafePointer<T>, rows: Int, stride: Int, count: Int) {
+  rbp_prefetch_rows(base, rows, stride * MemoryLayout<T>.stride, count * MemoryLayout<T>.stride)
 }

@@ -48,6 +48,18 @@ where Vector.Scalar == Self {
   /// difference is NaN.
   static func _maxDifference(_ u: UnsafePointer<Self>, _ v: UnsafePointer<Self>, count: Int, _ kernels: KernelTable)
     -> (Self, Self)
+  /// s = d ⊙ (v + g), or d ⊙ v when g is nil.
+  static func _adjointStep(
+    _ d: UnsafePointer<Self>, _ v: UnsafePointer<Self>, _ g: UnsafePointer<Self>?, _ s: UnsafeMutablePointer<Self>,
+    count: Int, _ kernels: KernelTable)
+  /// out[j] += scale · a[r·n + j], rows in order.
+  static func _addScaledRows(
+    _ a: UnsafePointer<Self>, rows: Int, columns: Int, scale: Self, into out: UnsafeMutablePointer<Self>,
+    _ kernels: KernelTable)
+  /// Σ ½ (x − y)² in Double, and g = x − y when g is not nil.
+  static func _meanSquared(
+    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>, gradient g: UnsafeMutablePointer<Self>?, count: Int,
+    _ kernels: KernelTable) -> Double
   /// Twelve independent FMA chains in registers, `iterations` steps.
   static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Self) -> Self
 }
@@ -108,6 +120,24 @@ extension Float: KernelScalar {
     }
     return out
   }
+  public static func _adjointStep(
+    _ d: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: UnsafePointer<Float>?, _ s: UnsafeMutablePointer<Float>,
+    count: Int, _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.adjoint_step_f32(d, v, g, s, count)
+  }
+  public static func _addScaledRows(
+    _ a: UnsafePointer<Float>, rows: Int, columns: Int, scale: Float, into out: UnsafeMutablePointer<Float>,
+    _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.add_scaled_rows_f32(a, rows, columns, scale, out)
+  }
+  public static func _meanSquared(
+    _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>?, count: Int,
+    _ kernels: KernelTable
+  ) -> Double {
+    kernels.kernels.pointee.mean_squared_f32(x, y, g, count)
+  }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Float) -> Float {
     kernels.kernels.pointee.fma_loop_f32(iterations, seed)
   }
@@ -162,6 +192,24 @@ extension Double: KernelScalar {
       kernels.kernels.pointee.max_difference_f64(u, v, count, raw.baseAddress!.assumingMemoryBound(to: Double.self))
     }
     return out
+  }
+  public static func _adjointStep(
+    _ d: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ g: UnsafePointer<Double>?, _ s: UnsafeMutablePointer<Double>,
+    count: Int, _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.adjoint_step_f64(d, v, g, s, count)
+  }
+  public static func _addScaledRows(
+    _ a: UnsafePointer<Double>, rows: Int, columns: Int, scale: Double, into out: UnsafeMutablePointer<Double>,
+    _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.add_scaled_rows_f64(a, rows, columns, scale, out)
+  }
+  public static func _meanSquared(
+    _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, gradient g: UnsafeMutablePointer<Double>?, count: Int,
+    _ kernels: KernelTable
+  ) -> Double {
+    kernels.kernels.pointee.mean_squared_f64(x, y, g, count)
   }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Double) -> Double {
     kernels.kernels.pointee.fma_loop_f64(iterations, seed)

@@ -72,11 +72,11 @@ struct BPTTTests {
     }
   }
 
-  /// Identity coupling copies u(t) in chunks of steps as the passes reach
-  /// them (forward, and again per recomputed segment); over 41 steps (three
-  /// chunks) every mode must give what dense coupling with U = I gives
-  /// from its whole time-major copy: the same loss, ∂W, ∂b and ∂x0.
-  @Test func chunkedIdentityInputsMatchDenseCouplingWithTheIdentity() throws {
+  /// Identity coupling reads u(t) in place from the sequence-major batch
+  /// at each step (forward, and again per recomputed segment); over 41
+  /// steps every mode must give what dense coupling with U = I gives from
+  /// its whole time-major copy: the same loss, ∂W, ∂b and ∂x0.
+  @Test func identityInputsInPlaceMatchDenseCouplingWithTheIdentity() throws {
     let (n, steps) = (6, 41)
     let (identity, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, coupling: .identity,
                                                 leak: 0.6, units: n, inputs: 4, outputs: 3, count: 5, steps: steps,

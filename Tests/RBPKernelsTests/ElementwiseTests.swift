@@ -96,31 +96,97 @@ struct ElementwiseTests {
   }
 
   @Test func adjointStepMatchesScalarLoop() {
-    func check<T: KernelScalar>(_: T.Type) {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
       for count in [1, 5, 8, 15, 16, 17, 64, 67] {
         var rng = SeededGenerator(seed: UInt64(count))
         let d = randomArray(T.self, count, &rng), v = randomArray(T.self, count, &rng)
         let g = randomArray(T.self, count, &rng)
         var s = [T](repeating: .nan, count: count)
-        adjointStep(slope: d, v, plus: g, into: &s, count: count)
+        adjointStep(slope: d, v, plus: g, into: &s, count: count, kernels: isa.kernels)
         for i in 0..<count {
           let want = Double(d[i]) * (Double(v[i]) + Double(g[i]))
           #expect(abs(Double(s[i]) - want) <= 4 * Double(T.ulpOfOne), "s[\(i)] with g, count \(count)")
+          #expect(s[i] == d[i] * (v[i] + g[i]), "\(T.self) \(isa): s[\(i)] with g, count \(count)")
         }
-        adjointStep(slope: d, v, plus: nil, into: &s, count: count)
-        for i in 0..<count { #expect(s[i] == d[i] * v[i], "s[\(i)] without g, count \(count)") }
-        // In place: s aliases v.
-        var vs = v
-        vs.withUnsafeMutableBufferPointer { vp in
-          adjointStep(slope: d, UnsafePointer(vp.baseAddress!), plus: g, into: vp.baseAddress!, count: count)
-        }
-        for i in 0..<count {
-          let want = Double(d[i]) * (Double(v[i]) + Double(g[i]))
-          #expect(abs(Double(vs[i]) - want) <= 4 * Double(T.ulpOfOne), "in place s[\(i)], count \(count)")
+        adjointStep(slope: d, v, plus: nil, into: &s, count: count, kernels: isa.kernels)
+        for i in 0..<count { #expect(s[i] == d[i] * v[i], "\(T.self) \(isa): s[\(i)] without g, count \(count)") }
+        // In place: s aliases v, then g (the step back of BPTT).
+        for aliased in [0, 1] {
+          var inPlace = aliased == 0 ? v : g
+          inPlace.withUnsafeMutableBufferPointer { sp in
+            let other = aliased == 0 ? g : v
+            other.withUnsafeBufferPointer { op in
+              if aliased == 0 {
+                adjointStep(slope: d, UnsafePointer(sp.baseAddress!), plus: op.baseAddress!, into: sp.baseAddress!,
+                            count: count, kernels: isa.kernels)
+              } else {
+                adjointStep(slope: d, op.baseAddress!, plus: UnsafePointer(sp.baseAddress!), into: sp.baseAddress!,
+                            count: count, kernels: isa.kernels)
+              }
+            }
+          }
+          for i in 0..<count {
+            #expect(inPlace[i] == d[i] * (v[i] + g[i]), "\(T.self) \(isa): in place (\(aliased)) s[\(i)], count \(count)")
+          }
         }
       }
     }
-    check(Float.self)
-    check(Double.self)
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
+
+  /// The column sums of the bias gradient: the scalar loop's bits (one
+  /// product and one sum per element, rows in order), for widths around
+  /// the kernel's chunk of eight vectors, into a non-zero start.
+  @Test func addScaledRowsMatchesScalarLoop() {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      for columns in [1, 3, 8, 17, 31, 64, 65, 129, 300] {
+        for rows in [0, 1, 7, 40] {
+          var rng = SeededGenerator(seed: UInt64(columns * 100 + rows))
+          let a = randomArray(T.self, rows * columns, &rng)
+          let start = randomArray(T.self, columns, &rng)
+          let scale = T(0.37)
+          var want = start
+          for r in 0..<rows { for j in 0..<columns { want[j] += scale * a[r * columns + j] } }
+          var got = start + [T(42)]   // one element past the end, untouched
+          addScaledRows(a, rows: rows, columns: columns, scale: scale, into: &got, kernels: isa.kernels)
+          #expect(Array(got[..<columns]) == want && got[columns] == 42, "\(T.self) \(isa) \(rows)×\(columns)")
+        }
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
+
+  /// The mse of a row against an independent formulation: Double sums with
+  /// element k in sum k mod 8, combined ((0+4)+(2+6))+((1+5)+(3+7)), the
+  /// same bits on every instruction set; the gradient x − y in T.
+  @Test func meanSquaredMatchesEightRunningSums() {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      for count in [0, 1, 5, 8, 9, 16, 23, 64, 67] {
+        var rng = SeededGenerator(seed: UInt64(count + 7))
+        let x = randomArray(T.self, count, &rng), y = randomArray(T.self, count, &rng)
+        var sums = [Double](repeating: 0, count: 8)
+        for k in 0..<count {
+          let d = Double(x[k]) - Double(y[k])
+          sums[k % 8] += 0.5 * d * d
+        }
+        let want = ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]))
+        var g = [T](repeating: .nan, count: count + 1)
+        g[count] = 42
+        let got = meanSquared(x, y, count: count, gradient: &g, kernels: isa.kernels)
+        #expect(got == want, "\(T.self) \(isa) count \(count): \(got) against \(want)")
+        #expect(meanSquared(x, y, count: count, kernels: isa.kernels) == want)
+        #expect((0..<count).allSatisfy { g[$0] == x[$0] - y[$0] } && g[count] == 42, "\(T.self) \(isa) gradient")
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
   }
 }

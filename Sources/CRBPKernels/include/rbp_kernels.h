@@ -55,6 +55,18 @@ typedef void (*rbp_exp_f64)(const double *x, double *y, long count);
 /// NaN), out[1] = max |u|.
 typedef void (*rbp_max_difference_f32)(const float *u, const float *v, long count, float *out);
 typedef void (*rbp_max_difference_f64)(const double *u, const double *v, long count, double *out);
+/// s = d ⊙ (v + g), or d ⊙ v when g is NULL, over `count` elements; s may
+/// be v or g.
+typedef void (*rbp_adjoint_step_f32)(const float *d, const float *v, const float *g, float *s, long count);
+typedef void (*rbp_adjoint_step_f64)(const double *d, const double *v, const double *g, double *s, long count);
+/// out[j] += scale · a[r·n + j] for each row r of the rows×n matrix a, the
+/// rows in order (the bits of the scalar loop).
+typedef void (*rbp_add_scaled_rows_f32)(const float *a, long rows, long n, float scale, float *out);
+typedef void (*rbp_add_scaled_rows_f64)(const double *a, long rows, long n, double scale, double *out);
+/// Σ ½ (x − y)² in double, in eight running sums combined in a fixed order
+/// (the same value on every instruction set); g = x − y when g is not NULL.
+typedef double (*rbp_mean_squared_f32)(const float *x, const float *y, float *g, long count);
+typedef double (*rbp_mean_squared_f64)(const double *x, const double *y, double *g, long count);
 /// Twelve independent vector FMA chains for `iterations` steps: the
 /// register-only FMA throughput the benchmarks compare against.
 typedef float (*rbp_fma_loop_f32)(long iterations, float seed);
@@ -77,9 +89,26 @@ typedef struct {
   rbp_exp_f64 exp_f64;
   rbp_max_difference_f32 max_difference_f32;
   rbp_max_difference_f64 max_difference_f64;
+  rbp_adjoint_step_f32 adjoint_step_f32;
+  rbp_adjoint_step_f64 adjoint_step_f64;
+  rbp_add_scaled_rows_f32 add_scaled_rows_f32;
+  rbp_add_scaled_rows_f64 add_scaled_rows_f64;
+  rbp_mean_squared_f32 mean_squared_f32;
+  rbp_mean_squared_f64 mean_squared_f64;
   rbp_fma_loop_f32 fma_loop_f32;
   rbp_fma_loop_f64 fma_loop_f64;
 } rbp_kernel_table;
+
+/// Asks the cache for `rows` rows of `bytes` bytes each, `stride` bytes
+/// apart, ahead of their use: a hint, valid for any address. The engine
+/// reads one short row per sequence at each step from sequence-major
+/// arrays, a pattern of many strided streams the hardware prefetcher
+/// does not follow.
+static inline void rbp_prefetch_rows(const void *base, long rows, long stride, long bytes) {
+  const char *p = (const char *)base;
+  for (long r = 0; r < rows; r++, p += stride)
+    for (long b = 0; b < bytes; b += 64) __builtin_prefetch(p + b, 0, 3);
+}
 
 /// Whether this CPU (and its operating system) can run `isa`.
 int rbp_isa_supported(rbp_isa isa);
