@@ -61,6 +61,12 @@ const rbp_kernel_table RBP_CAT(rbp_table_, ISA_SUFFIX) = {
   .add_scaled_rows_f64 = RBP_CAT(add_scaled_rows_f64_, ISA_SUFFIX),
   .mean_squared_f32 = RBP_CAT(mean_squared_f32_, ISA_SUFFIX),
   .mean_squared_f64 = RBP_CAT(mean_squared_f64_, ISA_SUFFIX),
+  .gram_vector_f32 = RBP_CAT(gram_vector_f32_, ISA_SUFFIX),
+  .gram_vector_f64 = RBP_CAT(gram_vector_f64_, ISA_SUFFIX),
+  .activate_change_f32 = RBP_CAT(activate_change_f32_, ISA_SUFFIX),
+  .activate_change_f64 = RBP_CAT(activate_change_f64_, ISA_SUFFIX),
+  .adjoint_change_f32 = RBP_CAT(adjoint_change_f32_, ISA_SUFFIX),
+  .adjoint_change_f64 = RBP_CAT(adjoint_change_f64_, ISA_SUFFIX),
   .fma_loop_f32 = RBP_CAT(fma_loop_f32_, ISA_SUFFIX),
   .fma_loop_f64 = RBP_CAT(fma_loop_f64_, ISA_SUFFIX),
 };

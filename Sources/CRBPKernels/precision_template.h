@@ -211,6 +211,57 @@ void FN(gemv)(int trans, long m, long n, T alpha, const T *a, long lda, const T 
   else FN(gemv_rows)(m, n, alpha, a, lda, x, beta, y);
 }
 
+/// out = Aᵀ·(A·v) for A m×n (row stride lda) in one pass over A: each
+/// group of four rows gives its four products with v, then adds those
+/// multiples of the same rows (still in L1) into out. Returns Σ_i (A v)_i²
+/// in double. out must not overlap v.
+double FN(gram_vector)(long m, long n, const T *a, long lda, const T *v, T *out) {
+  enum { G = 8 };   // rows per group: eight independent dot-product chains
+  for (long j = 0; j < n; j++) out[j] = 0;
+  long vend = n / W * W;
+  double squares = 0;
+  for (long i = 0; i < m; i += G) {
+    long rows = m - i < G ? m - i : G;
+    const T *r[G];
+    for (int q = 0; q < G; q++) r[q] = a + (i + (q < rows ? q : rows - 1)) * lda;
+    V s[G];
+#pragma clang loop unroll(full)
+    for (int q = 0; q < G; q++) s[q] = FN(splat)(0);
+    long j = 0;
+    for (; j < vend; j += W) {
+      V xv = FN(load)(v + j);
+#pragma clang loop unroll(full)
+      for (int q = 0; q < G; q++) s[q] = VFMA(FN(load)(r[q] + j), xv, s[q]);
+    }
+    T t[G];
+#pragma clang loop unroll(full)
+    for (int q = 0; q < G; q++) t[q] = FN(hsum)(s[q]);
+    for (; j < n; j++)
+      for (int q = 0; q < G; q++) t[q] += r[q][j] * v[j];
+    for (int q = rows; q < G; q++) t[q] = 0;   // missing rows: a real row again, weight 0
+    for (int q = 0; q < rows; q++) squares += (double)t[q] * (double)t[q];
+    V w[G];
+#pragma clang loop unroll(full)
+    for (int q = 0; q < G; q++) w[q] = FN(splat)(t[q]);
+    for (j = 0; j < vend; j += W) {
+      // Two chains of four products each, then one sum into out.
+      V lo = w[0] * FN(load)(r[0] + j), hi = w[4] * FN(load)(r[4] + j);
+#pragma clang loop unroll(full)
+      for (int q = 1; q < 4; q++) {
+        lo = VFMA(w[q], FN(load)(r[q] + j), lo);
+        hi = VFMA(w[q + 4], FN(load)(r[q + 4] + j), hi);
+      }
+      FN(store)(out + j, FN(load)(out + j) + (lo + hi));
+    }
+    for (; j < n; j++) {
+      T acc = out[j];
+      for (int q = 0; q < rows; q++) acc += t[q] * r[q][j];
+      out[j] = acc;
+    }
+  }
+  return squares;
+}
+
 // MARK: - FMA peak
 
 T FN(fma_loop)(long iterations, T seed) {
@@ -492,6 +543,70 @@ double FN(mean_squared)(const T *x, const T *y, T *g, long count) {
     sums[k % 8] = sums[k % 8] + 0.5 * d * d;
   }
   return ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]));
+}
+
+/// s = d ⊙ (v + g) as `adjoint_step` computes it (s may be v), and in the
+/// same pass out[0] = max |s − previous| (NaN when a difference is NaN),
+/// out[1] = max |s|: one sweep of the adjoint relaxation and its change.
+void FN(adjoint_change)(const T *d, const T *v, const T *g, T *s, const T *previous, long count, T *out) {
+  V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
+#define CHANGE_BLOCK(i, n)                                            \
+  {                                                                   \
+    V y = FN(load_part)(d + (i), (n)) *                               \
+          (FN(load_part)(v + (i), (n)) + FN(load_part)(g + (i), (n)));\
+    FN(store_part)(s + (i), y, (n));                                  \
+    V c = y - FN(load_part)(previous + (i), (n));                     \
+    c = FN(select)(c < 0, -c, c);                                     \
+    y = FN(select)(y < 0, -y, y);                                     \
+    nan = FN(select)(c != c, c, nan);                                 \
+    worst = FN(select)(c > worst, c, worst);                          \
+    scale = FN(select)(y > scale, y, scale);                          \
+  }
+  RBP_VECTOR_MAP(count, CHANGE_BLOCK);
+#undef CHANGE_BLOCK
+  T w = 0, sc = 0;
+  int isNaN = 0;
+#pragma clang loop unroll(full)
+  for (long j = 0; j < W; j++) {
+    if (nan[j] != nan[j]) isNaN = 1;
+    if (worst[j] > w) w = worst[j];
+    if (scale[j] > sc) sc = scale[j];
+  }
+  out[0] = isNaN ? __builtin_nan("") : w;
+  out[1] = sc;
+}
+
+/// fx = f(z) as `activate` computes it (kind 0 tanh, 1 logistic), and in
+/// the same pass out[0] = max |fx − x| (NaN when a difference is NaN),
+/// out[1] = max |fx|, as `max_difference(fx, x)` gives them: one sweep of
+/// a fixed-point iteration and its change.
+void FN(activate_change)(int kind, const T *z, const T *x, T *fx, long count, T *out) {
+  V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
+#define CHANGE_BLOCK(i, n)                                            \
+  {                                                                   \
+    V v = FN(load_part)(z + (i), (n));                                \
+    V y = kind == 0 ? FN(vtanh)(v) : 1 / (1 + FN(vexp)(-v));          \
+    FN(store_part)(fx + (i), y, (n));                                 \
+    V d = y - FN(load_part)(x + (i), (n));                            \
+    d = FN(select)(d < 0, -d, d);                                     \
+    y = FN(select)(y < 0, -y, y);                                     \
+    for (long j_ = (n); j_ < W; j_++) d[j_] = y[j_] = 0; /* f(0) of the padding */ \
+    nan = FN(select)(d != d, d, nan);                                 \
+    worst = FN(select)(d > worst, d, worst);                          \
+    scale = FN(select)(y > scale, y, scale);                          \
+  }
+  RBP_VECTOR_MAP(count, CHANGE_BLOCK);
+#undef CHANGE_BLOCK
+  T w = 0, s = 0;
+  int isNaN = 0;
+#pragma clang loop unroll(full)
+  for (long j = 0; j < W; j++) {
+    if (nan[j] != nan[j]) isNaN = 1;
+    if (worst[j] > w) w = worst[j];
+    if (scale[j] > s) s = scale[j];
+  }
+  out[0] = isNaN ? __builtin_nan("") : w;
+  out[1] = s;
 }
 
 void FN(exp)(const T *x, T *y, long count) {

@@ -186,50 +186,57 @@ extension SteadyNetwork {
     }
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
-      if sweep == 1 {
-        // s = 0: the product s·W is known without a GEMM (see `productOfZeros`).
-        let zeros = parameters.values.withUnsafeBufferPointer { params in
+      // V = S·W on the active rows into `next`.
+      next.withUnsafeMutableBufferPointer { np in
+        if sweep == 1 {
+          // S = 0: the product is known without a GEMM (see `productOfZeros`).
+          let zeros = parameters.values.withUnsafeBufferPointer { params in
             productOfZeros(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: false)
           }
-        next.withUnsafeMutableBufferPointer { np in
           for r in 0..<active { (np.baseAddress! + r &* n).update(from: zeros, count: n) }
-          d.withUnsafeBufferPointer { dp in g.withUnsafeBufferPointer { gp in
-            adjointStep(slope: dp.baseAddress!, UnsafePointer(np.baseAddress!), plus: gp.baseAddress!,
-                        into: np.baseAddress!, count: active * n)
+        } else {
+          s.withUnsafeBufferPointer { sp in parameters.values.withUnsafeBufferPointer { params in
+            gemm(m: active, n: n, k: n, a: sp.baseAddress!, lda: n, b: params.baseAddress! + parameters.layout.w.lowerBound,
+                 ldb: n, packedB: packedW, c: np.baseAddress!, ldc: n, workspace: workspace)
           }}
         }
-      } else {
-        applyAdjointMap(s, slopes: d, lossGradient: g, rows: active, into: &next, workspace: workspace,
-                        packedW: packedW)
       }
+      // Rows from the end, so a retired row is replaced by one already seen.
+      // Each row's next iterate d ⊙ (v + g) replaces v in `next`, with its
+      // change from `s`; a retired row's is copied to `s` too, so that both
+      // buffers hold it, and the buffers trade places after the sweep.
       var r = active - 1
       while r >= 0 {
         let p = order[r]
-        let (change, scale) = s.withUnsafeBufferPointer { sp in next.withUnsafeBufferPointer { np in
-          maxDifference(np.baseAddress! + r * n, sp.baseAddress! + r * n, count: n, kernels: workspace.kernels)
+        let (change, scale) = s.withUnsafeBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
+          d.withUnsafeBufferPointer { dp in g.withUnsafeBufferPointer { gp in
+            let o = r &* n
+            return adjointChange(slope: dp.baseAddress! + o, UnsafePointer(np.baseAddress! + o), plus: gp.baseAddress! + o,
+                                 into: np.baseAddress! + o, previous: sp.baseAddress! + o, count: n,
+                                 kernels: workspace.kernels)
+          }}
         }}
         diagnostics.iterations[p] = sweep
         diagnostics.residuals[p] = change
         if !change.isFinite || options.accepts(change, scale: scale) {
           diagnostics.status[p] = change.isFinite ? .converged : .nonFinite
-          if change.isFinite {
-            s.withUnsafeMutableBufferPointer { sp in next.withUnsafeBufferPointer { np in
+          s.withUnsafeMutableBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
+            if change.isFinite {
               (sp.baseAddress! + r * n).update(from: np.baseAddress! + r * n, count: n)
-            }}
-          }
+            } else {
+              (np.baseAddress! + r * n).update(from: sp.baseAddress! + r * n, count: n)   // the last finite iterate
+            }
+          }}
           active -= 1
           swapRows(&s, r, active, width: n)
           swapRows(&d, r, active, width: n)
           swapRows(&g, r, active, width: n)
           swapRows(&next, r, active, width: n)
           order.swapAt(r, active)
-        } else {
-          s.withUnsafeMutableBufferPointer { sp in next.withUnsafeBufferPointer { np in
-            (sp.baseAddress! + r * n).update(from: np.baseAddress! + r * n, count: n)
-          }}
         }
         r -= 1
       }
+      swap(&s, &next)
     }
     let out = unpermuted(s, order: order, width: n)
     return (out, diagnostics)

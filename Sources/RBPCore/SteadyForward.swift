@@ -220,7 +220,7 @@ extension SteadyNetwork {
     var sweep = 0
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
-      // Z = A + X·Wᵀ, F = f(Z) on the active rows.
+      // Z = A + X·Wᵀ on the active rows.
       z.withUnsafeMutableBufferPointer { zp in
         a.withUnsafeBufferPointer { ap in zp.baseAddress!.update(from: ap.baseAddress!, count: active * n) }
         if sweep == 1 && zeroStart {
@@ -235,16 +235,17 @@ extension SteadyNetwork {
                  beta: 1, c: zp.baseAddress!, ldc: n, workspace: workspace)
           }}
         }
-        fx.withUnsafeMutableBufferPointer { fp in
-          activate(activation, z: UnsafePointer(zp.baseAddress!), x: fp.baseAddress!, slope: nil, count: active * n)
-        }
       }
       // Rows from the end, so a retired row is replaced by one already seen.
       var r = active - 1
       while r >= 0 {
         let p = order[r]
-        let (residual, scale) = x.withUnsafeBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
-          maxDifference(fp.baseAddress! + r * n, xp.baseAddress! + r * n, count: n, kernels: workspace.kernels)
+        // F = f(Z) and its change from X, row by row in one pass.
+        let (residual, scale) = z.withUnsafeBufferPointer { zp in x.withUnsafeBufferPointer { xp in
+          fx.withUnsafeMutableBufferPointer { fp in
+            activateChange(activation, z: zp.baseAddress! + r * n, previous: xp.baseAddress! + r * n,
+                           into: fp.baseAddress! + r * n, count: n, kernels: workspace.kernels)
+          }
         }}
         diagnostics.iterations[p] = sweep
         diagnostics.residuals[p] = residual

@@ -26,23 +26,24 @@ let normSafetyMargin = 1.1
 
 extension SteadyNetwork {
   /// ‖W‖₂ estimated by power iteration on WᵀW from a fixed start (so the
-  /// result is reproducible), two GEMVs per iteration.
+  /// result is reproducible), one pass over W per iteration (`gramVector`).
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func spectralNorm(iterations: Int = 16) -> Double {
     let n = shape.units
-    let w = parameters.W.elements
     var v = (0..<n).map { T(1 + 0.5 * sin(Double($0) * 1.7)) }
-    var wv = [T](repeating: 0, count: n)
+    var wtwv = [T](repeating: 0, count: n)
     var sigma = 0.0
-    for _ in 0..<iterations {
-      let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-      if norm == 0 || !norm.isFinite { return norm == 0 ? 0 : .infinity }
-      let inverse = T(1 / norm)
-      for j in 0..<n { v[j] *= inverse }
-      gemv(m: n, n: n, a: w, lda: n, x: v, beta: 0, y: &wv)          // W v
-      sigma = wv.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-      gemv(trans: true, m: n, n: n, a: w, lda: n, x: wv, beta: 0, y: &v)  // Wᵀ W v
+    parameters.values.withUnsafeBufferPointer { params in
+      let w = params.baseAddress! + parameters.layout.w.lowerBound
+      for _ in 0..<iterations {
+        let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        if norm == 0 || !norm.isFinite { sigma = norm == 0 ? 0 : .infinity; return }
+        let inverse = T(1 / norm)
+        for j in 0..<n { v[j] *= inverse }
+        sigma = gramVector(m: n, n: n, a: w, lda: n, v: v, into: &wtwv).squareRoot()   // ‖W v‖, and Wᵀ W v
+        swap(&v, &wtwv)
+      }
     }
     return sigma
   }

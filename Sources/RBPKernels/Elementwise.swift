@@ -136,6 +136,37 @@ public func maxDifference<T: KernelScalar>(
   return (Double(worst), Double(scale))
 }
 
+/// One sweep of the adjoint relaxation on a row: `s = d ⊙ (v + g)` (`s`
+/// may be `v`) and its change from `previous`, (max |s − previous|,
+/// max |s|), in one pass; the bits of `adjointStep` followed by
+/// `maxDifference(s, previous)`.
+@inlinable
+public func adjointChange<T: KernelScalar>(
+  slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>, into s: UnsafeMutablePointer<T>,
+  previous: UnsafePointer<T>, count: Int, kernels: KernelTable = .active
+) -> (difference: Double, scale: Double) {
+  let (worst, scale) = T._adjointChange(d, v, g, into: s, previous: previous, count: count, kernels)
+  return (Double(worst), Double(scale))
+}
+
+/// One sweep of a fixed-point iteration on a row: `fx = f(z)` and its
+/// change from `x`, (max |fx − x|, max |fx|), in one pass; the bits of
+/// `activate` followed by `maxDifference(fx, x)`.
+@inlinable
+public func activateChange<T: KernelScalar>(
+  _ f: Activation, z: UnsafePointer<T>, previous x: UnsafePointer<T>, into fx: UnsafeMutablePointer<T>, count: Int,
+  kernels: KernelTable = .active
+) -> (difference: Double, scale: Double) {
+  switch f {
+  case .tanh, .logistic:
+    let (worst, scale) = T._activateChange(f, z: z, previous: x, into: fx, count: count, kernels)
+    return (Double(worst), Double(scale))
+  case .linear, .relu:
+    activate(f, z: z, x: fx, slope: nil, count: count, kernels: kernels)
+    return maxDifference(UnsafePointer(fx), x, count: count, kernels: kernels)
+  }
+}
+
 /// Copies a short row of `count` elements (no overlap) with vector moves
 /// inline: the engine copies many rows of tens of elements (packing B
 /// panels, time-major inputs and targets), where a call to `memmove` costs

@@ -37,3 +37,17 @@ public func gemv<T: KernelScalar>(
                       x: x, beta: beta, y: y), kernels)
 }
 
+
+/// `out = Aᵀ·(A·v)` for A stored m×n row-major (row stride `lda`), in one
+/// pass over A: a group of rows gives its products with v, then adds those
+/// multiples of the same rows, still in cache, into `out` (n). The step of
+/// a power iteration on AᵀA at the cost of one product instead of two.
+///
+/// - Returns: ‖A v‖², summed in Double.
+@inlinable
+public func gramVector<T: KernelScalar>(
+  m: Int, n: Int, a: UnsafePointer<T>, lda: Int, v: UnsafePointer<T>, into out: UnsafeMutablePointer<T>,
+  kernels: KernelTable = .active
+) -> Double {
+  T._gramVector(m: m, n: n, a, lda: lda, v, into: out, kernels)
+}

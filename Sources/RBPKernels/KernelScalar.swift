@@ -60,6 +60,18 @@ where Vector.Scalar == Self {
   static func _meanSquared(
     _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>, gradient g: UnsafeMutablePointer<Self>?, count: Int,
     _ kernels: KernelTable) -> Double
+  /// out = Aᵀ(A v) in one pass over A; returns ‖A v‖².
+  static func _gramVector(
+    m: Int, n: Int, _ a: UnsafePointer<Self>, lda: Int, _ v: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>,
+    _ kernels: KernelTable) -> Double
+  /// fx = f(z) for tanh and logistic, with (max |fx − x|, max |fx|).
+  static func _activateChange(
+    _ f: Activation, z: UnsafePointer<Self>, previous x: UnsafePointer<Self>, into fx: UnsafeMutablePointer<Self>,
+    count: Int, _ kernels: KernelTable) -> (Self, Self)
+  /// s = d ⊙ (v + g) with (max |s − previous|, max |s|).
+  static func _adjointChange(
+    _ d: UnsafePointer<Self>, _ v: UnsafePointer<Self>, _ g: UnsafePointer<Self>, into s: UnsafeMutablePointer<Self>,
+    previous: UnsafePointer<Self>, count: Int, _ kernels: KernelTable) -> (Self, Self)
   /// Twelve independent FMA chains in registers, `iterations` steps.
   static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Self) -> Self
 }
@@ -138,6 +150,34 @@ extension Float: KernelScalar {
   ) -> Double {
     kernels.kernels.pointee.mean_squared_f32(x, y, g, count)
   }
+  public static func _gramVector(
+    m: Int, n: Int, _ a: UnsafePointer<Float>, lda: Int, _ v: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+    _ kernels: KernelTable
+  ) -> Double {
+    kernels.kernels.pointee.gram_vector_f32(m, n, a, lda, v, out)
+  }
+  public static func _activateChange(
+    _ f: Activation, z: UnsafePointer<Float>, previous x: UnsafePointer<Float>, into fx: UnsafeMutablePointer<Float>,
+    count: Int, _ kernels: KernelTable
+  ) -> (Float, Float) {
+    var out: (Float, Float) = (0, 0)
+    withUnsafeMutableBytes(of: &out) { raw in
+      kernels.kernels.pointee.activate_change_f32(f == .tanh ? 0 : 1, z, x, fx, count,
+                                                   raw.baseAddress!.assumingMemoryBound(to: Float.self))
+    }
+    return out
+  }
+  public static func _adjointChange(
+    _ d: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
+    previous: UnsafePointer<Float>, count: Int, _ kernels: KernelTable
+  ) -> (Float, Float) {
+    var out: (Float, Float) = (0, 0)
+    withUnsafeMutableBytes(of: &out) { raw in
+      kernels.kernels.pointee.adjoint_change_f32(d, v, g, s, previous, count,
+                                                  raw.baseAddress!.assumingMemoryBound(to: Float.self))
+    }
+    return out
+  }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Float) -> Float {
     kernels.kernels.pointee.fma_loop_f32(iterations, seed)
   }
@@ -210,6 +250,34 @@ extension Double: KernelScalar {
     _ kernels: KernelTable
   ) -> Double {
     kernels.kernels.pointee.mean_squared_f64(x, y, g, count)
+  }
+  public static func _gramVector(
+    m: Int, n: Int, _ a: UnsafePointer<Double>, lda: Int, _ v: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>,
+    _ kernels: KernelTable
+  ) -> Double {
+    kernels.kernels.pointee.gram_vector_f64(m, n, a, lda, v, out)
+  }
+  public static func _activateChange(
+    _ f: Activation, z: UnsafePointer<Double>, previous x: UnsafePointer<Double>, into fx: UnsafeMutablePointer<Double>,
+    count: Int, _ kernels: KernelTable
+  ) -> (Double, Double) {
+    var out: (Double, Double) = (0, 0)
+    withUnsafeMutableBytes(of: &out) { raw in
+      kernels.kernels.pointee.activate_change_f64(f == .tanh ? 0 : 1, z, x, fx, count,
+                                                   raw.baseAddress!.assumingMemoryBound(to: Double.self))
+    }
+    return out
+  }
+  public static func _adjointChange(
+    _ d: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ g: UnsafePointer<Double>, into s: UnsafeMutablePointer<Double>,
+    previous: UnsafePointer<Double>, count: Int, _ kernels: KernelTable
+  ) -> (Double, Double) {
+    var out: (Double, Double) = (0, 0)
+    withUnsafeMutableBytes(of: &out) { raw in
+      kernels.kernels.pointee.adjoint_change_f64(d, v, g, s, previous, count,
+                                                  raw.baseAddress!.assumingMemoryBound(to: Double.self))
+    }
+    return out
   }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Double) -> Double {
     kernels.kernels.pointee.fma_loop_f64(iterations, seed)

@@ -189,4 +189,52 @@ struct ElementwiseTests {
       check(Double.self, isa: isa)
     }
   }
+
+  /// The fused sweeps against their two-pass forms, bit for bit: f(z)
+  /// then max |f(z) − x|, and d ⊙ (v + g) then max |s − previous|; NaN
+  /// reported wherever it lands.
+  @Test(arguments: Activation.allCases)
+  func fusedSweepsMatchTheirTwoPasses(_ f: Activation) {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      for count in [1, 3, 7, 8, 9, 16, 17, 33, 100] {
+        var rng = SeededGenerator(seed: UInt64(count + 90))
+        let z = randomArray(T.self, count, &rng), x = randomArray(T.self, count, &rng)
+        var want = [T](repeating: 0, count: count), got = want
+        activate(f, z: z, x: &want, slope: nil, count: count, kernels: isa.kernels)
+        let wantChange = maxDifference(want, x, count: count, kernels: isa.kernels)
+        let change = activateChange(f, z: z, previous: x, into: &got, count: count, kernels: isa.kernels)
+        #expect(got == want && change == wantChange, "\(f) \(T.self) \(isa) count \(count)")
+        // A sweep that changes nothing: x = f(0) against z = 0, where the
+        // padding of a partial vector must not count (f(0) = ½ for the
+        // logistic function).
+        let still = [T](repeating: T(referenceValue(f, 0)), count: count)
+        let zeros = [T](repeating: 0, count: count)
+        #expect(activateChange(f, z: zeros, previous: still, into: &got, count: count, kernels: isa.kernels)
+                  == (0, Double(still[0])), "\(f) \(T.self) \(isa) count \(count): an unchanged state")
+        var nanZ = z
+        nanZ[count - 1] = .nan
+        #expect(f == .relu || activateChange(f, z: nanZ, previous: x, into: &got, count: count, kernels: isa.kernels).difference.isNaN)   // relu maps NaN to 0
+
+        let d = randomArray(T.self, count, &rng), v = randomArray(T.self, count, &rng)
+        let g = randomArray(T.self, count, &rng)
+        var s = [T](repeating: 0, count: count)
+        adjointStep(slope: d, v, plus: g, into: &s, count: count, kernels: isa.kernels)
+        let wantStep = maxDifference(s, x, count: count, kernels: isa.kernels)
+        var inPlace = v
+        let step = inPlace.withUnsafeMutableBufferPointer { vp in
+          adjointChange(slope: d, UnsafePointer(vp.baseAddress!), plus: g, into: vp.baseAddress!, previous: x,
+                        count: count, kernels: isa.kernels)
+        }
+        #expect(inPlace == s && step == wantStep, "adjoint \(T.self) \(isa) count \(count)")
+        var nanG = g
+        nanG[count / 2] = .nan
+        #expect(adjointChange(slope: d, v, plus: nanG, into: &s, previous: x, count: count,
+                              kernels: isa.kernels).difference.isNaN)
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
 }

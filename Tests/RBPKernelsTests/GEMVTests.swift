@@ -66,4 +66,34 @@ struct GEMVTests {
     let failures = runGEMVSuite(Double.self)
     #expect(failures.isEmpty, "\(failures.count) failures; first: \(failures.prefix(3))")
   }
+
+  /// Aᵀ(A v) in one pass against two naive products in Double, and ‖A v‖²,
+  /// over row counts around the group of eight and widths around the
+  /// vector, with a row stride wider than the rows.
+  @Test func gramVectorMatchesTwoProducts() {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      for (m, n) in [(1, 1), (3, 5), (8, 8), (9, 17), (16, 33), (21, 64), (64, 7)] {
+        var rng = SeededGenerator(seed: UInt64(m * 100 + n))
+        let lda = n + 2
+        let a = randomArray(T.self, m * lda, &rng), v = randomArray(T.self, n, &rng)
+        let ad = a.map(Double.init), vd = v.map(Double.init)
+        var av = [Double](repeating: 0, count: m), want = [Double](repeating: 0, count: n)
+        gemvReference(trans: false, m: m, n: n, alpha: 1, a: ad, lda: lda, x: vd, beta: 0, y: &av)
+        gemvReference(trans: true, m: m, n: n, alpha: 1, a: ad, lda: lda, x: av, beta: 0, y: &want)
+        var out = [T](repeating: .nan, count: n + 1)
+        out[n] = 42
+        let squares = gramVector(m: m, n: n, a: a, lda: lda, v: v, into: &out, kernels: isa.kernels)
+        let tolerance = 16 * Double(T.ulpOfOne) * Double(m + n + 2)
+        let scale = (want.map(abs).max() ?? 0) + 1
+        #expect(zip(out, want).allSatisfy { abs(Double($0) - $1) <= tolerance * scale } && out[n] == 42,
+                "\(T.self) \(isa) \(m)×\(n)")
+        let norm2 = av.reduce(0) { $0 + $1 * $1 }
+        #expect(abs(squares - norm2) <= tolerance * (norm2 + 1), "\(T.self) \(isa) \(m)×\(n): ‖A v‖²")
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
 }

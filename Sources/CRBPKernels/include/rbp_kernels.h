@@ -67,6 +67,21 @@ typedef void (*rbp_add_scaled_rows_f64)(const double *a, long rows, long n, doub
 /// (the same value on every instruction set); g = x − y when g is not NULL.
 typedef double (*rbp_mean_squared_f32)(const float *x, const float *y, float *g, long count);
 typedef double (*rbp_mean_squared_f64)(const double *x, const double *y, double *g, long count);
+/// out = Aᵀ·(A·v) for A m×n (row stride lda), one pass over A; returns
+/// ‖A v‖² in double. out must not overlap v.
+typedef double (*rbp_gram_vector_f32)(long m, long n, const float *a, long lda, const float *v, float *out);
+typedef double (*rbp_gram_vector_f64)(long m, long n, const double *a, long lda, const double *v, double *out);
+/// fx = f(z) as the activate kernel computes it (kind 0 tanh, 1
+/// logistic), and out[0] = max |fx − x| (NaN when a difference is NaN),
+/// out[1] = max |fx| as max_difference(fx, x) gives them, in one pass.
+typedef void (*rbp_activate_change_f32)(int kind, const float *z, const float *x, float *fx, long count, float *out);
+typedef void (*rbp_activate_change_f64)(int kind, const double *z, const double *x, double *fx, long count, double *out);
+/// s = d ⊙ (v + g) as adjoint_step computes it (s may be v), and out[0] =
+/// max |s − previous| (NaN when a difference is NaN), out[1] = max |s|.
+typedef void (*rbp_adjoint_change_f32)(const float *d, const float *v, const float *g, float *s, const float *previous,
+                                       long count, float *out);
+typedef void (*rbp_adjoint_change_f64)(const double *d, const double *v, const double *g, double *s,
+                                       const double *previous, long count, double *out);
 /// Twelve independent vector FMA chains for `iterations` steps: the
 /// register-only FMA throughput the benchmarks compare against.
 typedef float (*rbp_fma_loop_f32)(long iterations, float seed);
@@ -95,6 +110,12 @@ typedef struct {
   rbp_add_scaled_rows_f64 add_scaled_rows_f64;
   rbp_mean_squared_f32 mean_squared_f32;
   rbp_mean_squared_f64 mean_squared_f64;
+  rbp_gram_vector_f32 gram_vector_f32;
+  rbp_gram_vector_f64 gram_vector_f64;
+  rbp_activate_change_f32 activate_change_f32;
+  rbp_activate_change_f64 activate_change_f64;
+  rbp_adjoint_change_f32 adjoint_change_f32;
+  rbp_adjoint_change_f64 adjoint_change_f64;
   rbp_fma_loop_f32 fma_loop_f32;
   rbp_fma_loop_f64 fma_loop_f64;
 } rbp_kernel_table;
