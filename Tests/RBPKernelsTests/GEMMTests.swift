@@ -221,8 +221,8 @@ struct GEMMTests {
     #expect(checkGEMM(Double.self, path: .small, shape: s, transA: true, transB: false,
                       alpha: -0.5, beta: 0, seed: 12, isa: isa) == nil)
     // Blocks whose rows still span more than L2: packed, block by block.
-    let wide = Shape(m: 9, n: 200, k: 2 * smallPathMaxDepth + 5)
-    #expect((smallPathMaxDepth - 2) * 202 * MemoryLayout<Float>.stride > inPlaceSpanBytes)
+    let wide = Shape(m: 9, n: 520, k: smallPathMaxDepth + 6)
+    #expect(smallPathDepthBlock * 522 * MemoryLayout<Float>.stride > inPlaceSpanBytes)
     for transB in [false, true] {
       #expect(checkGEMM(Float.self, path: .small, shape: wide, transA: false, transB: transB,
                         alpha: 0.75, beta: -1, seed: 13, isa: isa) == nil)
