@@ -526,7 +526,7 @@ void FN(add_scaled_rows)(const T *a, long rows, long n, T scale, T *out) {
 /// vector of eight doubles, which the compiler splits across registers as
 /// wide as it has); the sums are added in a fixed order at the end, so the
 /// value is the same on every instruction set.
-double FN(mean_squared)(const T *x, const T *y, T *g, long count) {
+INLINE double FN(mean_squared_row)(const T *x, const T *y, T *g, long count) {
   typedef double D8 __attribute__((vector_size(64)));
   typedef T T8 __attribute__((vector_size(8 * sizeof(T)), aligned(sizeof(T)), may_alias));
   D8 sums = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -543,6 +543,15 @@ double FN(mean_squared)(const T *x, const T *y, T *g, long count) {
     sums[k % 8] = sums[k % 8] + 0.5 * d * d;
   }
   return ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]));
+}
+
+/// `mean_squared_row` over `rows` rows (strides ldx, ldy, ldg; g may be
+/// NULL), the rows' values added in order into a double that starts at 0.
+double FN(mean_squared)(const T *x, long ldx, const T *y, long ldy, T *g, long ldg, long rows, long count) {
+  double total = 0;
+  for (long r = 0; r < rows; r++)
+    total += FN(mean_squared_row)(x + r * ldx, y + r * ldy, g ? g + r * ldg : 0, count);
+  return total;
 }
 
 /// s = d ⊙ (v + g) as `adjoint_step` computes it (s may be v), and in the

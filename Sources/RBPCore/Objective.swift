@@ -133,15 +133,13 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
   func valueAndGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) -> Double {
     guard loss == .mse && mask == nil else { return valueAndGradientByParts(block, into: gradient) }
     let first = block.units - outputs
+    if first > 0 {
+      for p in 0..<block.rows { (gradient + p * block.units).update(repeating: 0, count: first) }
+    }
     return targets.withUnsafeBufferPointer { y in
-      var total = 0.0
-      for p in 0..<block.rows {
-        let row = p * block.units
-        (gradient + row).update(repeating: 0, count: first)
-        total += loss.meanSquaredValueAndGradient(block.states + row + first, y.baseAddress! + offset(p, block.step),
-                                                  count: outputs, into: gradient + row + first)
-      }
-      return total
+      meanSquared(rows: block.rows, count: outputs, block.states + first, ldx: block.units,
+                  y.baseAddress! + offset(0, block.step), ldy: steps * outputs,
+                  gradient: gradient + first, ldg: block.units)
     }
   }
 

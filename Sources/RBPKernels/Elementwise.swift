@@ -121,7 +121,18 @@ public func meanSquared<T: KernelScalar>(
   _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, count: Int, gradient g: UnsafeMutablePointer<T>? = nil,
   kernels: KernelTable = .active
 ) -> Double {
-  T._meanSquared(x, y, gradient: g, count: count, kernels)
+  T._meanSquared(x, ldx: count, y, ldy: count, gradient: g, ldg: count, rows: 1, count: count, kernels)
+}
+
+/// `meanSquared` of each of `rows` rows (row strides `ldx`, `ldy`, `ldg`),
+/// the rows' values added in order: a block of sequences at one step in
+/// one call.
+@inlinable
+public func meanSquared<T: KernelScalar>(
+  rows: Int, count: Int, _ x: UnsafePointer<T>, ldx: Int, _ y: UnsafePointer<T>, ldy: Int,
+  gradient g: UnsafeMutablePointer<T>? = nil, ldg: Int = 0, kernels: KernelTable = .active
+) -> Double {
+  T._meanSquared(x, ldx: ldx, y, ldy: ldy, gradient: g, ldg: ldg, rows: rows, count: count, kernels)
 }
 
 /// (max |u − v|, max |u|) over `count` elements, vectorised: the change of

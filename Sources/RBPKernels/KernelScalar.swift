@@ -56,10 +56,10 @@ where Vector.Scalar == Self {
   static func _addScaledRows(
     _ a: UnsafePointer<Self>, rows: Int, columns: Int, scale: Self, into out: UnsafeMutablePointer<Self>,
     _ kernels: KernelTable)
-  /// Σ ½ (x − y)² in Double, and g = x − y when g is not nil.
+  /// Σ over rows of Σ ½ (x − y)² in Double, and g = x − y when g is not nil.
   static func _meanSquared(
-    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>, gradient g: UnsafeMutablePointer<Self>?, count: Int,
-    _ kernels: KernelTable) -> Double
+    _ x: UnsafePointer<Self>, ldx: Int, _ y: UnsafePointer<Self>, ldy: Int, gradient g: UnsafeMutablePointer<Self>?,
+    ldg: Int, rows: Int, count: Int, _ kernels: KernelTable) -> Double
   /// out = Aᵀ(A v) in one pass over A; returns ‖A v‖².
   static func _gramVector(
     m: Int, n: Int, _ a: UnsafePointer<Self>, lda: Int, _ v: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>,
@@ -145,10 +145,10 @@ extension Float: KernelScalar {
     kernels.kernels.pointee.add_scaled_rows_f32(a, rows, columns, scale, out)
   }
   public static func _meanSquared(
-    _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>?, count: Int,
-    _ kernels: KernelTable
+    _ x: UnsafePointer<Float>, ldx: Int, _ y: UnsafePointer<Float>, ldy: Int, gradient g: UnsafeMutablePointer<Float>?,
+    ldg: Int, rows: Int, count: Int, _ kernels: KernelTable
   ) -> Double {
-    kernels.kernels.pointee.mean_squared_f32(x, y, g, count)
+    kernels.kernels.pointee.mean_squared_f32(x, ldx, y, ldy, g, ldg, rows, count)
   }
   public static func _gramVector(
     m: Int, n: Int, _ a: UnsafePointer<Float>, lda: Int, _ v: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
@@ -246,10 +246,10 @@ extension Double: KernelScalar {
     kernels.kernels.pointee.add_scaled_rows_f64(a, rows, columns, scale, out)
   }
   public static func _meanSquared(
-    _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, gradient g: UnsafeMutablePointer<Double>?, count: Int,
-    _ kernels: KernelTable
+    _ x: UnsafePointer<Double>, ldx: Int, _ y: UnsafePointer<Double>, ldy: Int, gradient g: UnsafeMutablePointer<Double>?,
+    ldg: Int, rows: Int, count: Int, _ kernels: KernelTable
   ) -> Double {
-    kernels.kernels.pointee.mean_squared_f64(x, y, g, count)
+    kernels.kernels.pointee.mean_squared_f64(x, ldx, y, ldy, g, ldg, rows, count)
   }
   public static func _gramVector(
     m: Int, n: Int, _ a: UnsafePointer<Double>, lda: Int, _ v: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>,

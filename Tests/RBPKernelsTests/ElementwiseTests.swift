@@ -182,6 +182,27 @@ struct ElementwiseTests {
         #expect(got == want, "\(T.self) \(isa) count \(count): \(got) against \(want)")
         #expect(meanSquared(x, y, count: count, kernels: isa.kernels) == want)
         #expect((0..<count).allSatisfy { g[$0] == x[$0] - y[$0] } && g[count] == 42, "\(T.self) \(isa) gradient")
+        // Three rows at strides wider than the rows: each row's value as
+        // above, added in order from 0.
+        let (rows, ldx, ldy, ldg) = (3, count + 2, count + 5, count + 1)
+        let xs = randomArray(T.self, rows * ldx, &rng), ys = randomArray(T.self, rows * ldy, &rng)
+        var gs = [T](repeating: 42, count: rows * ldg)
+        var total = 0.0
+        for r in 0..<rows {
+          total += Array(xs[(r * ldx)...].prefix(count)).withUnsafeBufferPointer { xr in
+            Array(ys[(r * ldy)...].prefix(count)).withUnsafeBufferPointer { yr in
+              meanSquared(xr.baseAddress!, yr.baseAddress!, count: count, kernels: isa.kernels)
+            }
+          }
+        }
+        let block = meanSquared(rows: rows, count: count, xs, ldx: ldx, ys, ldy: ldy, gradient: &gs, ldg: ldg,
+                                kernels: isa.kernels)
+        #expect(block == total, "\(T.self) \(isa) count \(count): rows")
+        for r in 0..<rows {
+          for k in 0..<ldg {
+            #expect(gs[r * ldg + k] == (k < count ? xs[r * ldx + k] - ys[r * ldy + k] : 42), "rows' gradient")
+          }
+        }
       }
     }
     for isa in testedISAs {

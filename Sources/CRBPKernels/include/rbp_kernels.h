@@ -63,10 +63,14 @@ typedef void (*rbp_adjoint_step_f64)(const double *d, const double *v, const dou
 /// rows in order (the bits of the scalar loop).
 typedef void (*rbp_add_scaled_rows_f32)(const float *a, long rows, long n, float scale, float *out);
 typedef void (*rbp_add_scaled_rows_f64)(const double *a, long rows, long n, double scale, double *out);
-/// Σ ½ (x − y)² in double, in eight running sums combined in a fixed order
-/// (the same value on every instruction set); g = x − y when g is not NULL.
-typedef double (*rbp_mean_squared_f32)(const float *x, const float *y, float *g, long count);
-typedef double (*rbp_mean_squared_f64)(const double *x, const double *y, double *g, long count);
+/// Σ ½ (x − y)² in double over each of `rows` rows of `count` elements (row
+/// strides ldx, ldy, ldg), each row in eight running sums combined in a
+/// fixed order (the same value on every instruction set), the rows' values
+/// added in order; g = x − y when g is not NULL.
+typedef double (*rbp_mean_squared_f32)(const float *x, long ldx, const float *y, long ldy, float *g, long ldg,
+                                       long rows, long count);
+typedef double (*rbp_mean_squared_f64)(const double *x, long ldx, const double *y, long ldy, double *g, long ldg,
+                                       long rows, long count);
 /// out = Aᵀ·(A·v) for A m×n (row stride lda), one pass over A; returns
 /// ‖A v‖² in double. out must not overlap v.
 typedef double (*rbp_gram_vector_f32)(long m, long n, const float *a, long lda, const float *v, float *out);
