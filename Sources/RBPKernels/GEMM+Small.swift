@@ -4,9 +4,8 @@
 // by the micro-kernel through its strides; B is read in place too when a
 // full, untransposed NR-column panel is available and the rows it spans fit
 // in L2, and packed into a panel buffer otherwise; a deep product goes by
-// depth blocks; a caller that
-// multiplies by the same B many times packs it once (`packB`) and passes the
-// panels.
+// depth blocks, each block's panel packed; a caller that multiplies by the
+// same B many times packs it once (`packB`) and passes the panels.
 
 /// Largest `m·n·k` sent down the small path unconditionally; above it the
 /// packed path's contiguous, reused panels usually win.
@@ -26,11 +25,13 @@ let smallPathMaxBytesShortA = 2 << 20   // 2 MiB
 let inPlaceSpanBytes = 512 << 10
 /// Deepest product the small path does in one block: a deeper one (the
 /// weight gradient over T·P rows) goes by depth blocks of at most
-/// `smallPathDepthBlock`, each adding into C, so that B's rows of a block
-/// can be read in place (measured on W1's gradient, k = 3200: 7 % of the
-/// workload faster than packing each panel whole) and stay in L1 across
-/// the slivers of A (blocks of 256 rows: Sᵀ·X 64×3200·3200×64 in 445 µs
-/// against 497 µs with blocks of 1024).
+/// `smallPathDepthBlock`, each adding into C, each block's k×NR panel of B
+/// packed (16 KiB in f32 with AVX2) so that it stays in L1 across the
+/// slivers of A, whose in-place rows contend for the same L1 sets. On
+/// W1's weight gradient `Sᵀ·X 64×3200·3200×64` (`rbp bench kernels`):
+/// 497 µs with blocks of 1024 read in place, 445 µs with blocks of 256
+/// read in place, 434–460 µs with blocks of 256 packed (against 485–510
+/// in place in the same alternating runs).
 let smallPathMaxDepth = 1024
 let smallPathDepthBlock = 256
 
@@ -68,15 +69,16 @@ func smallGEMM<T: KernelScalar>(
       repeat {
         let kd = min(depth, p.k - d0)
         // B in place when every column the micro-kernel reads exists (a
-        // full panel, or exactly one vector: the narrow loop reads no more)
-        // and the rows the block spans in B fit in L2: beyond, its lines
-        // come from L3 for every sliver of A, and a packed copy stays in L1.
+        // full panel, or exactly one vector: the narrow loop reads no more),
+        // the rows the product spans in B fit in L2 (beyond, its lines come
+        // from L3 for every sliver of A, and a packed copy stays in L1), and
+        // the product is one block (see `smallPathDepthBlock`).
         let b: UnsafePointer<T>
         let bStride: Int
         if let packed = p.packedB {
           b = packed + jr / NR * p.k * NR + d0 * NR
           bStride = NR
-        } else if !p.transB && (nr == NR || nr == width) && kd * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes {
+        } else if !p.transB && (nr == NR || nr == width) && kd * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes && blocks == 1 {
           b = p.b + d0 * p.ldb + jr
           bStride = p.ldb
         } else {

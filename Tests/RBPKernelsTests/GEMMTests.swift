@@ -208,9 +208,9 @@ struct GEMMTests {
   }
 
   /// A product deeper than `smallPathMaxDepth` goes down the small path by
-  /// depth blocks, each adding into C (β only on the first): B read in
-  /// place where a block's rows fit in `inPlaceSpanBytes`, packed block by
-  /// block where they do not or B is transposed, in every instruction set.
+  /// depth blocks, each adding into C (β only on the first), each block's
+  /// panel of B packed (transposed or not, narrow or wider than L2), in
+  /// every instruction set.
   @Test(arguments: testedISAs)
   func deepProductsGoByDepthBlocksOnTheSmallPath(isa: KernelISA) {
     let n = 2 * Float.gemmBlocking(for: isa).nr + 3   // ldb = n + 2 in checkGEMM
