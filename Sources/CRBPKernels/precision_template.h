@@ -347,8 +347,8 @@ INLINE V FN(vexp)(V v) {
 #else
 
 /// e^x = 2^k · p(r), x = k·ln2 + r, |r| ≤ ln2/2 (ln 2 in two parts, the
-/// first exact in k·ln2), p the Taylor polynomial of degree 13; within
-/// 2 ulp. 0 below −708.3 (the smallest normal), +∞ above 709.7.
+/// first exact in k·ln2), p the Taylor polynomial of degree 13 in two Horner
+/// chains; within 2 ulp. 0 below −708.3 (the smallest normal), +∞ above 709.7.
 INLINE V FN(vexp)(V v) {
   V c = FN(clamp)(v, -708.3, 709.7);
   // Adding 1.5·2⁵² rounds to an integer and leaves it in the low bits.
@@ -357,20 +357,25 @@ INLINE V FN(vexp)(V v) {
   V k = shifted - shift;
   V r = VFMA(k, FN(splat)(-6.93145751953125e-1), c);
   r = VFMA(k, FN(splat)(-1.42860682030941723212e-6), r);
-  V p = FN(splat)(1.0 / 6227020800);
-  p = VFMA(p, r, FN(splat)(1.0 / 479001600));
-  p = VFMA(p, r, FN(splat)(1.0 / 39916800));
-  p = VFMA(p, r, FN(splat)(1.0 / 3628800));
-  p = VFMA(p, r, FN(splat)(1.0 / 362880));
-  p = VFMA(p, r, FN(splat)(1.0 / 40320));
-  p = VFMA(p, r, FN(splat)(1.0 / 5040));
-  p = VFMA(p, r, FN(splat)(1.0 / 720));
-  p = VFMA(p, r, FN(splat)(1.0 / 120));
-  p = VFMA(p, r, FN(splat)(1.0 / 24));
-  p = VFMA(p, r, FN(splat)(1.0 / 6));
-  p = VFMA(p, r, FN(splat)(0.5));
-  p = VFMA(p, r, FN(splat)(1));
-  p = VFMA(p, r, FN(splat)(1));
+  // Two Horner chains of six multiply-adds side by side, the terms of
+  // degree 0–6 and those of 7–13, joined by r⁷: a chain of eight instead
+  // of thirteen, with the large terms still summed by Horner.
+  V hi = FN(splat)(1.0 / 6227020800);
+  hi = VFMA(hi, r, FN(splat)(1.0 / 479001600));
+  hi = VFMA(hi, r, FN(splat)(1.0 / 39916800));
+  hi = VFMA(hi, r, FN(splat)(1.0 / 3628800));
+  hi = VFMA(hi, r, FN(splat)(1.0 / 362880));
+  hi = VFMA(hi, r, FN(splat)(1.0 / 40320));
+  hi = VFMA(hi, r, FN(splat)(1.0 / 5040));
+  V lo = FN(splat)(1.0 / 720);
+  lo = VFMA(lo, r, FN(splat)(1.0 / 120));
+  lo = VFMA(lo, r, FN(splat)(1.0 / 24));
+  lo = VFMA(lo, r, FN(splat)(1.0 / 6));
+  lo = VFMA(lo, r, FN(splat)(0.5));
+  lo = VFMA(lo, r, FN(splat)(1));
+  lo = VFMA(lo, r, FN(splat)(1));
+  V r2 = r * r, r3 = r2 * r, r7 = r3 * r3 * r;
+  V p = VFMA(hi, r7, lo);
   // 2^k from the exponent bits, in two halves so neither overflows.
   VI ki = (VI)shifted - (VI)FN(splat)(shift);
   VI ha = ki >> 1, hb = ki - ha;
@@ -392,9 +397,12 @@ INLINE V FN(vtanh)(V v) {
   V q = z + 1.12811678491632931402e2;
   q = VFMA(q, z, FN(splat)(2.23548839060100448583e3));
   q = VFMA(q, z, FN(splat)(4.84406305325125486048e3));
-  V small = VFMA(v, z * p / q, v);
   V e = FN(vexp)(2 * FN(clamp)(a, 0, 20));
-  V y = FN(select)(a < 0.625, small, 1 - 2 / (e + 1));
+  // One division for both branches: z·P/Q where |x| < 0.625, 2/(e + 1)
+  // beyond, each lane with the operands of its own branch.
+  VI isSmall = a < 0.625;
+  V r = FN(select)(isSmall, z * p, FN(splat)(2)) / FN(select)(isSmall, q, e + 1);
+  V y = FN(select)(isSmall, VFMA(v, r, v), 1 - r);
   y = (V)(((VI)y & ~sign) | ((VI)v & sign));   // the sign of x, −0 included
   return FN(select)(v != v, v, y);
 }
@@ -406,6 +414,12 @@ INLINE V FN(vtanh)(V v) {
 #define RBP_VECTOR_MAP(count, body)                                   \
   do {                                                                \
     long i_ = 0;                                                      \
+    for (; i_ + 4 * W <= (count); i_ += 4 * W) {                      \
+      body(i_, W);                                                    \
+      body(i_ + W, W);                                                \
+      body(i_ + 2 * W, W);                                            \
+      body(i_ + 3 * W, W);                                            \
+    }                                                                 \
     for (; i_ + W <= (count); i_ += W) body(i_, W);                   \
     if (i_ < (count)) body(i_, (count) - i_);                         \
   } while (0)
