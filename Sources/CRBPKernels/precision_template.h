@@ -453,22 +453,19 @@ void FN(activate)(int kind, const T *z, T *x, T *d, long count) {
 #undef ACTIVATE_BLOCK
 }
 
-/// out[0] = max |u − v| (NaN when any difference is NaN), out[1] = max |u|,
-/// over `count` elements: the change and the scale a sweep solver tests.
-void FN(max_difference)(const T *u, const T *v, long count, T *out) {
-  V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
-#define MAXDIFF_BLOCK(i, n)                                           \
-  {                                                                   \
-    V a = FN(load_part)(u + (i), (n));                                \
-    V d = a - FN(load_part)(v + (i), (n));                            \
-    d = FN(select)(d < 0, -d, d);                                     \
-    a = FN(select)(a < 0, -a, a);                                     \
-    nan = FN(select)(d != d, d, nan);                                 \
-    worst = FN(select)(d > worst, d, worst);                          \
-    scale = FN(select)(a > scale, a, scale);                          \
-  }
-  RBP_VECTOR_MAP(count, MAXDIFF_BLOCK);
-#undef MAXDIFF_BLOCK
+/// The running maxima of a sweep's change: |d| into `worst` (NaN kept
+/// aside in `nan`, which max would drop), |y| into `scale`.
+INLINE void FN(track_change)(V d, V y, V *worst, V *scale, V *nan) {
+  d = FN(select)(d < 0, -d, d);
+  y = FN(select)(y < 0, -y, y);
+  *nan = FN(select)(d != d, d, *nan);
+  *worst = FN(select)(d > *worst, d, *worst);
+  *scale = FN(select)(y > *scale, y, *scale);
+}
+
+/// out[0] = the largest lane of `worst`, NaN when a lane of `nan` is NaN;
+/// out[1] = the largest lane of `scale`.
+INLINE void FN(finish_change)(V worst, V scale, V nan, T *out) {
   T w = 0, s = 0;
   int isNaN = 0;
 #pragma clang loop unroll(full)
@@ -479,6 +476,20 @@ void FN(max_difference)(const T *u, const T *v, long count, T *out) {
   }
   out[0] = isNaN ? __builtin_nan("") : w;
   out[1] = s;
+}
+
+/// out[0] = max |u − v| (NaN when any difference is NaN), out[1] = max |u|,
+/// over `count` elements: the change and the scale a sweep solver tests.
+void FN(max_difference)(const T *u, const T *v, long count, T *out) {
+  V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
+#define MAXDIFF_BLOCK(i, n)                                           \
+  {                                                                   \
+    V a = FN(load_part)(u + (i), (n));                                \
+    FN(track_change)(a - FN(load_part)(v + (i), (n)), a, &worst, &scale, &nan); \
+  }
+  RBP_VECTOR_MAP(count, MAXDIFF_BLOCK);
+#undef MAXDIFF_BLOCK
+  FN(finish_change)(worst, scale, nan, out);
 }
 
 /// s = d ⊙ (v + g), or d ⊙ v when g is NULL; s may be v or g.
@@ -578,25 +589,11 @@ void FN(adjoint_change)(const T *d, const T *v, const T *g, T *s, const T *previ
     V y = FN(load_part)(d + (i), (n)) *                               \
           (FN(load_part)(v + (i), (n)) + FN(load_part)(g + (i), (n)));\
     FN(store_part)(s + (i), y, (n));                                  \
-    V c = y - FN(load_part)(previous + (i), (n));                     \
-    c = FN(select)(c < 0, -c, c);                                     \
-    y = FN(select)(y < 0, -y, y);                                     \
-    nan = FN(select)(c != c, c, nan);                                 \
-    worst = FN(select)(c > worst, c, worst);                          \
-    scale = FN(select)(y > scale, y, scale);                          \
+    FN(track_change)(y - FN(load_part)(previous + (i), (n)), y, &worst, &scale, &nan); \
   }
   RBP_VECTOR_MAP(count, CHANGE_BLOCK);
 #undef CHANGE_BLOCK
-  T w = 0, sc = 0;
-  int isNaN = 0;
-#pragma clang loop unroll(full)
-  for (long j = 0; j < W; j++) {
-    if (nan[j] != nan[j]) isNaN = 1;
-    if (worst[j] > w) w = worst[j];
-    if (scale[j] > sc) sc = scale[j];
-  }
-  out[0] = isNaN ? __builtin_nan("") : w;
-  out[1] = sc;
+  FN(finish_change)(worst, scale, nan, out);
 }
 
 /// fx = f(z) as `activate` computes it (kind 0 tanh, 1 logistic), and in
@@ -611,25 +608,12 @@ void FN(activate_change)(int kind, const T *z, const T *x, T *fx, long count, T 
     V y = kind == 0 ? FN(vtanh)(v) : 1 / (1 + FN(vexp)(-v));          \
     FN(store_part)(fx + (i), y, (n));                                 \
     V d = y - FN(load_part)(x + (i), (n));                            \
-    d = FN(select)(d < 0, -d, d);                                     \
-    y = FN(select)(y < 0, -y, y);                                     \
     for (long j_ = (n); j_ < W; j_++) d[j_] = y[j_] = 0; /* f(0) of the padding */ \
-    nan = FN(select)(d != d, d, nan);                                 \
-    worst = FN(select)(d > worst, d, worst);                          \
-    scale = FN(select)(y > scale, y, scale);                          \
+    FN(track_change)(d, y, &worst, &scale, &nan);                     \
   }
   RBP_VECTOR_MAP(count, CHANGE_BLOCK);
 #undef CHANGE_BLOCK
-  T w = 0, s = 0;
-  int isNaN = 0;
-#pragma clang loop unroll(full)
-  for (long j = 0; j < W; j++) {
-    if (nan[j] != nan[j]) isNaN = 1;
-    if (worst[j] > w) w = worst[j];
-    if (scale[j] > s) s = scale[j];
-  }
-  out[0] = isNaN ? __builtin_nan("") : w;
-  out[1] = s;
+  FN(finish_change)(worst, scale, nan, out);
 }
 
 void FN(exp)(const T *x, T *y, long count) {
