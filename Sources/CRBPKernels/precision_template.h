@@ -414,12 +414,6 @@ INLINE V FN(vtanh)(V v) {
 #define RBP_VECTOR_MAP(count, body)                                   \
   do {                                                                \
     long i_ = 0;                                                      \
-    for (; i_ + 4 * W <= (count); i_ += 4 * W) {                      \
-      body(i_, W);                                                    \
-      body(i_ + W, W);                                                \
-      body(i_ + 2 * W, W);                                            \
-      body(i_ + 3 * W, W);                                            \
-    }                                                                 \
     for (; i_ + W <= (count); i_ += W) body(i_, W);                   \
     if (i_ < (count)) body(i_, (count) - i_);                         \
   } while (0)

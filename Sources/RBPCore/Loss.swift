@@ -44,15 +44,6 @@ public enum Loss: String, CaseIterable, Sendable, Codable {
     return total
   }
 
-  /// The unmasked mse of `count` outputs, with its gradient x − y written
-  /// to `g`: the bits of `value`, and of `addGradient` into zeros.
-  @inlinable
-  public func meanSquaredValueAndGradient<T: KernelScalar>(
-    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, count: Int, into g: UnsafeMutablePointer<T>
-  ) -> Double {
-    meanSquared(x, y, count: count, gradient: g)
-  }
-
   /// Adds `scale · ∂ℓ/∂x` into `g` (length `count`, the output units).
   @inlinable
   public func addGradient<T: KernelScalar>(

@@ -105,6 +105,12 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
     get { Matrix(rows: shape.units, cols: shape.units, elements: Array(values[layout.w])) }
     set { set(newValue, at: layout.w, rows: shape.units, cols: shape.units, name: "W") }
   }
+  /// `body` on W, N×N row-major, read in place from `values` (no copy;
+  /// the pointer is valid only inside `body`).
+  @inlinable
+  public func withWeights<R>(_ body: (UnsafePointer<T>) throws -> R) rethrows -> R {
+    try values.withUnsafeBufferPointer { try body($0.baseAddress! + layout.w.lowerBound) }
+  }
   /// b, N.
   public var b: [T] {
     get { Array(values[layout.b]) }

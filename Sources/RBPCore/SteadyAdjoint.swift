@@ -154,17 +154,25 @@ extension SteadyNetwork {
     packedW: UnsafePointer<T>? = nil
   ) {
     let n = shape.units
-    parameters.values.withUnsafeBufferPointer { params in
-      let w = params.baseAddress! + parameters.layout.w.lowerBound
-      out.withUnsafeMutableBufferPointer { o in
-        gemm(m: rows, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: packedW, c: o.baseAddress!, ldc: n,
-             workspace: workspace)
-        if let g {
-          adjointStep(slope: d, UnsafePointer(o.baseAddress!), plus: g, into: o.baseAddress!, count: rows * n)
-        } else {
-          adjointStep(slope: d, UnsafePointer(o.baseAddress!), plus: nil, into: o.baseAddress!, count: rows * n)
-        }
+    out.withUnsafeMutableBufferPointer { o in
+      adjointProduct(s, rows: rows, into: o.baseAddress!, workspace: workspace, packedW: packedW)
+      if let g {
+        adjointStep(slope: d, UnsafePointer(o.baseAddress!), plus: g, into: o.baseAddress!, count: rows * n)
+      } else {
+        adjointStep(slope: d, UnsafePointer(o.baseAddress!), plus: nil, into: o.baseAddress!, count: rows * n)
       }
+    }
+  }
+
+  /// out = s·W on the first `rows` rows (N each); `packedW` as in
+  /// `applyAdjointMap`.
+  func adjointProduct(
+    _ s: UnsafePointer<T>, rows: Int, into out: UnsafeMutablePointer<T>, workspace: GEMMWorkspace<T>,
+    packedW: UnsafePointer<T>?
+  ) {
+    let n = shape.units
+    parameters.withWeights { w in
+      gemm(m: rows, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: packedW, c: out, ldc: n, workspace: workspace)
     }
   }
 
@@ -181,24 +189,19 @@ extension SteadyNetwork {
     var diagnostics = SolveDiagnostics(count: count)
     var active = count
     var sweep = 0
-    let packedW = parameters.values.withUnsafeBufferPointer { params in
-      packedWeights(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: false, workspace: workspace)
-    }
+    let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
       // V = S·W on the active rows into `next`.
       next.withUnsafeMutableBufferPointer { np in
         if sweep == 1 {
           // S = 0: the product is known without a GEMM (see `productOfZeros`).
-          let zeros = parameters.values.withUnsafeBufferPointer { params in
-            productOfZeros(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: false)
-          }
+          let zeros = parameters.withWeights { productOfZeros($0, units: n, transposed: false) }
           for r in 0..<active { (np.baseAddress! + r &* n).update(from: zeros, count: n) }
         } else {
-          s.withUnsafeBufferPointer { sp in parameters.values.withUnsafeBufferPointer { params in
-            gemm(m: active, n: n, k: n, a: sp.baseAddress!, lda: n, b: params.baseAddress! + parameters.layout.w.lowerBound,
-                 ldb: n, packedB: packedW, c: np.baseAddress!, ldc: n, workspace: workspace)
-          }}
+          s.withUnsafeBufferPointer { sp in
+            adjointProduct(sp.baseAddress!, rows: active, into: np.baseAddress!, workspace: workspace, packedW: packedW)
+          }
         }
       }
       // Rows from the end, so a retired row is replaced by one already seen.

@@ -210,9 +210,7 @@ extension SteadyNetwork {
     // Slopes of the retired rows, at their pattern's row: f'(z) of the
     // sweep that retired them, whose image f(z) they return.
     var slopes = Matrix<T>(rows: count, cols: n)
-    let packedWT = parameters.values.withUnsafeBufferPointer { params in
-      packedWeights(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: true, workspace: workspace)
-    }
+    let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
     // From X = 0 the first product X·Wᵀ is known without a GEMM (see
     // `productOfZeros`).
     let zeroStart = start.elements.allSatisfy { $0 == 0 }
@@ -224,14 +222,11 @@ extension SteadyNetwork {
       z.withUnsafeMutableBufferPointer { zp in
         a.withUnsafeBufferPointer { ap in zp.baseAddress!.update(from: ap.baseAddress!, count: active * n) }
         if sweep == 1 && zeroStart {
-          let zeros = parameters.values.withUnsafeBufferPointer { params in
-            productOfZeros(params.baseAddress! + parameters.layout.w.lowerBound, units: n, transposed: true)
-          }
+          let zeros = parameters.withWeights { productOfZeros($0, units: n, transposed: true) }
           for r in 0..<active { for j in 0..<n { zp[r &* n &+ j] += zeros[j] } }
         } else {
-          x.withUnsafeBufferPointer { xp in parameters.values.withUnsafeBufferPointer { params in
-            gemm(transB: true, m: active, n: n, k: n, a: xp.baseAddress!, lda: n,
-                 b: params.baseAddress! + parameters.layout.w.lowerBound, ldb: n, packedB: packedWT,
+          x.withUnsafeBufferPointer { xp in parameters.withWeights { w in
+            gemm(transB: true, m: active, n: n, k: n, a: xp.baseAddress!, lda: n, b: w, ldb: n, packedB: packedWT,
                  beta: 1, c: zp.baseAddress!, ldc: n, workspace: workspace)
           }}
         }

@@ -34,8 +34,7 @@ extension SteadyNetwork {
     var v = (0..<n).map { T(1 + 0.5 * sin(Double($0) * 1.7)) }
     var wtwv = [T](repeating: 0, count: n)
     var sigma = 0.0
-    parameters.values.withUnsafeBufferPointer { params in
-      let w = params.baseAddress! + parameters.layout.w.lowerBound
+    parameters.withWeights { w in
       for _ in 0..<iterations {
         let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
         if norm == 0 || !norm.isFinite { sigma = norm == 0 ? 0 : .infinity; return }

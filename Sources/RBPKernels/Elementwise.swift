@@ -1,7 +1,9 @@
-// Fused elementwise kernels of the recurrences: pre-activation to activation
-// and slope in one pass, and the adjoint step s = d ⊙ (v + g). The
-// activations are defined here, once, because these kernels need them; the
-// inverse activations and losses live with the models in the core module.
+// Fused elementwise kernels of the recurrences, each one pass: pre-activation
+// to activation and slope, the adjoint step s = d ⊙ (v + g), a sweep with
+// its change (`activateChange`, `adjointChange`), the bias gradient's column
+// sums and the mse with its gradient; and the cache hint for strided rows.
+// The activations are defined here, once, because these kernels need them;
+// the inverse activations and losses live with the models in the core module.
 
 import CRBPKernels
 

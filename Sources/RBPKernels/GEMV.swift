@@ -37,7 +37,6 @@ public func gemv<T: KernelScalar>(
                       x: x, beta: beta, y: y), kernels)
 }
 
-
 /// `out = Aᵀ·(A·v)` for A stored m×n row-major (row stride `lda`), in one
 /// pass over A: a group of rows gives its products with v, then adds those
 /// multiples of the same rows, still in cache, into `out` (n). The step of
