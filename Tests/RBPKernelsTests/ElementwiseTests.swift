@@ -166,35 +166,33 @@ struct ElementwiseTests {
   /// element k in sum k mod 8, combined ((0+4)+(2+6))+((1+5)+(3+7)), the
   /// same bits on every instruction set; the gradient x − y in T.
   @Test func meanSquaredMatchesEightRunningSums() {
+    /// The row's value in plain Swift: Double sums, element k in sum k mod 8.
+    func eightSums<T: KernelScalar>(_ x: ArraySlice<T>, _ y: ArraySlice<T>) -> Double {
+      var sums = [Double](repeating: 0, count: 8)
+      for (k, (xk, yk)) in zip(x, y).enumerated() {
+        let d = Double(xk) - Double(yk)
+        sums[k % 8] += 0.5 * d * d
+      }
+      return ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]))
+    }
     func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
       for count in [0, 1, 5, 8, 9, 16, 23, 64, 67] {
         var rng = SeededGenerator(seed: UInt64(count + 7))
         let x = randomArray(T.self, count, &rng), y = randomArray(T.self, count, &rng)
-        var sums = [Double](repeating: 0, count: 8)
-        for k in 0..<count {
-          let d = Double(x[k]) - Double(y[k])
-          sums[k % 8] += 0.5 * d * d
-        }
-        let want = ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]))
+        let want = eightSums(x[...], y[...])
         var g = [T](repeating: .nan, count: count + 1)
         g[count] = 42
         let got = meanSquared(x, y, count: count, gradient: &g, kernels: isa.kernels)
         #expect(got == want, "\(T.self) \(isa) count \(count): \(got) against \(want)")
         #expect(meanSquared(x, y, count: count, kernels: isa.kernels) == want)
         #expect((0..<count).allSatisfy { g[$0] == x[$0] - y[$0] } && g[count] == 42, "\(T.self) \(isa) gradient")
-        // Three rows at strides wider than the rows: each row's value as
-        // above, added in order from 0.
+        // Three rows at strides wider than the rows: each row's value by
+        // the same formulation, added in order from 0.
         let (rows, ldx, ldy, ldg) = (3, count + 2, count + 5, count + 1)
         let xs = randomArray(T.self, rows * ldx, &rng), ys = randomArray(T.self, rows * ldy, &rng)
         var gs = [T](repeating: 42, count: rows * ldg)
         var total = 0.0
-        for r in 0..<rows {
-          total += Array(xs[(r * ldx)...].prefix(count)).withUnsafeBufferPointer { xr in
-            Array(ys[(r * ldy)...].prefix(count)).withUnsafeBufferPointer { yr in
-              meanSquared(xr.baseAddress!, yr.baseAddress!, count: count, kernels: isa.kernels)
-            }
-          }
-        }
+        for r in 0..<rows { total += eightSums(xs[(r * ldx)...].prefix(count), ys[(r * ldy)...].prefix(count)) }
         let block = meanSquared(rows: rows, count: count, xs, ldx: ldx, ys, ldy: ldy, gradient: &gs, ldg: ldg,
                                 kernels: isa.kernels)
         #expect(block == total, "\(T.self) \(isa) count \(count): rows")
