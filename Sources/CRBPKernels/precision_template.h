@@ -573,35 +573,49 @@ double FN(mean_squared)(const T *x, long ldx, const T *y, long ldy, T *g, long l
   return total;
 }
 
-/// s = d ⊙ (v + g) as `adjoint_step` computes it (s may be v), and in the
-/// same pass out[0] = max |s − previous| (NaN when a difference is NaN),
-/// out[1] = max |s|: one sweep of the adjoint relaxation and its change.
-void FN(adjoint_change)(const T *d, const T *v, const T *g, T *s, const T *previous, long count, T *out) {
+/// s = d ⊙ (v + g) as `adjoint_step` computes it, and in the same pass
+/// out[0] = max |s − previous| (NaN when a difference is NaN), out[1] =
+/// max |s|: one sweep of the adjoint relaxation on a row and its change.
+/// v and previous are read before s is written, so s may be either.
+INLINE void FN(adjoint_change_row)(const T *d, const T *v, const T *g, T *s, const T *previous, long count, T *out) {
   V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
 #define CHANGE_BLOCK(i, n)                                            \
   {                                                                   \
+    V before = FN(load_part)(previous + (i), (n));                    \
     V y = FN(load_part)(d + (i), (n)) *                               \
           (FN(load_part)(v + (i), (n)) + FN(load_part)(g + (i), (n)));\
     FN(store_part)(s + (i), y, (n));                                  \
-    FN(track_change)(y - FN(load_part)(previous + (i), (n)), y, &worst, &scale, &nan); \
+    FN(track_change)(y - before, y, &worst, &scale, &nan);            \
   }
   RBP_VECTOR_MAP(count, CHANGE_BLOCK);
 #undef CHANGE_BLOCK
   FN(finish_change)(worst, scale, nan, out);
 }
 
+/// `adjoint_change_row` over `rows` rows `ld` apart, row r's maxima in
+/// out[2r], out[2r+1].
+void FN(adjoint_change)(const T *d, const T *v, const T *g, T *s, const T *previous, long ld, long rows, long count,
+                        T *out) {
+  for (long r = 0; r < rows; r++) {
+    long o = r * ld;
+    FN(adjoint_change_row)(d + o, v + o, g + o, s + o, previous + o, count, out + 2 * r);
+  }
+}
+
 /// fx = f(z) as `activate` computes it (kind 0 tanh, 1 logistic), and in
 /// the same pass out[0] = max |fx − x| (NaN when a difference is NaN),
 /// out[1] = max |fx|, as `max_difference(fx, x)` gives them: one sweep of
-/// a fixed-point iteration and its change.
-void FN(activate_change)(int kind, const T *z, const T *x, T *fx, long count, T *out) {
+/// a fixed-point iteration on a row and its change. x is read before fx is
+/// written, so fx may be x.
+INLINE void FN(activate_change_row)(int kind, const T *z, const T *x, T *fx, long count, T *out) {
   V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
 #define CHANGE_BLOCK(i, n)                                            \
   {                                                                   \
     V v = FN(load_part)(z + (i), (n));                                \
+    V before = FN(load_part)(x + (i), (n));                           \
     V y = kind == 0 ? FN(vtanh)(v) : 1 / (1 + FN(vexp)(-v));          \
     FN(store_part)(fx + (i), y, (n));                                 \
-    V d = y - FN(load_part)(x + (i), (n));                            \
+    V d = y - before;                                                 \
     for (long j_ = (n); j_ < W; j_++) d[j_] = y[j_] = 0; /* f(0) of the padding */ \
     FN(track_change)(d, y, &worst, &scale, &nan);                     \
   }
@@ -609,6 +623,105 @@ void FN(activate_change)(int kind, const T *z, const T *x, T *fx, long count, T 
 #undef CHANGE_BLOCK
   FN(finish_change)(worst, scale, nan, out);
 }
+
+/// `activate_change_row` over `rows` rows `ld` apart, row r's maxima in
+/// out[2r], out[2r+1].
+void FN(activate_change)(int kind, const T *z, const T *x, T *fx, long ld, long rows, long count, T *out) {
+  for (long r = 0; r < rows; r++) {
+    long o = r * ld;
+    FN(activate_change_row)(kind, z + o, x + o, fx + o, count, out + 2 * r);
+  }
+}
+
+// MARK: - Packing B
+
+// Lanes per vector as a preprocessor number (W is a C expression), for the
+// shuffle masks below.
+#if IS_F32
+#define WL (VBYTES / 4)
+#else
+#define WL (VBYTES / 8)
+#endif
+
+/// The interleave of the low (ILO) and high (IHI) halves of two vectors,
+/// lane by lane: ILO(a, b) = a0 b0 a1 b1 …
+#if WL == 2
+#define ILO(a, b) __builtin_shufflevector(a, b, 0, 2)
+#define IHI(a, b) __builtin_shufflevector(a, b, 1, 3)
+#elif WL == 4
+#define ILO(a, b) __builtin_shufflevector(a, b, 0, 4, 1, 5)
+#define IHI(a, b) __builtin_shufflevector(a, b, 2, 6, 3, 7)
+#elif WL == 8
+#define ILO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define IHI(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#elif WL == 16
+#define ILO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define IHI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+#else
+#error "pack_b: unsupported vector width"
+#endif
+
+/// Transposes the W×W block in r[0..<W] (row i in r[i]): log2(W) rounds in
+/// which rows i and i + W/2 become the interleaves 2i and 2i + 1 of the
+/// next round.
+INLINE void FN(transpose)(V *r) {
+#pragma clang loop unroll(full)
+  for (long half = 1; half < W; half *= 2) {
+    V t[W];
+#pragma clang loop unroll(full)
+    for (long i = 0; i < W / 2; i++) {
+      t[2 * i] = ILO(r[i], r[i + W / 2]);
+      t[2 * i + 1] = IHI(r[i], r[i + W / 2]);
+    }
+#pragma clang loop unroll(full)
+    for (long i = 0; i < W; i++) r[i] = t[i];
+  }
+}
+
+/// Packs one k×NR panel of op(B), NR = 2W, zero past column `cols`:
+/// panel[q·NR + j] = op(B)[q, j], where op(B) is B (trans 0, row q at
+/// b + q·ldb) or Bᵀ (trans 1, column j of op(B) is the row at b + j·ldb).
+/// A copy: the bits of the elements are those of B.
+void FN(pack_b)(const T *b, long ldb, int trans, long k, long cols, T *panel) {
+  const long NR = 2 * W;
+  if (!trans) {
+    for (long q = 0; q < k; q++) {
+      const T *row = b + q * ldb;
+      T *out = panel + q * NR;
+      if (cols == NR) {
+        FN(store)(out, FN(load)(row));
+        FN(store)(out + W, FN(load)(row + W));
+      } else {
+        long first = cols < W ? cols : W;
+        FN(store)(out, FN(load_part)(row, first));
+        FN(store)(out + W, cols > W ? FN(load_part)(row + W, cols - W) : FN(splat)(0));
+      }
+    }
+    return;
+  }
+  // Bᵀ: W×W blocks of B (W of its rows, W depth steps each) transposed in
+  // registers; rows past `cols` are zeros.
+  long q = 0;
+  for (; q + W <= k; q += W) {
+#pragma clang loop unroll(full)
+    for (long h = 0; h < 2; h++) {
+      V r[W];
+#pragma clang loop unroll(full)
+      for (long i = 0; i < W; i++) {
+        long j = h * W + i;
+        r[i] = j < cols ? FN(load)(b + j * ldb + q) : FN(splat)(0);
+      }
+      FN(transpose)(r);
+#pragma clang loop unroll(full)
+      for (long i = 0; i < W; i++) FN(store)(panel + (q + i) * NR + h * W, r[i]);
+    }
+  }
+  for (; q < k; q++)
+    for (long j = 0; j < NR; j++) panel[q * NR + j] = j < cols ? b[j * ldb + q] : 0;
+}
+#undef ILO
+#undef IHI
+#undef WL
 
 void FN(exp)(const T *x, T *y, long count) {
 #define EXP_BLOCK(i, n) FN(store_part)(y + (i), FN(vexp)(FN(load_part)(x + (i), (n))), (n));

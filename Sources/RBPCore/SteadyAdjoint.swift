@@ -67,12 +67,14 @@ extension SteadyNetwork {
   /// - Parameters:
   ///   - slopes: D, P×N, f'(W x_p + a_p).
   ///   - lossGradient: G, P×N, ∂L_p/∂x_p (zero off the output units).
+  ///   - contractive: whether `isContraction` holds for W, so that `auto`
+  ///     begins with block Gauss–Seidel sweeps (SteadyBlockSweeps.swift).
   /// - Returns: S, P×N, and per-pattern diagnostics.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func adjoint(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
-    workspace: GEMMWorkspace<T>
+    contractive: Bool = false, workspace: GEMMWorkspace<T>
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     let n = shape.units
     precondition(d.cols == n && g.cols == n && d.rows == g.rows, "adjoint: D and G must both be P×\(n)")
@@ -90,7 +92,8 @@ extension SteadyNetwork {
     case .gmres(let restart):
       (s, diagnostics) = adjointByGMRES(slopes: d, lossGradient: g, restart: restart, options: options)
     case .auto:
-      return adjointWithFallbacks(slopes: d, lossGradient: g, options: options, workspace: workspace)
+      return adjointWithFallbacks(slopes: d, lossGradient: g, options: options, contractive: contractive,
+                                  workspace: workspace)
     }
     // The true residual of what is returned; iterate's converged rows
     // report their last change instead (see the top of this file).
@@ -105,12 +108,18 @@ extension SteadyNetwork {
     return (s, diagnostics)
   }
 
-  /// The stages of `.auto`, each on the patterns the earlier ones left.
+  /// The stages of `.auto`, each on the patterns the earlier ones left:
+  /// block Gauss–Seidel sweeps first when `contractive`, then iterate,
+  /// GMRES and the direct solve. The sweeps' converged rows report their
+  /// last change, as iterate's do.
   func adjointWithFallbacks(
-    slopes d: Matrix<T>, lossGradient g: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
+    slopes d: Matrix<T>, lossGradient g: Matrix<T>, options: SolverOptions, contractive: Bool,
+    workspace: GEMMWorkspace<T>
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
-    var (s, diagnostics) = adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, workspace: workspace)
-    let stages: [AdjointMethod] = shape.units <= 2048 ? [.gmres, .direct] : [.gmres]
+    var (s, diagnostics) = contractive
+      ? adjointByBlockSweeps(slopes: d, lossGradient: g, options: options, workspace: workspace)
+      : adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, workspace: workspace)
+    let stages: [AdjointMethod] = (contractive ? [.iterate] : []) + (shape.units <= 2048 ? [.gmres, .direct] : [.gmres])
     retryUnconverged(&s, &diagnostics, stages: stages.count) { stage, rows, _ in
       adjoint(slopes: d.rows(rows), lossGradient: g.rows(rows), method: stages[stage], options: options, workspace: workspace)
     }
@@ -122,10 +131,11 @@ extension SteadyNetwork {
   @_specialize(exported: true, where T == Double)
   public func adjointStates(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
-    workspace: GEMMWorkspace<T>
+    contractive: Bool = false, workspace: GEMMWorkspace<T>
   ) throws -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
-    let result = adjoint(slopes: d, lossGradient: g, method: method, options: options, workspace: workspace)
+    let result = adjoint(slopes: d, lossGradient: g, method: method, options: options, contractive: contractive,
+                         workspace: workspace)
     try result.diagnostics.check(solver: method.name, tolerance: options.tolerance)
     return result
   }

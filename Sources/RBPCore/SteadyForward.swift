@@ -107,8 +107,9 @@ extension SteadyNetwork {
   /// `relax`, also returning the slopes of the returned states when every
   /// row converged in a sweep: f'(z) of the pre-activations z that gave
   /// each returned state x = f(z), without another product. Nil otherwise.
+  /// `norm`: ‖W‖₂ from `spectralNorm`, when the caller has it.
   func relaxKeepingSlopes(
-    drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
+    drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions, norm: Double? = nil,
     workspace: GEMMWorkspace<T>
   ) -> SweepResult {
     switch method {
@@ -123,7 +124,8 @@ extension SteadyNetwork {
       let (states, diagnostics) = relaxByNewton(drives: drives, start: start, options: options)
       return SweepResult(states: states, diagnostics: diagnostics, slopes: nil)
     case .auto:
-      return relaxWithFallbacks(drives: drives, start: start, options: options, workspace: workspace)
+      return relaxWithFallbacks(drives: drives, start: start, options: options,
+                                contractive: isContraction(norm: norm ?? spectralNorm()), workspace: workspace)
     }
   }
 
@@ -136,17 +138,21 @@ extension SteadyNetwork {
     var slopes: Matrix<T>?
   }
 
-  /// The stages of `.auto`. Each later stage runs only on the patterns the
-  /// earlier ones left unconverged; relaxation stages start again from
-  /// `start`, Newton from where Anderson stopped.
+  /// The stages of `.auto`: block Gauss–Seidel sweeps first on a
+  /// `contractive` map (SteadyBlockSweeps.swift), then relaxation. Each
+  /// later stage runs only on the patterns the earlier ones left
+  /// unconverged; relaxation stages start again from `start`, Newton from
+  /// where Anderson stopped.
   func relaxWithFallbacks(
-    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
+    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, contractive: Bool, workspace: GEMMWorkspace<T>
   ) -> SweepResult {
-    let first = relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
-                              mixer: DampedMixer(damping: 1))
+    let first = contractive
+      ? relaxByBlockSweeps(drives: drives, start: start, options: options, workspace: workspace)
+      : relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
+                      mixer: DampedMixer(damping: 1))
     if first.slopes != nil { return first }
     var (states, diagnostics) = (first.states, first.diagnostics)
-    let stages: [ForwardMethod] = [.iterate(damping: 0.5), .anderson, .newton]
+    let stages: [ForwardMethod] = (contractive ? [.iterate] : []) + [.iterate(damping: 0.5), .anderson, .newton]
     retryUnconverged(&states, &diagnostics, stages: stages.count) { stage, rows, current in
       let method = stages[stage]
       let from = method == .newton ? current.rows(rows) : start.rows(rows)
@@ -172,12 +178,14 @@ extension SteadyNetwork {
   /// `certifyBelow`: see `spectralRadii`.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
+  /// `norm`: ‖W‖₂ from `spectralNorm`, when the caller has it.
   public func settle(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
-    certifyBelow: Double = 1, workspace: GEMMWorkspace<T>
+    certifyBelow: Double = 1, norm: Double? = nil, workspace: GEMMWorkspace<T>
   ) throws -> (states: Matrix<T>, slopes: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
-    let relaxed = relaxKeepingSlopes(drives: drives, from: start, method: method, options: options,
+    let norm = norm ?? spectralNorm()
+    let relaxed = relaxKeepingSlopes(drives: drives, from: start, method: method, options: options, norm: norm,
                                      workspace: workspace)
     let x = relaxed.states
     var diagnostics = relaxed.diagnostics
@@ -185,7 +193,7 @@ extension SteadyNetwork {
     let d = relaxed.slopes ?? slopes(states: x, drives: drives, workspace: workspace)
     // Every state must be stable, whichever method found it: even plain
     // relaxation stays on an unstable fixed point it starts exactly on.
-    diagnostics.spectralRadius = spectralRadii(slopes: d, certifyBelow: certifyBelow, workspace: workspace)
+    diagnostics.spectralRadius = spectralRadii(slopes: d, certifyBelow: certifyBelow, norm: norm, workspace: workspace)
     for p in 0..<diagnostics.count where !(diagnostics.spectralRadius[p] < 1) {
       diagnostics.status[p] = .unstable
     }

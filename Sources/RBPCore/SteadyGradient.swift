@@ -207,11 +207,14 @@ extension SteadyNetwork {
     let a = drives(batch.inputs, workspace: workspace)
     let x0 = try startStates(start ?? batch.initial, count: count)
     let stabilizer = settings.jacobianPenalty
+    // ‖W‖₂ once: for the stability bound, and to tell whether the auto
+    // solvers may sweep in blocks (a contraction).
+    let norm = spectralNorm()
     // With the stabiliser on, ρ is estimated wherever a bound cannot put it
     // below the threshold, so that the penalty acts on estimates.
     let (x, d, forward) = try settle(drives: a, from: x0, method: settings.forward,
                                      options: settings.forwardOptions(for: T.self, units: n),
-                                     certifyBelow: stabilizer?.threshold ?? 1, workspace: workspace)
+                                     certifyBelow: stabilizer?.threshold ?? 1, norm: norm, workspace: workspace)
     let active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
     var g = Matrix<T>(rows: count, cols: n)
     let value = x.withPointer { xp in g.withMutablePointer { gp in
@@ -231,7 +234,8 @@ extension SteadyNetwork {
                                                         states: x, slopes: d, into: &g), count: count)
     }
     let (s, adjoint) = try adjointStates(slopes: d, lossGradient: g, method: settings.adjoint,
-                                         options: settings.adjointOptions(for: T.self, units: n), workspace: workspace)
+                                         options: settings.adjointOptions(for: T.self, units: n),
+                                         contractive: isContraction(norm: norm), workspace: workspace)
 
     var grad = Parameters<T>(layout: parameters.layout)
     let layout = parameters.layout

@@ -53,15 +53,18 @@ extension SteadyNetwork {
   ///
   /// - Parameters:
   ///   - d: slopes D, P×N.
+  ///   - norm: `spectralNorm()`, when the caller has it.
   ///   - certifyBelow: at most 1; the stabiliser passes its threshold, so
   ///     that it acts on estimates, not on loose bounds.
   /// - Returns: P values.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  public func spectralRadii(slopes d: Matrix<T>, certifyBelow: Double = 1, workspace: GEMMWorkspace<T>) -> [Double] {
+  public func spectralRadii(
+    slopes d: Matrix<T>, certifyBelow: Double = 1, norm: Double? = nil, workspace: GEMMWorkspace<T>
+  ) -> [Double] {
     let (count, n) = (d.rows, shape.units)
     guard count > 0 else { return [] }
-    let norm = spectralNorm() * normSafetyMargin
+    let norm = (norm ?? spectralNorm()) * normSafetyMargin
     var radii = (0..<count).map { p -> Double in
       var largest = 0.0
       for i in 0..<n { largest = max(largest, abs(Double(d[p, i]))) }

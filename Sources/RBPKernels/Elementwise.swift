@@ -150,33 +150,72 @@ public func maxDifference<T: KernelScalar>(
 }
 
 /// One sweep of the adjoint relaxation on a row: `s = d ⊙ (v + g)` (`s`
-/// may be `v`) and its change from `previous`, (max |s − previous|,
-/// max |s|), in one pass; the bits of `adjointStep` followed by
-/// `maxDifference(s, previous)`.
+/// may be `v` or `previous`) and its change from `previous`,
+/// (max |s − previous|, max |s|), in one pass; the bits of `adjointStep`
+/// followed by `maxDifference(s, previous)`.
 @inlinable
 public func adjointChange<T: KernelScalar>(
   slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>, into s: UnsafeMutablePointer<T>,
   previous: UnsafePointer<T>, count: Int, kernels: KernelTable = .active
 ) -> (difference: Double, scale: Double) {
-  let (worst, scale) = T._adjointChange(d, v, g, into: s, previous: previous, count: count, kernels)
-  return (Double(worst), Double(scale))
+  var out: (T, T) = (0, 0)
+  withUnsafeMutablePointer(to: &out) { o in
+    o.withMemoryRebound(to: T.self, capacity: 2) {
+      T._adjointChange(d, v, g, into: s, previous: previous, ld: count, rows: 1, count: count, out: $0, kernels)
+    }
+  }
+  return (Double(out.0), Double(out.1))
+}
+
+/// `adjointChange` on `rows` rows `ld` apart (all five arrays alike), row
+/// r's (max |s − previous|, max |s|) in `out[2r]`, `out[2r+1]`.
+@inlinable
+public func adjointChange<T: KernelScalar>(
+  slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>, into s: UnsafeMutablePointer<T>,
+  previous: UnsafePointer<T>, ld: Int, rows: Int, count: Int, changes out: UnsafeMutablePointer<T>,
+  kernels: KernelTable = .active
+) {
+  T._adjointChange(d, v, g, into: s, previous: previous, ld: ld, rows: rows, count: count, out: out, kernels)
 }
 
 /// One sweep of a fixed-point iteration on a row: `fx = f(z)` and its
 /// change from `x`, (max |fx − x|, max |fx|), in one pass; the bits of
-/// `activate` followed by `maxDifference(fx, x)`.
+/// `activate` followed by `maxDifference(fx, x)`. `fx` may be `x`.
 @inlinable
 public func activateChange<T: KernelScalar>(
   _ f: Activation, z: UnsafePointer<T>, previous x: UnsafePointer<T>, into fx: UnsafeMutablePointer<T>, count: Int,
   kernels: KernelTable = .active
 ) -> (difference: Double, scale: Double) {
+  var out: (T, T) = (0, 0)
+  withUnsafeMutablePointer(to: &out) { o in
+    o.withMemoryRebound(to: T.self, capacity: 2) {
+      activateChange(f, z: z, previous: x, into: fx, ld: count, rows: 1, count: count, changes: $0, kernels: kernels)
+    }
+  }
+  return (Double(out.0), Double(out.1))
+}
+
+/// `activateChange` on `rows` rows `ld` apart (z, x and fx alike), row r's
+/// (max |fx − x|, max |fx|) in `out[2r]`, `out[2r+1]`. `fx` may be `x`.
+@inlinable
+public func activateChange<T: KernelScalar>(
+  _ f: Activation, z: UnsafePointer<T>, previous x: UnsafePointer<T>, into fx: UnsafeMutablePointer<T>, ld: Int,
+  rows: Int, count: Int, changes out: UnsafeMutablePointer<T>, kernels: KernelTable = .active
+) {
   switch f {
   case .tanh, .logistic:
-    let (worst, scale) = T._activateChange(f, z: z, previous: x, into: fx, count: count, kernels)
-    return (Double(worst), Double(scale))
+    T._activateChange(f, z: z, previous: x, into: fx, ld: ld, rows: rows, count: count, out: out, kernels)
   case .linear, .relu:
-    activate(f, z: z, x: fx, slope: nil, count: count, kernels: kernels)
-    return maxDifference(UnsafePointer(fx), x, count: count, kernels: kernels)
+    // f(z) beside x first, so that fx may be x.
+    let image = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+    defer { image.deallocate() }
+    for r in 0..<rows {
+      let o = r &* ld
+      activate(f, z: z + o, x: image, slope: nil, count: count, kernels: kernels)
+      let (worst, scale) = T._maxDifference(image, x + o, count: count, kernels)
+      (out[2 &* r], out[2 &* r &+ 1]) = (worst, scale)
+      (fx + o).update(from: image, count: count)
+    }
   }
 }
 

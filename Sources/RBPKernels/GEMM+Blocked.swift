@@ -28,7 +28,7 @@ func blockedGEMM<T: KernelScalar>(
     while pc < p.k {
       let kc = min(bl.kc, p.k - pc)
       let beta = pc == 0 ? p.beta : 1
-      packPanelsB(p, rows: pc, kc, columns: jc, nc, nr: NR, into: packB)
+      packPanelsB(p, rows: pc, kc, columns: jc, nc, nr: NR, kernels, into: packB)
       var ic = 0
       while ic < p.m {
         let mc = min(bl.mc, p.m - ic)
@@ -109,40 +109,24 @@ func packPanelsA<T: KernelScalar>(
 /// zero-padded past column nc.
 @inline(__always)
 func packPanelsB<T: KernelScalar>(
-  _ p: GEMMProblem<T>, rows p0: Int, _ kc: Int, columns j0: Int, _ nc: Int, nr NR: Int,
+  _ p: GEMMProblem<T>, rows p0: Int, _ kc: Int, columns j0: Int, _ nc: Int, nr NR: Int, _ kernels: KernelTable,
   into dst: UnsafeMutablePointer<T>
 ) {
   var jr = 0
   while jr < nc {
-    packPanelB(p, rows: p0, kc, column: j0 + jr, cols: min(NR, nc - jr), nr: NR, into: dst + jr * kc)
+    packPanelB(p, rows: p0, kc, column: j0 + jr, cols: min(NR, nc - jr), kernels, into: dst + jr * kc)
     jr += NR
   }
 }
 
-/// Packs one kc×NR panel of op(B) starting at `(p0, j0)`, zero-padded past `cols`.
+/// Packs one kc×NR panel of op(B) starting at `(p0, j0)`, zero-padded past
+/// `cols`, by the instruction set's kernel (a transposed B goes through
+/// register transposes of vector-square blocks). NR is the micro-kernel's.
 @inline(__always)
 func packPanelB<T: KernelScalar>(
-  _ p: GEMMProblem<T>, rows p0: Int, _ kc: Int, column j0: Int, cols: Int, nr NR: Int,
+  _ p: GEMMProblem<T>, rows p0: Int, _ kc: Int, column j0: Int, cols: Int, _ kernels: KernelTable,
   into panel: UnsafeMutablePointer<T>
 ) {
-  if p.transB {
-    // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous run.
-    for j in 0..<cols {
-      let src = p.b + (j0 + j) * p.ldb + p0
-      for q in 0..<kc { panel[q * NR + j] = src[q] }
-    }
-  } else {
-    for q in 0..<kc {
-      let src = p.b + (p0 + q) * p.ldb + j0
-      let out = panel + q * NR
-      if cols == NR {
-        copyRow(src, to: out, count: NR)
-      } else {
-        for j in 0..<cols { out[j] = src[j] }
-      }
-    }
-  }
-  if cols < NR {
-    for q in 0..<kc { for j in cols..<NR { panel[q * NR + j] = 0 } }
-  }
+  let source = p.transB ? p.b + j0 * p.ldb + p0 : p.b + p0 * p.ldb + j0
+  T._packPanel(source, ldb: p.ldb, transposed: p.transB, k: kc, cols: cols, into: panel, kernels)
 }

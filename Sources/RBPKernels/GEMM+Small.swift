@@ -82,7 +82,7 @@ func smallGEMM<T: KernelScalar>(
           b = p.b + d0 * p.ldb + jr
           bStride = p.ldb
         } else {
-          packPanelB(p, rows: d0, kd, column: jr, cols: nr, nr: NR, into: panel)
+          packPanelB(p, rows: d0, kd, column: jr, cols: nr, kernels, into: panel)
           b = UnsafePointer(panel)
           bStride = NR
         }

@@ -255,7 +255,7 @@ public func packB<T: KernelScalar>(
                       beta: 0, c: UnsafeMutablePointer(mutating: b), ldc: 1, threads: 1)
   var j = 0
   while j < n {
-    packPanelB(p, rows: 0, k, column: j, cols: min(nr, n - j), nr: nr, into: packed + j / nr * k * nr)
+    packPanelB(p, rows: 0, k, column: j, cols: min(nr, n - j), workspace.kernels, into: packed + j / nr * k * nr)
     j += nr
   }
 }

@@ -64,14 +64,21 @@ where Vector.Scalar == Self {
   static func _gramVector(
     m: Int, n: Int, _ a: UnsafePointer<Self>, lda: Int, _ v: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>,
     _ kernels: KernelTable) -> Double
-  /// fx = f(z) for tanh and logistic, with (max |fx − x|, max |fx|).
+  /// fx = f(z) for tanh and logistic on `rows` rows `ld` apart, row r's
+  /// (max |fx − x|, max |fx|) in out[2r], out[2r+1]; fx may be x.
   static func _activateChange(
     _ f: Activation, z: UnsafePointer<Self>, previous x: UnsafePointer<Self>, into fx: UnsafeMutablePointer<Self>,
-    count: Int, _ kernels: KernelTable) -> (Self, Self)
-  /// s = d ⊙ (v + g) with (max |s − previous|, max |s|).
+    ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Self>, _ kernels: KernelTable)
+  /// s = d ⊙ (v + g) on `rows` rows `ld` apart, row r's (max |s − previous|,
+  /// max |s|) in out[2r], out[2r+1]; s may be v or previous.
   static func _adjointChange(
     _ d: UnsafePointer<Self>, _ v: UnsafePointer<Self>, _ g: UnsafePointer<Self>, into s: UnsafeMutablePointer<Self>,
-    previous: UnsafePointer<Self>, count: Int, _ kernels: KernelTable) -> (Self, Self)
+    previous: UnsafePointer<Self>, ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Self>,
+    _ kernels: KernelTable)
+  /// One k×NR panel of op(B), zero past column `cols` (see `packPanelB`).
+  static func _packPanel(
+    _ b: UnsafePointer<Self>, ldb: Int, transposed: Bool, k: Int, cols: Int, into panel: UnsafeMutablePointer<Self>,
+    _ kernels: KernelTable)
   /// Twelve independent FMA chains in registers, `iterations` steps.
   static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Self) -> Self
 }
@@ -158,25 +165,22 @@ extension Float: KernelScalar {
   }
   public static func _activateChange(
     _ f: Activation, z: UnsafePointer<Float>, previous x: UnsafePointer<Float>, into fx: UnsafeMutablePointer<Float>,
-    count: Int, _ kernels: KernelTable
-  ) -> (Float, Float) {
-    var out: (Float, Float) = (0, 0)
-    withUnsafeMutableBytes(of: &out) { raw in
-      kernels.kernels.pointee.activate_change_f32(f == .tanh ? 0 : 1, z, x, fx, count,
-                                                   raw.baseAddress!.assumingMemoryBound(to: Float.self))
-    }
-    return out
+    ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Float>, _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.activate_change_f32(f == .tanh ? 0 : 1, z, x, fx, ld, rows, count, out)
   }
   public static func _adjointChange(
     _ d: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
-    previous: UnsafePointer<Float>, count: Int, _ kernels: KernelTable
-  ) -> (Float, Float) {
-    var out: (Float, Float) = (0, 0)
-    withUnsafeMutableBytes(of: &out) { raw in
-      kernels.kernels.pointee.adjoint_change_f32(d, v, g, s, previous, count,
-                                                  raw.baseAddress!.assumingMemoryBound(to: Float.self))
-    }
-    return out
+    previous: UnsafePointer<Float>, ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Float>,
+    _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.adjoint_change_f32(d, v, g, s, previous, ld, rows, count, out)
+  }
+  public static func _packPanel(
+    _ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, cols: Int, into panel: UnsafeMutablePointer<Float>,
+    _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.pack_b_f32(b, ldb, transposed ? 1 : 0, k, cols, panel)
   }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Float) -> Float {
     kernels.kernels.pointee.fma_loop_f32(iterations, seed)
@@ -259,25 +263,22 @@ extension Double: KernelScalar {
   }
   public static func _activateChange(
     _ f: Activation, z: UnsafePointer<Double>, previous x: UnsafePointer<Double>, into fx: UnsafeMutablePointer<Double>,
-    count: Int, _ kernels: KernelTable
-  ) -> (Double, Double) {
-    var out: (Double, Double) = (0, 0)
-    withUnsafeMutableBytes(of: &out) { raw in
-      kernels.kernels.pointee.activate_change_f64(f == .tanh ? 0 : 1, z, x, fx, count,
-                                                   raw.baseAddress!.assumingMemoryBound(to: Double.self))
-    }
-    return out
+    ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Double>, _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.activate_change_f64(f == .tanh ? 0 : 1, z, x, fx, ld, rows, count, out)
   }
   public static func _adjointChange(
     _ d: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ g: UnsafePointer<Double>, into s: UnsafeMutablePointer<Double>,
-    previous: UnsafePointer<Double>, count: Int, _ kernels: KernelTable
-  ) -> (Double, Double) {
-    var out: (Double, Double) = (0, 0)
-    withUnsafeMutableBytes(of: &out) { raw in
-      kernels.kernels.pointee.adjoint_change_f64(d, v, g, s, previous, count,
-                                                  raw.baseAddress!.assumingMemoryBound(to: Double.self))
-    }
-    return out
+    previous: UnsafePointer<Double>, ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Double>,
+    _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.adjoint_change_f64(d, v, g, s, previous, ld, rows, count, out)
+  }
+  public static func _packPanel(
+    _ b: UnsafePointer<Double>, ldb: Int, transposed: Bool, k: Int, cols: Int, into panel: UnsafeMutablePointer<Double>,
+    _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.pack_b_f64(b, ldb, transposed ? 1 : 0, k, cols, panel)
   }
   public static func _fmaLoop(_ kernels: KernelTable, iterations: Int, seed: Double) -> Double {
     kernels.kernels.pointee.fma_loop_f64(iterations, seed)

@@ -6,7 +6,7 @@
 
 import Foundation
 import Testing
-import RBPCore
+@testable import RBPCore
 import RBPKernels
 
 @Suite("Steady-state solvers")
@@ -14,6 +14,110 @@ struct SteadySolverTests {
   let forwardMethods: [ForwardMethod] = [
     .iterate, .iterate(damping: 0.6), .anderson, .anderson(memory: 3, regularization: 1e-8, damping: 0.8), .newton,
   ]
+
+  /// Block Gauss–Seidel sweeps, the first stage of `auto` on a
+  /// contraction, against trusted references: the forward's states against
+  /// relaxation run to 1e-13 in Double, the adjoint against the direct
+  /// solve (LU) in Double, both within a few tolerances; each reported
+  /// residual bounds the returned row's own, measured afresh in Double.
+  /// N = 100 leaves a partial last block.
+  @Test func blockSweepsReachTheReferenceSolutions() throws {
+    func check<T: KernelScalar>(_: T.Type, activation: Activation, tolerance: Double) throws {
+      let (net, batch) = try randomProblem(T.self, activation: activation, loss: .mse, coupling: .dense, units: 100,
+                                           inputs: 7, outputs: 100, patterns: 13, gain: 0.35, seed: 71)
+      #expect(net.isContraction(norm: net.spectralNorm()), "\(T.self) \(activation)")
+      let ws = GEMMWorkspace<T>()
+      let (n, count) = (net.shape.units, batch.count)
+      let a = net.drives(batch.inputs, workspace: ws)
+      let options = SolverOptions(tolerance: tolerance, maxIterations: 500)
+      let swept = net.relaxByBlockSweeps(drives: a, start: Matrix(rows: count, cols: n), options: options,
+                                         workspace: ws)
+      #expect(swept.diagnostics.allConverged && swept.slopes != nil)
+      // The reference, in Double.
+      let ref = try SteadyNetwork(parameters: Parameters<Double>(layout: net.parameters.layout,
+                                                                values: net.parameters.values.map { Double($0) }),
+                                  activation: activation, loss: .mse)
+      let wsD = GEMMWorkspace<Double>()
+      let aD = Matrix<Double>(rows: count, cols: n, elements: a.elements.map { Double($0) })
+      let (xRef, _) = try ref.steadyStates(drives: aD, from: Matrix(rows: count, cols: n), method: .iterate,
+                                           options: SolverOptions(tolerance: 1e-13, maxIterations: 5000), workspace: wsD)
+      let w = ref.parameters.W
+      let rounding = 64 * Double(T.ulpOfOne)
+      for p in 0..<count {
+        var residual = 0.0, error = 0.0
+        for i in 0..<n {
+          var z = aD[p, i]
+          for j in 0..<n { z += w[i, j] * Double(swept.states[p, j]) }
+          residual = max(residual, abs((activation == .tanh ? Foundation.tanh(z) : 1 / (1 + Foundation.exp(-z))) - Double(swept.states[p, i])))
+          error = max(error, abs(Double(swept.states[p, i]) - xRef[p, i]))
+        }
+        #expect(residual <= swept.diagnostics.residuals[p] + rounding, "\(T.self) \(activation) residual of pattern \(p)")
+        #expect(error <= 10 * tolerance + rounding, "\(T.self) \(activation) state of pattern \(p): \(error)")
+      }
+      // The adjoint, against LU on the same slopes and loss gradient.
+      let d = swept.slopes!
+      var g = Matrix<T>(rows: count, cols: n)
+      for p in 0..<count { for i in 0..<n { g[p, i] = swept.states[p, i] - batch.targets[p, i] } }
+      let (s, adjoint) = net.adjointByBlockSweeps(slopes: d, lossGradient: g, options: options, workspace: ws)
+      #expect(adjoint.allConverged)
+      let (sRef, _) = ref.adjoint(slopes: Matrix(rows: count, cols: n, elements: d.elements.map { Double($0) }),
+                                  lossGradient: Matrix(rows: count, cols: n, elements: g.elements.map { Double($0) }),
+                                  method: .direct, options: SolverOptions(tolerance: 1e-13, maxIterations: 1),
+                                  workspace: wsD)
+      for p in 0..<count {
+        var residual = 0.0, error = 0.0
+        for i in 0..<n {
+          var sum = Double(g[p, i])
+          for j in 0..<n { sum += Double(s[p, j]) * w[j, i] }
+          residual = max(residual, abs(Double(s[p, i]) - Double(d[p, i]) * sum))
+          error = max(error, abs(Double(s[p, i]) - sRef[p, i]))
+        }
+        #expect(residual <= adjoint.residuals[p] + rounding, "\(T.self) \(activation) adjoint residual of pattern \(p)")
+        #expect(error <= 10 * tolerance + rounding, "\(T.self) \(activation) adjoint of pattern \(p): \(error)")
+      }
+    }
+    for activation in [Activation.tanh, .logistic] {
+      try check(Float.self, activation: activation, tolerance: 1e-6)
+      try check(Double.self, activation: activation, tolerance: 1e-12)
+    }
+  }
+
+  /// What `auto` does with the certificate: on W3's shape (N = 256, 64
+  /// patterns, ‖W‖₂ ≈ 0.5), where the map contracts, its block sweeps take
+  /// fewer sweeps than relaxation, forward and back, and the gradients
+  /// agree within the tolerance; on a W with ‖W‖₂ ≈ 1.2, which is no
+  /// certified contraction, `auto` relaxes, giving iterate's states bit for
+  /// bit.
+  @Test func autoSweepsInBlocksOnlyOnAContraction() throws {
+    let (net, batch) = try randomProblem(Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: 256,
+                                         inputs: 16, outputs: 256, patterns: 64, gain: 0.25, seed: 73)
+    let tight = SolverOptions(tolerance: 1e-6, maxIterations: 1000)
+    let plain = try net.gradient(batch: batch, settings: SteadySolverSettings(forward: .iterate, forwardOptions: tight,
+                                                                              adjoint: .iterate, adjointOptions: tight))
+    let auto = try net.gradient(batch: batch, settings: SteadySolverSettings(forward: .auto, forwardOptions: tight,
+                                                                             adjoint: .auto, adjointOptions: tight))
+    #expect(auto.forward.iterations.max()! < plain.forward.iterations.max()!,
+            "forward sweeps \(auto.forward.iterations.max()!) against \(plain.forward.iterations.max()!)")
+    #expect(auto.adjoint.iterations.max()! < plain.adjoint.iterations.max()!,
+            "adjoint sweeps \(auto.adjoint.iterations.max()!) against \(plain.adjoint.iterations.max()!)")
+    #expect(auto.forward.fallbacks.allSatisfy { $0 == 0 } && auto.adjoint.fallbacks.allSatisfy { $0 == 0 })
+    let scale = plain.gradient.values.reduce(0) { max($0, abs(Double($1))) }
+    let worst = zip(auto.gradient.values, plain.gradient.values).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }
+    #expect(worst <= 1e-5 * scale, "gradients differ by \(worst) of \(scale)")
+
+    let (wide, wideBatch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense, units: 40,
+                                              inputs: 5, outputs: 40, patterns: 9, gain: 0.6, seed: 79)
+    #expect(!wide.isContraction(norm: wide.spectralNorm()))
+    let ws = GEMMWorkspace<Double>()
+    let a = wide.drives(wideBatch.inputs, workspace: ws)
+    let start = Matrix<Double>(rows: wideBatch.count, cols: 40)
+    let options = SolverOptions(tolerance: 1e-10, maxIterations: 2000)
+    let relaxed = wide.relax(drives: a, from: start, method: .iterate, options: options, workspace: ws)
+    let chosen = wide.relax(drives: a, from: start, method: .auto, options: options, workspace: ws)
+    #expect(relaxed.diagnostics.allConverged)
+    #expect(chosen.states.elements.map(\.bitPattern) == relaxed.states.elements.map(\.bitPattern))
+    #expect(chosen.diagnostics.iterations == relaxed.diagnostics.iterations)
+  }
 
   @Test func forwardSolversAgree() throws {
     let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense,

@@ -256,4 +256,56 @@ struct ElementwiseTests {
       check(Double.self, isa: isa)
     }
   }
+  /// The fused sweeps over a block of rows, updating in place (fx = x,
+  /// s = previous, as the block Gauss–Seidel sweeps call them on a column
+  /// block of each row): each row's values and maxima equal the two-pass
+  /// form's on copies, bit for bit; the elements between the rows' blocks
+  /// are left alone.
+  @Test(arguments: [Activation.tanh, .logistic, .linear, .relu])
+  func fusedSweepsOverRowsInPlace(_ f: Activation) {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      let (rows, ld) = (5, 45)
+      for count in [1, 7, 32, 37] {
+        var rng = SeededGenerator(seed: UInt64(count + 190))
+        let z = randomArray(T.self, rows * ld, &rng), x0 = randomArray(T.self, rows * ld, &rng)
+        var x = x0
+        var changes = [T](repeating: -1, count: 2 * rows)
+        x.withUnsafeMutableBufferPointer { xp in
+          activateChange(f, z: z, previous: xp.baseAddress!, into: xp.baseAddress!, ld: ld, rows: rows, count: count,
+                         changes: &changes, kernels: isa.kernels)
+        }
+        for r in 0..<rows {
+          let row = Array(z[r * ld ..< r * ld + count]), old = Array(x0[r * ld ..< r * ld + count])
+          var want = [T](repeating: 0, count: count)
+          activate(f, z: row, x: &want, slope: nil, count: count, kernels: isa.kernels)
+          let (worst, scale) = maxDifference(want, old, count: count, kernels: isa.kernels)
+          #expect(Array(x[r * ld ..< r * ld + count]) == want, "\(f) \(T.self) \(isa) count \(count) row \(r)")
+          #expect(Array(x[r * ld + count ..< (r + 1) * ld]) == Array(x0[r * ld + count ..< (r + 1) * ld]))
+          #expect((Double(changes[2 * r]), Double(changes[2 * r + 1])) == (worst, scale), "\(f) \(T.self) row \(r)")
+        }
+        // The adjoint: s = d ⊙ (v + g) written over `previous`.
+        let d = randomArray(T.self, rows * ld, &rng), v = randomArray(T.self, rows * ld, &rng)
+        let g = randomArray(T.self, rows * ld, &rng)
+        var s = x0
+        s.withUnsafeMutableBufferPointer { sp in
+          adjointChange(slope: d, v, plus: g, into: sp.baseAddress!, previous: sp.baseAddress!, ld: ld, rows: rows,
+                        count: count, changes: &changes, kernels: isa.kernels)
+        }
+        for r in 0..<rows {
+          let o = r * ld
+          var want = [T](repeating: 0, count: count)
+          adjointStep(slope: Array(d[o ..< o + count]), Array(v[o ..< o + count]), plus: Array(g[o ..< o + count]),
+                      into: &want, count: count, kernels: isa.kernels)
+          let (worst, scale) = maxDifference(want, Array(x0[o ..< o + count]), count: count, kernels: isa.kernels)
+          #expect(Array(s[o ..< o + count]) == want, "adjoint \(T.self) \(isa) count \(count) row \(r)")
+          #expect(Array(s[o + count ..< o + ld]) == Array(x0[o + count ..< o + ld]))
+          #expect((Double(changes[2 * r]), Double(changes[2 * r + 1])) == (worst, scale), "adjoint \(T.self) row \(r)")
+        }
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
 }

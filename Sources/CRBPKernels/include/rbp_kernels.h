@@ -75,17 +75,28 @@ typedef double (*rbp_mean_squared_f64)(const double *x, long ldx, const double *
 /// ‖A v‖² in double. out must not overlap v.
 typedef double (*rbp_gram_vector_f32)(long m, long n, const float *a, long lda, const float *v, float *out);
 typedef double (*rbp_gram_vector_f64)(long m, long n, const double *a, long lda, const double *v, double *out);
-/// fx = f(z) as the activate kernel computes it (kind 0 tanh, 1
-/// logistic), and out[0] = max |fx − x| (NaN when a difference is NaN),
-/// out[1] = max |fx| as max_difference(fx, x) gives them, in one pass.
-typedef void (*rbp_activate_change_f32)(int kind, const float *z, const float *x, float *fx, long count, float *out);
-typedef void (*rbp_activate_change_f64)(int kind, const double *z, const double *x, double *fx, long count, double *out);
-/// s = d ⊙ (v + g) as adjoint_step computes it (s may be v), and out[0] =
-/// max |s − previous| (NaN when a difference is NaN), out[1] = max |s|.
+/// Over `rows` rows `ld` apart (z, x and fx alike): fx = f(z) as the
+/// activate kernel computes it (kind 0 tanh, 1 logistic), and out[2r] =
+/// max |fx − x| over row r's `count` elements (NaN when a difference is
+/// NaN), out[2r+1] = max |fx|, as max_difference(fx, x) gives them, in one
+/// pass. x is read before fx is written, so fx may be x.
+typedef void (*rbp_activate_change_f32)(int kind, const float *z, const float *x, float *fx, long ld, long rows,
+                                        long count, float *out);
+typedef void (*rbp_activate_change_f64)(int kind, const double *z, const double *x, double *fx, long ld, long rows,
+                                        long count, double *out);
+/// Over `rows` rows `ld` apart: s = d ⊙ (v + g) as adjoint_step computes it,
+/// and out[2r] = max |s − previous| over row r (NaN when a difference is
+/// NaN), out[2r+1] = max |s|. v and previous are read before s is
+/// written, so s may be either.
 typedef void (*rbp_adjoint_change_f32)(const float *d, const float *v, const float *g, float *s, const float *previous,
-                                       long count, float *out);
+                                       long ld, long rows, long count, float *out);
 typedef void (*rbp_adjoint_change_f64)(const double *d, const double *v, const double *g, double *s,
-                                       const double *previous, long count, double *out);
+                                       const double *previous, long ld, long rows, long count, double *out);
+/// Packs one k×NR panel of op(B) (NR = twice the vector width), zero past
+/// column `cols`: panel[q·NR + j] = op(B)[q, j], with op(B) = B (trans 0)
+/// or Bᵀ (trans 1), B row-major with leading dimension ldb.
+typedef void (*rbp_pack_b_f32)(const float *b, long ldb, int trans, long k, long cols, float *panel);
+typedef void (*rbp_pack_b_f64)(const double *b, long ldb, int trans, long k, long cols, double *panel);
 /// Twelve independent vector FMA chains for `iterations` steps: the
 /// register-only FMA throughput the benchmarks compare against.
 typedef float (*rbp_fma_loop_f32)(long iterations, float seed);
@@ -120,6 +131,8 @@ typedef struct {
   rbp_activate_change_f64 activate_change_f64;
   rbp_adjoint_change_f32 adjoint_change_f32;
   rbp_adjoint_change_f64 adjoint_change_f64;
+  rbp_pack_b_f32 pack_b_f32;
+  rbp_pack_b_f64 pack_b_f64;
   rbp_fma_loop_f32 fma_loop_f32;
   rbp_fma_loop_f64 fma_loop_f64;
 } rbp_kernel_table;

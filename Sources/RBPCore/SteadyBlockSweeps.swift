@@ -1,0 +1,209 @@
+// Block Gauss–Seidel sweeps, the first stage of the `auto` solvers on a
+// network whose map is a contraction. A sweep goes through the units in
+// blocks of `gaussSeidelBlock`; each block's product reads the newest
+// values of the blocks before it in the same sweep:
+//
+//   forward   x_J ← f(a_J + X·(Wᵀ)_{:,J})          J = 0, B, 2B, …
+//   adjoint   s_J ← d_J ⊙ (S·W_{:,J} + g_J)
+//
+// The products of a sweep add up to one GEMM over all the units, as in
+// plain relaxation, but the sweeps needed to a tolerance drop: on W3's
+// problem (N = 256, ‖W‖₂ ≈ 0.5) from 9 products to 7–8 forward and from 9
+// to 7 in the adjoint.
+//
+// Which fixed point. The network's state is the one relaxation reaches
+// (SPEC §1.1). When ‖W‖₂ · max f' < 1 the map x ↦ f(W x + a) is a
+// contraction, its fixed point is unique, and any sweep order that
+// converges reaches that one point; so the forward sweeps run only under
+// that certificate (‖W‖₂ from `spectralNorm`, with its safety margin).
+// The adjoint's linear system has one solution whenever the state is
+// stable, and is swept in blocks under the same certificate. Rows the
+// sweeps leave unconverged go on to the other stages of `auto`.
+//
+// A sweep's change is the largest change of any of its blocks, and a row
+// retires once that change is within tolerance, as in plain relaxation;
+// the first sweep from a zero start is a plain one (its product is known
+// without a GEMM, see `productOfZeros`).
+//
+// Legend: P = patterns (rows), N = units, B = `gaussSeidelBlock`.
+
+import RBPKernels
+
+/// Units per block of a Gauss–Seidel sweep. A multiple of every
+/// micro-kernel's panel width (8 to 32 columns), so that a block's product
+/// reads whole panels of the packed weights; the same on every instruction
+/// set, so that the sweeps and their results do not depend on it.
+let gaussSeidelBlock = 32
+
+extension SteadyNetwork {
+  /// Whether ‖W‖₂ · max f' is below 1 (with `norm` the estimate of ‖W‖₂,
+  /// before its safety margin): the map x ↦ f(W x + a) then contracts and
+  /// has one fixed point for every drive.
+  func isContraction(norm: Double) -> Bool {
+    norm * normSafetyMargin * activation.maxSlope < 1
+  }
+
+  /// Forward block Gauss–Seidel sweeps from `start`, each row retiring
+  /// when its sweep's change is within tolerance; the slopes as
+  /// `relaxBySweeps` keeps them.
+  func relaxByBlockSweeps(
+    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
+  ) -> SweepResult {
+    let (count, n) = (start.rows, shape.units)
+    var x = start.elements
+    var a = drives.elements
+    var order = Array(0..<count)
+    var diagnostics = SolveDiagnostics(count: count)
+    var z = [T](repeating: 0, count: count * n)
+    var image = [T](repeating: 0, count: n)
+    var change = [Double](repeating: 0, count: count), scale = change
+    var blockChanges = [T](repeating: 0, count: 2 * count)
+    var slopes = Matrix<T>(rows: count, cols: n)
+    let kernels = workspace.kernels
+    let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
+    let zeroStart = start.elements.allSatisfy { $0 == 0 }
+    var active = count
+    var sweep = 0
+    while active > 0 && sweep < options.maxIterations {
+      sweep += 1
+      for r in 0..<active { (change[r], scale[r]) = (0, 0) }
+      let plain = sweep == 1 && zeroStart
+      let zeros = plain ? parameters.withWeights { productOfZeros($0, units: n, transposed: true) } : []
+      z.withUnsafeMutableBufferPointer { zb in x.withUnsafeMutableBufferPointer { xb in
+        a.withUnsafeBufferPointer { ab in blockChanges.withUnsafeMutableBufferPointer { cb in
+          let (zp, xp, ap, cp) = (zb.baseAddress!, xb.baseAddress!, ab.baseAddress!, cb.baseAddress!)
+          var j0 = 0
+          while j0 < n {
+            let width = plain ? n : min(gaussSeidelBlock, n - j0)
+            // Z_J = A_J + X·(Wᵀ)_{:,J}, X with the blocks before J updated.
+            for r in 0..<active {
+              let o = r &* n &+ j0
+              copyRow(ap + o, to: zp + o, count: width)
+            }
+            if plain {
+              for r in 0..<active {
+                let row = zp + r &* n
+                for j in 0..<n { row[j] += zeros[j] }
+              }
+            } else {
+              parameters.withWeights { w in
+                gemm(transB: true, m: active, n: width, k: n, a: xp, lda: n, b: w + j0 &* n, ldb: n,
+                     packedB: packedWT + j0 &* n, beta: 1, c: zp + j0, ldc: n, workspace: workspace)
+              }
+            }
+            // X_J = f(Z_J) in place, and each row's change.
+            activateChange(activation, z: zp + j0, previous: xp + j0, into: xp + j0, ld: n, rows: active,
+                           count: width, changes: cp, kernels: kernels)
+            for r in 0..<active {
+              change[r] = largerChange(change[r], Double(cp[2 &* r]))
+              scale[r] = max(scale[r], Double(cp[2 &* r &+ 1]))
+            }
+            j0 += width
+          }
+        }}
+      }}
+      // Rows from the end, so a retired row is replaced by one already seen.
+      var r = active - 1
+      while r >= 0 {
+        let p = order[r]
+        diagnostics.iterations[p] = sweep
+        diagnostics.residuals[p] = change[r]
+        let status: SolveStatus? = !change[r].isFinite ? .nonFinite
+          : options.accepts(change[r], scale: scale[r]) ? .converged : nil
+        if let status {
+          diagnostics.status[p] = status
+          z.withUnsafeBufferPointer { zp in image.withUnsafeMutableBufferPointer { ip in slopes.withMutablePointer { dp in
+            activate(activation, z: zp.baseAddress! + r * n, x: ip.baseAddress!, slope: dp + p * n, count: n,
+                     kernels: kernels)
+          }}}
+          active -= 1
+          swapRows(&x, r, active, width: n)
+          swapRows(&a, r, active, width: n)
+          swapRows(&z, r, active, width: n)
+          change.swapAt(r, active)
+          scale.swapAt(r, active)
+          order.swapAt(r, active)
+        }
+        r -= 1
+      }
+    }
+    let states = unpermuted(x, order: order, width: n)
+    let allConverged = diagnostics.status.allSatisfy { $0 == .converged }
+    return SweepResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
+  }
+
+  /// Adjoint block Gauss–Seidel sweeps from s = 0, each row retiring with
+  /// its newest iterate once its sweep's change is within tolerance.
+  func adjointByBlockSweeps(
+    slopes: Matrix<T>, lossGradient: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
+  ) -> (Matrix<T>, SolveDiagnostics) {
+    let (count, n) = (slopes.rows, shape.units)
+    var s = [T](repeating: 0, count: count * n)
+    var d = slopes.elements, g = lossGradient.elements
+    var v = s
+    var order = Array(0..<count)
+    var diagnostics = SolveDiagnostics(count: count)
+    var change = [Double](repeating: 0, count: count), scale = change
+    var blockChanges = [T](repeating: 0, count: 2 * count)
+    let kernels = workspace.kernels
+    let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
+    var active = count
+    var sweep = 0
+    while active > 0 && sweep < options.maxIterations {
+      sweep += 1
+      for r in 0..<active { (change[r], scale[r]) = (0, 0) }
+      let plain = sweep == 1
+      let zeros = plain ? parameters.withWeights { productOfZeros($0, units: n, transposed: false) } : []
+      s.withUnsafeMutableBufferPointer { sb in v.withUnsafeMutableBufferPointer { vb in
+        d.withUnsafeBufferPointer { db in g.withUnsafeBufferPointer { gb in blockChanges.withUnsafeMutableBufferPointer { cb in
+          let (sp, vp, dp, gp, cp) = (sb.baseAddress!, vb.baseAddress!, db.baseAddress!, gb.baseAddress!, cb.baseAddress!)
+          var j0 = 0
+          while j0 < n {
+            let width = plain ? n : min(gaussSeidelBlock, n - j0)
+            // V_J = S·W_{:,J}, S with the blocks before J updated.
+            if plain {
+              for r in 0..<active { (vp + r &* n).update(from: zeros, count: n) }
+            } else {
+              parameters.withWeights { w in
+                gemm(m: active, n: width, k: n, a: sp, lda: n, b: w + j0, ldb: n, packedB: packedW + j0 &* n,
+                     c: vp + j0, ldc: n, workspace: workspace)
+              }
+            }
+            // S_J = d_J ⊙ (V_J + g_J) in place, and each row's change.
+            adjointChange(slope: dp + j0, UnsafePointer(vp + j0), plus: gp + j0, into: sp + j0, previous: sp + j0,
+                          ld: n, rows: active, count: width, changes: cp, kernels: kernels)
+            for r in 0..<active {
+              change[r] = largerChange(change[r], Double(cp[2 &* r]))
+              scale[r] = max(scale[r], Double(cp[2 &* r &+ 1]))
+            }
+            j0 += width
+          }
+        }}}
+      }}
+      var r = active - 1
+      while r >= 0 {
+        let p = order[r]
+        diagnostics.iterations[p] = sweep
+        diagnostics.residuals[p] = change[r]
+        if !change[r].isFinite || options.accepts(change[r], scale: scale[r]) {
+          diagnostics.status[p] = change[r].isFinite ? .converged : .nonFinite
+          active -= 1
+          swapRows(&s, r, active, width: n)
+          swapRows(&d, r, active, width: n)
+          swapRows(&g, r, active, width: n)
+          change.swapAt(r, active)
+          scale.swapAt(r, active)
+          order.swapAt(r, active)
+        }
+        r -= 1
+      }
+    }
+    return (unpermuted(s, order: order, width: n), diagnostics)
+  }
+}
+
+/// The larger of two changes, NaN when either is (max would drop it).
+@inline(__always)
+func largerChange(_ a: Double, _ b: Double) -> Double {
+  a.isNaN || b.isNaN ? .nan : max(a, b)
+}
