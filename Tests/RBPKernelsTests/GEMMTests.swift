@@ -270,6 +270,36 @@ struct GEMMTests {
     }
   }
 
+  /// `packB` against its definition, panel[q·NR + j] = op(B)[q, j] with
+  /// zeros past n, on every instruction set in both precisions: depths
+  /// that leave part of a vector-square block (the transposing kernel's
+  /// unit), widths that leave part of a panel, a leading dimension longer
+  /// than the rows.
+  @Test func packedPanelsMatchTheirDefinition() {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      let ws = GEMMWorkspace<T>(isa: isa)
+      let nr = ws.blocking.nr
+      for (k, n) in [(1, 1), (7, 5), (16, 32), (37, 45), (64, 17)] {
+        var rng = SeededGenerator(seed: UInt64(k * 100 + n))
+        for transB in [false, true] {
+          let ldb = (transB ? k : n) + 3
+          let b = randomArray(T.self, (transB ? n : k) * ldb, &rng)
+          var packed = [T](repeating: .nan, count: packedBCount(k: k, n: n, workspace: ws))
+          packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: &packed, workspace: ws)
+          var want = [T](repeating: 0, count: packed.count)
+          for j in 0..<n {
+            for q in 0..<k { want[j / nr * k * nr + q * nr + j % nr] = transB ? b[j * ldb + q] : b[q * ldb + j] }
+          }
+          #expect(packed == want, "\(T.self) \(isa) k \(k) n \(n) transB \(transB)")
+        }
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
+
   /// A transposed B goes down the packed path unless its panels are
   /// already packed: a step's x·Wᵀ with W packed once (N = 512) stays on
   /// the small path.
