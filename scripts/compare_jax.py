@@ -9,8 +9,10 @@ its own process pinned to those CPUs (os.sched_setaffinity): rbp through
 `rbp bench workloads --json`, JAX through `jit` (and `vmap` for W2's 256
 networks). Both time one gradient step (forward and backward, dL/dW and
 dL/db): tanh units, mse on all units, identity coupling with I = N, x(0) =
-0, W with spectral norm about 0.5; W3 relaxes the fixed point from 0 until
-the largest change is under 1e-6 and the adjoint likewise, in both.
+0, W with spectral norm about 0.5; W3 solves for the fixed point from 0
+until the largest change of a sweep is under 1e-6 and the adjoint likewise,
+rbp with its default (auto) solvers, which sweep this contractive W in
+blocks (Gauss-Seidel), JAX by plain relaxation.
 
 Before timing, the two are checked against each other on the same random
 problem: the script writes a W1-sized and a W3-sized problem as an rbp
@@ -161,8 +163,8 @@ def check_agreement(rbp, tmp):
 
 
 def w3_accuracy(rbp, tmp, precision):
-    """W3's gradient at the timed settings (the timed precision, relaxation
-    forward and adjoint to 1e-6) on each side, against the converged f64
+    """W3's gradient at the timed settings (the timed precision, forward and
+    adjoint to 1e-6) on each side, against the converged f64
     gradient: the largest error relative to the largest component."""
     import h5py
     import numpy as np
@@ -171,7 +173,7 @@ def w3_accuracy(rbp, tmp, precision):
     data, ck, out = (os.path.join(tmp, f"W3-{x}.h5") for x in ("data", "ck", "grad-timed"))
     write_problem(data, ck, w, W, bias, u, y)
     subprocess.run([rbp, "grad", "--checkpoint", ck, "--data", data, "--out", out, "--precision", precision,
-                    "--solver", "iterate", "--adjoint", "iterate", "--tolerance", "1e-6", "--adjoint-tolerance", "1e-6"],
+                    "--tolerance", "1e-6", "--adjoint-tolerance", "1e-6"],
                    check=True)
     with h5py.File(out) as f:
         rW, rb = f["grad/W"][:].astype(np.float64), f["grad/b"][:].astype(np.float64)

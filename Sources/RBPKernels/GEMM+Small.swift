@@ -46,6 +46,19 @@ func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
     || (p.m <= smallPathMaxSide && bytes <= smallPathMaxBytesShortA)
 }
 
+/// Rows of the next sliver of A when `left` rows remain: MR, except that
+/// a full sliver followed by at most MR/3 rows (32 rows in slivers of 6
+/// end in 6 + 2) becomes two even halves (4 + 4). The micro-kernel runs an
+/// edge of at most 2·MR/3 rows as a shorter loop, and a loop of MR/3 rows
+/// is bound by the latency of its few accumulators, not by their number:
+/// with MR = 6, slivers of 6 and 2 cost about as much as 6 and 4, more
+/// than 4 and 4. Each element of C is computed the same way in any
+/// sliver, so the bits do not change.
+@inline(__always)
+func sliverRows(left: Int, mr MR: Int) -> Int {
+  left > MR && left - MR <= MR / 3 ? (left + 1) / 2 : min(MR, left)
+}
+
 /// `C = α·op(A)·op(B) + β·C` without packing A; single-threaded.
 /// Loop order: NR-column panels of op(B) outside (the panel stays in L1),
 /// MR-row slivers of A inside. `panel` must hold k·NR elements; `bl` is the
@@ -88,14 +101,15 @@ func smallGEMM<T: KernelScalar>(
         }
         var ir = 0
         while ir < p.m {
+          let rows = sliverRows(left: p.m - ir, mr: MR)
           microKernel(
             kernels, k: kd,
             a: p.a + ir * rowStride + d0 * depthStride, rowStride: rowStride, depthStride: depthStride,
-            rows: min(MR, p.m - ir),
+            rows: rows,
             b: b, bStride: bStride,
             c: p.c + ir * p.ldc + jr, ldc: p.ldc, cols: nr,
-            alpha: p.alpha, beta: d0 == 0 ? p.beta : 1, readRows: min(MR, p.m - ir))
-          ir += MR
+            alpha: p.alpha, beta: d0 == 0 ? p.beta : 1, readRows: rows)
+          ir += rows
         }
         d0 += kd
       } while d0 < p.k

@@ -24,7 +24,7 @@ struct Shape: CustomStringConvertible {
 /// Edge shapes for the register tile and the depth block of precision T.
 func edgeShapes<T: KernelScalar>(_: T.Type, isa: KernelISA) -> [Shape] {
   let bl = T.gemmBlocking(for: isa)
-  let ms = [1, bl.mr - 1, bl.mr, bl.mr + 1, bl.mr + 4, 2 * bl.mr + 5]
+  let ms = [1, bl.mr - 1, bl.mr, bl.mr + 1, bl.mr + bl.mr / 3, bl.mr + 4, 2 * bl.mr + 5]
   let ns = [1, bl.nr - 1, bl.nr, bl.nr + 1, 2 * bl.nr + 3]
   let ks = [1, 7, bl.kc + 1]
   var shapes: [Shape] = []
