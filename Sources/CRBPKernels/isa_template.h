@@ -69,6 +69,8 @@ const rbp_kernel_table RBP_CAT(rbp_table_, ISA_SUFFIX) = {
   .adjoint_change_f64 = RBP_CAT(adjoint_change_f64_, ISA_SUFFIX),
   .pack_b_f32 = RBP_CAT(pack_b_f32_, ISA_SUFFIX),
   .pack_b_f64 = RBP_CAT(pack_b_f64_, ISA_SUFFIX),
+  .activate_drive_f32 = RBP_CAT(activate_drive_f32_, ISA_SUFFIX),
+  .activate_drive_f64 = RBP_CAT(activate_drive_f64_, ISA_SUFFIX),
   .fma_loop_f32 = RBP_CAT(fma_loop_f32_, ISA_SUFFIX),
   .fma_loop_f64 = RBP_CAT(fma_loop_f64_, ISA_SUFFIX),
 };

@@ -447,6 +447,42 @@ void FN(activate)(int kind, const T *z, T *x, T *d, long count) {
 #undef ACTIVATE_BLOCK
 }
 
+/// A trajectory's step with inputs fed straight to the units, after its
+/// product: for each of `rows` rows (z, x and d rows `count` apart),
+/// x = f(z + t) and d = f'(z + t) with the drive t = b + u, where u is
+/// the row's input (at u + r·ldu, the first `nu` units; t = b beyond
+/// them). z + t rounds as the product's β = 1 update of a C holding b + u
+/// does, so the bits are those of `activate` on that C.
+void FN(activate_drive)(int kind, const T *z, const T *b, const T *u, long ldu, long nu, T *x, T *d, long rows,
+                        long count) {
+  for (long r = 0; r < rows; r++) {
+    const T *zr = z + r * count, *ur = u + r * ldu;
+    T *xr = x + r * count, *dr = d + r * count;
+#define DRIVE_BLOCK(i, n)                                             \
+  {                                                                   \
+    V t = FN(load_part)(b + (i), (n));                                \
+    if ((i) + (n) <= nu) {                                            \
+      t = t + FN(load_part)(ur + (i), (n));                           \
+    } else if ((i) < nu) {                                            \
+      V withInput = t + FN(load_part)(ur + (i), nu - (i));            \
+      for (long j_ = 0; j_ < nu - (i); j_++) t[j_] = withInput[j_];   \
+    }                                                                 \
+    V v = FN(load_part)(zr + (i), (n)) + t, y, s;                     \
+    if (kind == 0) {                                                  \
+      y = FN(vtanh)(v);                                                \
+      s = 1 - y * y;                                                  \
+    } else {                                                          \
+      y = 1 / (1 + FN(vexp)(-v));                                      \
+      s = y * (1 - y);                                                \
+    }                                                                 \
+    FN(store_part)(xr + (i), y, (n));                                 \
+    FN(store_part)(dr + (i), s, (n));                                 \
+  }
+    RBP_VECTOR_MAP(count, DRIVE_BLOCK);
+#undef DRIVE_BLOCK
+  }
+}
+
 /// The running maxima of a sweep's change: |d| into `worst` (NaN kept
 /// aside in `nan`, which max would drop), |y| into `scale`.
 INLINE void FN(track_change)(V d, V y, V *worst, V *scale, V *nan) {

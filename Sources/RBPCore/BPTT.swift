@@ -229,8 +229,9 @@ enum InputLayout<T> {
   /// every sequence's u(t) as one block).
   case timeMajor(UnsafeMutablePointer<T>)
   /// Identity coupling: each step reads u(t) in place from the
-  /// sequence-major batch (one row of I per sequence), where it adds it to
-  /// the bias, so that a sequence is never copied.
+  /// sequence-major batch (one row of I per sequence) in the pass that adds
+  /// the drive and applies f (`activateDrive`), so that a sequence is
+  /// never copied.
   case inPlace
 }
 
@@ -328,21 +329,23 @@ final class StepContext<T: KernelScalar> {
 
   /// One step: x(t) from x(t−1), and D(t) into `slopes` (P×N each).
   func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>) {
-    // z = b + U u(t) + x(t−1)·Wᵀ
     let z = self.z
+    if case .inPlace = operands.inputLayout {
+      // z = x(t−1)·Wᵀ, then x(t) = f(z + (b + u(t))) in one pass that adds
+      // the drive, reading each u_p(t) where the batch holds it.
+      gemm(transB: true, m: count, n: n, k: n, a: prev, lda: n, b: w, ldb: n, packedB: operands.packedWT,
+           c: z, ldc: n, threads: threads, workspace: workspace)
+      b.withUnsafeBufferPointer { bias in batch.inputs.withUnsafeBufferPointer { all in
+        activateDrive(net.activation, z: z, bias: bias.baseAddress!, inputs: all.baseAddress! + (t - 1) * inputs,
+                      inputStride: steps * inputs, inputCount: inputs, x: alpha == 1 ? next : fz, slope: d,
+                      rows: count, count: n)
+      }}
+      if alpha != 1 { for i in 0..<block { next[i] = prev[i] + alpha * (fz[i] - prev[i]) } }
+      return
+    }
+    // z = b + U u(t) + x(t−1)·Wᵀ
     b.withUnsafeBufferPointer { bias in
-      if case .inPlace = operands.inputLayout {
-        batch.inputs.withUnsafeBufferPointer { all in
-          for p in 0..<count {
-            let row = z + p &* n
-            let input = all.baseAddress! + (p &* steps &+ t &- 1) &* inputs   // u_p(t)
-            for j in 0..<inputs { row[j] = bias[j] + input[j] }
-            for j in inputs..<n { row[j] = bias[j] }
-          }
-        }
-      } else {
-        for p in 0..<count { (z + p &* n).update(from: bias.baseAddress!, count: n) }
-      }
+      for p in 0..<count { (z + p &* n).update(from: bias.baseAddress!, count: n) }
     }
     if let inputsTM {
       let ut = inputsTM + (t - 1) * count * inputs   // u(t), P×I

@@ -87,6 +87,32 @@ public func activate<T: KernelScalar>(
   }
 }
 
+/// A trajectory step's activation with the drive added: over `rows` rows
+/// of `count` (z, x and slopes alike), `x = f(z + t)`, `slope = f'(z + t)`
+/// with `t = bias + u` on the first `inputCount` units (`u` of row r at
+/// `inputs + r·inputStride`) and `t = bias` beyond. The bits of adding
+/// `bias + u` into `z` (as a product's β = 1 does) and then `activate`.
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == Double)
+public func activateDrive<T: KernelScalar>(
+  _ f: Activation, z: UnsafePointer<T>, bias: UnsafePointer<T>, inputs: UnsafePointer<T>, inputStride: Int,
+  inputCount: Int, x: UnsafeMutablePointer<T>, slope d: UnsafeMutablePointer<T>, rows: Int, count: Int,
+  kernels: KernelTable = .active
+) {
+  precondition(inputCount <= count, "activateDrive: \(inputCount) inputs for \(count) units")
+  switch f {
+  case .tanh, .logistic:
+    T._activateDrive(f, z: z, bias: bias, inputs: inputs, inputStride: inputStride, inputCount: inputCount, x: x,
+                     slope: d, rows: rows, count: count, kernels)
+  case .linear, .relu:
+    for r in 0..<rows {
+      let (zr, xr, ur) = (z + r &* count, x + r &* count, inputs + r &* inputStride)
+      for j in 0..<count { xr[j] = zr[j] + (j < inputCount ? bias[j] + ur[j] : bias[j]) }
+      activate(f, z: xr, x: xr, slope: d + r &* count, count: count, kernels: kernels)
+    }
+  }
+}
+
 /// The adjoint step `s = d ⊙ (v + g)` over `count` elements (`s = d ⊙ v`
 /// when `g` is nil). `s` may be the same buffer as `v`.
 ///

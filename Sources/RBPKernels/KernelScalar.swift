@@ -75,6 +75,11 @@ where Vector.Scalar == Self {
     _ d: UnsafePointer<Self>, _ v: UnsafePointer<Self>, _ g: UnsafePointer<Self>, into s: UnsafeMutablePointer<Self>,
     previous: UnsafePointer<Self>, ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Self>,
     _ kernels: KernelTable)
+  /// x = f(z + (b + u)), d = f'(…) for tanh and logistic (see `activateDrive`).
+  static func _activateDrive(
+    _ f: Activation, z: UnsafePointer<Self>, bias: UnsafePointer<Self>, inputs: UnsafePointer<Self>, inputStride: Int,
+    inputCount: Int, x: UnsafeMutablePointer<Self>, slope: UnsafeMutablePointer<Self>, rows: Int, count: Int,
+    _ kernels: KernelTable)
   /// One k×NR panel of op(B), zero past column `cols` (see `packPanelB`).
   static func _packPanel(
     _ b: UnsafePointer<Self>, ldb: Int, transposed: Bool, k: Int, cols: Int, into panel: UnsafeMutablePointer<Self>,
@@ -176,6 +181,14 @@ extension Float: KernelScalar {
   ) {
     kernels.kernels.pointee.adjoint_change_f32(d, v, g, s, previous, ld, rows, count, out)
   }
+  public static func _activateDrive(
+    _ f: Activation, z: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputs: UnsafePointer<Float>, inputStride: Int,
+    inputCount: Int, x: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, rows: Int, count: Int,
+    _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.activate_drive_f32(f == .tanh ? 0 : 1, z, bias, inputs, inputStride, inputCount, x, slope,
+                                                 rows, count)
+  }
   public static func _packPanel(
     _ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, cols: Int, into panel: UnsafeMutablePointer<Float>,
     _ kernels: KernelTable
@@ -273,6 +286,14 @@ extension Double: KernelScalar {
     _ kernels: KernelTable
   ) {
     kernels.kernels.pointee.adjoint_change_f64(d, v, g, s, previous, ld, rows, count, out)
+  }
+  public static func _activateDrive(
+    _ f: Activation, z: UnsafePointer<Double>, bias: UnsafePointer<Double>, inputs: UnsafePointer<Double>, inputStride: Int,
+    inputCount: Int, x: UnsafeMutablePointer<Double>, slope: UnsafeMutablePointer<Double>, rows: Int, count: Int,
+    _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.activate_drive_f64(f == .tanh ? 0 : 1, z, bias, inputs, inputStride, inputCount, x, slope,
+                                                 rows, count)
   }
   public static func _packPanel(
     _ b: UnsafePointer<Double>, ldb: Int, transposed: Bool, k: Int, cols: Int, into panel: UnsafeMutablePointer<Double>,

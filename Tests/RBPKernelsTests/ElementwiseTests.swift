@@ -256,6 +256,44 @@ struct ElementwiseTests {
       check(Double.self, isa: isa)
     }
   }
+  /// A trajectory step's activation with its drive against its two passes:
+  /// C = b + u (b alone past the inputs) updated by `C += z` as the
+  /// product's β = 1 does, then `activate`; bit for bit, with fewer inputs
+  /// than units, partial vectors, and a bias of −0 past the inputs (where
+  /// b + 0 would be +0).
+  @Test(arguments: [Activation.tanh, .logistic, .linear, .relu])
+  func activateDriveMatchesItsTwoPasses(_ f: Activation) {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      let (rows, stride) = (3, 50)
+      for (count, inputs) in [(1, 1), (8, 8), (13, 5), (37, 37), (37, 20)] {
+        var rng = SeededGenerator(seed: UInt64(count * 31 + inputs))
+        let z = randomArray(T.self, rows * count, &rng), u = randomArray(T.self, rows * stride, &rng)
+        var bias = randomArray(T.self, count, &rng)
+        bias[count - 1] = -0.0
+        var z2 = z
+        z2[count - 1] = -0.0   // with the bias of −0 there: −0 + −0 is −0
+        var want = [T](repeating: 0, count: rows * count), wantSlope = want
+        var got = want, slope = want
+        for r in 0..<rows {
+          var c = (0..<count).map { j in j < inputs ? bias[j] + u[r * stride + j] : bias[j] }
+          for j in 0..<count { c[j] = 1 * c[j] + z2[r * count + j] }
+          var x = [T](repeating: 0, count: count), d = x
+          activate(f, z: c, x: &x, slope: &d, count: count, kernels: isa.kernels)
+          for j in 0..<count { (want[r * count + j], wantSlope[r * count + j]) = (x[j], d[j]) }
+        }
+        activateDrive(f, z: z2, bias: bias, inputs: u, inputStride: stride, inputCount: inputs, x: &got, slope: &slope,
+                      rows: rows, count: count, kernels: isa.kernels)
+        let bits = { (a: [T]) in a.map { Double($0).bitPattern } }
+        #expect(bits(got) == bits(want) && bits(slope) == bits(wantSlope),
+                "\(f) \(T.self) \(isa) count \(count) inputs \(inputs)")
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
+
   /// The fused sweeps over a block of rows, updating in place (fx = x,
   /// s = previous, as the block Gauss–Seidel sweeps call them on a column
   /// block of each row): each row's values and maxima equal the two-pass

@@ -92,6 +92,13 @@ typedef void (*rbp_adjoint_change_f32)(const float *d, const float *v, const flo
                                        long ld, long rows, long count, float *out);
 typedef void (*rbp_adjoint_change_f64)(const double *d, const double *v, const double *g, double *s,
                                        const double *previous, long ld, long rows, long count, double *out);
+/// A trajectory step's activation with its drive: x = f(z + (b + u)) and
+/// d = f'(z + (b + u)) over `rows` rows of `count` (kind 0 tanh, 1
+/// logistic), u of row r at u + r·ldu and only for the first nu units.
+typedef void (*rbp_activate_drive_f32)(int kind, const float *z, const float *b, const float *u, long ldu, long nu,
+                                       float *x, float *d, long rows, long count);
+typedef void (*rbp_activate_drive_f64)(int kind, const double *z, const double *b, const double *u, long ldu,
+                                       long nu, double *x, double *d, long rows, long count);
 /// Packs one k×NR panel of op(B) (NR = twice the vector width), zero past
 /// column `cols`: panel[q·NR + j] = op(B)[q, j], with op(B) = B (trans 0)
 /// or Bᵀ (trans 1), B row-major with leading dimension ldb.
@@ -133,6 +140,8 @@ typedef struct {
   rbp_adjoint_change_f64 adjoint_change_f64;
   rbp_pack_b_f32 pack_b_f32;
   rbp_pack_b_f64 pack_b_f64;
+  rbp_activate_drive_f32 activate_drive_f32;
+  rbp_activate_drive_f64 activate_drive_f64;
   rbp_fma_loop_f32 fma_loop_f32;
   rbp_fma_loop_f64 fma_loop_f64;
 } rbp_kernel_table;
