@@ -51,13 +51,22 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
     let (n, i) = (shape.units, shape.inputs)
     precondition(inputs.cols == i, "drives: inputs have \(inputs.cols) columns, network has \(i) inputs")
     let p = inputs.rows
-    var a = Matrix<T>(rows: p, cols: n)
-    let b = parameters.b
-    for r in 0..<p { for j in 0..<n { a.elements[r * n + j] = b[j] } }
+    var a = Matrix<T>(rows: p, cols: n, elements: uninitializedArray(p * n))
+    a.withMutablePointer { ap in
+      parameters.values.withUnsafeBufferPointer { values in
+        let b = values.baseAddress! + parameters.layout.b.lowerBound
+        for r in 0..<p { (ap + r &* n).update(from: b, count: n) }
+      }
+    }
     guard i > 0 else { return a }
     switch shape.coupling {
     case .identity:
-      for r in 0..<p { for k in 0..<i { a.elements[r * n + k] += inputs.elements[r * i + k] } }
+      inputs.withPointer { x in a.withMutablePointer { ap in
+        for r in 0..<p {
+          let (row, u) = (ap + r &* n, x + r &* i)
+          for k in 0..<i { row[k] += u[k] }
+        }
+      }}
     case .dense:
       // A += Uin · Uᵀ   (P×I · I×N)
       let u = parameters.U
