@@ -428,6 +428,7 @@ struct FixedPoints: ParsableCommand {
       // state (SPEC §1.1), one by one so that a pattern without one is reported.
       let workspace = GEMMWorkspace<Double>()
       let drives = net.drives(batch.inputs, workspace: workspace)
+      let norm = net.spectralNorm()   // ‖W‖₂ once, for every pattern's solve
       var states: [Double] = [], pattern: [Double] = [], radius: [Double] = [], stable: [Double] = []
       var residual: [Double] = [], hits: [Double] = [], reached: [Double] = []
       for p in 0..<batch.count {
@@ -438,7 +439,7 @@ struct FixedPoints: ParsableCommand {
         do {
           let settled = try net.settle(drives: drives.rows([p]), from: start, method: l.plan.steady.forward,
                                        options: l.plan.steady.forwardOptions(for: Double.self, units: net.shape.units),
-                                       workspace: workspace)
+                                       norm: norm, workspace: workspace)
           let state = settled.states.row(0)
           if !found.points.contains(where: { maxDistance($0.state, state) < distinct }) {
             found.points.append(FixedPoint(state: state, residual: settled.diagnostics.residuals[0],
