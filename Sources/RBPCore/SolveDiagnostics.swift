@@ -171,6 +171,16 @@ func unpermuted<T: KernelScalar>(_ rows: [T], order: [Int], width: Int) -> Matri
   return out
 }
 
+/// Whether every element of `m` is ±0 (a start from which the first
+/// sweep's product is `productOfZeros`), in one vectorised pass: max |x|
+/// of `maxDifference(x, x)` is 0, and x − x is not NaN.
+func isAllZero<T: KernelScalar>(_ m: Matrix<T>) -> Bool {
+  m.withPointer { p in
+    let (difference, scale) = maxDifference(p, p, count: m.rows * m.cols)
+    return scale == 0 && difference == 0
+  }
+}
+
 /// The product 0·B of a zero row with B = W (`transposed` false) or Wᵀ
 /// (N×N, row-major at `base`) as a GEMM computes it: +0 in every column, NaN in a column of B
 /// that holds a non-finite weight (0·∞ and 0·NaN are NaN). A sweep from a

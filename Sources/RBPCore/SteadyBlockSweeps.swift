@@ -54,14 +54,14 @@ extension SteadyNetwork {
     var a = drives.elements
     var order = Array(0..<count)
     var diagnostics = SolveDiagnostics(count: count)
-    var z = [T](repeating: 0, count: count * n)
-    var image = [T](repeating: 0, count: n)
+    var z: [T] = uninitializedArray(count * n)      // every sweep writes what it reads
+    var image: [T] = uninitializedArray(n)
     var change = [Double](repeating: 0, count: count), scale = change
     var blockChanges = [T](repeating: 0, count: 2 * count)
-    var slopes = Matrix<T>(rows: count, cols: n)
+    var slopes = Matrix<T>(rows: count, cols: n, elements: uninitializedArray(count * n))   // each row at its retirement
     let kernels = workspace.kernels
     let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
-    let zeroStart = start.elements.allSatisfy { $0 == 0 }
+    let zeroStart = isAllZero(start)
     var active = count
     var sweep = 0
     while active > 0 && sweep < options.maxIterations {
@@ -72,14 +72,11 @@ extension SteadyNetwork {
       z.withUnsafeMutableBufferPointer { zb in x.withUnsafeMutableBufferPointer { xb in
         a.withUnsafeBufferPointer { ab in blockChanges.withUnsafeMutableBufferPointer { cb in
           let (zp, xp, ap, cp) = (zb.baseAddress!, xb.baseAddress!, ab.baseAddress!, cb.baseAddress!)
+          zp.update(from: ap, count: active &* n)   // Z = A; each block's product adds to its columns
           var j0 = 0
           while j0 < n {
             let width = plain ? n : min(gaussSeidelBlock, n - j0)
             // Z_J = A_J + X·(Wᵀ)_{:,J}, X with the blocks before J updated.
-            for r in 0..<active {
-              let o = r &* n &+ j0
-              copyRow(ap + o, to: zp + o, count: width)
-            }
             if plain {
               for r in 0..<active {
                 let row = zp + r &* n
@@ -140,7 +137,7 @@ extension SteadyNetwork {
     let (count, n) = (slopes.rows, shape.units)
     var s = [T](repeating: 0, count: count * n)
     var d = slopes.elements, g = lossGradient.elements
-    var v = s
+    var v: [T] = uninitializedArray(count * n)   // each block's product before its use
     var order = Array(0..<count)
     var diagnostics = SolveDiagnostics(count: count)
     var change = [Double](repeating: 0, count: count), scale = change

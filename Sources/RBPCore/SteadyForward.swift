@@ -221,7 +221,7 @@ extension SteadyNetwork {
     let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
     // From X = 0 the first product X·Wᵀ is known without a GEMM (see
     // `productOfZeros`).
-    let zeroStart = start.elements.allSatisfy { $0 == 0 }
+    let zeroStart = isAllZero(start)
     var active = count
     var sweep = 0
     while active > 0 && sweep < options.maxIterations {

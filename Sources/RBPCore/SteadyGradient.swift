@@ -252,7 +252,7 @@ extension SteadyNetwork {
         }
         // ∂J/∂b = (1/P) Σ_p s_p
         let gb = base + layout.b.lowerBound
-        for p in 0..<count { for j in 0..<n { gb[j] += sp[p * n + j] } }
+        addScaledRows(sp, rows: count, columns: n, scale: 1, into: gb)   // Σ_p s_p, as the plain loop sums it
         for j in 0..<n { gb[j] *= scale }
         // The stabiliser's direct term, D held fixed: (λ/P) Σ_p d_pi² W_ij.
         if let stabilizer, !stabilized.isEmpty {

@@ -65,10 +65,12 @@ extension SteadyNetwork {
     let (count, n) = (d.rows, shape.units)
     guard count > 0 else { return [] }
     let norm = (norm ?? spectralNorm()) * normSafetyMargin
-    var radii = (0..<count).map { p -> Double in
-      var largest = 0.0
-      for i in 0..<n { largest = max(largest, abs(Double(d[p, i]))) }
-      return largest * norm
+    // max_i |d_pi| per pattern (NaN when a slope is NaN, so never certified).
+    var radii = d.withPointer { dp in
+      (0..<count).map { p -> Double in
+        let (difference, largest) = maxDifference(dp + p * n, dp + p * n, count: n)
+        return difference.isNaN ? .nan : largest * norm
+      }
     }
     let open = (0..<count).filter { !(radii[$0] < min(certifyBelow, 1)) }
     guard !open.isEmpty else { return radii }
