@@ -429,17 +429,22 @@ INLINE void FN(store_part)(T *p, V v, long n) {
   for (long j = 0; j < n; j++) p[j] = v[j];
 }
 
+/// y = f(v) and s = f'(v) from y (kind 0 tanh, 1 logistic).
+INLINE void FN(value_slope)(int kind, V v, V *y, V *s) {
+  if (kind == 0) {
+    *y = FN(vtanh)(v);
+    *s = 1 - *y * *y;
+  } else {
+    *y = 1 / (1 + FN(vexp)(-v));
+    *s = *y * (1 - *y);
+  }
+}
+
 void FN(activate)(int kind, const T *z, T *x, T *d, long count) {
 #define ACTIVATE_BLOCK(i, n)                                          \
   {                                                                   \
-    V v = FN(load_part)(z + (i), (n)), y, s;                          \
-    if (kind == 0) {                                                  \
-      y = FN(vtanh)(v);                                                \
-      s = 1 - y * y;                                                  \
-    } else {                                                          \
-      y = 1 / (1 + FN(vexp)(-v));                                      \
-      s = y * (1 - y);                                                \
-    }                                                                 \
+    V y, s;                                                           \
+    FN(value_slope)(kind, FN(load_part)(z + (i), (n)), &y, &s);       \
     FN(store_part)(x + (i), y, (n));                                  \
     if (d) FN(store_part)(d + (i), s, (n));                           \
   }
@@ -467,14 +472,8 @@ void FN(activate_drive)(int kind, const T *z, const T *b, const T *u, long ldu, 
       V withInput = t + FN(load_part)(ur + (i), nu - (i));            \
       for (long j_ = 0; j_ < nu - (i); j_++) t[j_] = withInput[j_];   \
     }                                                                 \
-    V v = FN(load_part)(zr + (i), (n)) + t, y, s;                     \
-    if (kind == 0) {                                                  \
-      y = FN(vtanh)(v);                                                \
-      s = 1 - y * y;                                                  \
-    } else {                                                          \
-      y = 1 / (1 + FN(vexp)(-v));                                      \
-      s = y * (1 - y);                                                \
-    }                                                                 \
+    V y, s;                                                           \
+    FN(value_slope)(kind, FN(load_part)(zr + (i), (n)) + t, &y, &s);  \
     FN(store_part)(xr + (i), y, (n));                                 \
     FN(store_part)(dr + (i), s, (n));                                 \
   }

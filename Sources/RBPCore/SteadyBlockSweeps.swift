@@ -91,10 +91,7 @@ extension SteadyNetwork {
             // X_J = f(Z_J) in place, and each row's change.
             activateChange(activation, z: zp + j0, previous: xp + j0, into: xp + j0, ld: n, rows: active,
                            count: width, changes: cp, kernels: kernels)
-            for r in 0..<active {
-              change[r] = largerChange(change[r], Double(cp[2 &* r]))
-              scale[r] = max(scale[r], Double(cp[2 &* r &+ 1]))
-            }
+            mergeBlockChanges(cp, rows: active, into: &change, &scale)
             j0 += width
           }
         }}
@@ -169,10 +166,7 @@ extension SteadyNetwork {
             // S_J = d_J ⊙ (V_J + g_J) in place, and each row's change.
             adjointChange(slope: dp + j0, UnsafePointer(vp + j0), plus: gp + j0, into: sp + j0, previous: sp + j0,
                           ld: n, rows: active, count: width, changes: cp, kernels: kernels)
-            for r in 0..<active {
-              change[r] = largerChange(change[r], Double(cp[2 &* r]))
-              scale[r] = max(scale[r], Double(cp[2 &* r &+ 1]))
-            }
+            mergeBlockChanges(cp, rows: active, into: &change, &scale)
             j0 += width
           }
         }}}
@@ -199,8 +193,16 @@ extension SteadyNetwork {
   }
 }
 
-/// The larger of two changes, NaN when either is (max would drop it).
+/// Folds one block's maxima (row r's change and scale at `block[2r]`,
+/// `block[2r+1]`) into the sweep's: the larger of each, a change NaN when
+/// either is (max would drop it).
 @inline(__always)
-func largerChange(_ a: Double, _ b: Double) -> Double {
-  a.isNaN || b.isNaN ? .nan : max(a, b)
+func mergeBlockChanges<T: KernelScalar>(
+  _ block: UnsafePointer<T>, rows: Int, into change: inout [Double], _ scale: inout [Double]
+) {
+  for r in 0..<rows {
+    let (c, s) = (Double(block[2 &* r]), Double(block[2 &* r &+ 1]))
+    change[r] = change[r].isNaN || c.isNaN ? .nan : max(change[r], c)
+    scale[r] = max(scale[r], s)
+  }
 }
