@@ -429,15 +429,13 @@ INLINE void FN(store_part)(T *p, V v, long n) {
   for (long j = 0; j < n; j++) p[j] = v[j];
 }
 
-/// y = f(v) and s = f'(v) from y (kind 0 tanh, 1 logistic).
+/// f(v) (kind 0 tanh, 1 logistic).
+INLINE V FN(value)(int kind, V v) { return kind == 0 ? FN(vtanh)(v) : 1 / (1 + FN(vexp)(-v)); }
+
+/// y = f(v) and s = f'(v) from y.
 INLINE void FN(value_slope)(int kind, V v, V *y, V *s) {
-  if (kind == 0) {
-    *y = FN(vtanh)(v);
-    *s = 1 - *y * *y;
-  } else {
-    *y = 1 / (1 + FN(vexp)(-v));
-    *s = *y * (1 - *y);
-  }
+  *y = FN(value)(kind, v);
+  *s = kind == 0 ? 1 - *y * *y : *y * (1 - *y);
 }
 
 void FN(activate)(int kind, const T *z, T *x, T *d, long count) {
@@ -648,7 +646,7 @@ INLINE void FN(activate_change_row)(int kind, const T *z, const T *x, T *fx, lon
   {                                                                   \
     V v = FN(load_part)(z + (i), (n));                                \
     V before = FN(load_part)(x + (i), (n));                           \
-    V y = kind == 0 ? FN(vtanh)(v) : 1 / (1 + FN(vexp)(-v));          \
+    V y = FN(value)(kind, v);                                         \
     FN(store_part)(fx + (i), y, (n));                                 \
     V d = y - before;                                                 \
     for (long j_ = (n); j_ < W; j_++) d[j_] = y[j_] = 0; /* f(0) of the padding */ \

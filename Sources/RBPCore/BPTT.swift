@@ -366,8 +366,8 @@ final class StepContext<T: KernelScalar> {
   /// arrays (its inputs in place, and the objective's targets): one row per
   /// sequence, `steps` rows apart. The forward loop asks two steps ahead:
   /// in `perf record` of W1 on one thread, the step's loop over its inputs
-  /// took 5.7 % of the time when asked one step ahead, 3.3–5.5 % two
-  /// steps ahead.
+  /// (since folded into `activateDrive`) took 5.7 % of the time when asked
+  /// one step ahead, 3.3–5.5 % two steps ahead.
   func prefetchStep(_ t: Int) {
     guard t <= steps else { return }
     if case .inPlace = operands.inputLayout {

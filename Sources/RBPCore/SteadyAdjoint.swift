@@ -67,14 +67,16 @@ extension SteadyNetwork {
   /// - Parameters:
   ///   - slopes: D, P×N, f'(W x_p + a_p).
   ///   - lossGradient: G, P×N, ∂L_p/∂x_p (zero off the output units).
-  ///   - contractive: whether `isContraction` holds for W, so that `auto`
-  ///     begins with block Gauss–Seidel sweeps (SteadyBlockSweeps.swift).
+  ///   - norm: ‖W‖₂ from `spectralNorm`, when the caller has it; `auto`
+  ///     computes it otherwise, to tell whether W is a contraction
+  ///     (`isContraction`), so that it begins with block Gauss–Seidel
+  ///     sweeps (SteadyBlockSweeps.swift).
   /// - Returns: S, P×N, and per-pattern diagnostics.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func adjoint(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
-    contractive: Bool = false, workspace: GEMMWorkspace<T>
+    norm: Double? = nil, workspace: GEMMWorkspace<T>
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     let n = shape.units
     precondition(d.cols == n && g.cols == n && d.rows == g.rows, "adjoint: D and G must both be P×\(n)")
@@ -92,8 +94,8 @@ extension SteadyNetwork {
     case .gmres(let restart):
       (s, diagnostics) = adjointByGMRES(slopes: d, lossGradient: g, restart: restart, options: options)
     case .auto:
-      return adjointWithFallbacks(slopes: d, lossGradient: g, options: options, contractive: contractive,
-                                  workspace: workspace)
+      return adjointWithFallbacks(slopes: d, lossGradient: g, options: options,
+                                  contractive: isContraction(norm: norm ?? spectralNorm()), workspace: workspace)
     }
     // The true residual of what is returned; iterate's converged rows
     // report their last change instead (see the top of this file).
@@ -131,10 +133,10 @@ extension SteadyNetwork {
   @_specialize(exported: true, where T == Double)
   public func adjointStates(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
-    contractive: Bool = false, workspace: GEMMWorkspace<T>
+    norm: Double? = nil, workspace: GEMMWorkspace<T>
   ) throws -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
-    let result = adjoint(slopes: d, lossGradient: g, method: method, options: options, contractive: contractive,
+    let result = adjoint(slopes: d, lossGradient: g, method: method, options: options, norm: norm,
                          workspace: workspace)
     try result.diagnostics.check(solver: method.name, tolerance: options.tolerance)
     return result

@@ -175,10 +175,10 @@ extension SteadyNetwork {
   }
 
   /// `steadyStates`, also returning the slopes D = f'(W x + a) at the states.
-  /// `certifyBelow`: see `spectralRadii`.
+  /// `certifyBelow`: see `spectralRadii`. `norm`: ‖W‖₂ from
+  /// `spectralNorm`, when the caller has it.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  /// `norm`: ‖W‖₂ from `spectralNorm`, when the caller has it.
   public func settle(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     certifyBelow: Double = 1, norm: Double? = nil, workspace: GEMMWorkspace<T>

@@ -235,7 +235,7 @@ extension SteadyNetwork {
     }
     let (s, adjoint) = try adjointStates(slopes: d, lossGradient: g, method: settings.adjoint,
                                          options: settings.adjointOptions(for: T.self, units: n),
-                                         contractive: isContraction(norm: norm), workspace: workspace)
+                                         norm: norm, workspace: workspace)
 
     var grad = Parameters<T>(layout: parameters.layout)
     let layout = parameters.layout

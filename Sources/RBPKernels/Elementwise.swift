@@ -1,6 +1,7 @@
 // Fused elementwise kernels of the recurrences, each one pass: pre-activation
-// to activation and slope, the adjoint step s = d ⊙ (v + g), a sweep with
-// its change (`activateChange`, `adjointChange`), the bias gradient's column
+// to activation and slope (`activate`, and `activateDrive` with a BPTT
+// step's drive added), the adjoint step s = d ⊙ (v + g), a sweep with its
+// change (`activateChange`, `adjointChange`), the bias gradient's column
 // sums and the mse with its gradient; and the cache hint for strided rows.
 // The activations are defined here, once, because these kernels need them;
 // the inverse activations and losses live with the models in the core module.
@@ -232,15 +233,19 @@ public func activateChange<T: KernelScalar>(
   case .tanh, .logistic:
     T._activateChange(f, z: z, previous: x, into: fx, ld: ld, rows: rows, count: count, out: out, kernels)
   case .linear, .relu:
-    // f(z) beside x first, so that fx may be x.
-    let image = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
-    defer { image.deallocate() }
+    // Element by element, each x read before its fx is written (fx may be
+    // x): the values of `activate` and the maxima of `maxDifference`.
     for r in 0..<rows {
       let o = r &* ld
-      activate(f, z: z + o, x: image, slope: nil, count: count, kernels: kernels)
-      let (worst, scale) = T._maxDifference(image, x + o, count: count, kernels)
-      (out[2 &* r], out[2 &* r &+ 1]) = (worst, scale)
-      (fx + o).update(from: image, count: count)
+      var (worst, scale, isNaN) = (T(0), T(0), false)
+      for i in 0..<count {
+        let y = f.value(z[o &+ i])
+        let change = abs(y - x[o &+ i])
+        if change.isNaN { isNaN = true } else if change > worst { worst = change }
+        if abs(y) > scale { scale = abs(y) }
+        fx[o &+ i] = y
+      }
+      (out[2 &* r], out[2 &* r &+ 1]) = (isNaN ? .nan : worst, scale)
     }
   }
 }

@@ -128,7 +128,8 @@ struct Workloads: ParsableCommand {
     let shards = parts.map { batch.subset($0) }
     let workspaces = (0..<threads).map { _ in GEMMWorkspace<T>() }
     let probe = try net.gradient(batch: batch, settings: settings)
-    let sweeps = probe.forward.iterations.max()! + probe.adjoint.iterations.max()!
+    let (forward, adjoint) = (probe.forward.iterations.max()!, probe.adjoint.iterations.max()!)
+    let sweeps = forward + adjoint
     let ms = try medianMilliseconds {
       let failures = FailureBox()
       DispatchQueue.concurrentPerform(iterations: threads) { w in
@@ -138,7 +139,7 @@ struct Workloads: ParsableCommand {
     }
     // Nominal: 2·N²·B per sweep (forward and adjoint) plus the gradient GEMM.
     let flops = 2.0 * Double(n * n * b) * Double(sweeps + 1)
-    return (ms, flops / (ms * 1e-3) * 1e-9, "steady N=256 B=64, \(sweeps) sweeps, auto solvers")
+    return (ms, flops / (ms * 1e-3) * 1e-9, "steady N=256 B=64, \(forward)+\(adjoint) sweeps, auto solvers")
   }
 
   /// Median milliseconds of single calls after a warm-up: at least 5 calls,

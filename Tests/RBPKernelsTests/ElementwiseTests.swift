@@ -256,6 +256,7 @@ struct ElementwiseTests {
       check(Double.self, isa: isa)
     }
   }
+
   /// A trajectory step's activation with its drive against its two passes:
   /// C = b + u (b alone past the inputs) updated by `C += z` as the
   /// product's β = 1 does, then `activate`; bit for bit, with fewer inputs
