@@ -12,10 +12,13 @@
 //
 // Called with the engine's HDF5 lock held, so no other thread is inside the
 // library at the fork; the child calls only C (HDF5, malloc) and _exit.
+// Under ThreadSanitizer there is no trial: its runtime can deadlock in the
+// child of a multithreaded fork, and the caller reads the file directly.
 #ifndef RBP_CHDF5_TRIAL_READ_H
 #define RBP_CHDF5_TRIAL_READ_H
 
 #include <hdf5.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -139,9 +142,10 @@ static herr_t rbp_trial_object(hid_t root, const char *name, const H5O_info_t *i
 
 /// 0: the trial read finished (errors or not); 1…999: the signal that
 /// ended the child; 1000 + n: it exited with status n; -1: it did not finish
-/// in time; -2: no child could be started (the caller reads the file
-/// without the trial).
+/// in time; -2: no child could be started, or the process runs under
+/// ThreadSanitizer (the caller reads the file without the trial).
 static inline int rbp_trial_read(const char *path, long long data_bytes, int timeout_ms) {
+  if (dlsym((void *)0 /* RTLD_DEFAULT */, "__tsan_init") != NULL) return -2;
   pid_t pid = fork();
   if (pid < 0) return -2;
   if (pid == 0) {

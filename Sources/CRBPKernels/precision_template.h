@@ -26,6 +26,19 @@ INLINE T FN(hsum)(V v) {
   for (long i = 0; i < W; i++) s += v[i];
   return s;
 }
+/// The sum of the lanes in a tree: the upper half of the lanes added to
+/// the lower, then again, log₂W vector steps instead of W − 1 dependent
+/// scalar additions (other bits than `hsum`).
+INLINE T FN(hsum_tree)(V v) {
+  T a[W];
+  __builtin_memcpy(a, &v, sizeof v);
+#pragma clang loop unroll(full)
+  for (long h = W / 2; h >= 1; h /= 2) {
+#pragma clang loop unroll(full)
+    for (long i = 0; i < h; i++) a[i] += a[i + h];
+  }
+  return a[0];
+}
 
 // MARK: - GEMM micro-kernel
 
@@ -235,7 +248,7 @@ double FN(gram_vector)(long m, long n, const T *a, long lda, const T *v, T *out)
     }
     T t[G];
 #pragma clang loop unroll(full)
-    for (int q = 0; q < G; q++) t[q] = FN(hsum)(s[q]);
+    for (int q = 0; q < G; q++) t[q] = FN(hsum_tree)(s[q]);
     for (; j < n; j++)
       for (int q = 0; q < G; q++) t[q] += r[q][j] * v[j];
     for (int q = rows; q < G; q++) t[q] = 0;   // missing rows: a real row again, weight 0
@@ -490,19 +503,24 @@ INLINE void FN(track_change)(V d, V y, V *worst, V *scale, V *nan) {
   *scale = FN(select)(y > *scale, y, *scale);
 }
 
+/// The largest lane of `v`, whose lanes are ≥ 0 or −0 (absolute values,
+/// no NaN): for those, the order of the bit patterns as signed integers is
+/// the order of the numbers, and an integer maximum reduces in a tree of
+/// vector steps (a floating one reduces lane after lane). + 0 makes a −0
+/// maximum +0.
+INLINE T FN(largest_magnitude)(V v) {
+  __typeof__(((VI){0})[0]) bits = __builtin_reduce_max((VI)v);
+  T value;
+  __builtin_memcpy(&value, &bits, sizeof value);
+  return value + (T)0;
+}
+
 /// out[0] = the largest lane of `worst`, NaN when a lane of `nan` is NaN;
 /// out[1] = the largest lane of `scale`.
 INLINE void FN(finish_change)(V worst, V scale, V nan, T *out) {
-  T w = 0, s = 0;
-  int isNaN = 0;
-#pragma clang loop unroll(full)
-  for (long j = 0; j < W; j++) {
-    if (nan[j] != nan[j]) isNaN = 1;
-    if (worst[j] > w) w = worst[j];
-    if (scale[j] > s) s = scale[j];
-  }
-  out[0] = isNaN ? __builtin_nan("") : w;
-  out[1] = s;
+  int isNaN = __builtin_reduce_or((VI)(nan != nan)) != 0;
+  out[0] = isNaN ? (T)__builtin_nan("") : FN(largest_magnitude)(worst);
+  out[1] = FN(largest_magnitude)(scale);
 }
 
 /// out[0] = max |u − v| (NaN when any difference is NaN), out[1] = max |u|,
@@ -606,12 +624,50 @@ double FN(mean_squared)(const T *x, long ldx, const T *y, long ldy, T *g, long l
   return total;
 }
 
+/// A row's running maxima across calls, for a sweep that visits the row's
+/// units in several blocks: the `worst`, `scale` and `nan` vectors of
+/// `track_change` at acc, acc + CHANGE_LANES and acc + 2·CHANGE_LANES
+/// (CHANGE_LANES: the lanes of the widest vector, so the layout is the same
+/// for every instruction set; a narrower one uses the first W lanes).
+#define CHANGE_LANES (64 / (long)sizeof(T))
+
+/// The maxima a row starts from: its accumulators, or zero without them.
+INLINE void FN(begin_change)(const T *acc, V *worst, V *scale, V *nan) {
+  if (acc) {
+    *worst = FN(load)(acc), *scale = FN(load)(acc + CHANGE_LANES), *nan = FN(load)(acc + 2 * CHANGE_LANES);
+  } else {
+    *worst = *scale = *nan = FN(splat)(0);
+  }
+}
+
+/// The maxima a row ends with: back into its accumulators, or reduced into
+/// out[0], out[1] without them.
+INLINE void FN(end_change)(T *acc, T *out, V worst, V scale, V nan) {
+  if (acc) {
+    FN(store)(acc, worst), FN(store)(acc + CHANGE_LANES, scale), FN(store)(acc + 2 * CHANGE_LANES, nan);
+  } else {
+    FN(finish_change)(worst, scale, nan, out);
+  }
+}
+
+/// Row r's accumulators (at acc + 3·CHANGE_LANES·r) reduced into out[2r],
+/// out[2r+1], as one call over all of the row's units would give them.
+void FN(finish_changes)(const T *acc, long rows, T *out) {
+  for (long r = 0; r < rows; r++) {
+    const T *a = acc + 3 * CHANGE_LANES * r;
+    FN(finish_change)(FN(load)(a), FN(load)(a + CHANGE_LANES), FN(load)(a + 2 * CHANGE_LANES), out + 2 * r);
+  }
+}
+
 /// s = d ⊙ (v + g) as `adjoint_step` computes it, and in the same pass
-/// out[0] = max |s − previous| (NaN when a difference is NaN), out[1] =
-/// max |s|: one sweep of the adjoint relaxation on a row and its change.
-/// v and previous are read before s is written, so s may be either.
-INLINE void FN(adjoint_change_row)(const T *d, const T *v, const T *g, T *s, const T *previous, long count, T *out) {
-  V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
+/// the maxima of |s − previous| (NaN when a difference is NaN) and of |s|
+/// (see `end_change`): one sweep of the adjoint relaxation on a row and
+/// its change. v and previous are read before s is written, so s may be
+/// either.
+INLINE void FN(adjoint_change_row)(const T *d, const T *v, const T *g, T *s, const T *previous, long count, T *acc,
+                                   T *out) {
+  V worst, scale, nan;
+  FN(begin_change)(acc, &worst, &scale, &nan);
 #define CHANGE_BLOCK(i, n)                                            \
   {                                                                   \
     V before = FN(load_part)(previous + (i), (n));                    \
@@ -622,29 +678,38 @@ INLINE void FN(adjoint_change_row)(const T *d, const T *v, const T *g, T *s, con
   }
   RBP_VECTOR_MAP(count, CHANGE_BLOCK);
 #undef CHANGE_BLOCK
-  FN(finish_change)(worst, scale, nan, out);
+  FN(end_change)(acc, out, worst, scale, nan);
 }
 
-/// `adjoint_change_row` over `rows` rows `ld` apart, row r's maxima in
-/// out[2r], out[2r+1].
+/// `adjoint_change_row` over `rows` rows `ld` apart: row r's maxima into
+/// its accumulators (acc + 3·CHANGE_LANES·r) when acc is not NULL, else
+/// into out[2r], out[2r+1].
 void FN(adjoint_change)(const T *d, const T *v, const T *g, T *s, const T *previous, long ld, long rows, long count,
-                        T *out) {
+                        T *acc, T *out) {
   for (long r = 0; r < rows; r++) {
     long o = r * ld;
-    FN(adjoint_change_row)(d + o, v + o, g + o, s + o, previous + o, count, out + 2 * r);
+    FN(adjoint_change_row)(d + o, v + o, g + o, s + o, previous + o, count, acc ? acc + 3 * CHANGE_LANES * r : 0,
+                           out + 2 * r);
   }
 }
 
 /// fx = f(z) as `activate` computes it (kind 0 tanh, 1 logistic), and in
-/// the same pass out[0] = max |fx − x| (NaN when a difference is NaN),
-/// out[1] = max |fx|, as `max_difference(fx, x)` gives them: one sweep of
-/// a fixed-point iteration on a row and its change. x is read before fx is
+/// the same pass the maxima of |fx − x| (NaN when a difference is NaN)
+/// and of |fx|, as `max_difference(fx, x)` gives them (see `end_change`):
+/// one sweep of a fixed-point iteration on a row and its change. With an
+/// addend a, z + a replaces z first (in z) and fx = f(z + a): the bits of
+/// a product's β = 1 update of a C holding a. x is read before fx is
 /// written, so fx may be x.
-INLINE void FN(activate_change_row)(int kind, const T *z, const T *x, T *fx, long count, T *out) {
-  V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
+INLINE void FN(activate_change_row)(int kind, T *z, const T *a, const T *x, T *fx, long count, T *acc, T *out) {
+  V worst, scale, nan;
+  FN(begin_change)(acc, &worst, &scale, &nan);
 #define CHANGE_BLOCK(i, n)                                            \
   {                                                                   \
     V v = FN(load_part)(z + (i), (n));                                \
+    if (a) {                                                          \
+      v = v + FN(load_part)(a + (i), (n));                            \
+      FN(store_part)(z + (i), v, (n));                                \
+    }                                                                 \
     V before = FN(load_part)(x + (i), (n));                           \
     V y = FN(value)(kind, v);                                         \
     FN(store_part)(fx + (i), y, (n));                                 \
@@ -654,15 +719,18 @@ INLINE void FN(activate_change_row)(int kind, const T *z, const T *x, T *fx, lon
   }
   RBP_VECTOR_MAP(count, CHANGE_BLOCK);
 #undef CHANGE_BLOCK
-  FN(finish_change)(worst, scale, nan, out);
+  FN(end_change)(acc, out, worst, scale, nan);
 }
 
-/// `activate_change_row` over `rows` rows `ld` apart, row r's maxima in
-/// out[2r], out[2r+1].
-void FN(activate_change)(int kind, const T *z, const T *x, T *fx, long ld, long rows, long count, T *out) {
+/// `activate_change_row` over `rows` rows `ld` apart (z, a, x and fx
+/// alike; a may be NULL): row r's maxima into its accumulators (acc +
+/// 3·CHANGE_LANES·r) when acc is not NULL, else into out[2r], out[2r+1].
+void FN(activate_change)(int kind, T *z, const T *a, const T *x, T *fx, long ld, long rows, long count, T *acc,
+                         T *out) {
   for (long r = 0; r < rows; r++) {
     long o = r * ld;
-    FN(activate_change_row)(kind, z + o, x + o, fx + o, count, out + 2 * r);
+    FN(activate_change_row)(kind, z + o, a ? a + o : 0, x + o, fx + o, count, acc ? acc + 3 * CHANGE_LANES * r : 0,
+                            out + 2 * r);
   }
 }
 

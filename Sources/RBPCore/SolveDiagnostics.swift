@@ -188,6 +188,9 @@ func isAllZero<T: KernelScalar>(_ m: Matrix<T>) -> Bool {
 /// same values, and the same bits wherever they are finite.
 func productOfZeros<T: KernelScalar>(_ base: UnsafePointer<T>, units n: Int, transposed: Bool) -> [T] {
   var out = [T](repeating: 0, count: n)
+  // Every weight finite (x − x is 0 for all of them, one vector pass):
+  // +0 everywhere. Otherwise, column by column.
+  if maxDifference(base, base, count: n &* n).difference == 0 { return out }
   out.withUnsafeMutableBufferPointer { op in
     let o = op.baseAddress!
     for i in 0..<n {

@@ -21,8 +21,10 @@
 // stable, and is swept in blocks under the same certificate. Rows the
 // sweeps leave unconverged go on to the other stages of `auto`.
 //
-// A sweep's change is the largest change of any of its blocks, and a row
-// retires once that change is within tolerance, as in plain relaxation;
+// A sweep's change is the largest change of any of its blocks (each row's
+// running maxima stay in vectors across the blocks, reduced once per
+// sweep), and a row retires once that change is within tolerance, as in
+// plain relaxation;
 // the first sweep from a zero start is a plain one (its product is known
 // without a GEMM, see `productOfZeros`).
 //
@@ -58,7 +60,9 @@ extension SteadyNetwork {
     var z: [T] = uninitializedArray(count * n)      // every sweep writes what it reads
     var image: [T] = uninitializedArray(n)
     var change = [Double](repeating: 0, count: count), scale = change
-    var blockChanges = [T](repeating: 0, count: 2 * count)
+    let lanes = changeAccumulators(T.self)
+    var running: [T] = uninitializedArray(count * lanes)   // each row's maxima over a sweep's blocks
+    var maxima: [T] = uninitializedArray(2 * count)
     var slopes = Matrix<T>(rows: count, cols: n, elements: uninitializedArray(count * n))   // each row at its retirement
     let kernels = workspace.kernels
     let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
@@ -67,36 +71,32 @@ extension SteadyNetwork {
     var sweep = 0
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
-      for r in 0..<active { (change[r], scale[r]) = (0, 0) }
       let plain = sweep == 1 && zeroStart
       let zeros = plain ? parameters.withWeights { productOfZeros($0, units: n, transposed: true) } : []
       z.withUnsafeMutableBufferPointer { zb in x.withUnsafeMutableBufferPointer { xb in
-        a.withUnsafeBufferPointer { ab in blockChanges.withUnsafeMutableBufferPointer { cb in
-          let (zp, xp, ap, cp) = (zb.baseAddress!, xb.baseAddress!, ab.baseAddress!, cb.baseAddress!)
-          zp.update(from: ap, count: active &* n)   // Z = A; each block's product adds to its columns
+        a.withUnsafeBufferPointer { ab in running.withUnsafeMutableBufferPointer { rb in
+          let (zp, xp, ap, rp) = (zb.baseAddress!, xb.baseAddress!, ab.baseAddress!, rb.baseAddress!)
+          rp.update(repeating: 0, count: active &* lanes)
           var j0 = 0
           while j0 < n {
             let width = plain ? n : min(gaussSeidelBlock, n - j0)
-            // Z_J = A_J + X·(Wᵀ)_{:,J}, X with the blocks before J updated.
+            // Z_J = X·(Wᵀ)_{:,J}, X with the blocks before J updated.
             if plain {
-              for r in 0..<active {
-                let row = zp + r &* n
-                for j in 0..<n { row[j] += zeros[j] }
-              }
+              for r in 0..<active { (zp + r &* n).update(from: zeros, count: n) }
             } else {
               parameters.withWeights { w in
                 gemm(transB: true, m: active, n: width, k: n, a: xp, lda: n, b: w + j0 &* n, ldb: n,
-                     packedB: packedWT + j0 &* n, beta: 1, c: zp + j0, ldc: n, workspace: workspace)
+                     packedB: packedWT + j0 &* n, c: zp + j0, ldc: n, workspace: workspace)
               }
             }
-            // X_J = f(Z_J) in place, and each row's change.
-            activateChange(activation, z: zp + j0, previous: xp + j0, into: xp + j0, ld: n, rows: active,
-                           count: width, changes: cp, kernels: kernels)
-            mergeBlockChanges(cp, rows: active, into: &change, &scale)
+            // Z_J += A_J and X_J = f(Z_J) in place, with each row's change.
+            activateChange(activation, z: zp + j0, adding: ap + j0, previous: xp + j0, into: xp + j0, ld: n,
+                           rows: active, count: width, accumulators: rp, kernels: kernels)
             j0 += width
           }
         }}
       }}
+      sweepMaxima(running, rows: active, into: &maxima, change: &change, scale: &scale, kernels: kernels)
       // Rows from the end, so a retired row is replaced by one already seen.
       var r = active - 1
       while r >= 0 {
@@ -139,19 +139,21 @@ extension SteadyNetwork {
     var order = Array(0..<count)
     var diagnostics = SolveDiagnostics(count: count)
     var change = [Double](repeating: 0, count: count), scale = change
-    var blockChanges = [T](repeating: 0, count: 2 * count)
+    let lanes = changeAccumulators(T.self)
+    var running: [T] = uninitializedArray(count * lanes)   // each row's maxima over a sweep's blocks
+    var maxima: [T] = uninitializedArray(2 * count)
     let kernels = workspace.kernels
     let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
     var active = count
     var sweep = 0
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
-      for r in 0..<active { (change[r], scale[r]) = (0, 0) }
       let plain = sweep == 1
       let zeros = plain ? parameters.withWeights { productOfZeros($0, units: n, transposed: false) } : []
       s.withUnsafeMutableBufferPointer { sb in v.withUnsafeMutableBufferPointer { vb in
-        d.withUnsafeBufferPointer { db in g.withUnsafeBufferPointer { gb in blockChanges.withUnsafeMutableBufferPointer { cb in
-          let (sp, vp, dp, gp, cp) = (sb.baseAddress!, vb.baseAddress!, db.baseAddress!, gb.baseAddress!, cb.baseAddress!)
+        d.withUnsafeBufferPointer { db in g.withUnsafeBufferPointer { gb in running.withUnsafeMutableBufferPointer { rb in
+          let (sp, vp, dp, gp, rp) = (sb.baseAddress!, vb.baseAddress!, db.baseAddress!, gb.baseAddress!, rb.baseAddress!)
+          rp.update(repeating: 0, count: active &* lanes)
           var j0 = 0
           while j0 < n {
             let width = plain ? n : min(gaussSeidelBlock, n - j0)
@@ -166,12 +168,12 @@ extension SteadyNetwork {
             }
             // S_J = d_J ⊙ (V_J + g_J) in place, and each row's change.
             adjointChange(slope: dp + j0, UnsafePointer(vp + j0), plus: gp + j0, into: sp + j0, previous: sp + j0,
-                          ld: n, rows: active, count: width, changes: cp, kernels: kernels)
-            mergeBlockChanges(cp, rows: active, into: &change, &scale)
+                          ld: n, rows: active, count: width, accumulators: rp, kernels: kernels)
             j0 += width
           }
         }}}
       }}
+      sweepMaxima(running, rows: active, into: &maxima, change: &change, scale: &scale, kernels: kernels)
       var r = active - 1
       while r >= 0 {
         let p = order[r]
@@ -194,16 +196,14 @@ extension SteadyNetwork {
   }
 }
 
-/// Folds one block's maxima (row r's change and scale at `block[2r]`,
-/// `block[2r+1]`) into the sweep's: the larger of each, a change NaN when
-/// either is (max would drop it).
+/// Each row's change and scale over a sweep, from its running maxima.
 @inline(__always)
-func mergeBlockChanges<T: KernelScalar>(
-  _ block: UnsafePointer<T>, rows: Int, into change: inout [Double], _ scale: inout [Double]
+func sweepMaxima<T: KernelScalar>(
+  _ running: [T], rows: Int, into maxima: inout [T], change: inout [Double], scale: inout [Double],
+  kernels: KernelTable
 ) {
-  for r in 0..<rows {
-    let (c, s) = (Double(block[2 &* r]), Double(block[2 &* r &+ 1]))
-    change[r] = change[r].isNaN || c.isNaN ? .nan : max(change[r], c)
-    scale[r] = max(scale[r], s)
-  }
+  running.withUnsafeBufferPointer { rb in maxima.withUnsafeMutableBufferPointer { mb in
+    finishChanges(rb.baseAddress!, rows: rows, into: mb.baseAddress!, kernels: kernels)
+  }}
+  for r in 0..<rows { (change[r], scale[r]) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1])) }
 }

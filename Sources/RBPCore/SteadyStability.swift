@@ -4,9 +4,9 @@
 // exactly when ρ(D W) < 1 (SPEC §1.1).
 //
 // Two steps, cheapest first:
-//   bound     ρ(D W) ≤ ‖D W‖₂ ≤ max_i d_i · ‖W‖₂, with ‖W‖₂ from a power
-//             iteration on WᵀW (once per batch, O(N²) per iteration) and a
-//             safety margin; a pattern whose bound is below 1 is stable.
+//   bound     ρ(D W) ≤ ‖D W‖₂ ≤ max_i d_i · ‖W‖₂, with ‖W‖₂ from Lanczos
+//             steps on WᵀW (once per batch, O(N²) per step) and a safety
+//             margin; a pattern whose bound is below 1 is stable.
 //   estimate  for the other patterns, batched power iteration on D W:
 //             V ← D ⊙ (V Wᵀ), one GEMM per step for all of them, and the
 //             mean growth rate over the last half of the steps (robust to a
@@ -20,31 +20,61 @@ import RBPKernels
 /// Power-iteration steps of the per-pattern estimate (the growth rate is
 /// averaged over the last half).
 let stabilitySteps = 24
-/// Factor on the power-iteration estimate of ‖W‖₂, which approaches the
-/// norm from below.
+/// Factor on the Lanczos estimate of ‖W‖₂, which approaches the norm from
+/// below.
 let normSafetyMargin = 1.1
 
 extension SteadyNetwork {
-  /// ‖W‖₂ estimated by power iteration on WᵀW from a fixed start (so the
-  /// result is reproducible), one pass over W per iteration (`gramVector`).
+  /// ‖W‖₂ estimated by the Lanczos method on WᵀW from a fixed start (so
+  /// the result is reproducible): the square root of the largest Ritz value
+  /// after `iterations` steps, each one pass over W (`gramVector`) and a
+  /// full reorthogonalisation in Double. Like the power iteration it
+  /// replaces, it approaches the norm from below, but faster: 8 steps on a
+  /// random 256×256 W come within 0.5 % of the norm, where 16 power steps
+  /// come within 2 %. ∞ when W is not finite.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  public func spectralNorm(iterations: Int = 16) -> Double {
+  public func spectralNorm(iterations: Int = 8) -> Double {
     let n = shape.units
-    var v = (0..<n).map { T(1 + 0.5 * sin(Double($0) * 1.7)) }
-    var wtwv = [T](repeating: 0, count: n)
-    var sigma = 0.0
-    parameters.withWeights { w in
-      for _ in 0..<iterations {
-        let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        if norm == 0 || !norm.isFinite { sigma = norm == 0 ? 0 : .infinity; return }
-        let inverse = T(1 / norm)
-        for j in 0..<n { v[j] *= inverse }
-        sigma = gramVector(m: n, n: n, a: w, lda: n, v: v, into: &wtwv).squareRoot()   // ‖W v‖, and Wᵀ W v
-        swap(&v, &wtwv)
-      }
+    let steps = min(iterations, n)
+    guard steps > 0 else { return 0 }
+    var basis = [Double](repeating: 0, count: steps * n)   // the Lanczos vectors, one after another
+    var alphas: [Double] = [], betas: [Double] = []
+    var v = (0..<n).map { 1 + 0.5 * sin(Double($0) * 1.7) }
+    let startNorm = v.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+    for j in 0..<n { v[j] /= startNorm }
+    var vt = [T](repeating: 0, count: n), w = [T](repeating: 0, count: n)
+    var r = [Double](repeating: 0, count: n)
+    var finite = true
+    parameters.withWeights { weights in
+      basis.withUnsafeMutableBufferPointer { qb in r.withUnsafeMutableBufferPointer { rb in
+        let (q, rp) = (qb.baseAddress!, rb.baseAddress!)
+        for step in 0..<steps {
+          for j in 0..<n { vt[j] = T(v[j]) }
+          _ = gramVector(m: n, n: n, a: weights, lda: n, v: vt, into: &w)   // Wᵀ W v
+          let qs = q + step &* n
+          for j in 0..<n { (qs[j], rp[j]) = (v[j], Double(w[j])) }
+          let alpha = dot(rp, qs, count: n)
+          alphas.append(alpha)
+          // Against every vector so far (full reorthogonalisation), so that
+          // rounding does not bring back the directions already found.
+          for i in 0...step {
+            let u = q + i &* n
+            let c = dot(rp, u, count: n)
+            for j in 0..<n { rp[j] -= c * u[j] }
+          }
+          let beta = dot(rp, rp, count: n).squareRoot()
+          guard alpha.isFinite && beta.isFinite else { finite = false; return }
+          // An invariant subspace: the Ritz values are eigenvalues.
+          if beta <= 1e-12 * abs(alpha) || beta == 0 { return }
+          betas.append(beta)
+          for j in 0..<n { v[j] = rp[j] / beta }
+        }
+      }}
     }
-    return sigma
+    guard finite else { return .infinity }
+    let largest = largestEigenvalue(diagonal: alphas, offDiagonal: Array(betas.prefix(alphas.count - 1)))
+    return max(largest, 0).squareRoot()
   }
 
   /// ρ(D_p W) for every pattern: an upper bound where it is below
@@ -118,4 +148,52 @@ extension SteadyNetwork {
     }
     return (0..<count).map { radius[$0] ?? exp(logGrowth[$0] / Double(stabilitySteps - measured)) }
   }
+}
+
+/// Σ_j a_j b_j, element j into running sum j mod 4 (independent chains),
+/// added in a fixed order at the end.
+private func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count: Int) -> Double {
+  var (s0, s1, s2, s3) = (0.0, 0.0, 0.0, 0.0)
+  var j = 0
+  while j &+ 4 <= count {
+    s0 += a[j] * b[j]
+    s1 += a[j &+ 1] * b[j &+ 1]
+    s2 += a[j &+ 2] * b[j &+ 2]
+    s3 += a[j &+ 3] * b[j &+ 3]
+    j &+= 4
+  }
+  while j < count { s0 += a[j] * b[j]; j &+= 1 }
+  return (s0 + s2) + (s1 + s3)
+}
+
+/// The largest eigenvalue of the symmetric tridiagonal matrix with this
+/// diagonal and off-diagonal, by bisection on the Sturm count (how many
+/// eigenvalues lie below a shift: the negative pivots of T − shift·I)
+/// inside the Gershgorin interval, to the last bits of a Double.
+func largestEigenvalue(diagonal a: [Double], offDiagonal b: [Double]) -> Double {
+  let k = a.count
+  guard k > 0 else { return 0 }
+  var lo = Double.infinity, hi = -Double.infinity
+  for i in 0..<k {
+    let radius = (i > 0 ? abs(b[i - 1]) : 0) + (i < k - 1 ? abs(b[i]) : 0)
+    lo = min(lo, a[i] - radius)
+    hi = max(hi, a[i] + radius)
+  }
+  func countBelow(_ shift: Double) -> Int {
+    var count = 0
+    var pivot = 1.0
+    for i in 0..<k {
+      pivot = a[i] - shift - (i > 0 ? b[i - 1] * b[i - 1] / pivot : 0)
+      if pivot == 0 { pivot = -Double.ulpOfOne * max(abs(a[i]), 1) }
+      if pivot < 0 { count += 1 }
+    }
+    return count
+  }
+  // The largest eigenvalue is the smallest shift with all k below it.
+  for _ in 0..<200 {
+    let mid = lo + (hi - lo) / 2
+    if mid <= lo || mid >= hi { break }
+    if countBelow(mid) == k { hi = mid } else { lo = mid }
+  }
+  return hi
 }

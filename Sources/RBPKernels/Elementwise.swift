@@ -188,7 +188,8 @@ public func adjointChange<T: KernelScalar>(
   var out: (T, T) = (0, 0)
   withUnsafeMutablePointer(to: &out) { o in
     o.withMemoryRebound(to: T.self, capacity: 2) {
-      T._adjointChange(d, v, g, into: s, previous: previous, ld: count, rows: 1, count: count, out: $0, kernels)
+      T._adjointChange(d, v, g, into: s, previous: previous, ld: count, rows: 1, count: count, accumulators: nil,
+                       out: $0, kernels)
     }
   }
   return (Double(out.0), Double(out.1))
@@ -202,7 +203,38 @@ public func adjointChange<T: KernelScalar>(
   previous: UnsafePointer<T>, ld: Int, rows: Int, count: Int, changes out: UnsafeMutablePointer<T>,
   kernels: KernelTable = .active
 ) {
-  T._adjointChange(d, v, g, into: s, previous: previous, ld: ld, rows: rows, count: count, out: out, kernels)
+  T._adjointChange(d, v, g, into: s, previous: previous, ld: ld, rows: rows, count: count, accumulators: nil, out: out,
+                   kernels)
+}
+
+/// `adjointChange` on `rows` rows `ld` apart for a sweep that visits the
+/// units in several blocks: each row's maxima update its running maxima
+/// in `accumulators` (`changeAccumulators` elements per row, zero before
+/// the sweep's first block), which `finishChanges` reduces once per sweep.
+@inlinable
+public func adjointChange<T: KernelScalar>(
+  slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>, into s: UnsafeMutablePointer<T>,
+  previous: UnsafePointer<T>, ld: Int, rows: Int, count: Int, accumulators: UnsafeMutablePointer<T>,
+  kernels: KernelTable = .active
+) {
+  T._adjointChange(d, v, g, into: s, previous: previous, ld: ld, rows: rows, count: count, accumulators: accumulators,
+                   out: nil, kernels)
+}
+
+/// Elements of the running maxima of one row (see `finishChanges`): three
+/// vectors as wide as the widest instruction set's, 64 bytes each.
+@inlinable
+public func changeAccumulators<T: KernelScalar>(_: T.Type) -> Int { 3 * 64 / MemoryLayout<T>.stride }
+
+/// Row r's running maxima (`changeAccumulators` elements from
+/// `accumulators + r · changeAccumulators`) reduced into `out[2r]` (the
+/// largest change, NaN when one was NaN) and `out[2r+1]` (the largest
+/// value): what one call over all of the row's units gives.
+@inlinable
+public func finishChanges<T: KernelScalar>(
+  _ accumulators: UnsafePointer<T>, rows: Int, into out: UnsafeMutablePointer<T>, kernels: KernelTable = .active
+) {
+  T._finishChanges(accumulators, rows: rows, into: out, kernels)
 }
 
 /// One sweep of a fixed-point iteration on a row: `fx = f(z)` and its
@@ -229,23 +261,64 @@ public func activateChange<T: KernelScalar>(
   _ f: Activation, z: UnsafePointer<T>, previous x: UnsafePointer<T>, into fx: UnsafeMutablePointer<T>, ld: Int,
   rows: Int, count: Int, changes out: UnsafeMutablePointer<T>, kernels: KernelTable = .active
 ) {
+  // z is written only with an addend.
+  activateChange(f, z: UnsafeMutablePointer(mutating: z), adding: nil, previous: x, into: fx, ld: ld, rows: rows,
+                 count: count, accumulators: nil, out: out, kernels: kernels)
+}
+
+/// `activateChange` on `rows` rows `ld` apart for a sweep that visits the
+/// units in several blocks: with an addend `a`, z + a first replaces z
+/// (fx = f(z + a), the bits of a product's β = 1 update of a C holding
+/// a); each row's maxima update its running maxima in `accumulators` (see
+/// `adjointChange`). `fx` may be `x`.
+@inlinable
+public func activateChange<T: KernelScalar>(
+  _ f: Activation, z: UnsafeMutablePointer<T>, adding a: UnsafePointer<T>?, previous x: UnsafePointer<T>,
+  into fx: UnsafeMutablePointer<T>, ld: Int, rows: Int, count: Int, accumulators: UnsafeMutablePointer<T>,
+  kernels: KernelTable = .active
+) {
+  activateChange(f, z: z, adding: a, previous: x, into: fx, ld: ld, rows: rows, count: count,
+                 accumulators: accumulators, out: nil, kernels: kernels)
+}
+
+/// The forms above in one: maxima into `accumulators` when given, else
+/// into `out`.
+@usableFromInline
+func activateChange<T: KernelScalar>(
+  _ f: Activation, z: UnsafeMutablePointer<T>, adding a: UnsafePointer<T>?, previous x: UnsafePointer<T>,
+  into fx: UnsafeMutablePointer<T>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<T>?,
+  out: UnsafeMutablePointer<T>?, kernels: KernelTable
+) {
   switch f {
   case .tanh, .logistic:
-    T._activateChange(f, z: z, previous: x, into: fx, ld: ld, rows: rows, count: count, out: out, kernels)
+    T._activateChange(f, z: z, adding: a, previous: x, into: fx, ld: ld, rows: rows, count: count, accumulators: acc,
+                      out: out, kernels)
   case .linear, .relu:
     // Element by element, each x read before its fx is written (fx may be
-    // x): the values of `activate` and the maxima of `maxDifference`.
+    // x): the values of `activate` and the maxima of `maxDifference`. The
+    // running maxima sit in the first lane of each accumulator vector.
+    let lanes = changeAccumulators(T.self) / 3
     for r in 0..<rows {
       let o = r &* ld
-      var (worst, scale, isNaN) = (T(0), T(0), false)
+      let row = acc.map { $0 + r &* 3 &* lanes }
+      var (worst, scale, isNaN) = row.map { ($0[0], $0[lanes], $0[2 &* lanes].isNaN) } ?? (T(0), T(0), false)
       for i in 0..<count {
-        let y = f.value(z[o &+ i])
+        var v = z[o &+ i]
+        if let a {
+          v += a[o &+ i]
+          z[o &+ i] = v
+        }
+        let y = f.value(v)
         let change = abs(y - x[o &+ i])
         if change.isNaN { isNaN = true } else if change > worst { worst = change }
         if abs(y) > scale { scale = abs(y) }
         fx[o &+ i] = y
       }
-      (out[2 &* r], out[2 &* r &+ 1]) = (isNaN ? .nan : worst, scale)
+      if let row {
+        (row[0], row[lanes], row[2 &* lanes]) = (worst, scale, isNaN ? .nan : 0)
+      } else if let out {
+        (out[2 &* r], out[2 &* r &+ 1]) = (isNaN ? .nan : worst, scale)
+      }
     }
   }
 }

@@ -64,17 +64,24 @@ where Vector.Scalar == Self {
   static func _gramVector(
     m: Int, n: Int, _ a: UnsafePointer<Self>, lda: Int, _ v: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>,
     _ kernels: KernelTable) -> Double
-  /// fx = f(z) for tanh and logistic on `rows` rows `ld` apart, row r's
-  /// (max |fx − x|, max |fx|) in out[2r], out[2r+1]; fx may be x.
+  /// fx = f(z), or z += a then fx = f(z), for tanh and logistic on `rows`
+  /// rows `ld` apart; each row's (max |fx − x|, max |fx|) into its
+  /// accumulators when `acc` is not nil, else into out[2r], out[2r+1]; fx
+  /// may be x.
   static func _activateChange(
-    _ f: Activation, z: UnsafePointer<Self>, previous x: UnsafePointer<Self>, into fx: UnsafeMutablePointer<Self>,
-    ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Self>, _ kernels: KernelTable)
-  /// s = d ⊙ (v + g) on `rows` rows `ld` apart, row r's (max |s − previous|,
-  /// max |s|) in out[2r], out[2r+1]; s may be v or previous.
+    _ f: Activation, z: UnsafeMutablePointer<Self>, adding a: UnsafePointer<Self>?, previous x: UnsafePointer<Self>,
+    into fx: UnsafeMutablePointer<Self>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Self>?,
+    out: UnsafeMutablePointer<Self>?, _ kernels: KernelTable)
+  /// s = d ⊙ (v + g) on `rows` rows `ld` apart, each row's (max |s −
+  /// previous|, max |s|) into its accumulators or out as `_activateChange`
+  /// puts them; s may be v or previous.
   static func _adjointChange(
     _ d: UnsafePointer<Self>, _ v: UnsafePointer<Self>, _ g: UnsafePointer<Self>, into s: UnsafeMutablePointer<Self>,
-    previous: UnsafePointer<Self>, ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Self>,
-    _ kernels: KernelTable)
+    previous: UnsafePointer<Self>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Self>?,
+    out: UnsafeMutablePointer<Self>?, _ kernels: KernelTable)
+  /// Each row's accumulators reduced into out[2r], out[2r+1].
+  static func _finishChanges(
+    _ acc: UnsafePointer<Self>, rows: Int, into out: UnsafeMutablePointer<Self>, _ kernels: KernelTable)
   /// x = f(z + (b + u)), d = f'(…) for tanh and logistic (see `activateDrive`).
   static func _activateDrive(
     _ f: Activation, z: UnsafePointer<Self>, bias: UnsafePointer<Self>, inputs: UnsafePointer<Self>, inputStride: Int,
@@ -169,17 +176,23 @@ extension Float: KernelScalar {
     kernels.kernels.pointee.gram_vector_f32(m, n, a, lda, v, out)
   }
   public static func _activateChange(
-    _ f: Activation, z: UnsafePointer<Float>, previous x: UnsafePointer<Float>, into fx: UnsafeMutablePointer<Float>,
-    ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Float>, _ kernels: KernelTable
+    _ f: Activation, z: UnsafeMutablePointer<Float>, adding a: UnsafePointer<Float>?, previous x: UnsafePointer<Float>,
+    into fx: UnsafeMutablePointer<Float>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Float>?,
+    out: UnsafeMutablePointer<Float>?, _ kernels: KernelTable
   ) {
-    kernels.kernels.pointee.activate_change_f32(f == .tanh ? 0 : 1, z, x, fx, ld, rows, count, out)
+    kernels.kernels.pointee.activate_change_f32(f == .tanh ? 0 : 1, z, a, x, fx, ld, rows, count, acc, out)
   }
   public static func _adjointChange(
     _ d: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
-    previous: UnsafePointer<Float>, ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Float>,
-    _ kernels: KernelTable
+    previous: UnsafePointer<Float>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Float>?,
+    out: UnsafeMutablePointer<Float>?, _ kernels: KernelTable
   ) {
-    kernels.kernels.pointee.adjoint_change_f32(d, v, g, s, previous, ld, rows, count, out)
+    kernels.kernels.pointee.adjoint_change_f32(d, v, g, s, previous, ld, rows, count, acc, out)
+  }
+  public static func _finishChanges(
+    _ acc: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.finish_changes_f32(acc, rows, out)
   }
   public static func _activateDrive(
     _ f: Activation, z: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputs: UnsafePointer<Float>, inputStride: Int,
@@ -275,17 +288,23 @@ extension Double: KernelScalar {
     kernels.kernels.pointee.gram_vector_f64(m, n, a, lda, v, out)
   }
   public static func _activateChange(
-    _ f: Activation, z: UnsafePointer<Double>, previous x: UnsafePointer<Double>, into fx: UnsafeMutablePointer<Double>,
-    ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Double>, _ kernels: KernelTable
+    _ f: Activation, z: UnsafeMutablePointer<Double>, adding a: UnsafePointer<Double>?, previous x: UnsafePointer<Double>,
+    into fx: UnsafeMutablePointer<Double>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Double>?,
+    out: UnsafeMutablePointer<Double>?, _ kernels: KernelTable
   ) {
-    kernels.kernels.pointee.activate_change_f64(f == .tanh ? 0 : 1, z, x, fx, ld, rows, count, out)
+    kernels.kernels.pointee.activate_change_f64(f == .tanh ? 0 : 1, z, a, x, fx, ld, rows, count, acc, out)
   }
   public static func _adjointChange(
     _ d: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ g: UnsafePointer<Double>, into s: UnsafeMutablePointer<Double>,
-    previous: UnsafePointer<Double>, ld: Int, rows: Int, count: Int, out: UnsafeMutablePointer<Double>,
-    _ kernels: KernelTable
+    previous: UnsafePointer<Double>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Double>?,
+    out: UnsafeMutablePointer<Double>?, _ kernels: KernelTable
   ) {
-    kernels.kernels.pointee.adjoint_change_f64(d, v, g, s, previous, ld, rows, count, out)
+    kernels.kernels.pointee.adjoint_change_f64(d, v, g, s, previous, ld, rows, count, acc, out)
+  }
+  public static func _finishChanges(
+    _ acc: UnsafePointer<Double>, rows: Int, into out: UnsafeMutablePointer<Double>, _ kernels: KernelTable
+  ) {
+    kernels.kernels.pointee.finish_changes_f64(acc, rows, out)
   }
   public static func _activateDrive(
     _ f: Activation, z: UnsafePointer<Double>, bias: UnsafePointer<Double>, inputs: UnsafePointer<Double>, inputStride: Int,

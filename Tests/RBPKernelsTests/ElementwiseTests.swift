@@ -347,4 +347,84 @@ struct ElementwiseTests {
       check(Double.self, isa: isa)
     }
   }
+
+  /// A sweep that visits each row's units in blocks, with running maxima
+  /// and an addend: the values are those of one call on z + a, z holds z +
+  /// a afterwards, and the maxima `finishChanges` gives are that call's,
+  /// bit for bit: NaN when one block's change was NaN, +0 when every
+  /// change was ±0.
+  @Test(arguments: [Activation.tanh, .logistic, .linear, .relu])
+  func runningMaximaOverBlocksMatchOneCall(_ f: Activation) {
+    func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
+      let (rows, ld) = (4, 83)
+      let lanes = changeAccumulators(T.self)
+      for (count, block) in [(83, 32), (83, 5), (64, 16), (7, 3)] {
+        var rng = SeededGenerator(seed: UInt64(count * 7 + block))
+        let z0 = randomArray(T.self, rows * ld, &rng), a = randomArray(T.self, rows * ld, &rng)
+        var x0 = randomArray(T.self, rows * ld, &rng)
+        x0[ld + count - 1] = .nan   // row 1: a NaN change in its last block only
+        // Row 2 already at its fixed point: every change ±0.
+        let settled = (0..<count).map { z0[2 * ld + $0] + a[2 * ld + $0] }
+        var image = [T](repeating: 0, count: count)
+        activate(f, z: settled, x: &image, slope: nil, count: count, kernels: isa.kernels)
+        for i in 0..<count { x0[2 * ld + i] = image[i] }
+        var (z, x) = (z0, x0)
+        var running = [T](repeating: 0, count: rows * lanes), got = [T](repeating: -1, count: 2 * rows)
+        z.withUnsafeMutableBufferPointer { zp in x.withUnsafeMutableBufferPointer { xp in
+          var j0 = 0
+          while j0 < count {
+            let width = min(block, count - j0)
+            activateChange(f, z: zp.baseAddress! + j0, adding: a.withUnsafeBufferPointer { $0.baseAddress! + j0 },
+                           previous: xp.baseAddress! + j0, into: xp.baseAddress! + j0, ld: ld, rows: rows,
+                           count: width, accumulators: &running, kernels: isa.kernels)
+            j0 += width
+          }
+        }}
+        finishChanges(running, rows: rows, into: &got, kernels: isa.kernels)
+        var (wantZ, wantX) = (z0, x0)
+        for i in 0..<rows * ld where i % ld < count { wantZ[i] = z0[i] + a[i] }
+        var want = [T](repeating: -1, count: 2 * rows)
+        wantX.withUnsafeMutableBufferPointer { xp in
+          activateChange(f, z: wantZ, previous: xp.baseAddress!, into: xp.baseAddress!, ld: ld, rows: rows,
+                         count: count, changes: &want, kernels: isa.kernels)
+        }
+        let label = "\(f) \(T.self) \(isa) count \(count) block \(block)"
+        #expect(z == wantZ && x.elementsEqual(wantX) { $0 == $1 || ($0.isNaN && $1.isNaN) }, "\(label)")
+        #expect(got[2].isNaN && want[2].isNaN, "\(label): a NaN change")
+        #expect(got[4] == 0 && got[4].sign == .plus, "\(label): +0 at the fixed point")
+        for k in 0..<2 * rows where k != 2 { #expect(got[k] == want[k] && got[k].sign == want[k].sign, "\(label) [\(k)]") }
+        // The adjoint over the same blocks.
+        let d = randomArray(T.self, rows * ld, &rng), v = randomArray(T.self, rows * ld, &rng)
+        let g = randomArray(T.self, rows * ld, &rng)
+        var s = x0
+        running = [T](repeating: 0, count: rows * lanes)
+        s.withUnsafeMutableBufferPointer { sp in
+          var j0 = 0
+          while j0 < count {
+            let width = min(block, count - j0)
+            d.withUnsafeBufferPointer { dp in v.withUnsafeBufferPointer { vp in g.withUnsafeBufferPointer { gp in
+              adjointChange(slope: dp.baseAddress! + j0, vp.baseAddress! + j0, plus: gp.baseAddress! + j0,
+                            into: sp.baseAddress! + j0, previous: sp.baseAddress! + j0, ld: ld, rows: rows,
+                            count: width, accumulators: &running, kernels: isa.kernels)
+            }}}
+            j0 += width
+          }
+        }
+        finishChanges(running, rows: rows, into: &got, kernels: isa.kernels)
+        var wantS = x0
+        wantS.withUnsafeMutableBufferPointer { sp in
+          adjointChange(slope: d, v, plus: g, into: sp.baseAddress!, previous: sp.baseAddress!, ld: ld, rows: rows,
+                        count: count, changes: &want, kernels: isa.kernels)
+        }
+        #expect(s.elementsEqual(wantS) { $0 == $1 || ($0.isNaN && $1.isNaN) }, "adjoint \(label)")
+        for k in 0..<2 * rows {
+          #expect(got[k] == want[k] || (got[k].isNaN && want[k].isNaN), "adjoint \(label) [\(k)]")
+        }
+      }
+    }
+    for isa in testedISAs {
+      check(Float.self, isa: isa)
+      check(Double.self, isa: isa)
+    }
+  }
 }

@@ -75,23 +75,32 @@ typedef double (*rbp_mean_squared_f64)(const double *x, long ldx, const double *
 /// ‖A v‖² in double. out must not overlap v.
 typedef double (*rbp_gram_vector_f32)(long m, long n, const float *a, long lda, const float *v, float *out);
 typedef double (*rbp_gram_vector_f64)(long m, long n, const double *a, long lda, const double *v, double *out);
-/// Over `rows` rows `ld` apart (z, x and fx alike): fx = f(z) as the
-/// activate kernel computes it (kind 0 tanh, 1 logistic), and out[2r] =
-/// max |fx − x| over row r's `count` elements (NaN when a difference is
-/// NaN), out[2r+1] = max |fx|, as max_difference(fx, x) gives them, in one
-/// pass. x is read before fx is written, so fx may be x.
-typedef void (*rbp_activate_change_f32)(int kind, const float *z, const float *x, float *fx, long ld, long rows,
-                                        long count, float *out);
-typedef void (*rbp_activate_change_f64)(int kind, const double *z, const double *x, double *fx, long ld, long rows,
-                                        long count, double *out);
+/// Over `rows` rows `ld` apart (z, a, x and fx alike): fx = f(z) as the
+/// activate kernel computes it (kind 0 tanh, 1 logistic), or, with an
+/// addend a (else NULL), z = z + a in place and fx = f(z); and in the same
+/// pass each row's max |fx − x| (NaN when a difference is NaN) and max
+/// |fx|, as max_difference(fx, x) gives them. Without accumulators (acc
+/// NULL) these go to out[2r], out[2r+1]; with them, row r's running maxima
+/// at acc + 3·L·r (L = 64 / sizeof(T), zero before a sweep's first call)
+/// are updated, for finish_changes to reduce. x is read before fx is
+/// written, so fx may be x.
+typedef void (*rbp_activate_change_f32)(int kind, float *z, const float *a, const float *x, float *fx, long ld,
+                                        long rows, long count, float *acc, float *out);
+typedef void (*rbp_activate_change_f64)(int kind, double *z, const double *a, const double *x, double *fx, long ld,
+                                        long rows, long count, double *acc, double *out);
 /// Over `rows` rows `ld` apart: s = d ⊙ (v + g) as adjoint_step computes it,
-/// and out[2r] = max |s − previous| over row r (NaN when a difference is
-/// NaN), out[2r+1] = max |s|. v and previous are read before s is
-/// written, so s may be either.
+/// and each row's max |s − previous| (NaN when a difference is NaN) and
+/// max |s|, into out or acc as activate_change puts them. v and previous
+/// are read before s is written, so s may be either.
 typedef void (*rbp_adjoint_change_f32)(const float *d, const float *v, const float *g, float *s, const float *previous,
-                                       long ld, long rows, long count, float *out);
+                                       long ld, long rows, long count, float *acc, float *out);
 typedef void (*rbp_adjoint_change_f64)(const double *d, const double *v, const double *g, double *s,
-                                       const double *previous, long ld, long rows, long count, double *out);
+                                       const double *previous, long ld, long rows, long count, double *acc,
+                                       double *out);
+/// The running maxima of activate_change or adjoint_change (row r's at
+/// acc + 3·L·r) reduced into out[2r], out[2r+1].
+typedef void (*rbp_finish_changes_f32)(const float *acc, long rows, float *out);
+typedef void (*rbp_finish_changes_f64)(const double *acc, long rows, double *out);
 /// A trajectory step's activation with its drive: x = f(z + (b + u)) and
 /// d = f'(z + (b + u)) over `rows` rows of `count` (kind 0 tanh, 1
 /// logistic), u of row r at u + r·ldu and only for the first nu units.
@@ -138,6 +147,8 @@ typedef struct {
   rbp_activate_change_f64 activate_change_f64;
   rbp_adjoint_change_f32 adjoint_change_f32;
   rbp_adjoint_change_f64 adjoint_change_f64;
+  rbp_finish_changes_f32 finish_changes_f32;
+  rbp_finish_changes_f64 finish_changes_f64;
   rbp_pack_b_f32 pack_b_f32;
   rbp_pack_b_f64 pack_b_f64;
   rbp_activate_drive_f32 activate_drive_f32;
