@@ -25,8 +25,10 @@
 // running maxima stay in vectors across the blocks, reduced once per
 // sweep), and a row retires once that change is within tolerance, as in
 // plain relaxation;
-// the first sweep from a zero start is a plain one (its product is known
-// without a GEMM, see `productOfZeros`).
+// the first sweep from a zero start is a plain one: its product is known
+// without a GEMM, +0 in every column, because under the certificate every
+// weight is finite (`spectralNorm` is ∞ when one is not; see
+// `productOfZeros` for the general case).
 //
 // Legend: P = patterns (rows), N = units, B = `gaussSeidelBlock`.
 
@@ -72,7 +74,7 @@ extension SteadyNetwork {
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
       let plain = sweep == 1 && zeroStart
-      let zeros = plain ? parameters.withWeights { productOfZeros($0, units: n, transposed: true) } : []
+      let zeros = plain ? [T](repeating: 0, count: n) : []   // 0·W, W finite (see above)
       z.withUnsafeMutableBufferPointer { zb in x.withUnsafeMutableBufferPointer { xb in
         a.withUnsafeBufferPointer { ab in running.withUnsafeMutableBufferPointer { rb in
           let (zp, xp, ap, rp) = (zb.baseAddress!, xb.baseAddress!, ab.baseAddress!, rb.baseAddress!)
@@ -149,7 +151,7 @@ extension SteadyNetwork {
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
       let plain = sweep == 1
-      let zeros = plain ? parameters.withWeights { productOfZeros($0, units: n, transposed: false) } : []
+      let zeros = plain ? [T](repeating: 0, count: n) : []   // 0·W, W finite (see above)
       s.withUnsafeMutableBufferPointer { sb in v.withUnsafeMutableBufferPointer { vb in
         d.withUnsafeBufferPointer { db in g.withUnsafeBufferPointer { gb in running.withUnsafeMutableBufferPointer { rb in
           let (sp, vp, dp, gp, rp) = (sb.baseAddress!, vb.baseAddress!, db.baseAddress!, gb.baseAddress!, rb.baseAddress!)

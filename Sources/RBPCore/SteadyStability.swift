@@ -31,7 +31,9 @@ extension SteadyNetwork {
   /// full reorthogonalisation in Double. Like the power iteration it
   /// replaces, it approaches the norm from below, but faster: 8 steps on a
   /// random 256×256 W come within 0.5 % of the norm, where 16 power steps
-  /// come within 2 %. ∞ when W is not finite.
+  /// come within 2 %. ∞ whenever a weight is not finite: the first pass
+  /// multiplies every weight by a nonzero element of the start, so its
+  /// result is not finite either (the block sweeps rely on this).
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func spectralNorm(iterations: Int = 8) -> Double {

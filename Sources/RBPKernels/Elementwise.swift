@@ -283,7 +283,7 @@ public func activateChange<T: KernelScalar>(
 
 /// The forms above in one: maxima into `accumulators` when given, else
 /// into `out`.
-@usableFromInline
+@inlinable
 func activateChange<T: KernelScalar>(
   _ f: Activation, z: UnsafeMutablePointer<T>, adding a: UnsafePointer<T>?, previous x: UnsafePointer<T>,
   into fx: UnsafeMutablePointer<T>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<T>?,
