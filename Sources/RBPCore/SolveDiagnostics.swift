@@ -162,6 +162,11 @@ func retryUnconverged<T: KernelScalar>(
 /// The P×width matrix whose row order[r] is row r of `rows` (undoing the
 /// active-set permutation of the sweep solvers).
 func unpermuted<T: KernelScalar>(_ rows: [T], order: [Int], width: Int) -> Matrix<T> {
+  // Rows still in their places (no row retired before another one below
+  // it): the buffer as it is.
+  if order.indices.allSatisfy({ order[$0] == $0 }) && rows.count == order.count * width {
+    return Matrix(rows: order.count, cols: width, elements: rows)
+  }
   var out = Matrix<T>(rows: order.count, cols: width)
   out.withMutablePointer { o in
     rows.withUnsafeBufferPointer { r in

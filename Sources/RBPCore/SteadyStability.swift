@@ -40,22 +40,24 @@ extension SteadyNetwork {
     let n = shape.units
     let steps = min(iterations, n)
     guard steps > 0 else { return 0 }
-    var basis = [Double](repeating: 0, count: steps * n)   // the Lanczos vectors, one after another
+    // The Lanczos vectors one after another, then the residual r, then the
+    // current vector in T and its image Wᵀ W v.
+    var work = [Double](repeating: 0, count: (steps + 1) * n)
+    var vt = [T](repeating: 0, count: 2 * n)
     var alphas: [Double] = [], betas: [Double] = []
-    var v = (0..<n).map { 1 + 0.5 * sin(Double($0) * 1.7) }
-    let startNorm = v.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-    for j in 0..<n { v[j] /= startNorm }
-    var vt = [T](repeating: 0, count: n), w = [T](repeating: 0, count: n)
-    var r = [Double](repeating: 0, count: n)
     var finite = true
     parameters.withWeights { weights in
-      basis.withUnsafeMutableBufferPointer { qb in r.withUnsafeMutableBufferPointer { rb in
-        let (q, rp) = (qb.baseAddress!, rb.baseAddress!)
+      work.withUnsafeMutableBufferPointer { wb in vt.withUnsafeMutableBufferPointer { tb in
+        let (q, rp) = (wb.baseAddress!, wb.baseAddress! + steps &* n)
+        let (vp, image) = (tb.baseAddress!, tb.baseAddress! + n)
+        for j in 0..<n { q[j] = 1 + 0.5 * sin(Double(j) * 1.7) }
+        let startNorm = dot(q, q, count: n).squareRoot()
+        for j in 0..<n { q[j] /= startNorm }
         for step in 0..<steps {
-          for j in 0..<n { vt[j] = T(v[j]) }
-          _ = gramVector(m: n, n: n, a: weights, lda: n, v: vt, into: &w)   // Wᵀ W v
           let qs = q + step &* n
-          for j in 0..<n { (qs[j], rp[j]) = (v[j], Double(w[j])) }
+          for j in 0..<n { vp[j] = T(qs[j]) }
+          _ = gramVector(m: n, n: n, a: weights, lda: n, v: vp, into: image)   // Wᵀ W v
+          for j in 0..<n { rp[j] = Double(image[j]) }
           let alpha = dot(rp, qs, count: n)
           alphas.append(alpha)
           // Against every vector so far (full reorthogonalisation), so that
@@ -68,9 +70,10 @@ extension SteadyNetwork {
           let beta = dot(rp, rp, count: n).squareRoot()
           guard alpha.isFinite && beta.isFinite else { finite = false; return }
           // An invariant subspace: the Ritz values are eigenvalues.
-          if beta <= 1e-12 * abs(alpha) || beta == 0 { return }
+          if beta <= 1e-12 * abs(alpha) || beta == 0 || step == steps - 1 { return }
           betas.append(beta)
-          for j in 0..<n { v[j] = rp[j] / beta }
+          let next = q + (step &+ 1) &* n
+          for j in 0..<n { next[j] = rp[j] / beta }
         }
       }}
     }
