@@ -4,7 +4,8 @@
     scripts/compare_jax.py [--rbp .build/release/rbp] [--precision f32] [--seconds 1] [--rounds 3]
 
 Creates .venv-jax (JAX for the CPU, numpy, h5py) when it is missing and
-runs inside it. For each workload and for 1 and 2 CPUs, each side runs in
+runs inside it; builds rbp in release mode when the default binary is
+missing. For each workload and for 1 and 2 CPUs, each side runs in
 its own process pinned to those CPUs (os.sched_setaffinity): rbp through
 `rbp bench workloads --json`, JAX through `jit` (and `vmap` for W2's 256
 networks). Both time one gradient step (forward and backward, dL/dW and
@@ -259,6 +260,12 @@ def main():
         print(json.dumps({"ms": median, "min": low, "max": high}))
         return
     rbp = os.path.abspath(a.rbp)
+    if not os.path.exists(rbp):
+        default = os.path.join(ROOT, ".build", "release", "rbp")
+        if rbp != default:
+            sys.exit(f"compare_jax: --rbp {a.rbp}: no such file")
+        print("compare_jax: building rbp (swift build -c release)", file=sys.stderr)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "rbp"], cwd=ROOT, check=True)
     # JAX runs only in worker processes: this one forks the pinned runs.
     subprocess.run([sys.executable, os.path.abspath(__file__), "--check-worker", rbp], check=True)
     if "W3" in a.only.split(","):
