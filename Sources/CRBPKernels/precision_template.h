@@ -26,19 +26,6 @@ INLINE T FN(hsum)(V v) {
   for (long i = 0; i < W; i++) s += v[i];
   return s;
 }
-/// The sum of the lanes in a tree: the upper half of the lanes added to
-/// the lower, then again, log₂W vector steps instead of W − 1 dependent
-/// scalar additions (other bits than `hsum`).
-INLINE T FN(hsum_tree)(V v) {
-  T a[W];
-  __builtin_memcpy(a, &v, sizeof v);
-#pragma clang loop unroll(full)
-  for (long h = W / 2; h >= 1; h /= 2) {
-#pragma clang loop unroll(full)
-    for (long i = 0; i < h; i++) a[i] += a[i + h];
-  }
-  return a[0];
-}
 
 // MARK: - GEMM micro-kernel
 
@@ -248,7 +235,7 @@ double FN(gram_vector)(long m, long n, const T *a, long lda, const T *v, T *out)
     }
     T t[G];
 #pragma clang loop unroll(full)
-    for (int q = 0; q < G; q++) t[q] = FN(hsum_tree)(s[q]);
+    for (int q = 0; q < G; q++) t[q] = FN(hsum)(s[q]);
     for (; j < n; j++)
       for (int q = 0; q < G; q++) t[q] += r[q][j] * v[j];
     for (int q = rows; q < G; q++) t[q] = 0;   // missing rows: a real row again, weight 0

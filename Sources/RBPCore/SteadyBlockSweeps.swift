@@ -61,10 +61,9 @@ extension SteadyNetwork {
     var diagnostics = SolveDiagnostics(count: count)
     var z: [T] = uninitializedArray(count * n)      // every sweep writes what it reads
     var image: [T] = uninitializedArray(n)
-    var change = [Double](repeating: 0, count: count), scale = change
     let lanes = changeAccumulators(T.self)
     var running: [T] = uninitializedArray(count * lanes)   // each row's maxima over a sweep's blocks
-    var maxima: [T] = uninitializedArray(2 * count)
+    var maxima: [T] = uninitializedArray(2 * count)   // row r's change and scale at 2r, 2r + 1
     var slopes = Matrix<T>(rows: count, cols: n, elements: uninitializedArray(count * n))   // each row at its retirement
     let kernels = workspace.kernels
     let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
@@ -74,7 +73,6 @@ extension SteadyNetwork {
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
       let plain = sweep == 1 && zeroStart
-      let zeros = plain ? [T](repeating: 0, count: n) : []   // 0·W, W finite (see above)
       z.withUnsafeMutableBufferPointer { zb in x.withUnsafeMutableBufferPointer { xb in
         a.withUnsafeBufferPointer { ab in running.withUnsafeMutableBufferPointer { rb in
           let (zp, xp, ap, rp) = (zb.baseAddress!, xb.baseAddress!, ab.baseAddress!, rb.baseAddress!)
@@ -84,7 +82,7 @@ extension SteadyNetwork {
             let width = plain ? n : min(gaussSeidelBlock, n - j0)
             // Z_J = X·(Wᵀ)_{:,J}, X with the blocks before J updated.
             if plain {
-              for r in 0..<active { (zp + r &* n).update(from: zeros, count: n) }
+              zp.update(repeating: 0, count: active &* n)   // 0·Wᵀ, W finite (see above)
             } else {
               parameters.withWeights { w in
                 gemm(transB: true, m: active, n: width, k: n, a: xp, lda: n, b: w + j0 &* n, ldb: n,
@@ -98,15 +96,16 @@ extension SteadyNetwork {
           }
         }}
       }}
-      sweepMaxima(running, rows: active, into: &maxima, change: &change, scale: &scale, kernels: kernels)
+      sweepMaxima(running, rows: active, into: &maxima, kernels: kernels)
       // Rows from the end, so a retired row is replaced by one already seen.
       var r = active - 1
       while r >= 0 {
         let p = order[r]
         diagnostics.iterations[p] = sweep
-        diagnostics.residuals[p] = change[r]
-        let status: SolveStatus? = !change[r].isFinite ? .nonFinite
-          : options.accepts(change[r], scale: scale[r]) ? .converged : nil
+        let (change, scale) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1]))
+        diagnostics.residuals[p] = change
+        let status: SolveStatus? = !change.isFinite ? .nonFinite
+          : options.accepts(change, scale: scale) ? .converged : nil
         if let status {
           diagnostics.status[p] = status
           z.withUnsafeBufferPointer { zp in image.withUnsafeMutableBufferPointer { ip in slopes.withMutablePointer { dp in
@@ -117,8 +116,6 @@ extension SteadyNetwork {
           swapRows(&x, r, active, width: n)
           swapRows(&a, r, active, width: n)
           swapRows(&z, r, active, width: n)
-          change.swapAt(r, active)
-          scale.swapAt(r, active)
           order.swapAt(r, active)
         }
         r -= 1
@@ -140,10 +137,9 @@ extension SteadyNetwork {
     var v: [T] = uninitializedArray(count * n)   // each block's product before its use
     var order = Array(0..<count)
     var diagnostics = SolveDiagnostics(count: count)
-    var change = [Double](repeating: 0, count: count), scale = change
     let lanes = changeAccumulators(T.self)
     var running: [T] = uninitializedArray(count * lanes)   // each row's maxima over a sweep's blocks
-    var maxima: [T] = uninitializedArray(2 * count)
+    var maxima: [T] = uninitializedArray(2 * count)   // row r's change and scale at 2r, 2r + 1
     let kernels = workspace.kernels
     let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
     var active = count
@@ -151,7 +147,6 @@ extension SteadyNetwork {
     while active > 0 && sweep < options.maxIterations {
       sweep += 1
       let plain = sweep == 1
-      let zeros = plain ? [T](repeating: 0, count: n) : []   // 0·W, W finite (see above)
       s.withUnsafeMutableBufferPointer { sb in v.withUnsafeMutableBufferPointer { vb in
         d.withUnsafeBufferPointer { db in g.withUnsafeBufferPointer { gb in running.withUnsafeMutableBufferPointer { rb in
           let (sp, vp, dp, gp, rp) = (sb.baseAddress!, vb.baseAddress!, db.baseAddress!, gb.baseAddress!, rb.baseAddress!)
@@ -161,7 +156,7 @@ extension SteadyNetwork {
             let width = plain ? n : min(gaussSeidelBlock, n - j0)
             // V_J = S·W_{:,J}, S with the blocks before J updated.
             if plain {
-              for r in 0..<active { (vp + r &* n).update(from: zeros, count: n) }
+              vp.update(repeating: 0, count: active &* n)   // 0·W, W finite (see above)
             } else {
               parameters.withWeights { w in
                 gemm(m: active, n: width, k: n, a: sp, lda: n, b: w + j0, ldb: n, packedB: packedW + j0 &* n,
@@ -175,20 +170,19 @@ extension SteadyNetwork {
           }
         }}}
       }}
-      sweepMaxima(running, rows: active, into: &maxima, change: &change, scale: &scale, kernels: kernels)
+      sweepMaxima(running, rows: active, into: &maxima, kernels: kernels)
       var r = active - 1
       while r >= 0 {
         let p = order[r]
         diagnostics.iterations[p] = sweep
-        diagnostics.residuals[p] = change[r]
-        if !change[r].isFinite || options.accepts(change[r], scale: scale[r]) {
-          diagnostics.status[p] = change[r].isFinite ? .converged : .nonFinite
+        let (change, scale) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1]))
+        diagnostics.residuals[p] = change
+        if !change.isFinite || options.accepts(change, scale: scale) {
+          diagnostics.status[p] = change.isFinite ? .converged : .nonFinite
           active -= 1
           swapRows(&s, r, active, width: n)
           swapRows(&d, r, active, width: n)
           swapRows(&g, r, active, width: n)
-          change.swapAt(r, active)
-          scale.swapAt(r, active)
           order.swapAt(r, active)
         }
         r -= 1
@@ -198,14 +192,12 @@ extension SteadyNetwork {
   }
 }
 
-/// Each row's change and scale over a sweep, from its running maxima.
+/// Each row's change and scale over a sweep (at `maxima[2r]`,
+/// `maxima[2r+1]`), from its running maxima. Rows that retire only move
+/// rows already read, so the maxima need no reordering.
 @inline(__always)
-func sweepMaxima<T: KernelScalar>(
-  _ running: [T], rows: Int, into maxima: inout [T], change: inout [Double], scale: inout [Double],
-  kernels: KernelTable
-) {
+func sweepMaxima<T: KernelScalar>(_ running: [T], rows: Int, into maxima: inout [T], kernels: KernelTable) {
   running.withUnsafeBufferPointer { rb in maxima.withUnsafeMutableBufferPointer { mb in
     finishChanges(rb.baseAddress!, rows: rows, into: mb.baseAddress!, kernels: kernels)
   }}
-  for r in 0..<rows { (change[r], scale[r]) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1])) }
 }

@@ -29,9 +29,9 @@ extension SteadyNetwork {
   /// the result is reproducible): the square root of the largest Ritz value
   /// after `iterations` steps, each one pass over W (`gramVector`) and a
   /// full reorthogonalisation in Double. Like the power iteration it
-  /// replaces, it approaches the norm from below, but faster: 8 steps on a
-  /// random 256×256 W come within 0.5 % of the norm, where 16 power steps
-  /// come within 2 %. ∞ whenever a weight is not finite: the first pass
+  /// replaces, it approaches the norm from below, but faster: on random
+  /// 256×256 W, 8 steps gave 0.990 of the norm on average and 0.977 at
+  /// worst (six seeds, a numpy trial), 16 power steps 0.983 and 0.970. ∞ whenever a weight is not finite: the first pass
   /// multiplies every weight by a nonzero element of the start, so its
   /// result is not finite either (the block sweeps rely on this).
   @_specialize(exported: true, where T == Float)
