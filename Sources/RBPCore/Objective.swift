@@ -54,6 +54,22 @@ public protocol StateObjective<Scalar>: Sendable {
   /// Adds ∂(term of row p)/∂x_p into row p of `gradient` (P×N, row-major),
   /// for every row.
   func addGradient(_ block: StateBlock<Scalar>, into gradient: UnsafeMutablePointer<Scalar>)
+  /// The objective of the patterns `rows` alone (row r of its blocks is
+  /// pattern rows[r]), for a batch some of whose patterns did not settle;
+  /// nil when it cannot be restricted (the default).
+  func restricted(to rows: [Int]) -> (any StateObjective<Scalar>)?
+}
+
+extension StateObjective {
+  public func restricted(to rows: [Int]) -> (any StateObjective<Scalar>)? { nil }
+}
+
+/// Rows `rows` of a sequence-major array of P×`width` blocks.
+func pickRows<T>(_ values: [T], width: Int, rows: [Int]) -> [T] {
+  var out: [T] = []
+  out.reserveCapacity(rows.count * width)
+  for p in rows { out.append(contentsOf: values[p * width ..< (p + 1) * width]) }
+  return out
 }
 
 extension StateObjective {
@@ -98,6 +114,25 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
     count = batch.count
     steps = batch.steps
     outputs = batch.outputWidth
+  }
+
+  init(loss: Loss, targets: [T], mask: [T]?, count: Int, steps: Int, outputs: Int) {
+    self.loss = loss
+    self.targets = targets
+    self.mask = mask
+    self.count = count
+    self.steps = steps
+    self.outputs = outputs
+  }
+
+  public func restricted(to rows: [Int]) -> (any StateObjective<T>)? { restrictedLoss(to: rows) }
+
+  /// The loss of the patterns `rows` alone.
+  func restrictedLoss(to rows: [Int]) -> LossObjective<T> {
+    let width = steps * outputs
+    return LossObjective(loss: loss, targets: pickRows(targets, width: width, rows: rows),
+                         mask: mask.map { pickRows($0, width: width, rows: rows) }, count: rows.count, steps: steps,
+                         outputs: outputs)
   }
 
   /// Offset of pattern p's targets at `step` (0 for steady, else 1…T).
@@ -193,6 +228,11 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
   @inline(__always)
   func offset(_ p: Int, _ step: Int) -> Int { (p * steps + max(step, 1) - 1) * units }
 
+  public func restricted(to rows: [Int]) -> (any StateObjective<T>)? {
+    try? CotangentObjective(pickRows(cotangent, width: steps * units, rows: rows), count: rows.count, steps: steps,
+                            units: units, goal: goal, mean: meanOverPatterns)
+  }
+
   public func value(_ block: StateBlock<T>) -> Double {
     precondition(block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)")
     var total = 0.0
@@ -239,6 +279,15 @@ enum ActiveObjective<T: KernelScalar> {
     switch self {
     case .loss(let l): return l.meanOverPatterns
     case .other(let o): return o.meanOverPatterns
+    }
+  }
+
+  /// The objective of the patterns `rows` alone (see
+  /// `StateObjective.restricted`), nil when it cannot be restricted.
+  func restricted(to rows: [Int]) -> ActiveObjective? {
+    switch self {
+    case .loss(let l): return .loss(l.restrictedLoss(to: rows))
+    case .other(let o): return o.restricted(to: rows).map { .other($0) }
     }
   }
 

@@ -146,6 +146,48 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
     values.replaceSubrange(range, with: m.elements)
   }
 
+  /// Whether W = Wᵀ with a zero diagonal (a Hopfield network).
+  public var weightsAreSymmetric: Bool {
+    let n = shape.units
+    let w = layout.w.lowerBound
+    for i in 0..<n {
+      if values[w + i * n + i] != 0 { return false }
+      for j in 0..<i where values[w + i * n + j] != values[w + j * n + i] { return false }
+    }
+    return true
+  }
+
+  /// W ← (W + Wᵀ)/2 with a zero diagonal: the nearest symmetric weights,
+  /// for a network trained with `--symmetric`.
+  public mutating func makeWeightsSymmetric() {
+    let n = shape.units
+    let w = layout.w.lowerBound
+    for i in 0..<n {
+      values[w + i * n + i] = 0
+      for j in 0..<i {
+        let mean = (values[w + i * n + j] + values[w + j * n + i]) / 2
+        values[w + i * n + j] = mean
+        values[w + j * n + i] = mean
+      }
+    }
+  }
+
+  /// For a gradient with respect to W: G ← G + Gᵀ with a zero diagonal,
+  /// the gradient with respect to each tied weight w_ij = w_ji of a
+  /// symmetric W, written in both places (so a step keeps W symmetric).
+  public mutating func symmetrizeWeights() {
+    let n = shape.units
+    let w = layout.w.lowerBound
+    for i in 0..<n {
+      values[w + i * n + i] = 0
+      for j in 0..<i {
+        let sum = values[w + i * n + j] + values[w + j * n + i]
+        values[w + i * n + j] = sum
+        values[w + j * n + i] = sum
+      }
+    }
+  }
+
   /// The same values in the other precision.
   public func converted<U: KernelScalar>(to: U.Type) -> Parameters<U> {
     Parameters<U>(layout: layout, values: values.map { U($0) })

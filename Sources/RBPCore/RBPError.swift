@@ -10,9 +10,10 @@ import RBPKernels
 public enum RBPError: Error, Equatable, CustomStringConvertible {
   /// A forward or adjoint solve stopped at its iteration limit.
   case notConverged(solver: String, pattern: Int, iterations: Int, residual: Double, tolerance: Double)
-  /// A forward solve converged to a fixed point with ρ(D W) ≥ 1, which is
-  /// not the network's steady state (SPEC §1.1).
-  case unstable(solver: String, pattern: Int, spectralRadius: Double)
+  /// A forward solve converged to a fixed point where D W has an
+  /// eigenvalue of real part ≥ 1, which is not the network's steady state
+  /// (SPEC §1.1).
+  case unstable(solver: String, pattern: Int, abscissa: Double)
   /// A solve produced NaN or infinity.
   case nonFinite(solver: String, pattern: Int, iterations: Int)
   /// A state outside the domain of the activation's inverse.
@@ -31,9 +32,9 @@ public enum RBPError: Error, Equatable, CustomStringConvertible {
     case let .notConverged(solver, pattern, iterations, residual, tolerance):
       return "\(solver) did not converge for pattern \(pattern): residual \(residual) after "
         + "\(iterations) iterations (tolerance \(tolerance))"
-    case let .unstable(solver, pattern, radius):
-      return "\(solver) found only an unstable fixed point for pattern \(pattern): estimated ρ(D W) = "
-        + "\(radius) >= 1, so it is not a state the network settles in"
+    case let .unstable(solver, pattern, abscissa):
+      return "\(solver) found only an unstable fixed point for pattern \(pattern): D W has an eigenvalue "
+        + "of real part \(abscissa) >= 1, so it is not an attractor the network settles in"
     case let .nonFinite(solver, pattern, iterations):
       return "\(solver) produced a non-finite value for pattern \(pattern) at iteration \(iterations)"
     case let .outsideDomain(activation, pattern, unit, value):

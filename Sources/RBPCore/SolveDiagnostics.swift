@@ -14,8 +14,9 @@ public enum SolveStatus: String, Equatable, Sendable, Codable {
   case nonFinite
   /// A dense system on the way (Newton step, direct solve) was singular.
   case singular
-  /// Converged to a fixed point with ρ(D W) ≥ 1: not a state the network
-  /// settles in (SPEC §1.1), so not the pattern's steady state.
+  /// Converged to a fixed point where D W has an eigenvalue of real part
+  /// ≥ 1: not an attractor of the network's dynamics (SPEC §1.1), so not
+  /// the pattern's steady state.
   case unstable
 }
 
@@ -81,6 +82,14 @@ public struct SolveDiagnostics: Equatable, Sendable {
   /// estimate, or an upper bound where that bound alone proves the state
   /// stable (see `spectralRadii`); NaN where not computed.
   public var spectralRadius: [Double]
+  /// Forward solves (`settle`): the spectral abscissa α(D W) at the state
+  /// found (the largest real part of its eigenvalues), or an upper bound
+  /// on it (ρ's bound or estimate) where that is below 1; the state is
+  /// stable when it is below 1. NaN where not computed.
+  public var abscissa: [Double]
+  /// The damping ω the relaxation ended with (1: none); the iterated
+  /// adjoint of the pattern uses the same.
+  public var damping: [Double]
 
   public init(count: Int) {
     iterations = [Int](repeating: 0, count: count)
@@ -88,6 +97,8 @@ public struct SolveDiagnostics: Equatable, Sendable {
     status = [SolveStatus](repeating: .notConverged, count: count)
     fallbacks = [Int](repeating: 0, count: count)
     spectralRadius = [Double](repeating: .nan, count: count)
+    abscissa = [Double](repeating: .nan, count: count)
+    damping = [Double](repeating: 1, count: count)
   }
 
   public var count: Int { status.count }
@@ -101,10 +112,27 @@ public struct SolveDiagnostics: Equatable, Sendable {
       other.status[p] = status[r]
       other.fallbacks[p] = stage
       other.spectralRadius[p] = spectralRadius[r]
+      other.abscissa[p] = abscissa[r]
+      other.damping[p] = damping[r]
+    }
+  }
+
+  /// Rows `rows` of `source` as rows 0, 1, … of `into`.
+  static func pick(_ source: SolveDiagnostics, rows: [Int], into out: inout SolveDiagnostics) {
+    for (r, p) in rows.enumerated() {
+      out.iterations[r] = source.iterations[p]
+      out.residuals[r] = source.residuals[p]
+      out.status[r] = source.status[p]
+      out.fallbacks[r] = source.fallbacks[p]
+      out.spectralRadius[r] = source.spectralRadius[p]
+      out.abscissa[r] = source.abscissa[p]
+      out.damping[r] = source.damping[p]
     }
   }
 
   public var converged: [Bool] { status.map { $0 == .converged } }
+  /// The rows whose solve ended in a (stable) converged state.
+  public var settledRows: [Int] { status.indices.filter { status[$0] == .converged } }
   public var allConverged: Bool { status.allSatisfy { $0 == .converged } }
 
   /// Throws the error of the first pattern that did not converge, naming
@@ -117,7 +145,7 @@ public struct SolveDiagnostics: Equatable, Sendable {
     case .singular:
       throw RBPError.singular(what: "the linear system of \(solver)", pattern: p + patternOffset)
     case .unstable:
-      throw RBPError.unstable(solver: solver, pattern: p + patternOffset, spectralRadius: spectralRadius[p])
+      throw RBPError.unstable(solver: solver, pattern: p + patternOffset, abscissa: abscissa[p])
     default:
       throw RBPError.notConverged(solver: solver, pattern: p + patternOffset, iterations: iterations[p],
                                   residual: residuals[p], tolerance: tolerance)

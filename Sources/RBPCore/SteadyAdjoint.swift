@@ -71,12 +71,16 @@ extension SteadyNetwork {
   ///     computes it otherwise, to tell whether W is a contraction
   ///     (`isContraction`), so that it begins with block Gauss–Seidel
   ///     sweeps (SteadyBlockSweeps.swift).
+  ///   - damping: per pattern, the damping ω its forward relaxation ended
+  ///     with (`SolveDiagnostics.damping`): the iterated adjoint then runs
+  ///     s ← (1−ω) s + ω d ⊙ (s·W + g), which converges where the damped
+  ///     forward iteration does. Nil: 1 for every pattern.
   /// - Returns: S, P×N, and per-pattern diagnostics.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func adjoint(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
-    norm: Double? = nil, workspace: GEMMWorkspace<T>
+    norm: Double? = nil, damping: [Double]? = nil, workspace: GEMMWorkspace<T>
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     let n = shape.units
     precondition(d.cols == n && g.cols == n && d.rows == g.rows, "adjoint: D and G must both be P×\(n)")
@@ -84,7 +88,8 @@ extension SteadyNetwork {
     var diagnostics: SolveDiagnostics
     switch method {
     case .iterate:
-      (s, diagnostics) = adjointBySweeps(slopes: d, lossGradient: g, options: options, workspace: workspace)
+      (s, diagnostics) = adjointBySweeps(slopes: d, lossGradient: g, options: options, damping: damping,
+                                         workspace: workspace)
     case .neumann(let terms):
       s = adjointByNeumann(slopes: d, lossGradient: g, terms: terms, workspace: workspace)
       diagnostics = SolveDiagnostics(count: d.rows)
@@ -95,7 +100,8 @@ extension SteadyNetwork {
       (s, diagnostics) = adjointByGMRES(slopes: d, lossGradient: g, restart: restart, options: options)
     case .auto:
       return adjointWithFallbacks(slopes: d, lossGradient: g, options: options,
-                                  contractive: isContraction(norm: norm ?? spectralNorm()), workspace: workspace)
+                                  contractive: isContraction(norm: norm ?? spectralNorm()), damping: damping,
+                                  workspace: workspace)
     }
     // The true residual of what is returned; iterate's converged rows
     // report their last change instead (see the top of this file).
@@ -116,11 +122,11 @@ extension SteadyNetwork {
   /// last change, as iterate's do.
   func adjointWithFallbacks(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, options: SolverOptions, contractive: Bool,
-    workspace: GEMMWorkspace<T>
+    damping: [Double]? = nil, workspace: GEMMWorkspace<T>
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     var (s, diagnostics) = contractive
       ? adjointByBlockSweeps(slopes: d, lossGradient: g, options: options, workspace: workspace)
-      : adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, workspace: workspace)
+      : adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, damping: damping, workspace: workspace)
     let stages: [AdjointMethod] = (contractive ? [.iterate] : []) + (shape.units <= 2048 ? [.gmres, .direct] : [.gmres])
     retryUnconverged(&s, &diagnostics, stages: stages.count) { stage, rows, _ in
       adjoint(slopes: d.rows(rows), lossGradient: g.rows(rows), method: stages[stage], options: options, workspace: workspace)
@@ -133,10 +139,10 @@ extension SteadyNetwork {
   @_specialize(exported: true, where T == Double)
   public func adjointStates(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
-    norm: Double? = nil, workspace: GEMMWorkspace<T>
+    norm: Double? = nil, damping: [Double]? = nil, workspace: GEMMWorkspace<T>
   ) throws -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
-    let result = adjoint(slopes: d, lossGradient: g, method: method, options: options, norm: norm,
+    let result = adjoint(slopes: d, lossGradient: g, method: method, options: options, norm: norm, damping: damping,
                          workspace: workspace)
     try result.diagnostics.check(solver: method.name, tolerance: options.tolerance)
     return result
@@ -189,11 +195,15 @@ extension SteadyNetwork {
   }
 
   /// The Almeida–Pineda relaxation s ← d ⊙ (s·W + g) from s = 0, each row
-  /// retiring with its newest iterate once its change is within tolerance.
+  /// retiring with its newest image once its residual (the undamped
+  /// change) is within tolerance; a row with `damping` ω < 1 moves by
+  /// s ← s + ω (d ⊙ (s·W + g) − s) until then.
   func adjointBySweeps(
-    slopes: Matrix<T>, lossGradient: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
+    slopes: Matrix<T>, lossGradient: Matrix<T>, options: SolverOptions, damping: [Double]? = nil,
+    workspace: GEMMWorkspace<T>
   ) -> (Matrix<T>, SolveDiagnostics) {
     let (count, n) = (slopes.rows, shape.units)
+    let damped = damping.map { $0.contains { $0 < 1 } } ?? false
     var s = [T](repeating: 0, count: count * n)
     var d = slopes.elements, g = lossGradient.elements
     var next = s
@@ -233,7 +243,17 @@ extension SteadyNetwork {
         }}
         diagnostics.iterations[p] = sweep
         diagnostics.residuals[p] = change
-        if !change.isFinite || options.accepts(change, scale: scale) {
+        if damped { diagnostics.damping[p] = damping![p] }
+        let retiring = !change.isFinite || options.accepts(change, scale: scale)
+        if damped && !retiring, let omega = damping?[p], omega < 1 {
+          // next ← s + ω (image − s)
+          let w = T(omega)
+          s.withUnsafeBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
+            let o = r &* n
+            for j in 0..<n { np[o &+ j] = sp[o &+ j] + w * (np[o &+ j] - sp[o &+ j]) }
+          }}
+        }
+        if retiring {
           diagnostics.status[p] = change.isFinite ? .converged : .nonFinite
           s.withUnsafeMutableBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
             if change.isFinite {

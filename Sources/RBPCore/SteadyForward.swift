@@ -129,6 +129,9 @@ extension SteadyNetwork {
     }
   }
 
+  /// The iteration limit of the Newton stages of `auto`.
+  static var newtonFallbackIterations: Int { 50 }
+
   /// What the forward solvers return inside the module.
   struct SweepResult {
     var states: Matrix<T>
@@ -149,14 +152,27 @@ extension SteadyNetwork {
     let first = contractive
       ? relaxByBlockSweeps(drives: drives, start: start, options: options, workspace: workspace)
       : relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
-                      mixer: DampedMixer(damping: 1))
+                      mixer: AdaptiveDampedMixer(patterns: start.rows))
     if first.slopes != nil { return first }
     var (states, diagnostics) = (first.states, first.diagnostics)
-    let stages: [ForwardMethod] = (contractive ? [.iterate] : []) + [.iterate(damping: 0.5), .anderson, .newton]
+    // Without the certificate, Newton first polishes where the adaptive
+    // relaxation stopped (on its way to the attractor it was reaching),
+    // then Anderson from the start and Newton from where that stopped.
+    let stages: [ForwardMethod] = contractive ? [.iterate, .anderson, .newton] : [.newton, .anderson, .newton]
+    let chosen = diagnostics.damping
     retryUnconverged(&states, &diagnostics, stages: stages.count) { stage, rows, current in
       let method = stages[stage]
       let from = method == .newton ? current.rows(rows) : start.rows(rows)
-      return relax(drives: drives.rows(rows), from: from, method: method, options: options, workspace: workspace)
+      // Newton converges within a few dozen steps from where it can, or
+      // not at all: its stages stop after `newtonFallbackIterations`.
+      var stageOptions = options
+      if method == .newton { stageOptions.maxIterations = min(options.maxIterations, Self.newtonFallbackIterations) }
+      var r = relax(drives: drives.rows(rows), from: from, method: method, options: stageOptions, workspace: workspace)
+      if stage == 0 && !contractive {
+        // Keep the damping the relaxation chose, for the adjoint.
+        for (i, p) in rows.enumerated() { r.diagnostics.damping[i] = chosen[p] }
+      }
+      return r
     }
     return SweepResult(states: states, diagnostics: diagnostics, slopes: nil)
   }
@@ -175,29 +191,55 @@ extension SteadyNetwork {
   }
 
   /// `steadyStates`, also returning the slopes D = f'(W x + a) at the states.
-  /// `certifyBelow`: see `spectralRadii`. `norm`: ‖W‖₂ from
-  /// `spectralNorm`, when the caller has it.
+  /// `certifyBelow`: see `stability`. `norm`: ‖W‖₂ from `spectralNorm`,
+  /// when the caller has it.
+  ///
+  /// With `allowingUnsettled`, a pattern whose solve fails or ends on a
+  /// point that is not an attractor is reported in the diagnostics
+  /// (`status` other than `.converged`) instead of thrown: its row of the
+  /// states is NaN (its last iterate is not a state); its slopes are those
+  /// of the last iterate (0 where not finite), for the stabiliser.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func settle(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
-    certifyBelow: Double = 1, norm: Double? = nil, workspace: GEMMWorkspace<T>
+    certifyBelow: Double = 1, norm: Double? = nil, allowingUnsettled: Bool = false, workspace: GEMMWorkspace<T>
   ) throws -> (states: Matrix<T>, slopes: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
     let norm = norm ?? spectralNorm()
     let relaxed = relaxKeepingSlopes(drives: drives, from: start, method: method, options: options, norm: norm,
                                      workspace: workspace)
-    let x = relaxed.states
+    var x = relaxed.states
     var diagnostics = relaxed.diagnostics
-    try diagnostics.check(solver: method.name, tolerance: options.tolerance)
-    let d = relaxed.slopes ?? slopes(states: x, drives: drives, workspace: workspace)
-    // Every state must be stable, whichever method found it: even plain
-    // relaxation stays on an unstable fixed point it starts exactly on.
-    diagnostics.spectralRadius = spectralRadii(slopes: d, certifyBelow: certifyBelow, norm: norm, workspace: workspace)
-    for p in 0..<diagnostics.count where !(diagnostics.spectralRadius[p] < 1) {
-      diagnostics.status[p] = .unstable
+    if !allowingUnsettled { try diagnostics.check(solver: method.name, tolerance: options.tolerance) }
+    var d = relaxed.slopes ?? slopes(states: x, drives: drives, workspace: workspace)
+    // Every state must be an attractor, whichever method found it: even
+    // plain relaxation stays on a saddle it starts exactly on.
+    let converged = diagnostics.settledRows
+    if converged.count == diagnostics.count {
+      let measures = stability(slopes: d, certifyBelow: certifyBelow, norm: norm, symmetric: symmetric,
+                               workspace: workspace)
+      diagnostics.spectralRadius = measures.radius
+      diagnostics.abscissa = measures.abscissa
+    } else if !converged.isEmpty {
+      let measures = stability(slopes: d.rows(converged), certifyBelow: certifyBelow, norm: norm,
+                               symmetric: symmetric, workspace: workspace)
+      for (r, p) in converged.enumerated() {
+        diagnostics.spectralRadius[p] = measures.radius[r]
+        diagnostics.abscissa[p] = measures.abscissa[r]
+      }
     }
-    try diagnostics.check(solver: method.name, tolerance: options.tolerance)
+    for p in converged where !(diagnostics.abscissa[p] < 1) { diagnostics.status[p] = .unstable }
+    if !allowingUnsettled { try diagnostics.check(solver: method.name, tolerance: options.tolerance) }
+    let n = shape.units
+    for p in 0..<diagnostics.count where diagnostics.status[p] != .converged {
+      x.withMutablePointer { ($0 + p * n).update(repeating: .nan, count: n) }
+      // The slopes at the last iterate stay (the stabiliser presses on
+      // them), unless they are not finite.
+      d.withMutablePointer { dp in
+        if (0..<n).contains(where: { !dp[p * n + $0].isFinite }) { (dp + p * n).update(repeating: 0, count: n) }
+      }
+    }
     return (x, d, diagnostics)
   }
 
@@ -277,6 +319,7 @@ extension SteadyNetwork {
       }
     }
     let states = unpermuted(x, order: order, width: n)
+    for p in 0..<count { diagnostics.damping[p] = mixer.damping(pattern: p) }
     let allConverged = diagnostics.status.allSatisfy { $0 == .converged }
     return SweepResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
   }
@@ -357,16 +400,72 @@ extension SteadyNetwork {
 protocol SweepMixer {
   associatedtype Scalar: KernelScalar
   mutating func next(pattern: Int, state: UnsafeMutablePointer<Scalar>, image: UnsafePointer<Scalar>, units: Int)
+  /// The damping the pattern's iteration ended with.
+  func damping(pattern: Int) -> Double
 }
 
 /// x ← (1 − ω) x + ω f(Wx + a), ω the damping.
 struct DampedMixer<T: KernelScalar>: SweepMixer {
   let damping: T
+  func damping(pattern: Int) -> Double { Double(damping) }
   func next(pattern: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int) {
     if damping == 1 {
       x.update(from: f, count: n)
     } else {
       for i in 0..<n { x[i] += damping * (f[i] - x[i]) }
+    }
+  }
+}
+
+/// Relaxation that chooses its damping per pattern: x ← (1 − ω) x + ω f(Wx + a)
+/// from ω = 1, with ω halved (down to `minimumDamping`) whenever the
+/// iteration grows or oscillates: when the smallest residual
+/// ‖f(Wx+a) − x‖∞ of a window of sweeps is not 10 % below the smallest of
+/// the window before. A window is ⌈10/ω⌉ sweeps (at most 160), about ten
+/// time constants of dx/dt = −x + f(Wx + a), so that a transient of the
+/// damped dynamics is not mistaken for a stall. The iteration goes on from
+/// where it is: the state found is the end of this one relaxation from the
+/// initial state. A fixed point whose D W has every eigenvalue λ at
+/// Re λ < 1 attracts the damped iteration once ω < 2(1 − Re λ)/|1 − λ|².
+struct AdaptiveDampedMixer<T: KernelScalar>: SweepMixer {
+  static var minimumDamping: Double { 1.0 / 256 }
+  var omega: [Double]
+  /// Per pattern: the smallest residual of the window before (∞ in the
+  /// first), of this window, and the sweeps this window has run.
+  var previousLowest: [Double]
+  var lowest: [Double]
+  var sweeps: [Int]
+
+  init(patterns: Int) {
+    omega = [Double](repeating: 1, count: patterns)
+    previousLowest = [Double](repeating: .infinity, count: patterns)
+    lowest = previousLowest
+    sweeps = [Int](repeating: 0, count: patterns)
+  }
+
+  func damping(pattern: Int) -> Double { omega[pattern] }
+
+  mutating func next(pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int) {
+    var residual = 0.0
+    for i in 0..<n { residual = max(residual, abs(Double(f[i] - x[i]))) }
+    lowest[p] = min(lowest[p], residual)
+    sweeps[p] += 1
+    if Double(sweeps[p]) >= min((10 / omega[p]).rounded(.up), 160) {
+      if !(lowest[p] < 0.9 * previousLowest[p]) && previousLowest[p] < .infinity
+        && omega[p] > Self.minimumDamping {
+        omega[p] /= 2
+        previousLowest[p] = .infinity
+      } else {
+        previousLowest[p] = lowest[p]
+      }
+      lowest[p] = .infinity
+      sweeps[p] = 0
+    }
+    let w = T(omega[p])
+    if omega[p] == 1 {
+      x.update(from: f, count: n)
+    } else {
+      for i in 0..<n { x[i] += w * (f[i] - x[i]) }
     }
   }
 }
@@ -385,6 +484,8 @@ struct AndersonMixer<T: KernelScalar>: SweepMixer {
   var residuals: [T]
   var filled: [Int]
   var head: [Int]
+
+  func damping(pattern: Int) -> Double { Double(damping) }
 
   init(patterns: Int, units: Int, memory: Int, regularization: T, damping: T) {
     self.memory = memory

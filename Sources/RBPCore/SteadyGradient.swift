@@ -135,6 +135,12 @@ public struct SteadyGradient<T: KernelScalar>: Sendable {
   public var adjoints: Matrix<T>
   public var forward: SolveDiagnostics
   public var adjoint: SolveDiagnostics
+  /// Per pattern: whether its state and adjoint were found (SPEC §1.1).
+  /// The objective and the gradient are the mean over the settled ones.
+  public var settled: [Bool] = []
+
+  /// Patterns left out of the objective and the gradient.
+  public var unsettledCount: Int { settled.lazy.filter { !$0 }.count }
 
   /// The gradient an optimizer steps along (negated for a reward).
   public var descentGradient: Parameters<T> { gradient.descending(goal) }
@@ -161,11 +167,15 @@ extension SteadyNetwork {
   /// The objective of a batch at its fixed points (no adjoint), each
   /// pattern relaxed from `start`, or from the batch's initial states, or
   /// zero: J = (1/P) Σ_p L_p of the network's loss, or `objective`'s value.
+  /// With `allowingUnsettled`, patterns whose state is not found are left
+  /// out (J is the mean over the others, NaN when none settled; their rows
+  /// of `states` are NaN) and reported in the diagnostics instead of thrown.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func evaluate(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
-    workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil
+    workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil,
+    allowingUnsettled: Bool = false
   ) throws -> (loss: Double, states: Matrix<T>, diagnostics: SolveDiagnostics) {
     try batch.check(against: shape)
     try settings.validate()
@@ -173,10 +183,22 @@ extension SteadyNetwork {
     let x0 = try startStates(start ?? batch.initial, count: batch.count)
     let (x, _, diagnostics) = try settle(drives: a, from: x0, method: settings.forward,
                                          options: settings.forwardOptions(for: T.self, units: shape.units),
-                                         workspace: workspace)
-    let active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
-    let value = x.withPointer { active.value(StateBlock(states: $0, rows: batch.count, units: shape.units, step: 0)) }
-    return (active.scaled(value, count: batch.count), x, diagnostics)
+                                         allowingUnsettled: allowingUnsettled, workspace: workspace)
+    var active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
+    let keep = diagnostics.settledRows
+    if keep.count == batch.count {
+      let value = x.withPointer { active.value(StateBlock(states: $0, rows: batch.count, units: shape.units, step: 0)) }
+      return (active.scaled(value, count: batch.count), x, diagnostics)
+    }
+    guard !keep.isEmpty, let restricted = active.restricted(to: keep) else {
+      if keep.isEmpty { return (.nan, x, diagnostics) }
+      try diagnostics.check(solver: settings.forward.name, tolerance: settings.forwardOptions(for: T.self, units: shape.units).tolerance)
+      return (.nan, x, diagnostics)
+    }
+    active = restricted
+    let settled = x.rows(keep)
+    let value = settled.withPointer { active.value(StateBlock(states: $0, rows: keep.count, units: shape.units, step: 0)) }
+    return (active.scaled(value, count: keep.count), x, diagnostics)
   }
 
   /// ∂J/∂θ for a batch by recurrent backpropagation.
@@ -194,28 +216,137 @@ extension SteadyNetwork {
   ///   - start: P×N states to start the forward solve from (a warm start),
   ///     or nil for the batch's initial states (zeros when it has none).
   ///   - objective: nil for the network's loss on its output units.
-  /// - Throws: `RBPError` for a solve that does not converge or blows up.
+  ///   - allowingUnsettled: leave the patterns whose state or adjoint is
+  ///     not found out of the objective and the gradient (the mean is then
+  ///     over the settled ones, SPEC §1.1) and report them in `settled`,
+  ///     instead of throwing. Their rows of `states` and `adjoints` are NaN.
+  /// - Throws: `RBPError` for a solve that does not converge or blows up
+  ///   (unless `allowingUnsettled`).
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func gradient(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
-    workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil
+    workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil,
+    allowingUnsettled: Bool = false
   ) throws -> SteadyGradient<T> {
     try batch.check(against: shape)
     try settings.validate()
-    let (count, n, i) = (batch.count, shape.units, shape.inputs)
+    let (count, n) = (batch.count, shape.units)
     let a = drives(batch.inputs, workspace: workspace)
     let x0 = try startStates(start ?? batch.initial, count: count)
     let stabilizer = settings.jacobianPenalty
     // ‖W‖₂ once: for the stability bound, and to tell whether the auto
     // solvers may sweep in blocks (a contraction).
     let norm = spectralNorm()
-    // With the stabiliser on, ρ is estimated wherever a bound cannot put it
-    // below the threshold, so that the penalty acts on estimates.
-    let (x, d, forward) = try settle(drives: a, from: x0, method: settings.forward,
+    // With the stabiliser on, α is computed wherever a bound cannot put it
+    // below the threshold, so that the penalty acts on it.
+    var (x, d, forward) = try settle(drives: a, from: x0, method: settings.forward,
                                      options: settings.forwardOptions(for: T.self, units: n),
-                                     certifyBelow: stabilizer?.threshold ?? 1, norm: norm, workspace: workspace)
+                                     certifyBelow: stabilizer?.threshold ?? 1, norm: norm,
+                                     allowingUnsettled: allowingUnsettled, workspace: workspace)
     let active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
+    var keep = forward.settledRows
+    var adjointFailures = SolveDiagnostics(count: count)
+    while true {
+      if keep.count == count {
+        var r = try gradient(states: x, slopes: d, forward: forward, batch: batch, objective: active, norm: norm,
+                             settings: settings, allowingUnsettled: allowingUnsettled, workspace: workspace)
+        let failed = r.adjoint.status.indices.filter { r.adjoint.status[$0] != .converged }
+        if failed.isEmpty {
+          r.settled = [Bool](repeating: true, count: count)
+          return r
+        }
+        for p in failed { adjointFailures.status[p] = r.adjoint.status[p]; adjointFailures.residuals[p] = r.adjoint.residuals[p]
+          adjointFailures.iterations[p] = r.adjoint.iterations[p] }
+        keep.removeAll { failed.contains($0) }
+        continue
+      }
+      guard let restricted = active.restricted(to: keep) else {
+        try forward.check(solver: settings.forward.name, tolerance: settings.forwardOptions(for: T.self, units: n).tolerance)
+        preconditionFailure("an unsettled pattern without a forward failure")
+      }
+      var out = SteadyGradient<T>(loss: .nan, penalty: 0, gradient: Parameters<T>(layout: parameters.layout),
+                                  goal: active.goal, states: x, adjoints: Matrix(rows: count, cols: n),
+                                  forward: forward, adjoint: adjointFailures)
+      if !keep.isEmpty {
+        let subset = batch.subset(keep)
+        var subForward = SolveDiagnostics(count: keep.count)
+        SolveDiagnostics.pick(forward, rows: keep, into: &subForward)
+        let r = try gradient(states: x.rows(keep), slopes: d.rows(keep), forward: subForward, batch: subset,
+                             objective: restricted, norm: norm, settings: settings,
+                             allowingUnsettled: allowingUnsettled, workspace: workspace)
+        let failed = r.adjoint.status.indices.filter { r.adjoint.status[$0] != .converged }
+        if !failed.isEmpty {
+          for i in failed {
+            let p = keep[i]
+            adjointFailures.status[p] = r.adjoint.status[i]
+            adjointFailures.residuals[p] = r.adjoint.residuals[i]
+            adjointFailures.iterations[p] = r.adjoint.iterations[i]
+          }
+          keep = keep.enumerated().filter { !failed.contains($0.offset) }.map(\.element)
+          continue
+        }
+        out.loss = r.loss
+        out.penalty = r.penalty
+        out.gradient = r.gradient
+        out.adjoint = adjointFailures
+        r.adjoint.merge(into: &out.adjoint, rows: keep, stage: 0)
+        out.adjoints.withMutablePointer { sp in r.adjoints.withPointer { rp in
+          sp.update(repeating: .nan, count: count * n)
+          for (i, p) in keep.enumerated() { (sp + p * n).update(from: rp + i * n, count: n) }
+        }}
+      } else {
+        out.adjoints.withMutablePointer { $0.update(repeating: .nan, count: count * n) }
+      }
+      // The stabiliser presses on the unsettled patterns too, at their last
+      // iterate with D held fixed (their state, and so D's dependence on
+      // W, is not known): (λ/2)‖D_p W‖_F², whose gradient (λ/P) d_pi² W_ij
+      // pulls the network back towards patterns that settle.
+      let unsettledRows = (0..<count).filter { forward.status[$0] != .converged }
+      if let stabilizer, !keep.isEmpty, !unsettledRows.isEmpty {
+        let scale = active.patternScale(keep.count)
+        let sign: Double = active.goal == .minimize ? 1 : -1
+        let n = shape.units
+        let w = parameters.values, wBase = parameters.layout.w.lowerBound
+        var extra = 0.0
+        var term = Parameters<T>(layout: parameters.layout)
+        for i in 0..<n {
+          var sum = 0.0
+          for p in unsettledRows { let dp = Double(d[p, i]); sum += dp * dp }
+          guard sum > 0 else { continue }
+          var rowNorm = 0.0
+          for j in 0..<n { let v = Double(w[wBase + i * n + j]); rowNorm += v * v }
+          extra += 0.5 * stabilizer.weight * sum * rowNorm
+          let factor = T(sign * stabilizer.weight * sum) * scale
+          for j in 0..<n { term.values[wBase + i * n + j] = factor * w[wBase + i * n + j] }
+        }
+        if symmetric { term.symmetrizeWeights() }
+        for j in term.values.indices { out.gradient.values[j] += term.values[j] }
+        out.penalty += active.scaled(extra, count: keep.count)
+      }
+      // A pattern whose adjoint failed is unsettled too: its state is not
+      // presented either.
+      for p in 0..<count where adjointFailures.status[p] != .converged && forward.status[p] == .converged {
+        x.withMutablePointer { ($0 + p * n).update(repeating: .nan, count: n) }
+        d.withMutablePointer { ($0 + p * n).update(repeating: 0, count: n) }
+      }
+      out.states = x
+      out.settled = (0..<count).map { keep.contains($0) }
+      return out
+    }
+  }
+
+  /// The part of `gradient` after the forward solve, on settled patterns:
+  /// the objective, the stabiliser, the adjoint and the sensitivity lemma.
+  /// The adjoint's failures are thrown, or returned in its diagnostics
+  /// when `allowingUnsettled`.
+  func gradient(
+    states x: Matrix<T>, slopes d: Matrix<T>, forward: SolveDiagnostics, batch: SteadyBatch<T>,
+    objective active: ActiveObjective<T>, norm: Double, settings: SteadySolverSettings, allowingUnsettled: Bool,
+    workspace: GEMMWorkspace<T>
+  ) throws -> SteadyGradient<T> {
+    let (count, n, i) = (batch.count, shape.units, shape.inputs)
+    let stabilizer = settings.jacobianPenalty
     var g = Matrix<T>(rows: count, cols: n)
     let value = x.withPointer { xp in g.withMutablePointer { gp in
       let block = StateBlock(states: xp, rows: count, units: n, step: 0)
@@ -225,17 +356,31 @@ extension SteadyNetwork {
     let scale = active.patternScale(count)
     // The stabiliser's penalty counts against the objective: added to a
     // loss, subtracted from a reward, and per pattern as the objective is.
+    // It applies where α(D W) (or ρ's bound on it) has reached the
+    // threshold: the margin that decides stability.
     let sign: Double = active.goal == .minimize ? 1 : -1
     var stabilized: [Int] = []
     var penalty = 0.0
     if let stabilizer {
-      stabilized = (0..<count).filter { !(forward.spectralRadius[$0] < stabilizer.threshold) }
+      stabilized = (0..<count).filter { !(forward.abscissa[$0] < stabilizer.threshold) }
       penalty = active.scaled(sign * addJacobianPenalty(weight: sign * stabilizer.weight, patterns: stabilized,
                                                         states: x, slopes: d, into: &g), count: count)
     }
-    let (s, adjoint) = try adjointStates(slopes: d, lossGradient: g, method: settings.adjoint,
-                                         options: settings.adjointOptions(for: T.self, units: n),
-                                         norm: norm, workspace: workspace)
+    let options = settings.adjointOptions(for: T.self, units: n)
+    let damping = forward.damping.contains { $0 < 1 } ? forward.damping : nil
+    let (s, adjoint): (Matrix<T>, SolveDiagnostics)
+    if allowingUnsettled {
+      try settings.adjoint.validate()
+      (s, adjoint) = self.adjoint(slopes: d, lossGradient: g, method: settings.adjoint, options: options, norm: norm,
+                                  damping: damping, workspace: workspace)
+      if !adjoint.allConverged {
+        return SteadyGradient(loss: .nan, penalty: 0, gradient: Parameters<T>(layout: parameters.layout),
+                              goal: active.goal, states: x, adjoints: s, forward: forward, adjoint: adjoint)
+      }
+    } else {
+      (s, adjoint) = try adjointStates(slopes: d, lossGradient: g, method: settings.adjoint, options: options,
+                                       norm: norm, damping: damping, workspace: workspace)
+    }
 
     var grad = Parameters<T>(layout: parameters.layout)
     let layout = parameters.layout
@@ -267,6 +412,7 @@ extension SteadyNetwork {
         }
       }
     }}}
+    if symmetric { grad.symmetrizeWeights() }
     return SteadyGradient(loss: active.scaled(value, count: count), penalty: penalty, gradient: grad, goal: active.goal,
                           states: x, adjoints: s, forward: forward, adjoint: adjoint)
   }

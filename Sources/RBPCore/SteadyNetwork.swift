@@ -13,6 +13,9 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   public var parameters: Parameters<T>
   public var activation: Activation
   public var loss: Loss
+  /// W = Wᵀ with a zero diagonal (Hopfield; `--symmetric`): the stability
+  /// test then uses the real spectrum of D^½ W D^½. Training keeps W so.
+  public var symmetric = false
 
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)

@@ -1,16 +1,23 @@
-// Stability of steady states: the spectral radius ρ(D W) at each pattern's
-// fixed point, where D = diag f'(W x + a). A fixed point is stable, an
-// attractor of x ← f(W x + a), and the iterated adjoint converges there,
-// exactly when ρ(D W) < 1 (SPEC §1.1).
+// Stability of steady states (SPEC §1.1): a fixed point is the network's
+// state when it is an attractor of dx/dt = −x + f(W x + a), that is when
+// every eigenvalue of D W has real part < 1 (the spectral abscissa
+// α(D W) < 1), where D = diag f'(W x + a). ρ(D W) < 1 (the condition for
+// the undamped iteration x ← f(W x + a)) implies it and is cheaper.
 //
-// Two steps, cheapest first:
+// Three steps, cheapest first:
 //   bound     ρ(D W) ≤ ‖D W‖₂ ≤ max_i d_i · ‖W‖₂, with ‖W‖₂ from Lanczos
 //             steps on WᵀW (once per batch, O(N²) per step) and a safety
 //             margin; a pattern whose bound is below 1 is stable.
 //   estimate  for the other patterns, batched power iteration on D W:
 //             V ← D ⊙ (V Wᵀ), one GEMM per step for all of them, and the
 //             mean growth rate over the last half of the steps (robust to a
-//             complex dominant pair).
+//             complex dominant pair); below 1, the pattern is stable.
+//   decide    for the patterns left, the rightmost eigenvalue itself: every
+//             eigenvalue of the dense D W (Hessenberg QR, Eigenvalues.swift)
+//             for N ≤ `denseAbscissaLimit`; for a symmetric W the largest
+//             eigenvalue of D^½ W D^½ (similar to D W) by Lanczos. Above the
+//             limit a general W keeps the estimate of ρ, which can only
+//             reject an attractor, never accept a saddle.
 //
 // Legend: P = patterns, N = units; D and V are P×N.
 
@@ -23,6 +30,20 @@ let stabilitySteps = 24
 /// Factor on the Lanczos estimate of ‖W‖₂, which approaches the norm from
 /// below.
 let normSafetyMargin = 1.1
+/// The most units for which the rightmost eigenvalue of a general D W is
+/// computed densely (about 13 N³ flops per pattern).
+public let denseAbscissaLimit = 1024
+/// Lanczos steps for the largest eigenvalue of a symmetric D^½ W D^½ (all
+/// N of them below this).
+let symmetricLanczosSteps = 64
+
+/// The stability of each pattern's state: ρ(D W) (a bound, an estimate or
+/// NaN where not needed) and the spectral abscissa α(D W) or an upper
+/// bound on it; a state is stable when `abscissa < 1`.
+public struct StabilityMeasures: Sendable {
+  public var radius: [Double]
+  public var abscissa: [Double]
+}
 
 extension SteadyNetwork {
   /// ‖W‖₂ estimated by the Lanczos method on WᵀW from a fixed start (so
@@ -112,6 +133,89 @@ extension SteadyNetwork {
     let estimates = powerIterationRadii(slopes: d.rows(open), workspace: workspace)
     for (r, p) in open.enumerated() { radii[p] = estimates[r] }
     return radii
+  }
+
+  /// ρ(D_p W) and α(D_p W) for every pattern (see the top of this file).
+  /// Where a bound or an estimate of ρ is below `certifyBelow`, it stands
+  /// for both (α ≤ ρ); elsewhere α is computed.
+  ///
+  /// - Parameters:
+  ///   - d: slopes D, P×N.
+  ///   - certifyBelow: at most 1; the stabiliser passes its threshold, so
+  ///     that it acts on α itself near the edge.
+  ///   - symmetric: W = Wᵀ (the real spectrum by Lanczos).
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func stability(
+    slopes d: Matrix<T>, certifyBelow: Double = 1, norm: Double? = nil, symmetric: Bool = false,
+    workspace: GEMMWorkspace<T>
+  ) -> StabilityMeasures {
+    let radius = spectralRadii(slopes: d, certifyBelow: certifyBelow, norm: norm, workspace: workspace)
+    var abscissa = radius
+    let limit = min(certifyBelow, 1)
+    for p in 0..<d.rows where !(radius[p] < limit) {
+      if radius[p].isNaN { continue }
+      if symmetric {
+        abscissa[p] = symmetricAbscissa(slopes: d.row(p))
+      } else if shape.units <= denseAbscissaLimit {
+        abscissa[p] = denseAbscissa(slopes: d.row(p))
+      }
+    }
+    return StabilityMeasures(radius: radius, abscissa: abscissa)
+  }
+
+  /// α(D W) of one pattern from every eigenvalue of the dense D W.
+  public func denseAbscissa(slopes d: [T]) -> Double {
+    let n = shape.units
+    let w = parameters.W.elements
+    var dw = [Double](repeating: 0, count: n * n)
+    for i in 0..<n {
+      let di = Double(d[i])
+      for j in 0..<n { dw[i * n + j] = di * Double(w[i * n + j]) }
+    }
+    return spectralAbscissa(dw, n: n)
+  }
+
+  /// The largest eigenvalue of D^½ W D^½ for a symmetric W (similar to
+  /// D W when every d_i > 0, and with the same spectrum's sign pattern
+  /// otherwise), by Lanczos with full reorthogonalisation: exact (to
+  /// rounding) when N ≤ `symmetricLanczosSteps`, the largest Ritz value
+  /// after that many steps otherwise.
+  public func symmetricAbscissa(slopes d: [T]) -> Double {
+    let n = shape.units
+    let w = parameters.W.elements
+    let root = d.map { Double($0).magnitude.squareRoot() }
+    guard root.allSatisfy({ $0.isFinite }) else { return .infinity }
+    let steps = min(n, symmetricLanczosSteps)
+    var q = [[Double]]()
+    var start = (0..<n).map { 1 + 0.5 * sin(Double($0) * 1.7) }
+    let startNorm = start.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    start = start.map { $0 / startNorm }
+    q.append(start)
+    var alphas: [Double] = [], betas: [Double] = []
+    for step in 0..<steps {
+      let v = q[step]
+      // r = D^½ W D^½ v
+      let scaled = (0..<n).map { root[$0] * v[$0] }
+      var r = [Double](repeating: 0, count: n)
+      for i in 0..<n {
+        var sum = 0.0
+        for j in 0..<n { sum += Double(w[i * n + j]) * scaled[j] }
+        r[i] = root[i] * sum
+      }
+      let alpha = zip(r, v).reduce(0) { $0 + $1.0 * $1.1 }
+      alphas.append(alpha)
+      for u in q {
+        let c = zip(r, u).reduce(0) { $0 + $1.0 * $1.1 }
+        for j in 0..<n { r[j] -= c * u[j] }
+      }
+      let beta = r.reduce(0) { $0 + $1 * $1 }.squareRoot()
+      guard alpha.isFinite && beta.isFinite else { return .infinity }
+      if beta <= 1e-13 * max(abs(alpha), 1) || step == steps - 1 { break }
+      betas.append(beta)
+      q.append(r.map { $0 / beta })
+    }
+    return largestEigenvalue(diagonal: alphas, offDiagonal: Array(betas.prefix(alphas.count - 1)))
   }
 
   /// The batched power iteration V ← D ⊙ (V Wᵀ) from a fixed start: the

@@ -17,6 +17,8 @@ public enum HistoryKey: String, CaseIterable, Sendable {
   case adjointIterationsMean = "adjoint_iterations_mean", adjointIterationsMax = "adjoint_iterations_max"
   case maxResidual = "max_residual", maxSpectralRadius = "max_spectral_radius"
   case fallbacks, penalty
+  case maxAbscissa = "max_abscissa", damping, unsettled, valUnsettled = "val_unsettled"
+  case stabilityWeight = "stability_weight"
 }
 
 /// Per-epoch metrics, one value per epoch in each series.

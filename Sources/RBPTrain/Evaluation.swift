@@ -15,8 +15,13 @@ public struct Evaluation<T: KernelScalar>: Sendable {
   public var accuracy: Double?
   /// The task's "solved" rule on all outputs; nil without a task.
   public var solved: Bool?
-  /// Steady models: the fixed points reached (P×N), for warm starts.
+  /// Steady models: the fixed points reached (P×N), for warm starts; NaN
+  /// rows for unsettled patterns.
   public var states: Matrix<T>?
+  /// Steady models: the patterns whose state was not found (SPEC §1.1);
+  /// they are left out of the loss and count as wrong for the accuracy and
+  /// "solved".
+  public var unsettled: Int = 0
 }
 
 /// Evaluates `parameters` (configured as in `plan`) on `data`.
@@ -34,10 +39,13 @@ public func evaluate<T: KernelScalar>(
   let outputs: [T], targets: [T], mask: [T]?
   switch data {
   case .steady(let b):
-    let net = try SteadyNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss)
-    let r = try net.evaluate(batch: b, settings: plan.steady, start: start, workspace: workspace)
+    var net = try SteadyNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss)
+    net.symmetric = plan.symmetric
+    let r = try net.evaluate(batch: b, settings: plan.steady, start: start, workspace: workspace,
+                             allowingUnsettled: true)
     result.loss = r.loss
     result.states = r.states
+    result.unsettled = r.diagnostics.count - r.diagnostics.settledRows.count
     let (first, o) = (net.shape.firstOutput, net.shape.outputs)
     outputs = (0..<b.count).flatMap { p in (0..<o).map { r.states[p, first + $0] } }
     targets = b.targets.elements
@@ -57,6 +65,8 @@ public func evaluate<T: KernelScalar>(
     var right = 0, total = 0
     for i in outputs.indices where (mask?[i] ?? 1) != 0 {
       total += 1
+      // An unsettled pattern's outputs (NaN) are wrong.
+      if outputs[i].isNaN { continue }
       let ok = task.map { $0.isSolved(outputs: [outputs[i]], targets: [targets[i]], mask: nil) }
         ?? ((outputs[i] > 0.5) == (targets[i] > 0.5))
       if ok { right += 1 }
@@ -64,11 +74,12 @@ public func evaluate<T: KernelScalar>(
     result.accuracy = Double(right) / Double(max(total, 1))
   }
   result.solved = task?.isSolved(outputs: outputs, targets: targets, mask: mask)
+  if result.unsettled > 0 && result.solved != nil { result.solved = false }
   return result
 }
 
 extension Evaluation {
   init(loss: Double) {
-    self.init(loss: loss, accuracy: nil, solved: nil, states: nil)
+    self.init(loss: loss, accuracy: nil, solved: nil, states: nil, unsettled: 0)
   }
 }

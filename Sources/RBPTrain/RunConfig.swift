@@ -70,6 +70,8 @@ public struct RunConfig: Equatable, Sendable {
   public var stabilityWeight: Double?
   public var stabilityThreshold: Double?
   public var maxRetries: Int?
+  public var maxUnsettled: Double?
+  public var symmetric: Bool?
 
   public init() {}
 
@@ -94,6 +96,9 @@ public struct RunConfig: Equatable, Sendable {
               group: .network, onResume: .fixed),
       .number("leak", \.leak, .rate, default: 1, help: "Leak α of x(t) = (1−α) x(t−1) + α f(…).", group: .trajectory,
               scope: .trajectory, onResume: .fixed),
+      .flag("symmetric", \.symmetric,
+            help: "Hopfield weights: W = Wᵀ with a zero diagonal, kept so by the optimizer (steady models).",
+            group: .network, scope: .steady, onResume: .fixed),
       .number("gain", \.gain, .nonNegative, rule: "0.4/max f' for steady models (a contractive start), 1 for trajectories",
               help: "Scale of the random initial weights: ‖W‖₂ ≈ 2·gain.", group: .network, onResume: .fixed),
       // Steady solvers.
@@ -125,8 +130,8 @@ public struct RunConfig: Equatable, Sendable {
       .number("stability_weight", \.stabilityWeight, .nonNegative, default: standard.weight,
               help: "Weight λ of the jacobian stabiliser.", group: .stabilizer, scope: .steady, onResume: .fixed),
       .number("stability_threshold", \.stabilityThreshold, .nonNegative, default: standard.threshold,
-              help: "Estimated ρ(D W) from which the stabiliser applies to a pattern.", group: .stabilizer,
-              scope: .steady, onResume: .fixed),
+              help: "The largest real part of D W's eigenvalues (α, or ρ's bound on it) from which the stabiliser applies to a pattern; its weight then adapts from stability_weight.",
+              group: .stabilizer, scope: .steady, onResume: .fixed),
       .flag("warm_start", \.warmStart,
             help: "Start each training step's solves from the pattern's last fixed point (faster; validation and eval always relax from the initial state).",
             group: .run, scope: .steady, onResume: .fixed),
@@ -167,6 +172,9 @@ public struct RunConfig: Equatable, Sendable {
       .integer("max_retries", \.maxRetries, 0...Int.max, default: 4,
                help: "Failed steps in a row retried at half the learning rate before the run stops.", group: .run,
                onResume: .mayChange),
+      .number("max_unsettled", \.maxUnsettled, .fraction, default: 0.1,
+              help: "Fraction of a step's patterns that may be unsettled (left out of its gradient); above it the step counts as failed.",
+              group: .run, scope: .steady, onResume: .mayChange),
     ]
   }()
 

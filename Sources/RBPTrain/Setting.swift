@@ -80,6 +80,7 @@ public struct Setting: Sendable {
     public static let rate = Interval(lower: 0, lowerOpen: true, upper: 1, upperOpen: false)
     /// [0, 1)
     public static let coefficient = Interval(lower: 0, lowerOpen: false, upper: 1, upperOpen: true)
+    public static let fraction = Interval(lower: 0, lowerOpen: false, upper: 1, upperOpen: false)
 
     public func contains(_ x: Double) -> Bool {
       guard x.isFinite else { return false }

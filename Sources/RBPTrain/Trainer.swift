@@ -6,11 +6,18 @@
 // resume exactly (parameters, optimizer, counters, history, configuration,
 // and the warm starts when they are on).
 //
-// Failure policy. A step whose solves fail (no converged, stable steady
-// state for some pattern, or a non-finite loss or gradient) means the
+// Unsettled patterns (steady models, SPEC §1.1). A pattern whose state
+// (an attractor reached from its initial state) or adjoint is not found in
+// a step is left out of that step's gradient, which is the mean over the
+// settled ones; the epoch's report counts and names them. Validation counts
+// its unsettled patterns as wrong.
+//
+// Failure policy. A step with more than `maxUnsettled` of its patterns
+// unsettled, or a non-finite loss or gradient, means the
 // previous update went too far: it is undone, the learning rate is halved
 // for the rest of the run, and the update is taken again from the previous
-// parameters; validation that fails is treated the same way. After
+// parameters; validation whose every pattern is unsettled, or whose loss is
+// not finite, is treated the same way. After
 // `maxRetries` such rejections in a row, or a failure with nothing to undo,
 // the run stops: the last good state (the end of the last epoch that
 // validated and whose parameters gave the next step's gradient) is written
@@ -44,6 +51,11 @@ public struct EpochReport: Sendable, Equatable {
   public var solved: Bool
   public var seconds: Double
   public var patternsPerSecond: Double
+  /// Steady models: the training patterns left out of a step's gradient in
+  /// this epoch (dataset indices, each once), and the validation patterns
+  /// that did not settle (counted as wrong).
+  public var unsettledPatterns: [Int] = []
+  public var validationUnsettled: Int = 0
 }
 
 /// How a run ended.
@@ -110,17 +122,24 @@ public final class StopRequest: @unchecked Sendable {
 struct SolveStats: Sendable {
   var forwardIterations = 0, forwardMax = 0, adjointIterations = 0, adjointMax = 0, patterns = 0
   var maxResidual = 0.0, maxRadius = 0.0, fallbacks = 0, penalty = 0.0
+  var maxAbscissa = 0.0, minDamping = 1.0, settled = 0
+  /// Positions in the shard's rows of the patterns left out.
+  var unsettledRows: [Int] = []
 
   init() {}
 
   /// The statistics of one gradient's solves.
   init(_ g: SteadyGradient<some KernelScalar>) {
     patterns = g.forward.count
+    settled = g.settled.filter { $0 }.count
+    unsettledRows = g.settled.indices.filter { !g.settled[$0] }
+    maxAbscissa = g.forward.abscissa.filter { !$0.isNaN }.max() ?? 0
+    minDamping = g.forward.damping.min() ?? 1
     forwardIterations = g.forward.iterations.reduce(0, +)
     forwardMax = g.forward.iterations.max() ?? 0
     adjointIterations = g.adjoint.iterations.reduce(0, +)
     adjointMax = g.adjoint.iterations.max() ?? 0
-    maxResidual = g.forward.residuals.max() ?? 0
+    maxResidual = g.settled.indices.filter { g.settled[$0] }.map { g.forward.residuals[$0] }.max() ?? 0
     maxRadius = g.forward.spectralRadius.filter { !$0.isNaN }.max() ?? 0
     fallbacks = g.forward.fallbacks.filter { $0 > 0 }.count + g.adjoint.fallbacks.filter { $0 > 0 }.count
     penalty = g.penalty * Double(g.forward.count)
@@ -136,6 +155,23 @@ struct SolveStats: Sendable {
     maxRadius = max(maxRadius, other.maxRadius)
     fallbacks += other.fallbacks
     penalty += other.penalty
+    maxAbscissa = max(maxAbscissa, other.maxAbscissa)
+    minDamping = min(minDamping, other.minDamping)
+    settled += other.settled
+  }
+}
+
+/// A failure of a training step that undoing the last update and retrying
+/// at a lower rate may cure (see the failure policy above).
+protocol StepFailure: Error, CustomStringConvertible {}
+extension RBPError: StepFailure {}
+
+/// A step with more unsettled patterns than `max_unsettled` allows.
+struct UnsettledStep: StepFailure {
+  var step: Int, unsettled: Int, patterns: Int, limit: Double, first: Int
+  var description: String {
+    "\(unsettled) of the \(patterns) patterns of step \(step) did not settle (pattern \(first) first), "
+      + "more than max_unsettled = \(limit) allows"
   }
 }
 
@@ -171,6 +207,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// the last save (nil: only every `checkpointEvery` epochs and at the end).
   /// Does not change any result.
   public var checkpointSeconds: Double? = nil
+  /// The stabiliser's weight this epoch: the plan's, adapted after each
+  /// epoch (`adaptStabilityWeight`) and recorded in the history, from which
+  /// a resumed run takes it.
+  var stabilityWeight: Double? = nil
   /// Polled before each minibatch and after each epoch.
   public var stopRequest = StopRequest.shared
   /// The run's identity (`TrainingPlan.identity(dataHash:)`) and the hash
@@ -227,7 +267,37 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     } else {
       var rng = SeededGenerator(seed: plan.seed)
       parameters = Parameters<T>.random(layout: layout, gain: plan.gain, using: &rng)
+      if plan.symmetric { parameters.makeWeightsSymmetric() }
       progress = RunProgress(optimizer: try Optimizer<T>(settings: plan.optimizer, layout: layout), seed: plan.seed)
+    }
+    if plan.symmetric && !parameters.weightsAreSymmetric {
+      throw ConfigError("\(checkpoint): --symmetric needs W = Wᵀ with a zero diagonal, and the checkpoint's W is not")
+    }
+    if let base = plan.steady.jacobianPenalty?.weight {
+      stabilityWeight = progress.history[.stabilityWeight]?.last ?? base
+    }
+  }
+
+  /// The plan's steady solver settings with this epoch's stabiliser weight.
+  var steadySettings: SteadySolverSettings {
+    var settings = plan.steady
+    if let weight = stabilityWeight, case let .jacobian(_, threshold) = settings.stabilizer {
+      settings.stabilizer = .jacobian(weight: weight, threshold: threshold)
+    }
+    return settings
+  }
+
+  /// The stabiliser's weight after an epoch: 1.5 times larger (up to 10
+  /// times the configured one) when the epoch rejected a step or left a
+  /// training pattern unsettled, brought back towards the configured one
+  /// (× 0.7) when every pattern stayed well inside the threshold (α below
+  /// 0.9 of it), else kept.
+  func adaptStabilityWeight(stats: SolveStats, rejected: Int, unsettled: Int) {
+    guard let weight = stabilityWeight, let (base, threshold) = plan.steady.jacobianPenalty else { return }
+    if rejected > 0 || unsettled > 0 {
+      stabilityWeight = min(weight * 1.5, base * 10)
+    } else if stats.maxAbscissa < 0.9 * threshold {
+      stabilityWeight = max(weight * 0.7, base)
     }
   }
 
@@ -244,22 +314,43 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     if progress.epoch >= plan.epochs { try saveCheckpoint() }
     // A resumed run that already met its stopping rule (solved, or at its
     // target loss) has nothing left to train: it is left as it is.
-    if progress.epoch > 0, plan.stopWhenSolved || plan.targetLoss != nil, let (loss, _, solved) = try validate(),
+    if progress.epoch > 0, plan.stopWhenSolved || plan.targetLoss != nil, let (loss, _, solved, _) = try validate(),
        (plan.stopWhenSolved && solved) || (plan.targetLoss.map { loss <= $0 } ?? false) {
       return TrainingOutcome(epochs: progress.epoch, final: nil, stoppedEarly: true, seconds: 0, checkpoint: checkpointPath)
     }
     /// The update before the current parameters, to undo it.
     var previous: (parameters: Parameters<T>, optimizer: Optimizer<T>, gradient: Parameters<T>)? = nil
     var retries = 0, rejected = 0
+    /// Steps in a row taken with too many unsettled patterns (see below).
+    var forced = 0
     /// Runs `body` until it succeeds; after each failure of a solve, undoes
     /// the last update and takes it again at half the learning rate, or
-    /// stops the run when that is not possible.
-    func retrying<R>(_ body: () throws -> R) throws -> R {
+    /// stops the run when that is not possible. A step that still has too
+    /// many unsettled patterns after its retries is the parameters' own
+    /// doing, not the last update's: it is taken all the same, on its
+    /// settled patterns and the stabiliser (raised by half, which presses on
+    /// the unsettled ones too); after `maxRetries` such steps in a row the
+    /// run stops.
+    func retrying<R>(_ body: (_ accepting: Bool) throws -> R) throws -> R {
       while true {
-        do { return try body() } catch let error as RBPError {
+        do {
+          let result = try body(false)
+          forced = 0
+          return result
+        } catch let error as any StepFailure {
           guard let p = previous, retries < plan.maxRetries else {
-            try stop(reason: retries > 0
-              ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)")
+            let reason = retries > 0 ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)"
+            if error is UnsettledStep && forced < plan.maxRetries {
+              forced += 1
+              if let weight = stabilityWeight, let base = plan.steady.jacobianPenalty?.weight {
+                stabilityWeight = min(weight * 1.5, base * 10)
+              }
+              retries = 0
+              do { return try body(true) } catch let again as any StepFailure {
+                try stop(reason: "\(again) (after \(forced) steps in a row with too many unsettled patterns)")
+              }
+            }
+            try stop(reason: forced > 0 ? "\(reason) (after \(forced) steps in a row with too many unsettled patterns)" : reason)
           }
           retries += 1
           rejected += 1
@@ -277,19 +368,29 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       var lossSum = 0.0, patterns = 0
       rejected = 0
       var stats = SolveStats()
+      var unsettled = Set<Int>()
       while let (indices, batch) = try nextMinibatch() {
         if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? checkpoint) }
-        let (loss, gradient, shardStats) = try retrying {
+        let (loss, gradient, shardStats) = try retrying { accepting in
           let r = try minibatchGradient(batch, indices: indices)
+          if plan.model == .steady {
+            let left = r.2.patterns - r.2.settled
+            if (Double(left) > plan.maxUnsettled * Double(indices.count) && !accepting) || r.2.settled == 0 {
+              throw UnsettledStep(step: progress.step, unsettled: left, patterns: indices.count,
+                                  limit: plan.maxUnsettled, first: r.2.unsettledRows.first.map { indices[$0] } ?? 0)
+            }
+          }
           guard r.0.isFinite, r.1.values.allSatisfy({ $0.isFinite }) else {
             throw RBPError.nonFinite(solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: progress.step)
           }
           return r
         }
         if let pending = pendingGood { lastGood = pending; pendingGood = nil }
+        for r in shardStats.unsettledRows { unsettled.insert(indices[r]) }
         stats.add(shardStats)
-        lossSum += loss * Double(indices.count)
-        patterns += indices.count
+        let counted = plan.model == .steady ? shardStats.settled : indices.count
+        lossSum += loss * Double(counted)
+        patterns += counted
         previous = (parameters, progress.optimizer, gradient)
         progress.optimizer.apply(gradient, to: &parameters, learningRate: progress.learningRate)
         retries = 0
@@ -302,15 +403,20 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       if let first = progress.history[.loss]?.first, trainingLoss > divergenceFactor * max(first, 1e-3) {
         try stop(reason: "diverged: the training loss grew from \(first) to \(trainingLoss)")
       }
-      let (validationLoss, accuracy, solved) = try retrying {
-        let v = try validate() ?? (trainingLoss, nil, false)
+      let (validationLoss, accuracy, solved, validationUnsettled) = try retrying { _ in
+        let v = try validate() ?? (trainingLoss, nil, false, 0)
         guard v.0.isFinite else { throw RBPError.nonFinite(solver: "validation", pattern: 0, iterations: epoch) }
         return v
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
-      let r = EpochReport(epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
+      var r = EpochReport(epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
                           validationLoss: validationLoss, validationAccuracy: accuracy, solved: solved,
                           seconds: seconds, patternsPerSecond: Double(patterns) / max(seconds, 1e-9))
+      r.unsettledPatterns = unsettled.sorted()
+      r.validationUnsettled = validationUnsettled
+      // The weight the next epoch starts with is recorded (a resumed run
+      // takes it from the history).
+      adaptStabilityWeight(stats: stats, rejected: rejected, unsettled: unsettled.count)
       record(r, stats: stats, rejected: rejected)
       last = r
       report(r)
@@ -367,6 +473,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       append(.maxSpectralRadius, stats.maxRadius)
       append(.fallbacks, Double(stats.fallbacks))
       append(.penalty, stats.penalty / count)
+      append(.maxAbscissa, stats.maxAbscissa)
+      append(.damping, stats.minDamping)
+      append(.unsettled, Double(r.unsettledPatterns.count))
+      append(.valUnsettled, Double(r.validationUnsettled))
+      if let weight = stabilityWeight { append(.stabilityWeight, weight) }
     }
   }
 
@@ -389,7 +500,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     let workers = min(plan.threads, shards.count)
     let cache: SteadyStateCache<T>? = plan.warmStart ? warm : nil
     let params = parameters
-    let plan = plan, workspaces = workspaces
+    let plan = plan, workspaces = workspaces, settings = steadySettings
     // Threads without a shard of their own work inside the matrix products
     // (the same bits either way).
     let productThreads = max(1, plan.threads / max(workers, 1))
@@ -400,7 +511,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
             return try Self.shardGradient(plan, windows[s], params, workspace: workspaces[w], productThreads: productThreads)
           }
           return try Self.shardGradient(plan, batch!, params, shards[s], indices: shards[s].map { indices[$0] },
-                                        cache: cache, workspace: workspaces[w], productThreads: productThreads)
+                                        cache: cache, settings: settings, workspace: workspaces[w],
+                                        productThreads: productThreads)
         }
       }
     }
@@ -408,17 +520,31 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     var loss = 0.0
     var stats = SolveStats()
     var solved: [(states: Matrix<T>, indices: [Int])] = []
-    for (s, result) in slots.all.enumerated() {
-      let r = try result!.get()
-      let weight = T(shards[s].count) / T(count)
+    let results = try slots.all.map { try $0!.get() }
+    // Each shard's mean counts by its settled patterns (all of them for
+    // trajectories): the minibatch's mean is over the settled ones.
+    let counts = results.enumerated().map { s, r in plan.model == .steady ? r.stats.settled : shards[s].count }
+    let settled = counts.reduce(0, +)
+    for (s, r) in results.enumerated() {
+      // Positions in the minibatch, for the epoch's list of unsettled patterns.
+      var shardStats = r.stats
+      shardStats.unsettledRows = r.stats.unsettledRows.map { shards[s][$0] }
+      stats.add(shardStats)
+      stats.unsettledRows += shardStats.unsettledRows
+      guard counts[s] > 0 else { continue }
+      let weight = T(counts[s]) / T(settled)
       for i in total.values.indices { total.values[i] += weight * r.gradient.values[i] }
-      loss += r.loss * Double(shards[s].count)
-      stats.add(r.stats)
-      if let states = r.states { solved.append((states, shards[s].map { indices[$0] })) }
+      loss += r.loss * Double(counts[s])
+      if let states = r.states {
+        let rows = r.stats.unsettledRows.isEmpty ? Array(0..<shards[s].count)
+          : (0..<shards[s].count).filter { !r.stats.unsettledRows.contains($0) }
+        solved.append((states.rows(rows), rows.map { indices[shards[s][$0]] }))
+      }
     }
-    // Warm starts are kept only from minibatches whose every shard succeeded.
+    // Warm starts are kept only from minibatches whose every shard succeeded,
+    // and only for settled patterns.
     if plan.warmStart { for (states, idx) in solved { warm.store(states, for: idx) } }
-    return (loss / Double(count), total, stats)
+    return (settled > 0 ? loss / Double(settled) : .nan, total, stats)
   }
 
   struct ShardResult {
@@ -430,13 +556,14 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
 
   static func shardGradient(
     _ plan: TrainingPlan, _ batch: DatasetContents<T>, _ params: Parameters<T>, _ rows: [Int], indices: [Int],
-    cache: SteadyStateCache<T>?, workspace: GEMMWorkspace<T>, productThreads: Int = 1
+    cache: SteadyStateCache<T>?, settings: SteadySolverSettings, workspace: GEMMWorkspace<T>, productThreads: Int = 1
   ) throws -> ShardResult {
     switch batch {
     case .steady(let b):
-      let net = try SteadyNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
-      let g = try net.gradient(batch: b.subset(rows), settings: plan.steady, start: cache?.start(for: indices),
-                               workspace: workspace)
+      var net = try SteadyNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
+      net.symmetric = plan.symmetric
+      let g = try net.gradient(batch: b.subset(rows), settings: settings, start: cache?.start(for: indices),
+                               workspace: workspace, allowingUnsettled: true)
       return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states, stats: SolveStats(g))
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
@@ -462,10 +589,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// test set (the epoch's training loss stands in, and nothing extra is
   /// read). Exactly what `rbp eval` computes: every pattern relaxes from its
   /// initial state, never from a warm start.
-  func validate() throws -> (Double, Double?, Bool)? {
+  func validate() throws -> (Double, Double?, Bool, Int)? {
     guard let data = test ?? stream.contents else { return nil }
     let e = try evaluate(data, parameters: parameters, plan: plan, task: summary.task, workspace: workspaces[0])
-    return (e.loss, e.accuracy, e.solved ?? false)
+    return (e.loss, e.accuracy, e.solved ?? false, e.unsettled)
   }
 
   /// The run's state as a checkpoint.

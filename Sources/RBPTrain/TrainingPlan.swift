@@ -73,6 +73,10 @@ public struct TrainingPlan: Sendable {
   public var stopWhenSolved: Bool
   public var warmStart: Bool
   public var maxRetries: Int
+  /// Steady models: the fraction of a step's patterns that may be unsettled.
+  public var maxUnsettled: Double
+  /// Steady models: W = Wᵀ with a zero diagonal.
+  public var symmetric: Bool
 }
 
 extension RunConfig {
@@ -169,7 +173,7 @@ extension RunConfig {
                         lrDecay: c.lrDecay!, epochs: c.epochs!, batch: c.batch!, seed: UInt64(c.seed!),
                         threads: c.threads!, doublePrecision: double, checkpointEvery: c.checkpointEvery!,
                         targetLoss: c.targetLoss, stopWhenSolved: c.stopWhenSolved!, warmStart: c.warmStart!,
-                        maxRetries: c.maxRetries!)
+                        maxRetries: c.maxRetries!, maxUnsettled: c.maxUnsettled ?? 1, symmetric: c.symmetric ?? false)
   }
 }
 
