@@ -13,6 +13,13 @@
 //                            inputs two steps earlier (masked for t ≤ 2)
 //   sine         trajectory  no input; one output traces 0.8 sin(2πt/20), T = 40,
 //                            from the learned x0
+//   memory       steady or   K random ±1 patterns over N units (5 × 24); each cue
+//                trajectory  is a pattern with a fraction of its signs flipped
+//                            (0.2), scaled by 0.5; targets 0.9 · pattern on every
+//                            unit. `--cue input` (steady): the cue is the input
+//                            (identity coupling). `--cue initial` (trajectory,
+//                            T = 10): the cue is x(0) (/initial), the input is
+//                            zero, and the mask covers the last 3 steps
 
 import Foundation
 import RBPKernels
@@ -22,14 +29,16 @@ public enum ClassicTask: String, CaseIterable, Sendable, Codable {
   case xor, encoder, patterns, figure8
   case delayedXor = "delayed-xor"
   case sine
+  case memory
 
-  public var isSteady: Bool { [.xor, .encoder, .patterns].contains(self) }
+  /// Whether the task's dataset is steady (memory: with the cue as input).
+  public var isSteady: Bool { [.xor, .encoder, .patterns, .memory].contains(self) }
 
   /// The activation the task's targets are scaled for.
   public var activation: Activation {
     switch self {
     case .xor, .encoder: return .logistic
-    case .patterns, .figure8, .delayedXor, .sine: return .tanh
+    case .patterns, .figure8, .delayedXor, .sine, .memory: return .tanh
     }
   }
 
@@ -42,6 +51,7 @@ public enum ClassicTask: String, CaseIterable, Sendable, Codable {
     case .figure8: return 16
     case .delayedXor: return 12
     case .sine: return 8
+    case .memory: return 24
     }
   }
 
@@ -56,6 +66,8 @@ public enum ClassicTask: String, CaseIterable, Sendable, Codable {
       return "every output within 0.1 of its target at every step"
     case .delayedXor:
       return "on the test sequences, every unmasked output has the sign of its target"
+    case .memory:
+      return "on the test cues, every unit has the sign of its pattern bit (at every unmasked step)"
     }
   }
 }
@@ -70,11 +82,18 @@ public enum TaskData<T: KernelScalar>: Sendable {
 public struct TaskOptions: Sendable {
   /// patterns: stored patterns (4); delayed-xor: training sequences (32).
   public var count: Int?
-  /// patterns: bits per pattern (16); delayed-xor, sine, figure8: steps.
+  /// patterns, memory: bits per pattern (16, 24); delayed-xor, sine, figure8: steps.
   public var length: Int?
-  public init(count: Int? = nil, length: Int? = nil) {
+  /// memory: where the cue goes, the input (steady) or the initial state
+  /// (trajectory).
+  public var cueAsInitialState = false
+  /// memory: the fraction of a pattern's signs a cue flips.
+  public var flips: Double?
+  public init(count: Int? = nil, length: Int? = nil, cueAsInitialState: Bool = false, flips: Double? = nil) {
     self.count = count
     self.length = length
+    self.cueAsInitialState = cueAsInitialState
+    self.flips = flips
   }
 }
 
@@ -146,6 +165,42 @@ extension ClassicTask {
                                    outputWidth: 1, mask: m)
       }
       return .trajectory(train: try sequences(count), test: try sequences(count))
+    case .memory:
+      let (k, n) = (options.count ?? 5, options.length ?? 24)
+      let fraction = options.flips ?? 0.2
+      guard k >= 1 && n >= 2 else { throw RBPError.invalid("memory needs count >= 1 and length >= 2") }
+      guard fraction >= 0 && fraction <= 1 else { throw RBPError.invalid("memory: --flips must be in [0, 1], got \(fraction)") }
+      let stored = (0..<k).map { _ in (0..<n).map { _ in Bool.random(using: &rng) ? 1.0 : -1.0 } }
+      let flipped = Int((fraction * Double(n)).rounded())
+      let steps = 10, masked = 7
+      func cues(_ perPattern: Int) throws -> TaskData<T> {
+        var cue: [[T]] = [], targets: [[T]] = []
+        for pattern in stored {
+          for _ in 0..<perPattern {
+            let flip = Set((0..<n).shuffled(using: &rng).prefix(flipped))
+            cue.append((0..<n).map { T(0.5 * (flip.contains($0) ? -pattern[$0] : pattern[$0])) })
+            targets.append(pattern.map { T(0.9 * $0) })
+          }
+        }
+        guard options.cueAsInitialState else {
+          return .steady(train: try SteadyBatch(inputs: Matrix(cue), targets: Matrix(targets)), test: nil)
+        }
+        let count = cue.count
+        var y: [T] = [], m: [T] = []
+        for p in 0..<count {
+          for t in 1...steps {
+            y += targets[p]
+            m += [T](repeating: t > masked ? 1 : 0, count: n)
+          }
+        }
+        return .trajectory(train: try TrajectoryBatch(count: count, steps: steps, inputs: [], inputWidth: 0, targets: y,
+                                                      outputWidth: n, mask: m, initial: Matrix(cue)), test: nil)
+      }
+      switch (try cues(16), try cues(8)) {
+      case let (.steady(train, _), .steady(test, _)): return .steady(train: train, test: test)
+      case let (.trajectory(train, _), .trajectory(test, _)): return .trajectory(train: train, test: test)
+      default: preconditionFailure("memory: the training and test cues are of one kind")
+      }
     case .sine:
       let steps = options.length ?? 40
       let y = (1...steps).map { T(0.8 * sin(2 * Double.pi * Double($0) / 20)) }
@@ -167,7 +222,7 @@ extension ClassicTask {
       let (x, y) = (Double(outputs[i]), Double(targets[i]))
       switch self {
       case .xor, .encoder: if (x > 0.5) != (y > 0.5) { return false }
-      case .patterns, .delayedXor: if (x > 0) != (y > 0) { return false }
+      case .patterns, .delayedXor, .memory: if (x > 0) != (y > 0) { return false }
       case .figure8, .sine: if !(abs(x - y) < 0.1) { return false }
       }
     }

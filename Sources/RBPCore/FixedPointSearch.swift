@@ -4,7 +4,8 @@
 // finds unstable states too, and the plain iteration followed by a Newton
 // polish, which follows the network's own dynamics to an attractor.
 // Converged results are deduplicated within a tolerance and classified by
-// the spectral radius of D W (stable when below 1).
+// the rule of SPEC §1.1: stable (an attractor of dx/dt = −x + f(Wx + a))
+// when every eigenvalue of D W has real part below 1.
 //
 // Legend: N = units; one pattern's drive and each state are N-vectors.
 
@@ -15,10 +16,11 @@ import RBPKernels
 public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  public init(state: [T], residual: Double, spectralRadius: Double, hits: Int) {
+  public init(state: [T], residual: Double, spectralRadius: Double, abscissa: Double, hits: Int) {
     self.state = state
     self.residual = residual
     self.spectralRadius = spectralRadius
+    self.abscissa = abscissa
     self.hits = hits
   }
 
@@ -28,8 +30,10 @@ public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
   public var residual: Double
   /// Spectral radius of D W at x, estimated by power iteration.
   public var spectralRadius: Double
-  /// ρ(DW) < 1: small perturbations decay under x ← f(Wx + a).
-  public var stable: Bool { spectralRadius < 1 }
+  /// The largest real part of the eigenvalues of D W at x (α(D W)).
+  public var abscissa: Double
+  /// α(D W) < 1: an attractor of the network's dynamics (SPEC §1.1).
+  public var stable: Bool { abscissa < 1 }
   /// How many starts converged to this state.
   public var hits: Int
 }
@@ -74,9 +78,11 @@ extension SteadyNetwork {
     let inputs = Matrix(rows: 2 * k, cols: u.count, elements: Array(repeating: u, count: 2 * k).flatMap { $0 })
     let a = drives(inputs, workspace: workspace)
     let aHalf = Matrix(rows: k, cols: n, elements: Array(a.elements[0 ..< k * n]))
-    let (relaxed, _) = relax(drives: aHalf, from: Matrix(initial), method: .iterate,
-                             options: SolverOptions(tolerance: options.tolerance, maxIterations: 1000),
-                             workspace: workspace)
+    // Relaxation that lowers its damping when it grows or oscillates, as
+    // the network's own dynamics settle.
+    let relaxed = relaxBySweeps(drives: aHalf, start: Matrix(initial),
+                                options: SolverOptions(tolerance: options.tolerance, maxIterations: 1000),
+                                workspace: workspace, mixer: AdaptiveDampedMixer(patterns: k)).states
     let starts = Matrix(rows: 2 * k, cols: n, elements: initial.flatMap { $0 } + relaxed.elements)
     let (x, diagnostics) = relax(drives: a, from: starts, method: .newton, options: options, workspace: workspace)
     let d = slopes(states: x, drives: a, workspace: workspace)
@@ -91,9 +97,19 @@ extension SteadyNetwork {
         continue
       }
       points.append(FixedPoint(state: state, residual: diagnostics.residuals[p],
-                               spectralRadius: spectralRadius(slopes: d.row(p), using: &rng), hits: 1))
+                               spectralRadius: spectralRadius(slopes: d.row(p), using: &rng),
+                               abscissa: abscissa(slopes: d.row(p), using: &rng), hits: 1))
     }
     return FixedPointSearch(points: points, failedSolves: failed)
+  }
+
+  /// α(D W), the largest real part of its eigenvalues: by Lanczos for a
+  /// symmetric W, densely up to `denseAbscissaLimit` units, else the power
+  /// iteration's ρ (an upper bound).
+  public func abscissa<G: RandomNumberGenerator>(slopes d: [T], using rng: inout G) -> Double {
+    if symmetric { return symmetricAbscissa(slopes: d) }
+    if shape.units <= denseAbscissaLimit { return denseAbscissa(slopes: d) }
+    return spectralRadius(slopes: d, using: &rng)
   }
 
   /// ρ(D W) by power iteration: the mean growth rate of ‖(DW)^k v‖ over

@@ -59,6 +59,9 @@ public struct Checkpoint: Sendable {
   /// The rbp version that wrote the checkpoint (attribute `rbp_version`;
   /// written always, read when present).
   public var rbpVersion: String?
+  /// Steady models trained with `--symmetric`: W = Wᵀ with a zero diagonal
+  /// (attribute `symmetric = 1`; W is stored whole).
+  public var symmetric = false
 
   public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
               parameters: Parameters<Double>, config: String? = nil, progress: RunProgress<Double>? = nil) {
@@ -92,7 +95,9 @@ public struct Checkpoint: Sendable {
   @_specialize(exported: true, where T == Double)
   public func steadyNetwork<T: KernelScalar>(_: T.Type) throws -> SteadyNetwork<T> {
     guard model == .steady else { throw RBPError.invalid("the checkpoint holds a \(model) model, not a steady one") }
-    return try SteadyNetwork(parameters: parameters.converted(to: T.self), activation: activation, loss: loss)
+    var net = try SteadyNetwork(parameters: parameters.converted(to: T.self), activation: activation, loss: loss)
+    net.symmetric = symmetric
+    return net
   }
 
   @_specialize(exported: true, where T == Float)
@@ -194,6 +199,17 @@ public enum CheckpointFile {
     }
     checkpoint.warmStarts = try warm("warm_start")
     if file.hasAttribute("stop_reason") { checkpoint.stopReason = try file.stringAttribute("stop_reason") }
+    if file.hasAttribute("symmetric") {
+      let flag = try file.numberAttribute("symmetric")
+      guard flag == 0 || flag == 1 else { throw file.fail("attribute 'symmetric' is \(flag), expected 0 or 1") }
+      checkpoint.symmetric = flag == 1
+      if checkpoint.symmetric {
+        guard model == .steady else { throw file.fail("attribute 'symmetric' is only allowed on steady models") }
+        guard checkpoint.parameters.weightsAreSymmetric else {
+          throw HDF5Error(file: path, path: "/params/W", message: "is not symmetric with a zero diagonal, as attribute 'symmetric' = 1 says")
+        }
+      }
+    }
     return checkpoint
   }
 
@@ -271,6 +287,7 @@ public enum CheckpointFile {
       try file.setAttribute("outputs", int: s.outputs)
       try file.setAttribute("coupling", string: s.coupling.rawValue)
       if checkpoint.model == .trajectory { try file.setAttribute("leak", double: checkpoint.leak) }
+      if checkpoint.symmetric { try file.setAttribute("symmetric", int: 1) }
       let p = checkpoint.parameters
       let params = try file.createGroup("params")
       try params.write("W", p.W.elements, shape: [s.units, s.units])

@@ -29,6 +29,9 @@ public struct GradientsRecord: Sendable {
   public var drive: [Double]?
   /// What was differentiated: the loss's name, or "cotangent" (attr `objective`).
   public var objective: String?
+  /// Steady models: whether each pattern's state and adjoint were found
+  /// (written as /settled, int8); the others' rows are NaN.
+  public var settled: [Bool]?
 
   public init(loss: Double, gradient: Parameters<Double>, model: ModelKind, states: [Double], statesShape: [Int],
               adjoint: [Double], adjointShape: [Int]) {
@@ -48,6 +51,7 @@ public struct GradientsRecord: Sendable {
     self.init(loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .steady,
               states: g.states.elements.map(Double.init), statesShape: [g.states.rows, g.states.cols],
               adjoint: g.adjoints.elements.map(Double.init), adjointShape: [g.adjoints.rows, g.adjoints.cols])
+    settled = g.settled.isEmpty ? nil : g.settled
   }
 
   /// From a BPTT gradient with its states (`.full` or `.truncated` mode),
@@ -87,6 +91,10 @@ public enum GradientsFile {
       if let drive = record.drive { try file.write("grad/drive", drive, shape: record.adjointShape) }
       try file.write("states", record.states, shape: record.statesShape)
       try file.write("adjoint", record.adjoint, shape: record.adjointShape)
+      if let settled = record.settled {
+        try file.write("settled", settled.map { $0 ? Int8(1) : 0 }, shape: [settled.count])
+        try file.setAttribute("unsettled", int: settled.filter { !$0 }.count)
+      }
     }
   }
 
@@ -185,12 +193,20 @@ public enum InverseFile {
 /// The forward pass alone (written by `rbp states`): /states shaped as in
 /// the gradients file, the objective's value and the model.
 public enum StatesFile {
-  public static func write(states: [Double], shape: [Int], model: ModelKind, loss: Double, to path: String) throws {
+  /// - Parameter settled: steady models: whether each pattern settled
+  ///   (/settled, int8, and the attribute `unsettled`); the unsettled
+  ///   patterns' rows of /states are NaN.
+  public static func write(states: [Double], shape: [Int], model: ModelKind, loss: Double, settled: [Bool]? = nil,
+                           to path: String) throws {
     try writeHDF5Atomically(to: path) { file in
       try writeHeader(file, .states)
       try file.setAttribute("model", string: model.rawValue)
       try file.setAttribute("loss", double: loss)
       try file.write("states", states, shape: shape)
+      if let settled {
+        try file.write("settled", settled.map { $0 ? Int8(1) : 0 }, shape: [settled.count])
+        try file.setAttribute("unsettled", int: settled.filter { !$0 }.count)
+      }
     }
   }
 }

@@ -171,6 +171,19 @@ public final class SweepRunner: Sendable {
       record.validationCurve = history[.valLoss] ?? []
     } catch is TrainingInterrupted {
       return .interrupted
+    } catch let stopped as TrainingStopped {
+      // The checkpoint holds the last good epoch: its metrics and curves
+      // are the run's results, with the reason it stopped.
+      record.reason = "\(stopped)"
+      if let saved = try? CheckpointFile.read(stopped.checkpoint) {
+        let history = saved.history
+        record.epochs = saved.epoch
+        record.finalLoss = history[.loss]?.last ?? .nan
+        record.finalValidationLoss = history[.valLoss]?.last ?? .nan
+        record.finalAccuracy = history[.valAccuracy]?.last
+        record.curve = history[.loss] ?? []
+        record.validationCurve = history[.valLoss] ?? []
+      }
     } catch {
       record.reason = "\(error)"
     }

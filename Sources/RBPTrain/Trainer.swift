@@ -605,6 +605,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
                         parameters: parameters.converted(to: Double.self), config: stored.json,
                         progress: progress.converted(to: Double.self))
     ck.resolvedConfig = plan.resolvedConfig.json
+    ck.symmetric = plan.symmetric
     ck.runHash = runHash
     ck.dataHash = dataHash
     ck.dataPath = dataHash == nil ? nil : dataPath

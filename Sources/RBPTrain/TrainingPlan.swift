@@ -18,6 +18,8 @@ public struct DatasetSummary: Sendable {
   public var outputs: Int
   public var task: ClassicTask?
   public var hasTestSet: Bool
+  /// Whether the dataset gives each pattern's initial state (/initial).
+  public var hasInitial = false
 
   /// Reads the summary from a dataset file without loading its arrays.
   public static func read(_ path: String) throws -> DatasetSummary {
@@ -39,7 +41,8 @@ public struct DatasetSummary: Sendable {
     let task = file.hasAttribute("task") ? ClassicTask(rawValue: try file.stringAttribute("task")) : nil
     let steps = kind == .trajectory && inShape.count == 3 ? inShape[1] : 1
     return DatasetSummary(path: path, kind: kind, count: count, steps: steps, inputs: inShape.last ?? 0,
-                          outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"))
+                          outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"),
+                          hasInitial: file.exists("initial"))
   }
 }
 
@@ -100,12 +103,14 @@ extension RunConfig {
     let model = self.model ?? data.kind
     try check(model == data.kind, "model \(model.rawValue) does not fit \(data.path), a \(data.kind.rawValue) dataset")
     try check(model == .trajectory || leak == nil, "leak applies to trajectory models only")
+    try check(model == .steady || symmetric != true, "symmetric applies to steady models only")
     try check(model == .steady || stabilizer == nil || stabilizer == StabilizerName.none, "stabilizer applies to steady models only")
     // Defaults that depend on the data or on other settings.
     var c = withFixedDefaults
     c.model = model
-    c.units = units ?? data.task?.suggestedUnits ?? data.outputs + 8
-    c.coupling = coupling ?? (data.task == .patterns ? .identity : .dense)
+    // memory: every unit is an output (and x(0) is given for all of them).
+    c.units = units ?? (data.task == .memory ? data.outputs : data.task?.suggestedUnits ?? data.outputs + 8)
+    c.coupling = coupling ?? ([.patterns, .memory].contains(data.task) ? .identity : .dense)
     c.activation = activation ?? data.task?.activation ?? .tanh
     c.gain = gain ?? Parameters<Double>.defaultGain(steady: model == .steady, activation: c.activation!)
     c.lr = lr ?? (c.optimizer! == .adam ? 0.01 : 0.1)

@@ -84,19 +84,23 @@ struct Eval: ParsableCommand {
       let task = try DatasetSummary.read(data).task
       // A checkpoint written by another tool (no run configuration) is evaluated in f64.
       let double = precision.map { $0 == "f64" } ?? (l.checkpoint.config == nil || l.plan.doublePrecision)
-      func metrics<T: KernelScalar>(_ data: DatasetContents<T>) throws -> (loss: Double, accuracy: Double?, solved: Bool?) {
+      func metrics<T: KernelScalar>(_ data: DatasetContents<T>) throws
+        -> (loss: Double, accuracy: Double?, solved: Bool?, unsettled: Int)
+      {
         let r = try evaluate(data, parameters: l.checkpoint.parameters.converted(to: T.self), plan: l.plan, task: task)
-        return (r.loss, r.accuracy, r.solved)
+        return (r.loss, r.accuracy, r.solved, r.unsettled)
       }
       let e = double ? try metrics(l.data) : try metrics(DatasetFile.read(data, as: Float.self, testSet: test))
       if json {
-        var object: [String: Any?] = ["loss": e.loss, "patterns": l.data.count]
+        var object: [String: Any?] = ["loss": e.loss.isFinite ? e.loss : nil, "patterns": l.data.count]
         if let accuracy = e.accuracy { object["accuracy"] = accuracy }
         if let solved = e.solved { object["solved"] = solved }
+        if l.checkpoint.model == .steady { object["unsettled"] = e.unsettled }
         writeLine(jsonLine(object))
       } else {
         print("loss \(format6(e.loss))" + (e.accuracy.map { "  accuracy \(format6($0))" } ?? "")
-              + "  patterns \(l.data.count)" + (e.solved.map { $0 ? "  solved" : "  not solved" } ?? ""))
+              + "  patterns \(l.data.count)" + (e.solved.map { $0 ? "  solved" : "  not solved" } ?? "")
+              + (e.unsettled > 0 ? "  unsettled \(e.unsettled) (left out of the loss, wrong for the accuracy)" : ""))
       }
     }
   }
@@ -144,6 +148,12 @@ struct Grad: ParsableCommand {
         record.gradient = try finiteDifferences(l, cotangent: c.map { try objective(Double.self, $0, l) })
       }
       try GradientsFile.write(record, to: out)
+      if let settled = record.settled, settled.contains(false) {
+        let unsettled = settled.indices.filter { !settled[$0] }
+        warn("\(unsettled.count) of \(settled.count) patterns did not settle and are left out of the gradient "
+             + "(rows NaN, /settled = 0): " + unsettled.prefix(10).map(String.init).joined(separator: ", ")
+             + (unsettled.count > 10 ? ", …" : ""))
+      }
     }
   }
 
@@ -235,7 +245,8 @@ struct Grad: ParsableCommand {
       // A gradient of the objective alone: no stabiliser.
       var settings = l.plan.steady
       settings.stabilizer = nil
-      record = GradientsRecord(try net.gradient(batch: batch, settings: settings, objective: objective))
+      record = GradientsRecord(try net.gradient(batch: batch, settings: settings, objective: objective,
+                                                allowingUnsettled: true))
       let n = net.shape.units
       record.solverAttributes = ["solver": (l.plan.config.solver ?? .auto).rawValue,
                                  "adjoint_solver": (l.plan.config.adjoint ?? .auto).rawValue]
@@ -251,7 +262,7 @@ struct Grad: ParsableCommand {
     record.objective = c == nil ? l.checkpoint.loss.rawValue : "cotangent"
     if c != nil {
       // ∂R/∂a_p = s_p, divided by P when R is the mean.
-      let scale = mean ? 1 / Double(l.data.count) : 1
+      let scale = mean ? 1 / Double(record.settled.map { $0.filter { $0 }.count } ?? l.data.count) : 1
       record.drive = record.adjoint.map { $0 * scale }
     }
     return record
@@ -299,24 +310,33 @@ struct States: ParsableCommand {
       try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--data", data)])
       let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
       let r = precision == "f64" ? try forward(Double.self, l) : try forward(Float.self, l)
-      try StatesFile.write(states: r.states, shape: r.shape, model: l.checkpoint.model, loss: r.loss, to: out)
+      try StatesFile.write(states: r.states, shape: r.shape, model: l.checkpoint.model, loss: r.loss,
+                           settled: r.settled, to: out)
+      if let settled = r.settled, settled.contains(false) {
+        let unsettled = settled.indices.filter { !settled[$0] }
+        warn("\(unsettled.count) of \(settled.count) patterns did not settle (rows NaN, /settled = 0): "
+             + unsettled.prefix(10).map(String.init).joined(separator: ", ") + (unsettled.count > 10 ? ", …" : ""))
+      }
     }
   }
 
-  func forward<T: KernelScalar>(_: T.Type, _ l: Loaded) throws -> (states: [Double], shape: [Int], loss: Double) {
+  func forward<T: KernelScalar>(_: T.Type, _ l: Loaded) throws
+    -> (states: [Double], shape: [Int], loss: Double, settled: [Bool]?)
+  {
     switch l.data {
     case .steady(let b):
       let net = try l.checkpoint.steadyNetwork(T.self)
       let batch = try b.converted(to: T.self)
-      let r = try net.evaluate(batch: batch, settings: l.plan.steady)
-      return (r.states.elements.map(Double.init), [b.count, net.shape.units], r.loss)
+      let r = try net.evaluate(batch: batch, settings: l.plan.steady, allowingUnsettled: true)
+      return (r.states.elements.map(Double.init), [b.count, net.shape.units], r.loss,
+              r.diagnostics.status.map { $0 == .converged })
     case .trajectory(let b):
       let net = try l.checkpoint.trajectoryNetwork(T.self)
       let batch = try b.converted(to: T.self)
       let r = try net.run(batch)
       let n = net.shape.units
       return (sequenceMajor(r.states.map(Double.init), blocks: b.steps + 1, count: b.count, width: n),
-              [b.count, b.steps + 1, n], r.loss)
+              [b.count, b.steps + 1, n], r.loss, nil)
     }
   }
 }
@@ -429,7 +449,8 @@ struct FixedPoints: ParsableCommand {
       let workspace = GEMMWorkspace<Double>()
       let drives = net.drives(batch.inputs, workspace: workspace)
       let norm = net.spectralNorm()   // ‖W‖₂ once, for every pattern's solve
-      var states: [Double] = [], pattern: [Double] = [], radius: [Double] = [], stable: [Double] = []
+      var states: [Double] = [], pattern: [Double] = [], radius: [Double] = [], abscissa: [Double] = []
+      var stable: [Double] = []
       var residual: [Double] = [], hits: [Double] = [], reached: [Double] = []
       for p in 0..<batch.count {
         var found = try net.findFixedPoints(input: batch.inputs.row(p), starts: starts, distinct: distinct, using: &rng)
@@ -442,17 +463,20 @@ struct FixedPoints: ParsableCommand {
                                        norm: norm, workspace: workspace)
           let state = settled.states.row(0)
           if !found.points.contains(where: { maxDistance($0.state, state) < distinct }) {
+            let d = settled.slopes.row(0)
             found.points.append(FixedPoint(state: state, residual: settled.diagnostics.residuals[0],
-                                           spectralRadius: net.spectralRadius(slopes: settled.slopes.row(0), using: &rng), hits: 0))
+                                           spectralRadius: net.spectralRadius(slopes: d, using: &rng),
+                                           abscissa: net.abscissa(slopes: d, using: &rng), hits: 0))
           }
           own = state
         } catch let error as RBPError {
-          note = "; relaxation from the initial state reaches no stable state (\(error))"
+          note = "; unsettled: relaxation from the initial state reaches no attractor (\(error))"
         }
         for point in found.points {
           states += point.state
           pattern.append(Double(p))
           radius.append(point.spectralRadius)
+          abscissa.append(point.abscissa)
           stable.append(point.stable ? 1 : 0)
           residual.append(point.residual)
           hits.append(Double(point.hits))
@@ -469,6 +493,7 @@ struct FixedPoints: ParsableCommand {
         try f.write("states", states, shape: [k, n])
         try f.write("pattern", pattern, shape: [k])
         try f.write("spectral_radius", radius, shape: [k])
+        try f.write("abscissa", abscissa, shape: [k])
         try f.write("stable", stable, shape: [k])
         try f.write("residual", residual, shape: [k])
         try f.write("hits", hits, shape: [k])

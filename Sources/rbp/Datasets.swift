@@ -24,11 +24,17 @@ struct Datasets: ParsableCommand {
     @Option(help: "Seed of every random choice.")
     var seed: UInt64 = 0
 
-    @Option(help: "patterns: stored patterns; delayed-xor: sequences.")
+    @Option(help: "patterns, memory: stored patterns; delayed-xor: sequences.")
     var count: Int?
 
-    @Option(help: "patterns: bits per pattern; figure8, delayed-xor, sine: steps.")
+    @Option(help: "patterns, memory: bits per pattern; figure8, delayed-xor, sine: steps.")
     var length: Int?
+
+    @Option(help: "memory: where the cue goes: input (a steady dataset) or initial (a trajectory dataset, the cue in /initial).")
+    var cue: String?
+
+    @Option(help: "memory: the fraction of a pattern's signs each cue flips (default 0.2).")
+    var flips: Double?
 
     func validate() throws {
       guard ClassicTask(rawValue: name) != nil else {
@@ -36,12 +42,21 @@ struct Datasets: ParsableCommand {
       }
       if let count, count < 1 { throw CLIFailure(message: "--count must be at least 1, got \(count)") }
       if let length, length < 1 { throw CLIFailure(message: "--length must be at least 1, got \(length)") }
+      if let cue, !["input", "initial"].contains(cue) {
+        throw CLIFailure(message: "--cue: '\(cue)' is not input or initial")
+      }
+      if (cue != nil || flips != nil) && name != ClassicTask.memory.rawValue {
+        throw CLIFailure(message: "--cue and --flips apply to the memory task only")
+      }
+      if let flips, !(flips >= 0 && flips <= 1) { throw CLIFailure(message: "--flips must be in [0, 1], got \(flips)") }
     }
 
     func run() throws {
       let task = ClassicTask(rawValue: name)!
       try reporting {
-        let data = try task.make(Double.self, seed: seed, options: TaskOptions(count: count, length: length))
+        let data = try task.make(Double.self, seed: seed, options: TaskOptions(count: count, length: length,
+                                                                               cueAsInitialState: cue == "initial",
+                                                                               flips: flips))
         let attributes = ["task": task.rawValue, "solved": task.solvedCriterion]
         switch data {
         case let .steady(train, test):

@@ -40,6 +40,16 @@ struct ProgressPrinter {
     }
   }
 
+  /// A notice on stderr (not in --json or --quiet), on its own line above
+  /// a live line.
+  func notice(_ text: String) {
+    switch mode {
+    case .quiet, .json: return
+    case .lines: FileHandle.standardError.write(Data((text + "\n").utf8))
+    case .live: FileHandle.standardError.write(Data(("\r\u{1B}[K" + text + "\n").utf8))
+    }
+  }
+
   /// Ends a live line.
   func finish() {
     if mode == .live { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -56,6 +66,12 @@ func clock(_ seconds: Double) -> String {
 /// A line on stdout, unbuffered (so logs and pipes see it at once). Once
 /// the reader has gone (EPIPE; SIGPIPE is ignored, see `main`), lines are
 /// dropped.
+/// One line on stderr, "Warning: …": something the user gets that is not
+/// what they asked for in full (patterns that did not settle, say).
+func warn(_ text: String) {
+  FileHandle.standardError.write(Data("Warning: \(text)\n".utf8))
+}
+
 func writeLine(_ text: String) {
   guard !stdoutClosed else { return }
   fflush(nil)   // after anything print() buffered (all C streams)

@@ -77,7 +77,19 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
            learningRate: Double? = nil, printer: ProgressPrinter, logEvery: Int = 1) throws -> TrainingOutcome {
   let dataHash = try ContentHash.ofFile(summary.path)
   let runHash = plan.identity(dataHash: dataHash)
+  if plan.model == .steady && summary.hasInitial && summary.inputs == 0 {
+    printer.notice("Note: this steady dataset gives its cues only as /initial, with no inputs. Recurrent backpropagation "
+                   + "differentiates the fixed point as a function of the parameters and the inputs; it does not see which "
+                   + "basin the initial state lies in, so it cannot learn such cues. Give the cue as input, or train the "
+                   + "trajectory model through the relaxation (see docs/steady-states.md).")
+  }
   let report = { (r: EpochReport) in
+    if !r.unsettledPatterns.isEmpty {
+      let list = r.unsettledPatterns.prefix(10).map(String.init).joined(separator: ", ")
+        + (r.unsettledPatterns.count > 10 ? ", …" : "")
+      printer.notice("epoch \(r.epoch): \(r.unsettledPatterns.count) patterns did not settle in some step and were left "
+                     + "out of its gradient: \(list)")
+    }
     guard printer.mode == .live || r.epoch % logEvery == 0 || r.epoch == r.epochs else { return }
     let eta = Double(r.epochs - r.epoch) * r.seconds
     printer.update(
@@ -85,7 +97,8 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
         + (r.validationAccuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? "")
         + "  \(Int(r.patternsPerSecond)) patterns/s  ETA \(clock(eta))",
       json: ["epoch": r.epoch, "epochs": r.epochs, "loss": r.loss, "val_loss": r.validationLoss,
-             "val_accuracy": r.validationAccuracy ?? NSNull(), "solved": r.solved, "seconds": r.seconds])
+             "val_accuracy": r.validationAccuracy ?? NSNull(), "solved": r.solved, "seconds": r.seconds,
+             "unsettled": r.unsettledPatterns.count, "val_unsettled": r.validationUnsettled])
   }
   if plan.doublePrecision {
     let t = try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
