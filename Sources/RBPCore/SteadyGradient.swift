@@ -246,7 +246,10 @@ extension SteadyNetwork {
                                      allowingUnsettled: allowingUnsettled, workspace: workspace)
     let active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
     var keep = forward.settledRows
+    // The adjoint's failures by pattern (a pattern whose forward solve
+    // failed has no adjoint: `.notConverged` there).
     var adjointFailures = SolveDiagnostics(count: count)
+    for p in keep { adjointFailures.status[p] = .converged }
     while true {
       if keep.count == count {
         var r = try gradient(states: x, slopes: d, forward: forward, batch: batch, objective: active, norm: norm,

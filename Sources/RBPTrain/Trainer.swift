@@ -125,14 +125,27 @@ struct SolveStats: Sendable {
   var maxAbscissa = 0.0, minDamping = 1.0, settled = 0
   /// Positions in the shard's rows of the patterns left out.
   var unsettledRows: [Int] = []
+  /// Why the first of them did not settle (the solver's error).
+  var failure: String? = nil
 
   init() {}
 
-  /// The statistics of one gradient's solves.
-  init(_ g: SteadyGradient<some KernelScalar>) {
+  /// The statistics of one gradient's solves; `indices`: the dataset
+  /// indices of its patterns, `tolerance` the solves' (for the message of
+  /// the first unsettled one).
+  init(_ g: SteadyGradient<some KernelScalar>, indices: [Int], tolerance: Double) {
     patterns = g.forward.count
     settled = g.settled.filter { $0 }.count
     unsettledRows = g.settled.indices.filter { !g.settled[$0] }
+    if let p = unsettledRows.first {
+      let (diagnostics, solver) = g.forward.status[p] != .converged ? (g.forward, "forward solver") : (g.adjoint, "adjoint solver")
+      var one = SolveDiagnostics(count: 1)
+      one.status[0] = diagnostics.status[p]
+      one.iterations[0] = diagnostics.iterations[p]
+      one.residuals[0] = diagnostics.residuals[p]
+      one.abscissa[0] = diagnostics.abscissa[p]
+      do { try one.check(solver: solver, tolerance: tolerance, patternOffset: indices[p]) } catch { failure = "\(error)" }
+    }
     maxAbscissa = g.forward.abscissa.filter { !$0.isNaN }.max() ?? 0
     minDamping = g.forward.damping.min() ?? 1
     forwardIterations = g.forward.iterations.reduce(0, +)
@@ -158,6 +171,7 @@ struct SolveStats: Sendable {
     maxAbscissa = max(maxAbscissa, other.maxAbscissa)
     minDamping = min(minDamping, other.minDamping)
     settled += other.settled
+    if failure == nil { failure = other.failure }
   }
 }
 
@@ -169,9 +183,11 @@ extension RBPError: StepFailure {}
 /// A step with more unsettled patterns than `max_unsettled` allows.
 struct UnsettledStep: StepFailure {
   var step: Int, unsettled: Int, patterns: Int, limit: Double, first: Int
+  /// The solver's error for the first of them (its pattern numbered in the shard).
+  var failure: String?
   var description: String {
-    "\(unsettled) of the \(patterns) patterns of step \(step) did not settle (pattern \(first) first), "
-      + "more than max_unsettled = \(limit) allows"
+    "\(unsettled) of the \(patterns) patterns of step \(step) did not settle, more than max_unsettled = \(limit) "
+      + "allows; the first, dataset pattern \(first): " + (failure ?? "no state found")
   }
 }
 
@@ -377,7 +393,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
             let left = r.2.patterns - r.2.settled
             if (Double(left) > plan.maxUnsettled * Double(indices.count) && !accepting) || r.2.settled == 0 {
               throw UnsettledStep(step: progress.step, unsettled: left, patterns: indices.count,
-                                  limit: plan.maxUnsettled, first: r.2.unsettledRows.first.map { indices[$0] } ?? 0)
+                                  limit: plan.maxUnsettled, first: r.2.unsettledRows.first.map { indices[$0] } ?? 0,
+                                  failure: r.2.failure)
             }
           }
           guard r.0.isFinite, r.1.values.allSatisfy({ $0.isFinite }) else {
@@ -564,7 +581,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       net.symmetric = plan.symmetric
       let g = try net.gradient(batch: b.subset(rows), settings: settings, start: cache?.start(for: indices),
                                workspace: workspace, allowingUnsettled: true)
-      return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states, stats: SolveStats(g))
+      let tolerance = settings.forwardOptions(for: T.self, units: plan.shape.units).tolerance
+      return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states,
+                         stats: SolveStats(g, indices: indices, tolerance: tolerance))
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
       let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads,

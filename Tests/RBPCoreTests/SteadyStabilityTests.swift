@@ -35,8 +35,8 @@ import Testing
       _ = try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: start)
       Issue.record("the fixed point 0 with ρ = \(w) was accepted as stable")
     } catch let error as RBPError {
-      guard case let .unstable(_, pattern, radius) = error else { Issue.record("unexpected \(error)"); return }
-      #expect(pattern == 0 && abs(radius - w) < 1e-6, "ρ estimate \(radius), exact \(w)")
+      guard case let .unstable(_, pattern, abscissa) = error else { Issue.record("unexpected \(error)"); return }
+      #expect(pattern == 0 && abs(abscissa - w) < 1e-9, "α \(abscissa), exact \(w)")
     }
     #expect(throws: RBPError.self) {
       try net.gradient(batch: batch, settings: SteadySolverSettings(forward: .newton), start: start)
@@ -56,8 +56,8 @@ import Testing
       _ = try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: start)
       Issue.record("Newton's unstable fixed point was accepted")
     } catch let error as RBPError {
-      guard case let .unstable(_, pattern, radius) = error else { Issue.record("unexpected \(error)"); return }
-      #expect(pattern == 0 && abs(radius - 2) < 1e-6, "ρ estimate \(radius), exact 2")
+      guard case let .unstable(_, pattern, abscissa) = error else { Issue.record("unexpected \(error)"); return }
+      #expect(pattern == 0 && abs(abscissa - 2) < 1e-9, "α \(abscissa), exact 2")
     }
     // Relaxation from the same start reaches the stable point.
     let r = try net.evaluate(batch: batch, settings: SteadySolverSettings(), start: start)
@@ -80,10 +80,17 @@ import Testing
     let d = Matrix<Double>(rows: 1, cols: 2, repeating: 1)
     let radius = net.spectralRadii(slopes: d, workspace: GEMMWorkspace())[0]
     #expect(abs(radius - 1.3) < 1e-6, "estimate \(radius)")
-    // x = 0 is its only fixed point (linear, b = 0): Newton finds it, and it is unstable.
+    // x = 0 is its only fixed point (linear, b = 0); its eigenvalues ±1.3i
+    // have real part 0, so it is an attractor of the damped dynamics
+    // (SPEC §1.1) although ρ > 1: Newton finds it and it is accepted.
     let batch = try SteadyBatch(inputs: Matrix(rows: 1, cols: 0), targets: Matrix([[0.0]]))
+    let r = try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: Matrix([[0.3, 0.1]]))
+    #expect(abs(r.diagnostics.abscissa[0]) < 1e-12 && r.diagnostics.spectralRadius[0] > 1.29)
+    // The same rotation pushed right (eigenvalues 1.2 ± 1.3i) is not.
+    params.W = Matrix([[1.2, -1.3], [1.3, 1.2]])
+    let pushed = try SteadyNetwork(parameters: params, activation: .linear, loss: .mse)
     #expect(isUnstable {
-      try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: Matrix([[0.3, 0.1]]))
+      try pushed.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: Matrix([[0.3, 0.1]]))
     })
     // A nilpotent D W (strictly triangular W): ρ = 0, the iterate dies out.
     params.W = Matrix([[0, 5], [0, 0]])

@@ -27,7 +27,7 @@ struct SettingsTests {
     "beta2": ("0.99", "0.98"), "clip": ("5", "4"), "weight_decay": ("0.001", "0.002"), "lr_decay": ("0.95", "0.9"),
     "epochs": ("2", "3"), "batch": ("8", "16"), "seed": ("3", "4"), "threads": ("2", "1"), "precision": ("f64", "f32"),
     "checkpoint_every": ("1", "2"), "target_loss": ("1e-9", "1e-8"), "stop_when_solved": ("true", "false"),
-    "max_retries": ("2", "3"),
+    "max_retries": ("2", "3"), "max_unsettled": ("0.2", "0.3"), "symmetric": ("true", "false"),
   ]
 
   /// The flags that give `setting` the value `text`.
