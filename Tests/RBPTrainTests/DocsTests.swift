@@ -1,0 +1,55 @@
+// The documentation's examples run as written: every ```sh block of every
+// page in docs/ is run by bash -e in a scratch folder, with the built rbp
+// and the test Python (numpy, h5py) first on PATH, and must succeed; a
+// "# Warning: …" comment line under a command is output the block must
+// print.
+
+import Foundation
+import Testing
+import RBPTestSupport
+
+@Suite("Documentation examples")
+struct DocsTests {
+  /// The ```sh blocks of a Markdown page.
+  static func shellBlocks(_ text: String) -> [String] {
+    var blocks: [String] = [], current: [String]? = nil
+    for line in text.components(separatedBy: "\n") {
+      if current == nil, line == "```sh" { current = []; continue }
+      if current != nil, line == "```" { blocks.append(current!.joined(separator: "\n")); current = nil; continue }
+      current?.append(line)
+    }
+    return blocks
+  }
+
+  @Test func everyShellExampleRuns() throws {
+    let docs = repositoryRoot + "/docs"
+    let pages = try FileManager.default.contentsOfDirectory(atPath: docs).filter { $0.hasSuffix(".md") }.sorted()
+    let python = ProcessInfo.processInfo.environment["RBP_PYTHON"] ?? repositoryRoot + "/.venv/bin/python"
+    try #require(FileManager.default.isExecutableFile(atPath: python),
+                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
+    // A folder with rbp and python3, as the docs call them.
+    let tools = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: tools) }
+    try FileManager.default.createSymbolicLink(atPath: tools + "/rbp", withDestinationPath: rbpBinary)
+    // A venv's interpreter finds its packages from the path it is called
+    // by, so python3 is a script that calls it, not a link.
+    try "#!/bin/sh\nexec '\(python)' \"$@\"\n".write(toFile: tools + "/python3", atomically: true, encoding: .utf8)
+    chmod(tools + "/python3", 0o755)
+    var ran = 0
+    for page in pages {
+      let text = try String(contentsOfFile: docs + "/" + page, encoding: .utf8)
+      for (k, block) in Self.shellBlocks(text).enumerated() {
+        let dir = try scratchFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = "set -e\ncd '\(dir)'\nexport PATH='\(tools)':\"$PATH\"\n" + block
+        let r = try runProgram("/bin/bash", ["-c", script])
+        #expect(r.status == 0, "docs/\(page), example \(k + 1) failed: \(r.err)")
+        for line in block.components(separatedBy: "\n") where line.hasPrefix("# Warning:") {
+          #expect((r.out + r.err).contains(String(line.dropFirst(2))), "docs/\(page), example \(k + 1): no '\(line)' in \(r.err)")
+        }
+        ran += 1
+      }
+    }
+    #expect(ran >= 2, "only \(ran) examples in docs/")
+  }
+}
