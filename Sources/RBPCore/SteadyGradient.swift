@@ -98,9 +98,13 @@ public enum Stabilizer: Equatable, Sendable {
   ///
   /// exact at O(N²) for this network (no Hutchinson estimate), and
   /// differentiated exactly, through D's dependence on the fixed point, for
-  /// the patterns it applies to. ‖D W‖_F ≥ ρ(D W), so pressing on it pulls
-  /// the spectral radius away from 1; patterns far from the edge pay
-  /// nothing, so associative memories keep ‖W‖₂ > 1 where they need it.
+  /// the patterns it applies to. ‖D W‖_F ≥ ρ(D W) ≥ α(D W), a smooth bound
+  /// on the rightmost real part that decides stability (SPEC §1.1), so
+  /// pressing on it pulls the spectrum back from the edge; patterns far
+  /// from it pay nothing, so associative memories keep ‖W‖₂ > 1 where they
+  /// need it. Training also presses, with D held at the last iterate, on
+  /// the patterns that did not settle, and adapts λ from epoch to epoch
+  /// (see the trainer).
   case jacobian(weight: Double, threshold: Double)
 
   /// The default for steady models: λ = 0.1 from ρ ≥ 0.9.
@@ -238,8 +242,8 @@ extension SteadyNetwork {
     // ‖W‖₂ once: for the stability bound, and to tell whether the auto
     // solvers may sweep in blocks (a contraction).
     let norm = spectralNorm()
-    // With the stabiliser on, α is computed wherever a bound cannot put it
-    // below the threshold, so that the penalty acts on it.
+    // With the stabiliser on, ρ is estimated wherever a bound cannot put it
+    // below the threshold, so that the penalty acts on estimates.
     var (x, d, forward) = try settle(drives: a, from: x0, method: settings.forward,
                                      options: settings.forwardOptions(for: T.self, units: n),
                                      certifyBelow: stabilizer?.threshold ?? 1, norm: norm,
@@ -359,13 +363,13 @@ extension SteadyNetwork {
     let scale = active.patternScale(count)
     // The stabiliser's penalty counts against the objective: added to a
     // loss, subtracted from a reward, and per pattern as the objective is.
-    // It applies where α(D W) (or ρ's bound on it) has reached the
-    // threshold: the margin that decides stability.
+    // It applies where ρ(D W), the upper bound on α(D W) that also decides
+    // whether plain relaxation converges, has reached the threshold.
     let sign: Double = active.goal == .minimize ? 1 : -1
     var stabilized: [Int] = []
     var penalty = 0.0
     if let stabilizer {
-      stabilized = (0..<count).filter { !(forward.abscissa[$0] < stabilizer.threshold) }
+      stabilized = (0..<count).filter { !(forward.spectralRadius[$0] < stabilizer.threshold) }
       penalty = active.scaled(sign * addJacobianPenalty(weight: sign * stabilizer.weight, patterns: stabilized,
                                                         states: x, slopes: d, into: &g), count: count)
     }

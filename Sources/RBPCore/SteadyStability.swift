@@ -136,13 +136,14 @@ extension SteadyNetwork {
   }
 
   /// ρ(D_p W) and α(D_p W) for every pattern (see the top of this file).
-  /// Where a bound or an estimate of ρ is below `certifyBelow`, it stands
-  /// for both (α ≤ ρ); elsewhere α is computed.
+  /// Where a bound or an estimate of ρ is below 1, it stands for both
+  /// (α ≤ ρ); elsewhere α is computed.
   ///
   /// - Parameters:
   ///   - d: slopes D, P×N.
-  ///   - certifyBelow: at most 1; the stabiliser passes its threshold, so
-  ///     that it acts on α itself near the edge.
+  ///   - certifyBelow: at most 1; ρ is estimated wherever the bound is not
+  ///     below it (the stabiliser passes its threshold, so that it acts on
+  ///     estimates, not on loose bounds).
   ///   - symmetric: W = Wᵀ (the real spectrum by Lanczos).
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
@@ -152,8 +153,7 @@ extension SteadyNetwork {
   ) -> StabilityMeasures {
     let radius = spectralRadii(slopes: d, certifyBelow: certifyBelow, norm: norm, workspace: workspace)
     var abscissa = radius
-    let limit = min(certifyBelow, 1)
-    for p in 0..<d.rows where !(radius[p] < limit) {
+    for p in 0..<d.rows where !(radius[p] < 1) {
       if radius[p].isNaN { continue }
       if symmetric {
         abscissa[p] = symmetricAbscissa(slopes: d.row(p))

@@ -312,7 +312,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     guard let weight = stabilityWeight, let (base, threshold) = plan.steady.jacobianPenalty else { return }
     if rejected > 0 || unsettled > 0 {
       stabilityWeight = min(weight * 1.5, base * 10)
-    } else if stats.maxAbscissa < 0.9 * threshold {
+    } else if stats.maxRadius < 0.9 * threshold {
       stabilityWeight = max(weight * 0.7, base)
     }
   }
