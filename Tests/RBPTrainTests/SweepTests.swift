@@ -112,6 +112,35 @@ struct SweepTests {
     #expect(status["done"] as? Int == 1 && status["failed"] as? Int == 1 && status["missing"] as? Int == 0)
   }
 
+  @Test func aStoppedRunKeepsItsLastGoodEpoch() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // Linear units at lr 0.5: the loss explodes in the third epoch and the
+    // run stops; its results are those of its last good epoch, not nulls.
+    let spec = dir + "/spec.json"
+    try """
+      {"data": "\(shipped("sine"))", "base": {"epochs": 30, "activation": "linear", "gain": 0.4, "optimizer": "sgd"},
+       "grid": {"lr": [0.001, 0.5]}}
+      """.write(toFile: spec, atomically: true, encoding: .utf8)
+    let out = dir + "/out"
+    #expect(try rbp(["sweep", spec, "--out", out, "--quiet"]).status == 0)
+    let ck = try CheckpointFile.read(out + "/runs/run-0001/checkpoint.h5")
+    let reason = try #require(ck.stopReason)
+    #expect(ck.epoch >= 1, "\(reason)")
+    let result = jsonObject(try String(contentsOfFile: out + "/runs/run-0001/result.json", encoding: .utf8))
+    #expect(result["status"] as? String == "failed" && (result["reason"] as? String ?? "").contains(reason))
+    #expect(result["epochs"] as? Int == ck.epoch)
+    // (JSON's decimals may round the last bit)
+    func close(_ a: Double?, _ b: Double?) -> Bool { a != nil && b != nil && abs(a! - b!) <= 1e-14 * abs(b!) }
+    #expect(close(result["final_loss"] as? Double, ck.history[.loss]?.last), "\(result)")
+    #expect(close(result["final_val_loss"] as? Double, ck.history[.valLoss]?.last), "\(result)")
+    #expect((result["curve"] as? [Double])?.count == ck.epoch, "\(result)")
+    try #require(try rbp(["sweep", "merge", out]).status == 0)
+    let csv = try rbp(["sweep", "export", out, "--csv"])
+    let row = try #require(csv.out.split(separator: "\n").first { $0.hasPrefix("run-0001,") })
+    #expect(row.contains(",failed,") && row.contains(",\(ck.epoch),"), "\(row)")
+  }
+
   @Test func exportHasOneRowPerRunWithItsSettings() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
