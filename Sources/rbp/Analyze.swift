@@ -272,10 +272,19 @@ struct Grad: ParsableCommand {
   /// parameter, in f64.
   func finiteDifferences(_ l: Loaded, cotangent: CotangentObjective<Double>?) throws -> Parameters<Double> {
     var g = Parameters<Double>(layout: l.checkpoint.parameters.layout)
+    let layout = g.layout, n = layout.shape.units
     for i in g.values.indices {
       var plus = l.checkpoint.parameters, minus = plus
       plus.values[i] += step
       minus.values[i] -= step
+      // A symmetric network's weights are tied in pairs, and its diagonal is 0.
+      if l.checkpoint.symmetric && layout.w.contains(i) {
+        let (r, c) = (i - layout.w.lowerBound).quotientAndRemainder(dividingBy: n)
+        if r == c { continue }
+        let mirror = layout.w.lowerBound + c * n + r
+        plus.values[mirror] += step
+        minus.values[mirror] -= step
+      }
       g.values[i] = (try value(plus, l, cotangent) - value(minus, l, cotangent)) / (2 * step)
     }
     return g
@@ -284,8 +293,9 @@ struct Grad: ParsableCommand {
   func value(_ p: Parameters<Double>, _ l: Loaded, _ cotangent: CotangentObjective<Double>?) throws -> Double {
     switch l.data {
     case .steady(let b):
-      return try SteadyNetwork(parameters: p, activation: l.checkpoint.activation, loss: l.checkpoint.loss)
-        .evaluate(batch: b, settings: l.plan.steady, objective: cotangent).loss
+      var net = try SteadyNetwork(parameters: p, activation: l.checkpoint.activation, loss: l.checkpoint.loss)
+      net.symmetric = l.checkpoint.symmetric
+      return try net.evaluate(batch: b, settings: l.plan.steady, objective: cotangent).loss
     case .trajectory(let b):
       return try TrajectoryNetwork(parameters: p, activation: l.checkpoint.activation, loss: l.checkpoint.loss,
                                    leak: l.checkpoint.leak).run(b, objective: cotangent).loss

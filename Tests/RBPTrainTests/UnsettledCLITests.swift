@@ -145,6 +145,21 @@ struct UnsettledCLITests {
     #expect(ck.symmetric && ck.parameters.weightsAreSymmetric)
     let attribute = try HDF5File.open(dir + "/sym/checkpoint.h5").numberAttribute("symmetric")
     #expect(attribute == 1)
+    // rbp grad gives the gradient of each tied weight, as central
+    // differences moving both weights of a pair do.
+    #expect(try rbp(["datasets", "make", "memory", "--out", dir + "/small.h5", "--count", "3", "--length", "8"]).status == 0)
+    #expect(try rbp(["train", "--data", dir + "/small.h5", "--out", dir + "/small", "--epochs", "5", "--symmetric",
+                     "--precision", "f64", "--quiet"]).status == 0)
+    var gradients: [[Double]] = []
+    for method in ["rbp", "fd"] {
+      let g = try rbp(["grad", "--checkpoint", dir + "/small/checkpoint.h5", "--data", dir + "/small.h5",
+                       "--out", dir + "/\(method).h5", "--method", method])
+      #expect(g.status == 0, "\(g.err)")
+      gradients.append(try HDF5File.open(dir + "/\(method).h5").dataset("grad/W").read(as: Double.self))
+    }
+    let largest = gradients[1].map(abs).max() ?? 0
+    #expect(largest > 1e-3 && zip(gradients[0], gradients[1]).allSatisfy { abs($0 - $1) < 1e-7 * largest })
+    #expect((0..<8).allSatisfy { gradients[0][$0 * 9] == 0 })
     let trajectorySymmetric = try rbp(["train", "--data", dir + "/init.h5", "--out", dir + "/ts", "--symmetric"])
     #expect(trajectorySymmetric.status != 0 && trajectorySymmetric.err.contains("symmetric applies to steady models only"))
   }
