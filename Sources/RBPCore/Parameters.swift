@@ -159,31 +159,23 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
 
   /// W ← (W + Wᵀ)/2 with a zero diagonal: the nearest symmetric weights,
   /// for a network trained with `--symmetric`.
-  public mutating func makeWeightsSymmetric() {
-    let n = shape.units
-    let w = layout.w.lowerBound
-    for i in 0..<n {
-      values[w + i * n + i] = 0
-      for j in 0..<i {
-        let mean = (values[w + i * n + j] + values[w + j * n + i]) / 2
-        values[w + i * n + j] = mean
-        values[w + j * n + i] = mean
-      }
-    }
-  }
+  public mutating func makeWeightsSymmetric() { combineWeightPairs { ($0 + $1) / 2 } }
 
   /// For a gradient with respect to W: G ← G + Gᵀ with a zero diagonal,
   /// the gradient with respect to each tied weight w_ij = w_ji of a
   /// symmetric W, written in both places (so a step keeps W symmetric).
-  public mutating func symmetrizeWeights() {
+  public mutating func symmetrizeWeights() { combineWeightPairs(+) }
+
+  /// Sets W_ij and W_ji to `combine(W_ij, W_ji)` for i ≠ j, and W_ii to 0.
+  private mutating func combineWeightPairs(_ combine: (T, T) -> T) {
     let n = shape.units
     let w = layout.w.lowerBound
     for i in 0..<n {
       values[w + i * n + i] = 0
       for j in 0..<i {
-        let sum = values[w + i * n + j] + values[w + j * n + i]
-        values[w + i * n + j] = sum
-        values[w + j * n + i] = sum
+        let value = combine(values[w + i * n + j], values[w + j * n + i])
+        values[w + i * n + j] = value
+        values[w + j * n + i] = value
       }
     }
   }
