@@ -254,93 +254,82 @@ extension SteadyNetwork {
     // failed has no adjoint: `.notConverged` there).
     var adjointFailures = SolveDiagnostics(count: count)
     for p in keep { adjointFailures.status[p] = .converged }
-    while true {
-      if keep.count == count {
-        var r = try gradient(states: x, slopes: d, forward: forward, batch: batch, objective: active, norm: norm,
-                             settings: settings, allowingUnsettled: allowingUnsettled, workspace: workspace)
-        let failed = r.adjoint.status.indices.filter { r.adjoint.status[$0] != .converged }
-        if failed.isEmpty {
-          r.settled = [Bool](repeating: true, count: count)
-          return r
-        }
-        for p in failed { adjointFailures.status[p] = r.adjoint.status[p]; adjointFailures.residuals[p] = r.adjoint.residuals[p]
-          adjointFailures.iterations[p] = r.adjoint.iterations[p] }
-        keep.removeAll { failed.contains($0) }
-        continue
-      }
-      guard let restricted = active.restricted(to: keep) else {
+    var out = SteadyGradient<T>(loss: .nan, penalty: 0, gradient: Parameters<T>(layout: parameters.layout),
+                                goal: active.goal, states: x, adjoints: Matrix(rows: count, cols: n),
+                                forward: forward, adjoint: adjointFailures)
+    // The objective, adjoint and gradient of the patterns in `keep`; a
+    // pattern whose adjoint then fails leaves `keep`, and the rest go again.
+    while !keep.isEmpty {
+      let all = keep.count == count
+      guard let objective = all ? active : active.restricted(to: keep) else {
         try forward.check(solver: settings.forward.name, tolerance: settings.forwardOptions(for: T.self, units: n).tolerance)
         preconditionFailure("an unsettled pattern without a forward failure")
       }
-      var out = SteadyGradient<T>(loss: .nan, penalty: 0, gradient: Parameters<T>(layout: parameters.layout),
-                                  goal: active.goal, states: x, adjoints: Matrix(rows: count, cols: n),
-                                  forward: forward, adjoint: adjointFailures)
-      if !keep.isEmpty {
-        let subset = batch.subset(keep)
-        var subForward = SolveDiagnostics(count: keep.count)
-        SolveDiagnostics.pick(forward, rows: keep, into: &subForward)
-        let r = try gradient(states: x.rows(keep), slopes: d.rows(keep), forward: subForward, batch: subset,
-                             objective: restricted, norm: norm, settings: settings,
-                             allowingUnsettled: allowingUnsettled, workspace: workspace)
-        let failed = r.adjoint.status.indices.filter { r.adjoint.status[$0] != .converged }
-        if !failed.isEmpty {
-          for i in failed {
-            let p = keep[i]
-            adjointFailures.status[p] = r.adjoint.status[i]
-            adjointFailures.residuals[p] = r.adjoint.residuals[i]
-            adjointFailures.iterations[p] = r.adjoint.iterations[i]
-          }
-          keep = keep.enumerated().filter { !failed.contains($0.offset) }.map(\.element)
-          continue
-        }
-        out.loss = r.loss
-        out.penalty = r.penalty
-        out.gradient = r.gradient
-        out.adjoint = adjointFailures
-        r.adjoint.merge(into: &out.adjoint, rows: keep, stage: 0)
-        out.adjoints.withMutablePointer { sp in r.adjoints.withPointer { rp in
-          sp.update(repeating: .nan, count: count * n)
-          for (i, p) in keep.enumerated() { (sp + p * n).update(from: rp + i * n, count: n) }
-        }}
-      } else {
-        out.adjoints.withMutablePointer { $0.update(repeating: .nan, count: count * n) }
+      var picked = SolveDiagnostics(count: keep.count)
+      if !all { SolveDiagnostics.pick(forward, rows: keep, into: &picked) }
+      var r = try gradient(states: all ? x : x.rows(keep), slopes: all ? d : d.rows(keep), forward: all ? forward : picked,
+                           batch: all ? batch : batch.subset(keep), objective: objective, norm: norm, settings: settings,
+                           allowingUnsettled: allowingUnsettled, workspace: workspace)
+      let failed = r.adjoint.status.indices.filter { r.adjoint.status[$0] != .converged }
+      if failed.isEmpty && all {
+        r.settled = [Bool](repeating: true, count: count)
+        return r
       }
-      // The stabiliser presses on the unsettled patterns too, at their last
-      // iterate with D held fixed (their state, and so D's dependence on
-      // W, is not known): (λ/2)‖D_p W‖_F², whose gradient (λ/P) d_pi² W_ij
-      // pulls the network back towards patterns that settle.
-      let unsettledRows = (0..<count).filter { forward.status[$0] != .converged }
-      if let stabilizer, !keep.isEmpty, !unsettledRows.isEmpty {
-        let scale = active.patternScale(keep.count)
-        let sign: Double = active.goal == .minimize ? 1 : -1
-        let n = shape.units
-        let w = parameters.values, wBase = parameters.layout.w.lowerBound
-        var extra = 0.0
-        var term = Parameters<T>(layout: parameters.layout)
-        for i in 0..<n {
-          var sum = 0.0
-          for p in unsettledRows { let dp = Double(d[p, i]); sum += dp * dp }
-          guard sum > 0 else { continue }
-          var rowNorm = 0.0
-          for j in 0..<n { let v = Double(w[wBase + i * n + j]); rowNorm += v * v }
-          extra += 0.5 * stabilizer.weight * sum * rowNorm
-          let factor = T(sign * stabilizer.weight * sum) * scale
-          for j in 0..<n { term.values[wBase + i * n + j] = factor * w[wBase + i * n + j] }
-        }
-        if symmetric { term.symmetrizeWeights() }
-        for j in term.values.indices { out.gradient.values[j] += term.values[j] }
-        out.penalty += active.scaled(extra, count: keep.count)
+      if !failed.isEmpty {
+        var one = SolveDiagnostics(count: failed.count)
+        SolveDiagnostics.pick(r.adjoint, rows: failed, into: &one)
+        one.merge(into: &adjointFailures, rows: failed.map { keep[$0] }, stage: 0)
+        keep = keep.enumerated().filter { !failed.contains($0.offset) }.map(\.element)
+        continue
       }
-      // A pattern whose adjoint failed is unsettled too: its state is not
-      // presented either.
-      for p in 0..<count where adjointFailures.status[p] != .converged && forward.status[p] == .converged {
-        x.withMutablePointer { ($0 + p * n).update(repeating: .nan, count: n) }
-        d.withMutablePointer { ($0 + p * n).update(repeating: 0, count: n) }
-      }
-      out.states = x
-      out.settled = (0..<count).map { keep.contains($0) }
-      return out
+      out.loss = r.loss
+      out.penalty = r.penalty
+      out.gradient = r.gradient
+      out.adjoint = adjointFailures
+      r.adjoint.merge(into: &out.adjoint, rows: keep, stage: 0)
+      out.adjoints.withMutablePointer { sp in r.adjoints.withPointer { rp in
+        for (i, p) in keep.enumerated() { (sp + p * n).update(from: rp + i * n, count: n) }
+      }}
+      break
     }
+    out.adjoints.withMutablePointer { sp in
+      for p in 0..<count where !keep.contains(p) { (sp + p * n).update(repeating: .nan, count: n) }
+    }
+    if keep.isEmpty { out.adjoint = adjointFailures }
+    // The stabiliser presses on the unsettled patterns too, at their last
+    // iterate with D held fixed (their state, and so D's dependence on
+    // W, is not known): (λ/2)‖D_p W‖_F², whose gradient (λ/P) d_pi² W_ij
+    // pulls the network back towards patterns that settle.
+    let unsettledRows = (0..<count).filter { forward.status[$0] != .converged }
+    if let stabilizer, !keep.isEmpty, !unsettledRows.isEmpty {
+      let scale = active.patternScale(keep.count)
+      let sign: Double = active.goal == .minimize ? 1 : -1
+      let w = parameters.values, wBase = parameters.layout.w.lowerBound
+      var extra = 0.0
+      var term = Parameters<T>(layout: parameters.layout)
+      for i in 0..<n {
+        var sum = 0.0
+        for p in unsettledRows { let dp = Double(d[p, i]); sum += dp * dp }
+        guard sum > 0 else { continue }
+        var rowNorm = 0.0
+        for j in 0..<n { let v = Double(w[wBase + i * n + j]); rowNorm += v * v }
+        extra += 0.5 * stabilizer.weight * sum * rowNorm
+        let factor = T(sign * stabilizer.weight * sum) * scale
+        for j in 0..<n { term.values[wBase + i * n + j] = factor * w[wBase + i * n + j] }
+      }
+      if symmetric { term.symmetrizeWeights() }
+      for j in term.values.indices { out.gradient.values[j] += term.values[j] }
+      out.penalty += active.scaled(extra, count: keep.count)
+    }
+    // A pattern whose adjoint failed is unsettled too: its state is not
+    // presented either.
+    for p in 0..<count where adjointFailures.status[p] != .converged && forward.status[p] == .converged {
+      x.withMutablePointer { ($0 + p * n).update(repeating: .nan, count: n) }
+      d.withMutablePointer { ($0 + p * n).update(repeating: 0, count: n) }
+    }
+    out.states = x
+    out.settled = (0..<count).map { keep.contains($0) }
+    return out
   }
 
   /// The part of `gradient` after the forward solve, on settled patterns:
