@@ -157,4 +157,34 @@ struct MemoryTests {
     let expected = (0...steps).flatMap { t in (0..<n).map { whole.states![(t * p + p - 1) * n + $0] } }
     #expect(last == expected, "the last sequence's states differ")
   }
+
+  /// `--mean` on the piecewise path (P·(T+1)·N above 2²¹ values): R is the
+  /// mean over the P sequences, so ∂R/∂θ and ∂R/∂a are the sum's divided
+  /// by P, as a user dividing by hand would get.
+  @Test func meanCotangentOnLongTrajectoriesIsTheSumOverP() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let (p, steps, n) = (16, 2100, 64)
+    #expect(p * (steps + 1) * n > 1 << 21, "the case must take the piecewise path")
+    let data = dir + "/long.h5"
+    _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 9, data: data, checkpoint: dir + "/ck.h5")
+    var rng = SeededGenerator(seed: 10)
+    try writeCotangent((0..<(p * steps * n)).map { _ in Double.random(in: -1...1, using: &rng) }, shape: [p, steps, n],
+                       to: dir + "/c.h5")
+    var results: [(w: [Double], drive: [Double])] = []
+    for mean in [false, true] {
+      let out = dir + (mean ? "/mean.h5" : "/sum.h5")
+      let r = try rbp(["grad", "--checkpoint", dir + "/ck.h5", "--data", data, "--cotangent", dir + "/c.h5", "--out", out]
+                      + (mean ? ["--mean"] : []))
+      try #require(r.status == 0, "\(r.err)")
+      let f = try HDF5File.open(out)
+      let drive: [Double] = try f.dataset("grad/drive").readRows(p - 1, count: 1)
+      results.append((try f.dataset("grad/W").read(as: Double.self), drive))
+    }
+    let scale = results[0].w.map(abs).max()!
+    #expect(zip(results[0].w, results[1].w).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * scale },
+            "∂R/∂W with --mean is not the sum's / \(p)")
+    let driveScale = results[0].drive.map(abs).max()!
+    #expect(zip(results[0].drive, results[1].drive).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * driveScale })
+  }
 }
