@@ -78,6 +78,31 @@ struct UnsettledCLITests {
     #expect(try CheckpointFile.read(checkpoint).stopReason?.contains("max_unsettled") == true)
   }
 
+  /// The failure policy as a user reads it in `/history`: a rejected step
+  /// halves the learning rate for the rest of the run, and the updates
+  /// taken use the halved rate (Adam's first update moves each weight by
+  /// about the rate).
+  @Test func aRejectedStepHalvesTheRateForTheRestOfTheRun() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let (data, checkpoint) = try focusData(dir)
+    let before = try CheckpointFile.read(checkpoint).parameters
+    // Pattern 7 never settles: with no room for it, the one step of each
+    // epoch fails. The first has nothing to undo and is taken on the other
+    // 31 patterns; the second undoes the first and retakes it at half the
+    // rate, twice, before it is taken the same way.
+    let r = try rbp(["train", "--data", data, "--out", dir + "/run", "--resume", "--epochs", "2", "--max-unsettled", "0",
+                     "--max-retries", "2", "--quiet"])
+    #expect(r.status == 0, "\(r.err)")
+    let ck = try CheckpointFile.read(checkpoint)
+    #expect(ck.history[.rejectedSteps] == [0, 2] && ck.history[.lr] == [1e-4, 1e-4 / 4], "\(ck.history.byName)")
+    // Two updates at a quarter of the rate (the first retaken so): each
+    // weight moved by at most about half the configured rate, where two at
+    // the full rate would move it by about twice that.
+    let moved = zip(ck.parameters.values, before.values).map { abs($0 - $1) }.max() ?? 0
+    #expect(moved > 1e-4 / 8 && moved <= 1e-4 * 0.6, "the two steps moved a weight by \(moved)")
+  }
+
   /// A two-unit steady network written as another tool would, no input, a
   /// dataset of initial states.
   func twoUnits(_ dir: String, w: [[Double]], initial: [[Double]]) throws -> (checkpoint: String, data: String) {
