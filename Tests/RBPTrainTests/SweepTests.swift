@@ -282,6 +282,30 @@ struct SweepTests {
     #expect(defaultJobs(["SLURM_CPUS_PER_TASK": "3"]) == 3 && defaultJobs(["OMP_NUM_THREADS": "2"]) == 2 && defaultJobs([:]) == 1)
   }
 
+  /// The cost the shards are balanced by follows the work of a run, counted
+  /// independently: every matrix product of a step is N×N by patterns (and
+  /// steps), so a run's work grows as N², as the patterns, the steps and the
+  /// epochs.
+  @Test func aRunsCostIsItsOperationCount() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func costs(_ data: String, _ grid: String) throws -> [Double] {
+      let path = dir + "/spec.json"
+      try #"{"data": "\#(data)", "grid": \#(grid)}"#.write(toFile: path, atomically: true, encoding: .utf8)
+      return try SweepPlan(spec: SweepSpec.parse(json: Data(contentsOf: URL(fileURLWithPath: path)), source: path))
+        .runs.map(\.cost)
+    }
+    let units = try costs(shipped("xor"), #"{"units": [4, 16, 64]}"#)
+    #expect(units[1] / units[0] == 16 && units[2] / units[0] == 256, "cost by units: \(units)")
+    let epochs = try costs(shipped("xor"), #"{"epochs": [10, 30]}"#)
+    #expect(epochs[1] / epochs[0] == 3, "cost by epochs: \(epochs)")
+    // Patterns and steps: encoder (8 patterns) against xor (4); figure8 (32 steps) against sine (40).
+    let xor = try costs(shipped("xor"), #"{"units": [8]}"#), encoder = try costs(shipped("encoder"), #"{"units": [8]}"#)
+    #expect(encoder[0] / xor[0] == 2, "cost by patterns: \(xor) \(encoder)")
+    let figure8 = try costs(shipped("figure8"), #"{"units": [8]}"#), sine = try costs(shipped("sine"), #"{"units": [8]}"#)
+    #expect(sine[0] / figure8[0] == 40.0 / 32, "cost by steps: \(figure8) \(sine)")
+  }
+
   /// Runs of very different cost are dealt so that each shard gets about
   /// the same work, whatever order the grid puts them in.
   @Test func shardsAreBalancedByCost() throws {
