@@ -89,6 +89,33 @@ struct SweepTests {
     #expect(again.status == 0 && again.out.contains("4 runs, 0 failed"))
   }
 
+  /// After a spec edit, runs that only the old spec trained (their
+  /// result.json from before, no shard file of the new one) are missing,
+  /// not done: merge refuses, and --partial marks them so.
+  @Test func staleResultsDoNotCompleteAnEditedSweep() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let out = dir + "/out"
+    let first = try writeSweepSpec(dir, name: "a.json", lrs: [0.03], seeds: [0, 1, 2, 3], epochs: 3)
+    try #require(try rbp(["sweep", first, "--out", out, "--quiet"]).status == 0)
+    // The edited spec: shard 0 of 2 runs; shard 1 is killed before it starts.
+    let second = try writeSweepSpec(dir, name: "b.json", lrs: [0.05], seeds: [0, 1, 2, 3], epochs: 3)
+    try #require(try rbp(["sweep", second, "--out", out, "--shard", "0/2", "--rerun-changed", "--quiet"]).status == 0)
+    let manifest = try SweepManifest.read(from: out)
+    let stale = manifest.runs.filter { $0.shard == 1 }.count
+    try #require(stale > 0)
+    // The old spec's shard file is refused by name; the user removes it, as told.
+    let stray = try rbp(["sweep", "merge", out])
+    #expect(stray.status != 0 && stray.err.contains("results-0-of-1.h5"), "\(stray.err)")
+    try FileManager.default.removeItem(atPath: out + "/results-0-of-1.h5")
+    let refused = try rbp(["sweep", "merge", out])
+    #expect(refused.status != 0 && refused.err.contains("\(stale) of 4 runs have no result"), "\(refused.err)")
+    #expect(try rbp(["sweep", "merge", out, "--partial"]).status == 0)
+    let records = try SweepResultsFile.read(out + "/sweep.h5")
+    #expect(records.filter { $0.status == "missing" }.count == stale)
+    #expect(records.filter { $0.status == "ok" }.allSatisfy { jsonObject($0.config)["lr"] as? Double == 0.05 })
+  }
+
   @Test func failuresAreRecordedAndRetriedOnlyWhenAsked() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
