@@ -55,7 +55,9 @@ struct WindowedTrainingTests {
     let summary = try DatasetSummary.read(data)
     var config = RunConfig()
     config.epochs = 2
-    config.batch = 40
+    // 32 sequences in minibatches of 20 and 12: a minibatch boundary, a
+    // partial last minibatch, and shards of 16 and 4 within the first.
+    config.batch = 20
     config.units = 7
     config.bptt = .checkpointed
     config.threads = threads
