@@ -43,21 +43,30 @@ func scratchFolder() throws -> String {
 
 func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
-/// The Python interpreter with numpy and h5py: $RBP_PYTHON (scripts/test.sh
-/// sets it), else the package's .venv. Without one the calling test fails,
-/// naming the fix: the reference computations are part of the suite.
+/// The Python interpreter with numpy, h5py and matplotlib (what
+/// scripts/setup.sh installs): $RBP_PYTHON (scripts/test.sh sets it), else
+/// the package's .venv. Without one, or with a package missing, the calling
+/// test fails naming the fix: the reference computations are part of the
+/// suite.
 func requirePython() throws -> String {
   struct MissingPython: Error, CustomStringConvertible {
+    var detail: String
     var description: String {
-      "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON"
+      "no Python with numpy, h5py and matplotlib (\(detail)): run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON"
     }
   }
+  var python: String? = nil
   if let path = ProcessInfo.processInfo.environment["RBP_PYTHON"], FileManager.default.isExecutableFile(atPath: path) {
-    return path
+    python = path
+  } else if FileManager.default.isExecutableFile(atPath: repositoryRoot + "/.venv/bin/python") {
+    python = repositoryRoot + "/.venv/bin/python"
   }
-  let venv = repositoryRoot + "/.venv/bin/python"
-  if FileManager.default.isExecutableFile(atPath: venv) { return venv }
-  throw MissingPython()
+  guard let python else { throw MissingPython(detail: "neither RBP_PYTHON nor .venv") }
+  let check = try runTool(python, ["-c", "import numpy, h5py, matplotlib"])
+  guard check.status == 0 else {
+    throw MissingPython(detail: "\(python): " + (check.err.split(separator: "\n").last.map(String.init) ?? "import failed"))
+  }
+  return python
 }
 
 /// A run that met infinities recorded none: its parameters, optimizer
