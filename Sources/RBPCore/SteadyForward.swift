@@ -312,7 +312,8 @@ extension SteadyNetwork {
           order.swapAt(r, active)
         } else {
           x.withUnsafeMutableBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
-            mixer.next(pattern: p, state: xp.baseAddress! + r * n, image: fp.baseAddress! + r * n, units: n)
+            mixer.next(pattern: p, state: xp.baseAddress! + r * n, image: fp.baseAddress! + r * n, units: n,
+                       residual: residual)
           }}
         }
         r -= 1
@@ -399,7 +400,9 @@ extension SteadyNetwork {
 /// in place in `state`.
 protocol SweepMixer {
   associatedtype Scalar: KernelScalar
-  mutating func next(pattern: Int, state: UnsafeMutablePointer<Scalar>, image: UnsafePointer<Scalar>, units: Int)
+  /// `residual`: ‖f(Wx+a) − x‖∞ of this row, as the sweep measured it.
+  mutating func next(pattern: Int, state: UnsafeMutablePointer<Scalar>, image: UnsafePointer<Scalar>, units: Int,
+                     residual: Double)
   /// The damping the pattern's iteration ended with.
   func damping(pattern: Int) -> Double
 }
@@ -408,7 +411,7 @@ protocol SweepMixer {
 struct DampedMixer<T: KernelScalar>: SweepMixer {
   let damping: T
   func damping(pattern: Int) -> Double { Double(damping) }
-  func next(pattern: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int) {
+  func next(pattern: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int, residual _: Double) {
     if damping == 1 {
       x.update(from: f, count: n)
     } else {
@@ -445,14 +448,13 @@ struct AdaptiveDampedMixer<T: KernelScalar>: SweepMixer {
 
   func damping(pattern: Int) -> Double { omega[pattern] }
 
-  mutating func next(pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int) {
-    var residual = 0.0
-    for i in 0..<n { residual = max(residual, abs(Double(f[i] - x[i]))) }
+  mutating func next(pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int,
+                     residual: Double) {
     lowest[p] = min(lowest[p], residual)
     sweeps[p] += 1
     if Double(sweeps[p]) >= min((10 / omega[p]).rounded(.up), 160) {
-      if !(lowest[p] < 0.9 * previousLowest[p]) && previousLowest[p] < .infinity
-        && omega[p] > Self.minimumDamping {
+      // (The first window has no window before it: ∞, so it passes.)
+      if !(lowest[p] < 0.9 * previousLowest[p]) && omega[p] > Self.minimumDamping {
         omega[p] /= 2
         previousLowest[p] = .infinity
       } else {
@@ -498,7 +500,8 @@ struct AndersonMixer<T: KernelScalar>: SweepMixer {
     head = filled
   }
 
-  mutating func next(pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int) {
+  mutating func next(pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int,
+                     residual _: Double) {
     let base = p * memory * n
     let slot = head[p]
     for i in 0..<n {

@@ -167,11 +167,12 @@ extension SteadyNetwork {
   /// α(D W) of one pattern from every eigenvalue of the dense D W.
   public func denseAbscissa(slopes d: [T]) -> Double {
     let n = shape.units
-    let w = parameters.W.elements
     var dw = [Double](repeating: 0, count: n * n)
-    for i in 0..<n {
-      let di = Double(d[i])
-      for j in 0..<n { dw[i * n + j] = di * Double(w[i * n + j]) }
+    parameters.withWeights { w in
+      for i in 0..<n {
+        let di = Double(d[i])
+        for j in 0..<n { dw[i * n + j] = di * Double(w[i * n + j]) }
+      }
     }
     return spectralAbscissa(dw, n: n)
   }

@@ -60,8 +60,14 @@ func hexadecimal(_ x: Double) -> String {
 }
 
 extension Double {
+  /// A C99 hexadecimal float ("0x1.8p+0", as Python's float.hex() writes).
   init?(hexadecimal text: String) {
-    guard let v = strtod(text, nil) as Double?, v.isFinite || text.contains("inf") else { return nil }
-    self = v
+    let parsed: Double? = text.withCString { start in
+      var end: UnsafeMutablePointer<CChar>? = nil
+      let value = strtod(start, &end)
+      return end != nil && end!.pointee == 0 && end! != UnsafeMutablePointer(mutating: start) ? value : nil
+    }
+    guard let parsed else { return nil }
+    self = parsed
   }
 }
