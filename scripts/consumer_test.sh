@@ -3,7 +3,7 @@
 # working tree (tracked and new, unignored files) into a local bare git
 # repository tagged with the version in Sources/RBPKernels/Version.swift,
 # builds Tests/Consumer against it with `.package(url:, from:)`, whose
-# executables are the README's library examples, and runs each.
+# executables are the library examples of docs/library.md, and runs each.
 # Fails if SwiftPM refuses the package as a dependency (unsafe flags), if
 # an example does not compile (missing imports), or if one fails to run.
 set -euo pipefail
@@ -22,9 +22,9 @@ mkdir "$work/snapshot"
   && git tag "$version")
 git clone -q --bare "$work/snapshot" "$work/rbp.git"
 
-# The consumer, with the README's examples as its sources.
+# The consumer, with the library page's examples as its sources.
 cp -r "$root/Tests/Consumer" "$work/consumer"
-python3 - "$root/README.md" "$work/consumer/Sources" <<'PY'
+python3 - "$root/docs/library.md" "$work/consumer/Sources" <<'PY'
 import pathlib, re, sys
 readme, out = pathlib.Path(sys.argv[1]).read_text(), pathlib.Path(sys.argv[2])
 for heading, target in [("## Library: a steady-state gradient", "SteadyExample"),
@@ -51,4 +51,4 @@ for example in SteadyExample TrajectoryExample RewardExample MinimalExample; do
   echo "--- $example"
   .build/debug/$example
 done
-echo "consumer_test: rbp $version as a versioned dependency builds and runs the README's library examples"
+echo "consumer_test: rbp $version as a versioned dependency builds and runs the library examples of docs/library.md"

@@ -2,7 +2,8 @@
 // page in docs/ is run by bash -e in a scratch folder, with the built rbp
 // and the test Python (numpy, h5py) first on PATH, and must succeed; a
 // "# Warning: …" comment line under a command is output the block must
-// print.
+// print. Synopses of commands (placeholders, cluster launchers) are fenced
+// ```text and not run.
 
 import Foundation
 import Testing
