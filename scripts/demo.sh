@@ -14,13 +14,14 @@ out=out/demo
 mkdir -p "$out"
 
 echo "== patterns: associative memory, steady states, recurrent backpropagation"
-"$rbp" train --data datasets/patterns.h5 --out "$out/patterns" --epochs 300 --stop-when-solved --threads 2
+"$rbp" train --data datasets/patterns.h5 --out "$out/patterns" --epochs 300 --stop-when-solved --threads 2 \
+  --overwrite
 "$rbp" eval --checkpoint "$out/patterns/checkpoint.h5" --data datasets/patterns.h5 --test
 "$rbp" fixed-points --checkpoint "$out/patterns/checkpoint.h5" --data datasets/patterns.h5 --starts 10 \
   --out "$out/patterns/fixed-points.h5" | head -4
 
 echo "== figure8: trajectories, backpropagation through time"
-"$rbp" train --data datasets/figure8.h5 --out "$out/figure8" --epochs 2000 --stop-when-solved
+"$rbp" train --data datasets/figure8.h5 --out "$out/figure8" --epochs 2000 --stop-when-solved --overwrite
 "$rbp" eval --checkpoint "$out/figure8/checkpoint.h5" --data datasets/figure8.h5
 "$rbp" grad --checkpoint "$out/figure8/checkpoint.h5" --data datasets/figure8.h5 --out "$out/figure8/gradients.h5"
 

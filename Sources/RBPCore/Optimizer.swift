@@ -45,9 +45,9 @@ public struct OptimizerSettings: Equatable, Sendable, Codable {
     guard learningRate > 0 && learningRate.isFinite else { throw RBPError.invalid("lr must be positive, got \(learningRate)") }
     guard beta1 >= 0 && beta1 < 1 else { throw RBPError.invalid("beta1/momentum must be in [0, 1), got \(beta1)") }
     guard beta2 >= 0 && beta2 < 1 else { throw RBPError.invalid("beta2 must be in [0, 1), got \(beta2)") }
-    guard epsilon > 0 else { throw RBPError.invalid("epsilon must be positive, got \(epsilon)") }
-    if let clipNorm, !(clipNorm > 0) { throw RBPError.invalid("clip norm must be positive, got \(clipNorm)") }
-    guard weightDecay >= 0 else { throw RBPError.invalid("weight decay must be >= 0, got \(weightDecay)") }
+    guard epsilon > 0 && epsilon.isFinite else { throw RBPError.invalid("epsilon must be positive, got \(epsilon)") }
+    if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { throw RBPError.invalid("clip norm must be positive, got \(clipNorm)") }
+    guard weightDecay >= 0 && weightDecay.isFinite else { throw RBPError.invalid("weight decay must be finite and >= 0, got \(weightDecay)") }
   }
 }
 

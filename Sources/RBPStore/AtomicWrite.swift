@@ -2,8 +2,12 @@
 // goes to a temporary file in the same folder, which is flushed, fsync'ed
 // and renamed over the destination, and then the folder is fsync'ed. A
 // failure (or a kill) at any point leaves the previous file intact and no
-// partial output behind, except a stray temporary (".name.tmp-…") after a
-// kill, which the next write of the same file removes.
+// partial output behind, except a stray temporary (".name.tmp-HOST-PID-…")
+// after a kill, which the next write of the same file removes once no
+// process of that host and pid runs (a temporary of another host, on a
+// shared file system, is left to its writer). An existing destination that
+// is not a regular file (a device, a FIFO, a folder) is refused, never
+// replaced; a symbolic link is followed, and its target replaced.
 
 import Foundation
 
@@ -25,7 +29,8 @@ public struct FileSystemError: Error, Equatable, CustomStringConvertible {
 
 /// Writes `path` atomically: `body` fills a fresh HDF5 file that replaces
 /// `path` only once complete and on disk.
-public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Void) throws {
+public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throws -> Void) throws {
+  let path = try checkReplaceable(destination)
   let url = URL(fileURLWithPath: path)
   let folder = url.deletingLastPathComponent().path
   let name = url.lastPathComponent
@@ -33,7 +38,9 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
     throw FileSystemError(path: path, message: "folder \(folder) does not exist")
   }
   removeStaleTemporaries(in: folder, for: name)
-  let temporary = folder + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+  let temporary = folder + "/.\(name).tmp-\(temporaryTag())-\(UInt32.random(in: 0...UInt32.max))"
+  TemporariesInProgress.shared.insert(temporary)
+  defer { TemporariesInProgress.shared.remove(temporary) }
   do {
     let file = try HDF5File.create(temporary)
     try body(file)
@@ -46,11 +53,111 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
     }
     try syncFile(folder)
     if testWritePause != nil { for phase in 1...2 { unlink("\(temporary).paused-\(phase)") } }
+  } catch var error as HDF5Error {
+    unlink(temporary)
+    // Named by the file the user asked for, not the temporary.
+    if error.file == temporary { error.file = path }
+    throw error
   } catch {
     unlink(temporary)
     throw error
   }
 }
+
+/// Writes `bytes` to `path` atomically, as `writeHDF5Atomically` does.
+public func writeBytesAtomically(_ bytes: Data, to destination: String) throws {
+  let path = try checkReplaceable(destination)
+  let url = URL(fileURLWithPath: path)
+  let folder = url.deletingLastPathComponent().path
+  let name = url.lastPathComponent
+  removeStaleTemporaries(in: folder, for: name)
+  let temporary = folder + "/.\(name).tmp-\(temporaryTag())-\(UInt32.random(in: 0...UInt32.max))"
+  TemporariesInProgress.shared.insert(temporary)
+  defer { TemporariesInProgress.shared.remove(temporary) }
+  let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+  guard fd >= 0 else { throw FileSystemError.system(path, "cannot create a temporary file beside it") }
+  do {
+    var failure: FileSystemError? = nil
+    bytes.withUnsafeBytes { raw in
+      var offset = 0
+      while offset < raw.count {
+        let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { failure = .system(path, "cannot write"); return }
+        offset += n
+      }
+    }
+    if let failure { throw failure }
+    guard fsync(fd) == 0 else { throw FileSystemError.system(path, "cannot write (fsync)") }
+    guard close(fd) == 0 else { throw FileSystemError.system(path, "cannot write (close)") }
+    guard rename(temporary, path) == 0 else { throw FileSystemError.system(path, "cannot replace the file") }
+    try syncFile(folder)
+  } catch {
+    close(fd)
+    unlink(temporary)
+    throw error
+  }
+}
+
+/// The temporaries being written now, so that a process ending at once
+/// (a second SIGTERM) can remove them first.
+public final class TemporariesInProgress: @unchecked Sendable {
+  public static let shared = TemporariesInProgress()
+  private let lock = NSLock()
+  private var paths = Set<String>()
+
+  func insert(_ path: String) { lock.withLock { _ = paths.insert(path) } }
+  func remove(_ path: String) { lock.withLock { _ = paths.remove(path) } }
+
+  /// Unlinks every temporary being written (their writers' files stay open
+  /// until the process ends).
+  public func removeAll() {
+    lock.withLock {
+      for path in paths {
+        unlink(path)
+        for phase in 1...2 { unlink("\(path).paused-\(phase)") }   // the atomicity tests' markers
+      }
+      paths.removeAll()
+    }
+  }
+}
+
+/// The path a write to `path` replaces: `path` itself, or the target of
+/// the symbolic link it is. Throws when that exists and is not a regular
+/// file.
+@discardableResult
+public func checkReplaceable(_ path: String) throws -> String {
+  var st = stat()
+  guard lstat(path, &st) == 0 else { return path }
+  var target = path
+  if (st.st_mode & S_IFMT) == S_IFLNK {
+    guard stat(path, &st) == 0 else { return path }   // a dangling link is replaced
+    target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+  }
+  let kind = st.st_mode & S_IFMT
+  guard kind == S_IFREG else {
+    let what = kind == S_IFDIR ? "a folder" : kind == S_IFCHR || kind == S_IFBLK ? "a device"
+      : kind == S_IFIFO ? "a FIFO" : kind == S_IFSOCK ? "a socket" : "not a regular file"
+    throw FileSystemError(path: path, message: "exists and is \(what), not a regular file; refusing to replace it")
+  }
+  return target
+}
+
+/// This machine's host name (a temporary or lock names its writer by host and pid).
+public func hostName() -> String {
+  var buffer = [CChar](repeating: 0, count: 256)
+  guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+  let name = String(cStringBuffer: buffer)
+  return name.isEmpty ? "localhost" : name
+}
+
+/// "HOST-PID" with the host's "-" and "." replaced, so the tag splits back.
+func temporaryTag(pid: Int32 = getpid()) -> String {
+  hostName().map { $0 == "-" || $0 == "." || $0 == "/" ? "_" : $0 }.map(String.init).joined() + "-\(pid)"
+}
+
+/// How the temporaries of `name` written by process `pid` of this host begin.
+public func temporaryPrefix(for name: String, pid: Int32) -> String { ".\(name).tmp-\(temporaryTag(pid: pid))-" }
 
 /// fsync on a file or folder.
 func syncFile(_ path: String) throws {
@@ -63,9 +170,13 @@ func syncFile(_ path: String) throws {
 /// Temporaries left by writers of `name` that no longer run.
 func removeStaleTemporaries(in folder: String, for name: String) {
   guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+  let host = String(temporaryTag().split(separator: "-").first ?? "")
   for entry in entries where entry.hasPrefix(".\(name).tmp-") {
     let parts = entry.dropFirst(".\(name).tmp-".count).split(separator: "-")
-    if let pid = parts.first.flatMap({ Int32($0) }), pid != getpid(), kill(pid, 0) != 0 {
+    // ".name.tmp-HOST-PID-N"; the older ".name.tmp-PID-N" was written on this host.
+    let (writer, pidText) = parts.count >= 3 ? (String(parts[0]), parts[1]) : (host, parts.first ?? "")
+    guard writer == host, let pid = Int32(pidText) else { continue }
+    if pid != getpid(), kill(pid, 0) != 0 && errno == ESRCH {
       unlink(folder + "/" + entry)
     }
   }

@@ -234,7 +234,24 @@ public enum CheckpointFile {
     var history: [String: [Double]] = [:]
     if file.exists("history") {
       let h = try file.group("history")
-      for name in try h.childNames() { history[name] = try h.dataset(name).read() }
+      for name in try h.childNames() {
+        let d = try h.dataset(name)
+        let shape = try d.shape
+        // One value per epoch: `loss` exactly `epoch` of them; a series
+        // added by a later version of rbp may start late, never run ahead.
+        guard shape.count == 1 else {
+          throw HDF5Error(file: file.file, path: "/history/\(name)", message: "has shape \(shape), expected one value per epoch")
+        }
+        guard name == "loss" ? shape[0] == epoch : shape[0] <= epoch else {
+          throw HDF5Error(file: file.file, path: "/history/\(name)",
+                          message: "has \(shape[0]) values, but attribute 'epoch' is \(epoch)"
+                            + (name == "loss" ? " (one per epoch)" : " (at most one per epoch)"))
+        }
+        history[name] = try d.read()
+      }
+    }
+    if epoch > 0 && history["loss"] == nil {
+      throw HDF5Error(file: file.file, path: "/history/loss", message: "is missing, but attribute 'epoch' is \(epoch)")
     }
     return RunProgress(epoch: epoch, step: step, optimizer: optimizer, learningRate: try g.numberAttribute("lr"), seed: seed,
                        history: History(byName: history))
@@ -256,8 +273,10 @@ public enum CheckpointFile {
                                      weightDecay: try g.numberAttribute("weight_decay"))
     let clip = named("clip", or: "clip_norm")
     if g.hasAttribute(clip) { settings.clipNorm = try g.numberAttribute(clip) }
+    do { try settings.validate() } catch { throw g.fail("attributes: \(error)") }
     var opt = try wrap(g.file) { try Optimizer<Double>(settings: settings, layout: layout) }
     opt.step = try g.integerAttribute("step")
+    guard opt.step >= 0 else { throw g.fail("attribute 'step' is \(opt.step), expected a non-negative integer") }
     for (name, keyPath) in [("first", \Optimizer<Double>.first), ("second", \Optimizer<Double>.second)] {
       let values: [Double] = try g.dataset(name).read()
       guard values.count == layout.count else {
@@ -267,6 +286,10 @@ public enum CheckpointFile {
       // vector math could even hide it): refused, like non-finite parameters.
       if let bad = values.firstIndex(where: { !$0.isFinite }) {
         throw HDF5Error(file: g.file, path: g.childPath(name), message: "holds a non-finite value (\(values[bad])) at \(bad)")
+      }
+      // Adam's second moment is a mean of squares.
+      if name == "second" && kind == .adam, let bad = values.firstIndex(where: { $0 < 0 }) {
+        throw HDF5Error(file: g.file, path: g.childPath(name), message: "holds a negative second moment (\(values[bad])) at \(bad)")
       }
       opt[keyPath: keyPath] = Parameters(layout: layout, values: values)
     }

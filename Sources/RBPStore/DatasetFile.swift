@@ -83,9 +83,19 @@ func readArray<T: KernelScalar & HDF5Numeric>(
     values = try d.read()
   }
   if let bad = values.firstIndex(where: { !$0.isFinite }) {
-    throw d.fail("holds a non-finite value (\(values[bad])) \(location(bad, shape: shape, rows: rows))")
+    let exact: [Double]? = T.self == Double.self ? nil : try rows.map { try d.readRows(at: $0) } ?? d.read()
+    throw d.fail(nonFiniteMessage(T.self, values[bad], exact: exact?[bad]) + " " + location(bad, shape: shape, rows: rows))
   }
   return (values, shape)
+}
+
+/// "holds a non-finite value (nan)", or, for a finite value that became
+/// infinite in f32, that it overflows f32.
+func nonFiniteMessage<T: KernelScalar>(_: T.Type, _ value: T, exact: Double?) -> String {
+  if let exact, exact.isFinite {
+    return "holds \(exact), which overflows f32 (largest \(Float.greatestFiniteMagnitude)); rescale it, or use --precision f64,"
+  }
+  return "holds a non-finite value (\(value))"
 }
 
 /// Where flat index `i` of an array read as `shape` lies in the file:

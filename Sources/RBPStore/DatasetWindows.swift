@@ -104,7 +104,8 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
     var finite = true
     values.withUnsafeBufferPointer { v in for x in v { finite = finite && x.isFinite } }
     if !finite, let bad = values.firstIndex(where: { !$0.isFinite }) {
-      throw d.fail("holds a non-finite value (\(values[bad])) \(windowLocation(bad, range, width: width))")
+      let exact: [Double]? = T.self == Double.self ? nil : try d.readRows(at: rows, within: range)
+      throw d.fail(nonFiniteMessage(T.self, values[bad], exact: exact?[bad]) + " " + windowLocation(bad, range, width: width))
     }
     return values
   }

@@ -225,9 +225,28 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
     }
   }
 
+  /// Throws when a link on the way to `child` leads out of the file (an
+  /// external link or a user-defined one): rbp reads only the bytes of the
+  /// file it names and identifies by hash.
+  func checkInFile(_ child: String) throws {
+    try HDF5.locked {
+      var prefix = ""
+      for part in child.split(separator: "/") {
+        prefix += (prefix.isEmpty ? "" : "/") + part
+        var info = H5L_info_t()
+        guard H5Lget_info(id, prefix, &info, rbp_H5P_DEFAULT()) >= 0 else { return }   // the open names the failure
+        guard info.type == H5L_TYPE_HARD || info.type == H5L_TYPE_SOFT else {
+          throw HDF5Error(file: file, path: childPath(prefix),
+                          message: "is a link to another file; rbp reads only what the file itself holds")
+        }
+      }
+    }
+  }
+
   /// Opens the group at `child`.
   public func group(_ child: String) throws -> HDF5Group {
     guard exists(child) else { throw HDF5Error(file: file, path: childPath(child), message: "missing group") }
+    try checkInFile(child)
     let g = try HDF5.checked("cannot open group", file: file, path: childPath(child)) { H5Gopen2(id, child, rbp_H5P_DEFAULT()) }
     return HDF5Group(id: g, file: file, path: childPath(child), owner: self, close: H5Gclose)
   }
@@ -250,8 +269,22 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
   /// Opens the dataset at `child`; a missing one is an error naming it.
   public func dataset(_ child: String) throws -> HDF5Dataset {
     guard exists(child) else { throw HDF5Error(file: file, path: childPath(child), message: "missing dataset") }
+    try checkInFile(child)
     let d = try HDF5.checked("cannot open dataset", file: file, path: childPath(child)) { H5Dopen2(id, child, rbp_H5P_DEFAULT()) }
-    return HDF5Dataset(id: d, file: file, path: childPath(child), owner: self, close: H5Dclose)
+    let dataset = HDF5Dataset(id: d, file: file, path: childPath(child), owner: self, close: H5Dclose)
+    // Raw data kept in other files (external storage, virtual datasets)
+    // is not what the file's hash covers: refused.
+    try HDF5.locked {
+      let plist = H5Dget_create_plist(d)
+      guard plist >= 0 else { return }
+      defer { H5Pclose(plist) }
+      if H5Pget_external_count(plist) > 0 || H5Pget_layout(plist) == H5D_VIRTUAL {
+        throw HDF5Error(file: file, path: childPath(child),
+                        message: "keeps its values in other files (external storage or a virtual dataset); "
+                          + "rbp reads only what the file itself holds")
+      }
+    }
+    return dataset
   }
 
   /// Elements above which a dataset is written chunked and compressed.
@@ -305,6 +338,21 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
 /// damaged file that crashes the library makes.
 let testFaultWhileReading = ProcessInfo.processInfo.environment["RBP_TEST_FAULT_IN_READ"] == "1"
 
+/// Throws unless `path` names a regular file (after symbolic links): a
+/// missing file, a folder, a FIFO (which would block the reader) or a
+/// device is refused by name.
+public func checkReadable(_ path: String) throws {
+  var st = stat()
+  guard stat(path, &st) == 0 else {
+    throw HDF5Error(file: path, path: "", message: errno == ENOENT ? "no such file" : String(cStringPointer: strerror(errno)))
+  }
+  let kind = st.st_mode & S_IFMT
+  guard kind == S_IFREG else {
+    let what = kind == S_IFDIR ? "a folder" : kind == S_IFIFO ? "a FIFO" : kind == S_IFCHR || kind == S_IFBLK ? "a device" : "a special file"
+    throw HDF5Error(file: path, path: "", message: "is \(what), not a regular file")
+  }
+}
+
 /// An HDF5 file, which is its root group. `create` truncates; `open` reads
 /// (or updates, with `writable`).
 public final class HDF5File: HDF5Group, @unchecked Sendable {
@@ -322,9 +370,7 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
 
   /// Opens the existing file at `path`.
   public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw HDF5Error(file: path, path: "", message: "no such file")
-    }
+    try checkReadable(path)
     if !writable { try TrialRead.check(path) }
     let fapl = try strongCloseAccess(path)
     let (id, slot) = try HDF5.locked {

@@ -37,12 +37,18 @@ public struct HDF5Error: Error, Equatable, CustomStringConvertible {
 public enum HDF5 {
   static let lock = NSRecursiveLock()
 
+  /// Before the library's first use: no clean-up at exit. Files are closed
+  /// explicitly; the library's own clean-up would close again a file whose
+  /// close failed (a full disk), and faults inside HDF5 1.10 doing it.
+  private static let setUp: Void = { H5dont_atexit() }()
+
   /// Runs `body` holding the HDF5 lock. The library's own printing of
   /// errors is silenced first (the setting is per thread in thread-safe
   /// builds); we report its errors ourselves.
   @inline(__always) @discardableResult
   static func locked<R>(_ body: () throws -> R) rethrows -> R {
     lock.lock()
+    _ = setUp
     rbp_guard_enter()
     defer {
       rbp_guard_leave()
@@ -60,7 +66,7 @@ public enum HDF5 {
       guard let error, let data else { return 0 }
       let box = Unmanaged<Box>.fromOpaque(data).takeUnretainedValue()
       if let desc = error.pointee.desc {
-        let text = String(cStringPointer: desc)
+        let text = conciseHDF5Message(String(cStringPointer: desc))
         if !text.isEmpty && !box.lines.contains(text) { box.lines.append(text) }
       }
       return 0
@@ -94,6 +100,20 @@ public enum HDF5 {
                                         _ call: () -> S) throws -> S {
     try locked { try check(call(), what(), file: file, path: path) }
   }
+}
+
+/// One line from an HDF5 error description: whitespace runs (newlines
+/// included) become one space, and a failed system call's report ("file
+/// write failed: time = …, errno = 28, error message = 'No space left on
+/// device', …") becomes its first words and the system's reason.
+func conciseHDF5Message(_ text: String) -> String {
+  let line = text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+  if let start = line.range(of: "error message = '"),
+     let end = line[start.upperBound...].firstIndex(of: "'") {
+    let what = line[..<(line.firstIndex(of: ":") ?? line.endIndex)]
+    return "\(what): \(line[start.upperBound..<end])"
+  }
+  return line
 }
 
 /// An open HDF5 identifier, closed by `close` when the handle goes away.

@@ -130,6 +130,8 @@ public enum SweepResultsFile {
         solved: try g.integerAttribute("solved") != 0, curve: try g.dataset("curve").read(),
         validationCurve: try g.dataset("val_curve").read())
       if g.hasAttribute("hash") { record.hash = try g.stringAttribute("hash") }
+      guard record.index >= 0 else { throw g.fail("attribute 'index' is \(record.index), expected a run index >= 0") }
+      guard record.epochs >= 0 else { throw g.fail("attribute 'epochs' is \(record.epochs), expected >= 0") }
       return record
     }.sorted { $0.index < $1.index }
   }

@@ -54,3 +54,13 @@ func duplicateJSONKey(in data: Data) -> String? {
   }
   return nil
 }
+
+/// Where and why a JSON parser refused the text: Foundation's description
+/// ("Unexpected character … around line 1, column 9"), else its message.
+func jsonErrorLocation(_ error: Error) -> String {
+  let ns = error as NSError
+  for key in [NSDebugDescriptionErrorKey, NSLocalizedFailureReasonErrorKey] {
+    if let text = ns.userInfo[key] as? String, !text.isEmpty { return text }
+  }
+  return ns.localizedDescription
+}

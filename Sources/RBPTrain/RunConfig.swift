@@ -199,7 +199,7 @@ public struct RunConfig: Equatable, Sendable {
   public static func parse(json data: Data, source: String) throws -> RunConfig {
     let object: Any
     do { object = try JSONSerialization.jsonObject(with: data) } catch {
-      throw ConfigError("\(source): not valid JSON (\(error.localizedDescription))")
+      throw ConfigError("\(source): not valid JSON (\(jsonErrorLocation(error)))")
     }
     guard object is [String: Any] else { throw ConfigError("\(source): expected a JSON object") }
     if let key = duplicateJSONKey(in: data) { throw ConfigError("\(source): key '\(key)' is given twice") }

@@ -10,6 +10,7 @@
 // accidents (a changed spec, another dataset), not a cryptographic digest.
 
 import Foundation
+import RBPStore
 
 /// 64-bit FNV-1a over little-endian 8-byte words (the tail byte by byte).
 public struct ContentHash: Sendable {
@@ -56,6 +57,7 @@ public struct ContentHash: Sendable {
 
   /// The hash of a file's bytes, read in 4 MiB pieces.
   public static func ofFile(_ path: String) throws -> String {
+    do { try checkReadable(path) } catch let error as HDF5Error { throw ConfigError(error.description) }
     guard let handle = FileHandle(forReadingAtPath: path) else { throw ConfigError("\(path): cannot read the file to identify it") }
     defer { try? handle.close() }
     var h = ContentHash()

@@ -20,7 +20,11 @@ public struct SweepSpec: Sendable {
   /// Parses a spec strictly; `data` relative paths are taken from the
   /// current folder, else from the spec's folder.
   public static func parse(json: Data, source: String) throws -> SweepSpec {
-    guard let object = try? JSONSerialization.jsonObject(with: json), let dict = object as? [String: Any] else {
+    let object: Any
+    do { object = try JSONSerialization.jsonObject(with: json) } catch {
+      throw ConfigError("\(source): not valid JSON (\(jsonErrorLocation(error)))")
+    }
+    guard let dict = object as? [String: Any] else {
       throw ConfigError("\(source): expected a JSON object with keys \(keys.joined(separator: ", "))")
     }
     if let key = duplicateJSONKey(in: json) { throw ConfigError("\(source): key '\(key)' is given twice") }

@@ -17,8 +17,15 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
   public var index: Int
   public var count: Int
 
+  /// Shards of one sweep at most (a sweep of more runs gives some shards
+  /// several runs each).
+  public static let maxCount = 1_000_000
+
   public init(index: Int, count: Int) throws {
-    guard count >= 1, index >= 0, index < count else {
+    guard count >= 1, count <= Self.maxCount else {
+      throw ConfigError("a sweep has between 1 and \(Self.maxCount) shards, got \(count)")
+    }
+    guard index >= 0, index < count else {
       throw ConfigError("shard must be i/n with 0 <= i < n, got \(index)/\(count)")
     }
     self.index = index
@@ -65,16 +72,23 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
         guard let count = try integer("SLURM_ARRAY_TASK_COUNT") else {
           throw ConfigError("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; pass --shards N")
         }
-        let low = try integer("SLURM_ARRAY_TASK_MIN") ?? 0, high = try integer("SLURM_ARRAY_TASK_MAX") ?? low + count - 1
+        guard count >= 1, count <= Shard.maxCount else {
+          throw ConfigError("SLURM_ARRAY_TASK_COUNT=\(count): a sweep has between 1 and \(Shard.maxCount) shards")
+        }
+        let low = try integer("SLURM_ARRAY_TASK_MIN") ?? 0
+        let (last, o0) = low.addingReportingOverflow(count - 1)
+        let high = try integer("SLURM_ARRAY_TASK_MAX") ?? (o0 ? Int.max : last)
         let step = try integer("SLURM_ARRAY_TASK_STEP") ?? 1
-        guard step >= 1, (id - low) % step == 0, (high - low) / step + 1 == count else {
+        // Checked arithmetic: the variables may hold any integer.
+        let (offset, o1) = id.subtractingReportingOverflow(low), (span, o2) = high.subtractingReportingOverflow(low)
+        guard !o0, !o1, !o2, step >= 1, offset >= 0, span >= 0, offset % step == 0, span / step == count - 1 else {
           throw ConfigError("the job array (tasks \(low)–\(high), step \(step), \(count) tasks) is not a range a-b[:s]; "
                             + "pass --shards N and use task ids 0…N-1")
         }
         if count == 1 && id != 0 {
           throw ConfigError("a one-task array (task \(id)) cannot tell how many shards the sweep has; pass --shards N")
         }
-        array = ((id - low) / step, count)
+        array = (offset / step, count)
       }
     }
     var ranks: (index: Int, count: Int)? = nil
@@ -91,7 +105,14 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
     case (nil, nil): return nil
     case let (a?, nil): return try Shard(index: a.index, count: a.count)
     case let (nil, r?): return try Shard(index: r.index, count: r.count)
-    case let (a?, r?): return try Shard(index: a.index * r.count + r.index, count: a.count * r.count)
+    case let (a?, r?):
+      let (count, o1) = a.count.multipliedReportingOverflow(by: r.count)
+      let (base, o2) = a.index.multipliedReportingOverflow(by: r.count)
+      let (index, o3) = base.addingReportingOverflow(r.index)
+      guard !o1 && !o2 && !o3 else {
+        throw ConfigError("a job array of \(a.count) tasks with \(r.count) ranks each is more than \(Shard.maxCount) shards")
+      }
+      return try Shard(index: index, count: count)
     }
   }
 
@@ -140,7 +161,7 @@ public struct SweepPlan: Sendable {
     data = spec.data
     summary = try DatasetSummary.read(spec.data)
     dataHash = try ContentHash.ofFile(spec.data)
-    runs = spec.runs.enumerated().map { [summary, dataHash] i, given in
+    let all = spec.runs.enumerated().map { [summary, dataHash] i, given in
       var config = given
       config.threads = 1
       do {
@@ -154,19 +175,51 @@ public struct SweepPlan: Sendable {
                    hash: ContentHash.of(["rbp-unresolved-run", config.identityJSON, dataHash]), cost: 0)
       }
     }
+    // Entries with one identity are one run, trained once: the first keeps
+    // it, numbered in the order of the distinct runs.
+    var first: [String: Int] = [:]
+    runs = []
+    for var run in all {
+      if let kept = first[run.hash] {
+        duplicates[run.index] = kept
+        continue
+      }
+      first[run.hash] = runs.count
+      run.index = runs.count
+      run.name = Self.runName(run.index)
+      runs.append(run)
+    }
     specHash = ContentHash.of(["rbp-sweep"] + runs.map(\.hash))
   }
+
+  /// Entries of the spec (grid points, then explicit runs, numbered from
+  /// 0) that are the same run as an earlier one: entry → the run's index.
+  public var duplicates: [Int: Int] = [:]
 
   /// The shard of each run for `count` shards: runs by decreasing cost
   /// (ties by index), each to the shard with the least work so far (ties to
   /// the lowest shard). The same on every process.
   public func assignment(shards count: Int) -> [Int] {
-    var load = [Double](repeating: 0, count: count)
     var shard = [Int](repeating: 0, count: runs.count)
+    // A min-heap of (load, shard); shards beyond the run count never get one.
+    var heap = (0..<min(count, max(runs.count, 1))).map { (load: 0.0, shard: $0) }
+    func less(_ a: (load: Double, shard: Int), _ b: (load: Double, shard: Int)) -> Bool {
+      a.load != b.load ? a.load < b.load : a.shard < b.shard
+    }
     for run in runs.sorted(by: { $0.cost != $1.cost ? $0.cost > $1.cost : $0.index < $1.index }) {
-      let least = load.indices.min { load[$0] != load[$1] ? load[$0] < load[$1] : $0 < $1 }!
-      shard[run.index] = least
-      load[least] += max(run.cost, 1)
+      shard[run.index] = heap[0].shard
+      heap[0].load += max(run.cost, 1)
+      // Sift the root down.
+      var i = 0
+      while true {
+        let l = 2 * i + 1, r = l + 1
+        var m = i
+        if l < heap.count && less(heap[l], heap[m]) { m = l }
+        if r < heap.count && less(heap[r], heap[m]) { m = r }
+        if m == i { break }
+        heap.swapAt(i, m)
+        i = m
+      }
     }
     return shard
   }
@@ -246,7 +299,7 @@ public struct SweepManifest: Equatable, Sendable {
 /// Writes `bytes` to `path` atomically (a temporary file beside it, then a
 /// rename), so a reader never sees half a file.
 public func writeFileAtomically(_ bytes: Data, to path: String) throws {
-  do { try bytes.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-    throw ConfigError("\(path): cannot write (\((error as NSError).localizedDescription))")
+  do { try writeBytesAtomically(bytes, to: path) } catch let error as FileSystemError {
+    throw ConfigError(error.description)
   }
 }

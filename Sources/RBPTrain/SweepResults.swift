@@ -43,7 +43,7 @@ public struct SweepFolder: Sendable {
         stray.append(name)
         continue
       }
-      for r in try SweepResultsFile.read(path) where r.index < manifest.runs.count && r.hash == manifest.runs[r.index].hash {
+      for r in try SweepResultsFile.read(path) where (0..<manifest.runs.count).contains(r.index) && r.hash == manifest.runs[r.index].hash {
         results[r.index] = r
       }
     }
@@ -139,6 +139,8 @@ public struct SweepFolder: Sendable {
       switch v {
       case is NSNull: return ""
       case let b as Bool where (v as? NSNumber).map({ String(cString: $0.objCType) == "c" }) ?? true: text = b ? "true" : "false"
+      // Numbers in their shortest form that reads back as the same double.
+      case let n as NSNumber where ["d", "f"].contains(String(cString: n.objCType)): text = "\(n.doubleValue)"
       case let n as NSNumber: text = n.stringValue
       case let d as Double: text = "\(d)"
       case let i as Int: text = "\(i)"

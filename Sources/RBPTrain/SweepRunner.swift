@@ -80,6 +80,16 @@ public final class SweepRunner: Sendable {
       throw ConfigError("\(out): \(changed.count) finished runs of this shard (\(names)) were trained with another "
                         + "configuration or dataset than the spec now gives; retrain them with --rerun-changed, or use another --out")
     }
+    // One folder, one split: shards of another split would deal the runs
+    // differently, and their manifests overwrite each other. (An edited
+    // spec run with --rerun-changed plans the sweep anew, split included.)
+    if FileManager.default.fileExists(atPath: out + "/manifest.json") {
+      let existing = try SweepManifest.read(from: out)
+      guard existing.shards == shard.count || (rerunChanged && existing.specHash != manifest.specHash) else {
+        throw ConfigError("\(out) holds a sweep split into \(existing.shards) shards (manifest.json); this process is "
+                          + "shard \(shard): use the same split, or another --out")
+      }
+    }
     try createFolder(out + "/runs")
     try manifest.write(to: out)
     var records: [Int: SweepRecord] = [:]
@@ -145,10 +155,12 @@ public final class SweepRunner: Sendable {
       let existing = readResult(i)
       if let done = existing, done.hash == run.hash, !(retryFailed && done.status != "ok") { return .finished(done) }
       guard let plan = run.plan else { throw ConfigError(run.problem ?? "the configuration does not resolve") }
+      // The run's identity holds the data's hash: the bytes it reads must be those.
+      try checkDataUnchanged(when: "before the run")
       let checkpoint = dir + "/checkpoint.h5"
       var resumeFrom: Checkpoint? = nil
       if existing == nil, FileManager.default.fileExists(atPath: checkpoint),
-         let saved = try? CheckpointFile.read(checkpoint), saved.runHash == run.hash, saved.stopReason == nil,
+         let saved = try? readCheckpoint(checkpoint), saved.runHash == run.hash, saved.stopReason == nil,
          saved.epoch < plan.epochs {
         resumeFrom = saved
       }
@@ -159,6 +171,7 @@ public final class SweepRunner: Sendable {
       } else {
         (outcome, history) = try train(Float.self, plan, checkpoint, resumeFrom, run.hash)
       }
+      try checkDataUnchanged(when: "while the run trained")
       record.status = "ok"
       record.epochs = outcome.epochs
       // The trainer's history includes a resumed checkpoint's epochs.
@@ -195,6 +208,16 @@ public final class SweepRunner: Sendable {
       FileHandle.standardError.write(Data("Warning: \(dir)/result.json: \(error)\n".utf8))
     }
     return .finished(record)
+  }
+
+  /// Throws when the dataset's bytes no longer hash to what the sweep was
+  /// planned with (so a result never carries the identity of other data).
+  func checkDataUnchanged(when: String) throws {
+    let now = try ContentHash.ofFile(plan.data)
+    guard now == plan.dataHash else {
+      throw ConfigError("\(plan.data) changed \(when) (its bytes hash to \(now), the sweep was planned with "
+                        + "\(plan.dataHash)); run the sweep again to plan it with the new data")
+    }
   }
 
   func train<T: KernelScalar & HDF5Numeric>(

@@ -20,6 +20,8 @@ public struct DatasetSummary: Sendable {
   public var hasTestSet: Bool
   /// Whether the dataset gives each pattern's initial state (/initial).
   public var hasInitial = false
+  /// The width of /initial (the network's units), when there is one.
+  public var initialWidth: Int? = nil
 
   /// Reads the summary from a dataset file without loading its arrays.
   public static func read(_ path: String) throws -> DatasetSummary {
@@ -40,9 +42,30 @@ public struct DatasetSummary: Sendable {
     }
     let task = file.hasAttribute("task") ? ClassicTask(rawValue: try file.stringAttribute("task")) : nil
     let steps = kind == .trajectory && inShape.count == 3 ? inShape[1] : 1
-    return DatasetSummary(path: path, kind: kind, count: count, steps: steps, inputs: inShape.last ?? 0,
-                          outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"),
-                          hasInitial: file.exists("initial"))
+    var summary = DatasetSummary(path: path, kind: kind, count: count, steps: steps, inputs: inShape.last ?? 0,
+                                 outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"),
+                                 hasInitial: file.exists("initial"))
+    if summary.hasInitial { summary.initialWidth = try file.dataset("initial").shape.last }
+    // The test set is read with the network the training set defines: its
+    // widths are checked now, before a run writes anything.
+    if summary.hasTestSet {
+      let test = try file.group("test")
+      for (name, width) in [("inputs", summary.inputs), ("targets", summary.outputs)] {
+        guard test.exists(name) else { continue }   // the reader names what is missing
+        let found = try test.dataset(name).shape.last ?? 0
+        guard found == width else {
+          throw HDF5Error(file: path, path: "/test/\(name)",
+                          message: "has \(found) columns, the training set's /\(name) has \(width)")
+        }
+      }
+      if test.exists("initial"), let width = summary.initialWidth {
+        let found = try test.dataset("initial").shape.last ?? 0
+        guard found == width else {
+          throw HDF5Error(file: path, path: "/test/initial", message: "has \(found) columns, the training set's /initial has \(width)")
+        }
+      }
+    }
+    return summary
   }
 }
 
@@ -102,14 +125,25 @@ extension RunConfig {
     try validate()
     let model = self.model ?? data.kind
     try check(model == data.kind, "model \(model.rawValue) does not fit \(data.path), a \(data.kind.rawValue) dataset")
-    try check(model == .trajectory || leak == nil, "leak applies to trajectory models only")
-    try check(model == .steady || symmetric != true, "symmetric applies to steady models only")
-    try check(model == .steady || stabilizer == nil || stabilizer == StabilizerName.none, "stabilizer applies to steady models only")
+    // A setting of the other model kind would be dropped, or enter the
+    // run's identity while changing nothing: refused.
+    for setting in Self.settings where setting.value(in: self) != nil {
+      if setting.name == "stabilizer" && stabilizer == StabilizerName.none { continue }
+      switch (setting.scope, model) {
+      case (.steady, .trajectory):
+        throw ConfigError("\(setting.name) applies to steady models only; this is a trajectory run")
+      case (.trajectory, .steady):
+        throw ConfigError("\(setting.name) applies to trajectory models only; this is a steady run")
+      default: continue
+      }
+    }
     // Defaults that depend on the data or on other settings.
     var c = withFixedDefaults
     c.model = model
     // memory: every unit is an output (and x(0) is given for all of them).
-    c.units = units ?? (data.task == .memory ? data.outputs : data.task?.suggestedUnits ?? data.outputs + 8)
+    // /initial gives the state of every unit, so its width is the network's.
+    c.units = units ?? data.initialWidth
+      ?? (data.task == .memory ? data.outputs : max(data.task?.suggestedUnits ?? 0, data.outputs + (data.task == nil ? 8 : 0)))
     c.coupling = coupling ?? ([.patterns, .memory].contains(data.task) ? .identity : .dense)
     c.activation = activation ?? data.task?.activation ?? .tanh
     c.gain = gain ?? Parameters<Double>.defaultGain(steady: model == .steady, activation: c.activation!)
@@ -122,6 +156,9 @@ extension RunConfig {
     c.adjointTolerance = adjointTolerance ?? c.tolerance
     let units = c.units!, activation = c.activation!, loss = c.loss!
     try check(units >= data.outputs, "units must be at least the \(data.outputs) outputs, got \(units)")
+    if let width = data.initialWidth {
+      try check(units == width, "units is \(units), but \(data.path) gives initial states (/initial) of \(width) units")
+    }
     let shape: NetworkShape
     do { shape = try NetworkShape(units: units, inputs: data.inputs, outputs: data.outputs, coupling: c.coupling!) } catch {
       throw ConfigError("\(error)")

@@ -39,7 +39,7 @@ struct Loaded {
   /// - Parameter solver: solver flags given on the command line, which
   ///   override the checkpoint's stored solver settings.
   init(checkpoint path: String, data dataPath: String, testSet: Bool = false, solver: SolverFlags? = nil) throws {
-    checkpoint = try CheckpointFile.read(path)
+    checkpoint = try readCheckpoint(path)
     data = try DatasetFile.read(dataPath, as: Double.self, testSet: testSet)
     let summary = try DatasetSummary.read(dataPath)
     var config = RunConfig()
@@ -367,7 +367,7 @@ struct Invert: ParsableCommand {
   func run() throws {
     try reporting {
       try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--states", states)])
-      let ck = try CheckpointFile.read(checkpoint)
+      let ck = try readCheckpoint(checkpoint)
       let s = try InverseFile.readStates(states)
       let n = ck.shape.units
       guard s.shape.last == n else {
@@ -446,9 +446,18 @@ struct FixedPoints: ParsableCommand {
   @Option(help: "States closer than this (∞-norm) are one.") var distinct = 1e-4
   @OptionGroup var solver: SolverFlags
 
+  /// Starts per pattern at most: each is a full solve, and the points found
+  /// are held until the file is written.
+  static let maxStarts = 100_000
+
   func run() throws {
     try reporting {
-      guard starts >= 1 else { throw CLIFailure(message: "--starts must be at least 1, got \(starts)") }
+      guard (1...Self.maxStarts).contains(starts) else {
+        throw CLIFailure(message: "--starts must be between 1 and \(Self.maxStarts), got \(starts)")
+      }
+      guard distinct > 0 && distinct.isFinite else {
+        throw CLIFailure(message: "--distinct must be a positive finite distance, got \(distinct)")
+      }
       try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--data", data)])
       let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
       guard case let .steady(batch) = l.data else { throw CLIFailure(message: "\(checkpoint): fixed points need a steady model") }

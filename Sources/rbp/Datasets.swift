@@ -54,6 +54,7 @@ struct Datasets: ParsableCommand {
     func run() throws {
       let task = ClassicTask(rawValue: name)!
       try reporting {
+        try refuseNonRegularOutput(flag: "--out", path: out)
         let data = try task.make(Double.self, seed: seed, options: TaskOptions(count: count, length: length,
                                                                                cueAsInitialState: cue == "initial",
                                                                                flips: flips))

@@ -7,6 +7,7 @@
 // is dropped from then on and the run finishes with its checkpoint.
 
 import Foundation
+import RBPStore
 
 #if canImport(Glibc)
 import Glibc
@@ -63,29 +64,44 @@ func clock(_ seconds: Double) -> String {
   return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
-/// A line on stdout, unbuffered (so logs and pipes see it at once). Once
-/// the reader has gone (EPIPE; SIGPIPE is ignored, see `main`), lines are
-/// dropped.
 /// One line on stderr, "Warning: …": something the user gets that is not
 /// what they asked for in full (patterns that did not settle, say).
 func warn(_ text: String) {
   FileHandle.standardError.write(Data("Warning: \(text)\n".utf8))
 }
 
+/// A line on stdout, unbuffered (so logs and pipes see it at once). Once
+/// the reader has gone (EPIPE; SIGPIPE is ignored, see `main`), lines are
+/// dropped and the work goes on; any other failure (a full disk) is
+/// remembered, and `checkStandardOutput` fails the command with it.
 func writeLine(_ text: String) {
-  guard !stdoutClosed else { return }
-  fflush(nil)   // after anything print() buffered (all C streams)
+  guard !stdoutClosed && stdoutFailure == nil else { return }
+  if fflush(nil) != 0 { noteStdoutError(errno) }   // after anything print() buffered (stdout is the only buffered stream)
   let bytes = Array((text + "\n").utf8)
   var offset = 0
   while offset < bytes.count {
     let n = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
     if n < 0 {
       if errno == EINTR { continue }
-      stdoutClosed = true
+      noteStdoutError(errno)
       return
     }
     offset += n
   }
 }
 
+private func noteStdoutError(_ code: Int32) {
+  if code == EPIPE { stdoutClosed = true } else if stdoutFailure == nil { stdoutFailure = code }
+}
+
+/// At the end of a command: flushes stdout and throws if any write to it
+/// failed other than for a reader that went away.
+func checkStandardOutput() throws {
+  if fflush(nil) != 0 { noteStdoutError(errno == 0 ? EIO : errno) }
+  if let code = stdoutFailure {
+    throw CLIFailure(message: "cannot write to standard output (\(String(cStringPointer: strerror(code))))")
+  }
+}
+
 nonisolated(unsafe) private var stdoutClosed = false
+nonisolated(unsafe) private var stdoutFailure: Int32? = nil

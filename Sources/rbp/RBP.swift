@@ -37,8 +37,20 @@ enum Main {
         FileHandle.standardError.write(Data(
           "Warning: RBP_ISA=\(rejected) is not an instruction set this CPU runs (\(KernelISA.supported.map(\.rawValue).joined(separator: ", "))); using \(KernelISA.active)\n".utf8))
       }
+      // Arguments reach the commands as Swift strings: a file name that is
+      // not UTF-8 would be changed on the way and then not be found.
+      for i in 1..<Int(CommandLine.argc) {
+        guard let raw = CommandLine.unsafeArgv[i] else { continue }
+        let bytes = UnsafeBufferPointer(start: raw, count: strlen(raw)).map { UInt8(bitPattern: $0) }
+        if String(validating: bytes, as: UTF8.self) == nil {
+          throw CLIFailure(message: "argument \(i) (\(String(decoding: bytes, as: UTF8.self))) is not valid UTF-8; "
+                           + "rbp needs file names and values in UTF-8 (rename the file, or link it under a UTF-8 name)")
+        }
+      }
       var command = try RBP.parseAsRoot()
       try command.run()
+      errno = 0
+      try checkStandardOutput()
     } catch let code as ExitCode {
       exit(code.rawValue)   // the command has said why
     } catch {

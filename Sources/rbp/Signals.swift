@@ -8,6 +8,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import RBPStore
 import RBPTrain
 
 #if canImport(Glibc)
@@ -24,7 +25,8 @@ func installStopHandlers() {
     let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
     source.setEventHandler {
       if StopRequest.shared.signal != nil {
-        FileHandle.standardError.write(Data("\(signalName(s)) again: stopping now, without saving\n".utf8))
+        TemporariesInProgress.shared.removeAll()
+        FileHandle.standardError.write(Data("\(signalName(s)) again: stopping now, without saving (the last checkpoint written stays)\n".utf8))
         exit(128 + s)
       }
       StopRequest.shared.request(s)

@@ -61,6 +61,13 @@ struct Sweep: ParsableCommand {
                                      retryFailed: retryFailed, rerunChanged: rerunChanged,
                                      checkpointSeconds: checkpointSeconds)
         let printer = ProgressPrinter(quiet: quiet, json: json)
+        let duplicates = runner.plan.duplicates
+        if !duplicates.isEmpty {
+          let list = duplicates.keys.sorted().prefix(6).map { "entry \($0) = \(SweepPlan.runName(duplicates[$0]!))" }
+          warn("\(duplicates.count) of the spec's \(duplicates.count + runner.plan.runs.count) runs repeat another's identity "
+               + "(the same resolved configuration and data) and are trained once: "
+               + list.joined(separator: ", ") + (duplicates.count > 6 ? ", …" : ""))
+        }
         let start = Date()
         installStopHandlers()
         let outcome = try runner.run { done, total, failed, r in
@@ -98,6 +105,7 @@ struct Sweep: ParsableCommand {
 
     func run() throws {
       try reporting {
+        try refuseNonRegularOutput(flag: "merge", path: dir + "/sweep.h5")
         let records = try SweepFolder.read(dir).merge(partial: partial)
         let missing = records.filter { $0.status == "missing" }.count
         print("\(dir)/sweep.h5: \(records.count) runs, \(records.filter { $0.status == "failed" }.count) failed"
@@ -157,6 +165,7 @@ struct Sweep: ParsableCommand {
     func run() throws {
       try reporting {
         guard !(csv && json) else { throw CLIFailure(message: "--csv and --json: choose one") }
+        if let out { try refuseNonRegularOutput(flag: "--out", path: out) }
         let folder = try SweepFolder.read(dir)
         let bytes = json ? try folder.json() + Data("\n".utf8) : Data(folder.csv().utf8)
         if let out {

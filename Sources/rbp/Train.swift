@@ -15,6 +15,7 @@ struct Train: ParsableCommand {
   @Option(help: "Output folder; the checkpoint is OUT/checkpoint.h5.") var out: String
   @Option(help: "A JSON run configuration (keys are the settings' names below; flags override it).") var config: String?
   @Flag(help: "Continue from OUT/checkpoint.h5.") var resume = false
+  @Flag(help: "Replace the run OUT holds (without it, a folder holding a run is refused).") var overwrite = false
   @Flag(help: "No progress output.") var quiet = false
   @Flag(help: "One JSON object per epoch on stdout.") var json = false
   @Option(name: .customLong("log-every"), help: "Print every K-th epoch (and the last) in logs and --json; a terminal's live line shows every epoch.")
@@ -24,12 +25,23 @@ struct Train: ParsableCommand {
   func run() throws {
     try reporting {
       guard logEvery >= 1 else { throw CLIFailure(message: "--log-every must be at least 1, got \(logEvery)") }
-      var resolvedConfig = try config.map(readConfig) ?? RunConfig()
+      guard !(resume && overwrite) else { throw CLIFailure(message: "--resume and --overwrite: choose one") }
       let checkpointPath = out + "/checkpoint.h5"
+      var isFolder: ObjCBool = false
+      if FileManager.default.fileExists(atPath: out, isDirectory: &isFolder), !isFolder.boolValue {
+        throw CLIFailure(message: "--out \(out) exists and is not a folder")
+      }
+      try refuseOverwritingInputs(outputs: [("--out", checkpointPath)],
+                                  inputs: [("--data", data)] + (config.map { [("--config", $0)] } ?? []))
+      if !resume && !overwrite && FileManager.default.fileExists(atPath: checkpointPath) {
+        throw CLIFailure(message: "--out \(out) holds a run (\(checkpointPath)); give --resume to continue it "
+                         + "or --overwrite to replace it")
+      }
+      var resolvedConfig = try config.map(readConfig) ?? RunConfig()
       var resumeFrom: Checkpoint? = nil
       var stored: RunConfig? = nil
       if resume {
-        let ck = try CheckpointFile.read(checkpointPath)
+        let ck = try readCheckpoint(checkpointPath)
         if let saved = ck.config {
           stored = try RunConfig.parse(json: Data(saved.utf8), source: checkpointPath + " (config)")
           resolvedConfig = stored!.overridden(by: resolvedConfig)
@@ -38,24 +50,33 @@ struct Train: ParsableCommand {
       }
       let flags = try options.config()
       resolvedConfig = resolvedConfig.overridden(by: flags)
-      try refuseOverwritingInputs(outputs: [("--out", checkpointPath)],
-                                  inputs: [("--data", data)] + (config.map { [("--config", $0)] } ?? []))
       let summary = try DatasetSummary.read(data)
       let plan = try resolvedConfig.resolved(for: summary)
+      let dataHash = try ContentHash.ofFile(data)
       if let ck = resumeFrom {
         try plan.checkResumable(from: try (stored ?? RunConfig()).resolved(for: summary), at: ck.epoch)
+        if let trained = ck.dataHash, trained != dataHash {
+          throw CLIFailure(message: "--resume: \(data) is not the dataset this run was trained on (its bytes hash to "
+                           + "\(dataHash), the checkpoint's data_hash is \(trained)); a resumed run keeps its data")
+        }
       }
+      // The trainer reads and checks the data before anything is written.
+      let trainer = try makeTrainer(plan: plan, summary: summary, dataHash: dataHash, checkpoint: checkpointPath,
+                                    resumeFrom: resumeFrom, learningRate: resume ? flags.lr : nil)
       // Everything is checked; only now does the output folder appear.
-      try lockOutputFolder(out)
+      let folder = try OutputFolder.lock(out)
       let printer = ProgressPrinter(quiet: quiet, json: json)
       installStopHandlers()
       let outcome: TrainingOutcome
       do {
-        outcome = try train(plan: plan, summary: summary, checkpoint: checkpointPath, resumeFrom: resumeFrom,
-                            learningRate: resume ? flags.lr : nil, printer: printer, logEvery: logEvery)
+        outcome = try trainer(trainingReport(plan: plan, summary: summary, printer: printer, logEvery: logEvery))
       } catch let interrupted as TrainingInterrupted {
         printer.finish()
         throw interruptedExit(interrupted.signal, message: interrupted.description)
+      } catch {
+        printer.finish()
+        folder.discardIfEmpty()
+        throw error
       }
       printer.finish()
       if !quiet && !json && outcome.final == nil && outcome.stoppedEarly {
@@ -72,18 +93,38 @@ struct Train: ParsableCommand {
   }
 }
 
-/// Runs a plan in its precision, printing progress.
-func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resumeFrom: Checkpoint?,
-           learningRate: Double? = nil, printer: ProgressPrinter, logEvery: Int = 1) throws -> TrainingOutcome {
-  let dataHash = try ContentHash.ofFile(summary.path)
+/// A trainer for a plan in its precision, set up (its data read and
+/// checked, nothing written); calling it runs the training.
+func makeTrainer(plan: TrainingPlan, summary: DatasetSummary, dataHash: String, checkpoint: String,
+                 resumeFrom: Checkpoint?, learningRate: Double? = nil) throws
+  -> (_ report: @escaping (EpochReport) -> Void) throws -> TrainingOutcome
+{
   let runHash = plan.identity(dataHash: dataHash)
+  if plan.doublePrecision {
+    let t = try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
+                                resumeFrom: resumeFrom, learningRate: learningRate)
+    t.runHash = runHash
+    t.dataHash = dataHash
+    return { try t.run(report: $0) }
+  }
+  let t = try Trainer<Float>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
+                             resumeFrom: resumeFrom, learningRate: learningRate)
+  t.runHash = runHash
+  t.dataHash = dataHash
+  return { try t.run(report: $0) }
+}
+
+/// What `rbp train` prints after each epoch (and the notices before).
+func trainingReport(plan: TrainingPlan, summary: DatasetSummary, printer: ProgressPrinter, logEvery: Int)
+  -> (EpochReport) -> Void
+{
   if plan.model == .steady && summary.hasInitial && summary.inputs == 0 {
     printer.notice("Note: this steady dataset gives its cues only as /initial, with no inputs. Recurrent backpropagation "
                    + "differentiates the fixed point as a function of the parameters and the inputs; it does not see which "
                    + "basin the initial state lies in, so it cannot learn such cues. Give the cue as input, or train the "
                    + "trajectory model through the relaxation (see docs/steady-states.md).")
   }
-  let report = { (r: EpochReport) in
+  return { (r: EpochReport) in
     if !r.unsettledPatterns.isEmpty {
       let list = r.unsettledPatterns.prefix(10).map(String.init).joined(separator: ", ")
         + (r.unsettledPatterns.count > 10 ? ", …" : "")
@@ -100,16 +141,4 @@ func train(plan: TrainingPlan, summary: DatasetSummary, checkpoint: String, resu
              "val_accuracy": r.validationAccuracy ?? NSNull(), "solved": r.solved, "seconds": r.seconds,
              "unsettled": r.unsettledPatterns.count, "val_unsettled": r.validationUnsettled])
   }
-  if plan.doublePrecision {
-    let t = try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
-                                resumeFrom: resumeFrom, learningRate: learningRate)
-    t.runHash = runHash
-    t.dataHash = dataHash
-    return try t.run(report: report)
-  }
-  let t = try Trainer<Float>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
-                             resumeFrom: resumeFrom, learningRate: learningRate)
-  t.runHash = runHash
-  t.dataHash = dataHash
-  return try t.run(report: report)
 }

@@ -23,7 +23,7 @@ func waitForPause(_ folder: String, _ name: String, phase: Int, count: Int = 1, 
   for _ in 0..<6000 {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     // This writer's markers only, not those a killed predecessor left.
-    let mine = ".\(name).tmp-\(process.processIdentifier)-"
+    let mine = temporaryPrefix(for: name, pid: process.processIdentifier)
     if entries.filter({ $0.hasPrefix(mine) && $0.hasSuffix(".paused-\(phase)") }).count >= count {
       return true
     }
@@ -52,7 +52,7 @@ struct AtomicityTests {
         let ending = writer.wait()
         #expect(paused, "the writer never reached pause \(phase)")
         let temporaries = try FileManager.default.contentsOfDirectory(atPath: dir)
-          .filter { $0.hasPrefix(".task.h5.tmp-\(writer.processIdentifier)-") && !$0.contains(".paused-") }
+          .filter { $0.hasPrefix(temporaryPrefix(for: "task.h5", pid: writer.processIdentifier)) && !$0.contains(".paused-") }
         #expect(temporaries.count == 1, "no temporary: the writer was not killed mid-write")
         #expect(ending == .signal(SIGKILL))
         // Killed mid-write: the previous version, intact.
@@ -106,7 +106,7 @@ struct AtomicityTests {
 /// shows under another temporary name); false if it ends first.
 func waitForLaterWrite(_ folder: String, phase: Int, _ process: ChildProcess) -> Bool {
   var first: String?
-  let mine = ".checkpoint.h5.tmp-\(process.processIdentifier)-"   // not a killed predecessor's
+  let mine = temporaryPrefix(for: "checkpoint.h5", pid: process.processIdentifier)   // not a killed predecessor's
   for _ in 0..<6000 {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     for marker in entries where marker.hasPrefix(mine) && marker.contains(".paused-") {

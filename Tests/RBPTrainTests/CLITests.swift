@@ -201,7 +201,7 @@ struct CLITests {
       (["grad", "--checkpoint", dir + "/none.h5", "--data", data, "--out", dir + "/g.h5"], "none.h5: no such file"),
       (["datasets", "make", "mnist", "--out", dir + "/m.h5"], "unknown task 'mnist'"),
       (["sweep", dir + "/unknown.json", "--out", dir + "/s"], "unknown key 'learning_rate'; expected data, base"),
-      (["sweep", dir + "/broken.json", "--out", dir + "/s", "--shard", "3/2"], "expected a JSON object"),
+      (["sweep", dir + "/broken.json", "--out", dir + "/s", "--shard", "3/2"], "not valid JSON (Invalid value around character 1"),
       (["inspect", dir + "/broken.json"], "cannot open file as HDF5"),
       (["bench", "kernels", "--precision", "f16"], "--precision"),
       (["train", "--data", data, "--out", dir + "/o12", "--lr", "inf"], "--lr must be a finite number"),

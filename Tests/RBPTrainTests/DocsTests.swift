@@ -34,8 +34,14 @@ struct DocsTests {
     try FileManager.default.createSymbolicLink(atPath: tools + "/rbp", withDestinationPath: rbpBinary)
     // A venv's interpreter finds its packages from the path it is called
     // by, so python3 is a script that calls it, not a link.
-    try "#!/bin/sh\nexec '\(python)' \"$@\"\n".write(toFile: tools + "/python3", atomically: true, encoding: .utf8)
-    chmod(tools + "/python3", 0o755)
+    // Written through a close-on-exec descriptor: one inherited by a child
+    // another test spawns meanwhile would make running it fail with
+    // "Text file busy".
+    let wrapper = Array("#!/bin/sh\nexec '\(python)' \"$@\"\n".utf8)
+    let fd = open(tools + "/python3", O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o755)
+    try #require(fd >= 0)
+    _ = wrapper.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
     var ran = 0
     for page in pages {
       let text = try String(contentsOfFile: docs + "/" + page, encoding: .utf8)
@@ -43,7 +49,12 @@ struct DocsTests {
         let dir = try scratchFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = "set -e\ncd '\(dir)'\nexport PATH='\(tools)':\"$PATH\"\n" + block
-        let r = try runProgram("/bin/bash", ["-c", script])
+        var r = try runProgram("/bin/bash", ["-c", script])
+        // A child forked elsewhere between open and close may still hold it: retry.
+        for _ in 0..<5 where r.status == 126 && r.err.contains("Text file busy") {
+          usleep(200_000)
+          r = try runProgram("/bin/bash", ["-c", script])
+        }
         #expect(r.status == 0, "docs/\(page), example \(k + 1) failed: \(r.err)")
         for line in block.components(separatedBy: "\n") where line.hasPrefix("# Warning:") {
           #expect((r.out + r.err).contains(String(line.dropFirst(2))), "docs/\(page), example \(k + 1): no '\(line)' in \(r.err)")
