@@ -18,7 +18,7 @@ echo "== patterns: associative memory, steady states, recurrent backpropagation"
   --overwrite
 "$rbp" eval --checkpoint "$out/patterns/checkpoint.h5" --data datasets/patterns.h5 --test
 "$rbp" fixed-points --checkpoint "$out/patterns/checkpoint.h5" --data datasets/patterns.h5 --starts 10 \
-  --out "$out/patterns/fixed-points.h5" | head -4
+  --out "$out/patterns/fixed-points.h5"
 
 echo "== figure8: trajectories, backpropagation through time"
 "$rbp" train --data datasets/figure8.h5 --out "$out/figure8" --epochs 2000 --stop-when-solved --overwrite

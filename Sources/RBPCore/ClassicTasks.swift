@@ -61,13 +61,13 @@ public enum ClassicTask: String, CaseIterable, Sendable, Codable {
     case .xor, .encoder:
       return "every output on the correct side of 0.5"
     case .patterns:
-      return "on the test cues (half of each pattern's bits zeroed), every unit has the sign of its pattern bit"
+      return "on held-out cues (half of each pattern's bits zeroed), every unit has the sign of its pattern bit"
     case .figure8, .sine:
       return "every output within 0.1 of its target at every step"
     case .delayedXor:
-      return "on the test sequences, every unmasked output has the sign of its target"
+      return "on held-out sequences, every unmasked output has the sign of its target"
     case .memory:
-      return "on the test cues, every unit has the sign of its pattern bit (at every unmasked step)"
+      return "on held-out cues, every unit has the sign of its pattern bit (at every unmasked step)"
     }
   }
 }
@@ -89,6 +89,10 @@ public struct TaskOptions: Sendable {
   public var cueAsInitialState = false
   /// memory: the fraction of a pattern's signs a cue flips.
   public var flips: Double?
+  /// When set, the cues and sequences (everything drawn after a task's
+  /// stored patterns) come from this seed: the same patterns, other cues.
+  /// `datasets make` draws the validation set so.
+  public var cueSeed: UInt64? = nil
   public init(count: Int? = nil, length: Int? = nil, cueAsInitialState: Bool = false, flips: Double? = nil) {
     self.count = count
     self.length = length
@@ -122,6 +126,7 @@ extension ClassicTask {
       let (k, n) = (options.count ?? 4, options.length ?? 16)
       guard k >= 1 && n >= 2 else { throw RBPError.invalid("patterns needs count >= 1 and length >= 2") }
       let stored = (0..<k).map { _ in (0..<n).map { _ in Bool.random(using: &rng) ? 1.0 : -1.0 } }
+      if let cueSeed = options.cueSeed { rng = SeededGenerator(seed: cueSeed) }
       func cues(_ perPattern: Int) throws -> SteadyBatch<T> {
         var inputs: [[T]] = [], targets: [[T]] = []
         for pattern in stored {
@@ -146,6 +151,7 @@ extension ClassicTask {
       let steps = options.length ?? 12
       let count = options.count ?? 32
       guard steps >= 3 else { throw RBPError.invalid("delayed-xor needs at least 3 steps, got \(steps)") }
+      if let cueSeed = options.cueSeed { rng = SeededGenerator(seed: cueSeed) }
       func sequences(_ p: Int) throws -> TrajectoryBatch<T> {
         var u: [T] = [], y: [T] = [], m: [T] = []
         for _ in 0..<p {
@@ -171,6 +177,7 @@ extension ClassicTask {
       guard k >= 1 && n >= 2 else { throw RBPError.invalid("memory needs count >= 1 and length >= 2") }
       guard fraction >= 0 && fraction <= 1 else { throw RBPError.invalid("memory: --flips must be in [0, 1], got \(fraction)") }
       let stored = (0..<k).map { _ in (0..<n).map { _ in Bool.random(using: &rng) ? 1.0 : -1.0 } }
+      if let cueSeed = options.cueSeed { rng = SeededGenerator(seed: cueSeed) }
       let flipped = Int((fraction * Double(n)).rounded())
       let steps = 10, masked = 7
       func cues(_ perPattern: Int) throws -> TaskData<T> {

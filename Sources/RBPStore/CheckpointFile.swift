@@ -53,6 +53,18 @@ public struct Checkpoint: Sendable {
   /// Steady models trained with warm starts: each pattern's last fixed
   /// point, under /solver.
   public var warmStarts: WarmStarts?
+  /// What validated the run (attribute `validation`): "val" (the dataset's
+  /// /val group), "val_fraction" (a split of the training patterns) or
+  /// "train" (the training set).
+  public var validation: String?
+  /// The epoch with the lowest validation loss so far and that loss
+  /// (attributes `best_epoch`, `best_val_loss`); its parameters are in
+  /// best.h5 beside the checkpoint.
+  public var bestEpoch: Int?
+  public var bestValidationLoss: Double?
+  /// With `validation` "val_fraction": the dataset patterns split off for
+  /// validation (dataset `/validation_patterns`, int64, ascending).
+  public var validationPatterns: [Int]?
   /// Why the run stopped before its last epoch (attribute `stop_reason`),
   /// when it did: the checkpoint then holds the last good state.
   public var stopReason: String?
@@ -199,6 +211,29 @@ public enum CheckpointFile {
     }
     checkpoint.warmStarts = try warm("warm_start")
     if file.hasAttribute("stop_reason") { checkpoint.stopReason = try file.stringAttribute("stop_reason") }
+    if file.hasAttribute("validation") {
+      let source = try file.stringAttribute("validation")
+      guard ["val", "val_fraction", "train"].contains(source) else {
+        throw file.fail("attribute 'validation' is \"\(source)\", expected \"val\", \"val_fraction\" or \"train\"")
+      }
+      checkpoint.validation = source
+    }
+    if file.exists("validation_patterns") {
+      let rows: [Double] = try file.dataset("validation_patterns").read()
+      guard rows.allSatisfy({ $0 >= 0 && $0 == $0.rounded() && $0 < 9e15 }) else {
+        throw HDF5Error(file: path, path: "/validation_patterns", message: "holds values that are not pattern indices")
+      }
+      checkpoint.validationPatterns = rows.map { Int($0) }
+    }
+    if file.hasAttribute("best_epoch") {
+      let best = try integer("best_epoch")
+      guard best >= 1, best <= checkpoint.epoch else {
+        throw file.fail("attribute 'best_epoch' is \(best), expected an epoch in 1…\(checkpoint.epoch)")
+      }
+      checkpoint.bestEpoch = best
+      guard file.hasAttribute("best_val_loss") else { throw file.fail("missing attribute 'best_val_loss' (with 'best_epoch')") }
+      checkpoint.bestValidationLoss = try file.numberAttribute("best_val_loss")
+    }
     if file.hasAttribute("symmetric") {
       let flag = try file.numberAttribute("symmetric")
       guard flag == 0 || flag == 1 else { throw file.fail("attribute 'symmetric' is \(flag), expected 0 or 1") }
@@ -322,6 +357,14 @@ public enum CheckpointFile {
       if let hash = checkpoint.runHash { try file.setAttribute("run_hash", string: hash) }
       if let data = checkpoint.dataPath { try file.setAttribute("data", string: data) }
       if let hash = checkpoint.dataHash { try file.setAttribute("data_hash", string: hash) }
+      if let source = checkpoint.validation { try file.setAttribute("validation", string: source) }
+      if let rows = checkpoint.validationPatterns {
+        try file.write("validation_patterns", rows.map { Int64($0) }, shape: [rows.count])
+      }
+      if let best = checkpoint.bestEpoch, let loss = checkpoint.bestValidationLoss {
+        try file.setAttribute("best_epoch", int: best)
+        try file.setAttribute("best_val_loss", double: loss)
+      }
       // The engine that wrote it (SPEC §3: a run is known by its configuration, data and version).
       try file.setAttribute("rbp_version", string: RBPVersion.string)
       if let progress = checkpoint.progress { try writeProgress(progress, to: file) }

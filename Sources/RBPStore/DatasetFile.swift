@@ -62,6 +62,12 @@ func writeHeader(_ file: HDF5File, _ format: FileFormat) throws {
   try file.setAttribute("version", int: FileFormat.version)
 }
 
+/// The parts of a dataset file: the training set at the root, and the
+/// optional /val (validation) and /test groups with the same members.
+public enum DatasetPart: String, Sendable {
+  case train, val, test
+}
+
 /// Reads a dataset (or only the rows `rows` of its first dimension) with
 /// the expected rank, naming it when it is missing or misshapen, and
 /// rejecting non-finite values. The returned shape has the rows read.
@@ -122,27 +128,34 @@ public enum DatasetFile {
   public static func read<T: KernelScalar & HDF5Numeric>(
     _ path: String, as: T.Type, testSet: Bool = false, rows: [Int]? = nil
   ) throws -> DatasetContents<T> {
+    try read(path, as: T.self, part: testSet ? .test : .train, rows: rows)
+  }
+
+  /// The training set, or the /val or /test group.
+  public static func read<T: KernelScalar & HDF5Numeric>(
+    _ path: String, as: T.Type, part: DatasetPart, rows: [Int]? = nil
+  ) throws -> DatasetContents<T> {
     let file = try HDF5File.open(path)
     try checkHeader(file, is: .dataset)
-    return try read(file, testSet: testSet, rows: rows, path: path)
+    return try read(file, part: part, rows: rows, path: path)
   }
 
   /// The rows `indices` of an open dataset file of the given kind.
   static func read<T: KernelScalar & HDF5Numeric>(
     _ file: HDF5File, kind: ModelKind, rows: [Int], path: String
   ) throws -> DatasetContents<T> {
-    try read(file, testSet: false, rows: rows, path: path)
+    try read(file, part: .train, rows: rows, path: path)
   }
 
   static func read<T: KernelScalar & HDF5Numeric>(
-    _ file: HDF5File, testSet: Bool, rows: [Int]?, path: String
+    _ file: HDF5File, part: DatasetPart, rows: [Int]?, path: String
   ) throws -> DatasetContents<T> {
     guard file.hasAttribute("kind") else { throw file.fail("missing attribute 'kind' (\"steady\" or \"trajectory\")") }
     let kindName = try file.stringAttribute("kind")
     guard let kind = ModelKind(rawValue: kindName) else {
       throw file.fail("attribute 'kind' is \"\(kindName)\", expected \"steady\" or \"trajectory\"")
     }
-    let group: HDF5Group = testSet ? try file.group("test") : file
+    let group: HDF5Group = part == .train ? file : try file.group(part.rawValue)
     let rank = kind == .steady ? 2 : 3
     let (inputs, inShape) = try readArray(group, "inputs", rank: rank, rows: rows, as: T.self)
     let (targets, outShape) = try readArray(group, "targets", rank: rank, rows: rows, as: T.self)
@@ -200,7 +213,7 @@ public enum DatasetFile {
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public static func write<T: KernelScalar & HDF5Numeric>(
-    _ contents: DatasetContents<T>, test: DatasetContents<T>? = nil, to path: String,
+    _ contents: DatasetContents<T>, test: DatasetContents<T>? = nil, val: DatasetContents<T>? = nil, to path: String,
     attributes: [String: String] = [:]
   ) throws {
     try writeHDF5Atomically(to: path) { file in
@@ -208,6 +221,7 @@ public enum DatasetFile {
       try file.setAttribute("kind", string: contents.kind.rawValue)
       for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, string: value) }
       try writeBatch(contents, into: file)
+      if let val { try writeBatch(val, into: try file.createGroup("val")) }
       if let test { try writeBatch(test, into: try file.createGroup("test")) }
     }
   }

@@ -21,6 +21,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   public let kind: ModelKind
   /// Patterns or sequences in the file.
   public let count: Int
+  /// The patterns an epoch goes through (nil: all of them), in dataset order.
+  public let subset: [Int]?
   public let batchSize: Int
   public let shuffle: Bool
   public let seed: UInt64
@@ -65,7 +67,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
-              inMemoryLimit: Int = 64 << 20, byWindows: Bool = false) throws {
+              inMemoryLimit: Int = 64 << 20, byWindows: Bool = false, subset: [Int]? = nil) throws {
+    self.subset = subset
     guard batchSize >= 1 else { throw RBPError.invalid("batch size must be at least 1, got \(batchSize)") }
     self.path = path
     self.batchSize = batchSize
@@ -111,7 +114,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   public func startEpoch(_ epoch: Int) {
     pending?.done.wait()
     pending = nil
-    order = Array(0..<count)
+    order = subset ?? Array(0..<count)
     if shuffle {
       var rng = SeededGenerator(seed: seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
       order.shuffle(using: &rng)

@@ -102,12 +102,14 @@ public enum GradientsFile {
   /// arrive in pieces of whole patterns, so that no more than a piece is
   /// ever in memory: `fill` gets a function that writes the rows of
   /// patterns `first…` of each array, and returns the rest of the record
-  /// (its `states`, `adjoint` and `drive` are not used).
+  /// (its `states`, `adjoint` and `drive` are not used), which this returns.
+  @discardableResult
   public static func write(
     to path: String, statesShape: [Int], adjointShape: [Int], withDrive: Bool,
     fill: (_ rows: (_ first: Int, _ states: [Double], _ adjoint: [Double], _ drive: [Double]?) throws -> Void) throws
       -> GradientsRecord
-  ) throws {
+  ) throws -> GradientsRecord {
+    var written: GradientsRecord? = nil
     try writeHDF5Atomically(to: path) { file in
       let states = try file.create("states", shape: statesShape, as: Double.self)
       let adjoint = try file.create("adjoint", shape: adjointShape, as: Double.self)
@@ -118,7 +120,9 @@ public enum GradientsFile {
         if let drive, let d { try drive.writeRows(first, d) }
       }
       try writeSummary(record, to: file)
+      written = record
     }
+    return written!
   }
 
   /// The header, the objective, ∂/∂θ and the solver attributes.

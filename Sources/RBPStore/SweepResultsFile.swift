@@ -17,7 +17,8 @@ public struct SweepRecord: Equatable, Sendable {
   public var hash: String = ""
   /// The run's resolved configuration (as given, if it does not resolve), JSON.
   public var config: String
-  /// "ok", "failed", or (in a partial merge) "missing".
+  /// "done", "failed", or (in a partial merge) "missing" (files of earlier
+  /// versions said "ok" for "done"; read as "done").
   public var status: String
   public var reason: String
   public var epochs: Int
@@ -30,6 +31,13 @@ public struct SweepRecord: Equatable, Sendable {
   public var curve: [Double]
   /// Validation loss per epoch.
   public var validationCurve: [Double]
+  /// The epoch with the best validation loss (its parameters in the run's
+  /// best.h5), and that loss.
+  public var bestEpoch: Int? = nil
+  public var bestValidationLoss: Double? = nil
+
+  /// "ok", the word of earlier versions, is "done".
+  public static func currentStatus(_ status: String) -> String { status == "ok" ? "done" : status }
 
   public init(name: String, index: Int, config: String, status: String, reason: String, epochs: Int,
               seconds: Double, finalLoss: Double, finalValidationLoss: Double, finalAccuracy: Double?,
@@ -66,12 +74,14 @@ public enum SweepResultsFile {
       let count = [sorted.count]
       try f.write("index", sorted.map { Int64($0.index) }, shape: count)
       try f.write("epochs", sorted.map { Int64($0.epochs) }, shape: count)
-      try f.write("ok", sorted.map { $0.status == "ok" ? Int8(1) : 0 }, shape: count)
+      try f.write("done", sorted.map { $0.status == "done" ? Int8(1) : 0 }, shape: count)
       try f.write("solved", sorted.map { $0.solved ? Int8(1) : 0 }, shape: count)
       try f.write("seconds", sorted.map(\.seconds), shape: count)
       try f.write("final_loss", sorted.map(\.finalLoss), shape: count)
       try f.write("final_val_loss", sorted.map(\.finalValidationLoss), shape: count)
       try f.write("final_accuracy", sorted.map { $0.finalAccuracy ?? .nan }, shape: count)
+      try f.write("best_epoch", sorted.map { Int64($0.bestEpoch ?? 0) }, shape: count)
+      try f.write("best_val_loss", sorted.map { $0.bestValidationLoss ?? .nan }, shape: count)
       // One column per numeric or boolean setting found in every run's configuration.
       let configs = sorted.map { (try? JSONSerialization.jsonObject(with: Data($0.config.utf8))) as? [String: Any] ?? [:] }
       if !configs.isEmpty {
@@ -105,6 +115,10 @@ public enum SweepResultsFile {
         try g.setAttribute("seconds", double: r.seconds)
         try g.setAttribute("final_loss", double: r.finalLoss)
         try g.setAttribute("final_val_loss", double: r.finalValidationLoss)
+        if let best = r.bestEpoch, let loss = r.bestValidationLoss {
+          try g.setAttribute("best_epoch", int: best)
+          try g.setAttribute("best_val_loss", double: loss)
+        }
         if let a = r.finalAccuracy { try g.setAttribute("final_accuracy", double: a) }
         try g.setAttribute("solved", int: r.solved ? 1 : 0)
         try g.write("curve", r.curve, shape: [r.curve.count])
@@ -123,13 +137,17 @@ public enum SweepResultsFile {
       let g = try runs.group(name)
       var record = SweepRecord(
         name: name, index: try g.integerAttribute("index"), config: try g.stringAttribute("config"),
-        status: try g.stringAttribute("status"), reason: try g.stringAttribute("reason"),
+        status: SweepRecord.currentStatus(try g.stringAttribute("status")), reason: try g.stringAttribute("reason"),
         epochs: try g.integerAttribute("epochs"), seconds: try g.numberAttribute("seconds"),
         finalLoss: try g.numberAttribute("final_loss"), finalValidationLoss: try g.numberAttribute("final_val_loss"),
         finalAccuracy: g.hasAttribute("final_accuracy") ? try g.numberAttribute("final_accuracy") : nil,
         solved: try g.integerAttribute("solved") != 0, curve: try g.dataset("curve").read(),
         validationCurve: try g.dataset("val_curve").read())
       if g.hasAttribute("hash") { record.hash = try g.stringAttribute("hash") }
+      if g.hasAttribute("best_epoch") {
+        record.bestEpoch = try g.integerAttribute("best_epoch")
+        record.bestValidationLoss = try g.numberAttribute("best_val_loss")
+      }
       guard record.index >= 0 else { throw g.fail("attribute 'index' is \(record.index), expected a run index >= 0") }
       guard record.epochs >= 0 else { throw g.fail("attribute 'epochs' is \(record.epochs), expected >= 0") }
       return record
@@ -146,7 +164,8 @@ extension SweepRecord {
     return ["name": name, "index": index, "hash": hash, "config": config, "status": status, "reason": reason,
             "epochs": epochs, "seconds": number(seconds), "final_loss": number(finalLoss),
             "final_val_loss": number(finalValidationLoss), "final_accuracy": finalAccuracy.map(number) ?? NSNull(),
-            "solved": solved, "curve": curve.map(number), "val_curve": validationCurve.map(number)]
+            "solved": solved, "curve": curve.map(number), "val_curve": validationCurve.map(number),
+            "best_epoch": bestEpoch ?? NSNull(), "best_val_loss": bestValidationLoss.map(number) ?? NSNull()]
   }
 
   public func jsonData() throws -> Data {
@@ -169,10 +188,12 @@ extension SweepRecord {
     } else {
       config = o["config"] as? String ?? "{}"
     }
-    self.init(name: name, index: index, config: config, status: status, reason: reason, epochs: epochs,
+    self.init(name: name, index: index, config: config, status: Self.currentStatus(status), reason: reason, epochs: epochs,
               seconds: number("seconds"), finalLoss: number("final_loss"), finalValidationLoss: number("final_val_loss"),
               finalAccuracy: o["final_accuracy"] is NSNumber ? number("final_accuracy") : nil, solved: solved,
               curve: series("curve"), validationCurve: series("val_curve"))
     self.hash = hash
+    bestEpoch = o["best_epoch"] as? Int
+    bestValidationLoss = (o["best_val_loss"] as? NSNumber)?.doubleValue
   }
 }

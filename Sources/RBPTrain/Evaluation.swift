@@ -1,6 +1,7 @@
-// Evaluating parameters on a dataset: the loss, the accuracy (by the
-// classic task's rule, or the 0.5 threshold for 0/1 targets) and whether the
-// task counts as solved. Shared by the trainer's validation and `rbp eval`.
+// Evaluating parameters on a dataset: the loss, the accuracy and whether
+// the task counts as solved, by the run's metric (`--metric sign|argmax`),
+// else the classic task's rule; with neither (or `--metric none`) there is
+// no accuracy and no "solved". Shared by the trainer's validation and `rbp eval`.
 
 import RBPCore
 import RBPKernels
@@ -10,10 +11,11 @@ import RBPStore
 public struct Evaluation<T: KernelScalar>: Sendable {
   /// J on the data.
   public var loss: Double
-  /// Fraction of (unmasked) outputs that are right by the task's rule, or on
-  /// the right side of 0.5 for 0/1 targets without a task; nil otherwise.
+  /// Fraction of (unmasked) outputs right by the metric or the task's rule
+  /// (argmax: of rows of outputs); nil without either.
   public var accuracy: Double?
-  /// The task's "solved" rule on all outputs; nil without a task.
+  /// Every output right (the task's own rule for classic tasks); nil
+  /// without a metric.
   public var solved: Bool?
   /// Steady models: the fixed points reached (P×N), for warm starts; NaN
   /// rows for unsettled patterns.
@@ -60,20 +62,48 @@ public func evaluate<T: KernelScalar>(
     targets = b.targets
     mask = b.mask
   }
-  let binary = targets.allSatisfy { $0 == 0 || $0 == 1 }
-  if task != nil || binary {
+  // The metric: the plan's, else the classic task's rule, else none.
+  let width = plan.shape.outputs
+  switch plan.metric {
+  case .none?:
+    break
+  case nil where task == nil:
+    break
+  case nil:
+    let task = task!
     var right = 0, total = 0
     for i in outputs.indices where (mask?[i] ?? 1) != 0 {
       total += 1
       // An unsettled pattern's outputs (NaN) are wrong.
-      if outputs[i].isNaN { continue }
-      let ok = task.map { $0.isSolved(outputs: [outputs[i]], targets: [targets[i]], mask: nil) }
-        ?? ((outputs[i] > 0.5) == (targets[i] > 0.5))
-      if ok { right += 1 }
+      if !outputs[i].isNaN && task.isSolved(outputs: [outputs[i]], targets: [targets[i]], mask: nil) { right += 1 }
     }
     result.accuracy = Double(right) / Double(max(total, 1))
+    result.solved = task.isSolved(outputs: outputs, targets: targets, mask: mask)
+  case .sign?, .threshold?:
+    let cut: T = plan.metric == .sign ? 0 : 0.5
+    var right = 0, total = 0
+    for i in outputs.indices where (mask?[i] ?? 1) != 0 {
+      total += 1
+      if !outputs[i].isNaN && (outputs[i] > cut) == (targets[i] > cut) { right += 1 }
+    }
+    result.accuracy = Double(right) / Double(max(total, 1))
+    result.solved = right == total
+  case .argmax?:
+    // One decision per row of O outputs (a pattern, or a step), counted
+    // when any of its outputs is unmasked.
+    var right = 0, total = 0
+    for row in stride(from: 0, to: outputs.count, by: max(width, 1)) {
+      let range = row..<min(row + width, outputs.count)
+      guard range.contains(where: { (mask?[$0] ?? 1) != 0 }) else { continue }
+      total += 1
+      if range.contains(where: { outputs[$0].isNaN }) { continue }
+      let predicted = range.max { outputs[$0] < outputs[$1] }!
+      let wanted = range.max { targets[$0] < targets[$1] }!
+      if predicted == wanted { right += 1 }
+    }
+    result.accuracy = Double(right) / Double(max(total, 1))
+    result.solved = right == total
   }
-  result.solved = task?.isSolved(outputs: outputs, targets: targets, mask: mask)
   if result.unsettled > 0 && result.solved != nil { result.solved = false }
   return result
 }

@@ -28,6 +28,10 @@ public enum BPTTModeName: String, CaseIterable, Sendable { case full, checkpoint
 public enum Precision: String, CaseIterable, Sendable { case f32, f64 }
 /// The stabiliser of steady models.
 public enum StabilizerName: String, CaseIterable, Sendable { case none, jacobian }
+/// How accuracy and "solved" are measured: the sign of each output against
+/// its target's, the side of 0.5 (for 0/1 targets), the largest output
+/// against the largest target (per pattern, or per step), or not at all.
+public enum MetricName: String, CaseIterable, Sendable { case sign, threshold, argmax, none }
 
 /// Everything that defines a run. An unset (nil) setting takes its default
 /// when the configuration is resolved against a dataset (`resolved(for:)`).
@@ -72,6 +76,10 @@ public struct RunConfig: Equatable, Sendable {
   public var maxRetries: Int?
   public var maxUnsettled: Double?
   public var symmetric: Bool?
+  public var valFraction: Double?
+  public var patience: Int?
+  public var minDelta: Double?
+  public var metric: MetricName?
 
   public init() {}
 
@@ -167,8 +175,21 @@ public struct RunConfig: Equatable, Sendable {
                onResume: .mayChange),
       .number("target_loss", \.targetLoss, .nonNegative, rule: "none",
               help: "Stop once the validation loss is at most this.", group: .run, onResume: .mayChange),
-      .flag("stop_when_solved", \.stopWhenSolved, help: "Stop once the classic task counts as solved.", group: .run,
+      .flag("stop_when_solved", \.stopWhenSolved, help: "Stop once the task counts as solved (every validation output right by the metric).", group: .run,
             onResume: .mayChange),
+      .number("val_fraction", \.valFraction, Setting.Interval(lower: 0, lowerOpen: true, upper: 1, upperOpen: true),
+              rule: "none: the dataset's /val, else the training set",
+              help: "Validate on this fraction of the training patterns, split off by the seed (when the dataset has no /val).",
+              group: .run, onResume: .fixed),
+      .integer("patience", \.patience, 1...Int.max, rule: "none",
+               help: "Stop after this many epochs without a validation loss better than the best by more than min_delta.",
+               group: .run, onResume: .mayChange),
+      .number("min_delta", \.minDelta, .nonNegative, rule: "0",
+              help: "The improvement of the validation loss that counts as better, for patience and best.h5.",
+              group: .run, onResume: .mayChange),
+      .choice("metric", \.metric, rule: "the classic task's rule, else none",
+              help: "Accuracy and solved: sign (each output's sign matches its target's), threshold (each output on its target's side of 0.5, for 0/1 targets), argmax (the largest output is the largest target's, per pattern or step), or none.",
+              group: .run, onResume: .mayChange),
       .integer("max_retries", \.maxRetries, 0...Int.max, default: 4,
                help: "Failed steps in a row retried at half the learning rate before the run stops.", group: .run,
                onResume: .mayChange),
@@ -241,12 +262,22 @@ public struct RunConfig: Equatable, Sendable {
         throw ConfigError("unexpected argument '\(argument)'")
       }
       let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-      let flag = String(parts[0])
+      var flag = String(parts[0])
+      // Every boolean setting also has its --no- form.
+      var negated = false
+      if flag.hasPrefix("--no-"), let s = settings.first(where: { $0.flag == "--" + flag.dropFirst(5) }),
+         case .flag = s.values {
+        guard parts.count == 1 else { throw ConfigError("\(flag) takes no value") }
+        negated = true
+        flag = s.flag
+      }
       guard let setting = settings.first(where: { $0.flag == flag }), groups?.contains(setting.group) ?? true else {
         throw ConfigError("unknown option '\(flag)'")
       }
       let text: String
-      if parts.count == 2 {
+      if negated {
+        text = "false"
+      } else if parts.count == 2 {
         text = String(parts[1])
       } else if case .flag = setting.values {
         text = "true"
@@ -334,7 +365,11 @@ public struct RunConfig: Equatable, Sendable {
         let fallback = s.defaultRule ?? s.fixedDefault.map(\.description)
         let notes = [fallback.map { "Default: \($0)." }, s.scope == .every ? nil : "For \(s.scope) models only.",
                      resuming && s.onResume == .mayChange ? "May change on --resume." : nil].compactMap { $0 }
-        wrap("\(s.flag) \(s.placeholder) [\(s.name)]", indent: 2)
+        if case .flag = s.values {
+          wrap("\(s.flag) | --no-\(s.flag.dropFirst(2)) [\(s.name)]", indent: 2)
+        } else {
+          wrap("\(s.flag) \(s.placeholder) [\(s.name)]", indent: 2)
+        }
         wrap(([s.help] + notes).joined(separator: " "), indent: 6)
       }
     }

@@ -17,8 +17,8 @@ public struct SweepSpec: Sendable {
 
   static let keys = ["data", "base", "grid", "runs"]
 
-  /// Parses a spec strictly; `data` relative paths are taken from the
-  /// current folder, else from the spec's folder.
+  /// Parses a spec strictly; a relative `data` path is resolved against
+  /// the spec's folder.
   public static func parse(json: Data, source: String) throws -> SweepSpec {
     let object: Any
     do { object = try JSONSerialization.jsonObject(with: json) } catch {
@@ -32,9 +32,11 @@ public struct SweepSpec: Sendable {
       throw ConfigError("\(source): unknown key '\(unknown)'; expected \(keys.joined(separator: ", "))")
     }
     guard var data = dict["data"] as? String else { throw ConfigError("\(source): missing string key 'data' (the dataset)") }
-    if !FileManager.default.fileExists(atPath: data) {
-      let beside = URL(fileURLWithPath: source).deletingLastPathComponent().appendingPathComponent(data).path
-      if FileManager.default.fileExists(atPath: beside) { data = beside }
+    // A relative path is the spec's own: resolved against the spec's folder,
+    // wherever the sweep is started from.
+    if !data.hasPrefix("/") {
+      let folder = (source as NSString).deletingLastPathComponent
+      data = folder.isEmpty ? data : folder + "/" + data
     }
     let base = dict["base"] as? [String: Any] ?? [:]
     if dict["base"] != nil && dict["base"] as? [String: Any] == nil { throw ConfigError("\(source): 'base' must be an object") }

@@ -60,7 +60,7 @@ public struct SweepFolder: Sendable {
   }
 
   public func state(_ index: Int) -> RunState {
-    if let r = results[index] { return r.status == "ok" ? .done : .failed }
+    if let r = results[index] { return r.status == "done" ? .done : .failed }
     return running[index] != nil ? .running : .missing
   }
 
@@ -113,7 +113,7 @@ public struct SweepFolder: Sendable {
   /// (snake_case; `epochs` is the setting).
   public func table() -> (columns: [String], rows: [[Any]]) {
     let fixed = ["name", "index", "hash", "status", "reason", "epochs_trained", "seconds", "final_loss", "final_val_loss",
-                 "final_accuracy", "solved"]
+                 "final_accuracy", "solved", "best_epoch", "best_val_loss"]
     let configs: [[String: Any]] = manifest.runs.map { entry in
       guard let r = results[entry.index] else { return [:] }
       return (try? JSONSerialization.jsonObject(with: Data(r.config.utf8))) as? [String: Any] ?? [:]
@@ -125,36 +125,32 @@ public struct SweepFolder: Sendable {
       let head: [Any] = [entry.name, entry.index, entry.hash, state(entry.index).rawValue,
                          r?.reason ?? (running[entry.index].map { "being trained by \($0)" } ?? ""),
                          r.map { $0.epochs as Any } ?? NSNull(), number(r?.seconds), number(r?.finalLoss),
-                         number(r?.finalValidationLoss), number(r?.finalAccuracy), r.map { $0.solved as Any } ?? NSNull()]
+                         number(r?.finalValidationLoss), number(r?.finalAccuracy), r.map { $0.solved as Any } ?? NSNull(),
+                         r?.bestEpoch.map { $0 as Any } ?? NSNull(), number(r?.bestValidationLoss)]
       return head + keys.map { configs[entry.index][$0] ?? NSNull() }
     }
     return (fixed + keys.map { $0.replacingOccurrences(of: "-", with: "_") }, rows)
   }
 
   /// The table as CSV (RFC 4180 quoting; empty cells for nothing).
-  public func csv() -> String {
-    let (columns, rows) = table()
+  public func csv() -> String { Self.csv(table()) }
+
+  /// A table as CSV (RFC 4180 quoting; numbers in their shortest form).
+  public static func csv(_ t: (columns: [String], rows: [[Any]])) -> String {
     func cell(_ v: Any) -> String {
-      let text: String
-      switch v {
-      case is NSNull: return ""
-      case let b as Bool where (v as? NSNumber).map({ String(cString: $0.objCType) == "c" }) ?? true: text = b ? "true" : "false"
-      // Numbers in their shortest form that reads back as the same double.
-      case let n as NSNumber where ["d", "f"].contains(String(cString: n.objCType)): text = "\(n.doubleValue)"
-      case let n as NSNumber: text = n.stringValue
-      case let d as Double: text = "\(d)"
-      case let i as Int: text = "\(i)"
-      default: text = "\(v)"
-      }
+      let text = cellText(v)
       return text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
         ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
-    return ([columns.joined(separator: ",")] + rows.map { $0.map(cell).joined(separator: ",") }).joined(separator: "\n") + "\n"
+    return ([t.columns.joined(separator: ",")] + t.rows.map { $0.map(cell).joined(separator: ",") }).joined(separator: "\n") + "\n"
   }
 
   /// The table as a JSON array of objects.
-  public func json() throws -> Data {
-    let (columns, rows) = table()
+  public func json() throws -> Data { try Self.json(table()) }
+
+  /// A table as a JSON array of objects.
+  public static func json(_ t: (columns: [String], rows: [[Any]])) throws -> Data {
+    let (columns, rows) = t
     let objects = rows.map { Dictionary(uniqueKeysWithValues: zip(columns, $0)) }
     return try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])
   }

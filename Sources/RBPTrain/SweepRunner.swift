@@ -95,7 +95,7 @@ public final class SweepRunner: Sendable {
     var records: [Int: SweepRecord] = [:]
     var todo: [Int] = []
     for i in mine {
-      if let done = readResult(i), done.hash == plan.runs[i].hash, !(retryFailed && done.status != "ok") {
+      if let done = readResult(i), done.hash == plan.runs[i].hash, !(retryFailed && done.status != "done") {
         records[i] = done
       } else {
         todo.append(i)
@@ -103,7 +103,7 @@ public final class SweepRunner: Sendable {
     }
     todo.sort { plan.runs[$0].cost != plan.runs[$1].cost ? plan.runs[$0].cost > plan.runs[$1].cost : $0 < $1 }
     let state = SweepState(queue: todo, records: records, finished: mine.count - todo.count,
-                           failed: records.values.filter { $0.status != "ok" }.count)
+                           failed: records.values.filter { $0.status != "done" }.count)
     let total = mine.count
     DispatchQueue.concurrentPerform(iterations: min(jobs, max(todo.count, 1))) { _ in
       while StopRequest.shared.signal == nil, let i = state.take() {
@@ -153,7 +153,7 @@ public final class SweepRunner: Sendable {
       lock = held
       // Another process may have finished it meanwhile.
       let existing = readResult(i)
-      if let done = existing, done.hash == run.hash, !(retryFailed && done.status != "ok") { return .finished(done) }
+      if let done = existing, done.hash == run.hash, !(retryFailed && done.status != "done") { return .finished(done) }
       guard let plan = run.plan else { throw ConfigError(run.problem ?? "the configuration does not resolve") }
       // The run's identity holds the data's hash: the bytes it reads must be those.
       try checkDataUnchanged(when: "before the run")
@@ -172,7 +172,7 @@ public final class SweepRunner: Sendable {
         (outcome, history) = try train(Float.self, plan, checkpoint, resumeFrom, run.hash)
       }
       try checkDataUnchanged(when: "while the run trained")
-      record.status = "ok"
+      record.status = "done"
       record.epochs = outcome.epochs
       // The trainer's history includes a resumed checkpoint's epochs.
       func final(_ key: HistoryKey) -> Double? { history[key]?.last }
@@ -182,6 +182,7 @@ public final class SweepRunner: Sendable {
       record.solved = outcome.final?.solved ?? (outcome.stoppedEarly && plan.stopWhenSolved)
       record.curve = history[.loss] ?? []
       record.validationCurve = history[.valLoss] ?? []
+      (record.bestEpoch, record.bestValidationLoss) = (outcome.bestEpoch, outcome.bestValidationLoss)
     } catch is TrainingInterrupted {
       return .interrupted
     } catch let stopped as TrainingStopped {
@@ -196,6 +197,7 @@ public final class SweepRunner: Sendable {
         record.finalAccuracy = history[.valAccuracy]?.last
         record.curve = history[.loss] ?? []
         record.validationCurve = history[.valLoss] ?? []
+        (record.bestEpoch, record.bestValidationLoss) = (saved.bestEpoch, saved.bestValidationLoss)
       }
     } catch {
       record.reason = "\(error)"
@@ -321,7 +323,7 @@ final class SweepState: @unchecked Sendable {
     lock.withLock {
       storedRecords[record.index] = record
       finished += 1
-      if record.status != "ok" { failed += 1 }
+      if record.status != "done" { failed += 1 }
       report(finished, failed)
     }
   }

@@ -42,13 +42,15 @@ public struct EpochReport: Sendable, Equatable {
   public var epochs: Int
   /// Mean training loss over the epoch's minibatches.
   public var loss: Double
-  /// Loss on the test set, or on the training set when there is none (the
-  /// epoch's running training loss when that set is streamed).
+  /// Loss on the validation set: /val, else the --val-fraction split, else
+  /// the training set (the epoch's running training loss when that set is
+  /// streamed). /test is never read in training.
   public var validationLoss: Double
   /// Fraction of outputs satisfying the task's rule (classic tasks), or on
   /// the right side of 0.5 for 0/1 targets; nil otherwise.
   public var validationAccuracy: Double?
-  public var solved: Bool
+  /// Every validation output right by the metric; nil without a metric.
+  public var solved: Bool?
   public var seconds: Double
   public var patternsPerSecond: Double
   /// Steady models: the training patterns left out of a step's gradient in
@@ -65,6 +67,25 @@ public struct TrainingOutcome: Sendable {
   public var stoppedEarly: Bool
   public var seconds: Double
   public var checkpoint: String
+  /// Why it stopped before its last epoch: "solved", "target_loss" or
+  /// "patience" (nil: it trained every epoch).
+  public var stopReason: String? = nil
+  /// The epoch with the best validation loss, and that loss (its
+  /// parameters are in `bestCheckpoint`).
+  public var bestEpoch: Int? = nil
+  public var bestValidationLoss: Double? = nil
+  public var bestCheckpoint: String? = nil
+}
+
+/// The patterns split off for validation by `val_fraction`: the seed
+/// shuffles the dataset's indices and the first round(fraction · P) are
+/// validation; both lists in dataset order.
+public func validationSplit(count: Int, fraction: Double, seed: UInt64) -> (training: [Int], validation: [Int]) {
+  var rng = SeededGenerator(seed: seed ^ 0x7661_6C5F_7370_6C74)   // "val_splt"
+  var order = Array(0..<count)
+  order.shuffle(using: &rng)
+  let held = min(max(Int((fraction * Double(count)).rounded()), 1), count - 1)
+  return (order[held...].sorted(), order[..<held].sorted())
 }
 
 /// Patterns per gradient shard. Fixed, so the arithmetic of a minibatch
@@ -212,7 +233,21 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   public var history: History { progress.history }
   /// Training's warm starts (with `warmStart` on only).
   var warm: SteadyStateCache<T>
-  let test: DatasetContents<T>?
+  /// The validation set (nil: the training set validates).
+  let validationSet: DatasetContents<T>?
+  /// "val", "val_fraction" or "train" (recorded in the checkpoint).
+  public let validationSource: String
+  /// The patterns split off for validation by `val_fraction`.
+  let validationPatterns: [Int]?
+  /// The best validation epoch so far, its loss, and its state until best.h5 is written.
+  var bestEpoch: Int? = nil
+  var bestValidationLoss: Double? = nil
+  var unsavedBest: Checkpoint? = nil
+  /// best.h5, beside the checkpoint.
+  public var bestPath: String {
+    let folder = (checkpointPath as NSString).deletingLastPathComponent
+    return folder.isEmpty ? "best.h5" : folder + "/best.h5"
+  }
   let workspaces: [GEMMWorkspace<T>]
   /// The last good state: the end of the last epoch that validated and
   /// whose parameters then gave the next step's gradient (or the start).
@@ -255,9 +290,25 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     // minibatch's sequences by windows of steps, a segment at a time.
     var byWindows = false
     if case .checkpointed = plan.bptt, plan.model == .trajectory { byWindows = true }
+    // Validation: /val, else a split of the training patterns, else the training set.
+    var trainingPatterns: [Int]? = nil
+    var heldOut: [Int]? = nil
+    if summary.hasValSet {
+      validationSet = try DatasetFile.read(data, as: T.self, part: .val)
+      validationSource = "val"
+    } else if let fraction = plan.valFraction {
+      let split = validationSplit(count: summary.count, fraction: fraction, seed: plan.seed)
+      trainingPatterns = split.training
+      validationSet = try DatasetFile.read(data, as: T.self, rows: split.validation)
+      validationSource = "val_fraction"
+      heldOut = split.validation
+    } else {
+      validationSet = nil
+      validationSource = "train"
+    }
+    validationPatterns = heldOut
     stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
-                                    inMemoryLimit: inMemoryLimit, byWindows: byWindows)
-    test = summary.hasTestSet ? try DatasetFile.read(data, as: T.self, testSet: true) : nil
+                                    inMemoryLimit: inMemoryLimit, byWindows: byWindows, subset: trainingPatterns)
     warm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
     let layout = ParameterLayout(shape: plan.shape, hasInitialState: plan.model == .trajectory)
@@ -279,6 +330,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         progress = RunProgress(optimizer: try Optimizer<T>(settings: plan.optimizer, layout: layout), seed: plan.seed)
       }
       if let learningRate { progress.learningRate = learningRate }
+      (bestEpoch, bestValidationLoss) = (ck.bestEpoch, ck.bestValidationLoss)
       if plan.warmStart, let states = ck.warmStarts { warm.restore(states.states.converted(to: T.self), known: states.known) }
     } else {
       var rng = SeededGenerator(seed: plan.seed)
@@ -326,13 +378,17 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     let start = DispatchTime.now().uptimeNanoseconds
     var last: EpochReport? = nil
     var stoppedEarly = false
+    var stopReason: String? = nil
     lastGood = checkpoint
     if progress.epoch >= plan.epochs { try saveCheckpoint() }
     // A resumed run that already met its stopping rule (solved, or at its
     // target loss) has nothing left to train: it is left as it is.
+    if progress.epoch > 0, let b = bestEpoch, let k = plan.patience, progress.epoch - b >= k {
+      return outcome(stopReason: "patience", seconds: 0)
+    }
     if progress.epoch > 0, plan.stopWhenSolved || plan.targetLoss != nil, let (loss, _, solved, _) = try validate(),
-       (plan.stopWhenSolved && solved) || (plan.targetLoss.map { loss <= $0 } ?? false) {
-      return TrainingOutcome(epochs: progress.epoch, final: nil, stoppedEarly: true, seconds: 0, checkpoint: checkpointPath)
+       (plan.stopWhenSolved && solved == true) || (plan.targetLoss.map { loss <= $0 } ?? false) {
+      return outcome(stopReason: plan.stopWhenSolved && solved == true ? "solved" : "target_loss", seconds: 0)
     }
     /// The update before the current parameters, to undo it.
     var previous: (parameters: Parameters<T>, optimizer: Optimizer<T>, gradient: Parameters<T>)? = nil
@@ -421,7 +477,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         try stop(reason: "diverged: the training loss grew from \(first) to \(trainingLoss)")
       }
       let (validationLoss, accuracy, solved, validationUnsettled) = try retrying { _ in
-        let v = try validate() ?? (trainingLoss, nil, false, 0)
+        let v = try validate() ?? (trainingLoss, nil, nil, 0)
         guard v.0.isFinite else { throw RBPError.nonFinite(solver: "validation", pattern: 0, iterations: epoch) }
         return v
       }
@@ -438,8 +494,15 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       last = r
       report(r)
       progress.learningRate *= plan.lrDecay
+      // The best validation epoch: its state goes to best.h5 with the next checkpoint.
+      let improved = bestValidationLoss.map { validationLoss < $0 - plan.minDelta } ?? true
+      if improved { (bestEpoch, bestValidationLoss) = (epoch, validationLoss) }
       pendingGood = checkpoint
-      let done = (plan.stopWhenSolved && solved) || (plan.targetLoss.map { validationLoss <= $0 } ?? false)
+      if improved { unsavedBest = pendingGood }
+      let reason: String? = plan.stopWhenSolved && solved == true ? "solved"
+        : plan.targetLoss.map { validationLoss <= $0 } == true ? "target_loss"
+        : plan.patience.map { epoch - (bestEpoch ?? epoch) >= $0 } == true ? "patience" : nil
+      let done = reason != nil
       let now = DispatchTime.now().uptimeNanoseconds
       let due = checkpointSeconds.map { Double(now - lastSave) * 1e-9 >= $0 } ?? false
       if done || epoch == plan.epochs || due || (plan.checkpointEvery > 0 && epoch % plan.checkpointEvery == 0) {
@@ -449,17 +512,27 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       if !done && epoch < plan.epochs, let signal = stopRequest.signal { try interrupt(signal, saving: checkpoint) }
       if done {
         stoppedEarly = epoch < plan.epochs
+        stopReason = stoppedEarly ? reason : nil
         break
       }
     }
-    return TrainingOutcome(epochs: progress.epoch, final: last, stoppedEarly: stoppedEarly,
-                           seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9,
-                           checkpoint: checkpointPath)
+    var result = outcome(stopReason: stopReason, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+    result.final = last
+    result.stoppedEarly = stoppedEarly
+    return result
+  }
+
+  /// The outcome at the current epoch.
+  func outcome(stopReason: String?, seconds: Double) -> TrainingOutcome {
+    TrainingOutcome(epochs: progress.epoch, final: nil, stoppedEarly: stopReason != nil, seconds: seconds,
+                    checkpoint: checkpointPath, stopReason: stopReason, bestEpoch: bestEpoch,
+                    bestValidationLoss: bestValidationLoss,
+                    bestCheckpoint: bestEpoch == nil ? nil : bestPath)
   }
 
   /// Writes `state` (an epoch boundary) and throws `TrainingInterrupted`.
   func interrupt(_ signal: Int32, saving state: Checkpoint) throws -> Never {
-    try CheckpointFile.write(state, to: checkpointPath)
+    try write(state)
     throw TrainingInterrupted(signal: signal, checkpoint: checkpointPath, epoch: state.epoch)
   }
 
@@ -467,7 +540,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   func stop(reason: String) throws -> Never {
     var ck = lastGood ?? checkpoint
     ck.stopReason = reason
-    try CheckpointFile.write(ck, to: checkpointPath)
+    try write(ck)
     throw TrainingStopped(reason: reason, checkpoint: checkpointPath, epoch: ck.epoch)
   }
 
@@ -608,10 +681,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// test set (the epoch's training loss stands in, and nothing extra is
   /// read). Exactly what `rbp eval` computes: every pattern relaxes from its
   /// initial state, never from a warm start.
-  func validate() throws -> (Double, Double?, Bool, Int)? {
-    guard let data = test ?? stream.contents else { return nil }
+  func validate() throws -> (Double, Double?, Bool?, Int)? {
+    guard let data = validationSet ?? stream.contents else { return nil }
     let e = try evaluate(data, parameters: parameters, plan: plan, task: summary.task, workspace: workspaces[0])
-    return (e.loss, e.accuracy, e.solved ?? false, e.unsettled)
+    return (e.loss, e.accuracy, e.solved, e.unsettled)
   }
 
   /// The run's state as a checkpoint.
@@ -625,6 +698,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
                         progress: progress.converted(to: Double.self))
     ck.resolvedConfig = plan.resolvedConfig.json
     ck.symmetric = plan.symmetric
+    ck.validation = validationSource
+    ck.validationPatterns = validationPatterns
+    (ck.bestEpoch, ck.bestValidationLoss) = (bestEpoch, bestValidationLoss)
     ck.runHash = runHash
     ck.dataHash = dataHash
     ck.dataPath = dataHash == nil ? nil : dataPath
@@ -636,7 +712,18 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   }
 
   func saveCheckpoint() throws {
-    try CheckpointFile.write(checkpoint, to: checkpointPath)
+    try write(checkpoint)
+  }
+
+  /// Writes `state` as the checkpoint, after best.h5 when the best epoch
+  /// changed since it was last written (so the checkpoint never names a
+  /// best epoch that best.h5 does not hold).
+  func write(_ state: Checkpoint) throws {
+    if let best = unsavedBest, best.epoch <= state.epoch {
+      try CheckpointFile.write(best, to: bestPath)
+      unsavedBest = nil
+    }
+    try CheckpointFile.write(state, to: checkpointPath)
   }
 }
 

@@ -18,6 +18,8 @@ public struct DatasetSummary: Sendable {
   public var outputs: Int
   public var task: ClassicTask?
   public var hasTestSet: Bool
+  /// Whether the dataset has a validation set (/val).
+  public var hasValSet = false
   /// Whether the dataset gives each pattern's initial state (/initial).
   public var hasInitial = false
   /// The width of /initial (the network's units), when there is one.
@@ -40,28 +42,39 @@ public struct DatasetSummary: Sendable {
     if kind == .trajectory && inShape.count == 3 && inShape[1] == 0 {
       throw HDF5Error(file: path, path: "/inputs", message: "has no steps")
     }
-    let task = file.hasAttribute("task") ? ClassicTask(rawValue: try file.stringAttribute("task")) : nil
+    var task: ClassicTask? = nil
+    if file.hasAttribute("task") {
+      let name = try file.stringAttribute("task")
+      guard let known = ClassicTask(rawValue: name) else {
+        throw HDF5Error(file: path, path: "", message: "attribute 'task' is \"\(name)\", not a classic task ("
+                          + ClassicTask.allCases.map(\.rawValue).joined(separator: ", ")
+                          + "); remove it, and choose accuracy with --metric sign|argmax|none")
+      }
+      task = known
+    }
     let steps = kind == .trajectory && inShape.count == 3 ? inShape[1] : 1
     var summary = DatasetSummary(path: path, kind: kind, count: count, steps: steps, inputs: inShape.last ?? 0,
                                  outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"),
                                  hasInitial: file.exists("initial"))
     if summary.hasInitial { summary.initialWidth = try file.dataset("initial").shape.last }
-    // The test set is read with the network the training set defines: its
-    // widths are checked now, before a run writes anything.
-    if summary.hasTestSet {
-      let test = try file.group("test")
+    summary.hasValSet = file.exists("val")
+    // The validation set is read with the network the training set defines:
+    // its widths are checked now, before a run writes anything. (/test is
+    // never read in training; `rbp eval --test` checks it.)
+    for part in ["val"] where file.exists(part) {
+      let test = try file.group(part)
       for (name, width) in [("inputs", summary.inputs), ("targets", summary.outputs)] {
         guard test.exists(name) else { continue }   // the reader names what is missing
         let found = try test.dataset(name).shape.last ?? 0
         guard found == width else {
-          throw HDF5Error(file: path, path: "/test/\(name)",
+          throw HDF5Error(file: path, path: "/\(part)/\(name)",
                           message: "has \(found) columns, the training set's /\(name) has \(width)")
         }
       }
       if test.exists("initial"), let width = summary.initialWidth {
         let found = try test.dataset("initial").shape.last ?? 0
         guard found == width else {
-          throw HDF5Error(file: path, path: "/test/initial", message: "has \(found) columns, the training set's /initial has \(width)")
+          throw HDF5Error(file: path, path: "/\(part)/initial", message: "has \(found) columns, the training set's /initial has \(width)")
         }
       }
     }
@@ -103,6 +116,16 @@ public struct TrainingPlan: Sendable {
   public var maxUnsettled: Double
   /// Steady models: W = Wᵀ with a zero diagonal.
   public var symmetric: Bool
+  /// The fraction of the training patterns split off for validation, when
+  /// the dataset has no /val.
+  public var valFraction: Double?
+  /// Epochs without a better validation loss (by more than `minDelta`)
+  /// after which the run stops.
+  public var patience: Int?
+  public var minDelta: Double
+  /// How accuracy and "solved" are measured (nil: the classic task's rule,
+  /// or none for other data).
+  public var metric: MetricName?
 }
 
 extension RunConfig {
@@ -156,6 +179,12 @@ extension RunConfig {
     c.adjointTolerance = adjointTolerance ?? c.tolerance
     let units = c.units!, activation = c.activation!, loss = c.loss!
     try check(units >= data.outputs, "units must be at least the \(data.outputs) outputs, got \(units)")
+    if let f = valFraction {
+      try check(!data.hasValSet, "val_fraction: \(data.path) has a validation set (/val); leave val_fraction out")
+      let held = Int((f * Double(data.count)).rounded())
+      try check(held >= 1 && held < data.count,
+                "val_fraction \(f) of \(data.count) patterns leaves \(held) for validation and \(data.count - held) for training; both need at least 1")
+    }
     if let width = data.initialWidth {
       try check(units == width, "units is \(units), but \(data.path) gives initial states (/initial) of \(width) units")
     }
@@ -215,7 +244,9 @@ extension RunConfig {
                         lrDecay: c.lrDecay!, epochs: c.epochs!, batch: c.batch!, seed: UInt64(c.seed!),
                         threads: c.threads!, doublePrecision: double, checkpointEvery: c.checkpointEvery!,
                         targetLoss: c.targetLoss, stopWhenSolved: c.stopWhenSolved!, warmStart: c.warmStart!,
-                        maxRetries: c.maxRetries!, maxUnsettled: c.maxUnsettled ?? 1, symmetric: c.symmetric ?? false)
+                        maxRetries: c.maxRetries!, maxUnsettled: c.maxUnsettled ?? 1, symmetric: c.symmetric ?? false,
+                        valFraction: data.hasValSet ? nil : valFraction, patience: patience, minDelta: minDelta ?? 0,
+                        metric: metric)
   }
 }
 

@@ -38,9 +38,13 @@ struct Loaded {
 
   /// - Parameter solver: solver flags given on the command line, which
   ///   override the checkpoint's stored solver settings.
-  init(checkpoint path: String, data dataPath: String, testSet: Bool = false, solver: SolverFlags? = nil) throws {
+  init(checkpoint path: String, data dataPath: String, part: DatasetPart = .train, solver: SolverFlags? = nil) throws {
     checkpoint = try readCheckpoint(path)
-    data = try DatasetFile.read(dataPath, as: Double.self, testSet: testSet)
+    if part != .train, try !HDF5File.open(dataPath).exists(part.rawValue) {
+      throw CLIFailure(message: "\(dataPath) has no \(part == .val ? "validation" : "test") set (/\(part.rawValue)); "
+                       + "evaluate its training set without --\(part.rawValue)")
+    }
+    data = try DatasetFile.read(dataPath, as: Double.self, part: part)
     let summary = try DatasetSummary.read(dataPath)
     var config = RunConfig()
     if let saved = checkpoint.config { config = try RunConfig.parse(json: Data(saved.utf8), source: path + " (config)") }
@@ -57,6 +61,17 @@ struct Loaded {
       throw CLIFailure(message: "\(dataPath): a \(data.kind.rawValue) dataset for the \(checkpoint.model.rawValue) checkpoint \(path)")
     }
     plan = try config.resolved(for: summary)
+    let (inputs, outputs): (Int, Int) = {
+      switch data {
+      case .steady(let b): return (b.inputs.cols, b.targets.cols)
+      case .trajectory(let b): return (b.inputWidth, b.outputWidth)
+      }
+    }()
+    guard inputs == checkpoint.shape.inputs, outputs == checkpoint.shape.outputs else {
+      let group = part == .train ? "" : " (/\(part.rawValue))"
+      throw CLIFailure(message: "\(dataPath)\(group): \(inputs) inputs and \(outputs) outputs, the checkpoint has "
+                       + "\(checkpoint.shape.inputs) and \(checkpoint.shape.outputs)")
+    }
     guard plan.shape.inputs == checkpoint.shape.inputs, plan.shape.outputs == checkpoint.shape.outputs else {
       throw CLIFailure(message: "\(dataPath): \(plan.shape.inputs) inputs and \(plan.shape.outputs) outputs, the checkpoint has "
                        + "\(checkpoint.shape.inputs) and \(checkpoint.shape.outputs)")
@@ -70,9 +85,12 @@ struct Eval: ParsableCommand {
   @Option(help: "The checkpoint.") var checkpoint: String
   @Option(help: "The dataset.") var data: String
   @Flag(help: "Use the dataset's /test set.") var test = false
+  @Flag(help: "Use the dataset's /val set (what training validated on, when it has one).") var val = false
   @Flag(help: "One JSON line.") var json = false
   @Option(help: "f32 or f64 (default: the precision the checkpoint was trained in, so the metrics are those training reported).")
   var precision: String?
+  @Option(help: "Accuracy and solved: sign, threshold, argmax or none (default: the run's metric, else the classic task's rule, else none).")
+  var metric: String?
   @OptionGroup var solver: SolverFlags
 
   func run() throws {
@@ -80,7 +98,15 @@ struct Eval: ParsableCommand {
       if let precision, !["f32", "f64"].contains(precision) {
         throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64")
       }
-      let l = try Loaded(checkpoint: checkpoint, data: data, testSet: test, solver: solver)
+      guard !(test && val) else { throw CLIFailure(message: "--test and --val: choose one") }
+      let part: DatasetPart = test ? .test : val ? .val : .train
+      var l = try Loaded(checkpoint: checkpoint, data: data, part: part, solver: solver)
+      if let metric {
+        guard let m = MetricName(rawValue: metric) else {
+          throw CLIFailure(message: "--metric: '\(metric)' is not one of \(MetricName.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        l.plan.metric = m
+      }
       let task = try DatasetSummary.read(data).task
       // A checkpoint written by another tool (no run configuration) is evaluated in f64.
       let double = precision.map { $0 == "f64" } ?? (l.checkpoint.config == nil || l.plan.doublePrecision)
@@ -90,11 +116,10 @@ struct Eval: ParsableCommand {
         let r = try evaluate(data, parameters: l.checkpoint.parameters.converted(to: T.self), plan: l.plan, task: task)
         return (r.loss, r.accuracy, r.solved, r.unsettled)
       }
-      let e = double ? try metrics(l.data) : try metrics(DatasetFile.read(data, as: Float.self, testSet: test))
+      let e = double ? try metrics(l.data) : try metrics(DatasetFile.read(data, as: Float.self, part: part))
       if json {
-        var object: [String: Any?] = ["loss": e.loss.isFinite ? e.loss : nil, "patterns": l.data.count]
-        if let accuracy = e.accuracy { object["accuracy"] = accuracy }
-        if let solved = e.solved { object["solved"] = solved }
+        var object: [String: Any?] = ["loss": e.loss.isFinite ? e.loss : nil, "patterns": l.data.count,
+                                      "accuracy": e.accuracy, "solved": e.solved]
         if l.checkpoint.model == .steady { object["unsettled"] = e.unsettled }
         writeLine(jsonLine(object))
       } else {
@@ -121,6 +146,7 @@ struct Grad: ParsableCommand {
   var cotangent: String?
   @Flag(help: "With --cotangent: R is the mean over the patterns, so every gradient is divided by P (default: the sum).")
   var mean = false
+  @Flag(help: "Print one JSON object: the file written and its summary.") var json = false
   @OptionGroup var solver: SolverFlags
 
   func run() throws {
@@ -139,7 +165,8 @@ struct Grad: ParsableCommand {
       if method != "fd", case .trajectory(let b) = l.data, b.count > 1,
          b.count * (b.steps + 1) * l.checkpoint.shape.units > Self.pieceValues {
         // Long trajectories: a piece of the sequences at a time, written as it is done.
-        if precision == "f64" { try trajectoryInPieces(Double.self, l, b) } else { try trajectoryInPieces(Float.self, l, b) }
+        let record = precision == "f64" ? try trajectoryInPieces(Double.self, l, b) : try trajectoryInPieces(Float.self, l, b)
+        if json { writeLine(jsonLine(summary(record, method: method, patterns: b.count))) }
         return
       }
       let c = try cotangent.map { try readCotangent($0, for: l) }
@@ -154,7 +181,17 @@ struct Grad: ParsableCommand {
              + "(rows NaN, /settled = 0): " + unsettled.prefix(10).map(String.init).joined(separator: ", ")
              + (unsettled.count > 10 ? ", …" : ""))
       }
+      if json { writeLine(jsonLine(summary(record, method: method, patterns: l.data.count))) }
     }
+  }
+
+  /// What --json prints: the file, the method, the objective's value and
+  /// the gradient's size.
+  func summary(_ record: GradientsRecord, method: String, patterns: Int) -> [String: Any?] {
+    let norm = record.gradient.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    return ["file": out, "method": method, "precision": precision, "objective": record.objective,
+            "loss": record.loss, "gradient_norm": norm, "patterns": patterns,
+            "unsettled": record.settled.map { $0.filter { !$0 }.count }]
   }
 
   /// Values of x(0…T) per piece when a trajectory dataset is done a piece
@@ -165,14 +202,17 @@ struct Grad: ParsableCommand {
   /// once: BPTT on pieces of whole sequences, each piece's states, adjoints
   /// (and ∂R/∂a) written to the file as it is done, the parameter gradient
   /// and the objective summed over the pieces. Memory holds one piece.
-  func trajectoryInPieces<T: KernelScalar & HDF5Numeric>(_: T.Type, _ l: Loaded, _ b: TrajectoryBatch<Double>) throws {
+  @discardableResult
+  func trajectoryInPieces<T: KernelScalar & HDF5Numeric>(_: T.Type, _ l: Loaded, _ b: TrajectoryBatch<Double>) throws
+    -> GradientsRecord
+  {
     let net = try l.checkpoint.trajectoryNetwork(T.self)
     let n = net.shape.units
     let piece = max(1, Self.pieceValues / ((b.steps + 1) * n))
     let mode: BPTTMode = l.plan.bptt == .checkpointed(every: nil) ? .full : l.plan.bptt
     let given = try cotangent.map { try openCotangent($0, for: l) }
-    try GradientsFile.write(to: out, statesShape: [b.count, b.steps + 1, n], adjointShape: [b.count, b.steps, n],
-                            withDrive: given != nil) { rows in
+    return try GradientsFile.write(to: out, statesShape: [b.count, b.steps + 1, n], adjointShape: [b.count, b.steps, n],
+                                   withDrive: given != nil) { rows in
       var total = [Double](repeating: 0, count: l.checkpoint.parameters.values.count)
       var value = 0.0
       for first in stride(from: 0, to: b.count, by: piece) {
@@ -312,6 +352,7 @@ struct States: ParsableCommand {
   @Option(help: "The dataset.") var data: String
   @Option(help: "Output states file: /states (P, N) steady, (P, T+1, N) trajectory.") var out: String
   @Option(help: "f64 (default) or f32.") var precision = "f64"
+  @Flag(help: "Print one JSON object: the file written and its summary.") var json = false
   @OptionGroup var solver: SolverFlags
 
   func run() throws {
@@ -326,6 +367,10 @@ struct States: ParsableCommand {
         let unsettled = settled.indices.filter { !settled[$0] }
         warn("\(unsettled.count) of \(settled.count) patterns did not settle (rows NaN, /settled = 0): "
              + unsettled.prefix(10).map(String.init).joined(separator: ", ") + (unsettled.count > 10 ? ", …" : ""))
+      }
+      if json {
+        writeLine(jsonLine(["file": out, "shape": r.shape, "loss": r.loss, "precision": precision,
+                            "unsettled": r.settled.map { $0.filter { !$0 }.count }]))
       }
     }
   }
@@ -360,6 +405,7 @@ struct Invert: ParsableCommand {
   var jacobian = false
   @Flag(help: "Also write, per pattern, /jacobian = ∂a/∂x and /sensitivity = ∂x/∂a = (D⁻¹ − W)⁻¹ (N×N steady, TN×TN trajectory; small networks).")
   var dense = false
+  @Flag(help: "Print one JSON object: the file written and its summary.") var json = false
 
   /// Largest side M of the dense matrices, and most values in all of them.
   static let denseSide = 1024, denseValues = 1 << 25
@@ -393,6 +439,7 @@ struct Invert: ParsableCommand {
           matrices = (j, inverse, n)
         }
         try InverseFile.write(drive: a.elements, shape: [count, n], model: .steady, inverseSlopes: k, dense: matrices, to: out)
+        if json { writeLine(jsonLine(["file": out, "shape": [count, n], "jacobian": jacobian || dense, "dense": dense])) }
       case .trajectory:
         guard s.shape.count == 3, s.shape[1] >= 2 else {
           throw CLIFailure(message: "\(states): /states must be (P, T+1, N) with T >= 1 for a trajectory model, got \(s.shape)")
@@ -414,6 +461,9 @@ struct Invert: ParsableCommand {
         }
         try InverseFile.write(drive: a, shape: [count, steps, n], model: .trajectory, inverseSlopes: k,
                               dense: matrices, to: out)
+        if json {
+          writeLine(jsonLine(["file": out, "shape": [count, steps, n], "jacobian": jacobian || dense, "dense": dense]))
+        }
       }
     }
   }
@@ -444,6 +494,8 @@ struct FixedPoints: ParsableCommand {
   @Option(help: "Output file.") var out: String
   @Option(help: "Seed of the random starts.") var seed: UInt64 = 0
   @Option(help: "States closer than this (∞-norm) are one.") var distinct = 1e-4
+  @Flag(help: "Print one JSON object (the file and its counts) instead of the summary line.") var json = false
+  @Flag(help: "Print one line per pattern (its fixed points, how many stable) before the summary.") var verbose = false
   @OptionGroup var solver: SolverFlags
 
   /// Starts per pattern at most: each is a full solve, and the points found
@@ -471,6 +523,7 @@ struct FixedPoints: ParsableCommand {
       var states: [Double] = [], pattern: [Double] = [], radius: [Double] = [], abscissa: [Double] = []
       var stable: [Double] = []
       var residual: [Double] = [], hits: [Double] = [], reached: [Double] = []
+      var failedSolves = 0, unsettled: [Int] = []
       for p in 0..<batch.count {
         var found = try net.findFixedPoints(input: batch.inputs.row(p), starts: starts, distinct: distinct, using: &rng)
         let start = batch.initial?.rows([p]) ?? Matrix(rows: 1, cols: net.shape.units)
@@ -501,8 +554,12 @@ struct FixedPoints: ParsableCommand {
           hits.append(Double(point.hits))
           reached.append(own.map { maxDistance(point.state, $0) < distinct } == true ? 1 : 0)
         }
-        print("pattern \(p): \(found.points.count) fixed points (\(found.points.filter(\.stable).count) stable)"
-              + (found.failedSolves > 0 ? ", \(found.failedSolves) solves did not converge" : "") + note)
+        if verbose && !json {
+          print("pattern \(p): \(found.points.count) fixed points (\(found.points.filter(\.stable).count) stable)"
+                + (found.failedSolves > 0 ? ", \(found.failedSolves) solves did not converge" : "") + note)
+        }
+        failedSolves += found.failedSolves
+        if own == nil { unsettled.append(p) }
       }
       let n = net.shape.units, k = pattern.count
       try writeHDF5Atomically(to: out) { f in
@@ -510,13 +567,26 @@ struct FixedPoints: ParsableCommand {
         try f.setAttribute("version", int: 1)
         try f.setAttribute("starts", int: starts)
         try f.write("states", states, shape: [k, n])
-        try f.write("pattern", pattern, shape: [k])
+        // Counts and indices as integers, flags as int8.
+        try f.write("pattern", pattern.map { Int64($0) }, shape: [k])
         try f.write("spectral_radius", radius, shape: [k])
         try f.write("abscissa", abscissa, shape: [k])
-        try f.write("stable", stable, shape: [k])
+        try f.write("stable", stable.map { Int8($0) }, shape: [k])
         try f.write("residual", residual, shape: [k])
-        try f.write("hits", hits, shape: [k])
-        try f.write("reached", reached, shape: [k])
+        try f.write("hits", hits.map { Int64($0) }, shape: [k])
+        try f.write("reached", reached.map { Int8($0) }, shape: [k])
+      }
+      let stableCount = Int(stable.reduce(0, +))
+      let perPattern = (0..<batch.count).map { p in pattern.filter { Int($0) == p }.count }
+      if json {
+        writeLine(jsonLine(["file": out, "patterns": batch.count, "fixed_points": k, "stable": stableCount,
+                            "per_pattern_min": perPattern.min() ?? 0, "per_pattern_max": perPattern.max() ?? 0,
+                            "failed_solves": failedSolves, "unsettled_patterns": unsettled]))
+      } else {
+        print("\(batch.count) patterns: \(k) fixed points (\(perPattern.min() ?? 0)–\(perPattern.max() ?? 0) per pattern), "
+              + "\(stableCount) stable" + (failedSolves > 0 ? "; \(failedSolves) of the solves did not converge" : "")
+              + (unsettled.isEmpty ? "" : "; \(unsettled.count) patterns reach no attractor from their initial state")
+              + "; \(out) (hits: how many of the \(starts) random starts reached each point)")
       }
     }
   }

@@ -36,6 +36,12 @@ struct Datasets: ParsableCommand {
     @Option(help: "memory: the fraction of a pattern's signs each cue flips (default 0.2).")
     var flips: Double?
 
+    @Flag(help: "Print one JSON object: the file written and its summary.")
+    var json = false
+
+    @Flag(name: .customLong("no-val"), help: "Write no /val group (training then validates with --val-fraction, or on the training set).")
+    var noVal = false
+
     func validate() throws {
       guard ClassicTask(rawValue: name) != nil else {
         throw CLIFailure(message: "unknown task '\(name)'; expected one of \(ClassicTask.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -55,15 +61,37 @@ struct Datasets: ParsableCommand {
       let task = ClassicTask(rawValue: name)!
       try reporting {
         try refuseNonRegularOutput(flag: "--out", path: out)
-        let data = try task.make(Double.self, seed: seed, options: TaskOptions(count: count, length: length,
-                                                                               cueAsInitialState: cue == "initial",
-                                                                               flips: flips))
+        var options = TaskOptions(count: count, length: length, cueAsInitialState: cue == "initial", flips: flips)
+        let data = try task.make(Double.self, seed: seed, options: options)
+        // A task with a test set gets a validation set of the same kind:
+        // the same stored patterns, cues drawn from another seed.
+        options.cueSeed = seed ^ 0x7661_6C69_6461_7465   // "validate"
+        let validation = try task.make(Double.self, seed: seed, options: options)
         let attributes = ["task": task.rawValue, "solved": task.solvedCriterion]
-        switch data {
-        case let .steady(train, test):
-          try DatasetFile.write(.steady(train), test: test.map { .steady($0) }, to: out, attributes: attributes)
-        case let .trajectory(train, test):
-          try DatasetFile.write(.trajectory(train), test: test.map { .trajectory($0) }, to: out, attributes: attributes)
+        switch (data, validation) {
+        case let (.steady(train, test), .steady(_, val)):
+          try DatasetFile.write(.steady(train), test: test.map { .steady($0) }, val: noVal ? nil : val.map { .steady($0) },
+                                to: out, attributes: attributes)
+        case let (.trajectory(train, test), .trajectory(_, val)):
+          try DatasetFile.write(.trajectory(train), test: test.map { .trajectory($0) },
+                                val: noVal ? nil : val.map { .trajectory($0) }, to: out, attributes: attributes)
+        default:
+          preconditionFailure("a task's validation set is of its kind")
+        }
+        if json {
+          func count(_ d: TaskData<Double>) -> (train: Int, test: Int?) {
+            switch d {
+            case let .steady(train, test): return (train.count, test?.count)
+            case let .trajectory(train, test): return (train.count, test?.count)
+            }
+          }
+          let (train, test) = count(data)
+          var object: [String: Any?] = ["file": out, "task": task.rawValue, "patterns": train,
+                                        "val_patterns": noVal ? nil : test,
+                                        "test_patterns": test, "solved": task.solvedCriterion]
+          if case let .trajectory(b, _) = data { object["steps"] = b.steps }
+          object["kind"] = { if case .steady = data { return "steady" } else { return "trajectory" } }()
+          writeLine(jsonLine(object))
         }
       }
     }

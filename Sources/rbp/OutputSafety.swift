@@ -117,3 +117,16 @@ struct OutputFolder {
     }
   }
 }
+
+/// `folder/name` without a doubled slash when `folder` ends in one ("run/").
+func joinedPath(_ folder: String, _ name: String) -> String {
+  folder.hasSuffix("/") ? folder + name : folder + "/" + name
+}
+
+/// A folder path without trailing slashes ("run/" → "run"; "/" stays), so
+/// the paths made from it and printed never hold "//".
+func trimmedFolder(_ path: String) -> String {
+  var p = path
+  while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+  return p
+}

@@ -37,7 +37,11 @@ struct ProgressPrinter {
     case .lines:
       writeLine(text)
     case .live:
-      FileHandle.standardError.write(Data(("\r\u{1B}[K" + text + (final ? "\n" : "")).utf8))
+      // Cut to the terminal's width: a wrapped line would break the redraw.
+      var size = winsize()
+      let width = ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+      let shown = text.count >= width ? String(text.prefix(max(width - 2, 1))) + "…" : text
+      FileHandle.standardError.write(Data(("\r\u{1B}[K" + shown + (final ? "\n" : "")).utf8))
     }
   }
 

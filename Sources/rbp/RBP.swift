@@ -57,11 +57,39 @@ enum Main {
       if RBP.exitCode(for: error) == .success {
         RBP.exit(withError: error)   // --help, --version: full text, exit 0
       }
-      let message = RBP.message(for: error)
-        .split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "\(error)"
+      let message = rbpVoice(RBP.message(for: error)
+        .split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "\(error)")
       FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
       let code = RBP.exitCode(for: error)
-      exit(code == .success ? 1 : code.rawValue)
+      exit(code == .success || code == .validationFailure ? 1 : code.rawValue)   // usage errors too: one status for every error
     }
   }
+}
+
+/// ArgumentParser's own messages in rbp's voice: lower case, the flag
+/// first, and where to read more ("Missing expected argument '--data
+/// <data>'" becomes "missing --data <data>; see rbp train --help").
+func rbpVoice(_ message: String) -> String {
+  let commands = ["train", "eval", "grad", "states", "invert", "fixed-points", "sweep", "inspect", "datasets", "bench"]
+  let words = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }
+  var path = words.prefix(2).filter { !$0.contains("/") && !$0.contains(".") }
+  if let first = path.first, !commands.contains(first) { path = [] }
+  if path.first != "sweep" && path.first != "datasets" && path.first != "bench" { path = Array(path.prefix(1)) }
+  let help = "see rbp " + (path.isEmpty ? "" : path.joined(separator: " ") + " ") + "--help"
+  func quoted(_ text: String, after prefix: String) -> String? {
+    guard text.hasPrefix(prefix), let end = text.dropFirst(prefix.count).firstIndex(of: "'") else { return nil }
+    return String(text[text.index(text.startIndex, offsetBy: prefix.count)..<end])
+  }
+  if let arg = quoted(message, after: "Missing expected argument '") { return "missing \(arg); \(help)" }
+  if let arg = quoted(message, after: "Missing value for '") { return "\(arg) needs a value; \(help)" }
+  if let arg = quoted(message, after: "Unknown option '") { return "unknown option '\(arg)'; \(help)" }
+  if let arg = quoted(message, after: "Unexpected argument '") {
+    return path.isEmpty ? "unknown command '\(arg)'; \(help)" : "unexpected argument '\(arg)'; \(help)"
+  }
+  if message.hasPrefix("The value '"), let value = quoted(message, after: "The value '"),
+     let flag = message.range(of: "' is invalid for '").map({ message[$0.upperBound...].prefix { $0 != "'" } }) {
+    return "\(flag): '\(value)' is not a valid value; \(help)"
+  }
+  guard let first = message.first, first.isUppercase, message.dropFirst().first?.isLowercase == true else { return message }
+  return first.lowercased() + message.dropFirst()
 }

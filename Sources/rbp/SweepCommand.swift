@@ -12,7 +12,7 @@ import RBPTrain
 struct Sweep: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run many training runs from a spec, on one machine or sharded across many.",
-    subcommands: [RunSweep.self, Merge.self, Status.self, Export.self], defaultSubcommand: RunSweep.self)
+    subcommands: [RunSweep.self, Merge.self, Status.self, Export.self, Best.self], defaultSubcommand: RunSweep.self)
 
   struct RunSweep: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,9 +42,11 @@ struct Sweep: ParsableCommand {
     @Option(name: .customLong("checkpoint-seconds"), help: "Each run saves its checkpoint at least this often (seconds, at epoch ends).")
     var checkpointSeconds = 60.0
     @Flag(help: "No progress output.") var quiet = false
-    @Flag(help: "One JSON object per finished run.") var json = false
+    @Flag(help: "One JSON object per finished run, then one for the shard.") var json = false
+    @Flag(help: "Print the planned runs (name, shard, state, settings) and train nothing.") var list = false
 
     func run() throws {
+      let out = trimmedFolder(self.out)
       try reporting {
         guard let data = FileManager.default.contents(atPath: spec) else {
           throw CLIFailure(message: "\(spec): cannot read the sweep spec")
@@ -60,6 +62,21 @@ struct Sweep: ParsableCommand {
         let runner = try SweepRunner(spec: parsed, out: out, jobs: jobs ?? defaultJobs(), shard: part,
                                      retryFailed: retryFailed, rerunChanged: rerunChanged,
                                      checkpointSeconds: checkpointSeconds)
+        if list {
+          let rows = Sweep.planRows(runner, shard: part, out: out)
+          if json {
+            for row in rows { writeLine(jsonLine(row)) }
+            writeLine(jsonLine(["runs": rows.count, "duplicates": runner.plan.duplicates.count, "shards": part.count]))
+          } else {
+            for row in rows {
+              print("\(row["run"]! as! String)  shard \(row["shard"]! as! String)  \(row["state"]! as! String)  "
+                    + "\((row["config"] ?? nil) as? String ?? "")"
+                    + (((row["problem"] ?? nil) as? String).map { "  (does not resolve: \($0))" } ?? ""))
+            }
+            print("\(rows.count) runs in \(part.count) shards; nothing trained (--list)")
+          }
+          return
+        }
         let printer = ProgressPrinter(quiet: quiet, json: json)
         let duplicates = runner.plan.duplicates
         if !duplicates.isEmpty {
@@ -75,7 +92,7 @@ struct Sweep: ParsableCommand {
           let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : .nan
           printer.update(
             "runs \(done)/\(total)  failed \(failed)  \(r.name) \(r.status)"
-              + (r.status == "ok" ? " loss \(format6(r.finalValidationLoss))" : ": \(r.reason)") + "  ETA \(clock(eta))",
+              + (r.status == "done" ? " loss \(format6(r.finalValidationLoss))" : ": \(r.reason)") + "  ETA \(clock(eta))",
             json: ["run": r.name, "status": r.status, "reason": r.reason, "final_val_loss": r.finalValidationLoss,
                    "done": done, "total": total])
         }
@@ -87,12 +104,84 @@ struct Sweep: ParsableCommand {
           throw interruptedExit(signal, message: "by \(signalName(signal)): \(outcome.records.count) runs of shard \(part) have a result, "
                                 + "\(outcome.unfinished) do not (those in progress saved their state); rerun the same command to continue")
         }
-        if !quiet && !json {
-          let failed = outcome.records.filter { $0.status != "ok" }.count
+        let failed = outcome.records.filter { $0.status != "done" }.count
+        let results = joinedPath(out, part.fileName)
+        if json {
+          writeLine(jsonLine(["shard": part.description, "runs": outcome.records.count, "failed": failed,
+                              "unfinished": outcome.unfinished, "results": results,
+                              "duplicates": runner.plan.duplicates.count]))
+        } else if !quiet {
           print("shard \(part): \(outcome.records.count) runs, \(failed) failed"
                 + (outcome.unfinished > 0 ? ", \(outcome.unfinished) not finished" : "")
-                + "; results in \(out)/\(part.fileName)")
+                + "; results in \(results)")
         }
+      }
+    }
+  }
+
+  /// `--list`: every run of the plan with its shard, its state in `out`
+  /// (if the folder exists) and its settings, one line (or JSON object) each.
+  static func planRows(_ runner: SweepRunner, shard: Shard, out: String) -> [[String: Any?]] {
+    let plan = runner.plan
+    let assignment = plan.assignment(shards: shard.count)
+    let folder = try? SweepFolder.read(out)
+    return plan.runs.map { run in
+      let state = folder.flatMap { f in f.manifest.runs.indices.contains(run.index) && f.manifest.runs[run.index].hash == run.hash
+        ? f.state(run.index).rawValue : nil } ?? RunState.missing.rawValue
+      return ["run": run.name, "shard": "\(assignment[run.index])/\(shard.count)", "state": state, "hash": run.hash,
+              "config": run.plan?.resolvedConfig.json ?? run.config.json, "problem": run.problem]
+    }
+  }
+
+  struct Best: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "The best finished runs by a column, or its mean ± sd per group of runs.",
+      discussion: """
+        Columns are those of `rbp sweep export`: final_val_loss, best_val_loss, final_accuracy, seconds, … and every
+        setting (lr, units, seed, …). Losses and times rank lowest first, accuracy and solved highest first.
+        With --group-by, runs that share the value of that column (say units, averaging over seeds) form a group.
+        """)
+    @Argument(help: ArgumentHelp("The sweep's output folder.", valueName: "dir")) var dir: String
+    @Option(help: "The column to rank by.") var by = "final_val_loss"
+    @Option(name: .short, help: "How many runs (or groups) to list.") var k = 5
+    @Option(name: .customLong("group-by"), help: "Group runs by this column; print mean ± sd of --by per group.")
+    var groupBy: String?
+    @Flag(help: "One JSON array.") var json = false
+
+    func run() throws {
+      let dir = trimmedFolder(self.dir)
+      try reporting {
+        guard k >= 1 else { throw CLIFailure(message: "-k must be at least 1, got \(k)") }
+        let folder = try SweepFolder.read(dir)
+        if let groupBy {
+          let groups = try Array(folder.groups(by: groupBy, of: by).prefix(k))
+          if json {
+            writeLine(jsonLine(["by": by, "group_by": groupBy, "groups": groups.map { g -> [String: Any?] in
+              [groupBy: g.value, "runs": g.runs, "mean": g.mean, "sd": g.sd, "best": g.best, "best_run": g.bestRun]
+            }]))
+            return
+          }
+          let header = [groupBy, "runs", "\(by) mean", "± sd", "best", "best run"]
+          printColumns([header] + groups.map { g in
+            [g.value, "\(g.runs)", format6(g.mean), format6(g.sd), format6(g.best), g.bestRun]
+          })
+          return
+        }
+        let (columns, rows) = try folder.best(by: by, count: k)
+        if json {
+          writeLine(String(decoding: try SweepFolder.json((columns, rows)), as: UTF8.self))
+          return
+        }
+        // The run, the ranked column, and the settings that differ between runs of the sweep.
+        let all = folder.table()
+        let settingsStart = (all.columns.firstIndex(of: "best_val_loss") ?? 0) + 1
+        let varying = (settingsStart..<all.columns.count).filter { c in
+          Set(all.rows.map { cellText($0[c]) }).count > 1
+        }
+        let c = columns.firstIndex(of: by)!
+        let header = ["run", by] + varying.map { all.columns[$0] }
+        let body = rows.map { row in [row[0] as? String ?? "", cellText(row[c])] + varying.map { cellText(row[$0]) } }
+        printColumns([header] + body)
       }
     }
   }
@@ -102,14 +191,22 @@ struct Sweep: ParsableCommand {
       abstract: "Join the shards' results into DIR/sweep.h5; refuses while runs have no result unless --partial.")
     @Argument(help: ArgumentHelp("The sweep's output folder.", valueName: "dir")) var dir: String
     @Flag(help: "Merge what is there; runs without a result get status \"missing\".") var partial = false
+    @Flag(help: "Print one JSON object: the file written and its counts.") var json = false
 
     func run() throws {
+      let dir = trimmedFolder(self.dir)
       try reporting {
-        try refuseNonRegularOutput(flag: "merge", path: dir + "/sweep.h5")
+        let file = joinedPath(dir, "sweep.h5")
+        try refuseNonRegularOutput(flag: "merge", path: file)
         let records = try SweepFolder.read(dir).merge(partial: partial)
         let missing = records.filter { $0.status == "missing" }.count
-        print("\(dir)/sweep.h5: \(records.count) runs, \(records.filter { $0.status == "failed" }.count) failed"
-              + (missing > 0 ? ", \(missing) missing" : ""))
+        let failed = records.filter { $0.status == "failed" }.count
+        if json {
+          writeLine(jsonLine(["file": file, "runs": records.count, "done": records.count - failed - missing,
+                              "failed": failed, "missing": missing]))
+        } else {
+          print("\(file): \(records.count) runs, \(failed) failed" + (missing > 0 ? ", \(missing) missing" : ""))
+        }
       }
     }
   }
@@ -120,6 +217,7 @@ struct Sweep: ParsableCommand {
     @Flag(help: "One JSON object.") var json = false
 
     func run() throws {
+      let dir = trimmedFolder(self.dir)
       try reporting {
         let folder = try SweepFolder.read(dir)
         let counts = folder.counts
@@ -160,14 +258,17 @@ struct Sweep: ParsableCommand {
     @Argument(help: ArgumentHelp("The sweep's output folder.", valueName: "dir")) var dir: String
     @Flag(help: "CSV (the default).") var csv = false
     @Flag(help: "A JSON array of objects.") var json = false
+    @Flag(help: "One row per run and epoch (name, index, status, epoch, train_loss, val_loss, settings).") var long = false
     @Option(help: "Write to this file (default: standard output).") var out: String?
 
     func run() throws {
+      let dir = trimmedFolder(self.dir)
       try reporting {
         guard !(csv && json) else { throw CLIFailure(message: "--csv and --json: choose one") }
         if let out { try refuseNonRegularOutput(flag: "--out", path: out) }
         let folder = try SweepFolder.read(dir)
-        let bytes = json ? try folder.json() + Data("\n".utf8) : Data(folder.csv().utf8)
+        let table = long ? folder.longTable() : folder.table()
+        let bytes = json ? try SweepFolder.json(table) + Data("\n".utf8) : Data(SweepFolder.csv(table).utf8)
         if let out {
           try writeFileAtomically(bytes, to: out)
         } else {
@@ -175,5 +276,15 @@ struct Sweep: ParsableCommand {
         }
       }
     }
+  }
+}
+
+/// Rows of cells in columns as wide as their widest cell, two spaces apart.
+func printColumns(_ lines: [[String]]) {
+  guard let first = lines.first else { return }
+  let widths = first.indices.map { i in lines.map { $0[i].count }.max() ?? 0 }
+  for line in lines {
+    let cells = line.indices.map { i in i == line.count - 1 ? line[i] : line[i].padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+    print(cells.joined(separator: "  "))
   }
 }

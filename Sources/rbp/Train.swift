@@ -18,14 +18,15 @@ struct Train: ParsableCommand {
   @Flag(help: "Replace the run OUT holds (without it, a folder holding a run is refused).") var overwrite = false
   @Flag(help: "No progress output.") var quiet = false
   @Flag(help: "One JSON object per epoch on stdout.") var json = false
-  @Option(name: .customLong("log-every"), help: "Print every K-th epoch (and the last) in logs and --json; a terminal's live line shows every epoch.")
-  var logEvery = 1
+  @Option(name: .customLong("log-every"), help: "Print every K-th epoch (and the last) in logs and --json (default: about 25 lines per run); a terminal's live line shows every epoch.")
+  var logEvery: Int?
   @OptionGroup var options: RunOptions
 
   func run() throws {
     try reporting {
-      guard logEvery >= 1 else { throw CLIFailure(message: "--log-every must be at least 1, got \(logEvery)") }
+      if let logEvery, logEvery < 1 { throw CLIFailure(message: "--log-every must be at least 1, got \(logEvery)") }
       guard !(resume && overwrite) else { throw CLIFailure(message: "--resume and --overwrite: choose one") }
+      let out = trimmedFolder(self.out)
       let checkpointPath = out + "/checkpoint.h5"
       var isFolder: ObjCBool = false
       if FileManager.default.fileExists(atPath: out, isDirectory: &isFolder), !isFolder.boolValue {
@@ -69,7 +70,9 @@ struct Train: ParsableCommand {
       installStopHandlers()
       let outcome: TrainingOutcome
       do {
-        outcome = try trainer(trainingReport(plan: plan, summary: summary, printer: printer, logEvery: logEvery))
+        let toTrain = max(plan.epochs - (resumeFrom?.epoch ?? 0), 1)
+        outcome = try trainer(trainingReport(plan: plan, summary: summary, printer: printer,
+                                             logEvery: logEvery ?? max(1, toTrain / 25)))
       } catch let interrupted as TrainingInterrupted {
         printer.finish()
         throw interruptedExit(interrupted.signal, message: interrupted.description)
@@ -79,18 +82,43 @@ struct Train: ParsableCommand {
         throw error
       }
       printer.finish()
-      if !quiet && !json && outcome.final == nil && outcome.stoppedEarly {
-        print("nothing to train: the run already met its stopping rule at epoch \(outcome.epochs); checkpoint \(outcome.checkpoint)")
-      }
-      if !quiet && !json, let last = outcome.final {
-        print("trained \(outcome.epochs) epochs in \(clock(outcome.seconds)): loss \(format6(last.loss)), "
-              + "validation loss \(format6(last.validationLoss))"
-              + (last.validationAccuracy.map { ", accuracy \(format6($0))" } ?? "")
-              + (summary.task != nil ? (last.solved ? ", solved" : ", not solved") : "")
-              + "; checkpoint \(outcome.checkpoint)")
+      let first = (resumeFrom?.epoch ?? 0) + 1
+      if json {
+        var object: [String: Any?] = ["checkpoint": outcome.checkpoint, "best": outcome.bestCheckpoint,
+                                      "best_epoch": outcome.bestEpoch, "best_val_loss": outcome.bestValidationLoss,
+                                      "epochs": outcome.epochs, "epochs_trained": max(0, outcome.epochs - first + 1),
+                                      "stop_reason": outcome.stopReason, "seconds": outcome.seconds,
+                                      "validation": trainerValidation(plan: plan, summary: summary)]
+        if let last = outcome.final {
+          object["loss"] = last.loss
+          object["val_loss"] = last.validationLoss
+          object["val_accuracy"] = last.validationAccuracy
+          object["solved"] = last.solved
+        }
+        writeLine(jsonLine(object))
+      } else if !quiet {
+        if outcome.final == nil && outcome.stoppedEarly {
+          print("nothing to train: the run already met its stopping rule (\(outcome.stopReason ?? "?")) at epoch "
+                + "\(outcome.epochs); checkpoint \(outcome.checkpoint)")
+        }
+        if let last = outcome.final {
+          let span = first == 1 ? "\(outcome.epochs) epochs" : "epochs \(first)–\(outcome.epochs)"
+          print("trained \(span) in \(clock(outcome.seconds)): loss \(format6(last.loss)), "
+                + "validation loss \(format6(last.validationLoss))"
+                + (last.validationAccuracy.map { ", accuracy \(format6($0))" } ?? "")
+                + (last.solved.map { $0 ? ", solved" : ", not solved" } ?? "")
+                + (outcome.stopReason.map { "; stopped: \($0)" } ?? "")
+                + (outcome.bestEpoch.map { "; best epoch \($0) (\(outcome.bestCheckpoint ?? ""))" } ?? "")
+                + "; checkpoint \(outcome.checkpoint)")
+        }
       }
     }
   }
+}
+
+/// What validates a run: "val", "val_fraction" or "train".
+func trainerValidation(plan: TrainingPlan, summary: DatasetSummary) -> String {
+  summary.hasValSet ? "val" : plan.valFraction != nil ? "val_fraction" : "train"
 }
 
 /// A trainer for a plan in its precision, set up (its data read and
@@ -124,7 +152,16 @@ func trainingReport(plan: TrainingPlan, summary: DatasetSummary, printer: Progre
                    + "basin the initial state lies in, so it cannot learn such cues. Give the cue as input, or train the "
                    + "trajectory model through the relaxation (see docs/steady-states.md).")
   }
+  // Rate and ETA from an exponentially smoothed epoch time (a tenth of
+  // each new epoch), elapsed from the first report.
+  final class Clock: @unchecked Sendable {
+    let start = Date()
+    var secondsPerEpoch: Double? = nil
+  }
+  let clockState = Clock()
   return { (r: EpochReport) in
+    let smoothed = clockState.secondsPerEpoch.map { 0.9 * $0 + 0.1 * r.seconds } ?? r.seconds
+    clockState.secondsPerEpoch = smoothed
     if !r.unsettledPatterns.isEmpty {
       let list = r.unsettledPatterns.prefix(10).map(String.init).joined(separator: ", ")
         + (r.unsettledPatterns.count > 10 ? ", …" : "")
@@ -132,13 +169,14 @@ func trainingReport(plan: TrainingPlan, summary: DatasetSummary, printer: Progre
                      + "out of its gradient: \(list)")
     }
     guard printer.mode == .live || r.epoch % logEvery == 0 || r.epoch == r.epochs else { return }
-    let eta = Double(r.epochs - r.epoch) * r.seconds
+    let eta = Double(r.epochs - r.epoch) * smoothed
+    let rate = r.patternsPerSecond * r.seconds / max(smoothed, 1e-9)
     printer.update(
       "epoch \(r.epoch)/\(r.epochs)  loss \(format6(r.loss))  val \(format6(r.validationLoss))"
         + (r.validationAccuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? "")
-        + "  \(Int(r.patternsPerSecond)) patterns/s  ETA \(clock(eta))",
+        + "  \(Int(rate)) patterns/s  \(clock(Date().timeIntervalSince(clockState.start))) elapsed  ETA \(clock(eta))",
       json: ["epoch": r.epoch, "epochs": r.epochs, "loss": r.loss, "val_loss": r.validationLoss,
-             "val_accuracy": r.validationAccuracy ?? NSNull(), "solved": r.solved, "seconds": r.seconds,
+             "val_accuracy": r.validationAccuracy ?? NSNull(), "solved": r.solved ?? NSNull(), "seconds_per_epoch": (r.seconds * 1e6).rounded() / 1e6,
              "unsettled": r.unsettledPatterns.count, "val_unsettled": r.validationUnsettled])
   }
 }

@@ -92,7 +92,7 @@ struct CLITests {
       try #require(r.status == 0, "\(r.err)")
       let records = try SweepResultsFile.read(out + "/sweep.h5")
       #expect(records.count == 3)
-      #expect(records[0].status == "ok" && records[1].status == "ok")
+      #expect(records[0].status == "done" && records[1].status == "done")
       #expect(records[2].status == "failed" && records[2].reason.contains("did not converge"), "\(records[2].reason)")
       results.append(records)
       for run in ["run-0000", "run-0001"] {
@@ -148,8 +148,10 @@ struct CLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let steady = dir + "/steady", traj = dir + "/traj"
     #expect(try rbp(["datasets", "make", "encoder", "--out", dir + "/enc.h5", "--seed", "3"]).status == 0)
-    #expect(try rbp(["train", "--data", dir + "/enc.h5", "--out", steady, "--epochs", "3", "--json"]).out
-      .split(separator: "\n").count == 3)
+    // --json: one object per epoch, then the run's.
+    let lines = try rbp(["train", "--data", dir + "/enc.h5", "--out", steady, "--epochs", "3", "--json"]).out
+      .split(separator: "\n")
+    #expect(lines.count == 4 && lines.last?.contains("\"checkpoint\":\"\(steady)/checkpoint.h5\"") == true, "\(lines)")
     #expect(try rbp(["train", "--data", shipped("sine"), "--out", traj, "--epochs", "2", "--bptt", "checkpointed",
                      "--leak", "0.5", "--quiet"]).status == 0)
     let eval = try rbp(["eval", "--checkpoint", steady + "/checkpoint.h5", "--data", dir + "/enc.h5", "--json"])

@@ -105,7 +105,7 @@ struct NothingLostTests {
     let r = try rbp(["train", "--data", shipped("xor"), "--out", disk + "/big", "--units", "400", "--epochs", "2", "--quiet"])
     #expect(r.status == 1, "status \(r.status): \(r.err.prefix(300))")
     #expect(r.err.split(separator: "\n").count == 1 && r.err.contains("No space left on device")
-            && r.err.contains(disk + "/big/checkpoint.h5"), "\(r.err.prefix(300))")
+            && r.err.contains(disk + "/big/"), "\(r.err.prefix(300))")
     // A run that fits, resumed when the disk has filled: its checkpoint stays.
     try #require(try rbp(["train", "--data", shipped("xor"), "--out", disk + "/run", "--units", "100", "--epochs", "2",
                           "--quiet"]).status == 0)
@@ -388,8 +388,9 @@ struct NothingLostTests {
   }
 
   /// What a dataset gives is checked before anything is written: widths of
-  /// /initial and /test, units that follow the file; and a configuration
-  /// error never suggests --resume.
+  /// /initial and /val, units that follow the file; and a configuration
+  /// error never suggests --resume. (/test is read by `eval --test` only,
+  /// which checks it.)
   @Test func dataChecksComeBeforeAnyOutput() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -403,7 +404,7 @@ struct NothingLostTests {
               f["inputs"] = np.random.rand(*shape, 2); f["targets"] = np.random.rand(*shape, 3)
               if initial: f["initial"] = np.zeros((8, initial))
               if test:
-                  g = f.create_group("test")
+                  g = f.create_group("val")
                   g["inputs"] = np.random.rand(2, *shape[1:], test[0]); g["targets"] = np.random.rand(2, *shape[1:], test[1])
       make("initial24.h5", "steady", initial=24)
       make("narrow.h5", "trajectory", initial=6)
@@ -412,8 +413,8 @@ struct NothingLostTests {
       """, [dir])
     let cases: [([String], [String])] = [
       (["--data", dir + "/narrow.h5", "--units", "12"], ["/initial", "6 units"]),
-      (["--data", dir + "/testwidth.h5"], ["/test/targets", "4 columns", "has 3"]),
-      (["--data", dir + "/trajtest.h5"], ["/test/inputs", "3 columns", "has 2"]),
+      (["--data", dir + "/testwidth.h5"], ["/val/targets", "4 columns", "has 3"]),
+      (["--data", dir + "/trajtest.h5"], ["/val/inputs", "3 columns", "has 2"]),
     ]
     for (i, (flags, expected)) in cases.enumerated() {
       let out = dir + "/o\(i)"
@@ -421,6 +422,16 @@ struct NothingLostTests {
       #expect(r.status == 1 && expected.allSatisfy { r.err.contains($0) } && !r.err.contains("--resume"), "\(flags): \(r.err)")
       #expect(!FileManager.default.fileExists(atPath: out), "\(flags): --out was created")
     }
+    // eval --test checks the test set's widths against the checkpoint.
+    try FileManager.default.copyItem(atPath: shipped("xor"), toPath: dir + "/xor.h5")
+    try python("""
+      import h5py, numpy as np, sys
+      with h5py.File(sys.argv[1], "a") as f:
+          g = f.create_group("test"); g["inputs"] = np.ones((2, 3)); g["targets"] = np.ones((2, 1))
+      """, [dir + "/xor.h5"])
+    try #require(try rbp(["train", "--data", shipped("xor"), "--out", dir + "/x", "--epochs", "1", "--quiet"]).status == 0)
+    try expectRefusal(["eval", "--checkpoint", dir + "/x/checkpoint.h5", "--data", dir + "/xor.h5", "--test"],
+                      "(/test)", "3 inputs")
     // Units follow /initial when --units is not given.
     try #require(try rbp(["train", "--data", dir + "/initial24.h5", "--out", dir + "/i24", "--epochs", "1", "--quiet"]).status == 0)
     #expect(try CheckpointFile.read(dir + "/i24/checkpoint.h5").shape.units == 24)

@@ -28,6 +28,8 @@ struct SettingsTests {
     "epochs": ("2", "3"), "batch": ("8", "16"), "seed": ("3", "4"), "threads": ("2", "1"), "precision": ("f64", "f32"),
     "checkpoint_every": ("1", "2"), "target_loss": ("1e-9", "1e-8"), "stop_when_solved": ("true", "false"),
     "max_retries": ("2", "3"), "max_unsettled": ("0.2", "0.3"), "symmetric": ("true", "false"),
+    "val_fraction": ("0.25", "0.5"), "patience": ("5", "6"), "min_delta": ("0.001", "0.002"),
+    "metric": ("sign", "argmax"),
   ]
 
   /// What defines a run (SPEC §3: its fully resolved configuration and its
@@ -43,7 +45,7 @@ struct SettingsTests {
   static let changeableOnResume: Set<String> = [
     "solver", "damping", "memory", "tolerance", "max_iterations", "adjoint", "terms", "restart", "adjoint_tolerance",
     "lr", "lr_decay", "epochs", "threads", "checkpoint_every", "target_loss", "stop_when_solved", "max_retries",
-    "max_unsettled",
+    "max_unsettled", "patience", "min_delta", "metric",
   ]
 
   @Test func theIdentityAndResumeRulesAreTheSpecifications() throws {
@@ -54,13 +56,15 @@ struct SettingsTests {
     }
     // Each setting's value reaches the run's identity exactly when it defines the run.
     let steady = try DatasetSummary.read(shipped("patterns")), trajectory = try DatasetSummary.read(shipped("figure8"))
+    let xor = try DatasetSummary.read(shipped("xor"))
     // (`model` has one value per dataset, its kind; the walk below checks it.)
     for setting in RunConfig.settings where setting.name != "model" {
       guard let (text, _) = Self.samples[setting.name] else { continue }
       var base = RunConfig()
       if setting.name == "loss" { base.activation = .logistic }
       if setting.name == "window" { base.bptt = .truncated }
-      let data = setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
+      // val_fraction: a dataset without /val.
+      let data = setting.name == "val_fraction" ? xor : setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
       let changed = base.overridden(by: try RunConfig.parse(arguments: Self.flags(setting, text)))
       guard let before = try? base.resolved(for: data), let after = try? changed.resolved(for: data) else {
         Issue.record("\(setting.name): \(text) does not resolve for \(data.path)")
@@ -82,6 +86,7 @@ struct SettingsTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     #expect(Set(Self.samples.keys) == Set(RunConfig.settings.map(\.name)), "samples and declarations differ")
     let steady = try DatasetSummary.read(shipped("patterns")), trajectory = try DatasetSummary.read(shipped("figure8"))
+    let xor = try DatasetSummary.read(shipped("xor"))
     for setting in RunConfig.settings {
       guard let (text, resumedText) = Self.samples[setting.name] else { continue }
       // Flag → configuration.
@@ -102,7 +107,7 @@ struct SettingsTests {
       if setting.name == "loss" { config.activation = .logistic }
       if setting.name == "window" { config.bptt = .truncated }
       config = config.overridden(by: given)
-      let data = setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
+      let data = setting.name == "val_fraction" ? xor : setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
       let plan = try config.resolved(for: data)
       let out = dir + "/\(setting.name).h5"
       let trainer = try Trainer<Double>(plan: plan, data: data.path, summary: data, checkpoint: out)

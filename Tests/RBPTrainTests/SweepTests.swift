@@ -55,7 +55,7 @@ struct SweepTests {
     #expect(try HDF5File.open(out + "/sweep.h5").integerAttribute("complete") == 0)
     for i in 1..<3 { try #require(try rbp(["sweep", spec, "--out", out, "--shard", "\(i)/3", "--quiet"]).status == 0) }
     #expect(try rbp(["sweep", "merge", out]).status == 0)
-    #expect(try SweepResultsFile.read(out + "/sweep.h5").allSatisfy { $0.status == "ok" })
+    #expect(try SweepResultsFile.read(out + "/sweep.h5").allSatisfy { $0.status == "done" })
     #expect(try HDF5File.open(out + "/sweep.h5").integerAttribute("complete") == 1)
     // A shard file of another split is refused, by name.
     try FileManager.default.copyItem(atPath: out + "/results-0-of-3.h5", toPath: out + "/results-4-of-5.h5")
@@ -113,7 +113,7 @@ struct SweepTests {
     #expect(try rbp(["sweep", "merge", out, "--partial"]).status == 0)
     let records = try SweepResultsFile.read(out + "/sweep.h5")
     #expect(records.filter { $0.status == "missing" }.count == stale)
-    #expect(records.filter { $0.status == "ok" }.allSatisfy { jsonObject($0.config)["lr"] as? Double == 0.05 })
+    #expect(records.filter { $0.status == "done" }.allSatisfy { jsonObject($0.config)["lr"] as? Double == 0.05 })
   }
 
   @Test func failuresAreRecordedAndRetriedOnlyWhenAsked() throws {
@@ -195,7 +195,7 @@ struct SweepTests {
     // sweep.h5 columns have their types: integers, flags, floats.
     try #require(try rbp(["sweep", "merge", out]).status == 0)
     let file = try HDF5File.open(out + "/sweep.h5")
-    #expect(try file.dataset("index").kind == .integer && file.dataset("ok").kind == .integer)
+    #expect(try file.dataset("index").kind == .integer && file.dataset("done").kind == .integer)
     #expect(try file.dataset("config/units").kind == .integer && file.dataset("config/lr").kind == .float)
     #expect(try file.dataset("config/lr").read(as: Double.self).sorted() == [0.01, 0.01, 0.1, 0.1])
   }

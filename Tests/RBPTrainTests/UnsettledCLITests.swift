@@ -138,7 +138,7 @@ struct UnsettledCLITests {
     #expect(try f.dataset("settled").read(as: Int8.self) == [1, 0])
     // fixed-points classifies by the same rule: 0 unstable, ±0.8586 stable.
     let fp = try rbp(["fixed-points", "--checkpoint", diagonal.checkpoint, "--data", diagonal.data, "--out", dir + "/fp.h5",
-                      "--starts", "10"])
+                      "--starts", "10", "--verbose"])
     #expect(fp.status == 0 && fp.out.contains("pattern 1: 3 fixed points (2 stable)") && fp.out.contains("unsettled"),
             "\(fp.out) \(fp.err)")
   }
