@@ -201,8 +201,15 @@ public struct RunConfig: Equatable, Sendable {
 
   /// The declaration named `key`, snake_case or (version 1) hyphenated.
   public static func setting(named key: String) -> Setting? {
-    settings.first { $0.name == key || $0.hyphenated == key }
+    settingsByName[key]
   }
+
+  /// Every setting under both spellings of its name.
+  private static let settingsByName: [String: Setting] = {
+    var byName: [String: Setting] = [:]
+    for s in settings { (byName[s.name], byName[s.hyphenated]) = (s, s) }
+    return byName
+  }()
 
   /// The names a JSON config may use.
   public static var keys: [String] { settings.map(\.name) }
@@ -328,7 +335,9 @@ public struct RunConfig: Equatable, Sendable {
   /// The JSON the run's identity is a hash of: hyphenated keys, as version 1
   /// wrote them, so that identities of earlier runs stay valid.
   public var identityJSON: String {
-    Self.encode(Dictionary(uniqueKeysWithValues: values.map { (Self.setting(named: $0.key)!.hyphenated, $0.value) }))
+    var byKey: [String: SettingValue] = [:]
+    for setting in Self.settings { if let v = setting.value(in: self) { byKey[setting.hyphenated] = v } }
+    return Self.encode(byKey)
   }
 
   private static func encode(_ values: [String: SettingValue]) -> String {

@@ -133,9 +133,9 @@ public struct Setting: Sendable {
   let write: @Sendable (inout RunConfig, SettingValue?) -> Void
 
   /// The flag: `--` and the name's words joined by hyphens.
-  public var flag: String { "--" + hyphenated }
+  public let flag: String
   /// The name with hyphens: the flag's words, and the key version-1 files used.
-  public var hyphenated: String { name.replacingOccurrences(of: "_", with: "-") }
+  public let hyphenated: String
 
   /// The value of this setting in `config`, or nil where it is not set.
   public func value(in config: RunConfig) -> SettingValue? { read(config) }
@@ -221,6 +221,8 @@ extension Setting {
        read: @escaping @Sendable (RunConfig) -> SettingValue?,
        write: @escaping @Sendable (inout RunConfig, SettingValue?) -> Void) {
     self.name = name
+    hyphenated = name.replacingOccurrences(of: "_", with: "-")
+    flag = "--" + hyphenated
     self.values = values
     self.fixedDefault = fixedDefault
     self.defaultRule = rule

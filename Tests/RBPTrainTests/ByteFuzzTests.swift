@@ -7,6 +7,7 @@
 // own process, as the command does, so that damage one case does to the
 // library's heap cannot reach another.
 
+import Dispatch
 import Foundation
 import Testing
 import RBPCore
@@ -20,6 +21,14 @@ func glibcHeapCheck(_ line: Substring) -> Bool {
     .contains { line.hasPrefix($0) }
 }
 
+/// Results appended from several threads.
+final class WorkerResults<Element>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var items: [Element] = []
+  func append(_ item: Element) { lock.withLock { items.append(item) } }
+  var all: [Element] { lock.withLock { items } }
+}
+
 @Suite("Damaged bytes")
 struct ByteFuzzTests {
   @Test func flippedBitsAndTruncationsGiveErrorsNotCrashes() throws {
@@ -30,7 +39,10 @@ struct ByteFuzzTests {
     let checkpoint = dir + "/run/checkpoint.h5", data = shipped("xor")
     let originals = [try Data(contentsOf: URL(fileURLWithPath: checkpoint)), try Data(contentsOf: URL(fileURLWithPath: data))]
     var rng = SeededGenerator(seed: 20261201)
-    var outcomes: [String: Int] = [:]
+    // The cases are drawn in order (the seed fixes them), then run four at
+    // a time: each is its own processes, and most of their time is spent
+    // starting up, not computing.
+    var cases: [(index: Int, kind: Int, bytes: [UInt8])] = []
     for index in 0..<200 {
       let kind = index % 2
       var damaged = [UInt8](originals[kind])
@@ -41,21 +53,37 @@ struct ByteFuzzTests {
           damaged[Int(rng.next() % UInt64(damaged.count))] ^= UInt8(1) << (rng.next() % 8)
         }
       }
-      let path = "\(dir)/case-\(index).h5"
-      try Data(damaged).write(to: URL(fileURLWithPath: path))
-      let eval = kind == 0 ? ["eval", "--checkpoint", path, "--data", data] : ["eval", "--checkpoint", checkpoint, "--data", path]
-      for arguments in [["inspect", path], eval] {
-        let r = try rbp(arguments)
-        // One line; glibc may have written its own heap check's line
-        // ("free(): invalid pointer") before the library's abort, which the
-        // command turns into its error line.
-        let lines = r.err.split(separator: "\n").filter { !glibcHeapCheck($0) }
-        #expect(r.status == 0 || (r.status == 1 && lines.count == 1 && lines[0].hasPrefix("Error: ")),
-                "case \(index) (\(kind == 0 ? "checkpoint" : "dataset")), rbp \(arguments[0]): exit \(r.status): \(r.err.prefix(300))")
-        outcomes[r.status == 0 ? "ok" : "error", default: 0] += 1
-      }
-      try? FileManager.default.removeItem(atPath: path)
+      cases.append((index, kind, damaged))
     }
+    let results = WorkerResults<(index: Int, kind: Int, command: String, status: Int32, err: String)>()
+    let workers = 4, all = cases
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+      for c in all.enumerated().filter({ $0.offset % workers == w }).map(\.element) {
+        let path = "\(dir)/case-\(c.index).h5"
+        do {
+          try Data(c.bytes).write(to: URL(fileURLWithPath: path))
+          let eval = c.kind == 0 ? ["eval", "--checkpoint", path, "--data", data] : ["eval", "--checkpoint", checkpoint, "--data", path]
+          for arguments in [["inspect", path], eval] {
+            let r = try rbp(arguments)
+            results.append((c.index, c.kind, arguments[0], r.status, r.err))
+          }
+        } catch {
+          results.append((c.index, c.kind, "setup", -1, "\(error)"))
+        }
+        try? FileManager.default.removeItem(atPath: path)
+      }
+    }
+    var outcomes: [String: Int] = [:]
+    for r in results.all.sorted(by: { $0.index < $1.index }) {
+      // One line; glibc may have written its own heap check's line
+      // ("free(): invalid pointer") before the library's abort, which the
+      // command turns into its error line.
+      let lines = r.err.split(separator: "\n").filter { !glibcHeapCheck($0) }
+      #expect(r.status == 0 || (r.status == 1 && lines.count == 1 && lines[0].hasPrefix("Error: ")),
+              "case \(r.index) (\(r.kind == 0 ? "checkpoint" : "dataset")), rbp \(r.command): exit \(r.status): \(r.err.prefix(300))")
+      outcomes[r.status == 0 ? "ok" : "error", default: 0] += 1
+    }
+    #expect(results.all.count == 400, "\(results.all.count) of 400 commands ran")
     // The damage reaches the readers: many cases are refused.
     #expect((outcomes["error"] ?? 0) > 60, "\(outcomes)")
   }

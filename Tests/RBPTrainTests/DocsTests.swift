@@ -1,5 +1,6 @@
 // The documentation's examples run as written: every ```sh block of every
-// page in docs/ is run by bash -e in a scratch folder, with the built rbp
+// page in docs/ is run by bash -e, a page's blocks in order in one scratch
+// folder, with the built rbp
 // and the test Python (numpy, h5py) first on PATH, and must succeed; a
 // "# Warning: …" comment line under a command is output the block must
 // print. Synopses of commands (placeholders, cluster launchers) are fenced
@@ -45,9 +46,10 @@ struct DocsTests {
     var ran = 0
     for page in pages {
       let text = try String(contentsOfFile: docs + "/" + page, encoding: .utf8)
+      // A page's blocks run in order in one folder, as a reader runs them.
+      let dir = try scratchFolder()
+      defer { try? FileManager.default.removeItem(atPath: dir) }
       for (k, block) in Self.shellBlocks(text).enumerated() {
-        let dir = try scratchFolder()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = "set -e\ncd '\(dir)'\nexport PATH='\(tools)':\"$PATH\"\n" + block
         var r = try runProgram("/bin/bash", ["-c", script])
         // A child forked elsewhere between open and close may still hold it: retry.

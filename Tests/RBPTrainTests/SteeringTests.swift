@@ -268,6 +268,13 @@ struct SteeringTests {
     // No "//" in what is printed, though --out ended in "/".
     let merged = try rbp(["sweep", "merge", dir + "/out/"])
     #expect(merged.status == 0 && !merged.out.contains("//"), "\(merged.out)")
+    // --json of the sweep itself (one object per run, then the shard's) and of merge.
+    let again = try rbp(["sweep", dir + "/spec/spec.json", "--out", dir + "/out", "--json"])
+    let shard = try lastJSON(again.out)
+    #expect(shard["runs"] as? Int == 6 && shard["failed"] as? Int == 0 && shard["results"] as? String == dir + "/out/results-0-of-1.h5",
+            "\(again.out)")
+    let m = try lastJSON(try rbp(["sweep", "merge", dir + "/out", "--json"]).out)
+    #expect(m["file"] as? String == dir + "/out/sweep.h5" && m["done"] as? Int == 6 && m["missing"] as? Int == 0, "\(m)")
   }
 
   /// Messages in one voice, progress after a resume.
