@@ -27,7 +27,7 @@ struct Train: ParsableCommand {
       if let logEvery, logEvery < 1 { throw CLIFailure(message: "--log-every must be at least 1, got \(logEvery)") }
       guard !(resume && overwrite) else { throw CLIFailure(message: "--resume and --overwrite: choose one") }
       let out = trimmedFolder(self.out)
-      let checkpointPath = out + "/checkpoint.h5"
+      let checkpointPath = joinedPath(out, "checkpoint.h5")
       var isFolder: ObjCBool = false
       if FileManager.default.fileExists(atPath: out, isDirectory: &isFolder), !isFolder.boolValue {
         throw CLIFailure(message: "--out \(out) exists and is not a folder")
@@ -66,6 +66,8 @@ struct Train: ParsableCommand {
                                     resumeFrom: resumeFrom, learningRate: resume ? flags.lr : nil)
       // Everything is checked; only now does the output folder appear.
       let folder = try OutputFolder.lock(out)
+      // The run replaced takes its best epoch with it.
+      if overwrite { unlink(joinedPath(out, "best.h5")) }
       let printer = ProgressPrinter(quiet: quiet, json: json)
       installStopHandlers()
       let outcome: TrainingOutcome

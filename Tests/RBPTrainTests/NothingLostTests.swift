@@ -55,6 +55,11 @@ struct NothingLostTests {
     #expect(replaced.status == 0, "\(replaced.err)")
     let ck = try CheckpointFile.read(run + "/checkpoint.h5")
     #expect(ck.epoch == 2 && ck.shape.inputs == 8, "--overwrite did not replace the run")
+    // The new run's best.h5 is of the new network; a replacement that has
+    // no best epoch yet (0 epochs) leaves none from the run it replaced.
+    #expect(try CheckpointFile.read(run + "/best.h5").shape.inputs == 8)
+    try #require(try rbp(["train", "--data", shipped("xor"), "--out", run, "--epochs", "0", "--overwrite", "--quiet"]).status == 0)
+    #expect(!FileManager.default.fileExists(atPath: run + "/best.h5"), "best.h5 of the replaced run was left")
     // An --out that is a file is refused before anything is read or written.
     try "x".write(toFile: dir + "/file", atomically: true, encoding: .utf8)
     try expectRefusal(["train", "--data", shipped("xor"), "--out", dir + "/file"], "exists and is not a folder")
