@@ -283,6 +283,19 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
                         message: "keeps its values in other files (external storage or a virtual dataset); "
                           + "rbp reads only what the file itself holds")
       }
+      // A compression filter this HDF5 library lacks (h5py's lzf, say).
+      for i in 0..<max(H5Pget_nfilters(plist), 0) {
+        var flags: UInt32 = 0, count = 0
+        var name = [CChar](repeating: 0, count: 64)
+        var config: UInt32 = 0
+        let id = H5Pget_filter2(plist, UInt32(i), &flags, &count, nil, name.count, &name, &config)
+        if id >= 0 && H5Zfilter_avail(id) <= 0 {
+          let label = String(cStringBuffer: name)
+          throw HDF5Error(file: file, path: childPath(child),
+                          message: "is compressed with filter \(id)\(label.isEmpty ? "" : " (\(label))"), which this HDF5 "
+                            + "library does not have; rewrite it uncompressed or with gzip (h5py: compression=\"gzip\")")
+        }
+      }
     }
     return dataset
   }

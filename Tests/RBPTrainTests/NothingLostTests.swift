@@ -504,6 +504,17 @@ struct NothingLostTests {
     for _ in 0..<3000 where !FileManager.default.fileExists(atPath: dir + "/run/checkpoint.h5") { usleep(10_000) }
     try expectRefusal(["train", "--data", shipped("xor"), "--out", dir + "/run", "--resume", "--epochs", "2000000"],
                       "being written by another rbp process", dir + "/run/.rbp-lock")
+    // A filter this HDF5 lacks (h5py's lzf): inspect lists the rest and names it; train refuses it.
+    try python("""
+      import h5py, numpy as np, sys
+      with h5py.File(sys.argv[1], "w") as f:
+          f.attrs["format"] = "rbp-dataset"; f.attrs["version"] = 1; f.attrs["kind"] = "steady"
+          f["inputs"] = np.ones((4, 2)); f.create_dataset("targets", data=np.ones((4, 1)), compression="lzf")
+      """, [dir + "/lzf.h5"])
+    let listed = try rbp(["inspect", dir + "/lzf.h5"])
+    #expect(listed.status == 1 && listed.out.contains("inputs  [4, 2]") && listed.out.contains("targets  (unreadable")
+            && listed.out.contains("lzf") && listed.err.contains("1 members could not be read"), "\(listed.out) \(listed.err)")
+    try expectRefusal(["train", "--data", dir + "/lzf.h5", "--out", dir + "/lz"], "/targets", "lzf", "gzip")
     // A finite value too large for f32.
     try python("""
       import h5py, numpy as np, sys
