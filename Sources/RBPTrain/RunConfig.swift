@@ -340,12 +340,56 @@ public struct RunConfig: Equatable, Sendable {
     return Self.encode(byKey)
   }
 
-  private static func encode(_ values: [String: SettingValue]) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    // Every value is finite (validated) and a dictionary of them always encodes.
-    guard let data = try? encoder.encode(values) else { preconditionFailure("a run configuration did not encode") }
-    return String(decoding: data, as: UTF8.self)
+  /// JSON with sorted keys, byte for byte what `JSONEncoder` with
+  /// `.sortedKeys` writes for these values (a test holds the two equal:
+  /// run identities are hashes of this text), without its cost: numbers in
+  /// Swift's shortest round-trip form less a trailing ".0", strings
+  /// escaped as JSONEncoder escapes them ("/" included).
+  public static func encode(_ values: [String: SettingValue]) -> String {
+    var out = "{"
+    for (n, key) in values.keys.sorted().enumerated() {
+      if n > 0 { out += "," }
+      appendQuoted(key, to: &out)
+      out += ":"
+      switch values[key]! {
+      case .integer(let v): out += String(v)
+      case .number(let v):
+        var text = "\(v)"
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        out += text
+      case .text(let v): appendQuoted(v, to: &out)
+      case .flag(let v): out += v ? "true" : "false"
+      }
+    }
+    return out + "}"
+  }
+
+  /// `text` as a JSON string, escaped as `encode` escapes it.
+  static func quoted(_ text: String) -> String {
+    var out = ""
+    appendQuoted(text, to: &out)
+    return out
+  }
+
+  private static func appendQuoted(_ text: String, to out: inout String) {
+    out += "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "/": out += "\\/"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case "\u{08}": out += "\\b"
+      case "\u{0C}": out += "\\f"
+      case let c where c.value < 0x20:
+        let hex = String(c.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    out += "\""
   }
 
   /// `rbp train --help`'s list of settings, by group, in lines of at most

@@ -40,27 +40,34 @@ public struct SweepSpec: Sendable {
     }
     let base = dict["base"] as? [String: Any] ?? [:]
     if dict["base"] != nil && dict["base"] as? [String: Any] == nil { throw ConfigError("\(source): 'base' must be an object") }
-    var points: [[String: Any]] = []
+    // Each value is parsed once, as its own one-key configuration, and the
+    // runs are the base overridden by one value per grid key (the
+    // cartesian product over the sorted keys, the last key fastest).
+    func config(_ object: [String: Any], _ what: String) throws -> RunConfig {
+      try RunConfig.parse(json: try JSONSerialization.data(withJSONObject: object), source: "\(source) \(what)")
+    }
+    let baseConfig = try config(base, "base")
+    var runs: [RunConfig] = []
     if let grid = dict["grid"] {
       guard let grid = grid as? [String: Any] else { throw ConfigError("\(source): 'grid' must be an object of arrays") }
-      var combos: [[String: Any]] = [[:]]
+      var axes: [[RunConfig]] = []
       for key in grid.keys.sorted() {
         guard let values = grid[key] as? [Any], !values.isEmpty else {
           throw ConfigError("\(source): grid key '\(key)' must be a non-empty array")
         }
-        combos = combos.flatMap { c in values.map { v in c.merging([key: v]) { $1 } } }
+        axes.append(try values.enumerated().map { i, v in try config([key: v], "grid key '\(key)', value \(i + 1)") })
       }
-      points += combos
+      var combos = [baseConfig]
+      for axis in axes { combos = combos.flatMap { c in axis.map { c.overridden(by: $0) } } }
+      runs += combos
     }
     if let list = dict["runs"] {
       guard let list = list as? [[String: Any]] else { throw ConfigError("\(source): 'runs' must be an array of objects") }
-      points += list
+      runs += try list.enumerated().map { i, point in
+        try config(base.merging(point) { $1 }, "run \(i + (runs.isEmpty ? 0 : runs.count))")
+      }
     }
-    if points.isEmpty { points = [[:]] }
-    let runs = try points.enumerated().map { (i, point) -> RunConfig in
-      let merged = base.merging(point) { $1 }
-      return try RunConfig.parse(json: try JSONSerialization.data(withJSONObject: merged), source: "\(source) run \(i)")
-    }
+    if runs.isEmpty { runs = [baseConfig] }
     return SweepSpec(data: data, runs: runs)
   }
 }

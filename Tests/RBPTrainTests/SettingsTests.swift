@@ -9,7 +9,7 @@ import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
-@testable import RBPTrain
+import RBPTrain
 
 @Suite("Run settings")
 struct SettingsTests {
@@ -47,6 +47,29 @@ struct SettingsTests {
     "lr", "lr_decay", "epochs", "threads", "checkpoint_every", "target_loss", "stop_when_solved", "max_retries",
     "max_unsettled", "patience", "min_delta", "metric",
   ]
+
+  /// Run identities are hashes of the configuration's JSON: the encoder
+  /// that writes it must give JSONEncoder's bytes (sorted keys), which
+  /// earlier identities were computed from, for every kind of value.
+  @Test func identityJSONIsJSONEncodersText() throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    var rng = SeededGenerator(seed: 72)
+    var numbers: [Double] = [0, 1, 0.1, 1e-5, 1.5e-5, 1e21, 1e22, 1e-7, 1e16, 1e15, 0.001, 2.5, 100, 12345.678,
+                             1.0000000000000002, 1.7976931348623157e308, Double.leastNonzeroMagnitude]
+    for _ in 0..<3000 {
+      numbers.append(Double(bitPattern: rng.next() & 0x7FEF_FFFF_FFFF_FFFF))
+      numbers.append(Double(rng.next() % 1_000_000) / 997)
+    }
+    let texts = ["tanh", "f32", "a/b", "quote\"d", "back\\slash", "tab\tnew\nline", "é"]
+    for (i, x) in numbers.enumerated() {
+      let values: [String: SettingValue] = ["lr": .number(x), "max-iterations": .integer(Int(rng.next() % 100_000) - 50_000),
+                                            "activation": .text(texts[i % texts.count]), "warm-start": .flag(i % 2 == 0),
+                                            "weight-decay": .number(-x)]
+      let expected = String(decoding: try encoder.encode(values), as: UTF8.self)
+      #expect(RunConfig.encode(values) == expected, "\(x)")
+    }
+  }
 
   @Test func theIdentityAndResumeRulesAreTheSpecifications() throws {
     for setting in RunConfig.settings {
