@@ -290,7 +290,10 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         var config: UInt32 = 0
         let id = H5Pget_filter2(plist, UInt32(i), &flags, &count, nil, name.count, &name, &config)
         if id >= 0 && H5Zfilter_avail(id) <= 0 {
-          let label = String(cStringBuffer: name)
+          // A damaged file may hold any bytes here: printable ASCII only, 40 at most.
+          name[name.count - 1] = 0
+          let label = String(String(cStringBuffer: name).unicodeScalars
+            .filter { $0.value >= 0x20 && $0.value < 0x7F }.prefix(40).map(Character.init))
           throw HDF5Error(file: file, path: childPath(child),
                           message: "is compressed with filter \(id)\(label.isEmpty ? "" : " (\(label))"), which this HDF5 "
                             + "library does not have; rewrite it uncompressed or with gzip (h5py: compression=\"gzip\")")
