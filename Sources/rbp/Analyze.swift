@@ -195,8 +195,11 @@ struct Grad: ParsableCommand {
   }
 
   /// Values of x(0…T) per piece when a trajectory dataset is done a piece
-  /// of the sequences at a time (about 16 MB per array in f64).
-  static let pieceValues = 1 << 21
+  /// of the sequences at a time (about 16 MB per array in f64). The tests
+  /// set a small one (`RBP_TEST_PIECE_VALUES`) to cross piece boundaries
+  /// on small data.
+  static let pieceValues = ProcessInfo.processInfo.environment["RBP_TEST_PIECE_VALUES"].flatMap { Int($0) }
+    .map { max($0, 1) } ?? 1 << 21
 
   /// The gradients file of a trajectory dataset whose states do not fit at
   /// once: BPTT on pieces of whole sequences, each piece's states, adjoints

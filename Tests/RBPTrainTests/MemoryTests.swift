@@ -11,6 +11,7 @@ import RBPCore
 import RBPKernels
 import RBPStore
 import Testing
+import RBPTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -158,33 +159,45 @@ struct MemoryTests {
     #expect(last == expected, "the last sequence's states differ")
   }
 
-  /// `--mean` on the piecewise path (P·(T+1)·N above 2²¹ values): R is the
-  /// mean over the P sequences, so ∂R/∂θ and ∂R/∂a are the sum's divided
-  /// by P, as a user dividing by hand would get.
+  /// `--mean` on the piecewise path: R is the mean over the P sequences,
+  /// so ∂R/∂θ and ∂R/∂a are the sum's divided by P, as a user dividing by
+  /// hand would get. Small pieces (RBP_TEST_PIECE_VALUES: two sequences
+  /// each, of five) make the path cross piece boundaries, and its results
+  /// equal the whole batch's (states, adjoints, ∂R/∂a, ∂R/∂θ).
   @Test func meanCotangentOnLongTrajectoriesIsTheSumOverP() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let (p, steps, n) = (16, 2100, 64)
-    #expect(p * (steps + 1) * n > 1 << 21, "the case must take the piecewise path")
+    let (p, steps, n) = (5, 60, 8)
+    let pieces = ["RBP_TEST_PIECE_VALUES": "\(2 * (steps + 1) * n)"]
     let data = dir + "/long.h5"
     _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 9, data: data, checkpoint: dir + "/ck.h5")
     var rng = SeededGenerator(seed: 10)
     try writeCotangent((0..<(p * steps * n)).map { _ in Double.random(in: -1...1, using: &rng) }, shape: [p, steps, n],
                        to: dir + "/c.h5")
     var results: [(w: [Double], drive: [Double])] = []
-    for mean in [false, true] {
-      let out = dir + (mean ? "/mean.h5" : "/sum.h5")
-      let r = try rbp(["grad", "--checkpoint", dir + "/ck.h5", "--data", data, "--cotangent", dir + "/c.h5", "--out", out]
-                      + (mean ? ["--mean"] : []))
+    for (mean, environment) in [(false, pieces), (true, pieces), (false, [:])] {
+      let out = dir + "/\(mean)-\(environment.isEmpty ? "whole" : "pieces").h5"
+      let r = try runProgram(rbpBinary, ["grad", "--checkpoint", dir + "/ck.h5", "--data", data, "--cotangent", dir + "/c.h5",
+                                         "--out", out] + (mean ? ["--mean"] : []), environment: environment)
       try #require(r.status == 0, "\(r.err)")
       let f = try HDF5File.open(out)
-      let drive: [Double] = try f.dataset("grad/drive").readRows(p - 1, count: 1)
-      results.append((try f.dataset("grad/W").read(as: Double.self), drive))
+      results.append((try f.dataset("grad/W").read(as: Double.self), try f.dataset("grad/drive").read(as: Double.self)))
+      if !environment.isEmpty && !mean {
+        // The pieces' rows of /states and /adjoint are the whole batch's, checked against it below.
+        results.append((try f.dataset("states").read(as: Double.self), try f.dataset("adjoint").read(as: Double.self)))
+      }
     }
-    let scale = results[0].w.map(abs).max()!
-    #expect(zip(results[0].w, results[1].w).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * scale },
+    let (sum, rows, meanOf, whole) = (results[0], results[1], results[2], results[3])
+    let scale = sum.w.map(abs).max()!
+    #expect(zip(sum.w, meanOf.w).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * scale },
             "∂R/∂W with --mean is not the sum's / \(p)")
-    let driveScale = results[0].drive.map(abs).max()!
-    #expect(zip(results[0].drive, results[1].drive).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * driveScale })
+    let driveScale = sum.drive.map(abs).max()!
+    #expect(zip(sum.drive, meanOf.drive).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * driveScale })
+    // Piecewise against the whole batch in one piece.
+    #expect(zip(sum.w, whole.w).allSatisfy { abs($0 - $1) <= 1e-12 * scale }, "∂R/∂W differs across piece boundaries")
+    #expect(sum.drive == whole.drive, "∂R/∂a differs across piece boundaries")
+    let f = try HDF5File.open(dir + "/false-whole.h5")
+    #expect(rows.w == (try f.dataset("states").read(as: Double.self)), "/states rows differ across piece boundaries")
+    #expect(rows.drive == (try f.dataset("adjoint").read(as: Double.self)), "/adjoint rows differ across piece boundaries")
   }
 }
