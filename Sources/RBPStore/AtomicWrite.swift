@@ -30,6 +30,43 @@ public struct FileSystemError: Error, Equatable, CustomStringConvertible {
 /// Writes `path` atomically: `body` fills a fresh HDF5 file that replaces
 /// `path` only once complete and on disk.
 public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throws -> Void) throws {
+  try replaceAtomically(destination) { temporary in
+    let file = try HDF5File.create(temporary)
+    try body(file)
+    pauseForTests(temporary, phase: 1)   // contents written, not yet closed
+    try file.close()
+    try syncFile(temporary)
+    pauseForTests(temporary, phase: 2)   // complete on disk, not yet renamed
+  }
+}
+
+/// Writes `bytes` to `path` atomically, as `writeHDF5Atomically` does.
+public func writeBytesAtomically(_ bytes: Data, to destination: String) throws {
+  try replaceAtomically(destination) { temporary in
+    let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw FileSystemError.system(destination, "cannot create a temporary file beside it") }
+    var failure: FileSystemError? = nil
+    bytes.withUnsafeBytes { raw in
+      var offset = 0
+      while offset < raw.count {
+        let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { failure = .system(destination, "cannot write"); return }
+        offset += n
+      }
+    }
+    if failure == nil && fsync(fd) != 0 { failure = .system(destination, "cannot write (fsync)") }
+    if close(fd) != 0 && failure == nil { failure = .system(destination, "cannot write (close)") }
+    if let failure { throw failure }
+  }
+}
+
+/// The one way a file is replaced: `write` fills a fresh temporary beside
+/// the destination (a symbolic link's target), which is then renamed over
+/// it and the folder synced. On any failure the temporary is removed and
+/// the destination left as it was; an HDF5 error about the temporary is
+/// reported against the destination.
+func replaceAtomically(_ destination: String, write: (_ temporary: String) throws -> Void) throws {
   let path = try checkReplaceable(destination)
   let url = URL(fileURLWithPath: path)
   let folder = url.deletingLastPathComponent().path
@@ -42,12 +79,7 @@ public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throw
   TemporariesInProgress.shared.insert(temporary)
   defer { TemporariesInProgress.shared.remove(temporary) }
   do {
-    let file = try HDF5File.create(temporary)
-    try body(file)
-    pauseForTests(temporary, phase: 1)   // contents written, not yet closed
-    try file.close()
-    try syncFile(temporary)
-    pauseForTests(temporary, phase: 2)   // complete on disk, not yet renamed
+    try write(temporary)
     guard rename(temporary, path) == 0 else {
       throw FileSystemError.system(path, "cannot replace the file")
     }
@@ -55,45 +87,9 @@ public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throw
     if testWritePause != nil { for phase in 1...2 { unlink("\(temporary).paused-\(phase)") } }
   } catch var error as HDF5Error {
     unlink(temporary)
-    // Named by the file the user asked for, not the temporary.
     if error.file == temporary { error.file = path }
     throw error
   } catch {
-    unlink(temporary)
-    throw error
-  }
-}
-
-/// Writes `bytes` to `path` atomically, as `writeHDF5Atomically` does.
-public func writeBytesAtomically(_ bytes: Data, to destination: String) throws {
-  let path = try checkReplaceable(destination)
-  let url = URL(fileURLWithPath: path)
-  let folder = url.deletingLastPathComponent().path
-  let name = url.lastPathComponent
-  removeStaleTemporaries(in: folder, for: name)
-  let temporary = folder + "/.\(name).tmp-\(temporaryTag())-\(UInt32.random(in: 0...UInt32.max))"
-  TemporariesInProgress.shared.insert(temporary)
-  defer { TemporariesInProgress.shared.remove(temporary) }
-  let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
-  guard fd >= 0 else { throw FileSystemError.system(path, "cannot create a temporary file beside it") }
-  do {
-    var failure: FileSystemError? = nil
-    bytes.withUnsafeBytes { raw in
-      var offset = 0
-      while offset < raw.count {
-        let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { failure = .system(path, "cannot write"); return }
-        offset += n
-      }
-    }
-    if let failure { throw failure }
-    guard fsync(fd) == 0 else { throw FileSystemError.system(path, "cannot write (fsync)") }
-    guard close(fd) == 0 else { throw FileSystemError.system(path, "cannot write (close)") }
-    guard rename(temporary, path) == 0 else { throw FileSystemError.system(path, "cannot replace the file") }
-    try syncFile(folder)
-  } catch {
-    close(fd)
     unlink(temporary)
     throw error
   }

@@ -67,10 +67,8 @@ public func evaluate<T: KernelScalar>(
   switch plan.metric {
   case .none?:
     break
-  case nil where task == nil:
-    break
   case nil:
-    let task = task!
+    guard let task else { break }
     var right = 0, total = 0
     for i in outputs.indices where (mask?[i] ?? 1) != 0 {
       total += 1

@@ -349,7 +349,7 @@ public struct RunConfig: Equatable, Sendable {
     var out = "{"
     for (n, key) in values.keys.sorted().enumerated() {
       if n > 0 { out += "," }
-      appendQuoted(key, to: &out)
+      out += quoted(key)
       out += ":"
       switch values[key]! {
       case .integer(let v): out += String(v)
@@ -357,7 +357,7 @@ public struct RunConfig: Equatable, Sendable {
         var text = "\(v)"
         if text.hasSuffix(".0") { text.removeLast(2) }
         out += text
-      case .text(let v): appendQuoted(v, to: &out)
+      case .text(let v): out += quoted(v)
       case .flag(let v): out += v ? "true" : "false"
       }
     }
@@ -365,32 +365,7 @@ public struct RunConfig: Equatable, Sendable {
   }
 
   /// `text` as a JSON string, escaped as `encode` escapes it.
-  static func quoted(_ text: String) -> String {
-    var out = ""
-    appendQuoted(text, to: &out)
-    return out
-  }
-
-  private static func appendQuoted(_ text: String, to out: inout String) {
-    out += "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "/": out += "\\/"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case "\u{08}": out += "\\b"
-      case "\u{0C}": out += "\\f"
-      case let c where c.value < 0x20:
-        let hex = String(c.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    out += "\""
-  }
+  static func quoted(_ text: String) -> String { jsonQuoted(text, escapingSlashes: true) }
 
   /// `rbp train --help`'s list of settings, by group, in lines of at most
   /// 78 columns (ArgumentParser keeps such lines as they are).

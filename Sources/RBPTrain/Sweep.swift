@@ -63,9 +63,8 @@ public struct SweepSpec: Sendable {
     }
     if let list = dict["runs"] {
       guard let list = list as? [[String: Any]] else { throw ConfigError("\(source): 'runs' must be an array of objects") }
-      runs += try list.enumerated().map { i, point in
-        try config(base.merging(point) { $1 }, "run \(i + (runs.isEmpty ? 0 : runs.count))")
-      }
+      let first = runs.count
+      runs += try list.enumerated().map { i, point in try config(base.merging(point) { $1 }, "run \(first + i)") }
     }
     if runs.isEmpty { runs = [baseConfig] }
     return SweepSpec(data: data, runs: runs)

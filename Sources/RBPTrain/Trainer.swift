@@ -75,6 +75,8 @@ public struct TrainingOutcome: Sendable {
   public var bestEpoch: Int? = nil
   public var bestValidationLoss: Double? = nil
   public var bestCheckpoint: String? = nil
+  /// What validated the run: "val", "val_fraction" or "train".
+  public var validation: String = "train"
 }
 
 /// The patterns split off for validation by `val_fraction`: the seed
@@ -527,7 +529,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     TrainingOutcome(epochs: progress.epoch, final: nil, stoppedEarly: stopReason != nil, seconds: seconds,
                     checkpoint: checkpointPath, stopReason: stopReason, bestEpoch: bestEpoch,
                     bestValidationLoss: bestValidationLoss,
-                    bestCheckpoint: bestEpoch == nil ? nil : bestPath)
+                    bestCheckpoint: bestEpoch == nil ? nil : bestPath, validation: validationSource)
   }
 
   /// Writes `state` (an epoch boundary) and throws `TrainingInterrupted`.

@@ -24,7 +24,8 @@ struct Inspect: ParsableCommand {
   struct Entry {
     var path: String
     var depth: Int
-    var kind: String   // "attribute", "group", "dataset", "unreadable"
+    enum Kind { case attribute, group, dataset, unreadable }
+    var kind: Kind
     var text: String   // the value, or the dataset's summary, or the reason
     var object: [String: Any?]
   }
@@ -63,16 +64,16 @@ struct Inspect: ParsableCommand {
             lines.append("  last epoch: " + last.joined(separator: ", "))
           }
         } catch {
-          entries.append(Entry(path: "", depth: 1, kind: "unreadable", text: "(not a readable checkpoint: \(error))",
+          entries.append(Entry(path: "", depth: 1, kind: .unreadable, text: "(not a readable checkpoint: \(error))",
                                object: ["path": "/", "unreadable": "not a readable checkpoint: \(error)"]))
         }
       }
-      let unreadable = entries.filter { $0.kind == "unreadable" }.count
+      let unreadable = entries.filter { $0.kind == .unreadable }.count
       if json {
         var object: [String: Any?] = ["file": file, "format": format,
-                                      "attributes": Dictionary(uniqueKeysWithValues: entries.filter { $0.kind == "attribute" && $0.depth == 1 }
+                                      "attributes": Dictionary(uniqueKeysWithValues: entries.filter { $0.kind == .attribute && $0.depth == 1 }
                                         .map { (String($0.path.dropFirst(2)), $0.object["value"] ?? nil) }),
-                                      "members": entries.filter { $0.kind != "attribute" || $0.depth > 1 }.map { $0.object },
+                                      "members": entries.filter { $0.kind != .attribute || $0.depth > 1 }.map { $0.object },
                                       "unreadable": unreadable]
         if let network { object["network"] = network }
         writeLine(jsonLine(object))
@@ -82,11 +83,11 @@ struct Inspect: ParsableCommand {
           let indent = String(repeating: "  ", count: e.depth)
           let name = e.path.split(separator: "/").last.map(String.init) ?? e.path
           switch e.kind {
-          case "attribute": print("\(indent)@\(name.dropFirst()) = \(e.text)")
-          case "group": print("\(indent)\(name)/")
-          case "unreadable" where e.path.isEmpty: print("  \(e.text)")
-          case "unreadable": print("\(indent)\(name)  (unreadable: \(e.text))")
-          default: print("\(indent)\(name)  \(e.text)")
+          case .attribute: print("\(indent)@\(name.dropFirst()) = \(e.text)")
+          case .group: print("\(indent)\(name)/")
+          case .unreadable where e.path.isEmpty: print("  \(e.text)")
+          case .unreadable: print("\(indent)\(name)  (unreadable: \(e.text))")
+          case .dataset: print("\(indent)\(name)  \(e.text)")
           }
         }
         for line in lines { print(line) }
@@ -103,10 +104,10 @@ struct Inspect: ParsableCommand {
       let at = path + "/@" + name
       do {
         let (text, value) = try attribute(group, name)
-        entries.append(Entry(path: at, depth: depth, kind: "attribute", text: text,
+        entries.append(Entry(path: at, depth: depth, kind: .attribute, text: text,
                              object: ["path": at, "kind": "attribute", "value": value]))
       } catch {
-        entries.append(Entry(path: at, depth: depth, kind: "unreadable", text: "\(error)",
+        entries.append(Entry(path: at, depth: depth, kind: .unreadable, text: "\(error)",
                              object: ["path": at, "unreadable": "\(error)"]))
       }
     }
@@ -114,17 +115,17 @@ struct Inspect: ParsableCommand {
       let member = path + "/" + name
       do {
         if try group.isGroup(name) {
-          entries.append(Entry(path: member, depth: depth, kind: "group", text: "", object: ["path": member, "kind": "group"]))
+          entries.append(Entry(path: member, depth: depth, kind: .group, text: "", object: ["path": member, "kind": "group"]))
           try describe(try group.group(name), path: member, depth: depth + 1, into: &entries)
         } else {
           let (text, object) = try summary(try group.dataset(name))
           var o = object
           o["path"] = member
           o["kind"] = "dataset"
-          entries.append(Entry(path: member, depth: depth, kind: "dataset", text: text, object: o))
+          entries.append(Entry(path: member, depth: depth, kind: .dataset, text: text, object: o))
         }
       } catch {
-        entries.append(Entry(path: member, depth: depth, kind: "unreadable", text: "\(error)",
+        entries.append(Entry(path: member, depth: depth, kind: .unreadable, text: "\(error)",
                              object: ["path": member, "unreadable": "\(error)"]))
       }
     }

@@ -4,6 +4,7 @@
 // keys sorted. JSON has no NaN or ∞: such values are written as null.
 
 import Foundation
+import RBPTrain
 
 /// `object` as one line of JSON. Values: Double, Float, Int, Bool, String,
 /// arrays of these, nested objects, or nil (null).
@@ -29,18 +30,4 @@ private func jsonText(_ value: Any?) -> String {
   }
 }
 
-private func jsonQuoted(_ s: String) -> String {
-  var out = "\""
-  for scalar in s.unicodeScalars {
-    switch scalar {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    case let c where c.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
-    default: out.unicodeScalars.append(scalar)
-    }
-  }
-  return out + "\""
-}
+private func jsonQuoted(_ s: String) -> String { RBPTrain.jsonQuoted(s, escapingSlashes: false) }

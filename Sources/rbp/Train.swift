@@ -90,7 +90,7 @@ struct Train: ParsableCommand {
                                       "best_epoch": outcome.bestEpoch, "best_val_loss": outcome.bestValidationLoss,
                                       "epochs": outcome.epochs, "epochs_trained": max(0, outcome.epochs - first + 1),
                                       "stop_reason": outcome.stopReason, "seconds": outcome.seconds,
-                                      "validation": trainerValidation(plan: plan, summary: summary)]
+                                      "validation": outcome.validation]
         if let last = outcome.final {
           object["loss"] = last.loss
           object["val_loss"] = last.validationLoss
@@ -116,11 +116,6 @@ struct Train: ParsableCommand {
       }
     }
   }
-}
-
-/// What validates a run: "val", "val_fraction" or "train".
-func trainerValidation(plan: TrainingPlan, summary: DatasetSummary) -> String {
-  summary.hasValSet ? "val" : plan.valFraction != nil ? "val_fraction" : "train"
 }
 
 /// A trainer for a plan in its precision, set up (its data read and
