@@ -105,6 +105,11 @@ public final class TemporariesInProgress: @unchecked Sendable {
   func insert(_ path: String) { lock.withLock { _ = paths.insert(path) } }
   func remove(_ path: String) { lock.withLock { _ = paths.remove(path) } }
 
+  /// Runs `body` while `path` is still in progress (not removed by
+  /// `removeAll`), holding the lock, so nothing it creates outlives a
+  /// `removeAll` that ran first.
+  func whileInProgress(_ path: String, _ body: () -> Void) { lock.withLock { if paths.contains(path) { body() } } }
+
   /// Unlinks every temporary being written (their writers' files stay open
   /// until the process ends).
   public func removeAll() {
@@ -194,6 +199,9 @@ let testWritePause: [Double]? = ProcessInfo.processInfo.environment["RBP_TEST_WR
 func pauseForTests(_ temporary: String, phase: Int) {
   guard let pauses = testWritePause else { return }
   let seconds = pauses[phase - 1]
-  _ = FileManager.default.createFile(atPath: "\(temporary).paused-\(phase)", contents: nil)
+  // Not after a second signal removed the write's files: the process is ending.
+  TemporariesInProgress.shared.whileInProgress(temporary) {
+    _ = FileManager.default.createFile(atPath: "\(temporary).paused-\(phase)", contents: nil)
+  }
   if seconds > 0 { usleep(UInt32(min(seconds, 60) * 1e6)) }
 }
