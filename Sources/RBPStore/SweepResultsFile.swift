@@ -168,32 +168,117 @@ extension SweepRecord {
             "best_epoch": bestEpoch ?? NSNull(), "best_val_loss": bestValidationLoss.map(number) ?? NSNull()]
   }
 
+  /// `jsonObject` as text, keys sorted, numbers in Swift's shortest form,
+  /// which reads back as the same double (JSONSerialization's writer may
+  /// drop a last digit, and a rerun that reads the result back would then
+  /// record another number than the run computed).
   public func jsonData() throws -> Data {
-    try JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys])
+    var object = jsonObject
+    // The configuration's own text (canonical JSON), not a reparse of it.
+    if config.hasPrefix("{"), (try? JSONSerialization.jsonObject(with: Data(config.utf8))) is [String: Any] {
+      object["config"] = RawJSON(text: config)
+    }
+    return Data(jsonText(object).utf8)
   }
 
   /// Reads `result.json`; nil when it is not a record (damaged, or from
   /// another version).
   public init?(json data: Data) {
-    guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-          let name = o["name"] as? String, let index = o["index"] as? Int, let hash = o["hash"] as? String,
-          let status = o["status"] as? String, let reason = o["reason"] as? String,
-          let epochs = o["epochs"] as? Int, let solved = o["solved"] as? Bool else { return nil }
-    func number(_ key: String) -> Double { (o[key] as? NSNumber)?.doubleValue ?? .nan }
-    func series(_ key: String) -> [Double] { (o[key] as? [Any] ?? []).map { ($0 as? NSNumber)?.doubleValue ?? .nan } }
-    let config: String
-    if let object = o["config"], !(object is String),
-       let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-      config = String(decoding: data, as: UTF8.self)
-    } else {
-      config = o["config"] as? String ?? "{}"
+    // JSONDecoder reads numbers exactly (JSONSerialization's reader may
+    // change a last digit, and a rerun would then record another number).
+    guard let r = try? JSONDecoder().decode(ResultJSON.self, from: data) else { return nil }
+    let config = r.config.map { values in
+      "{" + values.keys.sorted().map { jsonQuoted($0, escapingSlashes: true) + ":" + values[$0]!.canonical }
+        .joined(separator: ",") + "}"
+    } ?? "{}"
+    self.init(name: r.name, index: r.index, config: config, status: Self.currentStatus(r.status), reason: r.reason,
+              epochs: r.epochs, seconds: r.seconds ?? .nan, finalLoss: r.final_loss ?? .nan,
+              finalValidationLoss: r.final_val_loss ?? .nan, finalAccuracy: r.final_accuracy, solved: r.solved,
+              curve: (r.curve ?? []).map { $0 ?? .nan }, validationCurve: (r.val_curve ?? []).map { $0 ?? .nan })
+    self.hash = r.hash
+    bestEpoch = r.best_epoch
+    bestValidationLoss = r.best_val_loss
+  }
+
+}
+
+/// JSON text written as it is.
+struct RawJSON { var text: String }
+
+/// JSON text of a value made of dictionaries (keys sorted), arrays,
+/// strings, booleans, integers, doubles (shortest round-trip form) and
+/// NSNull.
+func jsonText(_ value: Any) -> String {
+  switch value {
+  case let raw as RawJSON: return raw.text
+  case is NSNull: return "null"
+  case let b as Bool where (value as? NSNumber).map({ String(cString: $0.objCType) == "c" }) ?? true: return b ? "true" : "false"
+  case let n as NSNumber where ["d", "f"].contains(String(cString: n.objCType)):
+    return n.doubleValue.isFinite ? "\(n.doubleValue)" : "null"
+  case let i as Int: return "\(i)"
+  case let d as Double: return d.isFinite ? "\(d)" : "null"
+  case let n as NSNumber: return n.stringValue
+  case let s as String: return jsonQuoted(s, escapingSlashes: false)
+  case let a as [Any]: return "[" + a.map(jsonText).joined(separator: ",") + "]"
+  case let o as [String: Any]:
+    return "{" + o.keys.sorted().map { jsonQuoted($0, escapingSlashes: false) + ":" + jsonText(o[$0]!) }.joined(separator: ",") + "}"
+  default: return jsonQuoted("\(value)", escapingSlashes: false)
+  }
+}
+
+/// `text` as a JSON string: quotes, backslashes and control characters
+/// escaped (\b \f \n \r \t by name, others as \u00XX), and "/" too when
+/// `escapingSlashes`, as JSONEncoder writes it (run identities hash that
+/// text; --json output leaves slashes as they are).
+public func jsonQuoted(_ text: String, escapingSlashes: Bool) -> String {
+  var out = "\""
+  for scalar in text.unicodeScalars {
+    switch scalar {
+    case "\"": out += "\\\""
+    case "\\": out += "\\\\"
+    case "/" where escapingSlashes: out += "\\/"
+    case "\n": out += "\\n"
+    case "\r": out += "\\r"
+    case "\t": out += "\\t"
+    case "\u{08}": out += "\\b"
+    case "\u{0C}": out += "\\f"
+    case let c where c.value < 0x20:
+      let hex = String(c.value, radix: 16)
+      out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+    default: out.unicodeScalars.append(scalar)
     }
-    self.init(name: name, index: index, config: config, status: Self.currentStatus(status), reason: reason, epochs: epochs,
-              seconds: number("seconds"), finalLoss: number("final_loss"), finalValidationLoss: number("final_val_loss"),
-              finalAccuracy: o["final_accuracy"] is NSNumber ? number("final_accuracy") : nil, solved: solved,
-              curve: series("curve"), validationCurve: series("val_curve"))
-    self.hash = hash
-    bestEpoch = o["best_epoch"] as? Int
-    bestValidationLoss = (o["best_val_loss"] as? NSNumber)?.doubleValue
+  }
+  return out + "\""
+}
+
+/// `result.json` as JSONDecoder reads it.
+private struct ResultJSON: Decodable {
+  var name: String, index: Int, hash: String, status: String, reason: String, epochs: Int, solved: Bool
+  var seconds: Double?, final_loss: Double?, final_val_loss: Double?, final_accuracy: Double?
+  var curve: [Double?]?, val_curve: [Double?]?, best_epoch: Int?, best_val_loss: Double?
+  var config: [String: ConfigScalar]?
+
+  /// A configuration value, written back as the canonical configuration
+  /// JSON writes it (integers bare, doubles without a trailing ".0").
+  enum ConfigScalar: Decodable {
+    case integer(Int), number(Double), text(String), flag(Bool)
+    init(from decoder: Decoder) throws {
+      let c = try decoder.singleValueContainer()
+      if let b = try? c.decode(Bool.self) { self = .flag(b) }
+      else if let i = try? c.decode(Int.self) { self = .integer(i) }
+      else if let d = try? c.decode(Double.self) { self = .number(d) }
+      else { self = .text(try c.decode(String.self)) }
+    }
+    var canonical: String {
+      switch self {
+      case .integer(let i): return "\(i)"
+      case .number(let d):
+        var t = "\(d)"
+        if t.hasSuffix(".0") { t.removeLast(2) }
+        return t
+      case .text(let s): return jsonQuoted(s, escapingSlashes: true)
+      case .flag(let b): return b ? "true" : "false"
+      }
+    }
   }
 }

@@ -64,28 +64,3 @@ func jsonErrorLocation(_ error: Error) -> String {
   }
   return ns.localizedDescription
 }
-
-/// `text` as a JSON string: quotes, backslashes and control characters
-/// escaped (\b \f \n \r \t by name, others as \u00XX), and "/" too when
-/// `escapingSlashes`, as JSONEncoder writes it (run identities hash that
-/// text; --json output leaves slashes as they are).
-public func jsonQuoted(_ text: String, escapingSlashes: Bool) -> String {
-  var out = "\""
-  for scalar in text.unicodeScalars {
-    switch scalar {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "/" where escapingSlashes: out += "\\/"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    case "\u{08}": out += "\\b"
-    case "\u{0C}": out += "\\f"
-    case let c where c.value < 0x20:
-      let hex = String(c.value, radix: 16)
-      out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-    default: out.unicodeScalars.append(scalar)
-    }
-  }
-  return out + "\""
-}

@@ -4,7 +4,7 @@
 // keys sorted. JSON has no NaN or ∞: such values are written as null.
 
 import Foundation
-import RBPTrain
+import RBPStore
 
 /// `object` as one line of JSON. Values: Double, Float, Int, Bool, String,
 /// arrays of these, nested objects, or nil (null).
@@ -30,4 +30,4 @@ private func jsonText(_ value: Any?) -> String {
   }
 }
 
-private func jsonQuoted(_ s: String) -> String { RBPTrain.jsonQuoted(s, escapingSlashes: false) }
+private func jsonQuoted(_ s: String) -> String { RBPStore.jsonQuoted(s, escapingSlashes: false) }

@@ -227,3 +227,26 @@ struct FormatRoundTripTests {
     }
   }
 }
+
+/// A sweep run's result.json reads back as the very numbers and
+/// configuration text written: a rerun that takes a result from it (its
+/// shard file not written yet) must record what the run computed.
+/// (JSONSerialization's reader changed 2.0007196384590986 to
+/// 2.000719638459098, and a cluster sweep's merge then differed.)
+@Test func resultJSONReadsBackExactly() throws {
+  let config = #"{"activation":"tanh","gain":1,"lr":0.01,"path":"a\/b","tolerance":1.8688123647942946e-05,"warm_start":false}"#
+  var record = SweepRecord(name: "run-0007", index: 7, config: config, status: "done", reason: "", epochs: 300,
+                           seconds: 0.123456789012345, finalLoss: 2.0007196384590986, finalValidationLoss: 0.1 + 0.2,
+                           finalAccuracy: nil, solved: false, curve: [1e-300, .nan, 2.0007196384590986],
+                           validationCurve: [0.30000000000000004])
+  record.hash = "c0d8d8b0ea0d7758"
+  record.bestEpoch = 3
+  record.bestValidationLoss = 1.9986661435260853
+  let back = try #require(SweepRecord(json: try record.jsonData()))
+  #expect(back.finalLoss == record.finalLoss && back.finalValidationLoss == record.finalValidationLoss)
+  #expect(back.seconds == record.seconds && back.bestValidationLoss == record.bestValidationLoss && back.bestEpoch == 3)
+  #expect(back.curve[0] == 1e-300 && back.curve[1].isNaN && back.curve[2] == 2.0007196384590986)
+  #expect(back.validationCurve == record.validationCurve && back.finalAccuracy == nil)
+  #expect(back.config == config, "\(back.config)")
+  #expect(back.hash == record.hash && back.name == "run-0007" && back.index == 7 && back.status == "done")
+}
