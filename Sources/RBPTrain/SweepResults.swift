@@ -116,7 +116,16 @@ public struct SweepFolder: Sendable {
                  "final_accuracy", "solved", "best_epoch", "best_val_loss"]
     let configs: [[String: Any]] = manifest.runs.map { entry in
       guard let r = results[entry.index] else { return [:] }
-      return (try? JSONSerialization.jsonObject(with: Data(r.config.utf8))) as? [String: Any] ?? [:]
+      // JSONDecoder: exact numbers (JSONSerialization's reader may change a last digit).
+      let values = (try? JSONDecoder().decode([String: SettingValue].self, from: Data(r.config.utf8))) ?? [:]
+      return values.mapValues { v -> Any in
+        switch v {
+        case .integer(let i): return i
+        case .number(let d): return d
+        case .text(let t): return t
+        case .flag(let b): return b
+        }
+      }
     }
     let keys = Set(configs.flatMap(\.keys)).sorted()
     let rows: [[Any]] = manifest.runs.map { entry in
