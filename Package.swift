@@ -31,6 +31,7 @@ let package = Package(
     .library(name: "RBPCore", targets: ["RBPCore"]),
     .library(name: "RBPStore", targets: ["RBPStore"]),
     .library(name: "RBPTrain", targets: ["RBPTrain"]),
+    .library(name: "RBPAnalysis", targets: ["RBPAnalysis"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,10 +58,15 @@ let package = Package(
       dependencies: ["RBPKernels", "RBPCore", "RBPStore"],
       path: "Sources/RBPTrain",
       swiftSettings: swiftSettings),
+    .target(
+      name: "RBPAnalysis",
+      dependencies: ["RBPKernels", "RBPCore", "RBPStore", "RBPTrain"],
+      path: "Sources/RBPAnalysis",
+      swiftSettings: swiftSettings),
     .executableTarget(
       name: "rbp",
       dependencies: [
-        "RBPKernels", "RBPCore", "RBPStore", "RBPTrain",
+        "RBPKernels", "RBPCore", "RBPStore", "RBPTrain", "RBPAnalysis",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/rbp",

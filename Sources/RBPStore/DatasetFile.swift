@@ -39,6 +39,7 @@ public enum FileFormat: String, CaseIterable, Sendable {
   case inverse = "rbp-inverse"
   case states = "rbp-states"
   case sweep = "rbp-sweep"
+  case fixedPoints = "rbp-fixed-points"
 
   public static let version = 1
 }

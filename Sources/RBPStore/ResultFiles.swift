@@ -243,3 +243,28 @@ public enum CotangentFile {
     })
   }
 }
+
+/// The distinct steady states of each pattern (written by `rbp
+/// fixed-points`): one row per point, K in all.
+public enum FixedPointsFile {
+  /// Writes /states (K, N), /pattern, /hits (int64), /spectral_radius,
+  /// /abscissa, /residual (f64), /stable and /reached (int8), and the
+  /// attribute `starts`.
+  public static func write(starts: Int, units: Int, states: [Double], pattern: [Int], spectralRadius: [Double],
+                           abscissa: [Double], stable: [Bool], residual: [Double], hits: [Int], reached: [Bool],
+                           to path: String) throws {
+    let k = pattern.count
+    try writeHDF5Atomically(to: path) { f in
+      try writeHeader(f, .fixedPoints)
+      try f.setAttribute("starts", int: starts)
+      try f.write("states", states, shape: [k, units])
+      try f.write("pattern", pattern.map { Int64($0) }, shape: [k])
+      try f.write("spectral_radius", spectralRadius, shape: [k])
+      try f.write("abscissa", abscissa, shape: [k])
+      try f.write("stable", stable.map { $0 ? Int8(1) : 0 }, shape: [k])
+      try f.write("residual", residual, shape: [k])
+      try f.write("hits", hits.map { Int64($0) }, shape: [k])
+      try f.write("reached", reached.map { $0 ? Int8(1) : 0 }, shape: [k])
+    }
+  }
+}

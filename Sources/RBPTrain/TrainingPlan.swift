@@ -25,6 +25,19 @@ public struct DatasetSummary: Sendable {
   /// The width of /initial (the network's units), when there is one.
   public var initialWidth: Int? = nil
 
+  public init(path: String, kind: ModelKind, count: Int, steps: Int, inputs: Int, outputs: Int, task: ClassicTask? = nil,
+              hasTestSet: Bool = false, hasInitial: Bool = false) {
+    self.path = path
+    self.kind = kind
+    self.count = count
+    self.steps = steps
+    self.inputs = inputs
+    self.outputs = outputs
+    self.task = task
+    self.hasTestSet = hasTestSet
+    self.hasInitial = hasInitial
+  }
+
   /// Reads the summary from a dataset file without loading its arrays.
   public static func read(_ path: String) throws -> DatasetSummary {
     let file = try HDF5File.open(path)

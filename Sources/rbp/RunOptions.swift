@@ -28,9 +28,9 @@ struct RunOptions: ParsableArguments {
 struct SolverFlags: ParsableArguments {
   @Argument(parsing: .allUnrecognized, help: .hidden) var arguments: [String] = []
 
-  /// Sets the solver settings given as flags in `c`.
-  func apply(to c: inout RunConfig) throws {
-    do { c = c.overridden(by: try RunConfig.parse(arguments: arguments, only: [.solver])) } catch let error as ConfigError {
+  /// The solver settings given as flags (the others unset).
+  func overrides() throws -> RunConfig {
+    do { return try RunConfig.parse(arguments: arguments, only: [.solver]) } catch let error as ConfigError {
       throw CLIFailure(message: error.description)
     }
   }
