@@ -32,6 +32,9 @@ let package = Package(
     .library(name: "RBPStore", targets: ["RBPStore"]),
     .library(name: "RBPTrain", targets: ["RBPTrain"]),
     .library(name: "RBPAnalysis", targets: ["RBPAnalysis"]),
+    // The C library, header rbp.h (scripts/build-library.sh installs it as
+    // librbp.so, the name the Python package loads).
+    .library(name: "RBPLibrary", type: .dynamic, targets: ["RBPLibrary"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,6 +66,11 @@ let package = Package(
       dependencies: ["RBPKernels", "RBPCore", "RBPStore", "RBPTrain"],
       path: "Sources/RBPAnalysis",
       swiftSettings: swiftSettings),
+    .target(
+      name: "RBPLibrary",
+      dependencies: ["CRBPLibrary", "RBPKernels", "RBPCore", "RBPStore", "RBPTrain", "RBPAnalysis"],
+      path: "Sources/RBPLibrary",
+      swiftSettings: swiftSettings),
     .executableTarget(
       name: "rbp",
       dependencies: [
@@ -76,6 +84,10 @@ let package = Package(
     .target(
       name: "CRBPKernels",
       path: "Sources/CRBPKernels",
+      cSettings: [.treatAllWarnings(as: .error)]),
+    .target(
+      name: "CRBPLibrary",
+      path: "Sources/CRBPLibrary",
       cSettings: [.treatAllWarnings(as: .error)]),
     .target(
       name: "CRBPGuard",

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need when it is missing: the HDF5 C
 # library (Debian's libhdf5-dev, with pkg-config) and a Python virtual
-# environment in .venv with numpy, h5py and matplotlib. Safe to run again:
-# it only installs what is absent.
+# environment in .venv with numpy, h5py and matplotlib; then builds the C
+# library librbp (release) and installs the Python package `rbp` (python/)
+# into .venv in editable mode. Safe to run again: it only installs what is
+# absent, and the library build is incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +22,15 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy, h5py, matpl
   echo "setup: creating .venv with numpy, h5py, matplotlib" >&2
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check numpy h5py matplotlib
+fi
+
+if ! log="$(scripts/build-library.sh 2>&1)"; then
+  echo "$log" >&2
+  echo "setup: building librbp failed (scripts/build-library.sh)" >&2
+  exit 1
+fi
+if ! .venv/bin/python -c 'import rbp' 2>/dev/null; then
+  echo "setup: installing the rbp Python package (python/) into .venv, editable" >&2
+  .venv/bin/pip install -q --disable-pip-version-check --no-build-isolation -e python 2>/dev/null \
+    || .venv/bin/pip install -q --disable-pip-version-check -e python
 fi

@@ -221,8 +221,6 @@ extension Analysis {
 
 extension SteadyBatch<Double> {
   /// The same patterns in precision U.
-  @_specialize(exported: true, where U == Float)
-  @_specialize(exported: true, where U == Double)
   public func converted<U: KernelScalar>(to _: U.Type) throws -> SteadyBatch<U> {
     try SteadyBatch<U>(inputs: inputs.converted(to: U.self), targets: targets.converted(to: U.self),
                        mask: mask?.converted(to: U.self), initial: initial?.converted(to: U.self))
@@ -231,8 +229,6 @@ extension SteadyBatch<Double> {
 
 extension TrajectoryBatch<Double> {
   /// The same sequences in precision U.
-  @_specialize(exported: true, where U == Float)
-  @_specialize(exported: true, where U == Double)
   public func converted<U: KernelScalar>(to _: U.Type) throws -> TrajectoryBatch<U> {
     try TrajectoryBatch<U>(count: count, steps: steps, inputs: inputs.map { U($0) }, inputWidth: inputWidth,
                            targets: targets.map { U($0) }, outputWidth: outputWidth, mask: mask?.map { U($0) },

@@ -1,0 +1,106 @@
+// The caller's arrays of the C library (`rbp_array`: data, dtype, rank,
+// shape and byte strides, owned by the caller): checked against the shape
+// a call expects, read into f64 row-major arrays, and written back in the
+// caller's own dtype and strides. Nothing here keeps a caller's pointer.
+
+import CRBPLibrary
+import RBPCore
+
+/// One of the caller's arrays, with the name errors give it.
+struct CallerArray {
+  let array: rbp_array
+  let name: String
+
+  /// The array at `pointer`, checked: a known dtype, a rank of at most
+  /// RBP_MAX_RANK, sizes ≥ 0 and data unless it is empty.
+  init(_ pointer: UnsafePointer<rbp_array>?, name: String) throws {
+    guard let pointer else { throw RBPError.invalid("\(name): no array given") }
+    array = pointer.pointee
+    self.name = name
+    guard array.dtype == RBP_F32 || array.dtype == RBP_F64 else {
+      throw RBPError.invalid("\(name): dtype \(array.dtype) is neither float32 nor float64")
+    }
+    guard (0...Int32(RBP_MAX_RANK)).contains(array.rank) else {
+      throw RBPError.invalid("\(name): rank \(array.rank), at most \(RBP_MAX_RANK) is supported")
+    }
+    guard shape.allSatisfy({ $0 >= 0 }) else { throw RBPError.invalid("\(name): shape \(shape) has a negative size") }
+    guard array.data != nil || count == 0 else { throw RBPError.invalid("\(name): no data") }
+  }
+
+  /// An optional array: nil for a null pointer.
+  static func optional(_ pointer: UnsafePointer<rbp_array>?, name: String) throws -> CallerArray? {
+    guard pointer != nil else { return nil }
+    return try CallerArray(pointer, name: name)
+  }
+
+  var shape: [Int] {
+    withUnsafeBytes(of: array.shape) { Array($0.bindMemory(to: Int64.self).prefix(Int(array.rank)).map { Int($0) }) }
+  }
+  var strides: [Int] {
+    withUnsafeBytes(of: array.strides) { Array($0.bindMemory(to: Int64.self).prefix(Int(array.rank)).map { Int($0) }) }
+  }
+  var count: Int { shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 } }
+  var isDouble: Bool { array.dtype == RBP_F64 }
+
+  /// Throws unless the shape is `expected`, where nil stands for any size.
+  /// `what` describes the shape in words, "(P, N)".
+  @discardableResult
+  func expect(_ expected: [Int?], _ what: String) throws -> [Int] {
+    let s = shape
+    guard s.count == expected.count, zip(s, expected).allSatisfy({ $1 == nil || $0 == $1 }) else {
+      let wanted = "(" + expected.map { $0.map(String.init) ?? "·" }.joined(separator: ", ") + ")"
+      throw RBPError.invalid("\(name): shape (\(s.map(String.init).joined(separator: ", "))), expected \(what) = \(wanted)")
+    }
+    return s
+  }
+
+  /// Byte offset of the element at flat row-major index `i`.
+  @inline(__always)
+  private func offset(_ i: Int, _ shape: [Int], _ strides: [Int]) -> Int {
+    var rest = i, bytes = 0
+    for d in stride(from: shape.count - 1, through: 0, by: -1) {
+      let (q, r) = rest.quotientAndRemainder(dividingBy: shape[d])
+      bytes += r * strides[d]
+      rest = q
+    }
+    return bytes
+  }
+
+  /// Whether the elements lie one after another in row-major order.
+  private var isContiguous: Bool {
+    var expected = isDouble ? 8 : 4
+    for (size, stride) in zip(shape, strides).reversed() {
+      if size > 1 && stride != expected { return false }
+      expected *= size
+    }
+    return true
+  }
+
+  /// The values, row-major, as f64 (exact for either dtype).
+  func values() -> [Double] {
+    let n = count
+    guard n > 0, let data = array.data else { return [] }
+    if isContiguous {
+      return isDouble ? Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Double.self), count: n))
+        : UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: n).map(Double.init)
+    }
+    let (s, st) = (shape, strides)
+    return (0..<n).map { i in
+      let p = data + offset(i, s, st)
+      return isDouble ? p.load(as: Double.self) : Double(p.load(as: Float.self))
+    }
+  }
+
+  /// Writes `values` (row-major, as many as the array holds) in the
+  /// array's dtype and strides.
+  func write(_ values: [Double]) {
+    precondition(values.count == count, "\(name): \(values.count) values for shape \(shape)")
+    guard let data = array.data else { return }
+    let (s, st) = (shape, strides)
+    let contiguous = isContiguous
+    for (i, v) in values.enumerated() {
+      let p = data + (contiguous ? i * (isDouble ? 8 : 4) : offset(i, s, st))
+      if isDouble { p.storeBytes(of: v, as: Double.self) } else { p.storeBytes(of: Float(v), as: Float.self) }
+    }
+  }
+}
