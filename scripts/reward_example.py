@@ -7,22 +7,28 @@ mutually orthogonal, each with squared norm `norm2`,
 
     R = -sum_{p<q} (x_p . x_q)^2 - 1/2 sum_p (|x_p|^2 - norm2)^2
 
-over all N units. Each iteration is the loop of SPEC section 1.4:
+over all N units. Each iteration is the loop of SPEC section 1.4, in
+process through the rbp Python package:
 
-    rbp states   -> x                         (forward pass only)
-    numpy        -> c = dR/dx                 (the cotangent)
-    rbp grad --cotangent c.h5 -> dR/dW, dR/db, dR/dU
-    numpy        -> Adam ascent step on the checkpoint's /params
+    net = rbp.Steady(W, b, U)
+    x = net.states(inputs)                    -> x  (forward pass only)
+    numpy                                     -> c = dR/dx (the cotangent)
+    g = net.grad(inputs, cotangent=c)         -> dR/dW, dR/db, dR/dU
+    numpy                                     -> Adam ascent step
 
-The checkpoint is written with h5py (SPEC section 2: any tool may write one).
-Writes the reward per iteration to OUT/reward.csv and its plot to
-OUT/reward.png; exits non-zero if the reward did not grow.
+`--route files` runs the same loop through files and processes instead
+(`rbp states`, `rbp grad --cotangent`, a checkpoint written with h5py), the
+route for languages without the library; both routes give the same
+numbers. Writes the reward per iteration to OUT/reward.csv and its plot to
+OUT/reward.png (with matplotlib); prints the time per iteration; exits
+non-zero if the reward did not grow.
 """
 
 import argparse
 import os
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -51,13 +57,15 @@ def write_checkpoint(path, params, n, i, o):
             f["params/" + name] = value
 
 
-def rbp(binary, *args):
+def run_rbp(binary, *args):
     subprocess.run([binary, *args], check=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rbp", default=".build/release/rbp", help="the rbp binary")
+    ap.add_argument("--route", choices=["process", "files"], default="process",
+                    help="the rbp Python package in process (default), or the rbp binary through files")
+    ap.add_argument("--rbp", default=".build/release/rbp", help="the rbp binary (--route files)")
     ap.add_argument("--data", default="datasets/xor.h5", help="a steady dataset: its inputs are the patterns")
     ap.add_argument("--out", default="out/reward", help="output folder")
     ap.add_argument("--units", type=int, default=8)
@@ -69,7 +77,8 @@ def main():
 
     os.makedirs(a.out, exist_ok=True)
     with h5py.File(a.data) as f:
-        inputs = f["inputs"].shape[1]
+        data_inputs = f["inputs"][()]
+        inputs = data_inputs.shape[1]
         outputs = f["targets"].shape[1]
     n = a.units
     rng = np.random.default_rng(a.seed)
@@ -77,45 +86,66 @@ def main():
     first, second = {k: np.zeros_like(v) for k, v in params.items()}, {k: np.zeros_like(v) for k, v in params.items()}
     ck, states, cot, grad = (os.path.join(a.out, name) for name in ("checkpoint.h5", "states.h5", "c.h5", "g.h5"))
 
-    rewards = []
-    for step in range(1, a.iterations + 1):
+    def gradient_in_process():
+        net = rbp.Steady(params["W"], params["b"], params["U"], outputs=outputs)
+        x = net.states(data_inputs)
+        r, c = reward_and_cotangent(x, a.norm2)
+        g = net.grad(data_inputs, cotangent=c)
+        return r, g
+
+    def gradient_through_files():
         write_checkpoint(ck, params, n, inputs, outputs)
-        rbp(a.rbp, "states", "--checkpoint", ck, "--data", a.data, "--out", states)
+        run_rbp(a.rbp, "states", "--checkpoint", ck, "--data", a.data, "--out", states)
         with h5py.File(states) as f:
             x = f["states"][:]
         r, c = reward_and_cotangent(x, a.norm2)
-        rewards.append(float(r))
         with h5py.File(cot, "w") as f:
             f["dstates"] = c
-        rbp(a.rbp, "grad", "--checkpoint", ck, "--data", a.data, "--cotangent", cot, "--out", grad)
+        run_rbp(a.rbp, "grad", "--checkpoint", ck, "--data", a.data, "--cotangent", cot, "--out", grad)
         with h5py.File(grad) as f:
             g = {k: f["grad/" + k][:] for k in params}
+        for path in (states, cot, grad):
+            os.remove(path)
+        return r, g
+
+    if a.route == "process":
+        import rbp                                   # loads librbp once, before the clock starts
+    gradient = gradient_in_process if a.route == "process" else gradient_through_files
+    rewards = []
+    start = time.perf_counter()
+    for step in range(1, a.iterations + 1):
+        r, g = gradient()
+        rewards.append(float(r))
         for k in params:                             # Adam, ascending R
             first[k] = 0.9 * first[k] + 0.1 * g[k]
             second[k] = 0.999 * second[k] + 0.001 * g[k] ** 2
             m = first[k] / (1 - 0.9 ** step)
             v = second[k] / (1 - 0.999 ** step)
             params[k] = params[k] + a.lr * m / (np.sqrt(v) + 1e-8)
-        for path in (states, cot, grad):
-            os.remove(path)
         if step == 1 or step % 10 == 0:
             print(f"iteration {step:4d}  reward {r:.6f}", flush=True)
+    elapsed = time.perf_counter() - start
 
     write_checkpoint(ck, params, n, inputs, outputs)
     with open(os.path.join(a.out, "reward.csv"), "w") as f:
         f.write("iteration,reward\n")
         f.writelines(f"{i + 1},{r!r}\n" for i, r in enumerate(rewards))
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(range(1, len(rewards) + 1), rewards)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("reward R")
-    ax.set_title("orthogonal fixed points: rbp grad --cotangent")
-    fig.tight_layout()
-    fig.savefig(os.path.join(a.out, "reward.png"), dpi=120)
-    print(f"reward {rewards[0]:.6f} -> {rewards[-1]:.6f}; {os.path.join(a.out, 'reward.png')}")
+    print(f"{a.route}: {len(rewards)} iterations in {elapsed:.3f} s, {1e3 * elapsed / len(rewards):.3f} ms each")
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"reward {rewards[0]:.6f} -> {rewards[-1]:.6f} (no matplotlib: no figure)")
+    else:
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot(range(1, len(rewards) + 1), rewards)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("reward R")
+        ax.set_title("orthogonal fixed points: net.grad(cotangent=dR/dx)")
+        fig.tight_layout()
+        fig.savefig(os.path.join(a.out, "reward.png"), dpi=120)
+        print(f"reward {rewards[0]:.6f} -> {rewards[-1]:.6f}; {os.path.join(a.out, 'reward.png')}")
     if not rewards[-1] > rewards[0]:
         sys.exit("the reward did not grow")
 

@@ -243,19 +243,25 @@ struct CotangentCLITests {
     }
   }
 
-  /// The worked example of the README, a few iterations: numpy's reward
-  /// grows through rbp states and rbp grad --cotangent.
-  @Test func numpyRewardExampleRuns() throws {
+  /// The worked example, a few iterations, both ways: in process through
+  /// the rbp Python package (librbp, as scripts/setup.sh installs it into
+  /// .venv) and through files and the rbp binary. numpy's reward grows, and
+  /// the two routes give the same rewards to the last digit.
+  @Test func numpyRewardExampleRunsInProcessAndThroughFiles() throws {
     let python = try requirePython()
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let r = try runTool(python, [repositoryRoot + "/scripts/reward_example.py", "--rbp", rbpBinary, "--data", shipped("xor"),
-                                 "--out", dir, "--iterations", "12"])
-    #expect(r.status == 0, "\(r.err)")
-    let csv = try String(contentsOfFile: dir + "/reward.csv", encoding: .utf8).split(separator: "\n").dropFirst()
-    let rewards = csv.compactMap { $0.split(separator: ",").last.flatMap { Double(String($0)) } }
-    #expect(rewards.count == 12 && rewards.last! > rewards.first!, "\(rewards)")
-    #expect(FileManager.default.fileExists(atPath: dir + "/reward.png"))
+    var curves: [[Substring]] = []
+    for route in ["process", "files"] {
+      let r = try runTool(python, [repositoryRoot + "/scripts/reward_example.py", "--route", route, "--rbp", rbpBinary,
+                                   "--data", shipped("xor"), "--out", dir + "/" + route, "--iterations", "12"])
+      #expect(r.status == 0, "\(route): \(r.err)")
+      let csv = try String(contentsOfFile: dir + "/\(route)/reward.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+      let rewards = csv.compactMap { $0.split(separator: ",").last.flatMap { Double(String($0)) } }
+      #expect(rewards.count == 12 && rewards.last! > rewards.first!, "\(route): \(rewards)")
+      curves.append(Array(csv))
+    }
+    #expect(curves[0] == curves[1], "the routes differ: \(curves)")
   }
 
   @Test func badCotangentFilesAreOneLineErrorsWithNoOutput() throws {
