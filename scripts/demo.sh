@@ -2,8 +2,9 @@
 # The main command: installs what is missing, builds in release mode, trains
 # a steady-state network by recurrent backpropagation on `patterns` (pattern
 # completion), a trajectory network by BPTT on `figure8`, and a steady
-# network on a reward written in numpy (scripts/reward_example.py), prints
-# the results and writes the figures to out/demo/.
+# network on a reward written in numpy, in process through the Python
+# package (scripts/reward_example.py), prints the results and writes the
+# figures to out/demo/ (python -m rbp.plot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -25,17 +26,18 @@ echo "== figure8: trajectories, backpropagation through time"
 "$rbp" eval --checkpoint "$out/figure8/checkpoint.h5" --data datasets/figure8.h5
 "$rbp" grad --checkpoint "$out/figure8/checkpoint.h5" --data datasets/figure8.h5 --out "$out/figure8/gradients.h5"
 
-echo "== any reward: numpy computes ∂R/∂x, rbp grad --cotangent returns ∂R/∂θ"
-"$py" scripts/reward_example.py --rbp "$rbp" --out "$out/reward"
+echo "== any reward: numpy computes ∂R/∂x, net.grad(cotangent=...) returns ∂R/∂θ, in process"
+"$py" scripts/reward_example.py --out "$out/reward"
 
 echo "== a small sweep: learning rate × seed on xor"
 "$rbp" sweep scripts/example_sweep.json --out "$out/sweep" --jobs 2 --quiet
 "$rbp" sweep merge "$out/sweep"
 
-"$py" scripts/plot_history.py "$out/patterns/checkpoint.h5" --out "$out/patterns-history.png" --title "patterns (RBP)"
-"$py" scripts/plot_history.py "$out/figure8/checkpoint.h5" --out "$out/figure8-history.png" --title "figure8 (BPTT)"
-"$py" scripts/plot_trajectory.py --gradients "$out/figure8/gradients.h5" --data datasets/figure8.h5 --out "$out/figure8.png"
-"$rbp" sweep export "$out/sweep" --csv --out "$out/sweep/runs.csv"
-"$py" scripts/plot_sweep.py "$out/sweep/runs.csv" --param lr --out "$out/sweep-lr.png"
+plot="$py -m rbp.plot"
+$plot history "$out/patterns" --out "$out/patterns-history.png" --title "patterns (RBP)" >/dev/null
+$plot fixed-points "$out/patterns/fixed-points.h5" --out "$out/patterns-fixed-points.png" >/dev/null
+$plot history "$out/figure8" --out "$out/figure8-history.png" --title "figure8 (BPTT)" >/dev/null
+$plot trajectory "$out/figure8/gradients.h5" --data datasets/figure8.h5 --out "$out/figure8.png" >/dev/null
+$plot sweep "$out/sweep" --x lr --y final_val_loss --hue seed --out "$out/sweep-lr.png" >/dev/null
 cp "$out/reward/reward.png" "$out/reward.png"
 echo "figures: $(ls "$out"/*.png | tr '\n' ' ')"
