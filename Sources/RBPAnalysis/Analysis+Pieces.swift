@@ -36,7 +36,7 @@ extension Analysis {
         let indices = Array(first..<min(first + piece, b.count))
         let part = try b.subset(indices).converted(to: T.self)
         let objective = try given.map {
-          try CotangentObjective(try $0(first, indices.count).map { T($0) }, count: indices.count, steps: b.steps,
+          try CotangentObjective(convertedArray(try $0(first, indices.count), to: T.self), count: indices.count, steps: b.steps,
                                  units: n, mean: false)
         }
         let g = try net.gradient(batch: part, mode: mode, objective: objective)

@@ -105,13 +105,13 @@ extension Analysis {
     case .steady(let b):
       let net = try checkpoint.steadyNetwork(T.self)
       let r = try net.evaluate(batch: try b.converted(to: T.self), settings: plan.steady, allowingUnsettled: true)
-      return StatesResult(states: r.states.elements.map(Double.init), shape: [b.count, net.shape.units], loss: r.loss,
+      return StatesResult(states: convertedArray(r.states.elements, to: Double.self), shape: [b.count, net.shape.units], loss: r.loss,
                           settled: r.diagnostics.status.map { $0 == .converged })
     case .trajectory(let b):
       let net = try checkpoint.trajectoryNetwork(T.self)
       let r = try net.run(try b.converted(to: T.self))
       let n = net.shape.units
-      return StatesResult(states: sequenceMajor(r.states.map(Double.init), blocks: b.steps + 1, count: b.count, width: n),
+      return StatesResult(states: sequenceMajor(convertedArray(r.states, to: Double.self), blocks: b.steps + 1, count: b.count, width: n),
                           shape: [b.count, b.steps + 1, n], loss: r.loss, settled: nil)
     }
   }
@@ -131,9 +131,9 @@ extension Analysis {
   {
     let n = checkpoint.shape.units
     switch data {
-    case .steady(let b): return try CotangentObjective(c.map { T($0) }, count: b.count, units: n, mean: mean)
+    case .steady(let b): return try CotangentObjective(convertedArray(c, to: T.self), count: b.count, units: n, mean: mean)
     case .trajectory(let b):
-      return try CotangentObjective(c.map { T($0) }, count: b.count, steps: b.steps, units: n, mean: mean)
+      return try CotangentObjective(convertedArray(c, to: T.self), count: b.count, steps: b.steps, units: n, mean: mean)
     }
   }
 
@@ -230,8 +230,8 @@ extension SteadyBatch<Double> {
 extension TrajectoryBatch<Double> {
   /// The same sequences in precision U.
   public func converted<U: KernelScalar>(to _: U.Type) throws -> TrajectoryBatch<U> {
-    try TrajectoryBatch<U>(count: count, steps: steps, inputs: inputs.map { U($0) }, inputWidth: inputWidth,
-                           targets: targets.map { U($0) }, outputWidth: outputWidth, mask: mask?.map { U($0) },
+    try TrajectoryBatch<U>(count: count, steps: steps, inputs: convertedArray(inputs, to: U.self), inputWidth: inputWidth,
+                           targets: convertedArray(targets, to: U.self), outputWidth: outputWidth, mask: mask.map { convertedArray($0, to: U.self) },
                            initial: initial?.converted(to: U.self))
   }
 }

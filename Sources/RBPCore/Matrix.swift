@@ -90,7 +90,7 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
 
   /// The same elements in the other precision.
   public func converted<U: KernelScalar>(to: U.Type) -> Matrix<U> {
-    Matrix<U>(rows: rows, cols: cols, elements: elements.map { U($0) })
+    Matrix<U>(rows: rows, cols: cols, elements: convertedArray(elements, to: U.self))
   }
 
   /// The elements' address for the duration of `body`. An empty matrix

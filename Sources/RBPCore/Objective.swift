@@ -207,6 +207,8 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
   ///   - cotangent: steady P×N; trajectory P×T×N for t = 1…T, sequence-major.
   ///   - steps: 1 for steady states, else T.
   ///   - mean: whether R is the mean over the patterns (scales ∂R/∂θ by 1/P).
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   public init(_ cotangent: [T], count: Int, steps: Int = 1, units: Int, goal: ObjectiveGoal = .maximize,
               mean: Bool = false) throws {
     guard count >= 1, steps >= 1, units >= 1, cotangent.count == count * steps * units else {
@@ -233,6 +235,8 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
                             units: units, goal: goal, mean: meanOverPatterns)
   }
 
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   public func value(_ block: StateBlock<T>) -> Double {
     precondition(block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)")
     var total = 0.0
@@ -243,6 +247,8 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
     return total
   }
 
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   public func addGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) {
     precondition(block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)")
     cotangent.withUnsafeBufferPointer { c in

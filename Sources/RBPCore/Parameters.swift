@@ -182,7 +182,7 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
 
   /// The same values in the other precision.
   public func converted<U: KernelScalar>(to: U.Type) -> Parameters<U> {
-    Parameters<U>(layout: layout, values: values.map { U($0) })
+    Parameters<U>(layout: layout, values: convertedArray(values, to: U.self))
   }
 
   /// The default `gain` of `random`, the one default for the library and

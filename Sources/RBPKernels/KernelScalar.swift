@@ -324,3 +324,30 @@ extension Double: KernelScalar {
     kernels.kernels.pointee.fma_loop_f64(iterations, seed)
   }
 }
+
+/// `a` in precision U: f32 ↔ f64 in one tight loop (f64 → f32 rounds to
+/// nearest, f32 → f64 is exact), a copy when the precisions agree. Generic
+/// code that writes `a.map { U($0) }` goes through the runtime's dynamic
+/// casts for every element when it is not specialised; this never does.
+@inlinable
+public func convertedArray<T: KernelScalar, U: KernelScalar>(_ a: [T], to _: U.Type) -> [U] {
+  if T.self == U.self { return unsafeBitCast(a, to: [U].self) }
+  let n = a.count
+  return a.withUnsafeBufferPointer { from in
+    [U](unsafeUninitializedCapacity: n) { to, initialized in
+      let source = UnsafeRawPointer(from.baseAddress), target = UnsafeMutableRawPointer(to.baseAddress)
+      if let source, let target {
+        if T.self == Double.self && U.self == Float.self {
+          let d = source.assumingMemoryBound(to: Double.self), f = target.assumingMemoryBound(to: Float.self)
+          for i in 0..<n { f[i] = Float(d[i]) }
+        } else if T.self == Float.self && U.self == Double.self {
+          let f = source.assumingMemoryBound(to: Float.self), d = target.assumingMemoryBound(to: Double.self)
+          for i in 0..<n { d[i] = Double(f[i]) }
+        } else {
+          for i in 0..<n { (to.baseAddress! + i).initialize(to: U(from[i])) }
+        }
+      }
+      initialized = n
+    }
+  }
+}

@@ -26,11 +26,11 @@ extension NetworkHandle {
       try targets?.expect([p, o], "(P, O)")
       try mask?.expect([p, o], "(P, O)")
       try initial?.expect([p, n], "(P, N)")
-      try checkFinite(inputs, targets, mask, initial)
-      return .steady(try SteadyBatch(inputs: Matrix(rows: p, cols: i, elements: inputs.values()),
-                                     targets: Matrix(rows: p, cols: o, elements: targets?.values() ?? .init(repeating: 0, count: p * o)),
-                                     mask: try mask.map { Matrix(rows: p, cols: o, elements: try checkedMask($0)) },
-                                     initial: initial.map { Matrix(rows: p, cols: n, elements: $0.values()) }))
+      return .steady(try SteadyBatch(
+        inputs: Matrix(rows: p, cols: i, elements: try inputs.finiteValues()),
+        targets: Matrix(rows: p, cols: o, elements: try targets?.finiteValues() ?? .init(repeating: 0, count: p * o)),
+        mask: try mask.map { Matrix(rows: p, cols: o, elements: try checkedMask($0)) },
+        initial: try initial.map { Matrix(rows: p, cols: n, elements: try $0.finiteValues()) }))
     case .trajectory:
       let s = try inputs.expect([nil, nil, i], "(P, T, I)")
       let (p, t) = (s[0], s[1])
@@ -38,26 +38,16 @@ extension NetworkHandle {
       try targets?.expect([p, t, o], "(P, T, O)")
       try mask?.expect([p, t, o], "(P, T, O)")
       try initial?.expect([p, n], "(P, N)")
-      try checkFinite(inputs, targets, mask, initial)
-      return .trajectory(try TrajectoryBatch(count: p, steps: t, inputs: inputs.values(), inputWidth: i,
-                                             targets: targets?.values() ?? .init(repeating: 0, count: p * t * o),
-                                             outputWidth: o, mask: try mask.map(checkedMask),
-                                             initial: initial.map { Matrix(rows: p, cols: n, elements: $0.values()) }))
-    }
-  }
-
-  /// Throws naming the array and position of a NaN or an infinity.
-  func checkFinite(_ arrays: CallerArray?...) throws {
-    for case let a? in arrays {
-      let v = a.values()
-      if let bad = v.firstIndex(where: { !$0.isFinite }) {
-        throw RBPError.invalid("\(a.name): holds a non-finite value (\(v[bad])) at flat index \(bad)")
-      }
+      return .trajectory(try TrajectoryBatch(
+        count: p, steps: t, inputs: try inputs.finiteValues(), inputWidth: i,
+        targets: try targets?.finiteValues() ?? .init(repeating: 0, count: p * t * o), outputWidth: o,
+        mask: try mask.map(checkedMask),
+        initial: try initial.map { Matrix(rows: p, cols: n, elements: try $0.finiteValues()) }))
     }
   }
 
   func checkedMask(_ mask: CallerArray) throws -> [Double] {
-    let v = mask.values()
+    let v = try mask.finiteValues()
     if let bad = v.firstIndex(where: { $0 < 0 }) {
       throw RBPError.invalid("mask: holds \(v[bad]) at flat index \(bad); mask values must be >= 0")
     }
@@ -112,7 +102,7 @@ public func rbpGrad(
     let cotangentShape = h.analysis.cotangentShape(data)
     let steady = data.kind == .steady
     try c?.expect(cotangentShape, steady ? "(P, N)" : "(P, T, N)")
-    if let c { try h.checkFinite(c) }
+    let cValues = try c?.finiteValues()
     // Every wanted output, checked before the work.
     let layout = h.checkpoint.parameters.layout, (n, i) = (h.units, layout.shape.inputs)
     var outputs: [(CallerArray, Range<Int>)] = []
@@ -140,7 +130,6 @@ public func rbpGrad(
     }
     let states = try wanted(g.states, "states")
     try states?.expect(h.statesShape(data), steady ? "(P, N)" : "(P, T+1, N)")
-    let cValues = c?.values()
     let r = h.double ? try h.analysis.gradient(data, cotangent: cValues, mean: mean != 0, as: Double.self)
       : try h.analysis.gradient(data, cotangent: cValues, mean: mean != 0, as: Float.self)
     for (array, range) in outputs { array.write(Array(r.gradient.values[range])) }
@@ -171,8 +160,7 @@ public func rbpInvert(_ net: OpaquePointer?, _ states: UnsafePointer<rbp_array>?
       guard shape[1] >= 2 else { throw RBPError.invalid("states: T+1 = \(shape[1]) steps, a trajectory needs T >= 1") }
       try out.expect([shape[0], shape[1] - 1, n], "(P, T, N)")
     }
-    try h.checkFinite(x)
-    let r = try h.analysis.drives(forStates: x.values(), shape: shape, source: "states")
+    let r = try h.analysis.drives(forStates: try x.finiteValues(), shape: shape, source: "states")
     out.write(r.drive)
   }
 }

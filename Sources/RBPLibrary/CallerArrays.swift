@@ -5,18 +5,25 @@
 
 import CRBPLibrary
 import RBPCore
+import RBPKernels
 
 /// One of the caller's arrays, with the name errors give it.
 struct CallerArray {
   let array: rbp_array
   let name: String
+  let shape: [Int]
+  let strides: [Int]
 
   /// The array at `pointer`, checked: a known dtype, a rank of at most
   /// RBP_MAX_RANK, sizes ≥ 0 and data unless it is empty.
   init(_ pointer: UnsafePointer<rbp_array>?, name: String) throws {
     guard let pointer else { throw RBPError.invalid("\(name): no array given") }
-    array = pointer.pointee
+    let array = pointer.pointee
+    self.array = array
     self.name = name
+    let rank = Int(min(max(array.rank, 0), Int32(RBP_MAX_RANK)))
+    shape = withUnsafeBytes(of: array.shape) { Array($0.bindMemory(to: Int64.self).prefix(rank).map { Int($0) }) }
+    strides = withUnsafeBytes(of: array.strides) { Array($0.bindMemory(to: Int64.self).prefix(rank).map { Int($0) }) }
     guard array.dtype == RBP_F32 || array.dtype == RBP_F64 else {
       throw RBPError.invalid("\(name): dtype \(array.dtype) is neither float32 nor float64")
     }
@@ -33,12 +40,6 @@ struct CallerArray {
     return try CallerArray(pointer, name: name)
   }
 
-  var shape: [Int] {
-    withUnsafeBytes(of: array.shape) { Array($0.bindMemory(to: Int64.self).prefix(Int(array.rank)).map { Int($0) }) }
-  }
-  var strides: [Int] {
-    withUnsafeBytes(of: array.strides) { Array($0.bindMemory(to: Int64.self).prefix(Int(array.rank)).map { Int($0) }) }
-  }
   var count: Int { shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 } }
   var isDouble: Bool { array.dtype == RBP_F64 }
 
@@ -76,13 +77,29 @@ struct CallerArray {
     return true
   }
 
+  /// The values, row-major, as f64 (exact for either dtype); throws
+  /// naming the first NaN or infinity.
+  func finiteValues() throws -> [Double] {
+    let v = values()
+    let finite = v.withUnsafeBufferPointer { p in
+      var all = true
+      for x in p { all = all && x.isFinite }
+      return all
+    }
+    if !finite, let bad = v.indices.first(where: { !v[$0].isFinite }) {
+      throw RBPError.invalid("\(name): holds a non-finite value (\(v[bad])) at flat index \(bad)")
+    }
+    return v
+  }
+
   /// The values, row-major, as f64 (exact for either dtype).
   func values() -> [Double] {
     let n = count
     guard n > 0, let data = array.data else { return [] }
     if isContiguous {
       return isDouble ? Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Double.self), count: n))
-        : UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: n).map(Double.init)
+        : convertedArray(Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: n)),
+                         to: Double.self)
     }
     let (s, st) = (shape, strides)
     return (0..<n).map { i in
@@ -95,11 +112,18 @@ struct CallerArray {
   /// array's dtype and strides.
   func write(_ values: [Double]) {
     precondition(values.count == count, "\(name): \(values.count) values for shape \(shape)")
-    guard let data = array.data else { return }
+    guard let data = array.data, !values.isEmpty else { return }
+    if isContiguous {
+      if isDouble {
+        values.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+      } else {
+        convertedArray(values, to: Float.self).withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+      }
+      return
+    }
     let (s, st) = (shape, strides)
-    let contiguous = isContiguous
     for (i, v) in values.enumerated() {
-      let p = data + (contiguous ? i * (isDouble ? 8 : 4) : offset(i, s, st))
+      let p = data + offset(i, s, st)
       if isDouble { p.storeBytes(of: v, as: Double.self) } else { p.storeBytes(of: Float(v), as: Float.self) }
     }
   }

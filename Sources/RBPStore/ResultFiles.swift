@@ -49,8 +49,8 @@ public struct GradientsRecord: Sendable {
   @_specialize(exported: true, where T == Double)
   public init<T: KernelScalar>(_ g: SteadyGradient<T>) {
     self.init(loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .steady,
-              states: g.states.elements.map(Double.init), statesShape: [g.states.rows, g.states.cols],
-              adjoint: g.adjoints.elements.map(Double.init), adjointShape: [g.adjoints.rows, g.adjoints.cols])
+              states: convertedArray(g.states.elements, to: Double.self), statesShape: [g.states.rows, g.states.cols],
+              adjoint: convertedArray(g.adjoints.elements, to: Double.self), adjointShape: [g.adjoints.rows, g.adjoints.cols])
     settled = g.settled.isEmpty ? nil : g.settled
   }
 
@@ -63,9 +63,9 @@ public struct GradientsRecord: Sendable {
       throw RBPError.invalid("the gradients file needs the states: use full or truncated BPTT")
     }
     self.init(loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .trajectory,
-              states: sequenceMajor(states.map(Double.init), blocks: steps + 1, count: count, width: units),
+              states: sequenceMajor(convertedArray(states, to: Double.self), blocks: steps + 1, count: count, width: units),
               statesShape: [count, steps + 1, units],
-              adjoint: sequenceMajor(g.adjoints.map(Double.init), blocks: steps, count: count, width: units),
+              adjoint: sequenceMajor(convertedArray(g.adjoints, to: Double.self), blocks: steps, count: count, width: units),
               adjointShape: [count, steps, units])
   }
 }

@@ -11,7 +11,7 @@ import RBPKernels
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure kernel throughput.",
-    subcommands: [Kernels.self, Workloads.self])
+    subcommands: [Kernels.self, Workloads.self, BenchGrad.self])
 
   struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -53,7 +53,7 @@ class Gradients(ctypes.Structure):
         ("x0", Array),
         ("drive", Array),
         ("states", Array),
-        ("settled", ctypes.POINTER(ctypes.c_int8)),
+        ("settled", ctypes.c_void_p),      # int8_t *
         ("loss", ctypes.c_double),
         ("unsettled", ctypes.c_int64),
     ]
@@ -100,7 +100,7 @@ for name, result, args in [
     ("rbp_info_get", _int, [_handle, ctypes.POINTER(Info)]),
     ("rbp_parameters", _int, [_handle, _array_p, _array_p, _array_p, _array_p]),
     ("rbp_save", _int, [_handle, _str]),
-    ("rbp_states", _int, [_handle, _array_p, _array_p, _array_p, ctypes.POINTER(ctypes.c_int8)]),
+    ("rbp_states", _int, [_handle, _array_p, _array_p, _array_p, ctypes.c_void_p]),
     ("rbp_grad", _int, [_handle, _array_p, _array_p, _array_p, _array_p, _array_p, _int,
                         ctypes.POINTER(Gradients)]),
     ("rbp_invert", _int, [_handle, _array_p, _array_p]),

@@ -25,33 +25,79 @@ def _precision(dtype, default=np.float64):
     return d
 
 
-def _described(a, name, dtype):
-    """An rbp.h array describing `a`, and the numpy array it points into.
+def _as_array(a, name, dtype):
+    """`a` as a numpy array the library reads: float32 and float64 arrays
+    as they are, whatever their strides (the library reads them through
+    their strides); other real numbers converted to `dtype`."""
+    if isinstance(a, np.ndarray) and a.dtype in _DTYPES:
+        return a
+    kind = getattr(getattr(a, "dtype", None), "kind", None) or np.asarray(a).dtype.kind
+    if kind not in "biuf":
+        raise Error(f"{name}: holds {np.asarray(a).dtype} values, expected real numbers (float32 or float64)")
+    try:
+        return np.asarray(a, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise Error(f"{name}: cannot be read as an array of numbers ({e})") from None
 
-    float32 and float64 arrays pass as they are, whatever their strides
-    (the library reads them through their strides); anything else is
-    converted to `dtype` first.
-    """
+
+def _address(a):
+    """The address of the first element of `a`."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))    # the fast way: writable, contiguous
+    except (TypeError, ValueError, BufferError):
+        return a.ctypes.data
+
+
+def _fill(d, a, name):
+    """Describes the float32/float64 array `a` in the rbp.h array `d`."""
+    n = a.ndim
+    if n > _lib.MAX_RANK:
+        raise Error(f"{name}: rank {n}, at most {_lib.MAX_RANK} is supported")
+    d.data = _address(a) if a.size else None
+    d.dtype = _DTYPES[a.dtype]
+    d.rank = n
+    d.shape[:n] = a.shape
+    d.strides[:n] = a.strides
+    return d
+
+
+def _described(a, name, dtype):
+    """An rbp.h array describing `a` (converted as `_as_array` does), and
+    the numpy array it points into; (None, None) for None."""
     if a is None:
         return None, None
-    if not (isinstance(a, np.ndarray) and a.dtype in _DTYPES):
-        kind = getattr(getattr(a, "dtype", None), "kind", None) or np.asarray(a).dtype.kind
-        if kind not in "biuf":
-            raise Error(f"{name}: holds {np.asarray(a).dtype} values, expected real numbers (float32 or float64)")
-        try:
-            a = np.asarray(a, dtype=dtype)
-        except (TypeError, ValueError) as e:
-            raise Error(f"{name}: cannot be read as an array of numbers ({e})") from None
-    if a.ndim > _lib.MAX_RANK:
-        raise Error(f"{name}: rank {a.ndim}, at most {_lib.MAX_RANK} is supported")
-    d = _lib.Array()
-    d.data = a.ctypes.data if a.size else None
-    d.dtype = _DTYPES[a.dtype]
-    d.rank = a.ndim
-    for k in range(a.ndim):
-        d.shape[k] = a.shape[k]
-        d.strides[k] = a.strides[k]
-    return d, a
+    a = _as_array(a, name, dtype)
+    return _fill(_lib.Array(), a, name), a
+
+
+class _Layout:
+    """Where the outputs of one call go: every array in one allocation
+    (floats first, then the settled flags), and an rbp.h struct template
+    with their shapes and strides, so that a call only sets data pointers."""
+
+    def __init__(self, dtype, arrays, flags, template=None):
+        self.dtype, self.item = dtype, dtype.itemsize
+        self.arrays, offset = [], 0
+        for name, shape in arrays:
+            size = int(np.prod(shape, dtype=np.int64))
+            self.arrays.append((name, shape, offset, size))
+            offset += size * self.item
+        self.flags_at, self.flags = offset, flags
+        self.bytes = offset + flags
+        self.template = template
+        if template is not None:
+            for name, shape, at, size in self.arrays:
+                probe = np.ndarray(shape, dtype)                       # C-contiguous strides
+                _fill(getattr(template, name), probe, name)
+                getattr(template, name).data = None
+
+    def allocate(self):
+        buffer = np.empty(max(self.bytes, 1), np.uint8)
+        return buffer, _address(buffer)
+
+    def views(self, buffer):
+        out = {name: np.ndarray(shape, self.dtype, buffer, at) for name, shape, at, _ in self.arrays}
+        return out
 
 
 def _pointer(d):
@@ -114,30 +160,57 @@ class Network:
 
     # Computations
 
-    def _patterns(self, inputs, initial, name="inputs"):
+    def _inputs(self, inputs):
         if inputs is None:
-            raise Error(f"{name}: not given")
-        return _described(inputs, name, self.dtype), _described(initial, "initial", self.dtype)
+            raise Error("inputs: not given")
+        inputs = _as_array(inputs, "inputs", self.dtype)
+        if inputs.ndim != (2 if self.model == "steady" else 3):
+            raise Error(f"inputs: rank {inputs.ndim}, expected "
+                        + ("(P, I)" if self.model == "steady" else "(P, T, I)"))
+        return inputs
 
-    def _states_shape(self, inputs):
-        if self.model == "steady":
-            return (inputs.shape[0], self.units)
-        return (inputs.shape[0], inputs.shape[1] + 1, self.units)
+    def _layout(self, kind, inputs, cotangent=False):
+        """The cached output layout of a call on inputs of this shape."""
+        key = (kind, inputs.shape[:-1], cotangent)
+        layout = self._layouts.get(key) if hasattr(self, "_layouts") else None
+        if layout is not None:
+            return layout
+        n, p, steady = self.units, inputs.shape[0], self.model == "steady"
+        states = (p, n) if steady else (p, inputs.shape[1] + 1, n)
+        if kind == "states":
+            layout = _Layout(self.dtype, [("states", states)], p if steady else 0)
+        else:
+            arrays = [("W", (n, n)), ("b", (n,))]
+            if self.coupling == "dense":
+                arrays.append(("U", (n, self.inputs)))
+            if not steady:
+                arrays.append(("x0", (n,)))
+            if cotangent:
+                arrays.append(("drive", (p, n) if steady else (p, inputs.shape[1], n)))
+            arrays.append(("states", states))
+            layout = _Layout(self.dtype, arrays, p if steady else 0, _lib.Gradients())
+        if not hasattr(self, "_layouts"):
+            self._layouts = {}
+        self._layouts[key] = layout
+        return layout
 
     def states(self, inputs, initial=None):
         """The forward pass: (P, N) steady states, or (P, T+1, N)
         trajectories with x(0). inputs: (P, I) or (P, T, I); initial: None
         or (P, N). A steady pattern that does not settle has a NaN row (see
-        `settled`, set by the last call)."""
-        (di, inputs), (d0, _) = self._patterns(inputs, initial)
-        if inputs.ndim not in (2, 3):
-            raise Error(f"inputs: rank {inputs.ndim}, expected (P, I) or (P, T, I)")
-        out = np.empty(self._states_shape(inputs), dtype=self.dtype)
-        do, _ = _described(out, "states", self.dtype)
-        settled = np.ones(inputs.shape[0], dtype=np.int8)
-        _lib.check(lib.rbp_states(self._handle, _pointer(di), _pointer(d0), ctypes.byref(do),
-                                  settled.ctypes.data_as(ctypes.POINTER(ctypes.c_int8))))
-        self.settled = settled.astype(bool)
+        `settled`, set by the call)."""
+        inputs = self._inputs(inputs)
+        layout = self._layout("states", inputs)
+        buffer, base = layout.allocate()
+        _, shape, _, _ = layout.arrays[0]
+        out = np.ndarray(shape, self.dtype, buffer, 0)
+        d0 = _described(initial, "initial", self.dtype)[0]
+        _lib.check(lib.rbp_states(self._handle, ctypes.byref(_fill(_lib.Array(), inputs, "inputs")),
+                                  ctypes.byref(d0) if d0 is not None else None,
+                                  ctypes.byref(_fill(_lib.Array(), out, "states")),
+                                  base + layout.flags_at if layout.flags else None))
+        if layout.flags:
+            self.settled = buffer[layout.flags_at:].view(np.bool_)
         return out
 
     def grad(self, inputs, cotangent=None, targets=None, mask=None, initial=None, mean=False):
@@ -152,31 +225,22 @@ class Network:
         if (targets is None) == (cotangent is None):
             raise Error("grad: give either targets (the built-in loss) or a cotangent dR/dx, not "
                         + ("neither" if targets is None else "both"))
-        (di, inputs), (d0, _) = self._patterns(inputs, initial)
-        if inputs.ndim not in (2, 3):
-            raise Error(f"inputs: rank {inputs.ndim}, expected (P, I) or (P, T, I)")
-        dt, _ = _described(targets, "targets", self.dtype)
-        dm, _ = _described(mask, "mask", self.dtype)
-        dc, _ = _described(cotangent, "cotangent", self.dtype)
-        n, p = self.units, inputs.shape[0]
-        out = {"W": np.empty((n, n), self.dtype), "b": np.empty(n, self.dtype)}
-        if self.coupling == "dense":
-            out["U"] = np.empty((n, self.inputs), self.dtype)
-        if self.model == "trajectory":
-            out["x0"] = np.empty(n, self.dtype)
-        if cotangent is not None:
-            out["drive"] = np.empty((p, n) if self.model == "steady" else (p, inputs.shape[1], n), self.dtype)
-        out["states"] = np.empty(self._states_shape(inputs), self.dtype)
-        g = _lib.Gradients()
-        for key, value in out.items():
-            setattr(g, key, _described(value, key, self.dtype)[0])
-        settled = np.ones(p, dtype=np.int8)
-        if self.model == "steady":
-            g.settled = settled.ctypes.data_as(ctypes.POINTER(ctypes.c_int8))
-        _lib.check(lib.rbp_grad(self._handle, _pointer(di), _pointer(d0), _pointer(dt), _pointer(dm),
-                                _pointer(dc), 1 if mean else 0, ctypes.byref(g)))
-        if self.model == "steady":
-            out["settled"] = settled.astype(bool)
+        inputs = self._inputs(inputs)
+        layout = self._layout("grad", inputs, cotangent is not None)
+        buffer, base = layout.allocate()
+        g = _lib.Gradients.from_buffer_copy(layout.template)
+        for name, _, at, _ in layout.arrays:
+            getattr(g, name).data = base + at
+        if layout.flags:
+            g.settled = base + layout.flags_at
+        optional = []
+        for a, name in ((initial, "initial"), (targets, "targets"), (mask, "mask"), (cotangent, "cotangent")):
+            optional.append(None if a is None else ctypes.byref(_fill(_lib.Array(), _as_array(a, name, self.dtype), name)))
+        _lib.check(lib.rbp_grad(self._handle, ctypes.byref(_fill(_lib.Array(), inputs, "inputs")), *optional,
+                                1 if mean else 0, ctypes.byref(g)))
+        out = layout.views(buffer)
+        if layout.flags:
+            out["settled"] = buffer[layout.flags_at:].view(np.bool_)
         out["loss"] = g.loss
         return out
 

@@ -262,3 +262,35 @@ class InProcess(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FromC(unittest.TestCase):
+    """examples/c/states.c, compiled against rbp.h and the library the
+    Python package loads, prints what the package computes."""
+
+    def test_the_c_example_agrees_with_python(self):
+        import shutil
+        cc = shutil.which("cc") or shutil.which("clang") or shutil.which("gcc")
+        if cc is None or not os.access(BINARY, os.X_OK):
+            self.skipTest("no C compiler or no rbp binary")
+        d = tempfile.mkdtemp(prefix="rbp-c-")
+        library = rbp._lib.path
+        exe = os.path.join(d, "states")
+        subprocess.run([cc, os.path.join(ROOT, "examples", "c", "states.c"), "-I",
+                        os.path.join(ROOT, "Sources", "CRBPLibrary", "include"), library,
+                        "-Wl,-rpath," + os.path.dirname(library), "-o", exe], check=True)
+        cli("train", "--data", f"{DATA}/xor.h5", "--out", f"{d}/run", "--epochs", 3, "--quiet")
+        u = np.array([[0.0, 1.0], [1.0, 1.0]])
+        r = subprocess.run([exe, f"{d}/run/checkpoint.h5", *(repr(float(v)) for v in u.ravel())], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.split()
+        x = np.array([float(v) for k, v in zip(lines[::2], lines[1::2]) if k == "x"])
+        dw = np.array([float(v) for k, v in zip(lines[::2], lines[1::2]) if k == "dW"])
+        net = rbp.load(f"{d}/run/checkpoint.h5")
+        same(self, x.reshape(2, -1), net.states(u), "states from C")
+        same(self, dw.reshape(net.units, net.units), net.grad(u, cotangent=np.ones((2, net.units)))["W"], "dR/dW from C")
+        bad = subprocess.run([exe, f"{d}/missing.h5"], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 1)
+        with self.assertRaises(rbp.Error) as e:
+            rbp.load(f"{d}/missing.h5")
+        self.assertEqual(bad.stderr.strip(), "Error: " + str(e.exception))
