@@ -1,7 +1,8 @@
 // The documentation's examples run as written: every ```sh block of every
-// page in docs/ is run by bash -e, a page's blocks in order in one scratch
-// folder, with the built rbp
-// and the test Python (numpy, h5py) first on PATH, and must succeed; a
+// page in docs/ is run by bash -e, and every ```python block by the test
+// Python (numpy, h5py and the rbp package, as scripts/setup.sh installs
+// them), a page's blocks in order in one scratch folder, with the built rbp
+// and that Python (as python3) first on PATH, and must succeed; a
 // "# Warning: …" comment line under a command is output the block must
 // print. Synopses of commands (placeholders, cluster launchers) are fenced
 // ```text and not run.
@@ -12,12 +13,18 @@ import RBPTestSupport
 
 @Suite("Documentation examples")
 struct DocsTests {
-  /// The ```sh blocks of a Markdown page.
+  /// The ```sh and ```python blocks of a Markdown page, as shell scripts
+  /// (a Python block runs as `python3 -` with the block as its input).
   static func shellBlocks(_ text: String) -> [String] {
-    var blocks: [String] = [], current: [String]? = nil
+    var blocks: [String] = [], current: [String]? = nil, python = false
     for line in text.components(separatedBy: "\n") {
-      if current == nil, line == "```sh" { current = []; continue }
-      if current != nil, line == "```" { blocks.append(current!.joined(separator: "\n")); current = nil; continue }
+      if current == nil, line == "```sh" || line == "```python" { current = []; python = line == "```python"; continue }
+      if current != nil, line == "```" {
+        let body = current!.joined(separator: "\n")
+        blocks.append(python ? "python3 - <<'RBP_DOCS_PYTHON'\n" + body + "\nRBP_DOCS_PYTHON" : body)
+        current = nil
+        continue
+      }
       current?.append(line)
     }
     return blocks
