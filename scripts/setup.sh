@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need when it is missing: the HDF5 C
 # library (Debian's libhdf5-dev, with pkg-config) and a Python virtual
-# environment in .venv with numpy, h5py and matplotlib; then builds the C
+# environment in .venv with numpy, h5py, matplotlib and pandas; then builds the C
 # library librbp (release) and installs the Python package `rbp` (python/)
 # into .venv in editable mode. Safe to run again: it only installs what is
 # absent, and the library build is incremental.
@@ -18,10 +18,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy, h5py, matplotlib' 2>/dev/null; then
-  echo "setup: creating .venv with numpy, h5py, matplotlib" >&2
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy, h5py, matplotlib, pandas' 2>/dev/null; then
+  echo "setup: creating .venv with numpy, h5py, matplotlib, pandas" >&2
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check numpy h5py matplotlib
+  .venv/bin/pip install -q --disable-pip-version-check numpy h5py matplotlib pandas
 fi
 
 if ! log="$(scripts/build-library.sh 2>&1)"; then

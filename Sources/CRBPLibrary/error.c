@@ -10,7 +10,7 @@ static _Thread_local char *last_error;
 
 const char *rbp_last_error(void) { return last_error ? last_error : ""; }
 
-void rbp_error_set_(const char *message) {
+__attribute__((visibility("hidden"))) void rbp_error_set_(const char *message) {
   char *copy = strdup(message ? message : "");
   free(last_error);
   last_error = copy;

@@ -254,6 +254,27 @@ class InProcess(unittest.TestCase):
         self.assertEqual(len(np.asarray(s["index"])), 6)
         self.assertEqual(sorted(set(np.asarray(s["lr"]).tolist())), [0.1, 0.2])
         self.assertTrue(all(v == "done" for v in np.asarray(s["status"])))
+        # With pandas a DataFrame, without it a dict of arrays: the same columns.
+        try:
+            import pandas
+        except ImportError:
+            pandas = None
+        if pandas is not None:
+            self.assertIsInstance(s, pandas.DataFrame)
+            self.assertIsInstance(rbp.read_history(self.steady), pandas.DataFrame)
+        import sys
+        saved = sys.modules.get("pandas")
+        sys.modules["pandas"] = None                  # import pandas now fails
+        try:
+            plain = rbp.read_sweep(out)
+            self.assertIsInstance(plain, dict)
+            self.assertEqual(sorted(plain), sorted(s.columns) if pandas is not None else sorted(s))
+            self.assertIsInstance(rbp.read_history(self.steady), dict)
+        finally:
+            if saved is None:
+                del sys.modules["pandas"]
+            else:
+                sys.modules["pandas"] = saved
         # Before the merge, from each run's result.json: the same rows.
         os.remove(os.path.join(out, "sweep.h5"))
         unmerged = rbp.read_sweep(out)
