@@ -21,8 +21,8 @@ enum ScratchSlot: Int {
   case adjoints
   /// One recomputed segment of states.
   case segment
-  /// The time-major inputs: all steps, T×P×I (dense coupling), or a
-  /// chunk of steps of them (identity coupling).
+  /// The time-major inputs of dense coupling, all steps, T×P×I (identity
+  /// coupling reads the batch's inputs in place).
   case inputs
   /// W packed into panels for `gemm(packedB:)`: the product s·W.
   case packedWeights

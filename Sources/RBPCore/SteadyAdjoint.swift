@@ -7,10 +7,12 @@
 //   neumann   Σ_{k<K} (D Wᵀ)^k D g (Liao et al. 2018)                 K GEMMs
 //   direct    dense LU of I − D Wᵀ per pattern (exact, O(N³))
 //   gmres     restarted GMRES on I − D Wᵀ per pattern (matrix-free)
-//   auto      iterate, then GMRES for the patterns it leaves unconverged,
+//   auto      block Gauss–Seidel sweeps under the same contraction
+//             certificate as the forward solve (SteadyBlockSweeps.swift),
+//             else iterate; then GMRES for the patterns left unconverged,
 //             then direct (N ≤ 2048) for what GMRES leaves
 //
-// Every method but iterate reports the true residual ‖s − d ⊙ (s·W + g)‖∞
+// Every method but iterate (and the sweeps) reports the true residual ‖s − d ⊙ (s·W + g)‖∞
 // of what it returns, measured at the end. Iterate returns, for each row,
 // the image d ⊙ (s·W + g) of the sweep whose change met the tolerance (one
 // step closer to the solution) and reports that change, which bounds the

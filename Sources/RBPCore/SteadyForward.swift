@@ -4,9 +4,11 @@
 //   iterate   x ← (1−ω) x + ω f(W x + a)                 one GEMM per sweep
 //   anderson  Anderson mixing of the last m iterates      one GEMM per sweep
 //   newton    x ← x + δ, (I − D W) δ = f(Wx+a) − x        dense LU per pattern
-//   auto      iterate, then for the patterns that did not converge damped
-//             iterate (ω = ½) and Anderson, each from the initial state,
-//             then Newton from where Anderson stopped
+//   auto      block Gauss–Seidel sweeps when ‖W‖₂·max f' < 1 certifies a
+//             contraction (SteadyBlockSweeps.swift), else iterate; then for
+//             the patterns that did not converge damped iterate (ω = ½) and
+//             Anderson, each from the initial state, then Newton from where
+//             Anderson stopped
 //
 // A pattern's steady state is the stable fixed point that relaxation
 // reaches from its initial state (SPEC §1.1); the other methods are faster

@@ -53,15 +53,6 @@ public struct GEMMProblem<T: KernelScalar>: @unchecked Sendable {
   /// The NR the panels of `packedB` were packed for.
   public var packedNR: Int = 0
 
-  /// op(A)[i, p]
-  @inline(__always) func opA(_ i: Int, _ p: Int) -> T {
-    transA ? a[p &* lda &+ i] : a[i &* lda &+ p]
-  }
-  /// op(B)[p, j]
-  @inline(__always) func opB(_ p: Int, _ j: Int) -> T {
-    transB ? b[j &* ldb &+ p] : b[p &* ldb &+ j]
-  }
-
   /// The rows `i0 ..< i0+rows` of C and op(A).
   func rows(_ i0: Int, _ rows: Int) -> GEMMProblem {
     var q = self

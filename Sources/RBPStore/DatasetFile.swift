@@ -141,10 +141,10 @@ public enum DatasetFile {
     return try read(file, part: part, rows: rows, path: path)
   }
 
-  /// The rows `indices` of an open dataset file of the given kind.
-  static func read<T: KernelScalar & HDF5Numeric>(
-    _ file: HDF5File, kind: ModelKind, rows: [Int], path: String
-  ) throws -> DatasetContents<T> {
+  /// The rows `indices` of an open dataset file's training set.
+  static func read<T: KernelScalar & HDF5Numeric>(_ file: HDF5File, rows: [Int], path: String) throws
+    -> DatasetContents<T>
+  {
     try read(file, part: .train, rows: rows, path: path)
   }
 

@@ -160,12 +160,12 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     position += indices.count
     let job = Prefetch(indices)
     pending = job
-    let (file, whole, kind, path) = (self.file, self.whole, self.kind, self.path)
+    let (file, whole, path) = (self.file, self.whole, self.path)
     queue.async {
       if let whole {
         job.result = .success(Self.subset(whole, indices))
       } else {
-        job.result = Result { try DatasetFile.read(file, kind: kind, rows: indices, path: path) }
+        job.result = Result { try DatasetFile.read(file, rows: indices, path: path) }
       }
       job.done.signal()
     }

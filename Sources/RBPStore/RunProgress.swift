@@ -50,8 +50,10 @@ public struct RunProgress<T: KernelScalar>: Sendable, Equatable {
   /// The update rule, its update count and its moments.
   public var optimizer: Optimizer<T>
   /// The learning rate of the next update: the configured one after every
-  /// epoch's decay and every rejected step's halving (`optimizer.settings`
-  /// keeps the configured one).
+  /// epoch's decay and every rejected step's halving. A checkpoint stores it
+  /// once, as /optimizer's attribute `lr`, so a run read back from one has it
+  /// in `optimizer.settings` too (only a fresh run's settings hold the
+  /// configured rate).
   public var learningRate: Double
   /// The seed of every random draw of the run: the initial parameters, and
   /// each epoch's shuffle, drawn from the seed and the epoch. It is the
