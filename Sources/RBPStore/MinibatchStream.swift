@@ -160,13 +160,16 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     position += indices.count
     let job = Prefetch(indices)
     pending = job
-    let (file, whole, path) = (self.file, self.whole, self.path)
+    // A dataset in memory is cut at once: a copy of a minibatch's rows
+    // costs less than handing it to another thread.
+    if let whole {
+      job.result = .success(Self.subset(whole, indices))
+      job.done.signal()
+      return
+    }
+    let (file, path) = (self.file, self.path)
     queue.async {
-      if let whole {
-        job.result = .success(Self.subset(whole, indices))
-      } else {
-        job.result = Result { try DatasetFile.read(file, rows: indices, path: path) }
-      }
+      job.result = Result { try DatasetFile.read(file, rows: indices, path: path) }
       job.done.signal()
     }
   }

@@ -244,7 +244,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// The best validation epoch so far, its loss, and its state until best.h5 is written.
   var bestEpoch: Int? = nil
   var bestValidationLoss: Double? = nil
-  var unsavedBest: Checkpoint? = nil
+  var unsavedBest: RunSnapshot<T>? = nil
   /// best.h5, beside the checkpoint.
   public var bestPath: String {
     let folder = (checkpointPath as NSString).deletingLastPathComponent
@@ -253,9 +253,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   let workspaces: [GEMMWorkspace<T>]
   /// The last good state: the end of the last epoch that validated and
   /// whose parameters then gave the next step's gradient (or the start).
-  var lastGood: Checkpoint? = nil
+  var lastGood: RunSnapshot<T>? = nil
   /// The end of the last epoch, until the next gradient confirms it.
-  var pendingGood: Checkpoint? = nil
+  var pendingGood: RunSnapshot<T>? = nil
   /// Also save at an epoch's end once this many seconds have passed since
   /// the last save (nil: only every `checkpointEvery` epochs and at the end).
   /// Does not change any result.
@@ -381,7 +381,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     var last: EpochReport? = nil
     var stoppedEarly = false
     var stopReason: String? = nil
-    lastGood = checkpoint
+    lastGood = snapshot
     if progress.epoch >= plan.epochs { try saveCheckpoint() }
     // A resumed run that already met its stopping rule (solved, or at its
     // target loss) has nothing left to train: it is left as it is.
@@ -444,7 +444,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       var stats = SolveStats()
       var unsettled = Set<Int>()
       while let (indices, batch) = try nextMinibatch() {
-        if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? checkpoint) }
+        if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? snapshot) }
         let (loss, gradient, shardStats) = try retrying { accepting in
           let r = try minibatchGradient(batch, indices: indices)
           if plan.model == .steady {
@@ -499,7 +499,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       // The best validation epoch: its state goes to best.h5 with the next checkpoint.
       let improved = bestValidationLoss.map { validationLoss < $0 - plan.minDelta } ?? true
       if improved { (bestEpoch, bestValidationLoss) = (epoch, validationLoss) }
-      pendingGood = checkpoint
+      pendingGood = snapshot
       if improved { unsavedBest = pendingGood }
       let reason: String? = plan.stopWhenSolved && solved == true ? "solved"
         : plan.targetLoss.map { validationLoss <= $0 } == true ? "target_loss"
@@ -511,7 +511,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         try saveCheckpoint()
         lastSave = now
       }
-      if !done && epoch < plan.epochs, let signal = stopRequest.signal { try interrupt(signal, saving: checkpoint) }
+      if !done && epoch < plan.epochs, let signal = stopRequest.signal { try interrupt(signal, saving: snapshot) }
       if done {
         stoppedEarly = epoch < plan.epochs
         stopReason = stoppedEarly ? reason : nil
@@ -533,14 +533,14 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   }
 
   /// Writes `state` (an epoch boundary) and throws `TrainingInterrupted`.
-  func interrupt(_ signal: Int32, saving state: Checkpoint) throws -> Never {
-    try write(state)
-    throw TrainingInterrupted(signal: signal, checkpoint: checkpointPath, epoch: state.epoch)
+  func interrupt(_ signal: Int32, saving state: RunSnapshot<T>) throws -> Never {
+    try write(checkpoint(of: state))
+    throw TrainingInterrupted(signal: signal, checkpoint: checkpointPath, epoch: state.progress.epoch)
   }
 
   /// Writes the last good state with `reason` and throws `TrainingStopped`.
   func stop(reason: String) throws -> Never {
-    var ck = lastGood ?? checkpoint
+    var ck = checkpoint(of: lastGood ?? snapshot)
     ck.stopReason = reason
     try write(ck)
     throw TrainingStopped(reason: reason, checkpoint: checkpointPath, epoch: ck.epoch)
@@ -689,24 +689,36 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     return (e.loss, e.accuracy, e.solved, e.unsettled)
   }
 
+  /// The run's state now, in its own precision: copies that share storage
+  /// with the live state until the next step changes it, so keeping one
+  /// costs no conversion and no JSON.
+  var snapshot: RunSnapshot<T> {
+    RunSnapshot(parameters: parameters, progress: progress, bestEpoch: bestEpoch,
+                bestValidationLoss: bestValidationLoss, warm: plan.model == .steady && plan.warmStart ? warm : nil)
+  }
+
   /// The run's state as a checkpoint.
-  public var checkpoint: Checkpoint {
+  public var checkpoint: Checkpoint { checkpoint(of: snapshot) }
+
+  /// A state of the run as a checkpoint, converted to f64 with the run's
+  /// configuration and identity: built only to be written.
+  func checkpoint(of state: RunSnapshot<T>) -> Checkpoint {
     // The stored configuration leaves out `threads`, which does not change
     // the results: checkpoints are identical for any thread count.
     var stored = plan.config
     stored.threads = nil
     var ck = Checkpoint(model: plan.model, activation: plan.activation, loss: plan.loss, leak: plan.leak,
-                        parameters: parameters.converted(to: Double.self), config: stored.json,
-                        progress: progress.converted(to: Double.self))
+                        parameters: state.parameters.converted(to: Double.self), config: stored.json,
+                        progress: state.progress.converted(to: Double.self))
     ck.resolvedConfig = plan.resolvedConfig.json
     ck.symmetric = plan.symmetric
     ck.validation = validationSource
     ck.validationPatterns = validationPatterns
-    (ck.bestEpoch, ck.bestValidationLoss) = (bestEpoch, bestValidationLoss)
+    (ck.bestEpoch, ck.bestValidationLoss) = (state.bestEpoch, state.bestValidationLoss)
     ck.runHash = runHash
     ck.dataHash = dataHash
     ck.dataPath = dataHash == nil ? nil : dataPath
-    if plan.model == .steady && plan.warmStart {
+    if let warm = state.warm {
       let (states, known) = warm.snapshot(count: summary.count)
       ck.warmStarts = WarmStarts(states: states.converted(to: Double.self), known: known)
     }
@@ -721,12 +733,23 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// changed since it was last written (so the checkpoint never names a
   /// best epoch that best.h5 does not hold).
   func write(_ state: Checkpoint) throws {
-    if let best = unsavedBest, best.epoch <= state.epoch {
-      try CheckpointFile.write(best, to: bestPath)
+    if let best = unsavedBest, best.progress.epoch <= state.epoch {
+      try CheckpointFile.write(checkpoint(of: best), to: bestPath)
       unsavedBest = nil
     }
     try CheckpointFile.write(state, to: checkpointPath)
   }
+}
+
+/// A run's state at an epoch's end, kept in the run's precision until it is
+/// written (`Trainer.checkpoint(of:)`).
+struct RunSnapshot<T: KernelScalar> {
+  var parameters: Parameters<T>
+  var progress: RunProgress<T>
+  var bestEpoch: Int?
+  var bestValidationLoss: Double?
+  /// The warm starts, when the run keeps them.
+  var warm: SteadyStateCache<T>?
 }
 
 /// One slot per worker or shard, each written by exactly one thread
