@@ -267,26 +267,34 @@ def _handle_from(call, *args):
     return handle
 
 
+def _weights(W, b, U, outputs, dtype):
+    """W, b and U described for the library, the network's precision (W's
+    dtype if it is float32 or float64, else float64, unless `dtype` says)
+    and O (default N)."""
+    own = getattr(W, "dtype", None)
+    precision = _precision(dtype, own if own in _DTYPES else np.float64)
+    dw, W = _described(W, "W", np.float64)
+    db, _ = _described(b, "b", np.float64)
+    du, _ = _described(U, "U", np.float64)
+    n = W.shape[0] if W.ndim == 2 else 0
+    return (dw, db, du), n, (n if outputs is None else outputs), _DTYPES[precision]
+
+
 class Steady(Network):
     """A steady network x = f(W x + b + U u) from arrays.
 
-    W (N, N), b (N), U (N, I) or None (then input k, if any, adds to unit k:
-    give `inputs`); outputs: O, the targets' width (default: N, every
-    unit); dtype: float32 or float64 (default: W's, if it is one of them).
-    Solver settings (solver="newton", tolerance=1e-12, ...) take the names
-    of the command line's flags.
+    W (N, N), b (N), U (N, I) or None for a network without inputs;
+    outputs: O, the targets' width (default: N, every unit); dtype: float32
+    or float64 (default: W's, if it is one of them). Solver settings
+    (solver="newton", tolerance=1e-12, ...) take the names of the command
+    line's flags.
     """
 
     def __init__(self, W, b, U=None, activation="tanh", loss="mse", outputs=None, symmetric=False,
                  dtype=None, **solver):
-        dtype = _precision(dtype, getattr(W, "dtype", np.float64) if getattr(W, "dtype", None) in _DTYPES
-                           else np.float64)
-        dw, W = _described(W, "W", np.float64)
-        db, _ = _described(b, "b", np.float64)
-        du, _ = _described(U, "U", np.float64)
-        outputs = W.shape[0] if outputs is None and W.ndim == 2 else (outputs or 0)
+        (dw, db, du), _, outputs, precision = _weights(W, b, U, outputs, dtype)
         handle = _handle_from(lib.rbp_steady_new, _pointer(dw), _pointer(db), _pointer(du), activation.encode(),
-                              loss.encode(), outputs, 1 if symmetric else 0, _DTYPES[dtype], _solver_json(solver))
+                              loss.encode(), outputs, 1 if symmetric else 0, precision, _solver_json(solver))
         super().__init__(handle)
 
 
@@ -300,17 +308,10 @@ class Trajectory(Network):
 
     def __init__(self, W, b, U=None, x0=None, leak=1.0, activation="tanh", loss="mse", outputs=None,
                  dtype=None, **solver):
-        dtype = _precision(dtype, getattr(W, "dtype", np.float64) if getattr(W, "dtype", None) in _DTYPES
-                           else np.float64)
-        dw, W = _described(W, "W", np.float64)
-        db, _ = _described(b, "b", np.float64)
-        du, _ = _described(U, "U", np.float64)
-        if x0 is None and W.ndim == 2:
-            x0 = np.zeros(W.shape[0])
-        dx, _ = _described(x0, "x0", np.float64)
-        outputs = W.shape[0] if outputs is None and W.ndim == 2 else (outputs or 0)
+        (dw, db, du), n, outputs, precision = _weights(W, b, U, outputs, dtype)
+        dx, _ = _described(np.zeros(n) if x0 is None else x0, "x0", np.float64)
         handle = _handle_from(lib.rbp_trajectory_new, _pointer(dw), _pointer(db), _pointer(du), _pointer(dx),
-                              float(leak), activation.encode(), loss.encode(), outputs, _DTYPES[dtype],
+                              float(leak), activation.encode(), loss.encode(), outputs, precision,
                               _solver_json(solver))
         super().__init__(handle)
 

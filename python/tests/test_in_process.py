@@ -42,12 +42,17 @@ def same(test, a, b, what):
                     f"{what}: differs, max |diff| {np.nanmax(np.abs(a - b)) if a.size else 0}")
 
 
+def scratch(prefix):
+    """A new folder for a test class, or SkipTest without the rbp binary."""
+    if not os.access(BINARY, os.X_OK):
+        raise unittest.SkipTest(f"no rbp binary at {BINARY} (swift build first)")
+    return tempfile.mkdtemp(prefix=prefix)
+
+
 class InProcess(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not os.access(BINARY, os.X_OK):
-            raise unittest.SkipTest(f"no rbp binary at {BINARY} (swift build first)")
-        cls.dir = tempfile.mkdtemp(prefix="rbp-python-")
+        cls.dir = scratch("rbp-python-")
         cls.steady = os.path.join(cls.dir, "steady")
         cls.trajectory = os.path.join(cls.dir, "trajectory")
         cli("train", "--data", f"{DATA}/xor.h5", "--out", cls.steady, "--epochs", 5, "--units", 6, "--quiet")

@@ -4,11 +4,10 @@ wrote, and a bad input is one line on stderr with exit status 1."""
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import rbp
-from test_in_process import BINARY, DATA, cli
+from test_in_process import DATA, cli, scratch
 
 try:
     import matplotlib  # noqa: F401
@@ -20,9 +19,7 @@ except ImportError:
 class Plots(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not os.access(BINARY, os.X_OK):
-            raise unittest.SkipTest(f"no rbp binary at {BINARY}")
-        cls.dir = tempfile.mkdtemp(prefix="rbp-plot-")
+        cls.dir = scratch("rbp-plot-")
 
     def plot(self, *args):
         return subprocess.run([sys.executable, "-m", "rbp.plot", *map(str, args)], capture_output=True, text=True)
