@@ -101,43 +101,56 @@ const char *rbp_last_error(void);
  * any tool may). dtype: RBP_F32 or RBP_F64, or 0 for RBP_F64.
  * solver_json: NULL, or a JSON object of solver settings that override the
  * run's, with the names of the command line's flags without "--"
- * ({"solver": "newton", "tolerance": 1e-12}). */
+ * ({"solver": "newton", "tolerance": 1e-12}).
+ * Errors: the file is missing, damaged or not a checkpoint (the message
+ * names the file and the member); dtype is not 0, RBP_F32 or RBP_F64;
+ * solver_json is not a JSON object, names a setting that is not a solver
+ * setting, or gives a value out of its range. */
 int rbp_load(const char *path, int32_t dtype, const char *solver_json, rbp_network **out);
 
 /* A steady network from arrays: W (N, N), b (N), U (N, I) or NULL for no
  * inputs. activation: "tanh", "logistic", "linear" or "relu"; loss: "mse"
  * or "bce" (NULL: "mse"); outputs: O, 1 <= O <= N (the targets' width);
  * symmetric: 1 ties W = W^T (W must then be symmetric with a zero
- * diagonal). dtype and solver_json as for rbp_load. */
+ * diagonal). dtype and solver_json as for rbp_load.
+ * Errors: W not square, b or U not of N rows, a non-finite parameter, an
+ * unknown activation or loss, bce without logistic units, O outside
+ * 1...N, an asymmetric W with symmetric = 1. */
 int rbp_steady_new(const rbp_array *W, const rbp_array *b, const rbp_array *U, const char *activation,
                    const char *loss, int64_t outputs, int32_t symmetric, int32_t dtype,
                    const char *solver_json, rbp_network **out);
 
 /* A trajectory network from arrays: as rbp_steady_new, with x0 (N) the
  * learned initial state and leak in (0, 1]. solver_json may set "bptt"
- * and "window". */
+ * and "window". Errors: as rbp_steady_new, and x0 not (N), leak outside
+ * (0, 1]. */
 int rbp_trajectory_new(const rbp_array *W, const rbp_array *b, const rbp_array *U, const rbp_array *x0,
                        double leak, const char *activation, const char *loss, int64_t outputs, int32_t dtype,
                        const char *solver_json, rbp_network **out);
 
-/* Frees a network (NULL is allowed). */
+/* Frees a network (NULL is allowed). Never fails. */
 void rbp_free(rbp_network *net);
 
-/* What the network is. */
+/* What the network is. Errors: a null network or out. */
 int rbp_info_get(const rbp_network *net, rbp_info *out);
 
 /* Copies the parameters out: W (N, N), b (N), U (N, I) (dense coupling),
- * x0 (N) (trajectories); any may be NULL. */
+ * x0 (N) (trajectories); any may be NULL. Errors: a wrong shape, U of a
+ * network with identity coupling, x0 of a steady network. */
 int rbp_parameters(const rbp_network *net, rbp_array *W, rbp_array *b, rbp_array *U, rbp_array *x0);
 
-/* Writes the network as a checkpoint that rbp reads (atomically). */
+/* Writes the network as a checkpoint that rbp reads (atomically: a
+ * temporary file in the same folder, renamed). Errors: the folder cannot
+ * be written, the disk is full (nothing is left behind). */
 int rbp_save(const rbp_network *net, const char *path);
 
 /* The forward pass. inputs: (P, I) steady, (P, T, I) trajectory; initial:
  * NULL, or (P, N): the state each steady pattern relaxes from (default 0),
  * x(0) of each trajectory (default: the learned x0). states: (P, N) or
  * (P, T+1, N). settled: NULL or P flags (steady); an unsettled pattern's
- * row of states is NaN. */
+ * row of states is NaN. Errors: a shape that does not fit (the message
+ * names the array, its shape and the expected one), a dtype other than
+ * RBP_F32/RBP_F64, no patterns, a NaN or infinity in an input. */
 int rbp_states(const rbp_network *net, const rbp_array *inputs, const rbp_array *initial, rbp_array *states,
                int8_t *settled);
 
@@ -146,13 +159,19 @@ int rbp_states(const rbp_network *net, const rbp_array *inputs, const rbp_array 
  * a cotangent c = dR/dx ((P, N) or (P, T, N)), of R = <c, x>, summed over
  * the patterns, or their mean if `mean` is 1. Exactly one of targets and
  * cotangent is given. Steady patterns that do not settle are left out
- * (their rows NaN). */
+ * (their rows NaN). Errors: as rbp_states, and neither or both of targets
+ * and cotangent, `mean` without a cotangent, a negative mask value, an
+ * output array (W, b, U, x0, drive, states) of the wrong shape, U wanted of
+ * a network with identity coupling, x0 of a steady one, drive without a
+ * cotangent; a trajectory whose BPTT fails (the message says why). */
 int rbp_grad(const rbp_network *net, const rbp_array *inputs, const rbp_array *initial, const rbp_array *targets,
              const rbp_array *mask, const rbp_array *cotangent, int32_t mean, rbp_gradients *out);
 
 /* The drives a = f^-1(x) - W x that make states x steady ((P, N) in,
  * (P, N) out) or a trajectory the network's own ((P, T+1, N) in, (P, T, N)
- * out), computed in f64. */
+ * out), computed in f64. Errors: a shape that does not fit; a state
+ * outside the domain of the activation's inverse (the message names the
+ * pattern, step and unit); relu, which has no inverse. */
 int rbp_invert(const rbp_network *net, const rbp_array *states, rbp_array *drive);
 
 #ifdef __cplusplus
