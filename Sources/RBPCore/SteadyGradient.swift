@@ -168,6 +168,20 @@ extension SteadyNetwork {
     return d
   }
 
+  /// The steady states of these inputs (P×I): each pattern relaxed from
+  /// its row of `initial` (P×N), or from zero, to the attractor it reaches
+  /// (SPEC §1.1). Throws for the first pattern that does not settle; use
+  /// `evaluate(batch:settings:allowingUnsettled:)` to keep the others.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func states(
+    _ inputs: Matrix<T>, initial: Matrix<T>? = nil, settings: SteadySolverSettings = SteadySolverSettings(),
+    workspace: GEMMWorkspace<T> = GEMMWorkspace()
+  ) throws -> Matrix<T> {
+    try evaluate(batch: SteadyBatch(inputs: inputs, initial: initial), settings: settings, workspace: workspace,
+                 objective: NoObjective()).states
+  }
+
   /// The objective of a batch at its fixed points (no adjoint), each
   /// pattern relaxed from `start`, or from the batch's initial states, or
   /// zero: J = (1/P) Σ_p L_p of the network's loss, or `objective`'s value.
@@ -181,7 +195,7 @@ extension SteadyNetwork {
     workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil,
     allowingUnsettled: Bool = false
   ) throws -> (loss: Double, states: Matrix<T>, diagnostics: SolveDiagnostics) {
-    try batch.check(against: shape)
+    try batch.check(against: shape, needsTargets: objective == nil)
     try settings.validate()
     let a = drives(batch.inputs, workspace: workspace)
     let x0 = try startStates(start ?? batch.initial, count: batch.count)
@@ -233,7 +247,7 @@ extension SteadyNetwork {
     workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil,
     allowingUnsettled: Bool = false
   ) throws -> SteadyGradient<T> {
-    try batch.check(against: shape)
+    try batch.check(against: shape, needsTargets: objective == nil)
     try settings.validate()
     let (count, n) = (batch.count, shape.units)
     let a = drives(batch.inputs, workspace: workspace)
@@ -451,4 +465,12 @@ extension SteadyNetwork {
     }
     return start
   }
+}
+
+/// The objective of a forward pass that wants only the states: R = 0.
+struct NoObjective<T: KernelScalar>: StateObjective {
+  var goal: ObjectiveGoal { .minimize }
+  var meanOverPatterns: Bool { false }
+  func value(_ block: StateBlock<T>) -> Double { 0 }
+  func addGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) {}
 }

@@ -112,6 +112,15 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
     self.initial = initial
   }
 
+  /// Patterns without targets, for an objective that needs none (a reward
+  /// R(x), a cotangent): targets P×0. The built-in loss refuses such a
+  /// batch.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public init(inputs: Matrix<T>, initial: Matrix<T>? = nil) throws {
+    try self.init(inputs: inputs, targets: Matrix(rows: inputs.rows, cols: 0), initial: initial)
+  }
+
   public var count: Int { inputs.rows }
 
   /// The patterns at `indices`, in that order.
@@ -127,13 +136,20 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// Checks the batch fits `shape`; throws naming the mismatch.
+  /// `needsTargets` false: an objective other than the loss is given, and
+  /// a batch without targets (`init(inputs:initial:)`) fits too.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  public func check(against shape: NetworkShape) throws {
+  public func check(against shape: NetworkShape, needsTargets: Bool = true) throws {
     guard inputs.cols == shape.inputs else {
       throw RBPError.invalid("inputs have \(inputs.cols) columns but the network has \(shape.inputs) inputs")
     }
-    guard targets.cols == shape.outputs else {
+    if targets.cols == 0 && shape.outputs > 0 {
+      guard !needsTargets else {
+        throw RBPError.invalid("the batch has no targets, which the built-in loss needs; give an objective "
+                               + "(a reward or a cotangent) or targets")
+      }
+    } else if targets.cols != shape.outputs {
       throw RBPError.invalid("targets have \(targets.cols) columns but the network has \(shape.outputs) outputs")
     }
     if let initial, initial.cols != shape.units {
