@@ -9,6 +9,7 @@ import RBPAnalysis
 import RBPCore
 import RBPKernels
 import RBPStore
+import RBPTrain
 
 extension NetworkHandle {
   /// The patterns of a call, as a dataset in memory: inputs (P, I) or
@@ -72,7 +73,7 @@ public func rbpStates(_ net: OpaquePointer?, _ inputs: UnsafePointer<rbp_array>?
                               initial: try CallerArray.optional(initial, name: "initial"), targets: nil, mask: nil)
     let out = try CallerArray(states, name: "states")
     try out.expect(h.statesShape(data).map { $0 }, data.kind == .steady ? "(P, N)" : "(P, T+1, N)")
-    let r = h.double ? try h.analysis.states(data, as: Double.self) : try h.analysis.states(data, as: Float.self)
+    let r = h.precision == .f64 ? try h.analysis.states(data, as: Double.self) : try h.analysis.states(data, as: Float.self)
     out.write(r.states)
     if let settled, let flags = r.settled {
       for (p, ok) in flags.enumerated() { settled[p] = ok ? 1 : 0 }
@@ -130,7 +131,7 @@ public func rbpGrad(
     }
     let states = try wanted(g.states, "states")
     try states?.expect(h.statesShape(data), steady ? "(P, N)" : "(P, T+1, N)")
-    let r = h.double ? try h.analysis.gradient(data, cotangent: cValues, mean: mean != 0, as: Double.self)
+    let r = h.precision == .f64 ? try h.analysis.gradient(data, cotangent: cValues, mean: mean != 0, as: Double.self)
       : try h.analysis.gradient(data, cotangent: cValues, mean: mean != 0, as: Float.self)
     for (array, range) in outputs { array.write(Array(r.gradient.values[range])) }
     if let drive, let d = r.drive { drive.write(d) }

@@ -17,10 +17,10 @@ import RBPTrain
 /// immutable, and the precision its computations run in.
 final class NetworkHandle: Sendable {
   let analysis: Analysis
-  let double: Bool
-  init(_ analysis: Analysis, double: Bool) {
+  let precision: Precision
+  init(_ analysis: Analysis, precision: Precision) {
     self.analysis = analysis
-    self.double = double
+    self.precision = precision
   }
 
   static func from(_ pointer: OpaquePointer?) throws -> NetworkHandle {
@@ -45,10 +45,10 @@ func guarded(_ body: () throws -> Void) -> Int32 {
 }
 
 /// The precision a dtype argument asks for (0: f64).
-func doublePrecision(_ dtype: Int32) throws -> Bool {
+func precision(ofDtype dtype: Int32) throws -> Precision {
   switch dtype {
-  case 0, RBP_F64: return true
-  case RBP_F32: return false
+  case 0, RBP_F64: return .f64
+  case RBP_F32: return .f32
   default: throw RBPError.invalid("dtype \(dtype) is neither float32 nor float64")
   }
 }
@@ -88,9 +88,9 @@ public func rbpVersion() -> UnsafePointer<CChar> { versionText.pointer }
 public func rbpKernels() -> UnsafePointer<CChar> { kernelsText.pointer }
 
 /// Hands a new handle to the caller.
-func handOut(_ analysis: Analysis, double: Bool, _ out: UnsafeMutablePointer<OpaquePointer?>?) throws {
+func handOut(_ analysis: Analysis, precision: Precision, _ out: UnsafeMutablePointer<OpaquePointer?>?) throws {
   guard let out else { throw RBPError.invalid("out: no place for the network") }
-  out.pointee = OpaquePointer(Unmanaged.passRetained(NetworkHandle(analysis, double: double)).toOpaque())
+  out.pointee = OpaquePointer(Unmanaged.passRetained(NetworkHandle(analysis, precision: precision)).toOpaque())
 }
 
 @_cdecl("rbp_load")
@@ -98,9 +98,9 @@ public func rbpLoad(_ path: UnsafePointer<CChar>?, _ dtype: Int32, _ solverJSON:
                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
   guarded {
     let path = try string(path, "path")
-    let double = try doublePrecision(dtype)
+    let precision = try precision(ofDtype: dtype)
     let checkpoint = try readCheckpoint(path)
-    try handOut(Analysis(checkpoint: checkpoint, source: path, solver: try solverSettings(solverJSON)), double: double, out)
+    try handOut(Analysis(checkpoint: checkpoint, source: path, solver: try solverSettings(solverJSON)), precision: precision, out)
   }
 }
 
@@ -150,7 +150,7 @@ public func rbpSteadyNew(
   _ dtype: Int32, _ solverJSON: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
   guarded {
-    let double = try doublePrecision(dtype)
+    let precision = try precision(ofDtype: dtype)
     var checkpoint = try checkpointFromArrays(model: .steady, w: w, b: b, u: u, x0: nil, leak: 1, activation: activation,
                                               loss: loss, outputs: outputs)
     if symmetric != 0 {
@@ -160,7 +160,7 @@ public func rbpSteadyNew(
       checkpoint.symmetric = true
     }
     try handOut(Analysis(checkpoint: checkpoint, source: "network", solver: try solverSettings(solverJSON)),
-                double: double, out)
+                precision: precision, out)
   }
 }
 
@@ -172,11 +172,11 @@ public func rbpTrajectoryNew(
   _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
   guarded {
-    let double = try doublePrecision(dtype)
+    let precision = try precision(ofDtype: dtype)
     let checkpoint = try checkpointFromArrays(model: .trajectory, w: w, b: b, u: u, x0: x0, leak: leak,
                                               activation: activation, loss: loss, outputs: outputs)
     try handOut(Analysis(checkpoint: checkpoint, source: "network", solver: try solverSettings(solverJSON)),
-                double: double, out)
+                precision: precision, out)
   }
 }
 
@@ -203,7 +203,7 @@ public func rbpInfoGet(_ net: OpaquePointer?, _ out: UnsafeMutablePointer<rbp_in
     let ck = h.checkpoint
     var info = rbp_info()
     info.model = ck.model == .steady ? RBP_STEADY : RBP_TRAJECTORY
-    info.dtype = h.double ? RBP_F64 : RBP_F32
+    info.dtype = h.precision == .f64 ? RBP_F64 : RBP_F32
     info.units = Int64(ck.shape.units)
     info.inputs = Int64(ck.shape.inputs)
     info.outputs = Int64(ck.shape.outputs)

@@ -24,8 +24,22 @@ public enum ForwardSolverName: String, CaseIterable, Sendable { case auto, itera
 public enum AdjointSolverName: String, CaseIterable, Sendable { case auto, iterate, neumann, direct, gmres }
 /// BPTT mode of trajectories.
 public enum BPTTModeName: String, CaseIterable, Sendable { case full, checkpointed, truncated }
-/// The precision a run computes in.
-public enum Precision: String, CaseIterable, Sendable { case f32, f64 }
+/// The precision a run (or an analysis) computes in: the one spelling of
+/// precision in settings, flags, the plan and the C library.
+public enum Precision: String, CaseIterable, Sendable {
+  case f32, f64
+
+  /// `text` as a precision, or an error naming `flag`.
+  public static func parse(_ text: String, flag: String = "--precision") throws -> Precision {
+    guard let p = Precision(rawValue: text) else { throw ConfigError("\(flag): '\(text)' is not f32 or f64") }
+    return p
+  }
+
+  /// A comma-separated list of precisions ("f32,f64").
+  public static func parseList(_ text: String, flag: String = "--precision") throws -> [Precision] {
+    try text.split(separator: ",", omittingEmptySubsequences: false).map { try parse(String($0), flag: flag) }
+  }
+}
 /// The stabiliser of steady models.
 public enum StabilizerName: String, CaseIterable, Sendable { case none, jacobian }
 /// How accuracy and "solved" are measured: the sign of each output against

@@ -166,7 +166,7 @@ public final class SweepRunner: Sendable {
       }
       let outcome: TrainingOutcome
       let history: History
-      if plan.doublePrecision {
+      if plan.precision == .f64 {
         (outcome, history) = try train(Double.self, plan, checkpoint, resumeFrom, run.hash)
       } else {
         (outcome, history) = try train(Float.self, plan, checkpoint, resumeFrom, run.hash)

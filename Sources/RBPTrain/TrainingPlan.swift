@@ -119,7 +119,7 @@ public struct TrainingPlan: Sendable {
   public var batch: Int
   public var seed: UInt64
   public var threads: Int
-  public var doublePrecision: Bool
+  public var precision: Precision
   public var checkpointEvery: Int
   public var targetLoss: Double?
   public var stopWhenSolved: Bool
@@ -255,7 +255,7 @@ extension RunConfig {
     return TrainingPlan(config: self, resolvedConfig: resolved, model: model, shape: shape, activation: activation,
                         loss: loss, leak: c.leak!, gain: c.gain!, steady: steady, bptt: mode, optimizer: settings,
                         lrDecay: c.lrDecay!, epochs: c.epochs!, batch: c.batch!, seed: UInt64(c.seed!),
-                        threads: c.threads!, doublePrecision: double, checkpointEvery: c.checkpointEvery!,
+                        threads: c.threads!, precision: c.precision!, checkpointEvery: c.checkpointEvery!,
                         targetLoss: c.targetLoss, stopWhenSolved: c.stopWhenSolved!, warmStart: c.warmStart!,
                         maxRetries: c.maxRetries!, maxUnsettled: c.maxUnsettled ?? 1, symmetric: c.symmetric ?? false,
                         valFraction: data.hasValSet ? nil : valFraction, patience: patience, minDelta: minDelta ?? 0,

@@ -60,9 +60,7 @@ struct Eval: ParsableCommand {
 
   func run() throws {
     try reporting {
-      if let precision, !["f32", "f64"].contains(precision) {
-        throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64")
-      }
+      let chosen = try precision.map { try Precision.parse($0) }
       guard !(test && val) else { throw CLIFailure(message: "--test and --val: choose one") }
       let part: DatasetPart = test ? .test : val ? .val : .train
       var l = try Loaded(checkpoint: checkpoint, data: data, part: part, solver: solver)
@@ -74,7 +72,7 @@ struct Eval: ParsableCommand {
       }
       let task = try DatasetSummary.read(data).task
       // A checkpoint written by another tool (no run configuration) is evaluated in f64.
-      let double = precision.map { $0 == "f64" } ?? (l.checkpoint.config == nil || l.plan.doublePrecision)
+      let double = chosen.map { $0 == .f64 } ?? (l.checkpoint.config == nil || l.plan.precision == .f64)
       func metrics<T: KernelScalar>(_ data: DatasetContents<T>) throws
         -> (loss: Double, accuracy: Double?, solved: Bool?, unsettled: Int)
       {
@@ -116,7 +114,7 @@ struct Grad: ParsableCommand {
 
   func run() throws {
     try reporting {
-      guard ["f32", "f64"].contains(precision) else { throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64") }
+      let precision = try Precision.parse(self.precision)
       if mean && cotangent == nil { throw CLIFailure(message: "--mean applies only with --cotangent") }
       try refuseOverwritingInputs(outputs: [("--out", out)],
                                   inputs: [("--checkpoint", checkpoint), ("--data", data)] + (cotangent.map { [("--cotangent", $0)] } ?? []))
@@ -132,7 +130,7 @@ struct Grad: ParsableCommand {
          b.count * (b.steps + 1) * l.checkpoint.shape.units > Self.pieceValues {
         // Long trajectories: a piece of the sequences at a time, written as it is done.
         let rows = given?.read
-        let record = precision == "f64"
+        let record = precision == .f64
           ? try l.analysis.writeGradientInPieces(b, cotangent: rows, mean: mean, pieceValues: Self.pieceValues, to: out,
                                                  as: Double.self)
           : try l.analysis.writeGradientInPieces(b, cotangent: rows, mean: mean, pieceValues: Self.pieceValues, to: out,
@@ -141,7 +139,7 @@ struct Grad: ParsableCommand {
         return
       }
       let c = try given.map { try $0.read(0, $0.shape[0]) }
-      var record = precision == "f64"
+      var record = precision == .f64
         ? try l.analysis.gradient(l.data, cotangent: c, mean: mean, as: Double.self)
         : try l.analysis.gradient(l.data, cotangent: c, mean: mean, as: Float.self)
       if method == "fd" { record.gradient = try l.analysis.finiteDifferences(l.data, cotangent: c, mean: mean, step: step) }
@@ -200,10 +198,10 @@ struct States: ParsableCommand {
 
   func run() throws {
     try reporting {
-      guard ["f32", "f64"].contains(precision) else { throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64") }
+      let precision = try Precision.parse(self.precision)
       try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--data", data)])
       let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
-      let r = precision == "f64" ? try l.analysis.states(l.data, as: Double.self) : try l.analysis.states(l.data, as: Float.self)
+      let r = precision == .f64 ? try l.analysis.states(l.data, as: Double.self) : try l.analysis.states(l.data, as: Float.self)
       try StatesFile.write(states: r.states, shape: r.shape, model: l.checkpoint.model, loss: r.loss,
                            settled: r.settled, to: out)
       if let settled = r.settled, settled.contains(false) {

@@ -7,6 +7,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import RBPKernels
+import RBPTrain
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -42,8 +43,8 @@ struct Bench: ParsableCommand {
     var blocking: String?
 
     func validate() throws {
-      for p in precision.split(separator: ",") where p != "f32" && p != "f64" {
-        throw CLIFailure(message: "--precision: '\(p)' is not f32 or f64")
+      do { _ = try Precision.parseList(precision) } catch let error as ConfigError {
+        throw CLIFailure(message: error.description)
       }
       if threads.contains(where: { $0 < 1 }) { throw CLIFailure(message: "--threads must be at least 1") }
       if parsedSizes == nil { throw CLIFailure(message: "--sizes: '\(sizes)' is not a comma-separated list of positive integers") }
@@ -80,14 +81,14 @@ struct Bench: ParsableCommand {
         print("kernels: \(KernelISA.active)")
         print("kernel prec thr  shape                       GFLOP/s  %peak   time/call")
       }
-      for prec in precision.split(separator: ",") {
+      for prec in try Precision.parseList(precision) {
         for t in threads {
-          let peak = prec == "f32" ? fmaPeak(Float.self, threads: t) : fmaPeak(Double.self, threads: t)
+          let peak = prec == .f32 ? fmaPeak(Float.self, threads: t) : fmaPeak(Double.self, threads: t)
           if json {
             print(#"{"kernel":"peak","name":"FMA loop","isa":"\#(KernelISA.active)","precision":"\#(prec)","threads":\#(t),"gflops":\#(peak)}"#)
           }
           for c in cases where t == 1 || c.kind == .gemm {
-            let r = prec == "f32"
+            let r = prec == .f32
               ? measure(c, threads: t, seconds: seconds, workspace: workspace(Float.self))
               : measure(c, threads: t, seconds: seconds, workspace: workspace(Double.self))
             if json {
@@ -95,12 +96,12 @@ struct Bench: ParsableCommand {
             } else {
               let shape = c.name.padding(toLength: 26, withPad: " ", startingAt: 0)
               print(String(format: "%-6@ %-4@ %3d  %@ %8.2f  %5.1f%%  %9.2f µs",
-                           "\(c.kind)" as NSString, String(prec) as NSString, t, shape as NSString,
+                           "\(c.kind)" as NSString, prec.rawValue as NSString, t, shape as NSString,
                            r.gflops, 100 * r.gflops / peak, r.seconds * 1e6))
             }
           }
           if !json {
-            print(String(format: "peak   %-4@ %3d  FMA loop in registers      %8.2f", String(prec) as NSString, t, peak))
+            print(String(format: "peak   %-4@ %3d  FMA loop in registers      %8.2f", prec.rawValue as NSString, t, peak))
           }
         }
       }

@@ -23,7 +23,7 @@ struct BenchGrad: ParsableCommand {
 
   func run() throws {
     try reporting {
-      guard ["f32", "f64"].contains(precision) else { throw CLIFailure(message: "--precision: '\(precision)' is not f32 or f64") }
+      let precision = try Precision.parse(self.precision)
       guard seconds > 0 && seconds.isFinite else { throw CLIFailure(message: "--seconds must be positive, got \(seconds)") }
       let l = try Loaded(checkpoint: checkpoint, data: data)
       let c = try cotangent.map { path -> [Double] in
@@ -34,7 +34,7 @@ struct BenchGrad: ParsableCommand {
         return try rows.read(0, rows.shape[0])
       }
       let call = {
-        _ = self.precision == "f64" ? try l.analysis.gradient(l.data, cotangent: c, as: Double.self)
+        _ = precision == .f64 ? try l.analysis.gradient(l.data, cotangent: c, as: Double.self)
           : try l.analysis.gradient(l.data, cotangent: c, as: Float.self)
       }
       try call()   // warm-up

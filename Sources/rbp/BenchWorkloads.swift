@@ -23,17 +23,17 @@ struct Workloads: ParsableCommand {
 
   func run() throws {
     try reporting {
+      let precisions = try Precision.parseList(precision)
       if !json { print("kernels: \(KernelISA.active)\nworkload prec thr   ms/step   GFLOP/s  what") }
-      for prec in precision.split(separator: ",") {
-        guard prec == "f32" || prec == "f64" else { throw CLIFailure(message: "--precision: '\(prec)' is not f32 or f64") }
+      for prec in precisions {
         for t in threads {
           guard t >= 1 else { throw CLIFailure(message: "--threads must be at least 1") }
           for w in only.split(separator: ",").map(String.init) {
-            let r = prec == "f32" ? try workload(w, Float.self, threads: t) : try workload(w, Double.self, threads: t)
+            let r = prec == .f32 ? try workload(w, Float.self, threads: t) : try workload(w, Double.self, threads: t)
             if json {
               print(#"{"workload":"\#(w)","precision":"\#(prec)","threads":\#(t),"ms":\#(r.ms),"gflops":\#(r.gflops)}"#)
             } else {
-              print(String(format: "%-8@ %-4@ %3d  %8.3f  %8.2f  %@", w as NSString, String(prec) as NSString, t,
+              print(String(format: "%-8@ %-4@ %3d  %8.3f  %8.2f  %@", w as NSString, prec.rawValue as NSString, t,
                            r.ms, r.gflops, r.what as NSString))
             }
           }

@@ -125,7 +125,7 @@ func makeTrainer(plan: TrainingPlan, summary: DatasetSummary, dataHash: String, 
   -> (_ report: @escaping (EpochReport) -> Void) throws -> TrainingOutcome
 {
   let runHash = plan.identity(dataHash: dataHash)
-  if plan.doublePrecision {
+  if plan.precision == .f64 {
     let t = try Trainer<Double>(plan: plan, data: summary.path, summary: summary, checkpoint: checkpoint,
                                 resumeFrom: resumeFrom, learningRate: learningRate)
     t.runHash = runHash
