@@ -63,6 +63,16 @@ func writeHeader(_ file: HDF5File, _ format: FileFormat) throws {
   try file.setAttribute("version", int: FileFormat.version)
 }
 
+/// The root attribute `kind` of a dataset file.
+func datasetKind(_ file: HDF5File) throws -> ModelKind {
+  guard file.hasAttribute("kind") else { throw file.fail("missing attribute 'kind' (\"steady\" or \"trajectory\")") }
+  let name = try file.stringAttribute("kind")
+  guard let kind = ModelKind(rawValue: name) else {
+    throw file.fail("attribute 'kind' is \"\(name)\", expected \"steady\" or \"trajectory\"")
+  }
+  return kind
+}
+
 /// The parts of a dataset file: the training set at the root, and the
 /// optional /val (validation) and /test groups with the same members.
 public enum DatasetPart: String, Sendable {
@@ -151,11 +161,7 @@ public enum DatasetFile {
   static func read<T: KernelScalar & HDF5Numeric>(
     _ file: HDF5File, part: DatasetPart, rows: [Int]?, path: String
   ) throws -> DatasetContents<T> {
-    guard file.hasAttribute("kind") else { throw file.fail("missing attribute 'kind' (\"steady\" or \"trajectory\")") }
-    let kindName = try file.stringAttribute("kind")
-    guard let kind = ModelKind(rawValue: kindName) else {
-      throw file.fail("attribute 'kind' is \"\(kindName)\", expected \"steady\" or \"trajectory\"")
-    }
+    let kind = try datasetKind(file)
     let group: HDF5Group = part == .train ? file : try file.group(part.rawValue)
     let rank = kind == .steady ? 2 : 3
     let (inputs, inShape) = try readArray(group, "inputs", rank: rank, rows: rows, as: T.self)

@@ -76,10 +76,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     self.seed = seed
     let f = try HDF5File.open(path)
     try checkHeader(f, is: .dataset)
-    let kindName = f.hasAttribute("kind") ? try f.stringAttribute("kind") : ""
-    guard let kind = ModelKind(rawValue: kindName) else {
-      throw f.fail("attribute 'kind' is \"\(kindName)\", expected \"steady\" or \"trajectory\"")
-    }
+    let kind = try datasetKind(f)
     let names = ["inputs", "targets", "mask", "initial"].filter { f.exists($0) }
     // Declared sizes checked (against overflow and the file) before use.
     let shapes = try names.map { name in
