@@ -129,7 +129,23 @@ public enum SweepResultsFile {
 
   /// Reads every record of a sweep-results file.
   public static func read(_ path: String) throws -> [SweepRecord] {
-    let f = try HDF5File.open(path)
+    try records(of: try HDF5File.open(path))
+  }
+
+  /// Reads a shard's results file (`results-I-of-N.h5`): its records, if
+  /// its attributes `shards` and `spec_hash` (-1 and "" when absent) are
+  /// ones `belongs` accepts; nil for a file of another sweep or sharding.
+  public static func readShard(_ path: String, belongs: (_ shards: Int, _ specHash: String) -> Bool) throws
+    -> [SweepRecord]?
+  {
+    let file = try HDF5File.open(path)
+    let shards = file.hasAttribute("shards") ? try file.integerAttribute("shards") : -1
+    let spec = file.hasAttribute("spec_hash") ? try file.stringAttribute("spec_hash") : ""
+    guard belongs(shards, spec) else { return nil }
+    return try records(of: file)
+  }
+
+  static func records(of f: HDF5File) throws -> [SweepRecord] {
     try checkHeader(f, is: .sweep)
     guard f.exists("runs") else { return [] }
     let runs = try f.group("runs")

@@ -35,15 +35,13 @@ public struct SweepFolder: Sendable {
     var stray: [String] = []
     let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     for name in names.sorted() where name.hasPrefix("results-") && name.hasSuffix(".h5") {
-      let path = folder + "/" + name
-      let file = try HDF5File.open(path)
-      let shards = file.hasAttribute("shards") ? try file.integerAttribute("shards") : -1
-      let spec = file.hasAttribute("spec_hash") ? try file.stringAttribute("spec_hash") : ""
-      guard shards == manifest.shards && spec == manifest.specHash else {
+      guard let records = try SweepResultsFile.readShard(folder + "/" + name, belongs: {
+        $0 == manifest.shards && $1 == manifest.specHash
+      }) else {
         stray.append(name)
         continue
       }
-      for r in try SweepResultsFile.read(path) where (0..<manifest.runs.count).contains(r.index) && r.hash == manifest.runs[r.index].hash {
+      for r in records where (0..<manifest.runs.count).contains(r.index) && r.hash == manifest.runs[r.index].hash {
         results[r.index] = r
       }
     }
