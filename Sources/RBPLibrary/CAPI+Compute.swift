@@ -55,6 +55,29 @@ extension NetworkHandle {
     return v
   }
 
+  /// The wanted parameter arrays (W, b, U, x0; nil: not wanted), each
+  /// checked against its block of the network's parameters and paired
+  /// with that block's range.
+  func parameterBlocks(w: CallerArray?, b: CallerArray?, u: CallerArray?, x0: CallerArray?) throws
+    -> [(CallerArray, Range<Int>)]
+  {
+    let layout = checkpoint.parameters.layout, n = units
+    var blocks: [(CallerArray, Range<Int>)] = []
+    if let w { try w.expect([n, n], "(N, N)"); blocks.append((w, layout.w)) }
+    if let b { try b.expect([n], "(N)"); blocks.append((b, layout.b)) }
+    if let u {
+      guard !layout.u.isEmpty else { throw RBPError.invalid("U: the network has identity coupling, no U") }
+      try u.expect([n, layout.shape.inputs], "(N, I)")
+      blocks.append((u, layout.u))
+    }
+    if let x0 {
+      guard !layout.x0.isEmpty else { throw RBPError.invalid("x0: a steady network has no x0") }
+      try x0.expect([n], "(N)")
+      blocks.append((x0, layout.x0))
+    }
+    return blocks
+  }
+
   /// The shape of the states of `data`: (P, N) or (P, T+1, N).
   func statesShape(_ data: DatasetContents<Double>) -> [Int] {
     switch data {
@@ -105,25 +128,13 @@ public func rbpGrad(
     try c?.expect(cotangentShape, steady ? "(P, N)" : "(P, T, N)")
     let cValues = try c?.finiteValues()
     // Every wanted output, checked before the work.
-    let layout = h.checkpoint.parameters.layout, (n, i) = (h.units, layout.shape.inputs)
-    var outputs: [(CallerArray, Range<Int>)] = []
     func wanted(_ a: rbp_array, _ name: String) throws -> CallerArray? {
       guard a.data != nil else { return nil }
       return try withUnsafePointer(to: a) { try CallerArray($0, name: name) }
     }
     let g = out.pointee
-    if let a = try wanted(g.W, "W") { try a.expect([n, n], "(N, N)"); outputs.append((a, layout.w)) }
-    if let a = try wanted(g.b, "b") { try a.expect([n], "(N)"); outputs.append((a, layout.b)) }
-    if let a = try wanted(g.U, "U") {
-      guard !layout.u.isEmpty else { throw RBPError.invalid("U: the network has identity coupling, no U") }
-      try a.expect([n, i], "(N, I)")
-      outputs.append((a, layout.u))
-    }
-    if let a = try wanted(g.x0, "x0") {
-      guard !layout.x0.isEmpty else { throw RBPError.invalid("x0: a steady network has no x0") }
-      try a.expect([n], "(N)")
-      outputs.append((a, layout.x0))
-    }
+    let outputs = try h.parameterBlocks(w: try wanted(g.W, "W"), b: try wanted(g.b, "b"), u: try wanted(g.U, "U"),
+                                        x0: try wanted(g.x0, "x0"))
     let drive = try wanted(g.drive, "drive")
     if let drive {
       guard c != nil else { throw RBPError.invalid("drive: dR/da is computed only for a cotangent") }

@@ -222,21 +222,10 @@ public func rbpParameters(_ net: OpaquePointer?, _ w: UnsafeMutablePointer<rbp_a
                           _ x0: UnsafeMutablePointer<rbp_array>?) -> Int32 {
   guarded {
     let h = try NetworkHandle.from(net)
-    let p = h.checkpoint.parameters, layout = p.layout, n = h.units
-    var writes: [(CallerArray, Range<Int>)] = []
-    if let w { writes.append((try CallerArray(w, name: "W"), layout.w)); try writes.last!.0.expect([n, n], "(N, N)") }
-    if let b { writes.append((try CallerArray(b, name: "b"), layout.b)); try writes.last!.0.expect([n], "(N)") }
-    if let u {
-      guard !layout.u.isEmpty else { throw RBPError.invalid("U: the network has identity coupling, no U") }
-      writes.append((try CallerArray(u, name: "U"), layout.u))
-      try writes.last!.0.expect([n, layout.shape.inputs], "(N, I)")
-    }
-    if let x0 {
-      guard !layout.x0.isEmpty else { throw RBPError.invalid("x0: a steady network has no x0") }
-      writes.append((try CallerArray(x0, name: "x0"), layout.x0))
-      try writes.last!.0.expect([n], "(N)")
-    }
-    for (array, range) in writes { array.write(Array(p.values[range])) }
+    let values = h.checkpoint.parameters.values
+    let writes = try h.parameterBlocks(w: try CallerArray.optional(w, name: "W"), b: try CallerArray.optional(b, name: "b"),
+                                       u: try CallerArray.optional(u, name: "U"), x0: try CallerArray.optional(x0, name: "x0"))
+    for (array, range) in writes { array.write(Array(values[range])) }
   }
 }
 

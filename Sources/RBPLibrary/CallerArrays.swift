@@ -97,9 +97,9 @@ struct CallerArray {
     let n = count
     guard n > 0, let data = array.data else { return [] }
     if isContiguous {
-      return isDouble ? Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Double.self), count: n))
-        : convertedArray(Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: n)),
-                         to: Double.self)
+      if isDouble { return Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Double.self), count: n)) }
+      let f = data.assumingMemoryBound(to: Float.self)
+      return (0..<n).map { Double(f[$0]) }
     }
     let (s, st) = (shape, strides)
     return (0..<n).map { i in

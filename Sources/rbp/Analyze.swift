@@ -125,7 +125,7 @@ struct Grad: ParsableCommand {
         throw CLIFailure(message: "--method: '\(method)' does not apply to a \(l.checkpoint.model.rawValue) model; use \(valid.joined(separator: " or "))")
       }
       guard step > 0 else { throw CLIFailure(message: "--step must be positive, got \(step)") }
-      let given = try cotangent.map { try openCotangent($0, for: l) }
+      let given = try cotangent.map { try l.openCotangent($0) }
       if method != "fd", case .trajectory(let b) = l.data, b.count > 1,
          b.count * (b.steps + 1) * l.checkpoint.shape.units > Self.pieceValues {
         // Long trajectories: a piece of the sequences at a time, written as it is done.
@@ -169,16 +169,18 @@ struct Grad: ParsableCommand {
   /// on small data.
   static let pieceValues = ProcessInfo.processInfo.environment["RBP_TEST_PIECE_VALUES"].flatMap { Int($0) }
     .map { max($0, 1) } ?? 1 << 21
+}
 
+extension Loaded {
   /// The rows of /dstates in `path`, checked against the dataset's patterns,
   /// steps and the network's units.
-  func openCotangent(_ path: String, for l: Loaded) throws -> (shape: [Int], read: (Int, Int) throws -> [Double]) {
+  func openCotangent(_ path: String) throws -> (shape: [Int], read: (Int, Int) throws -> [Double]) {
     let c = try CotangentFile.rows(path)
-    let expected = l.analysis.cotangentShape(l.data)
+    let expected = analysis.cotangentShape(data)
     guard c.shape == expected else {
       let what = expected.count == 2 ? "(P, N)" : "(P, T, N)"
       throw CLIFailure(message: "\(path): /dstates is \(c.shape), expected \(expected) = \(what) for this "
-                       + "\(l.checkpoint.model.rawValue) checkpoint and dataset")
+                       + "\(checkpoint.model.rawValue) checkpoint and dataset")
     }
     return c
   }
@@ -210,7 +212,7 @@ struct States: ParsableCommand {
              + unsettled.prefix(10).map(String.init).joined(separator: ", ") + (unsettled.count > 10 ? ", …" : ""))
       }
       if json {
-        writeLine(jsonLine(["file": out, "shape": r.shape, "loss": r.loss, "precision": precision,
+        writeLine(jsonLine(["file": out, "shape": r.shape, "loss": r.loss, "precision": precision.rawValue,
                             "unsettled": r.settled.map { $0.filter { !$0 }.count }]))
       }
     }

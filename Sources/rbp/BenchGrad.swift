@@ -26,13 +26,7 @@ struct BenchGrad: ParsableCommand {
       let precision = try Precision.parse(self.precision)
       guard seconds > 0 && seconds.isFinite else { throw CLIFailure(message: "--seconds must be positive, got \(seconds)") }
       let l = try Loaded(checkpoint: checkpoint, data: data)
-      let c = try cotangent.map { path -> [Double] in
-        let rows = try CotangentFile.rows(path)
-        guard rows.shape == l.analysis.cotangentShape(l.data) else {
-          throw CLIFailure(message: "\(path): /dstates is \(rows.shape), expected \(l.analysis.cotangentShape(l.data))")
-        }
-        return try rows.read(0, rows.shape[0])
-      }
+      let c = try cotangent.map { try l.openCotangent($0) }.map { try $0.read(0, $0.shape[0]) }
       let call = {
         _ = precision == .f64 ? try l.analysis.gradient(l.data, cotangent: c, as: Double.self)
           : try l.analysis.gradient(l.data, cotangent: c, as: Float.self)

@@ -71,33 +71,31 @@ def _described(a, name, dtype):
 
 
 class _Layout:
-    """Where the outputs of one call go: every array in one allocation
-    (floats first, then the settled flags), and an rbp.h struct template
-    with their shapes and strides, so that a call only sets data pointers."""
+    """Where the outputs of a gradient go: every array in one allocation
+    (floats first, then the steady patterns' settled flags), and an rbp.h
+    struct with their shapes and strides filled in once, so that a call only
+    sets the data pointers."""
 
-    def __init__(self, dtype, arrays, flags, template=None):
-        self.dtype, self.item = dtype, dtype.itemsize
-        self.arrays, offset = [], 0
+    def __init__(self, dtype, arrays, flags):
+        self.dtype, self.arrays, offset = dtype, [], 0
+        self.template = _lib.Gradients()
         for name, shape in arrays:
-            size = int(np.prod(shape, dtype=np.int64))
-            self.arrays.append((name, shape, offset, size))
-            offset += size * self.item
+            self.arrays.append((name, shape, offset))
+            d = getattr(self.template, name)
+            d.dtype, d.rank = _DTYPES[dtype], len(shape)
+            stride = dtype.itemsize
+            for k in reversed(range(len(shape))):                 # C order
+                d.shape[k], d.strides[k] = shape[k], stride
+                stride *= shape[k]
+            offset += stride
         self.flags_at, self.flags = offset, flags
-        self.bytes = offset + flags
-        self.template = template
-        if template is not None:
-            for name, shape, at, size in self.arrays:
-                probe = np.ndarray(shape, dtype)                       # C-contiguous strides
-                _fill(getattr(template, name), probe, name)
-                getattr(template, name).data = None
 
     def allocate(self):
-        buffer = np.empty(max(self.bytes, 1), np.uint8)
+        buffer = np.empty(max(self.flags_at + self.flags, 1), np.uint8)
         return buffer, _address(buffer)
 
     def views(self, buffer):
-        out = {name: np.ndarray(shape, self.dtype, buffer, at) for name, shape, at, _ in self.arrays}
-        return out
+        return {name: np.ndarray(shape, self.dtype, buffer, at) for name, shape, at in self.arrays}
 
 
 def _pointer(d):
@@ -113,6 +111,7 @@ class Network:
 
     def __init__(self, handle):
         self._handle = handle
+        self._layouts = {}
         info = _lib.Info()
         _lib.check(lib.rbp_info_get(self._handle, ctypes.byref(info)))
         self.model = "steady" if info.model == _lib.STEADY else "trajectory"
@@ -169,17 +168,12 @@ class Network:
                         + ("(P, I)" if self.model == "steady" else "(P, T, I)"))
         return inputs
 
-    def _layout(self, kind, inputs, cotangent=False):
-        """The cached output layout of a call on inputs of this shape."""
-        key = (kind, inputs.shape[:-1], cotangent)
-        layout = self._layouts.get(key) if hasattr(self, "_layouts") else None
-        if layout is not None:
-            return layout
-        n, p, steady = self.units, inputs.shape[0], self.model == "steady"
-        states = (p, n) if steady else (p, inputs.shape[1] + 1, n)
-        if kind == "states":
-            layout = _Layout(self.dtype, [("states", states)], p if steady else 0)
-        else:
+    def _grad_layout(self, inputs, cotangent):
+        """The cached output layout of a gradient of inputs of this shape."""
+        key = (inputs.shape[:-1], cotangent)
+        layout = self._layouts.get(key)
+        if layout is None:
+            n, p, steady = self.units, inputs.shape[0], self.model == "steady"
             arrays = [("W", (n, n)), ("b", (n,))]
             if self.coupling == "dense":
                 arrays.append(("U", (n, self.inputs)))
@@ -187,30 +181,21 @@ class Network:
                 arrays.append(("x0", (n,)))
             if cotangent:
                 arrays.append(("drive", (p, n) if steady else (p, inputs.shape[1], n)))
-            arrays.append(("states", states))
-            layout = _Layout(self.dtype, arrays, p if steady else 0, _lib.Gradients())
-        if not hasattr(self, "_layouts"):
-            self._layouts = {}
-        self._layouts[key] = layout
+            arrays.append(("states", (p, n) if steady else (p, inputs.shape[1] + 1, n)))
+            layout = self._layouts[key] = _Layout(self.dtype, arrays, p if steady else 0)
         return layout
 
     def states(self, inputs, initial=None):
         """The forward pass: (P, N) steady states, or (P, T+1, N)
         trajectories with x(0). inputs: (P, I) or (P, T, I); initial: None
-        or (P, N). A steady pattern that does not settle has a NaN row (see
-        `settled`, set by the call)."""
+        or (P, N). A steady pattern that does not settle has a NaN row
+        (`np.isnan(x).any(axis=1)` marks them)."""
         inputs = self._inputs(inputs)
-        layout = self._layout("states", inputs)
-        buffer, base = layout.allocate()
-        _, shape, _, _ = layout.arrays[0]
-        out = np.ndarray(shape, self.dtype, buffer, 0)
+        p, n = inputs.shape[0], self.units
+        out = np.empty((p, n) if self.model == "steady" else (p, inputs.shape[1] + 1, n), self.dtype)
         d0 = _described(initial, "initial", self.dtype)[0]
-        _lib.check(lib.rbp_states(self._handle, ctypes.byref(_fill(_lib.Array(), inputs, "inputs")),
-                                  ctypes.byref(d0) if d0 is not None else None,
-                                  ctypes.byref(_fill(_lib.Array(), out, "states")),
-                                  base + layout.flags_at if layout.flags else None))
-        if layout.flags:
-            self.settled = buffer[layout.flags_at:].view(np.bool_)
+        _lib.check(lib.rbp_states(self._handle, ctypes.byref(_fill(_lib.Array(), inputs, "inputs")), _pointer(d0),
+                                  ctypes.byref(_fill(_lib.Array(), out, "states")), None))
         return out
 
     def grad(self, inputs, cotangent=None, targets=None, mask=None, initial=None, mean=False):
@@ -226,10 +211,10 @@ class Network:
             raise Error("grad: give either targets (the built-in loss) or a cotangent dR/dx, not "
                         + ("neither" if targets is None else "both"))
         inputs = self._inputs(inputs)
-        layout = self._layout("grad", inputs, cotangent is not None)
+        layout = self._grad_layout(inputs, cotangent is not None)
         buffer, base = layout.allocate()
         g = _lib.Gradients.from_buffer_copy(layout.template)
-        for name, _, at, _ in layout.arrays:
+        for name, _, at in layout.arrays:
             getattr(g, name).data = base + at
         if layout.flags:
             g.settled = base + layout.flags_at

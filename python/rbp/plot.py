@@ -37,7 +37,7 @@ def _pyplot():
     return plt
 
 
-def history(run, out, title=None):
+def history(run, title=None):
     h = read_history(run)
     plt = _pyplot()
     epochs = np.asarray(h["epoch"])
@@ -58,7 +58,7 @@ def history(run, out, title=None):
     return fig
 
 
-def trajectory(states_file, out, data=None, sequence=0, title=None):
+def trajectory(states_file, data=None, sequence=0, title=None):
     h5py = _h5py()
     with h5py.File(states_file, "r") as f:
         if "states" not in f:
@@ -97,7 +97,7 @@ def trajectory(states_file, out, data=None, sequence=0, title=None):
     return fig
 
 
-def fixed_points(file, out, title=None):
+def fixed_points(file, title=None):
     h5py = _h5py()
     with h5py.File(file, "r") as f:
         if f.attrs.get("format") != "rbp-fixed-points":
@@ -134,7 +134,7 @@ def fixed_points(file, out, title=None):
     return fig
 
 
-def sweep(folder, out, x, y, hue=None, title=None):
+def sweep(folder, x, y, hue=None, title=None):
     table = read_sweep(folder)
     columns = {k: np.asarray(table[k]) for k in table}
     for name in filter(None, (x, y, hue)):
@@ -190,16 +190,16 @@ def main(argv=None):
     try:
         if a.figure == "history":
             out = a.out or os.path.join(a.run if os.path.isdir(a.run) else os.path.dirname(a.run) or ".", "history.png")
-            fig = history(a.run, out, a.title)
+            fig = history(a.run, a.title)
         elif a.figure == "trajectory":
             out = a.out or os.path.splitext(a.states)[0] + "-trajectory.png"
-            fig = trajectory(a.states, out, a.data, a.sequence, a.title)
+            fig = trajectory(a.states, a.data, a.sequence, a.title)
         elif a.figure == "fixed-points":
             out = a.out or os.path.splitext(a.file)[0] + ".png"
-            fig = fixed_points(a.file, out, a.title)
+            fig = fixed_points(a.file, a.title)
         else:
             out = a.out or os.path.join(a.folder, f"{a.y}-by-{a.x}.png")
-            fig = sweep(a.folder, out, a.x, a.y, a.hue, a.title)
+            fig = sweep(a.folder, a.x, a.y, a.hue, a.title)
         fig.tight_layout()
         fig.savefig(out, dpi=120)
     except (Error, OSError) as e:
