@@ -102,6 +102,7 @@ let package = Package(
     // MARK: - Tests
     .target(
       name: "RBPTestSupport",
+      dependencies: ["RBPStore"],
       path: "Tests/RBPTestSupport",
       swiftSettings: swiftSettings),
     .testTarget(

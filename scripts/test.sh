@@ -9,18 +9,29 @@
 # (also the empty folders the toolchain leaves behind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# Each phase prints its wall time at its end, so a slow one stands out.
+phase() {
+  local name="$1" start=$SECONDS
+  shift
+  "$@"
+  echo "=== $name: $((SECONDS - start)) s"
+}
+phase setup scripts/setup.sh
 export RBP_PYTHON="$PWD/.venv/bin/python"
 TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/rbp-test.XXXXXX")"
 export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
-swift test "$@"
+phase "swift tests" swift test "$@"
 # The Python package over the C library, against the command line: both
 # from this build (debug), so that they run the same machine code.
-swift build --product RBPLibrary
-RBP_LIBRARY="$PWD/.build/debug/libRBPLibrary.so" RBP_BINARY="$PWD/.build/debug/rbp" \
-  .venv/bin/python -m unittest discover -s python/tests
-scripts/cluster_test.sh
-scripts/consumer_test.sh
-scripts/qemu_test.sh
-scripts/sanitize.sh
+python_tests() {
+  swift build --product RBPLibrary
+  RBP_LIBRARY="$PWD/.build/debug/libRBPLibrary.so" RBP_BINARY="$PWD/.build/debug/rbp" \
+    .venv/bin/python -m unittest discover -s python/tests
+}
+phase "python tests" python_tests
+phase cluster scripts/cluster_test.sh
+phase consumer scripts/consumer_test.sh
+phase qemu scripts/qemu_test.sh
+phase sanitizers scripts/sanitize.sh
+echo "=== all: $SECONDS s"

@@ -58,6 +58,17 @@ public enum HDF5 {
     return try body()
   }
 
+  /// Runs `body` while no other thread of this process is inside the HDF5
+  /// library. A child process starts with a copy of every open descriptor,
+  /// and with it HDF5's `flock` on each open file, until it closes them or
+  /// execs: start programs in here, and no thread reopens a file while a
+  /// child that has not yet closed its copies still holds the lock.
+  public static func excludingFileOperations<R>(_ body: () throws -> R) rethrows -> R {
+    lock.lock()
+    defer { lock.unlock() }
+    return try body()
+  }
+
   /// The current error stack's descriptions, innermost first, then cleared.
   static func stackMessage() -> String {
     final class Box { var lines: [String] = [] }

@@ -8,9 +8,12 @@
 // Linux closes the descriptors it saw open a moment before the spawn, so a
 // file opened in between is inherited. Here the child closes every
 // descriptor above 2 itself, as part of the spawn
-// (`posix_spawn_file_actions_addclosefrom_np`), which has no such window.
+// (`posix_spawn_file_actions_addclosefrom_np`). Until it has, it holds a copy
+// of every descriptor; the spawn returns only after the child's exec, and it
+// runs holding the HDF5 lock, so no test reopens a file in that window.
 
 import Foundation
+import RBPStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -73,7 +76,7 @@ public final class ChildProcess: @unchecked Sendable {
     let envp = variables.map { strdup("\($0)=\($1)") } + [nil]
     defer { for p in argv + envp { free(p) } }
     var pid: pid_t = 0
-    let started = posix_spawn(&pid, path, &actions, nil, argv, envp)
+    let started = HDF5.excludingFileOperations { posix_spawn(&pid, path, &actions, nil, argv, envp) }
     guard started == 0 else { throw SpawnError(path: path, errno: started) }
     processIdentifier = pid
     standardOutput = readEnds[0]
