@@ -27,6 +27,8 @@ let package = Package(
   products: [
     // MARK: - Public modules
     .executable(name: "rbp", targets: ["rbp"]),
+    // All of the modules below with one `import RBP`.
+    .library(name: "RBP", targets: ["RBP"]),
     .library(name: "RBPKernels", targets: ["RBPKernels"]),
     .library(name: "RBPCore", targets: ["RBPCore"]),
     .library(name: "RBPStore", targets: ["RBPStore"]),
@@ -65,6 +67,11 @@ let package = Package(
       name: "RBPAnalysis",
       dependencies: ["RBPKernels", "RBPCore", "RBPStore", "RBPTrain"],
       path: "Sources/RBPAnalysis",
+      swiftSettings: swiftSettings),
+    .target(
+      name: "RBP",
+      dependencies: ["RBPKernels", "RBPCore", "RBPStore", "RBPTrain", "RBPAnalysis"],
+      path: "Sources/RBP",
       swiftSettings: swiftSettings),
     .target(
       name: "RBPLibrary",

@@ -3,7 +3,8 @@
 # working tree (tracked and new, unignored files) into a local bare git
 # repository tagged with the version in Sources/RBPKernels/Version.swift,
 # builds Tests/Consumer against it with `.package(url:, from:)`, whose
-# executables are the library examples of docs/library.md, and runs each.
+# executables are the library examples of docs/library.md and the README's
+# Swift example (through the umbrella product RBP), and runs each.
 # Fails if SwiftPM refuses the package as a dependency (unsafe flags), if
 # an example does not compile (missing imports), or if one fails to run.
 set -euo pipefail
@@ -36,6 +37,11 @@ for heading, target in [("## Library: a steady-state gradient", "SteadyExample")
     code = next(b for b in blocks if b.lstrip().startswith(("import", "//")) and "import RBP" in b)
     (out / target).mkdir(parents=True, exist_ok=True)
     (out / target / "main.swift").write_text(code)
+readme = (pathlib.Path(sys.argv[1]).parent.parent / "README.md").read_text()
+blocks = re.findall(r"```swift\n(.*?)```", readme, re.S)
+assert len(blocks) == 1 and "import RBP\n" in blocks[0], "README: expected one Swift example, importing RBP"
+(out / "ReadmeExample").mkdir(parents=True, exist_ok=True)
+(out / "ReadmeExample" / "main.swift").write_text(blocks[0])
 PY
 cd "$work/consumer"
 export RBP_REPOSITORY="file://$work/rbp.git" RBP_VERSION="$version"
@@ -51,4 +57,12 @@ for example in SteadyExample TrajectoryExample RewardExample MinimalExample; do
   echo "--- $example"
   .build/debug/$example
 done
-echo "consumer_test: rbp $version as a versioned dependency builds and runs the library examples of docs/library.md"
+# The README's example reads the demo's network: trained here as the demo
+# trains it, by the command line of this tree.
+echo "--- ReadmeExample"
+(cd "$root" && swift build --product rbp >/dev/null)
+"$root/.build/debug/rbp" train --data "$root/datasets/patterns.h5" --out out/demo/patterns --epochs 300 \
+  --stop-when-solved --quiet
+.build/debug/ReadmeExample
+echo "consumer_test: rbp $version as a versioned dependency builds and runs the Swift examples of docs/library.md" \
+  "and the README"

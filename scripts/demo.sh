@@ -4,14 +4,16 @@
 # completion), a trajectory network by BPTT on `figure8`, and a steady
 # network on a reward written in numpy, in process through the Python
 # package (scripts/reward_example.py), prints the results and writes the
-# figures to out/demo/ (python -m rbp.plot).
+# figures to out/demo/ (python -m rbp.plot), or to the folder given.
+#
+#   scripts/demo.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product rbp
 rbp=.build/release/rbp
 py=.venv/bin/python
-out=out/demo
+out="${1:-out/demo}"
 mkdir -p "$out"
 
 echo "== patterns: associative memory, steady states, recurrent backpropagation"

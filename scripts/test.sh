@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, then runs every test: the
-# Swift tests of each module (with the end-to-end and h5py interop tests,
-# which find the Python environment through RBP_PYTHON), the Python
-# package's tests (python/tests) against the command line, sweeps on a real
-# one-node Slurm cluster and under mpirun, rbp as a versioned dependency of
-# another package, the same binary on emulated older CPUs,
-# and the readers and threaded code under Address- and ThreadSanitizer. Temporary files go to a folder of this run, removed at the end
-# (also the empty folders the toolchain leaves behind).
+# The test command: installs what is missing, then runs every test:
+# - the Swift tests of each module (with the end-to-end, documentation and
+#   h5py interop tests, which find the Python environment through
+#   RBP_PYTHON);
+# - the demo (scripts/demo.sh, release build), into a scratch folder;
+# - the Python package's tests (python/tests) against the command line;
+# - sweeps on a real one-node Slurm cluster and under mpirun;
+# - rbp as a versioned dependency of another package;
+# - the same binary on emulated older CPUs;
+# - the readers and threaded code under Address- and ThreadSanitizer.
+# Temporary files go to a folder of this run, removed at the end (also the
+# empty folders the toolchain leaves behind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each phase prints its wall time at its end, so a slow one stands out.
@@ -22,6 +26,8 @@ TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/rbp-test.XXXXXX")"
 export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
 phase "swift tests" swift test "$@"
+# The README's first command, as a user runs it (release build).
+phase demo scripts/demo.sh "$TMPDIR/demo"
 # The Python package over the C library, against the command line: both
 # from this build (debug), so that they run the same machine code.
 python_tests() {

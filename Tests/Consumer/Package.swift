@@ -3,8 +3,8 @@
 // A package that uses rbp as its users do: through a tagged version of its
 // repository, with `from:`. `scripts/consumer_test.sh` tags a snapshot of
 // the working tree in a local bare repository, points RBP_REPOSITORY at it,
-// copies the README's four library examples in as the four executables,
-// builds them and runs them.
+// copies the library examples of docs/library.md and the README in as
+// executables, builds them and runs them.
 
 import PackageDescription
 
@@ -25,5 +25,11 @@ let package = Package(
         .product(name: "RBPKernels", package: "rbp"),
       ],
       swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")])
-  }
+  } + [
+    // The README's example: every module through the umbrella product.
+    .executableTarget(
+      name: "ReadmeExample",
+      dependencies: [.product(name: "RBP", package: "rbp")],
+      swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
+  ]
 )
