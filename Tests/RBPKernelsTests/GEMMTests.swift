@@ -57,27 +57,32 @@ func checkGEMM<T: KernelScalar>(
   if beta == 0 { for i in c.indices { c[i] = .nan } }  // β = 0 must not read C
   let c0 = c
 
-  // The oracle in Double, from the same (rounded) inputs.
-  let ad = a.map(Double.init), bd = b.map(Double.init)
-  var expected = c0.map { Double($0) }
-  var absA = ad.map(abs), absB = bd.map(abs)
-  var bound = [Double](repeating: 0, count: expected.count)
-  ad.withUnsafeBufferPointer { ap in bd.withUnsafeBufferPointer { bp in
-    expected.withUnsafeMutableBufferPointer { cp in
-      gemmReference(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: alpha,
-                    a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
-                    beta: beta, c: cp.baseAddress!, ldc: ldc)
-    }}}
-  absA.withUnsafeMutableBufferPointer { ap in absB.withUnsafeMutableBufferPointer { bp in
-    bound.withUnsafeMutableBufferPointer { cp in
-      gemmReference(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: abs(alpha),
-                    a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
-                    beta: 0, c: cp.baseAddress!, ldc: ldc)
-    }}}
-  let eps = Double(T.ulpOfOne)
-  for i in bound.indices {
-    let cTerm = beta == 0 ? 0 : abs(beta) * abs(Double(c0[i]))
-    bound[i] = 8 * eps * Double(s.k + 2) * (bound[i] + cTerm) + 1e-300
+  // The oracle in Double, from the same (rounded) inputs: the same for
+  // every path (each draws these inputs from this seed), so computed once.
+  let key = "\(T.self) \(s) \(transA) \(transB) \(alpha) \(beta) \(seed)"
+  let (expected, bound) = OracleCache.shared.oracle(key) {
+    let ad = a.map(Double.init), bd = b.map(Double.init)
+    var expected = c0.map { Double($0) }
+    var absA = ad.map(abs), absB = bd.map(abs)
+    var bound = [Double](repeating: 0, count: expected.count)
+    ad.withUnsafeBufferPointer { ap in bd.withUnsafeBufferPointer { bp in
+      expected.withUnsafeMutableBufferPointer { cp in
+        gemmReference(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: alpha,
+                      a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+                      beta: beta, c: cp.baseAddress!, ldc: ldc)
+      }}}
+    absA.withUnsafeMutableBufferPointer { ap in absB.withUnsafeMutableBufferPointer { bp in
+      bound.withUnsafeMutableBufferPointer { cp in
+        gemmReference(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: abs(alpha),
+                      a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+                      beta: 0, c: cp.baseAddress!, ldc: ldc)
+      }}}
+    let eps = Double(T.ulpOfOne)
+    for i in bound.indices {
+      let cTerm = beta == 0 ? 0 : abs(beta) * abs(Double(c0[i]))
+      bound[i] = 8 * eps * Double(s.k + 2) * (bound[i] + cTerm) + 1e-300
+    }
+    return (expected, bound)
   }
 
   let problem = { (cp: UnsafeMutablePointer<T>, ap: UnsafePointer<T>, bp: UnsafePointer<T>) in
@@ -140,6 +145,26 @@ func checkGEMM<T: KernelScalar>(
   return "\(T.self) \(path) \(s) tA=\(transA) tB=\(transB) α=\(alpha) β=\(beta): "
     + "element \(index) is \(got[index]), expected \(want[index]) "
     + "(difference \(abs(Double(got[index]) - want[index])), \(ratio)× the bound)"
+}
+
+/// The reference results of the cases run so far, by case: the paths of
+/// one precision and instruction set draw the same inputs, and the naive
+/// product (unoptimised in a debug build) would otherwise dominate the
+/// suite. The paths run in parallel, in step: a case missing is computed
+/// holding the lock, so that the others wait for it instead of repeating it.
+final class OracleCache: @unchecked Sendable {
+  static let shared = OracleCache()
+  private let lock = NSLock()
+  private var entries: [String: (expected: [Double], bound: [Double])] = [:]
+
+  func oracle(_ key: String, _ make: () -> ([Double], [Double])) -> ([Double], [Double]) {
+    lock.lock()
+    defer { lock.unlock() }
+    if let known = entries[key] { return known }
+    let made = make()
+    entries[key] = made
+    return made
+  }
 }
 
 func runGEMMSuite<T: KernelScalar>(_: T.Type, path: Path) -> [String] {
