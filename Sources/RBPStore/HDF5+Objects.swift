@@ -632,7 +632,15 @@ extension String {
 enum TrialRead {
   /// Files up to this size also have every numeric dataset read in the trial.
   static let dataBytes: Int64 = 64 << 20
-  static let timeoutMilliseconds: Int32 = 30_000
+  /// How long a trial may take before the file is refused: 30 s, or
+  /// RBP_TRIAL_READ_TIMEOUT seconds (a positive number; anything else is
+  /// ignored). Damage can make the library loop; a file on a slow shared
+  /// file system can take long to read whole.
+  static let timeoutMilliseconds: Int32 = {
+    guard let text = ProcessInfo.processInfo.environment["RBP_TRIAL_READ_TIMEOUT"], let seconds = Double(text),
+          seconds > 0, seconds <= 86_400 else { return 30_000 }
+    return Int32(max(1, (seconds * 1000).rounded()))
+  }()
   nonisolated(unsafe) private static var passed: Set<String> = []
 
   static func check(_ path: String) throws {
@@ -647,7 +655,7 @@ enum TrialRead {
     }
     guard let outcome, outcome != 0 && outcome != -2 else { return }
     if outcome == -1 {
-      throw HDF5Error(file: path, path: "", message: "is damaged: reading it did not finish in \(timeoutMilliseconds / 1000) s")
+      throw HDF5Error(file: path, path: "", message: "is damaged: reading it did not finish in \(Double(timeoutMilliseconds) / 1000) s")
     }
     if outcome >= 1000 {
       throw HDF5Error(file: path, path: "", message: "is damaged: a trial read of it ended abnormally (exit \(outcome - 1000))")

@@ -195,15 +195,32 @@ import Testing
     func powerNorm(_ w: Matrix<Double>, steps: Int = 3000) -> Double {
       let n = w.rows
       // The engine's start for a short run; another for the reference.
-      var v = [Double](repeating: 0, count: n)
+      var v = [Double](repeating: 0, count: n), wv = v
       for i in 0..<n { v[i] = steps < 3000 ? 1 + 0.5 * sin(Double(i) * 1.7) : Double(i % 7) - 2.9 }
       var sigma = 0.0
-      for _ in 0..<steps {
-        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        v = v.map { $0 / norm }
-        let wv = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + w[i, $1] * v[$1] } }
-        sigma = wv.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        v = (0..<n).map { j in (0..<n).reduce(0.0) { $0 + w[$1, j] * wv[$1] } }
+      // Plain loops over buffers: closures over ranges make a debug build
+      // take seconds for the reference's 3000 steps.
+      w.elements.withUnsafeBufferPointer { a in
+        v.withUnsafeMutableBufferPointer { v in
+          wv.withUnsafeMutableBufferPointer { wv in
+            for _ in 0..<steps {
+              var norm = 0.0
+              for i in 0..<n { norm += v[i] * v[i] }
+              norm = norm.squareRoot()
+              for i in 0..<n { v[i] /= norm }
+              sigma = 0
+              for i in 0..<n {
+                var s = 0.0
+                for j in 0..<n { s += a[i * n + j] * v[j] }
+                wv[i] = s
+                sigma += s * s
+              }
+              sigma = sigma.squareRoot()
+              for j in 0..<n { v[j] = 0 }
+              for i in 0..<n { for j in 0..<n { v[j] += a[i * n + j] * wv[i] } }
+            }
+          }
+        }
       }
       return sigma
     }
