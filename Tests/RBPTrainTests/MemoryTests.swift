@@ -17,13 +17,22 @@ import RBPTestSupport
 import Glibc
 #endif
 
+/// `count` values uniform in [−1, 1), from the top 53 bits of each draw:
+/// the generic `Double.random(in:using:)` is unspecialised in a debug build
+/// and took most of these tests' time for their millions of values.
+func uniformValues(_ count: Int, _ rng: inout SeededGenerator) -> [Double] {
+  var values = [Double](repeating: 0, count: count)
+  for i in 0..<count { values[i] = Double(rng.next() >> 11) * 0x1p-52 - 1 }
+  return values
+}
+
 /// A dataset of `count` random one-input sequences (targets half the
 /// input) and a random tanh network of `units` for it, written to files.
 func writeLongTrajectories(count p: Int, steps: Int, units n: Int, seed: UInt64, data: String, checkpoint: String) throws
   -> (TrajectoryBatch<Double>, Checkpoint)
 {
   var rng = SeededGenerator(seed: seed)
-  let inputs = (0..<(p * steps)).map { _ in Double.random(in: -1...1, using: &rng) }
+  let inputs = uniformValues(p * steps, &rng)
   let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: 1,
                                   targets: inputs.map { 0.5 * $0 }, outputWidth: 1)
   try DatasetFile.write(.trajectory(batch), to: data)
@@ -104,7 +113,7 @@ struct MemoryTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let (p, steps, width, n) = (16, 2100, 256, 32)
     var rng = SeededGenerator(seed: 12)
-    let inputs = (0..<(p * steps * width)).map { _ in Double.random(in: -1...1, using: &rng) }
+    let inputs = uniformValues(p * steps * width, &rng)
     let targets = (0..<(p * steps)).map { i in 0.3 * inputs[i * width] }
     let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: width,
                                     targets: targets, outputWidth: 1)
@@ -172,7 +181,7 @@ struct MemoryTests {
     let data = dir + "/long.h5"
     _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 9, data: data, checkpoint: dir + "/ck.h5")
     var rng = SeededGenerator(seed: 10)
-    try writeCotangent((0..<(p * steps * n)).map { _ in Double.random(in: -1...1, using: &rng) }, shape: [p, steps, n],
+    try writeCotangent(uniformValues(p * steps * n, &rng), shape: [p, steps, n],
                        to: dir + "/c.h5")
     var results: [(w: [Double], drive: [Double])] = []
     for (mean, environment) in [(false, pieces), (true, pieces), (false, [:])] {
