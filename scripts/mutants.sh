@@ -7,12 +7,25 @@
 #
 #   scripts/mutants.sh                 # every mutant
 #   scripts/mutants.sh 03 11           # those whose names start so
+#   scripts/mutants.sh --check         # only that every patch still applies
+#                                      # (part of the test command)
 #
 # A patch may name itself an expected survivor, with the reason (07: --jobs,
 # which only a timing check could see; 03: a guard the library's own checks
 # make redundant); the script exits 1 when any other mutant survives.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == --check ]]; then
+  stale=0
+  for patch in scripts/mutants/*.patch; do
+    if ! git apply --check "$patch" 2>/dev/null; then
+      echo "mutants: $patch no longer applies: plant the same bug where the code now is" >&2
+      stale=$((stale + 1))
+    fi
+  done
+  [[ $stale -eq 0 ]] && echo "mutants: all $(ls scripts/mutants/*.patch | wc -l) patches apply"
+  exit $((stale > 0))
+fi
 if ! git diff --quiet -- Sources Tests; then
   echo "mutants: Sources or Tests have uncommitted changes; commit or stash them first" >&2
   exit 2

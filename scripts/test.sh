@@ -3,6 +3,7 @@
 # - the Swift tests of each module (with the end-to-end, documentation and
 #   h5py interop tests, which find the Python environment through
 #   RBP_PYTHON);
+# - that every planted bug of scripts/mutants/ still applies;
 # - the demo (scripts/demo.sh, release build), into a scratch folder;
 # - the Python package's tests (python/tests) against the command line;
 # - sweeps on a real one-node Slurm cluster and under mpirun;
@@ -26,6 +27,7 @@ TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/rbp-test.XXXXXX")"
 export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
 phase "swift tests" swift test "$@"
+phase "mutant patches" scripts/mutants.sh --check
 # The README's first command, as a user runs it (release build).
 phase demo scripts/demo.sh "$TMPDIR/demo"
 # The Python package over the C library, against the command line: both

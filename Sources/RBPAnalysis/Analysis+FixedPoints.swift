@@ -15,9 +15,13 @@ public struct FixedPointsResult: Sendable {
   public var states: [Double] = []
   /// The pattern each point belongs to, K.
   public var pattern: [Int] = []
+  /// ρ(D W) at each point, K.
   public var spectralRadius: [Double] = []
+  /// α(D W) at each point (or an upper bound), K.
   public var abscissa: [Double] = []
+  /// Whether each point is an attractor (α(D W) < 1), K.
   public var stable: [Bool] = []
+  /// ‖f(W x + a) − x‖∞ at each point, K.
   public var residual: [Double] = []
   /// How many of the random starts reached each point.
   public var hits: [Int] = []

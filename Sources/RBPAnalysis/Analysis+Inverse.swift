@@ -13,6 +13,7 @@ import RBPStore
 public struct InverseResult: Sendable {
   /// (P, N) steady, (P, T, N) trajectory.
   public var drive: [Double]
+  /// The shape of `drive`.
   public var shape: [Int]
   /// diag D⁻¹, shaped as `drive`.
   public var inverseSlopes: [Double]?

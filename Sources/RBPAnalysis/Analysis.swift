@@ -90,9 +90,13 @@ public struct Analysis: Sendable {
 /// the loss, and for steady networks whether each pattern settled (the
 /// others' rows are NaN).
 public struct StatesResult: Sendable {
+  /// The states, row-major in `shape`.
   public var states: [Double]
+  /// (P, N) steady, (P, T+1, N) trajectory.
   public var shape: [Int]
+  /// The loss over the patterns that settled.
   public var loss: Double
+  /// Steady networks: whether each pattern settled; nil for trajectories.
   public var settled: [Bool]?
 }
 

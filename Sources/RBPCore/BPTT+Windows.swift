@@ -19,12 +19,15 @@ import RBPKernels
 /// Sequences whose steps can be read a window at a time. The steps of
 /// `window(_:)` are 0-based: index t − 1 holds step t of the formulas.
 public protocol TrajectoryWindows<Scalar> {
+  /// The precision of the sequences.
   associatedtype Scalar: KernelScalar
   /// P
   var count: Int { get }
   /// T
   var steps: Int { get }
+  /// I, the inputs per step.
   var inputWidth: Int { get }
+  /// O, the targets per step.
   var outputWidth: Int { get }
   /// x(0) of every sequence, P×N, or nil for the network's learned x0.
   var initial: Matrix<Scalar>? { get }
@@ -34,6 +37,7 @@ public protocol TrajectoryWindows<Scalar> {
 }
 
 extension TrajectoryBatch: TrajectoryWindows {
+  /// The batch's precision.
   public typealias Scalar = T
 
   /// A copy of steps `range` of every sequence.

@@ -27,6 +27,7 @@ import RBPKernels
 
 /// How much of the trajectory BPTT keeps, and how far errors flow back.
 public enum BPTTMode: Equatable, Sendable {
+  /// Keep every state: 2T + 1 blocks, the exact gradient.
   case full
   /// Keep every `every`-th state (nil: ⌈√T⌉) and recompute the rest.
   case checkpointed(every: Int?)

@@ -26,9 +26,19 @@ import RBPKernels
 
 /// One of the classic tasks.
 public enum ClassicTask: String, CaseIterable, Sendable, Codable {
-  case xor, encoder, patterns, figure8
+  /// XOR of two inputs: 4 steady patterns.
+  case xor
+  /// The 8-3-8 encoder: 8 one-hot patterns through 3 hidden units.
+  case encoder
+  /// Pattern completion: stored patterns recalled from half-erased cues.
+  case patterns
+  /// A trajectory tracing a figure eight.
+  case figure8
+  /// XOR of two pulses separated in time.
   case delayedXor = "delayed-xor"
+  /// A sine wave generated from the learned initial state, with no input.
   case sine
+  /// Associative memory: stored patterns recalled from noisy cues.
   case memory
 
   /// Whether the task's dataset is steady (memory: with the cue as input).
@@ -74,7 +84,9 @@ public enum ClassicTask: String, CaseIterable, Sendable, Codable {
 
 /// A task's data: training batch and, where the task has one, a test batch.
 public enum TaskData<T: KernelScalar>: Sendable {
+  /// Steady patterns.
   case steady(train: SteadyBatch<T>, test: SteadyBatch<T>?)
+  /// Sequences.
   case trajectory(train: TrajectoryBatch<T>, test: TrajectoryBatch<T>?)
 }
 
@@ -93,6 +105,7 @@ public struct TaskOptions: Sendable {
   /// stored patterns) come from this seed: the same patterns, other cues.
   /// `datasets make` draws the validation set so.
   public var cueSeed: UInt64? = nil
+  /// These sizes; nil keeps the task's.
   public init(count: Int? = nil, length: Int? = nil, cueAsInitialState: Bool = false, flips: Double? = nil) {
     self.count = count
     self.length = length

@@ -17,7 +17,9 @@
 
 /// One eigenvalue, re + i·im.
 public struct Eigenvalue: Equatable, Sendable {
+  /// The real part.
   public var re: Double
+  /// The imaginary part.
   public var im: Double
 }
 

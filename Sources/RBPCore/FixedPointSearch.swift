@@ -14,6 +14,7 @@ import RBPKernels
 
 /// One steady state found by `findFixedPoints`.
 public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
+  /// A fixed point with its residual, ρ(D W), α(D W) and the number of starts that reached it.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(state: [T], residual: Double, spectralRadius: Double, abscissa: Double, hits: Int) {
@@ -40,6 +41,7 @@ public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
 
 /// What a search found, and how many starts led nowhere.
 public struct FixedPointSearch<T: KernelScalar>: Sendable {
+  /// The distinct fixed points found, each once.
   public var points: [FixedPoint<T>]
   /// Solves that did not converge (two per start: Newton from the start,
   /// and iteration polished by Newton).
@@ -137,6 +139,7 @@ extension SteadyNetwork {
   }
 }
 
+/// The largest |a_i − b_i|, in Double.
 @_specialize(exported: true, where T == Float)
 @_specialize(exported: true, where T == Double)
 public func maxDistance<T: KernelScalar>(_ a: [T], _ b: [T]) -> Double {

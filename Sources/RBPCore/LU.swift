@@ -6,6 +6,7 @@ import RBPKernels
 
 /// `P·A = L·U` of a square matrix, row-major, factored in place.
 public struct LUFactorization<T: KernelScalar> {
+  /// The order of the matrix.
   public let n: Int
   var lu: [T]
   var pivots: [Int]

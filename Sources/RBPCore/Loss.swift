@@ -12,7 +12,10 @@ import RBPKernels
 
 /// A loss over the output units.
 public enum Loss: String, CaseIterable, Sendable, Codable {
-  case mse, bce
+  /// Half the squared error, ½ Σ_k m_k (x_k − y_k)².
+  case mse
+  /// Binary cross-entropy, for logistic outputs and 0/1 targets.
+  case bce
 
   /// ℓ(x, y, m) summed over `count` outputs; `mask` nil means all ones.
   /// BCE of an output at exactly 0 or 1 against the opposite target is

@@ -7,7 +7,9 @@ import RBPKernels
 
 /// A row-major `rows × cols` matrix.
 public struct Matrix<T: KernelScalar>: Equatable, Sendable {
+  /// The number of rows.
   public private(set) var rows: Int
+  /// The number of columns.
   public private(set) var cols: Int
   /// Elements in row-major order, `rows · cols` of them (changing the count
   /// is a programmer error).
@@ -17,6 +19,7 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
 
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
+  /// A rows×cols matrix of `value`.
   public init(rows: Int, cols: Int, repeating value: T = 0) {
     precondition(rows >= 0 && cols >= 0, "Matrix: negative shape \(rows)×\(cols)")
     self.rows = rows
@@ -26,6 +29,7 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
 
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
+  /// A rows×cols matrix of these elements, row-major.
   public init(rows: Int, cols: Int, elements: [T]) {
     precondition(elements.count == rows * cols,
                  "Matrix: \(elements.count) elements for a \(rows)×\(cols) matrix")
@@ -43,6 +47,7 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
     self.init(rows: rowArrays.count, cols: cols, elements: rowArrays.flatMap { $0 })
   }
 
+  /// The element at row r, column c.
   public subscript(r: Int, c: Int) -> T {
     get { elements[r * cols + c] }
     set { elements[r * cols + c] = newValue }
@@ -55,6 +60,7 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
 
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
+  /// Replaces row r by `values` (cols of them).
   public mutating func setRow(_ r: Int, _ values: [T]) {
     precondition(values.count == cols, "Matrix.setRow: \(values.count) values for \(cols) columns")
     elements.replaceSubrange(r * cols ..< (r + 1) * cols, with: values)

@@ -15,12 +15,16 @@ import RBPKernels
 
 /// Whether an objective is to be made small (a loss) or large (a reward).
 public enum ObjectiveGoal: String, Sendable, Codable {
-  case minimize, maximize
+  /// A loss: training steps against its gradient.
+  case minimize
+  /// A reward: training steps along its gradient.
+  case maximize
 }
 
 /// The states an objective sees at once: every pattern of the batch at one
 /// step, P rows of N units, row-major.
 public struct StateBlock<T: KernelScalar> {
+  /// The states, row-major P×N, valid during the call only.
   public let states: UnsafePointer<T>
   /// P: row p is pattern p of the batch.
   public let rows: Int
@@ -29,6 +33,7 @@ public struct StateBlock<T: KernelScalar> {
   /// t = 1…T for trajectories; 0 for steady states.
   public let step: Int
 
+  /// A block of `rows` states of `units` at `step`.
   public init(states: UnsafePointer<T>, rows: Int, units: Int, step: Int) {
     self.states = states
     self.rows = rows
@@ -44,7 +49,9 @@ public struct StateBlock<T: KernelScalar> {
 /// (∂R/∂θ for a reward); `goal` says which way training moves, and the
 /// results' `descentGradient` is the one an optimizer steps along.
 public protocol StateObjective<Scalar>: Sendable {
+  /// The precision of the states.
   associatedtype Scalar: KernelScalar
+  /// Whether training makes the objective small or large.
   var goal: ObjectiveGoal { get }
   /// True: the objective is the mean over the patterns, (1/P) Σ_p R_p, and
   /// the engine scales the parameter gradient by 1/P; false: the sum.
@@ -86,6 +93,7 @@ extension StateObjective {
 /// batch's targets, with its mask: the objective training uses,
 /// J = (1/P) Σ_p L_p, minimised.
 public struct LossObjective<T: KernelScalar>: StateObjective {
+  /// The loss function.
   public let loss: Loss
   /// The batch's own arrays, sequence-major P×S×O (S = 1 for steady
   /// states), read in place: a step reads one row of O per sequence.
@@ -93,7 +101,9 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
   let mask: [T]?
   let count: Int, steps: Int, outputs: Int
 
+  /// Minimised.
   public var goal: ObjectiveGoal { .minimize }
+  /// J is the mean over the patterns.
   public var meanOverPatterns: Bool { true }
 
   /// The loss of a steady batch: targets P×O.
@@ -200,7 +210,9 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
   /// Sequence-major P×S×N (S = 1 for steady states).
   let cotangent: [T]
   let count: Int, steps: Int, units: Int
+  /// Whether R is a loss or a reward (only the descent direction depends on it).
   public let goal: ObjectiveGoal
+  /// Whether R is the mean over the patterns or their sum.
   public let meanOverPatterns: Bool
 
   /// - Parameters:

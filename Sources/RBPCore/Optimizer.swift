@@ -8,17 +8,25 @@ import RBPKernels
 
 /// Which update rule.
 public enum OptimizerKind: String, CaseIterable, Sendable, Codable {
-  case sgd, momentum, adam
+  /// θ ← θ − η g.
+  case sgd
+  /// Heavy-ball momentum: v ← β1 v + g, θ ← θ − η v.
+  case momentum
+  /// Adam, with bias-corrected moments.
+  case adam
 }
 
 /// Settings of an optimizer.
 public struct OptimizerSettings: Equatable, Sendable, Codable {
+  /// The update rule.
   public var kind: OptimizerKind
+  /// η, the step size.
   public var learningRate: Double
   /// Momentum coefficient (`momentum`), or β1 (`adam`).
   public var beta1: Double
   /// β2 (`adam`).
   public var beta2: Double
+  /// ε of Adam's denominator.
   public var epsilon: Double
   /// Rescale the gradient to at most this 2-norm (nil: no clipping).
   public var clipNorm: Double?
@@ -27,8 +35,10 @@ public struct OptimizerSettings: Equatable, Sendable, Codable {
 
   /// The defaults of β1 (momentum) and β2.
   public static let defaultBeta1 = 0.9
+  /// The default β2.
   public static let defaultBeta2 = 0.999
 
+  /// Settings of this rule; the coefficients not given take their defaults.
   public init(kind: OptimizerKind, learningRate: Double, beta1: Double = defaultBeta1, beta2: Double = defaultBeta2,
               epsilon: Double = 1e-8, clipNorm: Double? = nil, weightDecay: Double = 0) {
     self.kind = kind
@@ -53,6 +63,7 @@ public struct OptimizerSettings: Equatable, Sendable, Codable {
 
 /// An optimizer and its state.
 public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
+  /// The rule and its coefficients.
   public var settings: OptimizerSettings
   /// Updates taken so far.
   public var step: Int
@@ -61,6 +72,7 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
   /// Second moment (`adam`).
   public var second: Parameters<T>
 
+  /// A fresh optimizer (zero moments) for parameters of this layout; throws for settings out of range.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(settings: OptimizerSettings, layout: ParameterLayout) throws {

@@ -18,14 +18,19 @@ public enum Coupling: String, CaseIterable, Sendable, Codable {
 
 /// Sizes of a network: N units, I inputs, O outputs (the last O units).
 public struct NetworkShape: Equatable, Sendable, Codable {
+  /// N, the number of units (the last `outputs` of them are the outputs).
   public var units: Int
+  /// I, the width of an input pattern.
   public var inputs: Int
+  /// O, the number of output units: the last O of the N.
   public var outputs: Int
+  /// How inputs enter: through U (dense) or one per unit (identity).
   public var coupling: Coupling
 
   /// The largest N (and I) accepted, and the most weights N·(N + I): 2²⁸,
   /// 2 GiB in f64 for W and U alone.
   public static let maximumUnits = 1 << 20
+  /// The most weights N·(N + I) accepted.
   public static let maximumWeights = 1 << 28
 
   /// Checks the sizes fit together; throws naming the one that does not.
@@ -57,15 +62,20 @@ public struct NetworkShape: Equatable, Sendable, Codable {
 
 /// Offsets of each parameter block inside the slab.
 public struct ParameterLayout: Equatable, Sendable {
+  /// The network the parameters belong to.
   public let shape: NetworkShape
+  /// Whether there is a learned initial state x0 (trajectories).
   public let hasInitialState: Bool
 
+  /// The layout of a network of this shape, with or without x0.
   public init(shape: NetworkShape, hasInitialState: Bool) {
     self.shape = shape
     self.hasInitialState = hasInitialState
   }
 
+  /// W, N×N row-major.
   public var w: Range<Int> { 0 ..< shape.units * shape.units }
+  /// b, N.
   public var b: Range<Int> { w.upperBound ..< w.upperBound + shape.units }
   /// Empty with identity coupling.
   public var u: Range<Int> {
@@ -73,13 +83,16 @@ public struct ParameterLayout: Equatable, Sendable {
   }
   /// Empty for steady-state networks.
   public var x0: Range<Int> { u.upperBound ..< u.upperBound + (hasInitialState ? shape.units : 0) }
+  /// The number of parameters in all.
   public var count: Int { x0.upperBound }
 }
 
 /// All parameters (or gradients, or optimizer moments) of one network in one
 /// array, laid out by `layout`.
 public struct Parameters<T: KernelScalar>: Equatable, Sendable {
+  /// Where each block lies in `values`.
   public let layout: ParameterLayout
+  /// Every parameter, block after block: W, b, U, x0.
   public var values: [T]
 
   /// All zeros.
@@ -90,6 +103,7 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
     values = [T](repeating: 0, count: layout.count)
   }
 
+  /// These values, which must number `layout.count`.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(layout: ParameterLayout, values: [T]) {
@@ -98,6 +112,7 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
     self.values = values
   }
 
+  /// The network's shape.
   public var shape: NetworkShape { layout.shape }
 
   /// W, N×N: `W[i, j]` is the weight from unit j to unit i.
@@ -220,7 +235,9 @@ public func gaussian<G: RandomNumberGenerator>(_ rng: inout G) -> Double {
 /// SplitMix64: a small, seeded, reproducible generator whose whole state is
 /// one integer (easy to checkpoint).
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
+  /// The whole state: save it to continue the same sequence.
   public var state: UInt64
+  /// The generator whose state starts at `seed`.
   public init(seed: UInt64) { state = seed }
   public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15

@@ -7,6 +7,7 @@ import RBPKernels
 
 /// How one pattern's solve ended.
 public enum SolveStatus: String, Equatable, Sendable, Codable {
+  /// Converged to a stable fixed point (forward) or a solution (adjoint).
   case converged
   /// Stopped at the iteration limit with the residual above tolerance.
   case notConverged
@@ -28,9 +29,12 @@ public enum SolveStatus: String, Equatable, Sendable, Codable {
 /// for larger ones, so round-off of large values is not mistaken for
 /// non-convergence.
 public struct SolverOptions: Equatable, Sendable, Codable {
+  /// The residual a pattern must reach, relative to max(1, ‖v‖∞).
   public var tolerance: Double
+  /// The iteration limit.
   public var maxIterations: Int
 
+  /// These tolerance and limit.
   public init(tolerance: Double, maxIterations: Int) {
     self.tolerance = tolerance
     self.maxIterations = maxIterations
@@ -74,6 +78,7 @@ public struct SolveDiagnostics: Equatable, Sendable {
   public var iterations: [Int]
   /// Final residual, ∞-norm: ‖f(Wx+a) − x‖ forward, ‖(I − DWᵀ)s − Dg‖ adjoint.
   public var residuals: [Double]
+  /// How each pattern's solve ended.
   public var status: [SolveStatus]
   /// How many fallback stages the pattern needed (0: the first method
   /// succeeded), for the `auto` solvers.
@@ -91,6 +96,7 @@ public struct SolveDiagnostics: Equatable, Sendable {
   /// adjoint of the pattern uses the same.
   public var damping: [Double]
 
+  /// Diagnostics of `count` patterns, none solved yet.
   public init(count: Int) {
     iterations = [Int](repeating: 0, count: count)
     residuals = [Double](repeating: .infinity, count: count)
@@ -101,6 +107,7 @@ public struct SolveDiagnostics: Equatable, Sendable {
     damping = [Double](repeating: 1, count: count)
   }
 
+  /// The number of patterns.
   public var count: Int { status.count }
 
   /// Row r of `self` becomes row `rows[r]`'s outcome in `into`, with
@@ -130,9 +137,11 @@ public struct SolveDiagnostics: Equatable, Sendable {
     }
   }
 
+  /// Whether each pattern converged.
   public var converged: [Bool] { status.map { $0 == .converged } }
   /// The rows whose solve ended in a (stable) converged state.
   public var settledRows: [Int] { status.indices.filter { status[$0] == .converged } }
+  /// Whether every pattern converged.
   public var allConverged: Bool { status.allSatisfy { $0 == .converged } }
 
   /// Throws the error of the first pattern that did not converge, naming

@@ -25,9 +25,11 @@ import RBPKernels
 
 /// An adjoint solver and its settings.
 public enum AdjointMethod: Equatable, Sendable {
+  /// Fixed-point iteration s ← D(Wᵀ s + g).
   case iterate
   /// The first `terms` terms of the Neumann series.
   case neumann(terms: Int)
+  /// An LU factorisation of I − D Wᵀ per pattern.
   case direct
   /// GMRES restarted every `restart` inner iterations.
   case gmres(restart: Int)
@@ -37,10 +39,13 @@ public enum AdjointMethod: Equatable, Sendable {
 
   /// The defaults of GMRES's restart length and of Neumann's terms.
   public static let defaultRestart = 30
+  /// The default of Neumann's terms.
   public static let defaultTerms = 50
 
+  /// GMRES with the default restart length.
   public static let gmres = AdjointMethod.gmres(restart: defaultRestart)
 
+  /// "adjoint solver gmres", as errors name it.
   public var name: String {
     switch self {
     case .iterate: return "adjoint solver iterate"
@@ -51,6 +56,7 @@ public enum AdjointMethod: Equatable, Sendable {
     }
   }
 
+  /// Throws naming a setting out of range.
   public func validate() throws {
     switch self {
     case .neumann(let terms) where terms < 1:

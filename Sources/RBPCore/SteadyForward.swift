@@ -48,12 +48,16 @@ public enum ForwardMethod: Equatable, Sendable {
   /// Anderson's defaults: past iterates kept, and the Tikhonov weight of its
   /// least-squares problem.
   public static let defaultMemory = 5
+  /// Anderson's default Tikhonov weight.
   public static let defaultRegularization = 1e-10
 
+  /// Undamped iteration.
   public static let iterate = ForwardMethod.iterate(damping: 1)
+  /// Anderson with the default memory and weight, undamped.
   public static let anderson = ForwardMethod.anderson(memory: defaultMemory, regularization: defaultRegularization,
                                                       damping: 1)
 
+  /// "forward solver newton", as errors name it.
   public var name: String {
     switch self {
     case .iterate: return "forward solver iterate"

@@ -13,14 +13,18 @@ import RBPKernels
 /// Solver choices for steady states, and the optional stabiliser of
 /// training.
 public struct SteadySolverSettings: Equatable, Sendable {
+  /// How fixed points are found.
   public var forward: ForwardMethod
+  /// How the adjoint systems are solved.
   public var adjoint: AdjointMethod
   /// Forward tolerance; nil: `SolverOptions.defaultTolerance` for the
   /// precision and the number of units.
   public var tolerance: Double?
   /// Adjoint tolerance; nil: the same default.
   public var adjointTolerance: Double?
+  /// The forward solvers' iteration limit, per stage.
   public var maxIterations: Int
+  /// The adjoint solvers' iteration limit, per stage.
   public var adjointMaxIterations: Int
   /// Added to the objective of a gradient while the network nears
   /// instability; nil: none.
@@ -74,6 +78,7 @@ public struct SteadySolverSettings: Equatable, Sendable {
     return (weight, threshold)
   }
 
+  /// Throws naming the first setting out of range.
   public func validate() throws {
     try forward.validate()
     try adjoint.validate()
@@ -110,6 +115,7 @@ public enum Stabilizer: Equatable, Sendable {
   /// The default for steady models: λ = 0.1 from ρ ≥ 0.9.
   public static let standard = Stabilizer.jacobian(weight: 0.1, threshold: 0.9)
 
+  /// Throws naming a weight or threshold out of range.
   public func validate() throws {
     switch self {
     case let .jacobian(weight, threshold):
@@ -137,7 +143,9 @@ public struct SteadyGradient<T: KernelScalar>: Sendable {
   public var states: Matrix<T>
   /// Adjoints s_p = ∂L_p/∂a_p (∂R_p/∂a_p for an objective), P×N, unscaled.
   public var adjoints: Matrix<T>
+  /// Per pattern: how its fixed point was found.
   public var forward: SolveDiagnostics
+  /// Per pattern: how its adjoint was solved.
   public var adjoint: SolveDiagnostics
   /// Per pattern: whether its state and adjoint were found (SPEC §1.1).
   /// The objective and the gradient are the mean over the settled ones.

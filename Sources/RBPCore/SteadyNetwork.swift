@@ -10,13 +10,17 @@ import RBPKernels
 
 /// The model of SPEC §1.1: parameters, activation and loss.
 public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
+  /// W, b and U.
   public var parameters: Parameters<T>
+  /// The units' f.
   public var activation: Activation
+  /// The loss on the output units.
   public var loss: Loss
   /// W = Wᵀ with a zero diagonal (Hopfield; `--symmetric`): the stability
   /// test then uses the real spectrum of D^½ W D^½. Training keeps W so.
   public var symmetric = false
 
+  /// A network of these parameters; throws for a layout with x0, or for bce without logistic units.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(parameters: Parameters<T>, activation: Activation, loss: Loss) throws {
@@ -31,6 +35,7 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
     self.loss = loss
   }
 
+  /// N, I, O and the coupling.
   public var shape: NetworkShape { parameters.shape }
 
   /// A network with random parameters (see `Parameters.random`); gain nil:
@@ -94,6 +99,8 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   /// P×N: the state each pattern relaxes from, or nil (zeros).
   public var initial: Matrix<T>?
 
+  /// Inputs P×I, targets P×O (the last O units), an optional mask P×O
+  /// and initial states P×N; throws when their rows differ.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(inputs: Matrix<T>, targets: Matrix<T>, mask: Matrix<T>? = nil, initial: Matrix<T>? = nil) throws {
@@ -121,6 +128,7 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
     try self.init(inputs: inputs, targets: Matrix(rows: inputs.rows, cols: 0), initial: initial)
   }
 
+  /// P, the number of patterns.
   public var count: Int { inputs.rows }
 
   /// The patterns at `indices`, in that order.

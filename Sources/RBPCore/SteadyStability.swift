@@ -41,7 +41,9 @@ let symmetricLanczosSteps = 64
 /// NaN where not needed) and the spectral abscissa α(D W) or an upper
 /// bound on it; a state is stable when `abscissa < 1`.
 public struct StabilityMeasures: Sendable {
+  /// ρ(D W) per pattern: a bound, an estimate, or NaN where not needed.
   public var radius: [Double]
+  /// α(D W) per pattern, or an upper bound on it.
   public var abscissa: [Double]
 }
 

@@ -8,9 +8,11 @@ import RBPKernels
 
 /// The last steady state of each pattern of a dataset.
 public struct SteadyStateCache<T: KernelScalar>: Sendable {
+  /// N, the width of each state.
   public let units: Int
   private var states: [Int: [T]] = [:]
 
+  /// An empty cache of states of `units`.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(units: Int) { self.units = units }
@@ -35,6 +37,7 @@ public struct SteadyStateCache<T: KernelScalar>: Sendable {
     for (r, index) in indices.enumerated() { states[index] = solved.row(r) }
   }
 
+  /// The number of patterns with a state kept.
   public var count: Int { states.count }
 
   /// Every dataset pattern 0 ..< count as a P×N matrix (zeros where

@@ -11,12 +11,16 @@ import RBPKernels
 
 /// The model of SPEC §1.2: parameters (with x0), activation, loss and leak.
 public struct TrajectoryNetwork<T: KernelScalar>: Equatable, Sendable {
+  /// W, b, U and x0.
   public var parameters: Parameters<T>
+  /// The units' f.
   public var activation: Activation
+  /// The loss on the output units.
   public var loss: Loss
   /// α ∈ (0, 1]: the discretised dx/dt = −x + f(Wx + a); 1 means none.
   public var leak: Double
 
+  /// A network of these parameters; throws without x0, for a leak outside (0, 1], or for bce without logistic units.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(parameters: Parameters<T>, activation: Activation, loss: Loss, leak: Double = 1) throws {
@@ -33,6 +37,7 @@ public struct TrajectoryNetwork<T: KernelScalar>: Equatable, Sendable {
     self.leak = leak
   }
 
+  /// N, I, O and the coupling.
   public var shape: NetworkShape { parameters.shape }
 
   /// A network with random parameters (see `Parameters.random`) and x0 = 0.
@@ -61,9 +66,14 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   public var mask: [T]?
   /// P×N initial states, or nil to use the learned x0.
   public var initial: Matrix<T>?
+  /// I, the inputs per step.
   public let inputWidth: Int
+  /// O, the targets per step.
   public let outputWidth: Int
 
+  /// P sequences of T steps: inputs P×T×I and targets P×T×O,
+  /// sequence-major, with an optional mask P×T×O and initial states P×N;
+  /// throws naming a size that does not fit.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(

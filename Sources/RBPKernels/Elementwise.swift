@@ -17,7 +17,14 @@ import CRBPKernels
 /// | `linear` | z | 1 |
 /// | `relu` | max(0, z) | 1 if z > 0 else 0 |
 public enum Activation: String, CaseIterable, Sendable, Codable {
-  case tanh, logistic, linear, relu
+  /// tanh z
+  case tanh
+  /// 1 / (1 + e^−z)
+  case logistic
+  /// z
+  case linear
+  /// max(0, z)
+  case relu
 
   /// f(z)
   @inlinable

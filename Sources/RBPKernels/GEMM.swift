@@ -14,12 +14,18 @@
 /// panel (an `kc`×`nr` B panel should sit in L1); `mc`×`kc` the packed A block
 /// (L2); `kc`×`nc` the packed B block (L3).
 public struct GEMMBlocking: Sendable, Equatable {
+  /// Rows of the register tile.
   public var mr: Int
+  /// Columns of the register tile.
   public var nr: Int
+  /// Depth of a packed block.
   public var kc: Int
+  /// Rows of a packed A block (a multiple of `mr`).
   public var mc: Int
+  /// Columns of a packed B block (a multiple of `nr`).
   public var nc: Int
 
+  /// These sizes; traps unless each block holds whole tiles.
   public init(mr: Int, nr: Int, kc: Int, mc: Int, nc: Int) {
     precondition(kc >= 1 && mc >= mr && nc >= nr, "blocking sizes must hold at least one tile")
     precondition(mc % mr == 0 && nc % nr == 0, "MC and NC must be multiples of MR and NR")
@@ -33,19 +39,33 @@ public struct GEMMBlocking: Sendable, Equatable {
 /// caller guarantees the buffers outlive the call and C is written only
 /// through those disjoint slices.
 public struct GEMMProblem<T: KernelScalar>: @unchecked Sendable {
+  /// op(A) = Aᵀ.
   public var transA: Bool
+  /// op(B) = Bᵀ.
   public var transB: Bool
+  /// Rows of C and op(A).
   public var m: Int
+  /// Columns of C and op(B).
   public var n: Int
+  /// Columns of op(A), rows of op(B): the depth.
   public var k: Int
+  /// α
   public var alpha: T
+  /// A, row-major.
   public var a: UnsafePointer<T>
+  /// The stride between A's rows.
   public var lda: Int
+  /// B, row-major.
   public var b: UnsafePointer<T>
+  /// The stride between B's rows.
   public var ldb: Int
+  /// β (0: C is not read).
   public var beta: T
+  /// C, row-major, m×n.
   public var c: UnsafeMutablePointer<T>
+  /// The stride between C's rows.
   public var ldc: Int
+  /// The most threads the product may use.
   public var threads: Int
   /// op(B) already packed into NR-column panels (see `packB`), or nil. The
   /// small path reads these panels instead of B; the blocked path packs B.

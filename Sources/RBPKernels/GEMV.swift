@@ -5,14 +5,23 @@
 
 /// One GEMV call, as the driver sees it. Build it through `gemv(...)`.
 public struct GEMVProblem<T: KernelScalar> {
+  /// y = α Aᵀ x + β y instead of α A x + β y.
   public var trans: Bool
+  /// Rows of A.
   public var m: Int
+  /// Columns of A.
   public var n: Int
+  /// α
   public var alpha: T
+  /// A, row-major m×n.
   public var a: UnsafePointer<T>
+  /// The stride between A's rows.
   public var lda: Int
+  /// x
   public var x: UnsafePointer<T>
+  /// β (0: y is not read).
   public var beta: T
+  /// y
   public var y: UnsafeMutablePointer<T>
 }
 

@@ -15,7 +15,12 @@ import CRBPKernels
 /// | `avx2` | 256-bit, AVX2 + FMA | 6×16, 6×8 |
 /// | `avx512` | 512-bit, AVX-512 F/DQ/BW/VL | 12×32, 12×16 |
 public enum KernelISA: String, CaseIterable, Sendable, CustomStringConvertible {
-  case generic, avx2, avx512
+  /// 128-bit vectors: SSE2 on x86-64, NEON on arm64; every CPU.
+  case generic
+  /// 256-bit vectors with FMA.
+  case avx2
+  /// 512-bit vectors, AVX-512 F/DQ/BW/VL.
+  case avx512
 
   /// The instruction set in use: the best this CPU supports, or `RBP_ISA`'s
   /// choice when the CPU supports it.

@@ -3,5 +3,6 @@
 
 /// The version of this package, as tagged in its repository.
 public enum RBPVersion {
+  /// "major.minor.patch"
   public static let string = "0.1.0"
 }

@@ -18,7 +18,10 @@ import Glibc
 /// A failure of the file system (not of HDF5 or of a file's contents): the
 /// path and the system's reason.
 public struct FileSystemError: Error, Equatable, CustomStringConvertible {
-  public let path: String, message: String
+  /// The file or folder.
+  public let path: String
+  /// The system's reason.
+  public let message: String
   public var description: String { "\(path): \(message)" }
 
   /// With the reason `errno` gives.
@@ -98,6 +101,7 @@ func replaceAtomically(_ destination: String, write: (_ temporary: String) throw
 /// The temporaries being written now, so that a process ending at once
 /// (a second SIGTERM) can remove them first.
 public final class TemporariesInProgress: @unchecked Sendable {
+  /// The process's one list.
   public static let shared = TemporariesInProgress()
   private let lock = NSLock()
   private var paths = Set<String>()

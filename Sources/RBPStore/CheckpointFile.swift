@@ -13,8 +13,11 @@ import RBPKernels
 /// The steady-state solver's warm starts: each dataset pattern's last fixed
 /// point, and whether it has one.
 public struct WarmStarts: Sendable, Equatable {
+  /// The last fixed point of each pattern, P×N (rows not known are zero).
   public var states: Matrix<Double>
+  /// Whether each pattern has one.
   public var known: [Bool]
+  /// These states and flags.
   public init(states: Matrix<Double>, known: [Bool]) {
     self.states = states
     self.known = known
@@ -24,12 +27,17 @@ public struct WarmStarts: Sendable, Equatable {
 /// Everything a checkpoint holds. Parameters are kept in f64, which holds
 /// f32 values exactly, so a run in either precision resumes bit for bit.
 public struct Checkpoint: Sendable {
+  /// Steady or trajectory.
   public var model: ModelKind
+  /// The units' f.
   public var activation: Activation
+  /// The loss on the output units.
   public var loss: Loss
+  /// N, I, O and the coupling.
   public var shape: NetworkShape
   /// Trajectory networks only; 1 = no leak.
   public var leak: Double
+  /// W, b, U and (trajectories) x0, in f64.
   public var parameters: Parameters<Double>
   /// The run configuration, JSON.
   public var config: String?
@@ -37,10 +45,12 @@ public struct Checkpoint: Sendable {
   /// `resolved_config`), and the run's identity: a hash of it and of the
   /// dataset's content (attribute `run_hash`).
   public var resolvedConfig: String?
+  /// The run's identity (attribute `run_hash`).
   public var runHash: String?
   /// The dataset it was trained on: its path as given (attribute `data`) and
   /// a hash of its bytes (attribute `data_hash`).
   public var dataPath: String?
+  /// A hash of the dataset's bytes (attribute `data_hash`).
   public var dataHash: String?
   /// Where the run that wrote it stands (nil: the file holds a network
   /// only, as one written by another tool may; such a file has no
@@ -61,6 +71,7 @@ public struct Checkpoint: Sendable {
   /// (attributes `best_epoch`, `best_val_loss`); its parameters are in
   /// best.h5 beside the checkpoint.
   public var bestEpoch: Int?
+  /// The lowest validation loss so far (attribute `best_val_loss`).
   public var bestValidationLoss: Double?
   /// With `validation` "val_fraction": the dataset patterns split off for
   /// validation (dataset `/validation_patterns`, int64, ascending).
@@ -75,6 +86,8 @@ public struct Checkpoint: Sendable {
   /// (attribute `symmetric = 1`; W is stored whole).
   public var symmetric = false
 
+  /// A checkpoint of these parameters and functions, with a run's
+  /// configuration and progress when there is one.
   public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
               parameters: Parameters<Double>, config: String? = nil, progress: RunProgress<Double>? = nil) {
     self.model = model
@@ -89,6 +102,7 @@ public struct Checkpoint: Sendable {
     stopReason = nil
   }
 
+  /// A checkpoint of a steady network alone (no run).
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init<T: KernelScalar>(_ net: SteadyNetwork<T>) {
@@ -96,6 +110,7 @@ public struct Checkpoint: Sendable {
               parameters: net.parameters.converted(to: Double.self))
   }
 
+  /// A checkpoint of a trajectory network alone (no run).
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init<T: KernelScalar>(_ net: TrajectoryNetwork<T>) {
@@ -103,6 +118,7 @@ public struct Checkpoint: Sendable {
               parameters: net.parameters.converted(to: Double.self))
   }
 
+  /// The steady network, in precision T; throws for a trajectory model.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func steadyNetwork<T: KernelScalar>(_: T.Type) throws -> SteadyNetwork<T> {
@@ -112,6 +128,7 @@ public struct Checkpoint: Sendable {
     return net
   }
 
+  /// The trajectory network, in precision T; throws for a steady model.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func trajectoryNetwork<T: KernelScalar>(_: T.Type) throws -> TrajectoryNetwork<T> {
@@ -123,6 +140,7 @@ public struct Checkpoint: Sendable {
 
 /// Reading and writing checkpoint files.
 public enum CheckpointFile {
+  /// Reads a checkpoint; throws naming the file and the field that is missing or wrong.
   public static func read(_ path: String) throws -> Checkpoint {
     let file = try HDF5File.open(path)
     try checkHeader(file, is: .checkpoint)

@@ -11,18 +11,25 @@ import RBPKernels
 
 /// The two model kinds of the formats: `kind` of a dataset, `model` of a checkpoint.
 public enum ModelKind: String, Sendable, Codable, CaseIterable {
-  case steady, trajectory
+  /// Patterns that settle to a steady state.
+  case steady
+  /// Sequences run in time.
+  case trajectory
 }
 
 /// The contents of a dataset file.
 public enum DatasetContents<T: KernelScalar>: Sendable {
+  /// Steady patterns.
   case steady(SteadyBatch<T>)
+  /// Sequences.
   case trajectory(TrajectoryBatch<T>)
 
+  /// Steady or trajectory.
   public var kind: ModelKind {
     if case .steady = self { return .steady }
     return .trajectory
   }
+  /// P, the patterns or sequences.
   public var count: Int {
     switch self {
     case .steady(let b): return b.count
@@ -33,14 +40,22 @@ public enum DatasetContents<T: KernelScalar>: Sendable {
 
 /// Format names and the version of SPEC §2.
 public enum FileFormat: String, CaseIterable, Sendable {
+  /// Inputs and targets.
   case dataset = "rbp-dataset"
+  /// A network, and a run's state.
   case checkpoint = "rbp-checkpoint"
+  /// `rbp grad`'s output.
   case gradients = "rbp-gradients"
+  /// `rbp invert`'s output.
   case inverse = "rbp-inverse"
+  /// `rbp states`'s output.
   case states = "rbp-states"
+  /// A sweep's results.
   case sweep = "rbp-sweep"
+  /// `rbp fixed-points`'s output.
   case fixedPoints = "rbp-fixed-points"
 
+  /// The version every format is written in.
   public static let version = 1
 }
 
@@ -76,7 +91,12 @@ func datasetKind(_ file: HDF5File) throws -> ModelKind {
 /// The parts of a dataset file: the training set at the root, and the
 /// optional /val (validation) and /test groups with the same members.
 public enum DatasetPart: String, Sendable {
-  case train, val, test
+  /// The root's arrays.
+  case train
+  /// The /val group.
+  case val
+  /// The /test group.
+  case test
 }
 
 /// Reads a dataset (or only the rows `rows` of its first dimension) with

@@ -8,14 +8,21 @@ import RBPCore
 
 /// What a dataset tells the plan: kind, sizes, and its task if it is a classic one.
 public struct DatasetSummary: Sendable {
+  /// The dataset's path, as given.
   public var path: String
+  /// Steady or trajectory.
   public var kind: ModelKind
+  /// P, the training patterns or sequences.
   public var count: Int
   /// T for trajectories, 1 for steady states.
   public var steps: Int
+  /// I, the inputs per pattern (or step).
   public var inputs: Int
+  /// O, the targets per pattern (or step).
   public var outputs: Int
+  /// The classic task that made it (attribute `task`), if any.
   public var task: ClassicTask?
+  /// Whether the dataset has a test set (/test).
   public var hasTestSet: Bool
   /// Whether the dataset has a validation set (/val).
   public var hasValSet = false
@@ -24,6 +31,7 @@ public struct DatasetSummary: Sendable {
   /// The width of /initial (the network's units), when there is one.
   public var initialWidth: Int? = nil
 
+  /// A summary of these sizes.
   public init(path: String, kind: ModelKind, count: Int, steps: Int, inputs: Int, outputs: Int, task: ClassicTask? = nil,
               hasTestSet: Bool = false, hasInitial: Bool = false) {
     self.path = path

@@ -15,12 +15,15 @@ import RBPKernels
 /// Sendable: its fields never change after `init`, and every read goes
 /// through the HDF5 library's lock.
 public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWindows, @unchecked Sendable {
+  /// The dataset file.
   public let path: String
   /// The file's sequences, in the order the windows hold them.
   public let rows: [Int]
   public let count: Int
   public let steps: Int
+  /// I, the inputs per step.
   public let inputWidth: Int
+  /// O, the targets per step.
   public let outputWidth: Int
   /// x(0) of the chosen sequences from /initial, or nil.
   public let initial: Matrix<T>?

@@ -35,7 +35,14 @@ extension Int8: HDF5Numeric {
 
 /// What kind of values a dataset or attribute holds.
 public enum HDF5ValueKind: Equatable, Sendable {
-  case float, integer, string, other
+  /// Floating point.
+  case float
+  /// Integers.
+  case integer
+  /// Strings.
+  case string
+  /// Anything else (compound, enum, …).
+  case other
 }
 
 /// A group or dataset: anything that carries attributes.
@@ -55,6 +62,7 @@ public class HDF5Object: HDF5Handle, @unchecked Sendable {
     }
   }
 
+  /// Whether the object has an attribute of this name.
   public func hasAttribute(_ name: String) -> Bool {
     HDF5.locked { H5Aexists(id, name) > 0 }
   }
@@ -170,7 +178,9 @@ public class HDF5Object: HDF5Handle, @unchecked Sendable {
     }
   }
 
+  /// Writes an int64 scalar attribute.
   public func setAttribute(_ name: String, int value: Int) throws { try setAttribute(name, [Int64(value)]) }
+  /// Writes a float64 scalar attribute.
   public func setAttribute(_ name: String, double value: Double) throws { try setAttribute(name, [value]) }
 }
 

@@ -22,6 +22,7 @@ public struct HDF5Error: Error, Equatable, CustomStringConvertible {
   /// What went wrong, with HDF5's own message where there is one.
   public var message: String
 
+  /// An error about `path` inside `file`.
   public init(file: String, path: String, message: String) {
     self.file = file
     self.path = path
@@ -131,9 +132,11 @@ func conciseHDF5Message(_ text: String) -> String {
 /// Sendable because every call into the library, and every read or write
 /// of `isOpen`, holds `HDF5.lock`.
 public class HDF5Handle: @unchecked Sendable {
+  /// The library's identifier.
   public let id: hid_t
   /// The file and object path, for messages.
   public let file: String
+  /// The object's path inside the file.
   public let path: String
   private let close: (hid_t) -> herr_t
   private var isOpen = true

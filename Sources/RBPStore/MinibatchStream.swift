@@ -17,14 +17,19 @@ import RBPKernels
 /// Driven by one thread; the prefetch closure captures only the (locked)
 /// file handle, immutable values and its own `Prefetch`.
 public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
+  /// The dataset file.
   public let path: String
+  /// Steady or trajectory.
   public let kind: ModelKind
   /// Patterns or sequences in the file.
   public let count: Int
   /// The patterns an epoch goes through (nil: all of them), in dataset order.
   public let subset: [Int]?
+  /// Patterns or sequences per minibatch.
   public let batchSize: Int
+  /// Whether each epoch draws a new order.
   public let shuffle: Bool
+  /// The run's seed: an epoch's order depends on it and the epoch alone.
   public let seed: UInt64
   /// True when the whole dataset was small enough to hold in memory.
   public let inMemory: Bool

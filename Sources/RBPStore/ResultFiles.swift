@@ -12,18 +12,24 @@ import RBPKernels
 
 /// A gradients file's contents, in f64.
 public struct GradientsRecord: Sendable {
+  /// The loss, or R for a cotangent.
   public var loss: Double
+  /// ∂J/∂θ (or ∂R/∂θ).
   public var gradient: Parameters<Double>
+  /// Steady or trajectory.
   public var model: ModelKind
   /// steady (P, N); trajectory (P, T+1, N) with x(0)
   public var states: [Double]
+  /// The shape of `states`.
   public var statesShape: [Int]
   /// steady (P, N); trajectory (P, T, N) for s(1…T)
   public var adjoint: [Double]
+  /// The shape of `adjoint`.
   public var adjointShape: [Int]
   /// Steady: the solver settings used, written as root attributes
   /// (`solver`, `adjoint_solver`, `forward_tolerance`, `adjoint_tolerance`).
   public var solverAttributes: [String: String] = [:]
+  /// Steady: the tolerances used, written as root attributes.
   public var toleranceAttributes: [String: Double] = [:]
   /// With a cotangent: ∂R/∂a, steady (P, N); trajectory (P, T, N).
   public var drive: [Double]?
@@ -33,6 +39,7 @@ public struct GradientsRecord: Sendable {
   /// (written as /settled, int8); the others' rows are NaN.
   public var settled: [Bool]?
 
+  /// A record of these arrays; the optional members start empty.
   public init(loss: Double, gradient: Parameters<Double>, model: ModelKind, states: [Double], statesShape: [Int],
               adjoint: [Double], adjointShape: [Int]) {
     self.loss = loss
@@ -84,7 +91,9 @@ public func sequenceMajor<T>(_ a: [T], blocks: Int, count: Int, width: Int) -> [
   return out
 }
 
+/// Writing `rbp grad`'s files (format `rbp-gradients`).
 public enum GradientsFile {
+  /// Writes the record atomically; throws naming the file.
   public static func write(_ record: GradientsRecord, to path: String) throws {
     try writeHDF5Atomically(to: path) { file in
       try writeSummary(record, to: file)
@@ -156,10 +165,13 @@ public enum GradientsFile {
 
 /// States read from any file with /states: steady (P, N) or trajectory (P, T+1, N).
 public struct StatesRecord: Sendable {
+  /// The states, row-major in `shape`.
   public var values: [Double]
+  /// (P, N) or (P, T+1, N).
   public var shape: [Int]
 }
 
+/// Reading the states `rbp invert` inverts, and writing its files (format `rbp-inverse`).
 public enum InverseFile {
   /// /states of any HDF5 file (its `format` is not checked), with rank 2 or 3.
   public static func readStates(_ path: String) throws -> StatesRecord {

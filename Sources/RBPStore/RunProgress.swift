@@ -11,13 +11,41 @@ import RBPKernels
 
 /// The per-epoch series of `/history`.
 public enum HistoryKey: String, CaseIterable, Sendable {
-  case loss, valLoss = "val_loss", valAccuracy = "val_accuracy", lr
+  /// The training loss of the epoch.
+  case loss
+  /// The validation loss after the epoch.
+  case valLoss = "val_loss"
+  /// The validation accuracy after the epoch.
+  case valAccuracy = "val_accuracy"
+  /// The learning rate the epoch used.
+  case lr
+  /// Steps rejected (and retried at half the rate) in the epoch.
   case rejectedSteps = "rejected_steps"
-  case forwardIterationsMean = "forward_iterations_mean", forwardIterationsMax = "forward_iterations_max"
-  case adjointIterationsMean = "adjoint_iterations_mean", adjointIterationsMax = "adjoint_iterations_max"
-  case maxResidual = "max_residual", maxSpectralRadius = "max_spectral_radius"
-  case fallbacks, penalty
-  case maxAbscissa = "max_abscissa", damping, unsettled, valUnsettled = "val_unsettled"
+  /// Forward solver iterations per pattern, mean.
+  case forwardIterationsMean = "forward_iterations_mean"
+  /// Forward solver iterations per pattern, most.
+  case forwardIterationsMax = "forward_iterations_max"
+  /// Adjoint solver iterations per pattern, mean.
+  case adjointIterationsMean = "adjoint_iterations_mean"
+  /// Adjoint solver iterations per pattern, most.
+  case adjointIterationsMax = "adjoint_iterations_max"
+  /// The largest final residual of a solve.
+  case maxResidual = "max_residual"
+  /// The largest ρ(D W) at a pattern's state.
+  case maxSpectralRadius = "max_spectral_radius"
+  /// Fallback stages the solves needed.
+  case fallbacks
+  /// The stabiliser's penalty.
+  case penalty
+  /// The largest α(D W) at a pattern's state.
+  case maxAbscissa = "max_abscissa"
+  /// The smallest damping a relaxation ended with.
+  case damping
+  /// Training patterns left out of a step's gradient, unsettled.
+  case unsettled
+  /// Validation patterns that did not settle.
+  case valUnsettled = "val_unsettled"
+  /// The stabiliser's weight λ.
   case stabilityWeight = "stability_weight"
 }
 
@@ -28,6 +56,7 @@ public struct History: Sendable, Equatable {
   /// a resumed run writes them back.
   public private(set) var byName: [String: [Double]]
 
+  /// No series.
   public init() { byName = [:] }
 
   /// Series read from a file.
@@ -36,8 +65,10 @@ public struct History: Sendable, Equatable {
   /// The series, nil when it was never recorded.
   public subscript(key: HistoryKey) -> [Double]? { byName[key.rawValue] }
 
+  /// Adds the epoch's value to a series.
   public mutating func append(_ value: Double, to key: HistoryKey) { byName[key.rawValue, default: []].append(value) }
 
+  /// Whether no series was recorded.
   public var isEmpty: Bool { byName.isEmpty }
 }
 
@@ -60,6 +91,7 @@ public struct RunProgress<T: KernelScalar>: Sendable, Equatable {
   /// whole state of the run's random generator (attribute `rng_state`;
   /// nil in a file written without it).
   public var seed: UInt64?
+  /// The per-epoch metrics so far.
   public var history: History
 
   /// A run before its first step.
@@ -68,6 +100,7 @@ public struct RunProgress<T: KernelScalar>: Sendable, Equatable {
               history: History())
   }
 
+  /// A run that stands here.
   public init(epoch: Int, step: Int, optimizer: Optimizer<T>, learningRate: Double, seed: UInt64?, history: History) {
     self.epoch = epoch
     self.step = step

@@ -11,7 +11,9 @@ import Foundation
 
 /// One run's outcome in a sweep.
 public struct SweepRecord: Equatable, Sendable {
+  /// The run's name, `run-0007`.
   public var name: String
+  /// The run's place in the sweep's grid.
   public var index: Int
   /// The run's identity: a hash of its resolved configuration and its data.
   public var hash: String = ""
@@ -20,12 +22,19 @@ public struct SweepRecord: Equatable, Sendable {
   /// "done", "failed", or (in a partial merge) "missing" (files of earlier
   /// versions said "ok" for "done"; read as "done").
   public var status: String
+  /// Why the run stopped (or failed).
   public var reason: String
+  /// Epochs trained.
   public var epochs: Int
+  /// Wall time of the run.
   public var seconds: Double
+  /// The training loss after the last epoch.
   public var finalLoss: Double
+  /// The validation loss after the last epoch.
   public var finalValidationLoss: Double
+  /// The validation accuracy after the last epoch, when the metric has one.
   public var finalAccuracy: Double?
+  /// Whether the task counted as solved.
   public var solved: Bool
   /// Training loss per epoch.
   public var curve: [Double]
@@ -34,11 +43,13 @@ public struct SweepRecord: Equatable, Sendable {
   /// The epoch with the best validation loss (its parameters in the run's
   /// best.h5), and that loss.
   public var bestEpoch: Int? = nil
+  /// The best validation loss.
   public var bestValidationLoss: Double? = nil
 
   /// "ok", the word of earlier versions, is "done".
   public static func currentStatus(_ status: String) -> String { status == "ok" ? "done" : status }
 
+  /// A record of these values, with no best epoch.
   public init(name: String, index: Int, config: String, status: String, reason: String, epochs: Int,
               seconds: Double, finalLoss: Double, finalValidationLoss: Double, finalAccuracy: Double?,
               solved: Bool, curve: [Double], validationCurve: [Double]) {
@@ -58,6 +69,7 @@ public struct SweepRecord: Equatable, Sendable {
   }
 }
 
+/// Reading and writing a sweep's results (`sweep.h5` and the shards' files, format `rbp-sweep`).
 public enum SweepResultsFile {
   /// Writes the records (sorted by index) atomically, with string and
   /// integer root attributes.

@@ -13,21 +13,53 @@ import RBPStore
 
 /// An error in a configuration: names the key (or flag) and the value.
 public struct ConfigError: Error, Equatable, CustomStringConvertible {
+  /// The message, naming the key or flag and the value.
   public var message: String
+  /// An error with this message.
   public init(_ message: String) { self.message = message }
   public var description: String { message }
 }
 
-/// Forward solver of steady states.
-public enum ForwardSolverName: String, CaseIterable, Sendable { case auto, iterate, anderson, newton }
-/// Adjoint solver of steady states.
-public enum AdjointSolverName: String, CaseIterable, Sendable { case auto, iterate, neumann, direct, gmres }
-/// BPTT mode of trajectories.
-public enum BPTTModeName: String, CaseIterable, Sendable { case full, checkpointed, truncated }
+/// Forward solver of steady states, as settings name it (`--solver`).
+public enum ForwardSolverName: String, CaseIterable, Sendable {
+  /// Relaxation, with block sweeps, Anderson and Newton as fallbacks.
+  case auto
+  /// Damped fixed-point iteration.
+  case iterate
+  /// Anderson acceleration of the iteration.
+  case anderson
+  /// Newton's method with a line search.
+  case newton
+}
+/// Adjoint solver of steady states, as settings name it (`--adjoint`).
+public enum AdjointSolverName: String, CaseIterable, Sendable {
+  /// Iteration, then GMRES, then a direct solve.
+  case auto
+  /// Fixed-point iteration of the adjoint.
+  case iterate
+  /// A fixed number of Neumann-series terms.
+  case neumann
+  /// An LU factorisation per pattern.
+  case direct
+  /// Restarted GMRES.
+  case gmres
+}
+/// BPTT mode of trajectories, as settings name it (`--bptt`).
+public enum BPTTModeName: String, CaseIterable, Sendable {
+  /// Every state kept.
+  case full
+  /// Every ⌈√T⌉-th state kept, the segments between recomputed.
+  case checkpointed
+  /// Each step's gradient flows back at most `--window` steps.
+  case truncated
+}
 /// The precision a run (or an analysis) computes in: the one spelling of
 /// precision in settings, flags, the plan and the C library.
 public enum Precision: String, CaseIterable, Sendable {
-  case f32, f64
+  /// Single precision (`Float`).
+  case f32
+  /// Double precision (`Double`).
+  case f64
 
   /// `text` as a precision, or an error naming `flag`.
   public static func parse(_ text: String, flag: String = "--precision") throws -> Precision {
@@ -41,60 +73,119 @@ public enum Precision: String, CaseIterable, Sendable {
   }
 }
 /// The stabiliser of steady models.
-public enum StabilizerName: String, CaseIterable, Sendable { case none, jacobian }
+public enum StabilizerName: String, CaseIterable, Sendable {
+  /// No stabiliser.
+  case none
+  /// The Jacobian penalty on patterns near instability.
+  case jacobian
+}
 /// How accuracy and "solved" are measured: the sign of each output against
 /// its target's, the side of 0.5 (for 0/1 targets), the largest output
 /// against the largest target (per pattern, or per step), or not at all.
-public enum MetricName: String, CaseIterable, Sendable { case sign, threshold, argmax, none }
+public enum MetricName: String, CaseIterable, Sendable {
+  /// The sign of each output against its target's.
+  case sign
+  /// The side of 0.5 of each output against its 0/1 target.
+  case threshold
+  /// The largest output against the largest target.
+  case argmax
+  /// No accuracy, and "solved" never.
+  case none
+}
 
 /// Everything that defines a run. An unset (nil) setting takes its default
 /// when the configuration is resolved against a dataset (`resolved(for:)`).
 public struct RunConfig: Equatable, Sendable {
+  /// The model: steady or trajectory. (`--model`)
   public var model: ModelKind?
+  /// Units N (at least the outputs). (`--units`)
   public var units: Int?
+  /// The units' f. (`--activation`)
   public var activation: Activation?
+  /// The loss on the output units (bce needs logistic units). (`--loss`)
   public var loss: Loss?
+  /// How inputs enter: through a learned U (dense) or one input per unit (identity). (`--coupling`)
   public var coupling: Coupling?
+  /// Leak α of x(t) = (1−α) x(t−1) + α f(…). (`--leak`)
   public var leak: Double?
+  /// Scale of the random initial weights: ‖W‖₂ ≈ 2·gain. (`--gain`)
   public var gain: Double?
+  /// Forward solver: relaxation with fallbacks (auto), iterate, anderson or newton. (`--solver`)
   public var solver: ForwardSolverName?
+  /// Damping of iterate and anderson. (`--damping`)
   public var damping: Double?
+  /// Anderson memory. (`--memory`)
   public var memory: Int?
+  /// Forward tolerance: ∞-norm residual relative to max(1, ‖x‖∞). (`--tolerance`)
   public var tolerance: Double?
+  /// Iteration limit of each solver stage. (`--max-iterations`)
   public var maxIterations: Int?
+  /// Adjoint solver: iterate, then gmres, then direct (auto); iterate, neumann, direct or gmres. (`--adjoint`)
   public var adjoint: AdjointSolverName?
+  /// Neumann terms. (`--terms`)
   public var terms: Int?
+  /// GMRES restart length. (`--restart`)
   public var restart: Int?
+  /// Adjoint tolerance. (`--adjoint-tolerance`)
   public var adjointTolerance: Double?
+  /// BPTT mode. (`--bptt`)
   public var bptt: BPTTModeName?
+  /// Window of truncated BPTT. (`--window`)
   public var window: Int?
+  /// The update rule. (`--optimizer`)
   public var optimizer: OptimizerKind?
+  /// Learning rate η. (`--lr`)
   public var lr: Double?
+  /// Momentum, or Adam's β1. (`--momentum`)
   public var momentum: Double?
+  /// Adam's β2. (`--beta2`)
   public var beta2: Double?
+  /// Clip the gradient's 2-norm to this. (`--clip`)
   public var clip: Double?
+  /// Decoupled weight decay. (`--weight-decay`)
   public var weightDecay: Double?
+  /// Multiply η by this after each epoch. (`--lr-decay`)
   public var lrDecay: Double?
+  /// Epochs. (`--epochs`)
   public var epochs: Int?
+  /// Minibatch size. (`--batch`)
   public var batch: Int?
+  /// Random seed. (`--seed`)
   public var seed: Int?
+  /// Worker threads (results do not depend on it). (`--threads`)
   public var threads: Int?
+  /// The precision the run computes in. (`--precision`)
   public var precision: Precision?
+  /// Checkpoint every k epochs (0: only at the end). (`--checkpoint-every`)
   public var checkpointEvery: Int?
+  /// Stop once the validation loss is at most this. (`--target-loss`)
   public var targetLoss: Double?
+  /// Stop once the task counts as solved (every validation output right by the metric). (`--stop-when-solved`)
   public var stopWhenSolved: Bool?
+  /// Start each training step's solves from the pattern's last fixed point (faster; validation and eval always relax from the initial state). (`--warm-start`)
   public var warmStart: Bool?
+  /// Jacobian regularisation of patterns near instability, or none. (`--stabilizer`)
   public var stabilizer: StabilizerName?
+  /// Initial weight λ of the jacobian stabiliser (it adapts from epoch to epoch, up to 10 λ). (`--stability-weight`)
   public var stabilityWeight: Double?
+  /// Estimated ρ(D W) (a bound on the largest real part of D W's eigenvalues) from which the stabiliser applies to a pattern. (`--stability-threshold`)
   public var stabilityThreshold: Double?
+  /// Failed steps in a row retried at half the learning rate before the run stops. (`--max-retries`)
   public var maxRetries: Int?
+  /// Fraction of a step's patterns that may be unsettled (left out of its gradient); above it the step counts as failed. (`--max-unsettled`)
   public var maxUnsettled: Double?
+  /// Hopfield weights: W = Wᵀ with a zero diagonal, kept so by the optimizer (steady models). (`--symmetric`)
   public var symmetric: Bool?
+  /// Validate on this fraction of the training patterns, split off by the seed (when the dataset has no /val). (`--val-fraction`)
   public var valFraction: Double?
+  /// Stop after this many epochs without a validation loss better than the best by more than min_delta. (`--patience`)
   public var patience: Int?
+  /// The improvement of the validation loss that counts as better, for patience and best.h5. (`--min-delta`)
   public var minDelta: Double?
+  /// Accuracy and solved: sign (each output's sign matches its target's), threshold (each output on its target's side of 0.5, for 0/1 targets), argmax (the largest output is the largest target's, per pattern or step), or none. (`--metric`)
   public var metric: MetricName?
 
+  /// A configuration with every setting unset.
   public init() {}
 
   /// Every setting, declared once, in the order `--help` lists them.

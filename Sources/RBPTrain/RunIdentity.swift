@@ -14,11 +14,14 @@ import RBPStore
 
 /// 64-bit FNV-1a over little-endian 8-byte words (the tail byte by byte).
 public struct ContentHash: Sendable {
+  /// The hash of everything added so far.
   public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
   static let prime: UInt64 = 0x100_0000_01b3
 
+  /// The hash of nothing.
   public init() {}
 
+  /// Adds these bytes.
   public mutating func add(_ bytes: UnsafeRawBufferPointer) {
     var h = value
     let words = bytes.count / 8
@@ -30,6 +33,7 @@ public struct ContentHash: Sendable {
     value = h
   }
 
+  /// Adds the UTF-8 bytes of `text`.
   public mutating func add(_ text: String) {
     var copy = text
     copy.withUTF8 { add(UnsafeRawBufferPointer($0)) }

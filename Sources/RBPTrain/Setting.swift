@@ -60,8 +60,11 @@ extension SettingValue: Codable {
 public struct Setting: Sendable {
   /// The values a setting takes.
   public enum Values: Sendable {
+    /// An integer in this range.
     case integer(ClosedRange<Int>)
+    /// A finite number in this interval.
     case number(Interval)
+    /// One of these names.
     case choice([String])
     /// On or off; as a flag it takes no value.
     case flag
@@ -69,19 +72,27 @@ public struct Setting: Sendable {
 
   /// An interval of the real line, each end open, closed or absent.
   public struct Interval: Sendable {
+    /// The lower end, or nil for none.
     public var lower: Double?
+    /// Whether the lower end is excluded.
     public var lowerOpen: Bool
+    /// The upper end, or nil for none.
     public var upper: Double?
+    /// Whether the upper end is excluded.
     public var upperOpen: Bool
 
+    /// (0, ∞)
     public static let positive = Interval(lower: 0, lowerOpen: true, upper: nil, upperOpen: true)
+    /// [0, ∞)
     public static let nonNegative = Interval(lower: 0, lowerOpen: false, upper: nil, upperOpen: true)
     /// (0, 1]
     public static let rate = Interval(lower: 0, lowerOpen: true, upper: 1, upperOpen: false)
     /// [0, 1)
     public static let coefficient = Interval(lower: 0, lowerOpen: false, upper: 1, upperOpen: true)
+    /// [0, 1]
     public static let fraction = Interval(lower: 0, lowerOpen: false, upper: 1, upperOpen: false)
 
+    /// Whether `x` is finite and inside the interval.
     public func contains(_ x: Double) -> Bool {
       guard x.isFinite else { return false }
       if let lower, lowerOpen ? !(x > lower) : !(x >= lower) { return false }
@@ -105,29 +116,58 @@ public struct Setting: Sendable {
 
   /// Which models a setting applies to; elsewhere it is not part of the
   /// resolved configuration.
-  public enum Scope: Sendable { case every, steady, trajectory }
+  public enum Scope: Sendable {
+    /// Steady and trajectory models.
+    case every
+    /// Steady models only.
+    case steady
+    /// Trajectory models only.
+    case trajectory
+  }
 
   /// Whether `--resume` may change the setting.
-  public enum OnResume: Sendable { case fixed, mayChange }
+  public enum OnResume: Sendable {
+    /// `--resume` refuses a change.
+    case fixed
+    /// `--resume` may change it.
+    case mayChange
+  }
 
   /// Where a setting belongs; the analysis commands take the solver group.
   public enum Group: String, Sendable, CaseIterable {
-    case network, solver, stabilizer, trajectory, optimizer, run
+    /// The network's shape and functions.
+    case network
+    /// The steady-state solvers.
+    case solver
+    /// The stabiliser of steady models.
+    case stabilizer
+    /// Trajectory models: BPTT and the leak.
+    case trajectory
+    /// The optimizer and its schedule.
+    case optimizer
+    /// Epochs, batches, threads, stopping and validation.
+    case run
   }
 
+  /// The name in files and JSON configs (snake_case).
   public let name: String
+  /// The values it takes.
   public let values: Values
   /// A default that is the same for every run, or nil.
   public let fixedDefault: SettingValue?
   /// How the default is chosen, for help text, when it depends on the data
   /// or on other settings (nil: `fixedDefault`, or none).
   public let defaultRule: String?
+  /// One line of help, as `--help` and docs/settings.md show it.
   public let help: String
+  /// Where it belongs.
   public let group: Group
+  /// The models it applies to.
   public let scope: Scope
   /// False for settings that change no result (threads, checkpoint interval):
   /// they are left out of the run's identity.
   public let identifies: Bool
+  /// Whether `--resume` may change it.
   public let onResume: OnResume
   let read: @Sendable (RunConfig) -> SettingValue?
   let write: @Sendable (inout RunConfig, SettingValue?) -> Void

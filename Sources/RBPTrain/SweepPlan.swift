@@ -14,13 +14,16 @@ import RBPStore
 /// Which part of a sweep this process runs: the runs the plan deals to
 /// shard `index` of `count`.
 public struct Shard: Equatable, Sendable, CustomStringConvertible {
+  /// i, from 0.
   public var index: Int
+  /// n, the shards of the sweep.
   public var count: Int
 
   /// Shards of one sweep at most (a sweep of more runs gives some shards
   /// several runs each).
   public static let maxCount = 1_000_000
 
+  /// Shard i of n; throws unless 0 ≤ i < n ≤ `maxCount`.
   public init(index: Int, count: Int) throws {
     guard count >= 1, count <= Self.maxCount else {
       throw ConfigError("a sweep has between 1 and \(Self.maxCount) shards, got \(count)")
@@ -117,6 +120,7 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
   }
 
   public var description: String { "\(index)/\(count)" }
+  /// Its results file in the sweep folder, `results-i-of-n.h5`.
   public var fileName: String { "results-\(index)-of-\(count).h5" }
 }
 
@@ -131,8 +135,11 @@ public func defaultJobs(_ env: [String: String] = ProcessInfo.processInfo.enviro
 
 /// Every run of a sweep, resolved, identified and costed.
 public struct SweepPlan: Sendable {
+  /// One run of the sweep.
   public struct Run: Sendable {
+    /// Its place in the grid.
     public var index: Int
+    /// `run-0007`.
     public var name: String
     /// As the spec gives it, with threads = 1 (one run per worker).
     public var config: RunConfig
@@ -148,15 +155,22 @@ public struct SweepPlan: Sendable {
     public var resolvedJSON: String { plan?.resolvedConfig.json ?? config.json }
   }
 
+  /// The dataset's path.
   public var data: String
+  /// A hash of the dataset's bytes.
   public var dataHash: String
+  /// The dataset's kind and sizes.
   public var summary: DatasetSummary
+  /// Every run, by index.
   public var runs: [Run]
   /// The identity of the whole sweep: a hash of its runs' identities.
   public var specHash: String
 
+  /// The name of run `index`.
   public static func runName(_ index: Int) -> String { String(format: "run-%04d", index) }
 
+  /// The runs of `spec`, each resolved against its dataset; throws for a
+  /// dataset that cannot be read.
   public init(spec: SweepSpec) throws {
     data = spec.data
     summary = try DatasetSummary.read(spec.data)
@@ -229,20 +243,32 @@ public struct SweepPlan: Sendable {
 /// process of the sweep before it trains (the same content for the same
 /// spec and shard count).
 public struct SweepManifest: Equatable, Sendable {
+  /// One run.
   public struct Entry: Equatable, Sendable {
+    /// `run-0007`.
     public var name: String
+    /// Its place in the grid.
     public var index: Int
+    /// Its identity.
     public var hash: String
+    /// The shard that runs it.
     public var shard: Int
   }
+  /// The identity of the whole sweep.
   public var specHash: String
+  /// The dataset's path.
   public var data: String
+  /// A hash of the dataset's bytes.
   public var dataHash: String
+  /// The number of shards.
   public var shards: Int
+  /// Every run.
   public var runs: [Entry]
 
+  /// `manifest.json`.
   public static let fileName = "manifest.json"
 
+  /// The manifest of `plan` dealt to `shards` shards.
   public init(plan: SweepPlan, shards: Int) {
     specHash = plan.specHash
     data = plan.data
@@ -252,6 +278,7 @@ public struct SweepManifest: Equatable, Sendable {
     runs = plan.runs.map { Entry(name: $0.name, index: $0.index, hash: $0.hash, shard: assignment[$0.index]) }
   }
 
+  /// Writes `manifest.json` into `folder`, atomically.
   public func write(to folder: String) throws {
     // Written directly (a million runs through JSONSerialization take
     // seconds): one run per line, keys sorted.

@@ -14,12 +14,21 @@ import RBPStore
 
 /// The state of one run of a sweep folder.
 public enum RunState: String, Sendable, CaseIterable {
-  case done, failed, running, missing
+  /// Finished, with its results.
+  case done
+  /// Ended in an error, recorded in its results.
+  case failed
+  /// Started, with no results yet.
+  case running
+  /// Not started.
+  case missing
 }
 
 /// A sweep folder's runs against its manifest.
 public struct SweepFolder: Sendable {
+  /// The folder.
   public var folder: String
+  /// Its manifest: the runs the sweep has.
   public var manifest: SweepManifest
   /// The result of each run that has one of its identity, by index.
   public var results: [Int: SweepRecord]
@@ -57,6 +66,7 @@ public struct SweepFolder: Sendable {
     return SweepFolder(folder: folder, manifest: manifest, results: results, running: running, strayFiles: stray)
   }
 
+  /// The state of run `index`.
   public func state(_ index: Int) -> RunState {
     if let r = results[index] { return r.status == "done" ? .done : .failed }
     return running[index] != nil ? .running : .missing

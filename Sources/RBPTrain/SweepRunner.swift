@@ -39,16 +39,24 @@ public struct ShardOutcome: Sendable {
 
 /// Runs a sweep's shard.
 public final class SweepRunner: Sendable {
+  /// Every run of the sweep.
   public let plan: SweepPlan
+  /// The sweep's folder.
   public let out: String
+  /// Runs at once.
   public let jobs: Int
+  /// The slice of the runs this runner takes.
   public let shard: Shard
+  /// Run again the runs that failed.
   public let retryFailed: Bool
+  /// Run again the runs whose results are of another configuration.
   public let rerunChanged: Bool
   /// A run saves its checkpoint at an epoch's end once this many seconds
   /// have passed since its last save.
   public let checkpointSeconds: Double
 
+  /// A runner of `shard` of the sweep `spec` into `out`; throws for a spec
+  /// that does not resolve, or a folder holding another sweep.
   public init(spec: SweepSpec, out: String, jobs: Int, shard: Shard, retryFailed: Bool = false,
               rerunChanged: Bool = false, checkpointSeconds: Double = 60) throws {
     guard jobs >= 1 else { throw ConfigError("--jobs must be at least 1, got \(jobs)") }

@@ -10,12 +10,17 @@ import RBPStore
 /// One group of `SweepFolder.best(by:groupBy:)`: the setting's value, the
 /// runs in it and the statistics of the ranked column.
 public struct SweepGroup: Sendable {
+  /// The setting's value the group shares.
   public var value: String
+  /// Runs in the group.
   public var runs: Int
+  /// The mean of the ranked column.
   public var mean: Double
   /// Sample standard deviation (n − 1); 0 for one run.
   public var sd: Double
+  /// The best value of the ranked column.
   public var best: Double
+  /// The run that has it.
   public var bestRun: String
 }
 

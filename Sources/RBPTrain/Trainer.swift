@@ -38,7 +38,9 @@ import RBPStore
 
 /// One epoch's metrics.
 public struct EpochReport: Sendable, Equatable {
+  /// The epoch, from 1.
   public var epoch: Int
+  /// The epochs of the run.
   public var epochs: Int
   /// Mean training loss over the epoch's minibatches.
   public var loss: Double
@@ -51,21 +53,29 @@ public struct EpochReport: Sendable, Equatable {
   public var validationAccuracy: Double?
   /// Every validation output right by the metric; nil without a metric.
   public var solved: Bool?
+  /// Wall time of the epoch.
   public var seconds: Double
+  /// Training patterns (or sequences) per second in the epoch.
   public var patternsPerSecond: Double
   /// Steady models: the training patterns left out of a step's gradient in
   /// this epoch (dataset indices, each once), and the validation patterns
   /// that did not settle (counted as wrong).
   public var unsettledPatterns: [Int] = []
+  /// Steady models: validation patterns that did not settle.
   public var validationUnsettled: Int = 0
 }
 
 /// How a run ended.
 public struct TrainingOutcome: Sendable {
+  /// Epochs finished.
   public var epochs: Int
+  /// The last epoch's report (nil when no epoch ran).
   public var final: EpochReport?
+  /// Whether it stopped before its last epoch.
   public var stoppedEarly: Bool
+  /// Wall time of the run.
   public var seconds: Double
+  /// The checkpoint's path.
   public var checkpoint: String
   /// Why it stopped before its last epoch: "solved", "target_loss" or
   /// "patience" (nil: it trained every epoch).
@@ -73,7 +83,9 @@ public struct TrainingOutcome: Sendable {
   /// The epoch with the best validation loss, and that loss (its
   /// parameters are in `bestCheckpoint`).
   public var bestEpoch: Int? = nil
+  /// The best validation loss.
   public var bestValidationLoss: Double? = nil
+  /// The best epoch's checkpoint, `best.h5`.
   public var bestCheckpoint: String? = nil
   /// What validated the run: "val", "val_fraction" or "train".
   public var validation: String = "train"
@@ -97,8 +109,11 @@ public let shardSize = 16
 /// The run stopped early on a failure; the checkpoint holds the last good
 /// state and this reason.
 public struct TrainingStopped: Error, CustomStringConvertible {
+  /// What failed.
   public var reason: String
+  /// The checkpoint holding the last good state.
   public var checkpoint: String
+  /// The epoch of that state.
   public var epoch: Int
   public var description: String {
     "\(reason); the last good state (epoch \(epoch)) is in \(checkpoint), resumable with --resume"
@@ -108,8 +123,11 @@ public struct TrainingStopped: Error, CustomStringConvertible {
 /// The run was asked to stop (a signal); the checkpoint holds the state at
 /// the last epoch boundary, resumable as it is.
 public struct TrainingInterrupted: Error, CustomStringConvertible {
+  /// The signal that asked to stop.
   public var signal: Int32
+  /// The checkpoint holding the state.
   public var checkpoint: String
+  /// The epoch of that state.
   public var epoch: Int
   public var description: String {
     "interrupted by \(signalName(signal)) at epoch \(epoch); the state is in \(checkpoint), resumable with --resume"
@@ -129,15 +147,18 @@ public func signalName(_ signal: Int32) -> String {
 /// A request to stop work soon and save it, shared by every trainer in the
 /// process: set from a signal handler's queue, polled by the trainers.
 public final class StopRequest: @unchecked Sendable {
+  /// The process's one request.
   public static let shared = StopRequest()
   private let lock = NSLock()
   private var pending: Int32? = nil
 
+  /// No request yet.
   public init() {}
 
   /// The signal that asked to stop, if any.
   public var signal: Int32? { lock.withLock { pending } }
 
+  /// Asks to stop, for `signal` (the first request is kept).
   public func request(_ signal: Int32) { lock.withLock { if pending == nil { pending = signal } } }
 }
 
@@ -222,8 +243,11 @@ public let divergenceFactor = 1e6
 /// One thread drives a trainer; its workers see only immutable copies and
 /// their own workspace (see `minibatchGradient`).
 public final class Trainer<T: KernelScalar & HDF5Numeric> {
+  /// The resolved run.
   public let plan: TrainingPlan
+  /// The dataset file.
   public let dataPath: String
+  /// Where the checkpoint goes.
   public let checkpointPath: String
   let summary: DatasetSummary
   let stream: MinibatchStream<T>
@@ -270,6 +294,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// of its dataset's bytes, recorded in its checkpoints with the resolved
   /// configuration and the dataset's path.
   public var runHash: String? = nil
+  /// A hash of the dataset's bytes.
   public var dataHash: String? = nil
 
   /// Sets up a run: a fresh network from the plan's seed, or the state of
@@ -756,9 +781,11 @@ struct RunSnapshot<T: KernelScalar> {
 /// (through a raw buffer: no shared array is mutated concurrently) and read
 /// after the threads are done.
 public final class WorkerSlots<Element>: @unchecked Sendable {
+  /// The number of slots.
   public let count: Int
   private let slots: UnsafeMutablePointer<Element?>
 
+  /// `count` empty slots.
   public init(count: Int) {
     self.count = count
     slots = .allocate(capacity: count)
@@ -770,10 +797,12 @@ public final class WorkerSlots<Element>: @unchecked Sendable {
     slots.deallocate()
   }
 
+  /// Slot i: write it from one thread only.
   public subscript(i: Int) -> Element? {
     get { slots[i] }
     set { slots[i] = newValue }
   }
 
+  /// Every slot, once the threads are done.
   public var all: [Element?] { Array(UnsafeBufferPointer(start: slots, count: count)) }
 }

@@ -10,33 +10,53 @@ import RBPStore
 
 /// A fully resolved, validated run.
 public struct TrainingPlan: Sendable {
+  /// The configuration as given.
   public var config: RunConfig
   /// The configuration with every default filled in, each setting present
   /// only where it applies to the model (solver settings for steady states,
   /// BPTT settings for trajectories), without `threads` and
   /// `checkpoint-every`, which change no result: what identifies the run.
   public var resolvedConfig: RunConfig
+  /// Steady or trajectory.
   public var model: ModelKind
+  /// N, I, O and the coupling.
   public var shape: NetworkShape
+  /// The units' f.
   public var activation: Activation
+  /// The loss on the output units.
   public var loss: Loss
+  /// Trajectories: α (1 for steady models).
   public var leak: Double
+  /// The scale of the random initial weights.
   public var gain: Double
   /// Steady solver settings; their tolerances, when not given, follow the
   /// precision each solve runs in (`SolverOptions.defaultTolerance`).
   public var steady: SteadySolverSettings
+  /// Trajectories: how much BPTT keeps.
   public var bptt: BPTTMode
+  /// The update rule and its coefficients.
   public var optimizer: OptimizerSettings
+  /// The factor the learning rate is multiplied by after each epoch.
   public var lrDecay: Double
+  /// The epochs to train.
   public var epochs: Int
+  /// Patterns or sequences per minibatch.
   public var batch: Int
+  /// The seed of the initial parameters and of every epoch's shuffle.
   public var seed: UInt64
+  /// Threads a minibatch's gradient is spread over.
   public var threads: Int
+  /// The precision training computes in.
   public var precision: Precision
+  /// Epochs between checkpoints.
   public var checkpointEvery: Int
+  /// Stop once the training loss is at most this.
   public var targetLoss: Double?
+  /// Stop once the task counts as solved.
   public var stopWhenSolved: Bool
+  /// Steady models: start each pattern's solve from its last fixed point.
   public var warmStart: Bool
+  /// Rejected steps retried at half the rate before the run stops.
   public var maxRetries: Int
   /// Steady models: the fraction of a step's patterns that may be unsettled.
   public var maxUnsettled: Double
@@ -48,6 +68,7 @@ public struct TrainingPlan: Sendable {
   /// Epochs without a better validation loss (by more than `minDelta`)
   /// after which the run stops.
   public var patience: Int?
+  /// The improvement of the validation loss that counts for `patience`.
   public var minDelta: Double
   /// How accuracy and "solved" are measured (nil: the classic task's rule,
   /// or none for other data).
