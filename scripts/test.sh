@@ -4,6 +4,8 @@
 #   h5py interop tests, which find the Python environment through
 #   RBP_PYTHON);
 # - that every planted bug of scripts/mutants/ still applies;
+# - the DocC documentation of the public modules, warnings as errors, and
+#   a summary for every public symbol (scripts/docs.sh);
 # - the demo (scripts/demo.sh, release build), into a scratch folder;
 # - the Python package's tests (python/tests) against the command line;
 # - sweeps on a real one-node Slurm cluster and under mpirun;
@@ -28,6 +30,7 @@ export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
 phase "swift tests" swift test "$@"
 phase "mutant patches" scripts/mutants.sh --check
+phase documentation scripts/docs.sh "$TMPDIR/docs"
 # The README's first command, as a user runs it (release build).
 phase demo scripts/demo.sh "$TMPDIR/demo"
 # The Python package over the C library, against the command line: both

@@ -14,9 +14,12 @@ extension Analysis {
   /// x(0…T) per piece (at least one sequence).
   ///
   /// - Parameters:
+  ///   - b: the sequences.
   ///   - cotangent: the shape-checked rows of ∂R/∂x, (P, T, N), read a
   ///     piece at a time (`CotangentFile.rows`); nil for the loss.
   ///   - mean: R is the mean over the sequences.
+  ///   - pieceValues: the values of x(0…T) a piece may hold.
+  ///   - path: the gradients file to write.
   @discardableResult
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)

@@ -30,6 +30,7 @@ public struct Analysis: Sendable {
   public let plan: TrainingPlan
 
   /// - Parameters:
+  ///   - checkpoint: the network, and the run that trained it.
   ///   - source: what names the checkpoint in errors (its path).
   ///   - solver: solver settings that override the run's (unset ones keep
   ///     the run's, or the defaults for the precision a solve runs in).
@@ -223,6 +224,7 @@ extension Analysis {
   }
 }
 
+/// Conversion of a batch read in f64 to the precision a solve runs in.
 extension SteadyBatch<Double> {
   /// The same patterns in precision U.
   public func converted<U: KernelScalar>(to _: U.Type) throws -> SteadyBatch<U> {
@@ -231,6 +233,7 @@ extension SteadyBatch<Double> {
   }
 }
 
+/// Conversion of a batch read in f64 to the precision a solve runs in.
 extension TrajectoryBatch<Double> {
   /// The same sequences in precision U.
   public func converted<U: KernelScalar>(to _: U.Type) throws -> TrajectoryBatch<U> {

@@ -11,6 +11,7 @@
 
 import RBPKernels
 
+/// The inverse of each activation, for the drives of given states.
 extension Activation {
   /// The open interval f⁻¹ is defined on, for messages.
   public var inverseDomainDescription: String {

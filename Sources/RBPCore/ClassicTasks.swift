@@ -233,7 +233,8 @@ extension ClassicTask {
   ///
   /// - Parameters:
   ///   - outputs: the network's output units, laid out like `targets`.
-  ///   - targets: the targets, with `mask` (nil: all ones).
+  ///   - targets: the targets.
+  ///   - mask: zero where a target does not count; nil: all count.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func isSolved<T: KernelScalar>(outputs: [T], targets: [T], mask: [T]?) -> Bool {

@@ -52,10 +52,12 @@ extension SteadyNetwork {
   /// Distinct steady states of the pattern with input `u` (I).
   ///
   /// - Parameters:
+  ///   - u: the pattern's input, I values.
   ///   - starts: random starting states, uniform in the activation's range.
   ///   - given: more starting states (each N), tried first.
   ///   - distinct: two states closer than this (∞-norm) are the same.
   ///   - options: Newton's tolerance and iteration limit per start.
+  ///   - rng: draws the random starts.
   public func findFixedPoints<G: RandomNumberGenerator>(
     input u: [T], starts: Int, given: [[T]] = [], distinct: Double = 1e-4,
     options: SolverOptions = SolverOptions(tolerance: 1e-10, maxIterations: 100),

@@ -17,9 +17,9 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
     didSet { precondition(elements.count == rows * cols, "Matrix: element count changed from \(rows)×\(cols)") }
   }
 
+  /// A rows×cols matrix of `value`.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  /// A rows×cols matrix of `value`.
   public init(rows: Int, cols: Int, repeating value: T = 0) {
     precondition(rows >= 0 && cols >= 0, "Matrix: negative shape \(rows)×\(cols)")
     self.rows = rows
@@ -27,9 +27,9 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
     elements = [T](repeating: value, count: rows * cols)
   }
 
+  /// A rows×cols matrix of these elements, row-major.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  /// A rows×cols matrix of these elements, row-major.
   public init(rows: Int, cols: Int, elements: [T]) {
     precondition(elements.count == rows * cols,
                  "Matrix: \(elements.count) elements for a \(rows)×\(cols) matrix")
@@ -58,9 +58,9 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
   @_specialize(exported: true, where T == Double)
   public func row(_ r: Int) -> [T] { Array(elements[r * cols ..< (r + 1) * cols]) }
 
+  /// Replaces row r by `values` (cols of them).
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
-  /// Replaces row r by `values` (cols of them).
   public mutating func setRow(_ r: Int, _ values: [T]) {
     precondition(values.count == cols, "Matrix.setRow: \(values.count) values for \(cols) columns")
     elements.replaceSubrange(r * cols ..< (r + 1) * cols, with: values)

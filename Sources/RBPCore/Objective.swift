@@ -217,7 +217,10 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
 
   /// - Parameters:
   ///   - cotangent: steady P×N; trajectory P×T×N for t = 1…T, sequence-major.
+  ///   - count: P, the patterns or sequences.
   ///   - steps: 1 for steady states, else T.
+  ///   - units: N.
+  ///   - goal: whether R is to be maximised (a reward) or minimised.
   ///   - mean: whether R is the mean over the patterns (scales ∂R/∂θ by 1/P).
   @_specialize(where T == Float)
   @_specialize(where T == Double)

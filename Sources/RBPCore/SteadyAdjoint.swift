@@ -73,8 +73,11 @@ extension SteadyNetwork {
   /// Solves `(I − D Wᵀ) s_p = D g_p` for every pattern, without throwing.
   ///
   /// - Parameters:
-  ///   - slopes: D, P×N, f'(W x_p + a_p).
-  ///   - lossGradient: G, P×N, ∂L_p/∂x_p (zero off the output units).
+  ///   - d: the slopes D, P×N, f'(W x_p + a_p).
+  ///   - g: the objective's gradient G, P×N, ∂L_p/∂x_p (zero off the
+  ///     output units for a loss).
+  ///   - method: the adjoint solver.
+  ///   - options: its tolerance and iteration limit.
   ///   - norm: ‖W‖₂ from `spectralNorm`, when the caller has it; `auto`
   ///     computes it otherwise, to tell whether W is a contraction
   ///     (`isContraction`), so that it begins with block Gauss–Seidel
@@ -83,6 +86,7 @@ extension SteadyNetwork {
   ///     with (`SolveDiagnostics.damping`): the iterated adjoint then runs
   ///     s ← (1−ω) s + ω d ⊙ (s·W + g), which converges where the damped
   ///     forward iteration does. Nil: 1 for every pattern.
+  ///   - workspace: packing buffers and the kernels.
   /// - Returns: S, P×N, and per-pattern diagnostics.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)

@@ -96,6 +96,9 @@ extension SteadyNetwork {
   /// - Parameters:
   ///   - drives: A, P×N (see `drives(_:workspace:)`).
   ///   - start: P×N initial states (zeros, or the previous fixed points).
+  ///   - method: the forward solver.
+  ///   - options: its tolerance and iteration limit.
+  ///   - workspace: packing buffers and the kernels.
   /// - Returns: the P×N states and per-pattern diagnostics.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)

@@ -239,8 +239,11 @@ extension SteadyNetwork {
   /// (the factor 1/P only when it is a mean); `adjoints` are then ∂R_p/∂a_p.
   ///
   /// - Parameters:
+  ///   - batch: the patterns: inputs, and targets for the loss.
+  ///   - settings: the solvers, their tolerances and the stabiliser.
   ///   - start: P×N states to start the forward solve from (a warm start),
   ///     or nil for the batch's initial states (zeros when it has none).
+  ///   - workspace: packing buffers and the kernels (reuse one across calls).
   ///   - objective: nil for the network's loss on its output units.
   ///   - allowingUnsettled: leave the patterns whose state or adjoint is
   ///     not found out of the objective and the gradient (the mean is then

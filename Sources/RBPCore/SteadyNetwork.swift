@@ -52,7 +52,9 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   /// Drives of a batch, P×N: row p is `b + U u_p` (dense) or `b` plus
   /// `u_p` on its first I units (identity).
   ///
-  /// - Parameter inputs: P×I.
+  /// - Parameters:
+  ///   - inputs: P×I.
+  ///   - workspace: packing buffers and the kernels.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func drives(_ inputs: Matrix<T>, workspace: GEMMWorkspace<T>) -> Matrix<T> {

@@ -114,6 +114,7 @@ extension SteadyNetwork {
   ///   - norm: `spectralNorm()`, when the caller has it.
   ///   - certifyBelow: at most 1; the stabiliser passes its threshold, so
   ///     that it acts on estimates, not on loose bounds.
+  ///   - workspace: packing buffers and the kernels.
   /// - Returns: P values.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
@@ -146,7 +147,9 @@ extension SteadyNetwork {
   ///   - certifyBelow: at most 1; ρ is estimated wherever the bound is not
   ///     below it (the stabiliser passes its threshold, so that it acts on
   ///     estimates, not on loose bounds).
+  ///   - norm: `spectralNorm()`, when the caller has it.
   ///   - symmetric: W = Wᵀ (the real spectrum by Lanczos).
+  ///   - workspace: packing buffers and the kernels.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public func stability(

@@ -53,9 +53,11 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
 /// `x` may be the same buffer as `z`; `d` must not overlap either.
 ///
 /// - Parameters:
+///   - f: the activation.
 ///   - z: pre-activations, `count`.
 ///   - x: activations out, `count`.
 ///   - d: slopes out, `count`; pass `nil` when they are not needed.
+///   - count: the number of elements.
 ///   - kernels: the instruction set's kernels (tests choose one).
 @_specialize(exported: true, where T == Float)
 @_specialize(exported: true, where T == Double)
@@ -129,6 +131,8 @@ public func activateDrive<T: KernelScalar>(
 ///   - v: back-propagated term (e.g. Wᵀs), `count`.
 ///   - g: loss gradient ∂L/∂x, `count`, or nil.
 ///   - s: result, `count`.
+///   - count: the number of elements.
+///   - kernels: the instruction set's kernels.
 @inlinable
 public func adjointStep<T: KernelScalar>(
   slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>?,

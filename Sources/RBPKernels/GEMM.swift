@@ -201,11 +201,19 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
 /// overlap A or B.
 ///
 /// - Parameters:
-///   - transA, transB: use the transpose of the stored A or B.
-///   - m, n, k: shapes of op(A) (m×k), op(B) (k×n) and C (m×n).
-///   - a, lda: A as stored, m×k (or k×m when transposed), row stride `lda`.
-///   - b, ldb: B as stored, k×n (or n×k when transposed), row stride `ldb`.
-///   - c, ldc: C, m×n, row stride `ldc`.
+///   - transA: use the transpose of the stored A.
+///   - transB: use the transpose of the stored B.
+///   - m: rows of op(A) and C.
+///   - n: columns of op(B) and C.
+///   - k: columns of op(A), rows of op(B).
+///   - alpha: α.
+///   - a: A as stored, m×k (or k×m when transposed).
+///   - lda: A's row stride.
+///   - b: B as stored, k×n (or n×k when transposed).
+///   - ldb: B's row stride.
+///   - beta: β; 0 leaves C unread.
+///   - c: C, m×n.
+///   - ldc: C's row stride.
 ///   - packedB: op(B) as `packB` laid it out for this workspace, for a B
 ///     that many products share (a weight matrix over the sweeps or steps
 ///     of one pass): the small path then reads its contiguous panels

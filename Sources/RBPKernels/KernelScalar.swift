@@ -100,6 +100,7 @@ extension KernelScalar {
   public static var gemmBlocking: GEMMBlocking { gemmBlocking(for: .active) }
 }
 
+/// Single precision: 8-wide vectors and the f32 kernels.
 extension Float: KernelScalar {
   public typealias Vector = SIMD8<Float>
 
@@ -213,6 +214,7 @@ extension Float: KernelScalar {
   }
 }
 
+/// Double precision: 4-wide vectors and the f64 kernels.
 extension Double: KernelScalar {
   public typealias Vector = SIMD4<Double>
 

@@ -15,14 +15,17 @@ public protocol HDF5Numeric: Numeric, BitwiseCopyable {
   /// The little-endian type written to disk.
   static var hdf5Disk: hid_t { get }
 }
+/// Stored as IEEE float32, little-endian.
 extension Float: HDF5Numeric {
   public static var hdf5Native: hid_t { rbp_H5T_NATIVE_FLOAT() }
   public static var hdf5Disk: hid_t { rbp_H5T_IEEE_F32LE() }
 }
+/// Stored as IEEE float64, little-endian.
 extension Double: HDF5Numeric {
   public static var hdf5Native: hid_t { rbp_H5T_NATIVE_DOUBLE() }
   public static var hdf5Disk: hid_t { rbp_H5T_IEEE_F64LE() }
 }
+/// Stored as int64, little-endian.
 extension Int64: HDF5Numeric {
   public static var hdf5Native: hid_t { rbp_H5T_NATIVE_INT64() }
   public static var hdf5Disk: hid_t { rbp_H5T_STD_I64LE() }
@@ -623,6 +626,7 @@ let maximumElements = 1 << 31
 /// declare any size).
 let maximumStringBytes = 1 << 20
 
+/// Strings from the library's C buffers.
 extension String {
   /// The UTF-8 text before the first NUL of `buffer` (all of it if none).
   public init(cStringBuffer buffer: [CChar]) {

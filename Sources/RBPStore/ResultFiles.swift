@@ -209,9 +209,17 @@ public enum InverseFile {
 /// The forward pass alone (written by `rbp states`): /states shaped as in
 /// the gradients file, the objective's value and the model.
 public enum StatesFile {
-  /// - Parameter settled: steady models: whether each pattern settled
-  ///   (/settled, int8, and the attribute `unsettled`); the unsettled
-  ///   patterns' rows of /states are NaN.
+  /// Writes a states file atomically.
+  ///
+  /// - Parameters:
+  ///   - states: the states, row-major in `shape`.
+  ///   - shape: (P, N) steady, (P, T+1, N) trajectory.
+  ///   - model: steady or trajectory.
+  ///   - loss: the objective's value.
+  ///   - settled: steady models: whether each pattern settled
+  ///     (/settled, int8, and the attribute `unsettled`); the unsettled
+  ///     patterns' rows of /states are NaN.
+  ///   - path: the file to write.
   public static func write(states: [Double], shape: [Int], model: ModelKind, loss: Double, settled: [Bool]? = nil,
                            to path: String) throws {
     try writeHDF5Atomically(to: path) { file in

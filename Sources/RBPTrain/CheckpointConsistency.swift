@@ -19,6 +19,7 @@ public func readCheckpoint(_ path: String) throws -> Checkpoint {
   return ck
 }
 
+/// A checkpoint's configurations checked against its network.
 extension Checkpoint {
   /// Throws when the stored configurations are not JSON run
   /// configurations, or contradict the network or the optimizer state.

@@ -29,8 +29,12 @@ public struct Evaluation<T: KernelScalar>: Sendable {
 /// Evaluates `parameters` (configured as in `plan`) on `data`.
 ///
 /// - Parameters:
+///   - data: the patterns or sequences.
+///   - parameters: the network's parameters.
+///   - plan: the run's functions, shape and solver settings.
 ///   - task: the dataset's classic task, if it is one.
 ///   - start: steady models: P×N states to start the fixed-point solves from.
+///   - workspace: packing buffers and the kernels.
 @_specialize(exported: true, where T == Float)
 @_specialize(exported: true, where T == Double)
 public func evaluate<T: KernelScalar>(

@@ -15,9 +15,13 @@ import Foundation
 
 /// A setting's value as flags and files carry it.
 public enum SettingValue: Equatable, Sendable, CustomStringConvertible {
+  /// An integer.
   case integer(Int)
+  /// A number.
   case number(Double)
+  /// A name or a path.
   case text(String)
+  /// On or off.
   case flag(Bool)
 
   public var description: String {

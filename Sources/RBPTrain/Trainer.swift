@@ -302,9 +302,16 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// Datasets up to `inMemoryLimit` bytes are loaded whole; larger ones are
   /// streamed in minibatches.
   ///
-  /// - Parameter learningRate: on resume, a learning rate that replaces the
-  ///   checkpoint's (nil: continue with the checkpoint's, which may have been
-  ///   decayed or halved by rejected steps).
+  /// - Parameters:
+  ///   - plan: the resolved run.
+  ///   - data: the dataset file.
+  ///   - summary: its kind and sizes.
+  ///   - checkpoint: where the checkpoint goes.
+  ///   - resumeFrom: the checkpoint to continue, or nil for a fresh run.
+  ///   - learningRate: on resume, a learning rate that replaces the
+  ///     checkpoint's (nil: continue with the checkpoint's, which may have
+  ///     been decayed or halved by rejected steps).
+  ///   - inMemoryLimit: the largest dataset, in bytes, held whole.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
