@@ -68,7 +68,11 @@ struct FuzzTests {
                                       optimizer: try Optimizer<Double>(settings: OptimizerSettings(kind: .adam, learningRate: 0.01),
                                                                        layout: checkpoint.parameters.layout),
                                       learningRate: 0.01, seed: 0, history: History(byName: ["loss": [0.5, 0.4, 0.3]]))
-    let cases = 1200
+    // Each case forks for the trial read; under AddressSanitizer a fork of
+    // the instrumented process costs several times as much, and
+    // scripts/sanitize.sh runs the first RBP_TEST_FUZZ_CASES of the same
+    // seeded sequence instead.
+    let cases = ProcessInfo.processInfo.environment["RBP_TEST_FUZZ_CASES"].flatMap { Int($0) } ?? 1200
     var outcomes = (ok: 0, errors: 0)
     for index in 0..<cases {
       let path = "\(dir)/case-\(index).h5"
