@@ -20,39 +20,6 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible {
   public var description: String { message }
 }
 
-/// Forward solver of steady states, as settings name it (`--solver`).
-public enum ForwardSolverName: String, CaseIterable, Sendable {
-  /// Relaxation, with block sweeps, Anderson and Newton as fallbacks.
-  case auto
-  /// Damped fixed-point iteration.
-  case iterate
-  /// Anderson acceleration of the iteration.
-  case anderson
-  /// Newton's method with a line search.
-  case newton
-}
-/// Adjoint solver of steady states, as settings name it (`--adjoint`).
-public enum AdjointSolverName: String, CaseIterable, Sendable {
-  /// Iteration, then GMRES, then a direct solve.
-  case auto
-  /// Fixed-point iteration of the adjoint.
-  case iterate
-  /// A fixed number of Neumann-series terms.
-  case neumann
-  /// An LU factorisation per pattern.
-  case direct
-  /// Restarted GMRES.
-  case gmres
-}
-/// BPTT mode of trajectories, as settings name it (`--bptt`).
-public enum BPTTModeName: String, CaseIterable, Sendable {
-  /// Every state kept.
-  case full
-  /// Every ⌈√T⌉-th state kept, the segments between recomputed.
-  case checkpointed
-  /// Each step's gradient flows back at most `--window` steps.
-  case truncated
-}
 /// The precision a run (or an analysis) computes in: the one spelling of
 /// precision in settings, flags, the plan and the C library.
 public enum Precision: String, CaseIterable, Sendable {
@@ -71,13 +38,6 @@ public enum Precision: String, CaseIterable, Sendable {
   public static func parseList(_ text: String, flag: String = "--precision") throws -> [Precision] {
     try text.split(separator: ",", omittingEmptySubsequences: false).map { try parse(String($0), flag: flag) }
   }
-}
-/// The stabiliser of steady models.
-public enum StabilizerName: String, CaseIterable, Sendable {
-  /// No stabiliser.
-  case none
-  /// The Jacobian penalty on patterns near instability.
-  case jacobian
 }
 /// How accuracy and "solved" are measured: the sign of each output against
 /// its target's, the side of 0.5 (for 0/1 targets), the largest output
@@ -111,7 +71,7 @@ public struct RunConfig: Equatable, Sendable {
   /// Scale of the random initial weights: ‖W‖₂ ≈ 2·gain. (`--gain`)
   public var gain: Double?
   /// Forward solver: relaxation with fallbacks (auto), iterate, anderson or newton. (`--solver`)
-  public var solver: ForwardSolverName?
+  public var solver: ForwardMethod.Name?
   /// Damping of iterate and anderson. (`--damping`)
   public var damping: Double?
   /// Anderson memory. (`--memory`)
@@ -121,7 +81,7 @@ public struct RunConfig: Equatable, Sendable {
   /// Iteration limit of each solver stage. (`--max-iterations`)
   public var maxIterations: Int?
   /// Adjoint solver: iterate, then gmres, then direct (auto); iterate, neumann, direct or gmres. (`--adjoint`)
-  public var adjoint: AdjointSolverName?
+  public var adjoint: AdjointMethod.Name?
   /// Neumann terms. (`--terms`)
   public var terms: Int?
   /// GMRES restart length. (`--restart`)
@@ -129,7 +89,7 @@ public struct RunConfig: Equatable, Sendable {
   /// Adjoint tolerance. (`--adjoint-tolerance`)
   public var adjointTolerance: Double?
   /// BPTT mode. (`--bptt`)
-  public var bptt: BPTTModeName?
+  public var bptt: BPTTMode.Name?
   /// Window of truncated BPTT. (`--window`)
   public var window: Int?
   /// The update rule. (`--optimizer`)
@@ -165,7 +125,7 @@ public struct RunConfig: Equatable, Sendable {
   /// Start each training step's solves from the pattern's last fixed point (faster; validation and eval always relax from the initial state). (`--warm-start`)
   public var warmStart: Bool?
   /// Jacobian regularisation of patterns near instability, or none. (`--stabilizer`)
-  public var stabilizer: StabilizerName?
+  public var stabilizer: Stabilizer.Name?
   /// Initial weight λ of the jacobian stabiliser (it adapts from epoch to epoch, up to 10 λ). (`--stability-weight`)
   public var stabilityWeight: Double?
   /// Estimated ρ(D W) (a bound on the largest real part of D W's eigenvalues) from which the stabiliser applies to a pattern. (`--stability-threshold`)

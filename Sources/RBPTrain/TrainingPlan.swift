@@ -98,7 +98,7 @@ extension RunConfig {
     // A setting of the other model kind would be dropped, or enter the
     // run's identity while changing nothing: refused.
     for setting in Self.settings where setting.value(in: self) != nil {
-      if setting.name == "stabilizer" && stabilizer == StabilizerName.none { continue }
+      if setting.name == "stabilizer" && stabilizer == Stabilizer.Name.none { continue }
       switch (setting.scope, model) {
       case (.steady, .trajectory):
         throw ConfigError("\(setting.name) applies to steady models only; this is a trajectory run")
@@ -119,7 +119,7 @@ extension RunConfig {
     c.gain = gain ?? Parameters<Double>.defaultGain(steady: model == .steady, activation: c.activation!)
     c.lr = lr ?? (c.optimizer! == .adam ? 0.01 : 0.1)
     c.batch = batch ?? min(max(data.count, 1), 32)
-    c.stabilizer = stabilizer ?? (model == .steady ? .jacobian : StabilizerName.none)
+    c.stabilizer = stabilizer ?? (model == .steady ? .jacobian : Stabilizer.Name.none)
     let double = c.precision! == .f64
     c.tolerance = tolerance ?? (double ? SolverOptions.defaultTolerance(for: Double.self, units: c.units!)
                                        : SolverOptions.defaultTolerance(for: Float.self, units: c.units!))
@@ -141,28 +141,10 @@ extension RunConfig {
     }
     try check(loss != .bce || activation == .logistic, "loss bce needs activation logistic, got \(activation.rawValue)")
     let damping = c.damping!
-    let forward: ForwardMethod = switch c.solver! {
-    case .auto: .auto
-    case .iterate: .iterate(damping: damping)
-    case .anderson: .anderson(memory: c.memory!, regularization: ForwardMethod.defaultRegularization, damping: damping)
-    case .newton: .newton
-    }
-    let adjointMethod: AdjointMethod = switch c.adjoint! {
-    case .auto: .auto
-    case .iterate: .iterate
-    case .neumann: .neumann(terms: c.terms!)
-    case .direct: .direct
-    case .gmres: .gmres(restart: c.restart!)
-    }
-    let stabilizer: Stabilizer? = switch c.stabilizer! {
-    case .none: nil
-    case .jacobian: .jacobian(weight: c.stabilityWeight!, threshold: c.stabilityThreshold!)
-    }
-    let mode: BPTTMode = switch c.bptt! {
-    case .full: .full
-    case .checkpointed: .checkpointed(every: nil)
-    case .truncated: .truncated(window: c.window!)
-    }
+    let forward = ForwardMethod(c.solver!, damping: damping, memory: c.memory!)
+    let adjointMethod = AdjointMethod(c.adjoint!, terms: c.terms!, restart: c.restart!)
+    let stabilizer = Stabilizer.named(c.stabilizer!, weight: c.stabilityWeight!, threshold: c.stabilityThreshold!)
+    let mode = BPTTMode(c.bptt!, window: c.window!)
     let settings = OptimizerSettings(kind: c.optimizer!, learningRate: c.lr!, beta1: c.momentum!, beta2: c.beta2!,
                                      clipNorm: c.clip, weightDecay: c.weightDecay!)
     do { try settings.validate() } catch { throw ConfigError("\(error)") }

@@ -35,7 +35,7 @@ struct UnsettledCLITests {
     config.units = 2
     config.coupling = .identity
     config.lr = 1e-4
-    config.stabilizer = StabilizerName.none
+    config.stabilizer = Stabilizer.Name.none
     ck.config = config.json
     let checkpoint = dir + "/run/checkpoint.h5"
     try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
