@@ -26,7 +26,11 @@ for target in RBPKernels RBPCore RBPStore RBPTrain RBPAnalysis; do
   fi
   # The symbol graphs the plugin extracted, for the coverage count.
   dir="$(sed -n "s/^target symbol graph directory path: '\(.*\)'$/\1/p" "$log" | head -1)"
-  [[ -n "$dir" ]] && cp -r "$dir" "$graphs/$target"
+  if [[ -z "$dir" || ! -d "$dir" ]]; then
+    echo "docs: the plugin did not say where $target's symbol graphs are; cannot count its summaries" >&2
+    exit 1
+  fi
+  cp -r "$dir" "$graphs/$target"
   echo "docs: $target → $out/$target.doccarchive"
 done
 python3 scripts/doc_coverage.py "$graphs" --max 0

@@ -34,7 +34,7 @@ public enum ClassicTask: String, CaseIterable, Sendable, Codable {
   case patterns
   /// A trajectory tracing a figure eight.
   case figure8
-  /// XOR of two pulses separated in time.
+  /// At every step, the XOR of the two input bits of two steps before.
   case delayedXor = "delayed-xor"
   /// A sine wave generated from the learned initial state, with no input.
   case sine

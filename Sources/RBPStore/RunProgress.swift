@@ -17,7 +17,7 @@ public enum HistoryKey: String, CaseIterable, Sendable {
   case valLoss = "val_loss"
   /// The validation accuracy after the epoch.
   case valAccuracy = "val_accuracy"
-  /// The learning rate the epoch used.
+  /// The learning rate at the epoch's end (after any halving, before the decay).
   case lr
   /// Steps rejected (and retried at half the rate) in the epoch.
   case rejectedSteps = "rejected_steps"
@@ -33,7 +33,7 @@ public enum HistoryKey: String, CaseIterable, Sendable {
   case maxResidual = "max_residual"
   /// The largest ρ(D W) at a pattern's state.
   case maxSpectralRadius = "max_spectral_radius"
-  /// Fallback stages the solves needed.
+  /// Solves that needed a fallback stage (forward and adjoint counted apart).
   case fallbacks
   /// The stabiliser's penalty.
   case penalty

@@ -16,8 +16,8 @@ extension RunConfig {
       JSON config (`--config run.json`, `"max_iterations": 500`); the solver
       settings are also flags of `rbp eval`, `states`, `grad` and
       `fixed-points`. A setting that is part of the run's identity changes
-      its hash (a sweep reruns it); `--resume` refuses to change the others
-      unless marked.
+      its hash when it changes (a sweep then reruns the run); `--resume`
+      refuses to change a setting unless it is marked "May change".
 
       """
     for group in Setting.Group.allCases {

@@ -57,7 +57,8 @@ struct DocsTests {
         let body = current!.joined(separator: "\n")
         current = nil
         lastEnded = n
-        if skip { skipped += 1; skip = false; lastEnded = -2; continue }
+        // A skipped block takes its setup with it.
+        if skip { skipped += 1; skip = false; setup = []; lastEnded = -2; continue }
         blocks.append(Block(script: python ? "python3 - <<'RBP_DOCS_PYTHON'\n" + body + "\nRBP_DOCS_PYTHON" : body,
                             setup: setup))
         setup = []
@@ -159,6 +160,7 @@ struct DocsMarkerTests {
       ```text
       a.txt
       ```
+      <!-- docs-test setup: sbatch --wrap true -->
       <!-- docs-test skip: needs a cluster -->
       ```sh
       srun rbp
@@ -180,7 +182,7 @@ struct DocsMarkerTests {
     #expect(blocks[0].setup == ["touch a.txt"])
     #expect(blocks[0].script == "ls a.txt")
     #expect(blocks[0].shownOutput == ["a.txt"])
-    #expect(blocks[1].setup.isEmpty)
+    #expect(blocks[1].setup.isEmpty)   // the skipped block's setup went with it
     #expect(blocks[1].script.hasPrefix("python3 - <<"))
     #expect(blocks[1].shownOutput == ["1"])   // and the synopsis after a blank line is no one's output
   }
