@@ -27,7 +27,10 @@ func installStopHandlers() {
       if StopRequest.shared.signal != nil {
         TemporariesInProgress.shared.removeAll()
         FileHandle.standardError.write(Data("\(signalName(s)) again: stopping now, without saving (the last checkpoint written stays)\n".utf8))
-        exit(128 + s)
+        // _exit, not exit: the exit handlers (HDF5's shutdown among them)
+        // take time, and a writer whose temporary was just removed could
+        // meanwhile fail and exit with 1 first.
+        _exit(128 + s)
       }
       StopRequest.shared.request(s)
       FileHandle.standardError.write(Data("\(signalName(s)): saving the state of the runs in progress, then stopping\n".utf8))
