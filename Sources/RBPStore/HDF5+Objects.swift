@@ -319,6 +319,22 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
   /// Elements above which a dataset is written chunked and compressed.
   public static let compressAbove = 4096
 
+  /// The chunks a dataset of `shape` is written in: about 64 Ki elements
+  /// each, whole along the trailing dimensions while they fit, so a read of
+  /// a few rows, or of a window of steps of long sequences, decompresses
+  /// little more than it reads. (Chunks of one whole sequence of 2100 steps
+  /// × 256 inputs were 4 MiB, more than HDF5's chunk cache, and each window
+  /// of steps decompressed the whole sequence again.)
+  static func chunkShape(_ shape: [Int]) -> [Int] {
+    var chunk = shape
+    var room = 65536
+    for d in shape.indices.reversed() {
+      chunk[d] = max(1, min(shape[d], room))
+      room = chunk[d] == shape[d] ? room / max(shape[d], 1) : 0
+    }
+    return chunk
+  }
+
   /// Writes `values` with `shape` as a new dataset at `child` (intermediate
   /// groups created), stored as N's disk type; chunked along the first
   /// dimension and deflate-compressed when larger than `compressAbove`.
@@ -348,10 +364,7 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
       // No modification times: the same content gives the same bytes.
       try HDF5.check(H5Pset_obj_track_times(dcpl.id, false), "cannot create dataset", file: file, path: full)
       if shape.reduce(1, *) > Self.compressAbove && !shape.isEmpty && !shape.contains(0) {
-        // Chunks of whole rows, about 64 Ki elements each.
-        let rowSize = shape.dropFirst().reduce(1, *)
-        var chunk = shape.map { hsize_t($0) }
-        chunk[0] = hsize_t(max(1, min(shape[0], 65536 / max(rowSize, 1))))
+        var chunk = Self.chunkShape(shape).map { hsize_t($0) }
         try HDF5.check(H5Pset_chunk(dcpl.id, Int32(shape.count), &chunk), "cannot set chunking", file: file, path: full)
         try HDF5.check(H5Pset_deflate(dcpl.id, 4), "cannot set compression", file: file, path: full)
       }

@@ -77,3 +77,31 @@ struct DatasetWindowsTests {
     #expect(throws: (any Error).self) { try DatasetWindows<Double>(path: path, rows: [5]) }
   }
 }
+
+@Suite("Chunks of written arrays")
+struct ChunkShapeTests {
+  /// A sequence of 700 steps × 200 inputs is 140,000 values, more than one
+  /// chunk: the file must cut it along the steps (chunks of one sequence,
+  /// whole rows of 200 inputs, at most 64 Ki values), so that a window of
+  /// steps decompresses a few chunks, not the whole sequence. Small rows
+  /// keep chunks of whole rows. h5py reads the chunk shapes.
+  @Test func longSequencesAreChunkedAlongTheirSteps() throws {
+    try #require(interopPython != nil,
+                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/chunks.h5"
+    let file = try HDF5File.create(path)
+    try file.write("long", [Double](repeating: 0.5, count: 3 * 700 * 200), shape: [3, 700, 200])
+    try file.write("rows", [Float](repeating: 1, count: 5000 * 20), shape: [5000, 20])
+    try file.close()
+    let r = try runPython("""
+      import sys, h5py
+      with h5py.File(sys.argv[1], "r") as f:
+          print(f["long"].chunks, f["rows"].chunks, f["long"][2, 699, 199])
+      """, [path])
+    try #require(r.status == 0, "\(r.err)")
+    let steps = 65536 / 200
+    #expect(r.out.trimmingCharacters(in: .whitespacesAndNewlines) == "(1, \(steps), 200) (3276, 20) 0.5", "\(r.out)")
+  }
+}

@@ -85,10 +85,29 @@ struct DocsTests {
     return missing
   }
 
-  @Test func everyShellExampleRuns() throws {
-    let docs = repositoryRoot + "/docs"
-    let pages = try ["../README.md"]
-      + FileManager.default.contentsOfDirectory(atPath: docs).filter { $0.hasSuffix(".md") }.sorted()
+  /// The README and every page of docs/, as paths relative to docs/.
+  static let pages: [String] = {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/docs")) ?? []
+    return ["../README.md"] + names.filter { $0.hasSuffix(".md") }.sorted()
+  }()
+
+  /// The pages with at least one runnable block: a page whose examples all
+  /// disappeared (a fence misspelt, say) would otherwise pass unnoticed.
+  @Test func pagesHaveExamples() throws {
+    var runnable: [String] = []
+    for page in Self.pages {
+      let text = try String(contentsOfFile: repositoryRoot + "/docs/" + page, encoding: .utf8)
+      if !Self.blocks(text).run.isEmpty { runnable.append(page) }
+    }
+    for page in ["../README.md", "getting-started.md", "training.md", "python.md", "trajectories.md", "steady-states.md"] {
+      #expect(runnable.contains(page), "\(page) has no runnable example")
+    }
+  }
+
+  /// Each page's blocks, in order, in a folder of its own; pages run in
+  /// parallel.
+  @Test(arguments: DocsTests.pages)
+  func everyShellExampleRuns(page: String) throws {
     let python = ProcessInfo.processInfo.environment["RBP_PYTHON"] ?? repositoryRoot + "/.venv/bin/python"
     try #require(FileManager.default.isExecutableFile(atPath: python),
                  "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
@@ -106,45 +125,39 @@ struct DocsTests {
     try #require(fd >= 0)
     _ = wrapper.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     close(fd)
-    var ran = 0, skipped = 0
-    for page in pages {
-      let text = try String(contentsOfFile: docs + "/" + page, encoding: .utf8)
-      // A page's blocks run in order in one folder, as a reader runs them.
-      let dir = try scratchFolder()
-      defer { try? FileManager.default.removeItem(atPath: dir) }
-      // Copies, not links: a sweep spec names its data relative to itself.
-      for folder in ["datasets", "scripts"] {
-        try FileManager.default.copyItem(atPath: repositoryRoot + "/" + folder, toPath: dir + "/" + folder)
+    let text = try String(contentsOfFile: repositoryRoot + "/docs/" + page, encoding: .utf8)
+    // A page's blocks run in order in one folder, as a reader runs them.
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // Copies, not links: a sweep spec names its data relative to itself.
+    for folder in ["datasets", "scripts"] {
+      try FileManager.default.copyItem(atPath: repositoryRoot + "/" + folder, toPath: dir + "/" + folder)
+    }
+    let name = page.hasPrefix("../") ? String(page.dropFirst(3)) : "docs/" + page
+    let (blocks, skipped) = Self.blocks(text)
+    for (k, block) in blocks.enumerated() {
+      let prelude = "set -e\ncd '\(dir)'\nexport PATH='\(tools)':\"$PATH\"\n"
+      for command in block.setup {
+        let r = try runProgram("/bin/bash", ["-c", prelude + command])
+        #expect(r.status == 0, "\(name), setup before example \(k + 1) failed: \(command): \(r.err)")
       }
-      let name = page.hasPrefix("../") ? String(page.dropFirst(3)) : "docs/" + page
-      let (blocks, left) = Self.blocks(text)
-      skipped += left
-      for (k, block) in blocks.enumerated() {
-        let prelude = "set -e\ncd '\(dir)'\nexport PATH='\(tools)':\"$PATH\"\n"
-        for command in block.setup {
-          let r = try runProgram("/bin/bash", ["-c", prelude + command])
-          #expect(r.status == 0, "\(name), setup before example \(k + 1) failed: \(command): \(r.err)")
-        }
-        let script = prelude + block.script
-        var r = try runProgram("/bin/bash", ["-c", script])
-        // A child forked elsewhere between open and close may still hold it: retry.
-        for _ in 0..<5 where r.status == 126 && r.err.contains("Text file busy") {
-          usleep(200_000)
-          r = try runProgram("/bin/bash", ["-c", script])
-        }
-        #expect(r.status == 0, "\(name), example \(k + 1) failed: \(r.err)")
-        for line in block.script.components(separatedBy: "\n") where line.hasPrefix("# Warning:") {
-          #expect((r.out + r.err).contains(String(line.dropFirst(2))), "\(name), example \(k + 1): no '\(line)' in \(r.err)")
-        }
-        if let shown = block.shownOutput {
-          let missing = Self.missingLines(shown, in: r.out)
-          #expect(missing.isEmpty, "\(name), example \(k + 1): the output shown is not printed: \(missing) in\n\(r.out)")
-        }
-        ran += 1
+      let script = prelude + block.script
+      var r = try runProgram("/bin/bash", ["-c", script])
+      // A child forked elsewhere between open and close may still hold it: retry.
+      for _ in 0..<5 where r.status == 126 && r.err.contains("Text file busy") {
+        usleep(200_000)
+        r = try runProgram("/bin/bash", ["-c", script])
+      }
+      #expect(r.status == 0, "\(name), example \(k + 1) failed: \(r.err)")
+      for line in block.script.components(separatedBy: "\n") where line.hasPrefix("# Warning:") {
+        #expect((r.out + r.err).contains(String(line.dropFirst(2))), "\(name), example \(k + 1): no '\(line)' in \(r.err)")
+      }
+      if let shown = block.shownOutput {
+        let missing = Self.missingLines(shown, in: r.out)
+        #expect(missing.isEmpty, "\(name), example \(k + 1): the output shown is not printed: \(missing) in\n\(r.out)")
       }
     }
-    #expect(ran >= 2, "only \(ran) examples in docs/")
-    print("documentation examples: \(ran) run, \(skipped) not run (marked)")
+    print("documentation examples of \(name): \(blocks.count) run, \(skipped) not run (marked)")
   }
 }
 
