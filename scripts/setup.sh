@@ -18,15 +18,22 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# The environment is made while the library builds (the build keeps one
+# core busy, pip mostly waits on the network and the other core).
+venv_pid=""
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy, h5py, matplotlib, pandas' 2>/dev/null; then
   echo "setup: creating .venv with numpy, h5py, matplotlib, pandas" >&2
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check numpy h5py matplotlib pandas
+  ( python3 -m venv .venv && .venv/bin/pip install -q --disable-pip-version-check numpy h5py matplotlib pandas ) &
+  venv_pid=$!
 fi
 
 if ! log="$(scripts/build-library.sh 2>&1)"; then
   echo "$log" >&2
   echo "setup: building librbp failed (scripts/build-library.sh)" >&2
+  exit 1
+fi
+if [ -n "$venv_pid" ] && ! wait "$venv_pid"; then
+  echo "setup: creating .venv failed (python3 -m venv, pip install numpy h5py matplotlib pandas)" >&2
   exit 1
 fi
 if ! .venv/bin/python -c 'import rbp' 2>/dev/null; then

@@ -11,7 +11,8 @@
 # - sweeps on a real one-node Slurm cluster and under mpirun;
 # - rbp as a versioned dependency of another package;
 # - the same binary on emulated older CPUs;
-# - the readers and threaded code under Address- and ThreadSanitizer.
+# - the readers and threaded code under Address- and ThreadSanitizer (in
+#   the background, from the start: their builds are apart from the others).
 # Temporary files go to a folder of this run, removed at the end (also the
 # empty folders the toolchain leaves behind).
 set -euo pipefail
@@ -37,7 +38,19 @@ phase setup scripts/setup.sh
 export RBP_PYTHON="$PWD/.venv/bin/python"
 TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/rbp-test.XXXXXX")"
 export TMPDIR
-trap 'rm -rf "$TMPDIR" "$cpu_file"' EXIT
+# The sanitizer builds have scratch folders of their own (.build-asan,
+# .build-tsan), so they run beside the other phases, which leave a core idle
+# much of the time (tests waiting on child processes, the cluster, qemu);
+# their output is shown when they end.
+sanitizer_log="$TMPDIR/sanitizers.log"
+( cpu_file="$TMPDIR/sanitizers.cpu"; phase sanitizers scripts/sanitize.sh ) > "$sanitizer_log" 2>&1 &
+sanitizer_pid=$!
+kill_tree() {  # a process and everything it started
+  local child
+  for child in $(pgrep -P "$1"); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+trap 'kill_tree "$sanitizer_pid"; rm -rf "$TMPDIR" "$cpu_file"' EXIT
 phase "swift tests" swift test "$@"
 phase "mutant patches" scripts/mutants.sh --check
 phase documentation scripts/docs.sh "$TMPDIR/docs"
@@ -54,5 +67,8 @@ phase "python tests" python_tests
 phase cluster scripts/cluster_test.sh
 phase consumer scripts/consumer_test.sh
 phase qemu scripts/qemu_test.sh
-phase sanitizers scripts/sanitize.sh
+sanitizers_ok=0
+wait "$sanitizer_pid" || sanitizers_ok=$?
+cat "$sanitizer_log"
+if [[ $sanitizers_ok -ne 0 ]]; then echo "sanitizers: failed" >&2; exit 1; fi
 echo "=== all: $SECONDS s"

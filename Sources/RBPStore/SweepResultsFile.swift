@@ -259,6 +259,10 @@ func jsonText(_ value: Any) -> String {
 /// `escapingSlashes`, as JSONEncoder writes it (run identities hash that
 /// text; --json output leaves slashes as they are).
 public func jsonQuoted(_ text: String, escapingSlashes: Bool) -> String {
+  // Most texts (names of choices, of files) need no escape: copied whole.
+  if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && ($0 != 0x2F || !escapingSlashes) }) {
+    return "\"" + text + "\""
+  }
   var out = "\""
   for scalar in text.unicodeScalars {
     switch scalar {

@@ -395,14 +395,32 @@ public struct RunConfig: Equatable, Sendable {
   // MARK: Writing
 
   /// Canonical JSON (sorted snake_case keys), as stored in checkpoints and results.
-  public var json: String { Self.encode(values) }
+  public var json: String { encoded(Self.sortedByName, hyphenated: false) }
 
   /// The JSON the run's identity is a hash of: hyphenated keys, as version 1
   /// wrote them, so that identities of earlier runs stay valid.
-  public var identityJSON: String {
-    var byKey: [String: SettingValue] = [:]
-    for setting in Self.settings { if let v = setting.value(in: self) { byKey[setting.hyphenated] = v } }
-    return Self.encode(byKey)
+  public var identityJSON: String { encoded(Self.sortedByHyphenated, hyphenated: true) }
+
+  /// The declarations in the order of their names, and of their hyphenated
+  /// names: the key orders of `json` and `identityJSON`.
+  private static let sortedByName = settings.sorted { $0.name < $1.name }
+  private static let sortedByHyphenated = settings.sorted { $0.hyphenated < $1.hyphenated }
+
+  /// The settings that are set, in `order`, as `encode` writes them (read
+  /// once per run of a sweep: no dictionary, no sorting).
+  private func encoded(_ order: [Setting], hyphenated: Bool) -> String {
+    var out = "{"
+    out.reserveCapacity(1024)
+    var first = true
+    for setting in order {
+      guard let value = setting.value(in: self) else { continue }
+      if !first { out += "," }
+      first = false
+      out += hyphenated ? setting.hyphenatedKeyJSON : setting.keyJSON
+      Self.append(value, to: &out)
+    }
+    out += "}"
+    return out
   }
 
   /// JSON with sorted keys, byte for byte what `JSONEncoder` with
@@ -416,17 +434,21 @@ public struct RunConfig: Equatable, Sendable {
       if n > 0 { out += "," }
       out += quoted(key)
       out += ":"
-      switch values[key]! {
-      case .integer(let v): out += String(v)
-      case .number(let v):
-        var text = "\(v)"
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        out += text
-      case .text(let v): out += quoted(v)
-      case .flag(let v): out += v ? "true" : "false"
-      }
+      append(values[key]!, to: &out)
     }
     return out + "}"
+  }
+
+  /// Appends `value` as `encode` writes it.
+  private static func append(_ value: SettingValue, to out: inout String) {
+    switch value {
+    case .integer(let v): out += String(v)
+    case .number(let v):
+      let text = "\(v)"
+      out += text.hasSuffix(".0") ? text.dropLast(2) : Substring(text)
+    case .text(let v): out += quoted(v)
+    case .flag(let v): out += v ? "true" : "false"
+    }
   }
 
   /// `text` as a JSON string, escaped as `encode` escapes it.

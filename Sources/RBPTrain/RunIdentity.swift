@@ -41,21 +41,44 @@ public struct ContentHash: Sendable {
 
   /// 16 hex digits, after a final mix (splitmix64's) so that every input
   /// bit reaches every output digit.
-  public var hex: String {
+  public var hex: String { Self.hex(mixed) }
+
+  /// The hash after the final mix: the number `hex` writes.
+  public var mixed: UInt64 {
     var z = value
     z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
     z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-    return String(format: "%016llx", z ^ (z >> 31))
+    return z ^ (z >> 31)
   }
 
-  /// The hash of a string, prefixed by its length (so that concatenations differ).
+  /// `value` as 16 lowercase hex digits.
+  public static func hex(_ value: UInt64) -> String {
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    return String(unsafeUninitializedCapacity: 16) { out in
+      for i in 0..<16 { out[i] = digits[Int((value >> UInt64(60 - 4 * i)) & 15)] }
+      return 16
+    }
+  }
+
+  /// The number written as `hex`, or nil for text that is not 16 lowercase hex digits.
+  public static func value(ofHex text: String) -> UInt64? {
+    guard text.utf8.count == 16, text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+      return nil
+    }
+    return UInt64(text, radix: 16)
+  }
+
+  /// Adds `part` prefixed by its length (so that concatenations differ).
+  public mutating func addPart(_ part: String) {
+    var length = UInt64(part.utf8.count).littleEndian
+    withUnsafeBytes(of: &length) { add($0) }
+    add(part)
+  }
+
+  /// The hash of strings, each prefixed by its length.
   public static func of(_ parts: [String]) -> String {
     var h = ContentHash()
-    for part in parts {
-      var length = UInt64(part.utf8.count).littleEndian
-      withUnsafeBytes(of: &length) { h.add($0) }
-      h.add(part)
-    }
+    for part in parts { h.addPart(part) }
     return h.hex
   }
 

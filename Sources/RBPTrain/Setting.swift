@@ -60,8 +60,9 @@ extension SettingValue: Codable {
   }
 }
 
-/// The declaration of one run setting.
-public struct Setting: Sendable {
+/// The declaration of one run setting (a class: the declarations are read
+/// for every run of a sweep, and a reference is all that is copied).
+public final class Setting: Sendable {
   /// The values a setting takes.
   public enum Values: Sendable {
     /// An integer in this range.
@@ -180,6 +181,29 @@ public struct Setting: Sendable {
   public let flag: String
   /// The name with hyphens: the flag's words, and the key version-1 files used.
   public let hyphenated: String
+  /// `"name":` and `"hyphenated":`, as JSON objects spell the keys.
+  let keyJSON: String, hyphenatedKeyJSON: String
+
+  init(_ name: String, _ values: Values, default fixedDefault: SettingValue?, rule: String?, help: String,
+       group: Group, scope: Scope, identifies: Bool, onResume: OnResume,
+       read: @escaping @Sendable (RunConfig) -> SettingValue?,
+       write: @escaping @Sendable (inout RunConfig, SettingValue?) -> Void) {
+    self.name = name
+    hyphenated = name.replacingOccurrences(of: "_", with: "-")
+    flag = "--" + hyphenated
+    keyJSON = RunConfig.quoted(name) + ":"
+    hyphenatedKeyJSON = RunConfig.quoted(hyphenated) + ":"
+    self.values = values
+    self.fixedDefault = fixedDefault
+    self.defaultRule = rule
+    self.help = help
+    self.group = group
+    self.scope = scope
+    self.identifies = identifies
+    self.onResume = onResume
+    self.read = read
+    self.write = write
+  }
 
   /// The value of this setting in `config`, or nil where it is not set.
   public func value(in config: RunConfig) -> SettingValue? { read(config) }
@@ -259,48 +283,60 @@ extension SettingValue {
 
 // MARK: - Declaring settings by key path
 
-extension Setting {
-  init(_ name: String, _ values: Values, default fixedDefault: SettingValue?, rule: String?, help: String,
-       group: Group, scope: Scope, identifies: Bool, onResume: OnResume,
-       read: @escaping @Sendable (RunConfig) -> SettingValue?,
-       write: @escaping @Sendable (inout RunConfig, SettingValue?) -> Void) {
-    self.name = name
-    hyphenated = name.replacingOccurrences(of: "_", with: "-")
-    flag = "--" + hyphenated
-    self.values = values
-    self.fixedDefault = fixedDefault
-    self.defaultRule = rule
-    self.help = help
-    self.group = group
-    self.scope = scope
-    self.identifies = identifies
-    self.onResume = onResume
-    self.read = read
-    self.write = write
-  }
+// A setting reads and writes its field of RunConfig at the field's offset,
+// found once from the key path: a key path applied at run time goes through
+// the runtime's generic machinery, and a sweep reads every setting of every
+// run several times (that was most of the time a 100,000-run sweep took to
+// plan). The fields are optionals of plain values (integers, numbers,
+// booleans and enums without payloads), which pointers to them handle.
 
+/// The offset of a stored field of RunConfig.
+private func fieldOffset<V>(_ path: WritableKeyPath<RunConfig, V?>) -> Int {
+  guard let offset = MemoryLayout<RunConfig>.offset(of: path) else {
+    preconditionFailure("a setting must name a stored field of RunConfig")
+  }
+  return offset
+}
+
+/// The field of type V at `offset` in `config`.
+@inline(__always)
+private func field<V>(_: V.Type, _ offset: Int, of config: RunConfig) -> V {
+  withUnsafePointer(to: config) { UnsafeRawPointer($0).advanced(by: offset).assumingMemoryBound(to: V.self).pointee }
+}
+
+/// Sets the field of type V at `offset` in `config`.
+@inline(__always)
+private func setField<V>(_ value: V, _ offset: Int, of config: inout RunConfig) {
+  withUnsafeMutablePointer(to: &config) {
+    UnsafeMutableRawPointer($0).advanced(by: offset).assumingMemoryBound(to: V.self).pointee = value
+  }
+}
+
+extension Setting {
   static func integer(_ name: String, _ path: WritableKeyPath<RunConfig, Int?> & Sendable, _ range: ClosedRange<Int>,
                       default d: Int? = nil, rule: String? = nil, help: String, group: Group, scope: Scope = .every,
                       identifies: Bool = true, onResume: OnResume) -> Setting {
-    Setting(name, .integer(range), default: d.map(SettingValue.integer), rule: rule, help: help, group: group,
+    let offset = fieldOffset(path)
+    return Setting(name, .integer(range), default: d.map(SettingValue.integer), rule: rule, help: help, group: group,
             scope: scope, identifies: identifies, onResume: onResume,
-            read: { $0[keyPath: path].map(SettingValue.integer) },
+            read: { field(Int?.self, offset, of: $0).map(SettingValue.integer) },
             write: { c, v in
-              if case .integer(let i)? = v { c[keyPath: path] = i } else { c[keyPath: path] = nil }
+              if case .integer(let i)? = v { setField(Int?.some(i), offset, of: &c) } else { setField(Int?.none, offset, of: &c) }
             })
   }
 
   static func number(_ name: String, _ path: WritableKeyPath<RunConfig, Double?> & Sendable, _ interval: Interval,
                      default d: Double? = nil, rule: String? = nil, help: String, group: Group, scope: Scope = .every,
                      onResume: OnResume) -> Setting {
-    Setting(name, .number(interval), default: d.map(SettingValue.number), rule: rule, help: help, group: group,
+    let offset = fieldOffset(path)
+    return Setting(name, .number(interval), default: d.map(SettingValue.number), rule: rule, help: help, group: group,
             scope: scope, identifies: true, onResume: onResume,
-            read: { $0[keyPath: path].map(SettingValue.number) },
+            read: { field(Double?.self, offset, of: $0).map(SettingValue.number) },
             write: { c, v in
               switch v {
-              case .number(let x)?: c[keyPath: path] = x
-              case .integer(let i)?: c[keyPath: path] = Double(i)
-              default: c[keyPath: path] = nil
+              case .number(let x)?: setField(Double?.some(x), offset, of: &c)
+              case .integer(let i)?: setField(Double?.some(Double(i)), offset, of: &c)
+              default: setField(Double?.none, offset, of: &c)
               }
             })
   }
@@ -309,21 +345,23 @@ extension Setting {
     _ name: String, _ path: WritableKeyPath<RunConfig, E?> & Sendable, default d: E? = nil, rule: String? = nil,
     help: String, group: Group, scope: Scope = .every, onResume: OnResume
   ) -> Setting where E.RawValue == String {
-    Setting(name, .choice(E.allCases.map(\.rawValue)), default: d.map { .text($0.rawValue) }, rule: rule, help: help,
+    let offset = fieldOffset(path)
+    return Setting(name, .choice(E.allCases.map(\.rawValue)), default: d.map { .text($0.rawValue) }, rule: rule, help: help,
             group: group, scope: scope, identifies: true, onResume: onResume,
-            read: { $0[keyPath: path].map { .text($0.rawValue) } },
+            read: { field(E?.self, offset, of: $0).map { .text($0.rawValue) } },
             write: { c, v in
-              if case .text(let s)? = v { c[keyPath: path] = E(rawValue: s) } else { c[keyPath: path] = nil }
+              if case .text(let s)? = v { setField(E(rawValue: s) as E?, offset, of: &c) } else { setField(E?.none, offset, of: &c) }
             })
   }
 
   static func flag(_ name: String, _ path: WritableKeyPath<RunConfig, Bool?> & Sendable, help: String, group: Group,
                    scope: Scope = .every, onResume: OnResume) -> Setting {
-    Setting(name, .flag, default: .flag(false), rule: nil, help: help, group: group, scope: scope, identifies: true,
+    let offset = fieldOffset(path)
+    return Setting(name, .flag, default: .flag(false), rule: nil, help: help, group: group, scope: scope, identifies: true,
             onResume: onResume,
-            read: { $0[keyPath: path].map(SettingValue.flag) },
+            read: { field(Bool?.self, offset, of: $0).map(SettingValue.flag) },
             write: { c, v in
-              if case .flag(let b)? = v { c[keyPath: path] = b } else { c[keyPath: path] = nil }
+              if case .flag(let b)? = v { setField(Bool?.some(b), offset, of: &c) } else { setField(Bool?.none, offset, of: &c) }
             })
   }
 }

@@ -133,11 +133,14 @@ public func defaultJobs(_ env: [String: String] = ProcessInfo.processInfo.enviro
   return 1
 }
 
-/// Every run of a sweep, resolved, identified and costed.
+/// Every run of a sweep, identified and costed. What is kept per run is its
+/// spec entry, identity and cost (24 bytes): a run's configuration and
+/// resolved plan are built again when a shard trains it (`run(_:)`), so
+/// that a grid of a million runs plans in seconds and in tens of megabytes.
 public struct SweepPlan: Sendable {
-  /// One run of the sweep.
+  /// One run of the sweep, with its configuration and resolved plan.
   public struct Run: Sendable {
-    /// Its place in the grid.
+    /// Its place in the sweep (distinct runs, in spec order).
     public var index: Int
     /// `run-0007`.
     public var name: String
@@ -155,74 +158,126 @@ public struct SweepPlan: Sendable {
     public var resolvedJSON: String { plan?.resolvedConfig.json ?? config.json }
   }
 
+  /// What the plan keeps of a run.
+  struct Entry: Sendable {
+    /// The spec entry it comes from.
+    var entry: Int
+    /// Its identity, the number `hash(_:)` writes in hex.
+    var identity: UInt64
+    /// Its estimated work.
+    var cost: Double
+  }
+
+  /// The spec.
+  public let spec: SweepSpec
   /// The dataset's path.
-  public var data: String
+  public var data: String { spec.data }
   /// A hash of the dataset's bytes.
-  public var dataHash: String
+  public let dataHash: String
   /// The dataset's kind and sizes.
-  public var summary: DatasetSummary
-  /// Every run, by index.
-  public var runs: [Run]
+  public let summary: DatasetSummary
+  /// The distinct runs, by index.
+  let entries: [Entry]
   /// The identity of the whole sweep: a hash of its runs' identities.
-  public var specHash: String
+  public let specHash: String
+  /// Entries of the spec (grid points, then explicit runs, numbered from
+  /// 0) that are the same run as an earlier one: entry → the run's index.
+  public let duplicates: [Int: Int]
 
   /// The name of run `index`.
-  public static func runName(_ index: Int) -> String { String(format: "run-%04d", index) }
+  public static func runName(_ index: Int) -> String {
+    let digits = String(index)
+    return "run-" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+  }
+
+  /// The number of distinct runs.
+  public var count: Int { entries.count }
+  /// Run `index`'s identity.
+  public func hash(_ index: Int) -> String { ContentHash.hex(entries[index].identity) }
+  /// Run `index`'s estimated work.
+  public func cost(_ index: Int) -> Double { entries[index].cost }
+
+  /// Run `index`, resolved.
+  public func run(_ index: Int) -> Run {
+    let given = entries[index]
+    let (config, outcome) = Self.resolve(spec, entry: given.entry, against: summary)
+    var run = Run(index: index, name: Self.runName(index), config: config, plan: nil, problem: nil,
+                  hash: ContentHash.hex(given.identity), cost: given.cost)
+    switch outcome {
+    case .success(let plan): run.plan = plan
+    case .failure(let error): run.problem = "\(error)"
+    }
+    return run
+  }
+
+  /// Every run, resolved (for small sweeps and listings).
+  public var runs: [Run] { (0..<count).map(run(_:)) }
+
+  /// Spec entry `entry`'s configuration (threads = 1) and its plan, or why it does not resolve.
+  static func resolve(_ spec: SweepSpec, entry: Int, against summary: DatasetSummary)
+    -> (RunConfig, Result<TrainingPlan, Error>)
+  {
+    var config = spec.config(at: entry)
+    config.threads = 1
+    return (config, Result { try config.resolved(for: summary) })
+  }
 
   /// The runs of `spec`, each resolved against its dataset; throws for a
   /// dataset that cannot be read.
   public init(spec: SweepSpec) throws {
-    data = spec.data
+    self.spec = spec
     summary = try DatasetSummary.read(spec.data)
     dataHash = try ContentHash.ofFile(spec.data)
-    let all = spec.runs.enumerated().map { [summary, dataHash] i, given in
-      var config = given
-      config.threads = 1
-      do {
-        let plan = try config.resolved(for: summary)
-        let cost = Double(plan.shape.units * plan.shape.units) * Double(summary.count) * Double(summary.steps)
-          * Double(max(plan.epochs, 1))
-        return Run(index: i, name: Self.runName(i), config: config, plan: plan, problem: nil,
-                   hash: plan.identity(dataHash: dataHash), cost: cost)
-      } catch {
-        return Run(index: i, name: Self.runName(i), config: config, plan: nil, problem: "\(error)",
-                   hash: ContentHash.of(["rbp-unresolved-run", config.identityJSON, dataHash]), cost: 0)
-      }
-    }
+    var entries: [Entry] = []
+    entries.reserveCapacity(spec.count)
     // Entries with one identity are one run, trained once: the first keeps
     // it, numbered in the order of the distinct runs.
-    var first: [String: Int] = [:]
-    runs = []
-    for var run in all {
-      if let kept = first[run.hash] {
-        duplicates[run.index] = kept
+    var first: [UInt64: Int] = [:]
+    var duplicates: [Int: Int] = [:]
+    var sweep = ContentHash()
+    sweep.addPart("rbp-sweep")
+    for entry in 0..<spec.count {
+      var h = ContentHash()
+      var cost = 0.0
+      switch Self.resolve(spec, entry: entry, against: summary) {
+      case (_, .success(let plan)):
+        h.addPart("rbp-run")
+        h.addPart(plan.resolvedConfig.identityJSON)
+        cost = Double(plan.shape.units * plan.shape.units) * Double(summary.count) * Double(summary.steps)
+          * Double(max(plan.epochs, 1))
+      case (let config, .failure):
+        h.addPart("rbp-unresolved-run")
+        h.addPart(config.identityJSON)
+      }
+      h.addPart(dataHash)
+      let identity = h.mixed
+      if let kept = first[identity] {
+        duplicates[entry] = kept
         continue
       }
-      first[run.hash] = runs.count
-      run.index = runs.count
-      run.name = Self.runName(run.index)
-      runs.append(run)
+      first[identity] = entries.count
+      entries.append(Entry(entry: entry, identity: identity, cost: cost))
+      sweep.addPart(ContentHash.hex(identity))
     }
-    specHash = ContentHash.of(["rbp-sweep"] + runs.map(\.hash))
+    self.entries = entries
+    self.duplicates = duplicates
+    specHash = sweep.hex
   }
-
-  /// Entries of the spec (grid points, then explicit runs, numbered from
-  /// 0) that are the same run as an earlier one: entry → the run's index.
-  public var duplicates: [Int: Int] = [:]
 
   /// The shard of each run for `count` shards: runs by decreasing cost
   /// (ties by index), each to the shard with the least work so far (ties to
   /// the lowest shard). The same on every process.
   public func assignment(shards count: Int) -> [Int] {
-    var shard = [Int](repeating: 0, count: runs.count)
+    var shard = [Int](repeating: 0, count: entries.count)
     // A min-heap of (load, shard); shards beyond the run count never get one.
-    var heap = (0..<min(count, max(runs.count, 1))).map { (load: 0.0, shard: $0) }
+    var heap = (0..<min(count, max(entries.count, 1))).map { (load: 0.0, shard: $0) }
     func less(_ a: (load: Double, shard: Int), _ b: (load: Double, shard: Int)) -> Bool {
       a.load != b.load ? a.load < b.load : a.shard < b.shard
     }
-    for run in runs.sorted(by: { $0.cost != $1.cost ? $0.cost > $1.cost : $0.index < $1.index }) {
-      shard[run.index] = heap[0].shard
-      heap[0].load += max(run.cost, 1)
+    let order = entries.indices.sorted { entries[$0].cost != entries[$1].cost ? entries[$0].cost > entries[$1].cost : $0 < $1 }
+    for run in order {
+      shard[run] = heap[0].shard
+      heap[0].load += max(entries[run].cost, 1)
       // Sift the root down.
       var i = 0
       while true {
@@ -275,7 +330,9 @@ public struct SweepManifest: Equatable, Sendable {
     dataHash = plan.dataHash
     self.shards = shards
     let assignment = plan.assignment(shards: shards)
-    runs = plan.runs.map { Entry(name: $0.name, index: $0.index, hash: $0.hash, shard: assignment[$0.index]) }
+    runs = (0..<plan.count).map { i in
+      Entry(name: SweepPlan.runName(i), index: i, hash: plan.hash(i), shard: assignment[i])
+    }
   }
 
   /// Writes `manifest.json` into `folder`, atomically.
@@ -300,11 +357,21 @@ public struct SweepManifest: Equatable, Sendable {
     guard let bytes = FileManager.default.contents(atPath: path) else {
       throw ConfigError("\(path): no such file: \(folder) is not a sweep folder (rbp sweep writes it before it trains)")
     }
-    guard let o = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any],
+    // The run lines as `write` spells them are read directly (a million
+    // runs through JSONSerialization take seconds and gigabytes); the rest
+    // of the file, or all of it when it is spelt otherwise, as JSON.
+    let split = splitRunLines(bytes)
+    guard let o = (try? JSONSerialization.jsonObject(with: split?.rest ?? bytes)) as? [String: Any],
           o["format"] as? String == "rbp-sweep-manifest", let specHash = o["spec_hash"] as? String,
           let data = o["data"] as? String, let dataHash = o["data_hash"] as? String, let shards = o["shards"] as? Int,
           shards >= 1, let list = o["runs"] as? [[String: Any]] else {
       throw ConfigError("\(path): not a sweep manifest (damaged, or written by another version)")
+    }
+    if let lines = split?.runs {
+      for (i, run) in lines.enumerated() where run.shard >= shards || run.index != i {
+        throw ConfigError("\(path): run \(i) is damaged")
+      }
+      return SweepManifest(specHash: specHash, data: data, dataHash: dataHash, shards: shards, runs: lines)
     }
     var runs: [Entry] = []
     for item in list {
@@ -317,6 +384,69 @@ public struct SweepManifest: Equatable, Sendable {
     var manifest = SweepManifest(specHash: specHash, data: data, dataHash: dataHash, shards: shards, runs: [])
     manifest.runs = runs
     return manifest
+  }
+
+  /// The runs of a manifest spelt as `write` spells it, one line each, and
+  /// the file with an empty run list; nil when any line is spelt otherwise.
+  static func splitRunLines(_ bytes: Data) -> (runs: [Entry], rest: Data)? {
+    let open = Array("  \"runs\" : [\n".utf8), close = Array("  ],\n".utf8)
+    return bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> (runs: [Entry], rest: Data)? in
+      let b = raw.bindMemory(to: UInt8.self)
+      func find(_ needle: [UInt8], from start: Int) -> Int? {
+        var i = start
+        while i + needle.count <= b.count {
+          if b[i] == needle[0] && zip(needle.indices, needle).allSatisfy({ b[i + $0] == $1 }) { return i }
+          i += 1
+        }
+        return nil
+      }
+      guard let start = find(open, from: 0) else { return nil }
+      let first = start + open.count
+      var runs: [Entry] = []
+      var i = first
+      /// Reads `text` at i.
+      func expect(_ text: StaticString) -> Bool {
+        let t = UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+        guard i + t.count <= b.count, t.indices.allSatisfy({ b[i + $0] == t[$0] }) else { return false }
+        i += t.count
+        return true
+      }
+      /// A non-negative decimal integer at i.
+      func integer() -> Int? {
+        var v = 0, digits = 0
+        while i < b.count, b[i] >= 48, b[i] <= 57, digits < 18 {
+          v = v * 10 + Int(b[i] - 48)
+          i += 1
+          digits += 1
+        }
+        return digits > 0 && (i >= b.count || b[i] < 48 || b[i] > 57) ? v : nil
+      }
+      /// A string without escapes at i, up to its closing quote.
+      func string() -> String? {
+        let s = i
+        while i < b.count, b[i] != 34 {
+          if b[i] == 92 || b[i] < 32 { return nil }
+          i += 1
+        }
+        guard i < b.count else { return nil }
+        defer { i += 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: b[s..<i]), as: UTF8.self)
+      }
+      func atClose() -> Bool { i + close.count <= b.count && close.indices.allSatisfy { b[i + $0] == close[$0] } }
+      var more = false
+      while more || !atClose() {
+        guard expect("    {\"hash\": \""), let hash = string(), expect(", \"index\": "), let index = integer(),
+              expect(", \"name\": \""), let name = string(), expect(", \"shard\": "), let shard = integer(), expect("}")
+        else { return nil }
+        runs.append(Entry(name: name, index: index, hash: hash, shard: shard))
+        more = expect(",\n")
+        if !more { guard expect("\n"), atClose() else { return nil } }
+      }
+      var rest = Data(UnsafeRawBufferPointer(rebasing: raw[0..<first]))
+      rest.append(contentsOf: Array("  ".utf8))
+      rest.append(Data(UnsafeRawBufferPointer(rebasing: raw[i...])))
+      return (runs, rest)
+    }
   }
 
   init(specHash: String, data: String, dataHash: String, shards: Int, runs: [Entry]) {

@@ -82,7 +82,7 @@ public final class SweepRunner: Sendable {
     let manifest = SweepManifest(plan: plan, shards: shard.count)
     let mine = manifest.runs.filter { $0.shard == shard.index }.map(\.index)
     // Results of another identity: refuse, or clear them when asked to.
-    let changed = mine.filter { i in readResult(i).map { $0.hash != plan.runs[i].hash } ?? false }
+    let changed = mine.filter { i in readResult(i).map { $0.hash != plan.hash(i) } ?? false }
     if !changed.isEmpty && !rerunChanged {
       let names = changed.prefix(4).map(SweepPlan.runName).joined(separator: ", ") + (changed.count > 4 ? ", …" : "")
       throw ConfigError("\(out): \(changed.count) finished runs of this shard (\(names)) were trained with another "
@@ -103,13 +103,13 @@ public final class SweepRunner: Sendable {
     var records: [Int: SweepRecord] = [:]
     var todo: [Int] = []
     for i in mine {
-      if let done = readResult(i), done.hash == plan.runs[i].hash, !(retryFailed && done.status != "done") {
+      if let done = readResult(i), done.hash == plan.hash(i), !(retryFailed && done.status != "done") {
         records[i] = done
       } else {
         todo.append(i)
       }
     }
-    todo.sort { plan.runs[$0].cost != plan.runs[$1].cost ? plan.runs[$0].cost > plan.runs[$1].cost : $0 < $1 }
+    todo.sort { plan.cost($0) != plan.cost($1) ? plan.cost($0) > plan.cost($1) : $0 < $1 }
     let state = SweepState(queue: todo, records: records, finished: mine.count - todo.count,
                            failed: records.values.filter { $0.status != "done" }.count)
     let total = mine.count
@@ -125,10 +125,10 @@ public final class SweepRunner: Sendable {
     let all = mine.compactMap { state.records[$0] }
     let attributes = ["data": plan.data, "data_hash": plan.dataHash, "spec_hash": plan.specHash, "shard": shard.description]
     let integers = ["shards": shard.count, "shard_index": shard.index, "runs_in_shard": mine.count,
-                    "runs_in_sweep": plan.runs.count]
+                    "runs_in_sweep": plan.count]
     try SweepResultsFile.write(all, to: out + "/" + shard.fileName, attributes: attributes, integers: integers,
                                integerSettings: RunConfig.integerKeys)
-    if shard.count == 1 && all.count == plan.runs.count {
+    if shard.count == 1 && all.count == plan.count {
       try SweepResultsFile.write(all, to: out + "/sweep.h5", attributes: ["data": plan.data, "spec_hash": plan.specHash],
                                  integers: ["complete": 1], integerSettings: RunConfig.integerKeys)
     }
@@ -146,7 +146,7 @@ public final class SweepRunner: Sendable {
   /// run's identity), under the run's lock; any error becomes a failed
   /// record, written to result.json.
   func runOne(_ i: Int) -> RunEnd {
-    let run = plan.runs[i]
+    let run = plan.run(i)
     let dir = runDirectory(i)
     var record = SweepRecord(name: run.name, index: i, config: run.resolvedJSON, status: "failed", reason: "",
                              epochs: 0, seconds: 0, finalLoss: .nan, finalValidationLoss: .nan, finalAccuracy: nil,

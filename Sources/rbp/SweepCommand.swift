@@ -81,7 +81,7 @@ struct Sweep: ParsableCommand {
         let duplicates = runner.plan.duplicates
         if !duplicates.isEmpty {
           let list = duplicates.keys.sorted().prefix(6).map { "entry \($0) = \(SweepPlan.runName(duplicates[$0]!))" }
-          warn("\(duplicates.count) of the spec's \(duplicates.count + runner.plan.runs.count) runs repeat another's identity "
+          warn("\(duplicates.count) of the spec's \(duplicates.count + runner.plan.count) runs repeat another's identity "
                + "(the same resolved configuration and data) and are trained once: "
                + list.joined(separator: ", ") + (duplicates.count > 6 ? ", …" : ""))
         }

@@ -196,3 +196,61 @@ struct SettingsTests {
     #expect(merged.lr == 0.1 && merged.epochs == 7 && merged.seed == 2)
   }
 }
+
+@Suite("Run identities")
+struct RunIdentityTests {
+  /// Specs of every kind of value (grid and explicit runs, steady and
+  /// trajectory, defaults that depend on other settings), resolved against
+  /// the shipped datasets' summaries, with a fixed data hash.
+  static let specs = [
+    #"{"data": "xor.h5", "grid": {"lr": [0.03, 0.1], "units": [3, 4]}, "runs": [{"optimizer": "sgd", "momentum": 0.5}, {"weight_decay": 1e-05, "clip": 2.5, "precision": "f64"}]}"#,
+    #"{"data": "figure8.h5", "base": {"bptt": "truncated", "window": 7, "leak": 0.5}, "grid": {"seed": [1, 2]}}"#,
+  ]
+
+  static func identities() throws -> [String] {
+    var out: [String] = []
+    for text in specs {
+      let spec = try SweepSpec.parse(json: Data(text.utf8), source: repositoryRoot + "/datasets/spec.json")
+      let summary = try DatasetSummary.read(spec.data)
+      for config in spec.runs { out.append(try config.resolved(for: summary).identity(dataHash: "0123456789abcdef")) }
+    }
+    return out
+  }
+
+  /// A run's identity names its results across versions: a sweep finds its
+  /// finished runs by it. These are the identities version 1 computed;
+  /// a change of encoder, of key order or of hash would change them.
+  @Test func identitiesAreThoseOfEarlierVersions() throws {
+    let expected = ["14160c7fd304a304", "5c35634a8ad82cf3", "35e91a4fd0769b82", "b39c41d63000948a", "579a179710527006",
+                    "b34a1c53de538473", "2c02ea3ef3635e4c", "8972eb75be477734"]
+    let got = try Self.identities()
+    #expect(got == expected, "\(got)")
+  }
+}
+
+extension RunIdentityTests {
+  /// `json` (snake_case keys) and `identityJSON` (hyphenated keys) are
+  /// JSONEncoder's sorted-keys text of the settings that are set, for the
+  /// configurations as given and as resolved.
+  @Test func configurationJSONIsJSONEncodersText() throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    var checked = 0
+    for text in Self.specs {
+      let spec = try SweepSpec.parse(json: Data(text.utf8), source: repositoryRoot + "/datasets/spec.json")
+      let summary = try DatasetSummary.read(spec.data)
+      for given in spec.runs {
+        for config in [given, try given.resolved(for: summary).resolvedConfig] {
+          var snake: [String: SettingValue] = [:], hyphenated: [String: SettingValue] = [:]
+          for setting in RunConfig.settings {
+            if let v = setting.value(in: config) { (snake[setting.name], hyphenated[setting.hyphenated]) = (v, v) }
+          }
+          #expect(config.json == String(decoding: try encoder.encode(snake), as: UTF8.self))
+          #expect(config.identityJSON == String(decoding: try encoder.encode(hyphenated), as: UTF8.self))
+          checked += 1
+        }
+      }
+    }
+    #expect(checked == 16)
+  }
+}

@@ -355,3 +355,42 @@ struct SweepTests {
     }
   }
 }
+
+@Suite("Sweep manifests")
+struct SweepManifestTests {
+  /// A manifest reads back as it was written; the same manifest spelt
+  /// otherwise (re-indented by Python's json module) reads the same; a run
+  /// line with a shard outside the split, or out of order, is refused.
+  @Test func manifestsReadBackWhateverTheirSpelling() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let spec = try writeSweepSpec(dir, lrs: [0.01, 0.03], seeds: [0, 1, 2])
+    let plan = try SweepPlan(spec: SweepSpec.parse(json: Data(contentsOf: URL(fileURLWithPath: spec)), source: spec))
+    let manifest = SweepManifest(plan: plan, shards: 4)
+    #expect(manifest.runs.count == 6 && Set(manifest.runs.map(\.hash)).count == 6)
+    for folder in ["a", "b", "c", "d", "e"] {
+      try FileManager.default.createDirectory(atPath: dir + "/" + folder, withIntermediateDirectories: true)
+      try manifest.write(to: dir + "/" + folder)
+    }
+    #expect(try SweepManifest.read(from: dir + "/a") == manifest)
+    try python("""
+      import json, sys
+      with open(sys.argv[1]) as f: m = json.load(f)
+      with open(sys.argv[1], "w") as f: json.dump(m, f, indent=4)
+      """, [dir + "/b/manifest.json"])
+    #expect(try SweepManifest.read(from: dir + "/b") == manifest)
+    let text = try String(contentsOfFile: dir + "/a/manifest.json", encoding: .utf8)
+    let line = manifest.runs[2]
+    let damaged = [
+      "c": text.replacingOccurrences(of: #""name": "\#(line.name)", "shard": \#(line.shard)}"#,
+                                     with: #""name": "\#(line.name)", "shard": 4}"#),
+      "d": text.replacingOccurrences(of: #""index": 2,"#, with: #""index": 3,"#),
+      "e": text.replacingOccurrences(of: #""index": 2,"#, with: #""index": -2,"#),
+    ]
+    for (folder, bytes) in damaged {
+      #expect(bytes != text)
+      try bytes.write(toFile: dir + "/\(folder)/manifest.json", atomically: true, encoding: .utf8)
+      #expect(throws: ConfigError.self, "\(folder)") { try SweepManifest.read(from: dir + "/" + folder) }
+    }
+  }
+}
