@@ -25,6 +25,15 @@ then JAX, then rbp again ...), each round timing at least `--seconds`: on
 a shared machine a slow spell then falls on both sides, and each side is
 represented by its best round (the lowest of its round medians).
 
+The `sweep` case is the one users meet: 64 training runs (8 learning rates
+x 8 seeds) of a trajectory network N = 32, T = 50, P = B = 16, I = 4,
+O = 2 with dense input coupling, Adam, 30 full-batch epochs, each epoch
+validated on the training set. rbp runs it through `rbp sweep --jobs CPUs`
+(`rbp bench workloads --only sweep`: the whole process, data read and
+results written); JAX as one jitted program, `vmap` over the 64 runs and
+`lax.scan` over the epochs, timed after compilation (the compile time is
+printed beside it).
+
 Prints one markdown table: each side's best round median in milliseconds
 per step (JAX's with the min-max of all its samples), the ratio JAX time /
 rbp time, each side's nominal GFLOP/s as a share of the
@@ -47,9 +56,11 @@ WORKLOADS = {
     "W2": dict(kind="trajectory", n=32, t=50, b=16, nets=256),
     "W3": dict(kind="steady", n=256, b=64),
     "W4": dict(kind="trajectory", n=512, t=50, b=64, nets=1),
+    "sweep": dict(kind="sweep", n=32, t=50, b=16, i=4, o=2, runs=64, epochs=30),
 }
 # rbp's GEMM at each workload's shape: the row layout the engine uses (B x N times N x N).
-GEMM_ROW = {"W1": "X·W 32x64·64x64", "W2": "X·W 16x32·32x32", "W3": "X·W 64x256·256x256", "W4": "X·W 64x512·512x512"}
+GEMM_ROW = {"W1": "X·W 32x64·64x64", "W2": "X·W 16x32·32x32", "W3": "X·W 64x256·256x256", "W4": "X·W 64x512·512x512",
+            "sweep": "X·W 16x32·32x32"}
 
 
 def ensure_venv():
@@ -119,6 +130,58 @@ def jax_functions(precision):
         return loss, (s.T @ x / p, jnp.sum(s, axis=0) / p)
 
     return jax, jnp, bptt_grad, many_grad, jax.jit(steady_grad)
+
+
+def jax_sweep(precision):
+    """The sweep workload as one JAX function of the runs' learning rates
+    and initial parameters: vmap over the runs, scan over the epochs (the
+    gradient, Adam's step, the loss after it as validation)."""
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", precision == "f64")
+    w = WORKLOADS["sweep"]
+    n, o, epochs = w["n"], w["o"], w["epochs"]
+
+    def loss(params, u, y):
+        W, U, bias, x0 = params
+        def step(x, inputs):
+            ut, yt = inputs
+            x = jnp.tanh(x @ W.T + ut @ U.T + bias)
+            return x, 0.5 * jnp.sum((x[:, n - o:] - yt) ** 2)
+        x = jnp.broadcast_to(x0, (u.shape[0], n))
+        _, losses = jax.lax.scan(step, x, (jnp.swapaxes(u, 0, 1), jnp.swapaxes(y, 0, 1)))
+        return jnp.sum(losses) / u.shape[0]
+
+    def train(params, lr, u, y):
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        def epoch(carry, k):
+            params, m, v = carry
+            value, g = jax.value_and_grad(loss)(params, u, y)
+            m = jax.tree_util.tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, g)
+            v = jax.tree_util.tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, g)
+            c1, c2 = 1 - 0.9 ** (k + 1.0), 1 - 0.999 ** (k + 1.0)
+            params = jax.tree_util.tree_map(lambda p, m, v: p - lr * (m / c1) / (jnp.sqrt(v / c2) + 1e-8), params, m, v)
+            return (params, m, v), (value, loss(params, u, y))
+        (params, _, _), curves = jax.lax.scan(epoch, (params, zeros, zeros), jnp.arange(epochs))
+        return params, curves
+
+    return jax, jnp, jax.jit(jax.vmap(train, in_axes=(0, 0, None, None)))
+
+
+def sweep_problem(jnp, precision):
+    """The sweep's data and each run's initial parameters and learning rate."""
+    import numpy as np
+    w = WORKLOADS["sweep"]
+    n, t, b, i, o, runs = w["n"], w["t"], w["b"], w["i"], w["o"], w["runs"]
+    dtype = jnp.float64 if precision == "f64" else jnp.float32
+    rng = np.random.default_rng(11)
+    u = jnp.array(rng.normal(0, 1, (b, t, i)), dtype)
+    y = jnp.array(np.tanh(rng.normal(0, 1, (b, t, o))), dtype)
+    params = (jnp.array(rng.normal(0, 1 / np.sqrt(n), (runs, n, n)), dtype),
+              jnp.array(rng.normal(0, 1 / np.sqrt(i), (runs, n, i)), dtype),
+              jnp.zeros((runs, n), dtype), jnp.zeros((runs, n), dtype))
+    lrs = jnp.array(np.repeat([0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05], runs // 8), dtype)
+    return params, lrs, u, y
 
 
 def write_problem(path_data, path_ck, w, W, bias, u, y):
@@ -191,21 +254,29 @@ def w3_accuracy(rbp, tmp, precision):
 
 
 def time_jax(name, precision, seconds):
-    """Median, min, max milliseconds of one JAX gradient step (this process is pinned by the caller)."""
-    import numpy as np
-    jax, jnp, bptt_grad, many_grad, steady_grad = jax_functions(precision)
-    dtype = jnp.float64 if precision == "f64" else jnp.float32
-    w = WORKLOADS[name]
-    W, bias, u, y = (jnp.array(a, dtype) for a in problem(w))
-    if name == "W2":
-        Ws = jnp.stack([jnp.array(problem(w, seed=100 + k)[0], dtype) for k in range(w["nets"])])
-        bs = jnp.zeros((w["nets"], w["n"]), dtype)
-        call = lambda: many_grad(Ws, bs, u, y)
-    elif w["kind"] == "steady":
-        call = lambda: steady_grad(W, bias, u, y)
+    """Median, min, max milliseconds of one JAX gradient step, or of the
+    whole sweep, and the seconds its first call took (compilation
+    included); this process is pinned by the caller."""
+    if name == "sweep":
+        jax, jnp, sweep = jax_sweep(precision)
+        params, lrs, u, y = sweep_problem(jnp, precision)
+        call = lambda: sweep(params, lrs, u, y)
     else:
-        call = lambda: bptt_grad(W, bias, u, y)
+        jax, jnp, bptt_grad, many_grad, steady_grad = jax_functions(precision)
+        dtype = jnp.float64 if precision == "f64" else jnp.float32
+        w = WORKLOADS[name]
+        W, bias, u, y = (jnp.array(a, dtype) for a in problem(w))
+        if name == "W2":
+            Ws = jnp.stack([jnp.array(problem(w, seed=100 + k)[0], dtype) for k in range(w["nets"])])
+            bs = jnp.zeros((w["nets"], w["n"]), dtype)
+            call = lambda: many_grad(Ws, bs, u, y)
+        elif w["kind"] == "steady":
+            call = lambda: steady_grad(W, bias, u, y)
+        else:
+            call = lambda: bptt_grad(W, bias, u, y)
+    t0 = time.perf_counter()
     jax.block_until_ready(call())
+    first = time.perf_counter() - t0
     samples, total = [], 0.0
     while total < seconds or len(samples) < 5:
         t0 = time.perf_counter()
@@ -214,7 +285,7 @@ def time_jax(name, precision, seconds):
         samples.append(dt * 1e3)
         total += dt
     samples.sort()
-    return samples[len(samples) // 2], samples[0], samples[-1]
+    return samples[len(samples) // 2], samples[0], samples[-1], first
 
 
 def pinned(cpus, argv):
@@ -228,6 +299,8 @@ def nominal_flops(name):
     w = WORKLOADS[name]
     if w["kind"] == "steady":
         return None                       # rbp reports its own count (sweeps taken)
+    if w["kind"] == "sweep":              # the gradients alone
+        return 6.0 * w["n"] ** 2 * w["b"] * w["t"] * w["runs"] * w["epochs"]
     return 6.0 * w["n"] ** 2 * w["b"] * w["t"] * w["nets"]
 
 
@@ -238,7 +311,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=1.0, help="minimum timing per round, case and side")
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating rounds of the two sides per case; each side's best round median is reported")
-    ap.add_argument("--only", default="W1,W2,W3,W4")
+    ap.add_argument("--only", default="W1,W2,W3,W4,sweep")
     ap.add_argument("--cpus", default="1,2")
     ap.add_argument("--jax-worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--check-worker", help=argparse.SUPPRESS)
@@ -256,8 +329,8 @@ def main():
             print(json.dumps(w3_accuracy(a.accuracy_worker[0], tmp, a.accuracy_worker[1])))
         return
     if a.jax_worker:
-        median, low, high = time_jax(a.jax_worker[0], a.jax_worker[1], a.seconds)
-        print(json.dumps({"ms": median, "min": low, "max": high}))
+        median, low, high, first = time_jax(a.jax_worker[0], a.jax_worker[1], a.seconds)
+        print(json.dumps({"ms": median, "min": low, "max": high, "first_s": first}))
         return
     rbp = os.path.abspath(a.rbp)
     if not os.path.exists(rbp):
@@ -278,6 +351,7 @@ def main():
     print(f"compare_jax: {cpu}, {len(os.sched_getaffinity(0))} CPUs, {a.precision}, "
           f"{time.strftime('%Y-%m-%d')}, {subprocess.run([rbp, '--version'], capture_output=True, text=True).stdout.strip()}")
     rows = []
+    compile_notes = []
     for cpus in (int(c) for c in a.cpus.split(",")):
         kernels = [json.loads(l) for l in pinned(cpus, [rbp, "bench", "kernels", "--precision", a.precision, "--threads", "1",
                                                         "--json", "--seconds", "0.3"]).splitlines() if l.startswith("{")]
@@ -299,19 +373,26 @@ def main():
                 if j is None:
                     j = jj
                 else:
-                    j = {"ms": min(j["ms"], jj["ms"]), "min": min(j["min"], jj["min"]), "max": max(j["max"], jj["max"])}
+                    j = {"ms": min(j["ms"], jj["ms"]), "min": min(j["min"], jj["min"]), "max": max(j["max"], jj["max"]),
+                         "first_s": min(j["first_s"], jj["first_s"])}
             flops = nominal_flops(name) or r["gflops"] * r["ms"] * 1e6
             jax_gflops = flops / (j["ms"] * 1e-3) * 1e-9
             efficiency = r["gflops"] / (gemm[GEMM_ROW[name]] * cpus) if GEMM_ROW[name] in gemm else float("nan")
             rows.append((name, cpus, r["ms"], j["ms"], j["min"], j["max"], j["ms"] / r["ms"], r["gflops"] / peak,
                          jax_gflops / peak, efficiency))
-            print(f"compare_jax: {name} {cpus} CPU: rbp {r['ms']:.3f} ms, JAX {j['ms']:.3f} ms", file=sys.stderr)
+            print(f"compare_jax: {name} {cpus} CPU: rbp {r['ms']:.3f} ms, JAX {j['ms']:.3f} ms "
+                  f"(its first call, compilation included: {j['first_s']:.2f} s)", file=sys.stderr)
+            if name == "sweep":
+                compile_notes.append(f"sweep on {cpus} CPU: JAX's first call (compilation included) took "
+                                     f"{j['first_s']:.2f} s; the table counts JAX after compilation, rbp whole process")
     print()
     print("| workload | CPUs | rbp ms | JAX ms (min–max) | JAX / rbp | rbp % of peak | JAX % of peak | rbp engine efficiency |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, cpus, rms, jms, jlo, jhi, ratio, rpeak, jpeak, eff in rows:
         print(f"| {name} | {cpus} | {rms:.3f} | {jms:.3f} ({jlo:.3f}–{jhi:.3f}) | {ratio:.2f} | {100 * rpeak:.0f}% | "
               f"{100 * jpeak:.0f}% | {100 * eff:.0f}% |")
+    for note in compile_notes:
+        print(f"\n{note}")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,19 @@
 // The threaded GEMM path: splits C into contiguous row (or column) slices,
-// one per worker, each computed by the single-threaded small or blocked path
+// one per worker of the pool (WorkerPool.swift), each computed by the
+// single-threaded small or blocked path
 // (the same one for every slice) with its own buffers. Every element of C
 // is computed by exactly one worker in the same order as on one thread, so results do not depend on the
 // number of threads.
 
-import Dispatch
-
-/// Multiply–adds below which a worker is not worth waking (about 50 µs of
-/// work: waking a worker costs tens of microseconds).
-let minimumVolumePerWorker = 8 << 20
+/// Multiply–adds below which a worker is not worth waking: about 10 µs of
+/// work. The pool's threads spin between products (WorkerPool.swift) and
+/// take a task within a microsecond or so; through Dispatch, waking one
+/// cost tens of microseconds and the limit was 8 times higher.
+let minimumVolumePerWorker = 1 << 20
 /// Elements of C below which C is not split: each slice repeats the packing
-/// of the shared operand, which dominates when C is small and k is long.
-let minimumOutputPerWorker = 128 * 128
+/// of the shared operand, which dominates when C is small and k is long
+/// (such products split their depth instead, GEMM+DepthSplit.swift).
+let minimumOutputPerWorker = 64 * 64
 
 /// Workers to use for `p`: at most `p.threads`, and few enough that each
 /// gets a worthwhile share.
@@ -36,7 +38,7 @@ func threadedGEMM<T: KernelScalar>(
   let unit = splitRows ? bl.mr : bl.nr
   let units = (length + unit - 1) / unit
   let buffers = ws.workers
-  DispatchQueue.concurrentPerform(iterations: workers) { w in
+  WorkerPool.shared.run(tasks: workers) { w in
     let first = units * w / workers * unit
     let end = min(length, units * (w + 1) / workers * unit)
     guard end > first else { return }

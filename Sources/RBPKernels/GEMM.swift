@@ -143,6 +143,7 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
       w.packB.deallocate()
     }
     for b in scratchBuffers { b.deallocate() }
+    partialBuffer.deallocate()
   }
 
   /// Working memory of the passes built on these products (BPTT's state,
@@ -160,6 +161,18 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
     return scratchBuffers[slot].baseAddress!
   }
   private var scratchBuffers: [UnsafeMutableBufferPointer<T>] = []
+
+  /// Room for `count` elements of partial products (the depth blocks of
+  /// `depthSplitGEMM`), kept for the next call. Not thread-safe: call
+  /// before fanning out.
+  func partials(count: Int) -> UnsafeMutablePointer<T> {
+    if partialBuffer.count < count {
+      partialBuffer.deallocate()
+      partialBuffer = UnsafeMutableBufferPointer(start: Self.allocate(count), count: count)
+    }
+    return partialBuffer.baseAddress!
+  }
+  private var partialBuffer = UnsafeMutableBufferPointer<T>(start: GEMMWorkspace.allocate(0), count: 1)
 
   /// Makes sure `count` workers each have room for `aCount` and `bCount`
   /// packed elements. Not thread-safe: call before fanning out.
@@ -290,6 +303,10 @@ func gemmDriver<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
   }
   // The path is chosen once for the whole product, so that thread slices
   // sum in the same order as one thread would.
+  if useDepthSplit(p) {
+    depthSplitGEMM(p, ws)
+    return
+  }
   let small = useSmallPath(p)
   let workers = threadCount(for: p)
   let bl = ws.blocking

@@ -256,6 +256,37 @@ struct GEMMTests {
                       alpha: 1, beta: 0, seed: 14, isa: isa) == nil)
   }
 
+  /// Deep products of a small C (the weight gradient over T·P rows) are
+  /// split along the depth: through the entry point, on two threads, they
+  /// match the reference for every transpose and scaling, in every
+  /// instruction set, and any thread count gives the same bits as one.
+  @Test(arguments: testedISAs)
+  func deepProductsOfASmallCSplitTheDepth(isa: KernelISA) {
+    for (s, seed) in [(Shape(m: 64, n: 64, k: 3200), UInt64(21)), (Shape(m: 9, n: 33, k: smallPathMaxDepth + 1), 22)] {
+      #expect(s.k > smallPathMaxDepth && s.m * s.n <= depthSplitMaxOutput)
+      for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+        for (alpha, beta) in [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.25)] {
+          #expect(checkGEMM(Float.self, path: .entry, shape: s, transA: transA, transB: transB,
+                            alpha: alpha, beta: beta, seed: seed, isa: isa) == nil, "\(s) \(transA) \(transB)")
+        }
+      }
+      #expect(checkGEMM(Double.self, path: .entry, shape: s, transA: true, transB: false,
+                        alpha: 1, beta: 0.5, seed: seed + 1, isa: isa) == nil)
+    }
+    let (m, n, k) = (64, 64, 3200)
+    var rng = SeededGenerator(seed: 23)
+    let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, n * k, &rng)
+    let c0 = randomArray(Float.self, m * n, &rng)
+    var results: [[Float]] = []
+    for threads in [1, 2, 3, 8] {
+      var c = c0
+      gemm(transB: true, m: m, n: n, k: k, alpha: 0.5, a: a, lda: k, b: b, ldb: k, beta: 1, c: &c, ldc: n,
+           threads: threads, workspace: GEMMWorkspace(isa: isa))
+      results.append(c)
+    }
+    #expect(results.allSatisfy { $0 == results[0] })
+  }
+
   /// A B packed once (`packB`) gives the same bits as the unpacked product
   /// of op(B) stored untransposed, on the engine's shapes (B read in place,
   /// B packed panel by panel), on one thread and split across two: for a

@@ -168,6 +168,15 @@ static inline void rbp_prefetch_rows(const void *base, long rows, long stride, l
     for (long b = 0; b < bytes; b += 64) __builtin_prefetch(p + b, 0, 3);
 }
 
+/// A hint to the CPU, inside a loop that waits for another thread, that it
+/// is spinning (x86's `pause`: it yields the core's shared resources to its
+/// sibling and saves power); nothing elsewhere.
+static inline void rbp_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 /// Whether this CPU (and its operating system) can run `isa`.
 int rbp_isa_supported(rbp_isa isa);
 /// The kernels for `isa`, or NULL when this CPU cannot run them.
