@@ -526,8 +526,26 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// with the live state until the next step changes it, so keeping one
   /// costs no conversion and no JSON.
   var snapshot: RunSnapshot<T> {
-    RunSnapshot(parameters: parameters, progress: progress, bestEpoch: bestEpoch,
-                bestValidationLoss: bestValidationLoss, warm: plan.model == .steady && plan.warmStart ? warm : nil)
+    // The history only grows: the snapshot keeps its lengths, not a copy
+    // that the next epoch's values would have to copy again (which made a
+    // long run's epochs cost in proportion to their number).
+    var state = progress
+    state.history = History()
+    return RunSnapshot(parameters: parameters, progress: state,
+                       historyLengths: progress.history.byName.mapValues(\.count), bestEpoch: bestEpoch,
+                       bestValidationLoss: bestValidationLoss, warm: plan.model == .steady && plan.warmStart ? warm : nil)
+  }
+
+  /// The run's progress at `state`: its counters and optimizer, and the
+  /// history as it was then.
+  func progress(at state: RunSnapshot<T>) -> RunProgress<T> {
+    var then = state.progress
+    var history: [String: [Double]] = [:]
+    for (key, length) in state.historyLengths {
+      history[key] = Array(progress.history.byName[key, default: []].prefix(length))
+    }
+    then.history = History(byName: history)
+    return then
   }
 
   /// The run's state as a checkpoint.
@@ -542,7 +560,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     stored.threads = nil
     var ck = Checkpoint(model: plan.model, activation: plan.activation, loss: plan.loss, leak: plan.leak,
                         parameters: state.parameters.converted(to: Double.self), config: stored.json,
-                        progress: state.progress.converted(to: Double.self))
+                        progress: progress(at: state).converted(to: Double.self))
     ck.resolvedConfig = plan.resolvedConfig.json
     ck.symmetric = plan.symmetric
     ck.validation = validationSource
@@ -578,7 +596,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
 /// written (`Trainer.checkpoint(of:)`).
 struct RunSnapshot<T: KernelScalar> {
   var parameters: Parameters<T>
+  /// The counters and the optimizer; the history is left out (see
+  /// `historyLengths`).
   var progress: RunProgress<T>
+  /// The length of each series of the history then: the trainer's history
+  /// cut to these lengths is the snapshot's (`Trainer.progress(at:)`).
+  var historyLengths: [String: Int]
   var bestEpoch: Int?
   var bestValidationLoss: Double?
   /// The warm starts, when the run keeps them.
