@@ -213,6 +213,8 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
 
   /// Random parameters: W with entries N(0, (gain/√N)²) so that its spectral
   /// norm is about 2·gain, b and U with entries N(0, scale²), x0 zero.
+  @_specialize(exported: true, where T == Float, G == SeededGenerator)
+  @_specialize(exported: true, where T == Double, G == SeededGenerator)
   public static func random<G: RandomNumberGenerator>(
     layout: ParameterLayout, gain: Double, scale: Double = 0.1, using rng: inout G
   ) -> Parameters {
@@ -226,6 +228,7 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
 }
 
 /// A standard normal draw (Box–Muller).
+@_specialize(exported: true, where G == SeededGenerator)
 public func gaussian<G: RandomNumberGenerator>(_ rng: inout G) -> Double {
   let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
   let u2 = Double.random(in: 0..<1, using: &rng)
