@@ -48,9 +48,6 @@ final class WorkerPool: @unchecked Sendable {
 
   init(threads: Int) { self.threads = threads }
 
-  /// The threads the pool runs besides the caller.
-  var helpers: Int { threads }
-
   /// Runs `body(0) … body(tasks - 1)`, each once, on the calling thread
   /// and the pool's threads; returns when all have returned.
   func run(tasks: Int, _ body: @escaping (Int) -> Void) {

@@ -60,14 +60,6 @@ public struct ContentHash: Sendable {
     }
   }
 
-  /// The number written as `hex`, or nil for text that is not 16 lowercase hex digits.
-  public static func value(ofHex text: String) -> UInt64? {
-    guard text.utf8.count == 16, text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
-      return nil
-    }
-    return UInt64(text, radix: 16)
-  }
-
   /// Adds `part` prefixed by its length (so that concatenations differ).
   public mutating func addPart(_ part: String) {
     var length = UInt64(part.utf8.count).littleEndian

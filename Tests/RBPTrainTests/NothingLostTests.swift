@@ -34,7 +34,7 @@ func temporaries(in folder: String) -> [String] {
   return all.filter { ($0 as NSString).lastPathComponent.contains(".tmp-") }
 }
 
-@Suite("Nothing lost", .serialized)
+@Suite("Nothing lost")
 struct NothingLostTests {
   // MARK: Data loss
 
