@@ -262,7 +262,10 @@ struct GEMMTests {
   /// instruction set, and any thread count gives the same bits as one.
   @Test(arguments: testedISAs)
   func deepProductsOfASmallCSplitTheDepth(isa: KernelISA) {
-    for (s, seed) in [(Shape(m: 64, n: 64, k: 3200), UInt64(21)), (Shape(m: 9, n: 33, k: smallPathMaxDepth + 1), 22)] {
+    // Small enough for the emulated CPUs of scripts/qemu_test.sh; deep
+    // enough for five blocks, and a partial panel of C.
+    for (s, seed) in [(Shape(m: 20, n: 40, k: 4 * smallPathDepthBlock + 7), UInt64(21)),
+                      (Shape(m: 9, n: 33, k: smallPathMaxDepth + 1), 22)] {
       #expect(s.k > smallPathMaxDepth && s.m * s.n <= depthSplitMaxOutput)
       for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
         for (alpha, beta) in [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.25)] {
@@ -273,7 +276,9 @@ struct GEMMTests {
       #expect(checkGEMM(Double.self, path: .entry, shape: s, transA: true, transB: false,
                         alpha: 1, beta: 0.5, seed: seed + 1, isa: isa) == nil)
     }
-    let (m, n, k) = (64, 64, 3200)
+    // Enough multiply-adds for three workers.
+    let (m, n, k) = (32, 48, 2100)
+    #expect(m * n * k >= 3 * minimumVolumePerWorker)
     var rng = SeededGenerator(seed: 23)
     let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, n * k, &rng)
     let c0 = randomArray(Float.self, m * n, &rng)
