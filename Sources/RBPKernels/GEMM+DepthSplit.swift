@@ -27,10 +27,8 @@ func useDepthSplit<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
 /// `p.threads` threads.
 func depthSplitGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
   let bl = ws.blocking
-  // Blocks of even depth, at most `smallPathDepthBlock` deep.
-  let evenBlocks = (p.k + smallPathDepthBlock - 1) / smallPathDepthBlock
-  let depth = (p.k + evenBlocks - 1) / evenBlocks
-  let blocks = (p.k + depth - 1) / depth
+  // The small path's depth blocks (at most `smallPathDepthBlock` deep).
+  let (blocks, depth) = depthBlocks(p.k)
   let size = p.m * p.n
   // The work: each depth block times each NR-column panel of C, in block
   // order, dealt in contiguous ranges (fine enough that two threads get

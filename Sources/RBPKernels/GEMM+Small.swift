@@ -35,6 +35,17 @@ let inPlaceSpanBytes = 512 << 10
 let smallPathMaxDepth = 1024
 let smallPathDepthBlock = 256
 
+/// The depth blocks of a product of depth k on the small path: one block
+/// up to `smallPathMaxDepth`, else blocks of even depth, at most
+/// `smallPathDepthBlock` each (the last one shorter when k does not divide).
+@inline(__always)
+func depthBlocks(_ k: Int) -> (count: Int, depth: Int) {
+  let limit = k > smallPathMaxDepth ? smallPathDepthBlock : smallPathMaxDepth
+  let even = max(1, (k + limit - 1) / limit)
+  let depth = max(1, (k + even - 1) / even)
+  return ((k + depth - 1) / depth, depth)
+}
+
 @inline(__always)
 func useSmallPath<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
   if p.m * p.n * p.k <= smallPathMaxVolume { return true }
@@ -72,9 +83,7 @@ func smallGEMM<T: KernelScalar>(
   do {
     // Depth blocks (see `smallPathDepthBlock`), the same whether B is
     // packed or not (so packing never changes the bits); each adds into C.
-    let blockDepth = p.k > smallPathMaxDepth ? smallPathDepthBlock : smallPathMaxDepth
-    let blocks = max(1, (p.k + blockDepth - 1) / blockDepth)
-    let depth = (p.k + blocks - 1) / blocks
+    let (blocks, depth) = depthBlocks(p.k)
     var jr = 0
     while jr < p.n {
       let nr = min(NR, p.n - jr)

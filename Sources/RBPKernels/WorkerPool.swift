@@ -1,10 +1,10 @@
 // Threads that stay awake between the products of one pass. A pass of
 // BPTT or of a steady solve runs thousands of products of tens of
-// microseconds each; waking a thread through Dispatch costs about as much
-// as such a product, so splitting one across cores gained nothing. The
-// pool's threads spin (with the CPU's pause hint) for a while after each
-// job and take the next one within a microsecond or so; idle longer, they
-// sleep on a condition variable until work arrives.
+// microseconds each, and the thresholds for splitting one across cores
+// had been set for Dispatch, whose threads sleep between jobs: products at
+// N = 256 never split. The pool's threads spin (with the CPU's pause hint)
+// for a while after each job, so that the next one starts at once; idle
+// longer, they sleep on a condition variable until work arrives.
 //
 // One job at a time: `run` hands tasks 0..<n to the caller and the pool's
 // threads, each task to exactly one of them, and returns when all are
@@ -30,8 +30,9 @@ final class WorkerPool: @unchecked Sendable {
   /// the other), started at the first job that needs them.
   static let shared = WorkerPool(threads: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
 
-  /// Pause-hinted polls of a thread waiting for work before it sleeps
-  /// (on the order of 100 µs).
+  /// Pause-hinted polls of a thread waiting for work before it sleeps (how
+  /// long that is depends on the CPU's `pause`: tens of cycles on some,
+  /// over a hundred on others).
   static let spinLimit = 20_000
 
   private let threads: Int

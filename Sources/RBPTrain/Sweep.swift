@@ -93,9 +93,7 @@ public struct SweepSpec: Sendable {
           throw ConfigError("\(source): grid key '\(key)' must be a non-empty array")
         }
         guard let setting = RunConfig.setting(named: key) else {
-          // The parser names the unknown key and lists the known ones.
-          _ = try config([key: values[0]], "grid key '\(key)', value 1")
-          throw ConfigError("\(source): unknown grid key '\(key)'")
+          throw ConfigError("\(source) grid: unknown key '\(key)'; known keys: \(RunConfig.keys.joined(separator: ", "))")
         }
         let parsed = try values.enumerated().map { i, v in
           setting.value(in: try config([key: v], "grid key '\(key)', value \(i + 1)"))

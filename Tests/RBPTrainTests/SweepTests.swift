@@ -12,7 +12,7 @@ import Testing
 import RBPCore
 import RBPStore
 import RBPTestSupport
-import RBPTrain
+@testable import RBPTrain
 
 #if canImport(Glibc)
 import Glibc
@@ -373,12 +373,16 @@ struct SweepManifestTests {
       try manifest.write(to: dir + "/" + folder)
     }
     #expect(try SweepManifest.read(from: dir + "/a") == manifest)
+    // The file as written goes by the direct reader, a re-indented one by JSON.
+    let written = try Data(contentsOf: URL(fileURLWithPath: dir + "/a/manifest.json"))
+    #expect(SweepManifest.splitRunLines(written)?.runs == manifest.runs)
     try python("""
       import json, sys
       with open(sys.argv[1]) as f: m = json.load(f)
       with open(sys.argv[1], "w") as f: json.dump(m, f, indent=4)
       """, [dir + "/b/manifest.json"])
     #expect(try SweepManifest.read(from: dir + "/b") == manifest)
+    #expect(SweepManifest.splitRunLines(try Data(contentsOf: URL(fileURLWithPath: dir + "/b/manifest.json"))) == nil)
     let text = try String(contentsOfFile: dir + "/a/manifest.json", encoding: .utf8)
     let line = manifest.runs[2]
     let damaged = [
