@@ -63,6 +63,25 @@ public struct TrajectoryGradient<T: KernelScalar>: Sendable {
   public var descentGradient: Parameters<T> { gradient.descending(goal) }
 }
 
+/// A forward pass kept for later gradients at the same parameters
+/// (`TrajectoryNetwork.evaluate(_:workspace:keepingForward:)`): x(0…T)
+/// and D(1…T) of every sequence, time-major.
+public struct TrajectoryForward<T: KernelScalar>: Sendable {
+  /// The parameters the pass ran with (W, b, U, x0 flattened).
+  public let parameters: [T]
+  /// P, T and N.
+  public let count: Int, steps: Int, units: Int
+  /// x(0…T), (T+1)×P×N.
+  let states: [T]
+  /// D(1…T), T×P×N.
+  let slopes: [T]
+
+  /// Bytes a pass over `count` sequences of `steps` steps of `units` units keeps.
+  public static func bytes(count: Int, steps: Int, units: Int) -> Int {
+    (2 * steps + 1) * count * units * MemoryLayout<T>.stride
+  }
+}
+
 extension TrajectoryNetwork {
   /// Runs the batch forward; returns x(0…T) time-major ((T+1)×P×N) and J.
   @_specialize(exported: true, where T == Float)
@@ -94,20 +113,91 @@ extension TrajectoryNetwork {
   public func evaluate(_ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws
     -> (loss: Double, outputs: [T])
   {
+    let r = try evaluate(batch, workspace: workspace, keepingForward: false)
+    return (r.loss, r.outputs)
+  }
+
+  /// `evaluate`, the same arithmetic and the same bits, keeping the whole
+  /// pass (x(0…T) and D(1…T), 2T + 1 blocks of P×N) when `keepingForward`,
+  /// so that a gradient at these parameters can start from it
+  /// (`gradient(batch:reusing:rows:)`) instead of running forward again.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func evaluate(_ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace(), keepingForward: Bool)
+    throws -> (loss: Double, outputs: [T], forward: TrajectoryForward<T>?)
+  {
     try batch.check(against: shape)
     let pass = StepContext(self, batch, workspace, nil)
     let (p, steps, n, o, first) = (batch.count, batch.steps, shape.units, shape.outputs, shape.firstOutput)
-    let states = pass.blocks(.states, 2)
     var out: [T] = uninitializedArray(p * steps * o)
-    pass.initialStates(into: states[0])
-    let total = out.withUnsafeMutableBufferPointer { op in
-      pass.forward(1, through: steps, states: states, slopes: pass.blocks(.slopes, 1)) { t, x in
-        for q in 0..<p { (op.baseAddress! + (q * steps + t - 1) * o).update(from: x + q * n + first, count: o) }
+    var kept: TrajectoryForward<T>? = nil
+    func run(states: BlockRing<T>, slopes: BlockRing<T>) -> Double {
+      pass.initialStates(into: states[0])
+      return out.withUnsafeMutableBufferPointer { op in
+        pass.forward(1, through: steps, states: states, slopes: slopes) { t, x in
+          for q in 0..<p { (op.baseAddress! + (q * steps + t - 1) * o).update(from: x + q * n + first, count: o) }
+        }
       }
+    }
+    let total: Double
+    if keepingForward {
+      let block = pass.block
+      var states: [T] = uninitializedArray((steps + 1) * block), slopes: [T] = uninitializedArray(steps * block)
+      total = states.withUnsafeMutableBufferPointer { x in slopes.withUnsafeMutableBufferPointer { d in
+        run(states: BlockRing(base: x.baseAddress!, slots: steps + 1, block: block),
+            slopes: BlockRing(base: d.baseAddress!, slots: steps, block: block))
+      }}
+      kept = TrajectoryForward(parameters: parameters.values, count: p, steps: steps, units: n,
+                               states: states, slopes: slopes)
+    } else {
+      total = run(states: pass.blocks(.states, 2), slopes: pass.blocks(.slopes, 1))
     }
     let loss = total / Double(p)
     guard loss.isFinite else { throw RBPError.nonFinite(solver: "forward pass", pattern: 0, iterations: steps) }
-    return (loss, out)
+    return (loss, out, kept)
+  }
+
+  /// ∂J/∂θ by BPTT (`full` or `truncated`) for the sequences `rows` of a
+  /// forward pass kept by `evaluate(_:workspace:keepingForward:)` at these
+  /// parameters, in that order; `batch` holds those sequences (the kept
+  /// pass's batch `subset(rows)`). The step back is the arithmetic of
+  /// `gradient(batch:mode:)` on the kept states and slopes, so the result
+  /// is the same as that of a gradient whose own forward pass produced
+  /// them.
+  ///
+  /// - Throws: `RBPError.invalid` for a kept pass of other parameters or
+  ///   sizes, rows outside it, or the checkpointed mode;
+  ///   `RBPError.nonFinite` as `gradient(batch:mode:)`.
+  @_specialize(exported: true, where T == Float)
+  @_specialize(exported: true, where T == Double)
+  public func gradient(
+    batch: TrajectoryBatch<T>, reusing forward: TrajectoryForward<T>, rows: [Int], mode: BPTTMode = .full,
+    workspace: GEMMWorkspace<T> = GEMMWorkspace(), threads: Int = 1
+  ) throws -> TrajectoryGradient<T> {
+    try batch.check(against: shape)
+    guard forward.parameters == parameters.values else {
+      throw RBPError.invalid("the kept forward pass was run with other parameters")
+    }
+    guard forward.units == shape.units, forward.steps == batch.steps, rows.count == batch.count,
+          rows.allSatisfy({ (0..<forward.count).contains($0) }) else {
+      throw RBPError.invalid("the kept forward pass (\(forward.count) sequences of \(forward.steps) steps) does not "
+                             + "hold these \(rows.count) sequences of \(batch.steps) steps")
+    }
+    let window: Int?
+    switch mode {
+    case .full: window = nil
+    case .truncated(let k):
+      guard k >= 1 else { throw RBPError.invalid("truncation window must be at least 1, got \(k)") }
+      window = k
+    case .checkpointed:
+      throw RBPError.invalid("a kept forward pass serves full and truncated BPTT, not the checkpointed mode")
+    }
+    let pass = StepContext(self, batch, workspace, nil, threads: threads)
+    let result = pass.fullBPTT(window: window, keepingTrajectory: false, from: (forward, rows))
+    guard result.loss.isFinite, result.gradient.values.allSatisfy({ $0.isFinite }) else {
+      throw RBPError.nonFinite(solver: "backpropagation through time", pattern: 0, iterations: batch.steps)
+    }
+    return result
   }
 
   /// ∂J/∂θ for a batch of sequences by backpropagation through time.
@@ -406,6 +496,29 @@ final class StepContext<T: KernelScalar> {
     return total
   }
 
+  /// What `forward` leaves for the step back, taken from a kept pass: the
+  /// states and slopes of the sequences `rows` of `kept`, in that order,
+  /// and the objective's ∂/∂x(t) of them; returns the sum of the
+  /// objective's terms, added one step at a time as `forward` adds them.
+  func gather(_ kept: TrajectoryForward<T>, rows: [Int], states x: UnsafeMutablePointer<T>,
+              slopes d: UnsafeMutablePointer<T>, gradients s: UnsafeMutablePointer<T>) -> Double {
+    let keptBlock = kept.count * n
+    kept.states.withUnsafeBufferPointer { ks in kept.slopes.withUnsafeBufferPointer { kd in
+      for t in 0...steps {
+        for (q, r) in rows.enumerated() {
+          (x + t * block + q * n).update(from: ks.baseAddress! + t * keptBlock + r * n, count: n)
+          if t < steps { (d + t * block + q * n).update(from: kd.baseAddress! + t * keptBlock + r * n, count: n) }
+        }
+      }
+    }}
+    var total = 0.0
+    for t in 1...steps {
+      let now = StateBlock(states: UnsafePointer(x + t * block), rows: count, units: n, step: t)
+      total += objective.valueAndGradient(now, into: s + (t - 1) * block)
+    }
+    return total
+  }
+
   /// One step back. On entry `e` holds (1−α) e(t+1) + Wᵀ s(t+1) and `s`
   /// holds g(t) = ∂(term at t)/∂x(t); on return `s` holds s(t) = α D(t)
   /// e(t), with e(t) = g(t) + that bracket, and `e` the bracket for step
@@ -464,7 +577,8 @@ final class StepContext<T: KernelScalar> {
   /// (in new arrays returned with the result, or in the workspace). The
   /// adjoint blocks hold g(t) from the forward pass until the step back
   /// through t turns them into s(t).
-  func fullBPTT(window: Int?, keepingTrajectory keep: Bool) -> TrajectoryGradient<T> {
+  func fullBPTT(window: Int?, keepingTrajectory keep: Bool,
+                from kept: (forward: TrajectoryForward<T>, rows: [Int])? = nil) -> TrajectoryGradient<T> {
     var states: [T] = [], adjoints: [T] = []
     var total = 0.0
     var grad = Parameters<T>(layout: net.parameters.layout)
@@ -475,10 +589,14 @@ final class StepContext<T: KernelScalar> {
     withStorage(&states, keep: keep, slot: .states, count: (steps + 1) * block) { x in
       withStorage(&adjoints, keep: keep, slot: .adjoints, count: steps * block) { s in
         e0.withMutablePointer { e0p in
-          initialStates(into: x)
-          total = forward(1, through: steps, states: BlockRing(base: x, slots: steps + 1, block: block),
-                          slopes: BlockRing(base: d, slots: steps, block: block),
-                          gradients: BlockRing(base: s, slots: steps, block: block))
+          if let kept {
+            total = gather(kept.forward, rows: kept.rows, states: x, slopes: d, gradients: s)
+          } else {
+            initialStates(into: x)
+            total = forward(1, through: steps, states: BlockRing(base: x, slots: steps + 1, block: block),
+                            slopes: BlockRing(base: d, slots: steps, block: block),
+                            gradients: BlockRing(base: s, slots: steps, block: block))
+          }
           var (e, carried) = (brackets[0], brackets[1])
           if let window {
             // Each g(t) flows back through at most `window` steps; the

@@ -24,6 +24,9 @@ public struct Evaluation<T: KernelScalar>: Sendable {
   /// they are left out of the loss and count as wrong for the accuracy and
   /// "solved".
   public var unsettled: Int = 0
+  /// Trajectory models evaluated `keepingForward`: the whole forward pass,
+  /// from which a gradient at the same parameters can start.
+  public var forward: TrajectoryForward<T>? = nil
 }
 
 /// Evaluates `parameters` (configured as in `plan`) on `data`.
@@ -35,11 +38,13 @@ public struct Evaluation<T: KernelScalar>: Sendable {
 ///   - task: the dataset's classic task, if it is one.
 ///   - start: steady models: P×N states to start the fixed-point solves from.
 ///   - workspace: packing buffers and the kernels.
+///   - keepingForward: trajectory models: keep the forward pass in
+///     `forward` (the same metrics, the same bits).
 @_specialize(exported: true, where T == Float)
 @_specialize(exported: true, where T == Double)
 public func evaluate<T: KernelScalar>(
   _ data: DatasetContents<T>, parameters: Parameters<T>, plan: TrainingPlan, task: ClassicTask?,
-  start: Matrix<T>? = nil, workspace: GEMMWorkspace<T> = GEMMWorkspace()
+  start: Matrix<T>? = nil, workspace: GEMMWorkspace<T> = GEMMWorkspace(), keepingForward: Bool = false
 ) throws -> Evaluation<T> {
   var result = Evaluation<T>(loss: 0)
   let outputs: [T], targets: [T], mask: [T]?
@@ -58,10 +63,12 @@ public func evaluate<T: KernelScalar>(
     mask = b.mask?.elements
   case .trajectory(let b):
     let net = try TrajectoryNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-    // Two state blocks, not T + 1: validation of long trajectories stays
-    // within the memory checkpointed BPTT needs.
-    let r = try net.evaluate(b, workspace: workspace)
+    // Two state blocks, not T + 1, unless the caller keeps the pass:
+    // validation of long trajectories stays within the memory checkpointed
+    // BPTT needs.
+    let r = try net.evaluate(b, workspace: workspace, keepingForward: keepingForward)
     result.loss = r.loss
+    result.forward = r.forward
     outputs = r.outputs
     targets = b.targets
     mask = b.mask
@@ -112,6 +119,6 @@ public func evaluate<T: KernelScalar>(
 
 extension Evaluation {
   init(loss: Double) {
-    self.init(loss: loss, accuracy: nil, solved: nil, states: nil, unsettled: 0)
+    self.init(loss: loss, accuracy: nil, solved: nil, states: nil, unsettled: 0, forward: nil)
   }
 }

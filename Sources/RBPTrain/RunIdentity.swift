@@ -99,6 +99,52 @@ public struct ContentHash: Sendable {
   }
 }
 
+/// The hash of a file's bytes, computed again only when the file may have
+/// changed: a file whose size, inode, modification and status-change times
+/// are those seen at its last hashing is not read again, unless those
+/// times were then within `racyWindow` seconds of the hashing (a write in
+/// the same tick of a coarse clock could go unseen; such a file is hashed
+/// every time until it is older). The status-change time cannot be set
+/// back by a user, so a rewritten file is always seen.
+public final class FileHashCache: @unchecked Sendable {
+  /// Seconds within which a file's times are too close to its hashing to
+  /// vouch for its bytes (2 unless a test says otherwise).
+  public let racyWindow: Double
+  private let lock = NSLock()
+  private var known: [String: (key: [Int], hash: String)] = [:]
+  /// Files read and hashed so far.
+  public private(set) var reads = 0
+
+  /// An empty cache.
+  public init(racyWindow: Double = 2) { self.racyWindow = racyWindow }
+
+  /// The hash of `path`'s bytes (`ContentHash.ofFile`).
+  public func hash(_ path: String) throws -> String {
+    let before = Self.key(path)
+    if let before, let entry = lock.withLock({ known[path] }), entry.key == before { return entry.hash }
+    let started = Date().timeIntervalSince1970
+    let hash = try ContentHash.ofFile(path)
+    lock.withLock { reads += 1 }
+    // Vouched for only when the file did not change while it was read and
+    // its last change is old enough not to share a clock tick with the read.
+    let changed = max(Double(before?[2] ?? 0) + Double(before?[3] ?? 0) * 1e-9,
+                      Double(before?[4] ?? 0) + Double(before?[5] ?? 0) * 1e-9)
+    if let before, Self.key(path) == before, changed + racyWindow < started {
+      lock.withLock { known[path] = (before, hash) }
+    }
+    return hash
+  }
+
+  /// Device, inode, modification time (s, ns), status-change time (s, ns)
+  /// and size; nil when the file cannot be examined (reading it will say why).
+  static func key(_ path: String) -> [Int]? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return [Int(info.st_dev), Int(info.st_ino), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec),
+            Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec), Int(info.st_size)]
+  }
+}
+
 extension TrainingPlan {
   /// The run's identity with the dataset whose content hashes to `dataHash`.
   public func identity(dataHash: String) -> String {

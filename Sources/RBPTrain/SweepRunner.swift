@@ -54,6 +54,9 @@ public final class SweepRunner: Sendable {
   /// A run saves its checkpoint at an epoch's end once this many seconds
   /// have passed since its last save.
   public let checkpointSeconds: Double
+  /// The dataset's hash, read again before and after each run only when
+  /// the file may have changed.
+  let dataHashes = FileHashCache()
 
   /// A runner of `shard` of the sweep `spec` into `out`; throws for a spec
   /// that does not resolve, or a folder holding another sweep.
@@ -223,7 +226,7 @@ public final class SweepRunner: Sendable {
   /// Throws when the dataset's bytes no longer hash to what the sweep was
   /// planned with (so a result never carries the identity of other data).
   func checkDataUnchanged(when: String) throws {
-    let now = try ContentHash.ofFile(plan.data)
+    let now = try dataHashes.hash(plan.data)
     guard now == plan.dataHash else {
       throw ConfigError("\(plan.data) changed \(when) (its bytes hash to \(now), the sweep was planned with "
                         + "\(plan.dataHash)); run the sweep again to plan it with the new data")

@@ -24,6 +24,14 @@
 // as the checkpoint with the reason in `stop_reason`,
 // so it can be resumed, with other settings if need be.
 //
+// The first step of an epoch (trajectory models validated on the training
+// set held in memory, full or truncated BPTT, a pass of at most
+// `wholePassLimit` bytes) takes its forward pass from one pass over the
+// whole training set at the current parameters: validation's pass, kept
+// for it, or one run for it on a resume or after a rejected step. So an
+// epoch costs one forward pass less, and every run, interrupted or not,
+// computes that step the same way.
+//
 // Interruption. A stop request (SIGINT or SIGTERM, through `StopRequest`)
 // is seen before each minibatch and after each epoch: the state at the last
 // epoch boundary is written as the checkpoint and the run throws
@@ -39,6 +47,10 @@ import RBPStore
 /// A training loss this many times the first epoch's (or 1e-3, if larger)
 /// stops the run as diverged.
 public let divergenceFactor = 1e6
+
+/// The largest forward pass over the whole training set that a trainer
+/// keeps for the next epoch's first step (see `Trainer`), in bytes.
+public let wholePassLimit = 32 << 20
 
 /// Trains one network on one dataset file; T is the working precision.
 /// One thread drives a trainer; its workers see only immutable copies and
@@ -76,6 +88,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     return folder.isEmpty ? "best.h5" : folder + "/best.h5"
   }
   let workspaces: [GEMMWorkspace<T>]
+  /// Whether the first step of each epoch starts from a forward pass over
+  /// the whole training set (see the file's header).
+  let reusesWholePass: Bool
+  /// The last pass over the whole training set, while the parameters are
+  /// those it ran with.
+  var wholePass: TrajectoryForward<T>? = nil
   /// The last good state: the end of the last epoch that validated and
   /// whose parameters then gave the next step's gradient (or the start).
   var lastGood: RunSnapshot<T>? = nil
@@ -146,6 +164,15 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
                                     inMemoryLimit: inMemoryLimit, byWindows: byWindows, subset: trainingPatterns)
     warm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
+    var fullOrTruncated = false
+    switch plan.bptt {
+    case .full, .truncated: fullOrTruncated = true
+    case .checkpointed: fullOrTruncated = false
+    }
+    reusesWholePass = plan.model == .trajectory && fullOrTruncated && validationSet == nil && trainingPatterns == nil
+      && stream.contents != nil
+      && TrajectoryForward<T>.bytes(count: summary.count, steps: summary.steps, units: plan.shape.units)
+        <= wholePassLimit
     let layout = ParameterLayout(shape: plan.shape, hasInitialState: plan.model == .trajectory)
     if let ck = resumeFrom {
       guard ck.model == plan.model, ck.shape == plan.shape, ck.activation == plan.activation, ck.loss == plan.loss else {
@@ -276,10 +303,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       rejected = 0
       var stats = SolveStats()
       var unsettled = Set<Int>()
+      var firstStep = true
       while let (indices, batch) = try nextMinibatch() {
         if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? snapshot) }
         let (loss, gradient, shardStats) = try retrying { accepting in
-          let r = try minibatchGradient(batch, indices: indices)
+          let r = try minibatchGradient(batch, indices: indices, fromWholePass: firstStep && reusesWholePass)
           if plan.model == .steady {
             let left = r.2.patterns - r.2.settled
             if (Double(left) > plan.maxUnsettled * Double(indices.count) && !accepting) || r.2.settled == 0 {
@@ -303,6 +331,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         progress.optimizer.apply(gradient, to: &parameters, learningRate: progress.learningRate)
         retries = 0
         progress.step += 1
+        firstStep = false
+        wholePass = nil
       }
       progress.epoch += 1
       let epoch = progress.epoch
@@ -417,8 +447,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// patterns, computed by `plan.threads` workers, combined in shard order.
   /// A minibatch without contents is read by windows of steps, each
   /// shard's sequences on their own.
-  func minibatchGradient(_ batch: DatasetContents<T>?, indices: [Int]) throws -> (Double, Parameters<T>, SolveStats) {
+  func minibatchGradient(_ batch: DatasetContents<T>?, indices: [Int], fromWholePass: Bool = false)
+    throws -> (Double, Parameters<T>, SolveStats)
+  {
     let count = indices.count
+    let whole = fromWholePass ? try passOverTrainingSet() : nil
     let shards = stride(from: 0, to: count, by: shardSize).map { Array($0 ..< min($0 + shardSize, count)) }
     let windows = batch != nil ? nil : try shards.map { shard in try stream.windows(for: shard.map { indices[$0] }) }
     let slots = WorkerSlots<Result<ShardResult, Error>>(count: shards.count)
@@ -434,6 +467,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         slots[s] = Result {
           if let windows {
             return try Self.shardGradient(plan, windows[s], params, workspace: workspaces[w], productThreads: productThreads)
+          }
+          if let whole, case .trajectory(let b) = batch! {
+            let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
+            let g = try net.gradient(batch: b.subset(shards[s]), reusing: whole, rows: shards[s].map { indices[$0] },
+                                     mode: plan.bptt, workspace: workspaces[w], threads: productThreads)
+            return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
           }
           return try Self.shardGradient(plan, batch!, params, shards[s], indices: shards[s].map { indices[$0] },
                                         cache: cache, settings: settings, workspace: workspaces[w],
@@ -518,8 +557,26 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// initial state, never from a warm start.
   func validate() throws -> (Double, Double?, Bool?, Int)? {
     guard let data = validationSet ?? stream.contents else { return nil }
-    let e = try evaluate(data, parameters: parameters, plan: plan, task: summary.task, workspace: workspaces[0])
+    let e = try evaluate(data, parameters: parameters, plan: plan, task: summary.task, workspace: workspaces[0],
+                         keepingForward: reusesWholePass)
+    wholePass = e.forward
     return (e.loss, e.accuracy, e.solved, e.unsettled)
+  }
+
+  /// The forward pass over the whole training set at the current
+  /// parameters: validation's, when they have not changed since, else a
+  /// new one (the same arithmetic either way).
+  func passOverTrainingSet() throws -> TrajectoryForward<T> {
+    if let kept = wholePass, kept.parameters == parameters.values { return kept }
+    guard case .trajectory(let b)? = stream.contents else {
+      preconditionFailure("a pass over the training set is kept for trajectory datasets held in memory only")
+    }
+    let net = try TrajectoryNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
+    guard let pass = try net.evaluate(b, workspace: workspaces[0], keepingForward: true).forward else {
+      preconditionFailure("evaluate(keepingForward: true) keeps its pass")
+    }
+    wholePass = pass
+    return pass
   }
 
   /// The run's state now, in its own precision: copies that share storage

@@ -199,6 +199,39 @@ struct SettingsTests {
 
 @Suite("Run identities")
 struct RunIdentityTests {
+  /// A sweep checks its dataset's hash before and after every run; the
+  /// cache behind it reads a file again whenever it may have changed, even
+  /// when rewritten with its old size and modification time.
+  @Test func aDatasetRewrittenWithItsOldSizeAndTimeIsHashedAgain() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/data.bin"
+    try Data(repeating: 1, count: 40_000).write(to: URL(fileURLWithPath: path))
+    let cache = FileHashCache(racyWindow: 0)
+    let first = try cache.hash(path)
+    #expect(first == (try ContentHash.ofFile(path)))
+    #expect(try cache.hash(path) == first)
+    #expect(cache.reads == 1, "an unchanged file is not read again")
+    var info = stat()
+    #expect(stat(path, &info) == 0)
+    // One byte changed in place: the same inode and size.
+    let handle = try #require(FileHandle(forUpdatingAtPath: path))
+    try handle.seek(toOffset: 12_345)
+    try handle.write(contentsOf: Data([2]))
+    try handle.close()
+    var times = [info.st_atim, info.st_mtim]
+    #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+    let again = try cache.hash(path)
+    #expect(again != first)
+    #expect(again == (try ContentHash.ofFile(path)))
+    #expect(cache.reads == 2)
+    // A file changed within the racy window is read every time.
+    let wary = FileHashCache(racyWindow: 3600)
+    _ = try wary.hash(path)
+    _ = try wary.hash(path)
+    #expect(wary.reads == 2)
+  }
+
   /// Specs of every kind of value (grid and explicit runs, steady and
   /// trajectory, defaults that depend on other settings), resolved against
   /// the shipped datasets' summaries, with a fixed data hash.
