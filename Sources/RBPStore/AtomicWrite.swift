@@ -43,25 +43,47 @@ public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throw
   }
 }
 
+/// Writes `destination` and `copy` atomically with the same bytes, filled
+/// once by `body`: `copy` is replaced first, then `destination`, so a
+/// reader who finds the new `destination` finds the new `copy` too. Two
+/// files, not links to one: a change to one in place leaves the other.
+public func writeHDF5Atomically(to destination: String, copy: String, _ body: (HDF5File) throws -> Void) throws {
+  try replaceAtomically(destination) { temporary in
+    let file = try HDF5File.create(temporary)
+    try body(file)
+    pauseForTests(temporary, phase: 1)
+    try file.close()
+    try syncFile(temporary)
+    pauseForTests(temporary, phase: 2)
+    guard let bytes = FileManager.default.contents(atPath: temporary) else {
+      throw FileSystemError.system(destination, "cannot read back the file just written")
+    }
+    try replaceAtomically(copy) { second in try writeBytes(bytes, to: second, reportedAs: copy) }
+  }
+}
+
 /// Writes `bytes` to `path` atomically, as `writeHDF5Atomically` does.
 public func writeBytesAtomically(_ bytes: Data, to destination: String) throws {
-  try replaceAtomically(destination) { temporary in
-    let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw FileSystemError.system(destination, "cannot create a temporary file beside it") }
-    var failure: FileSystemError? = nil
-    bytes.withUnsafeBytes { raw in
-      var offset = 0
-      while offset < raw.count {
-        let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { failure = .system(destination, "cannot write"); return }
-        offset += n
-      }
+  try replaceAtomically(destination) { temporary in try writeBytes(bytes, to: temporary, reportedAs: destination) }
+}
+
+/// `bytes` into the new file `temporary`, flushed and synced; failures name `destination`.
+func writeBytes(_ bytes: Data, to temporary: String, reportedAs destination: String) throws {
+  let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+  guard fd >= 0 else { throw FileSystemError.system(destination, "cannot create a temporary file beside it") }
+  var failure: FileSystemError? = nil
+  bytes.withUnsafeBytes { raw in
+    var offset = 0
+    while offset < raw.count {
+      let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { failure = .system(destination, "cannot write"); return }
+      offset += n
     }
-    if failure == nil && fsync(fd) != 0 { failure = .system(destination, "cannot write (fsync)") }
-    if close(fd) != 0 && failure == nil { failure = .system(destination, "cannot write (close)") }
-    if let failure { throw failure }
   }
+  if failure == nil && fsync(fd) != 0 { failure = .system(destination, "cannot write (fsync)") }
+  if close(fd) != 0 && failure == nil { failure = .system(destination, "cannot write (close)") }
+  if let failure { throw failure }
 }
 
 /// The one way a file is replaced: `write` fills a fresh temporary beside

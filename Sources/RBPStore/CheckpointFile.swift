@@ -352,46 +352,54 @@ public enum CheckpointFile {
   /// Writes `checkpoint` to `path` atomically: a reader sees the old file
   /// or the new one, never a mix.
   public static func write(_ checkpoint: Checkpoint, to path: String) throws {
-    try writeHDF5Atomically(to: path) { file in
-      try writeHeader(file, .checkpoint)
-      let s = checkpoint.shape
-      try file.setAttribute("model", string: checkpoint.model.rawValue)
-      try file.setAttribute("activation", string: checkpoint.activation.rawValue)
-      try file.setAttribute("loss", string: checkpoint.loss.rawValue)
-      try file.setAttribute("units", int: s.units)
-      try file.setAttribute("inputs", int: s.inputs)
-      try file.setAttribute("outputs", int: s.outputs)
-      try file.setAttribute("coupling", string: s.coupling.rawValue)
-      if checkpoint.model == .trajectory { try file.setAttribute("leak", double: checkpoint.leak) }
-      if checkpoint.symmetric { try file.setAttribute("symmetric", int: 1) }
-      let p = checkpoint.parameters
-      let params = try file.createGroup("params")
-      try params.write("W", p.W.elements, shape: [s.units, s.units])
-      try params.write("b", p.b, shape: [s.units])
-      if s.coupling == .dense { try params.write("U", p.U.elements, shape: [s.units, s.inputs]) }
-      if checkpoint.model == .trajectory { try params.write("x0", p.x0, shape: [s.units]) }
-      if let config = checkpoint.config { try file.setAttribute("config", string: config) }
-      if let resolved = checkpoint.resolvedConfig { try file.setAttribute("resolved_config", string: resolved) }
-      if let hash = checkpoint.runHash { try file.setAttribute("run_hash", string: hash) }
-      if let data = checkpoint.dataPath { try file.setAttribute("data", string: data) }
-      if let hash = checkpoint.dataHash { try file.setAttribute("data_hash", string: hash) }
-      if let source = checkpoint.validation { try file.setAttribute("validation", string: source) }
-      if let rows = checkpoint.validationPatterns {
-        try file.write("validation_patterns", rows.map { Int64($0) }, shape: [rows.count])
-      }
-      if let best = checkpoint.bestEpoch, let loss = checkpoint.bestValidationLoss {
-        try file.setAttribute("best_epoch", int: best)
-        try file.setAttribute("best_val_loss", double: loss)
-      }
-      // The engine that wrote it (SPEC §3: a run is known by its configuration, data and version).
-      try file.setAttribute("rbp_version", string: RBPVersion.string)
-      if let progress = checkpoint.progress { try writeProgress(progress, to: file) }
-      if let warm = checkpoint.warmStarts {
-        try file.write("solver/warm_start", warm.states.elements, shape: [warm.states.rows, warm.states.cols])
-        try file.write("solver/warm_start_known", warm.known.map { $0 ? 1.0 : 0.0 }, shape: [warm.known.count])
-      }
-      if let reason = checkpoint.stopReason { try file.setAttribute("stop_reason", string: reason) }
+    try writeHDF5Atomically(to: path) { file in try write(checkpoint, into: file) }
+  }
+
+  /// Writes `checkpoint` atomically to `path` and, with the same bytes,
+  /// to `copy` (first), each a file of its own.
+  public static func write(_ checkpoint: Checkpoint, to path: String, copy: String) throws {
+    try writeHDF5Atomically(to: path, copy: copy) { file in try write(checkpoint, into: file) }
+  }
+
+  static func write(_ checkpoint: Checkpoint, into file: HDF5File) throws {
+    try writeHeader(file, .checkpoint)
+    let s = checkpoint.shape
+    try file.setAttribute("model", string: checkpoint.model.rawValue)
+    try file.setAttribute("activation", string: checkpoint.activation.rawValue)
+    try file.setAttribute("loss", string: checkpoint.loss.rawValue)
+    try file.setAttribute("units", int: s.units)
+    try file.setAttribute("inputs", int: s.inputs)
+    try file.setAttribute("outputs", int: s.outputs)
+    try file.setAttribute("coupling", string: s.coupling.rawValue)
+    if checkpoint.model == .trajectory { try file.setAttribute("leak", double: checkpoint.leak) }
+    if checkpoint.symmetric { try file.setAttribute("symmetric", int: 1) }
+    let p = checkpoint.parameters
+    let params = try file.createGroup("params")
+    try params.write("W", p.W.elements, shape: [s.units, s.units])
+    try params.write("b", p.b, shape: [s.units])
+    if s.coupling == .dense { try params.write("U", p.U.elements, shape: [s.units, s.inputs]) }
+    if checkpoint.model == .trajectory { try params.write("x0", p.x0, shape: [s.units]) }
+    if let config = checkpoint.config { try file.setAttribute("config", string: config) }
+    if let resolved = checkpoint.resolvedConfig { try file.setAttribute("resolved_config", string: resolved) }
+    if let hash = checkpoint.runHash { try file.setAttribute("run_hash", string: hash) }
+    if let data = checkpoint.dataPath { try file.setAttribute("data", string: data) }
+    if let hash = checkpoint.dataHash { try file.setAttribute("data_hash", string: hash) }
+    if let source = checkpoint.validation { try file.setAttribute("validation", string: source) }
+    if let rows = checkpoint.validationPatterns {
+      try file.write("validation_patterns", rows.map { Int64($0) }, shape: [rows.count])
     }
+    if let best = checkpoint.bestEpoch, let loss = checkpoint.bestValidationLoss {
+      try file.setAttribute("best_epoch", int: best)
+      try file.setAttribute("best_val_loss", double: loss)
+    }
+    // The engine that wrote it (SPEC §3: a run is known by its configuration, data and version).
+    try file.setAttribute("rbp_version", string: RBPVersion.string)
+    if let progress = checkpoint.progress { try writeProgress(progress, to: file) }
+    if let warm = checkpoint.warmStarts {
+      try file.write("solver/warm_start", warm.states.elements, shape: [warm.states.rows, warm.states.cols])
+      try file.write("solver/warm_start_known", warm.known.map { $0 ? 1.0 : 0.0 }, shape: [warm.known.count])
+    }
+    if let reason = checkpoint.stopReason { try file.setAttribute("stop_reason", string: reason) }
   }
 
   static func writeProgress(_ progress: RunProgress<Double>, to file: HDF5File) throws {

@@ -642,6 +642,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// best epoch that best.h5 does not hold).
   func write(_ state: Checkpoint) throws {
     if let best = unsavedBest, best.progress.epoch <= state.epoch {
+      // The best epoch is the state itself (an epoch that improved,
+      // written as it ended): one file's bytes for both.
+      if best.progress.epoch == state.epoch && best.progress.step == state.progress?.step && state.stopReason == nil {
+        try CheckpointFile.write(state, to: checkpointPath, copy: bestPath)
+        unsavedBest = nil
+        return
+      }
       try CheckpointFile.write(checkpoint(of: best), to: bestPath)
       unsavedBest = nil
     }

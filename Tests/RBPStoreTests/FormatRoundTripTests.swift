@@ -69,6 +69,14 @@ struct FormatRoundTripTests {
                                 parameters: params, config: #"{"lr":0.01}"#, progress: progress)
     let path = dir + "/ck.h5"
     try CheckpointFile.write(checkpoint, to: path)
+    // Written with a copy (a run's best epoch that is its last): the same
+    // bytes, in two files of their own.
+    try CheckpointFile.write(checkpoint, to: dir + "/twin.h5", copy: dir + "/best.h5")
+    let (single, twin, copy) = (FileManager.default.contents(atPath: path), FileManager.default.contents(atPath: dir + "/twin.h5"),
+                                FileManager.default.contents(atPath: dir + "/best.h5"))
+    #expect(twin != nil && twin == copy && twin == single)
+    var a = stat(), b = stat()
+    #expect(stat(dir + "/twin.h5", &a) == 0 && stat(dir + "/best.h5", &b) == 0 && a.st_ino != b.st_ino)
     let back = try CheckpointFile.read(path)
     #expect(back.parameters == params)
     #expect(back.model == model && back.leak == checkpoint.leak && back.shape == shape)

@@ -3,7 +3,8 @@
 // resumed from a checkpoint ends with the same parameters and history, bit
 // for bit, as one that was never stopped, with one minibatch per epoch and
 // with several, on one thread and on two; the validation loss of the
-// checkpoint's epoch is what `evaluate` computes from its parameters.
+// checkpoint's epoch is what `evaluate` computes from its parameters. (And
+// a last epoch that is the best one is written once, to both files.)
 
 import Foundation
 import Testing
@@ -44,7 +45,13 @@ struct WholePassTests {
     }
     let straight = try trainer(epochs: 6, checkpoint: dir + "/straight.h5")
     #expect(straight.reusesWholePass)
-    _ = try straight.run()
+    let outcome = try straight.run()
+    // Full-batch descent improves at every epoch; a last epoch that is the
+    // best one leaves best.h5 with the checkpoint's bytes.
+    if c.batch == count { #expect(outcome.bestEpoch == 6) }
+    let (best, last) = (FileManager.default.contents(atPath: dir + "/best.h5"),
+                        FileManager.default.contents(atPath: dir + "/straight.h5"))
+    #expect((best == last) == (outcome.bestEpoch == 6))
     let first = try trainer(epochs: 3, checkpoint: dir + "/first.h5")
     _ = try first.run()
     let saved = try CheckpointFile.read(dir + "/first.h5")
