@@ -45,7 +45,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   /// `2 · batchSize · elementsPerPattern` when not in memory.
   public private(set) var peakBufferedElements = 0
 
-  private let file: HDF5File
+  /// The open file (nil for a stream over contents already read).
+  private let file: HDF5File?
   private let whole: DatasetContents<T>?
 
   /// The whole dataset when it was small enough to hold in memory, else nil.
@@ -109,6 +110,27 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     file = f
   }
 
+  /// A stream over `contents`, the whole dataset of `path` already read
+  /// (a sweep's runs share one copy): the same minibatches as a stream
+  /// that reads the file and holds it in memory.
+  public init(contents: DatasetContents<T>, path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
+              subset: [Int]? = nil) throws {
+    guard batchSize >= 1 else { throw RBPError.invalid("batch size must be at least 1, got \(batchSize)") }
+    (self.path, self.batchSize, self.shuffle, self.seed, self.subset) = (path, batchSize, shuffle, seed, subset)
+    kind = contents.kind
+    count = contents.count
+    switch contents {
+    case .steady(let b):
+      elementsPerPattern = b.inputs.cols + b.targets.cols + (b.mask?.cols ?? 0) + (b.initial?.cols ?? 0)
+    case .trajectory(let b):
+      elementsPerPattern = b.steps * (b.inputWidth + b.outputWidth * (b.mask == nil ? 1 : 2)) + (b.initial?.cols ?? 0)
+    }
+    inMemory = true
+    readsWindows = false
+    whole = contents
+    file = nil
+  }
+
   /// Starts epoch `epoch` (from 0): a fresh shuffle, the first minibatch
   /// requested in the background.
   @_specialize(exported: true, where T == Float)
@@ -137,7 +159,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
 
   /// The sequences `rows` of the file, to be read by windows of steps.
   public func windows(for rows: [Int]) throws -> DatasetWindows<T> {
-    try DatasetWindows(file: file, path: path, rows: rows)
+    guard let file else { preconditionFailure("windows(for:): this stream serves contents held in memory") }
+    return try DatasetWindows(file: file, path: path, rows: rows)
   }
 
   /// The next minibatch of the epoch (dataset indices and contents), or nil
@@ -169,14 +192,16 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
       job.done.signal()
       return
     }
-    let (file, path) = (self.file, self.path)
+    guard let file else { preconditionFailure("a stream without its file holds its contents") }
+    let path = self.path
     queue.async {
       job.result = Result { try DatasetFile.read(file, rows: indices, path: path) }
       job.done.signal()
     }
   }
 
-  static func subset(_ whole: DatasetContents<T>, _ indices: [Int]) -> DatasetContents<T> {
+  /// The patterns `indices` of `whole`, in that order.
+  public static func subset(_ whole: DatasetContents<T>, _ indices: [Int]) -> DatasetContents<T> {
     switch whole {
     case .steady(let b): return .steady(b.subset(indices))
     case .trajectory(let b): return .trajectory(b.subset(indices))

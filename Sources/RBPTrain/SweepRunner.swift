@@ -57,6 +57,8 @@ public final class SweepRunner: Sendable {
   /// The dataset's hash, read again before and after each run only when
   /// the file may have changed.
   let dataHashes = FileHashCache()
+  /// The dataset, read once for the runs of this process (per precision).
+  let dataset = SharedDataset()
 
   /// A runner of `shard` of the sweep `spec` into `out`; throws for a spec
   /// that does not resolve, or a folder holding another sweep.
@@ -236,13 +238,39 @@ public final class SweepRunner: Sendable {
   func train<T: KernelScalar & HDF5Numeric>(
     _: T.Type, _ plan: TrainingPlan, _ checkpoint: String, _ resumeFrom: Checkpoint?, _ hash: String
   ) throws -> (TrainingOutcome, History) {
+    let contents = try dataset.contents(T.self, path: self.plan.data) {
+      try checkDataUnchanged(when: "while it was read")
+    }
     let t = try Trainer<T>(plan: plan, data: self.plan.data, summary: self.plan.summary, checkpoint: checkpoint,
-                           resumeFrom: resumeFrom)
+                           resumeFrom: resumeFrom, contents: contents)
     t.runHash = hash
     t.dataHash = self.plan.dataHash
     t.checkpointSeconds = checkpointSeconds
     let outcome = try t.run()
     return (outcome, t.history)
+  }
+}
+
+/// A sweep's dataset, read once per precision for all the runs of a
+/// process, when it is small enough for a trainer to hold whole (the
+/// trainer's `inMemoryLimit`); larger ones each run streams itself.
+final class SharedDataset: @unchecked Sendable {
+  private let lock = NSLock()
+  /// By precision: the contents, or nil when the dataset is too large.
+  private var loaded: [ObjectIdentifier: Any] = [:]
+
+  /// The dataset at `path` in precision T, read on the first call;
+  /// `verify` runs once after that read (and may throw to refuse it).
+  func contents<T: KernelScalar & HDF5Numeric>(_: T.Type, path: String, verify: () throws -> Void) throws
+    -> DatasetContents<T>?
+  {
+    try lock.withLock {
+      if let done = loaded[ObjectIdentifier(T.self)] { return done as? DatasetContents<T> }
+      let read = try MinibatchStream<T>(path: path, batchSize: 1, shuffle: false).contents
+      try verify()
+      loaded[ObjectIdentifier(T.self)] = read as Any
+      return read
+    }
   }
 }
 

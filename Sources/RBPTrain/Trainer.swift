@@ -131,10 +131,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   ///     checkpoint's (nil: continue with the checkpoint's, which may have
   ///     been decayed or halved by rejected steps).
   ///   - inMemoryLimit: the largest dataset, in bytes, held whole.
+  ///   - contents: the whole dataset of `data`, already read (runs of a
+  ///     sweep share one copy); nil: the trainer reads what it needs.
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
-              resumeFrom: Checkpoint? = nil, learningRate: Double? = nil, inMemoryLimit: Int = 64 << 20) throws {
+              resumeFrom: Checkpoint? = nil, learningRate: Double? = nil, inMemoryLimit: Int = 64 << 20,
+              contents: DatasetContents<T>? = nil) throws {
     self.plan = plan
     dataPath = data
     checkpointPath = checkpoint
@@ -152,7 +155,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     } else if let fraction = plan.valFraction {
       let split = validationSplit(count: summary.count, fraction: fraction, seed: plan.seed)
       trainingPatterns = split.training
-      validationSet = try DatasetFile.read(data, as: T.self, rows: split.validation)
+      validationSet = try contents.map { MinibatchStream<T>.subset($0, split.validation) }
+        ?? DatasetFile.read(data, as: T.self, rows: split.validation)
       validationSource = "val_fraction"
       heldOut = split.validation
     } else {
@@ -160,8 +164,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       validationSource = "train"
     }
     validationPatterns = heldOut
-    stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
-                                    inMemoryLimit: inMemoryLimit, byWindows: byWindows, subset: trainingPatterns)
+    if let contents {
+      stream = try MinibatchStream<T>(contents: contents, path: data, batchSize: plan.batch, shuffle: true,
+                                      seed: plan.seed, subset: trainingPatterns)
+    } else {
+      stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
+                                      inMemoryLimit: inMemoryLimit, byWindows: byWindows, subset: trainingPatterns)
+    }
     warm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
     var fullOrTruncated = false

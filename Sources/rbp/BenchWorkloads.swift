@@ -144,7 +144,7 @@ struct Workloads: ParsableCommand {
     try spec.write(toFile: folder + "/spec.json", atomically: true, encoding: .utf8)
     let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     var round = 0
-    let ms = try medianMilliseconds {
+    let ms = try medianMilliseconds({
       round += 1
       let process = Process()
       process.executableURL = URL(fileURLWithPath: binary)
@@ -155,8 +155,7 @@ struct Workloads: ParsableCommand {
       guard process.terminationStatus == 0 else {
         throw CLIFailure(message: "rbp sweep exited with status \(process.terminationStatus)")
       }
-      try? FileManager.default.removeItem(atPath: folder + "/sweep-\(round)")
-    }
+    }, untimed: { try? FileManager.default.removeItem(atPath: folder + "/sweep-\(round)") })
     let s = Self.sweepShape
     let flops = 64 * 30 * 6.0 * Double(s.units * s.units * s.patterns * s.steps)
     return (ms, flops / (ms * 1e-3) * 1e-9, "rbp sweep, 64 runs N=32 T=50 B=16 I=4 O=2, 30 epochs, whole process", nil)
@@ -252,15 +251,18 @@ struct Workloads: ParsableCommand {
   }
 
   /// Median milliseconds of single calls after a warm-up: at least 5 calls,
-  /// and as many as fit in `seconds`.
-  func medianMilliseconds(_ body: () throws -> Void) throws -> Double {
+  /// and as many as fit in `seconds`; `cleanup` runs after each call,
+  /// outside the timing.
+  func medianMilliseconds(_ body: () throws -> Void, untimed cleanup: () -> Void = {}) throws -> Double {
     try body()
+    cleanup()
     var samples: [Double] = []
     var total = 0.0
     while total < seconds || samples.count < 5 {
       let t0 = DispatchTime.now().uptimeNanoseconds
       try body()
       let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6
+      cleanup()
       samples.append(dt)
       total += dt * 1e-3
     }

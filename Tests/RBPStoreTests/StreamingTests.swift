@@ -20,22 +20,27 @@ struct StreamingTests {
     try DatasetFile.write(.trajectory(all), to: path)
     let streamed = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11, inMemoryLimit: 0)
     let memory = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11)
-    #expect(!streamed.inMemory && memory.inMemory)
+    // Over contents read beforehand (a sweep's runs share them).
+    let given = try MinibatchStream<Double>(contents: .trajectory(all), path: path, batchSize: 32, seed: 11)
+    #expect(!streamed.inMemory && memory.inMemory && given.inMemory)
+    #expect(given.count == memory.count && given.elementsPerPattern == memory.elementsPerPattern)
     for epoch in 0..<2 {
       streamed.startEpoch(epoch)
       memory.startEpoch(epoch)
+      given.startEpoch(epoch)
       var seen: [Int] = []
       while let (indices, batch) = try streamed.next() {
-        let other = try memory.next()
-        #expect(other?.indices == indices)
-        guard case let .trajectory(b) = batch, case let .trajectory(o)? = other?.batch else {
+        let other = try memory.next(), third = try given.next()
+        #expect(other?.indices == indices && third?.indices == indices)
+        guard case let .trajectory(b) = batch, case let .trajectory(o)? = other?.batch,
+              case let .trajectory(g)? = third?.batch else {
           Issue.record("kind")
           return
         }
-        #expect(b == all.subset(indices) && o == b)
+        #expect(b == all.subset(indices) && o == b && g == b)
         seen += indices
       }
-      #expect(try memory.next() == nil)
+      #expect(try memory.next() == nil && given.next() == nil)
       #expect(seen.sorted() == Array(0..<301), "epoch \(epoch) must visit every sequence once")
       #expect(seen != Array(0..<301), "epoch \(epoch) must be shuffled")
     }

@@ -313,6 +313,34 @@ struct SweepTests {
   /// independently: every matrix product of a step is N×N by patterns (and
   /// steps), so a run's work grows as N², as the patterns, the steps and the
   /// epochs.
+  /// A sweep's runs share one read of the dataset; each ends as `rbp
+  /// train` of its configuration does, which reads the file itself
+  /// (trajectories validated on the training set, and on a split of it).
+  @Test func sweepRunsTrainAsRbpTrainDoes() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let spec = dir + "/spec.json", data = dir + "/dx.h5"
+    try #require(try rbp(["datasets", "make", "delayed-xor", "--count", "23", "--no-val", "--out", data]).status == 0)
+    try """
+      {"data": "\(data)", "base": {"epochs": 4, "units": 6, "batch": 5},
+       "runs": [{"seed": 1}, {"seed": 2, "val_fraction": 0.3}, {"seed": 3, "precision": "f64"}]}
+      """.write(toFile: spec, atomically: true, encoding: .utf8)
+    try #require(try rbp(["sweep", spec, "--out", dir + "/s", "--jobs", "2", "--quiet"]).status == 0)
+    for run in 0..<3 {
+      let folder = dir + "/s/runs/" + SweepPlan.runName(run)
+      let result = jsonObject(try String(contentsOfFile: folder + "/result.json", encoding: .utf8))
+      let config = try JSONSerialization.data(withJSONObject: try #require(result["config"] as? [String: Any]))
+      try config.write(to: URL(fileURLWithPath: dir + "/config-\(run).json"))
+      let trained = try rbp(["train", "--data", data, "--out", dir + "/train-\(run)",
+                             "--config", dir + "/config-\(run).json", "--quiet"])
+      try #require(trained.status == 0, "\(trained.err)")
+      let (a, b) = (try CheckpointFile.read(folder + "/checkpoint.h5"),
+                    try CheckpointFile.read(dir + "/train-\(run)/checkpoint.h5"))
+      #expect(a.epoch == 4 && a.parameters.values == b.parameters.values, "run \(run)")
+      #expect(a.history == b.history, "run \(run)")
+    }
+  }
+
   @Test func aRunsCostIsItsOperationCount() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
