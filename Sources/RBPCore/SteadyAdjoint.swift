@@ -202,7 +202,7 @@ extension SteadyNetwork {
   ) {
     let n = shape.units
     parameters.withWeights { w in
-      gemm(m: rows, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: packedW, c: out, ldc: n, workspace: workspace)
+      gemm(m: rows, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: packedW, c: out, ldc: n, threads: threads, workspace: workspace)
     }
   }
 

@@ -86,7 +86,7 @@ extension SteadyNetwork {
             } else {
               parameters.withWeights { w in
                 gemm(transB: true, m: active, n: width, k: n, a: xp, lda: n, b: w + j0 &* n, ldb: n,
-                     packedB: packedWT + j0 &* n, c: zp + j0, ldc: n, workspace: workspace)
+                     packedB: packedWT + j0 &* n, c: zp + j0, ldc: n, threads: threads, workspace: workspace)
               }
             }
             // Z_J += A_J and X_J = f(Z_J) in place, with each row's change.
@@ -160,7 +160,7 @@ extension SteadyNetwork {
             } else {
               parameters.withWeights { w in
                 gemm(m: active, n: width, k: n, a: sp, lda: n, b: w + j0, ldb: n, packedB: packedW + j0 &* n,
-                     c: vp + j0, ldc: n, workspace: workspace)
+                     c: vp + j0, ldc: n, threads: threads, workspace: workspace)
               }
             }
             // S_J = d_J ⊙ (V_J + g_J) in place, and each row's change.

@@ -286,7 +286,7 @@ extension SteadyNetwork {
         } else {
           x.withUnsafeBufferPointer { xp in parameters.withWeights { w in
             gemm(transB: true, m: active, n: n, k: n, a: xp.baseAddress!, lda: n, b: w, ldb: n, packedB: packedWT,
-                 beta: 1, c: zp.baseAddress!, ldc: n, workspace: workspace)
+                 beta: 1, c: zp.baseAddress!, ldc: n, threads: threads, workspace: workspace)
           }}
         }
       }

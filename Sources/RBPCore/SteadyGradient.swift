@@ -167,7 +167,7 @@ extension SteadyNetwork {
     var z = a
     let wt = parameters.W.transposed
     x.withPointer { xp in wt.withPointer { wp in z.withMutablePointer { zp in
-      gemm(m: count, n: n, k: n, a: xp, lda: n, b: wp, ldb: n, beta: 1, c: zp, ldc: n, workspace: workspace)
+      gemm(m: count, n: n, k: n, a: xp, lda: n, b: wp, ldb: n, beta: 1, c: zp, ldc: n, threads: threads, workspace: workspace)
     }}}
     var values = z, d = z
     z.withPointer { zp in values.withMutablePointer { vp in d.withMutablePointer { dp in
@@ -410,11 +410,11 @@ extension SteadyNetwork {
         let base = gp.baseAddress!
         // ∂J/∂W = (1/P) Sᵀ X
         gemm(transA: true, m: n, n: n, k: count, alpha: scale, a: sp, lda: n, b: xp, ldb: n,
-             c: base + layout.w.lowerBound, ldc: n, workspace: workspace)
+             c: base + layout.w.lowerBound, ldc: n, threads: threads, workspace: workspace)
         // ∂J/∂U = (1/P) Sᵀ Uin
         if shape.coupling == .dense && i > 0 {
           gemm(transA: true, m: n, n: i, k: count, alpha: scale, a: sp, lda: n, b: up, ldb: i,
-               c: base + layout.u.lowerBound, ldc: i, workspace: workspace)
+               c: base + layout.u.lowerBound, ldc: i, threads: threads, workspace: workspace)
         }
         // ∂J/∂b = (1/P) Σ_p s_p
         let gb = base + layout.b.lowerBound

@@ -22,7 +22,7 @@ extension SteadyNetwork {
     let w = parameters.W
     x.withPointer { xp in w.withPointer { wp in a.withMutablePointer { ap in
       gemm(transB: true, m: count, n: n, k: n, alpha: -1, a: xp, lda: n, b: wp, ldb: n,
-           beta: 1, c: ap, ldc: n, workspace: workspace)
+           beta: 1, c: ap, ldc: n, threads: threads, workspace: workspace)
     }}}
     return a
   }

@@ -19,6 +19,11 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   /// W = Wᵀ with a zero diagonal (Hopfield; `--symmetric`): the stability
   /// test then uses the real spectrum of D^½ W D^½. Training keeps W so.
   public var symmetric = false
+  /// Workers inside each matrix product of a solve, a gradient or an
+  /// evaluation (1: the caller's thread). Products split their output
+  /// between workers, so the results are the same bits for any count; it
+  /// pays for wide networks, where one product is large.
+  public var threads = 1
 
   /// A network of these parameters; throws for a layout with x0, or for bce without logistic units.
   @_specialize(exported: true, where T == Float)
@@ -82,7 +87,7 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
       let u = parameters.U
       inputs.withPointer { x in u.withPointer { up in a.withMutablePointer { ap in
         gemm(transB: true, m: p, n: n, k: i, a: x, lda: i, b: up, ldb: i,
-             beta: 1, c: ap, ldc: n, workspace: workspace)
+             beta: 1, c: ap, ldc: n, threads: threads, workspace: workspace)
       }}}
     }
     return a

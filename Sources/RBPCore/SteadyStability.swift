@@ -256,7 +256,7 @@ extension SteadyNetwork {
       if step == stabilitySteps { break }
       // ... then V ← D ⊙ (V Wᵀ).
       v.withPointer { vp in wt.withPointer { wp in d.withPointer { dp in next.withMutablePointer { np in
-        gemm(m: count, n: n, k: n, a: vp, lda: n, b: wp, ldb: n, beta: 0, c: np, ldc: n, workspace: workspace)
+        gemm(m: count, n: n, k: n, a: vp, lda: n, b: wp, ldb: n, beta: 0, c: np, ldc: n, threads: threads, workspace: workspace)
         adjointStep(slope: dp, np, plus: nil, into: np, count: count * n)
       }}}}
       swap(&v, &next)

@@ -52,6 +52,7 @@ public func evaluate<T: KernelScalar>(
   case .steady(let b):
     var net = try SteadyNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss)
     net.symmetric = plan.symmetric
+    net.threads = plan.threads
     let r = try net.evaluate(batch: b, settings: plan.steady, start: start, workspace: workspace,
                              allowingUnsettled: true)
     result.loss = r.loss

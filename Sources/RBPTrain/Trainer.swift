@@ -535,6 +535,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     case .steady(let b):
       var net = try SteadyNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
       net.symmetric = plan.symmetric
+      net.threads = productThreads
       let g = try net.gradient(batch: b.subset(rows), settings: settings, start: cache?.start(for: indices),
                                workspace: workspace, allowingUnsettled: true)
       let tolerance = settings.forwardOptions(for: T.self, units: plan.shape.units).tolerance

@@ -8,7 +8,7 @@
 import Foundation
 import Testing
 import RBPCore
-import RBPKernels
+@testable import RBPKernels
 
 struct GradientCase: CustomStringConvertible, Sendable {
   var activation: Activation
@@ -38,6 +38,28 @@ struct SteadyGradientTests {
       let err = relativeError(rbp.gradient.values, fd, floor: fdFloor)
       #expect(err < 1e-6, "\(c) adjoint \(method): relative error \(err)")
       #expect(rbp.adjoint.allConverged && rbp.forward.allConverged)
+    }
+  }
+
+  /// Threads inside the products of a wide network (`threads`) give the
+  /// same bits as one thread: states, loss and gradient, for the default
+  /// solvers and for plain iteration with GMRES.
+  @Test func productThreadsGiveTheSameBits() throws {
+    let (one, batch) = try randomProblem(Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: 512,
+                                         patterns: 16, seed: 12)
+    let loose = SolverOptions(tolerance: 1e-6, maxIterations: 1000)
+    for settings in [SteadySolverSettings(),
+                     SteadySolverSettings(forward: .iterate, forwardOptions: loose, adjoint: .gmres(restart: 8),
+                                          adjointOptions: loose)] {
+      let single = try one.gradient(batch: batch, settings: settings)
+      var two = one
+      two.threads = 2
+      let workspace = GEMMWorkspace<Float>()
+      let split = try two.gradient(batch: batch, settings: settings, workspace: workspace)
+      // The products really ran on two workers, each with its own buffers.
+      #expect(workspace.workers.count == 2)
+      #expect(split.gradient.values == single.gradient.values && split.loss == single.loss)
+      #expect(split.states == single.states)
     }
   }
 
