@@ -33,14 +33,17 @@ public struct FileSystemError: Error, Equatable, CustomStringConvertible {
 /// Writes `path` atomically: `body` fills a fresh HDF5 file that replaces
 /// `path` only once complete and on disk.
 public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throws -> Void) throws {
-  try replaceAtomically(destination) { temporary in
-    let file = try HDF5File.create(temporary)
-    try body(file)
-    pauseForTests(temporary, phase: 1)   // contents written, not yet closed
-    try file.close()
-    try syncFile(temporary)
-    pauseForTests(temporary, phase: 2)   // complete on disk, not yet renamed
-  }
+  try replaceAtomically(destination) { temporary in try fillHDF5(temporary, body) }
+}
+
+/// A fresh HDF5 file at `temporary`, filled by `body`, closed and synced.
+func fillHDF5(_ temporary: String, _ body: (HDF5File) throws -> Void) throws {
+  let file = try HDF5File.create(temporary)
+  try body(file)
+  pauseForTests(temporary, phase: 1)   // contents written, not yet closed
+  try file.close()
+  try syncFile(temporary)
+  pauseForTests(temporary, phase: 2)   // complete on disk, not yet renamed
 }
 
 /// Writes `destination` and `copy` atomically with the same bytes, filled
@@ -49,12 +52,7 @@ public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throw
 /// files, not links to one: a change to one in place leaves the other.
 public func writeHDF5Atomically(to destination: String, copy: String, _ body: (HDF5File) throws -> Void) throws {
   try replaceAtomically(destination) { temporary in
-    let file = try HDF5File.create(temporary)
-    try body(file)
-    pauseForTests(temporary, phase: 1)
-    try file.close()
-    try syncFile(temporary)
-    pauseForTests(temporary, phase: 2)
+    try fillHDF5(temporary, body)
     guard let bytes = FileManager.default.contents(atPath: temporary) else {
       throw FileSystemError.system(destination, "cannot read back the file just written")
     }

@@ -49,6 +49,10 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   private let file: HDF5File?
   private let whole: DatasetContents<T>?
 
+  /// The largest dataset, in bytes, a stream holds whole unless told
+  /// otherwise (the trainer's default too).
+  public static var defaultInMemoryLimit: Int { 64 << 20 }
+
   /// The whole dataset when it was small enough to hold in memory, else nil.
   public var contents: DatasetContents<T>? { whole }
   private let queue = DispatchQueue(label: "rbp.minibatch-prefetch")
@@ -73,7 +77,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
-              inMemoryLimit: Int = 64 << 20, byWindows: Bool = false, subset: [Int]? = nil) throws {
+              inMemoryLimit: Int = defaultInMemoryLimit, byWindows: Bool = false, subset: [Int]? = nil) throws {
     self.subset = subset
     guard batchSize >= 1 else { throw RBPError.invalid("batch size must be at least 1, got \(batchSize)") }
     self.path = path

@@ -112,8 +112,9 @@ public final class FileHashCache: @unchecked Sendable {
   public let racyWindow: Double
   private let lock = NSLock()
   private var known: [String: (key: [Int], hash: String)] = [:]
+  private var readCount = 0
   /// Files read and hashed so far.
-  public private(set) var reads = 0
+  public var reads: Int { lock.withLock { readCount } }
 
   /// An empty cache.
   public init(racyWindow: Double = 2) { self.racyWindow = racyWindow }
@@ -124,14 +125,12 @@ public final class FileHashCache: @unchecked Sendable {
     if let before, let entry = lock.withLock({ known[path] }), entry.key == before { return entry.hash }
     let started = Date().timeIntervalSince1970
     let hash = try ContentHash.ofFile(path)
-    lock.withLock { reads += 1 }
+    lock.withLock { readCount += 1 }
     // Vouched for only when the file did not change while it was read and
     // its last change is old enough not to share a clock tick with the read.
-    let changed = max(Double(before?[2] ?? 0) + Double(before?[3] ?? 0) * 1e-9,
-                      Double(before?[4] ?? 0) + Double(before?[5] ?? 0) * 1e-9)
-    if let before, Self.key(path) == before, changed + racyWindow < started {
-      lock.withLock { known[path] = (before, hash) }
-    }
+    guard let before, Self.key(path) == before else { return hash }
+    let changed = max(Double(before[2]) + Double(before[3]) * 1e-9, Double(before[4]) + Double(before[5]) * 1e-9)
+    if changed + racyWindow < started { lock.withLock { known[path] = (before, hash) } }
     return hash
   }
 

@@ -252,8 +252,9 @@ public final class SweepRunner: Sendable {
 }
 
 /// A sweep's dataset, read once per precision for all the runs of a
-/// process, when it is small enough for a trainer to hold whole (the
-/// trainer's `inMemoryLimit`); larger ones each run streams itself.
+/// process, when it is small enough for a trainer to hold whole
+/// (`MinibatchStream.defaultInMemoryLimit`); larger ones each run streams
+/// itself.
 final class SharedDataset: @unchecked Sendable {
   private let lock = NSLock()
   /// By precision: the contents, or nil when the dataset is too large.
@@ -266,7 +267,8 @@ final class SharedDataset: @unchecked Sendable {
   {
     try lock.withLock {
       if let done = loaded[ObjectIdentifier(T.self)] { return done as? DatasetContents<T> }
-      let read = try MinibatchStream<T>(path: path, batchSize: 1, shuffle: false).contents
+      let read = try MinibatchStream<T>(path: path, batchSize: 1, shuffle: false,
+                                        inMemoryLimit: MinibatchStream<T>.defaultInMemoryLimit).contents
       try verify()
       loaded[ObjectIdentifier(T.self)] = read as Any
       return read

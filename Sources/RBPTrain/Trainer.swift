@@ -136,7 +136,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   @_specialize(exported: true, where T == Float)
   @_specialize(exported: true, where T == Double)
   public init(plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
-              resumeFrom: Checkpoint? = nil, learningRate: Double? = nil, inMemoryLimit: Int = 64 << 20,
+              resumeFrom: Checkpoint? = nil, learningRate: Double? = nil, inMemoryLimit: Int = MinibatchStream<T>.defaultInMemoryLimit,
               contents: DatasetContents<T>? = nil) throws {
     self.plan = plan
     dataPath = data
@@ -173,12 +173,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     }
     warm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
-    var fullOrTruncated = false
-    switch plan.bptt {
-    case .full, .truncated: fullOrTruncated = true
-    case .checkpointed: fullOrTruncated = false
-    }
-    reusesWholePass = plan.model == .trajectory && fullOrTruncated && validationSet == nil && trainingPatterns == nil
+    var checkpointedBPTT = false
+    if case .checkpointed = plan.bptt { checkpointedBPTT = true }
+    reusesWholePass = plan.model == .trajectory && !checkpointedBPTT && validationSet == nil && trainingPatterns == nil
       && stream.contents != nil
       && TrajectoryForward<T>.bytes(count: summary.count, steps: summary.steps, units: plan.shape.units)
         <= wholePassLimit
@@ -477,15 +474,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
           if let windows {
             return try Self.shardGradient(plan, windows[s], params, workspace: workspaces[w], productThreads: productThreads)
           }
-          if let whole, case .trajectory(let b) = batch! {
-            let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-            let g = try net.gradient(batch: b.subset(shards[s]), reusing: whole, rows: shards[s].map { indices[$0] },
-                                     mode: plan.bptt, workspace: workspaces[w], threads: productThreads)
-            return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
-          }
           return try Self.shardGradient(plan, batch!, params, shards[s], indices: shards[s].map { indices[$0] },
                                         cache: cache, settings: settings, workspace: workspaces[w],
-                                        productThreads: productThreads)
+                                        productThreads: productThreads, wholePass: whole)
         }
       }
     }
@@ -527,9 +518,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     var stats: SolveStats
   }
 
+  /// A shard's gradient: the minibatch's `rows`, patterns `indices` of the
+  /// dataset; a trajectory shard starts from `wholePass` (a pass over the
+  /// whole training set at `params`) when there is one.
   static func shardGradient(
     _ plan: TrainingPlan, _ batch: DatasetContents<T>, _ params: Parameters<T>, _ rows: [Int], indices: [Int],
-    cache: SteadyStateCache<T>?, settings: SteadySolverSettings, workspace: GEMMWorkspace<T>, productThreads: Int = 1
+    cache: SteadyStateCache<T>?, settings: SteadySolverSettings, workspace: GEMMWorkspace<T>, productThreads: Int = 1,
+    wholePass: TrajectoryForward<T>? = nil
   ) throws -> ShardResult {
     switch batch {
     case .steady(let b):
@@ -543,8 +538,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
                          stats: SolveStats(g, indices: indices, tolerance: tolerance))
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-      let g = try net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads,
-                               keepingTrajectory: false)
+      let g = try wholePass.map {
+        try net.gradient(batch: b.subset(rows), reusing: $0, rows: indices, mode: plan.bptt, workspace: workspace,
+                         threads: productThreads)
+      } ?? net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads,
+                        keepingTrajectory: false)
       return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
     }
   }

@@ -24,6 +24,21 @@ struct StreamingTests {
     let given = try MinibatchStream<Double>(contents: .trajectory(all), path: path, batchSize: 32, seed: 11)
     #expect(!streamed.inMemory && memory.inMemory && given.inMemory)
     #expect(given.count == memory.count && given.elementsPerPattern == memory.elementsPerPattern)
+    // With a mask and initial states, and steady patterns, the sizes still agree with the file's.
+    let masked = try TrajectoryBatch(count: 3, steps: 4, inputs: [Double](repeating: 0.5, count: 24), inputWidth: 2,
+                                     targets: [Double](repeating: 0.1, count: 12), outputWidth: 1,
+                                     mask: [Double](repeating: 1, count: 12),
+                                     initial: Matrix(rows: 3, cols: 5, elements: [Double](repeating: 0, count: 15)))
+    let steady = try SteadyBatch(inputs: Matrix(rows: 3, cols: 2, elements: [Double](repeating: 1, count: 6)),
+                                 targets: Matrix(rows: 3, cols: 1, elements: [0, 1, 0]),
+                                 mask: Matrix(rows: 3, cols: 1, elements: [1, 1, 0]),
+                                 initial: Matrix(rows: 3, cols: 4, elements: [Double](repeating: 0, count: 12)))
+    for (name, contents) in [("masked", DatasetContents<Double>.trajectory(masked)), ("steady", .steady(steady))] {
+      try DatasetFile.write(contents, to: dir + "/\(name).h5")
+      let read = try MinibatchStream<Double>(path: dir + "/\(name).h5", batchSize: 2)
+      let held = try MinibatchStream<Double>(contents: contents, path: dir + "/\(name).h5", batchSize: 2)
+      #expect(held.elementsPerPattern == read.elementsPerPattern && held.count == read.count, "\(name)")
+    }
     for epoch in 0..<2 {
       streamed.startEpoch(epoch)
       memory.startEpoch(epoch)
