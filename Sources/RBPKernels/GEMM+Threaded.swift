@@ -9,7 +9,8 @@
 /// work at 100 GFLOP/s. The pool's threads spin between products
 /// (WorkerPool.swift); with Dispatch's sleeping threads the limit was 8
 /// times higher. Measured with `rbp bench kernels --threads 2`: products at
-/// N = 256 (4 Mi multiply-adds) run 1.84–1.97× faster on two threads.
+/// N = 256 (4 Mi multiply-adds) ran 1.66–1.93× faster on two threads in
+/// three runs on 2026-12-07.
 let minimumVolumePerWorker = 1 << 20
 /// Elements of C below which C is not split: each slice repeats the packing
 /// of the shared operand, which dominates when C is small and k is long
