@@ -5,10 +5,18 @@
 # builds Tests/Consumer against it with `.package(url:, from:)`, whose
 # executables are the library examples of docs/library.md and the README's
 # Swift example (through the umbrella product RBP), and runs each.
-# Fails if SwiftPM refuses the package as a dependency (unsafe flags), if
-# an example does not compile (missing imports), or if one fails to run.
+# Fails if the manifest has unsafe flags, if SwiftPM refuses the package as
+# a dependency, if an example does not compile (missing imports), or if one
+# fails to run. SwiftPM refuses unsafe flags in a package required by
+# version from a remote repository, as a release on GitHub is, but this
+# swift (6.3) builds them from a file:// repository without a word: the
+# manifest is checked for them directly.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+if grep -n "unsafeFlags" "$root/Package.swift"; then
+  echo "consumer_test: Package.swift uses unsafeFlags: SwiftPM refuses such a package as a versioned dependency" >&2
+  exit 1
+fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/rbp-consumer.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 version="$(sed -n 's/.*static let string = "\(.*\)".*/\1/p' "$root/Sources/RBPKernels/Version.swift")"

@@ -71,6 +71,11 @@ public final class ChildProcess: @unchecked Sendable {
     guard closing == 0 else { throw SpawnError(path: path, errno: closing) }
 
     var variables = ProcessInfo.processInfo.environment
+    // numpy's OpenBLAS starts a thread per core, and its idle threads spin:
+    // beside the other tests on two cores, a child computing a few small
+    // products burnt seconds of CPU doing nothing. One thread, unless the
+    // caller or the environment says otherwise.
+    if variables["OPENBLAS_NUM_THREADS"] == nil { variables["OPENBLAS_NUM_THREADS"] = "1" }
     for (key, value) in environment { variables[key] = value }
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     let envp = variables.map { strdup("\($0)=\($1)") } + [nil]
