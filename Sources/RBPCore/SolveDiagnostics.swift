@@ -162,21 +162,6 @@ public struct SolveDiagnostics: Equatable, Sendable {
   }
 }
 
-/// Swaps rows i and j (each `width` long) of a row-major buffer.
-@inline(__always)
-func swapRows<T>(_ buffer: inout [T], _ i: Int, _ j: Int, width: Int) {
-  if i == j { return }
-  buffer.withUnsafeMutableBufferPointer { p in
-    precondition(max(i, j) * width + width <= p.count, "swapRows: row out of range")
-    let (a, b) = (p.baseAddress! + i * width, p.baseAddress! + j * width)
-    for c in 0..<width {
-      let t = a[c]
-      a[c] = b[c]
-      b[c] = t
-    }
-  }
-}
-
 /// Runs `stages` on the rows a batched solve left unconverged, each stage
 /// only on the rows the earlier ones left, and merges what they return
 /// into `values` and `diagnostics` (the `auto` solvers' fallbacks).
@@ -194,23 +179,6 @@ func retryUnconverged<T: KernelScalar>(
     outcome.merge(into: &diagnostics, rows: failed, stage: stage + 1)
     for (r, p) in failed.enumerated() { values.setRow(p, solved.row(r)) }
   }
-}
-
-/// The P×width matrix whose row order[r] is row r of `rows` (undoing the
-/// active-set permutation of the sweep solvers).
-func unpermuted<T: KernelScalar>(_ rows: [T], order: [Int], width: Int) -> Matrix<T> {
-  // Rows still in their places (no row retired before another one below
-  // it): the buffer as it is.
-  if order.indices.allSatisfy({ order[$0] == $0 }) && rows.count == order.count * width {
-    return Matrix(rows: order.count, cols: width, elements: rows)
-  }
-  var out = Matrix<T>(rows: order.count, cols: width)
-  out.withMutablePointer { o in
-    rows.withUnsafeBufferPointer { r in
-      for (i, p) in order.enumerated() { (o + p * width).update(from: r.baseAddress! + i * width, count: width) }
-    }
-  }
-  return out
 }
 
 /// Whether every element of `m` is ±0 (a start from which the first

@@ -219,13 +219,11 @@ extension SteadyNetwork {
     var s = [T](repeating: 0, count: count * n)
     var d = slopes.elements, g = lossGradient.elements
     var next = s
-    var order = Array(0..<count)
+    var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
-    var active = count
-    var sweep = 0
     let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
-    while active > 0 && sweep < options.maxIterations {
-      sweep += 1
+    while rows.beginSweep(limit: options.maxIterations) {
+      let (active, sweep) = (rows.count, rows.sweep)
       // V = S·W on the active rows into `next`.
       next.withUnsafeMutableBufferPointer { np in
         if sweep == 1 {
@@ -242,9 +240,7 @@ extension SteadyNetwork {
       // Each row's next iterate d ⊙ (v + g) replaces v in `next`, with its
       // change from `s`; a retired row's is copied to `s` too, so that both
       // buffers hold it, and the buffers trade places after the sweep.
-      var r = active - 1
-      while r >= 0 {
-        let p = order[r]
+      rows.visitFromLast { r, p in
         let (change, scale) = s.withUnsafeBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
           d.withUnsafeBufferPointer { dp in g.withUnsafeBufferPointer { gp in
             let o = r &* n
@@ -253,10 +249,8 @@ extension SteadyNetwork {
                                  kernels: workspace.kernels)
           }}
         }}
-        diagnostics.iterations[p] = sweep
-        diagnostics.residuals[p] = change
         if damped { diagnostics.damping[p] = damping![p] }
-        let retiring = !change.isFinite || options.accepts(change, scale: scale)
+        let retiring = diagnostics.recordSweep(p, sweep: sweep, change: change, scale: scale, options: options) != nil
         if damped && !retiring, let omega = damping?[p], omega < 1 {
           // next ← s + ω (image − s)
           let w = T(omega)
@@ -266,7 +260,6 @@ extension SteadyNetwork {
           }}
         }
         if retiring {
-          diagnostics.status[p] = change.isFinite ? .converged : .nonFinite
           s.withUnsafeMutableBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
             if change.isFinite {
               (sp.baseAddress! + r * n).update(from: np.baseAddress! + r * n, count: n)
@@ -274,18 +267,17 @@ extension SteadyNetwork {
               (np.baseAddress! + r * n).update(from: sp.baseAddress! + r * n, count: n)   // the last finite iterate
             }
           }}
-          active -= 1
-          swapRows(&s, r, active, width: n)
-          swapRows(&d, r, active, width: n)
-          swapRows(&g, r, active, width: n)
-          swapRows(&next, r, active, width: n)
-          order.swapAt(r, active)
         }
-        r -= 1
+        return retiring
+      } exchange: { r, last in
+        swapRows(&s, r, last, width: n)
+        swapRows(&d, r, last, width: n)
+        swapRows(&g, r, last, width: n)
+        swapRows(&next, r, last, width: n)
       }
       swap(&s, &next)
     }
-    let out = unpermuted(s, order: order, width: n)
+    let out = rows.unpermuted(s, width: n)
     return (out, diagnostics)
   }
 

@@ -57,7 +57,7 @@ extension SteadyNetwork {
     let (count, n) = (start.rows, shape.units)
     var x = start.elements
     var a = drives.elements
-    var order = Array(0..<count)
+    var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
     var z: [T] = uninitializedArray(count * n)      // every sweep writes what it reads
     var image: [T] = uninitializedArray(n)
@@ -68,10 +68,8 @@ extension SteadyNetwork {
     let kernels = workspace.kernels
     let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
     let zeroStart = isAllZero(start)
-    var active = count
-    var sweep = 0
-    while active > 0 && sweep < options.maxIterations {
-      sweep += 1
+    while rows.beginSweep(limit: options.maxIterations) {
+      let (active, sweep) = (rows.count, rows.sweep)
       let plain = sweep == 1 && zeroStart
       z.withUnsafeMutableBufferPointer { zb in x.withUnsafeMutableBufferPointer { xb in
         a.withUnsafeBufferPointer { ab in running.withUnsafeMutableBufferPointer { rb in
@@ -97,31 +95,22 @@ extension SteadyNetwork {
         }}
       }}
       sweepMaxima(running, rows: active, into: &maxima, kernels: kernels)
-      // Rows from the end, so a retired row is replaced by one already seen.
-      var r = active - 1
-      while r >= 0 {
-        let p = order[r]
-        diagnostics.iterations[p] = sweep
+      rows.visitFromLast { r, p in
         let (change, scale) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1]))
-        diagnostics.residuals[p] = change
-        let status: SolveStatus? = !change.isFinite ? .nonFinite
-          : options.accepts(change, scale: scale) ? .converged : nil
-        if let status {
-          diagnostics.status[p] = status
-          z.withUnsafeBufferPointer { zp in image.withUnsafeMutableBufferPointer { ip in slopes.withMutablePointer { dp in
-            activate(activation, z: zp.baseAddress! + r * n, x: ip.baseAddress!, slope: dp + p * n, count: n,
-                     kernels: kernels)
-          }}}
-          active -= 1
-          swapRows(&x, r, active, width: n)
-          swapRows(&a, r, active, width: n)
-          swapRows(&z, r, active, width: n)
-          order.swapAt(r, active)
-        }
-        r -= 1
+        guard diagnostics.recordSweep(p, sweep: sweep, change: change, scale: scale, options: options) != nil
+        else { return false }
+        z.withUnsafeBufferPointer { zp in image.withUnsafeMutableBufferPointer { ip in slopes.withMutablePointer { dp in
+          activate(activation, z: zp.baseAddress! + r * n, x: ip.baseAddress!, slope: dp + p * n, count: n,
+                   kernels: kernels)
+        }}}
+        return true
+      } exchange: { r, last in
+        swapRows(&x, r, last, width: n)
+        swapRows(&a, r, last, width: n)
+        swapRows(&z, r, last, width: n)
       }
     }
-    let states = unpermuted(x, order: order, width: n)
+    let states = rows.unpermuted(x, width: n)
     let allConverged = diagnostics.status.allSatisfy { $0 == .converged }
     return SweepResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
   }
@@ -135,17 +124,15 @@ extension SteadyNetwork {
     var s = [T](repeating: 0, count: count * n)
     var d = slopes.elements, g = lossGradient.elements
     var v: [T] = uninitializedArray(count * n)   // each block's product before its use
-    var order = Array(0..<count)
+    var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
     let lanes = changeAccumulators(T.self)
     var running: [T] = uninitializedArray(count * lanes)   // each row's maxima over a sweep's blocks
     var maxima: [T] = uninitializedArray(2 * count)   // row r's change and scale at 2r, 2r + 1
     let kernels = workspace.kernels
     let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
-    var active = count
-    var sweep = 0
-    while active > 0 && sweep < options.maxIterations {
-      sweep += 1
+    while rows.beginSweep(limit: options.maxIterations) {
+      let (active, sweep) = (rows.count, rows.sweep)
       let plain = sweep == 1
       s.withUnsafeMutableBufferPointer { sb in v.withUnsafeMutableBufferPointer { vb in
         d.withUnsafeBufferPointer { db in g.withUnsafeBufferPointer { gb in running.withUnsafeMutableBufferPointer { rb in
@@ -171,24 +158,16 @@ extension SteadyNetwork {
         }}}
       }}
       sweepMaxima(running, rows: active, into: &maxima, kernels: kernels)
-      var r = active - 1
-      while r >= 0 {
-        let p = order[r]
-        diagnostics.iterations[p] = sweep
+      rows.visitFromLast { r, p in
         let (change, scale) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1]))
-        diagnostics.residuals[p] = change
-        if !change.isFinite || options.accepts(change, scale: scale) {
-          diagnostics.status[p] = change.isFinite ? .converged : .nonFinite
-          active -= 1
-          swapRows(&s, r, active, width: n)
-          swapRows(&d, r, active, width: n)
-          swapRows(&g, r, active, width: n)
-          order.swapAt(r, active)
-        }
-        r -= 1
+        return diagnostics.recordSweep(p, sweep: sweep, change: change, scale: scale, options: options) != nil
+      } exchange: { r, last in
+        swapRows(&s, r, last, width: n)
+        swapRows(&d, r, last, width: n)
+        swapRows(&g, r, last, width: n)
       }
     }
-    return (unpermuted(s, order: order, width: n), diagnostics)
+    return (rows.unpermuted(s, width: n), diagnostics)
   }
 }
 

@@ -262,7 +262,7 @@ extension SteadyNetwork {
     let (count, n) = (start.rows, shape.units)
     var x = start.elements
     var a = drives.elements
-    var order = Array(0..<count)
+    var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
     var z = [T](repeating: 0, count: count * n)
     var fx = [T](repeating: 0, count: count * n)
@@ -273,10 +273,8 @@ extension SteadyNetwork {
     // From X = 0 the first product X·Wᵀ is known without a GEMM (see
     // `productOfZeros`).
     let zeroStart = isAllZero(start)
-    var active = count
-    var sweep = 0
-    while active > 0 && sweep < options.maxIterations {
-      sweep += 1
+    while rows.beginSweep(limit: options.maxIterations) {
+      let (active, sweep) = (rows.count, rows.sweep)
       // Z = A + X·Wᵀ on the active rows.
       z.withUnsafeMutableBufferPointer { zp in
         a.withUnsafeBufferPointer { ap in zp.baseAddress!.update(from: ap.baseAddress!, count: active * n) }
@@ -290,10 +288,7 @@ extension SteadyNetwork {
           }}
         }
       }
-      // Rows from the end, so a retired row is replaced by one already seen.
-      var r = active - 1
-      while r >= 0 {
-        let p = order[r]
+      rows.visitFromLast { r, p in
         // F = f(Z) and its change from X, row by row in one pass.
         let (residual, scale) = z.withUnsafeBufferPointer { zp in x.withUnsafeBufferPointer { xp in
           fx.withUnsafeMutableBufferPointer { fp in
@@ -301,34 +296,29 @@ extension SteadyNetwork {
                            into: fp.baseAddress! + r * n, count: n, kernels: workspace.kernels)
           }
         }}
-        diagnostics.iterations[p] = sweep
-        diagnostics.residuals[p] = residual
-        let status: SolveStatus? = !residual.isFinite ? .nonFinite
-          : options.accepts(residual, scale: scale) ? .converged : nil
-        if let status {
-          diagnostics.status[p] = status
-          z.withUnsafeBufferPointer { zp in fx.withUnsafeMutableBufferPointer { fp in slopes.withMutablePointer { dp in
-            activate(activation, z: zp.baseAddress! + r * n, x: fp.baseAddress! + r * n, slope: dp + p * n, count: n)
-          }}}
-          if status == .converged {
-            x.withUnsafeMutableBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
-              (xp.baseAddress! + r * n).update(from: fp.baseAddress! + r * n, count: n)
-            }}
-          }
-          active -= 1
-          swapRows(&x, r, active, width: n)
-          swapRows(&a, r, active, width: n)
-          order.swapAt(r, active)
-        } else {
+        guard let status = diagnostics.recordSweep(p, sweep: sweep, change: residual, scale: scale, options: options)
+        else {
           x.withUnsafeMutableBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
             mixer.next(pattern: p, state: xp.baseAddress! + r * n, image: fp.baseAddress! + r * n, units: n,
                        residual: residual)
           }}
+          return false
         }
-        r -= 1
+        z.withUnsafeBufferPointer { zp in fx.withUnsafeMutableBufferPointer { fp in slopes.withMutablePointer { dp in
+          activate(activation, z: zp.baseAddress! + r * n, x: fp.baseAddress! + r * n, slope: dp + p * n, count: n)
+        }}}
+        if status == .converged {
+          x.withUnsafeMutableBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
+            (xp.baseAddress! + r * n).update(from: fp.baseAddress! + r * n, count: n)
+          }}
+        }
+        return true
+      } exchange: { r, last in
+        swapRows(&x, r, last, width: n)
+        swapRows(&a, r, last, width: n)
       }
     }
-    let states = unpermuted(x, order: order, width: n)
+    let states = rows.unpermuted(x, width: n)
     for p in 0..<count { diagnostics.damping[p] = mixer.damping(pattern: p) }
     let allConverged = diagnostics.status.allSatisfy { $0 == .converged }
     return SweepResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
