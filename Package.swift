@@ -111,12 +111,12 @@ let package = Package(
     // MARK: - Tests
     .target(
       name: "RBPTestSupport",
-      dependencies: ["RBPStore"],
+      dependencies: ["RBPStore", "RBPCore", "RBPKernels"],
       path: "Tests/RBPTestSupport",
       swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPKernelsTests",
-      dependencies: ["RBPKernels"],
+      dependencies: ["RBPKernels", "RBPCore", "RBPTestSupport"],
       path: "Tests/RBPKernelsTests",
       swiftSettings: swiftSettings),
     .testTarget(
@@ -126,8 +126,16 @@ let package = Package(
       swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPTrainTests",
-      dependencies: ["RBPTrain", "RBPStore", "RBPCore", "RBPKernels", "RBPTestSupport", "rbp"],
+      dependencies: ["RBPTrain", "RBPStore", "RBPCore", "RBPKernels", "RBPTestSupport"],
       path: "Tests/RBPTrainTests",
+      swiftSettings: swiftSettings),
+    // The command line as a user types it: the built `rbp` run as a child
+    // process, its files read back and checked against independent
+    // computations (h5py, numpy), and the documentation's examples.
+    .testTarget(
+      name: "RBPCLITests",
+      dependencies: ["RBPTrain", "RBPStore", "RBPCore", "RBPKernels", "RBPTestSupport", "rbp"],
+      path: "Tests/RBPCLITests",
       swiftSettings: swiftSettings),
     .testTarget(
       name: "RBPStoreTests",

@@ -11,8 +11,9 @@
 #   scripts/mutants.sh --check         # only that every patch still applies
 #                                      # (part of the test command)
 #
-# A patch's header names its test target and, on a `Caught by:` line, the
-# tests written to catch it (a --filter pattern). Those run first; when they
+# A patch's header names its test target (or targets, joined by `|`) and,
+# on a `Caught by:` line, the tests written to catch it (both --filter
+# patterns). Those run first; when they
 # all pass, the whole target runs, stopped at its first failing test, so a
 # mutant is "survived" only when the whole target passes. A catch outside
 # the named tests is reported as such: add the test to the header.

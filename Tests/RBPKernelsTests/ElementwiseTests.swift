@@ -6,6 +6,8 @@
 import Foundation
 import Testing
 import RBPKernels
+import RBPCore
+import RBPTestSupport
 
 func referenceValue(_ f: Activation, _ z: Double) -> Double {
   switch f {

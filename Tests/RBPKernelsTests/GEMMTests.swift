@@ -10,6 +10,8 @@
 import Foundation
 import Testing
 @testable import RBPKernels
+import RBPCore
+import RBPTestSupport
 
 enum Path: String, CaseIterable, CustomStringConvertible {
   case entry, small, blocked, tinyBlocked, threaded, threadedSmall, packedSmall, packedThreaded

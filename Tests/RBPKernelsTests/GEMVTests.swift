@@ -5,6 +5,8 @@
 
 import Testing
 @testable import RBPKernels
+import RBPCore
+import RBPTestSupport
 
 func checkGEMV<T: KernelScalar>(_: T.Type, trans: Bool, m: Int, n: Int,
                                 alpha: Double, beta: Double, seed: UInt64, isa: KernelISA) -> String? {

@@ -14,7 +14,7 @@ import RBPTestSupport
 
 /// Starts `rbp` with the write pause on.
 func startPausingWriter(_ arguments: [String], pause: String = "30") throws -> ChildProcess {
-  try ChildProcess(rbpExecutable, arguments, environment: ["RBP_TEST_WRITE_PAUSE": pause])
+  try ChildProcess(rbpBinary, arguments, environment: ["RBP_TEST_WRITE_PAUSE": pause])
 }
 
 /// Waits until `count` markers of `phase` for writes of `name` exist in
@@ -36,10 +36,10 @@ func waitForPause(_ folder: String, _ name: String, phase: Int, count: Int = 1, 
 @Suite("Atomic writes", .serialized)
 struct AtomicityTests {
   @Test func writersKilledMidWriteNeverLeaveABrokenFile() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/task.h5"
-    let first = try runProgram(rbpExecutable, ["datasets", "make", "sine", "--out", path])
+    let first = try runProgram(rbpBinary, ["datasets", "make", "sine", "--out", path])
     try #require(first.status == 0, "rbp datasets make failed: \(first.err)")
     guard case let .trajectory(original) = try DatasetFile.read(path, as: Double.self) else { return }
     for phase in [1, 2] {
@@ -64,7 +64,7 @@ struct AtomicityTests {
       }
     }
     // A completed write replaces the file and cleans up the temporaries.
-    let done = try runProgram(rbpExecutable, ["datasets", "make", "delayed-xor", "--count", "300", "--out", path])
+    let done = try runProgram(rbpBinary, ["datasets", "make", "delayed-xor", "--count", "300", "--out", path])
     #expect(done.status == 0)
     guard case let .trajectory(replaced) = try DatasetFile.read(path, as: Double.self) else { return }
     #expect(replaced.count == 300)
@@ -77,10 +77,10 @@ struct AtomicityTests {
   /// first one, a later epoch than before, has landed): the checkpoint
   /// always loads, and each round gets further.
   @Test func trainingKilledMidCheckpointNeverLeavesABrokenOne() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let data = packageRoot + "/datasets/xor.h5"
-    let first = try runProgram(rbpExecutable, ["train", "--data", data, "--out", dir, "--units", "40",
+    let data = repositoryRoot + "/datasets/xor.h5"
+    let first = try runProgram(rbpBinary, ["train", "--data", data, "--out", dir, "--units", "40",
                                                "--epochs", "1", "--quiet"])
     try #require(first.status == 0, "rbp train failed: \(first.err)")
     var epoch = try CheckpointFile.read(dir + "/checkpoint.h5").epoch

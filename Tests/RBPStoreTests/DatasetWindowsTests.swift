@@ -34,9 +34,8 @@ with h5py.File(sys.argv[1], "w") as f:
 @Suite("Dataset windows")
 struct DatasetWindowsTests {
   @Test func windowsHoldTheFileValuesAndNameBadOnes() throws {
-    try #require(interopPython != nil,
-                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
-    let dir = try temporaryFolder()
+    _ = try requirePython()   // names the fix when there is none
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/long.h5"
     let written = try runPython(windowsWriter, [path])
@@ -86,9 +85,8 @@ struct ChunkShapeTests {
   /// steps decompresses a few chunks, not the whole sequence. Small rows
   /// keep chunks of whole rows. h5py reads the chunk shapes.
   @Test func longSequencesAreChunkedAlongTheirSteps() throws {
-    try #require(interopPython != nil,
-                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
-    let dir = try temporaryFolder()
+    _ = try requirePython()   // names the fix when there is none
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/chunks.h5"
     let file = try HDF5File.create(path)

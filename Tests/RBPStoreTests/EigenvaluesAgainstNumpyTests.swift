@@ -6,6 +6,7 @@ import Foundation
 import Testing
 import RBPCore
 import RBPKernels
+import RBPTestSupport
 
 let numpyEigenvalues = #"""
 import sys, json, numpy as np
@@ -21,8 +22,7 @@ print(json.dumps(out))
 @Suite("Eigenvalues against numpy")
 struct EigenvaluesAgainstNumpyTests {
   @Test func everyEigenvalueMatchesLAPACK() throws {
-    try #require(interopPython != nil,
-                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
+    _ = try requirePython()   // names the fix when there is none
     var rng = SeededGenerator(seed: 11)
     var matrices: [(a: [Double], n: Int)] = []
     for n in [2, 3, 7, 16, 33, 64] {
@@ -30,7 +30,7 @@ struct EigenvaluesAgainstNumpyTests {
         matrices.append(((0..<n * n).map { _ in gaussian(&rng) * gain / Double(n).squareRoot() }, n))
       }
     }
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let input = "[" + matrices.map { m in
       "{\"n\": \(m.n), \"a\": [" + m.a.map { "\"\(hexadecimal($0))\"" }.joined(separator: ",") + "]}"

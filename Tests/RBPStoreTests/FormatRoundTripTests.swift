@@ -8,11 +8,12 @@ import Testing
 import RBPCore
 import RBPKernels
 @testable import RBPStore
+import RBPTestSupport
 
 @Suite("Formats")
 struct FormatRoundTripTests {
   @Test func steadyDatasetRoundTripsInBothPrecisions() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     guard case let .steady(train, test) = try ClassicTask.patterns.make(Double.self, seed: 3) else { return }
     let path = dir + "/p.h5"
@@ -33,7 +34,7 @@ struct FormatRoundTripTests {
   }
 
   @Test func largeTrajectoryDatasetIsChunkedCompressedAndRoundTrips() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     guard case let .trajectory(train, _) = try ClassicTask.delayedXor.make(Float.self, seed: 1,
                                                                            options: TaskOptions(count: 200, length: 30)) else { return }
@@ -53,7 +54,7 @@ struct FormatRoundTripTests {
 
   @Test(arguments: [ModelKind.steady, .trajectory])
   func checkpointRoundTrips(model: ModelKind) throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var rng = SeededGenerator(seed: 4)
     let shape = try NetworkShape(units: 5, inputs: 3, outputs: 2, coupling: model == .steady ? .dense : .identity)
@@ -107,7 +108,7 @@ struct FormatRoundTripTests {
   }
 
   @Test func gradientsRoundTrip() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var rng = SeededGenerator(seed: 2)
     let shape = try NetworkShape(units: 4, inputs: 2, outputs: 1)
@@ -126,7 +127,7 @@ struct FormatRoundTripTests {
 
   /// Writes a steady dataset, lets `damage` break it, and returns the read error.
   func readError(_ damage: (HDF5File) throws -> Void) throws -> String {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/broken.h5"
     let file = try HDF5File.create(path)
@@ -176,7 +177,7 @@ struct FormatRoundTripTests {
   }
 
   @Test func brokenCheckpointsNameTheField() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/ck.h5"
     func error(_ damage: (HDF5File) throws -> Void) throws -> String {
@@ -224,7 +225,7 @@ struct FormatRoundTripTests {
   }
 
   @Test func notAnHDF5FileIsAClearError() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/text.h5"
     try "hello".write(toFile: path, atomically: true, encoding: .utf8)

@@ -5,7 +5,7 @@
 // with a fixed seed. Every case must end in a value or a one-line error:
 // a crash, a trap or a hang fails the whole suite. Damage to the bytes
 // themselves (flipped bits, truncation) is tested through the command line
-// (RBPTrainTests/ByteFuzzTests.swift).
+// (RBPCLITests/ByteFuzzTests.swift).
 
 import Foundation
 import Testing
@@ -13,6 +13,7 @@ import CHDF5
 import RBPCore
 import RBPKernels
 @testable import RBPStore
+import RBPTestSupport
 
 /// One random edit of `file`: which attribute or array, and how.
 func damage(_ file: HDF5File, attributes: [String], arrays: [String], _ rng: inout SeededGenerator) throws {
@@ -52,7 +53,7 @@ func damage(_ file: HDF5File, attributes: [String], arrays: [String], _ rng: ino
 @Suite("Fuzzed files")
 struct FuzzTests {
   @Test func damagedDatasetsAndCheckpointsGiveErrorsNotCrashes() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var rng = SeededGenerator(seed: 20261130)
     let steady = try SteadyBatch<Double>(inputs: Matrix([[0, 1], [1, 0], [1, 1]]), targets: Matrix([[1], [0], [1]]),
@@ -113,7 +114,7 @@ struct FuzzTests {
   /// every row would be a fill value): refused from its declaration, before
   /// any allocation, by the whole-file and the streamed reader.
   @Test func hugeDeclaredShapesAreRefusedBeforeAllocation() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/huge.h5"
     let file = try HDF5File.create(path)

@@ -7,6 +7,7 @@ import CHDF5
 import Foundation
 import Testing
 @testable import RBPStore
+import RBPTestSupport
 
 @Suite("HDF5 binding")
 struct HDF5BindingTests {
@@ -18,7 +19,7 @@ struct HDF5BindingTests {
   /// starts: an inherited descriptor would hold the file's lock after the
   /// store closes it.
   @Test func openFilesAreClosedInChildPrograms() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/inherit.h5"
     func descriptors() -> [Int32] {

@@ -70,9 +70,8 @@ print(json.dumps(res))
 struct InteropTests {
   @Test func engineReadsH5pyFilesAndH5pyReadsEngineFiles() throws {
     // Not skipped without Python: the interop guarantees are part of the suite.
-    try #require(interopPython != nil,
-                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
-    let dir = try temporaryFolder()
+    _ = try requirePython()   // names the fix when there is none
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let written = try runPython(pythonWriter, [dir])
     try #require(written.status == 0, "python writer failed: \(written.err)")
@@ -141,9 +140,8 @@ for name, value in [("vlen", ["steady", "trajectory"]), ("fixed", np.array([b"st
 @Suite("Hostile attributes from h5py")
 struct HostileAttributeTests {
   @Test func stringArraysAreRefusedCleanly() throws {
-    try #require(interopPython != nil,
-                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
-    let dir = try temporaryFolder()
+    _ = try requirePython()   // names the fix when there is none
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let written = try runPython(pythonStringArrays, [dir])
     try #require(written.status == 0, "python writer failed: \(written.err)")
@@ -155,7 +153,7 @@ struct HostileAttributeTests {
       } catch let error as HDF5Error {
         #expect(error.description.contains("attribute 'kind' holds 2 strings, expected 1"), "\(error)")
       }
-      let inspect = try runProgram(rbpExecutable, ["inspect", path])
+      let inspect = try runProgram(rbpBinary, ["inspect", path])
       #expect(inspect.status != 0 || inspect.out.contains("kind"), "\(name): \(inspect.err)")
       #expect(inspect.status == 0 || (inspect.status == 1 && inspect.err.split(separator: "\n").count == 1),
               "\(name): rbp inspect ended with status \(inspect.status): \(inspect.err)")

@@ -8,11 +8,12 @@ import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
+import RBPTestSupport
 
 @Suite("Minibatch streaming")
 struct StreamingTests {
   @Test func streamedMinibatchesEqualAnInMemoryLoad() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/dx.h5"
     guard case let .trajectory(all, _) = try ClassicTask.delayedXor.make(Double.self, seed: 5,
@@ -70,7 +71,7 @@ struct StreamingTests {
   }
 
   @Test func memoryStaysBoundedOnALargeFile() throws {
-    let dir = try temporaryFolder()
+    let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/large.h5"
     let (p, i, o) = (2_000, 256, 64)   // (256 + 64) · 4 B · 2 000 = 2.6 MB of float32

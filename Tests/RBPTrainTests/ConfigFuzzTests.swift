@@ -9,6 +9,7 @@ import RBPCore
 import RBPStore
 import RBPTrain
 import Testing
+import RBPTestSupport
 
 @Suite("Fuzzed configurations")
 struct ConfigFuzzTests {

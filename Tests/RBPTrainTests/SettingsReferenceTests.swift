@@ -5,6 +5,7 @@
 import Foundation
 import Testing
 import RBPTrain
+import RBPTestSupport
 
 @Suite("Settings reference")
 struct SettingsReferenceTests {

@@ -10,6 +10,7 @@ import RBPCore
 import RBPKernels
 import RBPStore
 import RBPTrain
+import RBPTestSupport
 
 @Suite("Run settings")
 struct SettingsTests {

@@ -8,6 +8,7 @@ import RBPCore
 import RBPKernels
 import RBPStore
 @testable import RBPTrain
+import RBPTestSupport
 
 @Suite("Trainer")
 struct TrainerTests {
@@ -99,7 +100,8 @@ struct NonFiniteTrainingTests {
     let trainer = try Trainer<Float>(plan: plan, data: data, summary: summary, checkpoint: dir + "/ck.h5",
                                      inMemoryLimit: 0)
     do { _ = try trainer.run() } catch is TrainingStopped {}   // giving up, with a reason, is fine
-    expectNothingNonFinite(try CheckpointFile.read(dir + "/ck.h5"), context: task)
+    let problems = nonFiniteRecords(try CheckpointFile.read(dir + "/ck.h5"))
+    #expect(problems.isEmpty, "\(task): \(problems)")
   }
 }
 

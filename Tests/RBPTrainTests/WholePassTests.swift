@@ -12,6 +12,7 @@ import RBPCore
 import RBPKernels
 import RBPStore
 @testable import RBPTrain
+import RBPTestSupport
 
 @Suite("First steps from validation's pass")
 struct WholePassTests {

@@ -7,6 +7,7 @@
 import Foundation
 import RBPStore
 import Testing
+import RBPTestSupport
 
 /// numpy's metrics of a checkpoint on a dataset: prints one JSON object
 /// with the loss J, the accuracy and how many outputs lie in (0.5, 0.9)
@@ -95,7 +96,7 @@ struct MetricsTests {
     if hasTest { evalArgs.append("--val") }
     let eval = try rbp(evalArgs)
     try #require(eval.status == 0, "\(eval.err)")
-    let ref = try runTool(python, ["-c", referenceMetrics, ck, shipped(task), task, hasTest ? "val" : ""])
+    let ref = try runProgram(python, ["-c", referenceMetrics, ck, shipped(task), task, hasTest ? "val" : ""])
     try #require(ref.status == 0, "numpy reference failed: \(ref.err)")
     // Numbers parsed exactly (Foundation's JSON parser may change the last digit).
     let loss = try #require(jsonNumber(eval.out, "loss")), refLoss = try #require(jsonNumber(ref.out, "loss"))

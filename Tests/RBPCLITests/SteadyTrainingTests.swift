@@ -10,6 +10,7 @@ import RBPCore
 import RBPKernels
 import RBPStore
 import RBPTrain
+import RBPTestSupport
 
 /// The number after `"key":` in one line of JSON, parsed exactly (the
 /// platform's JSONSerialization may round the last digit).

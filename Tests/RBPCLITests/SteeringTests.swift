@@ -229,10 +229,10 @@ struct SteeringTests {
     try FileManager.default.copyItem(atPath: shipped("encoder"), toPath: dir + "/data.h5")
     try #"{"data": "data.h5", "base": {"epochs": 4}, "grid": {"units": [4, 6], "seed": [0, 1, 2]}}"#
       .write(toFile: dir + "/spec/spec.json", atomically: true, encoding: .utf8)
-    let list = try runTool("/bin/sh", ["-c", "cd '\(dir)' && '\(rbpBinary)' sweep spec/spec.json --out out --list"])
+    let list = try runProgram("/bin/sh", ["-c", "cd '\(dir)' && '\(rbpBinary)' sweep spec/spec.json --out out --list"])
     #expect(list.status == 0 && list.out.contains("6 runs") && !FileManager.default.fileExists(atPath: dir + "/out"),
             "\(list.out) \(list.err)")
-    let run = try runTool("/bin/sh", ["-c", "cd '\(dir)' && '\(rbpBinary)' sweep spec/spec.json --out out/ --quiet"])
+    let run = try runProgram("/bin/sh", ["-c", "cd '\(dir)' && '\(rbpBinary)' sweep spec/spec.json --out out/ --quiet"])
     try #require(run.status == 0, "\(run.err)")
     let ck = try CheckpointFile.read(dir + "/out/runs/run-0000/checkpoint.h5")
     #expect(ck.shape.inputs == 2, "the sweep trained on the current folder's data.h5, not the spec's")

@@ -140,7 +140,8 @@ struct CLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let r = try rbp(["train", "--data", shipped("xor"), "--out", dir, "--epochs", "30", "--activation", "logistic",
                      "--loss", "bce", "--lr", "100", "--optimizer", "sgd", "--quiet"])
-    expectNothingNonFinite(try CheckpointFile.read(dir + "/checkpoint.h5"), context: "exit \(r.status): \(r.err)")
+    let problems = nonFiniteRecords(try CheckpointFile.read(dir + "/checkpoint.h5"))
+    #expect(problems.isEmpty, "exit \(r.status): \(r.err): \(problems)")
   }
 
   @Test func everyCommandRunsOnTheShippedDatasets() throws {

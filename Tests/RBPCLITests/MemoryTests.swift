@@ -17,22 +17,13 @@ import RBPTestSupport
 import Glibc
 #endif
 
-/// `count` values uniform in [−1, 1), from the top 53 bits of each draw:
-/// the generic `Double.random(in:using:)` is unspecialised in a debug build
-/// and took most of these tests' time for their millions of values.
-func uniformValues(_ count: Int, _ rng: inout SeededGenerator) -> [Double] {
-  var values = [Double](repeating: 0, count: count)
-  for i in 0..<count { values[i] = Double(rng.next() >> 11) * 0x1p-52 - 1 }
-  return values
-}
-
 /// A dataset of `count` random one-input sequences (targets half the
 /// input) and a random tanh network of `units` for it, written to files.
 func writeLongTrajectories(count p: Int, steps: Int, units n: Int, seed: UInt64, data: String, checkpoint: String) throws
   -> (TrajectoryBatch<Double>, Checkpoint)
 {
   var rng = SeededGenerator(seed: seed)
-  let inputs = uniformValues(p * steps, &rng)
+  let inputs = randomArray(Double.self, p * steps, &rng)
   let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: 1,
                                   targets: inputs.map { 0.5 * $0 }, outputWidth: 1)
   try DatasetFile.write(.trajectory(batch), to: data)
@@ -57,7 +48,7 @@ func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status
     r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
     print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     """
-  let r = try runTool(try requirePython(), ["-c", script, path] + arguments)
+  let r = try runPython(script, [path] + arguments)
   let fields = r.out.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
   guard r.status == 0, fields.count == 2 else { throw CocoaError(.executableLoad) }
   return (Int32(fields[0]), fields[1] * 1024)   // ru_maxrss is in KiB on Linux
@@ -113,7 +104,7 @@ struct MemoryTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let (p, steps, width, n) = (16, 2100, 256, 32)
     var rng = SeededGenerator(seed: 12)
-    let inputs = uniformValues(p * steps * width, &rng)
+    let inputs = randomArray(Double.self, p * steps * width, &rng)
     let targets = (0..<(p * steps)).map { i in 0.3 * inputs[i * width] }
     let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: width,
                                     targets: targets, outputWidth: 1)
@@ -181,7 +172,7 @@ struct MemoryTests {
     let data = dir + "/long.h5"
     _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 9, data: data, checkpoint: dir + "/ck.h5")
     var rng = SeededGenerator(seed: 10)
-    try writeCotangent(uniformValues(p * steps * n, &rng), shape: [p, steps, n],
+    try writeCotangent(randomArray(Double.self, p * steps * n, &rng), shape: [p, steps, n],
                        to: dir + "/c.h5")
     var results: [(w: [Double], drive: [Double])] = []
     for (mean, environment) in [(false, pieces), (true, pieces), (false, [:])] {

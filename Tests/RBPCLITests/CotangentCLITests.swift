@@ -12,6 +12,7 @@ import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
+import RBPTestSupport
 
 /// Writes /dstates, as numpy would.
 func writeCotangent(_ values: [Double], shape: [Int], to path: String, name: String = "dstates") throws {
@@ -253,7 +254,7 @@ struct CotangentCLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var curves: [[Substring]] = []
     for route in ["process", "files"] {
-      let r = try runTool(python, [repositoryRoot + "/scripts/reward_example.py", "--route", route, "--rbp", rbpBinary,
+      let r = try runProgram(python, [repositoryRoot + "/scripts/reward_example.py", "--route", route, "--rbp", rbpBinary,
                                    "--data", shipped("xor"), "--out", dir + "/" + route, "--iterations", "12"])
       #expect(r.status == 0, "\(route): \(r.err)")
       let csv = try String(contentsOfFile: dir + "/\(route)/reward.csv", encoding: .utf8).split(separator: "\n").dropFirst()

@@ -10,6 +10,7 @@ import RBPCore
 import RBPKernels
 import RBPStore
 import RBPTrain
+import RBPTestSupport
 
 @Suite("Unsettled patterns through the CLI")
 struct UnsettledCLITests {

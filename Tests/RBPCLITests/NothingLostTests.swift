@@ -22,9 +22,9 @@ func expectRefusal(_ arguments: [String], _ expected: String..., environment: [S
   }
 }
 
-/// Runs a Python script (numpy, h5py) with arguments.
+/// Runs a Python script (numpy, h5py) with arguments, which must succeed.
 func python(_ script: String, _ arguments: [String] = []) throws {
-  let r = try runTool(try requirePython(), ["-c", script] + arguments)
+  let r = try runPython(script, arguments)
   try #require(r.status == 0, "python: \(r.err)")
 }
 
@@ -99,12 +99,12 @@ struct NothingLostTests {
   @Test func aFullDiskFailsCleanly() throws {
     let dir = try scratchFolder()
     defer {
-      _ = try? runTool("/bin/umount", [dir + "/disk"])
+      _ = try? runProgram("/bin/umount", [dir + "/disk"])
       try? FileManager.default.removeItem(atPath: dir)
     }
     let disk = dir + "/disk"
     try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
-    let mounted = try runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk])
+    let mounted = try runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk])
     try #require(mounted.status == 0, "cannot mount a tmpfs (the test command runs as root): \(mounted.err)")
     // Too big for the disk from the start.
     let r = try rbp(["train", "--data", shipped("xor"), "--out", disk + "/big", "--units", "400", "--epochs", "2", "--quiet"])
@@ -115,7 +115,7 @@ struct NothingLostTests {
     try #require(try rbp(["train", "--data", shipped("xor"), "--out", disk + "/run", "--units", "100", "--epochs", "2",
                           "--quiet"]).status == 0)
     let before = bytes(disk + "/run/checkpoint.h5")
-    _ = try runTool("/bin/dd", ["if=/dev/zero", "of=\(disk)/filler", "bs=4k"])   // until the disk is full
+    _ = try runProgram("/bin/dd", ["if=/dev/zero", "of=\(disk)/filler", "bs=4k"])   // until the disk is full
     let resumed = try rbp(["train", "--data", shipped("xor"), "--out", disk + "/run", "--epochs", "4", "--resume", "--quiet"])
     #expect(resumed.status == 1 && resumed.err.contains("No space left on device"), "\(resumed.status): \(resumed.err.prefix(300))")
     #expect(bytes(disk + "/run/checkpoint.h5") == before, "the previous checkpoint changed")
@@ -137,7 +137,7 @@ struct NothingLostTests {
     try #require(try rbp(["sweep", dir + "/spec.json", "--out", dir + "/sweep", "--quiet"]).status == 0)
     for command in ["eval --checkpoint '\(run)/checkpoint.h5' --data '\(shipped("xor"))' --json",
                     "inspect '\(shipped("xor"))'", "sweep status '\(dir)/sweep'", "sweep export '\(dir)/sweep' --csv"] {
-      let r = try runTool("/bin/sh", ["-c", "'\(rbpBinary)' \(command) > /dev/full"])
+      let r = try runProgram("/bin/sh", ["-c", "'\(rbpBinary)' \(command) > /dev/full"])
       #expect(r.status == 1 && r.err == "Error: cannot write to standard output (No space left on device)\n",
               "\(command): \(r.status) \(r.err)")
     }
@@ -474,7 +474,7 @@ struct NothingLostTests {
     let fd = open(path, O_CREAT | O_WRONLY, 0o644)
     try #require(fd >= 0)
     close(fd)
-    let r = try runTool("/bin/sh", ["-c", "'\(rbpBinary)' inspect \"$(printf '\(dir)/caf\\351.h5')\""])
+    let r = try runProgram("/bin/sh", ["-c", "'\(rbpBinary)' inspect \"$(printf '\(dir)/caf\\351.h5')\""])
     #expect(r.status == 1 && r.err.contains("not valid UTF-8"), "\(r.err)")
     // Invalid JSON: where.
     for (i, text) in [#"{"data": "x.h5", "base": {"lr": NaN}}"#, #"{"data": "x.h5"} trailing"#,
