@@ -34,6 +34,9 @@ let package = Package(
     .library(name: "RBPStore", targets: ["RBPStore"]),
     .library(name: "RBPTrain", targets: ["RBPTrain"]),
     .library(name: "RBPAnalysis", targets: ["RBPAnalysis"]),
+    // The kernel timings and reference workloads of `rbp bench` and of the
+    // package benchmarks in Benchmarks/.
+    .library(name: "RBPBench", targets: ["RBPBench"]),
     // The C library, header rbp.h (scripts/build-library.sh installs it as
     // librbp.so, the name the Python package loads).
     .library(name: "RBPLibrary", type: .dynamic, targets: ["RBPLibrary"]),
@@ -80,10 +83,15 @@ let package = Package(
       dependencies: ["CRBPLibrary", "RBPKernels", "RBPCore", "RBPStore", "RBPTrain", "RBPAnalysis"],
       path: "Sources/RBPLibrary",
       swiftSettings: swiftSettings),
+    .target(
+      name: "RBPBench",
+      dependencies: ["RBPKernels", "RBPCore", "RBPStore", "RBPTrain"],
+      path: "Sources/RBPBench",
+      swiftSettings: swiftSettings),
     .executableTarget(
       name: "rbp",
       dependencies: [
-        "RBPKernels", "RBPCore", "RBPStore", "RBPTrain", "RBPAnalysis",
+        "RBPKernels", "RBPCore", "RBPStore", "RBPTrain", "RBPAnalysis", "RBPBench",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/rbp",

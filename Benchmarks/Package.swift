@@ -26,6 +26,7 @@ let package = Package(
       name: "KernelBenchmarks",
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
+        .product(name: "RBPBench", package: rootPackage),
         .product(name: "RBPKernels", package: rootPackage),
       ],
       path: "KernelBenchmarks",
@@ -34,7 +35,7 @@ let package = Package(
       name: "WorkloadBenchmarks",
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
-        .product(name: "RBPCore", package: rootPackage),
+        .product(name: "RBPBench", package: rootPackage),
         .product(name: "RBPKernels", package: rootPackage),
       ],
       path: "WorkloadBenchmarks",

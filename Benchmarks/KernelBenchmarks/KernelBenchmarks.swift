@@ -6,6 +6,7 @@
 
 import Benchmark
 import Dispatch
+import RBPBench
 import RBPKernels
 
 /// GFLOP/s of the measured loop, recorded per benchmark.
@@ -19,33 +20,20 @@ let benchmarks: @Sendable () -> Void = {
     maxDuration: .milliseconds(400),
     maxIterations: 200)
 
-  for n in [32, 64, 128, 256, 512, 1024] {
-    registerGEMM(Float.self, "f32", name: "\(n)x\(n)x\(n)", m: n, n: n, k: n)
-    registerGEMM(Double.self, "f64", name: "\(n)x\(n)x\(n)", m: n, n: n, k: n)
+  // The cases of `rbp bench kernels` (RBPBench), and the largest square on
+  // two threads.
+  for c in kernelCases(sizes: [32, 64, 128, 256, 512, 1024], squareOnly: false) {
+    switch c.kind {
+    case .gemm:
+      registerGEMM(Float.self, "f32", name: c.name, m: c.m, n: c.n, k: c.k, transA: c.transA, transB: c.transB)
+      registerGEMM(Double.self, "f64", name: c.name, m: c.m, n: c.n, k: c.k, transA: c.transA, transB: c.transB)
+    case .gemv:
+      registerGEMV(Float.self, "f32", name: c.name, n: c.n, trans: c.transA)
+      registerGEMV(Double.self, "f64", name: c.name, n: c.n, trans: c.transA)
+    }
   }
   registerGEMM(Float.self, "f32", name: "1024x1024x1024 2 threads", m: 1024, n: 1024, k: 1024, threads: 2)
   registerGEMM(Double.self, "f64", name: "1024x1024x1024 2 threads", m: 1024, n: 1024, k: 1024, threads: 2)
-  for (units, batch) in [(64, 32), (32, 16), (256, 64), (512, 64)] {
-    for (label, transA) in [("W·X", false), ("Wᵀ·S", true)] {
-      let name = "\(label) \(units)x\(units)·\(units)x\(batch)"
-      registerGEMM(Float.self, "f32", name: name, m: units, n: batch, k: units, transA: transA)
-      registerGEMM(Double.self, "f64", name: name, m: units, n: batch, k: units, transA: transA)
-    }
-    let rows = "X·W \(batch)x\(units)·\(units)x\(units)"
-    registerGEMM(Float.self, "f32", name: rows, m: batch, n: units, k: units)
-    registerGEMM(Double.self, "f64", name: rows, m: batch, n: units, k: units)
-  }
-  for (label, transA, transB) in [("S·Xᵀ", false, true), ("Sᵀ·X", true, false)] {
-    let name = "\(label) 64x3200·3200x64"
-    registerGEMM(Float.self, "f32", name: name, m: 64, n: 64, k: 3200, transA: transA, transB: transB)
-    registerGEMM(Double.self, "f64", name: name, m: 64, n: 64, k: 3200, transA: transA, transB: transB)
-  }
-  for n in [256, 1024] {
-    for trans in [false, true] {
-      registerGEMV(Float.self, "f32", n: n, trans: trans)
-      registerGEMV(Double.self, "f64", n: n, trans: trans)
-    }
-  }
 }
 
 /// Operands of one benchmark, built by its setup hook (outside every
@@ -105,10 +93,10 @@ func registerGEMM<T: KernelScalar>(
     teardown: { ops.free() })
 }
 
-func registerGEMV<T: KernelScalar>(_: T.Type, _ precision: String, n: Int, trans: Bool) {
+func registerGEMV<T: KernelScalar>(_: T.Type, _ precision: String, name: String, n: Int, trans: Bool) {
   let ops = Operands<T>()
   Benchmark(
-    "gemv \(precision) \(trans ? "Aᵀ·x" : "A·x") \(n)x\(n)",
+    "gemv \(precision) \(name)",
     closure: { benchmark in
       let (a, x, y) = (ops.buffers[0], ops.buffers[1], ops.buffers[2])
       measureLoop(benchmark, flopsPerCall: 2 * Double(n * n)) {

@@ -242,3 +242,36 @@ extension TrajectoryBatch<Double> {
                            initial: initial?.converted(to: U.self))
   }
 }
+
+extension Analysis {
+  /// `states(_:as:)` in `precision`: the one place the analysis layer's
+  /// callers (the command line, the C library) choose f32 or f64.
+  public func states(_ data: DatasetContents<Double>, in precision: Precision) throws -> StatesResult {
+    switch precision {
+    case .f64: try states(data, as: Double.self)
+    case .f32: try states(data, as: Float.self)
+    }
+  }
+
+  /// `gradient(_:cotangent:mean:as:)` in `precision`.
+  public func gradient(_ data: DatasetContents<Double>, cotangent c: [Double]? = nil, mean: Bool = false,
+                       in precision: Precision) throws -> GradientsRecord {
+    switch precision {
+    case .f64: try gradient(data, cotangent: c, mean: mean, as: Double.self)
+    case .f32: try gradient(data, cotangent: c, mean: mean, as: Float.self)
+    }
+  }
+
+  /// `writeGradientInPieces(_:cotangent:mean:pieceValues:to:as:)` in
+  /// `precision`.
+  @discardableResult
+  public func writeGradientInPieces(
+    _ b: TrajectoryBatch<Double>, cotangent given: ((Int, Int) throws -> [Double])?, mean: Bool, pieceValues: Int,
+    to path: String, in precision: Precision
+  ) throws -> GradientsRecord {
+    switch precision {
+    case .f64: try writeGradientInPieces(b, cotangent: given, mean: mean, pieceValues: pieceValues, to: path, as: Double.self)
+    case .f32: try writeGradientInPieces(b, cotangent: given, mean: mean, pieceValues: pieceValues, to: path, as: Float.self)
+    }
+  }
+}

@@ -96,7 +96,7 @@ public func rbpStates(_ net: OpaquePointer?, _ inputs: UnsafePointer<rbp_array>?
                               initial: try CallerArray.optional(initial, name: "initial"), targets: nil, mask: nil)
     let out = try CallerArray(states, name: "states")
     try out.expect(h.statesShape(data).map { $0 }, data.kind == .steady ? "(P, N)" : "(P, T+1, N)")
-    let r = h.precision == .f64 ? try h.analysis.states(data, as: Double.self) : try h.analysis.states(data, as: Float.self)
+    let r = try h.analysis.states(data, in: h.precision)
     out.write(r.states)
     if let settled, let flags = r.settled {
       for (p, ok) in flags.enumerated() { settled[p] = ok ? 1 : 0 }
@@ -142,8 +142,7 @@ public func rbpGrad(
     }
     let states = try wanted(g.states, "states")
     try states?.expect(h.statesShape(data), steady ? "(P, N)" : "(P, T+1, N)")
-    let r = h.precision == .f64 ? try h.analysis.gradient(data, cotangent: cValues, mean: mean != 0, as: Double.self)
-      : try h.analysis.gradient(data, cotangent: cValues, mean: mean != 0, as: Float.self)
+    let r = try h.analysis.gradient(data, cotangent: cValues, mean: mean != 0, in: h.precision)
     for (array, range) in outputs { array.write(Array(r.gradient.values[range])) }
     if let drive, let d = r.drive { drive.write(d) }
     states?.write(r.states)

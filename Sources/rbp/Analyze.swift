@@ -130,18 +130,13 @@ struct Grad: ParsableCommand {
          b.count * (b.steps + 1) * l.checkpoint.shape.units > Self.pieceValues {
         // Long trajectories: a piece of the sequences at a time, written as it is done.
         let rows = given?.read
-        let record = precision == .f64
-          ? try l.analysis.writeGradientInPieces(b, cotangent: rows, mean: mean, pieceValues: Self.pieceValues, to: out,
-                                                 as: Double.self)
-          : try l.analysis.writeGradientInPieces(b, cotangent: rows, mean: mean, pieceValues: Self.pieceValues, to: out,
-                                                 as: Float.self)
+        let record = try l.analysis.writeGradientInPieces(b, cotangent: rows, mean: mean, pieceValues: Self.pieceValues,
+                                                          to: out, in: precision)
         if json { writeLine(jsonLine(summary(record, method: method, patterns: b.count))) }
         return
       }
       let c = try given.map { try $0.read(0, $0.shape[0]) }
-      var record = precision == .f64
-        ? try l.analysis.gradient(l.data, cotangent: c, mean: mean, as: Double.self)
-        : try l.analysis.gradient(l.data, cotangent: c, mean: mean, as: Float.self)
+      var record = try l.analysis.gradient(l.data, cotangent: c, mean: mean, in: precision)
       if method == "fd" { record.gradient = try l.analysis.finiteDifferences(l.data, cotangent: c, mean: mean, step: step) }
       try GradientsFile.write(record, to: out)
       if let settled = record.settled, settled.contains(false) {
@@ -203,7 +198,7 @@ struct States: ParsableCommand {
       let precision = try Precision.parse(self.precision)
       try refuseOverwritingInputs(outputs: [("--out", out)], inputs: [("--checkpoint", checkpoint), ("--data", data)])
       let l = try Loaded(checkpoint: checkpoint, data: data, solver: solver)
-      let r = precision == .f64 ? try l.analysis.states(l.data, as: Double.self) : try l.analysis.states(l.data, as: Float.self)
+      let r = try l.analysis.states(l.data, in: precision)
       try StatesFile.write(states: r.states, shape: r.shape, model: l.checkpoint.model, loss: r.loss,
                            settled: r.settled, to: out)
       if let settled = r.settled, settled.contains(false) {

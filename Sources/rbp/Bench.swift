@@ -6,6 +6,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import RBPBench
 import RBPKernels
 import RBPTrain
 
@@ -75,7 +76,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-      let cases = benchmarkCases(sizes: parsedSizes!, squareOnly: squareOnly)
+      let cases = kernelCases(sizes: parsedSizes!, squareOnly: squareOnly)
         .filter { filter == nil || $0.name.contains(filter!) }
       if !json {
         print("kernels: \(KernelISA.active)")
@@ -89,8 +90,8 @@ struct Bench: ParsableCommand {
           }
           for c in cases where t == 1 || c.kind == .gemm {
             let r = prec == .f32
-              ? measure(c, threads: t, seconds: seconds, workspace: workspace(Float.self))
-              : measure(c, threads: t, seconds: seconds, workspace: workspace(Double.self))
+              ? timeKernel(c, threads: t, seconds: seconds, workspace: workspace(Float.self))
+              : timeKernel(c, threads: t, seconds: seconds, workspace: workspace(Double.self))
             if json {
               print(#"{"kernel":"\#(c.kind)","name":"\#(c.name)","precision":"\#(prec)","threads":\#(t),"m":\#(c.m),"n":\#(c.n),"k":\#(c.k),"transA":\#(c.transA),"transB":\#(c.transB),"gflops":\#(r.gflops),"seconds":\#(r.seconds)}"#)
             } else {
@@ -107,106 +108,4 @@ struct Bench: ParsableCommand {
       }
     }
   }
-}
-
-/// One timed kernel call: GEMM `C(m×n) = A(m×k)·B(k×n)` (with the stated
-/// transposes) or GEMV `y(m) = A(m×n)·x`.
-struct BenchCase {
-  enum Kind: String, CustomStringConvertible { case gemm, gemv
-    var description: String { rawValue }
-  }
-  var kind: Kind
-  var name: String
-  var m: Int, n: Int, k: Int
-  var transA = false, transB = false
-  var flops: Double { kind == .gemm ? 2.0 * Double(m * n * k) : 2.0 * Double(m * n) }
-}
-
-/// The sizes of the README table: squares; then the engine's shapes, in
-/// both layouts of the state block: N×B columns (`W·X`, `Wᵀ·S`, gradient
-/// `S·Xᵀ`) and B×N rows (`X·W`, gradient `Sᵀ·X` over B·T = 3200 rows);
-/// then GEMV.
-func benchmarkCases(sizes: [Int], squareOnly: Bool) -> [BenchCase] {
-  var cases = sizes.map { BenchCase(kind: .gemm, name: "\($0)x\($0)x\($0)", m: $0, n: $0, k: $0) }
-  if squareOnly { return cases }
-  for (n, b) in [(64, 32), (32, 16), (256, 64), (512, 64)] {
-    cases.append(BenchCase(kind: .gemm, name: "W·X \(n)x\(n)·\(n)x\(b)", m: n, n: b, k: n))
-    cases.append(BenchCase(kind: .gemm, name: "Wᵀ·S \(n)x\(n)·\(n)x\(b)", m: n, n: b, k: n, transA: true))
-    cases.append(BenchCase(kind: .gemm, name: "X·W \(b)x\(n)·\(n)x\(n)", m: b, n: n, k: n))
-  }
-  cases.append(BenchCase(kind: .gemm, name: "S·Xᵀ 64x3200·3200x64", m: 64, n: 64, k: 3200, transB: true))
-  cases.append(BenchCase(kind: .gemm, name: "Sᵀ·X 64x3200·3200x64", m: 64, n: 64, k: 3200, transA: true))
-  for n in [256, 1024] {
-    cases.append(BenchCase(kind: .gemv, name: "A·x \(n)x\(n)", m: n, n: n, k: 1))
-    cases.append(BenchCase(kind: .gemv, name: "Aᵀ·x \(n)x\(n)", m: n, n: n, k: 1, transA: true))
-  }
-  return cases
-}
-
-/// Median seconds per call over batches that each last about 20 ms, after a
-/// warm-up; stops once `seconds` of timing have accumulated.
-func measure<T: KernelScalar>(_ c: BenchCase, threads: Int, seconds: Double, workspace ws: GEMMWorkspace<T>)
-  -> (gflops: Double, seconds: Double)
-{
-  var rng = SystemRandomNumberGenerator()
-  let aCount = c.m * (c.kind == .gemm ? c.k : c.n)
-  let bCount = c.kind == .gemm ? c.k * c.n : (c.transA ? c.m : c.n)
-  let a = (0..<aCount).map { _ in T(Double.random(in: -1...1, using: &rng)) }
-  let b = (0..<bCount).map { _ in T(Double.random(in: -1...1, using: &rng)) }
-  var out = [T](repeating: 0, count: c.kind == .gemm ? c.m * c.n : max(c.m, c.n))
-  let call: () -> Void = {
-    a.withUnsafeBufferPointer { a in
-      b.withUnsafeBufferPointer { b in
-        out.withUnsafeMutableBufferPointer { o in
-          switch c.kind {
-          case .gemm:
-            gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k,
-                 a: a.baseAddress!, lda: c.transA ? c.m : c.k,
-                 b: b.baseAddress!, ldb: c.transB ? c.k : c.n,
-                 c: o.baseAddress!, ldc: c.n, threads: threads, workspace: ws)
-          case .gemv:
-            gemv(trans: c.transA, m: c.m, n: c.n, a: a.baseAddress!, lda: c.n,
-                 x: b.baseAddress!, y: o.baseAddress!)
-          }
-        }
-      }
-    }
-  }
-  call()
-  let start = DispatchTime.now().uptimeNanoseconds
-  call()
-  let once = max(1e-7, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-  let reps = max(1, Int(0.02 / once))
-  var samples: [Double] = []
-  var total = 0.0
-  while total < seconds || samples.count < 5 {
-    let t0 = DispatchTime.now().uptimeNanoseconds
-    for _ in 0..<reps { call() }
-    let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-    samples.append(dt / Double(reps))
-    total += dt
-  }
-  samples.sort()
-  let median = samples[samples.count / 2]
-  return (c.flops / median * 1e-9, median)
-}
-
-/// The machine's FMA throughput in this precision with the active
-/// instruction set: twelve independent vector accumulators per thread,
-/// nothing but register FMAs, on `threads` threads at once. The "100 %" of
-/// the fraction-of-peak column.
-func fmaPeak<T: KernelScalar>(_: T.Type, threads: Int) -> Double {
-  let iterations = 20_000_000
-  let kernels = KernelTable.active
-  let sink = UnsafeMutablePointer<T>.allocate(capacity: threads)
-  defer { sink.deallocate() }
-  let sinkAddress = Int(bitPattern: sink)
-  let start = DispatchTime.now().uptimeNanoseconds
-  DispatchQueue.concurrentPerform(iterations: threads) { w in
-    let sink = UnsafeMutablePointer<T>(bitPattern: sinkAddress)!
-    sink[w] = T._fmaLoop(kernels, iterations: iterations, seed: T(w + 1) * T(1e-9))
-  }
-  let dt = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-  let width = T.gemmBlocking(for: kernels.isa).nr / 2
-  return Double(threads * iterations * 12 * 2 * width) / dt * 1e-9
 }

@@ -27,10 +27,7 @@ struct BenchGrad: ParsableCommand {
       guard seconds > 0 && seconds.isFinite else { throw CLIFailure(message: "--seconds must be positive, got \(seconds)") }
       let l = try Loaded(checkpoint: checkpoint, data: data)
       let c = try cotangent.map { try l.openCotangent($0) }.map { try $0.read(0, $0.shape[0]) }
-      let call = {
-        _ = precision == .f64 ? try l.analysis.gradient(l.data, cotangent: c, as: Double.self)
-          : try l.analysis.gradient(l.data, cotangent: c, as: Float.self)
-      }
+      let call = { _ = try l.analysis.gradient(l.data, cotangent: c, in: precision) }
       try call()   // warm-up
       // Batches of calls of about 10 ms each; the median batch's time per call.
       var perBatch = 1
