@@ -52,7 +52,7 @@ final class Operands<T: KernelScalar>: @unchecked Sendable {
   }
 
   func free() {
-    buffers.forEach { $0.deallocate() }
+    for buffer in buffers { buffer.deallocate() }
     buffers = []
   }
 }
@@ -78,17 +78,19 @@ func registerGEMM<T: KernelScalar>(
     closure: { benchmark in
       let (a, b, c) = (ops.buffers[0], ops.buffers[1], ops.buffers[2])
       measureLoop(benchmark, flopsPerCall: 2 * Double(m * n * k)) {
-        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: transA ? m : k,
-             b: b, ldb: transB ? k : n, c: c, ldc: n, threads: threads, workspace: ops.workspace)
+        gemm(
+          transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: transA ? m : k,
+          b: b, ldb: transB ? k : n, c: c, ldc: n, threads: threads, workspace: ops.workspace)
       }
       blackHole(c[0])
     },
     setup: {
       ops.make([m * k, k * n, m * n])
       // Sizes the workspace before anything is measured.
-      gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ops.buffers[0],
-           lda: transA ? m : k, b: ops.buffers[1], ldb: transB ? k : n, c: ops.buffers[2],
-           ldc: n, threads: threads, workspace: ops.workspace)
+      gemm(
+        transA: transA, transB: transB, m: m, n: n, k: k, a: ops.buffers[0],
+        lda: transA ? m : k, b: ops.buffers[1], ldb: transB ? k : n, c: ops.buffers[2],
+        ldc: n, threads: threads, workspace: ops.workspace)
     },
     teardown: { ops.free() })
 }

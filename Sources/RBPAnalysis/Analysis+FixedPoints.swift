@@ -41,7 +41,9 @@ extension Analysis {
   /// The fixed points of each pattern of `batch`, from `starts` random
   /// starts each (random generator seeded by `seed`); states closer than
   /// `distinct` (∞-norm) are one.
-  public func fixedPoints(_ batch: SteadyBatch<Double>, starts: Int, distinct: Double, seed: UInt64) throws
+  public func fixedPoints(
+    _ batch: SteadyBatch<Double>, starts: Int, distinct: Double, seed: UInt64
+  ) throws
     -> FixedPointsResult
   {
     guard starts >= 1 else { throw RBPError.invalid("starts must be at least 1, got \(starts)") }
@@ -54,7 +56,7 @@ extension Analysis {
     // state (SPEC §1.1), one by one so that a pattern without one is reported.
     let workspace = GEMMWorkspace<Double>()
     let drives = net.drives(batch.inputs, workspace: workspace)
-    let norm = net.spectralNorm()   // ‖W‖₂ once, for every pattern's solve
+    let norm = net.spectralNorm()  // ‖W‖₂ once, for every pattern's solve
     var result = FixedPointsResult()
     for p in 0..<batch.count {
       var found = try net.findFixedPoints(input: batch.inputs.row(p), starts: starts, distinct: distinct, using: &rng)
@@ -62,15 +64,18 @@ extension Analysis {
       var own: [Double]? = nil
       var note = ""
       do {
-        let settled = try net.settle(drives: drives.rows([p]), from: start, method: plan.steady.forward,
-                                     options: plan.steady.forwardOptions(for: Double.self, units: net.shape.units),
-                                     norm: norm, workspace: workspace)
+        let settled = try net.settle(
+          drives: drives.rows([p]), from: start, method: plan.steady.forward,
+          options: plan.steady.forwardOptions(for: Double.self, units: net.shape.units),
+          norm: norm, workspace: workspace)
         let state = settled.states.row(0)
         if !found.points.contains(where: { maxDistance($0.state, state) < distinct }) {
           let d = settled.slopes.row(0)
-          found.points.append(FixedPoint(state: state, residual: settled.diagnostics.residuals[0],
-                                         spectralRadius: net.spectralRadius(slopes: d, using: &rng),
-                                         abscissa: net.abscissa(slopes: d, using: &rng), hits: 0))
+          found.points.append(
+            FixedPoint(
+              state: state, residual: settled.diagnostics.residuals[0],
+              spectralRadius: net.spectralRadius(slopes: d, using: &rng),
+              abscissa: net.abscissa(slopes: d, using: &rng), hits: 0))
         }
         own = state
       } catch let error as RBPError {

@@ -25,8 +25,10 @@ extension Analysis {
   /// The drives of the states `x`, shaped `shape`: (P, N) for a steady
   /// network, (P, T+1, N) with T ≥ 1 for a trajectory network. `source`
   /// names the states in errors.
-  public func drives(forStates x: [Double], shape: [Int], jacobian: Bool = false, dense: Bool = false,
-                     source: String) throws -> InverseResult {
+  public func drives(
+    forStates x: [Double], shape: [Int], jacobian: Bool = false, dense: Bool = false,
+    source: String
+  ) throws -> InverseResult {
     let n = checkpoint.shape.units
     guard shape.last == n, x.count == shape.reduce(1, *) else {
       throw RBPError.invalid("\(source): the states have \(shape.last ?? 0) units, the network has \(n)")
@@ -58,7 +60,8 @@ extension Analysis {
       return result
     case .trajectory:
       guard shape.count == 3, shape[1] >= 2 else {
-        throw RBPError.invalid("\(source): the states must be (P, T+1, N) with T >= 1 for a trajectory network, got \(shape)")
+        throw RBPError.invalid(
+          "\(source): the states must be (P, T+1, N) with T >= 1 for a trajectory network, got \(shape)")
       }
       let steps = shape[1] - 1
       let net = try checkpoint.trajectoryNetwork(Double.self)

@@ -21,8 +21,8 @@ extension Analysis {
   ///   - pieceValues: the values of x(0…T) a piece may hold.
   ///   - path: the gradients file to write.
   @discardableResult
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func writeGradientInPieces<T: KernelScalar & HDF5Numeric>(
     _ b: TrajectoryBatch<Double>, cotangent given: ((Int, Int) throws -> [Double])?, mean: Bool, pieceValues: Int,
     to path: String, as _: T.Type
@@ -31,16 +31,19 @@ extension Analysis {
     let n = net.shape.units
     let piece = max(1, pieceValues / ((b.steps + 1) * n))
     let mode = gradientMode
-    return try GradientsFile.write(to: path, statesShape: [b.count, b.steps + 1, n], adjointShape: [b.count, b.steps, n],
-                                   withDrive: given != nil) { rows in
+    return try GradientsFile.write(
+      to: path, statesShape: [b.count, b.steps + 1, n], adjointShape: [b.count, b.steps, n],
+      withDrive: given != nil
+    ) { rows in
       var total = [Double](repeating: 0, count: checkpoint.parameters.values.count)
       var value = 0.0
       for first in stride(from: 0, to: b.count, by: piece) {
         let indices = Array(first..<min(first + piece, b.count))
         let part = try b.subset(indices).converted(to: T.self)
         let objective = try given.map {
-          try CotangentObjective(convertedArray(try $0(first, indices.count), to: T.self), count: indices.count, steps: b.steps,
-                                 units: n, mean: false)
+          try CotangentObjective(
+            convertedArray(try $0(first, indices.count), to: T.self), count: indices.count, steps: b.steps,
+            units: n, mean: false)
         }
         let g = try net.gradient(batch: part, mode: mode, objective: objective)
         // The loss is a mean over the piece: weigh it by the piece's size.
@@ -54,8 +57,9 @@ extension Analysis {
       let scale = given == nil || mean ? 1 / Double(b.count) : 1
       var gradient = Parameters<Double>(layout: checkpoint.parameters.layout)
       gradient.values = total.map { $0 * scale }
-      var record = GradientsRecord(loss: value * scale, gradient: gradient, model: .trajectory, states: [], statesShape: [],
-                                   adjoint: [], adjointShape: [])
+      var record = GradientsRecord(
+        loss: value * scale, gradient: gradient, model: .trajectory, states: [], statesShape: [],
+        adjoint: [], adjointShape: [])
       record.objective = given == nil ? checkpoint.loss.rawValue : "cotangent"
       return record
     }

@@ -36,10 +36,14 @@ public struct Analysis: Sendable {
   ///     the run's, or the defaults for the precision a solve runs in).
   ///   - data: the dataset the analysis reads, when it is a file; without
   ///     one, the network's own sizes stand for it.
-  public init(checkpoint: Checkpoint, source: String, solver: RunConfig = RunConfig(),
-              data: DatasetSummary? = nil) throws {
+  public init(
+    checkpoint: Checkpoint, source: String, solver: RunConfig = RunConfig(),
+    data: DatasetSummary? = nil
+  ) throws {
     var config = RunConfig()
-    if let saved = checkpoint.config { config = try RunConfig.parse(json: Data(saved.utf8), source: source + " (config)") }
+    if let saved = checkpoint.config {
+      config = try RunConfig.parse(json: Data(saved.utf8), source: source + " (config)")
+    }
     config = config.overridden(by: solver)
     let shape = checkpoint.shape
     config.units = shape.units
@@ -54,8 +58,9 @@ public struct Analysis: Sendable {
     } else {
       // Arrays in memory: the sizes the network was built for, and none of
       // the run's settings that are about splitting a dataset file.
-      summary = DatasetSummary(path: source, kind: checkpoint.model, count: 2, steps: 1, inputs: shape.inputs,
-                               outputs: shape.outputs, task: nil, hasTestSet: false)
+      summary = DatasetSummary(
+        path: source, kind: checkpoint.model, count: 2, steps: 1, inputs: shape.inputs,
+        outputs: shape.outputs, task: nil, hasTestSet: false)
       config.valFraction = nil
     }
     self.checkpoint = checkpoint
@@ -69,13 +74,15 @@ public struct Analysis: Sendable {
     guard checkpoint.model == data.kind else {
       throw RBPError.invalid("\(source): \(data.kind.rawValue) data for a \(checkpoint.model.rawValue) network")
     }
-    let (inputs, outputs, initial): (Int, Int, Int?) = switch data {
-    case .steady(let b): (b.inputs.cols, b.targets.cols, b.initial?.cols)
-    case .trajectory(let b): (b.inputWidth, b.outputWidth, b.initial?.cols)
-    }
+    let (inputs, outputs, initial): (Int, Int, Int?) =
+      switch data {
+      case .steady(let b): (b.inputs.cols, b.targets.cols, b.initial?.cols)
+      case .trajectory(let b): (b.inputWidth, b.outputWidth, b.initial?.cols)
+      }
     guard inputs == shape.inputs, outputs == shape.outputs else {
-      throw RBPError.invalid("\(source): \(inputs) inputs and \(outputs) outputs, the network has "
-                             + "\(shape.inputs) and \(shape.outputs)")
+      throw RBPError.invalid(
+        "\(source): \(inputs) inputs and \(outputs) outputs, the network has "
+          + "\(shape.inputs) and \(shape.outputs)")
     }
     if let initial, initial != shape.units {
       throw RBPError.invalid("\(source): initial states of \(initial) units, the network has \(shape.units)")
@@ -103,21 +110,23 @@ public struct StatesResult: Sendable {
 
 extension Analysis {
   /// The states of `data`, computed in precision T.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func states<T: KernelScalar>(_ data: DatasetContents<Double>, as _: T.Type) throws -> StatesResult {
     switch data {
     case .steady(let b):
       let net = try checkpoint.steadyNetwork(T.self)
       let r = try net.evaluate(batch: try b.converted(to: T.self), settings: plan.steady, allowingUnsettled: true)
-      return StatesResult(states: convertedArray(r.states.elements, to: Double.self), shape: [b.count, net.shape.units], loss: r.loss,
-                          settled: r.diagnostics.status.map { $0 == .converged })
+      return StatesResult(
+        states: convertedArray(r.states.elements, to: Double.self), shape: [b.count, net.shape.units], loss: r.loss,
+        settled: r.diagnostics.status.map { $0 == .converged })
     case .trajectory(let b):
       let net = try checkpoint.trajectoryNetwork(T.self)
       let r = try net.run(try b.converted(to: T.self))
       let n = net.shape.units
-      return StatesResult(states: sequenceMajor(convertedArray(r.states, to: Double.self), blocks: b.steps + 1, count: b.count, width: n),
-                          shape: [b.count, b.steps + 1, n], loss: r.loss, settled: nil)
+      return StatesResult(
+        states: sequenceMajor(convertedArray(r.states, to: Double.self), blocks: b.steps + 1, count: b.count, width: n),
+        shape: [b.count, b.steps + 1, n], loss: r.loss, settled: nil)
     }
   }
 
@@ -131,12 +140,15 @@ extension Analysis {
   }
 
   /// R(x) = ⟨c, x⟩ (or its mean over the patterns) for the cotangent `c`.
-  func objective<T: KernelScalar>(_ c: [Double], _ data: DatasetContents<Double>, mean: Bool, as _: T.Type) throws
+  func objective<T: KernelScalar>(
+    _ c: [Double], _ data: DatasetContents<Double>, mean: Bool, as _: T.Type
+  ) throws
     -> CotangentObjective<T>
   {
     let n = checkpoint.shape.units
     switch data {
-    case .steady(let b): return try CotangentObjective(convertedArray(c, to: T.self), count: b.count, units: n, mean: mean)
+    case .steady(let b):
+      return try CotangentObjective(convertedArray(c, to: T.self), count: b.count, units: n, mean: mean)
     case .trajectory(let b):
       return try CotangentObjective(convertedArray(c, to: T.self), count: b.count, steps: b.steps, units: n, mean: mean)
     }
@@ -147,10 +159,12 @@ extension Analysis {
   /// the settled patterns' count P when `mean`), computed in precision T.
   /// Steady patterns that do not settle are left out (their rows NaN,
   /// `settled` false); the stabiliser is not part of the objective.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public func gradient<T: KernelScalar>(_ data: DatasetContents<Double>, cotangent c: [Double]? = nil, mean: Bool = false,
-                                        as _: T.Type) throws -> GradientsRecord {
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
+  public func gradient<T: KernelScalar>(
+    _ data: DatasetContents<Double>, cotangent c: [Double]? = nil, mean: Bool = false,
+    as _: T.Type
+  ) throws -> GradientsRecord {
     if let c, c.count != cotangentShape(data).reduce(1, *) {
       throw RBPError.invalid("the cotangent has \(c.count) values, expected \(cotangentShape(data))")
     }
@@ -161,18 +175,26 @@ extension Analysis {
       let net = try checkpoint.steadyNetwork(T.self)
       var settings = plan.steady
       settings.stabilizer = nil
-      record = GradientsRecord(try net.gradient(batch: try b.converted(to: T.self), settings: settings, objective: objective,
-                                                allowingUnsettled: true))
+      record = GradientsRecord(
+        try net.gradient(
+          batch: try b.converted(to: T.self), settings: settings, objective: objective,
+          allowingUnsettled: true))
       let n = net.shape.units
-      record.solverAttributes = ["solver": (plan.config.solver ?? .auto).rawValue,
-                                 "adjoint_solver": (plan.config.adjoint ?? .auto).rawValue]
-      record.toleranceAttributes = ["forward_tolerance": settings.forwardOptions(for: T.self, units: n).tolerance,
-                                    "adjoint_tolerance": settings.adjointOptions(for: T.self, units: n).tolerance]
+      record.solverAttributes = [
+        "solver": (plan.config.solver ?? .auto).rawValue,
+        "adjoint_solver": (plan.config.adjoint ?? .auto).rawValue,
+      ]
+      record.toleranceAttributes = [
+        "forward_tolerance": settings.forwardOptions(for: T.self, units: n).tolerance,
+        "adjoint_tolerance": settings.adjointOptions(for: T.self, units: n).tolerance,
+      ]
     case .trajectory(let b):
       let net = try checkpoint.trajectoryNetwork(T.self)
-      record = try GradientsRecord(try net.gradient(batch: try b.converted(to: T.self), mode: gradientMode,
-                                                    objective: objective),
-                                   count: b.count, steps: b.steps, units: net.shape.units)
+      record = try GradientsRecord(
+        try net.gradient(
+          batch: try b.converted(to: T.self), mode: gradientMode,
+          objective: objective),
+        count: b.count, steps: b.steps, units: net.shape.units)
     }
     record.objective = c == nil ? checkpoint.loss.rawValue : "cotangent"
     if c != nil {
@@ -186,9 +208,13 @@ extension Analysis {
   /// Central differences (J(θ + h) − J(θ − h)) / 2h of the loss, or of R
   /// for a cotangent, over every parameter, in f64. A symmetric network's
   /// tied weights move in pairs, and its zero diagonal stays.
-  public func finiteDifferences(_ data: DatasetContents<Double>, cotangent c: [Double]? = nil, mean: Bool = false,
-                                step: Double) throws -> Parameters<Double> {
-    guard step > 0 && step.isFinite else { throw RBPError.invalid("the finite-difference step must be positive, got \(step)") }
+  public func finiteDifferences(
+    _ data: DatasetContents<Double>, cotangent c: [Double]? = nil, mean: Bool = false,
+    step: Double
+  ) throws -> Parameters<Double> {
+    guard step > 0 && step.isFinite else {
+      throw RBPError.invalid("the finite-difference step must be positive, got \(step)")
+    }
     let objective = try c.map { try self.objective($0, data, mean: mean, as: Double.self) }
     var g = Parameters<Double>(layout: checkpoint.parameters.layout)
     let layout = g.layout, n = layout.shape.units
@@ -209,7 +235,9 @@ extension Analysis {
   }
 
   /// The objective at parameters `p`, in f64.
-  func value(_ p: Parameters<Double>, _ data: DatasetContents<Double>, _ objective: CotangentObjective<Double>?) throws
+  func value(
+    _ p: Parameters<Double>, _ data: DatasetContents<Double>, _ objective: CotangentObjective<Double>?
+  ) throws
     -> Double
   {
     switch data {
@@ -218,8 +246,10 @@ extension Analysis {
       net.symmetric = checkpoint.symmetric
       return try net.evaluate(batch: b, settings: plan.steady, objective: objective).loss
     case .trajectory(let b):
-      return try TrajectoryNetwork(parameters: p, activation: checkpoint.activation, loss: checkpoint.loss,
-                                   leak: checkpoint.leak).run(b, objective: objective).loss
+      return try TrajectoryNetwork(
+        parameters: p, activation: checkpoint.activation, loss: checkpoint.loss,
+        leak: checkpoint.leak
+      ).run(b, objective: objective).loss
     }
   }
 }
@@ -228,8 +258,9 @@ extension Analysis {
 extension SteadyBatch<Double> {
   /// The same patterns in precision U.
   public func converted<U: KernelScalar>(to _: U.Type) throws -> SteadyBatch<U> {
-    try SteadyBatch<U>(inputs: inputs.converted(to: U.self), targets: targets.converted(to: U.self),
-                       mask: mask?.converted(to: U.self), initial: initial?.converted(to: U.self))
+    try SteadyBatch<U>(
+      inputs: inputs.converted(to: U.self), targets: targets.converted(to: U.self),
+      mask: mask?.converted(to: U.self), initial: initial?.converted(to: U.self))
   }
 }
 
@@ -237,9 +268,11 @@ extension SteadyBatch<Double> {
 extension TrajectoryBatch<Double> {
   /// The same sequences in precision U.
   public func converted<U: KernelScalar>(to _: U.Type) throws -> TrajectoryBatch<U> {
-    try TrajectoryBatch<U>(count: count, steps: steps, inputs: convertedArray(inputs, to: U.self), inputWidth: inputWidth,
-                           targets: convertedArray(targets, to: U.self), outputWidth: outputWidth, mask: mask.map { convertedArray($0, to: U.self) },
-                           initial: initial?.converted(to: U.self))
+    try TrajectoryBatch<U>(
+      count: count, steps: steps, inputs: convertedArray(inputs, to: U.self), inputWidth: inputWidth,
+      targets: convertedArray(targets, to: U.self), outputWidth: outputWidth,
+      mask: mask.map { convertedArray($0, to: U.self) },
+      initial: initial?.converted(to: U.self))
   }
 }
 
@@ -254,8 +287,10 @@ extension Analysis {
   }
 
   /// `gradient(_:cotangent:mean:as:)` in `precision`.
-  public func gradient(_ data: DatasetContents<Double>, cotangent c: [Double]? = nil, mean: Bool = false,
-                       in precision: Precision) throws -> GradientsRecord {
+  public func gradient(
+    _ data: DatasetContents<Double>, cotangent c: [Double]? = nil, mean: Bool = false,
+    in precision: Precision
+  ) throws -> GradientsRecord {
     switch precision {
     case .f64: try gradient(data, cotangent: c, mean: mean, as: Double.self)
     case .f32: try gradient(data, cotangent: c, mean: mean, as: Float.self)
@@ -270,8 +305,10 @@ extension Analysis {
     to path: String, in precision: Precision
   ) throws -> GradientsRecord {
     switch precision {
-    case .f64: try writeGradientInPieces(b, cotangent: given, mean: mean, pieceValues: pieceValues, to: path, as: Double.self)
-    case .f32: try writeGradientInPieces(b, cotangent: given, mean: mean, pieceValues: pieceValues, to: path, as: Float.self)
+    case .f64:
+      try writeGradientInPieces(b, cotangent: given, mean: mean, pieceValues: pieceValues, to: path, as: Double.self)
+    case .f32:
+      try writeGradientInPieces(b, cotangent: given, mean: mean, pieceValues: pieceValues, to: path, as: Float.self)
     }
   }
 }

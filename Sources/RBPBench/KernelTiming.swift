@@ -50,7 +50,9 @@ public func kernelCases(sizes: [Int], squareOnly: Bool) -> [KernelCase] {
 
 /// Median seconds per call over batches that each last about 20 ms, after a
 /// warm-up; stops once `seconds` of timing have accumulated.
-public func timeKernel<T: KernelScalar>(_ c: KernelCase, threads: Int, seconds: Double, workspace ws: GEMMWorkspace<T>)
+public func timeKernel<T: KernelScalar>(
+  _ c: KernelCase, threads: Int, seconds: Double, workspace ws: GEMMWorkspace<T>
+)
   -> (gflops: Double, seconds: Double)
 {
   var rng = SystemRandomNumberGenerator()
@@ -65,13 +67,15 @@ public func timeKernel<T: KernelScalar>(_ c: KernelCase, threads: Int, seconds: 
         out.withUnsafeMutableBufferPointer { o in
           switch c.kind {
           case .gemm:
-            gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k,
-                 a: a.baseAddress!, lda: c.transA ? c.m : c.k,
-                 b: b.baseAddress!, ldb: c.transB ? c.k : c.n,
-                 c: o.baseAddress!, ldc: c.n, threads: threads, workspace: ws)
+            gemm(
+              transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k,
+              a: a.baseAddress!, lda: c.transA ? c.m : c.k,
+              b: b.baseAddress!, ldb: c.transB ? c.k : c.n,
+              c: o.baseAddress!, ldc: c.n, threads: threads, workspace: ws)
           case .gemv:
-            gemv(trans: c.transA, m: c.m, n: c.n, a: a.baseAddress!, lda: c.n,
-                 x: b.baseAddress!, y: o.baseAddress!)
+            gemv(
+              trans: c.transA, m: c.m, n: c.n, a: a.baseAddress!, lda: c.n,
+              x: b.baseAddress!, y: o.baseAddress!)
           }
         }
       }

@@ -80,15 +80,18 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
   /// The workload in precision T on `threads` threads: many networks go
   /// one per thread at a time on single-threaded kernels; one network's
   /// step is split by `split`; W3's patterns are split across the threads.
-  public func prepare<T: KernelScalar>(_: T.Type, threads: Int, split: OneNetworkSplit = .products) throws
+  public func prepare<T: KernelScalar>(
+    _: T.Type, threads: Int, split: OneNetworkSplit = .products
+  ) throws
     -> PreparedStep
   {
     precondition(threads >= 1, "threads must be at least 1")
     guard let (n, steps, b, networks) = trajectory else { return try steady(T.self, threads: threads) }
     var rng = SeededGenerator(seed: 7)
     let nets = try (0..<networks).map { i in
-      try TrajectoryNetwork(parameters: referenceParameters(T.self, units: n, seed: UInt64(i), initialState: true),
-                            activation: .tanh, loss: .mse)
+      try TrajectoryNetwork(
+        parameters: referenceParameters(T.self, units: n, seed: UInt64(i), initialState: true),
+        activation: .tanh, loss: .mse)
     }
     let u = (0..<b * steps * n).map { _ in T(gaussian(&rng)) }
     let y = (0..<b * steps * n).map { _ in T(Double.random(in: -0.5...0.5, using: &rng)) }
@@ -106,7 +109,7 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
       }
     }
     if threads > 1 && split == .patterns {
-      let shards = (0..<threads).map { w in batch.subset(Array(w * b / threads ..< (w + 1) * b / threads)) }
+      let shards = (0..<threads).map { w in batch.subset(Array(w * b / threads..<(w + 1) * b / threads)) }
       return PreparedStep(flops: flops, what: what + ", patterns split") {
         let sums = WorkerSlots<Parameters<T>>(count: threads)
         try onEachThread(threads) { w in
@@ -127,19 +130,24 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
   func steady<T: KernelScalar>(_: T.Type, threads: Int) throws -> PreparedStep {
     let (n, b) = (256, 64)
     var rng = SeededGenerator(seed: 3)
-    let net = try SteadyNetwork(parameters: referenceParameters(T.self, units: n, seed: 1, initialState: false),
-                                activation: .tanh, loss: .mse)
+    let net = try SteadyNetwork(
+      parameters: referenceParameters(T.self, units: n, seed: 1, initialState: false),
+      activation: .tanh, loss: .mse)
     let x = Matrix<T>(rows: b, cols: n, elements: (0..<b * n).map { _ in T(gaussian(&rng)) })
-    let y = Matrix<T>(rows: b, cols: n, elements: (0..<b * n).map { _ in T(Double.random(in: -0.5...0.5, using: &rng)) })
+    let y = Matrix<T>(
+      rows: b, cols: n, elements: (0..<b * n).map { _ in T(Double.random(in: -0.5...0.5, using: &rng)) })
     let batch = try SteadyBatch(inputs: x, targets: y)
     let options = SolverOptions(tolerance: 1e-6, maxIterations: 1000)
-    let settings = SteadySolverSettings(forward: .auto, forwardOptions: options, adjoint: .auto, adjointOptions: options)
-    let shards = (0..<threads).map { w in batch.subset(Array(w * b / threads ..< (w + 1) * b / threads)) }
+    let settings = SteadySolverSettings(
+      forward: .auto, forwardOptions: options, adjoint: .auto, adjointOptions: options)
+    let shards = (0..<threads).map { w in batch.subset(Array(w * b / threads..<(w + 1) * b / threads)) }
     let workspaces = (0..<threads).map { _ in GEMMWorkspace<T>() }
     let probe = try net.gradient(batch: batch, settings: settings)
     let (forward, adjoint) = (probe.forward.iterations.max()!, probe.adjoint.iterations.max()!)
-    return PreparedStep(flops: 2.0 * Double(n * n * b) * Double(forward + adjoint + 1),
-                        what: "steady N=256 B=64, \(forward)+\(adjoint) sweeps, auto solvers") {
+    return PreparedStep(
+      flops: 2.0 * Double(n * n * b) * Double(forward + adjoint + 1),
+      what: "steady N=256 B=64, \(forward)+\(adjoint) sweeps, auto solvers"
+    ) {
       try onEachThread(threads) { w in
         _ = try net.gradient(batch: shards[w], settings: settings, workspace: workspaces[w])
       }
@@ -149,12 +157,15 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
 
 /// Random parameters with W of spectral norm about 0.5 (entries
 /// N(0, 0.25²/N)), identity coupling, I = O = N.
-public func referenceParameters<T: KernelScalar>(_: T.Type, units n: Int, seed: UInt64, initialState: Bool) throws
+public func referenceParameters<T: KernelScalar>(
+  _: T.Type, units n: Int, seed: UInt64, initialState: Bool
+) throws
   -> Parameters<T>
 {
   var rng = SeededGenerator(seed: seed)
   let shape = try NetworkShape(units: n, inputs: n, outputs: n, coupling: .identity)
-  return Parameters<T>.random(layout: ParameterLayout(shape: shape, hasInitialState: initialState), gain: 0.25, using: &rng)
+  return Parameters<T>.random(
+    layout: ParameterLayout(shape: shape, hasInitialState: initialState), gain: 0.25, using: &rng)
 }
 
 /// Runs `body(w)` for w in 0..<threads at once and rethrows the first error.
@@ -177,7 +188,8 @@ public struct WorkloadTimer: Sendable {
   /// W1–W4 in precision T on `threads` threads; one network on several
   /// threads is timed split both ways, and the faster counts.
   public func time<T: KernelScalar>(_ workload: ReferenceWorkload, _: T.Type, threads: Int) throws -> WorkloadTiming {
-    let splits: [OneNetworkSplit] = threads > 1 && workload.trajectory?.networks == 1 ? [.patterns, .products] : [.products]
+    let splits: [OneNetworkSplit] =
+      threads > 1 && workload.trajectory?.networks == 1 ? [.patterns, .products] : [.products]
     var best: WorkloadTiming? = nil
     for split in splits {
       let prepared = try workload.prepare(T.self, threads: threads, split: split)
@@ -201,8 +213,9 @@ public struct WorkloadTimer: Sendable {
     var rng = SeededGenerator(seed: 11)
     let u = (0..<s.patterns * s.steps * s.inputs).map { _ in gaussian(&rng) }
     let y = (0..<s.patterns * s.steps * s.outputs).map { _ in tanh(gaussian(&rng)) }
-    let batch = try TrajectoryBatch(count: s.patterns, steps: s.steps, inputs: u, inputWidth: s.inputs, targets: y,
-                                    outputWidth: s.outputs)
+    let batch = try TrajectoryBatch(
+      count: s.patterns, steps: s.steps, inputs: u, inputWidth: s.inputs, targets: y,
+      outputWidth: s.outputs)
     try DatasetFile.write(.trajectory(batch), to: folder + "/data.h5")
     return folder
   }
@@ -234,8 +247,9 @@ public struct WorkloadTimer: Sendable {
       preconditionFailure("the benchmark's dataset is written as trajectories")
     }
     var rng = SeededGenerator(seed: plan.seed)
-    let params = Parameters<T>.random(layout: ParameterLayout(shape: plan.shape, hasInitialState: true), gain: plan.gain,
-                                      using: &rng)
+    let params = Parameters<T>.random(
+      layout: ParameterLayout(shape: plan.shape, hasInitialState: true), gain: plan.gain,
+      using: &rng)
     let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
     let workspace = GEMMWorkspace<T>()
     let step = try medianMilliseconds {
@@ -249,7 +263,8 @@ public struct WorkloadTimer: Sendable {
     let flops = 6.0 * Double(s.units * s.units * s.patterns * s.steps)
     return WorkloadTiming(
       ms: ms, gflops: flops / (ms * 1e-3) * 1e-9,
-      what: String(format: "one rbp train epoch = %.2f gradient steps (%.3f ms), N=32 T=50 B=16 I=4 O=2", ms / step, step),
+      what: String(
+        format: "one rbp train epoch = %.2f gradient steps (%.3f ms), N=32 T=50 B=16 I=4 O=2", ms / step, step),
       gradientSteps: ms / step)
   }
 
@@ -259,26 +274,31 @@ public struct WorkloadTimer: Sendable {
     let folder = try sweepDataset()
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let lrs = [0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05]
-    let spec = #"{"data": "data.h5", "base": {"units": 32, "coupling": "dense", "epochs": 30, "precision": "\#(T.self == Double.self ? "f64" : "f32")"}, "#
+    let spec =
+      #"{"data": "data.h5", "base": {"units": 32, "coupling": "dense", "epochs": 30, "precision": "\#(T.self == Double.self ? "f64" : "f32")"}, "#
       + #""grid": {"lr": [\#(lrs.map { "\($0)" }.joined(separator: ", "))], "seed": [0, 1, 2, 3, 4, 5, 6, 7]}}"#
     try spec.write(toFile: folder + "/spec.json", atomically: true, encoding: .utf8)
     var round = 0
-    let ms = try medianMilliseconds({
-      round += 1
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: executable)
-      process.arguments = ["sweep", folder + "/spec.json", "--out", folder + "/sweep-\(round)", "--jobs", "\(threads)",
-                           "--quiet"]
-      try process.run()
-      process.waitUntilExit()
-      guard process.terminationStatus == 0 else {
-        throw BenchError(message: "\(executable) sweep exited with status \(process.terminationStatus)")
-      }
-    }, untimed: { try? FileManager.default.removeItem(atPath: folder + "/sweep-\(round)") })
+    let ms = try medianMilliseconds(
+      {
+        round += 1
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+          "sweep", folder + "/spec.json", "--out", folder + "/sweep-\(round)", "--jobs", "\(threads)",
+          "--quiet",
+        ]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+          throw BenchError(message: "\(executable) sweep exited with status \(process.terminationStatus)")
+        }
+      }, untimed: { try? FileManager.default.removeItem(atPath: folder + "/sweep-\(round)") })
     let s = Self.sweepShape
     let flops = 64 * 30 * 6.0 * Double(s.units * s.units * s.patterns * s.steps)
-    return WorkloadTiming(ms: ms, gflops: flops / (ms * 1e-3) * 1e-9,
-                          what: "rbp sweep, 64 runs N=32 T=50 B=16 I=4 O=2, 30 epochs, whole process")
+    return WorkloadTiming(
+      ms: ms, gflops: flops / (ms * 1e-3) * 1e-9,
+      what: "rbp sweep, 64 runs N=32 T=50 B=16 I=4 O=2, 30 epochs, whole process")
   }
 
   /// Median milliseconds of single calls after a warm-up: at least 5 calls,

@@ -46,11 +46,12 @@ extension TrajectoryBatch: TrajectoryWindows {
       throw RBPError.invalid("steps \(range) are not within the \(steps) steps of the batch")
     }
     func pick(_ a: [T], _ width: Int) -> [T] {
-      (0..<count).flatMap { p in a[(p * steps + range.lowerBound) * width ..< (p * steps + range.upperBound) * width] }
+      (0..<count).flatMap { p in a[(p * steps + range.lowerBound) * width..<(p * steps + range.upperBound) * width] }
     }
-    return try TrajectoryBatch(count: count, steps: range.count, inputs: pick(inputs, inputWidth), inputWidth: inputWidth,
-                               targets: pick(targets, outputWidth), outputWidth: outputWidth,
-                               mask: mask.map { pick($0, outputWidth) })
+    return try TrajectoryBatch(
+      count: count, steps: range.count, inputs: pick(inputs, inputWidth), inputWidth: inputWidth,
+      targets: pick(targets, outputWidth), outputWidth: outputWidth,
+      mask: mask.map { pick($0, outputWidth) })
   }
 }
 
@@ -64,8 +65,8 @@ extension TrajectoryNetwork {
   /// - Throws: what `windows` throws while reading; `RBPError.nonFinite`
   ///   when the trajectory or the loss blows up; `RBPError.invalid` for
   ///   windows that do not fit the network.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func gradient(
     windows: any TrajectoryWindows<T>, every: Int? = nil, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
     threads: Int = 1
@@ -83,10 +84,11 @@ extension TrajectoryNetwork {
     let block = count * n
     /// Segment k's window, starting from `checkpoints[k]`, and the pass over it.
     func pass(_ k: Int, from start: Matrix<T>) throws -> StepContext<T> {
-      var batch = try windows.window(k * c ..< min((k + 1) * c, steps))
+      var batch = try windows.window(k * c..<min((k + 1) * c, steps))
       guard batch.count == count, batch.steps == min((k + 1) * c, steps) - k * c else {
-        throw RBPError.invalid("a window of steps \(k * c)..<\(min((k + 1) * c, steps)) came back as "
-                               + "\(batch.count)×\(batch.steps)")
+        throw RBPError.invalid(
+          "a window of steps \(k * c)..<\(min((k + 1) * c, steps)) came back as "
+            + "\(batch.count)×\(batch.steps)")
       }
       batch.initial = start
       try batch.check(against: shape)
@@ -109,8 +111,10 @@ extension TrajectoryNetwork {
       let states = step.blocks(.segment, 2)
       step.initialStates(into: states[0])
       total = step.forward(1, through: step.steps, states: states, slopes: step.blocks(.slopes, 1), runningSum: total)
-      checkpoints.append(Matrix(rows: count, cols: n,
-                                elements: Array(UnsafeBufferPointer(start: states[step.steps], count: block))))
+      checkpoints.append(
+        Matrix(
+          rows: count, cols: n,
+          elements: Array(UnsafeBufferPointer(start: states[step.steps], count: block))))
       objective = step.objective
     }
     // Backward, segment by segment from the last, with the error bracket
@@ -126,8 +130,9 @@ extension TrajectoryNetwork {
       let segment = step.blocks(.segment, c + 1), slopes = step.blocks(.slopes, c)
       let s = step.blocks(.adjoints, c).base
       step.initialStates(into: segment[0])
-      _ = step.forward(1, through: length, states: segment, slopes: slopes,
-                       gradients: BlockRing(base: s, slots: length, block: block))
+      _ = step.forward(
+        1, through: length, states: segment, slopes: slopes,
+        gradients: BlockRing(base: s, slots: length, block: block))
       for t in stride(from: length, through: 1, by: -1) {
         step.backStep(slopes: slopes[t - 1], adjoint: s + (t - 1) * block, e: &e, carried: &carried)
       }
@@ -142,8 +147,9 @@ extension TrajectoryNetwork {
     guard loss.isFinite, grad.values.allSatisfy({ $0.isFinite }) else {
       throw RBPError.nonFinite(solver: "backpropagation through time", pattern: 0, iterations: steps)
     }
-    return TrajectoryGradient(loss: loss, gradient: grad, goal: .minimize, states: nil, adjoints: [],
-                              initialStateGradient: e0, finalStates: checkpoints[segments],
-                              storedStates: segments + 1 + 2 * c + 1)
+    return TrajectoryGradient(
+      loss: loss, gradient: grad, goal: .minimize, states: nil, adjoints: [],
+      initialStateGradient: e0, finalStates: checkpoints[segments],
+      storedStates: segments + 1 + 2 * c + 1)
   }
 }

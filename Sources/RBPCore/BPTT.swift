@@ -84,8 +84,8 @@ public struct TrajectoryForward<T: KernelScalar>: Sendable {
 
 extension TrajectoryNetwork {
   /// Runs the batch forward; returns x(0…T) time-major ((T+1)×P×N) and J.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func run(
     _ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
     objective: (any StateObjective<T>)? = nil
@@ -96,8 +96,9 @@ extension TrajectoryNetwork {
     var states: [T] = uninitializedArray((batch.steps + 1) * block)
     let total = states.withUnsafeMutableBufferPointer { sp in
       pass.initialStates(into: sp.baseAddress!)
-      return pass.forward(1, through: batch.steps, states: BlockRing(base: sp.baseAddress!, slots: batch.steps + 1, block: block),
-                          slopes: pass.blocks(.slopes, 1))
+      return pass.forward(
+        1, through: batch.steps, states: BlockRing(base: sp.baseAddress!, slots: batch.steps + 1, block: block),
+        slopes: pass.blocks(.slopes, 1))
     }
     let loss = pass.objective.scaled(total, count: batch.count)
     guard loss.isFinite else { throw RBPError.nonFinite(solver: "forward pass", pattern: 0, iterations: batch.steps) }
@@ -108,9 +109,11 @@ extension TrajectoryNetwork {
   /// and the output units of every step, sequence-major (P×T×O), as
   /// `outputs` lays them out. Memory O(P·N + P·T·O), for evaluating long
   /// trajectories.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public func evaluate(_ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
+  public func evaluate(
+    _ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()
+  ) throws
     -> (loss: Double, outputs: [T])
   {
     let r = try evaluate(batch, workspace: workspace, keepingForward: false)
@@ -121,9 +124,11 @@ extension TrajectoryNetwork {
   /// pass (x(0…T) and D(1…T), 2T + 1 blocks of P×N) when `keepingForward`,
   /// so that a gradient at these parameters can start from it
   /// (`gradient(batch:reusing:rows:)`) instead of running forward again.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public func evaluate(_ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace(), keepingForward: Bool)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
+  public func evaluate(
+    _ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace(), keepingForward: Bool
+  )
     throws -> (loss: Double, outputs: [T], forward: TrajectoryForward<T>?)
   {
     try batch.check(against: shape)
@@ -143,12 +148,16 @@ extension TrajectoryNetwork {
     if keepingForward {
       let block = pass.block
       var states: [T] = uninitializedArray((steps + 1) * block), slopes: [T] = uninitializedArray(steps * block)
-      total = states.withUnsafeMutableBufferPointer { x in slopes.withUnsafeMutableBufferPointer { d in
-        run(states: BlockRing(base: x.baseAddress!, slots: steps + 1, block: block),
+      total = states.withUnsafeMutableBufferPointer { x in
+        slopes.withUnsafeMutableBufferPointer { d in
+          run(
+            states: BlockRing(base: x.baseAddress!, slots: steps + 1, block: block),
             slopes: BlockRing(base: d.baseAddress!, slots: steps, block: block))
-      }}
-      kept = TrajectoryForward(parameters: parameters.values, count: p, steps: steps, units: n,
-                               states: states, slopes: slopes)
+        }
+      }
+      kept = TrajectoryForward(
+        parameters: parameters.values, count: p, steps: steps, units: n,
+        states: states, slopes: slopes)
     } else {
       total = run(states: pass.blocks(.states, 2), slopes: pass.blocks(.slopes, 1))
     }
@@ -168,8 +177,8 @@ extension TrajectoryNetwork {
   /// - Throws: `RBPError.invalid` for a kept pass of other parameters or
   ///   sizes, rows outside it, or the checkpointed mode;
   ///   `RBPError.nonFinite` as `gradient(batch:mode:)`.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func gradient(
     batch: TrajectoryBatch<T>, reusing forward: TrajectoryForward<T>, rows: [Int], mode: BPTTMode = .full,
     workspace: GEMMWorkspace<T> = GEMMWorkspace(), threads: Int = 1
@@ -179,9 +188,11 @@ extension TrajectoryNetwork {
       throw RBPError.invalid("the kept forward pass was run with other parameters")
     }
     guard forward.units == shape.units, forward.steps == batch.steps, rows.count == batch.count,
-          rows.allSatisfy({ (0..<forward.count).contains($0) }) else {
-      throw RBPError.invalid("the kept forward pass (\(forward.count) sequences of \(forward.steps) steps) does not "
-                             + "hold these \(rows.count) sequences of \(batch.steps) steps")
+      rows.allSatisfy({ (0..<forward.count).contains($0) })
+    else {
+      throw RBPError.invalid(
+        "the kept forward pass (\(forward.count) sequences of \(forward.steps) steps) does not "
+          + "hold these \(rows.count) sequences of \(batch.steps) steps")
     }
     let window: Int?
     switch mode {
@@ -220,8 +231,8 @@ extension TrajectoryNetwork {
   ///
   /// - Throws: `RBPError.nonFinite` when the trajectory or the loss blows
   ///   up; `RBPError.invalid` for a batch that does not fit the network.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func gradient(
     batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
     objective: (any StateObjective<T>)? = nil, threads: Int = 1, keepingTrajectory: Bool = true
@@ -286,8 +297,10 @@ struct StepOperands<T: KernelScalar> {
   /// Where each step finds u(t), in the workspace.
   let inputLayout: InputLayout<T>
 
-  init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
-       _ objective: (any StateObjective<T>)?) {
+  init(
+    _ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
+    _ objective: (any StateObjective<T>)?
+  ) {
     self.net = net
     self.batch = batch
     self.objective = ActiveObjective(objective, default: LossObjective(net.loss, batch: batch))
@@ -295,8 +308,10 @@ struct StepOperands<T: KernelScalar> {
     alpha = T(net.leak)
     w = net.parameters.W.elements
     (packedW, packedWT) = w.withUnsafeBufferPointer { wp in
-      (packedWeights(wp.baseAddress!, units: net.shape.units, transposed: false, workspace: workspace),
-       packedWeights(wp.baseAddress!, units: net.shape.units, transposed: true, workspace: workspace))
+      (
+        packedWeights(wp.baseAddress!, units: net.shape.units, transposed: false, workspace: workspace),
+        packedWeights(wp.baseAddress!, units: net.shape.units, transposed: true, workspace: workspace)
+      )
     }
     b = net.parameters.b
     u = net.parameters.U.elements
@@ -349,8 +364,10 @@ struct StepStorage<T: KernelScalar> {
 
   /// `body` on `count` elements: a new array kept in `kept`, or a slot of
   /// the workspace.
-  func withStorage<R>(_ kept: inout [T], keep: Bool, slot: ScratchSlot, count: Int,
-                      _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+  func withStorage<R>(
+    _ kept: inout [T], keep: Bool, slot: ScratchSlot, count: Int,
+    _ body: (UnsafeMutablePointer<T>) -> R
+  ) -> R {
     guard keep else { return body(workspace.scratch(slot.rawValue, count: count)) }
     kept = uninitializedArray(count)
     return kept.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
@@ -371,8 +388,10 @@ final class StepContext<T: KernelScalar> {
   /// Worker threads inside each matrix product (1: the caller's thread).
   let threads: Int
 
-  init(_ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
-       _ objective: (any StateObjective<T>)?, threads: Int = 1) {
+  init(
+    _ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
+    _ objective: (any StateObjective<T>)?, threads: Int = 1
+  ) {
     operands = StepOperands(net, batch, workspace, objective)
     storage = StepStorage(workspace, block: batch.count * net.shape.units)
     self.threads = max(1, threads)
@@ -402,8 +421,10 @@ final class StepContext<T: KernelScalar> {
 
   func blocks(_ slot: ScratchSlot, _ slots: Int) -> BlockRing<T> { storage.blocks(slot, slots) }
 
-  func withStorage<R>(_ kept: inout [T], keep: Bool, slot: ScratchSlot, count: Int,
-                      _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+  func withStorage<R>(
+    _ kept: inout [T], keep: Bool, slot: ScratchSlot, count: Int,
+    _ body: (UnsafeMutablePointer<T>) -> R
+  ) -> R {
     storage.withStorage(&kept, keep: keep, slot: slot, count: count, body)
   }
 
@@ -419,18 +440,23 @@ final class StepContext<T: KernelScalar> {
   }
 
   /// One step: x(t) from x(t−1), and D(t) into `slopes` (P×N each).
-  func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>) {
+  func step(_ t: Int, from prev: UnsafePointer<T>, to next: UnsafeMutablePointer<T>, slopes d: UnsafeMutablePointer<T>)
+  {
     let z = self.z
     if case .inPlace = operands.inputLayout {
       // z = x(t−1)·Wᵀ, then x(t) = f(z + (b + u(t))) in one pass that adds
       // the drive, reading each u_p(t) where the batch holds it.
-      gemm(transB: true, m: count, n: n, k: n, a: prev, lda: n, b: w, ldb: n, packedB: operands.packedWT,
-           c: z, ldc: n, threads: threads, workspace: workspace)
-      b.withUnsafeBufferPointer { bias in batch.inputs.withUnsafeBufferPointer { all in
-        activateDrive(net.activation, z: z, bias: bias.baseAddress!, inputs: all.baseAddress! + (t - 1) * inputs,
-                      inputStride: steps * inputs, inputCount: inputs, x: alpha == 1 ? next : fz, slope: d,
-                      rows: count, count: n)
-      }}
+      gemm(
+        transB: true, m: count, n: n, k: n, a: prev, lda: n, b: w, ldb: n, packedB: operands.packedWT,
+        c: z, ldc: n, threads: threads, workspace: workspace)
+      b.withUnsafeBufferPointer { bias in
+        batch.inputs.withUnsafeBufferPointer { all in
+          activateDrive(
+            net.activation, z: z, bias: bias.baseAddress!, inputs: all.baseAddress! + (t - 1) * inputs,
+            inputStride: steps * inputs, inputCount: inputs, x: alpha == 1 ? next : fz, slope: d,
+            rows: count, count: n)
+        }
+      }
       if alpha != 1 { for i in 0..<block { next[i] = prev[i] + alpha * (fz[i] - prev[i]) } }
       return
     }
@@ -439,12 +465,14 @@ final class StepContext<T: KernelScalar> {
       for p in 0..<count { (z + p &* n).update(from: bias.baseAddress!, count: n) }
     }
     if let inputsTM {
-      let ut = inputsTM + (t - 1) * count * inputs   // u(t), P×I
-      gemm(transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
-           beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
+      let ut = inputsTM + (t - 1) * count * inputs  // u(t), P×I
+      gemm(
+        transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
+        beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
     }
-    gemm(transB: true, m: count, n: n, k: n, a: prev, lda: n, b: w, ldb: n, packedB: operands.packedWT, beta: 1,
-         c: z, ldc: n, threads: threads, workspace: workspace)
+    gemm(
+      transB: true, m: count, n: n, k: n, a: prev, lda: n, b: w, ldb: n, packedB: operands.packedWT, beta: 1,
+      c: z, ldc: n, threads: threads, workspace: workspace)
     if alpha == 1 {
       activate(net.activation, z: z, x: next, slope: d, count: block)
     } else {
@@ -500,17 +528,21 @@ final class StepContext<T: KernelScalar> {
   /// states and slopes of the sequences `rows` of `kept`, in that order,
   /// and the objective's ∂/∂x(t) of them; returns the sum of the
   /// objective's terms, added one step at a time as `forward` adds them.
-  func gather(_ kept: TrajectoryForward<T>, rows: [Int], states x: UnsafeMutablePointer<T>,
-              slopes d: UnsafeMutablePointer<T>, gradients s: UnsafeMutablePointer<T>) -> Double {
+  func gather(
+    _ kept: TrajectoryForward<T>, rows: [Int], states x: UnsafeMutablePointer<T>,
+    slopes d: UnsafeMutablePointer<T>, gradients s: UnsafeMutablePointer<T>
+  ) -> Double {
     let keptBlock = kept.count * n
-    kept.states.withUnsafeBufferPointer { ks in kept.slopes.withUnsafeBufferPointer { kd in
-      for t in 0...steps {
-        for (q, r) in rows.enumerated() {
-          (x + t * block + q * n).update(from: ks.baseAddress! + t * keptBlock + r * n, count: n)
-          if t < steps { (d + t * block + q * n).update(from: kd.baseAddress! + t * keptBlock + r * n, count: n) }
+    kept.states.withUnsafeBufferPointer { ks in
+      kept.slopes.withUnsafeBufferPointer { kd in
+        for t in 0...steps {
+          for (q, r) in rows.enumerated() {
+            (x + t * block + q * n).update(from: ks.baseAddress! + t * keptBlock + r * n, count: n)
+            if t < steps { (d + t * block + q * n).update(from: kd.baseAddress! + t * keptBlock + r * n, count: n) }
+          }
         }
       }
-    }}
+    }
     var total = 0.0
     for t in 1...steps {
       let now = StateBlock(states: UnsafePointer(x + t * block), rows: count, units: n, step: t)
@@ -530,7 +562,7 @@ final class StepContext<T: KernelScalar> {
   ) {
     let e0 = e
     if alpha == 1 {
-      adjointStep(slope: d, e0, plus: s, into: s, count: block)   // α = 1: the same bits
+      adjointStep(slope: d, e0, plus: s, into: s, count: block)  // α = 1: the same bits
     } else {
       for i in 0..<block {
         let full = e0[i] + s[i]
@@ -544,8 +576,9 @@ final class StepContext<T: KernelScalar> {
 
   /// e(t−1)'s recurrent part: out = (1−α) e + s·W.
   func propagate(e: UnsafePointer<T>, s: UnsafePointer<T>, into out: UnsafeMutablePointer<T>) {
-    gemm(m: count, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: operands.packedW, c: out, ldc: n,
-         threads: threads, workspace: workspace)
+    gemm(
+      m: count, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: operands.packedW, c: out, ldc: n,
+      threads: threads, workspace: workspace)
     if alpha != 1 { for i in 0..<block { out[i] += (1 - alpha) * e[i] } }
   }
 
@@ -556,12 +589,14 @@ final class StepContext<T: KernelScalar> {
     let layout = grad.layout
     grad.values.withUnsafeMutableBufferPointer { gp in
       let g = gp.baseAddress!
-      gemm(transA: true, m: n, n: n, k: rows, alpha: scale, a: s, lda: n, b: x, ldb: n,
-           beta: 1, c: g + layout.w.lowerBound, ldc: n, threads: threads, workspace: workspace)
+      gemm(
+        transA: true, m: n, n: n, k: rows, alpha: scale, a: s, lda: n, b: x, ldb: n,
+        beta: 1, c: g + layout.w.lowerBound, ldc: n, threads: threads, workspace: workspace)
       if let inputsTM {
-        gemm(transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
-             b: inputsTM + (firstStep - 1) * count * inputs, ldb: inputs,
-             beta: 1, c: g + layout.u.lowerBound, ldc: inputs, threads: threads, workspace: workspace)
+        gemm(
+          transA: true, m: n, n: inputs, k: rows, alpha: scale, a: s, lda: n,
+          b: inputsTM + (firstStep - 1) * count * inputs, ldb: inputs,
+          beta: 1, c: g + layout.u.lowerBound, ldc: inputs, threads: threads, workspace: workspace)
       }
       addScaledRows(s, rows: rows, columns: n, scale: scale, into: g + layout.b.lowerBound)
     }
@@ -577,8 +612,10 @@ final class StepContext<T: KernelScalar> {
   /// (in new arrays returned with the result, or in the workspace). The
   /// adjoint blocks hold g(t) from the forward pass until the step back
   /// through t turns them into s(t).
-  func fullBPTT(window: Int?, keepingTrajectory keep: Bool,
-                from kept: (forward: TrajectoryForward<T>, rows: [Int])? = nil) -> TrajectoryGradient<T> {
+  func fullBPTT(
+    window: Int?, keepingTrajectory keep: Bool,
+    from kept: (forward: TrajectoryForward<T>, rows: [Int])? = nil
+  ) -> TrajectoryGradient<T> {
     var states: [T] = [], adjoints: [T] = []
     var total = 0.0
     var grad = Parameters<T>(layout: net.parameters.layout)
@@ -593,9 +630,10 @@ final class StepContext<T: KernelScalar> {
             total = gather(kept.forward, rows: kept.rows, states: x, slopes: d, gradients: s)
           } else {
             initialStates(into: x)
-            total = forward(1, through: steps, states: BlockRing(base: x, slots: steps + 1, block: block),
-                            slopes: BlockRing(base: d, slots: steps, block: block),
-                            gradients: BlockRing(base: s, slots: steps, block: block))
+            total = forward(
+              1, through: steps, states: BlockRing(base: x, slots: steps + 1, block: block),
+              slopes: BlockRing(base: d, slots: steps, block: block),
+              gradients: BlockRing(base: s, slots: steps, block: block))
           }
           var (e, carried) = (brackets[0], brackets[1])
           if let window {
@@ -612,7 +650,7 @@ final class StepContext<T: KernelScalar> {
                 let sTau = s + (tau - 1) * block
                 let dTau = d + (tau - 1) * block
                 for i in 0..<block { delta[i] = alpha * dTau[i] * e[i] }
-                propagate(e: e, s: delta, into: carried)       // e(τ−1) from this window
+                propagate(e: e, s: delta, into: carried)  // e(τ−1) from this window
                 for i in 0..<block { sTau[i] += delta[i] }
                 swap(&e, &carried)
                 tau -= 1
@@ -620,7 +658,7 @@ final class StepContext<T: KernelScalar> {
               if tau == 0 { for i in 0..<block { e0p[i] += e[i] } }
             }
           } else {
-            e.update(repeating: 0, count: block)        // e(T+1) = 0, s(T+1) = 0
+            e.update(repeating: 0, count: block)  // e(T+1) = 0, s(T+1) = 0
             for t in stride(from: steps, through: 1, by: -1) {
               backStep(slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block, e: &e, carried: &carried)
             }
@@ -632,9 +670,10 @@ final class StepContext<T: KernelScalar> {
       }
     }
     accumulateInitial(e0, into: &grad)
-    return TrajectoryGradient(loss: objective.scaled(total, count: count), gradient: grad, goal: objective.goal,
-                              states: keep ? states : nil, adjoints: adjoints,
-                              initialStateGradient: e0, finalStates: final, storedStates: 2 * steps + 1)
+    return TrajectoryGradient(
+      loss: objective.scaled(total, count: count), gradient: grad, goal: objective.goal,
+      states: keep ? states : nil, adjoints: adjoints,
+      initialStateGradient: e0, finalStates: final, storedStates: 2 * steps + 1)
   }
 
   /// BPTT keeping x(0), x(c), x(2c), … and recomputing each segment of c
@@ -648,8 +687,10 @@ final class StepContext<T: KernelScalar> {
     // Forward: keep only the checkpoints (two segment blocks in turn).
     initialStates(into: checkpoints[0])
     segment[0].update(from: checkpoints[0], count: block)
-    let total = forward(1, through: steps, states: BlockRing(base: segment.base, slots: 2, block: block),
-                        slopes: BlockRing(base: segmentSlopes.base, slots: 1, block: block)) { t, x in
+    let total = forward(
+      1, through: steps, states: BlockRing(base: segment.base, slots: 2, block: block),
+      slopes: BlockRing(base: segmentSlopes.base, slots: 1, block: block)
+    ) { t, x in
       if t % c == 0 || t == steps { checkpoints[(t + c - 1) / c].update(from: x, count: block) }
     }
     let final = Array(UnsafeBufferPointer(start: checkpoints[segments], count: block))
@@ -667,8 +708,9 @@ final class StepContext<T: KernelScalar> {
         let s = keepingAdjoints ? all + (first - 1) * block : all
         // Recompute x(first−1 … last), D and g(first … last) from the checkpoint.
         segment[0].update(from: checkpoints[k], count: block)
-        _ = forward(first, through: last, states: segment, slopes: segmentSlopes,
-                    gradients: BlockRing(base: s, slots: last - first + 1, block: block))
+        _ = forward(
+          first, through: last, states: segment, slopes: segmentSlopes,
+          gradients: BlockRing(base: s, slots: last - first + 1, block: block))
         for t in stride(from: last, through: first, by: -1) {
           backStep(slopes: segmentSlopes[t - first], adjoint: s + (t - first) * block, e: &e, carried: &carried)
         }
@@ -677,9 +719,10 @@ final class StepContext<T: KernelScalar> {
     }
     e0.withMutablePointer { $0.update(from: e, count: block) }
     accumulateInitial(e0, into: &grad)
-    return TrajectoryGradient(loss: objective.scaled(total, count: count), gradient: grad, goal: objective.goal,
-                              states: nil, adjoints: adjoints,
-                              initialStateGradient: e0, finalStates: Matrix(rows: count, cols: n, elements: final),
-                              storedStates: segments + 1 + 2 * c + 1)
+    return TrajectoryGradient(
+      loss: objective.scaled(total, count: count), gradient: grad, goal: objective.goal,
+      states: nil, adjoints: adjoints,
+      initialStateGradient: e0, finalStates: Matrix(rows: count, cols: n, elements: final),
+      storedStates: segments + 1 + 2 * c + 1)
   }
 }

@@ -116,21 +116,25 @@ public struct TaskOptions: Sendable {
 
 extension ClassicTask {
   /// Generates the task's data; `seed` fixes every random choice.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public func make<T: KernelScalar>(_: T.Type, seed: UInt64, options: TaskOptions = TaskOptions()) throws -> TaskData<T> {
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
+  public func make<T: KernelScalar>(_: T.Type, seed: UInt64, options: TaskOptions = TaskOptions()) throws -> TaskData<T>
+  {
     var rng = SeededGenerator(seed: seed)
     // Bounded before anything is generated: 2²⁶ sequences or patterns, 2²⁰
     // steps, 2²⁸ values of each array.
     let count = options.count ?? 1, length = options.length ?? 1
     guard (1...(1 << 26)).contains(count), (1...(1 << 20)).contains(length), count * length <= 1 << 28 else {
-      throw RBPError.invalid("count \(count) × length \(length) is outside what a dataset may hold "
-                             + "(count ≤ 2^26, length ≤ 2^20, count·length ≤ 2^28)")
+      throw RBPError.invalid(
+        "count \(count) × length \(length) is outside what a dataset may hold "
+          + "(count ≤ 2^26, length ≤ 2^20, count·length ≤ 2^28)")
     }
     switch self {
     case .xor:
-      return .steady(train: try SteadyBatch(inputs: Matrix([[0, 0], [0, 1], [1, 0], [1, 1]]),
-                                            targets: Matrix([[0], [1], [1], [0]])), test: nil)
+      return .steady(
+        train: try SteadyBatch(
+          inputs: Matrix([[0, 0], [0, 1], [1, 0], [1, 1]]),
+          targets: Matrix([[0], [1], [1], [0]])), test: nil)
     case .encoder:
       var eye = Matrix<T>(rows: 8, cols: 8)
       for i in 0..<8 { eye[i, i] = 1 }
@@ -158,8 +162,10 @@ extension ClassicTask {
       var u = [T](repeating: 0, count: steps), y: [T] = []
       u[0] = 1
       for t in 0..<steps { y += [T(0.5 * sin(omega * Double(t))), T(0.5 * sin(2 * omega * Double(t)))] }
-      return .trajectory(train: try TrajectoryBatch(count: 1, steps: steps, inputs: u, inputWidth: 1,
-                                                    targets: y, outputWidth: 2), test: nil)
+      return .trajectory(
+        train: try TrajectoryBatch(
+          count: 1, steps: steps, inputs: u, inputWidth: 1,
+          targets: y, outputWidth: 2), test: nil)
     case .delayedXor:
       let steps = options.length ?? 12
       let count = options.count ?? 32
@@ -180,15 +186,18 @@ extension ClassicTask {
             }
           }
         }
-        return try TrajectoryBatch(count: p, steps: steps, inputs: u, inputWidth: 2, targets: y,
-                                   outputWidth: 1, mask: m)
+        return try TrajectoryBatch(
+          count: p, steps: steps, inputs: u, inputWidth: 2, targets: y,
+          outputWidth: 1, mask: m)
       }
       return .trajectory(train: try sequences(count), test: try sequences(count))
     case .memory:
       let (k, n) = (options.count ?? 5, options.length ?? 24)
       let fraction = options.flips ?? 0.2
       guard k >= 1 && n >= 2 else { throw RBPError.invalid("memory needs count >= 1 and length >= 2") }
-      guard fraction >= 0 && fraction <= 1 else { throw RBPError.invalid("memory: --flips must be in [0, 1], got \(fraction)") }
+      guard fraction >= 0 && fraction <= 1 else {
+        throw RBPError.invalid("memory: --flips must be in [0, 1], got \(fraction)")
+      }
       let stored = (0..<k).map { _ in (0..<n).map { _ in Bool.random(using: &rng) ? 1.0 : -1.0 } }
       if let cueSeed = options.cueSeed { rng = SeededGenerator(seed: cueSeed) }
       let flipped = Int((fraction * Double(n)).rounded())
@@ -213,8 +222,10 @@ extension ClassicTask {
             m += [T](repeating: t > masked ? 1 : 0, count: n)
           }
         }
-        return .trajectory(train: try TrajectoryBatch(count: count, steps: steps, inputs: [], inputWidth: 0, targets: y,
-                                                      outputWidth: n, mask: m, initial: Matrix(cue)), test: nil)
+        return .trajectory(
+          train: try TrajectoryBatch(
+            count: count, steps: steps, inputs: [], inputWidth: 0, targets: y,
+            outputWidth: n, mask: m, initial: Matrix(cue)), test: nil)
       }
       switch (try cues(16), try cues(8)) {
       case let (.steady(train, _), .steady(test, _)): return .steady(train: train, test: test)
@@ -224,8 +235,10 @@ extension ClassicTask {
     case .sine:
       let steps = options.length ?? 40
       let y = (1...steps).map { T(0.8 * sin(2 * Double.pi * Double($0) / 20)) }
-      return .trajectory(train: try TrajectoryBatch(count: 1, steps: steps, inputs: [], inputWidth: 0,
-                                                    targets: y, outputWidth: 1), test: nil)
+      return .trajectory(
+        train: try TrajectoryBatch(
+          count: 1, steps: steps, inputs: [], inputWidth: 0,
+          targets: y, outputWidth: 1), test: nil)
     }
   }
 
@@ -235,8 +248,8 @@ extension ClassicTask {
   ///   - outputs: the network's output units, laid out like `targets`.
   ///   - targets: the targets.
   ///   - mask: zero where a target does not count; nil: all count.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func isSolved<T: KernelScalar>(outputs: [T], targets: [T], mask: [T]?) -> Bool {
     precondition(outputs.count == targets.count, "isSolved: \(outputs.count) outputs for \(targets.count) targets")
     for i in outputs.indices where (mask?[i] ?? 1) != 0 {
@@ -254,8 +267,8 @@ extension ClassicTask {
 extension TrajectoryNetwork {
   /// The output units of every step, laid out like the batch's targets
   /// (P×T×O, sequence-major).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func outputs(_ batch: TrajectoryBatch<T>) throws -> [T] {
     try evaluate(batch).outputs
   }

@@ -52,7 +52,10 @@ func reduceToHessenberg(_ a: inout [Double], n: Int) {
     for m in 1..<(n - 1) {
       // Pivot: the largest |a[j][m−1]| for j ≥ m.
       var x = 0.0, pivot = m
-      for j in m..<n where abs(h[j * n + m - 1]) > abs(x) { x = h[j * n + m - 1]; pivot = j }
+      for j in m..<n where abs(h[j * n + m - 1]) > abs(x) {
+        x = h[j * n + m - 1]
+        pivot = j
+      }
       if pivot != m {
         for j in (m - 1)..<n { h.swapAt(pivot * n + j, m * n + j) }
         for j in 0..<n { h.swapAt(j * n + pivot, j * n + m) }
@@ -71,7 +74,11 @@ func reduceToHessenberg(_ a: inout [Double], n: Int) {
 }
 
 private extension UnsafeMutablePointer where Pointee == Double {
-  func swapAt(_ i: Int, _ j: Int) { let t = self[i]; self[i] = self[j]; self[j] = t }
+  func swapAt(_ i: Int, _ j: Int) {
+    let t = self[i]
+    self[i] = self[j]
+    self[j] = t
+  }
 }
 
 /// The eigenvalues of the upper Hessenberg matrix `a` (destroyed), by the
@@ -96,7 +103,10 @@ func francisQR(_ a: inout [Double], n: Int) -> [Eigenvalue]? {
         while l >= 2 {
           var s = abs(at(l - 1, l - 1).pointee) + abs(at(l, l).pointee)
           if s == 0 { s = norm }
-          if abs(at(l, l - 1).pointee) + s == s { at(l, l - 1).pointee = 0; break }
+          if abs(at(l, l - 1).pointee) + s == s {
+            at(l, l - 1).pointee = 0
+            break
+          }
           l -= 1
         }
         var x = at(nn, nn).pointee
@@ -168,7 +178,11 @@ func francisQR(_ a: inout [Double], n: Int) -> [Eigenvalue]? {
                 q = at(k + 1, k - 1).pointee
                 r = k != nn - 1 ? at(k + 2, k - 1).pointee : 0
                 x = abs(p) + abs(q) + abs(r)
-                if x != 0 { p /= x; q /= x; r /= x }
+                if x != 0 {
+                  p /= x
+                  q /= x
+                  r /= x
+                }
               }
               let root = (p * p + q * q + r * r).squareRoot()
               let s = p >= 0 ? root : -root

@@ -15,8 +15,8 @@ import RBPKernels
 /// One steady state found by `findFixedPoints`.
 public struct FixedPoint<T: KernelScalar>: Equatable, Sendable {
   /// A fixed point with its residual, ρ(D W), α(D W) and the number of starts that reached it.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(state: [T], residual: Double, spectralRadius: Double, abscissa: Double, hits: Int) {
     self.state = state
     self.residual = residual
@@ -81,12 +81,14 @@ extension SteadyNetwork {
     let k = initial.count
     let inputs = Matrix(rows: 2 * k, cols: u.count, elements: Array(repeating: u, count: 2 * k).flatMap { $0 })
     let a = drives(inputs, workspace: workspace)
-    let aHalf = Matrix(rows: k, cols: n, elements: Array(a.elements[0 ..< k * n]))
+    let aHalf = Matrix(rows: k, cols: n, elements: Array(a.elements[0..<k * n]))
     // Relaxation that lowers its damping when it grows or oscillates, as
     // the network's own dynamics settle.
-    let relaxed = relaxBySweeps(drives: aHalf, start: Matrix(initial),
-                                options: SolverOptions(tolerance: options.tolerance, maxIterations: 1000),
-                                workspace: workspace, mixer: AdaptiveDampedMixer(patterns: k)).states
+    let relaxed = relaxBySweeps(
+      drives: aHalf, start: Matrix(initial),
+      options: SolverOptions(tolerance: options.tolerance, maxIterations: 1000),
+      workspace: workspace, mixer: AdaptiveDampedMixer(patterns: k)
+    ).states
     let starts = Matrix(rows: 2 * k, cols: n, elements: initial.flatMap { $0 } + relaxed.elements)
     let (x, diagnostics) = relax(drives: a, from: starts, method: .newton, options: options, workspace: workspace)
     let d = slopes(states: x, drives: a, workspace: workspace)
@@ -94,15 +96,20 @@ extension SteadyNetwork {
     var points: [FixedPoint<T>] = []
     var failed = 0
     for p in 0..<2 * k {
-      guard diagnostics.status[p] == .converged else { failed += 1; continue }
+      guard diagnostics.status[p] == .converged else {
+        failed += 1
+        continue
+      }
       let state = x.row(p)
       if let k = points.firstIndex(where: { maxDistance($0.state, state) < distinct }) {
         points[k].hits += 1
         continue
       }
-      points.append(FixedPoint(state: state, residual: diagnostics.residuals[p],
-                               spectralRadius: spectralRadius(slopes: d.row(p), using: &rng),
-                               abscissa: abscissa(slopes: d.row(p), using: &rng), hits: 1))
+      points.append(
+        FixedPoint(
+          state: state, residual: diagnostics.residuals[p],
+          spectralRadius: spectralRadius(slopes: d.row(p), using: &rng),
+          abscissa: abscissa(slopes: d.row(p), using: &rng), hits: 1))
     }
     return FixedPointSearch(points: points, failedSolves: failed)
   }
@@ -142,8 +149,8 @@ extension SteadyNetwork {
 }
 
 /// The largest |a_i − b_i|, in Double.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func maxDistance<T: KernelScalar>(_ a: [T], _ b: [T]) -> Double {
   zip(a, b).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) }
 }

@@ -13,8 +13,8 @@ public struct LUFactorization<T: KernelScalar> {
 
   /// Factors the n×n row-major `matrix`; nil when a pivot is exactly zero
   /// or not finite (the matrix is singular to working precision).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init?(_ matrix: [T], n: Int) {
     precondition(matrix.count == n * n, "LU: \(matrix.count) elements for \(n)×\(n)")
     self.n = n
@@ -43,8 +43,8 @@ public struct LUFactorization<T: KernelScalar> {
   }
 
   /// Solves `A x = b`, returning x.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func solve(_ b: [T]) -> [T] {
     precondition(b.count == n, "LU.solve: right-hand side has \(b.count) elements, expected \(n)")
     var x = pivots.map { b[$0] }
@@ -66,8 +66,8 @@ public struct LUFactorization<T: KernelScalar> {
 /// factorisation (O(n³)).
 ///
 /// - Throws: `RBPError.invalid` when the matrix is singular to working precision.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func invertSquare<T: KernelScalar>(_ a: [T], n: Int) throws -> [T] {
   guard let lu = LUFactorization(a, n: n) else { throw RBPError.invalid("the \(n)×\(n) matrix is singular") }
   var inverse = [T](repeating: 0, count: n * n)

@@ -54,7 +54,7 @@ public enum Loss: String, CaseIterable, Sendable, Codable {
     scale: T, into g: UnsafeMutablePointer<T>
   ) {
     if mask == nil && self == .mse && scale == 1 {
-      for k in 0..<count { g[k] += x[k] - y[k] }   // vectorises; the same bits as below
+      for k in 0..<count { g[k] += x[k] - y[k] }  // vectorises; the same bits as below
       return
     }
     for k in 0..<count {

@@ -18,8 +18,8 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// A rows×cols matrix of `value`.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(rows: Int, cols: Int, repeating value: T = 0) {
     precondition(rows >= 0 && cols >= 0, "Matrix: negative shape \(rows)×\(cols)")
     self.rows = rows
@@ -28,19 +28,20 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// A rows×cols matrix of these elements, row-major.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(rows: Int, cols: Int, elements: [T]) {
-    precondition(elements.count == rows * cols,
-                 "Matrix: \(elements.count) elements for a \(rows)×\(cols) matrix")
+    precondition(
+      elements.count == rows * cols,
+      "Matrix: \(elements.count) elements for a \(rows)×\(cols) matrix")
     self.rows = rows
     self.cols = cols
     self.elements = elements
   }
 
   /// A matrix from rows of equal length.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(_ rowArrays: [[T]]) {
     let cols = rowArrays.first?.count ?? 0
     precondition(rowArrays.allSatisfy { $0.count == cols }, "Matrix: ragged rows")
@@ -54,23 +55,23 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// Row `r` as an array.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public func row(_ r: Int) -> [T] { Array(elements[r * cols ..< (r + 1) * cols]) }
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
+  public func row(_ r: Int) -> [T] { Array(elements[r * cols..<(r + 1) * cols]) }
 
   /// Replaces row r by `values` (cols of them).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public mutating func setRow(_ r: Int, _ values: [T]) {
     precondition(values.count == cols, "Matrix.setRow: \(values.count) values for \(cols) columns")
-    elements.replaceSubrange(r * cols ..< (r + 1) * cols, with: values)
+    elements.replaceSubrange(r * cols..<(r + 1) * cols, with: values)
   }
 
   /// The rows at `indices`, in that order.
   public func rows(_ indices: [Int]) -> Matrix {
     var out = Matrix(rows: indices.count, cols: cols)
     for (r, i) in indices.enumerated() {
-      out.elements.replaceSubrange(r * cols ..< (r + 1) * cols, with: elements[i * cols ..< (i + 1) * cols])
+      out.elements.replaceSubrange(r * cols..<(r + 1) * cols, with: elements[i * cols..<(i + 1) * cols])
     }
     return out
   }

@@ -75,7 +75,7 @@ extension StateObjective {
 func pickRows<T>(_ values: [T], width: Int, rows: [Int]) -> [T] {
   var out: [T] = []
   out.reserveCapacity(rows.count * width)
-  for p in rows { out.append(contentsOf: values[p * width ..< (p + 1) * width]) }
+  for p in rows { out.append(contentsOf: values[p * width..<(p + 1) * width]) }
   return out
 }
 
@@ -140,9 +140,10 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
   /// The loss of the patterns `rows` alone.
   func restrictedLoss(to rows: [Int]) -> LossObjective<T> {
     let width = steps * outputs
-    return LossObjective(loss: loss, targets: pickRows(targets, width: width, rows: rows),
-                         mask: mask.map { pickRows($0, width: width, rows: rows) }, count: rows.count, steps: steps,
-                         outputs: outputs)
+    return LossObjective(
+      loss: loss, targets: pickRows(targets, width: width, rows: rows),
+      mask: mask.map { pickRows($0, width: width, rows: rows) }, count: rows.count, steps: steps,
+      outputs: outputs)
   }
 
   /// Offset of pattern p's targets at `step` (0 for steady, else 1…T).
@@ -163,8 +164,9 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
       // Every row in one call (the rows' values added in order from 0, as
       // the loop below adds them): the same bits, without a call per row.
       return targets.withUnsafeBufferPointer { y in
-        meanSquared(rows: block.rows, count: outputs, block.states + first, ldx: block.units,
-                    y.baseAddress! + offset(0, block.step), ldy: steps * outputs)
+        meanSquared(
+          rows: block.rows, count: outputs, block.states + first, ldx: block.units,
+          y.baseAddress! + offset(0, block.step), ldy: steps * outputs)
       }
     }
     return targets.withUnsafeBufferPointer { y in
@@ -172,8 +174,9 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
         var total = 0.0
         for p in 0..<block.rows {
           let o = offset(p, block.step)
-          total += loss.value(block.states + p * block.units + first, y.baseAddress! + o,
-                              mask: mask == nil ? nil : m.baseAddress! + o, count: outputs)
+          total += loss.value(
+            block.states + p * block.units + first, y.baseAddress! + o,
+            mask: mask == nil ? nil : m.baseAddress! + o, count: outputs)
         }
         return total
       }
@@ -190,9 +193,10 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
       for p in 0..<block.rows { (gradient + p * block.units).update(repeating: 0, count: first) }
     }
     return targets.withUnsafeBufferPointer { y in
-      meanSquared(rows: block.rows, count: outputs, block.states + first, ldx: block.units,
-                  y.baseAddress! + offset(0, block.step), ldy: steps * outputs,
-                  gradient: gradient + first, ldg: block.units)
+      meanSquared(
+        rows: block.rows, count: outputs, block.states + first, ldx: block.units,
+        y.baseAddress! + offset(0, block.step), ldy: steps * outputs,
+        gradient: gradient + first, ldg: block.units)
     }
   }
 
@@ -202,9 +206,10 @@ public struct LossObjective<T: KernelScalar>: StateObjective {
       (mask ?? []).withUnsafeBufferPointer { m in
         for p in 0..<block.rows {
           let o = offset(p, block.step)
-          loss.addGradient(block.states + p * block.units + first, y.baseAddress! + o,
-                           mask: mask == nil ? nil : m.baseAddress! + o, count: outputs, scale: 1,
-                           into: gradient + p * block.units + first)
+          loss.addGradient(
+            block.states + p * block.units + first, y.baseAddress! + o,
+            mask: mask == nil ? nil : m.baseAddress! + o, count: outputs, scale: 1,
+            into: gradient + p * block.units + first)
         }
       }
     }
@@ -232,15 +237,18 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
   ///   - mean: whether R is the mean over the patterns (scales ∂R/∂θ by 1/P).
   @_specialize(where T == Float)
   @_specialize(where T == Double)
-  public init(_ cotangent: [T], count: Int, steps: Int = 1, units: Int, goal: ObjectiveGoal = .maximize,
-              mean: Bool = false) throws {
+  public init(
+    _ cotangent: [T], count: Int, steps: Int = 1, units: Int, goal: ObjectiveGoal = .maximize,
+    mean: Bool = false
+  ) throws {
     guard count >= 1, steps >= 1, units >= 1, cotangent.count == count * steps * units else {
       throw RBPError.invalid("the cotangent has \(cotangent.count) values, expected \(count)×\(steps)×\(units)")
     }
     if let i = cotangent.firstIndex(where: { !$0.isFinite }) {
       let (p, rest) = i.quotientAndRemainder(dividingBy: steps * units)
-      throw RBPError.invalid("the cotangent is not finite at pattern \(p), "
-                             + (steps > 1 ? "step \(rest / units + 1), " : "") + "unit \(rest % units): \(cotangent[i])")
+      throw RBPError.invalid(
+        "the cotangent is not finite at pattern \(p), "
+          + (steps > 1 ? "step \(rest / units + 1), " : "") + "unit \(rest % units): \(cotangent[i])")
     }
     self.cotangent = cotangent
     self.count = count
@@ -254,14 +262,17 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
   func offset(_ p: Int, _ step: Int) -> Int { (p * steps + max(step, 1) - 1) * units }
 
   public func restricted(to rows: [Int]) -> (any StateObjective<T>)? {
-    try? CotangentObjective(pickRows(cotangent, width: steps * units, rows: rows), count: rows.count, steps: steps,
-                            units: units, goal: goal, mean: meanOverPatterns)
+    try? CotangentObjective(
+      pickRows(cotangent, width: steps * units, rows: rows), count: rows.count, steps: steps,
+      units: units, goal: goal, mean: meanOverPatterns)
   }
 
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   public func value(_ block: StateBlock<T>) -> Double {
-    precondition(block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)")
+    precondition(
+      block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)"
+    )
     var total = 0.0
     for p in 0..<block.rows {
       let o = offset(p, block.step)
@@ -273,7 +284,9 @@ public struct CotangentObjective<T: KernelScalar>: StateObjective {
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   public func addGradient(_ block: StateBlock<T>, into gradient: UnsafeMutablePointer<T>) {
-    precondition(block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)")
+    precondition(
+      block.rows == count && block.units == units, "cotangent for \(count)×\(units), block \(block.rows)×\(block.units)"
+    )
     cotangent.withUnsafeBufferPointer { c in
       for p in 0..<block.rows {
         let o = offset(p, block.step)

@@ -39,8 +39,10 @@ public struct OptimizerSettings: Equatable, Sendable, Codable {
   public static let defaultBeta2 = 0.999
 
   /// Settings of this rule; the coefficients not given take their defaults.
-  public init(kind: OptimizerKind, learningRate: Double, beta1: Double = defaultBeta1, beta2: Double = defaultBeta2,
-              epsilon: Double = 1e-8, clipNorm: Double? = nil, weightDecay: Double = 0) {
+  public init(
+    kind: OptimizerKind, learningRate: Double, beta1: Double = defaultBeta1, beta2: Double = defaultBeta2,
+    epsilon: Double = 1e-8, clipNorm: Double? = nil, weightDecay: Double = 0
+  ) {
     self.kind = kind
     self.learningRate = learningRate
     self.beta1 = beta1
@@ -52,12 +54,18 @@ public struct OptimizerSettings: Equatable, Sendable, Codable {
 
   /// Throws naming the first setting out of range.
   public func validate() throws {
-    guard learningRate > 0 && learningRate.isFinite else { throw RBPError.invalid("lr must be positive, got \(learningRate)") }
+    guard learningRate > 0 && learningRate.isFinite else {
+      throw RBPError.invalid("lr must be positive, got \(learningRate)")
+    }
     guard beta1 >= 0 && beta1 < 1 else { throw RBPError.invalid("beta1/momentum must be in [0, 1), got \(beta1)") }
     guard beta2 >= 0 && beta2 < 1 else { throw RBPError.invalid("beta2 must be in [0, 1), got \(beta2)") }
     guard epsilon > 0 && epsilon.isFinite else { throw RBPError.invalid("epsilon must be positive, got \(epsilon)") }
-    if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { throw RBPError.invalid("clip norm must be positive, got \(clipNorm)") }
-    guard weightDecay >= 0 && weightDecay.isFinite else { throw RBPError.invalid("weight decay must be finite and >= 0, got \(weightDecay)") }
+    if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) {
+      throw RBPError.invalid("clip norm must be positive, got \(clipNorm)")
+    }
+    guard weightDecay >= 0 && weightDecay.isFinite else {
+      throw RBPError.invalid("weight decay must be finite and >= 0, got \(weightDecay)")
+    }
   }
 }
 
@@ -73,8 +81,8 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
   public var second: Parameters<T>
 
   /// A fresh optimizer (zero moments) for parameters of this layout; throws for settings out of range.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(settings: OptimizerSettings, layout: ParameterLayout) throws {
     try settings.validate()
     self.settings = settings
@@ -94,11 +102,13 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
   ///            θ ← θ − η m̂ / (√v̂ + ε),  m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)
   /// ```
   /// then θ ← θ − η λ θ. The gradient is first rescaled to `clipNorm` when longer.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public mutating func apply(_ gradient: Parameters<T>, to parameters: inout Parameters<T>, learningRate: Double? = nil) {
-    precondition(gradient.layout == parameters.layout && gradient.layout == first.layout,
-                 "Optimizer.apply: layouts differ")
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
+  public mutating func apply(_ gradient: Parameters<T>, to parameters: inout Parameters<T>, learningRate: Double? = nil)
+  {
+    precondition(
+      gradient.layout == parameters.layout && gradient.layout == first.layout,
+      "Optimizer.apply: layouts differ")
     step += 1
     var clip: T = 1
     if let limit = settings.clipNorm {
@@ -131,10 +141,11 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
 
   /// The same optimizer with its moments in precision U (f64 holds f32
   /// moments exactly).
-  @_specialize(exported: true, where T == Float, U == Double)
-  @_specialize(exported: true, where T == Double, U == Float)
+  @_specialize(exported:true,where T == Float, U == Double)
+  @_specialize(exported:true,where T == Double, U == Float)
   public func converted<U: KernelScalar>(to: U.Type) -> Optimizer<U> {
-    Optimizer<U>(settings: settings, step: step, first: first.converted(to: U.self), second: second.converted(to: U.self))
+    Optimizer<U>(
+      settings: settings, step: step, first: first.converted(to: U.self), second: second.converted(to: U.self))
   }
 
   init(settings: OptimizerSettings, step: Int, first: Parameters<T>, second: Parameters<T>) {

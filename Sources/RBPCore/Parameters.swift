@@ -40,9 +40,11 @@ public struct NetworkShape: Equatable, Sendable, Codable {
     // Sizes a file or a flag may claim are bounded before anything is
     // allocated (and before N·(N + I) could overflow).
     guard units <= NetworkShape.maximumUnits, inputs <= NetworkShape.maximumUnits,
-          units * (units + inputs) <= NetworkShape.maximumWeights else {
-      throw RBPError.invalid("units \(units) with \(inputs) inputs need \(units)·(\(units) + \(inputs)) weights; "
-                             + "at most \(NetworkShape.maximumWeights) are supported")
+      units * (units + inputs) <= NetworkShape.maximumWeights
+    else {
+      throw RBPError.invalid(
+        "units \(units) with \(inputs) inputs need \(units)·(\(units) + \(inputs)) weights; "
+          + "at most \(NetworkShape.maximumWeights) are supported")
     }
     guard outputs >= 1 && outputs <= units else {
       throw RBPError.invalid("outputs must be between 1 and units (\(units)), got \(outputs)")
@@ -74,15 +76,15 @@ public struct ParameterLayout: Equatable, Sendable {
   }
 
   /// W, N×N row-major.
-  public var w: Range<Int> { 0 ..< shape.units * shape.units }
+  public var w: Range<Int> { 0..<shape.units * shape.units }
   /// b, N.
-  public var b: Range<Int> { w.upperBound ..< w.upperBound + shape.units }
+  public var b: Range<Int> { w.upperBound..<w.upperBound + shape.units }
   /// Empty with identity coupling.
   public var u: Range<Int> {
-    b.upperBound ..< b.upperBound + (shape.coupling == .dense ? shape.units * shape.inputs : 0)
+    b.upperBound..<b.upperBound + (shape.coupling == .dense ? shape.units * shape.inputs : 0)
   }
   /// Empty for steady-state networks.
-  public var x0: Range<Int> { u.upperBound ..< u.upperBound + (hasInitialState ? shape.units : 0) }
+  public var x0: Range<Int> { u.upperBound..<u.upperBound + (hasInitialState ? shape.units : 0) }
   /// The number of parameters in all.
   public var count: Int { x0.upperBound }
 }
@@ -96,16 +98,16 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
   public var values: [T]
 
   /// All zeros.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(layout: ParameterLayout) {
     self.layout = layout
     values = [T](repeating: 0, count: layout.count)
   }
 
   /// These values, which must number `layout.count`.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(layout: ParameterLayout, values: [T]) {
     precondition(values.count == layout.count, "Parameters: \(values.count) values for layout of \(layout.count)")
     self.layout = layout
@@ -150,8 +152,9 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
   public var x0: [T] {
     get { Array(values[layout.x0]) }
     set {
-      precondition(layout.hasInitialState && newValue.count == shape.units,
-                   "x0 must have \(shape.units) elements on a trajectory network")
+      precondition(
+        layout.hasInitialState && newValue.count == shape.units,
+        "x0 must have \(shape.units) elements on a trajectory network")
       values.replaceSubrange(layout.x0, with: newValue)
     }
   }
@@ -205,16 +208,16 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
   /// ‖W‖₂ near 0.8 / max f', so ‖D W‖₂ < 1 at every state and the fixed
   /// point is unique to begin with. Trajectory models start at gain 1
   /// (‖W‖₂ ≈ 2), rich enough dynamics for sequence tasks.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public static func defaultGain(steady: Bool, activation: Activation) -> Double {
     steady ? 0.4 / activation.maxSlope : 1
   }
 
   /// Random parameters: W with entries N(0, (gain/√N)²) so that its spectral
   /// norm is about 2·gain, b and U with entries N(0, scale²), x0 zero.
-  @_specialize(exported: true, where T == Float, G == SeededGenerator)
-  @_specialize(exported: true, where T == Double, G == SeededGenerator)
+  @_specialize(exported:true,where T == Float, G == SeededGenerator)
+  @_specialize(exported:true,where T == Double, G == SeededGenerator)
   public static func random<G: RandomNumberGenerator>(
     layout: ParameterLayout, gain: Double, scale: Double = 0.1, using rng: inout G
   ) -> Parameters {
@@ -228,7 +231,7 @@ public struct Parameters<T: KernelScalar>: Equatable, Sendable {
 }
 
 /// A standard normal draw (Box–Muller).
-@_specialize(exported: true, where G == SeededGenerator)
+@_specialize(exported:true,where G == SeededGenerator)
 public func gaussian<G: RandomNumberGenerator>(_ rng: inout G) -> Double {
   let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
   let u2 = Double.random(in: 0..<1, using: &rng)

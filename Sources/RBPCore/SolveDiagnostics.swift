@@ -57,8 +57,8 @@ public struct SolverOptions: Equatable, Sendable, Codable {
   /// 1.5e-5; N = 256: 6.1e-5); f64 solves to 1e-12, tight enough that
   /// `rbp grad` agrees with a dense-adjoint reference to 1e-9 relative
   /// (tested on the encoder task).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public static func defaultTolerance<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> Double {
     let epsilon = Double(T.ulpOfOne)
     let floor = epsilon > 1e-10 ? 1e-6 : 1e-12
@@ -156,8 +156,9 @@ public struct SolveDiagnostics: Equatable, Sendable {
     case .unstable:
       throw RBPError.unstable(solver: solver, pattern: p + patternOffset, abscissa: abscissa[p])
     default:
-      throw RBPError.notConverged(solver: solver, pattern: p + patternOffset, iterations: iterations[p],
-                                  residual: residuals[p], tolerance: tolerance)
+      throw RBPError.notConverged(
+        solver: solver, pattern: p + patternOffset, iterations: iterations[p],
+        residual: residuals[p], tolerance: tolerance)
     }
   }
 }
@@ -209,7 +210,7 @@ func productOfZeros<T: KernelScalar>(_ base: UnsafePointer<T>, units n: Int, tra
         // Column i of Wᵀ is row i of W: x − x is 0 for every finite x.
         if !(maxDifference(row, row, count: n).difference == 0) { o[i] = .nan }
       } else {
-        for j in 0..<n { o[j] += 0 * row[j] }   // row i of W reaches every column
+        for j in 0..<n { o[j] += 0 * row[j] }  // row i of W reaches every column
       }
     }
   }

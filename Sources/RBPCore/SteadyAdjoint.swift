@@ -88,8 +88,8 @@ extension SteadyNetwork {
   ///     forward iteration does. Nil: 1 for every pattern.
   ///   - workspace: packing buffers and the kernels.
   /// - Returns: S, P×N, and per-pattern diagnostics.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func adjoint(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
     norm: Double? = nil, damping: [Double]? = nil, workspace: GEMMWorkspace<T>
@@ -100,8 +100,9 @@ extension SteadyNetwork {
     var diagnostics: SolveDiagnostics
     switch method {
     case .iterate:
-      (s, diagnostics) = adjointBySweeps(slopes: d, lossGradient: g, options: options, damping: damping,
-                                         workspace: workspace)
+      (s, diagnostics) = adjointBySweeps(
+        slopes: d, lossGradient: g, options: options, damping: damping,
+        workspace: workspace)
     case .neumann(let terms):
       s = adjointByNeumann(slopes: d, lossGradient: g, terms: terms, workspace: workspace)
       diagnostics = SolveDiagnostics(count: d.rows)
@@ -111,9 +112,10 @@ extension SteadyNetwork {
     case .gmres(let restart):
       (s, diagnostics) = adjointByGMRES(slopes: d, lossGradient: g, restart: restart, options: options)
     case .auto:
-      return adjointWithFallbacks(slopes: d, lossGradient: g, options: options,
-                                  contractive: isContraction(norm: norm ?? spectralNorm()), damping: damping,
-                                  workspace: workspace)
+      return adjointWithFallbacks(
+        slopes: d, lossGradient: g, options: options,
+        contractive: isContraction(norm: norm ?? spectralNorm()), damping: damping,
+        workspace: workspace)
     }
     // The true residual of what is returned; iterate's converged rows
     // report their last change instead (see the top of this file).
@@ -122,7 +124,9 @@ extension SteadyNetwork {
     for p in 0..<d.rows where diagnostics.status[p] != .singular {
       let (residual, scale) = residuals[p]
       diagnostics.residuals[p] = residual
-      diagnostics.status[p] = !residual.isFinite ? .nonFinite
+      diagnostics.status[p] =
+        !residual.isFinite
+        ? .nonFinite
         : options.accepts(residual, scale: scale) ? .converged : .notConverged
     }
     return (s, diagnostics)
@@ -136,26 +140,30 @@ extension SteadyNetwork {
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, options: SolverOptions, contractive: Bool,
     damping: [Double]? = nil, workspace: GEMMWorkspace<T>
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
-    var (s, diagnostics) = contractive
+    var (s, diagnostics) =
+      contractive
       ? adjointByBlockSweeps(slopes: d, lossGradient: g, options: options, workspace: workspace)
       : adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, damping: damping, workspace: workspace)
-    let stages: [AdjointMethod] = (contractive ? [.iterate] : []) + (shape.units <= 2048 ? [.gmres, .direct] : [.gmres])
+    let stages: [AdjointMethod] =
+      (contractive ? [.iterate] : []) + (shape.units <= 2048 ? [.gmres, .direct] : [.gmres])
     retryUnconverged(&s, &diagnostics, stages: stages.count) { stage, rows, _ in
-      adjoint(slopes: d.rows(rows), lossGradient: g.rows(rows), method: stages[stage], options: options, workspace: workspace)
+      adjoint(
+        slopes: d.rows(rows), lossGradient: g.rows(rows), method: stages[stage], options: options, workspace: workspace)
     }
     return (s, diagnostics)
   }
 
   /// `adjoint`, throwing for the first pattern whose solve failed.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func adjointStates(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
     norm: Double? = nil, damping: [Double]? = nil, workspace: GEMMWorkspace<T>
   ) throws -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
-    let result = adjoint(slopes: d, lossGradient: g, method: method, options: options, norm: norm, damping: damping,
-                         workspace: workspace)
+    let result = adjoint(
+      slopes: d, lossGradient: g, method: method, options: options, norm: norm, damping: damping,
+      workspace: workspace)
     try result.diagnostics.check(solver: method.name, tolerance: options.tolerance)
     return result
   }
@@ -166,12 +174,15 @@ extension SteadyNetwork {
   ) -> [(residual: Double, scale: Double)] {
     let (count, n) = (s.rows, shape.units)
     var image = Matrix<T>(rows: count, cols: n)
-    applyAdjointMap(s.elements, slopes: d.elements, lossGradient: g.elements, rows: count,
-                    into: &image.elements, workspace: workspace)
+    applyAdjointMap(
+      s.elements, slopes: d.elements, lossGradient: g.elements, rows: count,
+      into: &image.elements, workspace: workspace)
     return (0..<count).map { p in
-      let (residual, scale) = s.withPointer { sp in image.withPointer { ip in
-        maxDifference(sp + p * n, ip + p * n, count: n, kernels: workspace.kernels)
-      }}
+      let (residual, scale) = s.withPointer { sp in
+        image.withPointer { ip in
+          maxDifference(sp + p * n, ip + p * n, count: n, kernels: workspace.kernels)
+        }
+      }
       return (residual, scale)
     }
   }
@@ -202,7 +213,9 @@ extension SteadyNetwork {
   ) {
     let n = shape.units
     parameters.withWeights { w in
-      gemm(m: rows, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: packedW, c: out, ldc: n, threads: threads, workspace: workspace)
+      gemm(
+        m: rows, n: n, k: n, a: s, lda: n, b: w, ldb: n, packedB: packedW, c: out, ldc: n, threads: threads,
+        workspace: workspace)
     }
   }
 
@@ -241,32 +254,41 @@ extension SteadyNetwork {
       // change from `s`; a retired row's is copied to `s` too, so that both
       // buffers hold it, and the buffers trade places after the sweep.
       rows.visitFromLast { r, p in
-        let (change, scale) = s.withUnsafeBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
-          d.withUnsafeBufferPointer { dp in g.withUnsafeBufferPointer { gp in
-            let o = r &* n
-            return adjointChange(slope: dp.baseAddress! + o, UnsafePointer(np.baseAddress! + o), plus: gp.baseAddress! + o,
-                                 into: np.baseAddress! + o, previous: sp.baseAddress! + o, count: n,
-                                 kernels: workspace.kernels)
-          }}
-        }}
+        let (change, scale) = s.withUnsafeBufferPointer { sp in
+          next.withUnsafeMutableBufferPointer { np in
+            d.withUnsafeBufferPointer { dp in
+              g.withUnsafeBufferPointer { gp in
+                let o = r &* n
+                return adjointChange(
+                  slope: dp.baseAddress! + o, UnsafePointer(np.baseAddress! + o), plus: gp.baseAddress! + o,
+                  into: np.baseAddress! + o, previous: sp.baseAddress! + o, count: n,
+                  kernels: workspace.kernels)
+              }
+            }
+          }
+        }
         if damped { diagnostics.damping[p] = damping![p] }
         let retiring = diagnostics.recordSweep(p, sweep: sweep, change: change, scale: scale, options: options) != nil
         if damped && !retiring, let omega = damping?[p], omega < 1 {
           // next ← s + ω (image − s)
           let w = T(omega)
-          s.withUnsafeBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
-            let o = r &* n
-            for j in 0..<n { np[o &+ j] = sp[o &+ j] + w * (np[o &+ j] - sp[o &+ j]) }
-          }}
+          s.withUnsafeBufferPointer { sp in
+            next.withUnsafeMutableBufferPointer { np in
+              let o = r &* n
+              for j in 0..<n { np[o &+ j] = sp[o &+ j] + w * (np[o &+ j] - sp[o &+ j]) }
+            }
+          }
         }
         if retiring {
-          s.withUnsafeMutableBufferPointer { sp in next.withUnsafeMutableBufferPointer { np in
-            if change.isFinite {
-              (sp.baseAddress! + r * n).update(from: np.baseAddress! + r * n, count: n)
-            } else {
-              (np.baseAddress! + r * n).update(from: sp.baseAddress! + r * n, count: n)   // the last finite iterate
+          s.withUnsafeMutableBufferPointer { sp in
+            next.withUnsafeMutableBufferPointer { np in
+              if change.isFinite {
+                (sp.baseAddress! + r * n).update(from: np.baseAddress! + r * n, count: n)
+              } else {
+                (np.baseAddress! + r * n).update(from: sp.baseAddress! + r * n, count: n)  // the last finite iterate
+              }
             }
-          }}
+          }
         }
         return retiring
       } exchange: { r, last in
@@ -282,7 +304,9 @@ extension SteadyNetwork {
   }
 
   /// s = Σ_{k<K} t_k with t_0 = d ⊙ g, t_{k+1} = d ⊙ (t_k·W).
-  func adjointByNeumann(slopes: Matrix<T>, lossGradient: Matrix<T>, terms: Int, workspace: GEMMWorkspace<T>) -> Matrix<T> {
+  func adjointByNeumann(
+    slopes: Matrix<T>, lossGradient: Matrix<T>, terms: Int, workspace: GEMMWorkspace<T>
+  ) -> Matrix<T> {
     let count = slopes.rows
     var term = zip(slopes.elements, lossGradient.elements).map { $0 * $1 }
     var sum = term

@@ -59,50 +59,61 @@ extension SteadyNetwork {
     var a = drives.elements
     var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
-    var z: [T] = uninitializedArray(count * n)      // every sweep writes what it reads
+    var z: [T] = uninitializedArray(count * n)  // every sweep writes what it reads
     var image: [T] = uninitializedArray(n)
     let lanes = changeAccumulators(T.self)
-    var running: [T] = uninitializedArray(count * lanes)   // each row's maxima over a sweep's blocks
-    var maxima: [T] = uninitializedArray(2 * count)   // row r's change and scale at 2r, 2r + 1
-    var slopes = Matrix<T>(rows: count, cols: n, elements: uninitializedArray(count * n))   // each row at its retirement
+    var running: [T] = uninitializedArray(count * lanes)  // each row's maxima over a sweep's blocks
+    var maxima: [T] = uninitializedArray(2 * count)  // row r's change and scale at 2r, 2r + 1
+    var slopes = Matrix<T>(rows: count, cols: n, elements: uninitializedArray(count * n))  // each row at its retirement
     let kernels = workspace.kernels
     let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
     let zeroStart = isAllZero(start)
     while rows.beginSweep(limit: options.maxIterations) {
       let (active, sweep) = (rows.count, rows.sweep)
       let plain = sweep == 1 && zeroStart
-      z.withUnsafeMutableBufferPointer { zb in x.withUnsafeMutableBufferPointer { xb in
-        a.withUnsafeBufferPointer { ab in running.withUnsafeMutableBufferPointer { rb in
-          let (zp, xp, ap, rp) = (zb.baseAddress!, xb.baseAddress!, ab.baseAddress!, rb.baseAddress!)
-          rp.update(repeating: 0, count: active &* lanes)
-          var j0 = 0
-          while j0 < n {
-            let width = plain ? n : min(gaussSeidelBlock, n - j0)
-            // Z_J = X·(Wᵀ)_{:,J}, X with the blocks before J updated.
-            if plain {
-              zp.update(repeating: 0, count: active &* n)   // 0·Wᵀ, W finite (see above)
-            } else {
-              parameters.withWeights { w in
-                gemm(transB: true, m: active, n: width, k: n, a: xp, lda: n, b: w + j0 &* n, ldb: n,
-                     packedB: packedWT + j0 &* n, c: zp + j0, ldc: n, threads: threads, workspace: workspace)
+      z.withUnsafeMutableBufferPointer { zb in
+        x.withUnsafeMutableBufferPointer { xb in
+          a.withUnsafeBufferPointer { ab in
+            running.withUnsafeMutableBufferPointer { rb in
+              let (zp, xp, ap, rp) = (zb.baseAddress!, xb.baseAddress!, ab.baseAddress!, rb.baseAddress!)
+              rp.update(repeating: 0, count: active &* lanes)
+              var j0 = 0
+              while j0 < n {
+                let width = plain ? n : min(gaussSeidelBlock, n - j0)
+                // Z_J = X·(Wᵀ)_{:,J}, X with the blocks before J updated.
+                if plain {
+                  zp.update(repeating: 0, count: active &* n)  // 0·Wᵀ, W finite (see above)
+                } else {
+                  parameters.withWeights { w in
+                    gemm(
+                      transB: true, m: active, n: width, k: n, a: xp, lda: n, b: w + j0 &* n, ldb: n,
+                      packedB: packedWT + j0 &* n, c: zp + j0, ldc: n, threads: threads, workspace: workspace)
+                  }
+                }
+                // Z_J += A_J and X_J = f(Z_J) in place, with each row's change.
+                activateChange(
+                  activation, z: zp + j0, adding: ap + j0, previous: xp + j0, into: xp + j0, ld: n,
+                  rows: active, count: width, accumulators: rp, kernels: kernels)
+                j0 += width
               }
             }
-            // Z_J += A_J and X_J = f(Z_J) in place, with each row's change.
-            activateChange(activation, z: zp + j0, adding: ap + j0, previous: xp + j0, into: xp + j0, ld: n,
-                           rows: active, count: width, accumulators: rp, kernels: kernels)
-            j0 += width
           }
-        }}
-      }}
+        }
+      }
       sweepMaxima(running, rows: active, into: &maxima, kernels: kernels)
       rows.visitFromLast { r, p in
         let (change, scale) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1]))
         guard diagnostics.recordSweep(p, sweep: sweep, change: change, scale: scale, options: options) != nil
         else { return false }
-        z.withUnsafeBufferPointer { zp in image.withUnsafeMutableBufferPointer { ip in slopes.withMutablePointer { dp in
-          activate(activation, z: zp.baseAddress! + r * n, x: ip.baseAddress!, slope: dp + p * n, count: n,
-                   kernels: kernels)
-        }}}
+        z.withUnsafeBufferPointer { zp in
+          image.withUnsafeMutableBufferPointer { ip in
+            slopes.withMutablePointer { dp in
+              activate(
+                activation, z: zp.baseAddress! + r * n, x: ip.baseAddress!, slope: dp + p * n, count: n,
+                kernels: kernels)
+            }
+          }
+        }
         return true
       } exchange: { r, last in
         swapRows(&x, r, last, width: n)
@@ -123,40 +134,50 @@ extension SteadyNetwork {
     let (count, n) = (slopes.rows, shape.units)
     var s = [T](repeating: 0, count: count * n)
     var d = slopes.elements, g = lossGradient.elements
-    var v: [T] = uninitializedArray(count * n)   // each block's product before its use
+    var v: [T] = uninitializedArray(count * n)  // each block's product before its use
     var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
     let lanes = changeAccumulators(T.self)
-    var running: [T] = uninitializedArray(count * lanes)   // each row's maxima over a sweep's blocks
-    var maxima: [T] = uninitializedArray(2 * count)   // row r's change and scale at 2r, 2r + 1
+    var running: [T] = uninitializedArray(count * lanes)  // each row's maxima over a sweep's blocks
+    var maxima: [T] = uninitializedArray(2 * count)  // row r's change and scale at 2r, 2r + 1
     let kernels = workspace.kernels
     let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
     while rows.beginSweep(limit: options.maxIterations) {
       let (active, sweep) = (rows.count, rows.sweep)
       let plain = sweep == 1
-      s.withUnsafeMutableBufferPointer { sb in v.withUnsafeMutableBufferPointer { vb in
-        d.withUnsafeBufferPointer { db in g.withUnsafeBufferPointer { gb in running.withUnsafeMutableBufferPointer { rb in
-          let (sp, vp, dp, gp, rp) = (sb.baseAddress!, vb.baseAddress!, db.baseAddress!, gb.baseAddress!, rb.baseAddress!)
-          rp.update(repeating: 0, count: active &* lanes)
-          var j0 = 0
-          while j0 < n {
-            let width = plain ? n : min(gaussSeidelBlock, n - j0)
-            // V_J = S·W_{:,J}, S with the blocks before J updated.
-            if plain {
-              vp.update(repeating: 0, count: active &* n)   // 0·W, W finite (see above)
-            } else {
-              parameters.withWeights { w in
-                gemm(m: active, n: width, k: n, a: sp, lda: n, b: w + j0, ldb: n, packedB: packedW + j0 &* n,
-                     c: vp + j0, ldc: n, threads: threads, workspace: workspace)
+      s.withUnsafeMutableBufferPointer { sb in
+        v.withUnsafeMutableBufferPointer { vb in
+          d.withUnsafeBufferPointer { db in
+            g.withUnsafeBufferPointer { gb in
+              running.withUnsafeMutableBufferPointer { rb in
+                let (sp, vp, dp, gp, rp) = (
+                  sb.baseAddress!, vb.baseAddress!, db.baseAddress!, gb.baseAddress!, rb.baseAddress!
+                )
+                rp.update(repeating: 0, count: active &* lanes)
+                var j0 = 0
+                while j0 < n {
+                  let width = plain ? n : min(gaussSeidelBlock, n - j0)
+                  // V_J = S·W_{:,J}, S with the blocks before J updated.
+                  if plain {
+                    vp.update(repeating: 0, count: active &* n)  // 0·W, W finite (see above)
+                  } else {
+                    parameters.withWeights { w in
+                      gemm(
+                        m: active, n: width, k: n, a: sp, lda: n, b: w + j0, ldb: n, packedB: packedW + j0 &* n,
+                        c: vp + j0, ldc: n, threads: threads, workspace: workspace)
+                    }
+                  }
+                  // S_J = d_J ⊙ (V_J + g_J) in place, and each row's change.
+                  adjointChange(
+                    slope: dp + j0, UnsafePointer(vp + j0), plus: gp + j0, into: sp + j0, previous: sp + j0,
+                    ld: n, rows: active, count: width, accumulators: rp, kernels: kernels)
+                  j0 += width
+                }
               }
             }
-            // S_J = d_J ⊙ (V_J + g_J) in place, and each row's change.
-            adjointChange(slope: dp + j0, UnsafePointer(vp + j0), plus: gp + j0, into: sp + j0, previous: sp + j0,
-                          ld: n, rows: active, count: width, accumulators: rp, kernels: kernels)
-            j0 += width
           }
-        }}}
-      }}
+        }
+      }
       sweepMaxima(running, rows: active, into: &maxima, kernels: kernels)
       rows.visitFromLast { r, p in
         let (change, scale) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1]))
@@ -176,7 +197,9 @@ extension SteadyNetwork {
 /// rows already read, so the maxima need no reordering.
 @inline(__always)
 func sweepMaxima<T: KernelScalar>(_ running: [T], rows: Int, into maxima: inout [T], kernels: KernelTable) {
-  running.withUnsafeBufferPointer { rb in maxima.withUnsafeMutableBufferPointer { mb in
-    finishChanges(rb.baseAddress!, rows: rows, into: mb.baseAddress!, kernels: kernels)
-  }}
+  running.withUnsafeBufferPointer { rb in
+    maxima.withUnsafeMutableBufferPointer { mb in
+      finishChanges(rb.baseAddress!, rows: rows, into: mb.baseAddress!, kernels: kernels)
+    }
+  }
 }

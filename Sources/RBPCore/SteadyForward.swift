@@ -54,8 +54,9 @@ public enum ForwardMethod: Equatable, Sendable {
   /// Undamped iteration.
   public static let iterate = ForwardMethod.iterate(damping: 1)
   /// Anderson with the default memory and weight, undamped.
-  public static let anderson = ForwardMethod.anderson(memory: defaultMemory, regularization: defaultRegularization,
-                                                      damping: 1)
+  public static let anderson = ForwardMethod.anderson(
+    memory: defaultMemory, regularization: defaultRegularization,
+    damping: 1)
 
   /// "forward solver newton", as errors name it.
   public var name: String {
@@ -76,7 +77,8 @@ public enum ForwardMethod: Equatable, Sendable {
       }
       if case .anderson(let memory, let regularization, _) = self {
         guard memory >= 1 && memory <= SolverOptions.maximumAndersonMemory else {
-          throw RBPError.invalid("anderson memory must be between 1 and \(SolverOptions.maximumAndersonMemory), got \(memory)")
+          throw RBPError.invalid(
+            "anderson memory must be between 1 and \(SolverOptions.maximumAndersonMemory), got \(memory)")
         }
         guard regularization >= 0 else {
           throw RBPError.invalid("anderson regularization must be >= 0, got \(regularization)")
@@ -100,15 +102,16 @@ extension SteadyNetwork {
   ///   - options: its tolerance and iteration limit.
   ///   - workspace: packing buffers and the kernels.
   /// - Returns: the P×N states and per-pattern diagnostics.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func relax(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     workspace: GEMMWorkspace<T>
   ) -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
     let n = shape.units
-    precondition(drives.cols == n && start.cols == n && drives.rows == start.rows,
-                 "relax: drives \(drives.rows)×\(drives.cols) and start \(start.rows)×\(start.cols) must be P×\(n)")
+    precondition(
+      drives.cols == n && start.cols == n && drives.rows == start.rows,
+      "relax: drives \(drives.rows)×\(drives.cols) and start \(start.rows)×\(start.cols) must be P×\(n)")
     let r = relaxKeepingSlopes(drives: drives, from: start, method: method, options: options, workspace: workspace)
     return (r.states, r.diagnostics)
   }
@@ -123,18 +126,22 @@ extension SteadyNetwork {
   ) -> SweepResult {
     switch method {
     case .iterate(let damping):
-      return relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
-                           mixer: DampedMixer(damping: T(damping)))
+      return relaxBySweeps(
+        drives: drives, start: start, options: options, workspace: workspace,
+        mixer: DampedMixer(damping: T(damping)))
     case .anderson(let memory, let regularization, let damping):
-      return relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
-                           mixer: AndersonMixer(patterns: start.rows, units: drives.cols, memory: memory,
-                                                regularization: T(regularization), damping: T(damping)))
+      return relaxBySweeps(
+        drives: drives, start: start, options: options, workspace: workspace,
+        mixer: AndersonMixer(
+          patterns: start.rows, units: drives.cols, memory: memory,
+          regularization: T(regularization), damping: T(damping)))
     case .newton:
       let (states, diagnostics) = relaxByNewton(drives: drives, start: start, options: options)
       return SweepResult(states: states, diagnostics: diagnostics, slopes: nil)
     case .auto:
-      return relaxWithFallbacks(drives: drives, start: start, options: options,
-                                contractive: isContraction(norm: norm ?? spectralNorm()), workspace: workspace)
+      return relaxWithFallbacks(
+        drives: drives, start: start, options: options,
+        contractive: isContraction(norm: norm ?? spectralNorm()), workspace: workspace)
     }
   }
 
@@ -158,10 +165,12 @@ extension SteadyNetwork {
   func relaxWithFallbacks(
     drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, contractive: Bool, workspace: GEMMWorkspace<T>
   ) -> SweepResult {
-    let first = contractive
+    let first =
+      contractive
       ? relaxByBlockSweeps(drives: drives, start: start, options: options, workspace: workspace)
-      : relaxBySweeps(drives: drives, start: start, options: options, workspace: workspace,
-                      mixer: AdaptiveDampedMixer(patterns: start.rows))
+      : relaxBySweeps(
+        drives: drives, start: start, options: options, workspace: workspace,
+        mixer: AdaptiveDampedMixer(patterns: start.rows))
     if first.slopes != nil { return first }
     var (states, diagnostics) = (first.states, first.diagnostics)
     // Without the certificate, Newton first polishes where the adaptive
@@ -189,8 +198,8 @@ extension SteadyNetwork {
   /// Fixed points of every pattern, checked for stability, or the error of
   /// the first pattern that did not converge (with its iterations and
   /// residual) or converged only to an unstable fixed point.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func steadyStates(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     workspace: GEMMWorkspace<T>
@@ -208,16 +217,17 @@ extension SteadyNetwork {
   /// (`status` other than `.converged`) instead of thrown: its row of the
   /// states is NaN (its last iterate is not a state); its slopes are those
   /// of the last iterate (0 where not finite), for the stabiliser.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func settle(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
     certifyBelow: Double = 1, norm: Double? = nil, allowingUnsettled: Bool = false, workspace: GEMMWorkspace<T>
   ) throws -> (states: Matrix<T>, slopes: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
     let norm = norm ?? spectralNorm()
-    let relaxed = relaxKeepingSlopes(drives: drives, from: start, method: method, options: options, norm: norm,
-                                     workspace: workspace)
+    let relaxed = relaxKeepingSlopes(
+      drives: drives, from: start, method: method, options: options, norm: norm,
+      workspace: workspace)
     var x = relaxed.states
     var diagnostics = relaxed.diagnostics
     if !allowingUnsettled { try diagnostics.check(solver: method.name, tolerance: options.tolerance) }
@@ -226,13 +236,15 @@ extension SteadyNetwork {
     // plain relaxation stays on a saddle it starts exactly on.
     let converged = diagnostics.settledRows
     if converged.count == diagnostics.count {
-      let measures = stability(slopes: d, certifyBelow: certifyBelow, norm: norm, symmetric: symmetric,
-                               workspace: workspace)
+      let measures = stability(
+        slopes: d, certifyBelow: certifyBelow, norm: norm, symmetric: symmetric,
+        workspace: workspace)
       diagnostics.spectralRadius = measures.radius
       diagnostics.abscissa = measures.abscissa
     } else if !converged.isEmpty {
-      let measures = stability(slopes: d.rows(converged), certifyBelow: certifyBelow, norm: norm,
-                               symmetric: symmetric, workspace: workspace)
+      let measures = stability(
+        slopes: d.rows(converged), certifyBelow: certifyBelow, norm: norm,
+        symmetric: symmetric, workspace: workspace)
       for (r, p) in converged.enumerated() {
         diagnostics.spectralRadius[p] = measures.radius[r]
         diagnostics.abscissa[p] = measures.abscissa[r]
@@ -282,35 +294,50 @@ extension SteadyNetwork {
           let zeros = parameters.withWeights { productOfZeros($0, units: n, transposed: true) }
           for r in 0..<active { for j in 0..<n { zp[r &* n &+ j] += zeros[j] } }
         } else {
-          x.withUnsafeBufferPointer { xp in parameters.withWeights { w in
-            gemm(transB: true, m: active, n: n, k: n, a: xp.baseAddress!, lda: n, b: w, ldb: n, packedB: packedWT,
-                 beta: 1, c: zp.baseAddress!, ldc: n, threads: threads, workspace: workspace)
-          }}
+          x.withUnsafeBufferPointer { xp in
+            parameters.withWeights { w in
+              gemm(
+                transB: true, m: active, n: n, k: n, a: xp.baseAddress!, lda: n, b: w, ldb: n, packedB: packedWT,
+                beta: 1, c: zp.baseAddress!, ldc: n, threads: threads, workspace: workspace)
+            }
+          }
         }
       }
       rows.visitFromLast { r, p in
         // F = f(Z) and its change from X, row by row in one pass.
-        let (residual, scale) = z.withUnsafeBufferPointer { zp in x.withUnsafeBufferPointer { xp in
-          fx.withUnsafeMutableBufferPointer { fp in
-            activateChange(activation, z: zp.baseAddress! + r * n, previous: xp.baseAddress! + r * n,
-                           into: fp.baseAddress! + r * n, count: n, kernels: workspace.kernels)
+        let (residual, scale) = z.withUnsafeBufferPointer { zp in
+          x.withUnsafeBufferPointer { xp in
+            fx.withUnsafeMutableBufferPointer { fp in
+              activateChange(
+                activation, z: zp.baseAddress! + r * n, previous: xp.baseAddress! + r * n,
+                into: fp.baseAddress! + r * n, count: n, kernels: workspace.kernels)
+            }
           }
-        }}
+        }
         guard let status = diagnostics.recordSweep(p, sweep: sweep, change: residual, scale: scale, options: options)
         else {
-          x.withUnsafeMutableBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
-            mixer.next(pattern: p, state: xp.baseAddress! + r * n, image: fp.baseAddress! + r * n, units: n,
-                       residual: residual)
-          }}
+          x.withUnsafeMutableBufferPointer { xp in
+            fx.withUnsafeBufferPointer { fp in
+              mixer.next(
+                pattern: p, state: xp.baseAddress! + r * n, image: fp.baseAddress! + r * n, units: n,
+                residual: residual)
+            }
+          }
           return false
         }
-        z.withUnsafeBufferPointer { zp in fx.withUnsafeMutableBufferPointer { fp in slopes.withMutablePointer { dp in
-          activate(activation, z: zp.baseAddress! + r * n, x: fp.baseAddress! + r * n, slope: dp + p * n, count: n)
-        }}}
+        z.withUnsafeBufferPointer { zp in
+          fx.withUnsafeMutableBufferPointer { fp in
+            slopes.withMutablePointer { dp in
+              activate(activation, z: zp.baseAddress! + r * n, x: fp.baseAddress! + r * n, slope: dp + p * n, count: n)
+            }
+          }
+        }
         if status == .converged {
-          x.withUnsafeMutableBufferPointer { xp in fx.withUnsafeBufferPointer { fp in
-            (xp.baseAddress! + r * n).update(from: fp.baseAddress! + r * n, count: n)
-          }}
+          x.withUnsafeMutableBufferPointer { xp in
+            fx.withUnsafeBufferPointer { fp in
+              (xp.baseAddress! + r * n).update(from: fp.baseAddress! + r * n, count: n)
+            }
+          }
         }
         return true
       } exchange: { r, last in
@@ -327,7 +354,9 @@ extension SteadyNetwork {
   /// Newton's method per pattern on F(x) = x − f(W x + a) = 0, with the
   /// Jacobian I − D W factored densely; a step that does not lower the
   /// residual is halved (up to 30 times).
-  func relaxByNewton(drives: Matrix<T>, start: Matrix<T>, options: SolverOptions)
+  func relaxByNewton(
+    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions
+  )
     -> (states: Matrix<T>, diagnostics: SolveDiagnostics)
   {
     let (count, n) = (start.rows, shape.units)
@@ -356,13 +385,19 @@ extension SteadyNetwork {
 
     for p in 0..<count {
       var x = start.row(p)
-      let a = drives.elements[p * n ..< (p + 1) * n]
+      let a = drives.elements[p * n..<(p + 1) * n]
       var residual = evaluate(x, a)
       var iteration = 0
       var status = SolveStatus.notConverged
       while true {
-        if !residual.isFinite { status = .nonFinite; break }
-        if options.accepts(residual, scale: scale) { status = .converged; break }
+        if !residual.isFinite {
+          status = .nonFinite
+          break
+        }
+        if options.accepts(residual, scale: scale) {
+          status = .converged
+          break
+        }
         if iteration == options.maxIterations { break }
         iteration += 1
         // (I − D W) δ = f(Wx + a) − x
@@ -371,7 +406,10 @@ extension SteadyNetwork {
           for j in 0..<n { jacobian[i * n + j] = -d[i] * w[i * n + j] }
           jacobian[i * n + i] += 1
         }
-        guard let lu = LUFactorization(jacobian, n: n) else { status = .singular; break }
+        guard let lu = LUFactorization(jacobian, n: n) else {
+          status = .singular
+          break
+        }
         let delta = lu.solve((0..<n).map { fx[$0] - x[$0] })
         var step: T = 1
         var trial = x
@@ -400,8 +438,9 @@ extension SteadyNetwork {
 protocol SweepMixer {
   associatedtype Scalar: KernelScalar
   /// `residual`: ‖f(Wx+a) − x‖∞ of this row, as the sweep measured it.
-  mutating func next(pattern: Int, state: UnsafeMutablePointer<Scalar>, image: UnsafePointer<Scalar>, units: Int,
-                     residual: Double)
+  mutating func next(
+    pattern: Int, state: UnsafeMutablePointer<Scalar>, image: UnsafePointer<Scalar>, units: Int,
+    residual: Double)
   /// The damping the pattern's iteration ended with.
   func damping(pattern: Int) -> Double
 }
@@ -410,7 +449,8 @@ protocol SweepMixer {
 struct DampedMixer<T: KernelScalar>: SweepMixer {
   let damping: T
   func damping(pattern: Int) -> Double { Double(damping) }
-  func next(pattern: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int, residual _: Double) {
+  func next(pattern: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int, residual _: Double)
+  {
     if damping == 1 {
       x.update(from: f, count: n)
     } else {
@@ -447,8 +487,10 @@ struct AdaptiveDampedMixer<T: KernelScalar>: SweepMixer {
 
   func damping(pattern: Int) -> Double { omega[pattern] }
 
-  mutating func next(pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int,
-                     residual: Double) {
+  mutating func next(
+    pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int,
+    residual: Double
+  ) {
     lowest[p] = min(lowest[p], residual)
     sweeps[p] += 1
     if Double(sweeps[p]) >= min((10 / omega[p]).rounded(.up), 160) {
@@ -499,8 +541,10 @@ struct AndersonMixer<T: KernelScalar>: SweepMixer {
     head = filled
   }
 
-  mutating func next(pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int,
-                     residual _: Double) {
+  mutating func next(
+    pattern p: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int,
+    residual _: Double
+  ) {
     let base = p * memory * n
     let slot = head[p]
     for i in 0..<n {

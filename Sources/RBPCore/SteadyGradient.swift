@@ -50,25 +50,28 @@ public struct SteadySolverSettings: Equatable, Sendable {
     forward: ForwardMethod = .auto, forwardOptions: SolverOptions, adjoint: AdjointMethod = .auto,
     adjointOptions: SolverOptions
   ) {
-    self.init(forward: forward, adjoint: adjoint, tolerance: forwardOptions.tolerance,
-              adjointTolerance: adjointOptions.tolerance, maxIterations: forwardOptions.maxIterations,
-              adjointMaxIterations: adjointOptions.maxIterations)
+    self.init(
+      forward: forward, adjoint: adjoint, tolerance: forwardOptions.tolerance,
+      adjointTolerance: adjointOptions.tolerance, maxIterations: forwardOptions.maxIterations,
+      adjointMaxIterations: adjointOptions.maxIterations)
   }
 
   /// The forward solve's tolerance and limit in precision T for N units.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func forwardOptions<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> SolverOptions {
-    SolverOptions(tolerance: tolerance ?? SolverOptions.defaultTolerance(for: T.self, units: units),
-                  maxIterations: maxIterations)
+    SolverOptions(
+      tolerance: tolerance ?? SolverOptions.defaultTolerance(for: T.self, units: units),
+      maxIterations: maxIterations)
   }
 
   /// The adjoint solve's tolerance and limit in precision T for N units.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func adjointOptions<T: BinaryFloatingPoint>(for _: T.Type, units: Int) -> SolverOptions {
-    SolverOptions(tolerance: adjointTolerance ?? SolverOptions.defaultTolerance(for: T.self, units: units),
-                  maxIterations: adjointMaxIterations)
+    SolverOptions(
+      tolerance: adjointTolerance ?? SolverOptions.defaultTolerance(for: T.self, units: units),
+      maxIterations: adjointMaxIterations)
   }
 
   /// The stabiliser's (weight, threshold) when it is on with a positive
@@ -86,7 +89,8 @@ public struct SteadySolverSettings: Equatable, Sendable {
       if let value, !(value > 0 && value.isFinite) { throw RBPError.invalid("\(name) must be positive, got \(value)") }
     }
     guard maxIterations >= 1 && adjointMaxIterations >= 1 else {
-      throw RBPError.invalid("the iteration limits must be at least 1, got \(maxIterations) and \(adjointMaxIterations)")
+      throw RBPError.invalid(
+        "the iteration limits must be at least 1, got \(maxIterations) and \(adjointMaxIterations)")
     }
     try stabilizer?.validate()
   }
@@ -119,7 +123,9 @@ public enum Stabilizer: Equatable, Sendable {
   public func validate() throws {
     switch self {
     case let .jacobian(weight, threshold):
-      guard weight >= 0 && weight.isFinite else { throw RBPError.invalid("stability weight must be >= 0, got \(weight)") }
+      guard weight >= 0 && weight.isFinite else {
+        throw RBPError.invalid("stability weight must be >= 0, got \(weight)")
+      }
       guard threshold >= 0 && threshold.isFinite else {
         throw RBPError.invalid("stability threshold must be >= 0, got \(threshold)")
       }
@@ -160,19 +166,29 @@ public struct SteadyGradient<T: KernelScalar>: Sendable {
 
 extension SteadyNetwork {
   /// Slopes D = f'(X Wᵀ + A), P×N, at the given states.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func slopes(states x: Matrix<T>, drives a: Matrix<T>, workspace: GEMMWorkspace<T>) -> Matrix<T> {
     let (count, n) = (x.rows, shape.units)
     var z = a
     let wt = parameters.W.transposed
-    x.withPointer { xp in wt.withPointer { wp in z.withMutablePointer { zp in
-      gemm(m: count, n: n, k: n, a: xp, lda: n, b: wp, ldb: n, beta: 1, c: zp, ldc: n, threads: threads, workspace: workspace)
-    }}}
+    x.withPointer { xp in
+      wt.withPointer { wp in
+        z.withMutablePointer { zp in
+          gemm(
+            m: count, n: n, k: n, a: xp, lda: n, b: wp, ldb: n, beta: 1, c: zp, ldc: n, threads: threads,
+            workspace: workspace)
+        }
+      }
+    }
     var values = z, d = z
-    z.withPointer { zp in values.withMutablePointer { vp in d.withMutablePointer { dp in
-      activate(activation, z: zp, x: vp, slope: dp, count: count * n)
-    }}}
+    z.withPointer { zp in
+      values.withMutablePointer { vp in
+        d.withMutablePointer { dp in
+          activate(activation, z: zp, x: vp, slope: dp, count: count * n)
+        }
+      }
+    }
     return d
   }
 
@@ -180,14 +196,16 @@ extension SteadyNetwork {
   /// its row of `initial` (P×N), or from zero, to the attractor it reaches
   /// (SPEC §1.1). Throws for the first pattern that does not settle; use
   /// `evaluate(batch:settings:allowingUnsettled:)` to keep the others.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func states(
     _ inputs: Matrix<T>, initial: Matrix<T>? = nil, settings: SteadySolverSettings = SteadySolverSettings(),
     workspace: GEMMWorkspace<T> = GEMMWorkspace()
   ) throws -> Matrix<T> {
-    try evaluate(batch: SteadyBatch(inputs: inputs, initial: initial), settings: settings, workspace: workspace,
-                 objective: NoObjective()).states
+    try evaluate(
+      batch: SteadyBatch(inputs: inputs, initial: initial), settings: settings, workspace: workspace,
+      objective: NoObjective()
+    ).states
   }
 
   /// The objective of a batch at its fixed points (no adjoint), each
@@ -196,8 +214,8 @@ extension SteadyNetwork {
   /// With `allowingUnsettled`, patterns whose state is not found are left
   /// out (J is the mean over the others, NaN when none settled; their rows
   /// of `states` are NaN) and reported in the diagnostics instead of thrown.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func evaluate(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
     workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil,
@@ -207,9 +225,10 @@ extension SteadyNetwork {
     try settings.validate()
     let a = drives(batch.inputs, workspace: workspace)
     let x0 = try startStates(start ?? batch.initial, count: batch.count)
-    let (x, _, diagnostics) = try settle(drives: a, from: x0, method: settings.forward,
-                                         options: settings.forwardOptions(for: T.self, units: shape.units),
-                                         allowingUnsettled: allowingUnsettled, workspace: workspace)
+    let (x, _, diagnostics) = try settle(
+      drives: a, from: x0, method: settings.forward,
+      options: settings.forwardOptions(for: T.self, units: shape.units),
+      allowingUnsettled: allowingUnsettled, workspace: workspace)
     var active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
     let keep = diagnostics.settledRows
     if keep.count == batch.count {
@@ -218,12 +237,15 @@ extension SteadyNetwork {
     }
     guard !keep.isEmpty, let restricted = active.restricted(to: keep) else {
       if keep.isEmpty { return (.nan, x, diagnostics) }
-      try diagnostics.check(solver: settings.forward.name, tolerance: settings.forwardOptions(for: T.self, units: shape.units).tolerance)
+      try diagnostics.check(
+        solver: settings.forward.name, tolerance: settings.forwardOptions(for: T.self, units: shape.units).tolerance)
       return (.nan, x, diagnostics)
     }
     active = restricted
     let settled = x.rows(keep)
-    let value = settled.withPointer { active.value(StateBlock(states: $0, rows: keep.count, units: shape.units, step: 0)) }
+    let value = settled.withPointer {
+      active.value(StateBlock(states: $0, rows: keep.count, units: shape.units, step: 0))
+    }
     return (active.scaled(value, count: keep.count), x, diagnostics)
   }
 
@@ -251,8 +273,8 @@ extension SteadyNetwork {
   ///     instead of throwing. Their rows of `states` and `adjoints` are NaN.
   /// - Throws: `RBPError` for a solve that does not converge or blows up
   ///   (unless `allowingUnsettled`).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func gradient(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
     workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil,
@@ -269,32 +291,36 @@ extension SteadyNetwork {
     let norm = spectralNorm()
     // With the stabiliser on, ρ is estimated wherever a bound cannot put it
     // below the threshold, so that the penalty acts on estimates.
-    var (x, d, forward) = try settle(drives: a, from: x0, method: settings.forward,
-                                     options: settings.forwardOptions(for: T.self, units: n),
-                                     certifyBelow: stabilizer?.threshold ?? 1, norm: norm,
-                                     allowingUnsettled: allowingUnsettled, workspace: workspace)
+    var (x, d, forward) = try settle(
+      drives: a, from: x0, method: settings.forward,
+      options: settings.forwardOptions(for: T.self, units: n),
+      certifyBelow: stabilizer?.threshold ?? 1, norm: norm,
+      allowingUnsettled: allowingUnsettled, workspace: workspace)
     let active = ActiveObjective(objective, default: LossObjective(loss, batch: batch))
     var keep = forward.settledRows
     // The adjoint's failures by pattern (a pattern whose forward solve
     // failed has no adjoint: `.notConverged` there).
     var adjointFailures = SolveDiagnostics(count: count)
     for p in keep { adjointFailures.status[p] = .converged }
-    var out = SteadyGradient<T>(loss: .nan, penalty: 0, gradient: Parameters<T>(layout: parameters.layout),
-                                goal: active.goal, states: x, adjoints: Matrix(rows: count, cols: n),
-                                forward: forward, adjoint: adjointFailures)
+    var out = SteadyGradient<T>(
+      loss: .nan, penalty: 0, gradient: Parameters<T>(layout: parameters.layout),
+      goal: active.goal, states: x, adjoints: Matrix(rows: count, cols: n),
+      forward: forward, adjoint: adjointFailures)
     // The objective, adjoint and gradient of the patterns in `keep`; a
     // pattern whose adjoint then fails leaves `keep`, and the rest go again.
     while !keep.isEmpty {
       let all = keep.count == count
       guard let objective = all ? active : active.restricted(to: keep) else {
-        try forward.check(solver: settings.forward.name, tolerance: settings.forwardOptions(for: T.self, units: n).tolerance)
+        try forward.check(
+          solver: settings.forward.name, tolerance: settings.forwardOptions(for: T.self, units: n).tolerance)
         preconditionFailure("an unsettled pattern without a forward failure")
       }
       var picked = SolveDiagnostics(count: keep.count)
       if !all { SolveDiagnostics.pick(forward, rows: keep, into: &picked) }
-      var r = try gradient(states: all ? x : x.rows(keep), slopes: all ? d : d.rows(keep), forward: all ? forward : picked,
-                           batch: all ? batch : batch.subset(keep), objective: objective, norm: norm, settings: settings,
-                           allowingUnsettled: allowingUnsettled, workspace: workspace)
+      var r = try gradient(
+        states: all ? x : x.rows(keep), slopes: all ? d : d.rows(keep), forward: all ? forward : picked,
+        batch: all ? batch : batch.subset(keep), objective: objective, norm: norm, settings: settings,
+        allowingUnsettled: allowingUnsettled, workspace: workspace)
       let failed = r.adjoint.status.indices.filter { r.adjoint.status[$0] != .converged }
       if failed.isEmpty && all {
         r.settled = [Bool](repeating: true, count: count)
@@ -312,9 +338,11 @@ extension SteadyNetwork {
       out.gradient = r.gradient
       out.adjoint = adjointFailures
       r.adjoint.merge(into: &out.adjoint, rows: keep, stage: 0)
-      out.adjoints.withMutablePointer { sp in r.adjoints.withPointer { rp in
-        for (i, p) in keep.enumerated() { (sp + p * n).update(from: rp + i * n, count: n) }
-      }}
+      out.adjoints.withMutablePointer { sp in
+        r.adjoints.withPointer { rp in
+          for (i, p) in keep.enumerated() { (sp + p * n).update(from: rp + i * n, count: n) }
+        }
+      }
       break
     }
     out.adjoints.withMutablePointer { sp in
@@ -334,10 +362,16 @@ extension SteadyNetwork {
       var term = Parameters<T>(layout: parameters.layout)
       for i in 0..<n {
         var sum = 0.0
-        for p in unsettledRows { let dp = Double(d[p, i]); sum += dp * dp }
+        for p in unsettledRows {
+          let dp = Double(d[p, i])
+          sum += dp * dp
+        }
         guard sum > 0 else { continue }
         var rowNorm = 0.0
-        for j in 0..<n { let v = Double(w[wBase + i * n + j]); rowNorm += v * v }
+        for j in 0..<n {
+          let v = Double(w[wBase + i * n + j])
+          rowNorm += v * v
+        }
         extra += 0.5 * stabilizer.weight * sum * rowNorm
         let factor = T(sign * stabilizer.weight * sum) * scale
         for j in 0..<n { term.values[wBase + i * n + j] = factor * w[wBase + i * n + j] }
@@ -369,11 +403,13 @@ extension SteadyNetwork {
     let (count, n, i) = (batch.count, shape.units, shape.inputs)
     let stabilizer = settings.jacobianPenalty
     var g = Matrix<T>(rows: count, cols: n)
-    let value = x.withPointer { xp in g.withMutablePointer { gp in
-      let block = StateBlock(states: xp, rows: count, units: n, step: 0)
-      active.addGradient(block, into: gp)
-      return active.value(block)
-    }}
+    let value = x.withPointer { xp in
+      g.withMutablePointer { gp in
+        let block = StateBlock(states: xp, rows: count, units: n, step: 0)
+        active.addGradient(block, into: gp)
+        return active.value(block)
+      }
+    }
     let scale = active.patternScale(count)
     // The stabiliser's penalty counts against the objective: added to a
     // loss, subtracted from a reward, and per pattern as the objective is.
@@ -384,58 +420,74 @@ extension SteadyNetwork {
     var penalty = 0.0
     if let stabilizer {
       stabilized = (0..<count).filter { !(forward.spectralRadius[$0] < stabilizer.threshold) }
-      penalty = active.scaled(sign * addJacobianPenalty(weight: sign * stabilizer.weight, patterns: stabilized,
-                                                        states: x, slopes: d, into: &g), count: count)
+      penalty = active.scaled(
+        sign
+          * addJacobianPenalty(
+            weight: sign * stabilizer.weight, patterns: stabilized,
+            states: x, slopes: d, into: &g), count: count)
     }
     let options = settings.adjointOptions(for: T.self, units: n)
     let damping = forward.damping.contains { $0 < 1 } ? forward.damping : nil
     let (s, adjoint): (Matrix<T>, SolveDiagnostics)
     if allowingUnsettled {
       try settings.adjoint.validate()
-      (s, adjoint) = self.adjoint(slopes: d, lossGradient: g, method: settings.adjoint, options: options, norm: norm,
-                                  damping: damping, workspace: workspace)
+      (s, adjoint) = self.adjoint(
+        slopes: d, lossGradient: g, method: settings.adjoint, options: options, norm: norm,
+        damping: damping, workspace: workspace)
       if !adjoint.allConverged {
-        return SteadyGradient(loss: .nan, penalty: 0, gradient: Parameters<T>(layout: parameters.layout),
-                              goal: active.goal, states: x, adjoints: s, forward: forward, adjoint: adjoint)
+        return SteadyGradient(
+          loss: .nan, penalty: 0, gradient: Parameters<T>(layout: parameters.layout),
+          goal: active.goal, states: x, adjoints: s, forward: forward, adjoint: adjoint)
       }
     } else {
-      (s, adjoint) = try adjointStates(slopes: d, lossGradient: g, method: settings.adjoint, options: options,
-                                       norm: norm, damping: damping, workspace: workspace)
+      (s, adjoint) = try adjointStates(
+        slopes: d, lossGradient: g, method: settings.adjoint, options: options,
+        norm: norm, damping: damping, workspace: workspace)
     }
 
     var grad = Parameters<T>(layout: parameters.layout)
     let layout = parameters.layout
-    s.withPointer { sp in x.withPointer { xp in batch.inputs.withPointer { up in
-      grad.values.withUnsafeMutableBufferPointer { gp in
-        let base = gp.baseAddress!
-        // ∂J/∂W = (1/P) Sᵀ X
-        gemm(transA: true, m: n, n: n, k: count, alpha: scale, a: sp, lda: n, b: xp, ldb: n,
-             c: base + layout.w.lowerBound, ldc: n, threads: threads, workspace: workspace)
-        // ∂J/∂U = (1/P) Sᵀ Uin
-        if shape.coupling == .dense && i > 0 {
-          gemm(transA: true, m: n, n: i, k: count, alpha: scale, a: sp, lda: n, b: up, ldb: i,
-               c: base + layout.u.lowerBound, ldc: i, threads: threads, workspace: workspace)
-        }
-        // ∂J/∂b = (1/P) Σ_p s_p
-        let gb = base + layout.b.lowerBound
-        addScaledRows(sp, rows: count, columns: n, scale: 1, into: gb)   // Σ_p s_p, as the plain loop sums it
-        for j in 0..<n { gb[j] *= scale }
-        // The stabiliser's direct term, D held fixed: (λ/P) Σ_p d_pi² W_ij.
-        if let stabilizer, !stabilized.isEmpty {
-          let gw = base + layout.w.lowerBound
-          let w = parameters.values
-          for i in 0..<n {
-            var sum = 0.0
-            for p in stabilized { let dp = Double(d[p, i]); sum += dp * dp }
-            let factor = T(sign * stabilizer.weight * sum) * scale
-            for j in 0..<n { gw[i * n + j] += factor * w[i * n + j] }
+    s.withPointer { sp in
+      x.withPointer { xp in
+        batch.inputs.withPointer { up in
+          grad.values.withUnsafeMutableBufferPointer { gp in
+            let base = gp.baseAddress!
+            // ∂J/∂W = (1/P) Sᵀ X
+            gemm(
+              transA: true, m: n, n: n, k: count, alpha: scale, a: sp, lda: n, b: xp, ldb: n,
+              c: base + layout.w.lowerBound, ldc: n, threads: threads, workspace: workspace)
+            // ∂J/∂U = (1/P) Sᵀ Uin
+            if shape.coupling == .dense && i > 0 {
+              gemm(
+                transA: true, m: n, n: i, k: count, alpha: scale, a: sp, lda: n, b: up, ldb: i,
+                c: base + layout.u.lowerBound, ldc: i, threads: threads, workspace: workspace)
+            }
+            // ∂J/∂b = (1/P) Σ_p s_p
+            let gb = base + layout.b.lowerBound
+            addScaledRows(sp, rows: count, columns: n, scale: 1, into: gb)  // Σ_p s_p, as the plain loop sums it
+            for j in 0..<n { gb[j] *= scale }
+            // The stabiliser's direct term, D held fixed: (λ/P) Σ_p d_pi² W_ij.
+            if let stabilizer, !stabilized.isEmpty {
+              let gw = base + layout.w.lowerBound
+              let w = parameters.values
+              for i in 0..<n {
+                var sum = 0.0
+                for p in stabilized {
+                  let dp = Double(d[p, i])
+                  sum += dp * dp
+                }
+                let factor = T(sign * stabilizer.weight * sum) * scale
+                for j in 0..<n { gw[i * n + j] += factor * w[i * n + j] }
+              }
+            }
           }
         }
       }
-    }}}
+    }
     if symmetric { grad.symmetrizeWeights() }
-    return SteadyGradient(loss: active.scaled(value, count: count), penalty: penalty, gradient: grad, goal: active.goal,
-                          states: x, adjoints: s, forward: forward, adjoint: adjoint)
+    return SteadyGradient(
+      loss: active.scaled(value, count: count), penalty: penalty, gradient: grad, goal: active.goal,
+      states: x, adjoints: s, forward: forward, adjoint: adjoint)
   }
 
   /// Adds the stabiliser's dependence through the fixed point to the loss
@@ -453,7 +505,10 @@ extension SteadyNetwork {
     let rowNorms = parameters.values.withUnsafeBufferPointer { wp in
       (0..<n).map { i in
         var sum = 0.0
-        for j in 0..<n { let v = Double(wp[parameters.layout.w.lowerBound + i * n + j]); sum += v * v }
+        for j in 0..<n {
+          let v = Double(wp[parameters.layout.w.lowerBound + i * n + j])
+          sum += v * v
+        }
         return sum
       }
     }

@@ -12,24 +12,29 @@ extension SteadyNetwork {
   /// - Throws: `RBPError.noInverse` for relu, `RBPError.outsideDomain`
   ///   naming the pattern, unit and value of the first state outside the
   ///   inverse's domain.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func drive(forStates x: Matrix<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws -> Matrix<T> {
     let (count, n) = (x.rows, shape.units)
     guard x.cols == n else { throw RBPError.invalid("states have \(x.cols) columns, the network has \(n) units") }
     var a = try inverseActivations(x)
     // A = f⁻¹(X) − X Wᵀ
     let w = parameters.W
-    x.withPointer { xp in w.withPointer { wp in a.withMutablePointer { ap in
-      gemm(transB: true, m: count, n: n, k: n, alpha: -1, a: xp, lda: n, b: wp, ldb: n,
-           beta: 1, c: ap, ldc: n, threads: threads, workspace: workspace)
-    }}}
+    x.withPointer { xp in
+      w.withPointer { wp in
+        a.withMutablePointer { ap in
+          gemm(
+            transB: true, m: count, n: n, k: n, alpha: -1, a: xp, lda: n, b: wp, ldb: n,
+            beta: 1, c: ap, ldc: n, threads: threads, workspace: workspace)
+        }
+      }
+    }
     return a
   }
 
   /// ∂a/∂x = D⁻¹ − W at state `x` (N), with D = diag f'(f⁻¹(x)), N×N.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func driveJacobian(atState x: [T]) throws -> Matrix<T> {
     let n = shape.units
     guard x.count == n else { throw RBPError.invalid("state has \(x.count) units, the network has \(n)") }
@@ -47,8 +52,8 @@ extension SteadyNetwork {
   /// reverse, ∂R/∂x = (D⁻¹ − Wᵀ) ∂R/∂a, needs nothing else.
   ///
   /// - Throws: as `drive(forStates:)`, for a state outside f⁻¹'s domain.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func inverseSlopes(forStates x: Matrix<T>) throws -> Matrix<T> {
     guard x.cols == shape.units else {
       throw RBPError.invalid("states have \(x.cols) columns, the network has \(shape.units) units")
@@ -62,8 +67,8 @@ extension SteadyNetwork {
   /// The forward sensitivity ∂x/∂a = (D⁻¹ − W)⁻¹ at state `x` (N), N×N.
   ///
   /// - Throws: `RBPError.invalid` when D⁻¹ − W is singular there.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func stateSensitivity(atState x: [T]) throws -> Matrix<T> {
     let j = try driveJacobian(atState: x)
     return Matrix(rows: shape.units, cols: shape.units, elements: try invertSquare(j.elements, n: shape.units))

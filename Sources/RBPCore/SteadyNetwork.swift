@@ -26,8 +26,8 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   public var threads = 1
 
   /// A network of these parameters; throws for a layout with x0, or for bce without logistic units.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(parameters: Parameters<T>, activation: Activation, loss: Loss) throws {
     guard !parameters.layout.hasInitialState else {
       throw RBPError.invalid("a steady-state network has no x0 parameter")
@@ -50,8 +50,9 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   ) throws -> SteadyNetwork {
     let layout = ParameterLayout(shape: shape, hasInitialState: false)
     let gain = gain ?? Parameters<T>.defaultGain(steady: true, activation: activation)
-    return try SteadyNetwork(parameters: .random(layout: layout, gain: gain, using: &rng),
-                             activation: activation, loss: loss)
+    return try SteadyNetwork(
+      parameters: .random(layout: layout, gain: gain, using: &rng),
+      activation: activation, loss: loss)
   }
 
   /// Drives of a batch, P×N: row p is `b + U u_p` (dense) or `b` plus
@@ -60,8 +61,8 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   /// - Parameters:
   ///   - inputs: P×I.
   ///   - workspace: packing buffers and the kernels.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func drives(_ inputs: Matrix<T>, workspace: GEMMWorkspace<T>) -> Matrix<T> {
     let (n, i) = (shape.units, shape.inputs)
     precondition(inputs.cols == i, "drives: inputs have \(inputs.cols) columns, network has \(i) inputs")
@@ -76,19 +77,26 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
     guard i > 0 else { return a }
     switch shape.coupling {
     case .identity:
-      inputs.withPointer { x in a.withMutablePointer { ap in
-        for r in 0..<p {
-          let (row, u) = (ap + r &* n, x + r &* i)
-          for k in 0..<i { row[k] += u[k] }
+      inputs.withPointer { x in
+        a.withMutablePointer { ap in
+          for r in 0..<p {
+            let (row, u) = (ap + r &* n, x + r &* i)
+            for k in 0..<i { row[k] += u[k] }
+          }
         }
-      }}
+      }
     case .dense:
       // A += Uin · Uᵀ   (P×I · I×N)
       let u = parameters.U
-      inputs.withPointer { x in u.withPointer { up in a.withMutablePointer { ap in
-        gemm(transB: true, m: p, n: n, k: i, a: x, lda: i, b: up, ldb: i,
-             beta: 1, c: ap, ldc: n, threads: threads, workspace: workspace)
-      }}}
+      inputs.withPointer { x in
+        u.withPointer { up in
+          a.withMutablePointer { ap in
+            gemm(
+              transB: true, m: p, n: n, k: i, a: x, lda: i, b: up, ldb: i,
+              beta: 1, c: ap, ldc: n, threads: threads, workspace: workspace)
+          }
+        }
+      }
     }
     return a
   }
@@ -108,8 +116,8 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
 
   /// Inputs P×I, targets P×O (the last O units), an optional mask P×O
   /// and initial states P×N; throws when their rows differ.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(inputs: Matrix<T>, targets: Matrix<T>, mask: Matrix<T>? = nil, initial: Matrix<T>? = nil) throws {
     guard inputs.rows == targets.rows else {
       throw RBPError.invalid("inputs have \(inputs.rows) patterns but targets have \(targets.rows)")
@@ -129,8 +137,8 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   /// Patterns without targets, for an objective that needs none (a reward
   /// R(x), a cotangent): targets P×0. The built-in loss refuses such a
   /// batch.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(inputs: Matrix<T>, initial: Matrix<T>? = nil) throws {
     try self.init(inputs: inputs, targets: Matrix(rows: inputs.rows, cols: 0), initial: initial)
   }
@@ -139,8 +147,8 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   public var count: Int { inputs.rows }
 
   /// The patterns at `indices`, in that order.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func subset(_ indices: [Int]) -> SteadyBatch {
     var picked = self
     picked.inputs = inputs.rows(indices)
@@ -153,16 +161,17 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   /// Checks the batch fits `shape`; throws naming the mismatch.
   /// `needsTargets` false: an objective other than the loss is given, and
   /// a batch without targets (`init(inputs:initial:)`) fits too.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func check(against shape: NetworkShape, needsTargets: Bool = true) throws {
     guard inputs.cols == shape.inputs else {
       throw RBPError.invalid("inputs have \(inputs.cols) columns but the network has \(shape.inputs) inputs")
     }
     if targets.cols == 0 && shape.outputs > 0 {
       guard !needsTargets else {
-        throw RBPError.invalid("the batch has no targets, which the built-in loss needs; give an objective "
-                               + "(a reward or a cotangent) or targets")
+        throw RBPError.invalid(
+          "the batch has no targets, which the built-in loss needs; give an objective "
+            + "(a reward or a cotangent) or targets")
       }
     } else if targets.cols != shape.outputs {
       throw RBPError.invalid("targets have \(targets.cols) columns but the network has \(shape.outputs) outputs")

@@ -57,8 +57,8 @@ extension SteadyNetwork {
   /// worst (six seeds, a numpy trial), 16 power steps 0.983 and 0.970. ∞ whenever a weight is not finite: the first pass
   /// multiplies every weight by a nonzero element of the start, so its
   /// result is not finite either (the block sweeps rely on this).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func spectralNorm(iterations: Int = 8) -> Double {
     let n = shape.units
     let steps = min(iterations, n)
@@ -70,35 +70,40 @@ extension SteadyNetwork {
     var alphas: [Double] = [], betas: [Double] = []
     var finite = true
     parameters.withWeights { weights in
-      work.withUnsafeMutableBufferPointer { wb in vt.withUnsafeMutableBufferPointer { tb in
-        let (q, rp) = (wb.baseAddress!, wb.baseAddress! + steps &* n)
-        let (vp, image) = (tb.baseAddress!, tb.baseAddress! + n)
-        for j in 0..<n { q[j] = 1 + 0.5 * sin(Double(j) * 1.7) }
-        let startNorm = dot(q, q, count: n).squareRoot()
-        for j in 0..<n { q[j] /= startNorm }
-        for step in 0..<steps {
-          let qs = q + step &* n
-          for j in 0..<n { vp[j] = T(qs[j]) }
-          _ = gramVector(m: n, n: n, a: weights, lda: n, v: vp, into: image)   // Wᵀ W v
-          for j in 0..<n { rp[j] = Double(image[j]) }
-          let alpha = dot(rp, qs, count: n)
-          alphas.append(alpha)
-          // Against every vector so far (full reorthogonalisation), so that
-          // rounding does not bring back the directions already found.
-          for i in 0...step {
-            let u = q + i &* n
-            let c = dot(rp, u, count: n)
-            for j in 0..<n { rp[j] -= c * u[j] }
+      work.withUnsafeMutableBufferPointer { wb in
+        vt.withUnsafeMutableBufferPointer { tb in
+          let (q, rp) = (wb.baseAddress!, wb.baseAddress! + steps &* n)
+          let (vp, image) = (tb.baseAddress!, tb.baseAddress! + n)
+          for j in 0..<n { q[j] = 1 + 0.5 * sin(Double(j) * 1.7) }
+          let startNorm = dot(q, q, count: n).squareRoot()
+          for j in 0..<n { q[j] /= startNorm }
+          for step in 0..<steps {
+            let qs = q + step &* n
+            for j in 0..<n { vp[j] = T(qs[j]) }
+            _ = gramVector(m: n, n: n, a: weights, lda: n, v: vp, into: image)  // Wᵀ W v
+            for j in 0..<n { rp[j] = Double(image[j]) }
+            let alpha = dot(rp, qs, count: n)
+            alphas.append(alpha)
+            // Against every vector so far (full reorthogonalisation), so that
+            // rounding does not bring back the directions already found.
+            for i in 0...step {
+              let u = q + i &* n
+              let c = dot(rp, u, count: n)
+              for j in 0..<n { rp[j] -= c * u[j] }
+            }
+            let beta = dot(rp, rp, count: n).squareRoot()
+            guard alpha.isFinite && beta.isFinite else {
+              finite = false
+              return
+            }
+            // An invariant subspace: the Ritz values are eigenvalues.
+            if beta <= 1e-12 * abs(alpha) || beta == 0 || step == steps - 1 { return }
+            betas.append(beta)
+            let next = q + (step &+ 1) &* n
+            for j in 0..<n { next[j] = rp[j] / beta }
           }
-          let beta = dot(rp, rp, count: n).squareRoot()
-          guard alpha.isFinite && beta.isFinite else { finite = false; return }
-          // An invariant subspace: the Ritz values are eigenvalues.
-          if beta <= 1e-12 * abs(alpha) || beta == 0 || step == steps - 1 { return }
-          betas.append(beta)
-          let next = q + (step &+ 1) &* n
-          for j in 0..<n { next[j] = rp[j] / beta }
         }
-      }}
+      }
     }
     guard finite else { return .infinity }
     let largest = largestEigenvalue(diagonal: alphas, offDiagonal: Array(betas.prefix(alphas.count - 1)))
@@ -116,8 +121,8 @@ extension SteadyNetwork {
   ///     that it acts on estimates, not on loose bounds.
   ///   - workspace: packing buffers and the kernels.
   /// - Returns: P values.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func spectralRadii(
     slopes d: Matrix<T>, certifyBelow: Double = 1, norm: Double? = nil, workspace: GEMMWorkspace<T>
   ) -> [Double] {
@@ -150,8 +155,8 @@ extension SteadyNetwork {
   ///   - norm: `spectralNorm()`, when the caller has it.
   ///   - symmetric: W = Wᵀ (the real spectrum by Lanczos).
   ///   - workspace: packing buffers and the kernels.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func stability(
     slopes d: Matrix<T>, certifyBelow: Double = 1, norm: Double? = nil, symmetric: Bool = false,
     workspace: GEMMWorkspace<T>
@@ -244,10 +249,19 @@ extension SteadyNetwork {
         for p in 0..<count where radius[p] == nil {
           let row = vp + p * n
           var sum = 0.0
-          for i in 0..<n { let x = Double(row[i]); sum += x * x }
+          for i in 0..<n {
+            let x = Double(row[i])
+            sum += x * x
+          }
           let norm = sum.squareRoot()
-          if norm == 0 { radius[p] = 0; continue }
-          if !norm.isFinite { radius[p] = .infinity; continue }
+          if norm == 0 {
+            radius[p] = 0
+            continue
+          }
+          if !norm.isFinite {
+            radius[p] = .infinity
+            continue
+          }
           if step > measured { logGrowth[p] += log(norm) }
           let inverse = T(1 / norm)
           for i in 0..<n { row[i] *= inverse }
@@ -255,10 +269,18 @@ extension SteadyNetwork {
       }
       if step == stabilitySteps { break }
       // ... then V ← D ⊙ (V Wᵀ).
-      v.withPointer { vp in wt.withPointer { wp in d.withPointer { dp in next.withMutablePointer { np in
-        gemm(m: count, n: n, k: n, a: vp, lda: n, b: wp, ldb: n, beta: 0, c: np, ldc: n, threads: threads, workspace: workspace)
-        adjointStep(slope: dp, np, plus: nil, into: np, count: count * n)
-      }}}}
+      v.withPointer { vp in
+        wt.withPointer { wp in
+          d.withPointer { dp in
+            next.withMutablePointer { np in
+              gemm(
+                m: count, n: n, k: n, a: vp, lda: n, b: wp, ldb: n, beta: 0, c: np, ldc: n, threads: threads,
+                workspace: workspace)
+              adjointStep(slope: dp, np, plus: nil, into: np, count: count * n)
+            }
+          }
+        }
+      }
       swap(&v, &next)
     }
     return (0..<count).map { radius[$0] ?? exp(logGrowth[$0] / Double(stabilitySteps - measured)) }
@@ -277,7 +299,10 @@ private func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count: 
     s3 += a[j &+ 3] * b[j &+ 3]
     j &+= 4
   }
-  while j < count { s0 += a[j] * b[j]; j &+= 1 }
+  while j < count {
+    s0 += a[j] * b[j]
+    j &+= 1
+  }
   return (s0 + s2) + (s1 + s3)
 }
 

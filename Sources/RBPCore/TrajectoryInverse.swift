@@ -21,11 +21,11 @@ extension TrajectoryNetwork {
   /// trajectories x(0…T) (P×(T+1)×N, sequence-major); returns P×T×N.
   ///
   /// - Throws: as `drives(forTrajectories:count:)`.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func inverseSlopes(forTrajectories states: [T], count: Int) throws -> [T] {
     let n = shape.units
-    _ = try drives(forTrajectories: states, count: count)      // checks the shape and the domain
+    _ = try drives(forTrajectories: states, count: count)  // checks the shape and the domain
     let steps = states.count / (count * n) - 1
     let alpha = T(leak)
     var out = [T](repeating: 0, count: count * steps * n)
@@ -44,8 +44,8 @@ extension TrajectoryNetwork {
   /// ∂a/∂x of sequence `p` as one (T·N)×(T·N) matrix, row (t, i) for
   /// a_i(t), column (τ, j) for x_j(τ), t and τ = 1…T, from its inverse
   /// slopes (T×N, as `inverseSlopes` gives them for that sequence).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func driveJacobian(inverseSlopes k: ArraySlice<T>, steps: Int) -> [T] {
     let n = shape.units, m = steps * n
     let alpha = T(leak)
@@ -72,8 +72,8 @@ extension TrajectoryNetwork {
   /// - Returns: P×T×N, sequence-major.
   /// - Throws: `RBPError.outsideDomainInTime` naming the sequence, step,
   ///   unit and value; `RBPError.noInverse` for relu.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func drives(forTrajectories states: [T], count: Int) throws -> [T] {
     let n = shape.units
     guard activation != .relu else { throw RBPError.noInverse(activation: activation) }
@@ -91,8 +91,9 @@ extension TrajectoryNetwork {
         for i in 0..<n {
           let target = alpha == 1 ? states[cur + i] : (states[cur + i] - (1 - alpha) * states[prev + i]) / alpha
           guard activation.inverseAccepts(target) else {
-            throw RBPError.outsideDomainInTime(activation: activation, sequence: p, step: t, unit: i,
-                                               value: Double(target))
+            throw RBPError.outsideDomainInTime(
+              activation: activation, sequence: p, step: t, unit: i,
+              value: Double(target))
           }
           var a = activation.inverse(target)
           for j in 0..<n { a -= w[i * n + j] * states[prev + j] }

@@ -21,8 +21,8 @@ public struct TrajectoryNetwork<T: KernelScalar>: Equatable, Sendable {
   public var leak: Double
 
   /// A network of these parameters; throws without x0, for a leak outside (0, 1], or for bce without logistic units.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(parameters: Parameters<T>, activation: Activation, loss: Loss, leak: Double = 1) throws {
     guard parameters.layout.hasInitialState else {
       throw RBPError.invalid("a trajectory network needs the x0 parameter")
@@ -47,8 +47,9 @@ public struct TrajectoryNetwork<T: KernelScalar>: Equatable, Sendable {
   ) throws -> TrajectoryNetwork {
     let layout = ParameterLayout(shape: shape, hasInitialState: true)
     let gain = gain ?? Parameters<T>.defaultGain(steady: false, activation: activation)
-    return try TrajectoryNetwork(parameters: .random(layout: layout, gain: gain, using: &rng),
-                                 activation: activation, loss: loss, leak: leak)
+    return try TrajectoryNetwork(
+      parameters: .random(layout: layout, gain: gain, using: &rng),
+      activation: activation, loss: loss, leak: leak)
   }
 }
 
@@ -74,8 +75,8 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   /// P sequences of T steps: inputs P×T×I and targets P×T×O,
   /// sequence-major, with an optional mask P×T×O and initial states P×N;
   /// throws naming a size that does not fit.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(
     count: Int, steps: Int, inputs: [T], inputWidth: Int, targets: [T], outputWidth: Int,
     mask: [T]? = nil, initial: Matrix<T>? = nil
@@ -99,8 +100,8 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// Checks the batch fits `shape`; throws naming the mismatch.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func check(against shape: NetworkShape) throws {
     guard inputWidth == shape.inputs else {
       throw RBPError.invalid("inputs have \(inputWidth) channels but the network has \(shape.inputs) inputs")
@@ -114,19 +115,22 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   }
 
   /// The sequences at `indices`, in that order.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func subset(_ indices: [Int]) -> TrajectoryBatch {
     func pick(_ a: [T], _ width: Int) -> [T] {
-      indices.flatMap { a[$0 * steps * width ..< ($0 + 1) * steps * width] }
+      indices.flatMap { a[$0 * steps * width..<($0 + 1) * steps * width] }
     }
-    return TrajectoryBatch(unchecked: indices.count, steps, pick(inputs, inputWidth), inputWidth,
-                           pick(targets, outputWidth), outputWidth, mask.map { pick($0, outputWidth) },
-                           initial.map { $0.rows(indices) })
+    return TrajectoryBatch(
+      unchecked: indices.count, steps, pick(inputs, inputWidth), inputWidth,
+      pick(targets, outputWidth), outputWidth, mask.map { pick($0, outputWidth) },
+      initial.map { $0.rows(indices) })
   }
 
-  private init(unchecked count: Int, _ steps: Int, _ inputs: [T], _ inputWidth: Int, _ targets: [T],
-               _ outputWidth: Int, _ mask: [T]?, _ initial: Matrix<T>?) {
+  private init(
+    unchecked count: Int, _ steps: Int, _ inputs: [T], _ inputWidth: Int, _ targets: [T],
+    _ outputWidth: Int, _ mask: [T]?, _ initial: Matrix<T>?
+  ) {
     self.count = count
     self.steps = steps
     self.inputs = inputs

@@ -59,8 +59,8 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
 ///   - d: slopes out, `count`; pass `nil` when they are not needed.
 ///   - count: the number of elements.
 ///   - kernels: the instruction set's kernels (tests choose one).
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func activate<T: KernelScalar>(
   _ f: Activation, z: UnsafePointer<T>, x: UnsafeMutablePointer<T>,
   slope d: UnsafeMutablePointer<T>?, count: Int, kernels: KernelTable = .active
@@ -102,8 +102,8 @@ public func activate<T: KernelScalar>(
 /// with `t = bias + u` on the first `inputCount` units (`u` of row r at
 /// `inputs + r·inputStride`) and `t = bias` beyond. The bits of adding
 /// `bias + u` into `z` (as a product's β = 1 does) and then `activate`.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func activateDrive<T: KernelScalar>(
   _ f: Activation, z: UnsafePointer<T>, bias: UnsafePointer<T>, inputs: UnsafePointer<T>, inputStride: Int,
   inputCount: Int, x: UnsafeMutablePointer<T>, slope d: UnsafeMutablePointer<T>, rows: Int, count: Int,
@@ -112,8 +112,9 @@ public func activateDrive<T: KernelScalar>(
   precondition(inputCount <= count, "activateDrive: \(inputCount) inputs for \(count) units")
   switch f {
   case .tanh, .logistic:
-    T._activateDrive(f, z: z, bias: bias, inputs: inputs, inputStride: inputStride, inputCount: inputCount, x: x,
-                     slope: d, rows: rows, count: count, kernels)
+    T._activateDrive(
+      f, z: z, bias: bias, inputs: inputs, inputStride: inputStride, inputCount: inputCount, x: x,
+      slope: d, rows: rows, count: count, kernels)
   case .linear, .relu:
     for r in 0..<rows {
       let (zr, xr, ur) = (z + r &* count, x + r &* count, inputs + r &* inputStride)
@@ -178,8 +179,8 @@ public func meanSquared<T: KernelScalar>(
 /// (max |u − v|, max |u|) over `count` elements, vectorised: the change of
 /// a sweep and the scale it is measured against. The first is NaN when any
 /// difference is NaN.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func maxDifference<T: KernelScalar>(
   _ u: UnsafePointer<T>, _ v: UnsafePointer<T>, count: Int, kernels: KernelTable = .active
 ) -> (difference: Double, scale: Double) {
@@ -199,8 +200,9 @@ public func adjointChange<T: KernelScalar>(
   var out: (T, T) = (0, 0)
   withUnsafeMutablePointer(to: &out) { o in
     o.withMemoryRebound(to: T.self, capacity: 2) {
-      T._adjointChange(d, v, g, into: s, previous: previous, ld: count, rows: 1, count: count, accumulators: nil,
-                       out: $0, kernels)
+      T._adjointChange(
+        d, v, g, into: s, previous: previous, ld: count, rows: 1, count: count, accumulators: nil,
+        out: $0, kernels)
     }
   }
   return (Double(out.0), Double(out.1))
@@ -214,8 +216,9 @@ public func adjointChange<T: KernelScalar>(
   previous: UnsafePointer<T>, ld: Int, rows: Int, count: Int, changes out: UnsafeMutablePointer<T>,
   kernels: KernelTable = .active
 ) {
-  T._adjointChange(d, v, g, into: s, previous: previous, ld: ld, rows: rows, count: count, accumulators: nil, out: out,
-                   kernels)
+  T._adjointChange(
+    d, v, g, into: s, previous: previous, ld: ld, rows: rows, count: count, accumulators: nil, out: out,
+    kernels)
 }
 
 /// `adjointChange` on `rows` rows `ld` apart for a sweep that visits the
@@ -228,8 +231,9 @@ public func adjointChange<T: KernelScalar>(
   previous: UnsafePointer<T>, ld: Int, rows: Int, count: Int, accumulators: UnsafeMutablePointer<T>,
   kernels: KernelTable = .active
 ) {
-  T._adjointChange(d, v, g, into: s, previous: previous, ld: ld, rows: rows, count: count, accumulators: accumulators,
-                   out: nil, kernels)
+  T._adjointChange(
+    d, v, g, into: s, previous: previous, ld: ld, rows: rows, count: count, accumulators: accumulators,
+    out: nil, kernels)
 }
 
 /// Elements of the running maxima of one row (see `finishChanges`): three
@@ -273,8 +277,9 @@ public func activateChange<T: KernelScalar>(
   rows: Int, count: Int, changes out: UnsafeMutablePointer<T>, kernels: KernelTable = .active
 ) {
   // z is written only with an addend.
-  activateChange(f, z: UnsafeMutablePointer(mutating: z), adding: nil, previous: x, into: fx, ld: ld, rows: rows,
-                 count: count, accumulators: nil, out: out, kernels: kernels)
+  activateChange(
+    f, z: UnsafeMutablePointer(mutating: z), adding: nil, previous: x, into: fx, ld: ld, rows: rows,
+    count: count, accumulators: nil, out: out, kernels: kernels)
 }
 
 /// `activateChange` on `rows` rows `ld` apart for a sweep that visits the
@@ -288,8 +293,9 @@ public func activateChange<T: KernelScalar>(
   into fx: UnsafeMutablePointer<T>, ld: Int, rows: Int, count: Int, accumulators: UnsafeMutablePointer<T>,
   kernels: KernelTable = .active
 ) {
-  activateChange(f, z: z, adding: a, previous: x, into: fx, ld: ld, rows: rows, count: count,
-                 accumulators: accumulators, out: nil, kernels: kernels)
+  activateChange(
+    f, z: z, adding: a, previous: x, into: fx, ld: ld, rows: rows, count: count,
+    accumulators: accumulators, out: nil, kernels: kernels)
 }
 
 /// The forms above in one: maxima into `accumulators` when given, else
@@ -302,8 +308,9 @@ func activateChange<T: KernelScalar>(
 ) {
   switch f {
   case .tanh, .logistic:
-    T._activateChange(f, z: z, adding: a, previous: x, into: fx, ld: ld, rows: rows, count: count, accumulators: acc,
-                      out: out, kernels)
+    T._activateChange(
+      f, z: z, adding: a, previous: x, into: fx, ld: ld, rows: rows, count: count, accumulators: acc,
+      out: out, kernels)
   case .linear, .relu:
     // Element by element, each x read before its fx is written (fx may be
     // x): the values of `activate` and the maxima of `maxDifference`. The

@@ -54,7 +54,7 @@ func depthSplitGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>
   }
   if workers > 1 {
     WorkerPool.shared.run(tasks: workers) { w in
-      for u in units * w / workers ..< units * (w + 1) / workers { unit(u, panel: buffers[w].packB) }
+      for u in units * w / workers..<units * (w + 1) / workers { unit(u, panel: buffers[w].packB) }
     }
   } else {
     for u in 0..<units { unit(u, panel: buffers[0].packB) }
@@ -76,7 +76,7 @@ func depthSplitGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>
     }
   }
   if workers > 1 {
-    WorkerPool.shared.run(tasks: workers) { w in sum(rows: p.m * w / workers ..< p.m * (w + 1) / workers) }
+    WorkerPool.shared.run(tasks: workers) { w in sum(rows: p.m * w / workers..<p.m * (w + 1) / workers) }
   } else {
     sum(rows: 0..<p.m)
   }

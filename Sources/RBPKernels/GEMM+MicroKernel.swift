@@ -31,6 +31,7 @@ func microKernel<T: KernelScalar>(
   c: UnsafeMutablePointer<T>, ldc: Int, cols nr: Int,
   alpha: T, beta: T, readRows: Int
 ) {
-  T._microKernel(kernels, k: k, a: a, rowStride: rsA, depthStride: csA, rows: mr, b: b, bStride: ldb,
-                 c: c, ldc: ldc, cols: nr, alpha: alpha, beta: beta, readRows: readRows)
+  T._microKernel(
+    kernels, k: k, a: a, rowStride: rsA, depthStride: csA, rows: mr, b: b, bStride: ldb,
+    c: c, ldc: ldc, cols: nr, alpha: alpha, beta: beta, readRows: readRows)
 }

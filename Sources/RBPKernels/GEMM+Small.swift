@@ -19,7 +19,7 @@ let smallPathMaxVolume = 256 * 256 * 64
 /// measured on the engine's shapes.
 let smallPathMaxSide = 64
 let smallPathMaxBytesNarrowB = 5 << 19  // 2.5 MiB
-let smallPathMaxBytesShortA = 2 << 20   // 2 MiB
+let smallPathMaxBytesShortA = 2 << 20  // 2 MiB
 /// Largest span of B (rows at its row stride) the small path reads in place
 /// rather than packing each panel (measured on W3's and W4's shapes).
 let inPlaceSpanBytes = 512 << 10
@@ -100,7 +100,9 @@ func smallGEMM<T: KernelScalar>(
         if let packed = p.packedB {
           b = packed + jr / NR * p.k * NR + d0 * NR
           bStride = NR
-        } else if !p.transB && (nr == NR || nr == width) && kd * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes && blocks == 1 {
+        } else if !p.transB && (nr == NR || nr == width) && kd * p.ldb * MemoryLayout<T>.stride <= inPlaceSpanBytes
+          && blocks == 1
+        {
           b = p.b + d0 * p.ldb + jr
           bStride = p.ldb
         } else {

@@ -29,7 +29,11 @@ public struct GEMMBlocking: Sendable, Equatable {
   public init(mr: Int, nr: Int, kc: Int, mc: Int, nc: Int) {
     precondition(kc >= 1 && mc >= mr && nc >= nr, "blocking sizes must hold at least one tile")
     precondition(mc % mr == 0 && nc % nr == 0, "MC and NC must be multiples of MR and NR")
-    self.mr = mr; self.nr = nr; self.kc = kc; self.mc = mc; self.nc = nc
+    self.mr = mr
+    self.nr = nr
+    self.kc = kc
+    self.mc = mc
+    self.nc = nc
   }
 }
 
@@ -125,14 +129,15 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
   /// - Parameters:
   ///   - blocking: the packed path's blocking; nil for the tuned table.
   ///   - isa: the instruction set; it must be supported by this CPU.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init(blocking: GEMMBlocking? = nil, isa: KernelISA = .active) {
     let tuned = T.gemmBlocking(for: isa)
     let blocking = blocking ?? tuned
     precondition(isa.isSupported, "GEMMWorkspace: this CPU cannot run the \(isa) kernels")
-    precondition(blocking.mr == tuned.mr && blocking.nr == tuned.nr,
-                 "GEMMWorkspace: MR×NR must be \(tuned.mr)×\(tuned.nr) for \(T.self) with \(isa)")
+    precondition(
+      blocking.mr == tuned.mr && blocking.nr == tuned.nr,
+      "GEMMWorkspace: MR×NR must be \(tuned.mr)×\(tuned.nr) for \(T.self) with \(isa)")
     self.blocking = blocking
     self.kernels = isa.kernels
   }
@@ -153,7 +158,9 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
   /// the first. The contents are not kept: a caller writes before it reads.
   public func scratch(_ slot: Int, count: Int) -> UnsafeMutablePointer<T> {
     precondition(slot >= 0 && count >= 0, "GEMMWorkspace.scratch: negative slot or count")
-    while scratchBuffers.count <= slot { scratchBuffers.append(UnsafeMutableBufferPointer(start: Self.allocate(0), count: 1)) }
+    while scratchBuffers.count <= slot {
+      scratchBuffers.append(UnsafeMutableBufferPointer(start: Self.allocate(0), count: 1))
+    }
     if scratchBuffers[slot].count < count {
       scratchBuffers[slot].deallocate()
       scratchBuffers[slot] = UnsafeMutableBufferPointer(start: Self.allocate(count), count: count)
@@ -179,8 +186,10 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
   func reserve(workers count: Int, aCount: Int, bCount: Int) {
     for i in 0..<count {
       if i == workers.count {
-        workers.append(Buffers(packA: Self.allocate(aCount), packB: Self.allocate(bCount),
-                               capacityA: aCount, capacityB: bCount))
+        workers.append(
+          Buffers(
+            packA: Self.allocate(aCount), packB: Self.allocate(bCount),
+            capacityA: aCount, capacityB: bCount))
         continue
       }
       if workers[i].capacityA < aCount {
@@ -237,8 +246,8 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
 ///   - threads: worker threads for large products; callers that already
 ///     parallelise at a higher level pass 1.
 ///   - workspace: packing buffers, reused across calls.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func gemm<T: KernelScalar>(
   transA: Bool = false, transB: Bool = false,
   m: Int, n: Int, k: Int,
@@ -256,9 +265,10 @@ public func gemm<T: KernelScalar>(
   precondition(ldb >= max(1, transB ? k : n), "gemm: ldb \(ldb) too small")
   precondition(ldc >= max(1, n), "gemm: ldc \(ldc) too small")
   precondition(threads >= 1, "gemm: threads must be at least 1")
-  var problem = GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k,
-                            alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                            beta: beta, c: c, ldc: ldc, threads: threads)
+  var problem = GEMMProblem(
+    transA: transA, transB: transB, m: m, n: n, k: k,
+    alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+    beta: beta, c: c, ldc: ldc, threads: threads)
   if let packedB {
     problem.packedB = packedB
     problem.packedNR = workspace.blocking.nr
@@ -275,16 +285,17 @@ public func packedBCount<T: KernelScalar>(k: Int, n: Int, workspace: GEMMWorkspa
 /// holds columns j·NR ..< (j+1)·NR as k rows of NR (zero beyond n), the
 /// layout the micro-kernel of `workspace`'s instruction set reads.
 /// `into` must hold `packedBCount(k:n:workspace:)` elements.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func packB<T: KernelScalar>(
   transB: Bool = false, k: Int, n: Int, b: UnsafePointer<T>, ldb: Int,
   into packed: UnsafeMutablePointer<T>, workspace: GEMMWorkspace<T>
 ) {
   precondition(k >= 0 && n >= 0 && ldb >= max(1, transB ? k : n), "packB: bad shape")
   let nr = workspace.blocking.nr
-  let p = GEMMProblem(transA: false, transB: transB, m: 0, n: n, k: k, alpha: 1, a: b, lda: 1, b: b, ldb: ldb,
-                      beta: 0, c: UnsafeMutablePointer(mutating: b), ldc: 1, threads: 1)
+  let p = GEMMProblem(
+    transA: false, transB: transB, m: 0, n: n, k: k, alpha: 1, a: b, lda: 1, b: b, ldb: ldb,
+    beta: 0, c: UnsafeMutablePointer(mutating: b), ldc: 1, threads: 1)
   var j = 0
   while j < n {
     packPanelB(p, rows: 0, k, column: j, cols: min(nr, n - j), workspace.kernels, into: packed + j / nr * k * nr)

@@ -32,8 +32,8 @@ public struct GEMVProblem<T: KernelScalar> {
 /// trans = true:   y[j] = α Σ_i A[i, j] x[i] + β y[j]    (x: m, y: n)
 /// ```
 /// With `β = 0`, y is not read. y must not overlap A or x.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func gemv<T: KernelScalar>(
   trans: Bool = false, m: Int, n: Int,
   alpha: T = 1, a: UnsafePointer<T>, lda: Int,
@@ -42,8 +42,10 @@ public func gemv<T: KernelScalar>(
 ) {
   precondition(m >= 0 && n >= 0, "gemv: negative dimension")
   precondition(lda >= max(1, n), "gemv: lda \(lda) too small")
-  T._gemv(GEMVProblem(trans: trans, m: m, n: n, alpha: alpha, a: a, lda: lda,
-                      x: x, beta: beta, y: y), kernels)
+  T._gemv(
+    GEMVProblem(
+      trans: trans, m: m, n: n, alpha: alpha, a: a, lda: lda,
+      x: x, beta: beta, y: y), kernels)
 }
 
 /// `out = Aᵀ·(A·v)` for A stored m×n row-major (row stride `lda`), in one

@@ -29,7 +29,9 @@ public enum KernelISA: String, CaseIterable, Sendable, CustomStringConvertible {
   /// When `RBP_ISA` is set to something this CPU cannot run (or to no
   /// instruction set at all), its value; the best supported set is used.
   public static var rejectedOverride: String? {
-    rbp_isa_override_rejected().map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) }
+    rbp_isa_override_rejected().map {
+      String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self)
+    }
   }
 
   /// Every instruction set this CPU can run, slowest first.
@@ -77,7 +79,7 @@ public struct KernelTable: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif

@@ -7,9 +7,9 @@
 import CRBPKernels
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// A floating-point type the kernels are specialised for: `Float` or `Double`.
@@ -46,7 +46,9 @@ where Vector.Scalar == Self {
     slope d: UnsafeMutablePointer<Self>?, count: Int, _ kernels: KernelTable)
   /// (max |u − v|, max |u|) over `count` elements; NaN first when a
   /// difference is NaN.
-  static func _maxDifference(_ u: UnsafePointer<Self>, _ v: UnsafePointer<Self>, count: Int, _ kernels: KernelTable)
+  static func _maxDifference(
+    _ u: UnsafePointer<Self>, _ v: UnsafePointer<Self>, count: Int, _ kernels: KernelTable
+  )
     -> (Self, Self)
   /// s = d ⊙ (v + g), or d ⊙ v when g is nil.
   static func _adjointStep(
@@ -59,11 +61,13 @@ where Vector.Scalar == Self {
   /// Σ over rows of Σ ½ (x − y)² in Double, and g = x − y when g is not nil.
   static func _meanSquared(
     _ x: UnsafePointer<Self>, ldx: Int, _ y: UnsafePointer<Self>, ldy: Int, gradient g: UnsafeMutablePointer<Self>?,
-    ldg: Int, rows: Int, count: Int, _ kernels: KernelTable) -> Double
+    ldg: Int, rows: Int, count: Int, _ kernels: KernelTable
+  ) -> Double
   /// out = Aᵀ(A v) in one pass over A; returns ‖A v‖².
   static func _gramVector(
     m: Int, n: Int, _ a: UnsafePointer<Self>, lda: Int, _ v: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>,
-    _ kernels: KernelTable) -> Double
+    _ kernels: KernelTable
+  ) -> Double
   /// fx = f(z), or z += a then fx = f(z), for tanh and logistic on `rows`
   /// rows `ld` apart; each row's (max |fx − x|, max |fx|) into its
   /// accumulators when `acc` is not nil, else into out[2r], out[2r+1]; fx
@@ -134,8 +138,9 @@ extension Float: KernelScalar {
     c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int,
     alpha: Float, beta: Float, readRows: Int
   ) {
-    kernels.kernels.pointee.ukernel_f32(k, a, rowStride, depthStride, rows, b, bStride, c, ldc, cols,
-                                        alpha, beta, readRows)
+    kernels.kernels.pointee.ukernel_f32(
+      k, a, rowStride, depthStride, rows, b, bStride, c, ldc, cols,
+      alpha, beta, readRows)
   }
   public static func _activateSmooth(
     _ f: Activation, z: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>,
@@ -171,20 +176,23 @@ extension Float: KernelScalar {
     kernels.kernels.pointee.mean_squared_f32(x, ldx, y, ldy, g, ldg, rows, count)
   }
   public static func _gramVector(
-    m: Int, n: Int, _ a: UnsafePointer<Float>, lda: Int, _ v: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, _ a: UnsafePointer<Float>, lda: Int, _ v: UnsafePointer<Float>,
+    into out: UnsafeMutablePointer<Float>,
     _ kernels: KernelTable
   ) -> Double {
     kernels.kernels.pointee.gram_vector_f32(m, n, a, lda, v, out)
   }
   public static func _activateChange(
     _ f: Activation, z: UnsafeMutablePointer<Float>, adding a: UnsafePointer<Float>?, previous x: UnsafePointer<Float>,
-    into fx: UnsafeMutablePointer<Float>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Float>?,
+    into fx: UnsafeMutablePointer<Float>, ld: Int, rows: Int, count: Int,
+    accumulators acc: UnsafeMutablePointer<Float>?,
     out: UnsafeMutablePointer<Float>?, _ kernels: KernelTable
   ) {
     kernels.kernels.pointee.activate_change_f32(f == .tanh ? 0 : 1, z, a, x, fx, ld, rows, count, acc, out)
   }
   public static func _adjointChange(
-    _ d: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
+    _ d: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
+    into s: UnsafeMutablePointer<Float>,
     previous: UnsafePointer<Float>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Float>?,
     out: UnsafeMutablePointer<Float>?, _ kernels: KernelTable
   ) {
@@ -196,12 +204,14 @@ extension Float: KernelScalar {
     kernels.kernels.pointee.finish_changes_f32(acc, rows, out)
   }
   public static func _activateDrive(
-    _ f: Activation, z: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputs: UnsafePointer<Float>, inputStride: Int,
+    _ f: Activation, z: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputs: UnsafePointer<Float>,
+    inputStride: Int,
     inputCount: Int, x: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, rows: Int, count: Int,
     _ kernels: KernelTable
   ) {
-    kernels.kernels.pointee.activate_drive_f32(f == .tanh ? 0 : 1, z, bias, inputs, inputStride, inputCount, x, slope,
-                                                 rows, count)
+    kernels.kernels.pointee.activate_drive_f32(
+      f == .tanh ? 0 : 1, z, bias, inputs, inputStride, inputCount, x, slope,
+      rows, count)
   }
   public static func _packPanel(
     _ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, cols: Int, into panel: UnsafeMutablePointer<Float>,
@@ -247,8 +257,9 @@ extension Double: KernelScalar {
     c: UnsafeMutablePointer<Double>, ldc: Int, cols: Int,
     alpha: Double, beta: Double, readRows: Int
   ) {
-    kernels.kernels.pointee.ukernel_f64(k, a, rowStride, depthStride, rows, b, bStride, c, ldc, cols,
-                                        alpha, beta, readRows)
+    kernels.kernels.pointee.ukernel_f64(
+      k, a, rowStride, depthStride, rows, b, bStride, c, ldc, cols,
+      alpha, beta, readRows)
   }
   public static func _activateSmooth(
     _ f: Activation, z: UnsafePointer<Double>, x: UnsafeMutablePointer<Double>,
@@ -266,7 +277,8 @@ extension Double: KernelScalar {
     return out
   }
   public static func _adjointStep(
-    _ d: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ g: UnsafePointer<Double>?, _ s: UnsafeMutablePointer<Double>,
+    _ d: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ g: UnsafePointer<Double>?,
+    _ s: UnsafeMutablePointer<Double>,
     count: Int, _ kernels: KernelTable
   ) {
     kernels.kernels.pointee.adjoint_step_f64(d, v, g, s, count)
@@ -278,26 +290,31 @@ extension Double: KernelScalar {
     kernels.kernels.pointee.add_scaled_rows_f64(a, rows, columns, scale, out)
   }
   public static func _meanSquared(
-    _ x: UnsafePointer<Double>, ldx: Int, _ y: UnsafePointer<Double>, ldy: Int, gradient g: UnsafeMutablePointer<Double>?,
+    _ x: UnsafePointer<Double>, ldx: Int, _ y: UnsafePointer<Double>, ldy: Int,
+    gradient g: UnsafeMutablePointer<Double>?,
     ldg: Int, rows: Int, count: Int, _ kernels: KernelTable
   ) -> Double {
     kernels.kernels.pointee.mean_squared_f64(x, ldx, y, ldy, g, ldg, rows, count)
   }
   public static func _gramVector(
-    m: Int, n: Int, _ a: UnsafePointer<Double>, lda: Int, _ v: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>,
+    m: Int, n: Int, _ a: UnsafePointer<Double>, lda: Int, _ v: UnsafePointer<Double>,
+    into out: UnsafeMutablePointer<Double>,
     _ kernels: KernelTable
   ) -> Double {
     kernels.kernels.pointee.gram_vector_f64(m, n, a, lda, v, out)
   }
   public static func _activateChange(
-    _ f: Activation, z: UnsafeMutablePointer<Double>, adding a: UnsafePointer<Double>?, previous x: UnsafePointer<Double>,
-    into fx: UnsafeMutablePointer<Double>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Double>?,
+    _ f: Activation, z: UnsafeMutablePointer<Double>, adding a: UnsafePointer<Double>?,
+    previous x: UnsafePointer<Double>,
+    into fx: UnsafeMutablePointer<Double>, ld: Int, rows: Int, count: Int,
+    accumulators acc: UnsafeMutablePointer<Double>?,
     out: UnsafeMutablePointer<Double>?, _ kernels: KernelTable
   ) {
     kernels.kernels.pointee.activate_change_f64(f == .tanh ? 0 : 1, z, a, x, fx, ld, rows, count, acc, out)
   }
   public static func _adjointChange(
-    _ d: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ g: UnsafePointer<Double>, into s: UnsafeMutablePointer<Double>,
+    _ d: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ g: UnsafePointer<Double>,
+    into s: UnsafeMutablePointer<Double>,
     previous: UnsafePointer<Double>, ld: Int, rows: Int, count: Int, accumulators acc: UnsafeMutablePointer<Double>?,
     out: UnsafeMutablePointer<Double>?, _ kernels: KernelTable
   ) {
@@ -309,12 +326,14 @@ extension Double: KernelScalar {
     kernels.kernels.pointee.finish_changes_f64(acc, rows, out)
   }
   public static func _activateDrive(
-    _ f: Activation, z: UnsafePointer<Double>, bias: UnsafePointer<Double>, inputs: UnsafePointer<Double>, inputStride: Int,
+    _ f: Activation, z: UnsafePointer<Double>, bias: UnsafePointer<Double>, inputs: UnsafePointer<Double>,
+    inputStride: Int,
     inputCount: Int, x: UnsafeMutablePointer<Double>, slope: UnsafeMutablePointer<Double>, rows: Int, count: Int,
     _ kernels: KernelTable
   ) {
-    kernels.kernels.pointee.activate_drive_f64(f == .tanh ? 0 : 1, z, bias, inputs, inputStride, inputCount, x, slope,
-                                                 rows, count)
+    kernels.kernels.pointee.activate_drive_f64(
+      f == .tanh ? 0 : 1, z, bias, inputs, inputStride, inputCount, x, slope,
+      rows, count)
   }
   public static func _packPanel(
     _ b: UnsafePointer<Double>, ldb: Int, transposed: Bool, k: Int, cols: Int, into panel: UnsafeMutablePointer<Double>,

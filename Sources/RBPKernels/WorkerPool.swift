@@ -52,7 +52,9 @@ final class WorkerPool: @unchecked Sendable {
   /// Runs `body(0) … body(tasks - 1)`, each once, on the calling thread
   /// and the pool's threads; returns when all have returned.
   func run(tasks: Int, _ body: @escaping (Int) -> Void) {
-    if tasks <= 1 || threads == 0 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+    if tasks <= 1 || threads == 0
+      || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    {
       for i in 0..<tasks { body(i) }
       return
     }

@@ -15,7 +15,9 @@ extension NetworkHandle {
   /// The patterns of a call, as a dataset in memory: inputs (P, I) or
   /// (P, T, I); targets (P, O) or (P, T, O), zero when not given; mask
   /// shaped as the targets; initial (P, N).
-  func patterns(inputs: CallerArray, initial: CallerArray?, targets: CallerArray?, mask: CallerArray?) throws
+  func patterns(
+    inputs: CallerArray, initial: CallerArray?, targets: CallerArray?, mask: CallerArray?
+  ) throws
     -> DatasetContents<Double>
   {
     let shape = checkpoint.shape
@@ -27,11 +29,12 @@ extension NetworkHandle {
       try targets?.expect([p, o], "(P, O)")
       try mask?.expect([p, o], "(P, O)")
       try initial?.expect([p, n], "(P, N)")
-      return .steady(try SteadyBatch(
-        inputs: Matrix(rows: p, cols: i, elements: try inputs.finiteValues()),
-        targets: Matrix(rows: p, cols: o, elements: try targets?.finiteValues() ?? .init(repeating: 0, count: p * o)),
-        mask: try mask.map { Matrix(rows: p, cols: o, elements: try checkedMask($0)) },
-        initial: try initial.map { Matrix(rows: p, cols: n, elements: try $0.finiteValues()) }))
+      return .steady(
+        try SteadyBatch(
+          inputs: Matrix(rows: p, cols: i, elements: try inputs.finiteValues()),
+          targets: Matrix(rows: p, cols: o, elements: try targets?.finiteValues() ?? .init(repeating: 0, count: p * o)),
+          mask: try mask.map { Matrix(rows: p, cols: o, elements: try checkedMask($0)) },
+          initial: try initial.map { Matrix(rows: p, cols: n, elements: try $0.finiteValues()) }))
     case .trajectory:
       let s = try inputs.expect([nil, nil, i], "(P, T, I)")
       let (p, t) = (s[0], s[1])
@@ -39,11 +42,12 @@ extension NetworkHandle {
       try targets?.expect([p, t, o], "(P, T, O)")
       try mask?.expect([p, t, o], "(P, T, O)")
       try initial?.expect([p, n], "(P, N)")
-      return .trajectory(try TrajectoryBatch(
-        count: p, steps: t, inputs: try inputs.finiteValues(), inputWidth: i,
-        targets: try targets?.finiteValues() ?? .init(repeating: 0, count: p * t * o), outputWidth: o,
-        mask: try mask.map(checkedMask),
-        initial: try initial.map { Matrix(rows: p, cols: n, elements: try $0.finiteValues()) }))
+      return .trajectory(
+        try TrajectoryBatch(
+          count: p, steps: t, inputs: try inputs.finiteValues(), inputWidth: i,
+          targets: try targets?.finiteValues() ?? .init(repeating: 0, count: p * t * o), outputWidth: o,
+          mask: try mask.map(checkedMask),
+          initial: try initial.map { Matrix(rows: p, cols: n, elements: try $0.finiteValues()) }))
     }
   }
 
@@ -58,13 +62,21 @@ extension NetworkHandle {
   /// The wanted parameter arrays (W, b, U, x0; nil: not wanted), each
   /// checked against its block of the network's parameters and paired
   /// with that block's range.
-  func parameterBlocks(w: CallerArray?, b: CallerArray?, u: CallerArray?, x0: CallerArray?) throws
+  func parameterBlocks(
+    w: CallerArray?, b: CallerArray?, u: CallerArray?, x0: CallerArray?
+  ) throws
     -> [(CallerArray, Range<Int>)]
   {
     let layout = checkpoint.parameters.layout, n = units
     var blocks: [(CallerArray, Range<Int>)] = []
-    if let w { try w.expect([n, n], "(N, N)"); blocks.append((w, layout.w)) }
-    if let b { try b.expect([n], "(N)"); blocks.append((b, layout.b)) }
+    if let w {
+      try w.expect([n, n], "(N, N)")
+      blocks.append((w, layout.w))
+    }
+    if let b {
+      try b.expect([n], "(N)")
+      blocks.append((b, layout.b))
+    }
     if let u {
       guard !layout.u.isEmpty else { throw RBPError.invalid("U: the network has identity coupling, no U") }
       try u.expect([n, layout.shape.inputs], "(N, I)")
@@ -88,12 +100,15 @@ extension NetworkHandle {
 }
 
 @_cdecl("rbp_states")
-public func rbpStates(_ net: OpaquePointer?, _ inputs: UnsafePointer<rbp_array>?, _ initial: UnsafePointer<rbp_array>?,
-                      _ states: UnsafeMutablePointer<rbp_array>?, _ settled: UnsafeMutablePointer<Int8>?) -> Int32 {
+public func rbpStates(
+  _ net: OpaquePointer?, _ inputs: UnsafePointer<rbp_array>?, _ initial: UnsafePointer<rbp_array>?,
+  _ states: UnsafeMutablePointer<rbp_array>?, _ settled: UnsafeMutablePointer<Int8>?
+) -> Int32 {
   guarded {
     let h = try NetworkHandle.from(net)
-    let data = try h.patterns(inputs: try CallerArray(inputs, name: "inputs"),
-                              initial: try CallerArray.optional(initial, name: "initial"), targets: nil, mask: nil)
+    let data = try h.patterns(
+      inputs: try CallerArray(inputs, name: "inputs"),
+      initial: try CallerArray.optional(initial, name: "initial"), targets: nil, mask: nil)
     let out = try CallerArray(states, name: "states")
     try out.expect(h.statesShape(data).map { $0 }, data.kind == .steady ? "(P, N)" : "(P, T+1, N)")
     let r = try h.analysis.states(data, in: h.precision)
@@ -114,14 +129,16 @@ public func rbpGrad(
     let h = try NetworkHandle.from(net)
     guard let out else { throw RBPError.invalid("out: no place for the gradients") }
     guard (targets == nil) != (cotangent == nil) else {
-      throw RBPError.invalid("give either targets (the built-in loss) or a cotangent dR/dx, not "
-                             + (targets == nil ? "neither" : "both"))
+      throw RBPError.invalid(
+        "give either targets (the built-in loss) or a cotangent dR/dx, not "
+          + (targets == nil ? "neither" : "both"))
     }
     if mean != 0 && cotangent == nil { throw RBPError.invalid("mean applies only with a cotangent") }
-    let data = try h.patterns(inputs: try CallerArray(inputs, name: "inputs"),
-                              initial: try CallerArray.optional(initial, name: "initial"),
-                              targets: try CallerArray.optional(targets, name: "targets"),
-                              mask: try CallerArray.optional(mask, name: "mask"))
+    let data = try h.patterns(
+      inputs: try CallerArray(inputs, name: "inputs"),
+      initial: try CallerArray.optional(initial, name: "initial"),
+      targets: try CallerArray.optional(targets, name: "targets"),
+      mask: try CallerArray.optional(mask, name: "mask"))
     let c = try CallerArray.optional(cotangent, name: "cotangent")
     let cotangentShape = h.analysis.cotangentShape(data)
     let steady = data.kind == .steady
@@ -133,8 +150,9 @@ public func rbpGrad(
       return try withUnsafePointer(to: a) { try CallerArray($0, name: name) }
     }
     let g = out.pointee
-    let outputs = try h.parameterBlocks(w: try wanted(g.W, "W"), b: try wanted(g.b, "b"), u: try wanted(g.U, "U"),
-                                        x0: try wanted(g.x0, "x0"))
+    let outputs = try h.parameterBlocks(
+      w: try wanted(g.W, "W"), b: try wanted(g.b, "b"), u: try wanted(g.U, "U"),
+      x0: try wanted(g.x0, "x0"))
     let drive = try wanted(g.drive, "drive")
     if let drive {
       guard c != nil else { throw RBPError.invalid("drive: dR/da is computed only for a cotangent") }
@@ -155,8 +173,10 @@ public func rbpGrad(
 }
 
 @_cdecl("rbp_invert")
-public func rbpInvert(_ net: OpaquePointer?, _ states: UnsafePointer<rbp_array>?,
-                      _ drive: UnsafeMutablePointer<rbp_array>?) -> Int32 {
+public func rbpInvert(
+  _ net: OpaquePointer?, _ states: UnsafePointer<rbp_array>?,
+  _ drive: UnsafeMutablePointer<rbp_array>?
+) -> Int32 {
   guarded {
     let h = try NetworkHandle.from(net)
     let x = try CallerArray(states, name: "states")

@@ -94,13 +94,16 @@ func handOut(_ analysis: Analysis, precision: Precision, _ out: UnsafeMutablePoi
 }
 
 @_cdecl("rbp_load")
-public func rbpLoad(_ path: UnsafePointer<CChar>?, _ dtype: Int32, _ solverJSON: UnsafePointer<CChar>?,
-                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+public func rbpLoad(
+  _ path: UnsafePointer<CChar>?, _ dtype: Int32, _ solverJSON: UnsafePointer<CChar>?,
+  _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
   guarded {
     let path = try string(path, "path")
     let precision = try precision(ofDtype: dtype)
     let checkpoint = try readCheckpoint(path)
-    try handOut(Analysis(checkpoint: checkpoint, source: path, solver: try solverSettings(solverJSON)), precision: precision, out)
+    try handOut(
+      Analysis(checkpoint: checkpoint, source: path, solver: try solverSettings(solverJSON)), precision: precision, out)
   }
 }
 
@@ -118,8 +121,9 @@ func checkpointFromArrays(
   let inputs = try u?.expect([n, nil], "(N, I)")[1] ?? 0
   let activationName = try string(activation, "activation")
   guard let activation = Activation(rawValue: activationName) else {
-    throw RBPError.invalid("activation: '\(activationName)' is not one of "
-                           + Activation.allCases.map(\.rawValue).joined(separator: ", "))
+    throw RBPError.invalid(
+      "activation: '\(activationName)' is not one of "
+        + Activation.allCases.map(\.rawValue).joined(separator: ", "))
   }
   let lossName = loss.map { String(cString: $0) } ?? "mse"
   guard let loss = Loss(rawValue: lossName) else {
@@ -139,8 +143,9 @@ func checkpointFromArrays(
     throw RBPError.invalid("the parameters hold a non-finite value (\(p.values[bad]))")
   }
   guard leak > 0 && leak <= 1 else { throw RBPError.invalid("leak must be in (0, 1], got \(leak)") }
-  return Checkpoint(model: model, activation: activation, loss: loss, leak: model == .trajectory ? leak : 1,
-                    parameters: p)
+  return Checkpoint(
+    model: model, activation: activation, loss: loss, leak: model == .trajectory ? leak : 1,
+    parameters: p)
 }
 
 @_cdecl("rbp_steady_new")
@@ -151,16 +156,18 @@ public func rbpSteadyNew(
 ) -> Int32 {
   guarded {
     let precision = try precision(ofDtype: dtype)
-    var checkpoint = try checkpointFromArrays(model: .steady, w: w, b: b, u: u, x0: nil, leak: 1, activation: activation,
-                                              loss: loss, outputs: outputs)
+    var checkpoint = try checkpointFromArrays(
+      model: .steady, w: w, b: b, u: u, x0: nil, leak: 1, activation: activation,
+      loss: loss, outputs: outputs)
     if symmetric != 0 {
       guard checkpoint.parameters.weightsAreSymmetric else {
         throw RBPError.invalid("W: is not symmetric with a zero diagonal, as symmetric = 1 says")
       }
       checkpoint.symmetric = true
     }
-    try handOut(Analysis(checkpoint: checkpoint, source: "network", solver: try solverSettings(solverJSON)),
-                precision: precision, out)
+    try handOut(
+      Analysis(checkpoint: checkpoint, source: "network", solver: try solverSettings(solverJSON)),
+      precision: precision, out)
   }
 }
 
@@ -173,10 +180,12 @@ public func rbpTrajectoryNew(
 ) -> Int32 {
   guarded {
     let precision = try precision(ofDtype: dtype)
-    let checkpoint = try checkpointFromArrays(model: .trajectory, w: w, b: b, u: u, x0: x0, leak: leak,
-                                              activation: activation, loss: loss, outputs: outputs)
-    try handOut(Analysis(checkpoint: checkpoint, source: "network", solver: try solverSettings(solverJSON)),
-                precision: precision, out)
+    let checkpoint = try checkpointFromArrays(
+      model: .trajectory, w: w, b: b, u: u, x0: x0, leak: leak,
+      activation: activation, loss: loss, outputs: outputs)
+    try handOut(
+      Analysis(checkpoint: checkpoint, source: "network", solver: try solverSettings(solverJSON)),
+      precision: precision, out)
   }
 }
 
@@ -187,8 +196,13 @@ public func rbpFree(_ net: OpaquePointer?) {
 }
 
 /// Copies `text` into a fixed C char array of 16.
-func fill16(_ field: inout (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar,
-                            CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar), _ text: String) {
+func fill16(
+  _ field:
+    inout (
+      CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar,
+      CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar
+    ), _ text: String
+) {
   withUnsafeMutableBytes(of: &field) { bytes in
     bytes.initializeMemory(as: UInt8.self, repeating: 0)
     for (i, c) in text.utf8.prefix(15).enumerated() { bytes[i] = c }
@@ -217,14 +231,17 @@ public func rbpInfoGet(_ net: OpaquePointer?, _ out: UnsafeMutablePointer<rbp_in
 }
 
 @_cdecl("rbp_parameters")
-public func rbpParameters(_ net: OpaquePointer?, _ w: UnsafeMutablePointer<rbp_array>?,
-                          _ b: UnsafeMutablePointer<rbp_array>?, _ u: UnsafeMutablePointer<rbp_array>?,
-                          _ x0: UnsafeMutablePointer<rbp_array>?) -> Int32 {
+public func rbpParameters(
+  _ net: OpaquePointer?, _ w: UnsafeMutablePointer<rbp_array>?,
+  _ b: UnsafeMutablePointer<rbp_array>?, _ u: UnsafeMutablePointer<rbp_array>?,
+  _ x0: UnsafeMutablePointer<rbp_array>?
+) -> Int32 {
   guarded {
     let h = try NetworkHandle.from(net)
     let values = h.checkpoint.parameters.values
-    let writes = try h.parameterBlocks(w: try CallerArray.optional(w, name: "W"), b: try CallerArray.optional(b, name: "b"),
-                                       u: try CallerArray.optional(u, name: "U"), x0: try CallerArray.optional(x0, name: "x0"))
+    let writes = try h.parameterBlocks(
+      w: try CallerArray.optional(w, name: "W"), b: try CallerArray.optional(b, name: "b"),
+      u: try CallerArray.optional(u, name: "U"), x0: try CallerArray.optional(x0, name: "x0"))
     for (array, range) in writes { array.write(Array(values[range])) }
   }
 }

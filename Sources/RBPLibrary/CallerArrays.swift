@@ -50,7 +50,8 @@ struct CallerArray {
     let s = shape
     guard s.count == expected.count, zip(s, expected).allSatisfy({ $1 == nil || $0 == $1 }) else {
       let wanted = "(" + expected.map { $0.map(String.init) ?? "·" }.joined(separator: ", ") + ")"
-      throw RBPError.invalid("\(name): shape (\(s.map(String.init).joined(separator: ", "))), expected \(what) = \(wanted)")
+      throw RBPError.invalid(
+        "\(name): shape (\(s.map(String.init).joined(separator: ", "))), expected \(what) = \(wanted)")
     }
     return s
   }
@@ -117,7 +118,9 @@ struct CallerArray {
       if isDouble {
         values.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
       } else {
-        convertedArray(values, to: Float.self).withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        convertedArray(values, to: Float.self).withUnsafeBytes {
+          data.copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+        }
       }
       return
     }

@@ -12,7 +12,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// A failure of the file system (not of HDF5 or of a file's contents): the
@@ -40,10 +40,10 @@ public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throw
 func fillHDF5(_ temporary: String, _ body: (HDF5File) throws -> Void) throws {
   let file = try HDF5File.create(temporary)
   try body(file)
-  pauseForTests(temporary, phase: 1)   // contents written, not yet closed
+  pauseForTests(temporary, phase: 1)  // contents written, not yet closed
   try file.close()
   try syncFile(temporary)
-  pauseForTests(temporary, phase: 2)   // complete on disk, not yet renamed
+  pauseForTests(temporary, phase: 2)  // complete on disk, not yet renamed
 }
 
 /// Writes `destination` and `copy` atomically with the same bytes, filled
@@ -75,7 +75,10 @@ func writeBytes(_ bytes: Data, to temporary: String, reportedAs destination: Str
     while offset < raw.count {
       let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
       if n < 0 && errno == EINTR { continue }
-      if n <= 0 { failure = .system(destination, "cannot write"); return }
+      if n <= 0 {
+        failure = .system(destination, "cannot write")
+        return
+      }
       offset += n
     }
   }
@@ -140,7 +143,7 @@ public final class TemporariesInProgress: @unchecked Sendable {
     lock.withLock {
       for path in paths {
         unlink(path)
-        for phase in 1...2 { unlink("\(path).paused-\(phase)") }   // the atomicity tests' markers
+        for phase in 1...2 { unlink("\(path).paused-\(phase)") }  // the atomicity tests' markers
       }
       paths.removeAll()
     }
@@ -156,13 +159,17 @@ public func checkReplaceable(_ path: String) throws -> String {
   guard lstat(path, &st) == 0 else { return path }
   var target = path
   if (st.st_mode & S_IFMT) == S_IFLNK {
-    guard stat(path, &st) == 0 else { return path }   // a dangling link is replaced
+    guard stat(path, &st) == 0 else { return path }  // a dangling link is replaced
     target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
   }
   let kind = st.st_mode & S_IFMT
   guard kind == S_IFREG else {
-    let what = kind == S_IFDIR ? "a folder" : kind == S_IFCHR || kind == S_IFBLK ? "a device"
-      : kind == S_IFIFO ? "a FIFO" : kind == S_IFSOCK ? "a socket" : "not a regular file"
+    let what =
+      kind == S_IFDIR
+      ? "a folder"
+      : kind == S_IFCHR || kind == S_IFBLK
+        ? "a device"
+        : kind == S_IFIFO ? "a FIFO" : kind == S_IFSOCK ? "a socket" : "not a regular file"
     throw FileSystemError(path: path, message: "exists and is \(what), not a regular file; refusing to replace it")
   }
   return target

@@ -88,8 +88,10 @@ public struct Checkpoint: Sendable {
 
   /// A checkpoint of these parameters and functions, with a run's
   /// configuration and progress when there is one.
-  public init(model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
-              parameters: Parameters<Double>, config: String? = nil, progress: RunProgress<Double>? = nil) {
+  public init(
+    model: ModelKind, activation: Activation, loss: Loss, leak: Double = 1,
+    parameters: Parameters<Double>, config: String? = nil, progress: RunProgress<Double>? = nil
+  ) {
     self.model = model
     self.activation = activation
     self.loss = loss
@@ -103,24 +105,26 @@ public struct Checkpoint: Sendable {
   }
 
   /// A checkpoint of a steady network alone (no run).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init<T: KernelScalar>(_ net: SteadyNetwork<T>) {
-    self.init(model: .steady, activation: net.activation, loss: net.loss,
-              parameters: net.parameters.converted(to: Double.self))
+    self.init(
+      model: .steady, activation: net.activation, loss: net.loss,
+      parameters: net.parameters.converted(to: Double.self))
   }
 
   /// A checkpoint of a trajectory network alone (no run).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init<T: KernelScalar>(_ net: TrajectoryNetwork<T>) {
-    self.init(model: .trajectory, activation: net.activation, loss: net.loss, leak: net.leak,
-              parameters: net.parameters.converted(to: Double.self))
+    self.init(
+      model: .trajectory, activation: net.activation, loss: net.loss, leak: net.leak,
+      parameters: net.parameters.converted(to: Double.self))
   }
 
   /// The steady network, in precision T; throws for a trajectory model.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func steadyNetwork<T: KernelScalar>(_: T.Type) throws -> SteadyNetwork<T> {
     guard model == .steady else { throw RBPError.invalid("the checkpoint holds a \(model) model, not a steady one") }
     var net = try SteadyNetwork(parameters: parameters.converted(to: T.self), activation: activation, loss: loss)
@@ -129,12 +133,15 @@ public struct Checkpoint: Sendable {
   }
 
   /// The trajectory network, in precision T; throws for a steady model.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func trajectoryNetwork<T: KernelScalar>(_: T.Type) throws -> TrajectoryNetwork<T> {
-    guard model == .trajectory else { throw RBPError.invalid("the checkpoint holds a \(model) model, not a trajectory one") }
-    return try TrajectoryNetwork(parameters: parameters.converted(to: T.self), activation: activation,
-                                 loss: loss, leak: leak)
+    guard model == .trajectory else {
+      throw RBPError.invalid("the checkpoint holds a \(model) model, not a trajectory one")
+    }
+    return try TrajectoryNetwork(
+      parameters: parameters.converted(to: T.self), activation: activation,
+      loss: loss, leak: leak)
   }
 }
 
@@ -163,7 +170,8 @@ public enum CheckpointFile {
     }
     let activationName = try string("activation")
     guard let activation = Activation(rawValue: activationName) else {
-      throw file.fail("attribute 'activation' is \"\(activationName)\", expected one of \(Activation.allCases.map(\.rawValue))")
+      throw file.fail(
+        "attribute 'activation' is \"\(activationName)\", expected one of \(Activation.allCases.map(\.rawValue))")
     }
     let lossName = try string("loss")
     guard let loss = Loss(rawValue: lossName) else {
@@ -223,7 +231,8 @@ public enum CheckpointFile {
       let (states, shape) = try readArray(try file.group("solver"), name, rank: 2, as: Double.self)
       let (known, _) = try readArray(try file.group("solver"), name + "_known", rank: 1, as: Double.self)
       guard shape[1] == n, known.count == shape[0] else {
-        throw HDF5Error(file: path, path: "/solver/\(name)", message: "has shape \(shape), expected (P, \(n)) with P known flags")
+        throw HDF5Error(
+          file: path, path: "/solver/\(name)", message: "has shape \(shape), expected (P, \(n)) with P known flags")
       }
       return WarmStarts(states: Matrix(rows: shape[0], cols: n, elements: states), known: known.map { $0 != 0 })
     }
@@ -249,7 +258,9 @@ public enum CheckpointFile {
         throw file.fail("attribute 'best_epoch' is \(best), expected an epoch in 1…\(checkpoint.epoch)")
       }
       checkpoint.bestEpoch = best
-      guard file.hasAttribute("best_val_loss") else { throw file.fail("missing attribute 'best_val_loss' (with 'best_epoch')") }
+      guard file.hasAttribute("best_val_loss") else {
+        throw file.fail("missing attribute 'best_val_loss' (with 'best_epoch')")
+      }
       checkpoint.bestValidationLoss = try file.numberAttribute("best_val_loss")
     }
     if file.hasAttribute("symmetric") {
@@ -259,7 +270,9 @@ public enum CheckpointFile {
       if checkpoint.symmetric {
         guard model == .steady else { throw file.fail("attribute 'symmetric' is only allowed on steady models") }
         guard checkpoint.parameters.weightsAreSymmetric else {
-          throw HDF5Error(file: path, path: "/params/W", message: "is not symmetric with a zero diagonal, as attribute 'symmetric' = 1 says")
+          throw HDF5Error(
+            file: path, path: "/params/W",
+            message: "is not symmetric with a zero diagonal, as attribute 'symmetric' = 1 says")
         }
       }
     }
@@ -271,8 +284,10 @@ public enum CheckpointFile {
   /// /optimizer (a file from another tool) the counters are still checked,
   /// but there is no run to continue: it resumes as a new run from its
   /// parameters.
-  static func readProgress(_ file: HDF5File, layout: ParameterLayout,
-                           integer: (String) throws -> Int) throws -> RunProgress<Double>? {
+  static func readProgress(
+    _ file: HDF5File, layout: ParameterLayout,
+    integer: (String) throws -> Int
+  ) throws -> RunProgress<Double>? {
     let epoch = file.hasAttribute("epoch") ? try integer("epoch") : 0
     let step = file.hasAttribute("step") ? try integer("step") : 0
     guard file.exists("optimizer") else { return nil }
@@ -293,12 +308,14 @@ public enum CheckpointFile {
         // One value per epoch: `loss` exactly `epoch` of them; a series
         // added by a later version of rbp may start late, never run ahead.
         guard shape.count == 1 else {
-          throw HDF5Error(file: file.file, path: "/history/\(name)", message: "has shape \(shape), expected one value per epoch")
+          throw HDF5Error(
+            file: file.file, path: "/history/\(name)", message: "has shape \(shape), expected one value per epoch")
         }
         guard name == "loss" ? shape[0] == epoch : shape[0] <= epoch else {
-          throw HDF5Error(file: file.file, path: "/history/\(name)",
-                          message: "has \(shape[0]) values, but attribute 'epoch' is \(epoch)"
-                            + (name == "loss" ? " (one per epoch)" : " (at most one per epoch)"))
+          throw HDF5Error(
+            file: file.file, path: "/history/\(name)",
+            message: "has \(shape[0]) values, but attribute 'epoch' is \(epoch)"
+              + (name == "loss" ? " (one per epoch)" : " (at most one per epoch)"))
         }
         history[name] = try d.read()
       }
@@ -306,8 +323,9 @@ public enum CheckpointFile {
     if epoch > 0 && history["loss"] == nil {
       throw HDF5Error(file: file.file, path: "/history/loss", message: "is missing, but attribute 'epoch' is \(epoch)")
     }
-    return RunProgress(epoch: epoch, step: step, optimizer: optimizer, learningRate: try g.numberAttribute("lr"), seed: seed,
-                       history: History(byName: history))
+    return RunProgress(
+      epoch: epoch, step: step, optimizer: optimizer, learningRate: try g.numberAttribute("lr"), seed: seed,
+      history: History(byName: history))
   }
 
   /// The optimizer under /optimizer. Its attributes carry the settings'
@@ -318,12 +336,14 @@ public enum CheckpointFile {
     func named(_ name: String, or old: String) -> String { g.hasAttribute(name) || !g.hasAttribute(old) ? name : old }
     let kindName = try g.stringAttribute(named("optimizer", or: "kind"))
     guard let kind = OptimizerKind(rawValue: kindName) else {
-      throw g.fail("attribute 'optimizer' is \"\(kindName)\", expected one of \(OptimizerKind.allCases.map(\.rawValue))")
+      throw g.fail(
+        "attribute 'optimizer' is \"\(kindName)\", expected one of \(OptimizerKind.allCases.map(\.rawValue))")
     }
-    var settings = OptimizerSettings(kind: kind, learningRate: try g.numberAttribute("lr"),
-                                     beta1: try g.numberAttribute(named("momentum", or: "beta1")),
-                                     beta2: try g.numberAttribute("beta2"), epsilon: try g.numberAttribute("epsilon"),
-                                     weightDecay: try g.numberAttribute("weight_decay"))
+    var settings = OptimizerSettings(
+      kind: kind, learningRate: try g.numberAttribute("lr"),
+      beta1: try g.numberAttribute(named("momentum", or: "beta1")),
+      beta2: try g.numberAttribute("beta2"), epsilon: try g.numberAttribute("epsilon"),
+      weightDecay: try g.numberAttribute("weight_decay"))
     let clip = named("clip", or: "clip_norm")
     if g.hasAttribute(clip) { settings.clipNorm = try g.numberAttribute(clip) }
     do { try settings.validate() } catch { throw g.fail("attributes: \(error)") }
@@ -333,16 +353,19 @@ public enum CheckpointFile {
     for (name, keyPath) in [("first", \Optimizer<Double>.first), ("second", \Optimizer<Double>.second)] {
       let values: [Double] = try g.dataset(name).read()
       guard values.count == layout.count else {
-        throw HDF5Error(file: g.file, path: g.childPath(name), message: "has \(values.count) values, expected \(layout.count)")
+        throw HDF5Error(
+          file: g.file, path: g.childPath(name), message: "has \(values.count) values, expected \(layout.count)")
       }
       // A NaN moment would turn every later step into NaN (and f32's clamped
       // vector math could even hide it): refused, like non-finite parameters.
       if let bad = values.firstIndex(where: { !$0.isFinite }) {
-        throw HDF5Error(file: g.file, path: g.childPath(name), message: "holds a non-finite value (\(values[bad])) at \(bad)")
+        throw HDF5Error(
+          file: g.file, path: g.childPath(name), message: "holds a non-finite value (\(values[bad])) at \(bad)")
       }
       // Adam's second moment is a mean of squares.
       if name == "second" && kind == .adam, let bad = values.firstIndex(where: { $0 < 0 }) {
-        throw HDF5Error(file: g.file, path: g.childPath(name), message: "holds a negative second moment (\(values[bad])) at \(bad)")
+        throw HDF5Error(
+          file: g.file, path: g.childPath(name), message: "holds a negative second moment (\(values[bad])) at \(bad)")
       }
       opt[keyPath: keyPath] = Parameters(layout: layout, values: values)
     }

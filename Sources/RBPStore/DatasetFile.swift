@@ -61,7 +61,9 @@ public enum FileFormat: String, CaseIterable, Sendable {
 
 /// Checks the root attributes `format` and `version`.
 func checkHeader(_ file: HDF5File, is format: FileFormat) throws {
-  guard file.hasAttribute("format") else { throw file.fail("missing attribute 'format' (expected \"\(format.rawValue)\")") }
+  guard file.hasAttribute("format") else {
+    throw file.fail("missing attribute 'format' (expected \"\(format.rawValue)\")")
+  }
   let found = try file.stringAttribute("format")
   guard found == format.rawValue else {
     throw file.fail("attribute 'format' is \"\(found)\", expected \"\(format.rawValue)\"")
@@ -121,7 +123,8 @@ func readArray<T: KernelScalar & HDF5Numeric>(
   }
   if let bad = values.firstIndex(where: { !$0.isFinite }) {
     let exact: [Double]? = T.self == Double.self ? nil : try rows.map { try d.readRows(at: $0) } ?? d.read()
-    throw d.fail(nonFiniteMessage(T.self, values[bad], exact: exact?[bad]) + " " + location(bad, shape: shape, rows: rows))
+    throw d.fail(
+      nonFiniteMessage(T.self, values[bad], exact: exact?[bad]) + " " + location(bad, shape: shape, rows: rows))
   }
   return (values, shape)
 }
@@ -130,7 +133,8 @@ func readArray<T: KernelScalar & HDF5Numeric>(
 /// infinite in f32, that it overflows f32.
 func nonFiniteMessage<T: KernelScalar>(_: T.Type, _ value: T, exact: Double?) -> String {
   if let exact, exact.isFinite {
-    return "holds \(exact), which overflows f32 (largest \(Float.greatestFiniteMagnitude)); rescale it, or use --precision f64,"
+    return
+      "holds \(exact), which overflows f32 (largest \(Float.greatestFiniteMagnitude)); rescale it, or use --precision f64,"
   }
   return "holds a non-finite value (\(value))"
 }
@@ -154,8 +158,8 @@ public enum DatasetFile {
   /// Reads the dataset at `path` in precision T, validating every field.
   /// With `testSet`, reads the /test group instead; with `rows`, only those
   /// patterns (by hyperslab reads), in that order.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public static func read<T: KernelScalar & HDF5Numeric>(
     _ path: String, as: T.Type, testSet: Bool = false, rows: [Int]? = nil
   ) throws -> DatasetContents<T> {
@@ -172,7 +176,9 @@ public enum DatasetFile {
   }
 
   /// The rows `indices` of an open dataset file's training set.
-  static func read<T: KernelScalar & HDF5Numeric>(_ file: HDF5File, rows: [Int], path: String) throws
+  static func read<T: KernelScalar & HDF5Numeric>(
+    _ file: HDF5File, rows: [Int], path: String
+  ) throws
     -> DatasetContents<T>
   {
     try read(file, part: .train, rows: rows, path: path)
@@ -220,25 +226,27 @@ public enum DatasetFile {
     case .steady:
       let (p, i, o) = (inShape[0], inShape[1], outShape[1])
       let batch = try wrap(path) {
-        try SteadyBatch(inputs: Matrix(rows: p, cols: i, elements: inputs),
-                        targets: Matrix(rows: p, cols: o, elements: targets),
-                        mask: mask.map { Matrix(rows: p, cols: o, elements: $0) }, initial: initial)
+        try SteadyBatch(
+          inputs: Matrix(rows: p, cols: i, elements: inputs),
+          targets: Matrix(rows: p, cols: o, elements: targets),
+          mask: mask.map { Matrix(rows: p, cols: o, elements: $0) }, initial: initial)
       }
       return .steady(batch)
     case .trajectory:
       let (p, steps, i, o) = (inShape[0], inShape[1], inShape[2], outShape[2])
       guard steps >= 1 else { throw fail("inputs", "has no steps") }
       let batch = try wrap(path) {
-        try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: i, targets: targets,
-                            outputWidth: o, mask: mask, initial: initial)
+        try TrajectoryBatch(
+          count: p, steps: steps, inputs: inputs, inputWidth: i, targets: targets,
+          outputWidth: o, mask: mask, initial: initial)
       }
       return .trajectory(batch)
     }
   }
 
   /// Writes a dataset file atomically (float64 unless T is Float).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public static func write<T: KernelScalar & HDF5Numeric>(
     _ contents: DatasetContents<T>, test: DatasetContents<T>? = nil, val: DatasetContents<T>? = nil, to path: String,
     attributes: [String: String] = [:]

@@ -32,8 +32,10 @@ public struct DatasetSummary: Sendable {
   public var initialWidth: Int? = nil
 
   /// A summary of these sizes.
-  public init(path: String, kind: ModelKind, count: Int, steps: Int, inputs: Int, outputs: Int, task: ClassicTask? = nil,
-              hasTestSet: Bool = false, hasInitial: Bool = false) {
+  public init(
+    path: String, kind: ModelKind, count: Int, steps: Int, inputs: Int, outputs: Int, task: ClassicTask? = nil,
+    hasTestSet: Bool = false, hasInitial: Bool = false
+  ) {
     self.path = path
     self.kind = kind
     self.count = count
@@ -61,16 +63,19 @@ public struct DatasetSummary: Sendable {
     if file.hasAttribute("task") {
       let name = try file.stringAttribute("task")
       guard let known = ClassicTask(rawValue: name) else {
-        throw HDF5Error(file: path, path: "", message: "attribute 'task' is \"\(name)\", not a classic task ("
-                          + ClassicTask.allCases.map(\.rawValue).joined(separator: ", ")
-                          + "); remove it, and choose accuracy with --metric sign|argmax|none")
+        throw HDF5Error(
+          file: path, path: "",
+          message: "attribute 'task' is \"\(name)\", not a classic task ("
+            + ClassicTask.allCases.map(\.rawValue).joined(separator: ", ")
+            + "); remove it, and choose accuracy with --metric sign|argmax|none")
       }
       task = known
     }
     let steps = kind == .trajectory && inShape.count == 3 ? inShape[1] : 1
-    var summary = DatasetSummary(path: path, kind: kind, count: count, steps: steps, inputs: inShape.last ?? 0,
-                                 outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"),
-                                 hasInitial: file.exists("initial"))
+    var summary = DatasetSummary(
+      path: path, kind: kind, count: count, steps: steps, inputs: inShape.last ?? 0,
+      outputs: outShape.last ?? 0, task: task, hasTestSet: file.exists("test"),
+      hasInitial: file.exists("initial"))
     if summary.hasInitial { summary.initialWidth = try file.dataset("initial").shape.last }
     summary.hasValSet = file.exists("val")
     // The validation set is read with the network the training set defines:
@@ -79,21 +84,23 @@ public struct DatasetSummary: Sendable {
     for part in ["val"] where file.exists(part) {
       let test = try file.group(part)
       for (name, width) in [("inputs", summary.inputs), ("targets", summary.outputs)] {
-        guard test.exists(name) else { continue }   // the reader names what is missing
+        guard test.exists(name) else { continue }  // the reader names what is missing
         let found = try test.dataset(name).shape.last ?? 0
         guard found == width else {
-          throw HDF5Error(file: path, path: "/\(part)/\(name)",
-                          message: "has \(found) columns, the training set's /\(name) has \(width)")
+          throw HDF5Error(
+            file: path, path: "/\(part)/\(name)",
+            message: "has \(found) columns, the training set's /\(name) has \(width)")
         }
       }
       if test.exists("initial"), let width = summary.initialWidth {
         let found = try test.dataset("initial").shape.last ?? 0
         guard found == width else {
-          throw HDF5Error(file: path, path: "/\(part)/initial", message: "has \(found) columns, the training set's /initial has \(width)")
+          throw HDF5Error(
+            file: path, path: "/\(part)/initial",
+            message: "has \(found) columns, the training set's /initial has \(width)")
         }
       }
     }
     return summary
   }
 }
-

@@ -56,7 +56,9 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
     hasMask = file.exists("mask")
     if hasMask {
       let mask = try file.dataset("mask")
-      guard try mask.shape == outShape else { throw mask.fail("has shape \(try mask.shape), expected that of /targets \(outShape)") }
+      guard try mask.shape == outShape else {
+        throw mask.fail("has shape \(try mask.shape), expected that of /targets \(outShape)")
+      }
       _ = try mask.checkedCount()
     }
     let chosen = rows ?? Array(0..<inShape[0])
@@ -77,8 +79,8 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
   }
 
   /// Steps `range` (0-based) of the chosen sequences.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func window(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
     guard range.lowerBound >= 0, range.upperBound <= steps, !range.isEmpty else {
       throw HDF5Error(file: path, path: "/inputs", message: "steps \(range) are not within its \(steps) steps")
@@ -95,8 +97,9 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
       mask = m
     }
     return try wrap(path) {
-      try TrajectoryBatch(count: count, steps: range.count, inputs: inputs, inputWidth: inputWidth, targets: targets,
-                          outputWidth: outputWidth, mask: mask)
+      try TrajectoryBatch(
+        count: count, steps: range.count, inputs: inputs, inputWidth: inputWidth, targets: targets,
+        outputWidth: outputWidth, mask: mask)
     }
   }
 
@@ -108,7 +111,8 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
     values.withUnsafeBufferPointer { v in for x in v { finite = finite && x.isFinite } }
     if !finite, let bad = values.firstIndex(where: { !$0.isFinite }) {
       let exact: [Double]? = T.self == Double.self ? nil : try d.readRows(at: rows, within: range)
-      throw d.fail(nonFiniteMessage(T.self, values[bad], exact: exact?[bad]) + " " + windowLocation(bad, range, width: width))
+      throw d.fail(
+        nonFiniteMessage(T.self, values[bad], exact: exact?[bad]) + " " + windowLocation(bad, range, width: width))
     }
     return values
   }

@@ -54,7 +54,8 @@ public class HDF5Object: HDF5Handle, @unchecked Sendable {
   public func attributeNames() throws -> [String] {
     try HDF5.locked {
       var info = H5O_info_t()
-      try HDF5.check(H5Oget_info2(id, &info, rbp_H5O_INFO_NUM_ATTRS()), "cannot list attributes", file: file, path: path)
+      try HDF5.check(
+        H5Oget_info2(id, &info, rbp_H5O_INFO_NUM_ATTRS()), "cannot list attributes", file: file, path: path)
       return try (0..<info.num_attrs).map { i in
         let size = H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, rbp_H5P_DEFAULT())
         try HDF5.check(size, "cannot read an attribute name", file: file, path: path)
@@ -72,7 +73,9 @@ public class HDF5Object: HDF5Handle, @unchecked Sendable {
 
   private func openAttribute(_ name: String) throws -> HDF5Handle {
     guard hasAttribute(name) else { throw fail("missing attribute '\(name)'") }
-    let a = try HDF5.checked("cannot open attribute '\(name)'", file: file, path: path) { H5Aopen(id, name, rbp_H5P_DEFAULT()) }
+    let a = try HDF5.checked("cannot open attribute '\(name)'", file: file, path: path) {
+      H5Aopen(id, name, rbp_H5P_DEFAULT())
+    }
     return HDF5Handle(id: a, file: file, path: path, owner: self, close: H5Aclose)
   }
 
@@ -232,8 +235,9 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
   public func isGroup(_ child: String) throws -> Bool {
     try HDF5.locked {
       var info = H5O_info_t()
-      try HDF5.check(H5Oget_info_by_name2(id, child, &info, rbp_H5O_INFO_BASIC(), rbp_H5P_DEFAULT()),
-                     "cannot inspect '\(child)'", file: file, path: childPath(child))
+      try HDF5.check(
+        H5Oget_info_by_name2(id, child, &info, rbp_H5O_INFO_BASIC(), rbp_H5P_DEFAULT()),
+        "cannot inspect '\(child)'", file: file, path: childPath(child))
       return info.type == H5O_TYPE_GROUP
     }
   }
@@ -247,10 +251,11 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
       for part in child.split(separator: "/") {
         prefix += (prefix.isEmpty ? "" : "/") + part
         var info = H5L_info_t()
-        guard H5Lget_info(id, prefix, &info, rbp_H5P_DEFAULT()) >= 0 else { return }   // the open names the failure
+        guard H5Lget_info(id, prefix, &info, rbp_H5P_DEFAULT()) >= 0 else { return }  // the open names the failure
         guard info.type == H5L_TYPE_HARD || info.type == H5L_TYPE_SOFT else {
-          throw HDF5Error(file: file, path: childPath(prefix),
-                          message: "is a link to another file; rbp reads only what the file itself holds")
+          throw HDF5Error(
+            file: file, path: childPath(prefix),
+            message: "is a link to another file; rbp reads only what the file itself holds")
         }
       }
     }
@@ -260,7 +265,9 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
   public func group(_ child: String) throws -> HDF5Group {
     guard exists(child) else { throw HDF5Error(file: file, path: childPath(child), message: "missing group") }
     try checkInFile(child)
-    let g = try HDF5.checked("cannot open group", file: file, path: childPath(child)) { H5Gopen2(id, child, rbp_H5P_DEFAULT()) }
+    let g = try HDF5.checked("cannot open group", file: file, path: childPath(child)) {
+      H5Gopen2(id, child, rbp_H5P_DEFAULT())
+    }
     return HDF5Group(id: g, file: file, path: childPath(child), owner: self, close: H5Gclose)
   }
 
@@ -270,11 +277,13 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
     let lcpl = try HDF5PropertyList(class: rbp_H5P_LINK_CREATE(), file: file, path: childPath(child))
     let gcpl = try HDF5PropertyList(class: rbp_H5P_GROUP_CREATE(), file: file, path: childPath(child))
     let g = try HDF5.locked { () -> hid_t in
-      try HDF5.check(H5Pset_create_intermediate_group(lcpl.id, 1), "cannot create group", file: file, path: childPath(child))
+      try HDF5.check(
+        H5Pset_create_intermediate_group(lcpl.id, 1), "cannot create group", file: file, path: childPath(child))
       // No modification times: the same content gives the same bytes.
       try HDF5.check(H5Pset_obj_track_times(gcpl.id, false), "cannot create group", file: file, path: childPath(child))
-      return try HDF5.check(H5Gcreate2(id, child, lcpl.id, gcpl.id, rbp_H5P_DEFAULT()), "cannot create group",
-                            file: file, path: childPath(child))
+      return try HDF5.check(
+        H5Gcreate2(id, child, lcpl.id, gcpl.id, rbp_H5P_DEFAULT()), "cannot create group",
+        file: file, path: childPath(child))
     }
     return HDF5Group(id: g, file: file, path: childPath(child), owner: self, close: H5Gclose)
   }
@@ -283,7 +292,9 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
   public func dataset(_ child: String) throws -> HDF5Dataset {
     guard exists(child) else { throw HDF5Error(file: file, path: childPath(child), message: "missing dataset") }
     try checkInFile(child)
-    let d = try HDF5.checked("cannot open dataset", file: file, path: childPath(child)) { H5Dopen2(id, child, rbp_H5P_DEFAULT()) }
+    let d = try HDF5.checked("cannot open dataset", file: file, path: childPath(child)) {
+      H5Dopen2(id, child, rbp_H5P_DEFAULT())
+    }
     let dataset = HDF5Dataset(id: d, file: file, path: childPath(child), owner: self, close: H5Dclose)
     // Raw data kept in other files (external storage, virtual datasets)
     // is not what the file's hash covers: refused.
@@ -292,9 +303,10 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
       guard plist >= 0 else { return }
       defer { H5Pclose(plist) }
       if H5Pget_external_count(plist) > 0 || H5Pget_layout(plist) == H5D_VIRTUAL {
-        throw HDF5Error(file: file, path: childPath(child),
-                        message: "keeps its values in other files (external storage or a virtual dataset); "
-                          + "rbp reads only what the file itself holds")
+        throw HDF5Error(
+          file: file, path: childPath(child),
+          message: "keeps its values in other files (external storage or a virtual dataset); "
+            + "rbp reads only what the file itself holds")
       }
       // A compression filter this HDF5 library lacks (h5py's lzf, say).
       for i in 0..<max(H5Pget_nfilters(plist), 0) {
@@ -305,11 +317,13 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         if id >= 0 && H5Zfilter_avail(id) <= 0 {
           // A damaged file may hold any bytes here: printable ASCII only, 40 at most.
           name[name.count - 1] = 0
-          let label = String(String(cStringBuffer: name).unicodeScalars
-            .filter { $0.value >= 0x20 && $0.value < 0x7F }.prefix(40).map(Character.init))
-          throw HDF5Error(file: file, path: childPath(child),
-                          message: "is compressed with filter \(id)\(label.isEmpty ? "" : " (\(label))"), which this HDF5 "
-                            + "library does not have; rewrite it uncompressed or with gzip (h5py: compression=\"gzip\")")
+          let label = String(
+            String(cStringBuffer: name).unicodeScalars
+              .filter { $0.value >= 0x20 && $0.value < 0x7F }.prefix(40).map(Character.init))
+          throw HDF5Error(
+            file: file, path: childPath(child),
+            message: "is compressed with filter \(id)\(label.isEmpty ? "" : " (\(label))"), which this HDF5 "
+              + "library does not have; rewrite it uncompressed or with gzip (h5py: compression=\"gzip\")")
         }
       }
     }
@@ -347,8 +361,9 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
     }
     let dataset = try create(child, shape: shape, as: N.self)
     try HDF5.locked {
-      try HDF5.check(H5Dwrite(dataset.id, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), values),
-                     "cannot write dataset", file: file, path: full)
+      try HDF5.check(
+        H5Dwrite(dataset.id, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), values),
+        "cannot write dataset", file: file, path: full)
     }
     return dataset
   }
@@ -375,8 +390,9 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         try HDF5.check(H5Pset_shuffle(dcpl.id), "cannot set compression", file: file, path: full)
         try HDF5.check(H5Pset_deflate(dcpl.id, 1), "cannot set compression", file: file, path: full)
       }
-      return try HDF5.check(H5Dcreate2(id, child, N.hdf5Disk, space.id, lcpl.id, dcpl.id, rbp_H5P_DEFAULT()),
-                            "cannot create dataset", file: file, path: full)
+      return try HDF5.check(
+        H5Dcreate2(id, child, N.hdf5Disk, space.id, lcpl.id, dcpl.id, rbp_H5P_DEFAULT()),
+        "cannot create dataset", file: file, path: full)
     }
     return HDF5Dataset(id: d, file: file, path: full, owner: self, close: H5Dclose)
   }
@@ -393,11 +409,14 @@ let testFaultWhileReading = ProcessInfo.processInfo.environment["RBP_TEST_FAULT_
 public func checkReadable(_ path: String) throws {
   var st = stat()
   guard stat(path, &st) == 0 else {
-    throw HDF5Error(file: path, path: "", message: errno == ENOENT ? "no such file" : String(cStringPointer: strerror(errno)))
+    throw HDF5Error(
+      file: path, path: "", message: errno == ENOENT ? "no such file" : String(cStringPointer: strerror(errno)))
   }
   let kind = st.st_mode & S_IFMT
   guard kind == S_IFREG else {
-    let what = kind == S_IFDIR ? "a folder" : kind == S_IFIFO ? "a FIFO" : kind == S_IFCHR || kind == S_IFBLK ? "a device" : "a special file"
+    let what =
+      kind == S_IFDIR
+      ? "a folder" : kind == S_IFIFO ? "a FIFO" : kind == S_IFCHR || kind == S_IFBLK ? "a device" : "a special file"
     throw HDF5Error(file: path, path: "", message: "is \(what), not a regular file")
   }
 }
@@ -409,8 +428,9 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
   public static func create(_ path: String) throws -> HDF5File {
     let fapl = try strongCloseAccess(path)
     let id = try HDF5.locked {
-      let id = try HDF5.check(H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), fapl.id), "cannot create file",
-                              file: path, path: "")
+      let id = try HDF5.check(
+        H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), fapl.id), "cannot create file",
+        file: path, path: "")
       rbp_close_on_exec(id)
       return id
     }
@@ -423,19 +443,22 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
     if !writable { try TrialRead.check(path) }
     let fapl = try strongCloseAccess(path)
     let (id, slot) = try HDF5.locked {
-      let id = try HDF5.check(H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id),
-                              "cannot open file as HDF5", file: path, path: "")
+      let id = try HDF5.check(
+        H5Fopen(path, writable ? rbp_H5F_ACC_RDWR() : rbp_H5F_ACC_RDONLY(), fapl.id),
+        "cannot open file as HDF5", file: path, path: "")
       rbp_close_on_exec(id)
       // Named by the crash guard while it is open for reading.
       let slot = writable ? -1 : rbp_guard_open(path)
       if !writable && testFaultWhileReading { rbp_guard_test_fault() }
       return (id, slot)
     }
-    return HDF5File(id: id, file: path, path: "/", close: { id in
-      // Closing reads and frees what the file made the library cache: still guarded.
-      defer { rbp_guard_close(slot) }
-      return H5Fclose(id)
-    })
+    return HDF5File(
+      id: id, file: path, path: "/",
+      close: { id in
+        // Closing reads and frees what the file made the library cache: still guarded.
+        defer { rbp_guard_close(slot) }
+        return H5Fclose(id)
+      })
   }
 
   /// Closing the file closes every object still open in it, so the file is
@@ -512,8 +535,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     var values = [N](repeating: 0, count: try checkedCount())
     if values.isEmpty { return values }
     try HDF5.locked {
-      try HDF5.check(H5Dread(id, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), &values),
-                     "cannot read dataset", file: file, path: path)
+      try HDF5.check(
+        H5Dread(id, N.hdf5Native, rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), &values),
+        "cannot read dataset", file: file, path: path)
     }
     return values
   }
@@ -524,15 +548,17 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     let dims = try shape
     let rowSize = dims.dropFirst().reduce(1, *)
     guard !dims.isEmpty, rowSize > 0, values.count % rowSize == 0, start >= 0,
-          start + values.count / rowSize <= dims[0] else {
+      start + values.count / rowSize <= dims[0]
+    else {
       throw fail("\(values.count) values from row \(start) do not fit shape \(dims)")
     }
     let count = values.count / rowSize
     if count == 0 { return }
     let (fileSpace, memory) = try rowSelection(start, count: count, of: dims)
     try HDF5.locked {
-      try HDF5.check(H5Dwrite(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), values),
-                     "cannot write rows", file: file, path: path)
+      try HDF5.check(
+        H5Dwrite(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), values),
+        "cannot write rows", file: file, path: path)
     }
   }
 
@@ -546,8 +572,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     extent[0] = hsize_t(count)
     let memory = try HDF5Space(shape: extent.map { Int($0) }, file: file, path: path)
     try HDF5.locked {
-      try HDF5.check(H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &extent, nil),
-                     "cannot select rows", file: file, path: path)
+      try HDF5.check(
+        H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &extent, nil),
+        "cannot select rows", file: file, path: path)
     }
     return (fileSpace, memory)
   }
@@ -563,8 +590,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     if values.isEmpty { return values }
     let (fileSpace, memory) = try rowSelection(start, count: count, of: dims)
     try HDF5.locked {
-      try HDF5.check(H5Dread(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), &values),
-                     "cannot read rows", file: file, path: path)
+      try HDF5.check(
+        H5Dread(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), &values),
+        "cannot read rows", file: file, path: path)
     }
     return values
   }
@@ -574,7 +602,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
   /// only that range of
   /// the second dimension of each row (a window of steps of a P×T×K
   /// array).
-  public func readRows<N: HDF5Numeric>(at indices: [Int], within second: Range<Int>? = nil, as: N.Type = N.self)
+  public func readRows<N: HDF5Numeric>(
+    at indices: [Int], within second: Range<Int>? = nil, as: N.Type = N.self
+  )
     throws -> [N]
   {
     var dims = try shape
@@ -595,7 +625,11 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     let sorted = Array(Set(indices)).sorted()
     var runs: [(start: Int, count: Int)] = []
     for i in sorted {
-      if let last = runs.last, last.start + last.count == i { runs[runs.count - 1].count += 1 } else { runs.append((i, 1)) }
+      if let last = runs.last, last.start + last.count == i {
+        runs[runs.count - 1].count += 1
+      } else {
+        runs.append((i, 1))
+      }
     }
     // One read per run: a union of hyperslabs is an irregular selection,
     // which the library walks element by element (measured: most of the
@@ -610,11 +644,13 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
       extent[0] = hsize_t(run.count)
       let memory = try HDF5Space(shape: extent.map { Int($0) }, file: file, path: path)
       try HDF5.locked {
-        try HDF5.check(H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &extent, nil),
-                       "cannot select rows", file: file, path: path)
+        try HDF5.check(
+          H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &extent, nil),
+          "cannot select rows", file: file, path: path)
         _ = try values.withUnsafeMutableBufferPointer { v in
-          try HDF5.check(H5Dread(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), v.baseAddress! + done * rowSize),
-                         "cannot read rows", file: file, path: path)
+          try HDF5.check(
+            H5Dread(id, N.hdf5Native, memory.id, fileSpace.id, rbp_H5P_DEFAULT(), v.baseAddress! + done * rowSize),
+            "cannot read rows", file: file, path: path)
         }
       }
       done += run.count
@@ -624,7 +660,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     var out = [N](repeating: 0, count: indices.count * rowSize)
     for (r, i) in indices.enumerated() {
       let k = position[i]!
-      out.replaceSubrange(r * rowSize ..< (r + 1) * rowSize, with: values[k * rowSize ..< (k + 1) * rowSize])
+      out.replaceSubrange(r * rowSize..<(r + 1) * rowSize, with: values[k * rowSize..<(k + 1) * rowSize])
     }
     return out
   }
@@ -672,14 +708,15 @@ enum TrialRead {
   /// file system can take long to read whole.
   static let timeoutMilliseconds: Int32 = {
     guard let text = ProcessInfo.processInfo.environment["RBP_TRIAL_READ_TIMEOUT"], let seconds = Double(text),
-          seconds > 0, seconds <= 86_400 else { return 30_000 }
+      seconds > 0, seconds <= 86_400
+    else { return 30_000 }
     return Int32(max(1, (seconds * 1000).rounded()))
   }()
   nonisolated(unsafe) private static var passed: Set<String> = []
 
   static func check(_ path: String) throws {
     var info = stat()
-    guard stat(path, &info) == 0 else { return }   // opening it will say why
+    guard stat(path, &info) == 0 else { return }  // opening it will say why
     let key = "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(path)"
     let outcome: Int32? = HDF5.locked {
       if passed.contains(key) { return nil }
@@ -689,11 +726,15 @@ enum TrialRead {
     }
     guard let outcome, outcome != 0 && outcome != -2 else { return }
     if outcome == -1 {
-      throw HDF5Error(file: path, path: "", message: "is damaged: reading it did not finish in \(Double(timeoutMilliseconds) / 1000) s")
+      throw HDF5Error(
+        file: path, path: "",
+        message: "is damaged: reading it did not finish in \(Double(timeoutMilliseconds) / 1000) s")
     }
     if outcome >= 1000 {
-      throw HDF5Error(file: path, path: "", message: "is damaged: a trial read of it ended abnormally (exit \(outcome - 1000))")
+      throw HDF5Error(
+        file: path, path: "", message: "is damaged: a trial read of it ended abnormally (exit \(outcome - 1000))")
     }
-    throw HDF5Error(file: path, path: "", message: "is damaged: reading its contents crashed the HDF5 library (signal \(outcome))")
+    throw HDF5Error(
+      file: path, path: "", message: "is damaged: reading its contents crashed the HDF5 library (signal \(outcome))")
   }
 }

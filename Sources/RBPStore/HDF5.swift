@@ -92,7 +92,9 @@ public enum HDF5 {
   /// Call it inside the `locked` region of the call that returned `status`,
   /// so that the error stack read is that call's (or use `checked`).
   @discardableResult
-  static func check<S: BinaryInteger>(_ status: S, _ what: @autoclosure () -> String, file: String, path: String) throws -> S {
+  static func check<S: BinaryInteger>(
+    _ status: S, _ what: @autoclosure () -> String, file: String, path: String
+  ) throws -> S {
     if status >= 0 { return status }
     let detail = locked { stackMessage() }
     throw HDF5Error(file: file, path: path, message: detail.isEmpty ? what() : "\(what()) (\(detail))")
@@ -108,8 +110,10 @@ public enum HDF5 {
   /// Makes one library call and checks its status, reading the error stack
   /// before the lock is released.
   @discardableResult
-  static func checked<S: BinaryInteger>(_ what: @autoclosure () -> String, file: String, path: String,
-                                        _ call: () -> S) throws -> S {
+  static func checked<S: BinaryInteger>(
+    _ what: @autoclosure () -> String, file: String, path: String,
+    _ call: () -> S
+  ) throws -> S {
     try locked { try check(call(), what(), file: file, path: path) }
   }
 }
@@ -121,7 +125,8 @@ public enum HDF5 {
 func conciseHDF5Message(_ text: String) -> String {
   let line = text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
   if let start = line.range(of: "error message = '"),
-     let end = line[start.upperBound...].firstIndex(of: "'") {
+    let end = line[start.upperBound...].firstIndex(of: "'")
+  {
     let what = line[..<(line.firstIndex(of: ":") ?? line.endIndex)]
     return "\(what): \(line[start.upperBound..<end])"
   }
@@ -184,8 +189,9 @@ final class HDF5Space: HDF5Handle, @unchecked Sendable {
 
   convenience init(shape: [Int], file: String, path: String) throws {
     var dims = shape.map { hsize_t($0) }
-    try self.init(taking: { shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil) },
-                  file: file, path: path)
+    try self.init(
+      taking: { shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil) },
+      file: file, path: path)
   }
 
   /// The number of elements, checked: a corrupt file may declare any.
@@ -201,10 +207,12 @@ final class HDF5Space: HDF5Handle, @unchecked Sendable {
   var shape: [Int] {
     get throws {
       try HDF5.locked {
-        let rank = Int(try HDF5.check(H5Sget_simple_extent_ndims(id), "cannot get the dataspace's rank", file: file, path: path))
+        let rank = Int(
+          try HDF5.check(H5Sget_simple_extent_ndims(id), "cannot get the dataspace's rank", file: file, path: path))
         guard rank > 0 else { return [] }
         var dims = [hsize_t](repeating: 0, count: rank)
-        try HDF5.check(H5Sget_simple_extent_dims(id, &dims, nil), "cannot get the dataspace's dimensions", file: file, path: path)
+        try HDF5.check(
+          H5Sget_simple_extent_dims(id, &dims, nil), "cannot get the dataspace's dimensions", file: file, path: path)
         return dims.map { Int($0) }
       }
     }

@@ -74,10 +74,12 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   /// without reading the arrays unless they fit in `inMemoryLimit` bytes.
   /// `byWindows`: a trajectory dataset that does not fit is read by
   /// windows of steps (see `readsWindows`).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public init(path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
-              inMemoryLimit: Int = defaultInMemoryLimit, byWindows: Bool = false, subset: [Int]? = nil) throws {
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
+  public init(
+    path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
+    inMemoryLimit: Int = defaultInMemoryLimit, byWindows: Bool = false, subset: [Int]? = nil
+  ) throws {
     self.subset = subset
     guard batchSize >= 1 else { throw RBPError.invalid("batch size must be at least 1, got \(batchSize)") }
     self.path = path
@@ -102,10 +104,10 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
       whole = try DatasetFile.read(path, as: T.self)
     } else if readsWindows {
       whole = nil
-      _ = try DatasetWindows<T>(file: f, path: path, rows: [0])   // validates names, ranks and sizes
+      _ = try DatasetWindows<T>(file: f, path: path, rows: [0])  // validates names, ranks and sizes
     } else {
       whole = nil
-      _ = try DatasetFile.read(path, as: T.self, rows: [0])   // validates names, ranks and sizes
+      _ = try DatasetFile.read(path, as: T.self, rows: [0])  // validates names, ranks and sizes
     }
     self.kind = kind
     self.count = count
@@ -117,8 +119,10 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   /// A stream over `contents`, the whole dataset of `path` already read
   /// (a sweep's runs share one copy): the same minibatches as a stream
   /// that reads the file and holds it in memory.
-  public init(contents: DatasetContents<T>, path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
-              subset: [Int]? = nil) throws {
+  public init(
+    contents: DatasetContents<T>, path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
+    subset: [Int]? = nil
+  ) throws {
     guard batchSize >= 1 else { throw RBPError.invalid("batch size must be at least 1, got \(batchSize)") }
     (self.path, self.batchSize, self.shuffle, self.seed, self.subset) = (path, batchSize, shuffle, seed, subset)
     kind = contents.kind
@@ -137,8 +141,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
 
   /// Starts epoch `epoch` (from 0): a fresh shuffle, the first minibatch
   /// requested in the background.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func startEpoch(_ epoch: Int) {
     pending?.done.wait()
     pending = nil
@@ -156,7 +160,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   public func nextIndices() -> [Int]? {
     precondition(readsWindows, "nextIndices: this stream reads its minibatches; use next()")
     guard position < order.count else { return nil }
-    let indices = Array(order[position ..< min(position + batchSize, order.count)])
+    let indices = Array(order[position..<min(position + batchSize, order.count)])
     position += indices.count
     return indices
   }
@@ -170,8 +174,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   /// The next minibatch of the epoch (dataset indices and contents), or nil
   /// at the end of the epoch. The one after it is read in the background
   /// while this one is used; asking for the next one hands this one back.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func next() throws -> (indices: [Int], batch: DatasetContents<T>)? {
     precondition(!readsWindows, "next: this stream hands out indices; use nextIndices()")
     guard let current = pending else { return nil }
@@ -185,7 +189,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
 
   private func prefetch() {
     guard position < order.count else { return }
-    let indices = Array(order[position ..< min(position + batchSize, order.count)])
+    let indices = Array(order[position..<min(position + batchSize, order.count)])
     position += indices.count
     let job = Prefetch(indices)
     pending = job

@@ -40,8 +40,10 @@ public struct GradientsRecord: Sendable {
   public var settled: [Bool]?
 
   /// A record of these arrays; the optional members start empty.
-  public init(loss: Double, gradient: Parameters<Double>, model: ModelKind, states: [Double], statesShape: [Int],
-              adjoint: [Double], adjointShape: [Int]) {
+  public init(
+    loss: Double, gradient: Parameters<Double>, model: ModelKind, states: [Double], statesShape: [Int],
+    adjoint: [Double], adjointShape: [Int]
+  ) {
     self.loss = loss
     self.gradient = gradient
     self.model = model
@@ -52,34 +54,36 @@ public struct GradientsRecord: Sendable {
   }
 
   /// From a steady-state gradient.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init<T: KernelScalar>(_ g: SteadyGradient<T>) {
-    self.init(loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .steady,
-              states: convertedArray(g.states.elements, to: Double.self), statesShape: [g.states.rows, g.states.cols],
-              adjoint: convertedArray(g.adjoints.elements, to: Double.self), adjointShape: [g.adjoints.rows, g.adjoints.cols])
+    self.init(
+      loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .steady,
+      states: convertedArray(g.states.elements, to: Double.self), statesShape: [g.states.rows, g.states.cols],
+      adjoint: convertedArray(g.adjoints.elements, to: Double.self), adjointShape: [g.adjoints.rows, g.adjoints.cols])
     settled = g.settled.isEmpty ? nil : g.settled
   }
 
   /// From a BPTT gradient with its states (`.full` or `.truncated` mode),
   /// rearranged sequence-major.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public init<T: KernelScalar>(_ g: TrajectoryGradient<T>, count: Int, steps: Int, units: Int) throws {
     guard let states = g.states else {
       throw RBPError.invalid("the gradients file needs the states: use full or truncated BPTT")
     }
-    self.init(loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .trajectory,
-              states: sequenceMajor(convertedArray(states, to: Double.self), blocks: steps + 1, count: count, width: units),
-              statesShape: [count, steps + 1, units],
-              adjoint: sequenceMajor(convertedArray(g.adjoints, to: Double.self), blocks: steps, count: count, width: units),
-              adjointShape: [count, steps, units])
+    self.init(
+      loss: g.loss, gradient: g.gradient.converted(to: Double.self), model: .trajectory,
+      states: sequenceMajor(convertedArray(states, to: Double.self), blocks: steps + 1, count: count, width: units),
+      statesShape: [count, steps + 1, units],
+      adjoint: sequenceMajor(convertedArray(g.adjoints, to: Double.self), blocks: steps, count: count, width: units),
+      adjointShape: [count, steps, units])
   }
 }
 
 /// A time-major B×P×W array (block t holds P rows) as P×B×W.
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func sequenceMajor<T>(_ a: [T], blocks: Int, count: Int, width: Int) -> [T] {
   precondition(a.count == blocks * count * width, "sequenceMajor: \(a.count) values for \(blocks)×\(count)×\(width)")
   var out = a
@@ -145,12 +149,18 @@ public enum GradientsFile {
     if s.coupling == .dense { try file.write("grad/U", g.U.elements, shape: [s.units, s.inputs]) }
     if record.model == .trajectory { try file.write("grad/x0", g.x0, shape: [s.units]) }
     if let objective = record.objective { try file.setAttribute("objective", string: objective) }
-    for (key, value) in record.solverAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, string: value) }
-    for (key, value) in record.toleranceAttributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, double: value) }
+    for (key, value) in record.solverAttributes.sorted(by: { $0.key < $1.key }) {
+      try file.setAttribute(key, string: value)
+    }
+    for (key, value) in record.toleranceAttributes.sorted(by: { $0.key < $1.key }) {
+      try file.setAttribute(key, double: value)
+    }
   }
 
   /// Reads back what `write` wrote (for checks); the layout fixes the shapes.
-  public static func read(_ path: String, layout: ParameterLayout) throws -> (loss: Double, gradient: Parameters<Double>) {
+  public static func read(
+    _ path: String, layout: ParameterLayout
+  ) throws -> (loss: Double, gradient: Parameters<Double>) {
     let file = try HDF5File.open(path)
     try checkHeader(file, is: .gradients)
     var g = Parameters<Double>(layout: layout)
@@ -220,8 +230,10 @@ public enum StatesFile {
   ///     (/settled, int8, and the attribute `unsettled`); the unsettled
   ///     patterns' rows of /states are NaN.
   ///   - path: the file to write.
-  public static func write(states: [Double], shape: [Int], model: ModelKind, loss: Double, settled: [Bool]? = nil,
-                           to path: String) throws {
+  public static func write(
+    states: [Double], shape: [Int], model: ModelKind, loss: Double, settled: [Bool]? = nil,
+    to path: String
+  ) throws {
     try writeHDF5Atomically(to: path) { file in
       try writeHeader(file, .states)
       try file.setAttribute("model", string: model.rawValue)
@@ -239,7 +251,9 @@ public enum StatesFile {
 public enum CotangentFile {
   /// The shape of /dstates, and a reader of its rows (patterns), each piece
   /// checked for non-finite values (named by pattern, step and column).
-  public static func rows(_ path: String) throws -> (shape: [Int], read: (_ first: Int, _ count: Int) throws -> [Double]) {
+  public static func rows(
+    _ path: String
+  ) throws -> (shape: [Int], read: (_ first: Int, _ count: Int) throws -> [Double]) {
     let file = try HDF5File.open(path)
     guard file.exists("dstates") else {
       throw file.fail("has no /dstates (the cotangent ∂R/∂x: (P, N) steady or (P, T, N) trajectory)")
@@ -250,17 +264,22 @@ public enum CotangentFile {
       throw d.fail("has rank \(shape.count), expected (P, N) steady or (P, T, N) trajectory")
     }
     let kind = try d.kind
-  guard kind == .float || kind == .integer else { throw d.fail("holds \(kind) values, expected numbers") }
+    guard kind == .float || kind == .integer else { throw d.fail("holds \(kind) values, expected numbers") }
     _ = try d.checkedCount()
-    return (shape, { first, count in
-      let values: [Double] = try d.readRows(first, count: count)
-      if let bad = values.firstIndex(where: { !$0.isFinite }) {
-        var local = shape
-        local[0] = count
-        throw d.fail("holds a non-finite value (\(values[bad])) \(location(bad, shape: local, rows: Array(first..<(first + count))))")
+    return (
+      shape,
+      { first, count in
+        let values: [Double] = try d.readRows(first, count: count)
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+          var local = shape
+          local[0] = count
+          throw d.fail(
+            "holds a non-finite value (\(values[bad])) \(location(bad, shape: local, rows: Array(first..<(first + count))))"
+          )
+        }
+        return values
       }
-      return values
-    })
+    )
   }
 }
 
@@ -270,9 +289,11 @@ public enum FixedPointsFile {
   /// Writes /states (K, N), /pattern, /hits (int64), /spectral_radius,
   /// /abscissa, /residual (f64), /stable and /reached (int8), and the
   /// attribute `starts`.
-  public static func write(starts: Int, units: Int, states: [Double], pattern: [Int], spectralRadius: [Double],
-                           abscissa: [Double], stable: [Bool], residual: [Double], hits: [Int], reached: [Bool],
-                           to path: String) throws {
+  public static func write(
+    starts: Int, units: Int, states: [Double], pattern: [Int], spectralRadius: [Double],
+    abscissa: [Double], stable: [Bool], residual: [Double], hits: [Int], reached: [Bool],
+    to path: String
+  ) throws {
     let k = pattern.count
     try writeHDF5Atomically(to: path) { f in
       try writeHeader(f, .fixedPoints)

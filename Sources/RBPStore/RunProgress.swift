@@ -96,8 +96,9 @@ public struct RunProgress<T: KernelScalar>: Sendable, Equatable {
 
   /// A run before its first step.
   public init(optimizer: Optimizer<T>, seed: UInt64) {
-    self.init(epoch: 0, step: 0, optimizer: optimizer, learningRate: optimizer.settings.learningRate, seed: seed,
-              history: History())
+    self.init(
+      epoch: 0, step: 0, optimizer: optimizer, learningRate: optimizer.settings.learningRate, seed: seed,
+      history: History())
   }
 
   /// A run that stands here.
@@ -112,7 +113,8 @@ public struct RunProgress<T: KernelScalar>: Sendable, Equatable {
 
   /// The same state with the optimizer's moments in precision U.
   public func converted<U: KernelScalar>(to: U.Type) -> RunProgress<U> {
-    RunProgress<U>(epoch: epoch, step: step, optimizer: optimizer.converted(to: U.self), learningRate: learningRate,
-                   seed: seed, history: history)
+    RunProgress<U>(
+      epoch: epoch, step: step, optimizer: optimizer.converted(to: U.self), learningRate: learningRate,
+      seed: seed, history: history)
   }
 }

@@ -50,9 +50,11 @@ public struct SweepRecord: Equatable, Sendable {
   public static func currentStatus(_ status: String) -> String { status == "ok" ? "done" : status }
 
   /// A record of these values, with no best epoch.
-  public init(name: String, index: Int, config: String, status: String, reason: String, epochs: Int,
-              seconds: Double, finalLoss: Double, finalValidationLoss: Double, finalAccuracy: Double?,
-              solved: Bool, curve: [Double], validationCurve: [Double]) {
+  public init(
+    name: String, index: Int, config: String, status: String, reason: String, epochs: Int,
+    seconds: Double, finalLoss: Double, finalValidationLoss: Double, finalAccuracy: Double?,
+    solved: Bool, curve: [Double], validationCurve: [Double]
+  ) {
     self.name = name
     self.index = index
     self.config = config
@@ -74,8 +76,10 @@ public enum SweepResultsFile {
   /// Writes the records (sorted by index) atomically, with string and
   /// integer root attributes.
   /// `integerSettings`: the configuration keys whose columns are int64.
-  public static func write(_ records: [SweepRecord], to path: String, attributes: [String: String] = [:],
-                           integers: [String: Int] = [:], integerSettings: Set<String> = []) throws {
+  public static func write(
+    _ records: [SweepRecord], to path: String, attributes: [String: String] = [:],
+    integers: [String: Int] = [:], integerSettings: Set<String> = []
+  ) throws {
     let sorted = records.sorted { $0.index < $1.index }
     try writeHDF5Atomically(to: path) { f in
       try f.setAttribute("format", string: FileFormat.sweep.rawValue)
@@ -95,7 +99,9 @@ public enum SweepResultsFile {
       try f.write("best_epoch", sorted.map { Int64($0.bestEpoch ?? 0) }, shape: count)
       try f.write("best_val_loss", sorted.map { $0.bestValidationLoss ?? .nan }, shape: count)
       // One column per numeric or boolean setting found in every run's configuration.
-      let configs = sorted.map { (try? JSONSerialization.jsonObject(with: Data($0.config.utf8))) as? [String: Any] ?? [:] }
+      let configs = sorted.map {
+        (try? JSONSerialization.jsonObject(with: Data($0.config.utf8))) as? [String: Any] ?? [:]
+      }
       if !configs.isEmpty {
         let group = try f.createGroup("config")
         let keys = Set(configs.flatMap(\.keys)).sorted()
@@ -147,7 +153,9 @@ public enum SweepResultsFile {
   /// Reads a shard's results file (`results-I-of-N.h5`): its records, if
   /// its attributes `shards` and `spec_hash` (-1 and "" when absent) are
   /// ones `belongs` accepts; nil for a file of another sweep or sharding.
-  public static func readShard(_ path: String, belongs: (_ shards: Int, _ specHash: String) -> Bool) throws
+  public static func readShard(
+    _ path: String, belongs: (_ shards: Int, _ specHash: String) -> Bool
+  ) throws
     -> [SweepRecord]?
   {
     let file = try HDF5File.open(path)
@@ -189,11 +197,13 @@ extension SweepRecord {
   public var jsonObject: [String: Any] {
     func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
     let config = (try? JSONSerialization.jsonObject(with: Data(self.config.utf8))) ?? self.config
-    return ["name": name, "index": index, "hash": hash, "config": config, "status": status, "reason": reason,
-            "epochs": epochs, "seconds": number(seconds), "final_loss": number(finalLoss),
-            "final_val_loss": number(finalValidationLoss), "final_accuracy": finalAccuracy.map(number) ?? NSNull(),
-            "solved": solved, "curve": curve.map(number), "val_curve": validationCurve.map(number),
-            "best_epoch": bestEpoch ?? NSNull(), "best_val_loss": bestValidationLoss.map(number) ?? NSNull()]
+    return [
+      "name": name, "index": index, "hash": hash, "config": config, "status": status, "reason": reason,
+      "epochs": epochs, "seconds": number(seconds), "final_loss": number(finalLoss),
+      "final_val_loss": number(finalValidationLoss), "final_accuracy": finalAccuracy.map(number) ?? NSNull(),
+      "solved": solved, "curve": curve.map(number), "val_curve": validationCurve.map(number),
+      "best_epoch": bestEpoch ?? NSNull(), "best_val_loss": bestValidationLoss.map(number) ?? NSNull(),
+    ]
   }
 
   /// `jsonObject` as text, keys sorted, numbers in Swift's shortest form,
@@ -215,14 +225,17 @@ extension SweepRecord {
     // JSONDecoder reads numbers exactly (JSONSerialization's reader may
     // change a last digit, and a rerun would then record another number).
     guard let r = try? JSONDecoder().decode(ResultJSON.self, from: data) else { return nil }
-    let config = r.config.map { values in
-      "{" + values.keys.sorted().map { jsonQuoted($0, escapingSlashes: true) + ":" + values[$0]!.canonical }
-        .joined(separator: ",") + "}"
-    } ?? "{}"
-    self.init(name: r.name, index: r.index, config: config, status: Self.currentStatus(r.status), reason: r.reason,
-              epochs: r.epochs, seconds: r.seconds ?? .nan, finalLoss: r.final_loss ?? .nan,
-              finalValidationLoss: r.final_val_loss ?? .nan, finalAccuracy: r.final_accuracy, solved: r.solved,
-              curve: (r.curve ?? []).map { $0 ?? .nan }, validationCurve: (r.val_curve ?? []).map { $0 ?? .nan })
+    let config =
+      r.config.map { values in
+        "{"
+          + values.keys.sorted().map { jsonQuoted($0, escapingSlashes: true) + ":" + values[$0]!.canonical }
+          .joined(separator: ",") + "}"
+      } ?? "{}"
+    self.init(
+      name: r.name, index: r.index, config: config, status: Self.currentStatus(r.status), reason: r.reason,
+      epochs: r.epochs, seconds: r.seconds ?? .nan, finalLoss: r.final_loss ?? .nan,
+      finalValidationLoss: r.final_val_loss ?? .nan, finalAccuracy: r.final_accuracy, solved: r.solved,
+      curve: (r.curve ?? []).map { $0 ?? .nan }, validationCurve: (r.val_curve ?? []).map { $0 ?? .nan })
     self.hash = r.hash
     bestEpoch = r.best_epoch
     bestValidationLoss = r.best_val_loss
@@ -240,7 +253,8 @@ func jsonText(_ value: Any) -> String {
   switch value {
   case let raw as RawJSON: return raw.text
   case is NSNull: return "null"
-  case let b as Bool where (value as? NSNumber).map({ String(cString: $0.objCType) == "c" }) ?? true: return b ? "true" : "false"
+  case let b as Bool where (value as? NSNumber).map({ String(cString: $0.objCType) == "c" }) ?? true:
+    return b ? "true" : "false"
   case let n as NSNumber where ["d", "f"].contains(String(cString: n.objCType)):
     return n.doubleValue.isFinite ? "\(n.doubleValue)" : "null"
   case let i as Int: return "\(i)"
@@ -249,7 +263,9 @@ func jsonText(_ value: Any) -> String {
   case let s as String: return jsonQuoted(s, escapingSlashes: false)
   case let a as [Any]: return "[" + a.map(jsonText).joined(separator: ",") + "]"
   case let o as [String: Any]:
-    return "{" + o.keys.sorted().map { jsonQuoted($0, escapingSlashes: false) + ":" + jsonText(o[$0]!) }.joined(separator: ",") + "}"
+    return "{"
+      + o.keys.sorted().map { jsonQuoted($0, escapingSlashes: false) + ":" + jsonText(o[$0]!) }.joined(separator: ",")
+      + "}"
   default: return jsonQuoted("\(value)", escapingSlashes: false)
   }
 }
@@ -293,13 +309,21 @@ private struct ResultJSON: Decodable {
   /// A configuration value, written back as the canonical configuration
   /// JSON writes it (integers bare, doubles without a trailing ".0").
   enum ConfigScalar: Decodable {
-    case integer(Int), number(Double), text(String), flag(Bool)
+    case integer(Int)
+    case number(Double)
+    case text(String)
+    case flag(Bool)
     init(from decoder: Decoder) throws {
       let c = try decoder.singleValueContainer()
-      if let b = try? c.decode(Bool.self) { self = .flag(b) }
-      else if let i = try? c.decode(Int.self) { self = .integer(i) }
-      else if let d = try? c.decode(Double.self) { self = .number(d) }
-      else { self = .text(try c.decode(String.self)) }
+      if let b = try? c.decode(Bool.self) {
+        self = .flag(b)
+      } else if let i = try? c.decode(Int.self) {
+        self = .integer(i)
+      } else if let d = try? c.decode(Double.self) {
+        self = .number(d)
+      } else {
+        self = .text(try c.decode(String.self))
+      }
     }
     var canonical: String {
       switch self {

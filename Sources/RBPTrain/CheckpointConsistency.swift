@@ -29,7 +29,8 @@ extension Checkpoint {
       let c = try RunConfig.parse(json: Data(text.utf8), source: "\(path): attribute '\(attribute)'")
       func agree<V: Equatable>(_ name: String, _ stored: V?, _ actual: V, _ what: String) throws {
         if let stored, stored != actual {
-          throw ConfigError("\(path): attribute '\(attribute)' says \(name) \(stored), but the checkpoint \(what) \(actual)")
+          throw ConfigError(
+            "\(path): attribute '\(attribute)' says \(name) \(stored), but the checkpoint \(what) \(actual)")
         }
       }
       try agree("model", c.model?.rawValue, model.rawValue, "holds a")

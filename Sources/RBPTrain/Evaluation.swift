@@ -40,8 +40,8 @@ public struct Evaluation<T: KernelScalar>: Sendable {
 ///   - workspace: packing buffers and the kernels.
 ///   - keepingForward: trajectory models: keep the forward pass in
 ///     `forward` (the same metrics, the same bits).
-@_specialize(exported: true, where T == Float)
-@_specialize(exported: true, where T == Double)
+@_specialize(exported:true,where T == Float)
+@_specialize(exported:true,where T == Double)
 public func evaluate<T: KernelScalar>(
   _ data: DatasetContents<T>, parameters: Parameters<T>, plan: TrainingPlan, task: ClassicTask?,
   start: Matrix<T>? = nil, workspace: GEMMWorkspace<T> = GEMMWorkspace(), keepingForward: Bool = false
@@ -53,8 +53,9 @@ public func evaluate<T: KernelScalar>(
     var net = try SteadyNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss)
     net.symmetric = plan.symmetric
     net.threads = plan.threads
-    let r = try net.evaluate(batch: b, settings: plan.steady, start: start, workspace: workspace,
-                             allowingUnsettled: true)
+    let r = try net.evaluate(
+      batch: b, settings: plan.steady, start: start, workspace: workspace,
+      allowingUnsettled: true)
     result.loss = r.loss
     result.states = r.states
     result.unsettled = r.diagnostics.count - r.diagnostics.settledRows.count
@@ -63,7 +64,8 @@ public func evaluate<T: KernelScalar>(
     targets = b.targets.elements
     mask = b.mask?.elements
   case .trajectory(let b):
-    let net = try TrajectoryNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
+    let net = try TrajectoryNetwork(
+      parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
     // Two state blocks, not T + 1, unless the caller keeps the pass:
     // validation of long trajectories stays within the memory checkpointed
     // BPTT needs.

@@ -9,7 +9,10 @@ import Foundation
 /// "grid.lr" (its object's path and the key), or nil. Assumes text the JSON
 /// parser accepted.
 func duplicateJSONKey(in data: Data) -> String? {
-  enum Container { case object(keys: Set<String>, path: String, expectKey: Bool), array(path: String) }
+  enum Container {
+    case object(keys: Set<String>, path: String, expectKey: Bool)
+    case array(path: String)
+  }
   var stack: [Container] = []
   var lastKey: String? = nil
   var bytes = data.makeIterator()
@@ -47,7 +50,9 @@ func duplicateJSONKey(in data: Data) -> String? {
     case UInt8(ascii: "}"), UInt8(ascii: "]"):
       _ = stack.popLast()
     case UInt8(ascii: ","):
-      if case .object(let keys, let p, _)? = stack.last { stack[stack.count - 1] = .object(keys: keys, path: p, expectKey: true) }
+      if case .object(let keys, let p, _)? = stack.last {
+        stack[stack.count - 1] = .object(keys: keys, path: p, expectKey: true)
+      }
     default:
       continue
     }

@@ -26,7 +26,9 @@ extension RunConfig {
       out += "\n## \(group.rawValue.prefix(1).uppercased() + group.rawValue.dropFirst())\n\n"
       for s in members {
         let flag: String
-        if case .flag = s.values { flag = "`\(s.flag)` / `--no-\(s.flag.dropFirst(2))`" } else {
+        if case .flag = s.values {
+          flag = "`\(s.flag)` / `--no-\(s.flag.dropFirst(2))`"
+        } else {
           flag = "`\(s.flag) \(s.placeholder)`"
         }
         let facts = [
@@ -48,7 +50,8 @@ extension Setting {
   var valuesText: String {
     switch values {
     case .integer(let range):
-      range.upperBound == Int.max ? "an integer >= \(range.lowerBound)"
+      range.upperBound == Int.max
+        ? "an integer >= \(range.lowerBound)"
         : "an integer from \(range.lowerBound) to \(range.upperBound)"
     case .number(let interval): "a number, \(interval.requirement)"
     case .choice(let names): Setting.list(names.map { "`\($0)`" })

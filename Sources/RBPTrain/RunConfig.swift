@@ -156,111 +156,164 @@ public struct RunConfig: Equatable, Sendable {
     }()
     return [
       // The network.
-      .choice("model", \.model, rule: "the dataset's kind", help: "steady or trajectory.", group: .network,
-              onResume: .fixed),
-      .integer("units", \.units, 1...NetworkShape.maximumUnits, rule: "the task's suggestion, else outputs + 8",
-               help: "Units N (at least the outputs).", group: .network, onResume: .fixed),
-      .choice("activation", \.activation, rule: "the task's, else tanh", help: "The units' f.", group: .network,
-              onResume: .fixed),
-      .choice("loss", \.loss, default: .mse, help: "The loss on the output units (bce needs logistic units).",
-              group: .network, onResume: .fixed),
-      .choice("coupling", \.coupling, rule: "identity for the patterns task, else dense",
-              help: "How inputs enter: through a learned U (dense) or one input per unit (identity).",
-              group: .network, onResume: .fixed),
-      .number("leak", \.leak, .rate, default: 1, help: "Leak α of x(t) = (1−α) x(t−1) + α f(…).", group: .trajectory,
-              scope: .trajectory, onResume: .fixed),
-      .flag("symmetric", \.symmetric,
-            help: "Hopfield weights: W = Wᵀ with a zero diagonal, kept so by the optimizer (steady models).",
-            group: .network, scope: .steady, onResume: .fixed),
-      .number("gain", \.gain, .nonNegative, rule: "0.4/max f' for steady models (a contractive start), 1 for trajectories",
-              help: "Scale of the random initial weights: ‖W‖₂ ≈ 2·gain.", group: .network, onResume: .fixed),
+      .choice(
+        "model", \.model, rule: "the dataset's kind", help: "steady or trajectory.", group: .network,
+        onResume: .fixed),
+      .integer(
+        "units", \.units, 1...NetworkShape.maximumUnits, rule: "the task's suggestion, else outputs + 8",
+        help: "Units N (at least the outputs).", group: .network, onResume: .fixed),
+      .choice(
+        "activation", \.activation, rule: "the task's, else tanh", help: "The units' f.", group: .network,
+        onResume: .fixed),
+      .choice(
+        "loss", \.loss, default: .mse, help: "The loss on the output units (bce needs logistic units).",
+        group: .network, onResume: .fixed),
+      .choice(
+        "coupling", \.coupling, rule: "identity for the patterns task, else dense",
+        help: "How inputs enter: through a learned U (dense) or one input per unit (identity).",
+        group: .network, onResume: .fixed),
+      .number(
+        "leak", \.leak, .rate, default: 1, help: "Leak α of x(t) = (1−α) x(t−1) + α f(…).", group: .trajectory,
+        scope: .trajectory, onResume: .fixed),
+      .flag(
+        "symmetric", \.symmetric,
+        help: "Hopfield weights: W = Wᵀ with a zero diagonal, kept so by the optimizer (steady models).",
+        group: .network, scope: .steady, onResume: .fixed),
+      .number(
+        "gain", \.gain, .nonNegative, rule: "0.4/max f' for steady models (a contractive start), 1 for trajectories",
+        help: "Scale of the random initial weights: ‖W‖₂ ≈ 2·gain.", group: .network, onResume: .fixed),
       // Steady solvers.
-      .choice("solver", \.solver, default: .auto,
-              help: "Forward solver: relaxation with fallbacks (auto), iterate, anderson or newton.", group: .solver,
-              scope: .steady, onResume: .mayChange),
-      .number("damping", \.damping, .rate, default: 1, help: "Damping of iterate and anderson.", group: .solver,
-              scope: .steady, onResume: .mayChange),
-      .integer("memory", \.memory, 1...SolverOptions.maximumAndersonMemory, default: ForwardMethod.defaultMemory, help: "Anderson memory.",
-               group: .solver, scope: .steady, onResume: .mayChange),
-      .number("tolerance", \.tolerance, .positive, rule: "32·√N·ε, at least 1e-6 in f32 and 1e-12 in f64",
-              help: "Forward tolerance: ∞-norm residual relative to max(1, ‖x‖∞).", group: .solver, scope: .steady,
-              onResume: .mayChange),
-      .integer("max_iterations", \.maxIterations, 1...Int.max, default: SolverOptions.defaultMaxIterations,
-               help: "Iteration limit of each solver stage.", group: .solver, scope: .steady, onResume: .mayChange),
-      .choice("adjoint", \.adjoint, default: .auto,
-              help: "Adjoint solver: iterate, then gmres, then direct (auto); iterate, neumann, direct or gmres.",
-              group: .solver, scope: .steady, onResume: .mayChange),
-      .integer("terms", \.terms, 1...Int.max, default: AdjointMethod.defaultTerms, help: "Neumann terms.", group: .solver, scope: .steady,
-               onResume: .mayChange),
-      .integer("restart", \.restart, 1...Int.max, default: AdjointMethod.defaultRestart, help: "GMRES restart length.", group: .solver,
-               scope: .steady, onResume: .mayChange),
-      .number("adjoint_tolerance", \.adjointTolerance, .positive, rule: "the forward tolerance",
-              help: "Adjoint tolerance.", group: .solver, scope: .steady, onResume: .mayChange),
+      .choice(
+        "solver", \.solver, default: .auto,
+        help: "Forward solver: relaxation with fallbacks (auto), iterate, anderson or newton.", group: .solver,
+        scope: .steady, onResume: .mayChange),
+      .number(
+        "damping", \.damping, .rate, default: 1, help: "Damping of iterate and anderson.", group: .solver,
+        scope: .steady, onResume: .mayChange),
+      .integer(
+        "memory", \.memory, 1...SolverOptions.maximumAndersonMemory, default: ForwardMethod.defaultMemory,
+        help: "Anderson memory.",
+        group: .solver, scope: .steady, onResume: .mayChange),
+      .number(
+        "tolerance", \.tolerance, .positive, rule: "32·√N·ε, at least 1e-6 in f32 and 1e-12 in f64",
+        help: "Forward tolerance: ∞-norm residual relative to max(1, ‖x‖∞).", group: .solver, scope: .steady,
+        onResume: .mayChange),
+      .integer(
+        "max_iterations", \.maxIterations, 1...Int.max, default: SolverOptions.defaultMaxIterations,
+        help: "Iteration limit of each solver stage.", group: .solver, scope: .steady, onResume: .mayChange),
+      .choice(
+        "adjoint", \.adjoint, default: .auto,
+        help: "Adjoint solver: iterate, then gmres, then direct (auto); iterate, neumann, direct or gmres.",
+        group: .solver, scope: .steady, onResume: .mayChange),
+      .integer(
+        "terms", \.terms, 1...Int.max, default: AdjointMethod.defaultTerms, help: "Neumann terms.", group: .solver,
+        scope: .steady,
+        onResume: .mayChange),
+      .integer(
+        "restart", \.restart, 1...Int.max, default: AdjointMethod.defaultRestart, help: "GMRES restart length.",
+        group: .solver,
+        scope: .steady, onResume: .mayChange),
+      .number(
+        "adjoint_tolerance", \.adjointTolerance, .positive, rule: "the forward tolerance",
+        help: "Adjoint tolerance.", group: .solver, scope: .steady, onResume: .mayChange),
       // The stabiliser of steady models.
-      .choice("stabilizer", \.stabilizer, rule: "jacobian for steady models, none for trajectories",
-              help: "Jacobian regularisation of patterns near instability, or none.", group: .stabilizer,
-              scope: .steady, onResume: .fixed),
-      .number("stability_weight", \.stabilityWeight, .nonNegative, default: standard.weight,
-              help: "Initial weight λ of the jacobian stabiliser (it adapts from epoch to epoch, up to 10 λ).", group: .stabilizer, scope: .steady, onResume: .fixed),
-      .number("stability_threshold", \.stabilityThreshold, .nonNegative, default: standard.threshold,
-              help: "Estimated ρ(D W) (a bound on the largest real part of D W's eigenvalues) from which the stabiliser applies to a pattern.",
-              group: .stabilizer, scope: .steady, onResume: .fixed),
-      .flag("warm_start", \.warmStart,
-            help: "Start each training step's solves from the pattern's last fixed point (faster; validation and eval always relax from the initial state).",
-            group: .run, scope: .steady, onResume: .fixed),
+      .choice(
+        "stabilizer", \.stabilizer, rule: "jacobian for steady models, none for trajectories",
+        help: "Jacobian regularisation of patterns near instability, or none.", group: .stabilizer,
+        scope: .steady, onResume: .fixed),
+      .number(
+        "stability_weight", \.stabilityWeight, .nonNegative, default: standard.weight,
+        help: "Initial weight λ of the jacobian stabiliser (it adapts from epoch to epoch, up to 10 λ).",
+        group: .stabilizer, scope: .steady, onResume: .fixed),
+      .number(
+        "stability_threshold", \.stabilityThreshold, .nonNegative, default: standard.threshold,
+        help:
+          "Estimated ρ(D W) (a bound on the largest real part of D W's eigenvalues) from which the stabiliser applies to a pattern.",
+        group: .stabilizer, scope: .steady, onResume: .fixed),
+      .flag(
+        "warm_start", \.warmStart,
+        help:
+          "Start each training step's solves from the pattern's last fixed point (faster; validation and eval always relax from the initial state).",
+        group: .run, scope: .steady, onResume: .fixed),
       // Trajectories.
-      .choice("bptt", \.bptt, default: .full, help: "BPTT mode.", group: .trajectory, scope: .trajectory,
-              onResume: .fixed),
-      .integer("window", \.window, 1...Int.max, default: 10, help: "Window of truncated BPTT.", group: .trajectory,
-               scope: .trajectory, onResume: .fixed),
+      .choice(
+        "bptt", \.bptt, default: .full, help: "BPTT mode.", group: .trajectory, scope: .trajectory,
+        onResume: .fixed),
+      .integer(
+        "window", \.window, 1...Int.max, default: 10, help: "Window of truncated BPTT.", group: .trajectory,
+        scope: .trajectory, onResume: .fixed),
       // The optimizer.
       .choice("optimizer", \.optimizer, default: .adam, help: "The update rule.", group: .optimizer, onResume: .fixed),
-      .number("lr", \.lr, .positive, rule: "0.01 with adam, else 0.1", help: "Learning rate η.", group: .optimizer,
-              onResume: .mayChange),
-      .number("momentum", \.momentum, .coefficient, default: OptimizerSettings.defaultBeta1, help: "Momentum, or Adam's β1.", group: .optimizer,
-              onResume: .fixed),
-      .number("beta2", \.beta2, .coefficient, default: OptimizerSettings.defaultBeta2, help: "Adam's β2.", group: .optimizer, onResume: .fixed),
-      .number("clip", \.clip, .positive, rule: "no clipping", help: "Clip the gradient's 2-norm to this.",
-              group: .optimizer, onResume: .fixed),
-      .number("weight_decay", \.weightDecay, .nonNegative, default: 0, help: "Decoupled weight decay.",
-              group: .optimizer, onResume: .fixed),
-      .number("lr_decay", \.lrDecay, .rate, default: 1, help: "Multiply η by this after each epoch.",
-              group: .optimizer, onResume: .mayChange),
+      .number(
+        "lr", \.lr, .positive, rule: "0.01 with adam, else 0.1", help: "Learning rate η.", group: .optimizer,
+        onResume: .mayChange),
+      .number(
+        "momentum", \.momentum, .coefficient, default: OptimizerSettings.defaultBeta1, help: "Momentum, or Adam's β1.",
+        group: .optimizer,
+        onResume: .fixed),
+      .number(
+        "beta2", \.beta2, .coefficient, default: OptimizerSettings.defaultBeta2, help: "Adam's β2.", group: .optimizer,
+        onResume: .fixed),
+      .number(
+        "clip", \.clip, .positive, rule: "no clipping", help: "Clip the gradient's 2-norm to this.",
+        group: .optimizer, onResume: .fixed),
+      .number(
+        "weight_decay", \.weightDecay, .nonNegative, default: 0, help: "Decoupled weight decay.",
+        group: .optimizer, onResume: .fixed),
+      .number(
+        "lr_decay", \.lrDecay, .rate, default: 1, help: "Multiply η by this after each epoch.",
+        group: .optimizer, onResume: .mayChange),
       // The run.
       .integer("epochs", \.epochs, 0...Int.max, default: 100, help: "Epochs.", group: .run, onResume: .mayChange),
-      .integer("batch", \.batch, 1...Int.max, rule: "the patterns, at most 32", help: "Minibatch size.", group: .run,
-               onResume: .fixed),
+      .integer(
+        "batch", \.batch, 1...Int.max, rule: "the patterns, at most 32", help: "Minibatch size.", group: .run,
+        onResume: .fixed),
       .integer("seed", \.seed, 0...Int.max, default: 0, help: "Random seed.", group: .run, onResume: .fixed),
-      .integer("threads", \.threads, 1...4096, default: 1, help: "Worker threads (results do not depend on it).",
-               group: .run, identifies: false, onResume: .mayChange),
-      .choice("precision", \.precision, default: .f32, help: "The precision the run computes in.", group: .run,
-              onResume: .fixed),
-      .integer("checkpoint_every", \.checkpointEvery, 0...Int.max, default: 0,
-               help: "Checkpoint every k epochs (0: only at the end).", group: .run, identifies: false,
-               onResume: .mayChange),
-      .number("target_loss", \.targetLoss, .nonNegative, rule: "none",
-              help: "Stop once the validation loss is at most this.", group: .run, onResume: .mayChange),
-      .flag("stop_when_solved", \.stopWhenSolved, help: "Stop once the task counts as solved (every validation output right by the metric).", group: .run,
-            onResume: .mayChange),
-      .number("val_fraction", \.valFraction, Setting.Interval(lower: 0, lowerOpen: true, upper: 1, upperOpen: true),
-              rule: "none: the dataset's /val, else the training set",
-              help: "Validate on this fraction of the training patterns, split off by the seed (when the dataset has no /val).",
-              group: .run, onResume: .fixed),
-      .integer("patience", \.patience, 1...Int.max, rule: "none",
-               help: "Stop after this many epochs without a validation loss better than the best by more than min_delta.",
-               group: .run, onResume: .mayChange),
-      .number("min_delta", \.minDelta, .nonNegative, rule: "0",
-              help: "The improvement of the validation loss that counts as better, for patience and best.h5.",
-              group: .run, onResume: .mayChange),
-      .choice("metric", \.metric, rule: "the classic task's rule, else none",
-              help: "Accuracy and solved: sign (each output's sign matches its target's), threshold (each output on its target's side of 0.5, for 0/1 targets), argmax (the largest output is the largest target's, per pattern or step), or none.",
-              group: .run, onResume: .mayChange),
-      .integer("max_retries", \.maxRetries, 0...Int.max, default: 4,
-               help: "Failed steps in a row retried at half the learning rate before the run stops.", group: .run,
-               onResume: .mayChange),
-      .number("max_unsettled", \.maxUnsettled, .fraction, default: 0.1,
-              help: "Fraction of a step's patterns that may be unsettled (left out of its gradient); above it the step counts as failed.",
-              group: .run, scope: .steady, onResume: .mayChange),
+      .integer(
+        "threads", \.threads, 1...4096, default: 1, help: "Worker threads (results do not depend on it).",
+        group: .run, identifies: false, onResume: .mayChange),
+      .choice(
+        "precision", \.precision, default: .f32, help: "The precision the run computes in.", group: .run,
+        onResume: .fixed),
+      .integer(
+        "checkpoint_every", \.checkpointEvery, 0...Int.max, default: 0,
+        help: "Checkpoint every k epochs (0: only at the end).", group: .run, identifies: false,
+        onResume: .mayChange),
+      .number(
+        "target_loss", \.targetLoss, .nonNegative, rule: "none",
+        help: "Stop once the validation loss is at most this.", group: .run, onResume: .mayChange),
+      .flag(
+        "stop_when_solved", \.stopWhenSolved,
+        help: "Stop once the task counts as solved (every validation output right by the metric).", group: .run,
+        onResume: .mayChange),
+      .number(
+        "val_fraction", \.valFraction, Setting.Interval(lower: 0, lowerOpen: true, upper: 1, upperOpen: true),
+        rule: "none: the dataset's /val, else the training set",
+        help:
+          "Validate on this fraction of the training patterns, split off by the seed (when the dataset has no /val).",
+        group: .run, onResume: .fixed),
+      .integer(
+        "patience", \.patience, 1...Int.max, rule: "none",
+        help: "Stop after this many epochs without a validation loss better than the best by more than min_delta.",
+        group: .run, onResume: .mayChange),
+      .number(
+        "min_delta", \.minDelta, .nonNegative, rule: "0",
+        help: "The improvement of the validation loss that counts as better, for patience and best.h5.",
+        group: .run, onResume: .mayChange),
+      .choice(
+        "metric", \.metric, rule: "the classic task's rule, else none",
+        help:
+          "Accuracy and solved: sign (each output's sign matches its target's), threshold (each output on its target's side of 0.5, for 0/1 targets), argmax (the largest output is the largest target's, per pattern or step), or none.",
+        group: .run, onResume: .mayChange),
+      .integer(
+        "max_retries", \.maxRetries, 0...Int.max, default: 4,
+        help: "Failed steps in a row retried at half the learning rate before the run stops.", group: .run,
+        onResume: .mayChange),
+      .number(
+        "max_unsettled", \.maxUnsettled, .fraction, default: 0.1,
+        help:
+          "Fraction of a step's patterns that may be unsettled (left out of its gradient); above it the step counts as failed.",
+        group: .run, scope: .steady, onResume: .mayChange),
     ]
   }()
 
@@ -297,7 +350,8 @@ public struct RunConfig: Equatable, Sendable {
     guard object is [String: Any] else { throw ConfigError("\(source): expected a JSON object") }
     if let key = duplicateJSONKey(in: data) { throw ConfigError("\(source): key '\(key)' is given twice") }
     let values: [String: SettingValue?]
-    do { values = try JSONDecoder().decode([String: SettingValue?].self, from: data) } catch let error as DecodingError {
+    do { values = try JSONDecoder().decode([String: SettingValue?].self, from: data) } catch let error as DecodingError
+    {
       let key: String
       switch error {
       case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
@@ -338,7 +392,8 @@ public struct RunConfig: Equatable, Sendable {
       // Every boolean setting also has its --no- form.
       var negated = false
       if flag.hasPrefix("--no-"), let s = settings.first(where: { $0.flag == "--" + flag.dropFirst(5) }),
-         case .flag = s.values {
+        case .flag = s.values
+      {
         guard parts.count == 1 else { throw ConfigError("\(flag) takes no value") }
         negated = true
         flag = s.flag
@@ -478,8 +533,10 @@ public struct RunConfig: Equatable, Sendable {
       lines.append("\(group.rawValue.uppercased()) SETTINGS (flag, and [key] in JSON configs):")
       for s in members {
         let fallback = s.defaultRule ?? s.fixedDefault.map(\.description)
-        let notes = [fallback.map { "Default: \($0)." }, s.scope == .every ? nil : "For \(s.scope) models only.",
-                     resuming && s.onResume == .mayChange ? "May change on --resume." : nil].compactMap { $0 }
+        let notes = [
+          fallback.map { "Default: \($0)." }, s.scope == .every ? nil : "For \(s.scope) models only.",
+          resuming && s.onResume == .mayChange ? "May change on --resume." : nil,
+        ].compactMap { $0 }
         if case .flag = s.values {
           wrap("\(s.flag) | --no-\(s.flag.dropFirst(2)) [\(s.name)]", indent: 2)
         } else {

@@ -27,7 +27,7 @@ public struct ContentHash: Sendable {
     let words = bytes.count / 8
     for w in 0..<words {
       h = (h ^ bytes.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) &* Self.prime
-      h ^= h >> 32   // carry the high bits down, which the multiply alone never does
+      h ^= h >> 32  // carry the high bits down, which the multiply alone never does
     }
     for i in (words * 8)..<bytes.count { h = (h ^ UInt64(bytes[i])) &* Self.prime }
     value = h
@@ -77,7 +77,9 @@ public struct ContentHash: Sendable {
   /// The hash of a file's bytes, read in 4 MiB pieces.
   public static func ofFile(_ path: String) throws -> String {
     do { try checkReadable(path) } catch let error as HDF5Error { throw ConfigError(error.description) }
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw ConfigError("\(path): cannot read the file to identify it") }
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+      throw ConfigError("\(path): cannot read the file to identify it")
+    }
     defer { try? handle.close() }
     var h = ContentHash()
     var carry: [UInt8] = []
@@ -139,8 +141,10 @@ public final class FileHashCache: @unchecked Sendable {
   static func key(_ path: String) -> [Int]? {
     var info = stat()
     guard stat(path, &info) == 0 else { return nil }
-    return [Int(info.st_dev), Int(info.st_ino), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec),
-            Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec), Int(info.st_size)]
+    return [
+      Int(info.st_dev), Int(info.st_ino), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec),
+      Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec), Int(info.st_size),
+    ]
   }
 }
 

@@ -39,13 +39,20 @@ extension SettingValue: Codable {
     let c = try decoder.singleValueContainer()
     // Order matters: JSON `true` is not an integer, `2` is an integer
     // before it is a number, `2.5` only a number.
-    if let v = try? c.decode(Bool.self) { self = .flag(v) }
-    else if let v = try? c.decode(Int.self) { self = .integer(v) }
-    else if let v = try? c.decode(Double.self) { self = .number(v) }
-    else if let v = try? c.decode(String.self) { self = .text(v) }
-    else {
-      throw DecodingError.typeMismatch(SettingValue.self, .init(codingPath: decoder.codingPath,
-        debugDescription: "expected a number, a string or a boolean"))
+    if let v = try? c.decode(Bool.self) {
+      self = .flag(v)
+    } else if let v = try? c.decode(Int.self) {
+      self = .integer(v)
+    } else if let v = try? c.decode(Double.self) {
+      self = .number(v)
+    } else if let v = try? c.decode(String.self) {
+      self = .text(v)
+    } else {
+      throw DecodingError.typeMismatch(
+        SettingValue.self,
+        .init(
+          codingPath: decoder.codingPath,
+          debugDescription: "expected a number, a string or a boolean"))
     }
   }
 
@@ -184,10 +191,12 @@ public final class Setting: Sendable {
   /// `"name":` and `"hyphenated":`, as JSON objects spell the keys.
   let keyJSON: String, hyphenatedKeyJSON: String
 
-  init(_ name: String, _ values: Values, default fixedDefault: SettingValue?, rule: String?, help: String,
-       group: Group, scope: Scope, identifies: Bool, onResume: OnResume,
-       read: @escaping @Sendable (RunConfig) -> SettingValue?,
-       write: @escaping @Sendable (inout RunConfig, SettingValue?) -> Void) {
+  init(
+    _ name: String, _ values: Values, default fixedDefault: SettingValue?, rule: String?, help: String,
+    group: Group, scope: Scope, identifies: Bool, onResume: OnResume,
+    read: @escaping @Sendable (RunConfig) -> SettingValue?,
+    write: @escaping @Sendable (inout RunConfig, SettingValue?) -> Void
+  ) {
     self.name = name
     hyphenated = name.replacingOccurrences(of: "_", with: "-")
     flag = "--" + hyphenated
@@ -313,32 +322,42 @@ private func setField<V>(_ value: V, _ offset: Int, of config: inout RunConfig) 
 }
 
 extension Setting {
-  static func integer(_ name: String, _ path: WritableKeyPath<RunConfig, Int?> & Sendable, _ range: ClosedRange<Int>,
-                      default d: Int? = nil, rule: String? = nil, help: String, group: Group, scope: Scope = .every,
-                      identifies: Bool = true, onResume: OnResume) -> Setting {
+  static func integer(
+    _ name: String, _ path: WritableKeyPath<RunConfig, Int?> & Sendable, _ range: ClosedRange<Int>,
+    default d: Int? = nil, rule: String? = nil, help: String, group: Group, scope: Scope = .every,
+    identifies: Bool = true, onResume: OnResume
+  ) -> Setting {
     let offset = fieldOffset(path)
-    return Setting(name, .integer(range), default: d.map(SettingValue.integer), rule: rule, help: help, group: group,
-            scope: scope, identifies: identifies, onResume: onResume,
-            read: { field(Int?.self, offset, of: $0).map(SettingValue.integer) },
-            write: { c, v in
-              if case .integer(let i)? = v { setField(Int?.some(i), offset, of: &c) } else { setField(Int?.none, offset, of: &c) }
-            })
+    return Setting(
+      name, .integer(range), default: d.map(SettingValue.integer), rule: rule, help: help, group: group,
+      scope: scope, identifies: identifies, onResume: onResume,
+      read: { field(Int?.self, offset, of: $0).map(SettingValue.integer) },
+      write: { c, v in
+        if case .integer(let i)? = v {
+          setField(Int?.some(i), offset, of: &c)
+        } else {
+          setField(Int?.none, offset, of: &c)
+        }
+      })
   }
 
-  static func number(_ name: String, _ path: WritableKeyPath<RunConfig, Double?> & Sendable, _ interval: Interval,
-                     default d: Double? = nil, rule: String? = nil, help: String, group: Group, scope: Scope = .every,
-                     onResume: OnResume) -> Setting {
+  static func number(
+    _ name: String, _ path: WritableKeyPath<RunConfig, Double?> & Sendable, _ interval: Interval,
+    default d: Double? = nil, rule: String? = nil, help: String, group: Group, scope: Scope = .every,
+    onResume: OnResume
+  ) -> Setting {
     let offset = fieldOffset(path)
-    return Setting(name, .number(interval), default: d.map(SettingValue.number), rule: rule, help: help, group: group,
-            scope: scope, identifies: true, onResume: onResume,
-            read: { field(Double?.self, offset, of: $0).map(SettingValue.number) },
-            write: { c, v in
-              switch v {
-              case .number(let x)?: setField(Double?.some(x), offset, of: &c)
-              case .integer(let i)?: setField(Double?.some(Double(i)), offset, of: &c)
-              default: setField(Double?.none, offset, of: &c)
-              }
-            })
+    return Setting(
+      name, .number(interval), default: d.map(SettingValue.number), rule: rule, help: help, group: group,
+      scope: scope, identifies: true, onResume: onResume,
+      read: { field(Double?.self, offset, of: $0).map(SettingValue.number) },
+      write: { c, v in
+        switch v {
+        case .number(let x)?: setField(Double?.some(x), offset, of: &c)
+        case .integer(let i)?: setField(Double?.some(Double(i)), offset, of: &c)
+        default: setField(Double?.none, offset, of: &c)
+        }
+      })
   }
 
   static func choice<E: RawRepresentable & CaseIterable & Sendable>(
@@ -346,22 +365,34 @@ extension Setting {
     help: String, group: Group, scope: Scope = .every, onResume: OnResume
   ) -> Setting where E.RawValue == String {
     let offset = fieldOffset(path)
-    return Setting(name, .choice(E.allCases.map(\.rawValue)), default: d.map { .text($0.rawValue) }, rule: rule, help: help,
-            group: group, scope: scope, identifies: true, onResume: onResume,
-            read: { field(E?.self, offset, of: $0).map { .text($0.rawValue) } },
-            write: { c, v in
-              if case .text(let s)? = v { setField(E(rawValue: s) as E?, offset, of: &c) } else { setField(E?.none, offset, of: &c) }
-            })
+    return Setting(
+      name, .choice(E.allCases.map(\.rawValue)), default: d.map { .text($0.rawValue) }, rule: rule, help: help,
+      group: group, scope: scope, identifies: true, onResume: onResume,
+      read: { field(E?.self, offset, of: $0).map { .text($0.rawValue) } },
+      write: { c, v in
+        if case .text(let s)? = v {
+          setField(E(rawValue: s) as E?, offset, of: &c)
+        } else {
+          setField(E?.none, offset, of: &c)
+        }
+      })
   }
 
-  static func flag(_ name: String, _ path: WritableKeyPath<RunConfig, Bool?> & Sendable, help: String, group: Group,
-                   scope: Scope = .every, onResume: OnResume) -> Setting {
+  static func flag(
+    _ name: String, _ path: WritableKeyPath<RunConfig, Bool?> & Sendable, help: String, group: Group,
+    scope: Scope = .every, onResume: OnResume
+  ) -> Setting {
     let offset = fieldOffset(path)
-    return Setting(name, .flag, default: .flag(false), rule: nil, help: help, group: group, scope: scope, identifies: true,
-            onResume: onResume,
-            read: { field(Bool?.self, offset, of: $0).map(SettingValue.flag) },
-            write: { c, v in
-              if case .flag(let b)? = v { setField(Bool?.some(b), offset, of: &c) } else { setField(Bool?.none, offset, of: &c) }
-            })
+    return Setting(
+      name, .flag, default: .flag(false), rule: nil, help: help, group: group, scope: scope, identifies: true,
+      onResume: onResume,
+      read: { field(Bool?.self, offset, of: $0).map(SettingValue.flag) },
+      write: { c, v in
+        if case .flag(let b)? = v {
+          setField(Bool?.some(b), offset, of: &c)
+        } else {
+          setField(Bool?.none, offset, of: &c)
+        }
+      })
   }
 }

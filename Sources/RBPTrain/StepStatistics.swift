@@ -26,13 +26,16 @@ struct SolveStats: Sendable {
     settled = g.settled.filter { $0 }.count
     unsettledRows = g.settled.indices.filter { !g.settled[$0] }
     if let p = unsettledRows.first {
-      let (diagnostics, solver) = g.forward.status[p] != .converged ? (g.forward, "forward solver") : (g.adjoint, "adjoint solver")
+      let (diagnostics, solver) =
+        g.forward.status[p] != .converged ? (g.forward, "forward solver") : (g.adjoint, "adjoint solver")
       var one = SolveDiagnostics(count: 1)
       one.status[0] = diagnostics.status[p]
       one.iterations[0] = diagnostics.iterations[p]
       one.residuals[0] = diagnostics.residuals[p]
       one.abscissa[0] = diagnostics.abscissa[p]
-      do { try one.check(solver: solver, tolerance: tolerance, patternOffset: indices[p]) } catch { failure = "\(error)" }
+      do { try one.check(solver: solver, tolerance: tolerance, patternOffset: indices[p]) } catch {
+        failure = "\(error)"
+      }
     }
     maxAbscissa = g.forward.abscissa.filter { !$0.isNaN }.max() ?? 0
     minDamping = g.forward.damping.min() ?? 1

@@ -69,7 +69,9 @@ public struct SweepSpec: Sendable {
     if let unknown = dict.keys.sorted().first(where: { !keys.contains($0) }) {
       throw ConfigError("\(source): unknown key '\(unknown)'; expected \(keys.joined(separator: ", "))")
     }
-    guard var data = dict["data"] as? String else { throw ConfigError("\(source): missing string key 'data' (the dataset)") }
+    guard var data = dict["data"] as? String else {
+      throw ConfigError("\(source): missing string key 'data' (the dataset)")
+    }
     // A relative path is the spec's own: resolved against the spec's folder,
     // wherever the sweep is started from.
     if !data.hasPrefix("/") {
@@ -77,7 +79,9 @@ public struct SweepSpec: Sendable {
       data = folder.isEmpty ? data : folder + "/" + data
     }
     let base = dict["base"] as? [String: Any] ?? [:]
-    if dict["base"] != nil && dict["base"] as? [String: Any] == nil { throw ConfigError("\(source): 'base' must be an object") }
+    if dict["base"] != nil && dict["base"] as? [String: Any] == nil {
+      throw ConfigError("\(source): 'base' must be an object")
+    }
     // Each value is parsed once, as its own one-key configuration, and
     // kept as the setting's value.
     func config(_ object: [String: Any], _ what: String) throws -> RunConfig {
@@ -87,13 +91,16 @@ public struct SweepSpec: Sendable {
     var axes: [(setting: Setting, values: [SettingValue?])] = []
     var points = 1
     if let grid = dict["grid"] {
-      guard let grid = grid as? [String: Any] else { throw ConfigError("\(source): 'grid' must be an object of arrays") }
+      guard let grid = grid as? [String: Any] else {
+        throw ConfigError("\(source): 'grid' must be an object of arrays")
+      }
       for key in grid.keys.sorted() {
         guard let values = grid[key] as? [Any], !values.isEmpty else {
           throw ConfigError("\(source): grid key '\(key)' must be a non-empty array")
         }
         guard let setting = RunConfig.setting(named: key) else {
-          throw ConfigError("\(source) grid: unknown key '\(key)'; known keys: \(RunConfig.keys.joined(separator: ", "))")
+          throw ConfigError(
+            "\(source) grid: unknown key '\(key)'; known keys: \(RunConfig.keys.joined(separator: ", "))")
         }
         let parsed = try values.enumerated().map { i, v in
           setting.value(in: try config([key: v], "grid key '\(key)', value \(i + 1)"))
@@ -108,7 +115,9 @@ public struct SweepSpec: Sendable {
     }
     var explicit: [RunConfig] = []
     if let list = dict["runs"] {
-      guard let list = list as? [[String: Any]] else { throw ConfigError("\(source): 'runs' must be an array of objects") }
+      guard let list = list as? [[String: Any]] else {
+        throw ConfigError("\(source): 'runs' must be an array of objects")
+      }
       let first = axes.isEmpty ? 0 : points
       explicit = try list.enumerated().map { i, point in try config(base.merging(point) { $1 }, "run \(first + i)") }
     }

@@ -57,8 +57,10 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
   ///   shard 0.
   /// - Open MPI (`mpirun -n k`): `OMPI_COMM_WORLD_RANK` of `_SIZE`.
   /// - An array whose tasks run several ranks: shard = task × ranks + rank.
-  public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment,
-                                     shards: Int? = nil) throws -> Shard? {
+  public static func fromEnvironment(
+    _ env: [String: String] = ProcessInfo.processInfo.environment,
+    shards: Int? = nil
+  ) throws -> Shard? {
     func integer(_ key: String) throws -> Int? {
       guard let text = env[key] else { return nil }
       guard let value = Int(text) else { throw ConfigError("\(key)=\(text) is not an integer") }
@@ -85,8 +87,9 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
         // Checked arithmetic: the variables may hold any integer.
         let (offset, o1) = id.subtractingReportingOverflow(low), (span, o2) = high.subtractingReportingOverflow(low)
         guard !o0, !o1, !o2, step >= 1, offset >= 0, span >= 0, offset % step == 0, span / step == count - 1 else {
-          throw ConfigError("the job array (tasks \(low)–\(high), step \(step), \(count) tasks) is not a range a-b[:s]; "
-                            + "pass --shards N and use task ids 0…N-1")
+          throw ConfigError(
+            "the job array (tasks \(low)–\(high), step \(step), \(count) tasks) is not a range a-b[:s]; "
+              + "pass --shards N and use task ids 0…N-1")
         }
         if count == 1 && id != 0 {
           throw ConfigError("a one-task array (task \(id)) cannot tell how many shards the sweep has; pass --shards N")
@@ -99,8 +102,9 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
       ranks = (rank, size)
     } else if let tasks = try integer("SLURM_NTASKS"), tasks > 1 {
       guard env["SLURM_STEP_ID"] != nil, let rank = try integer("SLURM_PROCID") else {
-        throw ConfigError("SLURM_NTASKS=\(tasks) but this is the batch script, not a job step: start the sweep with "
-                          + "srun (one rank per task), or pass --shard i/n")
+        throw ConfigError(
+          "SLURM_NTASKS=\(tasks) but this is the batch script, not a job step: start the sweep with "
+            + "srun (one rank per task), or pass --shard i/n")
       }
       ranks = (rank, tasks)
     }
@@ -113,7 +117,8 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
       let (base, o2) = a.index.multipliedReportingOverflow(by: r.count)
       let (index, o3) = base.addingReportingOverflow(r.index)
       guard !o1 && !o2 && !o3 else {
-        throw ConfigError("a job array of \(a.count) tasks with \(r.count) ranks each is more than \(Shard.maxCount) shards")
+        throw ConfigError(
+          "a job array of \(a.count) tasks with \(r.count) ranks each is more than \(Shard.maxCount) shards")
       }
       return try Shard(index: index, count: count)
     }
@@ -201,8 +206,9 @@ public struct SweepPlan: Sendable {
   public func run(_ index: Int) -> Run {
     let given = entries[index]
     let (config, outcome) = Self.resolve(spec, entry: given.entry, against: summary)
-    var run = Run(index: index, name: Self.runName(index), config: config, plan: nil, problem: nil,
-                  hash: ContentHash.hex(given.identity), cost: given.cost)
+    var run = Run(
+      index: index, name: Self.runName(index), config: config, plan: nil, problem: nil,
+      hash: ContentHash.hex(given.identity), cost: given.cost)
     switch outcome {
     case .success(let plan): run.plan = plan
     case .failure(let error): run.problem = "\(error)"
@@ -214,7 +220,9 @@ public struct SweepPlan: Sendable {
   public var runs: [Run] { (0..<count).map(run(_:)) }
 
   /// Spec entry `entry`'s configuration (threads = 1) and its plan, or why it does not resolve.
-  static func resolve(_ spec: SweepSpec, entry: Int, against summary: DatasetSummary)
+  static func resolve(
+    _ spec: SweepSpec, entry: Int, against summary: DatasetSummary
+  )
     -> (RunConfig, Result<TrainingPlan, Error>)
   {
     var config = spec.config(at: entry)
@@ -243,7 +251,8 @@ public struct SweepPlan: Sendable {
       case (_, .success(let plan)):
         h.addPart("rbp-run")
         h.addPart(plan.resolvedConfig.identityJSON)
-        cost = Double(plan.shape.units * plan.shape.units) * Double(summary.count) * Double(summary.steps)
+        cost =
+          Double(plan.shape.units * plan.shape.units) * Double(summary.count) * Double(summary.steps)
           * Double(max(plan.epochs, 1))
       case (let config, .failure):
         h.addPart("rbp-unresolved-run")
@@ -274,7 +283,9 @@ public struct SweepPlan: Sendable {
     func less(_ a: (load: Double, shard: Int), _ b: (load: Double, shard: Int)) -> Bool {
       a.load != b.load ? a.load < b.load : a.shard < b.shard
     }
-    let order = entries.indices.sorted { entries[$0].cost != entries[$1].cost ? entries[$0].cost > entries[$1].cost : $0 < $1 }
+    let order = entries.indices.sorted {
+      entries[$0].cost != entries[$1].cost ? entries[$0].cost > entries[$1].cost : $0 < $1
+    }
     for run in order {
       shard[run] = heap[0].shard
       heap[0].load += max(entries[run].cost, 1)
@@ -340,11 +351,13 @@ public struct SweepManifest: Equatable, Sendable {
     // Written directly (a million runs through JSONSerialization take
     // seconds): one run per line, keys sorted.
     let quoted = RunConfig.quoted
-    var text = "{\n  \"data\" : \(quoted(data)),\n  \"data_hash\" : \(quoted(dataHash)),\n  \"format\" : \"rbp-sweep-manifest\",\n"
+    var text =
+      "{\n  \"data\" : \(quoted(data)),\n  \"data_hash\" : \(quoted(dataHash)),\n  \"format\" : \"rbp-sweep-manifest\",\n"
       + "  \"runs\" : [\n"
     text.reserveCapacity(runs.count * 80 + 200)
     for (i, run) in runs.enumerated() {
-      text += "    {\"hash\": \(quoted(run.hash)), \"index\": \(run.index), \"name\": \(quoted(run.name)), \"shard\": \(run.shard)}"
+      text +=
+        "    {\"hash\": \(quoted(run.hash)), \"index\": \(run.index), \"name\": \(quoted(run.name)), \"shard\": \(run.shard)}"
       text += i + 1 < runs.count ? ",\n" : "\n"
     }
     text += "  ],\n  \"shards\" : \(shards),\n  \"spec_hash\" : \(quoted(specHash)),\n  \"version\" : 1\n}\n"
@@ -362,9 +375,10 @@ public struct SweepManifest: Equatable, Sendable {
     // of the file, or all of it when it is spelt otherwise, as JSON.
     let split = splitRunLines(bytes)
     guard let o = (try? JSONSerialization.jsonObject(with: split?.rest ?? bytes)) as? [String: Any],
-          o["format"] as? String == "rbp-sweep-manifest", let specHash = o["spec_hash"] as? String,
-          let data = o["data"] as? String, let dataHash = o["data_hash"] as? String, let shards = o["shards"] as? Int,
-          shards >= 1, let list = o["runs"] as? [[String: Any]] else {
+      o["format"] as? String == "rbp-sweep-manifest", let specHash = o["spec_hash"] as? String,
+      let data = o["data"] as? String, let dataHash = o["data_hash"] as? String, let shards = o["shards"] as? Int,
+      shards >= 1, let list = o["runs"] as? [[String: Any]]
+    else {
       throw ConfigError("\(path): not a sweep manifest (damaged, or written by another version)")
     }
     if let lines = split?.runs {
@@ -376,7 +390,8 @@ public struct SweepManifest: Equatable, Sendable {
     var runs: [Entry] = []
     for item in list {
       guard let name = item["name"] as? String, let index = item["index"] as? Int, let hash = item["hash"] as? String,
-            let shard = item["shard"] as? Int, shard >= 0, shard < shards, index == runs.count else {
+        let shard = item["shard"] as? Int, shard >= 0, shard < shards, index == runs.count
+      else {
         throw ConfigError("\(path): run \(runs.count) is damaged")
       }
       runs.append(Entry(name: name, index: index, hash: hash, shard: shard))
@@ -436,7 +451,7 @@ public struct SweepManifest: Equatable, Sendable {
       var more = false
       while more || !atClose() {
         guard expect("    {\"hash\": \""), let hash = string(), expect(", \"index\": "), let index = integer(),
-              expect(", \"name\": \""), let name = string(), expect(", \"shard\": "), let shard = integer(), expect("}")
+          expect(", \"name\": \""), let name = string(), expect(", \"shard\": "), let shard = integer(), expect("}")
         else { return nil }
         runs.append(Entry(name: name, index: index, hash: hash, shard: shard))
         more = expect(",\n")

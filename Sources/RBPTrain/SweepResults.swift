@@ -44,9 +44,13 @@ public struct SweepFolder: Sendable {
     var stray: [String] = []
     let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     for name in names.sorted() where name.hasPrefix("results-") && name.hasSuffix(".h5") {
-      guard let records = try SweepResultsFile.readShard(folder + "/" + name, belongs: {
-        $0 == manifest.shards && $1 == manifest.specHash
-      }) else {
+      guard
+        let records = try SweepResultsFile.readShard(
+          folder + "/" + name,
+          belongs: {
+            $0 == manifest.shards && $1 == manifest.specHash
+          })
+      else {
         stray.append(name)
         continue
       }
@@ -58,7 +62,8 @@ public struct SweepFolder: Sendable {
     for entry in manifest.runs {
       let dir = folder + "/runs/" + entry.name
       if results[entry.index] == nil, let data = FileManager.default.contents(atPath: dir + "/result.json"),
-         let r = SweepRecord(json: data), r.hash == entry.hash {
+        let r = SweepRecord(json: data), r.hash == entry.hash
+      {
         results[entry.index] = r
       }
       if let holder = RunLock.holder(dir + "/lock") { running[entry.index] = holder }
@@ -84,35 +89,42 @@ public struct SweepFolder: Sendable {
   /// status "missing", and the file's attribute `complete` is 0).
   public func merge(partial: Bool) throws -> [SweepRecord] {
     if let stray = strayFiles.first {
-      throw ConfigError("\(folder)/\(stray): results of another split or another spec than \(SweepManifest.fileName) "
-                        + "(\(manifest.shards) shards); remove it, or rerun that shard")
+      throw ConfigError(
+        "\(folder)/\(stray): results of another split or another spec than \(SweepManifest.fileName) "
+          + "(\(manifest.shards) shards); remove it, or rerun that shard")
     }
     let missing = manifest.runs.filter { results[$0.index] == nil }
     if !missing.isEmpty && !partial {
       var perShard: [Int: Int] = [:]
       for entry in missing { perShard[entry.shard, default: 0] += 1 }
       let detail = perShard.keys.sorted().prefix(6).map { s in
-        "shard \(s)/\(manifest.shards): \(perShard[s]!)" + (FileManager.default.fileExists(atPath: "\(folder)/results-\(s)-of-\(manifest.shards).h5") ? "" : " (no results file)")
+        "shard \(s)/\(manifest.shards): \(perShard[s]!)"
+          + (FileManager.default.fileExists(atPath: "\(folder)/results-\(s)-of-\(manifest.shards).h5")
+            ? "" : " (no results file)")
       }.joined(separator: ", ")
       let busy = missing.filter { running[$0.index] != nil }.count
-      throw ConfigError("\(folder): \(missing.count) of \(manifest.runs.count) runs have no result (\(detail)"
-                        + (perShard.count > 6 ? ", …" : "") + ")" + (busy > 0 ? "; \(busy) are being trained" : "")
-                        + "; merge what is there with --partial")
+      throw ConfigError(
+        "\(folder): \(missing.count) of \(manifest.runs.count) runs have no result (\(detail)"
+          + (perShard.count > 6 ? ", …" : "") + ")" + (busy > 0 ? "; \(busy) are being trained" : "")
+          + "; merge what is there with --partial")
     }
     let records = manifest.runs.map { entry in
-      results[entry.index] ?? {
-        var r = SweepRecord(name: entry.name, index: entry.index, config: "{}", status: "missing",
-                            reason: running[entry.index].map { "being trained by \($0)" } ?? "no result",
-                            epochs: 0, seconds: .nan, finalLoss: .nan, finalValidationLoss: .nan, finalAccuracy: nil,
-                            solved: false, curve: [], validationCurve: [])
-        r.hash = entry.hash
-        return r
-      }()
+      results[entry.index]
+        ?? {
+          var r = SweepRecord(
+            name: entry.name, index: entry.index, config: "{}", status: "missing",
+            reason: running[entry.index].map { "being trained by \($0)" } ?? "no result",
+            epochs: 0, seconds: .nan, finalLoss: .nan, finalValidationLoss: .nan, finalAccuracy: nil,
+            solved: false, curve: [], validationCurve: [])
+          r.hash = entry.hash
+          return r
+        }()
     }
-    try SweepResultsFile.write(records, to: folder + "/sweep.h5",
-                               attributes: ["data": manifest.data, "spec_hash": manifest.specHash],
-                               integers: ["complete": missing.isEmpty ? 1 : 0, "missing": missing.count],
-                               integerSettings: RunConfig.integerKeys)
+    try SweepResultsFile.write(
+      records, to: folder + "/sweep.h5",
+      attributes: ["data": manifest.data, "spec_hash": manifest.specHash],
+      integers: ["complete": missing.isEmpty ? 1 : 0, "missing": missing.count],
+      integerSettings: RunConfig.integerKeys)
     return records
   }
 
@@ -120,8 +132,10 @@ public struct SweepFolder: Sendable {
   /// epochs trained, seconds, final metrics, then every resolved setting
   /// (snake_case; `epochs` is the setting).
   public func table() -> (columns: [String], rows: [[Any]]) {
-    let fixed = ["name", "index", "hash", "status", "reason", "epochs_trained", "seconds", "final_loss", "final_val_loss",
-                 "final_accuracy", "solved", "best_epoch", "best_val_loss"]
+    let fixed = [
+      "name", "index", "hash", "status", "reason", "epochs_trained", "seconds", "final_loss", "final_val_loss",
+      "final_accuracy", "solved", "best_epoch", "best_val_loss",
+    ]
     let configs: [[String: Any]] = manifest.runs.map { entry in
       guard let r = results[entry.index] else { return [:] }
       // JSONDecoder: exact numbers (JSONSerialization's reader may change a last digit).
@@ -139,11 +153,13 @@ public struct SweepFolder: Sendable {
     let rows: [[Any]] = manifest.runs.map { entry in
       let r = results[entry.index]
       func number(_ x: Double?) -> Any { x.flatMap { $0.isFinite ? $0 : nil } ?? NSNull() }
-      let head: [Any] = [entry.name, entry.index, entry.hash, state(entry.index).rawValue,
-                         r?.reason ?? (running[entry.index].map { "being trained by \($0)" } ?? ""),
-                         r.map { $0.epochs as Any } ?? NSNull(), number(r?.seconds), number(r?.finalLoss),
-                         number(r?.finalValidationLoss), number(r?.finalAccuracy), r.map { $0.solved as Any } ?? NSNull(),
-                         r?.bestEpoch.map { $0 as Any } ?? NSNull(), number(r?.bestValidationLoss)]
+      let head: [Any] = [
+        entry.name, entry.index, entry.hash, state(entry.index).rawValue,
+        r?.reason ?? (running[entry.index].map { "being trained by \($0)" } ?? ""),
+        r.map { $0.epochs as Any } ?? NSNull(), number(r?.seconds), number(r?.finalLoss),
+        number(r?.finalValidationLoss), number(r?.finalAccuracy), r.map { $0.solved as Any } ?? NSNull(),
+        r?.bestEpoch.map { $0 as Any } ?? NSNull(), number(r?.bestValidationLoss),
+      ]
       return head + keys.map { configs[entry.index][$0] ?? NSNull() }
     }
     return (fixed + keys.map { $0.replacingOccurrences(of: "-", with: "_") }, rows)
@@ -159,7 +175,8 @@ public struct SweepFolder: Sendable {
       return text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
         ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
-    return ([t.columns.joined(separator: ",")] + t.rows.map { $0.map(cell).joined(separator: ",") }).joined(separator: "\n") + "\n"
+    return ([t.columns.joined(separator: ",")] + t.rows.map { $0.map(cell).joined(separator: ",") }).joined(
+      separator: "\n") + "\n"
   }
 
   /// The table as a JSON array of objects.

@@ -22,7 +22,7 @@ import RBPKernels
 import RBPStore
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// What running a shard did.
@@ -62,8 +62,10 @@ public final class SweepRunner: Sendable {
 
   /// A runner of `shard` of the sweep `spec` into `out`; throws for a spec
   /// that does not resolve, or a folder holding another sweep.
-  public init(spec: SweepSpec, out: String, jobs: Int, shard: Shard, retryFailed: Bool = false,
-              rerunChanged: Bool = false, checkpointSeconds: Double = 60) throws {
+  public init(
+    spec: SweepSpec, out: String, jobs: Int, shard: Shard, retryFailed: Bool = false,
+    rerunChanged: Bool = false, checkpointSeconds: Double = 60
+  ) throws {
     guard jobs >= 1 else { throw ConfigError("--jobs must be at least 1, got \(jobs)") }
     guard checkpointSeconds > 0 && checkpointSeconds.isFinite else {
       throw ConfigError("--checkpoint-seconds must be positive, got \(checkpointSeconds)")
@@ -81,7 +83,9 @@ public final class SweepRunner: Sendable {
 
   /// Runs this shard's runs that have no result of their identity yet;
   /// writes the shard's file.
-  public func run(progress: @escaping @Sendable (_ done: Int, _ total: Int, _ failed: Int, _ record: SweepRecord) -> Void)
+  public func run(
+    progress: @escaping @Sendable (_ done: Int, _ total: Int, _ failed: Int, _ record: SweepRecord) -> Void
+  )
     throws -> ShardOutcome
   {
     let manifest = SweepManifest(plan: plan, shards: shard.count)
@@ -90,8 +94,9 @@ public final class SweepRunner: Sendable {
     let changed = mine.filter { i in readResult(i).map { $0.hash != plan.hash(i) } ?? false }
     if !changed.isEmpty && !rerunChanged {
       let names = changed.prefix(4).map(SweepPlan.runName).joined(separator: ", ") + (changed.count > 4 ? ", …" : "")
-      throw ConfigError("\(out): \(changed.count) finished runs of this shard (\(names)) were trained with another "
-                        + "configuration or dataset than the spec now gives; retrain them with --rerun-changed, or use another --out")
+      throw ConfigError(
+        "\(out): \(changed.count) finished runs of this shard (\(names)) were trained with another "
+          + "configuration or dataset than the spec now gives; retrain them with --rerun-changed, or use another --out")
     }
     // One folder, one split: shards of another split would deal the runs
     // differently, and their manifests overwrite each other. (An edited
@@ -99,8 +104,9 @@ public final class SweepRunner: Sendable {
     if FileManager.default.fileExists(atPath: out + "/manifest.json") {
       let existing = try SweepManifest.read(from: out)
       guard existing.shards == shard.count || (rerunChanged && existing.specHash != manifest.specHash) else {
-        throw ConfigError("\(out) holds a sweep split into \(existing.shards) shards (manifest.json); this process is "
-                          + "shard \(shard): use the same split, or another --out")
+        throw ConfigError(
+          "\(out) holds a sweep split into \(existing.shards) shards (manifest.json); this process is "
+            + "shard \(shard): use the same split, or another --out")
       }
     }
     try createFolder(out + "/runs")
@@ -115,8 +121,9 @@ public final class SweepRunner: Sendable {
       }
     }
     todo.sort { plan.cost($0) != plan.cost($1) ? plan.cost($0) > plan.cost($1) : $0 < $1 }
-    let state = SweepState(queue: todo, records: records, finished: mine.count - todo.count,
-                           failed: records.values.filter { $0.status != "done" }.count)
+    let state = SweepState(
+      queue: todo, records: records, finished: mine.count - todo.count,
+      failed: records.values.filter { $0.status != "done" }.count)
     let total = mine.count
     DispatchQueue.concurrentPerform(iterations: min(jobs, max(todo.count, 1))) { _ in
       while StopRequest.shared.signal == nil, let i = state.take() {
@@ -128,24 +135,34 @@ public final class SweepRunner: Sendable {
       }
     }
     let all = mine.compactMap { state.records[$0] }
-    let attributes = ["data": plan.data, "data_hash": plan.dataHash, "spec_hash": plan.specHash, "shard": shard.description]
-    let integers = ["shards": shard.count, "shard_index": shard.index, "runs_in_shard": mine.count,
-                    "runs_in_sweep": plan.count]
-    try SweepResultsFile.write(all, to: out + "/" + shard.fileName, attributes: attributes, integers: integers,
-                               integerSettings: RunConfig.integerKeys)
+    let attributes = [
+      "data": plan.data, "data_hash": plan.dataHash, "spec_hash": plan.specHash, "shard": shard.description,
+    ]
+    let integers = [
+      "shards": shard.count, "shard_index": shard.index, "runs_in_shard": mine.count,
+      "runs_in_sweep": plan.count,
+    ]
+    try SweepResultsFile.write(
+      all, to: out + "/" + shard.fileName, attributes: attributes, integers: integers,
+      integerSettings: RunConfig.integerKeys)
     if shard.count == 1 && all.count == plan.count {
-      try SweepResultsFile.write(all, to: out + "/sweep.h5", attributes: ["data": plan.data, "spec_hash": plan.specHash],
-                                 integers: ["complete": 1], integerSettings: RunConfig.integerKeys)
+      try SweepResultsFile.write(
+        all, to: out + "/sweep.h5", attributes: ["data": plan.data, "spec_hash": plan.specHash],
+        integers: ["complete": 1], integerSettings: RunConfig.integerKeys)
     }
-    return ShardOutcome(records: all, busy: state.busyRuns, unfinished: mine.count - all.count,
-                        interrupted: StopRequest.shared.signal)
+    return ShardOutcome(
+      records: all, busy: state.busyRuns, unfinished: mine.count - all.count,
+      interrupted: StopRequest.shared.signal)
   }
 
   func readResult(_ i: Int) -> SweepRecord? {
     FileManager.default.contents(atPath: runDirectory(i) + "/result.json").flatMap(SweepRecord.init(json:))
   }
 
-  enum RunEnd { case finished(SweepRecord), busy, interrupted }
+  enum RunEnd {
+    case finished(SweepRecord)
+    case busy, interrupted
+  }
 
   /// Trains run i single-threaded (resuming its checkpoint when it has the
   /// run's identity), under the run's lock; any error becomes a failed
@@ -153,13 +170,14 @@ public final class SweepRunner: Sendable {
   func runOne(_ i: Int) -> RunEnd {
     let run = plan.run(i)
     let dir = runDirectory(i)
-    var record = SweepRecord(name: run.name, index: i, config: run.resolvedJSON, status: "failed", reason: "",
-                             epochs: 0, seconds: 0, finalLoss: .nan, finalValidationLoss: .nan, finalAccuracy: nil,
-                             solved: false, curve: [], validationCurve: [])
+    var record = SweepRecord(
+      name: run.name, index: i, config: run.resolvedJSON, status: "failed", reason: "",
+      epochs: 0, seconds: 0, finalLoss: .nan, finalValidationLoss: .nan, finalAccuracy: nil,
+      solved: false, curve: [], validationCurve: [])
     record.hash = run.hash
     let start = DispatchTime.now().uptimeNanoseconds
     var lock: RunLock? = nil
-    defer { withExtendedLifetime(lock) {} }   // held until the result is written
+    defer { withExtendedLifetime(lock) {} }  // held until the result is written
     do {
       try createFolder(dir)
       guard let held = try RunLock.acquire(dir + "/lock") else { return .busy }
@@ -173,8 +191,9 @@ public final class SweepRunner: Sendable {
       let checkpoint = dir + "/checkpoint.h5"
       var resumeFrom: Checkpoint? = nil
       if existing == nil, FileManager.default.fileExists(atPath: checkpoint),
-         let saved = try? readCheckpoint(checkpoint), saved.runHash == run.hash, saved.stopReason == nil,
-         saved.epoch < plan.epochs {
+        let saved = try? readCheckpoint(checkpoint), saved.runHash == run.hash, saved.stopReason == nil,
+        saved.epoch < plan.epochs
+      {
         resumeFrom = saved
       }
       let outcome: TrainingOutcome
@@ -230,8 +249,9 @@ public final class SweepRunner: Sendable {
   func checkDataUnchanged(when: String) throws {
     let now = try dataHashes.hash(plan.data)
     guard now == plan.dataHash else {
-      throw ConfigError("\(plan.data) changed \(when) (its bytes hash to \(now), the sweep was planned with "
-                        + "\(plan.dataHash)); run the sweep again to plan it with the new data")
+      throw ConfigError(
+        "\(plan.data) changed \(when) (its bytes hash to \(now), the sweep was planned with "
+          + "\(plan.dataHash)); run the sweep again to plan it with the new data")
     }
   }
 
@@ -241,8 +261,9 @@ public final class SweepRunner: Sendable {
     let contents = try dataset.contents(T.self, path: self.plan.data) {
       try checkDataUnchanged(when: "while it was read")
     }
-    let t = try Trainer<T>(plan: plan, data: self.plan.data, summary: self.plan.summary, checkpoint: checkpoint,
-                           resumeFrom: resumeFrom, contents: contents)
+    let t = try Trainer<T>(
+      plan: plan, data: self.plan.data, summary: self.plan.summary, checkpoint: checkpoint,
+      resumeFrom: resumeFrom, contents: contents)
     t.runHash = hash
     t.dataHash = self.plan.dataHash
     t.checkpointSeconds = checkpointSeconds
@@ -262,13 +283,17 @@ final class SharedDataset: @unchecked Sendable {
 
   /// The dataset at `path` in precision T, read on the first call;
   /// `verify` runs once after that read (and may throw to refuse it).
-  func contents<T: KernelScalar & HDF5Numeric>(_: T.Type, path: String, verify: () throws -> Void) throws
+  func contents<T: KernelScalar & HDF5Numeric>(
+    _: T.Type, path: String, verify: () throws -> Void
+  ) throws
     -> DatasetContents<T>?
   {
     try lock.withLock {
       if let done = loaded[ObjectIdentifier(T.self)] { return done as? DatasetContents<T> }
-      let read = try MinibatchStream<T>(path: path, batchSize: 1, shuffle: false,
-                                        inMemoryLimit: MinibatchStream<T>.defaultInMemoryLimit).contents
+      let read = try MinibatchStream<T>(
+        path: path, batchSize: 1, shuffle: false,
+        inMemoryLimit: MinibatchStream<T>.defaultInMemoryLimit
+      ).contents
       try verify()
       loaded[ObjectIdentifier(T.self)] = read as Any
       return read
@@ -303,7 +328,9 @@ final class RunLock {
   /// The lock, or nil when another process holds it.
   static func acquire(_ path: String) throws -> RunLock? {
     let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw ConfigError("\(path): cannot open the run's lock (\(String(cString: strerror(errno))))") }
+    guard fd >= 0 else {
+      throw ConfigError("\(path): cannot open the run's lock (\(String(cString: strerror(errno))))")
+    }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
       close(fd)
       if errno == EWOULDBLOCK { return nil }

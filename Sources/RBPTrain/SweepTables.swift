@@ -53,7 +53,8 @@ extension SweepFolder {
   public func groups(by groupBy: String, of column: String) throws -> [SweepGroup] {
     let (columns, rows) = table()
     guard let g = columns.firstIndex(of: groupBy) else {
-      throw ConfigError("--group-by \(groupBy): not a column of this sweep; columns: \(columns.joined(separator: ", "))")
+      throw ConfigError(
+        "--group-by \(groupBy): not a column of this sweep; columns: \(columns.joined(separator: ", "))")
     }
     guard let c = columns.firstIndex(of: column) else {
       throw ConfigError("--by \(column): not a column of this sweep; columns: \(columns.joined(separator: ", "))")
@@ -71,13 +72,16 @@ extension SweepFolder {
     let groups = order.map { key -> SweepGroup in
       let values = members[key]!.map(\.1)
       let mean = values.reduce(0, +) / Double(values.count)
-      let sd = values.count > 1
+      let sd =
+        values.count > 1
         ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot() : 0
       let best = members[key]!.min { higher ? $0.1 > $1.1 : $0.1 < $1.1 }!
       return SweepGroup(value: key, runs: values.count, mean: mean, sd: sd, best: best.1, bestRun: best.0)
     }
     return groups.enumerated().sorted { a, b in
-      if a.element.mean != b.element.mean { return higher ? a.element.mean > b.element.mean : a.element.mean < b.element.mean }
+      if a.element.mean != b.element.mean {
+        return higher ? a.element.mean > b.element.mean : a.element.mean < b.element.mean
+      }
       return a.offset < b.offset
     }.map(\.element)
   }
@@ -118,7 +122,8 @@ func finite(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 public func cellText(_ v: Any) -> String {
   switch v {
   case is NSNull: return ""
-  case let b as Bool where (v as? NSNumber).map({ String(cString: $0.objCType) == "c" }) ?? true: return b ? "true" : "false"
+  case let b as Bool where (v as? NSNumber).map({ String(cString: $0.objCType) == "c" }) ?? true:
+    return b ? "true" : "false"
   case let n as NSNumber where ["d", "f"].contains(String(cString: n.objCType)): return "\(n.doubleValue)"
   case let n as NSNumber: return n.stringValue
   case let d as Double: return "\(d)"

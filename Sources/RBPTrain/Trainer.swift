@@ -133,11 +133,14 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   ///   - inMemoryLimit: the largest dataset, in bytes, held whole.
   ///   - contents: the whole dataset of `data`, already read (runs of a
   ///     sweep share one copy); nil: the trainer reads what it needs.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
-  public init(plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
-              resumeFrom: Checkpoint? = nil, learningRate: Double? = nil, inMemoryLimit: Int = MinibatchStream<T>.defaultInMemoryLimit,
-              contents: DatasetContents<T>? = nil) throws {
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
+  public init(
+    plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
+    resumeFrom: Checkpoint? = nil, learningRate: Double? = nil,
+    inMemoryLimit: Int = MinibatchStream<T>.defaultInMemoryLimit,
+    contents: DatasetContents<T>? = nil
+  ) throws {
     self.plan = plan
     dataPath = data
     checkpointPath = checkpoint
@@ -155,7 +158,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     } else if let fraction = plan.valFraction {
       let split = validationSplit(count: summary.count, fraction: fraction, seed: plan.seed)
       trainingPatterns = split.training
-      validationSet = try contents.map { MinibatchStream<T>.subset($0, split.validation) }
+      validationSet =
+        try contents.map { MinibatchStream<T>.subset($0, split.validation) }
         ?? DatasetFile.read(data, as: T.self, rows: split.validation)
       validationSource = "val_fraction"
       heldOut = split.validation
@@ -165,25 +169,30 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     }
     validationPatterns = heldOut
     if let contents {
-      stream = try MinibatchStream<T>(contents: contents, path: data, batchSize: plan.batch, shuffle: true,
-                                      seed: plan.seed, subset: trainingPatterns)
+      stream = try MinibatchStream<T>(
+        contents: contents, path: data, batchSize: plan.batch, shuffle: true,
+        seed: plan.seed, subset: trainingPatterns)
     } else {
-      stream = try MinibatchStream<T>(path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
-                                      inMemoryLimit: inMemoryLimit, byWindows: byWindows, subset: trainingPatterns)
+      stream = try MinibatchStream<T>(
+        path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
+        inMemoryLimit: inMemoryLimit, byWindows: byWindows, subset: trainingPatterns)
     }
     warm = SteadyStateCache(units: plan.shape.units)
     workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
     var checkpointedBPTT = false
     if case .checkpointed = plan.bptt { checkpointedBPTT = true }
-    reusesWholePass = plan.model == .trajectory && !checkpointedBPTT && validationSet == nil && trainingPatterns == nil
+    reusesWholePass =
+      plan.model == .trajectory && !checkpointedBPTT && validationSet == nil && trainingPatterns == nil
       && stream.contents != nil
       && TrajectoryForward<T>.bytes(count: summary.count, steps: summary.steps, units: plan.shape.units)
         <= wholePassLimit
     let layout = ParameterLayout(shape: plan.shape, hasInitialState: plan.model == .trajectory)
     if let ck = resumeFrom {
-      guard ck.model == plan.model, ck.shape == plan.shape, ck.activation == plan.activation, ck.loss == plan.loss else {
-        throw ConfigError("\(checkpoint): the checkpoint's network (\(ck.model.rawValue), \(ck.shape.units) units, "
-                          + "\(ck.activation.rawValue), \(ck.loss.rawValue)) does not match the configuration")
+      guard ck.model == plan.model, ck.shape == plan.shape, ck.activation == plan.activation, ck.loss == plan.loss
+      else {
+        throw ConfigError(
+          "\(checkpoint): the checkpoint's network (\(ck.model.rawValue), \(ck.shape.units) units, "
+            + "\(ck.activation.rawValue), \(ck.loss.rawValue)) does not match the configuration")
       }
       parameters = ck.parameters.converted(to: T.self)
       if let saved = ck.progress {
@@ -199,7 +208,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       }
       if let learningRate { progress.learningRate = learningRate }
       (bestEpoch, bestValidationLoss) = (ck.bestEpoch, ck.bestValidationLoss)
-      if plan.warmStart, let states = ck.warmStarts { warm.restore(states.states.converted(to: T.self), known: states.known) }
+      if plan.warmStart, let states = ck.warmStarts {
+        warm.restore(states.states.converted(to: T.self), known: states.known)
+      }
     } else {
       var rng = SeededGenerator(seed: plan.seed)
       parameters = Parameters<T>.random(layout: layout, gain: plan.gain, using: &rng)
@@ -240,8 +251,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// Runs the remaining epochs, calling `report` after each. Throws
   /// `TrainingStopped` (after writing the last good checkpoint) when the
   /// failure policy gives up.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
+  @_specialize(exported:true,where T == Float)
+  @_specialize(exported:true,where T == Double)
   public func run(report: (EpochReport) -> Void = { _ in }) throws -> TrainingOutcome {
     let start = DispatchTime.now().uptimeNanoseconds
     var last: EpochReport? = nil
@@ -255,7 +266,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       return outcome(stopReason: "patience", seconds: 0)
     }
     if progress.epoch > 0, plan.stopWhenSolved || plan.targetLoss != nil, let (loss, _, solved, _) = try validate(),
-       (plan.stopWhenSolved && solved == true) || (plan.targetLoss.map { loss <= $0 } ?? false) {
+      (plan.stopWhenSolved && solved == true) || (plan.targetLoss.map { loss <= $0 } ?? false)
+    {
       return outcome(stopReason: plan.stopWhenSolved && solved == true ? "solved" : "target_loss", seconds: 0)
     }
     /// The update before the current parameters, to undo it.
@@ -279,7 +291,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
           return result
         } catch let error as any StepFailure {
           guard let p = previous, retries < plan.maxRetries else {
-            let reason = retries > 0 ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)"
+            let reason =
+              retries > 0 ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)"
             if error is UnsettledStep && forced < plan.maxRetries {
               forced += 1
               if let weight = stabilityWeight, let base = plan.steady.jacobianPenalty?.weight {
@@ -290,7 +303,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
                 try stop(reason: "\(again) (after \(forced) steps in a row with too many unsettled patterns)")
               }
             }
-            try stop(reason: forced > 0 ? "\(reason) (after \(forced) steps in a row with too many unsettled patterns)" : reason)
+            try stop(
+              reason: forced > 0
+                ? "\(reason) (after \(forced) steps in a row with too many unsettled patterns)" : reason)
           }
           retries += 1
           rejected += 1
@@ -317,17 +332,22 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
           if plan.model == .steady {
             let left = r.2.patterns - r.2.settled
             if (Double(left) > plan.maxUnsettled * Double(indices.count) && !accepting) || r.2.settled == 0 {
-              throw UnsettledStep(step: progress.step, unsettled: left, patterns: indices.count,
-                                  limit: plan.maxUnsettled, first: r.2.unsettledRows.first.map { indices[$0] } ?? 0,
-                                  failure: r.2.failure)
+              throw UnsettledStep(
+                step: progress.step, unsettled: left, patterns: indices.count,
+                limit: plan.maxUnsettled, first: r.2.unsettledRows.first.map { indices[$0] } ?? 0,
+                failure: r.2.failure)
             }
           }
           guard r.0.isFinite, r.1.values.allSatisfy({ $0.isFinite }) else {
-            throw RBPError.nonFinite(solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: progress.step)
+            throw RBPError.nonFinite(
+              solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: progress.step)
           }
           return r
         }
-        if let pending = pendingGood { lastGood = pending; pendingGood = nil }
+        if let pending = pendingGood {
+          lastGood = pending
+          pendingGood = nil
+        }
         for r in shardStats.unsettledRows { unsettled.insert(indices[r]) }
         stats.add(shardStats)
         let counted = plan.model == .steady ? shardStats.settled : indices.count
@@ -353,9 +373,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         return v
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
-      var r = EpochReport(epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
-                          validationLoss: validationLoss, validationAccuracy: accuracy, solved: solved,
-                          seconds: seconds, patternsPerSecond: Double(patterns) / max(seconds, 1e-9))
+      var r = EpochReport(
+        epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
+        validationLoss: validationLoss, validationAccuracy: accuracy, solved: solved,
+        seconds: seconds, patternsPerSecond: Double(patterns) / max(seconds, 1e-9))
       r.unsettledPatterns = unsettled.sorted()
       r.validationUnsettled = validationUnsettled
       // The weight the next epoch starts with is recorded (a resumed run
@@ -370,9 +391,12 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       if improved { (bestEpoch, bestValidationLoss) = (epoch, validationLoss) }
       pendingGood = snapshot
       if improved { unsavedBest = pendingGood }
-      let reason: String? = plan.stopWhenSolved && solved == true ? "solved"
-        : plan.targetLoss.map { validationLoss <= $0 } == true ? "target_loss"
-        : plan.patience.map { epoch - (bestEpoch ?? epoch) >= $0 } == true ? "patience" : nil
+      let reason: String? =
+        plan.stopWhenSolved && solved == true
+        ? "solved"
+        : plan.targetLoss.map { validationLoss <= $0 } == true
+          ? "target_loss"
+          : plan.patience.map { epoch - (bestEpoch ?? epoch) >= $0 } == true ? "patience" : nil
       let done = reason != nil
       let now = DispatchTime.now().uptimeNanoseconds
       let due = checkpointSeconds.map { Double(now - lastSave) * 1e-9 >= $0 } ?? false
@@ -395,10 +419,11 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
 
   /// The outcome at the current epoch.
   func outcome(stopReason: String?, seconds: Double) -> TrainingOutcome {
-    TrainingOutcome(epochs: progress.epoch, final: nil, stoppedEarly: stopReason != nil, seconds: seconds,
-                    checkpoint: checkpointPath, stopReason: stopReason, bestEpoch: bestEpoch,
-                    bestValidationLoss: bestValidationLoss,
-                    bestCheckpoint: bestEpoch == nil ? nil : bestPath, validation: validationSource)
+    TrainingOutcome(
+      epochs: progress.epoch, final: nil, stoppedEarly: stopReason != nil, seconds: seconds,
+      checkpoint: checkpointPath, stopReason: stopReason, bestEpoch: bestEpoch,
+      bestValidationLoss: bestValidationLoss,
+      bestCheckpoint: bestEpoch == nil ? nil : bestPath, validation: validationSource)
   }
 
   /// Writes `state` (an epoch boundary) and throws `TrainingInterrupted`.
@@ -453,12 +478,14 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// patterns, computed by `plan.threads` workers, combined in shard order.
   /// A minibatch without contents is read by windows of steps, each
   /// shard's sequences on their own.
-  func minibatchGradient(_ batch: DatasetContents<T>?, indices: [Int], fromWholePass: Bool = false)
+  func minibatchGradient(
+    _ batch: DatasetContents<T>?, indices: [Int], fromWholePass: Bool = false
+  )
     throws -> (Double, Parameters<T>, SolveStats)
   {
     let count = indices.count
     let whole = fromWholePass ? try passOverTrainingSet() : nil
-    let shards = stride(from: 0, to: count, by: shardSize).map { Array($0 ..< min($0 + shardSize, count)) }
+    let shards = stride(from: 0, to: count, by: shardSize).map { Array($0..<min($0 + shardSize, count)) }
     let windows = batch != nil ? nil : try shards.map { shard in try stream.windows(for: shard.map { indices[$0] }) }
     let slots = WorkerSlots<Result<ShardResult, Error>>(count: shards.count)
     let workers = min(plan.threads, shards.count)
@@ -472,11 +499,13 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       for s in stride(from: w, to: shards.count, by: workers) {
         slots[s] = Result {
           if let windows {
-            return try Self.shardGradient(plan, windows[s], params, workspace: workspaces[w], productThreads: productThreads)
+            return try Self.shardGradient(
+              plan, windows[s], params, workspace: workspaces[w], productThreads: productThreads)
           }
-          return try Self.shardGradient(plan, batch!, params, shards[s], indices: shards[s].map { indices[$0] },
-                                        cache: cache, settings: settings, workspace: workspaces[w],
-                                        productThreads: productThreads, wholePass: whole)
+          return try Self.shardGradient(
+            plan, batch!, params, shards[s], indices: shards[s].map { indices[$0] },
+            cache: cache, settings: settings, workspace: workspaces[w],
+            productThreads: productThreads, wholePass: whole)
         }
       }
     }
@@ -500,7 +529,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       for i in total.values.indices { total.values[i] += weight * r.gradient.values[i] }
       loss += r.loss * Double(counts[s])
       if let states = r.states {
-        let rows = r.stats.unsettledRows.isEmpty ? Array(0..<shards[s].count)
+        let rows =
+          r.stats.unsettledRows.isEmpty
+          ? Array(0..<shards[s].count)
           : (0..<shards[s].count).filter { !r.stats.unsettledRows.contains($0) }
         solved.append((states.rows(rows), rows.map { indices[shards[s][$0]] }))
       }
@@ -531,18 +562,24 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       var net = try SteadyNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
       net.symmetric = plan.symmetric
       net.threads = productThreads
-      let g = try net.gradient(batch: b.subset(rows), settings: settings, start: cache?.start(for: indices),
-                               workspace: workspace, allowingUnsettled: true)
+      let g = try net.gradient(
+        batch: b.subset(rows), settings: settings, start: cache?.start(for: indices),
+        workspace: workspace, allowingUnsettled: true)
       let tolerance = settings.forwardOptions(for: T.self, units: plan.shape.units).tolerance
-      return ShardResult(loss: g.loss, gradient: g.gradient, states: g.states,
-                         stats: SolveStats(g, indices: indices, tolerance: tolerance))
+      return ShardResult(
+        loss: g.loss, gradient: g.gradient, states: g.states,
+        stats: SolveStats(g, indices: indices, tolerance: tolerance))
     case .trajectory(let b):
       let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-      let g = try wholePass.map {
-        try net.gradient(batch: b.subset(rows), reusing: $0, rows: indices, mode: plan.bptt, workspace: workspace,
-                         threads: productThreads)
-      } ?? net.gradient(batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads,
-                        keepingTrajectory: false)
+      let g =
+        try wholePass.map {
+          try net.gradient(
+            batch: b.subset(rows), reusing: $0, rows: indices, mode: plan.bptt, workspace: workspace,
+            threads: productThreads)
+        }
+        ?? net.gradient(
+          batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads,
+          keepingTrajectory: false)
       return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
     }
   }
@@ -552,7 +589,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     _ plan: TrainingPlan, _ windows: DatasetWindows<T>, _ params: Parameters<T>, workspace: GEMMWorkspace<T>,
     productThreads: Int
   ) throws -> ShardResult {
-    guard case .checkpointed(let every) = plan.bptt else { preconditionFailure("windows are read for checkpointed BPTT only") }
+    guard case .checkpointed(let every) = plan.bptt else {
+      preconditionFailure("windows are read for checkpointed BPTT only")
+    }
     let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
     let g = try net.gradient(windows: windows, every: every, workspace: workspace, threads: productThreads)
     return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
@@ -565,8 +604,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// initial state, never from a warm start.
   func validate() throws -> (Double, Double?, Bool?, Int)? {
     guard let data = validationSet ?? stream.contents else { return nil }
-    let e = try evaluate(data, parameters: parameters, plan: plan, task: summary.task, workspace: workspaces[0],
-                         keepingForward: reusesWholePass)
+    let e = try evaluate(
+      data, parameters: parameters, plan: plan, task: summary.task, workspace: workspaces[0],
+      keepingForward: reusesWholePass)
     wholePass = e.forward
     return (e.loss, e.accuracy, e.solved, e.unsettled)
   }
@@ -579,7 +619,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     guard case .trajectory(let b)? = stream.contents else {
       preconditionFailure("a pass over the training set is kept for trajectory datasets held in memory only")
     }
-    let net = try TrajectoryNetwork(parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
+    let net = try TrajectoryNetwork(
+      parameters: parameters, activation: plan.activation, loss: plan.loss, leak: plan.leak)
     guard let pass = try net.evaluate(b, workspace: workspaces[0], keepingForward: true).forward else {
       preconditionFailure("evaluate(keepingForward: true) keeps its pass")
     }
@@ -596,9 +637,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     // long run's epochs cost in proportion to their number).
     var state = progress
     state.history = History()
-    return RunSnapshot(parameters: parameters, progress: state,
-                       historyLengths: progress.history.byName.mapValues(\.count), bestEpoch: bestEpoch,
-                       bestValidationLoss: bestValidationLoss, warm: plan.model == .steady && plan.warmStart ? warm : nil)
+    return RunSnapshot(
+      parameters: parameters, progress: state,
+      historyLengths: progress.history.byName.mapValues(\.count), bestEpoch: bestEpoch,
+      bestValidationLoss: bestValidationLoss, warm: plan.model == .steady && plan.warmStart ? warm : nil)
   }
 
   /// The run's progress at `state`: its counters and optimizer, and the
@@ -623,9 +665,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     // the results: checkpoints are identical for any thread count.
     var stored = plan.config
     stored.threads = nil
-    var ck = Checkpoint(model: plan.model, activation: plan.activation, loss: plan.loss, leak: plan.leak,
-                        parameters: state.parameters.converted(to: Double.self), config: stored.json,
-                        progress: progress(at: state).converted(to: Double.self))
+    var ck = Checkpoint(
+      model: plan.model, activation: plan.activation, loss: plan.loss, leak: plan.leak,
+      parameters: state.parameters.converted(to: Double.self), config: stored.json,
+      progress: progress(at: state).converted(to: Double.self))
     ck.resolvedConfig = plan.resolvedConfig.json
     ck.symmetric = plan.symmetric
     ck.validation = validationSource

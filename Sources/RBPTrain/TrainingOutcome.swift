@@ -65,7 +65,7 @@ public struct TrainingOutcome: Sendable {
 /// shuffles the dataset's indices and the first round(fraction · P) are
 /// validation; both lists in dataset order.
 public func validationSplit(count: Int, fraction: Double, seed: UInt64) -> (training: [Int], validation: [Int]) {
-  var rng = SeededGenerator(seed: seed ^ 0x7661_6C5F_7370_6C74)   // "val_splt"
+  var rng = SeededGenerator(seed: seed ^ 0x7661_6C5F_7370_6C74)  // "val_splt"
   var order = Array(0..<count)
   order.shuffle(using: &rng)
   let held = min(max(Int((fraction * Double(count)).rounded()), 1), count - 1)

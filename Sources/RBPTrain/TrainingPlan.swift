@@ -112,8 +112,10 @@ extension RunConfig {
     c.model = model
     // memory: every unit is an output (and x(0) is given for all of them).
     // /initial gives the state of every unit, so its width is the network's.
-    c.units = units ?? data.initialWidth
-      ?? (data.task == .memory ? data.outputs : max(data.task?.suggestedUnits ?? 0, data.outputs + (data.task == nil ? 8 : 0)))
+    c.units =
+      units ?? data.initialWidth
+      ?? (data.task == .memory
+        ? data.outputs : max(data.task?.suggestedUnits ?? 0, data.outputs + (data.task == nil ? 8 : 0)))
     c.coupling = coupling ?? ([.patterns, .memory].contains(data.task) ? .identity : .dense)
     c.activation = activation ?? data.task?.activation ?? .tanh
     c.gain = gain ?? Parameters<Double>.defaultGain(steady: model == .steady, activation: c.activation!)
@@ -121,22 +123,29 @@ extension RunConfig {
     c.batch = batch ?? min(max(data.count, 1), 32)
     c.stabilizer = stabilizer ?? (model == .steady ? .jacobian : Stabilizer.Name.none)
     let double = c.precision! == .f64
-    c.tolerance = tolerance ?? (double ? SolverOptions.defaultTolerance(for: Double.self, units: c.units!)
-                                       : SolverOptions.defaultTolerance(for: Float.self, units: c.units!))
+    c.tolerance =
+      tolerance
+      ?? (double
+        ? SolverOptions.defaultTolerance(for: Double.self, units: c.units!)
+        : SolverOptions.defaultTolerance(for: Float.self, units: c.units!))
     c.adjointTolerance = adjointTolerance ?? c.tolerance
     let units = c.units!, activation = c.activation!, loss = c.loss!
     try check(units >= data.outputs, "units must be at least the \(data.outputs) outputs, got \(units)")
     if let f = valFraction {
       try check(!data.hasValSet, "val_fraction: \(data.path) has a validation set (/val); leave val_fraction out")
       let held = Int((f * Double(data.count)).rounded())
-      try check(held >= 1 && held < data.count,
-                "val_fraction \(f) of \(data.count) patterns leaves \(held) for validation and \(data.count - held) for training; both need at least 1")
+      try check(
+        held >= 1 && held < data.count,
+        "val_fraction \(f) of \(data.count) patterns leaves \(held) for validation and \(data.count - held) for training; both need at least 1"
+      )
     }
     if let width = data.initialWidth {
       try check(units == width, "units is \(units), but \(data.path) gives initial states (/initial) of \(width) units")
     }
     let shape: NetworkShape
-    do { shape = try NetworkShape(units: units, inputs: data.inputs, outputs: data.outputs, coupling: c.coupling!) } catch {
+    do {
+      shape = try NetworkShape(units: units, inputs: data.inputs, outputs: data.outputs, coupling: c.coupling!)
+    } catch {
       throw ConfigError("\(error)")
     }
     try check(loss != .bce || activation == .logistic, "loss bce needs activation logistic, got \(activation.rawValue)")
@@ -145,14 +154,16 @@ extension RunConfig {
     let adjointMethod = AdjointMethod(c.adjoint!, terms: c.terms!, restart: c.restart!)
     let stabilizer = Stabilizer.named(c.stabilizer!, weight: c.stabilityWeight!, threshold: c.stabilityThreshold!)
     let mode = BPTTMode(c.bptt!, window: c.window!)
-    let settings = OptimizerSettings(kind: c.optimizer!, learningRate: c.lr!, beta1: c.momentum!, beta2: c.beta2!,
-                                     clipNorm: c.clip, weightDecay: c.weightDecay!)
+    let settings = OptimizerSettings(
+      kind: c.optimizer!, learningRate: c.lr!, beta1: c.momentum!, beta2: c.beta2!,
+      clipNorm: c.clip, weightDecay: c.weightDecay!)
     do { try settings.validate() } catch { throw ConfigError("\(error)") }
     // The solvers' own tolerances follow the precision each solve runs in
     // unless the run chose them (the analysis commands may run in another).
-    let steady = SteadySolverSettings(forward: forward, adjoint: adjointMethod, tolerance: tolerance,
-                                      adjointTolerance: adjointTolerance ?? tolerance, maxIterations: c.maxIterations!,
-                                      stabilizer: stabilizer)
+    let steady = SteadySolverSettings(
+      forward: forward, adjoint: adjointMethod, tolerance: tolerance,
+      adjointTolerance: adjointTolerance ?? tolerance, maxIterations: c.maxIterations!,
+      stabilizer: stabilizer)
     // Solver settings are checked here, before any output exists, not at
     // the first solve.
     do { try steady.validate() } catch { throw ConfigError("\(error)") }
@@ -168,14 +179,15 @@ extension RunConfig {
     }
     if stabilizer == nil { (resolved.stabilityWeight, resolved.stabilityThreshold) = (nil, nil) }
     if case .truncated = mode {} else { resolved.window = nil }
-    return TrainingPlan(config: self, resolvedConfig: resolved, model: model, shape: shape, activation: activation,
-                        loss: loss, leak: c.leak!, gain: c.gain!, steady: steady, bptt: mode, optimizer: settings,
-                        lrDecay: c.lrDecay!, epochs: c.epochs!, batch: c.batch!, seed: UInt64(c.seed!),
-                        threads: c.threads!, precision: c.precision!, checkpointEvery: c.checkpointEvery!,
-                        targetLoss: c.targetLoss, stopWhenSolved: c.stopWhenSolved!, warmStart: c.warmStart!,
-                        maxRetries: c.maxRetries!, maxUnsettled: c.maxUnsettled ?? 1, symmetric: c.symmetric ?? false,
-                        valFraction: data.hasValSet ? nil : valFraction, patience: patience, minDelta: minDelta ?? 0,
-                        metric: metric)
+    return TrainingPlan(
+      config: self, resolvedConfig: resolved, model: model, shape: shape, activation: activation,
+      loss: loss, leak: c.leak!, gain: c.gain!, steady: steady, bptt: mode, optimizer: settings,
+      lrDecay: c.lrDecay!, epochs: c.epochs!, batch: c.batch!, seed: UInt64(c.seed!),
+      threads: c.threads!, precision: c.precision!, checkpointEvery: c.checkpointEvery!,
+      targetLoss: c.targetLoss, stopWhenSolved: c.stopWhenSolved!, warmStart: c.warmStart!,
+      maxRetries: c.maxRetries!, maxUnsettled: c.maxUnsettled ?? 1, symmetric: c.symmetric ?? false,
+      valFraction: data.hasValSet ? nil : valFraction, patience: patience, minDelta: minDelta ?? 0,
+      metric: metric)
   }
 }
 
@@ -188,9 +200,10 @@ extension TrainingPlan {
       let was = setting.value(in: stored.resolvedConfig), now = setting.value(in: resolvedConfig)
       guard was != now else { continue }
       let changeable = RunConfig.settings.filter { $0.onResume == .mayChange }.map(\.name)
-      throw ConfigError("--resume: \(setting.name) is \(was?.description ?? "unset") in the checkpoint, "
-                        + "\(now?.description ?? "unset") now; a resumed run keeps what defines it "
-                        + "(it may change \(changeable.joined(separator: ", ")))")
+      throw ConfigError(
+        "--resume: \(setting.name) is \(was?.description ?? "unset") in the checkpoint, "
+          + "\(now?.description ?? "unset") now; a resumed run keeps what defines it "
+          + "(it may change \(changeable.joined(separator: ", ")))")
     }
     guard epochs > epoch else {
       throw ConfigError("--resume: the checkpoint is at epoch \(epoch), so --epochs \(epochs) leaves nothing to train")

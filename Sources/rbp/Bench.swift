@@ -48,7 +48,9 @@ struct Bench: ParsableCommand {
         throw CLIFailure(message: error.description)
       }
       if threads.contains(where: { $0 < 1 }) { throw CLIFailure(message: "--threads must be at least 1") }
-      if parsedSizes == nil { throw CLIFailure(message: "--sizes: '\(sizes)' is not a comma-separated list of positive integers") }
+      if parsedSizes == nil {
+        throw CLIFailure(message: "--sizes: '\(sizes)' is not a comma-separated list of positive integers")
+      }
       if seconds <= 0 { throw CLIFailure(message: "--seconds must be positive") }
       if let blocking, parsedBlocking == nil {
         throw CLIFailure(message: "--blocking: '\(blocking)' is not three positive integers kc,mc,nc")
@@ -65,8 +67,9 @@ struct Bench: ParsableCommand {
     func workspace<T: KernelScalar>(_: T.Type) -> GEMMWorkspace<T> {
       guard let b = parsedBlocking else { return GEMMWorkspace<T>() }
       let base = T.gemmBlocking
-      return GEMMWorkspace<T>(blocking: GEMMBlocking(
-        mr: base.mr, nr: base.nr, kc: b.kc, mc: roundUp(b.mc, base.mr), nc: roundUp(b.nc, base.nr)))
+      return GEMMWorkspace<T>(
+        blocking: GEMMBlocking(
+          mr: base.mr, nr: base.nr, kc: b.kc, mc: roundUp(b.mc, base.mr), nc: roundUp(b.nc, base.nr)))
     }
 
     var parsedSizes: [Int]? {
@@ -86,23 +89,31 @@ struct Bench: ParsableCommand {
         for t in threads {
           let peak = prec == .f32 ? fmaPeak(Float.self, threads: t) : fmaPeak(Double.self, threads: t)
           if json {
-            print(#"{"kernel":"peak","name":"FMA loop","isa":"\#(KernelISA.active)","precision":"\#(prec)","threads":\#(t),"gflops":\#(peak)}"#)
+            print(
+              #"{"kernel":"peak","name":"FMA loop","isa":"\#(KernelISA.active)","precision":"\#(prec)","threads":\#(t),"gflops":\#(peak)}"#
+            )
           }
           for c in cases where t == 1 || c.kind == .gemm {
-            let r = prec == .f32
+            let r =
+              prec == .f32
               ? timeKernel(c, threads: t, seconds: seconds, workspace: workspace(Float.self))
               : timeKernel(c, threads: t, seconds: seconds, workspace: workspace(Double.self))
             if json {
-              print(#"{"kernel":"\#(c.kind)","name":"\#(c.name)","precision":"\#(prec)","threads":\#(t),"m":\#(c.m),"n":\#(c.n),"k":\#(c.k),"transA":\#(c.transA),"transB":\#(c.transB),"gflops":\#(r.gflops),"seconds":\#(r.seconds)}"#)
+              print(
+                #"{"kernel":"\#(c.kind)","name":"\#(c.name)","precision":"\#(prec)","threads":\#(t),"m":\#(c.m),"n":\#(c.n),"k":\#(c.k),"transA":\#(c.transA),"transB":\#(c.transB),"gflops":\#(r.gflops),"seconds":\#(r.seconds)}"#
+              )
             } else {
               let shape = c.name.padding(toLength: 26, withPad: " ", startingAt: 0)
-              print(String(format: "%-6@ %-4@ %3d  %@ %8.2f  %5.1f%%  %9.2f µs",
-                           "\(c.kind)" as NSString, prec.rawValue as NSString, t, shape as NSString,
-                           r.gflops, 100 * r.gflops / peak, r.seconds * 1e6))
+              print(
+                String(
+                  format: "%-6@ %-4@ %3d  %@ %8.2f  %5.1f%%  %9.2f µs",
+                  "\(c.kind)" as NSString, prec.rawValue as NSString, t, shape as NSString,
+                  r.gflops, 100 * r.gflops / peak, r.seconds * 1e6))
             }
           }
           if !json {
-            print(String(format: "peak   %-4@ %3d  FMA loop in registers      %8.2f", prec.rawValue as NSString, t, peak))
+            print(
+              String(format: "peak   %-4@ %3d  FMA loop in registers      %8.2f", prec.rawValue as NSString, t, peak))
           }
         }
       }

@@ -16,7 +16,8 @@ struct BenchGrad: ParsableCommand {
 
   @Option(help: "The checkpoint.") var checkpoint: String
   @Option(help: "The dataset.") var data: String
-  @Option(help: ArgumentHelp("A file with /dstates = ∂R/∂x, as for rbp grad.", valueName: "C.h5")) var cotangent: String?
+  @Option(help: ArgumentHelp("A file with /dstates = ∂R/∂x, as for rbp grad.", valueName: "C.h5")) var cotangent:
+    String?
   @Option(help: "f64 (default) or f32.") var precision = "f64"
   @Option(help: "Minimum seconds of timing.") var seconds = 1.0
   @Flag(help: "One JSON object.") var json = false
@@ -24,11 +25,13 @@ struct BenchGrad: ParsableCommand {
   func run() throws {
     try reporting {
       let precision = try Precision.parse(self.precision)
-      guard seconds > 0 && seconds.isFinite else { throw CLIFailure(message: "--seconds must be positive, got \(seconds)") }
+      guard seconds > 0 && seconds.isFinite else {
+        throw CLIFailure(message: "--seconds must be positive, got \(seconds)")
+      }
       let l = try Loaded(checkpoint: checkpoint, data: data)
       let c = try cotangent.map { try l.openCotangent($0) }.map { try $0.read(0, $0.shape[0]) }
       let call = { _ = try l.analysis.gradient(l.data, cotangent: c, in: precision) }
-      try call()   // warm-up
+      try call()  // warm-up
       // Batches of calls of about 10 ms each; the median batch's time per call.
       var perBatch = 1
       while true {

@@ -27,7 +27,9 @@ struct Workloads: ParsableCommand {
       for name in names where ReferenceWorkload(rawValue: name) == nil && !["epoch", "sweep"].contains(name) {
         throw CLIFailure(message: "--only: unknown workload '\(name)' (W1, W2, W3, W4, epoch, sweep)")
       }
-      guard seconds > 0 && seconds.isFinite else { throw CLIFailure(message: "--seconds must be positive, got \(seconds)") }
+      guard seconds > 0 && seconds.isFinite else {
+        throw CLIFailure(message: "--seconds must be positive, got \(seconds)")
+      }
       if !json { print("kernels: \(KernelISA.active)\nworkload prec thr   ms/step   GFLOP/s  what") }
       for prec in precisions {
         for t in threads {
@@ -36,10 +38,14 @@ struct Workloads: ParsableCommand {
             let r = prec == .f32 ? try workload(w, Float.self, threads: t) : try workload(w, Double.self, threads: t)
             if json {
               let ratio = r.gradientSteps.map { #","gradient_steps":\#($0)"# } ?? ""
-              print(#"{"workload":"\#(w)","precision":"\#(prec)","threads":\#(t),"ms":\#(r.ms),"gflops":\#(r.gflops)\#(ratio)}"#)
+              print(
+                #"{"workload":"\#(w)","precision":"\#(prec)","threads":\#(t),"ms":\#(r.ms),"gflops":\#(r.gflops)\#(ratio)}"#
+              )
             } else {
-              print(String(format: "%-8@ %-4@ %3d  %8.3f  %8.2f  %@", w as NSString, prec.rawValue as NSString, t,
-                           r.ms, r.gflops, r.what as NSString))
+              print(
+                String(
+                  format: "%-8@ %-4@ %3d  %8.3f  %8.2f  %@", w as NSString, prec.rawValue as NSString, t,
+                  r.ms, r.gflops, r.what as NSString))
             }
           }
         }

@@ -30,7 +30,9 @@ struct Datasets: ParsableCommand {
     @Option(help: "patterns, memory: bits per pattern; figure8, delayed-xor, sine: steps.")
     var length: Int?
 
-    @Option(help: "memory: where the cue goes: input (a steady dataset) or initial (a trajectory dataset, the cue in /initial).")
+    @Option(
+      help:
+        "memory: where the cue goes: input (a steady dataset) or initial (a trajectory dataset, the cue in /initial).")
     var cue: String?
 
     @Option(help: "memory: the fraction of a pattern's signs each cue flips (default 0.2).")
@@ -39,12 +41,16 @@ struct Datasets: ParsableCommand {
     @Flag(help: "Print one JSON object: the file written and its summary.")
     var json = false
 
-    @Flag(name: .customLong("no-val"), help: "Write no /val group (training then validates with --val-fraction, or on the training set).")
+    @Flag(
+      name: .customLong("no-val"),
+      help: "Write no /val group (training then validates with --val-fraction, or on the training set).")
     var noVal = false
 
     func validate() throws {
       guard ClassicTask(rawValue: name) != nil else {
-        throw CLIFailure(message: "unknown task '\(name)'; expected one of \(ClassicTask.allCases.map(\.rawValue).joined(separator: ", "))")
+        throw CLIFailure(
+          message:
+            "unknown task '\(name)'; expected one of \(ClassicTask.allCases.map(\.rawValue).joined(separator: ", "))")
       }
       if let count, count < 1 { throw CLIFailure(message: "--count must be at least 1, got \(count)") }
       if let length, length < 1 { throw CLIFailure(message: "--length must be at least 1, got \(length)") }
@@ -65,16 +71,18 @@ struct Datasets: ParsableCommand {
         let data = try task.make(Double.self, seed: seed, options: options)
         // A task with a test set gets a validation set of the same kind:
         // the same stored patterns, cues drawn from another seed.
-        options.cueSeed = seed ^ 0x7661_6C69_6461_7465   // "validate"
+        options.cueSeed = seed ^ 0x7661_6C69_6461_7465  // "validate"
         let validation = try task.make(Double.self, seed: seed, options: options)
         let attributes = ["task": task.rawValue, "solved": task.solvedCriterion]
         switch (data, validation) {
         case let (.steady(train, test), .steady(_, val)):
-          try DatasetFile.write(.steady(train), test: test.map { .steady($0) }, val: noVal ? nil : val.map { .steady($0) },
-                                to: out, attributes: attributes)
+          try DatasetFile.write(
+            .steady(train), test: test.map { .steady($0) }, val: noVal ? nil : val.map { .steady($0) },
+            to: out, attributes: attributes)
         case let (.trajectory(train, test), .trajectory(_, val)):
-          try DatasetFile.write(.trajectory(train), test: test.map { .trajectory($0) },
-                                val: noVal ? nil : val.map { .trajectory($0) }, to: out, attributes: attributes)
+          try DatasetFile.write(
+            .trajectory(train), test: test.map { .trajectory($0) },
+            val: noVal ? nil : val.map { .trajectory($0) }, to: out, attributes: attributes)
         default:
           preconditionFailure("a task's validation set is of its kind")
         }
@@ -86,9 +94,11 @@ struct Datasets: ParsableCommand {
             }
           }
           let (train, test) = count(data)
-          var object: [String: Any?] = ["file": out, "task": task.rawValue, "patterns": train,
-                                        "val_patterns": noVal ? nil : test,
-                                        "test_patterns": test, "solved": task.solvedCriterion]
+          var object: [String: Any?] = [
+            "file": out, "task": task.rawValue, "patterns": train,
+            "val_patterns": noVal ? nil : test,
+            "test_patterns": test, "solved": task.solvedCriterion,
+          ]
           if case let .trajectory(b, _) = data { object["steps"] = b.steps }
           object["kind"] = { if case .steady = data { return "steady" } else { return "trajectory" } }()
           writeLine(jsonLine(object))

@@ -26,7 +26,7 @@ struct Inspect: ParsableCommand {
     var depth: Int
     enum Kind { case attribute, group, dataset, unreadable }
     var kind: Kind
-    var text: String   // the value, or the dataset's summary, or the reason
+    var text: String  // the value, or the dataset's summary, or the reason
     var object: [String: Any?]
   }
 
@@ -41,19 +41,24 @@ struct Inspect: ParsableCommand {
       if format == FileFormat.checkpoint.rawValue {
         do {
           let checkpoint = try CheckpointFile.read(file)
-          network = ["model": checkpoint.model.rawValue, "units": checkpoint.shape.units, "inputs": checkpoint.shape.inputs,
-                     "outputs": checkpoint.shape.outputs, "activation": checkpoint.activation.rawValue,
-                     "loss": checkpoint.loss.rawValue, "coupling": checkpoint.shape.coupling.rawValue,
-                     "leak": checkpoint.model == .trajectory ? checkpoint.leak : nil,
-                     "epoch": checkpoint.progress?.epoch, "step": checkpoint.progress?.step,
-                     "lr": checkpoint.progress?.learningRate, "best_epoch": checkpoint.bestEpoch,
-                     "best_val_loss": checkpoint.bestValidationLoss, "validation": checkpoint.validation]
-          lines.append("  network: \(checkpoint.model), \(checkpoint.shape.units) units, \(checkpoint.shape.inputs) inputs, "
-                       + "\(checkpoint.shape.outputs) outputs, \(checkpoint.activation), \(checkpoint.loss), "
-                       + "\(checkpoint.shape.coupling) coupling" + (checkpoint.model == .trajectory ? ", leak \(checkpoint.leak)" : ""))
+          network = [
+            "model": checkpoint.model.rawValue, "units": checkpoint.shape.units, "inputs": checkpoint.shape.inputs,
+            "outputs": checkpoint.shape.outputs, "activation": checkpoint.activation.rawValue,
+            "loss": checkpoint.loss.rawValue, "coupling": checkpoint.shape.coupling.rawValue,
+            "leak": checkpoint.model == .trajectory ? checkpoint.leak : nil,
+            "epoch": checkpoint.progress?.epoch, "step": checkpoint.progress?.step,
+            "lr": checkpoint.progress?.learningRate, "best_epoch": checkpoint.bestEpoch,
+            "best_val_loss": checkpoint.bestValidationLoss, "validation": checkpoint.validation,
+          ]
+          lines.append(
+            "  network: \(checkpoint.model), \(checkpoint.shape.units) units, \(checkpoint.shape.inputs) inputs, "
+              + "\(checkpoint.shape.outputs) outputs, \(checkpoint.activation), \(checkpoint.loss), "
+              + "\(checkpoint.shape.coupling) coupling"
+              + (checkpoint.model == .trajectory ? ", leak \(checkpoint.leak)" : ""))
           if let progress = checkpoint.progress {
-            lines.append("  epoch \(progress.epoch), step \(progress.step), learning rate \(format6(progress.learningRate))"
-                         + (checkpoint.bestEpoch.map { ", best epoch \($0)" } ?? ""))
+            lines.append(
+              "  epoch \(progress.epoch), step \(progress.step), learning rate \(format6(progress.learningRate))"
+                + (checkpoint.bestEpoch.map { ", best epoch \($0)" } ?? ""))
           } else {
             lines.append("  a network without a training run (no /optimizer)")
           }
@@ -64,17 +69,22 @@ struct Inspect: ParsableCommand {
             lines.append("  last epoch: " + last.joined(separator: ", "))
           }
         } catch {
-          entries.append(Entry(path: "", depth: 1, kind: .unreadable, text: "(not a readable checkpoint: \(error))",
-                               object: ["path": "/", "unreadable": "not a readable checkpoint: \(error)"]))
+          entries.append(
+            Entry(
+              path: "", depth: 1, kind: .unreadable, text: "(not a readable checkpoint: \(error))",
+              object: ["path": "/", "unreadable": "not a readable checkpoint: \(error)"]))
         }
       }
       let unreadable = entries.filter { $0.kind == .unreadable }.count
       if json {
-        var object: [String: Any?] = ["file": file, "format": format,
-                                      "attributes": Dictionary(uniqueKeysWithValues: entries.filter { $0.kind == .attribute && $0.depth == 1 }
-                                        .map { (String($0.path.dropFirst(2)), $0.object["value"] ?? nil) }),
-                                      "members": entries.filter { $0.kind != .attribute || $0.depth > 1 }.map { $0.object },
-                                      "unreadable": unreadable]
+        var object: [String: Any?] = [
+          "file": file, "format": format,
+          "attributes": Dictionary(
+            uniqueKeysWithValues: entries.filter { $0.kind == .attribute && $0.depth == 1 }
+              .map { (String($0.path.dropFirst(2)), $0.object["value"] ?? nil) }),
+          "members": entries.filter { $0.kind != .attribute || $0.depth > 1 }.map { $0.object },
+          "unreadable": unreadable,
+        ]
         if let network { object["network"] = network }
         writeLine(jsonLine(object))
       } else {
@@ -104,18 +114,23 @@ struct Inspect: ParsableCommand {
       let at = path + "/@" + name
       do {
         let (text, value) = try attribute(group, name)
-        entries.append(Entry(path: at, depth: depth, kind: .attribute, text: text,
-                             object: ["path": at, "kind": "attribute", "value": value]))
+        entries.append(
+          Entry(
+            path: at, depth: depth, kind: .attribute, text: text,
+            object: ["path": at, "kind": "attribute", "value": value]))
       } catch {
-        entries.append(Entry(path: at, depth: depth, kind: .unreadable, text: "\(error)",
-                             object: ["path": at, "unreadable": "\(error)"]))
+        entries.append(
+          Entry(
+            path: at, depth: depth, kind: .unreadable, text: "\(error)",
+            object: ["path": at, "unreadable": "\(error)"]))
       }
     }
     for name in try group.childNames() {
       let member = path + "/" + name
       do {
         if try group.isGroup(name) {
-          entries.append(Entry(path: member, depth: depth, kind: .group, text: "", object: ["path": member, "kind": "group"]))
+          entries.append(
+            Entry(path: member, depth: depth, kind: .group, text: "", object: ["path": member, "kind": "group"]))
           try describe(try group.group(name), path: member, depth: depth + 1, into: &entries)
         } else {
           let (text, object) = try summary(try group.dataset(name))
@@ -125,8 +140,10 @@ struct Inspect: ParsableCommand {
           entries.append(Entry(path: member, depth: depth, kind: .dataset, text: text, object: o))
         }
       } catch {
-        entries.append(Entry(path: member, depth: depth, kind: .unreadable, text: "\(error)",
-                             object: ["path": member, "unreadable": "\(error)"]))
+        entries.append(
+          Entry(
+            path: member, depth: depth, kind: .unreadable, text: "\(error)",
+            object: ["path": member, "unreadable": "\(error)"]))
       }
     }
   }
@@ -140,7 +157,9 @@ struct Inspect: ParsableCommand {
       return ("\"" + v + "\"", v)
     case .float, .integer:
       let values: [Double] = try group.numericAttribute(name)
-      if values.count == 1 { return (format6(values[0]), kind == .integer ? Int(exactly: values[0]) ?? values[0] : values[0]) }
+      if values.count == 1 {
+        return (format6(values[0]), kind == .integer ? Int(exactly: values[0]) ?? values[0] : values[0])
+      }
       return ("\(shape) \(values.prefix(6).map(format6))", values)
     case .other: return ("(unsupported type)", nil)
     }

@@ -9,7 +9,7 @@ import Foundation
 import RBPStore
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// The identity of a path: its device and inode when it exists, else its
@@ -20,7 +20,8 @@ private func identity(_ path: String) -> String {
   let url = URL(fileURLWithPath: path)
   let folder = url.deletingLastPathComponent().path
   var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-  let resolved = realpath(folder, &buffer) != nil
+  let resolved =
+    realpath(folder, &buffer) != nil
     ? String(cStringBuffer: buffer) : URL(fileURLWithPath: folder).standardizedFileURL.path
   return "path \(resolved)/\(url.lastPathComponent)"
 }
@@ -66,7 +67,8 @@ struct OutputFolder {
       // The first missing ancestor is what this call creates (and removes on failure).
       var top = URL(fileURLWithPath: path).standardizedFileURL
       while case let parent = top.deletingLastPathComponent(), parent.path != top.path,
-            !FileManager.default.fileExists(atPath: parent.path) {
+        !FileManager.default.fileExists(atPath: parent.path)
+      {
         top = parent
       }
       created = top.path
@@ -84,11 +86,13 @@ struct OutputFolder {
       guard access(path, W_OK) == 0 else { throw CLIFailure(message: "\(flag) \(path) is not writable") }
       let fd = open(folder.lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
       guard fd >= 0 else {
-        throw CLIFailure(message: "\(flag) \(path): cannot create the lock file (\(String(cStringPointer: strerror(errno))))")
+        throw CLIFailure(
+          message: "\(flag) \(path): cannot create the lock file (\(String(cStringPointer: strerror(errno))))")
       }
       guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
         close(fd)
-        throw CLIFailure(message: "\(flag) \(path) is being written by another rbp process (locked: \(folder.lockPath))")
+        throw CLIFailure(
+          message: "\(flag) \(path) is being written by another rbp process (locked: \(folder.lockPath))")
       }
       // The lock file says who holds it, for a person looking at the folder.
       let holder = Array("\(hostName()) \(getpid())\n".utf8)

@@ -10,7 +10,7 @@ import Foundation
 import RBPStore
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 struct ProgressPrinter {
@@ -65,7 +65,8 @@ struct ProgressPrinter {
 func clock(_ seconds: Double) -> String {
   guard seconds.isFinite && seconds >= 0 else { return "?" }
   let s = Int(seconds.rounded())
-  return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+  return s >= 3600
+    ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
 /// One line on stderr, "Warning: …": something the user gets that is not
@@ -80,7 +81,8 @@ func warn(_ text: String) {
 /// remembered, and `checkStandardOutput` fails the command with it.
 func writeLine(_ text: String) {
   guard !stdoutClosed && stdoutFailure == nil else { return }
-  if fflush(nil) != 0 { noteStdoutError(errno) }   // after anything print() buffered (stdout is the only buffered stream)
+  // After anything print() buffered (stdout is the only buffered stream).
+  if fflush(nil) != 0 { noteStdoutError(errno) }
   let bytes = Array((text + "\n").utf8)
   var offset = 0
   while offset < bytes.count {

@@ -13,8 +13,10 @@ struct RBP: ParsableCommand {
     commandName: "rbp",
     abstract: "Train recurrent networks by recurrent backpropagation and BPTT.",
     version: "rbp \(RBPVersion.string) (kernels: \(KernelISA.active))",
-    subcommands: [Train.self, Eval.self, Grad.self, States.self, Invert.self, FixedPoints.self, Sweep.self,
-                  Inspect.self, Datasets.self, Bench.self])
+    subcommands: [
+      Train.self, Eval.self, Grad.self, States.self, Invert.self, FixedPoints.self, Sweep.self,
+      Inspect.self, Datasets.self, Bench.self,
+    ])
 }
 
 @main
@@ -34,8 +36,10 @@ enum Main {
     pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
     do {
       if let rejected = KernelISA.rejectedOverride {
-        FileHandle.standardError.write(Data(
-          "Warning: RBP_ISA=\(rejected) is not an instruction set this CPU runs (\(KernelISA.supported.map(\.rawValue).joined(separator: ", "))); using \(KernelISA.active)\n".utf8))
+        FileHandle.standardError.write(
+          Data(
+            "Warning: RBP_ISA=\(rejected) is not an instruction set this CPU runs (\(KernelISA.supported.map(\.rawValue).joined(separator: ", "))); using \(KernelISA.active)\n"
+              .utf8))
       }
       // Arguments reach the commands as Swift strings: a file name that is
       // not UTF-8 would be changed on the way and then not be found.
@@ -43,8 +47,9 @@ enum Main {
         guard let raw = CommandLine.unsafeArgv[i] else { continue }
         let bytes = UnsafeBufferPointer(start: raw, count: strlen(raw)).map { UInt8(bitPattern: $0) }
         if String(validating: bytes, as: UTF8.self) == nil {
-          throw CLIFailure(message: "argument \(i) (\(String(decoding: bytes, as: UTF8.self))) is not valid UTF-8; "
-                           + "rbp needs file names and values in UTF-8 (rename the file, or link it under a UTF-8 name)")
+          throw CLIFailure(
+            message: "argument \(i) (\(String(decoding: bytes, as: UTF8.self))) is not valid UTF-8; "
+              + "rbp needs file names and values in UTF-8 (rename the file, or link it under a UTF-8 name)")
         }
       }
       var command = try RBP.parseAsRoot()
@@ -52,16 +57,18 @@ enum Main {
       errno = 0
       try checkStandardOutput()
     } catch let code as ExitCode {
-      exit(code.rawValue)   // the command has said why
+      exit(code.rawValue)  // the command has said why
     } catch {
       if RBP.exitCode(for: error) == .success {
-        RBP.exit(withError: error)   // --help, --version: full text, exit 0
+        RBP.exit(withError: error)  // --help, --version: full text, exit 0
       }
-      let message = rbpVoice(RBP.message(for: error)
-        .split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "\(error)")
+      let message = rbpVoice(
+        RBP.message(for: error)
+          .split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "\(error)")
       FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
       let code = RBP.exitCode(for: error)
-      exit(code == .success || code == .validationFailure ? 1 : code.rawValue)   // usage errors too: one status for every error
+      // Usage errors too: one status for every error.
+      exit(code == .success || code == .validationFailure ? 1 : code.rawValue)
     }
   }
 }
@@ -87,9 +94,12 @@ func rbpVoice(_ message: String) -> String {
     return path.isEmpty ? "unknown command '\(arg)'; \(help)" : "unexpected argument '\(arg)'; \(help)"
   }
   if message.hasPrefix("The value '"), let value = quoted(message, after: "The value '"),
-     let flag = message.range(of: "' is invalid for '").map({ message[$0.upperBound...].prefix { $0 != "'" } }) {
+    let flag = message.range(of: "' is invalid for '").map({ message[$0.upperBound...].prefix { $0 != "'" } })
+  {
     return "\(flag): '\(value)' is not a valid value; \(help)"
   }
-  guard let first = message.first, first.isUppercase, message.dropFirst().first?.isLowercase == true else { return message }
+  guard let first = message.first, first.isUppercase, message.dropFirst().first?.isLowercase == true else {
+    return message
+  }
   return first.lowercased() + message.dropFirst()
 }

@@ -14,8 +14,10 @@ struct RunOptions: ParsableArguments {
 
   func config() throws -> RunConfig {
     do { return try RunConfig.parse(arguments: arguments) } catch let error as ConfigError {
-      throw CLIFailure(message: error.description + (error.description.hasPrefix("unknown option")
-                       ? "; see rbp train --help" : ""))
+      throw CLIFailure(
+        message: error.description
+          + (error.description.hasPrefix("unknown option")
+            ? "; see rbp train --help" : ""))
     }
   }
 

@@ -12,7 +12,7 @@ import RBPStore
 import RBPTrain
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 nonisolated(unsafe) private var stopSources: [DispatchSourceSignal] = []
@@ -21,19 +21,21 @@ nonisolated(unsafe) private var stopSources: [DispatchSourceSignal] = []
 func installStopHandlers() {
   guard stopSources.isEmpty else { return }
   for s in [SIGINT, SIGTERM, SIGHUP] {
-    signal(s, SIG_IGN)   // the source sees it; the default action (termination) does not run
+    signal(s, SIG_IGN)  // the source sees it; the default action (termination) does not run
     let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
     source.setEventHandler {
       if StopRequest.shared.signal != nil {
         TemporariesInProgress.shared.removeAll()
-        FileHandle.standardError.write(Data("\(signalName(s)) again: stopping now, without saving (the last checkpoint written stays)\n".utf8))
+        FileHandle.standardError.write(
+          Data("\(signalName(s)) again: stopping now, without saving (the last checkpoint written stays)\n".utf8))
         // _exit, not exit: the exit handlers (HDF5's shutdown among them)
         // take time, and a writer whose temporary was just removed could
         // meanwhile fail and exit with 1 first.
         _exit(128 + s)
       }
       StopRequest.shared.request(s)
-      FileHandle.standardError.write(Data("\(signalName(s)): saving the state of the runs in progress, then stopping\n".utf8))
+      FileHandle.standardError.write(
+        Data("\(signalName(s)): saving the state of the runs in progress, then stopping\n".utf8))
     }
     source.resume()
     stopSources.append(source)

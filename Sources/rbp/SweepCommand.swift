@@ -31,15 +31,24 @@ struct Sweep: ParsableCommand {
         """)
     @Argument(help: ArgumentHelp("The sweep spec (JSON).", valueName: "spec")) var spec: String
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Runs trained at once on this machine, each single-threaded (default: SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else 1).")
+    @Option(
+      help:
+        "Runs trained at once on this machine, each single-threaded (default: SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else 1)."
+    )
     var jobs: Int?
     @Option(help: "This process's shard, i/n.") var shard: String?
-    @Option(help: "The sweep's number of shards, when a job array's task id is the shard (so one task can be resubmitted alone).")
+    @Option(
+      help:
+        "The sweep's number of shards, when a job array's task id is the shard (so one task can be resubmitted alone).")
     var shards: Int?
     @Flag(name: .customLong("retry-failed"), help: "Train failed runs again.") var retryFailed = false
-    @Flag(name: .customLong("rerun-changed"), help: "Retrain runs whose result has another configuration or dataset than the spec now gives.")
+    @Flag(
+      name: .customLong("rerun-changed"),
+      help: "Retrain runs whose result has another configuration or dataset than the spec now gives.")
     var rerunChanged = false
-    @Option(name: .customLong("checkpoint-seconds"), help: "Each run saves its checkpoint at least this often (seconds, at epoch ends).")
+    @Option(
+      name: .customLong("checkpoint-seconds"),
+      help: "Each run saves its checkpoint at least this often (seconds, at epoch ends).")
     var checkpointSeconds = 60.0
     @Flag(help: "No progress output.") var quiet = false
     @Flag(help: "One JSON object per finished run, then one for the shard.") var json = false
@@ -53,15 +62,19 @@ struct Sweep: ParsableCommand {
         }
         if let shards, shards < 1 { throw CLIFailure(message: "--shards must be at least 1, got \(shards)") }
         let parsed = try SweepSpec.parse(json: data, source: spec)
-        let part = try shard.map(Shard.parse) ?? Shard.fromEnvironment(shards: shards) ?? Shard(index: 0, count: shards ?? 1)
+        let part =
+          try shard.map(Shard.parse) ?? Shard.fromEnvironment(shards: shards) ?? Shard(index: 0, count: shards ?? 1)
         if let shards, part.count != shards {
-          throw CLIFailure(message: "--shards \(shards) but this process is shard \(part) (from --shard or the launcher)")
+          throw CLIFailure(
+            message: "--shards \(shards) but this process is shard \(part) (from --shard or the launcher)")
         }
-        try refuseOverwritingInputs(outputs: [("--out", out + "/sweep.h5"), ("--out", out + "/" + part.fileName)],
-                                    inputs: [("spec", spec), ("data", parsed.data)])
-        let runner = try SweepRunner(spec: parsed, out: out, jobs: jobs ?? defaultJobs(), shard: part,
-                                     retryFailed: retryFailed, rerunChanged: rerunChanged,
-                                     checkpointSeconds: checkpointSeconds)
+        try refuseOverwritingInputs(
+          outputs: [("--out", out + "/sweep.h5"), ("--out", out + "/" + part.fileName)],
+          inputs: [("spec", spec), ("data", parsed.data)])
+        let runner = try SweepRunner(
+          spec: parsed, out: out, jobs: jobs ?? defaultJobs(), shard: part,
+          retryFailed: retryFailed, rerunChanged: rerunChanged,
+          checkpointSeconds: checkpointSeconds)
         if list {
           let rows = Sweep.planRows(runner, shard: part, out: out)
           if json {
@@ -69,9 +82,10 @@ struct Sweep: ParsableCommand {
             writeLine(jsonLine(["runs": rows.count, "duplicates": runner.plan.duplicates.count, "shards": part.count]))
           } else {
             for row in rows {
-              print("\(row["run"]! as! String)  shard \(row["shard"]! as! String)  \(row["state"]! as! String)  "
-                    + "\((row["config"] ?? nil) as? String ?? "")"
-                    + (((row["problem"] ?? nil) as? String).map { "  (does not resolve: \($0))" } ?? ""))
+              print(
+                "\(row["run"]! as! String)  shard \(row["shard"]! as! String)  \(row["state"]! as! String)  "
+                  + "\((row["config"] ?? nil) as? String ?? "")"
+                  + (((row["problem"] ?? nil) as? String).map { "  (does not resolve: \($0))" } ?? ""))
             }
             print("\(rows.count) runs in \(part.count) shards; nothing trained (--list)")
           }
@@ -81,9 +95,10 @@ struct Sweep: ParsableCommand {
         let duplicates = runner.plan.duplicates
         if !duplicates.isEmpty {
           let list = duplicates.keys.sorted().prefix(6).map { "entry \($0) = \(SweepPlan.runName(duplicates[$0]!))" }
-          warn("\(duplicates.count) of the spec's \(duplicates.count + runner.plan.count) runs repeat another's identity "
-               + "(the same resolved configuration and data) and are trained once: "
-               + list.joined(separator: ", ") + (duplicates.count > 6 ? ", …" : ""))
+          warn(
+            "\(duplicates.count) of the spec's \(duplicates.count + runner.plan.count) runs repeat another's identity "
+              + "(the same resolved configuration and data) and are trained once: "
+              + list.joined(separator: ", ") + (duplicates.count > 6 ? ", …" : ""))
         }
         let start = Date()
         installStopHandlers()
@@ -92,28 +107,39 @@ struct Sweep: ParsableCommand {
           let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : .nan
           printer.update(
             "runs \(done)/\(total)  failed \(failed)  \(r.name) \(r.status)"
-              + (r.status == "done" ? " loss \(format6(r.finalValidationLoss))" : ": \(r.reason)") + "  ETA \(clock(eta))",
-            json: ["run": r.name, "status": r.status, "reason": r.reason, "final_val_loss": r.finalValidationLoss,
-                   "done": done, "total": total])
+              + (r.status == "done" ? " loss \(format6(r.finalValidationLoss))" : ": \(r.reason)")
+              + "  ETA \(clock(eta))",
+            json: [
+              "run": r.name, "status": r.status, "reason": r.reason, "final_val_loss": r.finalValidationLoss,
+              "done": done, "total": total,
+            ])
         }
         printer.finish()
         for name in outcome.busy {
-          FileHandle.standardError.write(Data("Warning: \(out)/runs/\(name) is being trained by another process (its lock is held); skipped\n".utf8))
+          FileHandle.standardError.write(
+            Data("Warning: \(out)/runs/\(name) is being trained by another process (its lock is held); skipped\n".utf8))
         }
         if let signal = outcome.interrupted {
-          throw interruptedExit(signal, message: "by \(signalName(signal)): \(outcome.records.count) runs of shard \(part) have a result, "
-                                + "\(outcome.unfinished) do not (those in progress saved their state); rerun the same command to continue")
+          throw interruptedExit(
+            signal,
+            message: "by \(signalName(signal)): \(outcome.records.count) runs of shard \(part) have a result, "
+              + "\(outcome.unfinished) do not (those in progress saved their state); rerun the same command to continue"
+          )
         }
         let failed = outcome.records.filter { $0.status != "done" }.count
         let results = joinedPath(out, part.fileName)
         if json {
-          writeLine(jsonLine(["shard": part.description, "runs": outcome.records.count, "failed": failed,
-                              "unfinished": outcome.unfinished, "results": results,
-                              "duplicates": runner.plan.duplicates.count]))
+          writeLine(
+            jsonLine([
+              "shard": part.description, "runs": outcome.records.count, "failed": failed,
+              "unfinished": outcome.unfinished, "results": results,
+              "duplicates": runner.plan.duplicates.count,
+            ]))
         } else if !quiet {
-          print("shard \(part): \(outcome.records.count) runs, \(failed) failed"
-                + (outcome.unfinished > 0 ? ", \(outcome.unfinished) not finished" : "")
-                + "; results in \(results)")
+          print(
+            "shard \(part): \(outcome.records.count) runs, \(failed) failed"
+              + (outcome.unfinished > 0 ? ", \(outcome.unfinished) not finished" : "")
+              + "; results in \(results)")
         }
       }
     }
@@ -126,10 +152,15 @@ struct Sweep: ParsableCommand {
     let assignment = plan.assignment(shards: shard.count)
     let folder = try? SweepFolder.read(out)
     return plan.runs.map { run in
-      let state = folder.flatMap { f in f.manifest.runs.indices.contains(run.index) && f.manifest.runs[run.index].hash == run.hash
-        ? f.state(run.index).rawValue : nil } ?? RunState.missing.rawValue
-      return ["run": run.name, "shard": "\(assignment[run.index])/\(shard.count)", "state": state, "hash": run.hash,
-              "config": run.plan?.resolvedConfig.json ?? run.config.json, "problem": run.problem]
+      let state =
+        folder.flatMap { f in
+          f.manifest.runs.indices.contains(run.index) && f.manifest.runs[run.index].hash == run.hash
+            ? f.state(run.index).rawValue : nil
+        } ?? RunState.missing.rawValue
+      return [
+        "run": run.name, "shard": "\(assignment[run.index])/\(shard.count)", "state": state, "hash": run.hash,
+        "config": run.plan?.resolvedConfig.json ?? run.config.json, "problem": run.problem,
+      ]
     }
   }
 
@@ -156,15 +187,21 @@ struct Sweep: ParsableCommand {
         if let groupBy {
           let groups = try Array(folder.groups(by: groupBy, of: by).prefix(k))
           if json {
-            writeLine(jsonLine(["by": by, "group_by": groupBy, "groups": groups.map { g -> [String: Any?] in
-              [groupBy: g.value, "runs": g.runs, "mean": g.mean, "sd": g.sd, "best": g.best, "best_run": g.bestRun]
-            }]))
+            writeLine(
+              jsonLine([
+                "by": by, "group_by": groupBy,
+                "groups": groups.map { g -> [String: Any?] in
+                  [groupBy: g.value, "runs": g.runs, "mean": g.mean, "sd": g.sd, "best": g.best, "best_run": g.bestRun]
+                },
+              ]))
             return
           }
           let header = [groupBy, "runs", "\(by) mean", "± sd", "best", "best run"]
-          printColumns([header] + groups.map { g in
-            [g.value, "\(g.runs)", format6(g.mean), format6(g.sd), format6(g.best), g.bestRun]
-          })
+          printColumns(
+            [header]
+              + groups.map { g in
+                [g.value, "\(g.runs)", format6(g.mean), format6(g.sd), format6(g.best), g.bestRun]
+              })
           return
         }
         let (columns, rows) = try folder.best(by: by, count: k)
@@ -202,8 +239,11 @@ struct Sweep: ParsableCommand {
         let missing = records.filter { $0.status == "missing" }.count
         let failed = records.filter { $0.status == "failed" }.count
         if json {
-          writeLine(jsonLine(["file": file, "runs": records.count, "done": records.count - failed - missing,
-                              "failed": failed, "missing": missing]))
+          writeLine(
+            jsonLine([
+              "file": file, "runs": records.count, "done": records.count - failed - missing,
+              "failed": failed, "missing": missing,
+            ]))
         } else {
           print("\(file): \(records.count) runs, \(failed) failed" + (missing > 0 ? ", \(missing) missing" : ""))
         }
@@ -230,22 +270,31 @@ struct Sweep: ParsableCommand {
             for s in states { o[s.rawValue] = row[s] ?? 0 }
             return o
           }
-          var object: [String: Any] = ["shards": shards, "runs": folder.manifest.runs.count,
-                                       "running_runs": folder.running.keys.sorted().map { ["run": SweepPlan.runName($0), "by": folder.running[$0]!] },
-                                       "stray_files": folder.strayFiles]
+          var object: [String: Any] = [
+            "shards": shards, "runs": folder.manifest.runs.count,
+            "running_runs": folder.running.keys.sorted().map {
+              ["run": SweepPlan.runName($0), "by": folder.running[$0]!]
+            },
+            "stray_files": folder.strayFiles,
+          ]
           for s in states { object[s.rawValue] = total[s] ?? 0 }
           let bytes = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
           writeLine(String(decoding: bytes, as: UTF8.self))
         } else {
-          print("shard     runs  " + states.map { $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
+          print(
+            "shard     runs  " + states.map { $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
           for (i, row) in counts.enumerated() {
             let label = "\(i)/\(counts.count)".padding(toLength: 8, withPad: " ", startingAt: 0)
-            print(label + String(format: "%5d  ", row.values.reduce(0, +))
-                  + states.map { String(row[$0] ?? 0).padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
+            print(
+              label + String(format: "%5d  ", row.values.reduce(0, +))
+                + states.map { String(row[$0] ?? 0).padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
           }
-          print("all     " + String(format: "%5d  ", folder.manifest.runs.count)
-                + states.map { String(total[$0] ?? 0).padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
-          for (i, who) in folder.running.sorted(by: { $0.key < $1.key }) { print("\(SweepPlan.runName(i)) is being trained by \(who)") }
+          print(
+            "all     " + String(format: "%5d  ", folder.manifest.runs.count)
+              + states.map { String(total[$0] ?? 0).padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
+          for (i, who) in folder.running.sorted(by: { $0.key < $1.key }) {
+            print("\(SweepPlan.runName(i)) is being trained by \(who)")
+          }
           for f in folder.strayFiles { print("\(f): results of another split or spec (merge refuses it)") }
         }
       }
@@ -258,7 +307,8 @@ struct Sweep: ParsableCommand {
     @Argument(help: ArgumentHelp("The sweep's output folder.", valueName: "dir")) var dir: String
     @Flag(help: "CSV (the default).") var csv = false
     @Flag(help: "A JSON array of objects.") var json = false
-    @Flag(help: "One row per run and epoch (name, index, status, epoch, train_loss, val_loss, settings).") var long = false
+    @Flag(help: "One row per run and epoch (name, index, status, epoch, train_loss, val_loss, settings).") var long =
+      false
     @Option(help: "Write to this file (default: standard output).") var out: String?
 
     func run() throws {
@@ -284,7 +334,9 @@ func printColumns(_ lines: [[String]]) {
   guard let first = lines.first else { return }
   let widths = first.indices.map { i in lines.map { $0[i].count }.max() ?? 0 }
   for line in lines {
-    let cells = line.indices.map { i in i == line.count - 1 ? line[i] : line[i].padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+    let cells = line.indices.map { i in
+      i == line.count - 1 ? line[i] : line[i].padding(toLength: widths[i], withPad: " ", startingAt: 0)
+    }
     print(cells.joined(separator: "  "))
   }
 }

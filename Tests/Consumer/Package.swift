@@ -15,7 +15,7 @@ let package = Package(
   name: "rbp-consumer",
   platforms: [.macOS(.v13)],
   dependencies: [
-    .package(url: repository, from: Version(stringLiteral: version)),
+    .package(url: repository, from: Version(stringLiteral: version))
   ],
   targets: ["SteadyExample", "TrajectoryExample", "RewardExample", "MinimalExample"].map { name in
     .executableTarget(
@@ -30,6 +30,6 @@ let package = Package(
     .executableTarget(
       name: "ReadmeExample",
       dependencies: [.product(name: "RBP", package: "rbp")],
-      swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
+      swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")])
   ]
 )

@@ -9,11 +9,11 @@
 
 import Dispatch
 import Foundation
-import Testing
 import RBPCore
 import RBPStore
 import RBPTestSupport
 import RBPTrain
+import Testing
 
 /// A line glibc's heap checks write before they abort, e.g. "free():
 /// invalid pointer", "double free or corruption (out)".
@@ -30,7 +30,9 @@ struct ByteFuzzTests {
     let run = try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run", "--epochs", "3", "--quiet"])
     try #require(run.status == 0, "\(run.err)")
     let checkpoint = dir + "/run/checkpoint.h5", data = shipped("xor")
-    let originals = [try Data(contentsOf: URL(fileURLWithPath: checkpoint)), try Data(contentsOf: URL(fileURLWithPath: data))]
+    let originals = [
+      try Data(contentsOf: URL(fileURLWithPath: checkpoint)), try Data(contentsOf: URL(fileURLWithPath: data)),
+    ]
     var rng = SeededGenerator(seed: 20261201)
     // The cases are drawn in order (the seed fixes them), then run four at
     // a time: each is its own processes, and most of their time is spent
@@ -40,7 +42,7 @@ struct ByteFuzzTests {
       let kind = index % 2
       var damaged = [UInt8](originals[kind])
       if index % 10 == 9 {
-        damaged.removeLast(1 + Int(rng.next() % UInt64(damaged.count - 1)))      // cut short
+        damaged.removeLast(1 + Int(rng.next() % UInt64(damaged.count - 1)))  // cut short
       } else {
         for _ in 0..<(1 + Int(rng.next() % 4)) {
           damaged[Int(rng.next() % UInt64(damaged.count))] ^= UInt8(1) << (rng.next() % 8)
@@ -49,12 +51,15 @@ struct ByteFuzzTests {
       cases.append((index, kind, damaged))
     }
     // Slot 2c: rbp inspect of case c; slot 2c + 1: rbp eval.
-    let results = WorkerSlots<(index: Int, kind: Int, command: String, status: Int32, err: String)>(count: 2 * cases.count)
+    let results = WorkerSlots<(index: Int, kind: Int, command: String, status: Int32, err: String)>(
+      count: 2 * cases.count)
     let workers = 4, all = cases
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       for c in stride(from: w, to: all.count, by: workers).map({ all[$0] }) {
         let path = "\(dir)/case-\(c.index).h5"
-        let eval = c.kind == 0 ? ["eval", "--checkpoint", path, "--data", data] : ["eval", "--checkpoint", checkpoint, "--data", path]
+        let eval =
+          c.kind == 0
+          ? ["eval", "--checkpoint", path, "--data", data] : ["eval", "--checkpoint", checkpoint, "--data", path]
         let written = (try? Data(c.bytes).write(to: URL(fileURLWithPath: path))) != nil
         for (k, arguments) in [["inspect", path], eval].enumerated() where written {
           do {
@@ -79,8 +84,10 @@ struct ByteFuzzTests {
       // ("free(): invalid pointer") before the library's abort, which the
       // command turns into its error line.
       let lines = r.err.split(separator: "\n").filter { !glibcHeapCheck($0) }
-      #expect(r.status == 0 || (r.status == 1 && lines.count == 1 && lines[0].hasPrefix("Error: ")),
-              "case \(r.index) (\(r.kind == 0 ? "checkpoint" : "dataset")), rbp \(r.command): exit \(r.status): \(r.err.prefix(300))")
+      #expect(
+        r.status == 0 || (r.status == 1 && lines.count == 1 && lines[0].hasPrefix("Error: ")),
+        "case \(r.index) (\(r.kind == 0 ? "checkpoint" : "dataset")), rbp \(r.command): exit \(r.status): \(r.err.prefix(300))"
+      )
       outcomes[r.status == 0 ? "ok" : "error", default: 0] += 1
     }
     // The damage reaches the readers: many cases are refused.
@@ -98,8 +105,10 @@ struct ByteFuzzTests {
     let run = try rbp(["train", "--data", shipped("xor"), "--out", dir, "--epochs", "2", "--quiet"])
     try #require(run.status == 0, "\(run.err)")
     let checkpoint = dir + "/checkpoint.h5"
-    for (arguments, named) in [(["inspect", shipped("xor")], shipped("xor")),
-                               (["eval", "--checkpoint", checkpoint, "--data", shipped("xor")], checkpoint)] {
+    for (arguments, named) in [
+      (["inspect", shipped("xor")], shipped("xor")),
+      (["eval", "--checkpoint", checkpoint, "--data", shipped("xor")], checkpoint),
+    ] {
       let r = try runProgram(rbpBinary, arguments, environment: ["RBP_TEST_FAULT_IN_READ": "1"])
       let lines = r.err.split(separator: "\n")
       #expect(r.status == 1 && lines.count == 1, "\(arguments[0]): exit \(r.status): \(r.err.prefix(300))")
@@ -117,8 +126,9 @@ struct ByteFuzzTests {
       for arguments in [["inspect", path], ["eval", "--checkpoint", path, "--data", shipped("xor")]] {
         let r = try rbp(arguments)
         let lines = r.err.split(separator: "\n").filter { !glibcHeapCheck($0) }
-        #expect(r.status == 1 && lines.count == 1 && lines[0].hasPrefix("Error: \(path)"),
-                "\(name), rbp \(arguments[0]): exit \(r.status): \(r.err.prefix(300))")
+        #expect(
+          r.status == 1 && lines.count == 1 && lines[0].hasPrefix("Error: \(path)"),
+          "\(name), rbp \(arguments[0]): exit \(r.status): \(r.err.prefix(300))")
       }
     }
   }

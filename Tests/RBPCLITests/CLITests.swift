@@ -5,12 +5,12 @@
 // a non-zero exit and no output file.
 
 import Foundation
-import RBPTestSupport
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
+import RBPTestSupport
 import RBPTrain
+import Testing
 
 @Suite("Command line", .serialized)
 struct CLITests {
@@ -19,12 +19,19 @@ struct CLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     for (task, epochs) in [("xor", "20"), ("delayed-xor", "3")] {
       let run = dir + "/" + task
-      let train = try rbp(["train", "--data", shipped(task), "--out", run, "--epochs", epochs, "--quiet", "--precision", "f64"])
+      let train = try rbp([
+        "train", "--data", shipped(task), "--out", run, "--epochs", epochs, "--quiet", "--precision", "f64",
+      ])
       try #require(train.status == 0, "\(train.err)")
       let ck = try CheckpointFile.read(run + "/checkpoint.h5")
-      #expect(try rbp(["grad", "--checkpoint", run + "/checkpoint.h5", "--data", shipped(task), "--out", run + "/g.h5"]).status == 0)
-      #expect(try rbp(["grad", "--checkpoint", run + "/checkpoint.h5", "--data", shipped(task), "--out", run + "/fd.h5",
-                       "--method", "fd"]).status == 0)
+      #expect(
+        try rbp(["grad", "--checkpoint", run + "/checkpoint.h5", "--data", shipped(task), "--out", run + "/g.h5"])
+          .status == 0)
+      #expect(
+        try rbp([
+          "grad", "--checkpoint", run + "/checkpoint.h5", "--data", shipped(task), "--out", run + "/fd.h5",
+          "--method", "fd",
+        ]).status == 0)
       let layout = ck.parameters.layout
       let analytic = try GradientsFile.read(run + "/g.h5", layout: layout)
       let fd = try GradientsFile.read(run + "/fd.h5", layout: layout)
@@ -53,8 +60,10 @@ struct CLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     for task in ["patterns", "delayed-xor"] {
       for threads in ["1", "2"] {
-        let r = try rbp(["train", "--data", shipped(task), "--out", "\(dir)/\(task)-\(threads)", "--epochs", "4",
-                         "--threads", threads, "--quiet"])
+        let r = try rbp([
+          "train", "--data", shipped(task), "--out", "\(dir)/\(task)-\(threads)", "--epochs", "4",
+          "--threads", threads, "--quiet",
+        ])
         try #require(r.status == 0, "\(r.err)")
       }
       let one = bytes("\(dir)/\(task)-1/checkpoint.h5"), two = bytes("\(dir)/\(task)-2/checkpoint.h5")
@@ -67,10 +76,16 @@ struct CLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     for task in ["patterns", "figure8"] {
       let whole = "\(dir)/\(task)-10", split = "\(dir)/\(task)-5+5"
-      #expect(try rbp(["train", "--data", shipped(task), "--out", whole, "--epochs", "10", "--batch", "8", "--quiet"]).status == 0)
-      #expect(try rbp(["train", "--data", shipped(task), "--out", split, "--epochs", "5", "--batch", "8", "--quiet"]).status == 0)
+      #expect(
+        try rbp(["train", "--data", shipped(task), "--out", whole, "--epochs", "10", "--batch", "8", "--quiet"]).status
+          == 0)
+      #expect(
+        try rbp(["train", "--data", shipped(task), "--out", split, "--epochs", "5", "--batch", "8", "--quiet"]).status
+          == 0)
       #expect(try CheckpointFile.read(split + "/checkpoint.h5").epoch == 5)
-      #expect(try rbp(["train", "--data", shipped(task), "--out", split, "--epochs", "10", "--resume", "--quiet"]).status == 0)
+      #expect(
+        try rbp(["train", "--data", shipped(task), "--out", split, "--epochs", "10", "--resume", "--quiet"]).status == 0
+      )
       let a = bytes(whole + "/checkpoint.h5"), b = bytes(split + "/checkpoint.h5")
       #expect(a != nil && a == b, "\(task): 10 epochs and 5 + resumed 5 differ")
     }
@@ -111,12 +126,13 @@ struct CLITests {
     #expect(try rbp(["sweep", dir + "/spec.json", "--out", sharded, "--shard", "1/2", "--quiet"]).status == 0)
     #expect(try rbp(["sweep", "merge", sharded]).status == 0)
     let merged = try SweepResultsFile.read(sharded + "/sweep.h5")
-    #expect(merged.map(\.index) == [0, 1, 2] && merged.map(\.finalLoss).prefix(2) == results[0].map(\.finalLoss).prefix(2))
+    #expect(
+      merged.map(\.index) == [0, 1, 2] && merged.map(\.finalLoss).prefix(2) == results[0].map(\.finalLoss).prefix(2))
     // A finished run is not trained again: its files are the very same
     // files (an atomic rewrite would give a new inode), not equal copies.
     func identity(_ path: String) -> (UInt64, Date)? {
       guard let a = try? FileManager.default.attributesOfItem(atPath: path),
-            let inode = (a[.systemFileNumber] as? NSNumber)?.uint64Value, let date = a[.modificationDate] as? Date
+        let inode = (a[.systemFileNumber] as? NSNumber)?.uint64Value, let date = a[.modificationDate] as? Date
       else { return nil }
       return (inode, date)
     }
@@ -138,8 +154,10 @@ struct CLITests {
   @Test func trainingIntoInfinityNeverRecordsIt() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let r = try rbp(["train", "--data", shipped("xor"), "--out", dir, "--epochs", "30", "--activation", "logistic",
-                     "--loss", "bce", "--lr", "100", "--optimizer", "sgd", "--quiet"])
+    let r = try rbp([
+      "train", "--data", shipped("xor"), "--out", dir, "--epochs", "30", "--activation", "logistic",
+      "--loss", "bce", "--lr", "100", "--optimizer", "sgd", "--quiet",
+    ])
     let problems = nonFiniteRecords(try CheckpointFile.read(dir + "/checkpoint.h5"))
     #expect(problems.isEmpty, "exit \(r.status): \(r.err): \(problems)")
   }
@@ -153,24 +171,37 @@ struct CLITests {
     let lines = try rbp(["train", "--data", dir + "/enc.h5", "--out", steady, "--epochs", "3", "--json"]).out
       .split(separator: "\n")
     #expect(lines.count == 4 && lines.last?.contains("\"checkpoint\":\"\(steady)/checkpoint.h5\"") == true, "\(lines)")
-    #expect(try rbp(["train", "--data", shipped("sine"), "--out", traj, "--epochs", "2", "--bptt", "checkpointed",
-                     "--leak", "0.5", "--quiet"]).status == 0)
+    #expect(
+      try rbp([
+        "train", "--data", shipped("sine"), "--out", traj, "--epochs", "2", "--bptt", "checkpointed",
+        "--leak", "0.5", "--quiet",
+      ]).status == 0)
     let eval = try rbp(["eval", "--checkpoint", steady + "/checkpoint.h5", "--data", dir + "/enc.h5", "--json"])
     #expect(eval.status == 0 && eval.out.contains("\"loss\""))
-    #expect(try rbp(["grad", "--checkpoint", traj + "/checkpoint.h5", "--data", shipped("sine"), "--out", dir + "/g.h5"]).status == 0)
-    #expect(try rbp(["invert", "--checkpoint", traj + "/checkpoint.h5", "--states", dir + "/g.h5", "--out", dir + "/a.h5"]).status == 0)
+    #expect(
+      try rbp(["grad", "--checkpoint", traj + "/checkpoint.h5", "--data", shipped("sine"), "--out", dir + "/g.h5"])
+        .status == 0)
+    #expect(
+      try rbp(["invert", "--checkpoint", traj + "/checkpoint.h5", "--states", dir + "/g.h5", "--out", dir + "/a.h5"])
+        .status == 0)
     #expect(try HDF5File.open(dir + "/a.h5").dataset("drive").shape == [1, 40, 8])
-    #expect(try rbp(["fixed-points", "--checkpoint", steady + "/checkpoint.h5", "--data", dir + "/enc.h5",
-                     "--starts", "3", "--out", dir + "/f.h5"]).status == 0)
+    #expect(
+      try rbp([
+        "fixed-points", "--checkpoint", steady + "/checkpoint.h5", "--data", dir + "/enc.h5",
+        "--starts", "3", "--out", dir + "/f.h5",
+      ]).status == 0)
     try checkFixedPointsFile(dir + "/f.h5", checkpoint: steady + "/checkpoint.h5", data: dir + "/enc.h5")
     // The checkpoint records what the run is: version, resolved configuration, data and identity.
     let trained = try CheckpointFile.read(steady + "/checkpoint.h5")
     #expect(trained.rbpVersion == RBPVersion.string)
     let dataHash = try ContentHash.ofFile(dir + "/enc.h5")
     #expect(trained.dataPath == dir + "/enc.h5" && trained.dataHash == dataHash)
-    let resolved = (try? JSONSerialization.jsonObject(with: Data((trained.resolvedConfig ?? "").utf8))) as? [String: Any] ?? [:]
-    #expect(resolved["epochs"] as? Int == 3 && resolved["units"] != nil && resolved["lr"] != nil && resolved["solver"] as? String == "auto",
-            "\(resolved)")
+    let resolved =
+      (try? JSONSerialization.jsonObject(with: Data((trained.resolvedConfig ?? "").utf8))) as? [String: Any] ?? [:]
+    #expect(
+      resolved["epochs"] as? Int == 3 && resolved["units"] != nil && resolved["lr"] != nil
+        && resolved["solver"] as? String == "auto",
+      "\(resolved)")
     #expect(trained.runHash?.count == 16)
     let version = try rbp(["--version"])
     #expect(version.status == 0 && version.out.hasPrefix("rbp \(RBPVersion.string) (kernels: \(KernelISA.active))"))
@@ -190,32 +221,53 @@ struct CLITests {
     try "not json".write(toFile: dir + "/broken.json", atomically: true, encoding: .utf8)
     let data = shipped("xor")
     let cases: [([String], String)] = [
-      (["train", "--data", data, "--out", dir + "/o1", "--activation", "sigmoid"], "--activation must be tanh, logistic, linear or relu, got sigmoid"),
+      (
+        ["train", "--data", data, "--out", dir + "/o1", "--activation", "sigmoid"],
+        "--activation must be tanh, logistic, linear or relu, got sigmoid"
+      ),
       (["train", "--data", data, "--out", dir + "/o2", "--lr=-1"], "lr must be positive"),
       (["train", "--data", data, "--out", dir + "/o3", "--units", "abc"], "units"),
-      (["train", "--data", data, "--out", dir + "/o4", "--epochs", "3", "--loss", "bce", "--activation", "tanh"], "bce"),
-      (["train", "--data", data, "--out", dir + "/o5", "--config", dir + "/unknown.json"], "unknown key 'learning_rate'"),
+      (
+        ["train", "--data", data, "--out", dir + "/o4", "--epochs", "3", "--loss", "bce", "--activation", "tanh"], "bce"
+      ),
+      (
+        ["train", "--data", data, "--out", dir + "/o5", "--config", dir + "/unknown.json"],
+        "unknown key 'learning_rate'"
+      ),
       (["train", "--data", data, "--out", dir + "/o6", "--config", dir + "/type.json"], "'epochs'"),
       (["train", "--data", data, "--out", dir + "/o7", "--config", dir + "/broken.json"], "not valid JSON"),
       (["train", "--data", dir + "/missing.h5", "--out", dir + "/o8"], "missing.h5: no such file"),
-      (["train", "--data", data, "--out", dir + "/o9", "--model", "trajectory"], "does not fit \(data), a steady dataset"),
+      (
+        ["train", "--data", data, "--out", dir + "/o9", "--model", "trajectory"],
+        "does not fit \(data), a steady dataset"
+      ),
       (["train", "--data", data, "--out", dir + "/o10", "--resume"], "checkpoint.h5: no such file"),
       (["train", "--data", data, "--out", dir + "/o11", "--solver", "bisection"], "solver must be"),
       (["grad", "--checkpoint", dir + "/none.h5", "--data", data, "--out", dir + "/g.h5"], "none.h5: no such file"),
       (["datasets", "make", "mnist", "--out", dir + "/m.h5"], "unknown task 'mnist'"),
       (["sweep", dir + "/unknown.json", "--out", dir + "/s"], "unknown key 'learning_rate'; expected data, base"),
-      (["sweep", dir + "/broken.json", "--out", dir + "/s", "--shard", "3/2"], "not valid JSON (Invalid value around character 1"),
+      (
+        ["sweep", dir + "/broken.json", "--out", dir + "/s", "--shard", "3/2"],
+        "not valid JSON (Invalid value around character 1"
+      ),
       (["inspect", dir + "/broken.json"], "cannot open file as HDF5"),
       (["bench", "kernels", "--precision", "f16"], "--precision"),
       (["train", "--data", data, "--out", dir + "/o12", "--lr", "inf"], "--lr must be a finite number"),
       (["train", "--data", data, "--out", dir + "/o13", "--gain", "nan"], "--gain must be a finite number"),
       (["train", "--data", data, "--out", dir + "/o14", "--tolerance", "nan"], "--tolerance must be a finite number"),
       (["train", "--data", data, "--out", dir + "/o15", "--lr", "1e400"], "--lr must be a finite number"),
-      (["train", "--data", data, "--out", dir + "/o16", "--units", "99999999999"], "--units must be between 1 and 1048576"),
-      (["train", "--data", data, "--out", dir + "/o17", "--solver", "anderson", "--memory", "1000000000"],
-       "--memory must be between 1 and 1000"),
-      (["datasets", "make", "delayed-xor", "--count", "1000000000000", "--out", dir + "/huge.h5"],
-       "outside what a dataset may hold"),
+      (
+        ["train", "--data", data, "--out", dir + "/o16", "--units", "99999999999"],
+        "--units must be between 1 and 1048576"
+      ),
+      (
+        ["train", "--data", data, "--out", dir + "/o17", "--solver", "anderson", "--memory", "1000000000"],
+        "--memory must be between 1 and 1000"
+      ),
+      (
+        ["datasets", "make", "delayed-xor", "--count", "1000000000000", "--out", dir + "/huge.h5"],
+        "outside what a dataset may hold"
+      ),
     ]
     for (arguments, expected) in cases {
       let r = try rbp(arguments)
@@ -225,7 +277,8 @@ struct CLITests {
       #expect(r.err.hasPrefix("Error: ") && r.err.contains(expected), "\(arguments): \(r.err)")
     }
     // No partial outputs: no checkpoint, gradients or dataset was left behind.
-    for name in ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o11", "o12", "o13", "o14", "o15", "o16", "o17"] {
+    for name in ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o11", "o12", "o13", "o14", "o15", "o16", "o17"]
+    {
       #expect(!FileManager.default.fileExists(atPath: "\(dir)/\(name)"), "\(name): an output folder was left behind")
     }
     for file in ["g.h5", "m.h5", "huge.h5"] {
@@ -241,16 +294,20 @@ struct CLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try #require(try rbp(["train", "--data", shipped("xor"), "--out", dir, "--epochs", "3", "--quiet"]).status == 0)
     let before = bytes(dir + "/checkpoint.h5")
-    for (flags, expected) in [(["--units", "7"], "units is 4 in the checkpoint"), (["--activation", "tanh"], "activation"),
-                              (["--seed", "9"], "seed"), (["--precision", "f64"], "precision"),
-                              (["--epochs", "2"], "at epoch 3, so --epochs 2 leaves nothing to train")] {
+    for (flags, expected) in [
+      (["--units", "7"], "units is 4 in the checkpoint"), (["--activation", "tanh"], "activation"),
+      (["--seed", "9"], "seed"), (["--precision", "f64"], "precision"),
+      (["--epochs", "2"], "at epoch 3, so --epochs 2 leaves nothing to train"),
+    ] {
       var arguments = ["train", "--data", shipped("xor"), "--out", dir, "--resume", "--epochs", "6"]
       arguments += flags
       let r = try rbp(arguments)
       #expect(r.status != 0 && r.err.contains(expected), "\(flags): \(r.err)")
     }
     #expect(bytes(dir + "/checkpoint.h5") == before, "a refused resume changed the checkpoint")
-    let more = try rbp(["train", "--data", shipped("xor"), "--out", dir, "--resume", "--epochs", "5", "--lr", "0.05", "--quiet"])
+    let more = try rbp([
+      "train", "--data", shipped("xor"), "--out", dir, "--resume", "--epochs", "5", "--lr", "0.05", "--quiet",
+    ])
     #expect(more.status == 0, "\(more.err)")
     #expect(try CheckpointFile.read(dir + "/checkpoint.h5").epoch == 5)
   }
@@ -260,7 +317,9 @@ struct CLITests {
   @Test func resumingASolvedRunTrainsNothing() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let arguments = ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "3000", "--stop-when-solved", "--quiet"]
+    let arguments = [
+      "train", "--data", shipped("xor"), "--out", dir, "--epochs", "3000", "--stop-when-solved", "--quiet",
+    ]
     try #require(try rbp(arguments).status == 0)
     let epoch = try CheckpointFile.read(dir + "/checkpoint.h5").epoch
     try #require(epoch < 3000, "xor was not solved in 3000 epochs")
@@ -277,8 +336,10 @@ struct CLITests {
   @Test func aFiniteDivergenceStopsTheRun() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let r = try rbp(["train", "--data", shipped("sine"), "--out", dir, "--activation", "linear", "--optimizer", "sgd",
-                     "--lr", "0.001", "--epochs", "60", "--precision", "f64", "--quiet"])
+    let r = try rbp([
+      "train", "--data", shipped("sine"), "--out", dir, "--activation", "linear", "--optimizer", "sgd",
+      "--lr", "0.001", "--epochs", "60", "--precision", "f64", "--quiet",
+    ])
     #expect(r.status != 0 && r.err.contains("diverged"), "\(r.status): \(r.err)")
     let ck = try CheckpointFile.read(dir + "/checkpoint.h5")
     #expect(ck.stopReason?.contains("diverged") == true)
@@ -319,8 +380,12 @@ struct CLITests {
   @Test func oneWriterPerOutputFolder() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let first = try ChildProcess(rbpBinary, ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "1000000",
-                                             "--quiet"])
+    let first = try ChildProcess(
+      rbpBinary,
+      [
+        "train", "--data", shipped("xor"), "--out", dir, "--epochs", "1000000",
+        "--quiet",
+      ])
     defer {
       first.signal(SIGKILL)
       first.wait()
@@ -336,11 +401,12 @@ struct CLITests {
   @Test func aClosedPipeDoesNotStopTraining() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let process = try ChildProcess(rbpBinary, ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "200"],
-                                   standardOutput: .pipe)
+    let process = try ChildProcess(
+      rbpBinary, ["train", "--data", shipped("xor"), "--out", dir, "--epochs", "200"],
+      standardOutput: .pipe)
     let handle = try #require(process.standardOutput)
-    _ = handle.availableData   // the first line(s)
-    try handle.close()         // the reader leaves
+    _ = handle.availableData  // the first line(s)
+    try handle.close()  // the reader leaves
     #expect(process.wait() == .exit(0))
     #expect(try CheckpointFile.read(dir + "/checkpoint.h5").epoch == 200)
   }
@@ -370,7 +436,7 @@ func checkFixedPointsFile(_ path: String, checkpoint: String, data: String) thro
   for r in 0..<k {
     let p = Int(pattern[r])
     #expect(p >= 0 && p < batch.count)
-    let x = Array(states[r * n ..< (r + 1) * n])
+    let x = Array(states[r * n..<(r + 1) * n])
     var worst = 0.0
     for i in 0..<n {
       var z = drives[p, i]
@@ -382,7 +448,10 @@ func checkFixedPointsFile(_ path: String, checkpoint: String, data: String) thro
   }
   for p in 0..<batch.count {
     let rows = (0..<k).filter { Int(pattern[$0]) == p }
-    #expect(rows.filter { reached[$0] == 1 }.count == 1, "pattern \(p): relaxation reaches \(rows.filter { reached[$0] == 1 }.count) of its points")
-    #expect(rows.allSatisfy { reached[$0] == 0 || stable[$0] == 1 }, "pattern \(p): relaxation reached an unstable point")
+    #expect(
+      rows.filter { reached[$0] == 1 }.count == 1,
+      "pattern \(p): relaxation reaches \(rows.filter { reached[$0] == 1 }.count) of its points")
+    #expect(
+      rows.allSatisfy { reached[$0] == 0 || stable[$0] == 1 }, "pattern \(p): relaxation reached an unstable point")
   }
 }

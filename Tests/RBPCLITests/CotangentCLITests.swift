@@ -8,11 +8,11 @@
 // one-line errors with no output.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
 import RBPTestSupport
+import Testing
 
 /// Writes /dstates, as numpy would.
 func writeCotangent(_ values: [Double], shape: [Int], to path: String, name: String = "dstates") throws {
@@ -56,7 +56,9 @@ struct CotangentCLITests {
       // (P, T+1, N) → drop x(0): c for t = 1…T.
       let (p, steps) = (shape[0], shape[1] - 1)
       c = []
-      for q in 0..<p { for t in 1...steps { for i in 0..<n { c.append(cos(states[(q * (steps + 1) + t) * n + i]) + Double(i)) } } }
+      for q in 0..<p {
+        for t in 1...steps { for i in 0..<n { c.append(cos(states[(q * (steps + 1) + t) * n + i]) + Double(i)) } }
+      }
       cShape = [p, steps, n]
     }
     try writeCotangent(c, shape: cShape, to: dir + "/c.h5")
@@ -64,8 +66,13 @@ struct CotangentCLITests {
       let out = dir + "/g\(extra.count).h5", fd = dir + "/fd\(extra.count).h5"
       let r = try rbp(["grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/c.h5", "--out", out] + extra)
       try #require(r.status == 0, "\(r.err)")
-      try #require(try rbp(["grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/c.h5", "--out", fd,
-                            "--method", "fd"] + extra).status == 0)
+      try #require(
+        try rbp(
+          [
+            "grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/c.h5", "--out", fd,
+            "--method", "fd",
+          ] + extra
+        ).status == 0)
       let analytic = try GradientsFile.read(out, layout: checkpoint.parameters.layout)
       let differences = try GradientsFile.read(fd, layout: checkpoint.parameters.layout)
       // The library with the same cotangent.
@@ -75,13 +82,16 @@ struct CotangentCLITests {
       case .steady(let b):
         library = try checkpoint.steadyNetwork(Double.self).gradient(
           batch: b, settings: SteadySolverSettings(),
-          objective: CotangentObjective(c, count: b.count, units: n, mean: mean)).gradient
+          objective: CotangentObjective(c, count: b.count, units: n, mean: mean)
+        ).gradient
       case .trajectory(let b):
         library = try checkpoint.trajectoryNetwork(Double.self).gradient(
-          batch: b, objective: CotangentObjective(c, count: b.count, steps: b.steps, units: n, mean: mean)).gradient
+          batch: b, objective: CotangentObjective(c, count: b.count, steps: b.steps, units: n, mean: mean)
+        ).gradient
       }
       #expect(analytic.gradient == library, "\(task) \(extra): rbp grad --cotangent differs from the library")
-      let worst = zip(analytic.gradient.values, differences.gradient.values).map { abs($0 - $1) / max(abs($1), 1e-4) }.max() ?? 0
+      let worst =
+        zip(analytic.gradient.values, differences.gradient.values).map { abs($0 - $1) / max(abs($1), 1e-4) }.max() ?? 0
       #expect(worst < 1e-5, "\(task) \(extra): against finite differences of ⟨c, x⟩, relative \(worst)")
       // ∂R/∂a = s (divided by P for a mean), shaped as /adjoint.
       let file = try HDF5File.open(out)
@@ -93,7 +103,8 @@ struct CotangentCLITests {
       // The mean is the sum divided by P.
       if mean {
         let sum = try GradientsFile.read(dir + "/g0.h5", layout: checkpoint.parameters.layout)
-        let worstMean = zip(sum.gradient.values, analytic.gradient.values)
+        let worstMean =
+          zip(sum.gradient.values, analytic.gradient.values)
           .map { abs($0 / Double(cShape[0]) - $1) / max(abs($1), 1e-12) }.max() ?? 0
         #expect(worstMean < 1e-12)
       }
@@ -125,14 +136,18 @@ struct CotangentCLITests {
         for t in 0..<b.steps {
           for k in 0..<o {
             let y = (p * b.steps + t) * o + k
-            c[(p * b.steps + t) * n + n - o + k] = (b.mask?[y] ?? 1) * (states[(p * (b.steps + 1) + t + 1) * n + n - o + k] - b.targets[y])
+            c[(p * b.steps + t) * n + n - o + k] =
+              (b.mask?[y] ?? 1) * (states[(p * (b.steps + 1) + t + 1) * n + n - o + k] - b.targets[y])
           }
         }
       }
     }
     try writeCotangent(c, shape: shape, to: dir + "/c.h5")
-    try #require(try rbp(["grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/c.h5", "--mean",
-                          "--out", dir + "/cot.h5"]).status == 0)
+    try #require(
+      try rbp([
+        "grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/c.h5", "--mean",
+        "--out", dir + "/cot.h5",
+      ]).status == 0)
     let builtIn = try GradientsFile.read(dir + "/builtin.h5", layout: checkpoint.parameters.layout)
     let viaCotangent = try GradientsFile.read(dir + "/cot.h5", layout: checkpoint.parameters.layout)
     #expect(viaCotangent.gradient == builtIn.gradient, "\(task)")
@@ -166,10 +181,13 @@ struct CotangentCLITests {
       }
     }
     try writeCotangent(c, shape: shape.count == 3 ? [p, steps, n] : shape, to: dir + "/c.h5")
-    let grad = try rbp(["grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/c.h5", "--out", dir + "/g.h5"]
-                       + (task == "xor" ? tight + ["--adjoint", "direct"] : []))
+    let grad = try rbp(
+      ["grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/c.h5", "--out", dir + "/g.h5"]
+        + (task == "xor" ? tight + ["--adjoint", "direct"] : []))
     try #require(grad.status == 0, "\(grad.err)")
-    let invert = try rbp(["invert", "--checkpoint", ck, "--states", dir + "/s.h5", "--out", dir + "/a.h5", "--jacobian"])
+    let invert = try rbp([
+      "invert", "--checkpoint", ck, "--states", dir + "/s.h5", "--out", dir + "/a.h5", "--jacobian",
+    ])
     try #require(invert.status == 0, "\(invert.err)")
     let s = try readArray(dir + "/g.h5", "grad/drive"), k = try readArray(dir + "/a.h5", "inverse_slopes")
     #expect(k.count == s.count)
@@ -207,7 +225,7 @@ struct CotangentCLITests {
         let (p, t1, n) = (min(statesShape[0], 3), min(statesShape[1], 5), statesShape[2])
         let all = try readArray(s, "states")
         var cut: [Double] = []
-        for q in 0..<p { cut += all[(q * statesShape[1]) * n ..< (q * statesShape[1] + t1) * n] }
+        for q in 0..<p { cut += all[(q * statesShape[1]) * n..<(q * statesShape[1] + t1) * n] }
         statesShape = [p, t1, n]
         try FileManager.default.removeItem(atPath: s)
         try writeCotangent(cut, shape: statesShape, to: s, name: "states")
@@ -254,10 +272,15 @@ struct CotangentCLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var curves: [[Substring]] = []
     for route in ["process", "files"] {
-      let r = try runProgram(python, [repositoryRoot + "/scripts/reward_example.py", "--route", route, "--rbp", rbpBinary,
-                                   "--data", shipped("xor"), "--out", dir + "/" + route, "--iterations", "12"])
+      let r = try runProgram(
+        python,
+        [
+          repositoryRoot + "/scripts/reward_example.py", "--route", route, "--rbp", rbpBinary,
+          "--data", shipped("xor"), "--out", dir + "/" + route, "--iterations", "12",
+        ])
       #expect(r.status == 0, "\(route): \(r.err)")
-      let csv = try String(contentsOfFile: dir + "/\(route)/reward.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+      let csv = try String(contentsOfFile: dir + "/\(route)/reward.csv", encoding: .utf8).split(separator: "\n")
+        .dropFirst()
       let rewards = csv.compactMap { $0.split(separator: ",").last.flatMap { Double(String($0)) } }
       #expect(rewards.count == 12 && rewards.last! > rewards.first!, "\(route): \(rewards)")
       curves.append(Array(csv))
@@ -296,7 +319,9 @@ struct CotangentCLITests {
       #expect(!FileManager.default.fileExists(atPath: out), "\(extra) left an output file")
     }
     // The cotangent is an input: --out may not replace it.
-    let r = try rbp(["grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/nan.h5", "--out", dir + "/nan.h5"])
+    let r = try rbp([
+      "grad", "--checkpoint", ck, "--data", data, "--cotangent", dir + "/nan.h5", "--out", dir + "/nan.h5",
+    ])
     #expect(r.status != 0 && bytes(dir + "/nan.h5") != nil)
   }
 }

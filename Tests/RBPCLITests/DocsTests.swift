@@ -17,8 +17,8 @@
 // ```text and not run.
 
 import Foundation
-import Testing
 import RBPTestSupport
+import Testing
 
 @Suite("Documentation examples")
 struct DocsTests {
@@ -37,7 +37,12 @@ struct DocsTests {
     var current: [String]? = nil, python = false, output: [String]? = nil, lastEnded = -2
     for (n, line) in text.components(separatedBy: "\n").enumerated() {
       if let body = output {
-        if line == "```" { blocks[blocks.count - 1].shownOutput = body; output = nil } else { output!.append(line) }
+        if line == "```" {
+          blocks[blocks.count - 1].shownOutput = body
+          output = nil
+        } else {
+          output!.append(line)
+        }
         continue
       }
       if current == nil {
@@ -58,9 +63,17 @@ struct DocsTests {
         current = nil
         lastEnded = n
         // A skipped block takes its setup with it.
-        if skip { skipped += 1; skip = false; setup = []; lastEnded = -2; continue }
-        blocks.append(Block(script: python ? "python3 - <<'RBP_DOCS_PYTHON'\n" + body + "\nRBP_DOCS_PYTHON" : body,
-                            setup: setup))
+        if skip {
+          skipped += 1
+          skip = false
+          setup = []
+          lastEnded = -2
+          continue
+        }
+        blocks.append(
+          Block(
+            script: python ? "python3 - <<'RBP_DOCS_PYTHON'\n" + body + "\nRBP_DOCS_PYTHON" : body,
+            setup: setup))
         setup = []
         continue
       }
@@ -99,7 +112,9 @@ struct DocsTests {
       let text = try String(contentsOfFile: repositoryRoot + "/docs/" + page, encoding: .utf8)
       if !Self.blocks(text).run.isEmpty { runnable.append(page) }
     }
-    for page in ["../README.md", "getting-started.md", "training.md", "python.md", "trajectories.md", "steady-states.md"] {
+    for page in [
+      "../README.md", "getting-started.md", "training.md", "python.md", "trajectories.md", "steady-states.md",
+    ] {
       #expect(runnable.contains(page), "\(page) has no runnable example")
     }
   }
@@ -109,8 +124,9 @@ struct DocsTests {
   @Test(arguments: DocsTests.pages)
   func everyShellExampleRuns(page: String) throws {
     let python = ProcessInfo.processInfo.environment["RBP_PYTHON"] ?? repositoryRoot + "/.venv/bin/python"
-    try #require(FileManager.default.isExecutableFile(atPath: python),
-                 "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
+    try #require(
+      FileManager.default.isExecutableFile(atPath: python),
+      "no Python with numpy and h5py: run scripts/setup.sh (or scripts/test.sh), or set RBP_PYTHON")
     // A folder with rbp and python3, as the docs call them.
     let tools = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: tools) }
@@ -150,7 +166,8 @@ struct DocsTests {
       }
       #expect(r.status == 0, "\(name), example \(k + 1) failed: \(r.err)")
       for line in block.script.components(separatedBy: "\n") where line.hasPrefix("# Warning:") {
-        #expect((r.out + r.err).contains(String(line.dropFirst(2))), "\(name), example \(k + 1): no '\(line)' in \(r.err)")
+        #expect(
+          (r.out + r.err).contains(String(line.dropFirst(2))), "\(name), example \(k + 1): no '\(line)' in \(r.err)")
       }
       if let shown = block.shownOutput {
         let missing = Self.missingLines(shown, in: r.out)
@@ -195,9 +212,9 @@ struct DocsMarkerTests {
     #expect(blocks[0].setup == ["touch a.txt"])
     #expect(blocks[0].script == "ls a.txt")
     #expect(blocks[0].shownOutput == ["a.txt"])
-    #expect(blocks[1].setup.isEmpty)   // the skipped block's setup went with it
+    #expect(blocks[1].setup.isEmpty)  // the skipped block's setup went with it
     #expect(blocks[1].script.hasPrefix("python3 - <<"))
-    #expect(blocks[1].shownOutput == ["1"])   // and the synopsis after a blank line is no one's output
+    #expect(blocks[1].shownOutput == ["1"])  // and the synopsis after a blank line is no one's output
   }
 
   @Test func shownOutputIsMatchedLineByLineInOrder() {

@@ -10,26 +10,30 @@ import Foundation
 import RBPCore
 import RBPKernels
 import RBPStore
-import Testing
 import RBPTestSupport
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// A dataset of `count` random one-input sequences (targets half the
 /// input) and a random tanh network of `units` for it, written to files.
-func writeLongTrajectories(count p: Int, steps: Int, units n: Int, seed: UInt64, data: String, checkpoint: String) throws
+func writeLongTrajectories(
+  count p: Int, steps: Int, units n: Int, seed: UInt64, data: String, checkpoint: String
+) throws
   -> (TrajectoryBatch<Double>, Checkpoint)
 {
   var rng = SeededGenerator(seed: seed)
   let inputs = randomArray(Double.self, p * steps, &rng)
-  let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: 1,
-                                  targets: inputs.map { 0.5 * $0 }, outputWidth: 1)
+  let batch = try TrajectoryBatch(
+    count: p, steps: steps, inputs: inputs, inputWidth: 1,
+    targets: inputs.map { 0.5 * $0 }, outputWidth: 1)
   try DatasetFile.write(.trajectory(batch), to: data)
   let shape = try NetworkShape(units: n, inputs: 1, outputs: 1)
-  let params = Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: true), gain: 0.8,
-                                         using: &rng)
+  let params = Parameters<Double>.random(
+    layout: ParameterLayout(shape: shape, hasInitialState: true), gain: 0.8,
+    using: &rng)
   let ck = Checkpoint(model: .trajectory, activation: .tanh, loss: .mse, parameters: params)
   try CheckpointFile.write(ck, to: checkpoint)
   return (batch, ck)
@@ -51,20 +55,25 @@ func runMeasuringMemory(_ path: String, _ arguments: [String]) throws -> (status
   let r = try runPython(script, [path] + arguments)
   let fields = r.out.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
   guard r.status == 0, fields.count == 2 else { throw CocoaError(.executableLoad) }
-  return (Int32(fields[0]), fields[1] * 1024)   // ru_maxrss is in KiB on Linux
+  return (Int32(fields[0]), fields[1] * 1024)  // ru_maxrss is in KiB on Linux
 }
 
 /// One epoch of `rbp train` with full and with checkpointed BPTT (f64, one
 /// thread, one minibatch): each run's peak resident memory, and the largest
 /// difference between the weights the two end with.
-func trainBothWays(data: String, units n: Int, batch p: Int, in dir: String) throws
+func trainBothWays(
+  data: String, units n: Int, batch p: Int, in dir: String
+) throws
   -> (peaks: [String: Int], worst: Double)
 {
   var peaks: [String: Int] = [:]
   for mode in ["full", "checkpointed"] {
-    let (status, peak) = try runMeasuringMemory(rbpBinary, [
-      "train", "--data", data, "--out", "\(dir)/\(mode)", "--units", "\(n)", "--epochs", "1", "--batch", "\(p)",
-      "--threads", "1", "--precision", "f64", "--bptt", mode, "--quiet"])
+    let (status, peak) = try runMeasuringMemory(
+      rbpBinary,
+      [
+        "train", "--data", data, "--out", "\(dir)/\(mode)", "--units", "\(n)", "--epochs", "1", "--batch", "\(p)",
+        "--threads", "1", "--precision", "f64", "--bptt", mode, "--quiet",
+      ])
     try #require(status == 0, "rbp train --bptt \(mode) failed")
     peaks[mode] = peak
   }
@@ -87,8 +96,9 @@ struct MemoryTests {
     _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 9, data: data, checkpoint: dir + "/ck.h5")
     let (peaks, worst) = try trainBothWays(data: data, units: n, batch: p, in: dir)
     let blocks = 3 * steps * p * n * 8
-    #expect(peaks["full"]! - peaks["checkpointed"]! > blocks * 3 / 4,
-            "full peaked at \(peaks["full"]! >> 20) MiB, checkpointed at \(peaks["checkpointed"]! >> 20) MiB")
+    #expect(
+      peaks["full"]! - peaks["checkpointed"]! > blocks * 3 / 4,
+      "full peaked at \(peaks["full"]! >> 20) MiB, checkpointed at \(peaks["checkpointed"]! >> 20) MiB")
     #expect(worst < 1e-12, "weights differ by \(worst)")
   }
 
@@ -106,13 +116,15 @@ struct MemoryTests {
     var rng = SeededGenerator(seed: 12)
     let inputs = randomArray(Double.self, p * steps * width, &rng)
     let targets = (0..<(p * steps)).map { i in 0.3 * inputs[i * width] }
-    let batch = try TrajectoryBatch(count: p, steps: steps, inputs: inputs, inputWidth: width,
-                                    targets: targets, outputWidth: 1)
+    let batch = try TrajectoryBatch(
+      count: p, steps: steps, inputs: inputs, inputWidth: width,
+      targets: targets, outputWidth: 1)
     let data = dir + "/long.h5"
     try DatasetFile.write(.trajectory(batch), to: data)
     let (peaks, worst) = try trainBothWays(data: data, units: n, batch: p, in: dir)
-    #expect(peaks["checkpointed"]! * 5 < peaks["full"]!,
-            "full peaked at \(peaks["full"]! >> 20) MiB, checkpointed at \(peaks["checkpointed"]! >> 20) MiB")
+    #expect(
+      peaks["checkpointed"]! * 5 < peaks["full"]!,
+      "full peaked at \(peaks["full"]! >> 20) MiB, checkpointed at \(peaks["checkpointed"]! >> 20) MiB")
     #expect(worst < 1e-12, "weights differ by \(worst)")
   }
 
@@ -122,8 +134,12 @@ struct MemoryTests {
     let (p, steps, n) = (64, 5000, 64)
     let data = dir + "/long.h5"
     _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 3, data: data, checkpoint: dir + "/ck.h5")
-    let (status, peak) = try runMeasuringMemory(rbpBinary, ["eval", "--checkpoint", dir + "/ck.h5", "--data", data,
-                                                            "--precision", "f64"])
+    let (status, peak) = try runMeasuringMemory(
+      rbpBinary,
+      [
+        "eval", "--checkpoint", dir + "/ck.h5", "--data", data,
+        "--precision", "f64",
+      ])
     #expect(status == 0)
     // Keeping x(0…T) would take (T + 1)·P·N·8 bytes = 164 MB on its own.
     let allStates = (steps + 1) * p * n * 8
@@ -139,11 +155,16 @@ struct MemoryTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let (p, steps, n) = (32, 3000, 64)
     let data = dir + "/long.h5"
-    let (batch, checkpoint) = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 5, data: data,
-                                                        checkpoint: dir + "/ck.h5")
+    let (batch, checkpoint) = try writeLongTrajectories(
+      count: p, steps: steps, units: n, seed: 5, data: data,
+      checkpoint: dir + "/ck.h5")
     let params = checkpoint.parameters
-    let (status, peak) = try runMeasuringMemory(rbpBinary, ["grad", "--checkpoint", dir + "/ck.h5", "--data", data,
-                                                            "--out", dir + "/g.h5"])
+    let (status, peak) = try runMeasuringMemory(
+      rbpBinary,
+      [
+        "grad", "--checkpoint", dir + "/ck.h5", "--data", data,
+        "--out", dir + "/g.h5",
+      ])
     try #require(status == 0)
     let allStates = (steps + 1) * p * n * 8
     #expect(peak < 3 * allStates, "rbp grad peaked at \(peak >> 20) MiB; all states are \(allStates >> 20) MiB")
@@ -172,13 +193,18 @@ struct MemoryTests {
     let data = dir + "/long.h5"
     _ = try writeLongTrajectories(count: p, steps: steps, units: n, seed: 9, data: data, checkpoint: dir + "/ck.h5")
     var rng = SeededGenerator(seed: 10)
-    try writeCotangent(randomArray(Double.self, p * steps * n, &rng), shape: [p, steps, n],
-                       to: dir + "/c.h5")
+    try writeCotangent(
+      randomArray(Double.self, p * steps * n, &rng), shape: [p, steps, n],
+      to: dir + "/c.h5")
     var results: [(w: [Double], drive: [Double])] = []
     for (mean, environment) in [(false, pieces), (true, pieces), (false, [:])] {
       let out = dir + "/\(mean)-\(environment.isEmpty ? "whole" : "pieces").h5"
-      let r = try runProgram(rbpBinary, ["grad", "--checkpoint", dir + "/ck.h5", "--data", data, "--cotangent", dir + "/c.h5",
-                                         "--out", out] + (mean ? ["--mean"] : []), environment: environment)
+      let r = try runProgram(
+        rbpBinary,
+        [
+          "grad", "--checkpoint", dir + "/ck.h5", "--data", data, "--cotangent", dir + "/c.h5",
+          "--out", out,
+        ] + (mean ? ["--mean"] : []), environment: environment)
       try #require(r.status == 0, "\(r.err)")
       let f = try HDF5File.open(out)
       results.append((try f.dataset("grad/W").read(as: Double.self), try f.dataset("grad/drive").read(as: Double.self)))
@@ -189,8 +215,9 @@ struct MemoryTests {
     }
     let (sum, rows, meanOf, whole) = (results[0], results[1], results[2], results[3])
     let scale = sum.w.map(abs).max()!
-    #expect(zip(sum.w, meanOf.w).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * scale },
-            "∂R/∂W with --mean is not the sum's / \(p)")
+    #expect(
+      zip(sum.w, meanOf.w).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * scale },
+      "∂R/∂W with --mean is not the sum's / \(p)")
     let driveScale = sum.drive.map(abs).max()!
     #expect(zip(sum.drive, meanOf.drive).allSatisfy { abs($0 / Double(p) - $1) <= 1e-12 * driveScale })
     // Piecewise against the whole batch in one piece.
@@ -198,6 +225,7 @@ struct MemoryTests {
     #expect(sum.drive == whole.drive, "∂R/∂a differs across piece boundaries")
     let f = try HDF5File.open(dir + "/false-whole.h5")
     #expect(rows.w == (try f.dataset("states").read(as: Double.self)), "/states rows differ across piece boundaries")
-    #expect(rows.drive == (try f.dataset("adjoint").read(as: Double.self)), "/adjoint rows differ across piece boundaries")
+    #expect(
+      rows.drive == (try f.dataset("adjoint").read(as: Double.self)), "/adjoint rows differ across piece boundaries")
   }
 }

@@ -11,8 +11,10 @@ import Testing
 
 /// Runs `rbp` and checks the failure: status 1, one stderr line holding
 /// every one of `expected`.
-func expectRefusal(_ arguments: [String], _ expected: String..., environment: [String: String] = [:],
-                   sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectRefusal(
+  _ arguments: [String], _ expected: String..., environment: [String: String] = [:],
+  sourceLocation: SourceLocation = #_sourceLocation
+) throws {
   let r = try runProgram(rbpBinary, arguments, environment: environment)
   let lines = r.err.split(separator: "\n")
   #expect(r.status == 1, "\(arguments): status \(r.status), \(r.err)", sourceLocation: sourceLocation)
@@ -46,19 +48,24 @@ struct NothingLostTests {
     let run = dir + "/run"
     try #require(try rbp(["train", "--data", shipped("xor"), "--out", run, "--epochs", "30", "--quiet"]).status == 0)
     let before = bytes(run + "/checkpoint.h5")
-    try expectRefusal(["train", "--data", shipped("encoder"), "--out", run, "--epochs", "2"],
-                      "--out \(run) holds a run", "--resume", "--overwrite")
-    try expectRefusal(["train", "--data", shipped("xor"), "--out", run, "--epochs", "40", "--resume", "--overwrite"],
-                      "choose one")
+    try expectRefusal(
+      ["train", "--data", shipped("encoder"), "--out", run, "--epochs", "2"],
+      "--out \(run) holds a run", "--resume", "--overwrite")
+    try expectRefusal(
+      ["train", "--data", shipped("xor"), "--out", run, "--epochs", "40", "--resume", "--overwrite"],
+      "choose one")
     #expect(bytes(run + "/checkpoint.h5") == before, "a refused train changed the checkpoint")
-    let replaced = try rbp(["train", "--data", shipped("encoder"), "--out", run, "--epochs", "2", "--overwrite", "--quiet"])
+    let replaced = try rbp([
+      "train", "--data", shipped("encoder"), "--out", run, "--epochs", "2", "--overwrite", "--quiet",
+    ])
     #expect(replaced.status == 0, "\(replaced.err)")
     let ck = try CheckpointFile.read(run + "/checkpoint.h5")
     #expect(ck.epoch == 2 && ck.shape.inputs == 8, "--overwrite did not replace the run")
     // The new run's best.h5 is of the new network; a replacement that has
     // no best epoch yet (0 epochs) leaves none from the run it replaced.
     #expect(try CheckpointFile.read(run + "/best.h5").shape.inputs == 8)
-    try #require(try rbp(["train", "--data", shipped("xor"), "--out", run, "--epochs", "0", "--overwrite", "--quiet"]).status == 0)
+    try #require(
+      try rbp(["train", "--data", shipped("xor"), "--out", run, "--epochs", "0", "--overwrite", "--quiet"]).status == 0)
     #expect(!FileManager.default.fileExists(atPath: run + "/best.h5"), "best.h5 of the replaced run was left")
     // An --out that is a file is refused before anything is read or written.
     try "x".write(toFile: dir + "/file", atomically: true, encoding: .utf8)
@@ -80,11 +87,13 @@ struct NothingLostTests {
     if mknod(dir + "/null", S_IFCHR | 0o666, dev_t(0x103)) == 0 { specials.append(dir + "/null") }
     for special in specials {
       let kind = special.hasSuffix("fifo") ? "a FIFO" : "a device"
-      for arguments in [["datasets", "make", "xor", "--out", special],
-                        ["grad", "--checkpoint", ck, "--data", shipped("xor"), "--out", special],
-                        ["states", "--checkpoint", ck, "--data", shipped("xor"), "--out", special],
-                        ["invert", "--checkpoint", ck, "--states", dir + "/g.h5", "--out", special],
-                        ["fixed-points", "--checkpoint", ck, "--data", shipped("xor"), "--starts", "2", "--out", special]] {
+      for arguments in [
+        ["datasets", "make", "xor", "--out", special],
+        ["grad", "--checkpoint", ck, "--data", shipped("xor"), "--out", special],
+        ["states", "--checkpoint", ck, "--data", shipped("xor"), "--out", special],
+        ["invert", "--checkpoint", ck, "--states", dir + "/g.h5", "--out", special],
+        ["fixed-points", "--checkpoint", ck, "--data", shipped("xor"), "--starts", "2", "--out", special],
+      ] {
         try expectRefusal(arguments, special, kind, "not a regular file")
       }
       var st = stat()
@@ -107,21 +116,34 @@ struct NothingLostTests {
     let mounted = try runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk])
     try #require(mounted.status == 0, "cannot mount a tmpfs (the test command runs as root): \(mounted.err)")
     // Too big for the disk from the start.
-    let r = try rbp(["train", "--data", shipped("xor"), "--out", disk + "/big", "--units", "400", "--epochs", "2", "--quiet"])
+    let r = try rbp([
+      "train", "--data", shipped("xor"), "--out", disk + "/big", "--units", "400", "--epochs", "2", "--quiet",
+    ])
     #expect(r.status == 1, "status \(r.status): \(r.err.prefix(300))")
-    #expect(r.err.split(separator: "\n").count == 1 && r.err.contains("No space left on device")
-            && r.err.contains(disk + "/big/"), "\(r.err.prefix(300))")
+    #expect(
+      r.err.split(separator: "\n").count == 1 && r.err.contains("No space left on device")
+        && r.err.contains(disk + "/big/"), "\(r.err.prefix(300))")
     // A run that fits, resumed when the disk has filled: its checkpoint stays.
-    try #require(try rbp(["train", "--data", shipped("xor"), "--out", disk + "/run", "--units", "100", "--epochs", "2",
-                          "--quiet"]).status == 0)
+    try #require(
+      try rbp([
+        "train", "--data", shipped("xor"), "--out", disk + "/run", "--units", "100", "--epochs", "2",
+        "--quiet",
+      ]).status == 0)
     let before = bytes(disk + "/run/checkpoint.h5")
-    _ = try runProgram("/bin/dd", ["if=/dev/zero", "of=\(disk)/filler", "bs=4k"])   // until the disk is full
-    let resumed = try rbp(["train", "--data", shipped("xor"), "--out", disk + "/run", "--epochs", "4", "--resume", "--quiet"])
-    #expect(resumed.status == 1 && resumed.err.contains("No space left on device"), "\(resumed.status): \(resumed.err.prefix(300))")
+    _ = try runProgram("/bin/dd", ["if=/dev/zero", "of=\(disk)/filler", "bs=4k"])  // until the disk is full
+    let resumed = try rbp([
+      "train", "--data", shipped("xor"), "--out", disk + "/run", "--epochs", "4", "--resume", "--quiet",
+    ])
+    #expect(
+      resumed.status == 1 && resumed.err.contains("No space left on device"),
+      "\(resumed.status): \(resumed.err.prefix(300))")
     #expect(bytes(disk + "/run/checkpoint.h5") == before, "the previous checkpoint changed")
-    let grad = try rbp(["grad", "--checkpoint", disk + "/run/checkpoint.h5", "--data", shipped("xor"), "--out", disk + "/g.h5"])
-    #expect(grad.status == 1 && grad.err.contains("No space left on device") && grad.err.contains(disk + "/g.h5"),
-            "\(grad.status): \(grad.err.prefix(300))")
+    let grad = try rbp([
+      "grad", "--checkpoint", disk + "/run/checkpoint.h5", "--data", shipped("xor"), "--out", disk + "/g.h5",
+    ])
+    #expect(
+      grad.status == 1 && grad.err.contains("No space left on device") && grad.err.contains(disk + "/g.h5"),
+      "\(grad.status): \(grad.err.prefix(300))")
     #expect(temporaries(in: disk).isEmpty, "temporaries left: \(temporaries(in: disk))")
     #expect(!FileManager.default.fileExists(atPath: disk + "/g.h5"))
   }
@@ -135,11 +157,14 @@ struct NothingLostTests {
     try #"{"data": "\#(shipped("xor"))", "base": {"epochs": 2}, "grid": {"seed": [0, 1]}}"#
       .write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", dir + "/spec.json", "--out", dir + "/sweep", "--quiet"]).status == 0)
-    for command in ["eval --checkpoint '\(run)/checkpoint.h5' --data '\(shipped("xor"))' --json",
-                    "inspect '\(shipped("xor"))'", "sweep status '\(dir)/sweep'", "sweep export '\(dir)/sweep' --csv"] {
+    for command in [
+      "eval --checkpoint '\(run)/checkpoint.h5' --data '\(shipped("xor"))' --json",
+      "inspect '\(shipped("xor"))'", "sweep status '\(dir)/sweep'", "sweep export '\(dir)/sweep' --csv",
+    ] {
       let r = try runProgram("/bin/sh", ["-c", "'\(rbpBinary)' \(command) > /dev/full"])
-      #expect(r.status == 1 && r.err == "Error: cannot write to standard output (No space left on device)\n",
-              "\(command): \(r.status) \(r.err)")
+      #expect(
+        r.status == 1 && r.err == "Error: cannot write to standard output (No space left on device)\n",
+        "\(command): \(r.status) \(r.err)")
     }
   }
 
@@ -151,12 +176,18 @@ struct NothingLostTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     for attempt in 0..<3 {
       let out = dir + "/run\(attempt)"
-      let writer = try ChildProcess(rbpBinary, ["train", "--data", shipped("xor"), "--out", out, "--epochs", "100000",
-                                                "--checkpoint-every", "1", "--quiet"],
-                                    environment: ["RBP_TEST_WRITE_PAUSE": "30,0"])
+      let writer = try ChildProcess(
+        rbpBinary,
+        [
+          "train", "--data", shipped("xor"), "--out", out, "--epochs", "100000",
+          "--checkpoint-every", "1", "--quiet",
+        ],
+        environment: ["RBP_TEST_WRITE_PAUSE": "30,0"])
       var paused = false
       for _ in 0..<3000 where !paused && writer.isRunning {
-        paused = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).contains { $0.hasSuffix(".paused-1") }
+        paused = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).contains {
+          $0.hasSuffix(".paused-1")
+        }
         if !paused { usleep(10_000) }
       }
       #expect(paused, "the writer never paused inside a checkpoint write")
@@ -168,18 +199,21 @@ struct NothingLostTests {
       #expect(!left.contains { $0.contains(".tmp-") }, "attempt \(attempt): left \(left)")
     }
     let long = dir + "/a/b/" + String(repeating: "x", count: 300)
-    try expectRefusal(["train", "--data", shipped("xor"), "--out", long, "--epochs", "1"], "cannot create the folder",
-                      "File name too long")
+    try expectRefusal(
+      ["train", "--data", shipped("xor"), "--out", long, "--epochs", "1"], "cannot create the folder",
+      "File name too long")
     #expect(!FileManager.default.fileExists(atPath: dir + "/a"), "a failed --out left its folders")
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys
       with h5py.File(sys.argv[1], "w") as f:
           f.attrs["format"] = "rbp-dataset"; f.attrs["version"] = 1; f.attrs["kind"] = "steady"
           x = np.ones((8, 2)); x[3, 1] = np.nan
           f["inputs"] = x; f["targets"] = np.ones((8, 1))
       """, [dir + "/nan.h5"])
-    try expectRefusal(["train", "--data", dir + "/nan.h5", "--out", dir + "/nan-run", "--epochs", "1"],
-                      "/inputs", "non-finite", "pattern 3")
+    try expectRefusal(
+      ["train", "--data", dir + "/nan.h5", "--out", dir + "/nan-run", "--epochs", "1"],
+      "/inputs", "non-finite", "pattern 3")
     #expect(!FileManager.default.fileExists(atPath: dir + "/nan-run"), "a refused dataset left --out behind")
   }
 
@@ -190,7 +224,8 @@ struct NothingLostTests {
   @Test func dataOutsideTheFileIsRefused() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys, os
       d = sys.argv[1]
       np.ones((4, 1)).tofile(os.path.join(d, "targets.bin"))
@@ -206,7 +241,8 @@ struct NothingLostTests {
                   f["targets"] = h5py.ExternalLink(os.path.join(d, "other.h5"), "/targets")
       """, [dir])
     try expectRefusal(["train", "--data", dir + "/external.h5", "--out", dir + "/r1"], "/targets", "other files")
-    try expectRefusal(["train", "--data", dir + "/linked.h5", "--out", dir + "/r2"], "/targets", "link to another file")
+    try expectRefusal(
+      ["train", "--data", dir + "/linked.h5", "--out", dir + "/r2"], "/targets", "link to another file")
   }
 
   /// A dataset that changes while a sweep runs: no result carries the
@@ -219,8 +255,9 @@ struct NothingLostTests {
     try #"{"data": "\#(data)", "base": {"epochs": 2}, "grid": {"seed": [0, 1]}}"#
       .write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
     // Each checkpoint write pauses: the data changes during the first run's.
-    let sweep = try ChildProcess(rbpBinary, ["sweep", dir + "/spec.json", "--out", dir + "/sweep", "--jobs", "1", "--quiet"],
-                                 environment: ["RBP_TEST_WRITE_PAUSE": "2,0"])
+    let sweep = try ChildProcess(
+      rbpBinary, ["sweep", dir + "/spec.json", "--out", dir + "/sweep", "--jobs", "1", "--quiet"],
+      environment: ["RBP_TEST_WRITE_PAUSE": "2,0"])
     var paused = false
     for _ in 0..<3000 where !paused && sweep.isRunning {
       let runs = (try? FileManager.default.subpathsOfDirectory(atPath: dir + "/sweep/runs")) ?? []
@@ -230,7 +267,8 @@ struct NothingLostTests {
     #expect(paused, "the sweep never paused in a checkpoint write")
     // Replaced whole, as an editor or a copy does (the sweep holds the old file open).
     try FileManager.default.copyItem(atPath: data, toPath: data + ".new")
-    try python("""
+    try python(
+      """
       import h5py, sys
       with h5py.File(sys.argv[1], "a") as f: f.attrs["note"] = "edited"
       """, [data + ".new"])
@@ -240,8 +278,9 @@ struct NothingLostTests {
     let rows = try JSONSerialization.jsonObject(with: Data(export.out.utf8)) as? [[String: Any]] ?? []
     #expect(rows.count == 2)
     for row in rows {
-      #expect(row["status"] as? String == "failed" && (row["reason"] as? String)?.contains("changed") == true,
-              "\(row["name"] ?? "?"): \(row["status"] ?? "?") \(row["reason"] ?? "")")
+      #expect(
+        row["status"] as? String == "failed" && (row["reason"] as? String)?.contains("changed") == true,
+        "\(row["name"] ?? "?"): \(row["status"] ?? "?") \(row["reason"] ?? "")")
     }
   }
 
@@ -255,8 +294,9 @@ struct NothingLostTests {
     try #require(try rbp(["train", "--data", data, "--out", dir + "/run", "--epochs", "2", "--quiet"]).status == 0)
     let before = bytes(dir + "/run/checkpoint.h5")
     try #require(try rbp(["datasets", "make", "patterns", "--seed", "2", "--out", data]).status == 0)
-    try expectRefusal(["train", "--data", data, "--out", dir + "/run", "--epochs", "4", "--resume"],
-                      "is not the dataset this run was trained on", "data_hash")
+    try expectRefusal(
+      ["train", "--data", data, "--out", dir + "/run", "--epochs", "4", "--resume"],
+      "is not the dataset this run was trained on", "data_hash")
     #expect(bytes(dir + "/run/checkpoint.h5") == before)
   }
 
@@ -266,8 +306,11 @@ struct NothingLostTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let run = dir + "/run"
-    try #require(try rbp(["train", "--data", shipped("xor"), "--out", run, "--epochs", "5", "--optimizer", "adam",
-                          "--quiet"]).status == 0)
+    try #require(
+      try rbp([
+        "train", "--data", shipped("xor"), "--out", run, "--epochs", "5", "--optimizer", "adam",
+        "--quiet",
+      ]).status == 0)
     let edits: [(String, String)] = [
       ("f['optimizer'].attrs['step'] = np.int64(-1)", "'step' is -1"),
       ("v = f['optimizer/second'][...]; v[0] = -1.0; f['optimizer/second'][...] = v", "negative second moment"),
@@ -277,16 +320,21 @@ struct NothingLostTests {
       ("f['optimizer'].attrs['weight_decay'] = np.inf", "weight decay"),
       ("f['optimizer'].attrs['optimizer'] = 'sgd'", "optimizer adam"),
       ("f.attrs['resolved_config'] = 'not json'", "'resolved_config'"),
-      ("import json; c = json.loads(f.attrs['resolved_config']); c['units'] = 9; f.attrs['resolved_config'] = json.dumps(c)",
-       "says units 9"),
-      ("import json; c = json.loads(f.attrs['resolved_config']); c['model'] = 'trajectory'; f.attrs['resolved_config'] = json.dumps(c)",
-       "says model trajectory"),
+      (
+        "import json; c = json.loads(f.attrs['resolved_config']); c['units'] = 9; f.attrs['resolved_config'] = json.dumps(c)",
+        "says units 9"
+      ),
+      (
+        "import json; c = json.loads(f.attrs['resolved_config']); c['model'] = 'trajectory'; f.attrs['resolved_config'] = json.dumps(c)",
+        "says model trajectory"
+      ),
     ]
     for (i, (edit, expected)) in edits.enumerated() {
       let copy = dir + "/bad\(i)"
       try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
       try FileManager.default.copyItem(atPath: run + "/checkpoint.h5", toPath: copy + "/checkpoint.h5")
-      try python("import h5py, numpy as np, sys\nwith h5py.File(sys.argv[1], 'a') as f:\n    " + edit, [copy + "/checkpoint.h5"])
+      try python(
+        "import h5py, numpy as np, sys\nwith h5py.File(sys.argv[1], 'a') as f:\n    " + edit, [copy + "/checkpoint.h5"])
       let before = bytes(copy + "/checkpoint.h5")
       try expectRefusal(["eval", "--checkpoint", copy + "/checkpoint.h5", "--data", shipped("xor")], expected)
       try expectRefusal(["train", "--data", shipped("xor"), "--out", copy, "--resume", "--epochs", "8"], expected)
@@ -300,8 +348,10 @@ struct NothingLostTests {
   @Test func duplicateRunsAreTrainedOnce() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let grids = [#"{"seed": [1, 1, 1]}"#, #"{"lr": [0.01, 0.010000000000000001]}"#,
-                 #"{"threads": [1, 2], "checkpoint_every": [0, 5]}"#]
+    let grids = [
+      #"{"seed": [1, 1, 1]}"#, #"{"lr": [0.01, 0.010000000000000001]}"#,
+      #"{"threads": [1, 2], "checkpoint_every": [0, 5]}"#,
+    ]
     for (i, grid) in grids.enumerated() {
       let spec = dir + "/spec\(i).json"
       try #"{"data": "\#(shipped("xor"))", "base": {"epochs": 2}, "grid": \#(grid), "runs": [{"epochs": 2}]}"#
@@ -311,7 +361,7 @@ struct NothingLostTests {
       #expect(r.err.contains("repeat another's identity") && r.err.contains("are trained once"), "\(grid): \(r.err)")
       let status = try rbp(["sweep", "status", dir + "/s\(i)", "--json"])
       let counts = try JSONSerialization.jsonObject(with: Data(status.out.utf8)) as? [String: Any]
-      let distinct = i == 0 ? 2 : 1   // seed 1 vs the explicit run's default seed
+      let distinct = i == 0 ? 2 : 1  // seed 1 vs the explicit run's default seed
       #expect(counts?["runs"] as? Int == distinct, "\(grid): \(status.out)")
       let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/s\(i)/runs")
       #expect(runs.count == distinct, "\(grid): trained \(runs)")
@@ -324,19 +374,27 @@ struct NothingLostTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     for flags in [["--window", "3"], ["--bptt", "truncated"]] {
-      try expectRefusal(["train", "--data", shipped("xor"), "--out", dir + "/s"] + flags,
-                        "\(flags[0].dropFirst(2)) applies to trajectory models only")
+      try expectRefusal(
+        ["train", "--data", shipped("xor"), "--out", dir + "/s"] + flags,
+        "\(flags[0].dropFirst(2)) applies to trajectory models only")
     }
-    for flags in [["--solver", "newton"], ["--tolerance", "1e-6"], ["--warm-start"], ["--max-iterations", "50"],
-                  ["--adjoint", "direct"], ["--stability-weight", "0.1"]] {
+    for flags in [
+      ["--solver", "newton"], ["--tolerance", "1e-6"], ["--warm-start"], ["--max-iterations", "50"],
+      ["--adjoint", "direct"], ["--stability-weight", "0.1"],
+    ] {
       let name = flags[0].dropFirst(2).replacingOccurrences(of: "-", with: "_")
-      try expectRefusal(["train", "--data", shipped("sine"), "--out", dir + "/t"] + flags, "\(name) applies to steady models only")
+      try expectRefusal(
+        ["train", "--data", shipped("sine"), "--out", dir + "/t"] + flags, "\(name) applies to steady models only")
     }
     #expect(!FileManager.default.fileExists(atPath: dir + "/s") && !FileManager.default.fileExists(atPath: dir + "/t"))
-    try #require(try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run", "--epochs", "2", "--quiet"]).status == 0)
+    try #require(
+      try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run", "--epochs", "2", "--quiet"]).status == 0)
     for value in ["nan", "0", "-1", "inf"] {
-      try expectRefusal(["fixed-points", "--checkpoint", dir + "/run/checkpoint.h5", "--data", shipped("xor"),
-                         "--distinct=\(value)", "--out", dir + "/fp.h5"], "--distinct")
+      try expectRefusal(
+        [
+          "fixed-points", "--checkpoint", dir + "/run/checkpoint.h5", "--data", shipped("xor"),
+          "--distinct=\(value)", "--out", dir + "/fp.h5",
+        ], "--distinct")
     }
   }
 
@@ -352,7 +410,8 @@ struct NothingLostTests {
     try #"{"data": "\#(shipped("xor"))", "base": {"epochs": 2}, "grid": {"seed": [0, 1]}}"#
       .write(toFile: spec, atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", spec, "--out", dir + "/sweep", "--quiet"]).status == 0)
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys
       with h5py.File(sys.argv[1], "a") as f:
           g = f["runs"][sorted(f["runs"].keys())[0]]
@@ -361,27 +420,42 @@ struct NothingLostTests {
     for command in [["status"], ["merge"], ["export", "--csv"]] {
       try expectRefusal(["sweep"] + command.prefix(1) + [dir + "/sweep"] + command.dropFirst(), "'index' is -3")
     }
-    for flags in [["--shard", "0/1000000000000"], ["--shards", "1000000000000"], ["--shard", "0/9223372036854775807"]] {
+    for flags in [
+      ["--shard", "0/1000000000000"], ["--shards", "1000000000000"], ["--shard", "0/9223372036854775807"],
+    ] {
       try expectRefusal(["sweep", spec, "--out", dir + "/s2"] + flags, "shards")
     }
     let huge = "\(Int.max)"
-    for environment in [["OMPI_COMM_WORLD_SIZE": huge, "OMPI_COMM_WORLD_RANK": "0"],
-                        ["SLURM_ARRAY_TASK_ID": huge, "SLURM_ARRAY_TASK_COUNT": huge, "SLURM_ARRAY_TASK_MIN": "\(Int.min)"],
-                        ["SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
-                         "SLURM_ARRAY_TASK_MAX": huge, "SLURM_ARRAY_TASK_STEP": "1"],
-                        ["SLURM_ARRAY_TASK_ID": huge, "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": huge],
-                        ["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "\(Int.min)",
-                         "SLURM_ARRAY_TASK_STEP": huge],
-                        ["SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "4", "OMPI_COMM_WORLD_SIZE": huge,
-                         "OMPI_COMM_WORLD_RANK": "1"]] {
+    for environment in [
+      ["OMPI_COMM_WORLD_SIZE": huge, "OMPI_COMM_WORLD_RANK": "0"],
+      ["SLURM_ARRAY_TASK_ID": huge, "SLURM_ARRAY_TASK_COUNT": huge, "SLURM_ARRAY_TASK_MIN": "\(Int.min)"],
+      [
+        "SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
+        "SLURM_ARRAY_TASK_MAX": huge, "SLURM_ARRAY_TASK_STEP": "1",
+      ],
+      ["SLURM_ARRAY_TASK_ID": huge, "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": huge],
+      [
+        "SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "\(Int.min)",
+        "SLURM_ARRAY_TASK_STEP": huge,
+      ],
+      [
+        "SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "4", "OMPI_COMM_WORLD_SIZE": huge,
+        "OMPI_COMM_WORLD_RANK": "1",
+      ],
+    ] {
       try expectRefusal(["sweep", spec, "--out", dir + "/s3"], environment: environment)
     }
-    try #require(try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run", "--epochs", "2", "--quiet"]).status == 0)
-    try expectRefusal(["fixed-points", "--checkpoint", dir + "/run/checkpoint.h5", "--data", shipped("xor"),
-                       "--starts", "100000000", "--out", dir + "/fp.h5"], "--starts must be between 1 and")
+    try #require(
+      try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run", "--epochs", "2", "--quiet"]).status == 0)
+    try expectRefusal(
+      [
+        "fixed-points", "--checkpoint", dir + "/run/checkpoint.h5", "--data", shipped("xor"),
+        "--starts", "100000000", "--out", dir + "/fp.h5",
+      ], "--starts must be between 1 and")
     // A spec whose data is a FIFO: refused at once, not a hang.
     try #require(mkfifo(dir + "/fifo.h5", 0o644) == 0)
-    try #"{"data": "\#(dir)/fifo.h5", "grid": {"seed": [0]}}"#.write(toFile: dir + "/fifo.json", atomically: true, encoding: .utf8)
+    try #"{"data": "\#(dir)/fifo.h5", "grid": {"seed": [0]}}"#.write(
+      toFile: dir + "/fifo.json", atomically: true, encoding: .utf8)
     let child = try ChildProcess(rbpBinary, ["sweep", dir + "/fifo.json", "--out", dir + "/s4"], standardError: .pipe)
     for _ in 0..<2000 where child.isRunning { usleep(10_000) }
     if child.isRunning { child.signal(SIGKILL) }
@@ -399,7 +473,8 @@ struct NothingLostTests {
   @Test func dataChecksComeBeforeAnyOutput() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys, os
       d = sys.argv[1]
       def make(name, kind, initial=None, test=None):
@@ -424,21 +499,28 @@ struct NothingLostTests {
     for (i, (flags, expected)) in cases.enumerated() {
       let out = dir + "/o\(i)"
       let r = try rbp(["train", "--out", out, "--epochs", "2"] + flags)
-      #expect(r.status == 1 && expected.allSatisfy { r.err.contains($0) } && !r.err.contains("--resume"), "\(flags): \(r.err)")
+      #expect(
+        r.status == 1 && expected.allSatisfy { r.err.contains($0) } && !r.err.contains("--resume"), "\(flags): \(r.err)"
+      )
       #expect(!FileManager.default.fileExists(atPath: out), "\(flags): --out was created")
     }
     // eval --test checks the test set's widths against the checkpoint.
     try FileManager.default.copyItem(atPath: shipped("xor"), toPath: dir + "/xor.h5")
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys
       with h5py.File(sys.argv[1], "a") as f:
           g = f.create_group("test"); g["inputs"] = np.ones((2, 3)); g["targets"] = np.ones((2, 1))
       """, [dir + "/xor.h5"])
-    try #require(try rbp(["train", "--data", shipped("xor"), "--out", dir + "/x", "--epochs", "1", "--quiet"]).status == 0)
-    try expectRefusal(["eval", "--checkpoint", dir + "/x/checkpoint.h5", "--data", dir + "/xor.h5", "--test"],
-                      "(/test)", "3 inputs")
+    try #require(
+      try rbp(["train", "--data", shipped("xor"), "--out", dir + "/x", "--epochs", "1", "--quiet"]).status == 0)
+    try expectRefusal(
+      ["eval", "--checkpoint", dir + "/x/checkpoint.h5", "--data", dir + "/xor.h5", "--test"],
+      "(/test)", "3 inputs")
     // Units follow /initial when --units is not given.
-    try #require(try rbp(["train", "--data", dir + "/initial24.h5", "--out", dir + "/i24", "--epochs", "1", "--quiet"]).status == 0)
+    try #require(
+      try rbp(["train", "--data", dir + "/initial24.h5", "--out", dir + "/i24", "--epochs", "1", "--quiet"]).status == 0
+    )
     #expect(try CheckpointFile.read(dir + "/i24/checkpoint.h5").shape.units == 24)
     // A classic task made larger than its usual size still trains with the defaults.
     try #require(try rbp(["datasets", "make", "patterns", "--length", "128", "--out", dir + "/p128.h5"]).status == 0)
@@ -455,7 +537,8 @@ struct NothingLostTests {
       .write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", dir + "/spec.json", "--out", dir + "/s", "--shard", "0/2", "--quiet"]).status == 0)
     let manifest = bytes(dir + "/s/manifest.json")
-    try expectRefusal(["sweep", dir + "/spec.json", "--out", dir + "/s", "--shard", "1/3"], "split into 2 shards", "1/3")
+    try expectRefusal(
+      ["sweep", dir + "/spec.json", "--out", dir + "/s", "--shard", "1/3"], "split into 2 shards", "1/3")
     #expect(bytes(dir + "/s/manifest.json") == manifest)
   }
 
@@ -477,8 +560,10 @@ struct NothingLostTests {
     let r = try runProgram("/bin/sh", ["-c", "'\(rbpBinary)' inspect \"$(printf '\(dir)/caf\\351.h5')\""])
     #expect(r.status == 1 && r.err.contains("not valid UTF-8"), "\(r.err)")
     // Invalid JSON: where.
-    for (i, text) in [#"{"data": "x.h5", "base": {"lr": NaN}}"#, #"{"data": "x.h5"} trailing"#,
-                      #"{"data": "x.h5" /* comment */}"#].enumerated() {
+    for (i, text) in [
+      #"{"data": "x.h5", "base": {"lr": NaN}}"#, #"{"data": "x.h5"} trailing"#,
+      #"{"data": "x.h5" /* comment */}"#,
+    ].enumerated() {
       try text.write(toFile: dir + "/bad\(i).json", atomically: true, encoding: .utf8)
       try expectRefusal(["sweep", dir + "/bad\(i).json", "--out", dir + "/s"], "not valid JSON", "character")
     }
@@ -486,7 +571,9 @@ struct NothingLostTests {
     try #"{"data": "\#(shipped("xor"))", "base": {"epochs": 3}, "grid": {"lr": [0.1, 0.07]}}"#
       .write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", dir + "/spec.json", "--out", dir + "/sw", "--quiet"]).status == 0)
-    let csv = try rbp(["sweep", "export", dir + "/sw", "--csv"]).out.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+    let csv = try rbp(["sweep", "export", dir + "/sw", "--csv"]).out.split(separator: "\n").map {
+      $0.split(separator: ",", omittingEmptySubsequences: false)
+    }
     let header = csv[0].map(String.init)
     let loss = try #require(header.firstIndex(of: "final_loss"))
     for row in csv.dropFirst() {
@@ -495,35 +582,45 @@ struct NothingLostTests {
       #expect("\(value)" == text, "\(text) is not the shortest form of \(value)")
     }
     // A run being trained: --resume names the lock.
-    let first = try ChildProcess(rbpBinary, ["train", "--data", shipped("xor"), "--out", dir + "/run", "--epochs", "1000000",
-                                             "--checkpoint-every", "1", "--quiet"])
+    let first = try ChildProcess(
+      rbpBinary,
+      [
+        "train", "--data", shipped("xor"), "--out", dir + "/run", "--epochs", "1000000",
+        "--checkpoint-every", "1", "--quiet",
+      ])
     defer {
       first.signal(SIGKILL)
       first.wait()
     }
     for _ in 0..<3000 where !FileManager.default.fileExists(atPath: dir + "/run/checkpoint.h5") { usleep(10_000) }
-    try expectRefusal(["train", "--data", shipped("xor"), "--out", dir + "/run", "--resume", "--epochs", "2000000"],
-                      "being written by another rbp process", dir + "/run/.rbp-lock")
+    try expectRefusal(
+      ["train", "--data", shipped("xor"), "--out", dir + "/run", "--resume", "--epochs", "2000000"],
+      "being written by another rbp process", dir + "/run/.rbp-lock")
     // A filter this HDF5 lacks (h5py's lzf): inspect lists the rest and names it; train refuses it.
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys
       with h5py.File(sys.argv[1], "w") as f:
           f.attrs["format"] = "rbp-dataset"; f.attrs["version"] = 1; f.attrs["kind"] = "steady"
           f["inputs"] = np.ones((4, 2)); f.create_dataset("targets", data=np.ones((4, 1)), compression="lzf")
       """, [dir + "/lzf.h5"])
     let listed = try rbp(["inspect", dir + "/lzf.h5"])
-    #expect(listed.status == 1 && listed.out.contains("inputs  [4, 2]") && listed.out.contains("targets  (unreadable")
-            && listed.out.contains("lzf") && listed.err.contains("1 members could not be read"), "\(listed.out) \(listed.err)")
+    #expect(
+      listed.status == 1 && listed.out.contains("inputs  [4, 2]") && listed.out.contains("targets  (unreadable")
+        && listed.out.contains("lzf") && listed.err.contains("1 members could not be read"),
+      "\(listed.out) \(listed.err)")
     try expectRefusal(["train", "--data", dir + "/lzf.h5", "--out", dir + "/lz"], "/targets", "lzf", "gzip")
     // A finite value too large for f32.
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys
       with h5py.File(sys.argv[1], "w") as f:
           f.attrs["format"] = "rbp-dataset"; f.attrs["version"] = 1; f.attrs["kind"] = "steady"
           x = np.ones((4, 2)); x[2, 0] = 1e300
           f["inputs"] = x; f["targets"] = np.ones((4, 1))
       """, [dir + "/big.h5"])
-    try expectRefusal(["train", "--data", dir + "/big.h5", "--out", dir + "/b", "--precision", "f32"],
-                      "1e+300", "overflows f32", "pattern 2")
+    try expectRefusal(
+      ["train", "--data", dir + "/big.h5", "--out", dir + "/b", "--precision", "f32"],
+      "1e+300", "overflows f32", "pattern 2")
   }
 }

@@ -5,12 +5,12 @@
 // state; `rbp grad` in f64 is tight by default; empty datasets are refused.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
-import RBPTrain
 import RBPTestSupport
+import RBPTrain
+import Testing
 
 /// The number after `"key":` in one line of JSON, parsed exactly (the
 /// platform's JSONSerialization may round the last digit).
@@ -26,7 +26,8 @@ struct SteadyTrainingTests {
   /// is then the --metric the run chooses).
   func xorDataset(_ dir: String) throws -> String {
     let path = dir + "/xor4.h5"
-    let batch = try SteadyBatch<Double>(inputs: Matrix([[0, 0], [0, 1], [1, 0], [1, 1]]), targets: Matrix([[0], [1], [1], [0]]))
+    let batch = try SteadyBatch<Double>(
+      inputs: Matrix([[0, 0], [0, 1], [1, 0], [1, 1]]), targets: Matrix([[0], [1], [1], [0]]))
     try DatasetFile.write(.steady(batch), to: path)
     return path
   }
@@ -38,15 +39,19 @@ struct SteadyTrainingTests {
     var solved = 0
     for seed in ["1", "2"] {
       let out = dir + "/run" + seed
-      let r = try rbp(["train", "--data", data, "--out", out, "--model", "steady", "--units", "6", "--activation", "logistic",
-                       "--loss", "mse", "--epochs", "1500", "--seed", seed, "--metric", "threshold", "--stop-when-solved",
-                       "--quiet"])
+      let r = try rbp([
+        "train", "--data", data, "--out", out, "--model", "steady", "--units", "6", "--activation", "logistic",
+        "--loss", "mse", "--epochs", "1500", "--seed", seed, "--metric", "threshold", "--stop-when-solved",
+        "--quiet",
+      ])
       try #require(r.status == 0, "\(r.err)")
       let ck = try CheckpointFile.read(out + "/checkpoint.h5")
       let e = try rbp(["eval", "--checkpoint", out + "/checkpoint.h5", "--data", data, "--json"])
       try #require(e.status == 0, "\(e.err)")
       let loss = try #require(jsonNumber(e.out, "loss")), accuracy = try #require(jsonNumber(e.out, "accuracy"))
-      #expect(ck.history[.valLoss]?.last == loss, "seed \(seed): training reported \(ck.history[.valLoss]?.last ?? .nan), eval \(loss)")
+      #expect(
+        ck.history[.valLoss]?.last == loss,
+        "seed \(seed): training reported \(ck.history[.valLoss]?.last ?? .nan), eval \(loss)")
       #expect(ck.history[.valAccuracy]?.last == accuracy)
       // An independent check: relax from zero in f64 from the saved parameters.
       let net = try ck.steadyNetwork(Double.self)
@@ -90,16 +95,23 @@ struct SteadyTrainingTests {
     // A failure with nothing to undo (the first step of a resumed run) stops
     // at once and keeps the state it started from.
     let good = dir + "/good"
-    try #require(try rbp(["train", "--data", shipped("patterns"), "--out", good, "--epochs", "3", "--quiet"]).status == 0)
+    try #require(
+      try rbp(["train", "--data", shipped("patterns"), "--out", good, "--epochs", "3", "--quiet"]).status == 0)
     let before = try CheckpointFile.read(good + "/checkpoint.h5")
-    let failed = try rbp(["train", "--data", shipped("patterns"), "--out", good, "--resume", "--epochs", "6",
-                          "--solver", "iterate", "--max-iterations", "2", "--quiet"])
+    let failed = try rbp([
+      "train", "--data", shipped("patterns"), "--out", good, "--resume", "--epochs", "6",
+      "--solver", "iterate", "--max-iterations", "2", "--quiet",
+    ])
     #expect(failed.status != 0 && failed.err.contains("did not converge"), "\(failed.err)")
     let stopped = try CheckpointFile.read(good + "/checkpoint.h5")
-    #expect(stopped.epoch == 3 && stopped.parameters == before.parameters && stopped.stopReason?.contains("did not converge") == true)
+    #expect(
+      stopped.epoch == 3 && stopped.parameters == before.parameters
+        && stopped.stopReason?.contains("did not converge") == true)
     // Resumed with working settings, it finishes, and the reason is gone.
-    let resumed = try rbp(["train", "--data", shipped("patterns"), "--out", good, "--resume", "--epochs", "6",
-                           "--solver", "auto", "--max-iterations", "1000", "--quiet"])
+    let resumed = try rbp([
+      "train", "--data", shipped("patterns"), "--out", good, "--resume", "--epochs", "6",
+      "--solver", "auto", "--max-iterations", "1000", "--quiet",
+    ])
     #expect(resumed.status == 0, "\(resumed.err)")
     let done = try CheckpointFile.read(good + "/checkpoint.h5")
     #expect(done.epoch == 6 && done.stopReason == nil)
@@ -113,10 +125,14 @@ struct SteadyTrainingTests {
     let shape = try NetworkShape(units: 1, inputs: 0, outputs: 1)
     var params = Parameters<Double>(layout: ParameterLayout(shape: shape, hasInitialState: false))
     params.W = Matrix([[2]])
-    try CheckpointFile.write(Checkpoint(model: .steady, activation: .tanh, loss: .mse, parameters: params), to: dir + "/ck.h5")
+    try CheckpointFile.write(
+      Checkpoint(model: .steady, activation: .tanh, loss: .mse, parameters: params), to: dir + "/ck.h5")
     let data = dir + "/d.h5"
-    try DatasetFile.write(.steady(try SteadyBatch(inputs: Matrix(rows: 2, cols: 0), targets: Matrix([[0.9575], [0.9575]]),
-                                                  initial: Matrix([[0.5], [-0.5]]))), to: data)
+    try DatasetFile.write(
+      .steady(
+        try SteadyBatch(
+          inputs: Matrix(rows: 2, cols: 0), targets: Matrix([[0.9575], [0.9575]]),
+          initial: Matrix([[0.5], [-0.5]]))), to: data)
     let e = try rbp(["eval", "--checkpoint", dir + "/ck.h5", "--data", data, "--json"])
     try #require(e.status == 0, "\(e.err)")
     let loss = try #require(jsonNumber(e.out, "loss"))
@@ -124,7 +140,9 @@ struct SteadyTrainingTests {
     let expected = (0.5 * (x - 0.9575) * (x - 0.9575) + 0.5 * (-x - 0.9575) * (-x - 0.9575)) / 2
     #expect(abs(loss - expected) < 1e-9, "loss \(loss), expected \(expected)")
     // fixed-points labels the state relaxation reaches from each initial state.
-    let f = try rbp(["fixed-points", "--checkpoint", dir + "/ck.h5", "--data", data, "--starts", "10", "--out", dir + "/f.h5"])
+    let f = try rbp([
+      "fixed-points", "--checkpoint", dir + "/ck.h5", "--data", data, "--starts", "10", "--out", dir + "/f.h5",
+    ])
     try #require(f.status == 0, "\(f.err)")
     let file = try HDF5File.open(dir + "/f.h5")
     let states: [Double] = try file.dataset("states").read(), pattern: [Double] = try file.dataset("pattern").read()
@@ -142,16 +160,21 @@ struct SteadyTrainingTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let out = dir + "/run"
-    try #require(try rbp(["train", "--data", shipped("encoder"), "--out", out, "--epochs", "5", "--quiet"]).status == 0)
-    let g = try rbp(["grad", "--checkpoint", out + "/checkpoint.h5", "--data", shipped("encoder"), "--out", dir + "/g.h5"])
+    try #require(
+      try rbp(["train", "--data", shipped("encoder"), "--out", out, "--epochs", "5", "--quiet"]).status == 0)
+    let g = try rbp([
+      "grad", "--checkpoint", out + "/checkpoint.h5", "--data", shipped("encoder"), "--out", dir + "/g.h5",
+    ])
     try #require(g.status == 0, "\(g.err)")
     let ck = try CheckpointFile.read(out + "/checkpoint.h5")
     let grad = try GradientsFile.read(dir + "/g.h5", layout: ck.parameters.layout)
     // The reference: exact dense adjoint after a forward solve to 1e-15.
     guard case let .steady(batch) = try DatasetFile.read(shipped("encoder"), as: Double.self) else { return }
-    let reference = try ck.steadyNetwork(Double.self).gradient(batch: batch, settings: SteadySolverSettings(
-      forward: .iterate, forwardOptions: SolverOptions(tolerance: 1e-15, maxIterations: 20000),
-      adjoint: .direct, adjointOptions: SolverOptions(tolerance: 1e-13, maxIterations: 1)))
+    let reference = try ck.steadyNetwork(Double.self).gradient(
+      batch: batch,
+      settings: SteadySolverSettings(
+        forward: .iterate, forwardOptions: SolverOptions(tolerance: 1e-15, maxIterations: 20000),
+        adjoint: .direct, adjointOptions: SolverOptions(tolerance: 1e-13, maxIterations: 1)))
     for (a, b) in zip(grad.gradient.values, reference.gradient.values) {
       #expect(abs(a - b) <= 1e-9 * max(abs(b), 1e-3), "component \(a) vs \(b)")
     }
@@ -164,8 +187,9 @@ struct SteadyTrainingTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let data = dir + "/empty.h5"
-    try DatasetFile.write(.steady(try SteadyBatch<Double>(inputs: Matrix(rows: 0, cols: 2), targets: Matrix(rows: 0, cols: 1))),
-                          to: data)
+    try DatasetFile.write(
+      .steady(try SteadyBatch<Double>(inputs: Matrix(rows: 0, cols: 2), targets: Matrix(rows: 0, cols: 1))),
+      to: data)
     let r = try rbp(["train", "--data", data, "--out", dir + "/run"])
     #expect(r.status != 0 && r.err.contains(data) && r.err.contains("no patterns"), "\(r.err)")
     #expect(!FileManager.default.fileExists(atPath: dir + "/run"), "a refused run left its output folder")

@@ -13,7 +13,8 @@ import Testing
 /// The last line of `text` as a JSON object.
 func lastJSON(_ text: String) throws -> [String: Any] {
   let line = try #require(text.split(separator: "\n").last.map(String.init), "no output")
-  return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+  return try #require(
+    try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
 }
 
 @Suite("Steering runs", .serialized)
@@ -21,7 +22,8 @@ struct SteeringTests {
   /// A steady dataset of ±1 targets with /val and /test, written by h5py;
   /// `brokenTest`: /test/inputs is a dangling link, so any read of it fails.
   func ownDataset(_ path: String, brokenTest: Bool = false) throws {
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys
       rng = np.random.default_rng(7)
       def part(g, n):
@@ -75,7 +77,8 @@ struct SteeringTests {
     let rows = try #require(a.validationPatterns)
     #expect(rows.count == 8 && Set(rows).count == 8 && rows.allSatisfy { (0..<32).contains($0) })
     #expect(b.validationPatterns != rows, "another seed holds out the same patterns")
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys
       with h5py.File(sys.argv[1], "r") as ck: rows = ck["validation_patterns"][()]
       with h5py.File(sys.argv[2], "r") as src, h5py.File(sys.argv[3], "w") as dst:
@@ -84,10 +87,13 @@ struct SteeringTests {
       """, [dir + "/a/checkpoint.h5", data, dir + "/held.h5"])
     let e = try rbp(["eval", "--checkpoint", dir + "/a/checkpoint.h5", "--data", dir + "/held.h5", "--json"])
     let loss = try #require(jsonNumber(e.out, "loss"), "\(e.err)")
-    #expect(loss == a.history[.valLoss]?.last, "held-out rows give \(loss), training recorded \(a.history[.valLoss]?.last ?? .nan)")
+    #expect(
+      loss == a.history[.valLoss]?.last,
+      "held-out rows give \(loss), training recorded \(a.history[.valLoss]?.last ?? .nan)")
     // A dataset with /val refuses a fraction; so does one that leaves nothing to train on.
     try expectRefusal(["train", "--data", shipped("patterns"), "--out", dir + "/c", "--val-fraction", "0.5"], "/val")
-    try expectRefusal(["train", "--data", shipped("xor"), "--out", dir + "/d", "--val-fraction", "0.05"], "val_fraction")
+    try expectRefusal(
+      ["train", "--data", shipped("xor"), "--out", dir + "/d", "--val-fraction", "0.05"], "val_fraction")
   }
 
   /// --patience stops after K epochs without improvement; best.h5 holds the
@@ -99,8 +105,10 @@ struct SteeringTests {
     let data = dir + "/own.h5"
     try ownDataset(data)
     // A learning rate that overshoots: the validation loss stops improving.
-    let r = try rbp(["train", "--data", data, "--out", dir + "/run", "--units", "6", "--epochs", "400", "--lr", "0.3",
-                     "--patience", "4", "--json"])
+    let r = try rbp([
+      "train", "--data", data, "--out", dir + "/run", "--units", "6", "--epochs", "400", "--lr", "0.3",
+      "--patience", "4", "--json",
+    ])
     try #require(r.status == 0, "\(r.err)")
     let summary = try lastJSON(r.out)
     let ck = try CheckpointFile.read(dir + "/run/checkpoint.h5")
@@ -115,14 +123,17 @@ struct SteeringTests {
     #expect(try CheckpointFile.read(dir + "/run/best.h5").epoch == best)
     // Resumed, it has nothing left to train.
     let again = try rbp(["train", "--data", data, "--out", dir + "/run", "--epochs", "500", "--resume"])
-    #expect(again.status == 0 && again.out.contains("nothing to train") && again.out.contains("patience"), "\(again.out)")
+    #expect(
+      again.status == 0 && again.out.contains("nothing to train") && again.out.contains("patience"), "\(again.out)")
     // In a sweep: best_epoch and best_val_loss are columns.
     try #"{"data": "own.h5", "base": {"units": 6, "epochs": 400, "lr": 0.3, "patience": 4}, "grid": {"seed": [0, 1]}}"#
       .write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", dir + "/spec.json", "--out", dir + "/sweep", "--quiet"]).status == 0)
-    let rows = try JSONSerialization.jsonObject(with: Data(try rbp(["sweep", "export", dir + "/sweep", "--json"]).out.utf8))
+    let rows =
+      try JSONSerialization.jsonObject(with: Data(try rbp(["sweep", "export", dir + "/sweep", "--json"]).out.utf8))
       as? [[String: Any]] ?? []
-    #expect(rows.count == 2 && rows.allSatisfy { ($0["best_epoch"] as? Int ?? 0) >= 1 && $0["best_val_loss"] is Double })
+    #expect(
+      rows.count == 2 && rows.allSatisfy { ($0["best_epoch"] as? Int ?? 0) >= 1 && $0["best_val_loss"] is Double })
     #expect(rows.allSatisfy { $0["status"] as? String == "done" })
   }
 
@@ -133,11 +144,15 @@ struct SteeringTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let data = dir + "/own.h5"
     try ownDataset(data)
-    try #require(try rbp(["train", "--data", data, "--out", dir + "/run", "--units", "6", "--epochs", "20",
-                          "--precision", "f64", "--quiet"]).status == 0)
+    try #require(
+      try rbp([
+        "train", "--data", data, "--out", dir + "/run", "--units", "6", "--epochs", "20",
+        "--precision", "f64", "--quiet",
+      ]).status == 0)
     let ck = dir + "/run/checkpoint.h5"
     try #require(try rbp(["states", "--checkpoint", ck, "--data", data, "--out", dir + "/s.h5"]).status == 0)
-    try python("""
+    try python(
+      """
       import h5py, numpy as np, sys, json
       with h5py.File(sys.argv[1], "r") as s: x = s["states"][()][:, -2:]
       with h5py.File(sys.argv[2], "r") as d: y = d["targets"][()]
@@ -145,7 +160,9 @@ struct SteeringTests {
       arg = float(np.mean(np.argmax(x, axis=1) == np.argmax(y, axis=1)))
       json.dump({"sign": sign, "argmax": arg}, open(sys.argv[3], "w"))
       """, [dir + "/s.h5", data, dir + "/ref.json"])
-    let ref = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: dir + "/ref.json"))) as? [String: Double] ?? [:]
+    let ref =
+      try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: dir + "/ref.json")))
+      as? [String: Double] ?? [:]
     for metric in ["sign", "argmax"] {
       let e = try rbp(["eval", "--checkpoint", ck, "--data", data, "--json", "--metric", metric])
       let accuracy = try #require(jsonNumber(e.out, "accuracy"), "\(metric): \(e.out) \(e.err)")
@@ -167,19 +184,26 @@ struct SteeringTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let run = dir + "/run"
-    try #require(try rbp(["train", "--data", shipped("xor"), "--out", run, "--epochs", "3000", "--stop-when-solved",
-                          "--quiet"]).status == 0)
+    try #require(
+      try rbp([
+        "train", "--data", shipped("xor"), "--out", run, "--epochs", "3000", "--stop-when-solved",
+        "--quiet",
+      ]).status == 0)
     let solvedAt = try CheckpointFile.read(run + "/checkpoint.h5").epoch
     try #require(solvedAt < 3000)
-    let r = try rbp(["train", "--data", shipped("xor"), "--out", run, "--epochs", "\(solvedAt + 5)", "--resume",
-                     "--no-stop-when-solved", "--quiet"])
+    let r = try rbp([
+      "train", "--data", shipped("xor"), "--out", run, "--epochs", "\(solvedAt + 5)", "--resume",
+      "--no-stop-when-solved", "--quiet",
+    ])
     #expect(r.status == 0, "\(r.err)")
-    #expect(try CheckpointFile.read(run + "/checkpoint.h5").epoch == solvedAt + 5, "--no-stop-when-solved did not continue")
+    #expect(
+      try CheckpointFile.read(run + "/checkpoint.h5").epoch == solvedAt + 5, "--no-stop-when-solved did not continue")
     let help = try rbp(["train", "--help"]).out
     for flag in ["--no-stop-when-solved", "--no-warm-start", "--no-symmetric"] {
       #expect(help.contains(flag), "\(flag) is not in train --help")
     }
-    try expectRefusal(["train", "--data", shipped("xor"), "--out", dir + "/x", "--no-stop-when-solved=true"], "takes no value")
+    try expectRefusal(
+      ["train", "--data", shipped("xor"), "--out", dir + "/x", "--no-stop-when-solved=true"], "takes no value")
   }
 
   /// --json on every command: one JSON object as the last line of stdout.
@@ -189,14 +213,22 @@ struct SteeringTests {
     let d = dir + "/p.h5", ck = dir + "/run/checkpoint.h5"
     let commands: [(args: [String], keys: [String])] = [
       (["datasets", "make", "patterns", "--out", d, "--json"], ["file", "task", "patterns"]),
-      (["train", "--data", d, "--out", dir + "/run", "--epochs", "3", "--json"],
-       ["checkpoint", "best", "epochs", "stop_reason", "best_epoch"]),
+      (
+        ["train", "--data", d, "--out", dir + "/run", "--epochs", "3", "--json"],
+        ["checkpoint", "best", "epochs", "stop_reason", "best_epoch"]
+      ),
       (["eval", "--checkpoint", ck, "--data", d, "--json"], ["loss", "patterns"]),
-      (["grad", "--checkpoint", ck, "--data", d, "--out", dir + "/g.h5", "--json"], ["file", "loss", "gradient_norm"]),
+      (
+        ["grad", "--checkpoint", ck, "--data", d, "--out", dir + "/g.h5", "--json"], ["file", "loss", "gradient_norm"]
+      ),
       (["states", "--checkpoint", ck, "--data", d, "--out", dir + "/s.h5", "--json"], ["file", "shape", "loss"]),
-      (["invert", "--checkpoint", ck, "--states", dir + "/s.h5", "--out", dir + "/a.h5", "--json"], ["file", "shape"]),
-      (["fixed-points", "--checkpoint", ck, "--data", d, "--starts", "3", "--out", dir + "/f.h5", "--json"],
-       ["file", "fixed_points", "stable"]),
+      (
+        ["invert", "--checkpoint", ck, "--states", dir + "/s.h5", "--out", dir + "/a.h5", "--json"], ["file", "shape"]
+      ),
+      (
+        ["fixed-points", "--checkpoint", ck, "--data", d, "--starts", "3", "--out", dir + "/f.h5", "--json"],
+        ["file", "fixed_points", "stable"]
+      ),
       (["inspect", ck, "--json"], ["file", "format", "attributes", "members", "network"]),
     ]
     for (args, keys) in commands {
@@ -206,7 +238,8 @@ struct SteeringTests {
       for key in keys { #expect(o.keys.contains(key), "\(args[0]) --json has no '\(key)': \(o.keys.sorted())") }
     }
     // Integer and boolean arrays have integer types.
-    try python("""
+    try python(
+      """
       import h5py, sys
       with h5py.File(sys.argv[1], "r") as f:
           assert f["pattern"].dtype.kind == "i" and f["hits"].dtype.kind == "i", f["hits"].dtype
@@ -230,9 +263,11 @@ struct SteeringTests {
     try #"{"data": "data.h5", "base": {"epochs": 4}, "grid": {"units": [4, 6], "seed": [0, 1, 2]}}"#
       .write(toFile: dir + "/spec/spec.json", atomically: true, encoding: .utf8)
     let list = try runProgram("/bin/sh", ["-c", "cd '\(dir)' && '\(rbpBinary)' sweep spec/spec.json --out out --list"])
-    #expect(list.status == 0 && list.out.contains("6 runs") && !FileManager.default.fileExists(atPath: dir + "/out"),
-            "\(list.out) \(list.err)")
-    let run = try runProgram("/bin/sh", ["-c", "cd '\(dir)' && '\(rbpBinary)' sweep spec/spec.json --out out/ --quiet"])
+    #expect(
+      list.status == 0 && list.out.contains("6 runs") && !FileManager.default.fileExists(atPath: dir + "/out"),
+      "\(list.out) \(list.err)")
+    let run = try runProgram(
+      "/bin/sh", ["-c", "cd '\(dir)' && '\(rbpBinary)' sweep spec/spec.json --out out/ --quiet"])
     try #require(run.status == 0, "\(run.err)")
     let ck = try CheckpointFile.read(dir + "/out/runs/run-0000/checkpoint.h5")
     #expect(ck.shape.inputs == 2, "the sweep trained on the current folder's data.h5, not the spec's")
@@ -241,7 +276,8 @@ struct SteeringTests {
     let rows = try JSONSerialization.jsonObject(with: Data(best.out.utf8)) as? [[String: Any]] ?? []
     let losses = rows.compactMap { $0["final_val_loss"] as? Double }
     #expect(rows.count == 3 && losses == losses.sorted(), "\(best.out)")
-    let all = try JSONSerialization.jsonObject(with: Data(try rbp(["sweep", "export", dir + "/out", "--json"]).out.utf8))
+    let all =
+      try JSONSerialization.jsonObject(with: Data(try rbp(["sweep", "export", dir + "/out", "--json"]).out.utf8))
       as? [[String: Any]] ?? []
     #expect(losses.first == all.compactMap { $0["final_val_loss"] as? Double }.min())
     // --group-by: mean ± sd per units over the seeds, as numpy computes it.
@@ -253,14 +289,16 @@ struct SteeringTests {
       let values = all.filter { "\($0["units"] ?? "")" == units }.compactMap { $0["final_val_loss"] as? Double }
       let mean = values.reduce(0, +) / Double(values.count)
       let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
-      #expect(values.count == 3 && abs((g["mean"] as? Double ?? .nan) - mean) < 1e-12
-              && abs((g["sd"] as? Double ?? .nan) - sd) < 1e-12, "\(g) vs \(values)")
+      #expect(
+        values.count == 3 && abs((g["mean"] as? Double ?? .nan) - mean) < 1e-12
+          && abs((g["sd"] as? Double ?? .nan) - sd) < 1e-12, "\(g) vs \(values)")
     }
     let text = try rbp(["sweep", "best", dir + "/out", "--group-by", "units"]).out
     #expect(text.contains("±") && text.split(separator: "\n").count == 3, "\(text)")
     // --long: one row per run and epoch.
     let long = try rbp(["sweep", "export", dir + "/out", "--long", "--csv"]).out.split(separator: "\n")
-    #expect(long.count == 1 + 6 * 4 && long[0].hasPrefix("name,index,status,epoch,train_loss,val_loss"), "\(long.prefix(2))")
+    #expect(
+      long.count == 1 + 6 * 4 && long[0].hasPrefix("name,index,status,epoch,train_loss,val_loss"), "\(long.prefix(2))")
     // One vocabulary: status and export say done.
     #expect(all.allSatisfy { $0["status"] as? String == "done" })
     let status = try lastJSON(try rbp(["sweep", "status", dir + "/out", "--json"]).out)
@@ -271,10 +309,13 @@ struct SteeringTests {
     // --json of the sweep itself (one object per run, then the shard's) and of merge.
     let again = try rbp(["sweep", dir + "/spec/spec.json", "--out", dir + "/out", "--json"])
     let shard = try lastJSON(again.out)
-    #expect(shard["runs"] as? Int == 6 && shard["failed"] as? Int == 0 && shard["results"] as? String == dir + "/out/results-0-of-1.h5",
-            "\(again.out)")
+    #expect(
+      shard["runs"] as? Int == 6 && shard["failed"] as? Int == 0
+        && shard["results"] as? String == dir + "/out/results-0-of-1.h5",
+      "\(again.out)")
     let m = try lastJSON(try rbp(["sweep", "merge", dir + "/out", "--json"]).out)
-    #expect(m["file"] as? String == dir + "/out/sweep.h5" && m["done"] as? Int == 6 && m["missing"] as? Int == 0, "\(m)")
+    #expect(
+      m["file"] as? String == dir + "/out/sweep.h5" && m["done"] as? Int == 6 && m["missing"] as? Int == 0, "\(m)")
   }
 
   /// Messages in one voice, progress after a resume.
@@ -282,10 +323,12 @@ struct SteeringTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try expectRefusal(["train", "--out", dir + "/x"], "missing --data", "rbp train --help")
-    try expectRefusal(["train", "--data", shipped("xor"), "--out", dir + "/x", "--frobnicate"], "unknown option '--frobnicate'")
+    try expectRefusal(
+      ["train", "--data", shipped("xor"), "--out", dir + "/x", "--frobnicate"], "unknown option '--frobnicate'")
     try expectRefusal(["grad", "--checkpoint", "a", "--data", "b", "--out", "c", "--step", "abc"], "--step", "'abc'")
     try expectRefusal(["frobnicate"], "unknown command 'frobnicate'")
-    try #require(try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run/", "--epochs", "3", "--quiet"]).status == 0)
+    try #require(
+      try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run/", "--epochs", "3", "--quiet"]).status == 0)
     let r = try rbp(["train", "--data", shipped("xor"), "--out", dir + "/run/", "--epochs", "6", "--resume"])
     #expect(r.status == 0 && r.out.contains("trained epochs 4–6") && !r.out.contains("//"), "\(r.out)")
     // In a pipe: about 25 lines for a long run, every epoch for a short one.

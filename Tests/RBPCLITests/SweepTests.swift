@@ -8,25 +8,28 @@
 // are balanced by cost.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPStore
 import RBPTestSupport
+import Testing
+
 @testable import RBPTrain
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// A spec over `xor` with `count` runs (seeds), written into `dir`.
-func writeSweepSpec(_ dir: String, name: String = "spec.json", lrs: [Double] = [0.03], seeds: [Int] = [0, 1, 2, 3],
-                    epochs: Int = 12, extraRuns: String = "") throws -> String {
+func writeSweepSpec(
+  _ dir: String, name: String = "spec.json", lrs: [Double] = [0.03], seeds: [Int] = [0, 1, 2, 3],
+  epochs: Int = 12, extraRuns: String = ""
+) throws -> String {
   let path = dir + "/" + name
   let runs = extraRuns.isEmpty ? "" : #", "runs": [\#(extraRuns)]"#
   try """
-    {"data": "\(shipped("xor"))", "base": {"epochs": \(epochs), "units": 4},
-     "grid": {"lr": \(lrs), "seed": \(seeds)}\(runs)}
-    """.write(toFile: path, atomically: true, encoding: .utf8)
+  {"data": "\(shipped("xor"))", "base": {"epochs": \(epochs), "units": 4},
+   "grid": {"lr": \(lrs), "seed": \(seeds)}\(runs)}
+  """.write(toFile: path, atomically: true, encoding: .utf8)
   return path
 }
 
@@ -77,8 +80,9 @@ struct SweepTests {
     let before = try SweepResultsFile.read(out + "/sweep.h5")
     let second = try writeSweepSpec(dir, name: "b.json", lrs: [0.05])
     let refused = try rbp(["sweep", second, "--out", out, "--quiet"])
-    #expect(refused.status != 0 && refused.err.contains("4 finished runs") && refused.err.contains("--rerun-changed"),
-            "\(refused.err)")
+    #expect(
+      refused.status != 0 && refused.err.contains("4 finished runs") && refused.err.contains("--rerun-changed"),
+      "\(refused.err)")
     let redone = try rbp(["sweep", second, "--out", out, "--quiet", "--rerun-changed"])
     #expect(redone.status == 0, "\(redone.err)")
     let after = try SweepResultsFile.read(out + "/sweep.h5")
@@ -121,14 +125,17 @@ struct SweepTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     // A run whose solver cannot converge: failed, with its reason; its
     // losses are NaN, written as null.
-    let spec = try writeSweepSpec(dir, seeds: [0], extraRuns: #"{"epochs": 5, "units": 4, "max-iterations": 1, "tolerance": 1e-12}"#)
+    let spec = try writeSweepSpec(
+      dir, seeds: [0], extraRuns: #"{"epochs": 5, "units": 4, "max-iterations": 1, "tolerance": 1e-12}"#)
     let out = dir + "/out"
     try #require(try rbp(["sweep", spec, "--out", out, "--quiet"]).status == 0)
     let text = try String(contentsOfFile: out + "/runs/run-0001/result.json", encoding: .utf8)
     let result = jsonObject(text)
     #expect(result["status"] as? String == "failed" && (result["reason"] as? String ?? "").contains("did not converge"))
     #expect(result["final_loss"] is NSNull && result["config"] is [String: Any], "\(text)")
-    func modified(_ path: String) -> Date? { (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date }
+    func modified(_ path: String) -> Date? {
+      (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    }
     let stamp = modified(out + "/runs/run-0001/result.json")
     usleep(20_000)
     #expect(try rbp(["sweep", spec, "--out", out, "--quiet"]).status == 0)
@@ -146,9 +153,9 @@ struct SweepTests {
     // run stops; its results are those of its last good epoch, not nulls.
     let spec = dir + "/spec.json"
     try """
-      {"data": "\(shipped("sine"))", "base": {"epochs": 30, "activation": "linear", "gain": 0.4, "optimizer": "sgd"},
-       "grid": {"lr": [0.001, 0.5]}}
-      """.write(toFile: spec, atomically: true, encoding: .utf8)
+    {"data": "\(shipped("sine"))", "base": {"epochs": 30, "activation": "linear", "gain": 0.4, "optimizer": "sgd"},
+     "grid": {"lr": [0.001, 0.5]}}
+    """.write(toFile: spec, atomically: true, encoding: .utf8)
     let out = dir + "/out"
     #expect(try rbp(["sweep", spec, "--out", out, "--quiet"]).status == 0)
     let ck = try CheckpointFile.read(out + "/runs/run-0001/checkpoint.h5")
@@ -179,8 +186,10 @@ struct SweepTests {
     let lines = csv.out.split(separator: "\n").map(String.init)
     #expect(lines.count == 5)
     let header = lines[0].split(separator: ",").map(String.init)
-    for column in ["name", "status", "reason", "epochs_trained", "seconds", "final_loss", "final_val_loss", "lr", "seed",
-                   "units", "activation", "stop_when_solved"] {
+    for column in [
+      "name", "status", "reason", "epochs_trained", "seconds", "final_loss", "final_val_loss", "lr", "seed",
+      "units", "activation", "stop_when_solved",
+    ] {
       #expect(header.contains(column), "\(column) not in \(header)")
     }
     let statusColumn = header.firstIndex(of: "status")!
@@ -189,7 +198,9 @@ struct SweepTests {
     try #require(try rbp(["sweep", spec, "--out", out, "--quiet", "--shard", "1/2"]).status == 0)
     let json = try rbp(["sweep", "export", out, "--json", "--out", dir + "/runs.json"])
     #expect(json.status == 0)
-    let rows = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/runs.json")))) as? [[String: Any]] ?? []
+    let rows =
+      (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/runs.json"))))
+      as? [[String: Any]] ?? []
     #expect(rows.count == 4 && rows.allSatisfy { $0["status"] as? String == "done" })
     #expect(Set(rows.compactMap { $0["lr"] as? Double }) == [0.01, 0.1])
     // sweep.h5 columns have their types: integers, flags, floats.
@@ -208,16 +219,23 @@ struct SweepTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let spec = dir + "/spec.json"
     try """
-      {"data": "\(shipped("figure8"))", "base": {"epochs": 400}, "grid": {"seed": [0, 1, 2]}}
-      """.write(toFile: spec, atomically: true, encoding: .utf8)
+    {"data": "\(shipped("figure8"))", "base": {"epochs": 400}, "grid": {"seed": [0, 1, 2]}}
+    """.write(toFile: spec, atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", spec, "--out", dir + "/whole", "--quiet", "--jobs", "2"]).status == 0)
     let cut = dir + "/cut"
-    let process = try ChildProcess(rbpBinary, ["sweep", spec, "--out", cut, "--quiet", "--jobs", "2",
-                                               "--checkpoint-seconds", "0.05"])
+    let process = try ChildProcess(
+      rbpBinary,
+      [
+        "sweep", spec, "--out", cut, "--quiet", "--jobs", "2",
+        "--checkpoint-seconds", "0.05",
+      ])
     // Wait until a run has saved a checkpoint mid-run, then terminate.
     let deadline = Date().addingTimeInterval(60)
     while process.isRunning && Date() < deadline,
-          !["run-0000", "run-0001", "run-0002"].contains(where: { FileManager.default.fileExists(atPath: "\(cut)/runs/\($0)/checkpoint.h5") }) {
+      !["run-0000", "run-0001", "run-0002"].contains(where: {
+        FileManager.default.fileExists(atPath: "\(cut)/runs/\($0)/checkpoint.h5")
+      })
+    {
       usleep(5_000)
     }
     process.signal(SIGTERM)
@@ -243,7 +261,8 @@ struct SweepTests {
     try #require(try rbp(["train", "--out", dir + "/whole"] + args).status == 0)
     let process = try ChildProcess(rbpBinary, ["train", "--out", dir + "/cut"] + args, standardError: .pipe)
     let deadline = Date().addingTimeInterval(60)
-    while process.isRunning && Date() < deadline && !FileManager.default.fileExists(atPath: dir + "/cut/checkpoint.h5") {
+    while process.isRunning && Date() < deadline && !FileManager.default.fileExists(atPath: dir + "/cut/checkpoint.h5")
+    {
       usleep(5_000)
     }
     process.signal(SIGTERM)
@@ -284,29 +303,46 @@ struct SweepTests {
     }
     // A stepped array 0-6:2 is four shards.
     for (id, expected) in [(0, "0/4"), (2, "1/4"), (4, "2/4"), (6, "3/4")] {
-      #expect(try shard(["SLURM_ARRAY_TASK_ID": "\(id)", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "6",
-                         "SLURM_ARRAY_TASK_STEP": "2", "SLURM_ARRAY_TASK_COUNT": "4"]) == expected)
+      #expect(
+        try shard([
+          "SLURM_ARRAY_TASK_ID": "\(id)", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "6",
+          "SLURM_ARRAY_TASK_STEP": "2", "SLURM_ARRAY_TASK_COUNT": "4",
+        ]) == expected)
     }
     // An array 1-4 starts at shard 0.
-    #expect(try shard(["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "4",
-                       "SLURM_ARRAY_TASK_COUNT": "4"]) == "2/4")
+    #expect(
+      try shard([
+        "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "4",
+        "SLURM_ARRAY_TASK_COUNT": "4",
+      ]) == "2/4")
     // One task resubmitted alone: an error without --shards, its own shard with it.
-    let alone = ["SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "1", "SLURM_ARRAY_TASK_COUNT": "1"]
+    let alone = [
+      "SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "1",
+      "SLURM_ARRAY_TASK_COUNT": "1",
+    ]
     #expect(throws: ConfigError.self) { try shard(alone) }
     #expect(try shard(alone, shards: 4) == "1/4")
     // A list is not a range.
     #expect(throws: ConfigError.self) {
-      try shard(["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "9", "SLURM_ARRAY_TASK_COUNT": "3"])
+      try shard([
+        "SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "9",
+        "SLURM_ARRAY_TASK_COUNT": "3",
+      ])
     }
     // Two tasks in the batch script (no srun): an error, not shard 0/2.
     #expect(throws: ConfigError.self) { try shard(["SLURM_NTASKS": "2", "SLURM_PROCID": "0"]) }
     #expect(try shard(["SLURM_NTASKS": "2", "SLURM_PROCID": "1", "SLURM_STEP_ID": "0"]) == "1/2")
     #expect(try shard(["SLURM_NTASKS": "1", "SLURM_PROCID": "0"]) == nil)
     // An array whose tasks run two ranks each.
-    #expect(try shard(["SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_NTASKS": "2", "SLURM_PROCID": "1",
-                       "SLURM_STEP_ID": "0"]) == "3/6")
+    #expect(
+      try shard([
+        "SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_NTASKS": "2", "SLURM_PROCID": "1",
+        "SLURM_STEP_ID": "0",
+      ]) == "3/6")
     #expect(try shard(["OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"]) == "1/2")
-    #expect(defaultJobs(["SLURM_CPUS_PER_TASK": "3"]) == 3 && defaultJobs(["OMP_NUM_THREADS": "2"]) == 2 && defaultJobs([:]) == 1)
+    #expect(
+      defaultJobs(["SLURM_CPUS_PER_TASK": "3"]) == 3 && defaultJobs(["OMP_NUM_THREADS": "2"]) == 2
+        && defaultJobs([:]) == 1)
   }
 
   /// The cost the shards are balanced by follows the work of a run, counted
@@ -322,20 +358,24 @@ struct SweepTests {
     let spec = dir + "/spec.json", data = dir + "/dx.h5"
     try #require(try rbp(["datasets", "make", "delayed-xor", "--count", "23", "--no-val", "--out", data]).status == 0)
     try """
-      {"data": "\(data)", "base": {"epochs": 4, "units": 6, "batch": 5},
-       "runs": [{"seed": 1}, {"seed": 2, "val_fraction": 0.3}, {"seed": 3, "precision": "f64"}]}
-      """.write(toFile: spec, atomically: true, encoding: .utf8)
+    {"data": "\(data)", "base": {"epochs": 4, "units": 6, "batch": 5},
+     "runs": [{"seed": 1}, {"seed": 2, "val_fraction": 0.3}, {"seed": 3, "precision": "f64"}]}
+    """.write(toFile: spec, atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", spec, "--out", dir + "/s", "--jobs", "2", "--quiet"]).status == 0)
     for run in 0..<3 {
       let folder = dir + "/s/runs/" + SweepPlan.runName(run)
       let result = jsonObject(try String(contentsOfFile: folder + "/result.json", encoding: .utf8))
       let config = try JSONSerialization.data(withJSONObject: try #require(result["config"] as? [String: Any]))
       try config.write(to: URL(fileURLWithPath: dir + "/config-\(run).json"))
-      let trained = try rbp(["train", "--data", data, "--out", dir + "/train-\(run)",
-                             "--config", dir + "/config-\(run).json", "--quiet"])
+      let trained = try rbp([
+        "train", "--data", data, "--out", dir + "/train-\(run)",
+        "--config", dir + "/config-\(run).json", "--quiet",
+      ])
       try #require(trained.status == 0, "\(trained.err)")
-      let (a, b) = (try CheckpointFile.read(folder + "/checkpoint.h5"),
-                    try CheckpointFile.read(dir + "/train-\(run)/checkpoint.h5"))
+      let (a, b) = (
+        try CheckpointFile.read(folder + "/checkpoint.h5"),
+        try CheckpointFile.read(dir + "/train-\(run)/checkpoint.h5")
+      )
       #expect(a.epoch == 4 && a.parameters.values == b.parameters.values, "run \(run)")
       #expect(a.history == b.history, "run \(run)")
     }
@@ -357,7 +397,8 @@ struct SweepTests {
     // Patterns and steps: encoder (8 patterns) against xor (4); figure8 (32 steps) against sine (40).
     let xor = try costs(shipped("xor"), #"{"units": [8]}"#), encoder = try costs(shipped("encoder"), #"{"units": [8]}"#)
     #expect(encoder[0] / xor[0] == 2, "cost by patterns: \(xor) \(encoder)")
-    let figure8 = try costs(shipped("figure8"), #"{"units": [8]}"#), sine = try costs(shipped("sine"), #"{"units": [8]}"#)
+    let figure8 = try costs(shipped("figure8"), #"{"units": [8]}"#),
+      sine = try costs(shipped("sine"), #"{"units": [8]}"#)
     #expect(sine[0] / figure8[0] == 40.0 / 32, "cost by steps: \(figure8) \(sine)")
   }
 
@@ -368,8 +409,8 @@ struct SweepTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/spec.json"
     try """
-      {"data": "\(shipped("xor"))", "base": {"epochs": 10}, "grid": {"seed": [0, 1, 2, 3, 4, 5, 6, 7], "units": [4, 64]}}
-      """.write(toFile: path, atomically: true, encoding: .utf8)
+    {"data": "\(shipped("xor"))", "base": {"epochs": 10}, "grid": {"seed": [0, 1, 2, 3, 4, 5, 6, 7], "units": [4, 64]}}
+    """.write(toFile: path, atomically: true, encoding: .utf8)
     let plan = try SweepPlan(spec: SweepSpec.parse(json: Data(contentsOf: URL(fileURLWithPath: path)), source: path))
     for n in [2, 4] {
       let assignment = plan.assignment(shards: n)
@@ -404,7 +445,8 @@ struct SweepManifestTests {
     // The file as written goes by the direct reader, a re-indented one by JSON.
     let written = try Data(contentsOf: URL(fileURLWithPath: dir + "/a/manifest.json"))
     #expect(SweepManifest.splitRunLines(written)?.runs == manifest.runs)
-    try python("""
+    try python(
+      """
       import json, sys
       with open(sys.argv[1]) as f: m = json.load(f)
       with open(sys.argv[1], "w") as f: json.dump(m, f, indent=4)
@@ -414,8 +456,9 @@ struct SweepManifestTests {
     let text = try String(contentsOfFile: dir + "/a/manifest.json", encoding: .utf8)
     let line = manifest.runs[2]
     let damaged = [
-      "c": text.replacingOccurrences(of: #""name": "\#(line.name)", "shard": \#(line.shard)}"#,
-                                     with: #""name": "\#(line.name)", "shard": 4}"#),
+      "c": text.replacingOccurrences(
+        of: #""name": "\#(line.name)", "shard": \#(line.shard)}"#,
+        with: #""name": "\#(line.name)", "shard": 4}"#),
       "d": text.replacingOccurrences(of: #""index": 2,"#, with: #""index": 3,"#),
       "e": text.replacingOccurrences(of: #""index": 2,"#, with: #""index": -2,"#),
     ]

@@ -5,12 +5,12 @@
 // is; the memory task and symmetric networks from the flags up.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
-import RBPTrain
 import RBPTestSupport
+import RBPTrain
+import Testing
 
 @Suite("Unsettled patterns through the CLI")
 struct UnsettledCLITests {
@@ -65,17 +65,24 @@ struct UnsettledCLITests {
     for (command, file) in [("states", "s.h5"), ("grad", "g.h5")] {
       let out = dir + "/" + file
       let c = try rbp([command, "--checkpoint", checkpoint, "--data", data, "--out", out])
-      #expect(c.status == 0 && c.err.contains("1 of 32 patterns did not settle") && c.err.hasSuffix(": 7\n"), "\(c.err)")
+      #expect(
+        c.status == 0 && c.err.contains("1 of 32 patterns did not settle") && c.err.hasSuffix(": 7\n"), "\(c.err)")
       let f = try HDF5File.open(out)
       let settled: [Int8] = try f.dataset("settled").read(as: Int8.self)
       #expect(settled == (0..<32).map { $0 == 7 ? 0 : 1 })
       let states: [Double] = try f.dataset("states").read(as: Double.self)
-      #expect(states[14].isNaN && states[15].isNaN && states.enumerated().allSatisfy { $0.offset / 2 == 7 || $0.element.isFinite })
+      #expect(
+        states[14].isNaN && states[15].isNaN
+          && states.enumerated().allSatisfy { $0.offset / 2 == 7 || $0.element.isFinite })
     }
     // With no room for it (max_unsettled 0, no retries), the run stops and says why.
-    let strict = try rbp(["train", "--data", data, "--out", dir + "/run", "--resume", "--epochs", "5",
-                          "--max-unsettled", "0", "--max-retries", "0", "--quiet"])
-    #expect(strict.status != 0 && strict.err.contains("dataset pattern 7") && strict.err.contains("max_unsettled"), "\(strict.err)")
+    let strict = try rbp([
+      "train", "--data", data, "--out", dir + "/run", "--resume", "--epochs", "5",
+      "--max-unsettled", "0", "--max-retries", "0", "--quiet",
+    ])
+    #expect(
+      strict.status != 0 && strict.err.contains("dataset pattern 7") && strict.err.contains("max_unsettled"),
+      "\(strict.err)")
     #expect(try CheckpointFile.read(checkpoint).stopReason?.contains("max_unsettled") == true)
   }
 
@@ -92,8 +99,10 @@ struct UnsettledCLITests {
     // epoch fails. The first has nothing to undo and is taken on the other
     // 31 patterns; the second undoes the first and retakes it at half the
     // rate, twice, before it is taken the same way.
-    let r = try rbp(["train", "--data", data, "--out", dir + "/run", "--resume", "--epochs", "2", "--max-unsettled", "0",
-                     "--max-retries", "2", "--quiet"])
+    let r = try rbp([
+      "train", "--data", data, "--out", dir + "/run", "--resume", "--epochs", "2", "--max-unsettled", "0",
+      "--max-retries", "2", "--quiet",
+    ])
     #expect(r.status == 0, "\(r.err)")
     let ck = try CheckpointFile.read(checkpoint)
     #expect(ck.history[.rejectedSteps] == [0, 2] && ck.history[.lr] == [1e-4, 1e-4 / 4], "\(ck.history.byName)")
@@ -111,9 +120,11 @@ struct UnsettledCLITests {
     var params = Parameters<Double>(layout: ParameterLayout(shape: shape, hasInitialState: false))
     params.W = Matrix(w)
     let checkpoint = dir + "/two.h5", data = dir + "/two-data.h5"
-    try CheckpointFile.write(Checkpoint(model: .steady, activation: .tanh, loss: .mse, parameters: params), to: checkpoint)
-    let batch = try SteadyBatch(inputs: Matrix(rows: initial.count, cols: 0), targets: Matrix(rows: initial.count, cols: 2),
-                                initial: Matrix(initial))
+    try CheckpointFile.write(
+      Checkpoint(model: .steady, activation: .tanh, loss: .mse, parameters: params), to: checkpoint)
+    let batch = try SteadyBatch(
+      inputs: Matrix(rows: initial.count, cols: 0), targets: Matrix(rows: initial.count, cols: 2),
+      initial: Matrix(initial))
     try DatasetFile.write(.steady(batch), to: data)
     return (checkpoint, data)
   }
@@ -138,10 +149,13 @@ struct UnsettledCLITests {
     #expect(abs(x[0] - 0.858_560) < 1e-5 && abs(x[1]) < 1e-9 && x[2].isNaN && x[3].isNaN, "\(x)")
     #expect(try f.dataset("settled").read(as: Int8.self) == [1, 0])
     // fixed-points classifies by the same rule: 0 unstable, ±0.8586 stable.
-    let fp = try rbp(["fixed-points", "--checkpoint", diagonal.checkpoint, "--data", diagonal.data, "--out", dir + "/fp.h5",
-                      "--starts", "10", "--verbose"])
-    #expect(fp.status == 0 && fp.out.contains("pattern 1: 3 fixed points (2 stable)") && fp.out.contains("unsettled"),
-            "\(fp.out) \(fp.err)")
+    let fp = try rbp([
+      "fixed-points", "--checkpoint", diagonal.checkpoint, "--data", diagonal.data, "--out", dir + "/fp.h5",
+      "--starts", "10", "--verbose",
+    ])
+    #expect(
+      fp.status == 0 && fp.out.contains("pattern 1: 3 fixed points (2 stable)") && fp.out.contains("unsettled"),
+      "\(fp.out) \(fp.err)")
   }
 
   @Test func memoryCuesAndSymmetricWeights() throws {
@@ -149,8 +163,11 @@ struct UnsettledCLITests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     // --cue input: a steady dataset; --cue initial: a trajectory one with /initial.
     #expect(try rbp(["datasets", "make", "memory", "--out", dir + "/in.h5"]).status == 0)
-    #expect(try rbp(["datasets", "make", "memory", "--cue", "initial", "--out", dir + "/init.h5", "--count", "3",
-                     "--length", "10"]).status == 0)
+    #expect(
+      try rbp([
+        "datasets", "make", "memory", "--cue", "initial", "--out", dir + "/init.h5", "--count", "3",
+        "--length", "10",
+      ]).status == 0)
     let steady = try DatasetSummary.read(dir + "/in.h5"), trajectory = try DatasetSummary.read(dir + "/init.h5")
     #expect(steady.kind == .steady && steady.count == 80 && steady.inputs == 24 && steady.task == .memory)
     #expect(trajectory.kind == .trajectory && trajectory.count == 48 && trajectory.inputs == 0 && trajectory.hasInitial)
@@ -165,7 +182,9 @@ struct UnsettledCLITests {
     let hint = try rbp(["train", "--data", cueOnly, "--out", dir + "/h", "--epochs", "1", "--units", "2"])
     #expect(hint.err.components(separatedBy: "cannot learn such cues").count == 2, "\(hint.err)")
     // --symmetric: W stays symmetric with a zero diagonal, and the checkpoint says so.
-    let s = try rbp(["train", "--data", dir + "/in.h5", "--out", dir + "/sym", "--epochs", "5", "--symmetric", "--quiet"])
+    let s = try rbp([
+      "train", "--data", dir + "/in.h5", "--out", dir + "/sym", "--epochs", "5", "--symmetric", "--quiet",
+    ])
     #expect(s.status == 0, "\(s.err)")
     let ck = try CheckpointFile.read(dir + "/sym/checkpoint.h5")
     #expect(ck.symmetric && ck.parameters.weightsAreSymmetric)
@@ -173,13 +192,19 @@ struct UnsettledCLITests {
     #expect(attribute == 1)
     // rbp grad gives the gradient of each tied weight, as central
     // differences moving both weights of a pair do.
-    #expect(try rbp(["datasets", "make", "memory", "--out", dir + "/small.h5", "--count", "3", "--length", "8"]).status == 0)
-    #expect(try rbp(["train", "--data", dir + "/small.h5", "--out", dir + "/small", "--epochs", "5", "--symmetric",
-                     "--precision", "f64", "--quiet"]).status == 0)
+    #expect(
+      try rbp(["datasets", "make", "memory", "--out", dir + "/small.h5", "--count", "3", "--length", "8"]).status == 0)
+    #expect(
+      try rbp([
+        "train", "--data", dir + "/small.h5", "--out", dir + "/small", "--epochs", "5", "--symmetric",
+        "--precision", "f64", "--quiet",
+      ]).status == 0)
     var gradients: [[Double]] = []
     for method in ["rbp", "fd"] {
-      let g = try rbp(["grad", "--checkpoint", dir + "/small/checkpoint.h5", "--data", dir + "/small.h5",
-                       "--out", dir + "/\(method).h5", "--method", method])
+      let g = try rbp([
+        "grad", "--checkpoint", dir + "/small/checkpoint.h5", "--data", dir + "/small.h5",
+        "--out", dir + "/\(method).h5", "--method", method,
+      ])
       #expect(g.status == 0, "\(g.err)")
       gradients.append(try HDF5File.open(dir + "/\(method).h5").dataset("grad/W").read(as: Double.self))
     }
@@ -187,6 +212,7 @@ struct UnsettledCLITests {
     #expect(largest > 1e-3 && zip(gradients[0], gradients[1]).allSatisfy { abs($0 - $1) < 1e-7 * largest })
     #expect((0..<8).allSatisfy { gradients[0][$0 * 9] == 0 })
     let trajectorySymmetric = try rbp(["train", "--data", dir + "/init.h5", "--out", dir + "/ts", "--symmetric"])
-    #expect(trajectorySymmetric.status != 0 && trajectorySymmetric.err.contains("symmetric applies to steady models only"))
+    #expect(
+      trajectorySymmetric.status != 0 && trajectorySymmetric.err.contains("symmetric applies to steady models only"))
   }
 }

@@ -5,6 +5,7 @@
 // buffer must come back in pattern order at the end.
 
 import Testing
+
 @testable import RBPCore
 
 @Suite("Active rows")
@@ -46,7 +47,10 @@ struct ActiveRowsTests {
     var sweeps = 0
     while rows.beginSweep(limit: 3) {
       sweeps += 1
-      rows.visitFromLast { _, p in p == 0 } exchange: { _, _ in }
+      rows.visitFromLast { _, p in
+        p == 0
+      } exchange: { _, _ in
+      }
     }
     #expect(sweeps == 3 && rows.count == 3)
     #expect(Set(rows.order.prefix(3)) == [1, 2, 3])

@@ -5,8 +5,9 @@
 // the dynamic inverse reproducing its trajectory; and the BPTT gradient of
 // a long run with constant input tending to the RBP gradient.
 
-import Testing
 import RBPCore
+import Testing
+
 @testable import RBPKernels
 
 func randomSequences<T: KernelScalar>(
@@ -16,22 +17,28 @@ func randomSequences<T: KernelScalar>(
 ) throws -> (TrajectoryNetwork<T>, TrajectoryBatch<T>) {
   var rng = SeededGenerator(seed: seed)
   let shape = try NetworkShape(units: units, inputs: inputs, outputs: outputs, coupling: coupling)
-  var net = try TrajectoryNetwork<T>.random(shape: shape, activation: activation, loss: loss, leak: leak,
-                                            gain: gain, using: &rng)
+  var net = try TrajectoryNetwork<T>.random(
+    shape: shape, activation: activation, loss: loss, leak: leak,
+    gain: gain, using: &rng)
   let (lo, hi) = activation == .logistic ? (0.15, 0.85) : (-0.7, 0.7)
   net.parameters.x0 = (0..<units).map { _ in T(Double.random(in: lo...hi, using: &rng)) }
   let u = (0..<count * steps * inputs).map { _ in T(Double.random(in: -1...1, using: &rng)) }
   let y = (0..<count * steps * outputs).map { _ in T(Double.random(in: lo...hi, using: &rng)) }
   let m: [T]? = masked ? (0..<count * steps * outputs).map { $0 % 4 == 1 ? 0 : 1 } : nil
-  let x0: Matrix<T>? = initial
-    ? Matrix(rows: count, cols: units, elements: (0..<count * units).map { _ in T(Double.random(in: lo...hi, using: &rng)) })
+  let x0: Matrix<T>? =
+    initial
+    ? Matrix(
+      rows: count, cols: units, elements: (0..<count * units).map { _ in T(Double.random(in: lo...hi, using: &rng)) })
     : nil
-  let batch = try TrajectoryBatch(count: count, steps: steps, inputs: u, inputWidth: inputs, targets: y,
-                                  outputWidth: outputs, mask: m, initial: x0)
+  let batch = try TrajectoryBatch(
+    count: count, steps: steps, inputs: u, inputWidth: inputs, targets: y,
+    outputWidth: outputs, mask: m, initial: x0)
   return (net, batch)
 }
 
-func trajectoryFD(_ net: TrajectoryNetwork<Double>, _ batch: TrajectoryBatch<Double>, h: Double = 1e-4) throws -> [Double] {
+func trajectoryFD(
+  _ net: TrajectoryNetwork<Double>, _ batch: TrajectoryBatch<Double>, h: Double = 1e-4
+) throws -> [Double] {
   try (0..<net.parameters.values.count).map { i in
     try centralDifference(h: h) { step in
       var moved = net
@@ -58,10 +65,13 @@ struct BPTTTests {
   /// (checkpointed BPTT then holds one segment of adjoints), and a second
   /// call in the same workspace, whose blocks it reuses, gives them again.
   @Test func withoutTheTrajectoryIsTheSameGradient() throws {
-    let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: 0.5, units: 6,
-                                           count: 3, steps: 23, seed: 41)
+    let (net, batch) = try randomSequences(
+      Double.self, activation: .tanh, loss: .mse, leak: 0.5, units: 6,
+      count: 3, steps: 23, seed: 41)
     let workspace = GEMMWorkspace<Double>()
-    for mode in [BPTTMode.full, .truncated(window: 4), .checkpointed(every: 1), .checkpointed(every: 5), .checkpointed(every: nil)] {
+    for mode in [
+      BPTTMode.full, .truncated(window: 4), .checkpointed(every: 1), .checkpointed(every: 5), .checkpointed(every: nil),
+    ] {
       let kept = try net.gradient(batch: batch, mode: mode)
       for _ in 0..<2 {
         let dropped = try net.gradient(batch: batch, mode: mode, workspace: workspace, keepingTrajectory: false)
@@ -78,13 +88,15 @@ struct BPTTTests {
   /// its whole time-major copy: the same loss, ∂W, ∂b and ∂x0.
   @Test func identityInputsInPlaceMatchDenseCouplingWithTheIdentity() throws {
     let (n, steps) = (6, 41)
-    let (identity, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, coupling: .identity,
-                                                leak: 0.6, units: n, inputs: 4, outputs: 3, count: 5, steps: steps,
-                                                seed: 73)
+    let (identity, batch) = try randomSequences(
+      Double.self, activation: .tanh, loss: .mse, coupling: .identity,
+      leak: 0.6, units: n, inputs: 4, outputs: 3, count: 5, steps: steps,
+      seed: 73)
     let shape = try NetworkShape(units: n, inputs: 4, outputs: 3, coupling: .dense)
     var rng = SeededGenerator(seed: 1)
-    var dense = try TrajectoryNetwork<Double>.random(shape: shape, activation: .tanh, loss: .mse, leak: 0.6,
-                                                     gain: 0.6, using: &rng)
+    var dense = try TrajectoryNetwork<Double>.random(
+      shape: shape, activation: .tanh, loss: .mse, leak: 0.6,
+      gain: 0.6, using: &rng)
     dense.parameters.W = identity.parameters.W
     dense.parameters.b = identity.parameters.b
     dense.parameters.x0 = identity.parameters.x0
@@ -93,8 +105,10 @@ struct BPTTTests {
       let a = try identity.gradient(batch: batch, mode: mode, keepingTrajectory: false)
       let b = try dense.gradient(batch: batch, mode: mode, keepingTrajectory: false)
       #expect(abs(a.loss - b.loss) <= 1e-13 * abs(b.loss), "\(mode) loss")
-      let worst = zip(a.gradient.W.elements + a.gradient.b + a.gradient.x0,
-                      b.gradient.W.elements + b.gradient.b + b.gradient.x0).map { abs($0 - $1) }.max()!
+      let worst = zip(
+        a.gradient.W.elements + a.gradient.b + a.gradient.x0,
+        b.gradient.W.elements + b.gradient.b + b.gradient.x0
+      ).map { abs($0 - $1) }.max()!
       #expect(worst <= 1e-13, "\(mode): ∂W, ∂b, ∂x0 differ by \(worst)")
     }
   }
@@ -119,13 +133,16 @@ struct BPTTTests {
         return try batch.window(range)
       }
     }
-    func check<T: KernelScalar>(_: T.Type, coupling: Coupling, leak: Double, masked: Bool, initial: Bool,
-                                every: Int?, seed: UInt64) throws {
+    func check<T: KernelScalar>(
+      _: T.Type, coupling: Coupling, leak: Double, masked: Bool, initial: Bool,
+      every: Int?, seed: UInt64
+    ) throws {
       let steps = 41
-      let (net, batch) = try randomSequences(T.self, activation: masked ? .logistic : .tanh, loss: masked ? .bce : .mse,
-                                             coupling: coupling,
-                                             leak: leak, units: 6, inputs: 4, outputs: 3, count: 5, steps: steps,
-                                             masked: masked, initial: initial, seed: seed)
+      let (net, batch) = try randomSequences(
+        T.self, activation: masked ? .logistic : .tanh, loss: masked ? .bce : .mse,
+        coupling: coupling,
+        leak: leak, units: 6, inputs: 4, outputs: 3, count: 5, steps: steps,
+        masked: masked, initial: initial, seed: seed)
       let label = "\(T.self) \(coupling) leak \(leak) masked \(masked) initial \(initial) every \(every ?? 0)"
       let whole = try net.gradient(batch: batch, mode: .checkpointed(every: every), keepingTrajectory: false)
       let source = CountingWindows(batch)
@@ -134,7 +151,7 @@ struct BPTTTests {
       #expect(windowed.gradient.values == whole.gradient.values, "\(label): gradient")
       #expect(windowed.finalStates == whole.finalStates, "\(label): x(T)")
       #expect(windowed.initialStateGradient == whole.initialStateGradient, "\(label): ∂L/∂x(0)")
-      let c = every ?? 7   // ⌈√41⌉
+      let c = every ?? 7  // ⌈√41⌉
       var reads = [Int](repeating: 0, count: steps)
       for r in source.reads { for t in r { reads[t] += 1 } }
       #expect(reads.allSatisfy { $0 == 2 } && source.reads.allSatisfy { $0.count <= c }, "\(label): \(source.reads)")
@@ -154,24 +171,27 @@ struct BPTTTests {
   /// Threads inside the matrix products (wide enough to be split) give the
   /// same bits as one thread, in every mode, leaky and dense inputs included.
   @Test func productThreadsGiveTheSameBits() throws {
-    let (net, batch) = try randomSequences(Float.self, activation: .tanh, loss: .mse, leak: 0.5, units: 512,
-                                           inputs: 3, outputs: 4, count: 64, steps: 3, gain: 0.5, seed: 31)
+    let (net, batch) = try randomSequences(
+      Float.self, activation: .tanh, loss: .mse, leak: 0.5, units: 512,
+      inputs: 3, outputs: 4, count: 64, steps: 3, gain: 0.5, seed: 31)
     for mode in [BPTTMode.full, .checkpointed(every: 2), .truncated(window: 2)] {
       let one = try net.gradient(batch: batch, mode: mode)
       let workspace = GEMMWorkspace<Float>()
       let two = try net.gradient(batch: batch, mode: mode, workspace: workspace, threads: 2)
       // The products really ran on two workers, each with its own buffers.
       #expect(workspace.workers.count == 2, "\(mode): \(workspace.workers.count) workers")
-      #expect(one.gradient.values == two.gradient.values && one.adjoints == two.adjoints && one.loss == two.loss,
-              "\(mode)")
+      #expect(
+        one.gradient.values == two.gradient.values && one.adjoints == two.adjoints && one.loss == two.loss,
+        "\(mode)")
     }
   }
 
   @Test(arguments: trajectoryCases)
   func matchesFiniteDifferences(c: TrajectoryCase) throws {
     for masked in [false, true] {
-      let (net, batch) = try randomSequences(Double.self, activation: c.activation, loss: c.loss,
-                                             coupling: c.coupling, leak: c.leak, masked: masked, seed: masked ? 3 : 4)
+      let (net, batch) = try randomSequences(
+        Double.self, activation: c.activation, loss: c.loss,
+        coupling: c.coupling, leak: c.leak, masked: masked, seed: masked ? 3 : 4)
       let g = try net.gradient(batch: batch)
       let fd = try trajectoryFD(net, batch)
       let err = relativeError(g.gradient.values, fd, floor: fdFloor)
@@ -219,8 +239,9 @@ struct BPTTTests {
   @Test(arguments: [1.0, 0.5])
   func checkpointedEqualsFull(leak: Double) throws {
     for steps in [1, 7, 50, 100] {
-      let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: leak,
-                                             steps: steps, masked: true, seed: UInt64(steps))
+      let (net, batch) = try randomSequences(
+        Double.self, activation: .tanh, loss: .mse, leak: leak,
+        steps: steps, masked: true, seed: UInt64(steps))
       let full = try net.gradient(batch: batch, mode: .full)
       let bounded = try net.gradient(batch: batch, mode: .checkpointed(every: nil))
       #expect(relativeError(bounded.gradient.values, full.gradient.values) < 1e-12, "T = \(steps)")
@@ -247,8 +268,9 @@ struct BPTTTests {
   /// ∂J/∂W = (1/P) Σ_t (D(t) g(t)) x(t−1)ᵀ, ∂J/∂b = (1/P) Σ_t D(t) g(t),
   /// ∂J/∂x0 = 0 unless t = 1: (1/P) Wᵀ D(1) g(1).
   @Test func truncatedWindowOneIsTheHandDerivedSum() throws {
-    let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, units: 3, inputs: 1,
-                                           outputs: 1, count: 1, steps: 3, seed: 6)
+    let (net, batch) = try randomSequences(
+      Double.self, activation: .tanh, loss: .mse, units: 3, inputs: 1,
+      outputs: 1, count: 1, steps: 3, seed: 6)
     let g = try net.gradient(batch: batch, mode: .truncated(window: 1))
     let x = try net.run(batch).states
     let w = net.parameters.W
@@ -271,12 +293,15 @@ struct BPTTTests {
   /// I = N, u = a − b), reproduce the trajectory.
   @Test(arguments: [(Activation.tanh, 1.0), (.logistic, 1.0), (.tanh, 0.4), (.linear, 0.8)])
   func inverseReproducesTheTrajectory(f: Activation, leak: Double) throws {
-    let (net0, batch) = try randomSequences(Double.self, activation: f, loss: .mse, leak: leak, units: 4,
-                                            inputs: 2, outputs: 1, count: 2, steps: 8, seed: 14)
-    let x = try net0.run(batch).states   // time-major (T+1)×P×N
+    let (net0, batch) = try randomSequences(
+      Double.self, activation: f, loss: .mse, leak: leak, units: 4,
+      inputs: 2, outputs: 1, count: 2, steps: 8, seed: 14)
+    let x = try net0.run(batch).states  // time-major (T+1)×P×N
     let (p, steps, n) = (2, 8, 4)
     var sequenceMajor = [Double](repeating: 0, count: x.count)
-    for t in 0...steps { for q in 0..<p { for i in 0..<n { sequenceMajor[(q * (steps + 1) + t) * n + i] = x[(t * p + q) * n + i] } } }
+    for t in 0...steps {
+      for q in 0..<p { for i in 0..<n { sequenceMajor[(q * (steps + 1) + t) * n + i] = x[(t * p + q) * n + i] } }
+    }
     let a = try net0.drives(forTrajectories: sequenceMajor, count: p)
     // A network with the same W, b, x0, leak, but the drive fed in directly.
     let shape = try NetworkShape(units: n, inputs: n, outputs: 1, coupling: .identity)
@@ -287,15 +312,17 @@ struct BPTTTests {
     let driven = try TrajectoryNetwork(parameters: params, activation: f, loss: .mse, leak: leak)
     let b = params.b
     let u = a.enumerated().map { $0.element - b[$0.offset % n] }
-    let replay = try TrajectoryBatch(count: p, steps: steps, inputs: u, inputWidth: n,
-                                     targets: [Double](repeating: 0, count: p * steps), outputWidth: 1)
+    let replay = try TrajectoryBatch(
+      count: p, steps: steps, inputs: u, inputWidth: n,
+      targets: [Double](repeating: 0, count: p * steps), outputWidth: 1)
     let y = try driven.run(replay).states
     #expect(relativeError(y, x, floor: 1) < 1e-12)
   }
 
   @Test func inverseOutsideTheDomainNamesSequenceStepAndUnit() throws {
-    let (net, _) = try randomSequences(Double.self, activation: .tanh, loss: .mse, units: 2, inputs: 0, outputs: 1, seed: 1)
-    let states: [Double] = [0, 0, 0.5, 0.2, 0.1, -1.5]   // P = 1, T = 2, N = 2
+    let (net, _) = try randomSequences(
+      Double.self, activation: .tanh, loss: .mse, units: 2, inputs: 0, outputs: 1, seed: 1)
+    let states: [Double] = [0, 0, 0.5, 0.2, 0.1, -1.5]  // P = 1, T = 2, N = 2
     #expect(throws: RBPError.outsideDomainInTime(activation: .tanh, sequence: 0, step: 2, unit: 1, value: -1.5)) {
       try net.drives(forTrajectories: states, count: 1)
     }
@@ -304,8 +331,9 @@ struct BPTTTests {
   /// A contractive network with constant input, loss on x(T) only: as T
   /// grows, BPTT's gradient tends to the steady-state RBP gradient.
   @Test func longRunTendsToTheRBPGradient() throws {
-    let (steadyNet, steadyBatch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense,
-                                                     units: 6, inputs: 3, outputs: 2, patterns: 3, seed: 51)
+    let (steadyNet, steadyBatch) = try randomProblem(
+      Double.self, activation: .tanh, loss: .mse, coupling: .dense,
+      units: 6, inputs: 3, outputs: 2, patterns: 3, seed: 51)
     let rbp = try steadyNet.gradient(batch: steadyBatch, settings: tightSettings())
     let steps = 300
     let shape = steadyNet.shape
@@ -324,8 +352,9 @@ struct BPTTTests {
       }
     }
     _ = i
-    let batch = try TrajectoryBatch(count: p, steps: steps, inputs: u, inputWidth: 3, targets: y,
-                                    outputWidth: o, mask: m)
+    let batch = try TrajectoryBatch(
+      count: p, steps: steps, inputs: u, inputWidth: 3, targets: y,
+      outputWidth: o, mask: m)
     let bptt = try net.gradient(batch: batch, mode: .checkpointed(every: nil))
     let layout = params.layout
     #expect(relativeError(Array(bptt.gradient.values[layout.w]), rbp.gradient.W.elements) < 1e-10)
@@ -337,20 +366,22 @@ struct BPTTTests {
   /// A long stream cut into chunks, each starting from the previous
   /// chunk's final states, runs exactly as the whole stream does.
   @Test func chunksCarryTheStateAcross() throws {
-    let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: 0.6, count: 2, steps: 12, seed: 19)
+    let (net, batch) = try randomSequences(
+      Double.self, activation: .tanh, loss: .mse, leak: 0.6, count: 2, steps: 12, seed: 19)
     let whole = try net.run(batch).states
     var initial: Matrix<Double>? = nil
     var chunks: [[Double]] = []
     for (start, length) in [(0, 5), (5, 7)] {
       var u: [Double] = [], y: [Double] = []
       for p in 0..<2 {
-        u += batch.inputs[(p * 12 + start) * 2 ..< (p * 12 + start + length) * 2]
-        y += batch.targets[(p * 12 + start) * 2 ..< (p * 12 + start + length) * 2]
+        u += batch.inputs[(p * 12 + start) * 2..<(p * 12 + start + length) * 2]
+        y += batch.targets[(p * 12 + start) * 2..<(p * 12 + start + length) * 2]
       }
-      let chunk = try TrajectoryBatch(count: 2, steps: length, inputs: u, inputWidth: 2, targets: y,
-                                      outputWidth: 2, initial: initial)
+      let chunk = try TrajectoryBatch(
+        count: 2, steps: length, inputs: u, inputWidth: 2, targets: y,
+        outputWidth: 2, initial: initial)
       let g = try net.gradient(batch: chunk, mode: .truncated(window: 3))
-      chunks.append(Array(g.states![(2 * 5)...]))   // x(1…length), time-major
+      chunks.append(Array(g.states![(2 * 5)...]))  // x(1…length), time-major
       initial = g.finalStates
     }
     #expect(chunks[0] + chunks[1] == Array(whole[(2 * 5)...]))
@@ -359,11 +390,13 @@ struct BPTTTests {
   @Test func singlePrecisionAgreesWithDouble() throws {
     let (net, batch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: 0.8, steps: 20, seed: 77)
     let exact = try net.gradient(batch: batch)
-    let net32 = try TrajectoryNetwork(parameters: net.parameters.converted(to: Float.self), activation: .tanh,
-                                      loss: .mse, leak: 0.8)
-    let batch32 = try TrajectoryBatch(count: batch.count, steps: batch.steps, inputs: batch.inputs.map { Float($0) },
-                                      inputWidth: batch.inputWidth, targets: batch.targets.map { Float($0) },
-                                      outputWidth: batch.outputWidth)
+    let net32 = try TrajectoryNetwork(
+      parameters: net.parameters.converted(to: Float.self), activation: .tanh,
+      loss: .mse, leak: 0.8)
+    let batch32 = try TrajectoryBatch(
+      count: batch.count, steps: batch.steps, inputs: batch.inputs.map { Float($0) },
+      inputWidth: batch.inputWidth, targets: batch.targets.map { Float($0) },
+      outputWidth: batch.outputWidth)
     let single = try net32.gradient(batch: batch32)
     #expect(relativeError(single.gradient.values.map(Double.init), exact.gradient.values, floor: singleFloor) < 1e-4)
   }

@@ -5,9 +5,10 @@
 // A certificate is wrong when the exact ‖W‖₂ · max f′ is 1 or more.
 
 import Foundation
-@testable import RBPCore
 import RBPKernels
 import Testing
+
+@testable import RBPCore
 
 @Suite("Contraction certificate") struct ContractionCertificateTests {
   /// An n×n matrix with orthonormal columns, from Gram–Schmidt on a

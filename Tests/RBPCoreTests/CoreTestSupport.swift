@@ -24,10 +24,12 @@ func randomProblem<T: KernelScalar>(
   let params = Parameters<T>.random(layout: layout, gain: gain, scale: 0.5, using: &rng)
   let net = try SteadyNetwork(parameters: params, activation: activation, loss: loss)
   let (lo, hi) = activation == .logistic ? (0.1, 0.9) : (-0.8, 0.8)
-  let x = Matrix<T>(rows: patterns, cols: inputs,
-                    elements: (0..<patterns * inputs).map { _ in T(Double.random(in: -1...1, using: &rng)) })
-  let y = Matrix<T>(rows: patterns, cols: outputs,
-                    elements: (0..<patterns * outputs).map { _ in T(Double.random(in: lo...hi, using: &rng)) })
+  let x = Matrix<T>(
+    rows: patterns, cols: inputs,
+    elements: (0..<patterns * inputs).map { _ in T(Double.random(in: -1...1, using: &rng)) })
+  let y = Matrix<T>(
+    rows: patterns, cols: outputs,
+    elements: (0..<patterns * outputs).map { _ in T(Double.random(in: lo...hi, using: &rng)) })
   var mask: Matrix<T>? = nil
   if masked {
     mask = Matrix<T>(rows: patterns, cols: outputs, elements: (0..<patterns * outputs).map { $0 % 3 == 1 ? 0 : 1 })

@@ -2,9 +2,9 @@
 // two patterns: both are found from different starts and labelled stable;
 // the spurious mixtures and the origin are told apart by ρ(DW).
 
-import Testing
 import RBPCore
 import RBPKernels
+import Testing
 
 @Suite("Fixed-point search")
 struct FixedPointSearchTests {
@@ -14,7 +14,9 @@ struct FixedPointSearchTests {
     // Hebbian weights W = (β/N) Σ ξ ξᵀ without self-coupling, tanh units.
     let beta = 3.0
     var w = Matrix<Double>(rows: n, cols: n)
-    for xi in patterns { for i in 0..<n { for j in 0..<n where i != j { w[i, j] += beta * xi[i] * xi[j] / Double(n) } } }
+    for xi in patterns {
+      for i in 0..<n { for j in 0..<n where i != j { w[i, j] += beta * xi[i] * xi[j] / Double(n) } }
+    }
     let shape = try NetworkShape(units: n, inputs: 0, outputs: n)
     var params = Parameters<Double>(layout: ParameterLayout(shape: shape, hasInitialState: false))
     params.W = w

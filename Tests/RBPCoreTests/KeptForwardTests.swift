@@ -5,9 +5,9 @@
 // coupling, leak, mask and initial-state case, for full and truncated BPTT;
 // and the kept pass's loss and outputs are those of `evaluate`.
 
-import Testing
 import RBPCore
 import RBPKernels
+import Testing
 
 @Suite("Gradients from a kept forward pass")
 struct KeptForwardTests {
@@ -24,9 +24,10 @@ struct KeptForwardTests {
 
   func check<T: KernelScalar>(_: T.Type, _ c: Case, mode: BPTTMode) throws {
     let inputs = c.coupling == .identity ? c.units : 3
-    let (net, all) = try randomSequences(T.self, activation: c.activation, loss: .mse, coupling: c.coupling,
-                                         leak: c.leak, units: c.units, inputs: inputs, outputs: 2, count: 21, steps: 9,
-                                         masked: c.masked, initial: c.initial, seed: 41)
+    let (net, all) = try randomSequences(
+      T.self, activation: c.activation, loss: .mse, coupling: c.coupling,
+      leak: c.leak, units: c.units, inputs: inputs, outputs: 2, count: 21, steps: 9,
+      masked: c.masked, initial: c.initial, seed: 41)
     let kept = try net.evaluate(all, keepingForward: true)
     let plain = try net.evaluate(all)
     #expect(kept.loss == plain.loss)

@@ -9,9 +9,9 @@
 // exactly the built-in gradient; every BPTT mode takes the objective.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
+import Testing
 
 /// R = Σ_p w(t) [Σ_i c_i sin(x_pi) + x_p0 x_p1], w(t) = 1 + t/10 (t = 0 for
 /// steady states), maximised, summed over the patterns.
@@ -55,13 +55,16 @@ struct ObjectiveCase: CustomStringConvertible, Sendable {
   var description: String { "\(activation)/\(coupling)" }
 }
 
-let objectiveCases = Activation.allCases.flatMap { f in [Coupling.identity, .dense].map { ObjectiveCase(activation: f, coupling: $0) } }
+let objectiveCases = Activation.allCases.flatMap { f in
+  [Coupling.identity, .dense].map { ObjectiveCase(activation: f, coupling: $0) }
+}
 
 @Suite("Objectives over the state")
 struct ObjectiveTests {
   @Test(arguments: objectiveCases)
   func steadyRewardMatchesFiniteDifferences(c: ObjectiveCase) throws {
-    let (net, batch) = try randomProblem(Double.self, activation: c.activation, loss: .mse, coupling: c.coupling, seed: 41)
+    let (net, batch) = try randomProblem(
+      Double.self, activation: c.activation, loss: .mse, coupling: c.coupling, seed: 41)
     let r = reward(units: net.shape.units)
     let settings = tightSettings()
     let g = try net.gradient(batch: batch, settings: settings, objective: r)
@@ -83,13 +86,16 @@ struct ObjectiveTests {
     var fdDrive: [Double] = []
     for p in 0..<batch.count {
       for i in 0..<net.shape.units {
-        fdDrive.append(try centralDifference(h: 1e-4) { step in
-          var moved = a
-          moved[p, i] += step
-          let x = try net.settle(drives: moved, from: Matrix(rows: batch.count, cols: net.shape.units),
-                                 method: settings.forward, options: options, workspace: workspace).states
-          return x.withPointer { r.value(StateBlock(states: $0, rows: batch.count, units: net.shape.units, step: 0)) }
-        })
+        fdDrive.append(
+          try centralDifference(h: 1e-4) { step in
+            var moved = a
+            moved[p, i] += step
+            let x = try net.settle(
+              drives: moved, from: Matrix(rows: batch.count, cols: net.shape.units),
+              method: settings.forward, options: options, workspace: workspace
+            ).states
+            return x.withPointer { r.value(StateBlock(states: $0, rows: batch.count, units: net.shape.units, step: 0)) }
+          })
       }
     }
     #expect(relativeError(g.adjoints.elements, fdDrive, floor: fdFloor) < 1e-6, "∂R/∂a")
@@ -99,10 +105,11 @@ struct ObjectiveTests {
   func trajectoryRewardMatchesFiniteDifferences(c: ObjectiveCase) throws {
     for leak in [1.0, 0.35] {
       // Identity coupling with I = N: a(t) = b + u(t), so ∂R/∂a(t) is ∂R/∂u(t).
-      let units = 5   // (seed 42: no pre-activation within the differences' reach of relu's kink)
-      let (net, batch) = try randomSequences(Double.self, activation: c.activation, loss: .mse, coupling: c.coupling,
-                                             leak: leak, units: units, inputs: c.coupling == .identity ? units : 2,
-                                             seed: 42)
+      let units = 5  // (seed 42: no pre-activation within the differences' reach of relu's kink)
+      let (net, batch) = try randomSequences(
+        Double.self, activation: c.activation, loss: .mse, coupling: c.coupling,
+        leak: leak, units: units, inputs: c.coupling == .identity ? units : 2,
+        seed: 42)
       let r = reward(units: units)
       let g = try net.gradient(batch: batch, objective: r)
       let fdTheta = try (0..<net.parameters.values.count).map { i in
@@ -114,7 +121,7 @@ struct ObjectiveTests {
       }
       #expect(relativeError(g.gradient.values, fdTheta, floor: fdFloor) < 1e-6, "∂R/∂θ, leak \(leak)")
       guard c.coupling == .identity else { continue }
-      var fdDrive = [Double](repeating: 0, count: batch.steps * batch.count * units)   // time-major, as g.adjoints
+      var fdDrive = [Double](repeating: 0, count: batch.steps * batch.count * units)  // time-major, as g.adjoints
       for p in 0..<batch.count {
         for t in 0..<batch.steps {
           for i in 0..<units {
@@ -156,7 +163,9 @@ struct ObjectiveTests {
     let n = net.shape.units
     var c = [Double](repeating: 0, count: batch.count * n)
     c.withUnsafeMutableBufferPointer { cp in
-      g.states.withPointer { r.addGradient(StateBlock(states: $0, rows: batch.count, units: n, step: 0), into: cp.baseAddress!) }
+      g.states.withPointer {
+        r.addGradient(StateBlock(states: $0, rows: batch.count, units: n, step: 0), into: cp.baseAddress!)
+      }
     }
     var rebuilt = [Double](repeating: 0, count: batch.count * n)
     for p in 0..<batch.count {
@@ -178,15 +187,16 @@ struct ObjectiveTests {
     let g = try net.gradient(batch: batch, objective: r)
     let (p, steps, n) = (batch.count, batch.steps, net.shape.units)
     let states = sequenceMajorCopy(g.states!, blocks: steps + 1, count: p, width: n)
-    let k = try net.inverseSlopes(forTrajectories: states, count: p)      // P×T×N
+    let k = try net.inverseSlopes(forTrajectories: states, count: p)  // P×T×N
     let s = sequenceMajorCopy(g.adjoints, blocks: steps, count: p, width: n)
     var worst = 0.0
     for q in 0..<p {
       for t in 1...steps {
         var c = [Double](repeating: 0, count: n)
         states.withUnsafeBufferPointer { xp in
-          r.addGradient(StateBlock(states: xp.baseAddress! + (q * (steps + 1) + t) * n, rows: 1, units: n, step: t),
-                        into: &c)
+          r.addGradient(
+            StateBlock(states: xp.baseAddress! + (q * (steps + 1) + t) * n, rows: 1, units: n, step: t),
+            into: &c)
         }
         for i in 0..<n {
           let here = (q * steps + t - 1) * n
@@ -220,25 +230,29 @@ struct ObjectiveTests {
         let fd = try centralDifference(h: 1e-4) { step in
           var moved = a
           moved[0, j] += step
-          return try net.settle(drives: moved, from: Matrix(rows: batch.count, cols: n), method: settings.forward,
-                                options: options, workspace: workspace).states[0, i]
+          return try net.settle(
+            drives: moved, from: Matrix(rows: batch.count, cols: n), method: settings.forward,
+            options: options, workspace: workspace
+          ).states[0, i]
         }
         #expect(abs(sensitivity[i, j] - fd) < 1e-8, "∂x_\(i)/∂a_\(j)")
       }
     }
     // In time: s = (∂a/∂x)⁻ᵀ c over the whole sequence.
-    let (tnet, tbatch) = try randomSequences(Double.self, activation: .tanh, loss: .mse, leak: 0.5, count: 1, steps: 4, seed: 48)
+    let (tnet, tbatch) = try randomSequences(
+      Double.self, activation: .tanh, loss: .mse, leak: 0.5, count: 1, steps: 4, seed: 48)
     let r = reward(units: tnet.shape.units)
     let g = try tnet.gradient(batch: tbatch, objective: r)
     let (steps, m) = (tbatch.steps, tbatch.steps * tnet.shape.units)
-    let k = try tnet.inverseSlopes(forTrajectories: g.states!, count: 1)      // one sequence: time-major is sequence-major
+    let k = try tnet.inverseSlopes(forTrajectories: g.states!, count: 1)  // one sequence: time-major is sequence-major
     let jac = tnet.driveJacobian(inverseSlopes: k[...], steps: steps)
     var c = [Double](repeating: 0, count: m)
     for t in 1...steps {
       g.states!.withUnsafeBufferPointer { xp in
         c.withUnsafeMutableBufferPointer { cp in
-          r.addGradient(StateBlock(states: xp.baseAddress! + t * tnet.shape.units, rows: 1, units: tnet.shape.units, step: t),
-                        into: cp.baseAddress! + (t - 1) * tnet.shape.units)
+          r.addGradient(
+            StateBlock(states: xp.baseAddress! + t * tnet.shape.units, rows: 1, units: tnet.shape.units, step: t),
+            into: cp.baseAddress! + (t - 1) * tnet.shape.units)
         }
       }
     }
@@ -255,14 +269,18 @@ struct ObjectiveTests {
   /// The cotangent of mse, c = m ⊙ (x − y) on the outputs and zero
   /// elsewhere, as a mean over patterns: exactly the built-in gradient.
   @Test func mseCotangentIsTheBuiltInGradient() throws {
-    let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense, masked: true, seed: 49)
+    let (net, batch) = try randomProblem(
+      Double.self, activation: .tanh, loss: .mse, coupling: .dense, masked: true, seed: 49)
     let settings = tightSettings()
     let builtIn = try net.gradient(batch: batch, settings: settings)
     let (p, n, o) = (batch.count, net.shape.units, net.shape.outputs)
     var c = [Double](repeating: 0, count: p * n)
-    for q in 0..<p { for k in 0..<o { c[q * n + n - o + k] = batch.mask![q, k] * (builtIn.states[q, n - o + k] - batch.targets[q, k]) } }
-    let viaCotangent = try net.gradient(batch: batch, settings: settings,
-                                        objective: CotangentObjective(c, count: p, units: n, goal: .minimize, mean: true))
+    for q in 0..<p {
+      for k in 0..<o { c[q * n + n - o + k] = batch.mask![q, k] * (builtIn.states[q, n - o + k] - batch.targets[q, k]) }
+    }
+    let viaCotangent = try net.gradient(
+      batch: batch, settings: settings,
+      objective: CotangentObjective(c, count: p, units: n, goal: .minimize, mean: true))
     #expect(viaCotangent.gradient.values == builtIn.gradient.values)
     #expect(viaCotangent.adjoints.elements == builtIn.adjoints.elements)
 
@@ -275,12 +293,16 @@ struct ObjectiveTests {
       for t in 0..<steps {
         for k in 0..<to {
           let y = (q * steps + t) * to + k
-          tc[(q * steps + t) * tn + tn - to + k] = tbatch.mask![y] * (xs[(q * (steps + 1) + t + 1) * tn + tn - to + k] - tbatch.targets[y])
+          tc[(q * steps + t) * tn + tn - to + k] =
+            tbatch.mask![y] * (xs[(q * (steps + 1) + t + 1) * tn + tn - to + k] - tbatch.targets[y])
         }
       }
     }
-    let tViaCotangent = try tnet.gradient(batch: tbatch, objective: CotangentObjective(tc, count: tp, steps: steps, units: tn,
-                                                                                       goal: .minimize, mean: true))
+    let tViaCotangent = try tnet.gradient(
+      batch: tbatch,
+      objective: CotangentObjective(
+        tc, count: tp, steps: steps, units: tn,
+        goal: .minimize, mean: true))
     #expect(tViaCotangent.gradient.values == tBuiltIn.gradient.values)
   }
 
@@ -295,6 +317,8 @@ struct ObjectiveTests {
 /// A time-major B×P×W array as P×B×W (as the store's `sequenceMajor`).
 func sequenceMajorCopy(_ a: [Double], blocks: Int, count: Int, width: Int) -> [Double] {
   var out = a
-  for t in 0..<blocks { for p in 0..<count { for k in 0..<width { out[(p * blocks + t) * width + k] = a[(t * count + p) * width + k] } } }
+  for t in 0..<blocks {
+    for p in 0..<count { for k in 0..<width { out[(p * blocks + t) * width + k] = a[(t * count + p) * width + k] } }
+  }
   return out
 }

@@ -2,9 +2,9 @@
 // steps, clipping and weight decay, and settings validation.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
+import Testing
 
 @Suite("Optimizers")
 struct OptimizerTests {
@@ -13,7 +13,7 @@ struct OptimizerTests {
   }
 
   @Test func updatesFollowTheFormulas() throws {
-    let l = try layout()   // two values: W (1×1) and b (1)
+    let l = try layout()  // two values: W (1×1) and b (1)
     let g1 = Parameters<Double>(layout: l, values: [0.5, -2])
     let g2 = Parameters<Double>(layout: l, values: [-1, 4])
     let start = Parameters<Double>(layout: l, values: [1, 1])
@@ -25,12 +25,14 @@ struct OptimizerTests {
     sgd.apply(g2, to: &p)
     #expect(p.values == [1 - eta * 0.5 + eta * 1, 1 + eta * 2 - eta * 4])
 
-    var momentum = try Optimizer<Double>(settings: OptimizerSettings(kind: .momentum, learningRate: eta, beta1: 0.9), layout: l)
+    var momentum = try Optimizer<Double>(
+      settings: OptimizerSettings(kind: .momentum, learningRate: eta, beta1: 0.9), layout: l)
     p = start
     momentum.apply(g1, to: &p)
     momentum.apply(g2, to: &p)
     let v1 = [0.5, -2.0], v2 = [0.9 * 0.5 - 1, 0.9 * -2 + 4]
-    #expect(zip(p.values, [1 - eta * v1[0] - eta * v2[0], 1 - eta * v1[1] - eta * v2[1]]).allSatisfy { abs($0 - $1) < 1e-15 })
+    #expect(
+      zip(p.values, [1 - eta * v1[0] - eta * v2[0], 1 - eta * v1[1] - eta * v2[1]]).allSatisfy { abs($0 - $1) < 1e-15 })
 
     var adam = try Optimizer<Double>(settings: OptimizerSettings(kind: .adam, learningRate: eta), layout: l)
     p = start
@@ -51,9 +53,10 @@ struct OptimizerTests {
 
   @Test func clippingAndDecay() throws {
     let l = try layout()
-    var opt = try Optimizer<Double>(settings: OptimizerSettings(kind: .sgd, learningRate: 1, clipNorm: 1, weightDecay: 0.5), layout: l)
+    var opt = try Optimizer<Double>(
+      settings: OptimizerSettings(kind: .sgd, learningRate: 1, clipNorm: 1, weightDecay: 0.5), layout: l)
     var p = Parameters<Double>(layout: l, values: [2, 2])
-    opt.apply(Parameters(layout: l, values: [3, 4]), to: &p)   // |g| = 5 → (0.6, 0.8)
+    opt.apply(Parameters(layout: l, values: [3, 4]), to: &p)  // |g| = 5 → (0.6, 0.8)
     #expect(abs(p.values[0] - (2 - 0.6 - 0.5 * 2)) < 1e-15)
     #expect(abs(p.values[1] - (2 - 0.8 - 0.5 * 2)) < 1e-15)
   }

@@ -3,6 +3,7 @@
 // expectations written out case by case.
 
 import Testing
+
 @testable import RBPCore
 
 @Suite("Solvers by name")
@@ -10,7 +11,8 @@ struct SolverNameTests {
   @Test func forwardSolvers() {
     #expect(ForwardMethod(.auto, damping: 0.5, memory: 3) == .auto)
     #expect(ForwardMethod(.iterate, damping: 0.5, memory: 3) == .iterate(damping: 0.5))
-    #expect(ForwardMethod(.anderson, damping: 0.5, memory: 3) == .anderson(memory: 3, regularization: 1e-10, damping: 0.5))
+    #expect(
+      ForwardMethod(.anderson, damping: 0.5, memory: 3) == .anderson(memory: 3, regularization: 1e-10, damping: 0.5))
     #expect(ForwardMethod(.newton, damping: 0.5, memory: 3) == .newton)
     #expect(ForwardMethod.Name.allCases.map(\.rawValue) == ["auto", "iterate", "anderson", "newton"])
   }

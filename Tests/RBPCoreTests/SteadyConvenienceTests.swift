@@ -31,16 +31,19 @@ struct SteadyConvenienceTests {
   }
 
   @Test func statesOfInputsAreTheAttractorsRelaxationReaches() throws {
-    let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense, units: 7,
-                                         inputs: 3, patterns: 5, seed: 11)
+    let (net, batch) = try randomProblem(
+      Double.self, activation: .tanh, loss: .mse, coupling: .dense, units: 7,
+      inputs: 3, patterns: 5, seed: 11)
     var rng = SeededGenerator(seed: 5)
-    let initial = Matrix<Double>(rows: 5, cols: 7, elements: (0..<35).map { _ in Double.random(in: -0.9...0.9, using: &rng) })
+    let initial = Matrix<Double>(
+      rows: 5, cols: 7, elements: (0..<35).map { _ in Double.random(in: -0.9...0.9, using: &rng) })
     let settings = SteadySolverSettings(tolerance: 1e-13)
     for start in [nil, initial] {
       let x = try net.states(batch.inputs, initial: start, settings: settings)
       #expect(x.rows == 5 && x.cols == 7)
       for p in 0..<5 {
-        let expected = relaxedByHand(net, input: batch.inputs.row(p), start: start?.row(p) ?? [Double](repeating: 0, count: 7))
+        let expected = relaxedByHand(
+          net, input: batch.inputs.row(p), start: start?.row(p) ?? [Double](repeating: 0, count: 7))
         let gap = zip(x.row(p), expected).map { abs($0 - $1) }.max() ?? .infinity
         #expect(gap < 1e-11, "pattern \(p): \(gap) from the hand-relaxed state")
       }

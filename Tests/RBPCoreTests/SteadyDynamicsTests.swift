@@ -30,7 +30,9 @@ import Testing
     }
     var rng = SeededGenerator(seed: seed)
     var v = [Double](repeating: 0, count: n * n)
-    for r in 0..<n { for c in 0..<n { v[r * n + c] = (r == c ? 1 : 0) + 0.3 * gaussian(&rng) / Double(n).squareRoot() } }
+    for r in 0..<n {
+      for c in 0..<n { v[r * n + c] = (r == c ? 1 : 0) + 0.3 * gaussian(&rng) / Double(n).squareRoot() }
+    }
     // V⁻¹ by Gauss–Jordan with partial pivoting, in plain loops.
     var aug = [Double](repeating: 0, count: n * 2 * n)
     for r in 0..<n {
@@ -56,16 +58,17 @@ import Testing
     return (product(product(v, lambda), inverse), n)
   }
 
-  @Test(arguments: [
-    // A complex pair of modulus 1.5 with real part 0 (an attractor, ρ > 1).
-    [(0.0, 1.5), (0.3, 0.0), (-0.2, 0.0)],
-    // Negative real eigenvalues below −1, all real parts < 1.
-    [(-1.7, 0.0), (-1.2, 0.0), (0.5, 0.0), (0.2, 0.4)],
-    // Real parts just above and just below 1.
-    [(1.0 + 1e-6, 0.0), (0.9, 0.8), (-0.5, 0.0)],
-    [(1.0 - 1e-6, 0.0), (0.99, 2.0), (0.1, 0.0), (0.0, 0.0)],
-    [(1.0 + 1e-6, 3.0), (0.4, 0.0), (-2.5, 0.0), (0.3, 0.1)],
-  ] as [[(Double, Double)]])
+  @Test(
+    arguments: [
+      // A complex pair of modulus 1.5 with real part 0 (an attractor, ρ > 1).
+      [(0.0, 1.5), (0.3, 0.0), (-0.2, 0.0)],
+      // Negative real eigenvalues below −1, all real parts < 1.
+      [(-1.7, 0.0), (-1.2, 0.0), (0.5, 0.0), (0.2, 0.4)],
+      // Real parts just above and just below 1.
+      [(1.0 + 1e-6, 0.0), (0.9, 0.8), (-0.5, 0.0)],
+      [(1.0 - 1e-6, 0.0), (0.99, 2.0), (0.1, 0.0), (0.0, 0.0)],
+      [(1.0 + 1e-6, 3.0), (0.4, 0.0), (-2.5, 0.0), (0.3, 0.1)],
+    ] as [[(Double, Double)]])
   func eigenvaluesOfAKnownSpectrum(blocks: [(Double, Double)]) throws {
     let (a, n) = matrix(withSpectrum: blocks.map { (re: $0.0, im: $0.1) }, seed: UInt64(blocks.count))
     let found = try #require(eigenvalues(a, n: n))
@@ -110,8 +113,9 @@ import Testing
     // (ρ = 1.5, real part 0). The undamped iteration circles; the damped
     // one settles at 0.
     let net = try twoUnits([[0, -1.5], [1.5, 0]])
-    let batch = try SteadyBatch(inputs: Matrix(rows: 3, cols: 0), targets: Matrix(rows: 3, cols: 2),
-                                initial: Matrix([[0.3, -0.2], [0, 0], [0.5, 0.5]]))
+    let batch = try SteadyBatch(
+      inputs: Matrix(rows: 3, cols: 0), targets: Matrix(rows: 3, cols: 2),
+      initial: Matrix([[0.3, -0.2], [0, 0], [0.5, 0.5]]))
     let r = try net.evaluate(batch: batch, settings: SteadySolverSettings(tolerance: 1e-12))
     #expect(r.states.elements.allSatisfy { abs($0) < 1e-9 }, "\(r.states.elements)")
     #expect(r.diagnostics.damping[0] < 1, "damping \(r.diagnostics.damping)")
@@ -124,8 +128,9 @@ import Testing
     let net = try twoUnits([[1.5, 0], [0, 0.2]])
     var root = 0.9
     for _ in 0..<200 { root -= (root - tanh(1.5 * root)) / (1 - 1.5 * (1 - tanh(1.5 * root) * tanh(1.5 * root))) }
-    let batch = try SteadyBatch(inputs: Matrix(rows: 2, cols: 0), targets: Matrix(rows: 2, cols: 2),
-                                initial: Matrix([[0.3, -0.2], [0, 0]]))
+    let batch = try SteadyBatch(
+      inputs: Matrix(rows: 2, cols: 0), targets: Matrix(rows: 2, cols: 2),
+      initial: Matrix([[0.3, -0.2], [0, 0]]))
     let settings = SteadySolverSettings(tolerance: 1e-12)
     let r = try net.evaluate(batch: batch, settings: settings, allowingUnsettled: true)
     #expect(abs(r.states[0, 0] - root) < 1e-10 && abs(r.states[0, 1]) < 1e-10 && abs(root - 0.8586) < 1e-4)
@@ -139,11 +144,14 @@ import Testing
   }
 
   /// A random symmetric W with a zero diagonal, ‖W‖₂ about 2·gain.
-  func symmetricNetwork(units n: Int, gain: Double, activation: Activation, seed: UInt64) throws -> SteadyNetwork<Double> {
+  func symmetricNetwork(
+    units n: Int, gain: Double, activation: Activation, seed: UInt64
+  ) throws -> SteadyNetwork<Double> {
     var rng = SeededGenerator(seed: seed)
     let shape = try NetworkShape(units: n, inputs: n, outputs: 2, coupling: .identity)
-    var params = Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: false), gain: gain,
-                                           scale: 0.3, using: &rng)
+    var params = Parameters<Double>.random(
+      layout: ParameterLayout(shape: shape, hasInitialState: false), gain: gain,
+      scale: 0.3, using: &rng)
     params.makeWeightsSymmetric()
     var net = try SteadyNetwork(parameters: params, activation: activation, loss: .mse)
     net.symmetric = true
@@ -159,14 +167,19 @@ import Testing
       let net = try symmetricNetwork(units: 12, gain: gain * 2.5, activation: activation, seed: seed)
       var rng = SeededGenerator(seed: seed + 10)
       let (lo, hi) = activation.range
-      let starts = Matrix<Double>(rows: 100, cols: 12, elements: (0..<1200).map { _ in Double.random(in: lo...hi, using: &rng) })
+      let starts = Matrix<Double>(
+        rows: 100, cols: 12, elements: (0..<1200).map { _ in Double.random(in: lo...hi, using: &rng) })
       let inputs = Matrix<Double>(rows: 100, cols: 12, elements: (0..<1200).map { _ in 0.2 * gaussian(&rng) })
       let batch = try SteadyBatch(inputs: inputs, targets: Matrix(rows: 100, cols: 2), initial: starts)
       let r = try net.evaluate(batch: batch, settings: SteadySolverSettings(), allowingUnsettled: true)
       let settled = r.diagnostics.settledRows.count
-      #expect(settled == 100, "\(activation), gain \(gain): \(settled) of 100 starts settled, \(r.diagnostics.status.filter { $0 != .converged })")
+      #expect(
+        settled == 100,
+        "\(activation), gain \(gain): \(settled) of 100 starts settled, \(r.diagnostics.status.filter { $0 != .converged })"
+      )
       // Each is an attractor by the dense test too.
-      let d = net.slopes(states: r.states, drives: net.drives(inputs, workspace: GEMMWorkspace()), workspace: GEMMWorkspace())
+      let d = net.slopes(
+        states: r.states, drives: net.drives(inputs, workspace: GEMMWorkspace()), workspace: GEMMWorkspace())
       for p in stride(from: 0, to: 100, by: 9) {
         #expect(net.denseAbscissa(slopes: d.row(p)) < 1)
         #expect(abs(net.symmetricAbscissa(slopes: d.row(p)) - net.denseAbscissa(slopes: d.row(p))) < 1e-8)
@@ -177,8 +190,9 @@ import Testing
   @Test func symmetricGradientMatchesFiniteDifferencesOfTheTiedWeights() throws {
     let net = try symmetricNetwork(units: 5, gain: 0.6, activation: .tanh, seed: 7)
     var rng = SeededGenerator(seed: 8)
-    let batch = try SteadyBatch(inputs: Matrix(rows: 3, cols: 5, elements: (0..<15).map { _ in gaussian(&rng) * 0.5 }),
-                                targets: Matrix(rows: 3, cols: 2, elements: (0..<6).map { _ in 0.6 * gaussian(&rng) }))
+    let batch = try SteadyBatch(
+      inputs: Matrix(rows: 3, cols: 5, elements: (0..<15).map { _ in gaussian(&rng) * 0.5 }),
+      targets: Matrix(rows: 3, cols: 2, elements: (0..<6).map { _ in 0.6 * gaussian(&rng) }))
     let settings = tightSettings(adjoint: .direct, forward: .auto)
     let g = try net.gradient(batch: batch, settings: settings)
     let n = 5, w = net.parameters.layout.w.lowerBound

@@ -6,8 +6,9 @@
 // against f64.
 
 import Foundation
-import Testing
 import RBPCore
+import Testing
+
 @testable import RBPKernels
 
 struct GradientCase: CustomStringConvertible, Sendable {
@@ -30,8 +31,9 @@ struct SteadyGradientTests {
   @Test(arguments: gradientCases)
   func matchesFiniteDifferences(c: GradientCase) throws {
     for (k, method) in adjointMethods.enumerated() {
-      let (net, batch) = try randomProblem(Double.self, activation: c.activation, loss: c.loss,
-                                           coupling: c.coupling, masked: k % 2 == 1, seed: UInt64(17 + k))
+      let (net, batch) = try randomProblem(
+        Double.self, activation: c.activation, loss: c.loss,
+        coupling: c.coupling, masked: k % 2 == 1, seed: UInt64(17 + k))
       let settings = tightSettings(adjoint: method)
       let rbp = try net.gradient(batch: batch, settings: settings)
       let fd = try finiteDifferenceGradient(net, batch)
@@ -45,12 +47,16 @@ struct SteadyGradientTests {
   /// same bits as one thread: states, loss and gradient, for the default
   /// solvers and for plain iteration with GMRES.
   @Test func productThreadsGiveTheSameBits() throws {
-    let (one, batch) = try randomProblem(Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: 512,
-                                         patterns: 16, seed: 12)
+    let (one, batch) = try randomProblem(
+      Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: 512,
+      patterns: 16, seed: 12)
     let loose = SolverOptions(tolerance: 1e-6, maxIterations: 1000)
-    for settings in [SteadySolverSettings(),
-                     SteadySolverSettings(forward: .iterate, forwardOptions: loose, adjoint: .gmres(restart: 8),
-                                          adjointOptions: loose)] {
+    for settings in [
+      SteadySolverSettings(),
+      SteadySolverSettings(
+        forward: .iterate, forwardOptions: loose, adjoint: .gmres(restart: 8),
+        adjointOptions: loose),
+    ] {
       let single = try one.gradient(batch: batch, settings: settings)
       var two = one
       two.threads = 2
@@ -81,7 +87,7 @@ struct SteadyGradientTests {
         let prev = xs.last!
         xs.append((0..<n).map { r in f.value(a[r] + (0..<n).reduce(0.0) { $0 + w[r, $1] * prev[$1] }) })
       }
-      var s = [Double](repeating: 0, count: n)   // ∂L/∂x(t)
+      var s = [Double](repeating: 0, count: n)  // ∂L/∂x(t)
       for k in 0..<o { s[n - o + k] = xs[steps][n - o + k] - batch.targets[p, k] }
       for t in stride(from: steps, to: 0, by: -1) {
         let delta = (0..<n).map { r in s[r] * f.slope(atState: xs[t][r]) }
@@ -120,15 +126,19 @@ struct SteadyGradientTests {
 
   @Test(arguments: gradientCases)
   func singlePrecisionAgreesWithDouble(c: GradientCase) throws {
-    let (net, batch) = try randomProblem(Double.self, activation: c.activation, loss: c.loss,
-                                         coupling: c.coupling, seed: 23)
+    let (net, batch) = try randomProblem(
+      Double.self, activation: c.activation, loss: c.loss,
+      coupling: c.coupling, seed: 23)
     let exact = try net.gradient(batch: batch, settings: tightSettings())
-    let net32 = try SteadyNetwork(parameters: net.parameters.converted(to: Float.self),
-                                  activation: c.activation, loss: c.loss)
-    let batch32 = try SteadyBatch(inputs: batch.inputs.converted(to: Float.self),
-                                  targets: batch.targets.converted(to: Float.self))
-    let loose = SteadySolverSettings(forwardOptions: SolverOptions(tolerance: 1e-7, maxIterations: 2000),
-                                     adjointOptions: SolverOptions(tolerance: 1e-7, maxIterations: 2000))
+    let net32 = try SteadyNetwork(
+      parameters: net.parameters.converted(to: Float.self),
+      activation: c.activation, loss: c.loss)
+    let batch32 = try SteadyBatch(
+      inputs: batch.inputs.converted(to: Float.self),
+      targets: batch.targets.converted(to: Float.self))
+    let loose = SteadySolverSettings(
+      forwardOptions: SolverOptions(tolerance: 1e-7, maxIterations: 2000),
+      adjointOptions: SolverOptions(tolerance: 1e-7, maxIterations: 2000))
     let single = try net32.gradient(batch: batch32, settings: loose)
     let err = relativeError(single.gradient.values.map(Double.init), exact.gradient.values, floor: singleFloor)
     #expect(err < 1e-4, "\(c): f32 vs f64 relative error \(err)")

@@ -2,15 +2,16 @@
 // a steady state, its analytic Jacobian D⁻¹ − W matches finite differences,
 // and states outside the domain (or relu) give errors naming unit and value.
 
-import Testing
 import RBPCore
 import RBPKernels
+import Testing
 
 @Suite("Steady-state inverse")
 struct SteadyInverseTests {
   @Test(arguments: [Activation.tanh, .logistic, .linear])
   func driveMakesTheStateSteady(f: Activation) throws {
-    let (net, _) = try randomProblem(Double.self, activation: f, loss: .mse, coupling: .dense, units: 7, gain: 2, seed: 12)
+    let (net, _) = try randomProblem(
+      Double.self, activation: f, loss: .mse, coupling: .dense, units: 7, gain: 2, seed: 12)
     var rng = SeededGenerator(seed: 99)
     let (lo, hi) = f == .logistic ? (0.01, 0.99) : (-0.99, 0.99)
     let x = Matrix<Double>(rows: 5, cols: 7, elements: (0..<35).map { _ in Double.random(in: lo...hi, using: &rng) })
@@ -53,7 +54,8 @@ struct SteadyInverseTests {
     }
     let message = RBPError.outsideDomain(activation: .tanh, pattern: 1, unit: 1, value: 1.0).description
     #expect(message.contains("unit 1") && message.contains("1.0") && message.contains("(-1, 1)"))
-    let (logistic, _) = try randomProblem(Double.self, activation: .logistic, loss: .mse, coupling: .dense, units: 4, seed: 1)
+    let (logistic, _) = try randomProblem(
+      Double.self, activation: .logistic, loss: .mse, coupling: .dense, units: 4, seed: 1)
     #expect(throws: RBPError.outsideDomain(activation: .logistic, pattern: 0, unit: 2, value: -0.5)) {
       try logistic.drive(forStates: Matrix([[0.5, 0.5, -0.5, 0.5]]))
     }

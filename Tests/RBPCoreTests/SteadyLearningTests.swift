@@ -3,9 +3,9 @@
 // must reach "every output on the correct side of 0.5" within a bounded
 // number of epochs for at least 8 of 10 seeds.
 
-import Testing
 import RBPCore
 import RBPKernels
+import Testing
 
 /// Full-batch gradient descent with warm starts; the epoch at which every
 /// output is on the correct side of 0.5, or nil if none within `epochs`.

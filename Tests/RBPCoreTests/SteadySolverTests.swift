@@ -5,9 +5,10 @@
 // expansive W gives the non-convergence error with its diagnostics.
 
 import Foundation
-import Testing
-@testable import RBPCore
 import RBPKernels
+import Testing
+
+@testable import RBPCore
 
 @Suite("Steady-state solvers")
 struct SteadySolverTests {
@@ -23,24 +24,29 @@ struct SteadySolverTests {
   /// N = 100 leaves a partial last block.
   @Test func blockSweepsReachTheReferenceSolutions() throws {
     func check<T: KernelScalar>(_: T.Type, activation: Activation, tolerance: Double) throws {
-      let (net, batch) = try randomProblem(T.self, activation: activation, loss: .mse, coupling: .dense, units: 100,
-                                           inputs: 7, outputs: 100, patterns: 13, gain: 0.35, seed: 71)
+      let (net, batch) = try randomProblem(
+        T.self, activation: activation, loss: .mse, coupling: .dense, units: 100,
+        inputs: 7, outputs: 100, patterns: 13, gain: 0.35, seed: 71)
       #expect(net.isContraction(norm: net.spectralNorm()), "\(T.self) \(activation)")
       let ws = GEMMWorkspace<T>()
       let (n, count) = (net.shape.units, batch.count)
       let a = net.drives(batch.inputs, workspace: ws)
       let options = SolverOptions(tolerance: tolerance, maxIterations: 500)
-      let swept = net.relaxByBlockSweeps(drives: a, start: Matrix(rows: count, cols: n), options: options,
-                                         workspace: ws)
+      let swept = net.relaxByBlockSweeps(
+        drives: a, start: Matrix(rows: count, cols: n), options: options,
+        workspace: ws)
       #expect(swept.diagnostics.allConverged && swept.slopes != nil)
       // The reference, in Double.
-      let ref = try SteadyNetwork(parameters: Parameters<Double>(layout: net.parameters.layout,
-                                                                values: net.parameters.values.map { Double($0) }),
-                                  activation: activation, loss: .mse)
+      let ref = try SteadyNetwork(
+        parameters: Parameters<Double>(
+          layout: net.parameters.layout,
+          values: net.parameters.values.map { Double($0) }),
+        activation: activation, loss: .mse)
       let wsD = GEMMWorkspace<Double>()
       let aD = Matrix<Double>(rows: count, cols: n, elements: a.elements.map { Double($0) })
-      let (xRef, _) = try ref.steadyStates(drives: aD, from: Matrix(rows: count, cols: n), method: .iterate,
-                                           options: SolverOptions(tolerance: 1e-13, maxIterations: 5000), workspace: wsD)
+      let (xRef, _) = try ref.steadyStates(
+        drives: aD, from: Matrix(rows: count, cols: n), method: .iterate,
+        options: SolverOptions(tolerance: 1e-13, maxIterations: 5000), workspace: wsD)
       let w = ref.parameters.W
       let rounding = 64 * Double(T.ulpOfOne)
       for p in 0..<count {
@@ -48,10 +54,13 @@ struct SteadySolverTests {
         for i in 0..<n {
           var z = aD[p, i]
           for j in 0..<n { z += w[i, j] * Double(swept.states[p, j]) }
-          residual = max(residual, abs((activation == .tanh ? Foundation.tanh(z) : 1 / (1 + Foundation.exp(-z))) - Double(swept.states[p, i])))
+          residual = max(
+            residual,
+            abs((activation == .tanh ? Foundation.tanh(z) : 1 / (1 + Foundation.exp(-z))) - Double(swept.states[p, i])))
           error = max(error, abs(Double(swept.states[p, i]) - xRef[p, i]))
         }
-        #expect(residual <= swept.diagnostics.residuals[p] + rounding, "\(T.self) \(activation) residual of pattern \(p)")
+        #expect(
+          residual <= swept.diagnostics.residuals[p] + rounding, "\(T.self) \(activation) residual of pattern \(p)")
         #expect(error <= 10 * tolerance + rounding, "\(T.self) \(activation) state of pattern \(p): \(error)")
       }
       // The adjoint, against LU on the same slopes and loss gradient.
@@ -60,10 +69,11 @@ struct SteadySolverTests {
       for p in 0..<count { for i in 0..<n { g[p, i] = swept.states[p, i] - batch.targets[p, i] } }
       let (s, adjoint) = net.adjointByBlockSweeps(slopes: d, lossGradient: g, options: options, workspace: ws)
       #expect(adjoint.allConverged)
-      let (sRef, _) = ref.adjoint(slopes: Matrix(rows: count, cols: n, elements: d.elements.map { Double($0) }),
-                                  lossGradient: Matrix(rows: count, cols: n, elements: g.elements.map { Double($0) }),
-                                  method: .direct, options: SolverOptions(tolerance: 1e-13, maxIterations: 1),
-                                  workspace: wsD)
+      let (sRef, _) = ref.adjoint(
+        slopes: Matrix(rows: count, cols: n, elements: d.elements.map { Double($0) }),
+        lossGradient: Matrix(rows: count, cols: n, elements: g.elements.map { Double($0) }),
+        method: .direct, options: SolverOptions(tolerance: 1e-13, maxIterations: 1),
+        workspace: wsD)
       for p in 0..<count {
         var residual = 0.0, error = 0.0
         for i in 0..<n {
@@ -89,24 +99,36 @@ struct SteadySolverTests {
   /// certified contraction, `auto` relaxes, giving iterate's states bit for
   /// bit.
   @Test func autoSweepsInBlocksOnlyOnAContraction() throws {
-    let (net, batch) = try randomProblem(Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: 256,
-                                         inputs: 16, outputs: 256, patterns: 64, gain: 0.25, seed: 73)
+    let (net, batch) = try randomProblem(
+      Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: 256,
+      inputs: 16, outputs: 256, patterns: 64, gain: 0.25, seed: 73)
     let tight = SolverOptions(tolerance: 1e-6, maxIterations: 1000)
-    let plain = try net.gradient(batch: batch, settings: SteadySolverSettings(forward: .iterate, forwardOptions: tight,
-                                                                              adjoint: .iterate, adjointOptions: tight))
-    let auto = try net.gradient(batch: batch, settings: SteadySolverSettings(forward: .auto, forwardOptions: tight,
-                                                                             adjoint: .auto, adjointOptions: tight))
-    #expect(auto.forward.iterations.max()! < plain.forward.iterations.max()!,
-            "forward sweeps \(auto.forward.iterations.max()!) against \(plain.forward.iterations.max()!)")
-    #expect(auto.adjoint.iterations.max()! < plain.adjoint.iterations.max()!,
-            "adjoint sweeps \(auto.adjoint.iterations.max()!) against \(plain.adjoint.iterations.max()!)")
+    let plain = try net.gradient(
+      batch: batch,
+      settings: SteadySolverSettings(
+        forward: .iterate, forwardOptions: tight,
+        adjoint: .iterate, adjointOptions: tight))
+    let auto = try net.gradient(
+      batch: batch,
+      settings: SteadySolverSettings(
+        forward: .auto, forwardOptions: tight,
+        adjoint: .auto, adjointOptions: tight))
+    #expect(
+      auto.forward.iterations.max()! < plain.forward.iterations.max()!,
+      "forward sweeps \(auto.forward.iterations.max()!) against \(plain.forward.iterations.max()!)")
+    #expect(
+      auto.adjoint.iterations.max()! < plain.adjoint.iterations.max()!,
+      "adjoint sweeps \(auto.adjoint.iterations.max()!) against \(plain.adjoint.iterations.max()!)")
     #expect(auto.forward.fallbacks.allSatisfy { $0 == 0 } && auto.adjoint.fallbacks.allSatisfy { $0 == 0 })
     let scale = plain.gradient.values.reduce(0) { max($0, abs(Double($1))) }
-    let worst = zip(auto.gradient.values, plain.gradient.values).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }
+    let worst = zip(auto.gradient.values, plain.gradient.values).reduce(0.0) {
+      max($0, abs(Double($1.0) - Double($1.1)))
+    }
     #expect(worst <= 1e-5 * scale, "gradients differ by \(worst) of \(scale)")
 
-    let (wide, wideBatch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense, units: 40,
-                                              inputs: 5, outputs: 40, patterns: 9, gain: 0.6, seed: 79)
+    let (wide, wideBatch) = try randomProblem(
+      Double.self, activation: .tanh, loss: .mse, coupling: .dense, units: 40,
+      inputs: 5, outputs: 40, patterns: 9, gain: 0.6, seed: 79)
     #expect(!wide.isContraction(norm: wide.spectralNorm()))
     let ws = GEMMWorkspace<Double>()
     let a = wide.drives(wideBatch.inputs, workspace: ws)
@@ -120,15 +142,17 @@ struct SteadySolverTests {
   }
 
   @Test func forwardSolversAgree() throws {
-    let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense,
-                                         units: 12, patterns: 7, gain: 0.45, seed: 31)
+    let (net, batch) = try randomProblem(
+      Double.self, activation: .tanh, loss: .mse, coupling: .dense,
+      units: 12, patterns: 7, gain: 0.45, seed: 31)
     let ws = GEMMWorkspace<Double>()
     let a = net.drives(batch.inputs, workspace: ws)
     let start = Matrix<Double>(rows: batch.count, cols: net.shape.units)
     let options = SolverOptions(tolerance: 1e-13, maxIterations: 5000)
     var solutions: [Matrix<Double>] = []
     for method in forwardMethods {
-      let (x, diagnostics) = try net.steadyStates(drives: a, from: start, method: method, options: options, workspace: ws)
+      let (x, diagnostics) = try net.steadyStates(
+        drives: a, from: start, method: method, options: options, workspace: ws)
       #expect(diagnostics.allConverged, "\(method)")
       #expect(diagnostics.residuals.allSatisfy { $0 <= 1e-13 }, "\(method)")
       solutions.append(x)
@@ -149,14 +173,16 @@ struct SteadySolverTests {
   /// likewise for the adjoint by sweeps (naive loops in Double here).
   @Test func sweepStatesSlopesAndResidualsAgreeWithAFreshEvaluation() throws {
     func check<T: KernelScalar>(_: T.Type, method: ForwardMethod) throws {
-      let (net, batch) = try randomProblem(T.self, activation: .tanh, loss: .mse, coupling: .dense,
-                                           units: 37, inputs: 5, outputs: 37, patterns: 9, gain: 0.45, seed: 57)
+      let (net, batch) = try randomProblem(
+        T.self, activation: .tanh, loss: .mse, coupling: .dense,
+        units: 37, inputs: 5, outputs: 37, patterns: 9, gain: 0.45, seed: 57)
       let ws = GEMMWorkspace<T>()
       let (n, count) = (net.shape.units, batch.count)
       let a = net.drives(batch.inputs, workspace: ws)
       let options = SolverOptions(tolerance: 1e-5, maxIterations: 500)
-      let (x, d, diagnostics) = try net.settle(drives: a, from: Matrix(rows: count, cols: n), method: method,
-                                               options: options, workspace: ws)
+      let (x, d, diagnostics) = try net.settle(
+        drives: a, from: Matrix(rows: count, cols: n), method: method,
+        options: options, workspace: ws)
       #expect(diagnostics.allConverged)
       let w = net.parameters.W
       let eps = 64 * Double(T.ulpOfOne)
@@ -204,8 +230,9 @@ struct SteadySolverTests {
   /// sweep NaN, as it does in the GEMM.
   @Test func firstSweepFromZeroMatchesTheProduct() throws {
     func check<T: KernelScalar>(_: T.Type) throws {
-      let (net, batch) = try randomProblem(T.self, activation: .tanh, loss: .mse, coupling: .dense,
-                                           units: 29, inputs: 4, outputs: 29, patterns: 7, gain: 0.4, seed: 61)
+      let (net, batch) = try randomProblem(
+        T.self, activation: .tanh, loss: .mse, coupling: .dense,
+        units: 29, inputs: 4, outputs: 29, patterns: 7, gain: 0.4, seed: 61)
       let ws = GEMMWorkspace<T>()
       let (n, count) = (net.shape.units, batch.count)
       let a = net.drives(batch.inputs, workspace: ws)
@@ -213,8 +240,9 @@ struct SteadySolverTests {
       var start = Matrix<T>(rows: count, cols: n)
       for i in 0..<n { start[0, i] = T(0.1) }
       for method in [ForwardMethod.iterate, .anderson] {
-        let zero = try net.settle(drives: a, from: Matrix(rows: count, cols: n), method: method, options: options,
-                                  workspace: ws)
+        let zero = try net.settle(
+          drives: a, from: Matrix(rows: count, cols: n), method: method, options: options,
+          workspace: ws)
         let other = try net.settle(drives: a, from: start, method: method, options: options, workspace: ws)
         for p in 1..<count {
           let bits = { (row: [T]) in row.map { Double($0).bitPattern } }
@@ -231,30 +259,36 @@ struct SteadySolverTests {
       let one = SolverOptions(tolerance: 1e-30, maxIterations: 1)
       let (s, _) = net.adjoint(slopes: d, lossGradient: g, method: .iterate, options: one, workspace: ws)
       let expected = zip(d.elements, g.elements).map { $0 * (0 + $1) }
-      #expect(s.elements.map { Double($0).bitPattern } == expected.map { Double($0).bitPattern }, "\(T.self) first adjoint sweep")
+      #expect(
+        s.elements.map { Double($0).bitPattern } == expected.map { Double($0).bitPattern },
+        "\(T.self) first adjoint sweep")
       // An infinite weight: the first sweep is already NaN on both paths.
       var broken = net
       broken.parameters.W[3, 11] = .infinity
       let three = SolverOptions(tolerance: 1e-5, maxIterations: 3)
-      let fromZero = broken.relax(drives: a, from: Matrix(rows: count, cols: n), method: .iterate, options: three,
-                                  workspace: ws)
+      let fromZero = broken.relax(
+        drives: a, from: Matrix(rows: count, cols: n), method: .iterate, options: three,
+        workspace: ws)
       let fromOther = broken.relax(drives: a, from: start, method: .iterate, options: three, workspace: ws)
       for p in 1..<count {
-        #expect(fromZero.diagnostics.status[p] == .nonFinite && fromZero.diagnostics.iterations[p] == 1,
-                "\(T.self) forward with an infinite weight, pattern \(p)")
+        #expect(
+          fromZero.diagnostics.status[p] == .nonFinite && fromZero.diagnostics.iterations[p] == 1,
+          "\(T.self) forward with an infinite weight, pattern \(p)")
         #expect(fromOther.diagnostics.status[p] == .nonFinite && fromOther.diagnostics.iterations[p] == 1)
       }
       let (_, adjoint) = broken.adjoint(slopes: d, lossGradient: g, method: .iterate, options: three, workspace: ws)
-      #expect(adjoint.status.allSatisfy { $0 == .nonFinite } && adjoint.iterations.allSatisfy { $0 == 1 },
-              "\(T.self) adjoint with an infinite weight: \(adjoint.status) after \(adjoint.iterations)")
+      #expect(
+        adjoint.status.allSatisfy { $0 == .nonFinite } && adjoint.iterations.allSatisfy { $0 == 1 },
+        "\(T.self) adjoint with an infinite weight: \(adjoint.status) after \(adjoint.iterations)")
     }
     try check(Float.self)
     try check(Double.self)
   }
 
   @Test func adjointSolversAgree() throws {
-    let (net, batch) = try randomProblem(Double.self, activation: .logistic, loss: .bce, coupling: .dense,
-                                         units: 10, patterns: 5, gain: 0.6, seed: 41)
+    let (net, batch) = try randomProblem(
+      Double.self, activation: .logistic, loss: .bce, coupling: .dense,
+      units: 10, patterns: 5, gain: 0.6, seed: 41)
     var results: [Matrix<Double>] = []
     for method in adjointMethods {
       let g = try net.gradient(batch: batch, settings: tightSettings(adjoint: method))
@@ -274,8 +308,9 @@ struct SteadySolverTests {
     let n = 8
     let shape = try NetworkShape(units: n, inputs: 0, outputs: 2)
     var rng = SeededGenerator(seed: 2)
-    var params = Parameters<Double>.random(layout: ParameterLayout(shape: shape, hasInitialState: false),
-                                           gain: 0.01, using: &rng)
+    var params = Parameters<Double>.random(
+      layout: ParameterLayout(shape: shape, hasInitialState: false),
+      gain: 0.01, using: &rng)
     var w = params.W
     for i in 0..<n { w[i, i] += 0.995 }
     params.W = w
@@ -302,12 +337,15 @@ struct SteadySolverTests {
   /// W with spectral radius well above 1 and tanh: the iteration oscillates
   /// or wanders; the solver must say so, not return a number.
   @Test func expansiveNetworkFailsLoudly() throws {
-    let (net0, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense,
-                                          units: 10, patterns: 3, gain: 4, seed: 8)
+    let (net0, batch) = try randomProblem(
+      Double.self, activation: .tanh, loss: .mse, coupling: .dense,
+      units: 10, patterns: 3, gain: 4, seed: 8)
     var net = net0
     // An antisymmetric, large W: eigenvalues on the imaginary axis, oscillation.
     var w = net.parameters.W
-    for i in 0..<10 { for j in 0..<10 { w[i, j] = i == j ? 0 : (i < j ? 3.0 : -3.0) * (1 + Double((i * 7 + j) % 5) / 10) } }
+    for i in 0..<10 {
+      for j in 0..<10 { w[i, j] = i == j ? 0 : (i < j ? 3.0 : -3.0) * (1 + Double((i * 7 + j) % 5) / 10) }
+    }
     net.parameters.W = w
     let settings = SteadySolverSettings(forward: .iterate, tolerance: 1e-8, maxIterations: 300)
     do {
@@ -327,8 +365,9 @@ struct SteadySolverTests {
     // The diagnostics of the non-throwing API report every pattern.
     let ws = GEMMWorkspace<Double>()
     let a = net.drives(batch.inputs, workspace: ws)
-    let (_, d) = net.relax(drives: a, from: Matrix(rows: 3, cols: 10), method: .iterate,
-                           options: SolverOptions(tolerance: 1e-8, maxIterations: 300), workspace: ws)
+    let (_, d) = net.relax(
+      drives: a, from: Matrix(rows: 3, cols: 10), method: .iterate,
+      options: SolverOptions(tolerance: 1e-8, maxIterations: 300), workspace: ws)
     #expect(d.status.allSatisfy { $0 == .notConverged } && d.iterations.allSatisfy { $0 == 300 })
   }
 

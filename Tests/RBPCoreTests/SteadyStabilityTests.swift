@@ -35,7 +35,10 @@ import Testing
       _ = try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: start)
       Issue.record("the fixed point 0 with ρ = \(w) was accepted as stable")
     } catch let error as RBPError {
-      guard case let .unstable(_, pattern, abscissa) = error else { Issue.record("unexpected \(error)"); return }
+      guard case let .unstable(_, pattern, abscissa) = error else {
+        Issue.record("unexpected \(error)")
+        return
+      }
       #expect(pattern == 0 && abs(abscissa - w) < 1e-9, "α \(abscissa), exact \(w)")
     }
     #expect(throws: RBPError.self) {
@@ -49,19 +52,23 @@ import Testing
     // Newton from 0.1 converges, to the unstable point 0.
     let ws = GEMMWorkspace<Double>()
     let a = net.drives(batch.inputs, workspace: ws)
-    let (x, d) = net.relax(drives: a, from: start, method: .newton,
-                           options: SolverOptions(tolerance: 1e-12, maxIterations: 50), workspace: ws)
+    let (x, d) = net.relax(
+      drives: a, from: start, method: .newton,
+      options: SolverOptions(tolerance: 1e-12, maxIterations: 50), workspace: ws)
     #expect(d.status == [.converged] && abs(x[0, 0]) < 1e-12)
     do {
       _ = try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: start)
       Issue.record("Newton's unstable fixed point was accepted")
     } catch let error as RBPError {
-      guard case let .unstable(_, pattern, abscissa) = error else { Issue.record("unexpected \(error)"); return }
+      guard case let .unstable(_, pattern, abscissa) = error else {
+        Issue.record("unexpected \(error)")
+        return
+      }
       #expect(pattern == 0 && abs(abscissa - 2) < 1e-9, "α \(abscissa), exact 2")
     }
     // Relaxation from the same start reaches the stable point.
     let r = try net.evaluate(batch: batch, settings: SteadySolverSettings(), start: start)
-    let exact = 0.957_504_024_077_268_8   // x = tanh(2x), x > 0
+    let exact = 0.957_504_024_077_268_8  // x = tanh(2x), x > 0
     #expect(abs(r.states[0, 0] - exact) < 1e-11)
     // ρ = 2(1 − x²) ≈ 0.166, reported as a bound (at most 1.1× the exact value here).
     let rho = 2 * (1 - exact * exact)
@@ -84,14 +91,17 @@ import Testing
     // have real part 0, so it is an attractor of the damped dynamics
     // (SPEC §1.1) although ρ > 1: Newton finds it and it is accepted.
     let batch = try SteadyBatch(inputs: Matrix(rows: 1, cols: 0), targets: Matrix([[0.0]]))
-    let r = try net.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: Matrix([[0.3, 0.1]]))
+    let r = try net.evaluate(
+      batch: batch, settings: SteadySolverSettings(forward: .newton), start: Matrix([[0.3, 0.1]]))
     #expect(abs(r.diagnostics.abscissa[0]) < 1e-12 && r.diagnostics.spectralRadius[0] > 1.29)
     // The same rotation pushed right (eigenvalues 1.2 ± 1.3i) is not.
     params.W = Matrix([[1.2, -1.3], [1.3, 1.2]])
     let pushed = try SteadyNetwork(parameters: params, activation: .linear, loss: .mse)
-    #expect(isUnstable {
-      try pushed.evaluate(batch: batch, settings: SteadySolverSettings(forward: .newton), start: Matrix([[0.3, 0.1]]))
-    })
+    #expect(
+      isUnstable {
+        try pushed.evaluate(
+          batch: batch, settings: SteadySolverSettings(forward: .newton), start: Matrix([[0.3, 0.1]]))
+      })
     // A nilpotent D W (strictly triangular W): ρ = 0, the iterate dies out.
     params.W = Matrix([[0, 5], [0, 0]])
     let nilpotent = try SteadyNetwork(parameters: params, activation: .linear, loss: .mse)
@@ -108,8 +118,9 @@ import Testing
 
   @Test func autoFallbacksFindTheRelaxedState() throws {
     // ‖W‖ ≈ 1.9 with tanh: relaxation converges, slowly.
-    let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense,
-                                         units: 12, patterns: 6, gain: 0.95, seed: 3)
+    let (net, batch) = try randomProblem(
+      Double.self, activation: .tanh, loss: .mse, coupling: .dense,
+      units: 12, patterns: 6, gain: 0.95, seed: 3)
     let reference = try net.evaluate(batch: batch, settings: tightSettings())
     let (fastest, slowest) = (reference.diagnostics.iterations.min()!, reference.diagnostics.iterations.max()!)
     try #require(slowest > fastest + 10)
@@ -127,15 +138,17 @@ import Testing
     // Trained-like networks (‖W‖ up to about 1.6): f32 relaxation at the
     // default tolerance converges for every pattern, N = 16 to 256.
     for (units, seed) in [(16, 1), (64, 2), (256, 3)] {
-      let (net, batch) = try randomProblem(Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: units,
-                                           inputs: 8, outputs: 4, patterns: 32, gain: 0.8, seed: UInt64(seed))
+      let (net, batch) = try randomProblem(
+        Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: units,
+        inputs: 8, outputs: 4, patterns: 32, gain: 0.8, seed: UInt64(seed))
       let g = try net.gradient(batch: batch, settings: SteadySolverSettings(forward: .iterate, adjoint: .iterate))
       let tolerance = SolverOptions.defaultTolerance(for: Float.self, units: units)
       #expect(g.forward.residuals.allSatisfy { $0 <= tolerance }, "N = \(units)")
       // The f32 states agree with f64 ones to about the tolerance.
       let exact = net.parameters.converted(to: Double.self)
       let net64 = try SteadyNetwork(parameters: exact, activation: .tanh, loss: .mse)
-      let batch64 = try SteadyBatch(inputs: batch.inputs.converted(to: Double.self), targets: batch.targets.converted(to: Double.self))
+      let batch64 = try SteadyBatch(
+        inputs: batch.inputs.converted(to: Double.self), targets: batch.targets.converted(to: Double.self))
       let x64 = try net64.evaluate(batch: batch64, settings: tightSettings()).states
       let worst = zip(g.states.elements, x64.elements).map { abs(Double($0) - $1) }.max()!
       #expect(worst < 50 * tolerance, "N = \(units): f32 vs f64 states differ by \(worst)")
@@ -145,11 +158,12 @@ import Testing
 
   @Test func stabilizerGradientIsExact() throws {
     for activation in [Activation.tanh, .logistic, .linear] {
-      let (net, batch) = try randomProblem(Double.self, activation: activation, loss: .mse, coupling: .dense,
-                                           gain: activation == .logistic ? 1.5 : 0.3, seed: 11)
+      let (net, batch) = try randomProblem(
+        Double.self, activation: activation, loss: .mse, coupling: .dense,
+        gain: activation == .logistic ? 1.5 : 0.3, seed: 11)
       let weight = 0.7
       var settings = tightSettings(adjoint: .direct)
-      settings.stabilizer = .jacobian(weight: weight, threshold: 0)   // every pattern
+      settings.stabilizer = .jacobian(weight: weight, threshold: 0)  // every pattern
       let g = try net.gradient(batch: batch, settings: settings)
       /// loss + (λ/2P) Σ_p Σ_i d_pi² ‖W_i‖², from the relaxed states.
       func objective(_ n: SteadyNetwork<Double>) throws -> Double {
@@ -226,7 +240,8 @@ import Testing
     }
     for (n, seed) in [(16, 1), (64, 2), (100, 3)] {
       var rng = SeededGenerator(seed: UInt64(seed))
-      let w = Matrix<Double>(rows: n, cols: n, elements: (0..<n * n).map { _ in Double.random(in: -1...1, using: &rng) })
+      let w = Matrix<Double>(
+        rows: n, cols: n, elements: (0..<n * n).map { _ in Double.random(in: -1...1, using: &rng) })
       let (estimate, exact) = (try network(w).spectralNorm(), powerNorm(w))
       #expect(estimate <= exact * (1 + 1e-12) && estimate > 0.98 * exact, "n \(n): \(estimate) against \(exact)")
       // At least as close as the 16 power steps from the same start it replaces.

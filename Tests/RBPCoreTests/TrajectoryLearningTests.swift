@@ -3,9 +3,9 @@
 // (ClassicTask.solvedCriterion) within 1000 epochs, for every one of three
 // seeds (measured: 60–140 epochs).
 
-import Testing
 import RBPCore
 import RBPKernels
+import Testing
 
 /// Epoch at which `task` counts as solved on its test set (or training set
 /// when it has none), or nil within `epochs`.
@@ -15,17 +15,20 @@ func trajectoryEpochsToSolve(
   guard case let .trajectory(train, test) = try task.make(Double.self, seed: seed) else { return nil }
   var rng = SeededGenerator(seed: seed &+ 1000)
   let shape = try NetworkShape(units: units, inputs: train.inputWidth, outputs: train.outputWidth)
-  var net = try TrajectoryNetwork<Double>.random(shape: shape, activation: task.activation, loss: .mse,
-                                                 gain: 1.0, using: &rng)
-  var optimizer = try Optimizer<Double>(settings: OptimizerSettings(kind: .adam, learningRate: rate),
-                                        layout: net.parameters.layout)
+  var net = try TrajectoryNetwork<Double>.random(
+    shape: shape, activation: task.activation, loss: .mse,
+    gain: 1.0, using: &rng)
+  var optimizer = try Optimizer<Double>(
+    settings: OptimizerSettings(kind: .adam, learningRate: rate),
+    layout: net.parameters.layout)
   let check = test ?? train
   let ws = GEMMWorkspace<Double>()
   for epoch in 1...epochs {
     let g = try net.gradient(batch: train, workspace: ws)
     optimizer.apply(g.gradient, to: &net.parameters)
     if epoch % 10 == 0,
-       task.isSolved(outputs: try net.outputs(check), targets: check.targets, mask: check.mask) {
+      task.isSolved(outputs: try net.outputs(check), targets: check.targets, mask: check.mask)
+    {
       return epoch
     }
   }

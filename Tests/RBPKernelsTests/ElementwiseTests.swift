@@ -4,10 +4,10 @@
 // lengths around the vector width, in both precisions.
 
 import Foundation
-import Testing
-import RBPKernels
 import RBPCore
+import RBPKernels
 import RBPTestSupport
+import Testing
 
 func referenceValue(_ f: Activation, _ z: Double) -> Double {
   switch f {
@@ -18,19 +18,25 @@ func referenceValue(_ f: Activation, _ z: Double) -> Double {
   }
 }
 
-func checkActivate<T: KernelScalar>(_: T.Type, _ f: Activation, count: Int, inPlace: Bool,
-                                    isa: KernelISA) -> String? {
+func checkActivate<T: KernelScalar>(
+  _: T.Type, _ f: Activation, count: Int, inPlace: Bool,
+  isa: KernelISA
+) -> String? {
   var rng = SeededGenerator(seed: UInt64(count * 7 + 1))
   var z = randomArray(T.self, count, &rng).map { $0 * 4 }
-  if count > 2 { z[0] = 0; z[1] = -0.0 }
+  if count > 2 {
+    z[0] = 0
+    z[1] = -0.0
+  }
   let zd = z.map(Double.init)
   var x = [T](repeating: .nan, count: count)
   var d = [T](repeating: .nan, count: count)
   if inPlace {
     x = z
     x.withUnsafeMutableBufferPointer { xp in
-      activate(f, z: UnsafePointer(xp.baseAddress!), x: xp.baseAddress!, slope: &d, count: count,
-               kernels: isa.kernels)
+      activate(
+        f, z: UnsafePointer(xp.baseAddress!), x: xp.baseAddress!, slope: &d, count: count,
+        kernels: isa.kernels)
     }
   } else {
     activate(f, z: z, x: &x, slope: &d, count: count, kernels: isa.kernels)
@@ -86,8 +92,9 @@ struct ElementwiseTests {
         for at in Set([0, count / 2, count - 1]) {
           var w = v
           w[at] = .nan
-          #expect(maxDifference(u, w, count: count, kernels: isa.kernels).difference.isNaN,
-                  "\(T.self) \(isa) NaN at \(at) of \(count)")
+          #expect(
+            maxDifference(u, w, count: count, kernels: isa.kernels).difference.isNaN,
+            "\(T.self) \(isa) NaN at \(at) of \(count)")
         }
       }
     }
@@ -119,16 +126,19 @@ struct ElementwiseTests {
             let other = aliased == 0 ? g : v
             other.withUnsafeBufferPointer { op in
               if aliased == 0 {
-                adjointStep(slope: d, UnsafePointer(sp.baseAddress!), plus: op.baseAddress!, into: sp.baseAddress!,
-                            count: count, kernels: isa.kernels)
+                adjointStep(
+                  slope: d, UnsafePointer(sp.baseAddress!), plus: op.baseAddress!, into: sp.baseAddress!,
+                  count: count, kernels: isa.kernels)
               } else {
-                adjointStep(slope: d, op.baseAddress!, plus: UnsafePointer(sp.baseAddress!), into: sp.baseAddress!,
-                            count: count, kernels: isa.kernels)
+                adjointStep(
+                  slope: d, op.baseAddress!, plus: UnsafePointer(sp.baseAddress!), into: sp.baseAddress!,
+                  count: count, kernels: isa.kernels)
               }
             }
           }
           for i in 0..<count {
-            #expect(inPlace[i] == d[i] * (v[i] + g[i]), "\(T.self) \(isa): in place (\(aliased)) s[\(i)], count \(count)")
+            #expect(
+              inPlace[i] == d[i] * (v[i] + g[i]), "\(T.self) \(isa): in place (\(aliased)) s[\(i)], count \(count)")
           }
         }
       }
@@ -152,7 +162,7 @@ struct ElementwiseTests {
           let scale = T(0.37)
           var want = start
           for r in 0..<rows { for j in 0..<columns { want[j] += scale * a[r * columns + j] } }
-          var got = start + [T(42)]   // one element past the end, untouched
+          var got = start + [T(42)]  // one element past the end, untouched
           addScaledRows(a, rows: rows, columns: columns, scale: scale, into: &got, kernels: isa.kernels)
           #expect(Array(got[..<columns]) == want && got[columns] == 42, "\(T.self) \(isa) \(rows)×\(columns)")
         }
@@ -195,8 +205,9 @@ struct ElementwiseTests {
         var gs = [T](repeating: 42, count: rows * ldg)
         var total = 0.0
         for r in 0..<rows { total += eightSums(xs[(r * ldx)...].prefix(count), ys[(r * ldy)...].prefix(count)) }
-        let block = meanSquared(rows: rows, count: count, xs, ldx: ldx, ys, ldy: ldy, gradient: &gs, ldg: ldg,
-                                kernels: isa.kernels)
+        let block = meanSquared(
+          rows: rows, count: count, xs, ldx: ldx, ys, ldy: ldy, gradient: &gs, ldg: ldg,
+          kernels: isa.kernels)
         #expect(block == total, "\(T.self) \(isa) count \(count): rows")
         for r in 0..<rows {
           for k in 0..<ldg {
@@ -230,11 +241,15 @@ struct ElementwiseTests {
         // logistic function).
         let still = [T](repeating: T(referenceValue(f, 0)), count: count)
         let zeros = [T](repeating: 0, count: count)
-        #expect(activateChange(f, z: zeros, previous: still, into: &got, count: count, kernels: isa.kernels)
-                  == (0, Double(still[0])), "\(f) \(T.self) \(isa) count \(count): an unchanged state")
+        #expect(
+          activateChange(f, z: zeros, previous: still, into: &got, count: count, kernels: isa.kernels)
+            == (0, Double(still[0])), "\(f) \(T.self) \(isa) count \(count): an unchanged state")
         var nanZ = z
         nanZ[count - 1] = .nan
-        #expect(f == .relu || activateChange(f, z: nanZ, previous: x, into: &got, count: count, kernels: isa.kernels).difference.isNaN)   // relu maps NaN to 0
+        // relu maps NaN to 0
+        #expect(
+          f == .relu
+            || activateChange(f, z: nanZ, previous: x, into: &got, count: count, kernels: isa.kernels).difference.isNaN)
 
         let d = randomArray(T.self, count, &rng), v = randomArray(T.self, count, &rng)
         let g = randomArray(T.self, count, &rng)
@@ -243,14 +258,18 @@ struct ElementwiseTests {
         let wantStep = maxDifference(s, x, count: count, kernels: isa.kernels)
         var inPlace = v
         let step = inPlace.withUnsafeMutableBufferPointer { vp in
-          adjointChange(slope: d, UnsafePointer(vp.baseAddress!), plus: g, into: vp.baseAddress!, previous: x,
-                        count: count, kernels: isa.kernels)
+          adjointChange(
+            slope: d, UnsafePointer(vp.baseAddress!), plus: g, into: vp.baseAddress!, previous: x,
+            count: count, kernels: isa.kernels)
         }
         #expect(inPlace == s && step == wantStep, "adjoint \(T.self) \(isa) count \(count)")
         var nanG = g
         nanG[count / 2] = .nan
-        #expect(adjointChange(slope: d, v, plus: nanG, into: &s, previous: x, count: count,
-                              kernels: isa.kernels).difference.isNaN)
+        #expect(
+          adjointChange(
+            slope: d, v, plus: nanG, into: &s, previous: x, count: count,
+            kernels: isa.kernels
+          ).difference.isNaN)
       }
     }
     for isa in testedISAs {
@@ -274,7 +293,7 @@ struct ElementwiseTests {
         var bias = randomArray(T.self, count, &rng)
         bias[count - 1] = -0.0
         var z2 = z
-        z2[count - 1] = -0.0   // with the bias of −0 there: −0 + −0 is −0
+        z2[count - 1] = -0.0  // with the bias of −0 there: −0 + −0 is −0
         var want = [T](repeating: 0, count: rows * count), wantSlope = want
         var got = want, slope = want
         for r in 0..<rows {
@@ -284,11 +303,13 @@ struct ElementwiseTests {
           activate(f, z: c, x: &x, slope: &d, count: count, kernels: isa.kernels)
           for j in 0..<count { (want[r * count + j], wantSlope[r * count + j]) = (x[j], d[j]) }
         }
-        activateDrive(f, z: z2, bias: bias, inputs: u, inputStride: stride, inputCount: inputs, x: &got, slope: &slope,
-                      rows: rows, count: count, kernels: isa.kernels)
+        activateDrive(
+          f, z: z2, bias: bias, inputs: u, inputStride: stride, inputCount: inputs, x: &got, slope: &slope,
+          rows: rows, count: count, kernels: isa.kernels)
         let bits = { (a: [T]) in a.map { Double($0).bitPattern } }
-        #expect(bits(got) == bits(want) && bits(slope) == bits(wantSlope),
-                "\(f) \(T.self) \(isa) count \(count) inputs \(inputs)")
+        #expect(
+          bits(got) == bits(want) && bits(slope) == bits(wantSlope),
+          "\(f) \(T.self) \(isa) count \(count) inputs \(inputs)")
       }
     }
     for isa in testedISAs {
@@ -312,16 +333,17 @@ struct ElementwiseTests {
         var x = x0
         var changes = [T](repeating: -1, count: 2 * rows)
         x.withUnsafeMutableBufferPointer { xp in
-          activateChange(f, z: z, previous: xp.baseAddress!, into: xp.baseAddress!, ld: ld, rows: rows, count: count,
-                         changes: &changes, kernels: isa.kernels)
+          activateChange(
+            f, z: z, previous: xp.baseAddress!, into: xp.baseAddress!, ld: ld, rows: rows, count: count,
+            changes: &changes, kernels: isa.kernels)
         }
         for r in 0..<rows {
-          let row = Array(z[r * ld ..< r * ld + count]), old = Array(x0[r * ld ..< r * ld + count])
+          let row = Array(z[r * ld..<r * ld + count]), old = Array(x0[r * ld..<r * ld + count])
           var want = [T](repeating: 0, count: count)
           activate(f, z: row, x: &want, slope: nil, count: count, kernels: isa.kernels)
           let (worst, scale) = maxDifference(want, old, count: count, kernels: isa.kernels)
-          #expect(Array(x[r * ld ..< r * ld + count]) == want, "\(f) \(T.self) \(isa) count \(count) row \(r)")
-          #expect(Array(x[r * ld + count ..< (r + 1) * ld]) == Array(x0[r * ld + count ..< (r + 1) * ld]))
+          #expect(Array(x[r * ld..<r * ld + count]) == want, "\(f) \(T.self) \(isa) count \(count) row \(r)")
+          #expect(Array(x[r * ld + count..<(r + 1) * ld]) == Array(x0[r * ld + count..<(r + 1) * ld]))
           #expect((Double(changes[2 * r]), Double(changes[2 * r + 1])) == (worst, scale), "\(f) \(T.self) row \(r)")
         }
         // The adjoint: s = d ⊙ (v + g) written over `previous`.
@@ -329,17 +351,19 @@ struct ElementwiseTests {
         let g = randomArray(T.self, rows * ld, &rng)
         var s = x0
         s.withUnsafeMutableBufferPointer { sp in
-          adjointChange(slope: d, v, plus: g, into: sp.baseAddress!, previous: sp.baseAddress!, ld: ld, rows: rows,
-                        count: count, changes: &changes, kernels: isa.kernels)
+          adjointChange(
+            slope: d, v, plus: g, into: sp.baseAddress!, previous: sp.baseAddress!, ld: ld, rows: rows,
+            count: count, changes: &changes, kernels: isa.kernels)
         }
         for r in 0..<rows {
           let o = r * ld
           var want = [T](repeating: 0, count: count)
-          adjointStep(slope: Array(d[o ..< o + count]), Array(v[o ..< o + count]), plus: Array(g[o ..< o + count]),
-                      into: &want, count: count, kernels: isa.kernels)
-          let (worst, scale) = maxDifference(want, Array(x0[o ..< o + count]), count: count, kernels: isa.kernels)
-          #expect(Array(s[o ..< o + count]) == want, "adjoint \(T.self) \(isa) count \(count) row \(r)")
-          #expect(Array(s[o + count ..< o + ld]) == Array(x0[o + count ..< o + ld]))
+          adjointStep(
+            slope: Array(d[o..<o + count]), Array(v[o..<o + count]), plus: Array(g[o..<o + count]),
+            into: &want, count: count, kernels: isa.kernels)
+          let (worst, scale) = maxDifference(want, Array(x0[o..<o + count]), count: count, kernels: isa.kernels)
+          #expect(Array(s[o..<o + count]) == want, "adjoint \(T.self) \(isa) count \(count) row \(r)")
+          #expect(Array(s[o + count..<o + ld]) == Array(x0[o + count..<o + ld]))
           #expect((Double(changes[2 * r]), Double(changes[2 * r + 1])) == (worst, scale), "adjoint \(T.self) row \(r)")
         }
       }
@@ -365,7 +389,7 @@ struct ElementwiseTests {
         var rng = SeededGenerator(seed: UInt64(count * 7 + block))
         let z0 = randomArray(T.self, rows * ld, &rng), a = randomArray(T.self, rows * ld, &rng)
         var x0 = randomArray(T.self, rows * ld, &rng)
-        x0[ld + count - 1] = .nan   // row 1: a NaN change in its last block only
+        x0[ld + count - 1] = .nan  // row 1: a NaN change in its last block only
         // Row 2 already at its fixed point: every change ±0.
         let settled = (0..<count).map { z0[2 * ld + $0] + a[2 * ld + $0] }
         var image = [T](repeating: 0, count: count)
@@ -373,16 +397,19 @@ struct ElementwiseTests {
         for i in 0..<count { x0[2 * ld + i] = image[i] }
         var (z, x) = (z0, x0)
         var running = [T](repeating: 0, count: rows * lanes), got = [T](repeating: -1, count: 2 * rows)
-        z.withUnsafeMutableBufferPointer { zp in x.withUnsafeMutableBufferPointer { xp in
-          var j0 = 0
-          while j0 < count {
-            let width = min(block, count - j0)
-            activateChange(f, z: zp.baseAddress! + j0, adding: a.withUnsafeBufferPointer { $0.baseAddress! + j0 },
-                           previous: xp.baseAddress! + j0, into: xp.baseAddress! + j0, ld: ld, rows: rows,
-                           count: width, accumulators: &running, kernels: isa.kernels)
-            j0 += width
+        z.withUnsafeMutableBufferPointer { zp in
+          x.withUnsafeMutableBufferPointer { xp in
+            var j0 = 0
+            while j0 < count {
+              let width = min(block, count - j0)
+              activateChange(
+                f, z: zp.baseAddress! + j0, adding: a.withUnsafeBufferPointer { $0.baseAddress! + j0 },
+                previous: xp.baseAddress! + j0, into: xp.baseAddress! + j0, ld: ld, rows: rows,
+                count: width, accumulators: &running, kernels: isa.kernels)
+              j0 += width
+            }
           }
-        }}
+        }
         finishChanges(running, rows: rows, into: &got, kernels: isa.kernels)
         var (wantZ, wantX) = (z0, x0)
         for i in 0..<rows * ld where i % ld < count { wantZ[i] = z0[i] + a[i] }
@@ -390,9 +417,10 @@ struct ElementwiseTests {
         for r in 0..<rows {
           let o = r * ld
           var values = [T](repeating: 0, count: count)
-          activate(f, z: Array(wantZ[o ..< o + count]), x: &values, slope: nil, count: count, kernels: isa.kernels)
-          (want[2 * r], want[2 * r + 1]) = maxDifference(values, Array(x0[o ..< o + count]), count: count,
-                                                          kernels: isa.kernels)
+          activate(f, z: Array(wantZ[o..<o + count]), x: &values, slope: nil, count: count, kernels: isa.kernels)
+          (want[2 * r], want[2 * r + 1]) = maxDifference(
+            values, Array(x0[o..<o + count]), count: count,
+            kernels: isa.kernels)
           for i in 0..<count { wantX[o + i] = values[i] }
         }
         let label = "\(f) \(T.self) \(isa) count \(count) block \(block)"
@@ -409,11 +437,16 @@ struct ElementwiseTests {
           var j0 = 0
           while j0 < count {
             let width = min(block, count - j0)
-            d.withUnsafeBufferPointer { dp in v.withUnsafeBufferPointer { vp in g.withUnsafeBufferPointer { gp in
-              adjointChange(slope: dp.baseAddress! + j0, vp.baseAddress! + j0, plus: gp.baseAddress! + j0,
-                            into: sp.baseAddress! + j0, previous: sp.baseAddress! + j0, ld: ld, rows: rows,
-                            count: width, accumulators: &running, kernels: isa.kernels)
-            }}}
+            d.withUnsafeBufferPointer { dp in
+              v.withUnsafeBufferPointer { vp in
+                g.withUnsafeBufferPointer { gp in
+                  adjointChange(
+                    slope: dp.baseAddress! + j0, vp.baseAddress! + j0, plus: gp.baseAddress! + j0,
+                    into: sp.baseAddress! + j0, previous: sp.baseAddress! + j0, ld: ld, rows: rows,
+                    count: width, accumulators: &running, kernels: isa.kernels)
+                }
+              }
+            }
             j0 += width
           }
         }
@@ -422,10 +455,12 @@ struct ElementwiseTests {
         for r in 0..<rows {
           let o = r * ld
           var values = [T](repeating: 0, count: count)
-          adjointStep(slope: Array(d[o ..< o + count]), Array(v[o ..< o + count]), plus: Array(g[o ..< o + count]),
-                      into: &values, count: count, kernels: isa.kernels)
-          (want[2 * r], want[2 * r + 1]) = maxDifference(values, Array(x0[o ..< o + count]), count: count,
-                                                          kernels: isa.kernels)
+          adjointStep(
+            slope: Array(d[o..<o + count]), Array(v[o..<o + count]), plus: Array(g[o..<o + count]),
+            into: &values, count: count, kernels: isa.kernels)
+          (want[2 * r], want[2 * r + 1]) = maxDifference(
+            values, Array(x0[o..<o + count]), count: count,
+            kernels: isa.kernels)
           for i in 0..<count { wantS[o + i] = values[i] }
         }
         #expect(s.elementsEqual(wantS) { $0 == $1 || ($0.isNaN && $1.isNaN) }, "adjoint \(label)")

@@ -8,10 +8,11 @@
 // through its workspace.
 
 import Foundation
-import Testing
-@testable import RBPKernels
 import RBPCore
 import RBPTestSupport
+import Testing
+
+@testable import RBPKernels
 
 enum Path: String, CaseIterable, CustomStringConvertible {
   case entry, small, blocked, tinyBlocked, threaded, threadedSmall, packedSmall, packedThreaded
@@ -67,18 +68,26 @@ func checkGEMM<T: KernelScalar>(
     var expected = c0.map { Double($0) }
     var absA = ad.map(abs), absB = bd.map(abs)
     var bound = [Double](repeating: 0, count: expected.count)
-    ad.withUnsafeBufferPointer { ap in bd.withUnsafeBufferPointer { bp in
-      expected.withUnsafeMutableBufferPointer { cp in
-        gemmReference(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: alpha,
-                      a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
-                      beta: beta, c: cp.baseAddress!, ldc: ldc)
-      }}}
-    absA.withUnsafeMutableBufferPointer { ap in absB.withUnsafeMutableBufferPointer { bp in
-      bound.withUnsafeMutableBufferPointer { cp in
-        gemmReference(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: abs(alpha),
-                      a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
-                      beta: 0, c: cp.baseAddress!, ldc: ldc)
-      }}}
+    ad.withUnsafeBufferPointer { ap in
+      bd.withUnsafeBufferPointer { bp in
+        expected.withUnsafeMutableBufferPointer { cp in
+          gemmReference(
+            transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: alpha,
+            a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+            beta: beta, c: cp.baseAddress!, ldc: ldc)
+        }
+      }
+    }
+    absA.withUnsafeMutableBufferPointer { ap in
+      absB.withUnsafeMutableBufferPointer { bp in
+        bound.withUnsafeMutableBufferPointer { cp in
+          gemmReference(
+            transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: abs(alpha),
+            a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+            beta: 0, c: cp.baseAddress!, ldc: ldc)
+        }
+      }
+    }
     let eps = Double(T.ulpOfOne)
     for i in bound.indices {
       let cTerm = beta == 0 ? 0 : abs(beta) * abs(Double(c0[i]))
@@ -88,50 +97,63 @@ func checkGEMM<T: KernelScalar>(
   }
 
   let problem = { (cp: UnsafeMutablePointer<T>, ap: UnsafePointer<T>, bp: UnsafePointer<T>) in
-    GEMMProblem(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: T(alpha),
-                a: ap, lda: lda, b: bp, ldb: ldb, beta: T(beta), c: cp, ldc: ldc, threads: 2)
+    GEMMProblem(
+      transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: T(alpha),
+      a: ap, lda: lda, b: bp, ldb: ldb, beta: T(beta), c: cp, ldc: ldc, threads: 2)
   }
   let ws = GEMMWorkspace<T>(isa: isa)
   let bl = T.gemmBlocking(for: isa)
   let tiny = GEMMBlocking(mr: bl.mr, nr: bl.nr, kc: 5, mc: 2 * bl.mr, nc: 2 * bl.nr)
-  a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
-    c.withUnsafeMutableBufferPointer { cp in
-      let p = problem(cp.baseAddress!, ap.baseAddress!, bp.baseAddress!)
-      ws.reserve(workers: 2, aCount: bl.mc * bl.kc, bCount: max(bl.kc * bl.nc, s.k * bl.nr))
-      let w = ws.workers
-      switch path {
-      case .entry:
-        gemm(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: T(alpha),
-             a: p.a, lda: lda, b: p.b, ldb: ldb, beta: T(beta), c: p.c, ldc: ldc,
-             threads: 2, workspace: ws)
-      case .small:
-        if s.k == 0 || alpha == 0 { scaleC(p) } else { smallGEMM(p, blocking: bl, ws.kernels, panel: w[0].packB) }
-      case .blocked:
-        if alpha == 0 { scaleC(p) } else { blockedGEMM(p, blocking: bl, ws.kernels, packA: w[0].packA, packB: w[0].packB) }
-      case .tinyBlocked:
-        if alpha == 0 { scaleC(p) } else { blockedGEMM(p, blocking: tiny, ws.kernels, packA: w[0].packA, packB: w[0].packB) }
-      case .threaded:
-        if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: false, blocking: tiny) }
-      case .threadedSmall:
-        if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: true) }
-      case .packedSmall, .packedThreaded:
-        // op(B) packed once by the public packB; the small path reads its panels.
-        var packed = [T](repeating: .nan, count: packedBCount(k: s.k, n: s.n, workspace: ws))
-        packed.withUnsafeMutableBufferPointer { pp in
-          packB(transB: transB, k: s.k, n: s.n, b: p.b, ldb: ldb, into: pp.baseAddress!, workspace: ws)
-          var q = p
-          q.packedB = UnsafePointer(pp.baseAddress!)
-          q.packedNR = bl.nr
-          if s.k == 0 || alpha == 0 {
-            scaleC(q)
-          } else if path == .packedSmall {
-            smallGEMM(q, blocking: bl, ws.kernels, panel: w[0].packB)
+  a.withUnsafeBufferPointer { ap in
+    b.withUnsafeBufferPointer { bp in
+      c.withUnsafeMutableBufferPointer { cp in
+        let p = problem(cp.baseAddress!, ap.baseAddress!, bp.baseAddress!)
+        ws.reserve(workers: 2, aCount: bl.mc * bl.kc, bCount: max(bl.kc * bl.nc, s.k * bl.nr))
+        let w = ws.workers
+        switch path {
+        case .entry:
+          gemm(
+            transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: T(alpha),
+            a: p.a, lda: lda, b: p.b, ldb: ldb, beta: T(beta), c: p.c, ldc: ldc,
+            threads: 2, workspace: ws)
+        case .small:
+          if s.k == 0 || alpha == 0 { scaleC(p) } else { smallGEMM(p, blocking: bl, ws.kernels, panel: w[0].packB) }
+        case .blocked:
+          if alpha == 0 {
+            scaleC(p)
           } else {
-            threadedGEMM(q, workers: 2, ws, small: true)
+            blockedGEMM(p, blocking: bl, ws.kernels, packA: w[0].packA, packB: w[0].packB)
+          }
+        case .tinyBlocked:
+          if alpha == 0 {
+            scaleC(p)
+          } else {
+            blockedGEMM(p, blocking: tiny, ws.kernels, packA: w[0].packA, packB: w[0].packB)
+          }
+        case .threaded:
+          if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: false, blocking: tiny) }
+        case .threadedSmall:
+          if alpha == 0 { scaleC(p) } else { threadedGEMM(p, workers: 2, ws, small: true) }
+        case .packedSmall, .packedThreaded:
+          // op(B) packed once by the public packB; the small path reads its panels.
+          var packed = [T](repeating: .nan, count: packedBCount(k: s.k, n: s.n, workspace: ws))
+          packed.withUnsafeMutableBufferPointer { pp in
+            packB(transB: transB, k: s.k, n: s.n, b: p.b, ldb: ldb, into: pp.baseAddress!, workspace: ws)
+            var q = p
+            q.packedB = UnsafePointer(pp.baseAddress!)
+            q.packedNR = bl.nr
+            if s.k == 0 || alpha == 0 {
+              scaleC(q)
+            } else if path == .packedSmall {
+              smallGEMM(q, blocking: bl, ws.kernels, panel: w[0].packB)
+            } else {
+              threadedGEMM(q, workers: 2, ws, small: true)
+            }
           }
         }
       }
-    }}}
+    }
+  }
 
   // Padding columns of C (j ≥ n) must be untouched.
   for i in 0..<s.m where ldc > s.n {
@@ -141,7 +163,12 @@ func checkGEMM<T: KernelScalar>(
     }
   }
   var got = c, want = expected, scale = bound
-  for i in 0..<s.m where ldc > s.n { let j = i * ldc + s.n; got[j] = 0; want[j] = 0; scale[j] = 1 }
+  for i in 0..<s.m where ldc > s.n {
+    let j = i * ldc + s.n
+    got[j] = 0
+    want[j] = 0
+    scale[j] = 1
+  }
   let (ratio, index) = worstRatio(got, want, bound: scale)
   if ratio <= 1 { return nil }
   return "\(T.self) \(path) \(s) tA=\(transA) tB=\(transB) α=\(alpha) β=\(beta): "
@@ -185,8 +212,10 @@ func runGEMMSuite<T: KernelScalar>(_: T.Type, path: Path, isa: KernelISA) -> [St
       for transB in [false, true] {
         let sc = scalings[caseIndex % scalings.count]
         caseIndex += 1
-        if let f = checkGEMM(T.self, path: path, shape: s, transA: transA, transB: transB,
-                             alpha: sc.alpha, beta: sc.beta, seed: UInt64(caseIndex), isa: isa) {
+        if let f = checkGEMM(
+          T.self, path: path, shape: s, transA: transA, transB: transB,
+          alpha: sc.alpha, beta: sc.beta, seed: UInt64(caseIndex), isa: isa)
+        {
           failures.append(f)
         }
       }
@@ -215,10 +244,18 @@ struct GEMMTests {
     for (i, sc) in scalings.enumerated() {
       for t in 0..<4 {
         let s = Shape(m: 9, n: 21, k: 13)
-        if let f = checkGEMM(Float.self, path: .entry, shape: s, transA: t & 1 == 1, transB: t & 2 == 2,
-                             alpha: sc.alpha, beta: sc.beta, seed: UInt64(100 + i * 4 + t)) { failures.append(f) }
-        if let f = checkGEMM(Double.self, path: .entry, shape: s, transA: t & 1 == 1, transB: t & 2 == 2,
-                             alpha: sc.alpha, beta: sc.beta, seed: UInt64(200 + i * 4 + t)) { failures.append(f) }
+        if let f = checkGEMM(
+          Float.self, path: .entry, shape: s, transA: t & 1 == 1, transB: t & 2 == 2,
+          alpha: sc.alpha, beta: sc.beta, seed: UInt64(100 + i * 4 + t))
+        {
+          failures.append(f)
+        }
+        if let f = checkGEMM(
+          Double.self, path: .entry, shape: s, transA: t & 1 == 1, transB: t & 2 == 2,
+          alpha: sc.alpha, beta: sc.beta, seed: UInt64(200 + i * 4 + t))
+        {
+          failures.append(f)
+        }
       }
     }
     #expect(failures.isEmpty, "\(failures.prefix(3))")
@@ -228,10 +265,14 @@ struct GEMMTests {
   /// threaded path: still within the bound of the reference.
   @Test func largeThroughEntryPoint() {
     let s = Shape(m: 300, n: 200, k: 270)
-    #expect(checkGEMM(Float.self, path: .entry, shape: s, transA: false, transB: true,
-                      alpha: 1, beta: 0.5, seed: 7) == nil)
-    #expect(checkGEMM(Double.self, path: .entry, shape: s, transA: true, transB: false,
-                      alpha: -1, beta: 0, seed: 8) == nil)
+    #expect(
+      checkGEMM(
+        Float.self, path: .entry, shape: s, transA: false, transB: true,
+        alpha: 1, beta: 0.5, seed: 7) == nil)
+    #expect(
+      checkGEMM(
+        Double.self, path: .entry, shape: s, transA: true, transB: false,
+        alpha: -1, beta: 0, seed: 8) == nil)
   }
 
   /// A product deeper than `smallPathMaxDepth` goes down the small path by
@@ -240,22 +281,30 @@ struct GEMMTests {
   /// every instruction set.
   @Test(arguments: testedISAs)
   func deepProductsGoByDepthBlocksOnTheSmallPath(isa: KernelISA) {
-    let n = 2 * Float.gemmBlocking(for: isa).nr + 3   // ldb = n + 2 in checkGEMM
+    let n = 2 * Float.gemmBlocking(for: isa).nr + 3  // ldb = n + 2 in checkGEMM
     let s = Shape(m: 7, n: n, k: inPlaceSpanBytes / ((n + 2) * MemoryLayout<Float>.stride) + 17)
     #expect(s.k * (s.n + 2) * MemoryLayout<Float>.stride > inPlaceSpanBytes && s.k > smallPathMaxDepth)
-    #expect(checkGEMM(Float.self, path: .small, shape: s, transA: false, transB: false,
-                      alpha: 1, beta: 0.5, seed: 11, isa: isa) == nil)
-    #expect(checkGEMM(Double.self, path: .small, shape: s, transA: true, transB: false,
-                      alpha: -0.5, beta: 0, seed: 12, isa: isa) == nil)
+    #expect(
+      checkGEMM(
+        Float.self, path: .small, shape: s, transA: false, transB: false,
+        alpha: 1, beta: 0.5, seed: 11, isa: isa) == nil)
+    #expect(
+      checkGEMM(
+        Double.self, path: .small, shape: s, transA: true, transB: false,
+        alpha: -0.5, beta: 0, seed: 12, isa: isa) == nil)
     // Blocks whose rows still span more than L2: packed, block by block.
     let wide = Shape(m: 9, n: 520, k: smallPathMaxDepth + 6)
     #expect(smallPathDepthBlock * 522 * MemoryLayout<Float>.stride > inPlaceSpanBytes)
     for transB in [false, true] {
-      #expect(checkGEMM(Float.self, path: .small, shape: wide, transA: false, transB: transB,
-                        alpha: 0.75, beta: -1, seed: 13, isa: isa) == nil)
+      #expect(
+        checkGEMM(
+          Float.self, path: .small, shape: wide, transA: false, transB: transB,
+          alpha: 0.75, beta: -1, seed: 13, isa: isa) == nil)
     }
-    #expect(checkGEMM(Double.self, path: .small, shape: wide, transA: true, transB: false,
-                      alpha: 1, beta: 0, seed: 14, isa: isa) == nil)
+    #expect(
+      checkGEMM(
+        Double.self, path: .small, shape: wide, transA: true, transB: false,
+        alpha: 1, beta: 0, seed: 14, isa: isa) == nil)
   }
 
   /// Deep products of a small C (the weight gradient over T·P rows) are
@@ -266,17 +315,23 @@ struct GEMMTests {
   func deepProductsOfASmallCSplitTheDepth(isa: KernelISA) {
     // Small enough for the emulated CPUs of scripts/qemu_test.sh; deep
     // enough for five blocks, and a partial panel of C.
-    for (s, seed) in [(Shape(m: 20, n: 40, k: 4 * smallPathDepthBlock + 7), UInt64(21)),
-                      (Shape(m: 9, n: 33, k: smallPathMaxDepth + 1), 22)] {
+    for (s, seed) in [
+      (Shape(m: 20, n: 40, k: 4 * smallPathDepthBlock + 7), UInt64(21)),
+      (Shape(m: 9, n: 33, k: smallPathMaxDepth + 1), 22),
+    ] {
       #expect(s.k > smallPathMaxDepth && s.m * s.n <= depthSplitMaxOutput)
       for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
         for (alpha, beta) in [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.25)] {
-          #expect(checkGEMM(Float.self, path: .entry, shape: s, transA: transA, transB: transB,
-                            alpha: alpha, beta: beta, seed: seed, isa: isa) == nil, "\(s) \(transA) \(transB)")
+          #expect(
+            checkGEMM(
+              Float.self, path: .entry, shape: s, transA: transA, transB: transB,
+              alpha: alpha, beta: beta, seed: seed, isa: isa) == nil, "\(s) \(transA) \(transB)")
         }
       }
-      #expect(checkGEMM(Double.self, path: .entry, shape: s, transA: true, transB: false,
-                        alpha: 1, beta: 0.5, seed: seed + 1, isa: isa) == nil)
+      #expect(
+        checkGEMM(
+          Double.self, path: .entry, shape: s, transA: true, transB: false,
+          alpha: 1, beta: 0.5, seed: seed + 1, isa: isa) == nil)
     }
     // Enough multiply-adds for three workers.
     let (m, n, k) = (32, 48, 2100)
@@ -287,8 +342,9 @@ struct GEMMTests {
     var results: [[Float]] = []
     for threads in [1, 2, 3, 8] {
       var c = c0
-      gemm(transB: true, m: m, n: n, k: k, alpha: 0.5, a: a, lda: k, b: b, ldb: k, beta: 1, c: &c, ldc: n,
-           threads: threads, workspace: GEMMWorkspace(isa: isa))
+      gemm(
+        transB: true, m: m, n: n, k: k, alpha: 0.5, a: a, lda: k, b: b, ldb: k, beta: 1, c: &c, ldc: n,
+        threads: threads, workspace: GEMMWorkspace(isa: isa))
       results.append(c)
     }
     #expect(results.allSatisfy { $0 == results[0] })
@@ -320,11 +376,13 @@ struct GEMMTests {
         gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &plain, ldc: n, threads: threads, workspace: ws)
         packed.withUnsafeBufferPointer { pp in
           if transB {
-            gemm(transB: true, m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, packedB: pp.baseAddress!,
-                 c: &fromPacked, ldc: n, threads: threads, workspace: ws)
+            gemm(
+              transB: true, m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, packedB: pp.baseAddress!,
+              c: &fromPacked, ldc: n, threads: threads, workspace: ws)
           } else {
-            gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, packedB: pp.baseAddress!,
-                 c: &fromPacked, ldc: n, threads: threads, workspace: ws)
+            gemm(
+              m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, packedB: pp.baseAddress!,
+              c: &fromPacked, ldc: n, threads: threads, workspace: ws)
           }
         }
         let differing = zip(plain, fromPacked).filter { $0.0 != $0.1 }.count
@@ -368,9 +426,10 @@ struct GEMMTests {
   /// the small path.
   @Test func packedTransposedWeightsStayOnTheSmallPath() {
     let p = UnsafePointer<Float>(bitPattern: 64)!
-    var problem = GEMMProblem<Float>(transA: false, transB: true, m: 64, n: 512, k: 512, alpha: 1,
-                                     a: p, lda: 512, b: p, ldb: 512, beta: 1,
-                                     c: UnsafeMutablePointer(bitPattern: 64)!, ldc: 512, threads: 1)
+    var problem = GEMMProblem<Float>(
+      transA: false, transB: true, m: 64, n: 512, k: 512, alpha: 1,
+      a: p, lda: 512, b: p, ldb: 512, beta: 1,
+      c: UnsafeMutablePointer(bitPattern: 64)!, ldc: 512, threads: 1)
     #expect(!useSmallPath(problem))
     problem.packedB = p
     problem.packedNR = Float.gemmBlocking.nr
@@ -387,10 +446,11 @@ struct GEMMTests {
     var rng = SeededGenerator(seed: 42)
     let a = randomArray(Float.self, m * k, &rng), b = randomArray(Float.self, k * n, &rng)
     // Only the shape counts here: the pointers are never read.
-    let problem = GEMMProblem<Float>(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                                     a: UnsafePointer(bitPattern: 64)!, lda: k,
-                                     b: UnsafePointer(bitPattern: 64)!, ldb: n, beta: 0,
-                                     c: UnsafeMutablePointer(bitPattern: 64)!, ldc: n, threads: 3)
+    let problem = GEMMProblem<Float>(
+      transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+      a: UnsafePointer(bitPattern: 64)!, lda: k,
+      b: UnsafePointer(bitPattern: 64)!, ldb: n, beta: 0,
+      c: UnsafeMutablePointer(bitPattern: 64)!, ldc: n, threads: 3)
     #expect(threadCount(for: problem) >= 2)
     var results: [[Float]] = []
     for threads in [1, 2, 3] {
@@ -418,10 +478,10 @@ struct GEMMTests {
       return
     }
     #if arch(x86_64)
-    let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    if flags.contains(" avx2 ") && flags.contains(" fma ") { #expect(KernelISA.avx2.isSupported) }
-    if !flags.contains(" avx2 ") { #expect(!KernelISA.avx2.isSupported) }
-    if !flags.contains(" avx512f ") { #expect(!KernelISA.avx512.isSupported) }
+      let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+      if flags.contains(" avx2 ") && flags.contains(" fma ") { #expect(KernelISA.avx2.isSupported) }
+      if !flags.contains(" avx2 ") { #expect(!KernelISA.avx2.isSupported) }
+      if !flags.contains(" avx512f ") { #expect(!KernelISA.avx512.isSupported) }
     #endif
   }
 

@@ -3,13 +3,16 @@
 // of 0, 1 and other values, in both precisions, on every instruction set
 // this CPU supports.
 
-import Testing
-@testable import RBPKernels
 import RBPCore
 import RBPTestSupport
+import Testing
 
-func checkGEMV<T: KernelScalar>(_: T.Type, trans: Bool, m: Int, n: Int,
-                                alpha: Double, beta: Double, seed: UInt64, isa: KernelISA) -> String? {
+@testable import RBPKernels
+
+func checkGEMV<T: KernelScalar>(
+  _: T.Type, trans: Bool, m: Int, n: Int,
+  alpha: Double, beta: Double, seed: UInt64, isa: KernelISA
+) -> String? {
   var rng = SeededGenerator(seed: seed)
   let lda = n + 3
   let a = randomArray(T.self, m * lda, &rng)
@@ -27,11 +30,13 @@ func checkGEMV<T: KernelScalar>(_: T.Type, trans: Bool, m: Int, n: Int,
   for i in bound.indices {
     bound[i] = 8 * Double(T.ulpOfOne) * Double(depth + 2) * (bound[i] + (beta == 0 ? 0 : abs(beta * y0[i]))) + 1e-300
   }
-  gemv(trans: trans, m: m, n: n, alpha: T(alpha), a: a, lda: lda, x: x, beta: T(beta), y: &y,
-       kernels: isa.kernels)
+  gemv(
+    trans: trans, m: m, n: n, alpha: T(alpha), a: a, lda: lda, x: x, beta: T(beta), y: &y,
+    kernels: isa.kernels)
   let (ratio, i) = worstRatio(y, want, bound: bound)
   if ratio <= 1 { return nil }
-  return "\(T.self) \(isa) trans=\(trans) \(m)x\(n) α=\(alpha) β=\(beta): y[\(i)] = \(y[i]), expected \(want[i]) (\(ratio)× the bound)"
+  return
+    "\(T.self) \(isa) trans=\(trans) \(m)x\(n) α=\(alpha) β=\(beta): y[\(i)] = \(y[i]), expected \(want[i]) (\(ratio)× the bound)"
 }
 
 func runGEMVSuite<T: KernelScalar>(_: T.Type) -> [String] {
@@ -50,8 +55,12 @@ func runGEMVSuite<T: KernelScalar>(_: T.Type, isa: KernelISA) -> [String] {
       for n in lengths {
         let sc = scalings[index % scalings.count]
         index += 1
-        if let f = checkGEMV(T.self, trans: trans, m: m, n: n, alpha: sc.alpha, beta: sc.beta,
-                             seed: UInt64(index), isa: isa) { failures.append(f) }
+        if let f = checkGEMV(
+          T.self, trans: trans, m: m, n: n, alpha: sc.alpha, beta: sc.beta,
+          seed: UInt64(index), isa: isa)
+        {
+          failures.append(f)
+        }
       }
     }
   }
@@ -87,8 +96,9 @@ struct GEMVTests {
         let squares = gramVector(m: m, n: n, a: a, lda: lda, v: v, into: &out, kernels: isa.kernels)
         let tolerance = 16 * Double(T.ulpOfOne) * Double(m + n + 2)
         let scale = (want.map(abs).max() ?? 0) + 1
-        #expect(zip(out, want).allSatisfy { abs(Double($0) - $1) <= tolerance * scale } && out[n] == 42,
-                "\(T.self) \(isa) \(m)×\(n)")
+        #expect(
+          zip(out, want).allSatisfy { abs(Double($0) - $1) <= tolerance * scale } && out[n] == 42,
+          "\(T.self) \(isa) \(m)×\(n)")
         let norm2 = av.reduce(0) { $0 + $1 * $1 }
         #expect(abs(squares - norm2) <= tolerance * (norm2 + 1), "\(T.self) \(isa) \(m)×\(n): ‖A v‖²")
       }

@@ -6,6 +6,7 @@
 import CRBPKernels
 import Foundation
 import Testing
+
 @testable import RBPKernels
 
 /// Largest error in ulps of the Double reference over `xs`, and where.
@@ -14,7 +15,9 @@ func worstUlps(_ xs: [Float], _ ys: [Float], _ exact: (Double) -> Double) -> (Do
   for (x, y) in zip(xs, ys) {
     let e = exact(Double(x))
     let ulp = Double(Float(e).ulp)
-    let err = e.isInfinite ? (Double(y) == e ? 0 : .infinity)
+    let err =
+      e.isInfinite
+      ? (Double(y) == e ? 0 : .infinity)
       : abs(Double(y) - e) / max(ulp, Double(Float.leastNonzeroMagnitude))
     if err > worst.0 || err.isNaN { worst = (err.isNaN ? .infinity : err, x) }
   }
@@ -40,9 +43,12 @@ struct VectorMathTests {
   let arguments: [Float] = {
     var xs: [Float] = []
     var x: Float = 1e-8
-    while x < 30 { xs += [x, -x]; x *= 1.0005 }
+    while x < 30 {
+      xs += [x, -x]
+      x *= 1.0005
+    }
     for k in -2000...2000 { xs.append(Float(k) / 100) }
-    return xs + [0, -0.0, 1e-30, -1e-30]   // a length that leaves a tail
+    return xs + [0, -0.0, 1e-30, -1e-30]  // a length that leaves a tail
   }()
 
   @Test(arguments: testedISAs)
@@ -90,10 +96,13 @@ struct DoubleVectorMathTests {
   let arguments: [Double] = {
     var xs: [Double] = []
     var x = 1e-12
-    while x < 40 { xs += [x, -x]; x *= 1.0003 }
+    while x < 40 {
+      xs += [x, -x]
+      x *= 1.0003
+    }
     for k in -4000...4000 { xs.append(Double(k) / 200) }
     xs += [0.625, -0.625, 0.625.nextDown, (-0.625).nextUp, 20, 20.nextUp, 19.999]
-    return xs + [0, -0.0, 1e-300, -1e-300, .leastNonzeroMagnitude]   // a length that leaves a tail
+    return xs + [0, -0.0, 1e-300, -1e-300, .leastNonzeroMagnitude]  // a length that leaves a tail
   }()
 
   func apply(_ kind: Int32, _ xs: [Double], _ isa: KernelISA) -> (values: [Double], slopes: [Double]) {

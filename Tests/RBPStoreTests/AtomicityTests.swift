@@ -6,11 +6,11 @@
 // on disk but not yet renamed), and the test kills it there.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
 import RBPTestSupport
+import Testing
 
 /// Starts `rbp` with the write pause on.
 func startPausingWriter(_ arguments: [String], pause: String = "30") throws -> ChildProcess {
@@ -44,15 +44,20 @@ struct AtomicityTests {
     guard case let .trajectory(original) = try DatasetFile.read(path, as: Double.self) else { return }
     for phase in [1, 2] {
       for attempt in 0..<3 {
-        let writer = try startPausingWriter(["datasets", "make", "delayed-xor", "--count", "300", "--length", "40",
-                                             "--seed", "\(attempt)", "--out", path],
-                                            pause: phase == 1 ? "30,0" : "0,30")
+        let writer = try startPausingWriter(
+          [
+            "datasets", "make", "delayed-xor", "--count", "300", "--length", "40",
+            "--seed", "\(attempt)", "--out", path,
+          ],
+          pause: phase == 1 ? "30,0" : "0,30")
         let paused = waitForPause(dir, "task.h5", phase: phase, of: writer)
         kill(writer.processIdentifier, SIGKILL)
         let ending = writer.wait()
         #expect(paused, "the writer never reached pause \(phase)")
         let temporaries = try FileManager.default.contentsOfDirectory(atPath: dir)
-          .filter { $0.hasPrefix(temporaryPrefix(for: "task.h5", pid: writer.processIdentifier)) && !$0.contains(".paused-") }
+          .filter {
+            $0.hasPrefix(temporaryPrefix(for: "task.h5", pid: writer.processIdentifier)) && !$0.contains(".paused-")
+          }
         #expect(temporaries.count == 1, "no temporary: the writer was not killed mid-write")
         #expect(ending == .signal(SIGKILL))
         // Killed mid-write: the previous version, intact.
@@ -80,15 +85,22 @@ struct AtomicityTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let data = repositoryRoot + "/datasets/xor.h5"
-    let first = try runProgram(rbpBinary, ["train", "--data", data, "--out", dir, "--units", "40",
-                                               "--epochs", "1", "--quiet"])
+    let first = try runProgram(
+      rbpBinary,
+      [
+        "train", "--data", data, "--out", dir, "--units", "40",
+        "--epochs", "1", "--quiet",
+      ])
     try #require(first.status == 0, "rbp train failed: \(first.err)")
     var epoch = try CheckpointFile.read(dir + "/checkpoint.h5").epoch
     for round in 0..<4 {
       let phase = round % 2 + 1
-      let trainer = try startPausingWriter(["train", "--data", data, "--out", dir, "--units", "40",
-                                            "--epochs", "100000", "--checkpoint-every", "1", "--resume", "--quiet"],
-                                           pause: "0.3")
+      let trainer = try startPausingWriter(
+        [
+          "train", "--data", data, "--out", dir, "--units", "40",
+          "--epochs", "100000", "--checkpoint-every", "1", "--resume", "--quiet",
+        ],
+        pause: "0.3")
       let paused = waitForLaterWrite(dir, phase: phase, trainer)
       kill(trainer.processIdentifier, SIGKILL)
       trainer.wait()
@@ -106,7 +118,7 @@ struct AtomicityTests {
 /// shows under another temporary name); false if it ends first.
 func waitForLaterWrite(_ folder: String, phase: Int, _ process: ChildProcess) -> Bool {
   var first: String?
-  let mine = temporaryPrefix(for: "checkpoint.h5", pid: process.processIdentifier)   // not a killed predecessor's
+  let mine = temporaryPrefix(for: "checkpoint.h5", pid: process.processIdentifier)  // not a killed predecessor's
   for _ in 0..<6000 {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     for marker in entries where marker.hasPrefix(mine) && marker.contains(".paused-") {

@@ -6,35 +6,35 @@
 // does not reach it reads fine.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
 import RBPTestSupport
+import Testing
 
 let windowsWriter = #"""
-import sys, h5py, numpy as np
-P, T, I, O, N = 5, 23, 3, 2, 4
-p, t, k = np.meshgrid(np.arange(P), np.arange(T), np.arange(I), indexing="ij")
-inputs = (p * 1000 + t + k / 8).astype(np.float32)
-p, t, k = np.meshgrid(np.arange(P), np.arange(T), np.arange(O), indexing="ij")
-targets = (-(p * 1000 + t) - k / 4).astype(np.float32)
-mask = ((t + k) % 3 != 0).astype(np.float32)
-targets[3, 10, 1] = np.nan
-mask[2, 18, 0] = -1
-with h5py.File(sys.argv[1], "w") as f:
-    f.attrs["format"] = "rbp-dataset"
-    f.attrs["version"] = 1
-    f.attrs["kind"] = "trajectory"
-    for name, a in (("inputs", inputs), ("targets", targets), ("mask", mask)):
-        f.create_dataset(name, data=a, chunks=(2, 7, a.shape[2]), compression="gzip")
-    f["initial"] = np.arange(P * N, dtype=np.float64).reshape(P, N) / 10
-"""#
+  import sys, h5py, numpy as np
+  P, T, I, O, N = 5, 23, 3, 2, 4
+  p, t, k = np.meshgrid(np.arange(P), np.arange(T), np.arange(I), indexing="ij")
+  inputs = (p * 1000 + t + k / 8).astype(np.float32)
+  p, t, k = np.meshgrid(np.arange(P), np.arange(T), np.arange(O), indexing="ij")
+  targets = (-(p * 1000 + t) - k / 4).astype(np.float32)
+  mask = ((t + k) % 3 != 0).astype(np.float32)
+  targets[3, 10, 1] = np.nan
+  mask[2, 18, 0] = -1
+  with h5py.File(sys.argv[1], "w") as f:
+      f.attrs["format"] = "rbp-dataset"
+      f.attrs["version"] = 1
+      f.attrs["kind"] = "trajectory"
+      for name, a in (("inputs", inputs), ("targets", targets), ("mask", mask)):
+          f.create_dataset(name, data=a, chunks=(2, 7, a.shape[2]), compression="gzip")
+      f["initial"] = np.arange(P * N, dtype=np.float64).reshape(P, N) / 10
+  """#
 
 @Suite("Dataset windows")
 struct DatasetWindowsTests {
   @Test func windowsHoldTheFileValuesAndNameBadOnes() throws {
-    _ = try requirePython()   // names the fix when there is none
+    _ = try requirePython()  // names the fix when there is none
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/long.h5"
@@ -85,7 +85,7 @@ struct ChunkShapeTests {
   /// steps decompresses a few chunks, not the whole sequence. Small rows
   /// keep chunks of whole rows. h5py reads the chunk shapes.
   @Test func longSequencesAreChunkedAlongTheirSteps() throws {
-    _ = try requirePython()   // names the fix when there is none
+    _ = try requirePython()  // names the fix when there is none
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/chunks.h5"
@@ -93,7 +93,8 @@ struct ChunkShapeTests {
     try file.write("long", [Double](repeating: 0.5, count: 3 * 700 * 200), shape: [3, 700, 200])
     try file.write("rows", [Float](repeating: 1, count: 5000 * 20), shape: [5000, 20])
     try file.close()
-    let r = try runPython("""
+    let r = try runPython(
+      """
       import sys, h5py
       with h5py.File(sys.argv[1], "r") as f:
           print(f["long"].chunks, f["rows"].chunks, f["long"][2, 699, 199])

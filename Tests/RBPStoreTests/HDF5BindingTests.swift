@@ -5,9 +5,10 @@
 
 import CHDF5
 import Foundation
-import Testing
-@testable import RBPStore
 import RBPTestSupport
+import Testing
+
+@testable import RBPStore
 
 @Suite("HDF5 binding")
 struct HDF5BindingTests {
@@ -29,7 +30,9 @@ struct HDF5BindingTests {
         return target == path ? Int32(entry) : nil
       }
     }
-    for opening in [{ try HDF5File.create(path) }, { try HDF5File.open(path, writable: true) }, { try HDF5File.open(path) }] {
+    for opening in [
+      { try HDF5File.create(path) }, { try HDF5File.open(path, writable: true) }, { try HDF5File.open(path) },
+    ] {
       let file = try opening()
       let open = descriptors()
       try #require(!open.isEmpty, "the file's descriptor was not found")
@@ -48,8 +51,9 @@ struct HDF5BindingTests {
     let file = H5Fcreate(path, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
     #expect(file >= 0)
     let space = H5Screate_simple(2, &dims, nil)
-    let dset = H5Dcreate2(file, "values", rbp_H5T_IEEE_F64LE(), space,
-                          rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
+    let dset = H5Dcreate2(
+      file, "values", rbp_H5T_IEEE_F64LE(), space,
+      rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT(), rbp_H5P_DEFAULT())
     #expect(dset >= 0)
     #expect(H5Dwrite(dset, rbp_H5T_NATIVE_DOUBLE(), rbp_H5S_ALL(), rbp_H5S_ALL(), rbp_H5P_DEFAULT(), values) >= 0)
     #expect(H5Dclose(dset) >= 0)

@@ -4,11 +4,11 @@
 // at most two minibatches (asserted on its buffer accounting, not on RSS).
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
 import RBPTestSupport
+import Testing
 
 @Suite("Minibatch streaming")
 struct StreamingTests {
@@ -16,8 +16,11 @@ struct StreamingTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/dx.h5"
-    guard case let .trajectory(all, _) = try ClassicTask.delayedXor.make(Double.self, seed: 5,
-                                                                         options: TaskOptions(count: 301, length: 9)) else { return }
+    guard
+      case let .trajectory(all, _) = try ClassicTask.delayedXor.make(
+        Double.self, seed: 5,
+        options: TaskOptions(count: 301, length: 9))
+    else { return }
     try DatasetFile.write(.trajectory(all), to: path)
     let streamed = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11, inMemoryLimit: 0)
     let memory = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11)
@@ -26,14 +29,16 @@ struct StreamingTests {
     #expect(!streamed.inMemory && memory.inMemory && given.inMemory)
     #expect(given.count == memory.count && given.elementsPerPattern == memory.elementsPerPattern)
     // With a mask and initial states, and steady patterns, the sizes still agree with the file's.
-    let masked = try TrajectoryBatch(count: 3, steps: 4, inputs: [Double](repeating: 0.5, count: 24), inputWidth: 2,
-                                     targets: [Double](repeating: 0.1, count: 12), outputWidth: 1,
-                                     mask: [Double](repeating: 1, count: 12),
-                                     initial: Matrix(rows: 3, cols: 5, elements: [Double](repeating: 0, count: 15)))
-    let steady = try SteadyBatch(inputs: Matrix(rows: 3, cols: 2, elements: [Double](repeating: 1, count: 6)),
-                                 targets: Matrix(rows: 3, cols: 1, elements: [0, 1, 0]),
-                                 mask: Matrix(rows: 3, cols: 1, elements: [1, 1, 0]),
-                                 initial: Matrix(rows: 3, cols: 4, elements: [Double](repeating: 0, count: 12)))
+    let masked = try TrajectoryBatch(
+      count: 3, steps: 4, inputs: [Double](repeating: 0.5, count: 24), inputWidth: 2,
+      targets: [Double](repeating: 0.1, count: 12), outputWidth: 1,
+      mask: [Double](repeating: 1, count: 12),
+      initial: Matrix(rows: 3, cols: 5, elements: [Double](repeating: 0, count: 15)))
+    let steady = try SteadyBatch(
+      inputs: Matrix(rows: 3, cols: 2, elements: [Double](repeating: 1, count: 6)),
+      targets: Matrix(rows: 3, cols: 1, elements: [0, 1, 0]),
+      mask: Matrix(rows: 3, cols: 1, elements: [1, 1, 0]),
+      initial: Matrix(rows: 3, cols: 4, elements: [Double](repeating: 0, count: 12)))
     for (name, contents) in [("masked", DatasetContents<Double>.trajectory(masked)), ("steady", .steady(steady))] {
       try DatasetFile.write(contents, to: dir + "/\(name).h5")
       let read = try MinibatchStream<Double>(path: dir + "/\(name).h5", batchSize: 2)
@@ -49,7 +54,8 @@ struct StreamingTests {
         let other = try memory.next(), third = try given.next()
         #expect(other?.indices == indices && third?.indices == indices)
         guard case let .trajectory(b) = batch, case let .trajectory(o)? = other?.batch,
-              case let .trajectory(g)? = third?.batch else {
+          case let .trajectory(g)? = third?.batch
+        else {
           Issue.record("kind")
           return
         }
@@ -74,13 +80,14 @@ struct StreamingTests {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/large.h5"
-    let (p, i, o) = (2_000, 256, 64)   // (256 + 64) · 4 B · 2 000 = 2.6 MB of float32
+    let (p, i, o) = (2_000, 256, 64)  // (256 + 64) · 4 B · 2 000 = 2.6 MB of float32
     var inputs = [Float](repeating: 0, count: p * i)
     for k in inputs.indices { inputs[k] = Float(k % 97) / 97 }
     var targets = [Float](repeating: 0, count: p * o)
     for k in targets.indices { targets[k] = Float(k / o % 13) }
-    let batch = try SteadyBatch(inputs: Matrix(rows: p, cols: i, elements: inputs),
-                                targets: Matrix(rows: p, cols: o, elements: targets))
+    let batch = try SteadyBatch(
+      inputs: Matrix(rows: p, cols: i, elements: inputs),
+      targets: Matrix(rows: p, cols: o, elements: targets))
     try DatasetFile.write(.steady(batch), to: path)
     // Streamed as if it were larger than memory: the bound is on the
     // stream's buffer accounting, which does not depend on the file's size.

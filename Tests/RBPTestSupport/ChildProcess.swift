@@ -14,8 +14,9 @@
 
 import Foundation
 import RBPStore
+
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// A program started by the tests.
@@ -43,8 +44,10 @@ public final class ChildProcess: @unchecked Sendable {
 
   /// Starts `path` with `arguments`; `environment` entries are added to
   /// (or replace) this process's environment.
-  public init(_ path: String, _ arguments: [String], environment: [String: String] = [:],
-              standardOutput out: Stream = .discard, standardError err: Stream = .discard) throws {
+  public init(
+    _ path: String, _ arguments: [String], environment: [String: String] = [:],
+    standardOutput out: Stream = .discard, standardError err: Stream = .discard
+  ) throws {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -146,8 +149,11 @@ public struct SpawnError: Error, CustomStringConvertible {
 /// Runs a program to its end; returns its status (exit code, or 128 +
 /// signal), standard output and standard error.
 @discardableResult
-public func runProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws
-  -> (status: Int32, out: String, err: String) {
+public func runProgram(
+  _ path: String, _ arguments: [String], environment: [String: String] = [:]
+) throws
+  -> (status: Int32, out: String, err: String)
+{
   let child = try ChildProcess(path, arguments, environment: environment, standardOutput: .pipe, standardError: .pipe)
   // Both pipes at once: a child that fills one while this reads the other would stall.
   nonisolated(unsafe) var err = Data()

@@ -74,7 +74,8 @@ public func requirePython() throws -> String { try foundPython.get() }
 
 /// Runs a Python script with arguments; returns status, stdout, stderr.
 @discardableResult
-public func runPython(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, out: String, err: String) {
+public func runPython(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, out: String, err: String)
+{
   try runProgram(try requirePython(), ["-c", script] + arguments)
 }
 
@@ -98,7 +99,8 @@ public func nonFiniteRecords(_ ck: Checkpoint) -> [String] {
     problems.append("history '\(key)' holds \(series.filter { !$0.isFinite })")
   }
   if let opt = ck.progress?.optimizer,
-     !(opt.first.values.allSatisfy { $0.isFinite } && opt.second.values.allSatisfy { $0.isFinite }) {
+    !(opt.first.values.allSatisfy { $0.isFinite } && opt.second.values.allSatisfy { $0.isFinite })
+  {
     problems.append("non-finite optimizer moments saved")
   }
   let rejected = ck.history[.rejectedSteps]?.reduce(0, +) ?? 0

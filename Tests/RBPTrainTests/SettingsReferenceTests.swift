@@ -3,9 +3,9 @@
 // `scripts/update-docs.sh` (RBP_UPDATE_DOCS=1) rewrites the page.
 
 import Foundation
-import Testing
-import RBPTrain
 import RBPTestSupport
+import RBPTrain
+import Testing
 
 @Suite("Settings reference")
 struct SettingsReferenceTests {

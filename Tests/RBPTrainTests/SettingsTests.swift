@@ -5,12 +5,12 @@
 // allowed (and then trains on) or refused naming the setting.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
-import RBPTrain
 import RBPTestSupport
+import RBPTrain
+import Testing
 
 @Suite("Run settings")
 struct SettingsTests {
@@ -56,17 +56,21 @@ struct SettingsTests {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     var rng = SeededGenerator(seed: 72)
-    var numbers: [Double] = [0, 1, 0.1, 1e-5, 1.5e-5, 1e21, 1e22, 1e-7, 1e16, 1e15, 0.001, 2.5, 100, 12345.678,
-                             1.0000000000000002, 1.7976931348623157e308, Double.leastNonzeroMagnitude]
+    var numbers: [Double] = [
+      0, 1, 0.1, 1e-5, 1.5e-5, 1e21, 1e22, 1e-7, 1e16, 1e15, 0.001, 2.5, 100, 12345.678,
+      1.0000000000000002, 1.7976931348623157e308, Double.leastNonzeroMagnitude,
+    ]
     for _ in 0..<3000 {
       numbers.append(Double(bitPattern: rng.next() & 0x7FEF_FFFF_FFFF_FFFF))
       numbers.append(Double(rng.next() % 1_000_000) / 997)
     }
     let texts = ["tanh", "f32", "a/b", "quote\"d", "back\\slash", "tab\tnew\nline", "é"]
     for (i, x) in numbers.enumerated() {
-      let values: [String: SettingValue] = ["lr": .number(x), "max-iterations": .integer(Int(rng.next() % 100_000) - 50_000),
-                                            "activation": .text(texts[i % texts.count]), "warm-start": .flag(i % 2 == 0),
-                                            "weight-decay": .number(-x)]
+      let values: [String: SettingValue] = [
+        "lr": .number(x), "max-iterations": .integer(Int(rng.next() % 100_000) - 50_000),
+        "activation": .text(texts[i % texts.count]), "warm-start": .flag(i % 2 == 0),
+        "weight-decay": .number(-x),
+      ]
       let expected = String(decoding: try encoder.encode(values), as: UTF8.self)
       #expect(RunConfig.encode(values) == expected, "\(x)")
     }
@@ -75,8 +79,9 @@ struct SettingsTests {
   @Test func theIdentityAndResumeRulesAreTheSpecifications() throws {
     for setting in RunConfig.settings {
       #expect(setting.identifies == !Self.notIdentifying.contains(setting.name), "\(setting.name): identifies")
-      #expect((setting.onResume == .mayChange) == Self.changeableOnResume.contains(setting.name),
-              "\(setting.name): on resume")
+      #expect(
+        (setting.onResume == .mayChange) == Self.changeableOnResume.contains(setting.name),
+        "\(setting.name): on resume")
     }
     // Each setting's value reaches the run's identity exactly when it defines the run.
     let steady = try DatasetSummary.read(shipped("patterns")), trajectory = try DatasetSummary.read(shipped("figure8"))
@@ -88,14 +93,18 @@ struct SettingsTests {
       if setting.name == "loss" { base.activation = .logistic }
       if setting.name == "window" { base.bptt = .truncated }
       // val_fraction: a dataset without /val.
-      let data = setting.name == "val_fraction" ? xor : setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
+      let data =
+        setting.name == "val_fraction"
+        ? xor : setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
       let changed = base.overridden(by: try RunConfig.parse(arguments: Self.flags(setting, text)))
       guard let before = try? base.resolved(for: data), let after = try? changed.resolved(for: data) else {
         Issue.record("\(setting.name): \(text) does not resolve for \(data.path)")
         continue
       }
       let differs = before.identity(dataHash: "d") != after.identity(dataHash: "d")
-      #expect(differs == !Self.notIdentifying.contains(setting.name), "\(setting.name) = \(text): identity changed \(differs)")
+      #expect(
+        differs == !Self.notIdentifying.contains(setting.name), "\(setting.name) = \(text): identity changed \(differs)"
+      )
     }
   }
 
@@ -131,7 +140,9 @@ struct SettingsTests {
       if setting.name == "loss" { config.activation = .logistic }
       if setting.name == "window" { config.bptt = .truncated }
       config = config.overridden(by: given)
-      let data = setting.name == "val_fraction" ? xor : setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
+      let data =
+        setting.name == "val_fraction"
+        ? xor : setting.scope == .trajectory || setting.name == "bptt" ? trajectory : steady
       let plan = try config.resolved(for: data)
       let out = dir + "/\(setting.name).h5"
       let trainer = try Trainer<Double>(plan: plan, data: data.path, summary: data, checkpoint: out)
@@ -154,12 +165,14 @@ struct SettingsTests {
       }()
       switch Self.changeableOnResume.contains(setting.name) ? Setting.OnResume.mayChange : .fixed {
       case .fixed:
-        #expect(refusal?.contains(setting.name) == true || refusal?.contains("does not fit") == true,
-                "\(setting.name): \(refusal ?? "resumed")")
+        #expect(
+          refusal?.contains(setting.name) == true || refusal?.contains("does not fit") == true,
+          "\(setting.name): \(refusal ?? "resumed")")
       case .mayChange:
         #expect(refusal == nil, "\(setting.name): \(refusal ?? "")")
-        let resumed = try Trainer<Double>(plan: try again.resolved(for: data), data: data.path, summary: data,
-                                          checkpoint: out, resumeFrom: checkpoint)
+        let resumed = try Trainer<Double>(
+          plan: try again.resolved(for: data), data: data.path, summary: data,
+          checkpoint: out, resumeFrom: checkpoint)
         _ = try resumed.run()
         #expect(try CheckpointFile.read(out).epoch > checkpoint.epoch, "\(setting.name): resumed nothing")
       }
@@ -169,22 +182,26 @@ struct SettingsTests {
   /// Bad values name the flag or the key, in every spelling; nothing is
   /// dropped on the way.
   @Test func badValuesNameTheirSetting() throws {
-    for (arguments, message) in [(["--lr", "nan"], "--lr must be a finite number"),
-                                 (["--units", "0"], "--units must be between 1 and"),
-                                 (["--units", "2.5"], "--units must be an integer"),
-                                 (["--bptt", "some"], "--bptt must be full, checkpointed or truncated, got some"),
-                                 (["--lr-decay", "1.5"], "--lr-decay must be in (0, 1], got 1.5"),
-                                 (["--epochs"], "--epochs needs a value"), (["--learning-rate", "1"], "unknown option")] {
+    for (arguments, message) in [
+      (["--lr", "nan"], "--lr must be a finite number"),
+      (["--units", "0"], "--units must be between 1 and"),
+      (["--units", "2.5"], "--units must be an integer"),
+      (["--bptt", "some"], "--bptt must be full, checkpointed or truncated, got some"),
+      (["--lr-decay", "1.5"], "--lr-decay must be in (0, 1], got 1.5"),
+      (["--epochs"], "--epochs needs a value"), (["--learning-rate", "1"], "unknown option"),
+    ] {
       #expect(throws: ConfigError.self, "\(arguments)") { try RunConfig.parse(arguments: arguments) }
       do { _ = try RunConfig.parse(arguments: arguments) } catch { #expect("\(error)".contains(message), "\(error)") }
     }
-    for (json, message) in [(#"{"lr_decay": 2}"#, "'lr_decay' must be in (0, 1], got 2"),
-                            (#"{"lr-decay": 0}"#, "'lr-decay' must be in (0, 1], got 0"),
-                            (#"{"lr_decay": 0.5, "lr-decay": 0.5}"#, "name the same setting"),
-                            (#"{"units": 1e30}"#, "'units' must be an integer"),
-                            (#"{"units": "4"}"#, "'units' must be an integer, got \"4\""),
-                            (#"{"warm_start": 1}"#, "'warm_start' must be true or false"),
-                            (#"{"epochs": [1]}"#, "key 'epochs' must be a number, a string or a boolean")] {
+    for (json, message) in [
+      (#"{"lr_decay": 2}"#, "'lr_decay' must be in (0, 1], got 2"),
+      (#"{"lr-decay": 0}"#, "'lr-decay' must be in (0, 1], got 0"),
+      (#"{"lr_decay": 0.5, "lr-decay": 0.5}"#, "name the same setting"),
+      (#"{"units": 1e30}"#, "'units' must be an integer"),
+      (#"{"units": "4"}"#, "'units' must be an integer, got \"4\""),
+      (#"{"warm_start": 1}"#, "'warm_start' must be true or false"),
+      (#"{"epochs": [1]}"#, "key 'epochs' must be a number, a string or a boolean"),
+    ] {
       do {
         _ = try RunConfig.parse(json: Data(json.utf8), source: "c.json")
         Issue.record("\(json) was accepted")
@@ -255,8 +272,10 @@ struct RunIdentityTests {
   /// finished runs by it. These are the identities version 1 computed;
   /// a change of encoder, of key order or of hash would change them.
   @Test func identitiesAreThoseOfEarlierVersions() throws {
-    let expected = ["14160c7fd304a304", "5c35634a8ad82cf3", "35e91a4fd0769b82", "b39c41d63000948a", "579a179710527006",
-                    "b34a1c53de538473", "2c02ea3ef3635e4c", "8972eb75be477734"]
+    let expected = [
+      "14160c7fd304a304", "5c35634a8ad82cf3", "35e91a4fd0769b82", "b39c41d63000948a", "579a179710527006",
+      "b34a1c53de538473", "2c02ea3ef3635e4c", "8972eb75be477734",
+    ]
     let got = try Self.identities()
     #expect(got == expected, "\(got)")
   }

@@ -3,12 +3,13 @@
 // training loss instead of reading the whole file.
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
-@testable import RBPTrain
 import RBPTestSupport
+import Testing
+
+@testable import RBPTrain
 
 @Suite("Trainer")
 struct TrainerTests {
@@ -27,8 +28,9 @@ struct TrainerTests {
     config.units = 6
     let plan = try config.resolved(for: summary)
     let memory = try Trainer<Float>(plan: plan, data: data, summary: summary, checkpoint: dir + "/m.h5")
-    let streamed = try Trainer<Float>(plan: plan, data: data, summary: summary, checkpoint: dir + "/s.h5",
-                                      inMemoryLimit: 0)
+    let streamed = try Trainer<Float>(
+      plan: plan, data: data, summary: summary, checkpoint: dir + "/s.h5",
+      inMemoryLimit: 0)
     let a = try memory.run(), b = try streamed.run()
     #expect(a.epochs == 3 && b.epochs == 3)
     let ca = try CheckpointFile.read(dir + "/m.h5"), cb = try CheckpointFile.read(dir + "/s.h5")
@@ -64,8 +66,9 @@ struct WindowedTrainingTests {
     config.threads = threads
     let plan = try config.resolved(for: summary)
     let memory = try Trainer<Double>(plan: plan, data: data, summary: summary, checkpoint: dir + "/m.h5")
-    let windowed = try Trainer<Double>(plan: plan, data: data, summary: summary, checkpoint: dir + "/w.h5",
-                                       inMemoryLimit: 0)
+    let windowed = try Trainer<Double>(
+      plan: plan, data: data, summary: summary, checkpoint: dir + "/w.h5",
+      inMemoryLimit: 0)
     #expect(!memory.stream.readsWindows && windowed.stream.readsWindows)
     _ = try memory.run()
     _ = try windowed.run()
@@ -97,9 +100,10 @@ struct NonFiniteTrainingTests {
     config.optimizer = .sgd
     config.lr = task == "xor" ? 100 : 1e8
     let plan = try config.resolved(for: summary)
-    let trainer = try Trainer<Float>(plan: plan, data: data, summary: summary, checkpoint: dir + "/ck.h5",
-                                     inMemoryLimit: 0)
-    do { _ = try trainer.run() } catch is TrainingStopped {}   // giving up, with a reason, is fine
+    let trainer = try Trainer<Float>(
+      plan: plan, data: data, summary: summary, checkpoint: dir + "/ck.h5",
+      inMemoryLimit: 0)
+    do { _ = try trainer.run() } catch is TrainingStopped {}  // giving up, with a reason, is fine
     let problems = nonFiniteRecords(try CheckpointFile.read(dir + "/ck.h5"))
     #expect(problems.isEmpty, "\(task): \(problems)")
   }
@@ -119,11 +123,16 @@ struct GradientDescentTests {
     var rng = SeededGenerator(seed: 5)
     func uniform(_ n: Int) -> [Double] { (0..<n).map { _ in Double.random(in: -1...1, using: &rng) } }
     let count = 7
-    let contents: DatasetContents<Double> = trajectory
-      ? .trajectory(try TrajectoryBatch(count: count, steps: 5, inputs: uniform(count * 5), inputWidth: 1,
-                                        targets: uniform(count * 5).map { 0.5 * $0 }, outputWidth: 1))
-      : .steady(try SteadyBatch(inputs: Matrix(rows: count, cols: 2, elements: uniform(count * 2)),
-                                targets: Matrix(rows: count, cols: 1, elements: uniform(count).map { 0.3 * $0 })))
+    let contents: DatasetContents<Double> =
+      trajectory
+      ? .trajectory(
+        try TrajectoryBatch(
+          count: count, steps: 5, inputs: uniform(count * 5), inputWidth: 1,
+          targets: uniform(count * 5).map { 0.5 * $0 }, outputWidth: 1))
+      : .steady(
+        try SteadyBatch(
+          inputs: Matrix(rows: count, cols: 2, elements: uniform(count * 2)),
+          targets: Matrix(rows: count, cols: 1, elements: uniform(count).map { 0.3 * $0 })))
     let data = dir + "/data.h5"
     try DatasetFile.write(contents, to: data)
     let summary = try DatasetSummary.read(data)
@@ -172,11 +181,15 @@ struct ShardTests {
     let data = dir + "/data.h5"
     let contents: DatasetContents<Double>
     if trajectory {
-      contents = .trajectory(try TrajectoryBatch(count: count, steps: 6, inputs: uniform(count * 6),
-                                                 inputWidth: 1, targets: uniform(count * 6), outputWidth: 1))
+      contents = .trajectory(
+        try TrajectoryBatch(
+          count: count, steps: 6, inputs: uniform(count * 6),
+          inputWidth: 1, targets: uniform(count * 6), outputWidth: 1))
     } else {
-      contents = .steady(try SteadyBatch(inputs: Matrix(rows: count, cols: 2, elements: uniform(count * 2)),
-                                         targets: Matrix(rows: count, cols: 1, elements: uniform(count).map { 0.3 * $0 })))
+      contents = .steady(
+        try SteadyBatch(
+          inputs: Matrix(rows: count, cols: 2, elements: uniform(count * 2)),
+          targets: Matrix(rows: count, cols: 1, elements: uniform(count).map { 0.3 * $0 })))
     }
     try DatasetFile.write(contents, to: data)
     let summary = try DatasetSummary.read(data)
@@ -194,8 +207,9 @@ struct ShardTests {
       let g = try net.gradient(batch: b, settings: plan.steady)
       expected = (g.loss, g.gradient)
     case .trajectory(let b):
-      let net = try TrajectoryNetwork(parameters: trainer.parameters, activation: plan.activation, loss: plan.loss,
-                                      leak: plan.leak)
+      let net = try TrajectoryNetwork(
+        parameters: trainer.parameters, activation: plan.activation, loss: plan.loss,
+        leak: plan.leak)
       let g = try net.gradient(batch: b, mode: plan.bptt)
       expected = (g.loss, g.gradient)
     }

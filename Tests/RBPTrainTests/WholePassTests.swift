@@ -7,12 +7,13 @@
 // a last epoch that is the best one is written once, to both files.)
 
 import Foundation
-import Testing
 import RBPCore
 import RBPKernels
 import RBPStore
-@testable import RBPTrain
 import RBPTestSupport
+import Testing
+
+@testable import RBPTrain
 
 @Suite("First steps from validation's pass")
 struct WholePassTests {
@@ -21,8 +22,10 @@ struct WholePassTests {
     var description: String { "batch \(batch), \(threads) threads, \(bptt)" }
   }
 
-  @Test(arguments: [Case(batch: 21, threads: 1, bptt: "full"), Case(batch: 8, threads: 2, bptt: "full"),
-                    Case(batch: 21, threads: 2, bptt: "truncated")])
+  @Test(arguments: [
+    Case(batch: 21, threads: 1, bptt: "full"), Case(batch: 8, threads: 2, bptt: "full"),
+    Case(batch: 21, threads: 2, bptt: "truncated"),
+  ])
   func resumedRunsEndAsUninterruptedOnes(c: Case) throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -31,8 +34,9 @@ struct WholePassTests {
     let (count, steps) = (21, 7)
     let data = dir + "/data.h5"
     let contents = DatasetContents<Double>.trajectory(
-      try TrajectoryBatch(count: count, steps: steps, inputs: uniform(count * steps * 2), inputWidth: 2,
-                          targets: uniform(count * steps).map { 0.5 * $0 }, outputWidth: 1))
+      try TrajectoryBatch(
+        count: count, steps: steps, inputs: uniform(count * steps * 2), inputWidth: 2,
+        targets: uniform(count * steps).map { 0.5 * $0 }, outputWidth: 1))
     try DatasetFile.write(contents, to: data)
     let summary = try DatasetSummary.read(data)
     var config = RunConfig()
@@ -41,8 +45,9 @@ struct WholePassTests {
     if c.bptt == "truncated" { (config.bptt, config.window) = (.truncated, 3) }
     func trainer(epochs: Int, checkpoint: String, resumeFrom: Checkpoint? = nil) throws -> Trainer<Double> {
       config.epochs = epochs
-      return try Trainer<Double>(plan: try config.resolved(for: summary), data: data, summary: summary,
-                                 checkpoint: checkpoint, resumeFrom: resumeFrom)
+      return try Trainer<Double>(
+        plan: try config.resolved(for: summary), data: data, summary: summary,
+        checkpoint: checkpoint, resumeFrom: resumeFrom)
     }
     let straight = try trainer(epochs: 6, checkpoint: dir + "/straight.h5")
     #expect(straight.reusesWholePass)
@@ -50,15 +55,18 @@ struct WholePassTests {
     // Full-batch descent improves at every epoch; a last epoch that is the
     // best one leaves best.h5 with the checkpoint's bytes.
     if c.batch == count { #expect(outcome.bestEpoch == 6) }
-    let (best, last) = (FileManager.default.contents(atPath: dir + "/best.h5"),
-                        FileManager.default.contents(atPath: dir + "/straight.h5"))
+    let (best, last) = (
+      FileManager.default.contents(atPath: dir + "/best.h5"),
+      FileManager.default.contents(atPath: dir + "/straight.h5")
+    )
     #expect((best == last) == (outcome.bestEpoch == 6))
     let first = try trainer(epochs: 3, checkpoint: dir + "/first.h5")
     _ = try first.run()
     let saved = try CheckpointFile.read(dir + "/first.h5")
     // Validation's loss at epoch 3 is evaluate's on the saved parameters.
-    let validated = try evaluate(contents, parameters: saved.parameters, plan: try config.resolved(for: summary),
-                                 task: nil)
+    let validated = try evaluate(
+      contents, parameters: saved.parameters, plan: try config.resolved(for: summary),
+      task: nil)
     #expect(saved.history[.valLoss]?.last == validated.loss)
     let resumed = try trainer(epochs: 6, checkpoint: dir + "/resumed.h5", resumeFrom: saved)
     _ = try resumed.run()
