@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, then runs every test:
+# - that every Swift file is laid out as .swift-format says;
 # - the Swift tests of each module (with the end-to-end, documentation and
 #   h5py interop tests, which find the Python environment through
 #   RBP_PYTHON);
@@ -51,6 +52,10 @@ kill_tree() {  # a process and everything it started
   kill "$1" 2>/dev/null || true
 }
 trap 'kill_tree "$sanitizer_pid"; rm -rf "$TMPDIR" "$cpu_file"' EXIT
+# The layout every Swift file keeps (.swift-format); `swift format format -i
+# -r` on the same paths fixes what this finds.
+swift_files=(Sources Tests Benchmarks/KernelBenchmarks Benchmarks/WorkloadBenchmarks Package.swift Benchmarks/Package.swift)
+phase format swift format lint --strict --parallel -r "${swift_files[@]}"
 phase "swift tests" swift test "$@"
 phase "mutant patches" scripts/mutants.sh --check
 phase documentation scripts/docs.sh "$TMPDIR/docs"
