@@ -3,7 +3,7 @@
 # of its own (.build-asan, .build-tsan): the HDF5 reader, format, fuzz and
 # kernel tests under AddressSanitizer (the damaged-file fuzz test with 400
 # of its 1200 cases: each case forks, and a fork of the instrumented
-# process is slow); the threaded kernel, trainer and shard tests under
+# process is slow); the threaded kernel, trainer and microbatch tests under
 # ThreadSanitizer. Leaks are not checked: the only ones reported come from
 # XCTest and Foundation's Process, not from rbp.
 #
@@ -25,6 +25,6 @@ RBP_TEST_FUZZ_CASES=400 swift test --skip-build --sanitize=address --scratch-pat
 echo "--- ThreadSanitizer: threaded GEMM, minibatch shards, the trainer, sweeps"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan >"$log" 2>&1 || { cat "$log"; exit 1; }
 swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
-  --filter "GEMMTests|ShardTests|GradientDescentTests|NonFiniteTrainingTests|StreamingTests" 2>&1 \
+  --filter "GEMMTests|MicrobatchTests|GradientDescentTests|NonFiniteTrainingTests|StreamingTests" 2>&1 \
   | grep -E "✘|Test run|WARNING: ThreadSanitizer|SUMMARY"
 echo "sanitize: passed"

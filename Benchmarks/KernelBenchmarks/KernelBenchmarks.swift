@@ -40,7 +40,7 @@ let benchmarks: @Sendable () -> Void = {
 /// measured region) and freed by its teardown.
 final class Operands<T: KernelScalar>: @unchecked Sendable {
   var buffers: [UnsafeMutablePointer<T>] = []
-  let workspace = GEMMWorkspace<T>()
+  let workspace = KernelWorkspace<T>()
 
   func make(_ counts: [Int]) {
     var g = SystemRandomNumberGenerator()

@@ -480,7 +480,7 @@ void FN(activate_drive)(int kind, const T *z, const T *b, const T *u, long ldu, 
   }
 }
 
-/// The running maxima of a sweep's change: |d| into `worst` (NaN kept
+/// The running maxima of a pass's change: |d| into `worst` (NaN kept
 /// aside in `nan`, which max would drop), |y| into `scale`.
 INLINE void FN(track_change)(V d, V y, V *worst, V *scale, V *nan) {
   d = FN(select)(d < 0, -d, d);
@@ -511,7 +511,7 @@ INLINE void FN(finish_change)(V worst, V scale, V nan, T *out) {
 }
 
 /// out[0] = max |u − v| (NaN when any difference is NaN), out[1] = max |u|,
-/// over `count` elements: the change and the scale a sweep solver tests.
+/// over `count` elements: the change and the scale a solver's pass tests.
 void FN(max_difference)(const T *u, const T *v, long count, T *out) {
   V worst = FN(splat)(0), scale = FN(splat)(0), nan = FN(splat)(0);
 #define MAXDIFF_BLOCK(i, n)                                           \
@@ -611,7 +611,7 @@ double FN(mean_squared)(const T *x, long ldx, const T *y, long ldy, T *g, long l
   return total;
 }
 
-/// A row's running maxima across calls, for a sweep that visits the row's
+/// A row's running maxima across calls, for a pass that visits the row's
 /// units in several blocks: the `worst`, `scale` and `nan` vectors of
 /// `track_change` at acc, acc + CHANGE_LANES and acc + 2·CHANGE_LANES
 /// (CHANGE_LANES: the lanes of the widest vector, so the layout is the same
@@ -648,7 +648,7 @@ void FN(finish_changes)(const T *acc, long rows, T *out) {
 
 /// s = d ⊙ (v + g) as `adjoint_step` computes it, and in the same pass
 /// the maxima of |s − previous| (NaN when a difference is NaN) and of |s|
-/// (see `end_change`): one sweep of the adjoint relaxation on a row and
+/// (see `end_change`): one pass of the adjoint relaxation on a row and
 /// its change. v and previous are read before s is written, so s may be
 /// either.
 INLINE void FN(adjoint_change_row)(const T *d, const T *v, const T *g, T *s, const T *previous, long count, T *acc,
@@ -683,7 +683,7 @@ void FN(adjoint_change)(const T *d, const T *v, const T *g, T *s, const T *previ
 /// fx = f(z) as `activate` computes it (kind 0 tanh, 1 logistic), and in
 /// the same pass the maxima of |fx − x| (NaN when a difference is NaN)
 /// and of |fx|, as `max_difference(fx, x)` gives them (see `end_change`):
-/// one sweep of a fixed-point iteration on a row and its change. With an
+/// one pass of a fixed-point iteration on a row and its change. With an
 /// addend a, z + a replaces z first (in z) and fx = f(z + a): the bits of
 /// a product's β = 1 update of a C holding a. x is read before fx is
 /// written, so fx may be x.

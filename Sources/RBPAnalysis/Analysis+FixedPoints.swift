@@ -54,7 +54,7 @@ extension Analysis {
     var rng = SeededGenerator(seed: seed)
     // The network's own state of each pattern: relaxation from its initial
     // state (SPEC §1.1), one by one so that a pattern without one is reported.
-    let workspace = GEMMWorkspace<Double>()
+    let workspace = KernelWorkspace<Double>()
     let drives = net.drives(batch.inputs, workspace: workspace)
     let norm = net.spectralNorm()  // ‖W‖₂ once, for every pattern's solve
     var result = FixedPointsResult()
@@ -64,7 +64,7 @@ extension Analysis {
       var own: [Double]? = nil
       var note = ""
       do {
-        let settled = try net.settle(
+        let settled = try net.steadyStatesAndSlopes(
           drives: drives.rows([p]), from: start, method: plan.steady.forward,
           options: plan.steady.forwardOptions(for: Double.self, units: net.shape.units),
           norm: norm, workspace: workspace)

@@ -51,7 +51,7 @@ public func kernelCases(sizes: [Int], squareOnly: Bool) -> [KernelCase] {
 /// Median seconds per call over batches that each last about 20 ms, after a
 /// warm-up; stops once `seconds` of timing have accumulated.
 public func timeKernel<T: KernelScalar>(
-  _ c: KernelCase, threads: Int, seconds: Double, workspace ws: GEMMWorkspace<T>
+  _ c: KernelCase, threads: Int, seconds: Double, workspace ws: KernelWorkspace<T>
 )
   -> (gflops: Double, seconds: Double)
 {

@@ -2,7 +2,7 @@
 // package benchmarks: one gradient step each (forward and backward,
 // returning ∂L/∂W and ∂L/∂b), tanh units, mse on all units, identity
 // coupling with I = N, x(0) = 0, W with spectral norm about 0.5. Nominal
-// flops: 6·N²·B·T per trajectory step; 2·N²·B per steady sweep (forward and
+// flops: 6·N²·B·T per trajectory step; 2·N²·B per steady pass (forward and
 // adjoint) plus the gradient's product.
 //
 // Two more measure the engine as `rbp train` and `rbp sweep` use it, on the
@@ -96,7 +96,7 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
     let u = (0..<b * steps * n).map { _ in T(gaussian(&rng)) }
     let y = (0..<b * steps * n).map { _ in T(Double.random(in: -0.5...0.5, using: &rng)) }
     let batch = try TrajectoryBatch(count: b, steps: steps, inputs: u, inputWidth: n, targets: y, outputWidth: n)
-    let workspaces = (0..<threads).map { _ in GEMMWorkspace<T>() }
+    let workspaces = (0..<threads).map { _ in KernelWorkspace<T>() }
     let flops = 6.0 * Double(n * n * b * steps * networks)
     let what = networks > 1 ? "BPTT, \(networks) networks N=\(n) T=\(steps) B=\(b)" : "BPTT N=\(n) T=\(steps) B=\(b)"
     if networks > 1 {
@@ -109,11 +109,11 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
       }
     }
     if threads > 1 && split == .patterns {
-      let shards = (0..<threads).map { w in batch.subset(Array(w * b / threads..<(w + 1) * b / threads)) }
+      let parts = (0..<threads).map { w in batch.subset(Array(w * b / threads..<(w + 1) * b / threads)) }
       return PreparedStep(flops: flops, what: what + ", patterns split") {
         let sums = WorkerSlots<Parameters<T>>(count: threads)
         try onEachThread(threads) { w in
-          sums[w] = try nets[0].gradient(batch: shards[w], workspace: workspaces[w], keepingTrajectory: false).gradient
+          sums[w] = try nets[0].gradient(batch: parts[w], workspace: workspaces[w], keepingTrajectory: false).gradient
         }
         var total = sums[0]!
         for w in 1..<threads { for i in total.values.indices { total.values[i] += sums[w]!.values[i] } }
@@ -125,8 +125,8 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
   }
 
   /// W3: the patterns split across `threads`, forward and adjoint to a
-  /// change below 1e-6 by the default (auto) solvers, which sweep this
-  /// contractive W in blocks (Gauss–Seidel).
+  /// change below 1e-6 by the default (auto) solvers, which solve this
+  /// contractive W in block Gauss–Seidel passes.
   func steady<T: KernelScalar>(_: T.Type, threads: Int) throws -> PreparedStep {
     let (n, b) = (256, 64)
     var rng = SeededGenerator(seed: 3)
@@ -140,16 +140,16 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
     let options = SolverOptions(tolerance: 1e-6, maxIterations: 1000)
     let settings = SteadySolverSettings(
       forward: .auto, forwardOptions: options, adjoint: .auto, adjointOptions: options)
-    let shards = (0..<threads).map { w in batch.subset(Array(w * b / threads..<(w + 1) * b / threads)) }
-    let workspaces = (0..<threads).map { _ in GEMMWorkspace<T>() }
+    let parts = (0..<threads).map { w in batch.subset(Array(w * b / threads..<(w + 1) * b / threads)) }
+    let workspaces = (0..<threads).map { _ in KernelWorkspace<T>() }
     let probe = try net.gradient(batch: batch, settings: settings)
     let (forward, adjoint) = (probe.forward.iterations.max()!, probe.adjoint.iterations.max()!)
     return PreparedStep(
       flops: 2.0 * Double(n * n * b) * Double(forward + adjoint + 1),
-      what: "steady N=256 B=64, \(forward)+\(adjoint) sweeps, auto solvers"
+      what: "steady N=256 B=64, \(forward)+\(adjoint) passes, auto solvers"
     ) {
       try onEachThread(threads) { w in
-        _ = try net.gradient(batch: shards[w], settings: settings, workspace: workspaces[w])
+        _ = try net.gradient(batch: parts[w], settings: settings, workspace: workspaces[w])
       }
     }
   }
@@ -251,7 +251,7 @@ public struct WorkloadTimer: Sendable {
       layout: ParameterLayout(shape: plan.shape, hasInitialState: true), gain: plan.gain,
       using: &rng)
     let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
-    let workspace = GEMMWorkspace<T>()
+    let workspace = KernelWorkspace<T>()
     let step = try medianMilliseconds {
       _ = try net.gradient(batch: batch, workspace: workspace, threads: threads, keepingTrajectory: false)
     }

@@ -1,29 +1,29 @@
-// The bookkeeping every batched sweep solver shares (forward and adjoint,
+// The bookkeeping every batched pass solver shares (forward and adjoint,
 // plain and block Gauss–Seidel): which patterns still iterate, where their
-// rows are, and how a pattern's sweep is recorded.
+// rows are, and how a pattern's pass is recorded.
 //
 // A solver keeps its row-major buffers (states, drives, products, slopes,
-// adjoints) with the active patterns in rows 0..<count, so each sweep's
+// adjoints) with the active patterns in rows 0..<count, so each pass's
 // product runs on one contiguous block of rows. When a row retires it is
 // exchanged, in every buffer, with the last active row, and `order`
 // remembers which pattern each buffer row holds; `unpermuted` puts a
 // buffer back in pattern order at the end. Rows are visited from the last
 // to the first, so a retired row's place is taken by a row already visited
-// in that sweep, and every active row is visited once per sweep.
+// in that pass, and every active row is visited once per pass.
 //
 // Legend: P = patterns (rows), r = a buffer row, p = order[r] its pattern.
 
 import RBPKernels
 
-/// The active rows of a batched sweep solve and the permutation of its
+/// The active rows of a batched pass solve and the permutation of its
 /// buffers.
 struct ActiveRows {
   /// order[r]: the pattern whose values are in buffer row r.
   private(set) var order: [Int]
   /// Rows 0..<count are still iterating.
   private(set) var count: Int
-  /// Sweeps begun so far.
-  private(set) var sweep = 0
+  /// Passes begun so far.
+  private(set) var pass = 0
 
   /// All of `patterns` rows active, in pattern order.
   init(patterns: Int) {
@@ -31,18 +31,18 @@ struct ActiveRows {
     count = patterns
   }
 
-  /// Begins the next sweep when a row is still active and fewer than
-  /// `limit` sweeps have run; false when the solve is over.
-  mutating func beginSweep(limit: Int) -> Bool {
-    guard count > 0 && sweep < limit else { return false }
-    sweep += 1
+  /// Begins the next pass when a row is still active and fewer than
+  /// `limit` passes have run; false when the solve is over.
+  mutating func beginPass(limit: Int) -> Bool {
+    guard count > 0 && pass < limit else { return false }
+    pass += 1
     return true
   }
 
   /// Visits each active row once, from the last to the first.
   ///
   /// - Parameters:
-  ///   - visit: `(row, pattern)`: does the row's work for this sweep and
+  ///   - visit: `(row, pattern)`: does the row's work for this pass and
   ///     returns whether it retires.
   ///   - exchange: `(row, last)`: swaps the two rows in each of the
   ///     solver's buffers; called for each retiring row, with `last` the
@@ -80,15 +80,15 @@ struct ActiveRows {
 }
 
 extension SolveDiagnostics {
-  /// Records pattern `p`'s sweep number `sweep` and its change, and
+  /// Records pattern `p`'s pass number `pass` and its change, and
   /// returns how the pattern ends if it retires: `.nonFinite` for a change
   /// that is not finite, `.converged` for one `options` accepts at `scale`
   /// (the ∞-norm of the value solved for), else nil (it goes on). A
   /// retiring pattern's status is set.
-  mutating func recordSweep(
-    _ p: Int, sweep: Int, change: Double, scale: Double, options: SolverOptions
+  mutating func recordPass(
+    _ p: Int, pass: Int, change: Double, scale: Double, options: SolverOptions
   ) -> SolveStatus? {
-    iterations[p] = sweep
+    iterations[p] = pass
     residuals[p] = change
     let ending: SolveStatus? = !change.isFinite ? .nonFinite : options.accepts(change, scale: scale) ? .converged : nil
     if let ending { status[p] = ending }

@@ -87,7 +87,7 @@ extension TrajectoryNetwork {
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func run(
-    _ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
+    _ batch: TrajectoryBatch<T>, workspace: KernelWorkspace<T> = KernelWorkspace(),
     objective: (any StateObjective<T>)? = nil
   ) throws -> (states: [T], loss: Double) {
     try batch.check(against: shape)
@@ -112,7 +112,7 @@ extension TrajectoryNetwork {
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func evaluate(
-    _ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()
+    _ batch: TrajectoryBatch<T>, workspace: KernelWorkspace<T> = KernelWorkspace()
   ) throws
     -> (loss: Double, outputs: [T])
   {
@@ -127,7 +127,7 @@ extension TrajectoryNetwork {
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func evaluate(
-    _ batch: TrajectoryBatch<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace(), keepingForward: Bool
+    _ batch: TrajectoryBatch<T>, workspace: KernelWorkspace<T> = KernelWorkspace(), keepingForward: Bool
   )
     throws -> (loss: Double, outputs: [T], forward: TrajectoryForward<T>?)
   {
@@ -181,7 +181,7 @@ extension TrajectoryNetwork {
   @_specialize(exported:true,where T == Double)
   public func gradient(
     batch: TrajectoryBatch<T>, reusing forward: TrajectoryForward<T>, rows: [Int], mode: BPTTMode = .full,
-    workspace: GEMMWorkspace<T> = GEMMWorkspace(), threads: Int = 1
+    workspace: KernelWorkspace<T> = KernelWorkspace(), threads: Int = 1
   ) throws -> TrajectoryGradient<T> {
     try batch.check(against: shape)
     guard forward.parameters == parameters.values else {
@@ -234,7 +234,7 @@ extension TrajectoryNetwork {
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func gradient(
-    batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
+    batch: TrajectoryBatch<T>, mode: BPTTMode = .full, workspace: KernelWorkspace<T> = KernelWorkspace(),
     objective: (any StateObjective<T>)? = nil, threads: Int = 1, keepingTrajectory: Bool = true
   ) throws -> TrajectoryGradient<T> {
     try batch.check(against: shape)
@@ -298,7 +298,7 @@ struct StepOperands<T: KernelScalar> {
   let inputLayout: InputLayout<T>
 
   init(
-    _ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
+    _ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: KernelWorkspace<T>,
     _ objective: (any StateObjective<T>)?
   ) {
     self.net = net
@@ -345,12 +345,12 @@ enum InputLayout<T> {
 /// call, or arrays the caller keeps. `z` holds one step's pre-activations
 /// and `fz` its f(z) (leaky units only).
 struct StepStorage<T: KernelScalar> {
-  let workspace: GEMMWorkspace<T>
+  let workspace: KernelWorkspace<T>
   /// P×N.
   let block: Int
   let z: UnsafeMutablePointer<T>, fz: UnsafeMutablePointer<T>
 
-  init(_ workspace: GEMMWorkspace<T>, block: Int) {
+  init(_ workspace: KernelWorkspace<T>, block: Int) {
     self.workspace = workspace
     self.block = block
     z = workspace.scratch(ScratchSlot.preactivations.rawValue, count: 2 * block)
@@ -389,7 +389,7 @@ final class StepContext<T: KernelScalar> {
   let threads: Int
 
   init(
-    _ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: GEMMWorkspace<T>,
+    _ net: TrajectoryNetwork<T>, _ batch: TrajectoryBatch<T>, _ workspace: KernelWorkspace<T>,
     _ objective: (any StateObjective<T>)?, threads: Int = 1
   ) {
     operands = StepOperands(net, batch, workspace, objective)
@@ -414,7 +414,7 @@ final class StepContext<T: KernelScalar> {
     if case .timeMajor(let all) = operands.inputLayout { return all }
     return nil
   }
-  var workspace: GEMMWorkspace<T> { storage.workspace }
+  var workspace: KernelWorkspace<T> { storage.workspace }
   var block: Int { storage.block }
   var z: UnsafeMutablePointer<T> { storage.z }
   var fz: UnsafeMutablePointer<T> { storage.fz }

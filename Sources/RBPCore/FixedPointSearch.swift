@@ -71,7 +71,7 @@ extension SteadyNetwork {
     for (k, s) in given.enumerated() where s.count != n {
       throw RBPError.invalid("given start \(k) has \(s.count) values, the network has \(n) units")
     }
-    let workspace = GEMMWorkspace<T>()
+    let workspace = KernelWorkspace<T>()
     let (lower, upper) = activation.range
     var initial = given
     for _ in 0..<starts {
@@ -84,13 +84,14 @@ extension SteadyNetwork {
     let aHalf = Matrix(rows: k, cols: n, elements: Array(a.elements[0..<k * n]))
     // Relaxation that lowers its damping when it grows or oscillates, as
     // the network's own dynamics settle.
-    let relaxed = relaxBySweeps(
+    let relaxed = relaxByPasses(
       drives: aHalf, start: Matrix(initial),
       options: SolverOptions(tolerance: options.tolerance, maxIterations: 1000),
       workspace: workspace, mixer: AdaptiveDampedMixer(patterns: k)
     ).states
     let starts = Matrix(rows: 2 * k, cols: n, elements: initial.flatMap { $0 } + relaxed.elements)
-    let (x, diagnostics) = relax(drives: a, from: starts, method: .newton, options: options, workspace: workspace)
+    let (x, diagnostics) = uncheckedFixedPoints(
+      drives: a, from: starts, method: .newton, options: options, workspace: workspace)
     let d = slopes(states: x, drives: a, workspace: workspace)
 
     var points: [FixedPoint<T>] = []

@@ -1,13 +1,13 @@
-// The workspace's scratch slots (`GEMMWorkspace.scratch`), one meaning
+// The workspace's scratch slots (`KernelWorkspace.scratch`), one meaning
 // each, and the packing of W and Wᵀ into them: what the passes over a batch
-// (BPTT's steps, the steady-state sweeps) keep from call to call so that a
+// (BPTT's steps, the steady-state passes) keep from call to call so that a
 // loop over batches of one shape allocates nothing after the first.
 
 import RBPKernels
 
-/// The workspace scratch slots of a pass (`GEMMWorkspace.scratch`), one
+/// The workspace scratch slots of a pass (`KernelWorkspace.scratch`), one
 /// meaning each: BPTT's blocks, and the packed weights BPTT and the
-/// steady-state sweeps share.
+/// steady-state passes share.
 enum ScratchSlot: Int {
   /// z and f(z) of one step.
   case preactivations
@@ -33,7 +33,7 @@ enum ScratchSlot: Int {
 /// W (`transposed: false`, for s·W) or Wᵀ (for x·Wᵀ) packed into the
 /// workspace's slot for it, once for all the products of a pass.
 func packedWeights<T: KernelScalar>(
-  _ w: UnsafePointer<T>, units n: Int, transposed: Bool, workspace: GEMMWorkspace<T>
+  _ w: UnsafePointer<T>, units n: Int, transposed: Bool, workspace: KernelWorkspace<T>
 ) -> UnsafePointer<T> {
   let slot = transposed ? ScratchSlot.packedTransposedWeights : .packedWeights
   let packed = workspace.scratch(slot.rawValue, count: packedBCount(k: n, n: n, workspace: workspace))

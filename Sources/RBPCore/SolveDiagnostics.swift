@@ -83,11 +83,11 @@ public struct SolveDiagnostics: Equatable, Sendable {
   /// How many fallback stages the pattern needed (0: the first method
   /// succeeded), for the `auto` solvers.
   public var fallbacks: [Int]
-  /// Forward solves (`settle`): ρ(D W) at the state found, a power-iteration
+  /// Forward solves (`steadyStatesAndSlopes`): ρ(D W) at the state found, a power-iteration
   /// estimate, or an upper bound where that bound alone proves the state
   /// stable (see `spectralRadii`); NaN where not computed.
   public var spectralRadius: [Double]
-  /// Forward solves (`settle`): the spectral abscissa α(D W) at the state
+  /// Forward solves (`steadyStatesAndSlopes`): the spectral abscissa α(D W) at the state
   /// found (the largest real part of its eigenvalues), or an upper bound
   /// on it (ρ's bound or estimate) where that is below 1; the state is
   /// stable when it is below 1. NaN where not computed.
@@ -183,7 +183,7 @@ func retryUnconverged<T: KernelScalar>(
 }
 
 /// Whether every element of `m` is ±0 (a start from which the first
-/// sweep's product is `productOfZeros`), in one vectorised pass: max |x|
+/// pass's product is `productOfZeros`), in one vectorised pass: max |x|
 /// of `maxDifference(x, x)` is 0, and x − x is not NaN.
 func isAllZero<T: KernelScalar>(_ m: Matrix<T>) -> Bool {
   m.withPointer { p in
@@ -194,7 +194,7 @@ func isAllZero<T: KernelScalar>(_ m: Matrix<T>) -> Bool {
 
 /// The product 0·B of a zero row with B = W (`transposed` false) or Wᵀ
 /// (N×N, row-major at `base`) as a GEMM computes it: +0 in every column, NaN in a column of B
-/// that holds a non-finite weight (0·∞ and 0·NaN are NaN). A sweep from a
+/// that holds a non-finite weight (0·∞ and 0·NaN are NaN). A pass from a
 /// zero state takes its first product from here instead of a GEMM: the
 /// same values, and the same bits wherever they are finite.
 func productOfZeros<T: KernelScalar>(_ base: UnsafePointer<T>, units n: Int, transposed: Bool) -> [T] {

@@ -6,7 +6,7 @@
 extension ForwardMethod {
   /// The forward solvers by name.
   public enum Name: String, CaseIterable, Sendable {
-    /// Relaxation, with block sweeps, Anderson and Newton as fallbacks.
+    /// Relaxation, with block passes, Anderson and Newton as fallbacks.
     case auto
     /// Damped fixed-point iteration.
     case iterate

@@ -3,18 +3,18 @@
 //
 //   s = d ⊙ (s·W + g)        (row form of s = D (Wᵀ s + g))
 //
-//   iterate   the Almeida–Pineda error network, s ← d ⊙ (s·W + g)   one GEMM per sweep
+//   iterate   the Almeida–Pineda error network, s ← d ⊙ (s·W + g)   one GEMM per pass
 //   neumann   Σ_{k<K} (D Wᵀ)^k D g (Liao et al. 2018)                 K GEMMs
 //   direct    dense LU of I − D Wᵀ per pattern (exact, O(N³))
 //   gmres     restarted GMRES on I − D Wᵀ per pattern (matrix-free)
-//   auto      block Gauss–Seidel sweeps under the same contraction
-//             certificate as the forward solve (SteadyBlockSweeps.swift),
+//   auto      block Gauss–Seidel passes under the same contraction
+//             certificate as the forward solve (SteadyBlockPasses.swift),
 //             else iterate; then GMRES for the patterns left unconverged,
 //             then direct (N ≤ 2048) for what GMRES leaves
 //
-// Every method but iterate (and the sweeps) reports the true residual ‖s − d ⊙ (s·W + g)‖∞
+// Every method but iterate (and the passes) reports the true residual ‖s − d ⊙ (s·W + g)‖∞
 // of what it returns, measured at the end. Iterate returns, for each row,
-// the image d ⊙ (s·W + g) of the sweep whose change met the tolerance (one
+// the image d ⊙ (s·W + g) of the pass whose change met the tolerance (one
 // step closer to the solution) and reports that change, which bounds the
 // returned row's own residual from above where the map contracts; rows it
 // leaves unconverged are measured at the end like the others.
@@ -81,7 +81,7 @@ extension SteadyNetwork {
   ///   - norm: ‖W‖₂ from `spectralNorm`, when the caller has it; `auto`
   ///     computes it otherwise, to tell whether W is a contraction
   ///     (`isContraction`), so that it begins with block Gauss–Seidel
-  ///     sweeps (SteadyBlockSweeps.swift).
+  ///     passes (SteadyBlockPasses.swift).
   ///   - damping: per pattern, the damping ω its forward relaxation ended
   ///     with (`SolveDiagnostics.damping`): the iterated adjoint then runs
   ///     s ← (1−ω) s + ω d ⊙ (s·W + g), which converges where the damped
@@ -92,7 +92,7 @@ extension SteadyNetwork {
   @_specialize(exported:true,where T == Double)
   public func adjoint(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
-    norm: Double? = nil, damping: [Double]? = nil, workspace: GEMMWorkspace<T>
+    norm: Double? = nil, damping: [Double]? = nil, workspace: KernelWorkspace<T>
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     let n = shape.units
     precondition(d.cols == n && g.cols == n && d.rows == g.rows, "adjoint: D and G must both be P×\(n)")
@@ -100,7 +100,7 @@ extension SteadyNetwork {
     var diagnostics: SolveDiagnostics
     switch method {
     case .iterate:
-      (s, diagnostics) = adjointBySweeps(
+      (s, diagnostics) = adjointByPasses(
         slopes: d, lossGradient: g, options: options, damping: damping,
         workspace: workspace)
     case .neumann(let terms):
@@ -133,16 +133,16 @@ extension SteadyNetwork {
   }
 
   /// The stages of `.auto`, each on the patterns the earlier ones left:
-  /// block Gauss–Seidel sweeps first when `contractive`, then iterate,
-  /// GMRES and the direct solve. The sweeps' converged rows report their
+  /// block Gauss–Seidel passes first when `contractive`, then iterate,
+  /// GMRES and the direct solve. The passes' converged rows report their
   /// last change, as iterate's do.
   func adjointWithFallbacks(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, options: SolverOptions, contractive: Bool,
-    damping: [Double]? = nil, workspace: GEMMWorkspace<T>
+    damping: [Double]? = nil, workspace: KernelWorkspace<T>
   ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     var (s, diagnostics) =
       contractive
-      ? adjointByBlockSweeps(slopes: d, lossGradient: g, options: options, workspace: workspace)
+      ? adjointByBlockPasses(slopes: d, lossGradient: g, options: options, workspace: workspace)
       : adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, damping: damping, workspace: workspace)
     let stages: [AdjointMethod] =
       (contractive ? [.iterate] : []) + (shape.units <= 2048 ? [.gmres, .direct] : [.gmres])
@@ -158,7 +158,7 @@ extension SteadyNetwork {
   @_specialize(exported:true,where T == Double)
   public func adjointStates(
     slopes d: Matrix<T>, lossGradient g: Matrix<T>, method: AdjointMethod, options: SolverOptions,
-    norm: Double? = nil, damping: [Double]? = nil, workspace: GEMMWorkspace<T>
+    norm: Double? = nil, damping: [Double]? = nil, workspace: KernelWorkspace<T>
   ) throws -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
     let result = adjoint(
@@ -170,7 +170,7 @@ extension SteadyNetwork {
 
   /// (‖s_p − d_p ⊙ (s_p·W + g_p)‖∞, ‖s_p‖∞) for every row.
   func adjointResiduals(
-    _ s: Matrix<T>, slopes d: Matrix<T>, lossGradient g: Matrix<T>, workspace: GEMMWorkspace<T>
+    _ s: Matrix<T>, slopes d: Matrix<T>, lossGradient g: Matrix<T>, workspace: KernelWorkspace<T>
   ) -> [(residual: Double, scale: Double)] {
     let (count, n) = (s.rows, shape.units)
     var image = Matrix<T>(rows: count, cols: n)
@@ -191,7 +191,7 @@ extension SteadyNetwork {
   /// `packedW`: W as `packedWeights` laid it out, when the caller applies
   /// the map many times.
   func applyAdjointMap(
-    _ s: [T], slopes d: [T], lossGradient g: [T]?, rows: Int, into out: inout [T], workspace: GEMMWorkspace<T>,
+    _ s: [T], slopes d: [T], lossGradient g: [T]?, rows: Int, into out: inout [T], workspace: KernelWorkspace<T>,
     packedW: UnsafePointer<T>? = nil
   ) {
     let n = shape.units
@@ -208,7 +208,7 @@ extension SteadyNetwork {
   /// out = s·W on the first `rows` rows (N each); `packedW` as in
   /// `applyAdjointMap`.
   func adjointProduct(
-    _ s: UnsafePointer<T>, rows: Int, into out: UnsafeMutablePointer<T>, workspace: GEMMWorkspace<T>,
+    _ s: UnsafePointer<T>, rows: Int, into out: UnsafeMutablePointer<T>, workspace: KernelWorkspace<T>,
     packedW: UnsafePointer<T>?
   ) {
     let n = shape.units
@@ -223,9 +223,9 @@ extension SteadyNetwork {
   /// retiring with its newest image once its residual (the undamped
   /// change) is within tolerance; a row with `damping` ω < 1 moves by
   /// s ← s + ω (d ⊙ (s·W + g) − s) until then.
-  func adjointBySweeps(
+  func adjointByPasses(
     slopes: Matrix<T>, lossGradient: Matrix<T>, options: SolverOptions, damping: [Double]? = nil,
-    workspace: GEMMWorkspace<T>
+    workspace: KernelWorkspace<T>
   ) -> (Matrix<T>, SolveDiagnostics) {
     let (count, n) = (slopes.rows, shape.units)
     let damped = damping.map { $0.contains { $0 < 1 } } ?? false
@@ -235,11 +235,11 @@ extension SteadyNetwork {
     var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
     let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
-    while rows.beginSweep(limit: options.maxIterations) {
-      let (active, sweep) = (rows.count, rows.sweep)
+    while rows.beginPass(limit: options.maxIterations) {
+      let (active, pass) = (rows.count, rows.pass)
       // V = S·W on the active rows into `next`.
       next.withUnsafeMutableBufferPointer { np in
-        if sweep == 1 {
+        if pass == 1 {
           // S = 0: the product is known without a GEMM (see `productOfZeros`).
           let zeros = parameters.withWeights { productOfZeros($0, units: n, transposed: false) }
           for r in 0..<active { (np.baseAddress! + r &* n).update(from: zeros, count: n) }
@@ -252,7 +252,7 @@ extension SteadyNetwork {
       // Rows from the end, so a retired row is replaced by one already seen.
       // Each row's next iterate d ⊙ (v + g) replaces v in `next`, with its
       // change from `s`; a retired row's is copied to `s` too, so that both
-      // buffers hold it, and the buffers trade places after the sweep.
+      // buffers hold it, and the buffers trade places after the pass.
       rows.visitFromLast { r, p in
         let (change, scale) = s.withUnsafeBufferPointer { sp in
           next.withUnsafeMutableBufferPointer { np in
@@ -268,7 +268,7 @@ extension SteadyNetwork {
           }
         }
         if damped { diagnostics.damping[p] = damping![p] }
-        let retiring = diagnostics.recordSweep(p, sweep: sweep, change: change, scale: scale, options: options) != nil
+        let retiring = diagnostics.recordPass(p, pass: pass, change: change, scale: scale, options: options) != nil
         if damped && !retiring, let omega = damping?[p], omega < 1 {
           // next ← s + ω (image − s)
           let w = T(omega)
@@ -305,7 +305,7 @@ extension SteadyNetwork {
 
   /// s = Σ_{k<K} t_k with t_0 = d ⊙ g, t_{k+1} = d ⊙ (t_k·W).
   func adjointByNeumann(
-    slopes: Matrix<T>, lossGradient: Matrix<T>, terms: Int, workspace: GEMMWorkspace<T>
+    slopes: Matrix<T>, lossGradient: Matrix<T>, terms: Int, workspace: KernelWorkspace<T>
   ) -> Matrix<T> {
     let count = slopes.rows
     var term = zip(slopes.elements, lossGradient.elements).map { $0 * $1 }

@@ -1,11 +1,11 @@
 // Forward solvers for the steady state x = f(W x + a), batched over the
 // patterns of a minibatch (one row each):
 //
-//   iterate   x ← (1−ω) x + ω f(W x + a)                 one GEMM per sweep
-//   anderson  Anderson mixing of the last m iterates      one GEMM per sweep
+//   iterate   x ← (1−ω) x + ω f(W x + a)                 one GEMM per pass
+//   anderson  Anderson mixing of the last m iterates      one GEMM per pass
 //   newton    x ← x + δ, (I − D W) δ = f(Wx+a) − x        dense LU per pattern
-//   auto      block Gauss–Seidel sweeps when ‖W‖₂·max f' < 1 certifies a
-//             contraction (SteadyBlockSweeps.swift), else iterate; then for
+//   auto      block Gauss–Seidel passes when ‖W‖₂·max f' < 1 certifies a
+//             contraction (SteadyBlockPasses.swift), else iterate; then for
 //             the patterns that did not converge damped iterate (ω = ½) and
 //             Anderson, each from the initial state, then Newton from where
 //             Anderson stopped
@@ -14,8 +14,8 @@
 // reaches from its initial state (SPEC §1.1); the other methods are faster
 // or more robust ways to find it. Each pattern stops on its own residual
 // ‖f(Wx+a) − x‖∞: converged rows are swapped out of the active block, so
-// they stop costing work. A pattern that converges in a sweep returns that
-// sweep's image f(Wx+a), one relaxation step closer to the fixed point than
+// they stop costing work. A pattern that converges in a pass returns that
+// pass's image f(Wx+a), one relaxation step closer to the fixed point than
 // the x whose residual was measured (as relaxation "until the change is
 // below the tolerance" does), with the slopes f'(Wx+a) of the units at
 // those values; its reported residual is that last change, which bounds
@@ -91,9 +91,19 @@ public enum ForwardMethod: Equatable, Sendable {
 }
 
 extension SteadyNetwork {
-  /// Relaxes every row of `start` towards a fixed point of
-  /// `x = f(W x + a_p)`, without throwing: the diagnostics say which rows
-  /// converged. Use `steadyStates` to get an error for any that did not.
+  /// The fixed points of `x = f(W x + a_p)` that `method` reaches from
+  /// each row of `start`, unchecked: neither tested for stability nor
+  /// thrown on failure (the diagnostics say how each row ended). The three
+  /// forward entry points differ only in what they check and return:
+  ///
+  /// - `uncheckedFixedPoints`: states and diagnostics, no stability
+  ///   check, never throws;
+  /// - `steadyStates`: the patterns' steady states (SPEC §1.1: fixed
+  ///   points that are attractors), throwing for the first pattern that
+  ///   did not converge or is not an attractor;
+  /// - `steadyStatesAndSlopes`: `steadyStates` with the slopes f'(W x + a)
+  ///   at the states, a stability certificate bound, and the choice of
+  ///   reporting unsettled patterns instead of throwing.
   ///
   /// - Parameters:
   ///   - drives: A, P×N (see `drives(_:workspace:)`).
@@ -104,40 +114,40 @@ extension SteadyNetwork {
   /// - Returns: the P×N states and per-pattern diagnostics.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
-  public func relax(
+  public func uncheckedFixedPoints(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
-    workspace: GEMMWorkspace<T>
+    workspace: KernelWorkspace<T>
   ) -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
     let n = shape.units
     precondition(
       drives.cols == n && start.cols == n && drives.rows == start.rows,
-      "relax: drives \(drives.rows)×\(drives.cols) and start \(start.rows)×\(start.cols) must be P×\(n)")
+      "uncheckedFixedPoints: drives \(drives.rows)×\(drives.cols) and start \(start.rows)×\(start.cols) must be P×\(n)")
     let r = relaxKeepingSlopes(drives: drives, from: start, method: method, options: options, workspace: workspace)
     return (r.states, r.diagnostics)
   }
 
-  /// `relax`, also returning the slopes of the returned states when every
-  /// row converged in a sweep: f'(z) of the pre-activations z that gave
+  /// `uncheckedFixedPoints`, also returning the slopes of the returned states when every
+  /// row converged in a pass: f'(z) of the pre-activations z that gave
   /// each returned state x = f(z), without another product. Nil otherwise.
   /// `norm`: ‖W‖₂ from `spectralNorm`, when the caller has it.
   func relaxKeepingSlopes(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions, norm: Double? = nil,
-    workspace: GEMMWorkspace<T>
-  ) -> SweepResult {
+    workspace: KernelWorkspace<T>
+  ) -> RelaxationResult {
     switch method {
     case .iterate(let damping):
-      return relaxBySweeps(
+      return relaxByPasses(
         drives: drives, start: start, options: options, workspace: workspace,
         mixer: DampedMixer(damping: T(damping)))
     case .anderson(let memory, let regularization, let damping):
-      return relaxBySweeps(
+      return relaxByPasses(
         drives: drives, start: start, options: options, workspace: workspace,
         mixer: AndersonMixer(
           patterns: start.rows, units: drives.cols, memory: memory,
           regularization: T(regularization), damping: T(damping)))
     case .newton:
       let (states, diagnostics) = relaxByNewton(drives: drives, start: start, options: options)
-      return SweepResult(states: states, diagnostics: diagnostics, slopes: nil)
+      return RelaxationResult(states: states, diagnostics: diagnostics, slopes: nil)
     case .auto:
       return relaxWithFallbacks(
         drives: drives, start: start, options: options,
@@ -149,26 +159,26 @@ extension SteadyNetwork {
   static var newtonFallbackIterations: Int { 50 }
 
   /// What the forward solvers return inside the module.
-  struct SweepResult {
+  struct RelaxationResult {
     var states: Matrix<T>
     var diagnostics: SolveDiagnostics
     /// f'(z) of the pre-activations z with states = f(z), when every row
-    /// converged in a sweep.
+    /// converged in a pass.
     var slopes: Matrix<T>?
   }
 
-  /// The stages of `.auto`: block Gauss–Seidel sweeps first on a
-  /// `contractive` map (SteadyBlockSweeps.swift), then relaxation. Each
+  /// The stages of `.auto`: block Gauss–Seidel passes first on a
+  /// `contractive` map (SteadyBlockPasses.swift), then relaxation. Each
   /// later stage runs only on the patterns the earlier ones left
   /// unconverged; relaxation stages start again from `start`, Newton from
   /// where Anderson stopped.
   func relaxWithFallbacks(
-    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, contractive: Bool, workspace: GEMMWorkspace<T>
-  ) -> SweepResult {
+    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, contractive: Bool, workspace: KernelWorkspace<T>
+  ) -> RelaxationResult {
     let first =
       contractive
-      ? relaxByBlockSweeps(drives: drives, start: start, options: options, workspace: workspace)
-      : relaxBySweeps(
+      ? relaxByBlockPasses(drives: drives, start: start, options: options, workspace: workspace)
+      : relaxByPasses(
         drives: drives, start: start, options: options, workspace: workspace,
         mixer: AdaptiveDampedMixer(patterns: start.rows))
     if first.slopes != nil { return first }
@@ -185,14 +195,15 @@ extension SteadyNetwork {
       // not at all: its stages stop after `newtonFallbackIterations`.
       var stageOptions = options
       if method == .newton { stageOptions.maxIterations = min(options.maxIterations, Self.newtonFallbackIterations) }
-      var r = relax(drives: drives.rows(rows), from: from, method: method, options: stageOptions, workspace: workspace)
+      var r = uncheckedFixedPoints(
+        drives: drives.rows(rows), from: from, method: method, options: stageOptions, workspace: workspace)
       if stage == 0 && !contractive {
         // Keep the damping the relaxation chose, for the adjoint.
         for (i, p) in rows.enumerated() { r.diagnostics.damping[i] = chosen[p] }
       }
       return r
     }
-    return SweepResult(states: states, diagnostics: diagnostics, slopes: nil)
+    return RelaxationResult(states: states, diagnostics: diagnostics, slopes: nil)
   }
 
   /// Fixed points of every pattern, checked for stability, or the error of
@@ -202,9 +213,10 @@ extension SteadyNetwork {
   @_specialize(exported:true,where T == Double)
   public func steadyStates(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
-    workspace: GEMMWorkspace<T>
+    workspace: KernelWorkspace<T>
   ) throws -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
-    let r = try settle(drives: drives, from: start, method: method, options: options, workspace: workspace)
+    let r = try steadyStatesAndSlopes(
+      drives: drives, from: start, method: method, options: options, workspace: workspace)
     return (r.states, r.diagnostics)
   }
 
@@ -219,9 +231,9 @@ extension SteadyNetwork {
   /// of the last iterate (0 where not finite), for the stabiliser.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
-  public func settle(
+  public func steadyStatesAndSlopes(
     drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
-    certifyBelow: Double = 1, norm: Double? = nil, allowingUnsettled: Bool = false, workspace: GEMMWorkspace<T>
+    certifyBelow: Double = 1, norm: Double? = nil, allowingUnsettled: Bool = false, workspace: KernelWorkspace<T>
   ) throws -> (states: Matrix<T>, slopes: Matrix<T>, diagnostics: SolveDiagnostics) {
     try method.validate()
     let norm = norm ?? spectralNorm()
@@ -264,12 +276,12 @@ extension SteadyNetwork {
     return (x, d, diagnostics)
   }
 
-  /// The shared sweep loop of `iterate` and `anderson`: one GEMM evaluates
+  /// The shared pass loop of `iterate` and `anderson`: one GEMM evaluates
   /// f(W x + a) for all active rows, then `mixer` proposes each row's next
   /// state from its current state and image.
-  func relaxBySweeps<M: SweepMixer>(
-    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>, mixer: M
-  ) -> SweepResult where M.Scalar == T {
+  func relaxByPasses<M: PassMixer>(
+    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: KernelWorkspace<T>, mixer: M
+  ) -> RelaxationResult where M.Scalar == T {
     var mixer = mixer
     let (count, n) = (start.rows, shape.units)
     var x = start.elements
@@ -279,18 +291,18 @@ extension SteadyNetwork {
     var z = [T](repeating: 0, count: count * n)
     var fx = [T](repeating: 0, count: count * n)
     // Slopes of the retired rows, at their pattern's row: f'(z) of the
-    // sweep that retired them, whose image f(z) they return.
+    // pass that retired them, whose image f(z) they return.
     var slopes = Matrix<T>(rows: count, cols: n)
     let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
     // From X = 0 the first product X·Wᵀ is known without a GEMM (see
     // `productOfZeros`).
     let zeroStart = isAllZero(start)
-    while rows.beginSweep(limit: options.maxIterations) {
-      let (active, sweep) = (rows.count, rows.sweep)
+    while rows.beginPass(limit: options.maxIterations) {
+      let (active, pass) = (rows.count, rows.pass)
       // Z = A + X·Wᵀ on the active rows.
       z.withUnsafeMutableBufferPointer { zp in
         a.withUnsafeBufferPointer { ap in zp.baseAddress!.update(from: ap.baseAddress!, count: active * n) }
-        if sweep == 1 && zeroStart {
+        if pass == 1 && zeroStart {
           let zeros = parameters.withWeights { productOfZeros($0, units: n, transposed: true) }
           for r in 0..<active { for j in 0..<n { zp[r &* n &+ j] += zeros[j] } }
         } else {
@@ -314,7 +326,7 @@ extension SteadyNetwork {
             }
           }
         }
-        guard let status = diagnostics.recordSweep(p, sweep: sweep, change: residual, scale: scale, options: options)
+        guard let status = diagnostics.recordPass(p, pass: pass, change: residual, scale: scale, options: options)
         else {
           x.withUnsafeMutableBufferPointer { xp in
             fx.withUnsafeBufferPointer { fp in
@@ -348,7 +360,7 @@ extension SteadyNetwork {
     let states = rows.unpermuted(x, width: n)
     for p in 0..<count { diagnostics.damping[p] = mixer.damping(pattern: p) }
     let allConverged = diagnostics.status.allSatisfy { $0 == .converged }
-    return SweepResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
+    return RelaxationResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
   }
 
   /// Newton's method per pattern on F(x) = x − f(W x + a) = 0, with the
@@ -435,9 +447,9 @@ extension SteadyNetwork {
 
 /// Proposes a row's next state from its current state x and image f(Wx+a),
 /// in place in `state`.
-protocol SweepMixer {
+protocol PassMixer {
   associatedtype Scalar: KernelScalar
-  /// `residual`: ‖f(Wx+a) − x‖∞ of this row, as the sweep measured it.
+  /// `residual`: ‖f(Wx+a) − x‖∞ of this row, as the pass measured it.
   mutating func next(
     pattern: Int, state: UnsafeMutablePointer<Scalar>, image: UnsafePointer<Scalar>, units: Int,
     residual: Double)
@@ -446,7 +458,7 @@ protocol SweepMixer {
 }
 
 /// x ← (1 − ω) x + ω f(Wx + a), ω the damping.
-struct DampedMixer<T: KernelScalar>: SweepMixer {
+struct DampedMixer<T: KernelScalar>: PassMixer {
   let damping: T
   func damping(pattern: Int) -> Double { Double(damping) }
   func next(pattern: Int, state x: UnsafeMutablePointer<T>, image f: UnsafePointer<T>, units n: Int, residual _: Double)
@@ -462,27 +474,27 @@ struct DampedMixer<T: KernelScalar>: SweepMixer {
 /// Relaxation that chooses its damping per pattern: x ← (1 − ω) x + ω f(Wx + a)
 /// from ω = 1, with ω halved (down to `minimumDamping`) whenever the
 /// iteration grows or oscillates: when the smallest residual
-/// ‖f(Wx+a) − x‖∞ of a window of sweeps is not 10 % below the smallest of
-/// the window before. A window is ⌈10/ω⌉ sweeps (at most 160), about ten
+/// ‖f(Wx+a) − x‖∞ of a round of passes is not 10 % below the smallest of
+/// the round before. A round is ⌈10/ω⌉ passes (at most 160), about ten
 /// time constants of dx/dt = −x + f(Wx + a), so that a transient of the
 /// damped dynamics is not mistaken for a stall. The iteration goes on from
 /// where it is: the state found is the end of this one relaxation from the
 /// initial state. A fixed point whose D W has every eigenvalue λ at
 /// Re λ < 1 attracts the damped iteration once ω < 2(1 − Re λ)/|1 − λ|².
-struct AdaptiveDampedMixer<T: KernelScalar>: SweepMixer {
+struct AdaptiveDampedMixer<T: KernelScalar>: PassMixer {
   static var minimumDamping: Double { 1.0 / 256 }
   var omega: [Double]
-  /// Per pattern: the smallest residual of the window before (∞ in the
-  /// first), of this window, and the sweeps this window has run.
+  /// Per pattern: the smallest residual of the round before (∞ in the
+  /// first), of this round, and the passes this round has run.
   var previousLowest: [Double]
   var lowest: [Double]
-  var sweeps: [Int]
+  var passes: [Int]
 
   init(patterns: Int) {
     omega = [Double](repeating: 1, count: patterns)
     previousLowest = [Double](repeating: .infinity, count: patterns)
     lowest = previousLowest
-    sweeps = [Int](repeating: 0, count: patterns)
+    passes = [Int](repeating: 0, count: patterns)
   }
 
   func damping(pattern: Int) -> Double { omega[pattern] }
@@ -492,9 +504,9 @@ struct AdaptiveDampedMixer<T: KernelScalar>: SweepMixer {
     residual: Double
   ) {
     lowest[p] = min(lowest[p], residual)
-    sweeps[p] += 1
-    if Double(sweeps[p]) >= min((10 / omega[p]).rounded(.up), 160) {
-      // (The first window has no window before it: ∞, so it passes.)
+    passes[p] += 1
+    if Double(passes[p]) >= min((10 / omega[p]).rounded(.up), 160) {
+      // (The first round has no round before it: ∞, so it passes.)
       if !(lowest[p] < 0.9 * previousLowest[p]) && omega[p] > Self.minimumDamping {
         omega[p] /= 2
         previousLowest[p] = .infinity
@@ -502,7 +514,7 @@ struct AdaptiveDampedMixer<T: KernelScalar>: SweepMixer {
         previousLowest[p] = lowest[p]
       }
       lowest[p] = .infinity
-      sweeps[p] = 0
+      passes[p] = 0
     }
     let w = T(omega[p])
     if omega[p] == 1 {
@@ -517,7 +529,7 @@ struct AdaptiveDampedMixer<T: KernelScalar>: SweepMixer {
 /// x_i and residuals g_i = f(x_i) − x_i, choose coefficients c (Σc = 1)
 /// minimising ‖Σ c_i g_i‖² + λ‖c‖², then x ← Σ c_i (x_i + ω g_i), ω the
 /// damping.
-struct AndersonMixer<T: KernelScalar>: SweepMixer {
+struct AndersonMixer<T: KernelScalar>: PassMixer {
   let memory: Int
   let regularization: T
   let damping: T

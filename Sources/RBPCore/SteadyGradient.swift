@@ -168,7 +168,7 @@ extension SteadyNetwork {
   /// Slopes D = f'(X Wᵀ + A), P×N, at the given states.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
-  public func slopes(states x: Matrix<T>, drives a: Matrix<T>, workspace: GEMMWorkspace<T>) -> Matrix<T> {
+  public func slopes(states x: Matrix<T>, drives a: Matrix<T>, workspace: KernelWorkspace<T>) -> Matrix<T> {
     let (count, n) = (x.rows, shape.units)
     var z = a
     let wt = parameters.W.transposed
@@ -200,7 +200,7 @@ extension SteadyNetwork {
   @_specialize(exported:true,where T == Double)
   public func states(
     _ inputs: Matrix<T>, initial: Matrix<T>? = nil, settings: SteadySolverSettings = SteadySolverSettings(),
-    workspace: GEMMWorkspace<T> = GEMMWorkspace()
+    workspace: KernelWorkspace<T> = KernelWorkspace()
   ) throws -> Matrix<T> {
     try evaluate(
       batch: SteadyBatch(inputs: inputs, initial: initial), settings: settings, workspace: workspace,
@@ -218,14 +218,14 @@ extension SteadyNetwork {
   @_specialize(exported:true,where T == Double)
   public func evaluate(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
-    workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil,
+    workspace: KernelWorkspace<T> = KernelWorkspace(), objective: (any StateObjective<T>)? = nil,
     allowingUnsettled: Bool = false
   ) throws -> (loss: Double, states: Matrix<T>, diagnostics: SolveDiagnostics) {
     try batch.check(against: shape, needsTargets: objective == nil)
     try settings.validate()
     let a = drives(batch.inputs, workspace: workspace)
     let x0 = try startStates(start ?? batch.initial, count: batch.count)
-    let (x, _, diagnostics) = try settle(
+    let (x, _, diagnostics) = try steadyStatesAndSlopes(
       drives: a, from: x0, method: settings.forward,
       options: settings.forwardOptions(for: T.self, units: shape.units),
       allowingUnsettled: allowingUnsettled, workspace: workspace)
@@ -277,7 +277,7 @@ extension SteadyNetwork {
   @_specialize(exported:true,where T == Double)
   public func gradient(
     batch: SteadyBatch<T>, settings: SteadySolverSettings, start: Matrix<T>? = nil,
-    workspace: GEMMWorkspace<T> = GEMMWorkspace(), objective: (any StateObjective<T>)? = nil,
+    workspace: KernelWorkspace<T> = KernelWorkspace(), objective: (any StateObjective<T>)? = nil,
     allowingUnsettled: Bool = false
   ) throws -> SteadyGradient<T> {
     try batch.check(against: shape, needsTargets: objective == nil)
@@ -287,11 +287,11 @@ extension SteadyNetwork {
     let x0 = try startStates(start ?? batch.initial, count: count)
     let stabilizer = settings.jacobianPenalty
     // ‖W‖₂ once: for the stability bound, and to tell whether the auto
-    // solvers may sweep in blocks (a contraction).
+    // solvers may pass in blocks (a contraction).
     let norm = spectralNorm()
     // With the stabiliser on, ρ is estimated wherever a bound cannot put it
     // below the threshold, so that the penalty acts on estimates.
-    var (x, d, forward) = try settle(
+    var (x, d, forward) = try steadyStatesAndSlopes(
       drives: a, from: x0, method: settings.forward,
       options: settings.forwardOptions(for: T.self, units: n),
       certifyBelow: stabilizer?.threshold ?? 1, norm: norm,
@@ -398,7 +398,7 @@ extension SteadyNetwork {
   func gradient(
     states x: Matrix<T>, slopes d: Matrix<T>, forward: SolveDiagnostics, batch: SteadyBatch<T>,
     objective active: ActiveObjective<T>, norm: Double, settings: SteadySolverSettings, allowingUnsettled: Bool,
-    workspace: GEMMWorkspace<T>
+    workspace: KernelWorkspace<T>
   ) throws -> SteadyGradient<T> {
     let (count, n, i) = (batch.count, shape.units, shape.inputs)
     let stabilizer = settings.jacobianPenalty

@@ -14,7 +14,7 @@ extension SteadyNetwork {
   ///   inverse's domain.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
-  public func drive(forStates x: Matrix<T>, workspace: GEMMWorkspace<T> = GEMMWorkspace()) throws -> Matrix<T> {
+  public func drive(forStates x: Matrix<T>, workspace: KernelWorkspace<T> = KernelWorkspace()) throws -> Matrix<T> {
     let (count, n) = (x.rows, shape.units)
     guard x.cols == n else { throw RBPError.invalid("states have \(x.cols) columns, the network has \(n) units") }
     var a = try inverseActivations(x)

@@ -63,7 +63,7 @@ public struct SteadyNetwork<T: KernelScalar>: Equatable, Sendable {
   ///   - workspace: packing buffers and the kernels.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
-  public func drives(_ inputs: Matrix<T>, workspace: GEMMWorkspace<T>) -> Matrix<T> {
+  public func drives(_ inputs: Matrix<T>, workspace: KernelWorkspace<T>) -> Matrix<T> {
     let (n, i) = (shape.units, shape.inputs)
     precondition(inputs.cols == i, "drives: inputs have \(inputs.cols) columns, network has \(i) inputs")
     let p = inputs.rows

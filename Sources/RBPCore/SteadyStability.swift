@@ -56,7 +56,7 @@ extension SteadyNetwork {
   /// 256×256 W, 8 steps gave 0.990 of the norm on average and 0.977 at
   /// worst (six seeds, a numpy trial), 16 power steps 0.983 and 0.970. ∞ whenever a weight is not finite: the first pass
   /// multiplies every weight by a nonzero element of the start, so its
-  /// result is not finite either (the block sweeps rely on this).
+  /// result is not finite either (the block passes rely on this).
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func spectralNorm(iterations: Int = 8) -> Double {
@@ -124,7 +124,7 @@ extension SteadyNetwork {
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func spectralRadii(
-    slopes d: Matrix<T>, certifyBelow: Double = 1, norm: Double? = nil, workspace: GEMMWorkspace<T>
+    slopes d: Matrix<T>, certifyBelow: Double = 1, norm: Double? = nil, workspace: KernelWorkspace<T>
   ) -> [Double] {
     let (count, n) = (d.rows, shape.units)
     guard count > 0 else { return [] }
@@ -159,7 +159,7 @@ extension SteadyNetwork {
   @_specialize(exported:true,where T == Double)
   public func stability(
     slopes d: Matrix<T>, certifyBelow: Double = 1, norm: Double? = nil, symmetric: Bool = false,
-    workspace: GEMMWorkspace<T>
+    workspace: KernelWorkspace<T>
   ) -> StabilityMeasures {
     let radius = spectralRadii(slopes: d, certifyBelow: certifyBelow, norm: norm, workspace: workspace)
     var abscissa = radius
@@ -232,7 +232,7 @@ extension SteadyNetwork {
   /// The batched power iteration V ← D ⊙ (V Wᵀ) from a fixed start: the
   /// mean growth rate over the last half of the steps; 0 where V dies out
   /// (nilpotent D W), ∞ where it overflows.
-  func powerIterationRadii(slopes d: Matrix<T>, workspace: GEMMWorkspace<T>) -> [Double] {
+  func powerIterationRadii(slopes d: Matrix<T>, workspace: KernelWorkspace<T>) -> [Double] {
     let (count, n) = (d.rows, shape.units)
     let wt = parameters.W.transposed
     // The same start for every row, so that a pattern's estimate does not

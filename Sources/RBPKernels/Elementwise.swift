@@ -1,6 +1,6 @@
 // Fused elementwise kernels of the recurrences, each one pass: pre-activation
 // to activation and slope (`activate`, and `activateDrive` with a BPTT
-// step's drive added), the adjoint step s = d ⊙ (v + g), a sweep with its
+// step's drive added), the adjoint step s = d ⊙ (v + g), a pass with its
 // change (`activateChange`, `adjointChange`), the bias gradient's column
 // sums and the mse with its gradient; and the cache hint for strided rows.
 // The activations are defined here, once, because these kernels need them;
@@ -177,7 +177,7 @@ public func meanSquared<T: KernelScalar>(
 }
 
 /// (max |u − v|, max |u|) over `count` elements, vectorised: the change of
-/// a sweep and the scale it is measured against. The first is NaN when any
+/// a pass and the scale it is measured against. The first is NaN when any
 /// difference is NaN.
 @_specialize(exported:true,where T == Float)
 @_specialize(exported:true,where T == Double)
@@ -188,7 +188,7 @@ public func maxDifference<T: KernelScalar>(
   return (Double(worst), Double(scale))
 }
 
-/// One sweep of the adjoint relaxation on a row: `s = d ⊙ (v + g)` (`s`
+/// One pass of the adjoint relaxation on a row: `s = d ⊙ (v + g)` (`s`
 /// may be `v` or `previous`) and its change from `previous`,
 /// (max |s − previous|, max |s|), in one pass; the bits of `adjointStep`
 /// followed by `maxDifference(s, previous)`.
@@ -221,10 +221,10 @@ public func adjointChange<T: KernelScalar>(
     kernels)
 }
 
-/// `adjointChange` on `rows` rows `ld` apart for a sweep that visits the
+/// `adjointChange` on `rows` rows `ld` apart for a pass that visits the
 /// units in several blocks: each row's maxima update its running maxima
 /// in `accumulators` (`changeAccumulators` elements per row, zero before
-/// the sweep's first block), which `finishChanges` reduces once per sweep.
+/// the pass's first block), which `finishChanges` reduces once per pass.
 @inlinable
 public func adjointChange<T: KernelScalar>(
   slope d: UnsafePointer<T>, _ v: UnsafePointer<T>, plus g: UnsafePointer<T>, into s: UnsafeMutablePointer<T>,
@@ -252,7 +252,7 @@ public func finishChanges<T: KernelScalar>(
   T._finishChanges(accumulators, rows: rows, into: out, kernels)
 }
 
-/// One sweep of a fixed-point iteration on a row: `fx = f(z)` and its
+/// One pass of a fixed-point iteration on a row: `fx = f(z)` and its
 /// change from `x`, (max |fx − x|, max |fx|), in one pass; the bits of
 /// `activate` followed by `maxDifference(fx, x)`. `fx` may be `x`.
 @inlinable
@@ -282,7 +282,7 @@ public func activateChange<T: KernelScalar>(
     count: count, accumulators: nil, out: out, kernels: kernels)
 }
 
-/// `activateChange` on `rows` rows `ld` apart for a sweep that visits the
+/// `activateChange` on `rows` rows `ld` apart for a pass that visits the
 /// units in several blocks: with an addend `a`, z + a first replaces z
 /// (fx = f(z + a), the bits of a product's β = 1 update of a C holding
 /// a); each row's maxima update its running maxima in `accumulators` (see

@@ -25,7 +25,7 @@ func useDepthSplit<T: KernelScalar>(_ p: GEMMProblem<T>) -> Bool {
 
 /// `C = α·op(A)·op(B) + β·C` by depth blocks (see above), on up to
 /// `p.threads` threads.
-func depthSplitGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
+func depthSplitGEMM<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: KernelWorkspace<T>) {
   let bl = ws.blocking
   // The small path's depth blocks (at most `smallPathDepthBlock` deep).
   let (blocks, depth) = depthBlocks(p.k)

@@ -30,7 +30,7 @@ func threadCount<T: KernelScalar>(for p: GEMMProblem<T>) -> Int {
 /// register tile and runs the chosen path on each concurrently. The
 /// workspace must hold `workers` sets of buffers sized for that path.
 func threadedGEMM<T: KernelScalar>(
-  _ p: GEMMProblem<T>, workers: Int, _ ws: GEMMWorkspace<T>, small: Bool,
+  _ p: GEMMProblem<T>, workers: Int, _ ws: KernelWorkspace<T>, small: Bool,
   blocking: GEMMBlocking? = nil
 ) {
   let bl = blocking ?? ws.blocking

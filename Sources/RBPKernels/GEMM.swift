@@ -99,17 +99,17 @@ public struct GEMMProblem<T: KernelScalar>: @unchecked Sendable {
   }
 }
 
-/// Packing buffers for GEMM, one pair per worker thread, 64-byte aligned,
-/// grown on first use and then reused: a caller that keeps its workspace
-/// makes GEMM allocation-free.
-///
-/// A workspace also fixes the instruction set its products run on (the
-/// active one unless another is asked for), since the packed layout
-/// depends on the register tile.
+/// What one thread's computations reuse from call to call: GEMM's packing
+/// buffers (one pair per worker thread, 64-byte aligned, grown on first
+/// use), the instruction set the kernels run on (the active one unless
+/// another is asked for; the packed layout depends on its register tile),
+/// and the engine's scratch slots (`scratch`, which RBPCore's passes use).
+/// A caller that keeps its workspace makes the kernels and the passes
+/// allocation-free.
 ///
 /// A workspace has one owner at a time: two concurrent `gemm` calls need two
 /// workspaces.
-public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
+public final class KernelWorkspace<T: KernelScalar>: @unchecked Sendable {
   struct Buffers: @unchecked Sendable {
     var packA: UnsafeMutablePointer<T>
     var packB: UnsafeMutablePointer<T>
@@ -134,10 +134,10 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
   public init(blocking: GEMMBlocking? = nil, isa: KernelISA = .active) {
     let tuned = T.gemmBlocking(for: isa)
     let blocking = blocking ?? tuned
-    precondition(isa.isSupported, "GEMMWorkspace: this CPU cannot run the \(isa) kernels")
+    precondition(isa.isSupported, "KernelWorkspace: this CPU cannot run the \(isa) kernels")
     precondition(
       blocking.mr == tuned.mr && blocking.nr == tuned.nr,
-      "GEMMWorkspace: MR×NR must be \(tuned.mr)×\(tuned.nr) for \(T.self) with \(isa)")
+      "KernelWorkspace: MR×NR must be \(tuned.mr)×\(tuned.nr) for \(T.self) with \(isa)")
     self.blocking = blocking
     self.kernels = isa.kernels
   }
@@ -157,7 +157,7 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
   /// calls on batches of one shape allocates (and faults in) nothing after
   /// the first. The contents are not kept: a caller writes before it reads.
   public func scratch(_ slot: Int, count: Int) -> UnsafeMutablePointer<T> {
-    precondition(slot >= 0 && count >= 0, "GEMMWorkspace.scratch: negative slot or count")
+    precondition(slot >= 0 && count >= 0, "KernelWorkspace.scratch: negative slot or count")
     while scratchBuffers.count <= slot {
       scratchBuffers.append(UnsafeMutableBufferPointer(start: Self.allocate(0), count: 1))
     }
@@ -179,7 +179,7 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
     }
     return partialBuffer.baseAddress!
   }
-  private var partialBuffer = UnsafeMutableBufferPointer<T>(start: GEMMWorkspace.allocate(0), count: 1)
+  private var partialBuffer = UnsafeMutableBufferPointer<T>(start: KernelWorkspace.allocate(0), count: 1)
 
   /// Makes sure `count` workers each have room for `aCount` and `bCount`
   /// packed elements. Not thread-safe: call before fanning out.
@@ -237,7 +237,7 @@ public final class GEMMWorkspace<T: KernelScalar>: @unchecked Sendable {
 ///   - c: C, m×n.
 ///   - ldc: C's row stride.
 ///   - packedB: op(B) as `packB` laid it out for this workspace, for a B
-///     that many products share (a weight matrix over the sweeps or steps
+///     that many products share (a weight matrix over the passes or steps
 ///     of one pass): the small path then reads its contiguous panels
 ///     instead of packing or striding through B. `b` is still required
 ///     (the packed path reads it). The result is bit for bit that of the
@@ -258,7 +258,7 @@ public func gemm<T: KernelScalar>(
   beta: T = 0,
   c: UnsafeMutablePointer<T>, ldc: Int,
   threads: Int = 1,
-  workspace: GEMMWorkspace<T>
+  workspace: KernelWorkspace<T>
 ) {
   precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
   precondition(lda >= max(1, transA ? m : k), "gemm: lda \(lda) too small")
@@ -277,7 +277,7 @@ public func gemm<T: KernelScalar>(
 }
 
 /// Elements `packB` writes for a k×n op(B): k·⌈n/NR⌉·NR.
-public func packedBCount<T: KernelScalar>(k: Int, n: Int, workspace: GEMMWorkspace<T>) -> Int {
+public func packedBCount<T: KernelScalar>(k: Int, n: Int, workspace: KernelWorkspace<T>) -> Int {
   k * roundUp(n, workspace.blocking.nr)
 }
 
@@ -289,7 +289,7 @@ public func packedBCount<T: KernelScalar>(k: Int, n: Int, workspace: GEMMWorkspa
 @_specialize(exported:true,where T == Double)
 public func packB<T: KernelScalar>(
   transB: Bool = false, k: Int, n: Int, b: UnsafePointer<T>, ldb: Int,
-  into packed: UnsafeMutablePointer<T>, workspace: GEMMWorkspace<T>
+  into packed: UnsafeMutablePointer<T>, workspace: KernelWorkspace<T>
 ) {
   precondition(k >= 0 && n >= 0 && ldb >= max(1, transB ? k : n), "packB: bad shape")
   let nr = workspace.blocking.nr
@@ -306,7 +306,7 @@ public func packB<T: KernelScalar>(
 /// Chooses the path for one problem. Specialised per precision through
 /// `KernelScalar._gemm`.
 @inline(__always)
-func gemmDriver<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
+func gemmDriver<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: KernelWorkspace<T>) {
   if p.m == 0 || p.n == 0 { return }
   if p.k == 0 || p.alpha == 0 {
     scaleC(p)
@@ -337,7 +337,7 @@ func gemmDriver<T: KernelScalar>(_ p: GEMMProblem<T>, _ ws: GEMMWorkspace<T>) {
 @inline(__always)
 func runPath<T: KernelScalar>(
   _ p: GEMMProblem<T>, small: Bool, blocking bl: GEMMBlocking, _ kernels: KernelTable,
-  _ buffers: GEMMWorkspace<T>.Buffers
+  _ buffers: KernelWorkspace<T>.Buffers
 ) {
   if small {
     smallGEMM(p, blocking: bl, kernels, panel: buffers.packB)

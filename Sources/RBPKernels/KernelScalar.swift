@@ -30,7 +30,7 @@ where Vector.Scalar == Self {
   static func _log(_ x: Self) -> Self
   static func _tanh(_ x: Self) -> Self
 
-  static func _gemm(_ p: GEMMProblem<Self>, _ workspace: GEMMWorkspace<Self>)
+  static func _gemm(_ p: GEMMProblem<Self>, _ workspace: KernelWorkspace<Self>)
   static func _gemv(_ p: GEMVProblem<Self>, _ kernels: KernelTable)
   /// One register tile of the GEMM; see `microKernel` for the contract.
   static func _microKernel(
@@ -124,7 +124,7 @@ extension Float: KernelScalar {
   @inlinable public static func _log(_ x: Float) -> Float { logf(x) }
   @inlinable public static func _tanh(_ x: Float) -> Float { tanhf(x) }
 
-  public static func _gemm(_ p: GEMMProblem<Float>, _ workspace: GEMMWorkspace<Float>) {
+  public static func _gemm(_ p: GEMMProblem<Float>, _ workspace: KernelWorkspace<Float>) {
     gemmDriver(p, workspace)
   }
   public static func _gemv(_ p: GEMVProblem<Float>, _ kernels: KernelTable) {
@@ -243,7 +243,7 @@ extension Double: KernelScalar {
   @inlinable public static func _log(_ x: Double) -> Double { log(x) }
   @inlinable public static func _tanh(_ x: Double) -> Double { tanh(x) }
 
-  public static func _gemm(_ p: GEMMProblem<Double>, _ workspace: GEMMWorkspace<Double>) {
+  public static func _gemm(_ p: GEMMProblem<Double>, _ workspace: KernelWorkspace<Double>) {
     gemmDriver(p, workspace)
   }
   public static func _gemv(_ p: GEMVProblem<Double>, _ kernels: KernelTable) {

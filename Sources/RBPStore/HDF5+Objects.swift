@@ -335,9 +335,9 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
 
   /// The chunks a dataset of `shape` is written in: about 64 Ki elements
   /// each, whole along the trailing dimensions while they fit, so a read of
-  /// a few rows, or of a window of steps of long sequences, decompresses
+  /// a few rows, or of a span of steps of long sequences, decompresses
   /// little more than it reads. (Chunks of one whole sequence of 2100 steps
-  /// × 256 inputs were 4 MiB, more than HDF5's chunk cache, and each window
+  /// × 256 inputs were 4 MiB, more than HDF5's chunk cache, and each span
   /// of steps decompressed the whole sequence again.)
   static func chunkShape(_ shape: [Int]) -> [Int] {
     var chunk = shape
@@ -600,7 +600,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
   /// The rows at `indices` along the first dimension, in that order: one
   /// hyperslab read per run of consecutive sorted indices. With `within`,
   /// only that range of
-  /// the second dimension of each row (a window of steps of a P×T×K
+  /// the second dimension of each row (a span of steps of a P×T×K
   /// array).
   public func readRows<N: HDF5Numeric>(
     at indices: [Int], within second: Range<Int>? = nil, as: N.Type = N.self
@@ -633,7 +633,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     }
     // One read per run: a union of hyperslabs is an irregular selection,
     // which the library walks element by element (measured: most of the
-    // time of a window of 16 scattered sequences).
+    // time of a span of 16 scattered sequences).
     let fileSpace = try HDF5Space(taking: { H5Dget_space(id) }, file: file, path: path)
     var values = [N](repeating: 0, count: sorted.count * rowSize)
     var done = 0

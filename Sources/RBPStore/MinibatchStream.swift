@@ -4,9 +4,9 @@
 // (`inMemoryLimit`) is read once and served from memory instead. The
 // shuffle of each epoch depends only on the seed and the epoch number, so
 // every run with the same seed sees the same minibatches. A stream opened
-// `byWindows` reads no minibatch of a dataset it does not hold in memory:
-// it hands out the indices, and the caller reads windows of steps of those
-// sequences (`windows(for:)`) as BPTT reaches them.
+// `bySpans` reads no minibatch of a dataset it does not hold in memory:
+// it hands out the indices, and the caller reads spans of steps of those
+// sequences (`spans(for:)`) as BPTT reaches them.
 
 import Dispatch
 import Foundation
@@ -34,9 +34,9 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   /// True when the whole dataset was small enough to hold in memory.
   public let inMemory: Bool
   /// True when minibatches are not read but handed out as indices
-  /// (`nextIndices`), for the caller to read by windows of steps: a
-  /// trajectory dataset opened `byWindows` and not held in memory.
-  public let readsWindows: Bool
+  /// (`nextIndices`), for the caller to read by spans of steps: a
+  /// trajectory dataset opened `bySpans` and not held in memory.
+  public let readsSpans: Bool
 
   /// Elements of one pattern (or sequence) across all arrays of the file.
   public let elementsPerPattern: Int
@@ -72,13 +72,13 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
 
   /// Opens `path` for streaming. Validates it as a whole dataset read would,
   /// without reading the arrays unless they fit in `inMemoryLimit` bytes.
-  /// `byWindows`: a trajectory dataset that does not fit is read by
-  /// windows of steps (see `readsWindows`).
+  /// `bySpans`: a trajectory dataset that does not fit is read by
+  /// spans of steps (see `readsSpans`).
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public init(
     path: String, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
-    inMemoryLimit: Int = defaultInMemoryLimit, byWindows: Bool = false, subset: [Int]? = nil
+    inMemoryLimit: Int = defaultInMemoryLimit, bySpans: Bool = false, subset: [Int]? = nil
   ) throws {
     self.subset = subset
     guard batchSize >= 1 else { throw RBPError.invalid("batch size must be at least 1, got \(batchSize)") }
@@ -99,12 +99,12 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     let count = shapes.first?.first ?? 0
     let perPattern = shapes.reduce(0) { $0 + $1.dropFirst().reduce(1, *) }
     let inMemory = count * perPattern * MemoryLayout<T>.stride <= inMemoryLimit
-    readsWindows = byWindows && !inMemory && kind == .trajectory
+    readsSpans = bySpans && !inMemory && kind == .trajectory
     if inMemory {
       whole = try DatasetFile.read(path, as: T.self)
-    } else if readsWindows {
+    } else if readsSpans {
       whole = nil
-      _ = try DatasetWindows<T>(file: f, path: path, rows: [0])  // validates names, ranks and sizes
+      _ = try DatasetSpans<T>(file: f, path: path, rows: [0])  // validates names, ranks and sizes
     } else {
       whole = nil
       _ = try DatasetFile.read(path, as: T.self, rows: [0])  // validates names, ranks and sizes
@@ -134,7 +134,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
       elementsPerPattern = b.steps * (b.inputWidth + b.outputWidth * (b.mask == nil ? 1 : 2)) + (b.initial?.cols ?? 0)
     }
     inMemory = true
-    readsWindows = false
+    readsSpans = false
     whole = contents
     file = nil
   }
@@ -152,23 +152,23 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
       order.shuffle(using: &rng)
     }
     position = 0
-    if !readsWindows { prefetch() }
+    if !readsSpans { prefetch() }
   }
 
   /// The indices of the epoch's next minibatch, or nil at its end, for a
-  /// stream that `readsWindows`; nothing is read.
+  /// stream that `readsSpans`; nothing is read.
   public func nextIndices() -> [Int]? {
-    precondition(readsWindows, "nextIndices: this stream reads its minibatches; use next()")
+    precondition(readsSpans, "nextIndices: this stream reads its minibatches; use next()")
     guard position < order.count else { return nil }
     let indices = Array(order[position..<min(position + batchSize, order.count)])
     position += indices.count
     return indices
   }
 
-  /// The sequences `rows` of the file, to be read by windows of steps.
-  public func windows(for rows: [Int]) throws -> DatasetWindows<T> {
-    guard let file else { preconditionFailure("windows(for:): this stream serves contents held in memory") }
-    return try DatasetWindows(file: file, path: path, rows: rows)
+  /// The sequences `rows` of the file, to be read by spans of steps.
+  public func spans(for rows: [Int]) throws -> DatasetSpans<T> {
+    guard let file else { preconditionFailure("spans(for:): this stream serves contents held in memory") }
+    return try DatasetSpans(file: file, path: path, rows: rows)
   }
 
   /// The next minibatch of the epoch (dataset indices and contents), or nil
@@ -177,7 +177,7 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func next() throws -> (indices: [Int], batch: DatasetContents<T>)? {
-    precondition(!readsWindows, "next: this stream hands out indices; use nextIndices()")
+    precondition(!readsSpans, "next: this stream hands out indices; use nextIndices()")
     guard let current = pending else { return nil }
     current.done.wait()
     pending = nil

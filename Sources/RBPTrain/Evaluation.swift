@@ -44,7 +44,7 @@ public struct Evaluation<T: KernelScalar>: Sendable {
 @_specialize(exported:true,where T == Double)
 public func evaluate<T: KernelScalar>(
   _ data: DatasetContents<T>, parameters: Parameters<T>, plan: TrainingPlan, task: ClassicTask?,
-  start: Matrix<T>? = nil, workspace: GEMMWorkspace<T> = GEMMWorkspace(), keepingForward: Bool = false
+  start: Matrix<T>? = nil, workspace: KernelWorkspace<T> = KernelWorkspace(), keepingForward: Bool = false
 ) throws -> Evaluation<T> {
   var result = Evaluation<T>(loss: 0)
   let outputs: [T], targets: [T], mask: [T]?

@@ -104,14 +104,14 @@ public struct ContentHash: Sendable {
 /// The hash of a file's bytes, computed again only when the file may have
 /// changed: a file whose size, inode, modification and status-change times
 /// are those seen at its last hashing is not read again, unless those
-/// times were then within `racyWindow` seconds of the hashing (a write in
+/// times were then within `racySeconds` seconds of the hashing (a write in
 /// the same tick of a coarse clock could go unseen; such a file is hashed
 /// every time until it is older). The status-change time cannot be set
 /// back by a user, so a rewritten file is always seen.
 public final class FileHashCache: @unchecked Sendable {
   /// Seconds within which a file's times are too close to its hashing to
   /// vouch for its bytes (2 unless a test says otherwise).
-  public let racyWindow: Double
+  public let racySeconds: Double
   private let lock = NSLock()
   private var known: [String: (key: [Int], hash: String)] = [:]
   private var readCount = 0
@@ -119,7 +119,7 @@ public final class FileHashCache: @unchecked Sendable {
   public var reads: Int { lock.withLock { readCount } }
 
   /// An empty cache.
-  public init(racyWindow: Double = 2) { self.racyWindow = racyWindow }
+  public init(racySeconds: Double = 2) { self.racySeconds = racySeconds }
 
   /// The hash of `path`'s bytes (`ContentHash.ofFile`).
   public func hash(_ path: String) throws -> String {
@@ -132,7 +132,7 @@ public final class FileHashCache: @unchecked Sendable {
     // its last change is old enough not to share a clock tick with the read.
     guard let before, Self.key(path) == before else { return hash }
     let changed = max(Double(before[2]) + Double(before[3]) * 1e-9, Double(before[4]) + Double(before[5]) * 1e-9)
-    if changed + racyWindow < started { lock.withLock { known[path] = (before, hash) } }
+    if changed + racySeconds < started { lock.withLock { known[path] = (before, hash) } }
     return hash
   }
 

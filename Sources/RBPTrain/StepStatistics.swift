@@ -11,7 +11,7 @@ struct SolveStats: Sendable {
   var forwardIterations = 0, forwardMax = 0, adjointIterations = 0, adjointMax = 0, patterns = 0
   var maxResidual = 0.0, maxRadius = 0.0, fallbacks = 0, penalty = 0.0
   var maxAbscissa = 0.0, minDamping = 1.0, settled = 0
-  /// Positions in the shard's rows of the patterns left out.
+  /// Positions in the microbatch's rows of the patterns left out.
   var unsettledRows: [Int] = []
   /// Why the first of them did not settle (the solver's error).
   var failure: String? = nil
@@ -74,7 +74,7 @@ extension RBPError: StepFailure {}
 /// A step with more unsettled patterns than `max_unsettled` allows.
 struct UnsettledStep: StepFailure {
   var step: Int, unsettled: Int, patterns: Int, limit: Double, first: Int
-  /// The solver's error for the first of them (its pattern numbered in the shard).
+  /// The solver's error for the first of them (its pattern numbered in the microbatch).
   var failure: String?
   var description: String {
     "\(unsettled) of the \(patterns) patterns of step \(step) did not settle, more than max_unsettled = \(limit) "

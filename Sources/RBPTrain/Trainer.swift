@@ -1,6 +1,6 @@
 // The trainer: epochs of seeded, shuffled minibatches from the stream; each
-// minibatch's gradient computed in fixed-size shards spread over worker
-// threads and summed in shard order (so results are bit-identical for any
+// minibatch's gradient computed in fixed-size microbatches spread over worker
+// threads and summed in microbatch order (so results are bit-identical for any
 // thread count); the optimizer step; validation metrics; early stopping;
 // checkpoints every k epochs and at the end, holding everything needed to
 // resume exactly (parameters, optimizer, counters, history, configuration,
@@ -87,7 +87,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     let folder = (checkpointPath as NSString).deletingLastPathComponent
     return folder.isEmpty ? "best.h5" : folder + "/best.h5"
   }
-  let workspaces: [GEMMWorkspace<T>]
+  let workspaces: [KernelWorkspace<T>]
   /// Whether the first step of each epoch starts from a forward pass over
   /// the whole training set (see the file's header).
   let reusesWholePass: Bool
@@ -146,9 +146,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     checkpointPath = checkpoint
     self.summary = summary
     // Checkpointed BPTT on a dataset too large to hold reads each
-    // minibatch's sequences by windows of steps, a segment at a time.
-    var byWindows = false
-    if case .checkpointed = plan.bptt, plan.model == .trajectory { byWindows = true }
+    // minibatch's sequences by spans of steps, a segment at a time.
+    var bySpans = false
+    if case .checkpointed = plan.bptt, plan.model == .trajectory { bySpans = true }
     // Validation: /val, else a split of the training patterns, else the training set.
     var trainingPatterns: [Int]? = nil
     var heldOut: [Int]? = nil
@@ -175,10 +175,10 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     } else {
       stream = try MinibatchStream<T>(
         path: data, batchSize: plan.batch, shuffle: true, seed: plan.seed,
-        inMemoryLimit: inMemoryLimit, byWindows: byWindows, subset: trainingPatterns)
+        inMemoryLimit: inMemoryLimit, bySpans: bySpans, subset: trainingPatterns)
     }
     warm = SteadyStateCache(units: plan.shape.units)
-    workspaces = (0..<plan.threads).map { _ in GEMMWorkspace<T>() }
+    workspaces = (0..<plan.threads).map { _ in KernelWorkspace<T>() }
     var checkpointedBPTT = false
     if case .checkpointed = plan.bptt { checkpointedBPTT = true }
     reusesWholePass =
@@ -327,7 +327,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       var firstStep = true
       while let (indices, batch) = try nextMinibatch() {
         if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? snapshot) }
-        let (loss, gradient, shardStats) = try retrying { accepting in
+        let (loss, gradient, stepStats) = try retrying { accepting in
           let r = try minibatchGradient(batch, indices: indices, fromWholePass: firstStep && reusesWholePass)
           if plan.model == .steady {
             let left = r.2.patterns - r.2.settled
@@ -348,9 +348,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
           lastGood = pending
           pendingGood = nil
         }
-        for r in shardStats.unsettledRows { unsettled.insert(indices[r]) }
-        stats.add(shardStats)
-        let counted = plan.model == .steady ? shardStats.settled : indices.count
+        for r in stepStats.unsettledRows { unsettled.insert(indices[r]) }
+        stats.add(stepStats)
+        let counted = plan.model == .steady ? stepStats.settled : indices.count
         lossSum += loss * Double(counted)
         patterns += counted
         previous = (parameters, progress.optimizer, gradient)
@@ -468,16 +468,16 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   }
 
   /// The epoch's next minibatch: its dataset indices, and its contents
-  /// (nil when the stream reads it by windows of steps), or nil at the end.
+  /// (nil when the stream reads it by spans of steps), or nil at the end.
   func nextMinibatch() throws -> (indices: [Int], batch: DatasetContents<T>?)? {
-    if stream.readsWindows { return stream.nextIndices().map { ($0, nil) } }
+    if stream.readsSpans { return stream.nextIndices().map { ($0, nil) } }
     return try stream.next().map { ($0.indices, $0.batch) }
   }
 
-  /// The mean loss and gradient of one minibatch: shards of `shardSize`
-  /// patterns, computed by `plan.threads` workers, combined in shard order.
-  /// A minibatch without contents is read by windows of steps, each
-  /// shard's sequences on their own.
+  /// The mean loss and gradient of one minibatch: microbatches of `microbatchSize`
+  /// patterns, computed by `plan.threads` workers, combined in microbatch order.
+  /// A minibatch without contents is read by spans of steps, each
+  /// microbatch's sequences on their own.
   func minibatchGradient(
     _ batch: DatasetContents<T>?, indices: [Int], fromWholePass: Bool = false
   )
@@ -485,25 +485,28 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   {
     let count = indices.count
     let whole = fromWholePass ? try passOverTrainingSet() : nil
-    let shards = stride(from: 0, to: count, by: shardSize).map { Array($0..<min($0 + shardSize, count)) }
-    let windows = batch != nil ? nil : try shards.map { shard in try stream.windows(for: shard.map { indices[$0] }) }
-    let slots = WorkerSlots<Result<ShardResult, Error>>(count: shards.count)
-    let workers = min(plan.threads, shards.count)
+    let microbatches = stride(from: 0, to: count, by: microbatchSize).map {
+      Array($0..<min($0 + microbatchSize, count))
+    }
+    let spans =
+      batch != nil ? nil : try microbatches.map { microbatch in try stream.spans(for: microbatch.map { indices[$0] }) }
+    let slots = WorkerSlots<Result<MicrobatchResult, Error>>(count: microbatches.count)
+    let workers = min(plan.threads, microbatches.count)
     let cache: SteadyStateCache<T>? = plan.warmStart ? warm : nil
     let params = parameters
     let plan = plan, workspaces = workspaces, settings = steadySettings
-    // Threads without a shard of their own work inside the matrix products
+    // Threads without a microbatch of their own work inside the matrix products
     // (the same bits either way).
     let productThreads = max(1, plan.threads / max(workers, 1))
     DispatchQueue.concurrentPerform(iterations: workers) { w in
-      for s in stride(from: w, to: shards.count, by: workers) {
+      for s in stride(from: w, to: microbatches.count, by: workers) {
         slots[s] = Result {
-          if let windows {
-            return try Self.shardGradient(
-              plan, windows[s], params, workspace: workspaces[w], productThreads: productThreads)
+          if let spans {
+            return try Self.microbatchGradient(
+              plan, spans[s], params, workspace: workspaces[w], productThreads: productThreads)
           }
-          return try Self.shardGradient(
-            plan, batch!, params, shards[s], indices: shards[s].map { indices[$0] },
+          return try Self.microbatchGradient(
+            plan, batch!, params, microbatches[s], indices: microbatches[s].map { indices[$0] },
             cache: cache, settings: settings, workspace: workspaces[w],
             productThreads: productThreads, wholePass: whole)
         }
@@ -514,16 +517,16 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     var stats = SolveStats()
     var solved: [(states: Matrix<T>, indices: [Int])] = []
     let results = try slots.all.map { try $0!.get() }
-    // Each shard's mean counts by its settled patterns (all of them for
+    // Each microbatch's mean counts by its settled patterns (all of them for
     // trajectories): the minibatch's mean is over the settled ones.
-    let counts = results.enumerated().map { s, r in plan.model == .steady ? r.stats.settled : shards[s].count }
+    let counts = results.enumerated().map { s, r in plan.model == .steady ? r.stats.settled : microbatches[s].count }
     let settled = counts.reduce(0, +)
     for (s, r) in results.enumerated() {
       // Positions in the minibatch, for the epoch's list of unsettled patterns.
-      var shardStats = r.stats
-      shardStats.unsettledRows = r.stats.unsettledRows.map { shards[s][$0] }
-      stats.add(shardStats)
-      stats.unsettledRows += shardStats.unsettledRows
+      var microbatchStats = r.stats
+      microbatchStats.unsettledRows = r.stats.unsettledRows.map { microbatches[s][$0] }
+      stats.add(microbatchStats)
+      stats.unsettledRows += microbatchStats.unsettledRows
       guard counts[s] > 0 else { continue }
       let weight = T(counts[s]) / T(settled)
       for i in total.values.indices { total.values[i] += weight * r.gradient.values[i] }
@@ -531,32 +534,32 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       if let states = r.states {
         let rows =
           r.stats.unsettledRows.isEmpty
-          ? Array(0..<shards[s].count)
-          : (0..<shards[s].count).filter { !r.stats.unsettledRows.contains($0) }
-        solved.append((states.rows(rows), rows.map { indices[shards[s][$0]] }))
+          ? Array(0..<microbatches[s].count)
+          : (0..<microbatches[s].count).filter { !r.stats.unsettledRows.contains($0) }
+        solved.append((states.rows(rows), rows.map { indices[microbatches[s][$0]] }))
       }
     }
-    // Warm starts are kept only from minibatches whose every shard succeeded,
+    // Warm starts are kept only from minibatches whose every microbatch succeeded,
     // and only for settled patterns.
     if plan.warmStart { for (states, idx) in solved { warm.store(states, for: idx) } }
     return (settled > 0 ? loss / Double(settled) : .nan, total, stats)
   }
 
-  struct ShardResult {
+  struct MicrobatchResult {
     var loss: Double
     var gradient: Parameters<T>
     var states: Matrix<T>?
     var stats: SolveStats
   }
 
-  /// A shard's gradient: the minibatch's `rows`, patterns `indices` of the
-  /// dataset; a trajectory shard starts from `wholePass` (a pass over the
+  /// A microbatch's gradient: the minibatch's `rows`, patterns `indices` of the
+  /// dataset; a trajectory microbatch starts from `wholePass` (a pass over the
   /// whole training set at `params`) when there is one.
-  static func shardGradient(
+  static func microbatchGradient(
     _ plan: TrainingPlan, _ batch: DatasetContents<T>, _ params: Parameters<T>, _ rows: [Int], indices: [Int],
-    cache: SteadyStateCache<T>?, settings: SteadySolverSettings, workspace: GEMMWorkspace<T>, productThreads: Int = 1,
+    cache: SteadyStateCache<T>?, settings: SteadySolverSettings, workspace: KernelWorkspace<T>, productThreads: Int = 1,
     wholePass: TrajectoryForward<T>? = nil
-  ) throws -> ShardResult {
+  ) throws -> MicrobatchResult {
     switch batch {
     case .steady(let b):
       var net = try SteadyNetwork(parameters: params, activation: plan.activation, loss: plan.loss)
@@ -566,7 +569,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         batch: b.subset(rows), settings: settings, start: cache?.start(for: indices),
         workspace: workspace, allowingUnsettled: true)
       let tolerance = settings.forwardOptions(for: T.self, units: plan.shape.units).tolerance
-      return ShardResult(
+      return MicrobatchResult(
         loss: g.loss, gradient: g.gradient, states: g.states,
         stats: SolveStats(g, indices: indices, tolerance: tolerance))
     case .trajectory(let b):
@@ -580,21 +583,21 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         ?? net.gradient(
           batch: b.subset(rows), mode: plan.bptt, workspace: workspace, threads: productThreads,
           keepingTrajectory: false)
-      return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
+      return MicrobatchResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
     }
   }
 
-  /// A shard's gradient by checkpointed BPTT over windows of its sequences.
-  static func shardGradient(
-    _ plan: TrainingPlan, _ windows: DatasetWindows<T>, _ params: Parameters<T>, workspace: GEMMWorkspace<T>,
+  /// A microbatch's gradient by checkpointed BPTT over spans of its sequences.
+  static func microbatchGradient(
+    _ plan: TrainingPlan, _ spans: DatasetSpans<T>, _ params: Parameters<T>, workspace: KernelWorkspace<T>,
     productThreads: Int
-  ) throws -> ShardResult {
+  ) throws -> MicrobatchResult {
     guard case .checkpointed(let every) = plan.bptt else {
-      preconditionFailure("windows are read for checkpointed BPTT only")
+      preconditionFailure("spans are read for checkpointed BPTT only")
     }
     let net = try TrajectoryNetwork(parameters: params, activation: plan.activation, loss: plan.loss, leak: plan.leak)
-    let g = try net.gradient(windows: windows, every: every, workspace: workspace, threads: productThreads)
-    return ShardResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
+    let g = try net.gradient(spans: spans, every: every, workspace: workspace, threads: productThreads)
+    return MicrobatchResult(loss: g.loss, gradient: g.gradient, states: nil, stats: SolveStats())
   }
 
   /// Loss, accuracy and the solved flag on the test set, or on the training

@@ -72,9 +72,9 @@ public func validationSplit(count: Int, fraction: Double, seed: UInt64) -> (trai
   return (order[held...].sorted(), order[..<held].sorted())
 }
 
-/// Patterns per gradient shard. Fixed, so the arithmetic of a minibatch
+/// Patterns per gradient microbatch. Fixed, so the arithmetic of a minibatch
 /// does not depend on how many threads share it.
-public let shardSize = 16
+public let microbatchSize = 16
 
 /// The run stopped early on a failure; the checkpoint holds the last good
 /// state and this reason.

@@ -1,7 +1,7 @@
 // Results handed from worker threads to the thread that started them, one
 // slot per worker, without a shared array mutated concurrently.
 
-/// One slot per worker or shard, each written by exactly one thread
+/// One slot per worker or microbatch, each written by exactly one thread
 /// (through a raw buffer: no shared array is mutated concurrently) and read
 /// after the threads are done.
 public final class WorkerSlots<Element>: @unchecked Sendable {

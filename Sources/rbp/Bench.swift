@@ -64,10 +64,10 @@ struct Bench: ParsableCommand {
       return (v[0], v[1], v[2])
     }
 
-    func workspace<T: KernelScalar>(_: T.Type) -> GEMMWorkspace<T> {
-      guard let b = parsedBlocking else { return GEMMWorkspace<T>() }
+    func workspace<T: KernelScalar>(_: T.Type) -> KernelWorkspace<T> {
+      guard let b = parsedBlocking else { return KernelWorkspace<T>() }
       let base = T.gemmBlocking
-      return GEMMWorkspace<T>(
+      return KernelWorkspace<T>(
         blocking: GEMMBlocking(
           mr: base.mr, nr: base.nr, kc: b.kc, mc: roundUp(b.mc, base.mr), nc: roundUp(b.nc, base.nr)))
     }

@@ -432,7 +432,7 @@ func checkFixedPointsFile(_ path: String, checkpoint: String, data: String) thro
   let reached: [Double] = try file.dataset("reached").read()
   let k = pattern.count
   #expect(k > 0 && states.count == k * n && radius.count == k && stable.count == k && reached.count == k)
-  let drives = net.drives(batch.inputs, workspace: GEMMWorkspace())
+  let drives = net.drives(batch.inputs, workspace: KernelWorkspace())
   for r in 0..<k {
     let p = Int(pattern[r])
     #expect(p >= 0 && p < batch.count)

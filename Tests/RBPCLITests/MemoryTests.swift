@@ -2,7 +2,7 @@
 // long trajectories (5000 steps) keeps two state blocks, not T + 1; `rbp
 // grad` on long trajectories holds a piece of the sequences at a time;
 // training with checkpointed BPTT holds O(√T) blocks, not 3T, and reads
-// sequences too long to hold by windows of steps. The
+// sequences too long to hold by spans of steps. The
 // peak resident memory of the process is read from the kernel (its
 // rusage, through a small Python parent), not estimated.
 
@@ -105,11 +105,11 @@ struct MemoryTests {
   /// Sequences too long to hold: 16 sequences × 2100 steps of 256 inputs
   /// are 69 MB in f64, more than a dataset the trainer loads whole (and
   /// more than the file's trial read takes in). Full BPTT holds the
-  /// minibatch, its copies (the shard, the time-major inputs) and 3·T
-  /// blocks; checkpointed BPTT reads the sequences by windows of ⌈√T⌉
+  /// minibatch, its copies (the microbatch, the time-major inputs) and 3·T
+  /// blocks; checkpointed BPTT reads the sequences by spans of ⌈√T⌉
   /// steps and must peak under a fifth of full BPTT. Both end with the
   /// same weights.
-  @Test func checkpointedTrainingReadsLongSequencesByWindows() throws {
+  @Test func checkpointedTrainingReadsLongSequencesBySpans() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let (p, steps, width, n) = (16, 2100, 256, 32)

@@ -68,7 +68,7 @@ struct BPTTTests {
     let (net, batch) = try randomSequences(
       Double.self, activation: .tanh, loss: .mse, leak: 0.5, units: 6,
       count: 3, steps: 23, seed: 41)
-    let workspace = GEMMWorkspace<Double>()
+    let workspace = KernelWorkspace<Double>()
     for mode in [
       BPTTMode.full, .truncated(window: 4), .checkpointed(every: 1), .checkpointed(every: 5), .checkpointed(every: nil),
     ] {
@@ -113,13 +113,13 @@ struct BPTTTests {
     }
   }
 
-  /// BPTT over windows of steps (the sequences read a segment at a time)
+  /// BPTT over spans of steps (the sequences read a segment at a time)
   /// gives checkpointed BPTT's bits on the whole batch: loss, gradient,
   /// x(T) and ∂L/∂x(0); and full BPTT's gradient to rounding. Every step
-  /// is read exactly twice (forward, then again going back) and no window
+  /// is read exactly twice (forward, then again going back) and no span
   /// is longer than the checkpoint interval.
-  @Test func windowedGradientMatchesCheckpointedBPTT() throws {
-    final class CountingWindows<T: KernelScalar>: TrajectoryWindows {
+  @Test func gradientBySpansMatchesCheckpointedBPTT() throws {
+    final class CountingSpans<T: KernelScalar>: TrajectorySpans {
       let batch: TrajectoryBatch<T>
       var reads: [Range<Int>] = []
       init(_ batch: TrajectoryBatch<T>) { self.batch = batch }
@@ -128,9 +128,9 @@ struct BPTTTests {
       var inputWidth: Int { batch.inputWidth }
       var outputWidth: Int { batch.outputWidth }
       var initial: Matrix<T>? { batch.initial }
-      func window(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
+      func span(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
         reads.append(range)
-        return try batch.window(range)
+        return try batch.span(range)
       }
     }
     func check<T: KernelScalar>(
@@ -145,19 +145,19 @@ struct BPTTTests {
         masked: masked, initial: initial, seed: seed)
       let label = "\(T.self) \(coupling) leak \(leak) masked \(masked) initial \(initial) every \(every ?? 0)"
       let whole = try net.gradient(batch: batch, mode: .checkpointed(every: every), keepingTrajectory: false)
-      let source = CountingWindows(batch)
-      let windowed = try net.gradient(windows: source, every: every)
-      #expect(windowed.loss == whole.loss, "\(label): loss")
-      #expect(windowed.gradient.values == whole.gradient.values, "\(label): gradient")
-      #expect(windowed.finalStates == whole.finalStates, "\(label): x(T)")
-      #expect(windowed.initialStateGradient == whole.initialStateGradient, "\(label): ∂L/∂x(0)")
+      let source = CountingSpans(batch)
+      let bySpans = try net.gradient(spans: source, every: every)
+      #expect(bySpans.loss == whole.loss, "\(label): loss")
+      #expect(bySpans.gradient.values == whole.gradient.values, "\(label): gradient")
+      #expect(bySpans.finalStates == whole.finalStates, "\(label): x(T)")
+      #expect(bySpans.initialStateGradient == whole.initialStateGradient, "\(label): ∂L/∂x(0)")
       let c = every ?? 7  // ⌈√41⌉
       var reads = [Int](repeating: 0, count: steps)
       for r in source.reads { for t in r { reads[t] += 1 } }
       #expect(reads.allSatisfy { $0 == 2 } && source.reads.allSatisfy { $0.count <= c }, "\(label): \(source.reads)")
       let full = try net.gradient(batch: batch)
       let scale = full.gradient.values.map { abs(Double($0)) }.max()!
-      let worst = zip(windowed.gradient.values, full.gradient.values).map { abs(Double($0 - $1)) }.max()!
+      let worst = zip(bySpans.gradient.values, full.gradient.values).map { abs(Double($0 - $1)) }.max()!
       #expect(worst <= (T.self == Double.self ? 1e-13 : 1e-5) * scale, "\(label): against full BPTT, \(worst)")
     }
     try check(Double.self, coupling: .dense, leak: 1, masked: false, initial: false, every: nil, seed: 81)
@@ -176,7 +176,7 @@ struct BPTTTests {
       inputs: 3, outputs: 4, count: 64, steps: 3, gain: 0.5, seed: 31)
     for mode in [BPTTMode.full, .checkpointed(every: 2), .truncated(window: 2)] {
       let one = try net.gradient(batch: batch, mode: mode)
-      let workspace = GEMMWorkspace<Float>()
+      let workspace = KernelWorkspace<Float>()
       let two = try net.gradient(batch: batch, mode: mode, workspace: workspace, threads: 2)
       // The products really ran on two workers, each with its own buffers.
       #expect(workspace.workers.count == 2, "\(mode): \(workspace.workers.count) workers")

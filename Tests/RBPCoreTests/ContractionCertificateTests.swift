@@ -1,4 +1,4 @@
-// The contraction certificate that lets the auto solvers sweep in blocks
+// The contraction certificate that lets the auto solvers pass in blocks
 // (‖W‖₂ · max f′ < 1, with ‖W‖₂ from 8 Lanczos steps and a safety margin)
 // against the exact norm: random W, and adversarial W whose singular values
 // are clustered at the top, where a few Lanczos steps fall furthest short.

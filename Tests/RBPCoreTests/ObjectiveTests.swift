@@ -80,7 +80,7 @@ struct ObjectiveTests {
     #expect(relativeError(exact, fdTheta, floor: fdFloor) < 1e-6, "∂R/∂θ")
     #expect(g.descentGradient.values == exact.map { -$0 })
     // ∂R/∂a_p = s_p: perturb one pattern's drive and solve again.
-    let workspace = GEMMWorkspace<Double>()
+    let workspace = KernelWorkspace<Double>()
     let a = net.drives(batch.inputs, workspace: workspace)
     let options = settings.forwardOptions(for: Double.self, units: net.shape.units)
     var fdDrive: [Double] = []
@@ -90,7 +90,7 @@ struct ObjectiveTests {
           try centralDifference(h: 1e-4) { step in
             var moved = a
             moved[p, i] += step
-            let x = try net.settle(
+            let x = try net.steadyStatesAndSlopes(
               drives: moved, from: Matrix(rows: batch.count, cols: net.shape.units),
               method: settings.forward, options: options, workspace: workspace
             ).states
@@ -220,7 +220,7 @@ struct ObjectiveTests {
     let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense, seed: 47)
     let settings = tightSettings()
     let n = net.shape.units
-    let workspace = GEMMWorkspace<Double>()
+    let workspace = KernelWorkspace<Double>()
     let a = net.drives(batch.inputs, workspace: workspace)
     let x = try net.evaluate(batch: batch, settings: settings).states
     let sensitivity = try net.stateSensitivity(atState: x.row(0))
@@ -230,7 +230,7 @@ struct ObjectiveTests {
         let fd = try centralDifference(h: 1e-4) { step in
           var moved = a
           moved[0, j] += step
-          return try net.settle(
+          return try net.steadyStatesAndSlopes(
             drives: moved, from: Matrix(rows: batch.count, cols: n), method: settings.forward,
             options: options, workspace: workspace
           ).states[0, i]

@@ -179,7 +179,7 @@ import Testing
       )
       // Each is an attractor by the dense test too.
       let d = net.slopes(
-        states: r.states, drives: net.drives(inputs, workspace: GEMMWorkspace()), workspace: GEMMWorkspace())
+        states: r.states, drives: net.drives(inputs, workspace: KernelWorkspace()), workspace: KernelWorkspace())
       for p in stride(from: 0, to: 100, by: 9) {
         #expect(net.denseAbscissa(slopes: d.row(p)) < 1)
         #expect(abs(net.symmetricAbscissa(slopes: d.row(p)) - net.denseAbscissa(slopes: d.row(p))) < 1e-8)

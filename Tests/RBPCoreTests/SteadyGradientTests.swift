@@ -60,7 +60,7 @@ struct SteadyGradientTests {
       let single = try one.gradient(batch: batch, settings: settings)
       var two = one
       two.threads = 2
-      let workspace = GEMMWorkspace<Float>()
+      let workspace = KernelWorkspace<Float>()
       let split = try two.gradient(batch: batch, settings: settings, workspace: workspace)
       // The products really ran on two workers, each with its own buffers.
       #expect(workspace.workers.count == 2)
@@ -144,7 +144,7 @@ struct SteadyGradientTests {
     #expect(err < 1e-4, "\(c): f32 vs f64 relative error \(err)")
   }
 
-  @Test func warmStartFromTheFixedPointTakesNoSweeps() throws {
+  @Test func warmStartFromTheFixedPointTakesNoPasses() throws {
     let (net, batch) = try randomProblem(Double.self, activation: .tanh, loss: .mse, coupling: .dense, seed: 3)
     let settings = tightSettings()
     let cold = try net.gradient(batch: batch, settings: settings)

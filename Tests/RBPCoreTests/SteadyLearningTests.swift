@@ -18,7 +18,7 @@ func epochsToSolve(
   let settings = SteadySolverSettings(
     forward: .iterate, forwardOptions: SolverOptions(tolerance: 1e-7, maxIterations: 3000),
     adjoint: .iterate, adjointOptions: SolverOptions(tolerance: 1e-7, maxIterations: 3000))
-  let ws = GEMMWorkspace<Double>()
+  let ws = KernelWorkspace<Double>()
   let first = net.shape.firstOutput
   for epoch in 1...epochs {
     let g = try net.gradient(batch: batch, settings: settings, start: cache.start(for: indices), workspace: ws)

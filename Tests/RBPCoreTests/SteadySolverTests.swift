@@ -16,33 +16,33 @@ struct SteadySolverTests {
     .iterate, .iterate(damping: 0.6), .anderson, .anderson(memory: 3, regularization: 1e-8, damping: 0.8), .newton,
   ]
 
-  /// Block Gauss–Seidel sweeps, the first stage of `auto` on a
+  /// Block Gauss–Seidel passes, the first stage of `auto` on a
   /// contraction, against trusted references: the forward's states against
   /// relaxation run to 1e-13 in Double, the adjoint against the direct
   /// solve (LU) in Double, both within a few tolerances; each reported
   /// residual bounds the returned row's own, measured afresh in Double.
   /// N = 100 leaves a partial last block.
-  @Test func blockSweepsReachTheReferenceSolutions() throws {
+  @Test func blockPassesReachTheReferenceSolutions() throws {
     func check<T: KernelScalar>(_: T.Type, activation: Activation, tolerance: Double) throws {
       let (net, batch) = try randomProblem(
         T.self, activation: activation, loss: .mse, coupling: .dense, units: 100,
         inputs: 7, outputs: 100, patterns: 13, gain: 0.35, seed: 71)
       #expect(net.isContraction(norm: net.spectralNorm()), "\(T.self) \(activation)")
-      let ws = GEMMWorkspace<T>()
+      let ws = KernelWorkspace<T>()
       let (n, count) = (net.shape.units, batch.count)
       let a = net.drives(batch.inputs, workspace: ws)
       let options = SolverOptions(tolerance: tolerance, maxIterations: 500)
-      let swept = net.relaxByBlockSweeps(
+      let byBlocks = net.relaxByBlockPasses(
         drives: a, start: Matrix(rows: count, cols: n), options: options,
         workspace: ws)
-      #expect(swept.diagnostics.allConverged && swept.slopes != nil)
+      #expect(byBlocks.diagnostics.allConverged && byBlocks.slopes != nil)
       // The reference, in Double.
       let ref = try SteadyNetwork(
         parameters: Parameters<Double>(
           layout: net.parameters.layout,
           values: net.parameters.values.map { Double($0) }),
         activation: activation, loss: .mse)
-      let wsD = GEMMWorkspace<Double>()
+      let wsD = KernelWorkspace<Double>()
       let aD = Matrix<Double>(rows: count, cols: n, elements: a.elements.map { Double($0) })
       let (xRef, _) = try ref.steadyStates(
         drives: aD, from: Matrix(rows: count, cols: n), method: .iterate,
@@ -53,21 +53,23 @@ struct SteadySolverTests {
         var residual = 0.0, error = 0.0
         for i in 0..<n {
           var z = aD[p, i]
-          for j in 0..<n { z += w[i, j] * Double(swept.states[p, j]) }
+          for j in 0..<n { z += w[i, j] * Double(byBlocks.states[p, j]) }
           residual = max(
             residual,
-            abs((activation == .tanh ? Foundation.tanh(z) : 1 / (1 + Foundation.exp(-z))) - Double(swept.states[p, i])))
-          error = max(error, abs(Double(swept.states[p, i]) - xRef[p, i]))
+            abs(
+              (activation == .tanh ? Foundation.tanh(z) : 1 / (1 + Foundation.exp(-z))) - Double(byBlocks.states[p, i]))
+          )
+          error = max(error, abs(Double(byBlocks.states[p, i]) - xRef[p, i]))
         }
         #expect(
-          residual <= swept.diagnostics.residuals[p] + rounding, "\(T.self) \(activation) residual of pattern \(p)")
+          residual <= byBlocks.diagnostics.residuals[p] + rounding, "\(T.self) \(activation) residual of pattern \(p)")
         #expect(error <= 10 * tolerance + rounding, "\(T.self) \(activation) state of pattern \(p): \(error)")
       }
       // The adjoint, against LU on the same slopes and loss gradient.
-      let d = swept.slopes!
+      let d = byBlocks.slopes!
       var g = Matrix<T>(rows: count, cols: n)
-      for p in 0..<count { for i in 0..<n { g[p, i] = swept.states[p, i] - batch.targets[p, i] } }
-      let (s, adjoint) = net.adjointByBlockSweeps(slopes: d, lossGradient: g, options: options, workspace: ws)
+      for p in 0..<count { for i in 0..<n { g[p, i] = byBlocks.states[p, i] - batch.targets[p, i] } }
+      let (s, adjoint) = net.adjointByBlockPasses(slopes: d, lossGradient: g, options: options, workspace: ws)
       #expect(adjoint.allConverged)
       let (sRef, _) = ref.adjoint(
         slopes: Matrix(rows: count, cols: n, elements: d.elements.map { Double($0) }),
@@ -93,12 +95,12 @@ struct SteadySolverTests {
   }
 
   /// What `auto` does with the certificate: on W3's shape (N = 256, 64
-  /// patterns, ‖W‖₂ ≈ 0.5), where the map contracts, its block sweeps take
-  /// fewer sweeps than relaxation, forward and back, and the gradients
+  /// patterns, ‖W‖₂ ≈ 0.5), where the map contracts, its block passes take
+  /// fewer passes than relaxation, forward and back, and the gradients
   /// agree within the tolerance; on a W with ‖W‖₂ ≈ 1.2, which is no
   /// certified contraction, `auto` relaxes, giving iterate's states bit for
   /// bit.
-  @Test func autoSweepsInBlocksOnlyOnAContraction() throws {
+  @Test func autoPassesInBlocksOnlyOnAContraction() throws {
     let (net, batch) = try randomProblem(
       Float.self, activation: .tanh, loss: .mse, coupling: .dense, units: 256,
       inputs: 16, outputs: 256, patterns: 64, gain: 0.25, seed: 73)
@@ -115,10 +117,10 @@ struct SteadySolverTests {
         adjoint: .auto, adjointOptions: tight))
     #expect(
       auto.forward.iterations.max()! < plain.forward.iterations.max()!,
-      "forward sweeps \(auto.forward.iterations.max()!) against \(plain.forward.iterations.max()!)")
+      "forward passes \(auto.forward.iterations.max()!) against \(plain.forward.iterations.max()!)")
     #expect(
       auto.adjoint.iterations.max()! < plain.adjoint.iterations.max()!,
-      "adjoint sweeps \(auto.adjoint.iterations.max()!) against \(plain.adjoint.iterations.max()!)")
+      "adjoint passes \(auto.adjoint.iterations.max()!) against \(plain.adjoint.iterations.max()!)")
     #expect(auto.forward.fallbacks.allSatisfy { $0 == 0 } && auto.adjoint.fallbacks.allSatisfy { $0 == 0 })
     let scale = plain.gradient.values.reduce(0) { max($0, abs(Double($1))) }
     let worst = zip(auto.gradient.values, plain.gradient.values).reduce(0.0) {
@@ -130,12 +132,12 @@ struct SteadySolverTests {
       Double.self, activation: .tanh, loss: .mse, coupling: .dense, units: 40,
       inputs: 5, outputs: 40, patterns: 9, gain: 0.6, seed: 79)
     #expect(!wide.isContraction(norm: wide.spectralNorm()))
-    let ws = GEMMWorkspace<Double>()
+    let ws = KernelWorkspace<Double>()
     let a = wide.drives(wideBatch.inputs, workspace: ws)
     let start = Matrix<Double>(rows: wideBatch.count, cols: 40)
     let options = SolverOptions(tolerance: 1e-10, maxIterations: 2000)
-    let relaxed = wide.relax(drives: a, from: start, method: .iterate, options: options, workspace: ws)
-    let chosen = wide.relax(drives: a, from: start, method: .auto, options: options, workspace: ws)
+    let relaxed = wide.uncheckedFixedPoints(drives: a, from: start, method: .iterate, options: options, workspace: ws)
+    let chosen = wide.uncheckedFixedPoints(drives: a, from: start, method: .auto, options: options, workspace: ws)
     #expect(relaxed.diagnostics.allConverged)
     #expect(chosen.states.elements.map(\.bitPattern) == relaxed.states.elements.map(\.bitPattern))
     #expect(chosen.diagnostics.iterations == relaxed.diagnostics.iterations)
@@ -145,7 +147,7 @@ struct SteadySolverTests {
     let (net, batch) = try randomProblem(
       Double.self, activation: .tanh, loss: .mse, coupling: .dense,
       units: 12, patterns: 7, gain: 0.45, seed: 31)
-    let ws = GEMMWorkspace<Double>()
+    let ws = KernelWorkspace<Double>()
     let a = net.drives(batch.inputs, workspace: ws)
     let start = Matrix<Double>(rows: batch.count, cols: net.shape.units)
     let options = SolverOptions(tolerance: 1e-13, maxIterations: 5000)
@@ -167,20 +169,20 @@ struct SteadySolverTests {
     #expect(driveDiff < 1e-11)
   }
 
-  /// The sweep solvers return each converged row's last image with the
+  /// The pass solvers return each converged row's last image with the
   /// slopes of its units at those values, and report the last change as
   /// the residual; it must bound the returned state's own residual, and
-  /// likewise for the adjoint by sweeps (naive loops in Double here).
-  @Test func sweepStatesSlopesAndResidualsAgreeWithAFreshEvaluation() throws {
+  /// likewise for the adjoint by passes (naive loops in Double here).
+  @Test func passStatesSlopesAndResidualsAgreeWithAFreshEvaluation() throws {
     func check<T: KernelScalar>(_: T.Type, method: ForwardMethod) throws {
       let (net, batch) = try randomProblem(
         T.self, activation: .tanh, loss: .mse, coupling: .dense,
         units: 37, inputs: 5, outputs: 37, patterns: 9, gain: 0.45, seed: 57)
-      let ws = GEMMWorkspace<T>()
+      let ws = KernelWorkspace<T>()
       let (n, count) = (net.shape.units, batch.count)
       let a = net.drives(batch.inputs, workspace: ws)
       let options = SolverOptions(tolerance: 1e-5, maxIterations: 500)
-      let (x, d, diagnostics) = try net.settle(
+      let (x, d, diagnostics) = try net.steadyStatesAndSlopes(
         drives: a, from: Matrix(rows: count, cols: n), method: method,
         options: options, workspace: ws)
       #expect(diagnostics.allConverged)
@@ -189,7 +191,7 @@ struct SteadySolverTests {
       for p in 0..<count {
         var residual = 0.0
         for i in 0..<n {
-          // tanh' at the unit's value: a slope from another sweep would be ~1e-6 off.
+          // tanh' at the unit's value: a slope from another pass would be ~1e-6 off.
           let xi = Double(x[p, i])
           #expect(abs(Double(d[p, i]) - (1 - xi * xi)) <= eps, "\(T.self) \(method) slope [\(p), \(i)]")
           var z = Double(a[p, i])
@@ -199,7 +201,7 @@ struct SteadySolverTests {
         #expect(residual <= diagnostics.residuals[p] + eps, "\(T.self) \(method) forward residual of pattern \(p)")
         #expect(diagnostics.residuals[p] <= 1e-5)
       }
-      // The adjoint by sweeps: ‖s − d ⊙ (s·W + g)‖∞ within the reported residual.
+      // The adjoint by passes: ‖s − d ⊙ (s·W + g)‖∞ within the reported residual.
       var g = Matrix<T>(rows: count, cols: n)
       for p in 0..<count { for i in 0..<n { g[p, i] = x[p, i] - batch.targets[p, i] } }
       let (s, adjoint) = net.adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, workspace: ws)
@@ -221,29 +223,30 @@ struct SteadySolverTests {
     }
   }
 
-  /// Sweeps from a zero state take their first product 0·Wᵀ (forward) or
+  /// Passes from a zero state take their first product 0·Wᵀ (forward) or
   /// 0·W (adjoint) without a GEMM. Against the GEMM path: the forward from
   /// zeros and from a start whose row 0 alone is nonzero (which sends the
-  /// whole first sweep through the GEMM) give the other rows' states,
-  /// slopes, iterations and residuals bit for bit; one adjoint sweep gives
+  /// whole first pass through the GEMM) give the other rows' states,
+  /// slopes, iterations and residuals bit for bit; one adjoint pass gives
   /// d ⊙ (0 + g) exactly. With an infinite weight, 0·∞ makes the first
-  /// sweep NaN, as it does in the GEMM.
-  @Test func firstSweepFromZeroMatchesTheProduct() throws {
+  /// pass NaN, as it does in the GEMM.
+  @Test func firstPassFromZeroMatchesTheProduct() throws {
     func check<T: KernelScalar>(_: T.Type) throws {
       let (net, batch) = try randomProblem(
         T.self, activation: .tanh, loss: .mse, coupling: .dense,
         units: 29, inputs: 4, outputs: 29, patterns: 7, gain: 0.4, seed: 61)
-      let ws = GEMMWorkspace<T>()
+      let ws = KernelWorkspace<T>()
       let (n, count) = (net.shape.units, batch.count)
       let a = net.drives(batch.inputs, workspace: ws)
       let options = SolverOptions(tolerance: 1e-5, maxIterations: 500)
       var start = Matrix<T>(rows: count, cols: n)
       for i in 0..<n { start[0, i] = T(0.1) }
       for method in [ForwardMethod.iterate, .anderson] {
-        let zero = try net.settle(
+        let zero = try net.steadyStatesAndSlopes(
           drives: a, from: Matrix(rows: count, cols: n), method: method, options: options,
           workspace: ws)
-        let other = try net.settle(drives: a, from: start, method: method, options: options, workspace: ws)
+        let other = try net.steadyStatesAndSlopes(
+          drives: a, from: start, method: method, options: options, workspace: ws)
         for p in 1..<count {
           let bits = { (row: [T]) in row.map { Double($0).bitPattern } }
           #expect(bits(zero.states.row(p)) == bits(other.states.row(p)), "\(T.self) \(method) state of pattern \(p)")
@@ -252,7 +255,7 @@ struct SteadySolverTests {
           #expect(zero.diagnostics.residuals[p] == other.diagnostics.residuals[p])
         }
       }
-      // One adjoint sweep from s = 0.
+      // One adjoint pass from s = 0.
       let d = Matrix<T>(rows: count, cols: n, elements: (0..<count * n).map { T(0.2 + 0.01 * Double($0 % 53)) })
       var g = Matrix<T>(rows: count, cols: n, elements: (0..<count * n).map { T(sin(Double($0))) })
       g[1, 2] = -0.0
@@ -261,15 +264,16 @@ struct SteadySolverTests {
       let expected = zip(d.elements, g.elements).map { $0 * (0 + $1) }
       #expect(
         s.elements.map { Double($0).bitPattern } == expected.map { Double($0).bitPattern },
-        "\(T.self) first adjoint sweep")
-      // An infinite weight: the first sweep is already NaN on both paths.
+        "\(T.self) first adjoint pass")
+      // An infinite weight: the first pass is already NaN on both paths.
       var broken = net
       broken.parameters.W[3, 11] = .infinity
       let three = SolverOptions(tolerance: 1e-5, maxIterations: 3)
-      let fromZero = broken.relax(
+      let fromZero = broken.uncheckedFixedPoints(
         drives: a, from: Matrix(rows: count, cols: n), method: .iterate, options: three,
         workspace: ws)
-      let fromOther = broken.relax(drives: a, from: start, method: .iterate, options: three, workspace: ws)
+      let fromOther = broken.uncheckedFixedPoints(
+        drives: a, from: start, method: .iterate, options: three, workspace: ws)
       for p in 1..<count {
         #expect(
           fromZero.diagnostics.status[p] == .nonFinite && fromZero.diagnostics.iterations[p] == 1,
@@ -302,8 +306,8 @@ struct SteadySolverTests {
   }
 
   /// W = 0.995·I plus a little noise, tanh units near 0: x ← f(Wx + a)
-  /// contracts by about 0.995 per sweep, so plain iteration needs thousands
-  /// of sweeps.
+  /// contracts by about 0.995 per pass, so plain iteration needs thousands
+  /// of passes.
   @Test func newtonAndAndersonNeedFarFewerIterations() throws {
     let n = 8
     let shape = try NetworkShape(units: n, inputs: 0, outputs: 2)
@@ -316,7 +320,7 @@ struct SteadySolverTests {
     params.W = w
     params.b = params.b.map { $0 * 0.01 }
     let net = try SteadyNetwork(parameters: params, activation: .tanh, loss: .mse)
-    let ws = GEMMWorkspace<Double>()
+    let ws = KernelWorkspace<Double>()
     let a = net.drives(Matrix(rows: 1, cols: 0), workspace: ws)
     let options = SolverOptions(tolerance: 1e-10, maxIterations: 20000)
     let start = Matrix<Double>(rows: 1, cols: n)
@@ -363,9 +367,9 @@ struct SteadySolverTests {
       #expect(error.description.contains("pattern 0") && error.description.contains("300 iterations"))
     }
     // The diagnostics of the non-throwing API report every pattern.
-    let ws = GEMMWorkspace<Double>()
+    let ws = KernelWorkspace<Double>()
     let a = net.drives(batch.inputs, workspace: ws)
-    let (_, d) = net.relax(
+    let (_, d) = net.uncheckedFixedPoints(
       drives: a, from: Matrix(rows: 3, cols: 10), method: .iterate,
       options: SolverOptions(tolerance: 1e-8, maxIterations: 300), workspace: ws)
     #expect(d.status.allSatisfy { $0 == .notConverged } && d.iterations.allSatisfy { $0 == 300 })

@@ -50,9 +50,9 @@ import Testing
     let (net, batch) = try bistableUnit()
     let start = Matrix<Double>([[0.1]])
     // Newton from 0.1 converges, to the unstable point 0.
-    let ws = GEMMWorkspace<Double>()
+    let ws = KernelWorkspace<Double>()
     let a = net.drives(batch.inputs, workspace: ws)
-    let (x, d) = net.relax(
+    let (x, d) = net.uncheckedFixedPoints(
       drives: a, from: start, method: .newton,
       options: SolverOptions(tolerance: 1e-12, maxIterations: 50), workspace: ws)
     #expect(d.status == [.converged] && abs(x[0, 0]) < 1e-12)
@@ -85,7 +85,7 @@ import Testing
     params.W = Matrix([[0, -1.3], [1.3, 0]])
     let net = try SteadyNetwork(parameters: params, activation: .linear, loss: .mse)
     let d = Matrix<Double>(rows: 1, cols: 2, repeating: 1)
-    let radius = net.spectralRadii(slopes: d, workspace: GEMMWorkspace())[0]
+    let radius = net.spectralRadii(slopes: d, workspace: KernelWorkspace())[0]
     #expect(abs(radius - 1.3) < 1e-6, "estimate \(radius)")
     // x = 0 is its only fixed point (linear, b = 0); its eigenvalues ±1.3i
     // have real part 0, so it is an attractor of the damped dynamics
@@ -105,7 +105,7 @@ import Testing
     // A nilpotent D W (strictly triangular W): ρ = 0, the iterate dies out.
     params.W = Matrix([[0, 5], [0, 0]])
     let nilpotent = try SteadyNetwork(parameters: params, activation: .linear, loss: .mse)
-    #expect(nilpotent.spectralRadii(slopes: d, workspace: GEMMWorkspace()) == [0])
+    #expect(nilpotent.spectralRadii(slopes: d, workspace: KernelWorkspace()) == [0])
   }
 
   /// Whether `body` throws `RBPError.unstable`.
@@ -172,7 +172,7 @@ import Testing
         var penalty = 0.0
         for p in 0..<batch.count {
           for i in 0..<w.rows {
-            var z = n.drives(batch.inputs, workspace: GEMMWorkspace())[p, i]
+            var z = n.drives(batch.inputs, workspace: KernelWorkspace())[p, i]
             for j in 0..<w.cols { z += w[i, j] * r.states[p, j] }
             let slope = activation.slope(preactivation: z, value: activation.value(z))
             penalty += 0.5 * weight * slope * slope * (0..<w.cols).reduce(0) { $0 + w[i, $1] * w[i, $1] }

@@ -22,7 +22,7 @@ func trajectoryEpochsToSolve(
     settings: OptimizerSettings(kind: .adam, learningRate: rate),
     layout: net.parameters.layout)
   let check = test ?? train
-  let ws = GEMMWorkspace<Double>()
+  let ws = KernelWorkspace<Double>()
   for epoch in 1...epochs {
     let g = try net.gradient(batch: train, workspace: ws)
     optimizer.apply(g.gradient, to: &net.parameters)

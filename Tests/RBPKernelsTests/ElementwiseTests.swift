@@ -222,11 +222,11 @@ struct ElementwiseTests {
     }
   }
 
-  /// The fused sweeps against their two-pass forms, bit for bit: f(z)
+  /// The fused passes against their two-pass forms, bit for bit: f(z)
   /// then max |f(z) − x|, and d ⊙ (v + g) then max |s − previous|; NaN
   /// reported wherever it lands.
   @Test(arguments: Activation.allCases)
-  func fusedSweepsMatchTheirTwoPasses(_ f: Activation) {
+  func fusedKernelsMatchTheirTwoPasses(_ f: Activation) {
     func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
       for count in [1, 3, 7, 8, 9, 16, 17, 33, 100] {
         var rng = SeededGenerator(seed: UInt64(count + 90))
@@ -236,7 +236,7 @@ struct ElementwiseTests {
         let wantChange = maxDifference(want, x, count: count, kernels: isa.kernels)
         let change = activateChange(f, z: z, previous: x, into: &got, count: count, kernels: isa.kernels)
         #expect(got == want && change == wantChange, "\(f) \(T.self) \(isa) count \(count)")
-        // A sweep that changes nothing: x = f(0) against z = 0, where the
+        // A pass that changes nothing: x = f(0) against z = 0, where the
         // padding of a partial vector must not count (f(0) = ½ for the
         // logistic function).
         let still = [T](repeating: T(referenceValue(f, 0)), count: count)
@@ -318,13 +318,13 @@ struct ElementwiseTests {
     }
   }
 
-  /// The fused sweeps over a block of rows, updating in place (fx = x,
-  /// s = previous, as the block Gauss–Seidel sweeps call them on a column
+  /// The fused passes over a block of rows, updating in place (fx = x,
+  /// s = previous, as the block Gauss–Seidel passes call them on a column
   /// block of each row): each row's values and maxima equal the two-pass
   /// form's on copies, bit for bit; the elements between the rows' blocks
   /// are left alone.
   @Test(arguments: [Activation.tanh, .logistic, .linear, .relu])
-  func fusedSweepsOverRowsInPlace(_ f: Activation) {
+  func fusedPassesOverRowsInPlace(_ f: Activation) {
     func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
       let (rows, ld) = (5, 45)
       for count in [1, 7, 32, 37] {
@@ -374,7 +374,7 @@ struct ElementwiseTests {
     }
   }
 
-  /// A sweep that visits each row's units in blocks, with running maxima
+  /// A pass that visits each row's units in blocks, with running maxima
   /// and an addend, against the two passes: the values are `activate`'s
   /// on z + a (`adjointStep`'s for the adjoint), z holds z + a afterwards,
   /// and the maxima `finishChanges` gives are `maxDifference`'s over the

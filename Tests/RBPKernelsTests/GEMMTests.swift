@@ -101,7 +101,7 @@ func checkGEMM<T: KernelScalar>(
       transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, alpha: T(alpha),
       a: ap, lda: lda, b: bp, ldb: ldb, beta: T(beta), c: cp, ldc: ldc, threads: 2)
   }
-  let ws = GEMMWorkspace<T>(isa: isa)
+  let ws = KernelWorkspace<T>(isa: isa)
   let bl = T.gemmBlocking(for: isa)
   let tiny = GEMMBlocking(mr: bl.mr, nr: bl.nr, kc: 5, mc: 2 * bl.mr, nc: 2 * bl.nr)
   a.withUnsafeBufferPointer { ap in
@@ -344,7 +344,7 @@ struct GEMMTests {
       var c = c0
       gemm(
         transB: true, m: m, n: n, k: k, alpha: 0.5, a: a, lda: k, b: b, ldb: k, beta: 1, c: &c, ldc: n,
-        threads: threads, workspace: GEMMWorkspace(isa: isa))
+        threads: threads, workspace: KernelWorkspace(isa: isa))
       results.append(c)
     }
     #expect(results.allSatisfy { $0 == results[0] })
@@ -363,7 +363,7 @@ struct GEMMTests {
     // bt = op(B) stored n×k, so that op(B) = btᵀ.
     var bt = [Float](repeating: 0, count: n * k)
     for p in 0..<k { for j in 0..<n { bt[j * k + p] = b[p * n + j] } }
-    let ws = GEMMWorkspace<Float>()
+    let ws = KernelWorkspace<Float>()
     for transB in [false, true] {
       var packed = [Float](repeating: .nan, count: packedBCount(k: k, n: n, workspace: ws))
       if transB {
@@ -398,7 +398,7 @@ struct GEMMTests {
   /// than the rows.
   @Test func packedPanelsMatchTheirDefinition() {
     func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
-      let ws = GEMMWorkspace<T>(isa: isa)
+      let ws = KernelWorkspace<T>(isa: isa)
       let nr = ws.blocking.nr
       for (k, n) in [(1, 1), (7, 5), (16, 32), (37, 45), (64, 17)] {
         var rng = SeededGenerator(seed: UInt64(k * 100 + n))
@@ -455,7 +455,7 @@ struct GEMMTests {
     var results: [[Float]] = []
     for threads in [1, 2, 3] {
       var c = [Float](repeating: 0, count: m * n)
-      let ws = GEMMWorkspace<Float>()
+      let ws = KernelWorkspace<Float>()
       gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, threads: threads, workspace: ws)
       results.append(c)
     }
@@ -488,7 +488,7 @@ struct GEMMTests {
   /// Empty products: C = β·C, or nothing at all.
   @Test func emptyDimensions() {
     var c: [Double] = [1, 2, 3, 4]
-    let ws = GEMMWorkspace<Double>()
+    let ws = KernelWorkspace<Double>()
     let a: [Double] = [9, 9], b: [Double] = [9, 9]
     gemm(m: 2, n: 2, k: 0, a: a, lda: 1, b: b, ldb: 2, beta: 0.5, c: &c, ldc: 2, workspace: ws)
     #expect(c == [0.5, 1, 1.5, 2])

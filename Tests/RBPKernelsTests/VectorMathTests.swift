@@ -1,5 +1,5 @@
 // The vectorised Float tanh and exp of every instruction set against the C
-// library in Double, over a dense sweep of arguments (tiny, moderate,
+// library in Double, over a dense pass of arguments (tiny, moderate,
 // saturating), measured in ulps of the exact result; and NaN, ±∞ and the
 // over- and underflow limits, which must come out as the C library's.
 

@@ -225,7 +225,7 @@ struct RunIdentityTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/data.bin"
     try Data(repeating: 1, count: 40_000).write(to: URL(fileURLWithPath: path))
-    let cache = FileHashCache(racyWindow: 0)
+    let cache = FileHashCache(racySeconds: 0)
     let first = try cache.hash(path)
     #expect(first == (try ContentHash.ofFile(path)))
     #expect(try cache.hash(path) == first)
@@ -243,8 +243,8 @@ struct RunIdentityTests {
     #expect(again != first)
     #expect(again == (try ContentHash.ofFile(path)))
     #expect(cache.reads == 2)
-    // A file changed within the racy window is read every time.
-    let wary = FileHashCache(racyWindow: 3600)
+    // A file changed within `racySeconds` of its hashing is read every time.
+    let wary = FileHashCache(racySeconds: 3600)
     _ = try wary.hash(path)
     _ = try wary.hash(path)
     #expect(wary.reads == 2)

@@ -44,13 +44,13 @@ struct TrainerTests {
 }
 
 /// Checkpointed BPTT on a dataset too large to hold reads each minibatch's
-/// sequences by windows of steps, a segment at a time; the run must take
+/// sequences by spans of steps, a segment at a time; the run must take
 /// the same steps, to the bit, as the same run from memory, on one thread
-/// and on two (shards of 16 sequences each read on their own).
-@Suite("Training by windows of steps")
-struct WindowedTrainingTests {
+/// and on two (microbatches of 16 sequences each read on their own).
+@Suite("Training by spans of steps")
+struct TrainingBySpansTests {
   @Test(arguments: [1, 2])
-  func windowedTrainingEqualsInMemoryTraining(threads: Int) throws {
+  func trainingBySpansEqualsInMemoryTraining(threads: Int) throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let data = dir + "/train.h5"
@@ -59,22 +59,22 @@ struct WindowedTrainingTests {
     var config = RunConfig()
     config.epochs = 2
     // 32 sequences in minibatches of 20 and 12: a minibatch boundary, a
-    // partial last minibatch, and shards of 16 and 4 within the first.
+    // partial last minibatch, and microbatches of 16 and 4 within the first.
     config.batch = 20
     config.units = 7
     config.bptt = .checkpointed
     config.threads = threads
     let plan = try config.resolved(for: summary)
     let memory = try Trainer<Double>(plan: plan, data: data, summary: summary, checkpoint: dir + "/m.h5")
-    let windowed = try Trainer<Double>(
+    let bySpans = try Trainer<Double>(
       plan: plan, data: data, summary: summary, checkpoint: dir + "/w.h5",
       inMemoryLimit: 0)
-    #expect(!memory.stream.readsWindows && windowed.stream.readsWindows)
+    #expect(!memory.stream.readsSpans && bySpans.stream.readsSpans)
     _ = try memory.run()
-    _ = try windowed.run()
+    _ = try bySpans.run()
     let ca = try CheckpointFile.read(dir + "/m.h5"), cb = try CheckpointFile.read(dir + "/w.h5")
-    #expect(ca.parameters == cb.parameters, "windowed training took other steps")
-    #expect(memory.history[.loss] == windowed.history[.loss])
+    #expect(ca.parameters == cb.parameters, "training by spans took other steps")
+    #expect(memory.history[.loss] == bySpans.history[.loss])
   }
 }
 
@@ -166,17 +166,17 @@ struct GradientDescentTests {
   }
 }
 
-/// A minibatch the trainer splits into shards of unequal size (16 + 5
-/// patterns) has the full-batch gradient of the library: each shard's mean
+/// A minibatch the trainer splits into microbatches of unequal size (16 + 5
+/// patterns) has the full-batch gradient of the library: each microbatch's mean
 /// counts by its number of patterns.
-@Suite("Minibatch shards")
-struct ShardTests {
+@Suite("Minibatch microbatches")
+struct MicrobatchTests {
   @Test(arguments: [false, true])
-  func unequalShardsGiveTheFullBatchGradient(trajectory: Bool) throws {
+  func unequalMicrobatchesGiveTheFullBatchGradient(trajectory: Bool) throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var rng = SeededGenerator(seed: 21)
-    let count = shardSize + 5
+    let count = microbatchSize + 5
     func uniform(_ n: Int) -> [Double] { (0..<n).map { _ in Double.random(in: -1...1, using: &rng) } }
     let data = dir + "/data.h5"
     let contents: DatasetContents<Double>

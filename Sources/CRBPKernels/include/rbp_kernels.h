@@ -81,7 +81,7 @@ typedef double (*rbp_gram_vector_f64)(long m, long n, const double *a, long lda,
 /// pass each row's max |fx − x| (NaN when a difference is NaN) and max
 /// |fx|, as max_difference(fx, x) gives them. Without accumulators (acc
 /// NULL) these go to out[2r], out[2r+1]; with them, row r's running maxima
-/// at acc + 3·L·r (L = 64 / sizeof(T), zero before a sweep's first call)
+/// at acc + 3·L·r (L = 64 / sizeof(T), zero before a pass's first call)
 /// are updated, for finish_changes to reduce. x is read before fx is
 /// written, so fx may be x.
 typedef void (*rbp_activate_change_f32)(int kind, float *z, const float *a, const float *x, float *fx, long ld,

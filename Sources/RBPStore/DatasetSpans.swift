@@ -1,7 +1,7 @@
-// A trajectory dataset file read a window of steps at a time, for BPTT over
-// sequences too long to hold whole (`TrajectoryNetwork.gradient(windows:)`).
+// A trajectory dataset file read a span of steps at a time, for BPTT over
+// sequences too long to hold whole (`TrajectoryNetwork.gradient(spans:)`).
 // Opening reads only the shapes and the chosen sequences' initial states;
-// each window is one hyperslab read per array (/inputs, /targets, /mask) of
+// each span is one hyperslab read per array (/inputs, /targets, /mask) of
 // those sequences and steps, validated as a whole read would be (finite
 // values, masks >= 0), with errors naming the file, the array, the sequence
 // and the step.
@@ -11,13 +11,13 @@
 import RBPCore
 import RBPKernels
 
-/// Sequences `rows` of a trajectory dataset file, read by windows of steps.
+/// Sequences `rows` of a trajectory dataset file, read by spans of steps.
 /// Sendable: its fields never change after `init`, and every read goes
 /// through the HDF5 library's lock.
-public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWindows, @unchecked Sendable {
+public final class DatasetSpans<T: KernelScalar & HDF5Numeric>: TrajectorySpans, @unchecked Sendable {
   /// The dataset file.
   public let path: String
-  /// The file's sequences, in the order the windows hold them.
+  /// The file's sequences, in the order the spans hold them.
   public let rows: [Int]
   public let count: Int
   public let steps: Int
@@ -41,7 +41,7 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
   init(file: HDF5File, path: String, rows: [Int]?) throws {
     let kind = file.hasAttribute("kind") ? try file.stringAttribute("kind") : ""
     guard kind == ModelKind.trajectory.rawValue else {
-      throw file.fail("attribute 'kind' is \"\(kind)\": only trajectory datasets are read by windows of steps")
+      throw file.fail("attribute 'kind' is \"\(kind)\": only trajectory datasets are read by spans of steps")
     }
     let inputs = try file.dataset("inputs"), targets = try file.dataset("targets")
     let (inShape, outShape) = (try inputs.shape, try targets.shape)
@@ -81,7 +81,7 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
   /// Steps `range` (0-based) of the chosen sequences.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
-  public func window(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
+  public func span(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
     guard range.lowerBound >= 0, range.upperBound <= steps, !range.isEmpty else {
       throw HDF5Error(file: path, path: "/inputs", message: "steps \(range) are not within its \(steps) steps")
     }
@@ -92,7 +92,7 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
       let m = try read("mask", range, width: outputWidth)
       if let bad = m.firstIndex(where: { $0 < 0 }) {
         throw try file.dataset("mask").fail(
-          "holds \(m[bad]) \(windowLocation(bad, range, width: outputWidth)); mask values must be >= 0")
+          "holds \(m[bad]) \(spanLocation(bad, range, width: outputWidth)); mask values must be >= 0")
       }
       mask = m
     }
@@ -103,7 +103,7 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
     }
   }
 
-  /// One array's window, P×len×width, every value finite.
+  /// One array's span, P×len×width, every value finite.
   private func read(_ name: String, _ range: Range<Int>, width: Int) throws -> [T] {
     let d = try file.dataset(name)
     let values: [T] = try d.readRows(at: rows, within: range)
@@ -112,13 +112,13 @@ public final class DatasetWindows<T: KernelScalar & HDF5Numeric>: TrajectoryWind
     if !finite, let bad = values.firstIndex(where: { !$0.isFinite }) {
       let exact: [Double]? = T.self == Double.self ? nil : try d.readRows(at: rows, within: range)
       throw d.fail(
-        nonFiniteMessage(T.self, values[bad], exact: exact?[bad]) + " " + windowLocation(bad, range, width: width))
+        nonFiniteMessage(T.self, values[bad], exact: exact?[bad]) + " " + spanLocation(bad, range, width: width))
     }
     return values
   }
 
-  /// "at pattern p, step t, column c" of the file for index `i` of a window.
-  private func windowLocation(_ i: Int, _ range: Range<Int>, width: Int) -> String {
+  /// "at pattern p, step t, column c" of the file for index `i` of a span.
+  private func spanLocation(_ i: Int, _ range: Range<Int>, width: Int) -> String {
     let perRow = max(range.count * width, 1)
     let (row, rest) = i.quotientAndRemainder(dividingBy: perRow)
     return "at pattern \(rows[row]), step \(range.lowerBound + rest / max(width, 1)), column \(rest % max(width, 1))"

@@ -1,24 +1,24 @@
-// Checkpointed BPTT over sequences read a window of steps at a time, for
+// Checkpointed BPTT over sequences read a span of steps at a time, for
 // sequences too long to hold whole (a dataset file of T = 5000 steps of
 // hundreds of inputs). The trajectory is cut into segments of c steps, and
-// each segment's inputs, targets and mask are one window: read once going
+// each segment's inputs, targets and mask are one span: read once going
 // forward (keeping only the state at each segment's start), and again going
 // back, when the segment's states are recomputed from its checkpoint. Held
-// at once: one window, the checkpoints and one segment's blocks, O(√T·P·N)
+// at once: one span, the checkpoints and one segment's blocks, O(√T·P·N)
 // in all with c = ⌈√T⌉, whatever the length of the data.
 //
 // The arithmetic is that of `checkpointedBPTT`, step for step and segment
-// for segment (the same bits): each window is a batch of its own whose
+// for segment (the same bits): each span is a batch of its own whose
 // initial state is the segment's checkpoint, and the error bracket e and
-// the loss's running sum carry from one window to the next.
+// the loss's running sum carry from one span to the next.
 //
 // Legend: P = sequences, T = steps, N = units, I = inputs, O = outputs.
 
 import RBPKernels
 
-/// Sequences whose steps can be read a window at a time. The steps of
-/// `window(_:)` are 0-based: index t − 1 holds step t of the formulas.
-public protocol TrajectoryWindows<Scalar> {
+/// Sequences whose steps can be read a span at a time. The steps of
+/// `span(_:)` are 0-based: index t − 1 holds step t of the formulas.
+public protocol TrajectorySpans<Scalar> {
   /// The precision of the sequences.
   associatedtype Scalar: KernelScalar
   /// P
@@ -33,15 +33,15 @@ public protocol TrajectoryWindows<Scalar> {
   var initial: Matrix<Scalar>? { get }
   /// Steps `range` of every sequence, in the order of the sequences, as a
   /// batch of `range.count` steps (its `initial` is not used).
-  func window(_ range: Range<Int>) throws -> TrajectoryBatch<Scalar>
+  func span(_ range: Range<Int>) throws -> TrajectoryBatch<Scalar>
 }
 
-extension TrajectoryBatch: TrajectoryWindows {
+extension TrajectoryBatch: TrajectorySpans {
   /// The batch's precision.
   public typealias Scalar = T
 
   /// A copy of steps `range` of every sequence.
-  public func window(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
+  public func span(_ range: Range<Int>) throws -> TrajectoryBatch<T> {
     guard range.lowerBound >= 0, range.upperBound <= steps, !range.isEmpty else {
       throw RBPError.invalid("steps \(range) are not within the \(steps) steps of the batch")
     }
@@ -57,37 +57,37 @@ extension TrajectoryBatch: TrajectoryWindows {
 
 extension TrajectoryNetwork {
   /// ∂J/∂θ of the loss by checkpointed BPTT, reading the sequences one
-  /// window of `every` steps at a time (nil: ⌈√T⌉), each window twice.
+  /// span of `every` steps at a time (nil: ⌈√T⌉), each span twice.
   /// The same result, to the bit, as `gradient(batch:mode: .checkpointed)`
   /// on the whole batch with `keepingTrajectory: false`; neither states nor
   /// adjoints are returned.
   ///
-  /// - Throws: what `windows` throws while reading; `RBPError.nonFinite`
+  /// - Throws: what `spans` throws while reading; `RBPError.nonFinite`
   ///   when the trajectory or the loss blows up; `RBPError.invalid` for
-  ///   windows that do not fit the network.
+  ///   spans that do not fit the network.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func gradient(
-    windows: any TrajectoryWindows<T>, every: Int? = nil, workspace: GEMMWorkspace<T> = GEMMWorkspace(),
+    spans: any TrajectorySpans<T>, every: Int? = nil, workspace: KernelWorkspace<T> = KernelWorkspace(),
     threads: Int = 1
   ) throws -> TrajectoryGradient<T> {
-    let (count, steps, n) = (windows.count, windows.steps, shape.units)
+    let (count, steps, n) = (spans.count, spans.steps, shape.units)
     guard count >= 1, steps >= 1 else {
       throw RBPError.invalid("a trajectory batch needs at least one sequence and one step, got \(count)×\(steps)")
     }
     let c = every ?? Int(Double(steps).squareRoot().rounded(.up))
     guard c >= 1 else { throw RBPError.invalid("checkpoint interval must be at least 1, got \(c)") }
-    if let initial = windows.initial, initial.rows != count || initial.cols != n {
+    if let initial = spans.initial, initial.rows != count || initial.cols != n {
       throw RBPError.invalid("initial states are \(initial.rows)×\(initial.cols), expected \(count)×\(n)")
     }
     let segments = (steps + c - 1) / c
     let block = count * n
-    /// Segment k's window, starting from `checkpoints[k]`, and the pass over it.
+    /// Segment k's span, starting from `checkpoints[k]`, and the pass over it.
     func pass(_ k: Int, from start: Matrix<T>) throws -> StepContext<T> {
-      var batch = try windows.window(k * c..<min((k + 1) * c, steps))
+      var batch = try spans.span(k * c..<min((k + 1) * c, steps))
       guard batch.count == count, batch.steps == min((k + 1) * c, steps) - k * c else {
         throw RBPError.invalid(
-          "a window of steps \(k * c)..<\(min((k + 1) * c, steps)) came back as "
+          "a span of steps \(k * c)..<\(min((k + 1) * c, steps)) came back as "
             + "\(batch.count)×\(batch.steps)")
       }
       batch.initial = start
@@ -98,7 +98,7 @@ extension TrajectoryNetwork {
     var checkpoints = [Matrix<T>]()
     checkpoints.reserveCapacity(segments + 1)
     var x0 = Matrix<T>(rows: count, cols: n)
-    if let initial = windows.initial {
+    if let initial = spans.initial {
       x0 = initial
     } else {
       for p in 0..<count { x0.setRow(p, parameters.x0) }
@@ -118,7 +118,7 @@ extension TrajectoryNetwork {
       objective = step.objective
     }
     // Backward, segment by segment from the last, with the error bracket
-    // carried across windows.
+    // carried across spans.
     var grad = Parameters<T>(layout: parameters.layout)
     let brackets = UnsafeMutablePointer<T>.allocate(capacity: 2 * block)
     defer { brackets.deallocate() }
@@ -140,7 +140,7 @@ extension TrajectoryNetwork {
     }
     var e0 = Matrix<T>(rows: count, cols: n)
     e0.withMutablePointer { $0.update(from: e, count: block) }
-    if windows.initial == nil {
+    if spans.initial == nil {
       addInitialStateGradient(e0, scale: objective!.patternScale(count), into: &grad)
     }
     let loss = objective!.scaled(total, count: count)

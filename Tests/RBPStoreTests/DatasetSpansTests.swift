@@ -1,8 +1,8 @@
-// Reading a trajectory dataset by windows of steps: h5py writes a
+// Reading a trajectory dataset by spans of steps: h5py writes a
 // compressed, chunked float32 file whose every value follows a formula,
-// and each window of chosen sequences must hold exactly the formula's
-// values; a non-finite target or a negative mask inside a window is
-// reported with the array, the sequence and the step, and a window that
+// and each span of chosen sequences must hold exactly the formula's
+// values; a non-finite target or a negative mask inside a span is
+// reported with the array, the sequence and the step, and a span that
 // does not reach it reads fine.
 
 import Foundation
@@ -12,7 +12,7 @@ import RBPStore
 import RBPTestSupport
 import Testing
 
-let windowsWriter = #"""
+let spansWriter = #"""
   import sys, h5py, numpy as np
   P, T, I, O, N = 5, 23, 3, 2, 4
   p, t, k = np.meshgrid(np.arange(P), np.arange(T), np.arange(I), indexing="ij")
@@ -31,22 +31,22 @@ let windowsWriter = #"""
       f["initial"] = np.arange(P * N, dtype=np.float64).reshape(P, N) / 10
   """#
 
-@Suite("Dataset windows")
-struct DatasetWindowsTests {
-  @Test func windowsHoldTheFileValuesAndNameBadOnes() throws {
+@Suite("Dataset spans")
+struct DatasetSpansTests {
+  @Test func spansHoldTheFileValuesAndNameBadOnes() throws {
     _ = try requirePython()  // names the fix when there is none
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/long.h5"
-    let written = try runPython(windowsWriter, [path])
+    let written = try runPython(spansWriter, [path])
     try #require(written.status == 0, "python writer failed: \(written.err)")
     let rows = [4, 1, 3]
-    let windows = try DatasetWindows<Double>(path: path, rows: rows)
-    #expect(windows.count == 3 && windows.steps == 23 && windows.inputWidth == 3 && windows.outputWidth == 2)
+    let spans = try DatasetSpans<Double>(path: path, rows: rows)
+    #expect(spans.count == 3 && spans.steps == 23 && spans.inputWidth == 3 && spans.outputWidth == 2)
     let initial: [Double] = rows.flatMap { p in (0..<4).map { k -> Double in Double(p * 4 + k) / 10 } }
-    #expect(windows.initial?.elements == initial)
+    #expect(spans.initial?.elements == initial)
     // Steps 2..<9 of sequences 4, 1, 3: before the bad values.
-    let w = try windows.window(2..<9)
+    let w = try spans.span(2..<9)
     #expect(w.count == 3 && w.steps == 7)
     /// The formula's value at (sequence, step, column), rounded to float32 as stored.
     func expected(_ width: Int, _ value: (Int, Int, Int) -> Double) -> [Double] {
@@ -58,22 +58,22 @@ struct DatasetWindowsTests {
     #expect(w.targets == expected(2) { p, t, k in -Double(p * 1000 + t) - Double(k) / 4 })
     #expect(w.mask == expected(2) { _, t, k in (t + k) % 3 != 0 ? 1 : 0 })
     // The NaN at sequence 3, step 10, column 1 of /targets.
-    #expect(throws: (any Error).self) { try windows.window(7..<15) }
+    #expect(throws: (any Error).self) { try spans.span(7..<15) }
     do {
-      _ = try windows.window(7..<15)
+      _ = try spans.span(7..<15)
     } catch {
       #expect("\(error)".contains("/targets") && "\(error)".contains("pattern 3, step 10, column 1"), "\(error)")
     }
     // The negative mask at sequence 2, step 18: not among rows 4, 1, 3.
-    _ = try windows.window(15..<23)
+    _ = try spans.span(15..<23)
     do {
-      _ = try DatasetWindows<Float>(path: path, rows: [0, 2]).window(15..<23)
+      _ = try DatasetSpans<Float>(path: path, rows: [0, 2]).span(15..<23)
       Issue.record("a negative mask value was read without an error")
     } catch {
       #expect("\(error)".contains("/mask") && "\(error)".contains("pattern 2, step 18, column 0"), "\(error)")
     }
-    #expect(throws: (any Error).self) { try windows.window(20..<24) }
-    #expect(throws: (any Error).self) { try DatasetWindows<Double>(path: path, rows: [5]) }
+    #expect(throws: (any Error).self) { try spans.span(20..<24) }
+    #expect(throws: (any Error).self) { try DatasetSpans<Double>(path: path, rows: [5]) }
   }
 }
 
@@ -81,7 +81,7 @@ struct DatasetWindowsTests {
 struct ChunkShapeTests {
   /// A sequence of 700 steps × 200 inputs is 140,000 values, more than one
   /// chunk: the file must cut it along the steps (chunks of one sequence,
-  /// whole rows of 200 inputs, at most 64 Ki values), so that a window of
+  /// whole rows of 200 inputs, at most 64 Ki values), so that a span of
   /// steps decompresses a few chunks, not the whole sequence. Small rows
   /// keep chunks of whole rows. h5py reads the chunk shapes.
   @Test func longSequencesAreChunkedAlongTheirSteps() throws {

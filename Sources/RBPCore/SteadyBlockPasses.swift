@@ -1,31 +1,31 @@
-// Block Gauss–Seidel sweeps, the first stage of the `auto` solvers on a
-// network whose map is a contraction. A sweep goes through the units in
+// Block Gauss–Seidel passes, the first stage of the `auto` solvers on a
+// network whose map is a contraction. A pass goes through the units in
 // blocks of `gaussSeidelBlock`; each block's product reads the newest
-// values of the blocks before it in the same sweep:
+// values of the blocks before it in the same pass:
 //
 //   forward   x_J ← f(a_J + X·(Wᵀ)_{:,J})          J = 0, B, 2B, …
 //   adjoint   s_J ← d_J ⊙ (S·W_{:,J} + g_J)
 //
-// The products of a sweep add up to one GEMM over all the units, as in
-// plain relaxation, but the sweeps needed to a tolerance drop: on W3's
+// The products of a pass add up to one GEMM over all the units, as in
+// plain relaxation, but the passes needed to a tolerance drop: on W3's
 // problem (N = 256, ‖W‖₂ ≈ 0.5; `rbp bench workloads --only W3`) 9 forward
-// and 8 adjoint sweeps instead of relaxation's 10 and 10, each solve's
-// first sweep from zero without a product.
+// and 8 adjoint passes instead of relaxation's 10 and 10, each solve's
+// first pass from zero without a product.
 //
 // Which fixed point. The network's state is the one relaxation reaches
 // (SPEC §1.1). When ‖W‖₂ · max f' < 1 the map x ↦ f(W x + a) is a
-// contraction, its fixed point is unique, and any sweep order that
-// converges reaches that one point; so the forward sweeps run only under
+// contraction, its fixed point is unique, and any pass order that
+// converges reaches that one point; so the forward passes run only under
 // that certificate (‖W‖₂ from `spectralNorm`, with its safety margin).
 // The adjoint's linear system has one solution whenever the state is
-// stable, and is swept in blocks under the same certificate. Rows the
-// sweeps leave unconverged go on to the other stages of `auto`.
+// stable, and is solved in block passes under the same certificate. Rows the
+// passes leave unconverged go on to the other stages of `auto`.
 //
-// A sweep's change is the largest change of any of its blocks (each row's
+// A pass's change is the largest change of any of its blocks (each row's
 // running maxima stay in vectors across the blocks, reduced once per
-// sweep), and a row retires once that change is within tolerance, as in
+// pass), and a row retires once that change is within tolerance, as in
 // plain relaxation;
-// the first sweep from a zero start is a plain one: its product is known
+// the first pass from a zero start is a plain one: its product is known
 // without a GEMM, +0 in every column, because under the certificate every
 // weight is finite (`spectralNorm` is ∞ when one is not; see
 // `productOfZeros` for the general case).
@@ -34,10 +34,10 @@
 
 import RBPKernels
 
-/// Units per block of a Gauss–Seidel sweep. A multiple of every
+/// Units per block of a Gauss–Seidel pass. A multiple of every
 /// micro-kernel's panel width (8 to 32 columns), so that a block's product
 /// reads whole panels of the packed weights; the same on every instruction
-/// set, so that the sweeps and their results do not depend on it.
+/// set, so that the passes and their results do not depend on it.
 let gaussSeidelBlock = 32
 
 extension SteadyNetwork {
@@ -48,29 +48,29 @@ extension SteadyNetwork {
     norm * normSafetyMargin * activation.maxSlope < 1
   }
 
-  /// Forward block Gauss–Seidel sweeps from `start`, each row retiring
-  /// when its sweep's change is within tolerance; the slopes as
-  /// `relaxBySweeps` keeps them.
-  func relaxByBlockSweeps(
-    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
-  ) -> SweepResult {
+  /// Forward block Gauss–Seidel passes from `start`, each row retiring
+  /// when its pass's change is within tolerance; the slopes as
+  /// `relaxByPasses` keeps them.
+  func relaxByBlockPasses(
+    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, workspace: KernelWorkspace<T>
+  ) -> RelaxationResult {
     let (count, n) = (start.rows, shape.units)
     var x = start.elements
     var a = drives.elements
     var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
-    var z: [T] = uninitializedArray(count * n)  // every sweep writes what it reads
+    var z: [T] = uninitializedArray(count * n)  // every pass writes what it reads
     var image: [T] = uninitializedArray(n)
     let lanes = changeAccumulators(T.self)
-    var running: [T] = uninitializedArray(count * lanes)  // each row's maxima over a sweep's blocks
+    var running: [T] = uninitializedArray(count * lanes)  // each row's maxima over a pass's blocks
     var maxima: [T] = uninitializedArray(2 * count)  // row r's change and scale at 2r, 2r + 1
     var slopes = Matrix<T>(rows: count, cols: n, elements: uninitializedArray(count * n))  // each row at its retirement
     let kernels = workspace.kernels
     let packedWT = parameters.withWeights { packedWeights($0, units: n, transposed: true, workspace: workspace) }
     let zeroStart = isAllZero(start)
-    while rows.beginSweep(limit: options.maxIterations) {
-      let (active, sweep) = (rows.count, rows.sweep)
-      let plain = sweep == 1 && zeroStart
+    while rows.beginPass(limit: options.maxIterations) {
+      let (active, pass) = (rows.count, rows.pass)
+      let plain = pass == 1 && zeroStart
       z.withUnsafeMutableBufferPointer { zb in
         x.withUnsafeMutableBufferPointer { xb in
           a.withUnsafeBufferPointer { ab in
@@ -100,10 +100,10 @@ extension SteadyNetwork {
           }
         }
       }
-      sweepMaxima(running, rows: active, into: &maxima, kernels: kernels)
+      passMaxima(running, rows: active, into: &maxima, kernels: kernels)
       rows.visitFromLast { r, p in
         let (change, scale) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1]))
-        guard diagnostics.recordSweep(p, sweep: sweep, change: change, scale: scale, options: options) != nil
+        guard diagnostics.recordPass(p, pass: pass, change: change, scale: scale, options: options) != nil
         else { return false }
         z.withUnsafeBufferPointer { zp in
           image.withUnsafeMutableBufferPointer { ip in
@@ -123,13 +123,13 @@ extension SteadyNetwork {
     }
     let states = rows.unpermuted(x, width: n)
     let allConverged = diagnostics.status.allSatisfy { $0 == .converged }
-    return SweepResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
+    return RelaxationResult(states: states, diagnostics: diagnostics, slopes: allConverged ? slopes : nil)
   }
 
-  /// Adjoint block Gauss–Seidel sweeps from s = 0, each row retiring with
-  /// its newest iterate once its sweep's change is within tolerance.
-  func adjointByBlockSweeps(
-    slopes: Matrix<T>, lossGradient: Matrix<T>, options: SolverOptions, workspace: GEMMWorkspace<T>
+  /// Adjoint block Gauss–Seidel passes from s = 0, each row retiring with
+  /// its newest iterate once its pass's change is within tolerance.
+  func adjointByBlockPasses(
+    slopes: Matrix<T>, lossGradient: Matrix<T>, options: SolverOptions, workspace: KernelWorkspace<T>
   ) -> (Matrix<T>, SolveDiagnostics) {
     let (count, n) = (slopes.rows, shape.units)
     var s = [T](repeating: 0, count: count * n)
@@ -138,13 +138,13 @@ extension SteadyNetwork {
     var rows = ActiveRows(patterns: count)
     var diagnostics = SolveDiagnostics(count: count)
     let lanes = changeAccumulators(T.self)
-    var running: [T] = uninitializedArray(count * lanes)  // each row's maxima over a sweep's blocks
+    var running: [T] = uninitializedArray(count * lanes)  // each row's maxima over a pass's blocks
     var maxima: [T] = uninitializedArray(2 * count)  // row r's change and scale at 2r, 2r + 1
     let kernels = workspace.kernels
     let packedW = parameters.withWeights { packedWeights($0, units: n, transposed: false, workspace: workspace) }
-    while rows.beginSweep(limit: options.maxIterations) {
-      let (active, sweep) = (rows.count, rows.sweep)
-      let plain = sweep == 1
+    while rows.beginPass(limit: options.maxIterations) {
+      let (active, pass) = (rows.count, rows.pass)
+      let plain = pass == 1
       s.withUnsafeMutableBufferPointer { sb in
         v.withUnsafeMutableBufferPointer { vb in
           d.withUnsafeBufferPointer { db in
@@ -178,10 +178,10 @@ extension SteadyNetwork {
           }
         }
       }
-      sweepMaxima(running, rows: active, into: &maxima, kernels: kernels)
+      passMaxima(running, rows: active, into: &maxima, kernels: kernels)
       rows.visitFromLast { r, p in
         let (change, scale) = (Double(maxima[2 &* r]), Double(maxima[2 &* r &+ 1]))
-        return diagnostics.recordSweep(p, sweep: sweep, change: change, scale: scale, options: options) != nil
+        return diagnostics.recordPass(p, pass: pass, change: change, scale: scale, options: options) != nil
       } exchange: { r, last in
         swapRows(&s, r, last, width: n)
         swapRows(&d, r, last, width: n)
@@ -192,11 +192,11 @@ extension SteadyNetwork {
   }
 }
 
-/// Each row's change and scale over a sweep (at `maxima[2r]`,
+/// Each row's change and scale over a pass (at `maxima[2r]`,
 /// `maxima[2r+1]`), from its running maxima. Rows that retire only move
 /// rows already read, so the maxima need no reordering.
 @inline(__always)
-func sweepMaxima<T: KernelScalar>(_ running: [T], rows: Int, into maxima: inout [T], kernels: KernelTable) {
+func passMaxima<T: KernelScalar>(_ running: [T], rows: Int, into maxima: inout [T], kernels: KernelTable) {
   running.withUnsafeBufferPointer { rb in
     maxima.withUnsafeMutableBufferPointer { mb in
       finishChanges(rb.baseAddress!, rows: rows, into: mb.baseAddress!, kernels: kernels)
