@@ -601,3 +601,29 @@ struct AndersonMixer<T: KernelScalar>: PassMixer {
     }
   }
 }
+
+extension SteadyNetwork {
+  /// The former name of `uncheckedFixedPoints(drives:from:method:options:workspace:)`.
+  @available(*, deprecated, renamed: "uncheckedFixedPoints(drives:from:method:options:workspace:)")
+  public func relax(
+    drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
+    workspace: KernelWorkspace<T>
+  ) -> (states: Matrix<T>, diagnostics: SolveDiagnostics) {
+    uncheckedFixedPoints(drives: drives, from: start, method: method, options: options, workspace: workspace)
+  }
+
+  /// The former name of
+  /// `steadyStatesAndSlopes(drives:from:method:options:certifyBelow:norm:allowingUnsettled:workspace:)`.
+  @available(
+    *, deprecated,
+    renamed: "steadyStatesAndSlopes(drives:from:method:options:certifyBelow:norm:allowingUnsettled:workspace:)"
+  )
+  public func settle(
+    drives: Matrix<T>, from start: Matrix<T>, method: ForwardMethod, options: SolverOptions,
+    certifyBelow: Double = 1, norm: Double? = nil, allowingUnsettled: Bool = false, workspace: KernelWorkspace<T>
+  ) throws -> (states: Matrix<T>, slopes: Matrix<T>, diagnostics: SolveDiagnostics) {
+    try steadyStatesAndSlopes(
+      drives: drives, from: start, method: method, options: options, certifyBelow: certifyBelow, norm: norm,
+      allowingUnsettled: allowingUnsettled, workspace: workspace)
+  }
+}

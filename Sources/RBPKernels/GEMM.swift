@@ -362,3 +362,7 @@ func scaleC<T: KernelScalar>(_ p: GEMMProblem<T>) {
 @inlinable public func roundUp(_ x: Int, _ multiple: Int) -> Int {
   (x + multiple - 1) / multiple * multiple
 }
+
+/// The former name of `KernelWorkspace`.
+@available(*, deprecated, renamed: "KernelWorkspace")
+public typealias GEMMWorkspace<T: KernelScalar> = KernelWorkspace<T>
