@@ -39,6 +39,9 @@ public struct GradientsRecord: Sendable {
   /// (written as /settled, int8); the others' rows are NaN.
   public var settled: [Bool]?
 
+  /// ‖∂J/∂θ‖₂ over every parameter (what `rbp grad --json` reports).
+  public var gradientNorm: Double { gradient.values.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+
   /// A record of these arrays; the optional members start empty.
   public init(
     loss: Double, gradient: Parameters<Double>, model: ModelKind, states: [Double], statesShape: [Int],

@@ -181,10 +181,9 @@ struct Grad: ParsableCommand {
   /// What --json prints: the file, the method, the objective's value and
   /// the gradient's size.
   func summary(_ record: GradientsRecord, method: String, patterns: Int) -> [String: Any?] {
-    let norm = record.gradient.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
     return [
       "file": out, "method": method, "precision": precision, "objective": record.objective,
-      "loss": record.loss, "gradient_norm": norm, "patterns": patterns,
+      "loss": record.loss, "gradient_norm": record.gradientNorm, "patterns": patterns,
       "unsettled": record.settled.map { $0.filter { !$0 }.count },
     ]
   }

@@ -173,17 +173,13 @@ struct Inspect: ParsableCommand {
     var object: [String: Any?] = ["shape": shape, "type": type, "compressed": d.isCompressed]
     if d.isCompressed { line += " (chunked, deflate)" }
     if kind == .float || kind == .integer {
-      let values: [Double] = try d.read()
-      if !values.isEmpty {
-        let finite = values.filter(\.isFinite)
-        let mean = finite.reduce(0, +) / Double(max(finite.count, 1))
-        let (lo, hi) = (finite.min() ?? .nan, finite.max() ?? .nan)
-        line += "  min \(format6(lo))  max \(format6(hi))  mean \(format6(mean))"
-        if finite.count < values.count { line += "  \(values.count - finite.count) non-finite" }
-        object["min"] = lo
-        object["max"] = hi
-        object["mean"] = mean
-        object["non_finite"] = values.count - finite.count
+      if let stats = ArrayStatistics(try d.read()) {
+        line += "  min \(format6(stats.min))  max \(format6(stats.max))  mean \(format6(stats.mean))"
+        if stats.nonFinite > 0 { line += "  \(stats.nonFinite) non-finite" }
+        object["min"] = stats.min
+        object["max"] = stats.max
+        object["mean"] = stats.mean
+        object["non_finite"] = stats.nonFinite
       }
     }
     return (line, object)
