@@ -76,7 +76,13 @@ public struct SolverOptions: Equatable, Sendable, Codable {
 public struct SolveDiagnostics: Equatable, Sendable {
   /// Iterations, summed over every stage the pattern went through.
   public var iterations: [Int]
-  /// Final residual, ∞-norm: ‖f(Wx+a) − x‖ forward, ‖(I − DWᵀ)s − Dg‖ adjoint.
+  /// The residual, ∞-norm, of the last iterate the solver measured:
+  /// ‖f(Wx+a) − x‖ forward, ‖s − d ⊙ (s·W + g)‖ adjoint. Residual has this
+  /// one meaning in every solver; what differs is which iterate it was
+  /// measured at. A pass method (iterate, anderson, block passes) measures
+  /// the iterate x it passes over, and returns that pass's image
+  /// f(Wx+a) (one step closer to the solution); Newton, GMRES, direct
+  /// and a pass method's unconverged rows return the iterate measured.
   public var residuals: [Double]
   /// How each pattern's solve ended.
   public var status: [SolveStatus]

@@ -12,12 +12,13 @@
 //             else iterate; then GMRES for the patterns left unconverged,
 //             then direct (N ≤ 2048) for what GMRES leaves
 //
-// Every method but iterate (and the passes) reports the true residual ‖s − d ⊙ (s·W + g)‖∞
-// of what it returns, measured at the end. Iterate returns, for each row,
-// the image d ⊙ (s·W + g) of the pass whose change met the tolerance (one
-// step closer to the solution) and reports that change, which bounds the
-// returned row's own residual from above where the map contracts; rows it
-// leaves unconverged are measured at the end like the others.
+// Every method reports a residual ‖s − d ⊙ (s·W + g)‖∞ (one meaning, see
+// `SolveDiagnostics.residuals`): neumann, direct and GMRES of what they
+// return, measured at the end; iterate and the block passes of the iterate
+// s they passed over last, returning that pass's image d ⊙ (s·W + g) (one
+// step closer to the solution), whose own residual it bounds from above
+// where the map contracts; rows they leave unconverged are measured at the
+// end like the others.
 //
 // Legend: P = patterns, N = units; d, g, s are P×N.
 

@@ -17,10 +17,11 @@
 // they stop costing work. A pattern that converges in a pass returns that
 // pass's image f(Wx+a), one relaxation step closer to the fixed point than
 // the x whose residual was measured (as relaxation "until the change is
-// below the tolerance" does), with the slopes f'(Wx+a) of the units at
-// those values; its reported residual is that last change, which bounds
-// the returned state's own residual from above where the map contracts.
-// Newton returns the state whose residual it measured. `steadyStates` then
+// below the tolerance" does: the change f(Wx+a) − x is x's residual), with
+// the slopes f'(Wx+a) of the units at those values; the residual reported
+// is x's, which bounds the returned state's own from above where the map
+// contracts. Newton returns the state whose residual it measured
+// (`SolveDiagnostics.residuals` says this once for every solver). `steadyStates` then
 // checks stability: a state with ρ(D W) ≥ 1 is rejected as `.unstable`
 // (see SteadyStability.swift).
 //
