@@ -36,7 +36,7 @@ let package = Package(
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
         .product(name: "RBPBench", package: rootPackage),
-        .product(name: "RBPKernels", package: rootPackage),
+        .product(name: "RBPTrain", package: rootPackage),
       ],
       path: "WorkloadBenchmarks",
       plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),

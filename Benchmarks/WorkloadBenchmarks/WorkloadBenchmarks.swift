@@ -10,7 +10,7 @@
 import Benchmark
 import Dispatch
 import RBPBench
-import RBPKernels
+import RBPTrain
 
 let gflops = BenchmarkMetric.custom("GFLOP/s", polarity: .prefersLarger, useScalingFactor: false)
 
@@ -24,17 +24,17 @@ let benchmarks: @Sendable () -> Void = {
 
   for threads in [1, 2] {
     for workload in ReferenceWorkload.allCases {
-      registerWorkload(workload, Float.self, "f32", threads: threads)
-      registerWorkload(workload, Double.self, "f64", threads: threads)
+      registerWorkload(workload, .f32, threads: threads)
+      registerWorkload(workload, .f64, threads: threads)
     }
   }
 }
 
 /// A workload as RBPBench builds it for `rbp bench workloads` (one network
 /// with its products on `threads`, many networks one per thread).
-func registerWorkload<T: KernelScalar>(_ workload: ReferenceWorkload, _: T.Type, _ precision: String, threads: Int) {
-  register("\(workload.rawValue) \(precision) \(threads) thread\(threads == 1 ? "" : "s")") {
-    let prepared = try workload.prepare(T.self, threads: threads)
+func registerWorkload(_ workload: ReferenceWorkload, _ precision: Precision, threads: Int) {
+  register("\(workload.rawValue) \(precision.rawValue) \(threads) thread\(threads == 1 ? "" : "s")") {
+    let prepared = try workload.prepare(precision, threads: threads)
     return (prepared.flops, prepared.step)
   }
 }

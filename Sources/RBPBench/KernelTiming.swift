@@ -6,6 +6,7 @@
 
 import Dispatch
 import RBPKernels
+import RBPTrain
 
 /// One timed kernel call: GEMM `C(m×n) = A(m×k)·B(k×n)` (with the stated
 /// transposes) or GEMV `y(m) = A(m×n)·x`.
@@ -48,9 +49,49 @@ public func kernelCases(sizes: [Int], squareOnly: Bool) -> [KernelCase] {
   return cases
 }
 
+/// A packed-GEMM blocking other than the tuned one, for tuning: KC, and
+/// MC and NC (rounded up to the register tile).
+public struct BlockingOverride: Sendable, Equatable {
+  /// Depth, rows and columns of the packed blocks.
+  public var kc: Int, mc: Int, nc: Int
+  /// This blocking.
+  public init(kc: Int, mc: Int, nc: Int) { (self.kc, self.mc, self.nc) = (kc, mc, nc) }
+
+  func workspace<T: KernelScalar>(_: T.Type) -> KernelWorkspace<T> {
+    let base = T.gemmBlocking
+    return KernelWorkspace<T>(
+      blocking: GEMMBlocking(
+        mr: base.mr, nr: base.nr, kc: kc, mc: (mc + base.mr - 1) / base.mr * base.mr,
+        nc: (nc + base.nr - 1) / base.nr * base.nr))
+  }
+}
+
+/// `timeKernel` in `precision`, with the tuned blocking or `blocking`. The
+/// public entry points of this module take a `Precision` so that the
+/// generic code is specialised here.
+public func timeKernel(
+  _ c: KernelCase, _ precision: Precision, threads: Int, seconds: Double, blocking: BlockingOverride? = nil
+) -> (gflops: Double, seconds: Double) {
+  switch precision {
+  case .f32:
+    timeKernel(c, threads: threads, seconds: seconds, workspace: blocking?.workspace(Float.self) ?? KernelWorkspace())
+  case .f64:
+    timeKernel(c, threads: threads, seconds: seconds, workspace: blocking?.workspace(Double.self) ?? KernelWorkspace())
+  }
+}
+
+/// The machine's FMA peak in `precision` on `threads` threads (see the
+/// generic form).
+public func fmaPeak(_ precision: Precision, threads: Int) -> Double {
+  switch precision {
+  case .f32: fmaPeak(Float.self, threads: threads)
+  case .f64: fmaPeak(Double.self, threads: threads)
+  }
+}
+
 /// Median seconds per call over batches that each last about 20 ms, after a
 /// warm-up; stops once `seconds` of timing have accumulated.
-public func timeKernel<T: KernelScalar>(
+func timeKernel<T: KernelScalar>(
   _ c: KernelCase, threads: Int, seconds: Double, workspace ws: KernelWorkspace<T>
 )
   -> (gflops: Double, seconds: Double)
@@ -104,7 +145,7 @@ public func timeKernel<T: KernelScalar>(
 /// instruction set: twelve independent vector accumulators per thread,
 /// nothing but register FMAs, on `threads` threads at once. The "100 %" of
 /// the fraction-of-peak column.
-public func fmaPeak<T: KernelScalar>(_: T.Type, threads: Int) -> Double {
+func fmaPeak<T: KernelScalar>(_: T.Type, threads: Int) -> Double {
   let iterations = 20_000_000
   let kernels = KernelTable.active
   let sink = UnsafeMutablePointer<T>.allocate(capacity: threads)

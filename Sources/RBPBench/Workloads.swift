@@ -77,14 +77,26 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
     }
   }
 
-  /// The workload in precision T on `threads` threads: many networks go
+  /// The workload in `precision` on `threads` threads: many networks go
   /// one per thread at a time on single-threaded kernels; one network's
   /// step is split by `split`; W3's patterns are split across the threads.
-  public func prepare<T: KernelScalar>(
-    _: T.Type, threads: Int, split: OneNetworkSplit = .products
+  ///
+  /// Every public entry point of this module takes a `Precision` and picks
+  /// the scalar type inside it, so that the generic code below is
+  /// specialised in this module (a generic entry point called from another
+  /// module ran unspecialised, three times slower).
+  public func prepare(
+    _ precision: Precision, threads: Int, split: OneNetworkSplit = .products
   ) throws
     -> PreparedStep
   {
+    switch precision {
+    case .f32: try prepare(Float.self, threads: threads, split: split)
+    case .f64: try prepare(Double.self, threads: threads, split: split)
+    }
+  }
+
+  func prepare<T: KernelScalar>(_: T.Type, threads: Int, split: OneNetworkSplit) throws -> PreparedStep {
     precondition(threads >= 1, "threads must be at least 1")
     guard let (n, steps, b, networks) = trajectory else { return try steady(T.self, threads: threads) }
     var rng = SeededGenerator(seed: 7)
@@ -185,14 +197,14 @@ public struct WorkloadTimer: Sendable {
   /// A timer of at least `seconds` per case.
   public init(seconds: Double) { self.seconds = seconds }
 
-  /// W1–W4 in precision T on `threads` threads; one network on several
+  /// W1–W4 in `precision` on `threads` threads; one network on several
   /// threads is timed split both ways, and the faster counts.
-  public func time<T: KernelScalar>(_ workload: ReferenceWorkload, _: T.Type, threads: Int) throws -> WorkloadTiming {
+  public func time(_ workload: ReferenceWorkload, _ precision: Precision, threads: Int) throws -> WorkloadTiming {
     let splits: [OneNetworkSplit] =
       threads > 1 && workload.trajectory?.networks == 1 ? [.patterns, .products] : [.products]
     var best: WorkloadTiming? = nil
     for split in splits {
-      let prepared = try workload.prepare(T.self, threads: threads, split: split)
+      let prepared = try workload.prepare(precision, threads: threads, split: split)
       let ms = try medianMilliseconds(prepared.step)
       if best == nil || ms < best!.ms {
         best = WorkloadTiming(ms: ms, gflops: prepared.flops / (ms * 1e-3) * 1e-9, what: prepared.what)
@@ -222,8 +234,15 @@ public struct WorkloadTimer: Sendable {
 
   /// One `rbp train` epoch on the sweep benchmark's network against one
   /// gradient step of the same network on the same minibatch, both in this
-  /// process.
-  public func epoch<T: KernelScalar & HDF5Numeric>(_: T.Type, threads: Int) throws -> WorkloadTiming {
+  /// process, in `precision`.
+  public func epoch(_ precision: Precision, threads: Int) throws -> WorkloadTiming {
+    switch precision {
+    case .f32: try epoch(Float.self, threads: threads)
+    case .f64: try epoch(Double.self, threads: threads)
+    }
+  }
+
+  func epoch<T: KernelScalar & HDF5Numeric>(_: T.Type, threads: Int) throws -> WorkloadTiming {
     let folder = try sweepDataset()
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let data = folder + "/data.h5"
@@ -270,12 +289,12 @@ public struct WorkloadTimer: Sendable {
 
   /// The 64-run sweep through `executable sweep … --jobs threads`, the
   /// whole process; its output folder is removed outside the timing.
-  public func sweep<T: KernelScalar>(_: T.Type, threads: Int, executable: String) throws -> WorkloadTiming {
+  public func sweep(_ precision: Precision, threads: Int, executable: String) throws -> WorkloadTiming {
     let folder = try sweepDataset()
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let lrs = [0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05]
     let spec =
-      #"{"data": "data.h5", "base": {"units": 32, "coupling": "dense", "epochs": 30, "precision": "\#(T.self == Double.self ? "f64" : "f32")"}, "#
+      #"{"data": "data.h5", "base": {"units": 32, "coupling": "dense", "epochs": 30, "precision": "\#(precision.rawValue)"}, "#
       + #""grid": {"lr": [\#(lrs.map { "\($0)" }.joined(separator: ", "))], "seed": [0, 1, 2, 3, 4, 5, 6, 7]}}"#
     try spec.write(toFile: folder + "/spec.json", atomically: true, encoding: .utf8)
     var round = 0

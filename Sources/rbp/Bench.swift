@@ -64,14 +64,6 @@ struct Bench: ParsableCommand {
       return (v[0], v[1], v[2])
     }
 
-    func workspace<T: KernelScalar>(_: T.Type) -> KernelWorkspace<T> {
-      guard let b = parsedBlocking else { return KernelWorkspace<T>() }
-      let base = T.gemmBlocking
-      return KernelWorkspace<T>(
-        blocking: GEMMBlocking(
-          mr: base.mr, nr: base.nr, kc: b.kc, mc: roundUp(b.mc, base.mr), nc: roundUp(b.nc, base.nr)))
-    }
-
     var parsedSizes: [Int]? {
       let values = sizes.split(separator: ",").map { Int($0) }
       guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
@@ -87,17 +79,16 @@ struct Bench: ParsableCommand {
       }
       for prec in try Precision.parseList(precision) {
         for t in threads {
-          let peak = prec == .f32 ? fmaPeak(Float.self, threads: t) : fmaPeak(Double.self, threads: t)
+          let peak = fmaPeak(prec, threads: t)
           if json {
             print(
               #"{"kernel":"peak","name":"FMA loop","isa":"\#(KernelISA.active)","precision":"\#(prec)","threads":\#(t),"gflops":\#(peak)}"#
             )
           }
           for c in cases where t == 1 || c.kind == .gemm {
-            let r =
-              prec == .f32
-              ? timeKernel(c, threads: t, seconds: seconds, workspace: workspace(Float.self))
-              : timeKernel(c, threads: t, seconds: seconds, workspace: workspace(Double.self))
+            let r = timeKernel(
+              c, prec, threads: t, seconds: seconds,
+              blocking: parsedBlocking.map { BlockingOverride(kc: $0.kc, mc: $0.mc, nc: $0.nc) })
             if json {
               print(
                 #"{"kernel":"\#(c.kind)","name":"\#(c.name)","precision":"\#(prec)","threads":\#(t),"m":\#(c.m),"n":\#(c.n),"k":\#(c.k),"transA":\#(c.transA),"transB":\#(c.transB),"gflops":\#(r.gflops),"seconds":\#(r.seconds)}"#

@@ -35,7 +35,7 @@ struct Workloads: ParsableCommand {
         for t in threads {
           guard t >= 1 else { throw CLIFailure(message: "--threads must be at least 1") }
           for w in names {
-            let r = prec == .f32 ? try workload(w, Float.self, threads: t) : try workload(w, Double.self, threads: t)
+            let r = try workload(w, prec, threads: t)
             if json {
               let ratio = r.gradientSteps.map { #","gradient_steps":\#($0)"# } ?? ""
               print(
@@ -53,14 +53,14 @@ struct Workloads: ParsableCommand {
     }
   }
 
-  func workload<T: KernelScalar & HDF5Numeric>(_ name: String, _: T.Type, threads: Int) throws -> WorkloadTiming {
+  func workload(_ name: String, _ precision: Precision, threads: Int) throws -> WorkloadTiming {
     let timer = WorkloadTimer(seconds: seconds)
     switch name {
-    case "epoch": return try timer.epoch(T.self, threads: threads)
+    case "epoch": return try timer.epoch(precision, threads: threads)
     case "sweep":
       let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-      return try timer.sweep(T.self, threads: threads, executable: binary)
-    default: return try timer.time(ReferenceWorkload(rawValue: name)!, T.self, threads: threads)
+      return try timer.sweep(precision, threads: threads, executable: binary)
+    default: return try timer.time(ReferenceWorkload(rawValue: name)!, precision, threads: threads)
     }
   }
 }
