@@ -32,8 +32,36 @@ public struct FileSystemError: Error, Equatable, CustomStringConvertible {
 
 /// Writes `path` atomically: `body` fills a fresh HDF5 file that replaces
 /// `path` only once complete and on disk.
-public func writeHDF5Atomically(to destination: String, _ body: (HDF5File) throws -> Void) throws {
+///
+/// With `inMemory`, the file is built in memory (`HDF5File.createInMemory`)
+/// and written in one piece: one write and one fsync instead of the
+/// library's dozens of small writes, opens and stats. For files of a few
+/// megabytes at most (a checkpoint, whose write was most of what a small
+/// sweep run cost), not for datasets of any size.
+public func writeHDF5Atomically(
+  to destination: String, inMemory: Bool = false, _ body: (HDF5File) throws -> Void
+) throws {
+  if inMemory {
+    try replaceAtomically(destination) { temporary in
+      try writeBytes(try imageOfHDF5(temporary, body), to: temporary, reportedAs: destination, pausing: true)
+    }
+    return
+  }
   try replaceAtomically(destination) { temporary in try fillHDF5(temporary, body) }
+}
+
+/// The bytes of an HDF5 file built in memory by `body`; `name` is what
+/// errors name. The library's lock is held once for the whole build (no
+/// I/O happens in it): taken call by call, two sweep workers writing
+/// checkpoints at once handed it back and forth a hundred times a file.
+func imageOfHDF5(_ name: String, _ body: (HDF5File) throws -> Void) throws -> [UInt8] {
+  try HDF5.locked {
+    let file = try HDF5File.createInMemory(name)
+    try body(file)
+    let bytes = try file.image()
+    try file.close()
+    return bytes
+  }
 }
 
 /// A fresh HDF5 file at `temporary`, filled by `body`, closed and synced.
@@ -50,11 +78,22 @@ func fillHDF5(_ temporary: String, _ body: (HDF5File) throws -> Void) throws {
 /// once by `body`: `copy` is replaced first, then `destination`, so a
 /// reader who finds the new `destination` finds the new `copy` too. Two
 /// files, not links to one: a change to one in place leaves the other.
-public func writeHDF5Atomically(to destination: String, copy: String, _ body: (HDF5File) throws -> Void) throws {
+/// `inMemory` as for `writeHDF5Atomically(to:inMemory:_:)`; the copy then
+/// needs no reading back.
+public func writeHDF5Atomically(
+  to destination: String, copy: String, inMemory: Bool = false, _ body: (HDF5File) throws -> Void
+) throws {
   try replaceAtomically(destination) { temporary in
-    try fillHDF5(temporary, body)
-    guard let bytes = FileManager.default.contents(atPath: temporary) else {
-      throw FileSystemError.system(destination, "cannot read back the file just written")
+    let bytes: [UInt8]
+    if inMemory {
+      bytes = try imageOfHDF5(temporary, body)
+      try writeBytes(bytes, to: temporary, reportedAs: destination, pausing: true)
+    } else {
+      try fillHDF5(temporary, body)
+      guard let read = FileManager.default.contents(atPath: temporary) else {
+        throw FileSystemError.system(destination, "cannot read back the file just written")
+      }
+      bytes = [UInt8](read)
     }
     try replaceAtomically(copy) { second in try writeBytes(bytes, to: second, reportedAs: copy) }
   }
@@ -65,26 +104,40 @@ public func writeBytesAtomically(_ bytes: Data, to destination: String) throws {
   try replaceAtomically(destination) { temporary in try writeBytes(bytes, to: temporary, reportedAs: destination) }
 }
 
-/// `bytes` into the new file `temporary`, flushed and synced; failures name `destination`.
-func writeBytes(_ bytes: Data, to temporary: String, reportedAs destination: String) throws {
+/// `bytes` into the new file `temporary`, flushed and synced; failures name
+/// `destination`. With `pausing`, the test hook's pauses come where
+/// `fillHDF5` has them: half the bytes written (phase 1), then all of them
+/// on disk (phase 2).
+func writeBytes(
+  _ bytes: some ContiguousBytes, to temporary: String, reportedAs destination: String, pausing: Bool = false
+) throws {
   let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
   guard fd >= 0 else { throw FileSystemError.system(destination, "cannot create a temporary file beside it") }
   var failure: FileSystemError? = nil
   bytes.withUnsafeBytes { raw in
-    var offset = 0
-    while offset < raw.count {
-      let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-      if n < 0 && errno == EINTR { continue }
-      if n <= 0 {
-        failure = .system(destination, "cannot write")
-        return
+    /// Writes raw[offset..<end]; false on failure.
+    func write(from start: Int, to end: Int) -> Bool {
+      var offset = start
+      while offset < end {
+        let n = Glibc.write(fd, raw.baseAddress! + offset, end - offset)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 {
+          failure = .system(destination, "cannot write")
+          return false
+        }
+        offset += n
       }
-      offset += n
+      return true
     }
+    let half = pausing ? raw.count / 2 : raw.count
+    guard write(from: 0, to: half) else { return }
+    if pausing { pauseForTests(temporary, phase: 1) }  // half written, not yet complete
+    _ = write(from: half, to: raw.count)
   }
   if failure == nil && fsync(fd) != 0 { failure = .system(destination, "cannot write (fsync)") }
   if close(fd) != 0 && failure == nil { failure = .system(destination, "cannot write (close)") }
   if let failure { throw failure }
+  if pausing { pauseForTests(temporary, phase: 2) }
 }
 
 /// The one way a file is replaced: `write` fills a fresh temporary beside

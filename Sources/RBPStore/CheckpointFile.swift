@@ -375,13 +375,32 @@ public enum CheckpointFile {
   /// Writes `checkpoint` to `path` atomically: a reader sees the old file
   /// or the new one, never a mix.
   public static func write(_ checkpoint: Checkpoint, to path: String) throws {
-    try writeHDF5Atomically(to: path) { file in try write(checkpoint, into: file) }
+    try writeHDF5Atomically(to: path, inMemory: builtInMemory(checkpoint)) { file in
+      try write(checkpoint, into: file)
+    }
   }
 
   /// Writes `checkpoint` atomically to `path` and, with the same bytes,
   /// to `copy` (first), each a file of its own.
   public static func write(_ checkpoint: Checkpoint, to path: String, copy: String) throws {
-    try writeHDF5Atomically(to: path, copy: copy) { file in try write(checkpoint, into: file) }
+    try writeHDF5Atomically(to: path, copy: copy, inMemory: builtInMemory(checkpoint)) { file in
+      try write(checkpoint, into: file)
+    }
+  }
+
+  /// The largest checkpoint built in memory and written in one piece (its
+  /// arrays' values, in f64): above it the library writes the file itself,
+  /// so that a large network's checkpoint does not take twice its size in
+  /// memory while it is written.
+  static let inMemoryLimit = 64 << 20
+
+  /// Whether `checkpoint` is small enough to build in memory: parameters,
+  /// optimizer moments, history and warm starts, as f64.
+  static func builtInMemory(_ checkpoint: Checkpoint) -> Bool {
+    var values = checkpoint.parameters.values.count * 3
+    values += checkpoint.history.byName.values.reduce(0) { $0 + $1.count }
+    values += checkpoint.warmStarts.map { $0.states.rows * $0.states.cols } ?? 0
+    return values * 8 <= inMemoryLimit
   }
 
   static func write(_ checkpoint: Checkpoint, into file: HDF5File) throws {

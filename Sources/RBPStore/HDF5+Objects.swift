@@ -437,6 +437,33 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
     return HDF5File(id: id, file: path, path: "/", close: H5Fclose)
   }
 
+  /// Creates a file that lives in memory only (HDF5's core driver, no
+  /// backing store): nothing touches the file system; `image()` returns
+  /// its bytes. `name` is what errors name, and must be unique among the
+  /// files open in the process (the temporary's path does).
+  public static func createInMemory(_ name: String) throws -> HDF5File {
+    let fapl = try strongCloseAccess(name)
+    let id = try HDF5.locked {
+      try HDF5.check(H5Pset_fapl_core(fapl.id, 1 << 16, false), "cannot create a file in memory", file: name, path: "")
+      return try HDF5.check(
+        H5Fcreate(name, rbp_H5F_ACC_TRUNC(), rbp_H5P_DEFAULT(), fapl.id), "cannot create file", file: name, path: "")
+    }
+    return HDF5File(id: id, file: name, path: "/", close: H5Fclose)
+  }
+
+  /// The file's bytes as they would be on disk, after a flush.
+  public func image() throws -> [UInt8] {
+    try flush()
+    return try HDF5.locked {
+      let size = H5Fget_file_image(id, nil, 0)
+      guard size > 0 else { throw HDF5Error(file: file, path: "", message: "cannot take the file's image") }
+      var bytes = [UInt8](repeating: 0, count: size)
+      let got = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, size) }
+      guard got == size else { throw HDF5Error(file: file, path: "", message: "cannot take the file's image") }
+      return bytes
+    }
+  }
+
   /// Opens the existing file at `path`.
   public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
     try checkReadable(path)

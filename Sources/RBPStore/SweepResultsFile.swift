@@ -81,7 +81,10 @@ public enum SweepResultsFile {
     integers: [String: Int] = [:], integerSettings: Set<String> = []
   ) throws {
     let sorted = records.sorted { $0.index < $1.index }
-    try writeHDF5Atomically(to: path) { f in
+    // Built in memory when small (a few thousand runs of short curves):
+    // about 1 KB of settings and names a run, and its two curves.
+    let bytes = sorted.reduce(0) { $0 + 1024 + 16 * max($1.curve.count, $1.validationCurve.count) }
+    try writeHDF5Atomically(to: path, inMemory: bytes <= 64 << 20) { f in
       try f.setAttribute("format", string: FileFormat.sweep.rawValue)
       try f.setAttribute("version", int: FileFormat.version)
       for (k, v) in attributes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, string: v) }
