@@ -169,25 +169,6 @@ public struct SolveDiagnostics: Equatable, Sendable {
   }
 }
 
-/// Runs `stages` on the rows a batched solve left unconverged, each stage
-/// only on the rows the earlier ones left, and merges what they return
-/// into `values` and `diagnostics` (the `auto` solvers' fallbacks).
-///
-/// - Parameter solve: `(stage, rows, current)`: solves the rows `rows`,
-///   given the states so far, and returns their results in that order.
-func retryUnconverged<T: KernelScalar>(
-  _ values: inout Matrix<T>, _ diagnostics: inout SolveDiagnostics, stages: Int,
-  _ solve: (_ stage: Int, _ rows: [Int], _ current: Matrix<T>) -> (Matrix<T>, SolveDiagnostics)
-) {
-  for stage in 0..<stages {
-    let failed = (0..<diagnostics.count).filter { diagnostics.status[$0] != .converged }
-    if failed.isEmpty { return }
-    let (solved, outcome) = solve(stage, failed, values)
-    outcome.merge(into: &diagnostics, rows: failed, stage: stage + 1)
-    for (r, p) in failed.enumerated() { values.setRow(p, solved.row(r)) }
-  }
-}
-
 /// Whether every element of `m` is ±0 (a start from which the first
 /// pass's product is `productOfZeros`), in one vectorised pass: max |x|
 /// of `maxDifference(x, x)` is 0, and x − x is not NaN.

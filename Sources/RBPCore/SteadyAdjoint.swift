@@ -11,6 +11,7 @@
 //             certificate as the forward solve (SteadyBlockPasses.swift),
 //             else iterate; then GMRES for the patterns left unconverged,
 //             then direct (N ≤ 2048) for what GMRES leaves
+//             (SteadyAutoSolve.swift)
 //
 // Every method reports a residual ‖s − d ⊙ (s·W + g)‖∞ (one meaning, see
 // `SolveDiagnostics.residuals`): neumann, direct and GMRES of what they
@@ -129,27 +130,6 @@ extension SteadyNetwork {
         !residual.isFinite
         ? .nonFinite
         : options.accepts(residual, scale: scale) ? .converged : .notConverged
-    }
-    return (s, diagnostics)
-  }
-
-  /// The stages of `.auto`, each on the patterns the earlier ones left:
-  /// block Gauss–Seidel passes first when `contractive`, then iterate,
-  /// GMRES and the direct solve. The passes' converged rows report their
-  /// last change, as iterate's do.
-  func adjointWithFallbacks(
-    slopes d: Matrix<T>, lossGradient g: Matrix<T>, options: SolverOptions, contractive: Bool,
-    damping: [Double]? = nil, workspace: KernelWorkspace<T>
-  ) -> (adjoints: Matrix<T>, diagnostics: SolveDiagnostics) {
-    var (s, diagnostics) =
-      contractive
-      ? adjointByBlockPasses(slopes: d, lossGradient: g, options: options, workspace: workspace)
-      : adjoint(slopes: d, lossGradient: g, method: .iterate, options: options, damping: damping, workspace: workspace)
-    let stages: [AdjointMethod] =
-      (contractive ? [.iterate] : []) + (shape.units <= 2048 ? [.gmres, .direct] : [.gmres])
-    retryUnconverged(&s, &diagnostics, stages: stages.count) { stage, rows, _ in
-      adjoint(
-        slopes: d.rows(rows), lossGradient: g.rows(rows), method: stages[stage], options: options, workspace: workspace)
     }
     return (s, diagnostics)
   }

@@ -41,13 +41,6 @@ import RBPKernels
 let gaussSeidelBlock = 32
 
 extension SteadyNetwork {
-  /// Whether ‖W‖₂ · max f' is below 1 (with `norm` the estimate of ‖W‖₂,
-  /// before its safety margin): the map x ↦ f(W x + a) then contracts and
-  /// has one fixed point for every drive.
-  func isContraction(norm: Double) -> Bool {
-    norm * normSafetyMargin * activation.maxSlope < 1
-  }
-
   /// Forward block Gauss–Seidel passes from `start`, each row retiring
   /// when its pass's change is within tolerance; the slopes as
   /// `relaxByPasses` keeps them.

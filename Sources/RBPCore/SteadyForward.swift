@@ -5,10 +5,9 @@
 //   anderson  Anderson mixing of the last m iterates      one GEMM per pass
 //   newton    x ← x + δ, (I − D W) δ = f(Wx+a) − x        dense LU per pattern
 //   auto      block Gauss–Seidel passes when ‖W‖₂·max f' < 1 certifies a
-//             contraction (SteadyBlockPasses.swift), else iterate; then for
-//             the patterns that did not converge damped iterate (ω = ½) and
-//             Anderson, each from the initial state, then Newton from where
-//             Anderson stopped
+//             contraction, else relaxation with adaptive damping; then
+//             fallback stages for the patterns left (SteadyAutoSolve.swift
+//             holds the whole of it, forward and adjoint)
 //
 // A pattern's steady state is the stable fixed point that relaxation
 // reaches from its initial state (SPEC §1.1); the other methods are faster
@@ -156,9 +155,6 @@ extension SteadyNetwork {
     }
   }
 
-  /// The iteration limit of the Newton stages of `auto`.
-  static var newtonFallbackIterations: Int { 50 }
-
   /// What the forward solvers return inside the module.
   struct RelaxationResult {
     var states: Matrix<T>
@@ -166,45 +162,6 @@ extension SteadyNetwork {
     /// f'(z) of the pre-activations z with states = f(z), when every row
     /// converged in a pass.
     var slopes: Matrix<T>?
-  }
-
-  /// The stages of `.auto`: block Gauss–Seidel passes first on a
-  /// `contractive` map (SteadyBlockPasses.swift), then relaxation. Each
-  /// later stage runs only on the patterns the earlier ones left
-  /// unconverged; relaxation stages start again from `start`, Newton from
-  /// where Anderson stopped.
-  func relaxWithFallbacks(
-    drives: Matrix<T>, start: Matrix<T>, options: SolverOptions, contractive: Bool, workspace: KernelWorkspace<T>
-  ) -> RelaxationResult {
-    let first =
-      contractive
-      ? relaxByBlockPasses(drives: drives, start: start, options: options, workspace: workspace)
-      : relaxByPasses(
-        drives: drives, start: start, options: options, workspace: workspace,
-        mixer: AdaptiveDampedMixer(patterns: start.rows))
-    if first.slopes != nil { return first }
-    var (states, diagnostics) = (first.states, first.diagnostics)
-    // Without the certificate, Newton first polishes where the adaptive
-    // relaxation stopped (on its way to the attractor it was reaching),
-    // then Anderson from the start and Newton from where that stopped.
-    let stages: [ForwardMethod] = contractive ? [.iterate, .anderson, .newton] : [.newton, .anderson, .newton]
-    let chosen = diagnostics.damping
-    retryUnconverged(&states, &diagnostics, stages: stages.count) { stage, rows, current in
-      let method = stages[stage]
-      let from = method == .newton ? current.rows(rows) : start.rows(rows)
-      // Newton converges within a few dozen steps from where it can, or
-      // not at all: its stages stop after `newtonFallbackIterations`.
-      var stageOptions = options
-      if method == .newton { stageOptions.maxIterations = min(options.maxIterations, Self.newtonFallbackIterations) }
-      var r = uncheckedFixedPoints(
-        drives: drives.rows(rows), from: from, method: method, options: stageOptions, workspace: workspace)
-      if stage == 0 && !contractive {
-        // Keep the damping the relaxation chose, for the adjoint.
-        for (i, p) in rows.enumerated() { r.diagnostics.damping[i] = chosen[p] }
-      }
-      return r
-    }
-    return RelaxationResult(states: states, diagnostics: diagnostics, slopes: nil)
   }
 
   /// Fixed points of every pattern, checked for stability, or the error of
