@@ -22,7 +22,7 @@ trap 'rm -f "$log"' EXIT
 swift build --build-tests --sanitize=address --scratch-path .build-asan >"$log" 2>&1 || { cat "$log"; exit 1; }
 RBP_TEST_FUZZ_CASES=400 swift test --skip-build --sanitize=address --scratch-path .build-asan \
   --filter "RBPStoreTests|RBPKernelsTests" 2>&1 | grep -E "✘|Test run|ERROR: AddressSanitizer|SUMMARY"
-echo "--- ThreadSanitizer: threaded GEMM, minibatch shards, the trainer, sweeps"
+echo "--- ThreadSanitizer: threaded GEMM, microbatches, the trainer, sweeps"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan >"$log" 2>&1 || { cat "$log"; exit 1; }
 swift test --skip-build --sanitize=thread --scratch-path .build-tsan \
   --filter "GEMMTests|MicrobatchTests|GradientDescentTests|NonFiniteTrainingTests|StreamingTests" 2>&1 \
