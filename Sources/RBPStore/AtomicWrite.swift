@@ -66,7 +66,11 @@ func imageOfHDF5(_ name: String, _ body: (HDF5File) throws -> Void) throws -> [U
 
 /// A fresh HDF5 file at `temporary`, filled by `body`, closed and synced.
 func fillHDF5(_ temporary: String, _ body: (HDF5File) throws -> Void) throws {
-  let file = try HDF5File.create(temporary)
+  // Created only while the write is still in progress (see `writeBytes`).
+  var created: Result<HDF5File, Error>? = nil
+  TemporariesInProgress.shared.whileInProgress(temporary) { created = Result { try HDF5File.create(temporary) } }
+  guard let created else { throw FileSystemError(path: temporary, message: "the write was stopped") }
+  let file = try created.get()
   try body(file)
   pauseForTests(temporary, phase: 1)  // contents written, not yet closed
   try file.close()
@@ -111,7 +115,12 @@ public func writeBytesAtomically(_ bytes: Data, to destination: String) throws {
 func writeBytes(
   _ bytes: some ContiguousBytes, to temporary: String, reportedAs destination: String, pausing: Bool = false
 ) throws {
-  let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+  // Created only while the write is still in progress: a second signal's
+  // `removeAll` that ran first would otherwise leave this file behind.
+  var fd: Int32 = -1
+  TemporariesInProgress.shared.whileInProgress(temporary) {
+    fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+  }
   guard fd >= 0 else { throw FileSystemError.system(destination, "cannot create a temporary file beside it") }
   var failure: FileSystemError? = nil
   bytes.withUnsafeBytes { raw in
