@@ -61,8 +61,7 @@ public struct BlockingOverride: Sendable, Equatable {
     let base = T.gemmBlocking
     return KernelWorkspace<T>(
       blocking: GEMMBlocking(
-        mr: base.mr, nr: base.nr, kc: kc, mc: (mc + base.mr - 1) / base.mr * base.mr,
-        nc: (nc + base.nr - 1) / base.nr * base.nr))
+        mr: base.mr, nr: base.nr, kc: kc, mc: roundUp(mc, base.mr), nc: roundUp(nc, base.nr)))
   }
 }
 

@@ -169,7 +169,7 @@ public enum ReferenceWorkload: String, CaseIterable, Sendable {
 
 /// Random parameters with W of spectral norm about 0.5 (entries
 /// N(0, 0.25²/N)), identity coupling, I = O = N.
-public func referenceParameters<T: KernelScalar>(
+func referenceParameters<T: KernelScalar>(
   _: T.Type, units n: Int, seed: UInt64, initialState: Bool
 ) throws
   -> Parameters<T>

@@ -57,11 +57,11 @@ struct Bench: ParsableCommand {
       }
     }
 
-    var parsedBlocking: (kc: Int, mc: Int, nc: Int)? {
+    var parsedBlocking: BlockingOverride? {
       guard let blocking else { return nil }
       let v = blocking.split(separator: ",").compactMap { Int($0) }
       guard v.count == 3, v.allSatisfy({ $0 > 0 }) else { return nil }
-      return (v[0], v[1], v[2])
+      return BlockingOverride(kc: v[0], mc: v[1], nc: v[2])
     }
 
     var parsedSizes: [Int]? {
@@ -88,7 +88,7 @@ struct Bench: ParsableCommand {
           for c in cases where t == 1 || c.kind == .gemm {
             let r = timeKernel(
               c, prec, threads: t, seconds: seconds,
-              blocking: parsedBlocking.map { BlockingOverride(kc: $0.kc, mc: $0.mc, nc: $0.nc) })
+              blocking: parsedBlocking)
             if json {
               print(
                 #"{"kernel":"\#(c.kind)","name":"\#(c.name)","precision":"\#(prec)","threads":\#(t),"m":\#(c.m),"n":\#(c.n),"k":\#(c.k),"transA":\#(c.transA),"transB":\#(c.transB),"gflops":\#(r.gflops),"seconds":\#(r.seconds)}"#
