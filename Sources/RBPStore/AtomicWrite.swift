@@ -8,6 +8,10 @@
 // shared file system, is left to its writer). An existing destination that
 // is not a regular file (a device, a FIFO, a folder) is refused, never
 // replaced; a symbolic link is followed, and its target replaced.
+//
+// Given a `WriteBehind`, a write fills its temporary and returns; the
+// fsync, the rename and the folder's fsync happen on the write-behind's
+// thread, in the order the writes were made (see WriteBehind.swift).
 
 import Foundation
 
@@ -38,26 +42,29 @@ public struct FileSystemError: Error, Equatable, CustomStringConvertible {
 /// library's dozens of small writes, opens and stats. For files of a few
 /// megabytes at most (a checkpoint, whose write was most of what a small
 /// sweep run cost), not for datasets of any size.
+///
+/// With `behind`, the temporary is synced and renamed later, by `behind`.
 public func writeHDF5Atomically(
-  to destination: String, inMemory: Bool = false, _ body: (HDF5File) throws -> Void
+  to destination: String, inMemory: Bool = false, behind: WriteBehind? = nil, _ body: (HDF5File) throws -> Void
 ) throws {
-  try replaceAtomically(destination) { temporary in
-    _ = try writeHDF5(temporary, reportedAs: destination, inMemory: inMemory, body)
+  try replaceAtomically(destination, behind: behind) { temporary in
+    _ = try writeHDF5(temporary, reportedAs: destination, inMemory: inMemory, syncing: behind == nil, body)
   }
 }
 
-/// The HDF5 file `body` builds, written to `temporary` and synced: built in
-/// memory and written in one piece (its bytes returned), or written by the
-/// library (nil returned).
+/// The HDF5 file `body` builds, written to `temporary` and synced (unless
+/// `syncing` is false): built in memory and written in one piece (its bytes
+/// returned), or written by the library (nil returned).
 func writeHDF5(
-  _ temporary: String, reportedAs destination: String, inMemory: Bool, _ body: (HDF5File) throws -> Void
+  _ temporary: String, reportedAs destination: String, inMemory: Bool, syncing: Bool = true,
+  _ body: (HDF5File) throws -> Void
 ) throws -> [UInt8]? {
   guard inMemory else {
-    try fillHDF5(temporary, reportedAs: destination, body)
+    try fillHDF5(temporary, reportedAs: destination, syncing: syncing, body)
     return nil
   }
   let bytes = try imageOfHDF5(temporary, body)
-  try writeBytes(bytes, to: temporary, reportedAs: destination, pausing: true)
+  try writeBytes(bytes, to: temporary, reportedAs: destination, pausing: true, syncing: syncing)
   return bytes
 }
 
@@ -76,9 +83,11 @@ func imageOfHDF5(_ name: String, _ body: (HDF5File) throws -> Void) throws -> [U
   }
 }
 
-/// A fresh HDF5 file at `temporary`, filled by `body`, closed and synced;
-/// failures of the file system name `destination`.
-func fillHDF5(_ temporary: String, reportedAs destination: String, _ body: (HDF5File) throws -> Void) throws {
+/// A fresh HDF5 file at `temporary`, filled by `body`, closed and synced
+/// (unless `syncing` is false); failures of the file system name `destination`.
+func fillHDF5(
+  _ temporary: String, reportedAs destination: String, syncing: Bool = true, _ body: (HDF5File) throws -> Void
+) throws {
   // Created only while the write is still in progress (see `writeBytes`).
   var created: Result<HDF5File, Error>? = nil
   TemporariesInProgress.shared.whileInProgress(temporary) { created = Result { try HDF5File.create(temporary) } }
@@ -87,7 +96,7 @@ func fillHDF5(_ temporary: String, reportedAs destination: String, _ body: (HDF5
   try body(file)
   pauseForTests(temporary, phase: 1)  // contents written, not yet closed
   try file.close()
-  try syncFile(temporary)
+  if syncing { try syncFile(temporary) }
   pauseForTests(temporary, phase: 2)  // complete on disk, not yet renamed
 }
 
@@ -95,31 +104,39 @@ func fillHDF5(_ temporary: String, reportedAs destination: String, _ body: (HDF5
 /// once by `body`: `copy` is replaced first, then `destination`, so a
 /// reader who finds the new `destination` finds the new `copy` too. Two
 /// files, not links to one: a change to one in place leaves the other.
-/// `inMemory` as for `writeHDF5Atomically(to:inMemory:_:)`; the copy then
-/// needs no reading back.
+/// `inMemory` and `behind` as for `writeHDF5Atomically(to:inMemory:behind:_:)`;
+/// in memory, the copy needs no reading back.
 public func writeHDF5Atomically(
-  to destination: String, copy: String, inMemory: Bool = false, _ body: (HDF5File) throws -> Void
+  to destination: String, copy: String, inMemory: Bool = false, behind: WriteBehind? = nil,
+  _ body: (HDF5File) throws -> Void
 ) throws {
-  try replaceAtomically(destination) { temporary in
-    let bytes = try writeHDF5(temporary, reportedAs: destination, inMemory: inMemory, body)
+  let syncing = behind == nil
+  try replaceAtomically(destination, behind: behind) { temporary in
+    let bytes = try writeHDF5(temporary, reportedAs: destination, inMemory: inMemory, syncing: syncing, body)
     guard let bytes = bytes ?? FileManager.default.contents(atPath: temporary).map({ [UInt8]($0) }) else {
       throw FileSystemError.system(destination, "cannot read back the file just written")
     }
-    try replaceAtomically(copy) { second in try writeBytes(bytes, to: second, reportedAs: copy) }
+    try replaceAtomically(copy, behind: behind) { second in
+      try writeBytes(bytes, to: second, reportedAs: copy, syncing: syncing)
+    }
   }
 }
 
-/// Writes `bytes` to `path` atomically, as `writeHDF5Atomically` does.
-public func writeBytesAtomically(_ bytes: Data, to destination: String) throws {
-  try replaceAtomically(destination) { temporary in try writeBytes(bytes, to: temporary, reportedAs: destination) }
+/// Writes `bytes` to `path` atomically, as `writeHDF5Atomically` does
+/// (`behind` likewise).
+public func writeBytesAtomically(_ bytes: Data, to destination: String, behind: WriteBehind? = nil) throws {
+  try replaceAtomically(destination, behind: behind) { temporary in
+    try writeBytes(bytes, to: temporary, reportedAs: destination, syncing: behind == nil)
+  }
 }
 
-/// `bytes` into the new file `temporary`, flushed and synced; failures name
-/// `destination`. With `pausing`, the test hook's pauses come where
-/// `fillHDF5` has them: half the bytes written (phase 1), then all of them
-/// on disk (phase 2).
+/// `bytes` into the new file `temporary`, flushed and synced (unless
+/// `syncing` is false); failures name `destination`. With `pausing`, the
+/// test hook's pauses come where `fillHDF5` has them: half the bytes
+/// written (phase 1), then all of them on disk (phase 2).
 func writeBytes(
-  _ bytes: some ContiguousBytes, to temporary: String, reportedAs destination: String, pausing: Bool = false
+  _ bytes: some ContiguousBytes, to temporary: String, reportedAs destination: String, pausing: Bool = false,
+  syncing: Bool = true
 ) throws {
   // Created only while the write is still in progress: a second signal's
   // `removeAll` that ran first would otherwise leave this file behind.
@@ -149,7 +166,7 @@ func writeBytes(
     if pausing { pauseForTests(temporary, phase: 1) }  // half written, not yet complete
     _ = write(from: half, to: raw.count)
   }
-  if failure == nil && fsync(fd) != 0 { failure = .system(destination, "cannot write (fsync)") }
+  if syncing && failure == nil && fsync(fd) != 0 { failure = .system(destination, "cannot write (fsync)") }
   if close(fd) != 0 && failure == nil { failure = .system(destination, "cannot write (close)") }
   if let failure { throw failure }
   if pausing { pauseForTests(temporary, phase: 2) }
@@ -159,8 +176,11 @@ func writeBytes(
 /// the destination (a symbolic link's target), which is then renamed over
 /// it and the folder synced. On any failure the temporary is removed and
 /// the destination left as it was; an HDF5 error about the temporary is
-/// reported against the destination.
-func replaceAtomically(_ destination: String, write: (_ temporary: String) throws -> Void) throws {
+/// reported against the destination. With `behind`, `write` leaves the
+/// temporary unsynced and `behind` syncs and renames it later.
+func replaceAtomically(
+  _ destination: String, behind: WriteBehind? = nil, write: (_ temporary: String) throws -> Void
+) throws {
   let path = try checkReplaceable(destination)
   let url = URL(fileURLWithPath: path)
   let folder = url.deletingLastPathComponent().path
@@ -171,6 +191,30 @@ func replaceAtomically(_ destination: String, write: (_ temporary: String) throw
   removeStaleTemporaries(in: folder, for: name)
   let temporary = folder + "/.\(name).tmp-\(temporaryTag())-\(UInt32.random(in: 0...UInt32.max))"
   TemporariesInProgress.shared.insert(temporary)
+  if let behind {
+    do {
+      try write(temporary)
+    } catch var error as HDF5Error {
+      abandon(temporary)
+      if error.file == temporary { error.file = path }
+      throw error
+    } catch {
+      abandon(temporary)
+      throw error
+    }
+    behind.enqueue {
+      defer { TemporariesInProgress.shared.remove(temporary) }
+      do {
+        try syncFile(temporary, reportedAs: path)
+        guard rename(temporary, path) == 0 else { throw FileSystemError.system(path, "cannot replace the file") }
+        try syncFile(folder)
+      } catch {
+        unlink(temporary)
+        throw error
+      }
+    }
+    return
+  }
   defer { TemporariesInProgress.shared.remove(temporary) }
   do {
     try write(temporary)
@@ -187,6 +231,12 @@ func replaceAtomically(_ destination: String, write: (_ temporary: String) throw
     unlink(temporary)
     throw error
   }
+}
+
+/// Removes a temporary whose write failed, and its entry in the list.
+private func abandon(_ temporary: String) {
+  unlink(temporary)
+  TemporariesInProgress.shared.remove(temporary)
 }
 
 /// The temporaries being written now, so that a process ending at once
@@ -259,12 +309,12 @@ func temporaryTag(pid: Int32 = getpid()) -> String {
 /// How the temporaries of `name` written by process `pid` of this host begin.
 public func temporaryPrefix(for name: String, pid: Int32) -> String { ".\(name).tmp-\(temporaryTag(pid: pid))-" }
 
-/// fsync on a file or folder.
-func syncFile(_ path: String) throws {
-  let fd = open(path, O_RDONLY)
-  guard fd >= 0 else { throw FileSystemError.system(path, "cannot open to sync") }
+/// fsync on a file or folder; failures name `name`.
+func syncFile(_ path: String, reportedAs name: String? = nil) throws {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { throw FileSystemError.system(name ?? path, "cannot open to sync") }
   defer { close(fd) }
-  guard fsync(fd) == 0 else { throw FileSystemError.system(path, "fsync failed") }
+  guard fsync(fd) == 0 else { throw FileSystemError.system(name ?? path, "fsync failed") }
 }
 
 /// Temporaries left by writers of `name` that no longer run.

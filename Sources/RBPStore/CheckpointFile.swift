@@ -373,17 +373,20 @@ public enum CheckpointFile {
   }
 
   /// Writes `checkpoint` to `path` atomically: a reader sees the old file
-  /// or the new one, never a mix.
-  public static func write(_ checkpoint: Checkpoint, to path: String) throws {
-    try writeHDF5Atomically(to: path, inMemory: builtInMemory(checkpoint)) { file in
+  /// or the new one, never a mix. With `behind`, the file is synced and put
+  /// in place later, by `behind`.
+  public static func write(_ checkpoint: Checkpoint, to path: String, behind: WriteBehind? = nil) throws {
+    try writeHDF5Atomically(to: path, inMemory: builtInMemory(checkpoint), behind: behind) { file in
       try write(checkpoint, into: file)
     }
   }
 
   /// Writes `checkpoint` atomically to `path` and, with the same bytes,
-  /// to `copy` (first), each a file of its own.
-  public static func write(_ checkpoint: Checkpoint, to path: String, copy: String) throws {
-    try writeHDF5Atomically(to: path, copy: copy, inMemory: builtInMemory(checkpoint)) { file in
+  /// to `copy` (first), each a file of its own; `behind` as above.
+  public static func write(
+    _ checkpoint: Checkpoint, to path: String, copy: String, behind: WriteBehind? = nil
+  ) throws {
+    try writeHDF5Atomically(to: path, copy: copy, inMemory: builtInMemory(checkpoint), behind: behind) { file in
       try write(checkpoint, into: file)
     }
   }

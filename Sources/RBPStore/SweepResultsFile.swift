@@ -212,14 +212,27 @@ extension SweepRecord {
   /// `jsonObject` as text, keys sorted, numbers in Swift's shortest form,
   /// which reads back as the same double (JSONSerialization's writer may
   /// drop a last digit, and a rerun that reads the result back would then
-  /// record another number than the run computed).
+  /// record another number than the run computed). The configuration is
+  /// its own text (canonical JSON), not a reparse of it.
+  ///
+  /// Written field by field: through `jsonObject` and `jsonText` (the
+  /// reference it is tested against), a sweep run spent as long on this
+  /// text as on a third of its training, casting `Any`s.
   public func jsonData() throws -> Data {
-    var object = jsonObject
-    // The configuration's own text (canonical JSON), not a reparse of it.
-    if config.hasPrefix("{"), (try? JSONSerialization.jsonObject(with: Data(config.utf8))) is [String: Any] {
-      object["config"] = RawJSON(text: config)
-    }
-    return Data(jsonText(object).utf8)
+    guard config.hasPrefix("{") && config.hasSuffix("}") else { return Data(jsonText(jsonObject).utf8) }
+    func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+    func numbers(_ xs: [Double]) -> String { "[" + xs.map(number).joined(separator: ",") + "]" }
+    func quoted(_ text: String) -> String { jsonQuoted(text, escapingSlashes: false) }
+    let fields: [(String, String)] = [
+      ("best_epoch", bestEpoch.map { "\($0)" } ?? "null"),
+      ("best_val_loss", bestValidationLoss.map(number) ?? "null"),
+      ("config", config), ("curve", numbers(curve)), ("epochs", "\(epochs)"),
+      ("final_accuracy", finalAccuracy.map(number) ?? "null"), ("final_loss", number(finalLoss)),
+      ("final_val_loss", number(finalValidationLoss)), ("hash", quoted(hash)), ("index", "\(index)"),
+      ("name", quoted(name)), ("reason", quoted(reason)), ("seconds", number(seconds)),
+      ("solved", solved ? "true" : "false"), ("status", quoted(status)), ("val_curve", numbers(validationCurve)),
+    ]
+    return Data(("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}").utf8)
   }
 
   /// Reads `result.json`; nil when it is not a record (damaged, or from

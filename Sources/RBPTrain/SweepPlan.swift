@@ -475,8 +475,8 @@ public struct SweepManifest: Equatable, Sendable {
 
 /// Writes `bytes` to `path` atomically (a temporary file beside it, then a
 /// rename), so a reader never sees half a file.
-public func writeFileAtomically(_ bytes: Data, to path: String) throws {
-  do { try writeBytesAtomically(bytes, to: path) } catch let error as FileSystemError {
+public func writeFileAtomically(_ bytes: Data, to path: String, behind: WriteBehind? = nil) throws {
+  do { try writeBytesAtomically(bytes, to: path, behind: behind) } catch let error as FileSystemError {
     throw ConfigError(error.description)
   }
 }

@@ -14,6 +14,11 @@
 // SIGTERM (`StopRequest`) the runs in progress save their state and no new
 // run starts. The shard's records go to OUT/results-<i>-of-<n>.h5, and with
 // a single complete shard also to OUT/sweep.h5.
+//
+// A run's files are synced and put in place behind it (`WriteBehind`), in
+// the order written, while its worker starts the next run; its lock is
+// released once its result.json is in place, and the shard's files are
+// written once every run's are.
 
 import Dispatch
 import Foundation
@@ -125,15 +130,17 @@ public final class SweepRunner: Sendable {
       queue: todo, records: records, finished: mine.count - todo.count,
       failed: records.values.filter { $0.status != "done" }.count)
     let total = mine.count
+    let behind = WriteBehind()
     DispatchQueue.concurrentPerform(iterations: min(jobs, max(todo.count, 1))) { _ in
       while StopRequest.shared.signal == nil, let i = state.take() {
-        switch runOne(i) {
+        switch runOne(i, behind: behind) {
         case .finished(let record): state.finish(record) { done, failed in progress(done, total, failed, record) }
         case .busy: state.markBusy(SweepPlan.runName(i))
         case .interrupted: break
         }
       }
     }
+    do { try behind.finish() } catch { throw ConfigError("\(out): a run's files could not be written: \(error)") }
     let all = mine.compactMap { state.records[$0] }
     let attributes = [
       "data": plan.data, "data_hash": plan.dataHash, "spec_hash": plan.specHash, "shard": shard.description,
@@ -166,8 +173,9 @@ public final class SweepRunner: Sendable {
 
   /// Trains run i single-threaded (resuming its checkpoint when it has the
   /// run's identity), under the run's lock; any error becomes a failed
-  /// record, written to result.json.
-  func runOne(_ i: Int) -> RunEnd {
+  /// record, written to result.json. The run's files are put in place by
+  /// `behind`, which then releases the lock.
+  func runOne(_ i: Int, behind: WriteBehind) -> RunEnd {
     let run = plan.run(i)
     let dir = runDirectory(i)
     var record = SweepRecord(
@@ -177,7 +185,8 @@ public final class SweepRunner: Sendable {
     record.hash = run.hash
     let start = DispatchTime.now().uptimeNanoseconds
     var lock: RunLock? = nil
-    defer { withExtendedLifetime(lock) {} }  // held until the result is written
+    // Held until the result is in place.
+    defer { if let held = lock { behind.enqueue { withExtendedLifetime(held) {} } } }
     do {
       try createFolder(dir)
       guard let held = try RunLock.acquire(dir + "/lock") else { return .busy }
@@ -199,9 +208,9 @@ public final class SweepRunner: Sendable {
       let outcome: TrainingOutcome
       let history: History
       if plan.precision == .f64 {
-        (outcome, history) = try train(Double.self, plan, checkpoint, resumeFrom, run.hash)
+        (outcome, history) = try train(Double.self, plan, checkpoint, resumeFrom, run.hash, behind)
       } else {
-        (outcome, history) = try train(Float.self, plan, checkpoint, resumeFrom, run.hash)
+        (outcome, history) = try train(Float.self, plan, checkpoint, resumeFrom, run.hash, behind)
       }
       try checkDataUnchanged(when: "while the run trained")
       record.status = "done"
@@ -221,6 +230,7 @@ public final class SweepRunner: Sendable {
       // The checkpoint holds the last good epoch: its metrics and curves
       // are the run's results, with the reason it stopped.
       record.reason = "\(stopped)"
+      behind.wait()
       if let saved = try? CheckpointFile.read(stopped.checkpoint) {
         let history = saved.history
         record.epochs = saved.epoch
@@ -236,7 +246,7 @@ public final class SweepRunner: Sendable {
     }
     record.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     do {
-      try writeFileAtomically(try record.jsonData(), to: dir + "/result.json")
+      try writeFileAtomically(try record.jsonData(), to: dir + "/result.json", behind: behind)
     } catch {
       // The record still reaches the shard's file; the next run of the shard trains it again.
       FileHandle.standardError.write(Data("Warning: \(dir)/result.json: \(error)\n".utf8))
@@ -256,7 +266,8 @@ public final class SweepRunner: Sendable {
   }
 
   func train<T: KernelScalar & HDF5Numeric>(
-    _: T.Type, _ plan: TrainingPlan, _ checkpoint: String, _ resumeFrom: Checkpoint?, _ hash: String
+    _: T.Type, _ plan: TrainingPlan, _ checkpoint: String, _ resumeFrom: Checkpoint?, _ hash: String,
+    _ behind: WriteBehind
   ) throws -> (TrainingOutcome, History) {
     let contents = try dataset.contents(T.self, path: self.plan.data) {
       try checkDataUnchanged(when: "while it was read")
@@ -267,6 +278,7 @@ public final class SweepRunner: Sendable {
     t.runHash = hash
     t.dataHash = self.plan.dataHash
     t.checkpointSeconds = checkpointSeconds
+    t.writeBehind = behind
     let outcome = try t.run()
     return (outcome, t.history)
   }
@@ -319,7 +331,7 @@ func createFolder(_ path: String) throws {
 
 /// A run's lock: an flock held while a process trains the run, on a file
 /// that names the host and process. Released when the value goes away.
-final class RunLock {
+final class RunLock: @unchecked Sendable {
   let fd: Int32
 
   private init(fd: Int32) { self.fd = fd }

@@ -115,6 +115,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   public var runHash: String? = nil
   /// A hash of the dataset's bytes.
   public var dataHash: String? = nil
+  /// When set, checkpoints are synced and put in place by it, after
+  /// `write` returns (a sweep's runs); nil: before.
+  public var writeBehind: WriteBehind? = nil
 
   /// Sets up a run: a fresh network from the plan's seed, or the state of
   /// `resumeFrom` (a checkpoint written by a run of the same configuration).
@@ -699,14 +702,14 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
       // The best epoch is the state itself (an epoch that improved,
       // written as it ended): one file's bytes for both.
       if best.progress.epoch == state.epoch && best.progress.step == state.progress?.step && state.stopReason == nil {
-        try CheckpointFile.write(state, to: checkpointPath, copy: bestPath)
+        try CheckpointFile.write(state, to: checkpointPath, copy: bestPath, behind: writeBehind)
         unsavedBest = nil
         return
       }
-      try CheckpointFile.write(checkpoint(of: best), to: bestPath)
+      try CheckpointFile.write(checkpoint(of: best), to: bestPath, behind: writeBehind)
       unsavedBest = nil
     }
-    try CheckpointFile.write(state, to: checkpointPath)
+    try CheckpointFile.write(state, to: checkpointPath, behind: writeBehind)
   }
 }
 

@@ -310,3 +310,25 @@ struct FormatRoundTripTests {
   #expect(back.config == config, "\(back.config)")
   #expect(back.hash == record.hash && back.name == "run-0007" && back.index == 7 && back.status == "done")
 }
+
+/// result.json written field by field is the text of the generic writer
+/// (dictionaries of `Any`, keys sorted) on every kind of field: escapes in
+/// the texts, non-finite numbers, absent optionals, an accuracy and a best
+/// epoch present.
+@Test func resultJSONIsTheGenericWritersText() throws {
+  let config = #"{"lr":0.01,"path":"a\/b","units":32}"#
+  var failed = SweepRecord(
+    name: "run-0003", index: 3, config: config, status: "failed", reason: "diverged: \"loss\" = inf\n\tat 1/2",
+    epochs: 0, seconds: .nan, finalLoss: .infinity, finalValidationLoss: .nan, finalAccuracy: nil, solved: false,
+    curve: [], validationCurve: [])
+  failed.hash = "00ff"
+  var done = failed
+  (done.status, done.reason, done.epochs, done.seconds) = ("done", "", 2, 0.5)
+  (done.finalLoss, done.finalValidationLoss, done.finalAccuracy, done.solved) = (1e-7, 0.25, 0.875, true)
+  (done.curve, done.validationCurve, done.bestEpoch, done.bestValidationLoss) = ([2, 1e-7], [.nan, 0.25], 1, 0.25)
+  for record in [failed, done] {
+    var object = record.jsonObject
+    object["config"] = RawJSON(text: config)
+    #expect(String(decoding: try record.jsonData(), as: UTF8.self) == jsonText(object))
+  }
+}
