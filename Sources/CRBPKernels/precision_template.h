@@ -582,8 +582,22 @@ void FN(add_scaled_rows)(const T *a, long rows, long n, T scale, T *out) {
 /// (in T) when g is not NULL. Element k goes to running sum k mod 8 (a
 /// vector of eight doubles, which the compiler splits across registers as
 /// wide as it has); the sums are added in a fixed order at the end, so the
-/// value is the same on every instruction set.
+/// value is the same on every instruction set. A row of fewer than eight
+/// (a network's few outputs, the common case) has one element per running
+/// sum: those sums are the squares themselves, kept in scalars, and the
+/// others zeros, so the same additions give the same bits; written apart
+/// because the general loop's `sums[k % 8]` on a vector made a row of two
+/// outputs cost six times as much without AVX-512.
 INLINE double FN(mean_squared_row)(const T *x, const T *y, T *g, long count) {
+  if (count < 8) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (long k = 0; k < count; k++) {
+      if (g) g[k] = x[k] - y[k];
+      double d = (double)x[k] - (double)y[k];
+      s[k] = 0.5 * d * d;
+    }
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+  }
   typedef double D8 __attribute__((vector_size(64)));
   typedef T T8 __attribute__((vector_size(8 * sizeof(T)), aligned(sizeof(T)), may_alias));
   D8 sums = {0, 0, 0, 0, 0, 0, 0, 0};

@@ -294,6 +294,8 @@ struct StepOperands<T: KernelScalar> {
   let w: [T], b: [T], u: [T]
   /// W and Wᵀ packed for the products s·W and x·Wᵀ of every step, in the workspace.
   let packedW: UnsafePointer<T>, packedWT: UnsafePointer<T>
+  /// Uᵀ packed for dense coupling's products u(t)·Uᵀ, in the workspace.
+  let packedUT: UnsafePointer<T>?
   /// Where each step finds u(t), in the workspace.
   let inputLayout: InputLayout<T>
 
@@ -315,6 +317,12 @@ struct StepOperands<T: KernelScalar> {
     }
     b = net.parameters.b
     u = net.parameters.U.elements
+    let (units, inputWidth) = (net.shape.units, net.shape.inputs)
+    packedUT =
+      inputWidth > 0 && net.shape.coupling == .dense
+      ? net.parameters.U.elements.withUnsafeBufferPointer { up in
+        packedTransposedInputWeights(up.baseAddress!, units: units, inputs: inputWidth, workspace: workspace)
+      } : nil
     if inputs == 0 {
       inputLayout = .none
     } else if net.shape.coupling == .dense {
@@ -468,7 +476,7 @@ final class StepContext<T: KernelScalar> {
       let ut = inputsTM + (t - 1) * count * inputs  // u(t), P×I
       gemm(
         transB: true, m: count, n: n, k: inputs, a: ut, lda: inputs, b: u, ldb: inputs,
-        beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
+        packedB: operands.packedUT, beta: 1, c: z, ldc: n, threads: threads, workspace: workspace)
     }
     gemm(
       transB: true, m: count, n: n, k: n, a: prev, lda: n, b: w, ldb: n, packedB: operands.packedWT, beta: 1,

@@ -117,25 +117,46 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
     }
     let eta = T(learningRate ?? settings.learningRate)
     let (b1, b2) = (T(settings.beta1), T(settings.beta2))
+    let (oneMinusB1, oneMinusB2) = (1 - b1, 1 - b2)
     let decay = T(settings.weightDecay)
+    let epsilon = T(settings.epsilon)
     let c1 = 1 - T(pow(settings.beta1, Double(step)))
     let c2 = 1 - T(pow(settings.beta2, Double(step)))
-    for i in parameters.values.indices {
-      let g = clip * gradient.values[i]
-      var theta = parameters.values[i]
-      switch settings.kind {
-      case .sgd:
-        theta -= eta * g
-      case .momentum:
-        first.values[i] = b1 * first.values[i] + g
-        theta -= eta * first.values[i]
-      case .adam:
-        first.values[i] = b1 * first.values[i] + (1 - b1) * g
-        second.values[i] = b2 * second.values[i] + (1 - b2) * g * g
-        theta -= eta * (first.values[i] / c1) / ((second.values[i] / c2).squareRoot() + T(settings.epsilon))
+    let kind = settings.kind
+    // One loop per rule over raw buffers, the constants hoisted and the
+    // decay applied in a loop of its own, so that each vectorises (the
+    // decay is of θ before the step, kept for it); each element's
+    // operations are those of the formulas, in their order: the same bits
+    // as element by element.
+    gradient.values.withUnsafeBufferPointer { gp in
+      parameters.values.withUnsafeMutableBufferPointer { pp in
+        first.values.withUnsafeMutableBufferPointer { mp in
+          second.values.withUnsafeMutableBufferPointer { vp in
+            let n = pp.count
+            let old = decay != 0 ? Array(pp) : []
+            switch kind {
+            case .sgd:
+              for i in 0..<n { pp[i] = pp[i] - eta * (clip * gp[i]) }
+            case .momentum:
+              for i in 0..<n {
+                let m = b1 * mp[i] + clip * gp[i]
+                mp[i] = m
+                pp[i] = pp[i] - eta * m
+              }
+            case .adam:
+              for i in 0..<n {
+                let g = clip * gp[i]
+                let m = b1 * mp[i] + oneMinusB1 * g
+                let v = b2 * vp[i] + oneMinusB2 * g * g
+                mp[i] = m
+                vp[i] = v
+                pp[i] = pp[i] - eta * (m / c1) / (T._sqrt(v / c2) + epsilon)
+              }
+            }
+            if decay != 0 { for i in 0..<n { pp[i] = pp[i] - eta * decay * old[i] } }
+          }
+        }
       }
-      if decay != 0 { theta -= eta * decay * parameters.values[i] }
-      parameters.values[i] = theta
     }
   }
 

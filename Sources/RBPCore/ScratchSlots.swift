@@ -1,5 +1,5 @@
 // The workspace's scratch slots (`KernelWorkspace.scratch`), one meaning
-// each, and the packing of W and Wᵀ into them: what the passes over a batch
+// each, and the packing of W, Wᵀ and Uᵀ into them: what the passes over a batch
 // (BPTT's steps, the steady-state passes) keep from call to call so that a
 // loop over batches of one shape allocates nothing after the first.
 
@@ -28,6 +28,8 @@ enum ScratchSlot: Int {
   case packedWeights
   /// Wᵀ packed into panels: the product x·Wᵀ.
   case packedTransposedWeights
+  /// Uᵀ packed into panels: dense coupling's product u(t)·Uᵀ.
+  case packedTransposedInputWeights
 }
 
 /// W (`transposed: false`, for s·W) or Wᵀ (for x·Wᵀ) packed into the
@@ -38,5 +40,16 @@ func packedWeights<T: KernelScalar>(
   let slot = transposed ? ScratchSlot.packedTransposedWeights : .packedWeights
   let packed = workspace.scratch(slot.rawValue, count: packedBCount(k: n, n: n, workspace: workspace))
   packB(transB: transposed, k: n, n: n, b: w, ldb: n, into: packed, workspace: workspace)
+  return UnsafePointer(packed)
+}
+
+/// Uᵀ (U is N×I) packed into the workspace's slot for it, once for the
+/// input products of every step of a pass.
+func packedTransposedInputWeights<T: KernelScalar>(
+  _ u: UnsafePointer<T>, units n: Int, inputs: Int, workspace: KernelWorkspace<T>
+) -> UnsafePointer<T> {
+  let slot = ScratchSlot.packedTransposedInputWeights
+  let packed = workspace.scratch(slot.rawValue, count: packedBCount(k: inputs, n: n, workspace: workspace))
+  packB(transB: true, k: inputs, n: n, b: u, ldb: inputs, into: packed, workspace: workspace)
   return UnsafePointer(packed)
 }

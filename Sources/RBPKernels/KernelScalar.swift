@@ -29,6 +29,9 @@ where Vector.Scalar == Self {
   static func _exp(_ x: Self) -> Self
   static func _log(_ x: Self) -> Self
   static func _tanh(_ x: Self) -> Self
+  /// `squareRoot()`, the same bits, inlined without the C library's errno,
+  /// so that a loop taking it vectorises.
+  static func _sqrt(_ x: Self) -> Self
 
   static func _gemm(_ p: GEMMProblem<Self>, _ workspace: KernelWorkspace<Self>)
   static func _gemv(_ p: GEMVProblem<Self>, _ kernels: KernelTable)
@@ -123,6 +126,7 @@ extension Float: KernelScalar {
   @inlinable public static func _exp(_ x: Float) -> Float { expf(x) }
   @inlinable public static func _log(_ x: Float) -> Float { logf(x) }
   @inlinable public static func _tanh(_ x: Float) -> Float { tanhf(x) }
+  @inlinable public static func _sqrt(_ x: Float) -> Float { rbp_sqrt_f32(x) }
 
   public static func _gemm(_ p: GEMMProblem<Float>, _ workspace: KernelWorkspace<Float>) {
     gemmDriver(p, workspace)
@@ -242,6 +246,7 @@ extension Double: KernelScalar {
   @inlinable public static func _exp(_ x: Double) -> Double { exp(x) }
   @inlinable public static func _log(_ x: Double) -> Double { log(x) }
   @inlinable public static func _tanh(_ x: Double) -> Double { tanh(x) }
+  @inlinable public static func _sqrt(_ x: Double) -> Double { rbp_sqrt_f64(x) }
 
   public static func _gemm(_ p: GEMMProblem<Double>, _ workspace: KernelWorkspace<Double>) {
     gemmDriver(p, workspace)

@@ -168,6 +168,11 @@ static inline void rbp_prefetch_rows(const void *base, long rows, long stride, l
     for (long b = 0; b < bytes; b += 64) __builtin_prefetch(p + b, 0, 3);
 }
 
+/// √x, correctly rounded, without the C library's `errno` (which `sqrtf`
+/// sets for x < 0 and which keeps a loop that calls it from vectorising).
+static inline float rbp_sqrt_f32(float x) { return __builtin_elementwise_sqrt(x); }
+static inline double rbp_sqrt_f64(double x) { return __builtin_elementwise_sqrt(x); }
+
 /// A hint to the CPU, inside a loop that waits for another thread, that it
 /// is spinning (x86's `pause`: it yields the core's shared resources to its
 /// sibling and saves power); nothing elsewhere.
