@@ -188,7 +188,7 @@ struct ElementwiseTests {
       return ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]))
     }
     func check<T: KernelScalar>(_: T.Type, isa: KernelISA) {
-      for count in [0, 1, 5, 8, 9, 16, 23, 64, 67] {
+      for count in [0, 1, 2, 5, 7, 8, 9, 16, 23, 64, 67] {
         var rng = SeededGenerator(seed: UInt64(count + 7))
         let x = randomArray(T.self, count, &rng), y = randomArray(T.self, count, &rng)
         let want = eightSums(x[...], y[...])
