@@ -23,6 +23,7 @@ public final class WriteBehind: @unchecked Sendable {
   private let lock = NSLock()
   private var failures: [Error] = []
 
+  /// An empty queue, with its thread.
   public init() {}
 
   /// Runs `step` after everything queued before it; a thrown error is kept
