@@ -3,7 +3,10 @@
 // ask every trainer in the process to write its state at the last epoch
 // boundary and stop (`StopRequest`); the command then exits with 128 + the
 // signal's number, as a shell reports a process killed by it, after saying
-// where the state is. A second signal ends the process at once.
+// where the state is. A second signal ends the process at once. The
+// handler is in place when `installStopHandlers` returns (a Dispatch
+// signal source registered itself later, and a signal sent in between was
+// lost: a run terminated just after it started then trained to its end).
 
 import ArgumentParser
 import Dispatch
@@ -15,16 +18,24 @@ import RBPTrain
   import Glibc
 #endif
 
-nonisolated(unsafe) private var stopSources: [DispatchSourceSignal] = []
+nonisolated(unsafe) private var stopHandlersInstalled = false
 
-/// Routes SIGINT, SIGTERM and SIGHUP to `StopRequest.shared`.
+/// Catches SIGINT, SIGTERM and SIGHUP (`StopSignals`): from here on the
+/// first asks `StopRequest.shared` to stop, the second ends the process.
 func installStopHandlers() {
-  guard stopSources.isEmpty else { return }
-  for s in [SIGINT, SIGTERM, SIGHUP] {
-    signal(s, SIG_IGN)  // the source sees it; the default action (termination) does not run
-    let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
-    source.setEventHandler {
-      if StopRequest.shared.signal != nil {
+  guard !stopHandlersInstalled else { return }
+  stopHandlersInstalled = true
+  do {
+    try StopSignals.install()
+  } catch {
+    FileHandle.standardError.write(Data("Warning: \(error); a signal will end the process without saving\n".utf8))
+    return
+  }
+  let watcher = Thread {
+    var received = 0
+    while let s = StopSignals.next() {
+      received += 1
+      if received > 1 {
         TemporariesInProgress.shared.removeAll()
         FileHandle.standardError.write(
           Data("\(signalName(s)) again: stopping now, without saving (the last checkpoint written stays)\n".utf8))
@@ -37,9 +48,8 @@ func installStopHandlers() {
       FileHandle.standardError.write(
         Data("\(signalName(s)): saving the state of the runs in progress, then stopping\n".utf8))
     }
-    source.resume()
-    stopSources.append(source)
   }
+  watcher.start()
 }
 
 /// The exit of a command that stopped on `signal` after saving: the message

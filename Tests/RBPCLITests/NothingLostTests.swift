@@ -221,6 +221,31 @@ struct NothingLostTests {
 
   /// Data kept outside the file it is named by (external storage, external
   /// links) is refused: the run's identity hashes that file's bytes only.
+  /// A stop signal is never lost, however soon it comes: a training sent
+  /// SIGTERM at any moment of its start either dies of it (before its
+  /// handler is in place) or saves and exits with 143, and never trains on
+  /// to its last epoch. (A Dispatch signal source, registered on its own
+  /// thread after the signal had been set to be ignored, lost a signal
+  /// sent in that window, and the run then trained to its end.)
+  @Test func aStopSignalIsNeverLost() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for (trial, delay) in [0, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000].enumerated() {
+      let out = "\(dir)/run-\(trial)"
+      let process = try ChildProcess(
+        rbpBinary, ["train", "--data", shipped("figure8"), "--epochs", "1000000", "--quiet", "--out", out])
+      usleep(useconds_t(delay))
+      process.signal(SIGTERM)
+      let started = Date()
+      while process.isRunning && Date().timeIntervalSince(started) < 30 { usleep(10_000) }
+      let running = process.isRunning
+      if running { process.signal(SIGKILL) }
+      let ending = process.wait()
+      #expect(!running, "SIGTERM after \(delay) µs was lost: the run went on training")
+      #expect(ending == .exit(128 + SIGTERM) || ending == .signal(SIGTERM), "after \(delay) µs: \(ending)")
+    }
+  }
+
   @Test func dataOutsideTheFileIsRefused() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
