@@ -123,37 +123,48 @@ public struct Optimizer<T: KernelScalar>: Equatable, Sendable {
     let c1 = 1 - T(pow(settings.beta1, Double(step)))
     let c2 = 1 - T(pow(settings.beta2, Double(step)))
     let kind = settings.kind
-    // One loop per rule over raw buffers, the constants hoisted and the
-    // decay applied in a loop of its own, so that each vectorises (the
-    // decay is of θ before the step, kept for it); each element's
-    // operations are those of the formulas, in their order: the same bits
-    // as element by element.
+    // One loop over raw buffers per rule, and per whether θ decays, the
+    // constants hoisted and √ inlined (`_sqrt`: the C library's `sqrtf`, a
+    // call per value, was most of the update's time); each element's
+    // operations are those of the formulas, in their order (the decay of θ
+    // before the step, after it): the same bits as element by element.
+    // (The loops stay scalar in this module; the same loops compiled on
+    // their own vectorise.)
     gradient.values.withUnsafeBufferPointer { gp in
       parameters.values.withUnsafeMutableBufferPointer { pp in
         first.values.withUnsafeMutableBufferPointer { mp in
           second.values.withUnsafeMutableBufferPointer { vp in
-            let n = pp.count
-            let old = decay != 0 ? Array(pp) : []
+            /// θ_i ← `stepped(i)` (θ_i after its step, which reads θ_i
+            /// and updates the moments), less the decay of θ_i before it.
+            @inline(__always) func update(_ stepped: (Int) -> T) {
+              if decay != 0 {
+                for i in 0..<pp.count {
+                  let old = pp[i]
+                  pp[i] = stepped(i) - eta * decay * old
+                }
+              } else {
+                for i in 0..<pp.count { pp[i] = stepped(i) }
+              }
+            }
             switch kind {
             case .sgd:
-              for i in 0..<n { pp[i] = pp[i] - eta * (clip * gp[i]) }
+              update { i in pp[i] - eta * (clip * gp[i]) }
             case .momentum:
-              for i in 0..<n {
+              update { i in
                 let m = b1 * mp[i] + clip * gp[i]
                 mp[i] = m
-                pp[i] = pp[i] - eta * m
+                return pp[i] - eta * m
               }
             case .adam:
-              for i in 0..<n {
+              update { i in
                 let g = clip * gp[i]
                 let m = b1 * mp[i] + oneMinusB1 * g
                 let v = b2 * vp[i] + oneMinusB2 * g * g
                 mp[i] = m
                 vp[i] = v
-                pp[i] = pp[i] - eta * (m / c1) / (T._sqrt(v / c2) + epsilon)
+                return pp[i] - eta * (m / c1) / (T._sqrt(v / c2) + epsilon)
               }
             }
-            if decay != 0 { for i in 0..<n { pp[i] = pp[i] - eta * decay * old[i] } }
           }
         }
       }

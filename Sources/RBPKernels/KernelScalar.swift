@@ -29,8 +29,8 @@ where Vector.Scalar == Self {
   static func _exp(_ x: Self) -> Self
   static func _log(_ x: Self) -> Self
   static func _tanh(_ x: Self) -> Self
-  /// `squareRoot()`, the same bits, inlined without the C library's errno,
-  /// so that a loop taking it vectorises.
+  /// `squareRoot()`, the same bits, inlined without the C library's call
+  /// and errno (which also keeps a loop taking it from vectorising).
   static func _sqrt(_ x: Self) -> Self
 
   static func _gemm(_ p: GEMMProblem<Self>, _ workspace: KernelWorkspace<Self>)

@@ -191,46 +191,31 @@ func replaceAtomically(
   removeStaleTemporaries(in: folder, for: name)
   let temporary = folder + "/.\(name).tmp-\(temporaryTag())-\(UInt32.random(in: 0...UInt32.max))"
   TemporariesInProgress.shared.insert(temporary)
-  if let behind {
-    do {
-      try write(temporary)
-    } catch var error as HDF5Error {
-      abandon(temporary)
-      if error.file == temporary { error.file = path }
-      throw error
-    } catch {
-      abandon(temporary)
-      throw error
-    }
-    behind.enqueue {
-      defer { TemporariesInProgress.shared.remove(temporary) }
-      do {
-        try syncFile(temporary, reportedAs: path)
-        guard rename(temporary, path) == 0 else { throw FileSystemError.system(path, "cannot replace the file") }
-        try syncFile(folder)
-      } catch {
-        unlink(temporary)
-        throw error
-      }
-    }
-    return
-  }
-  defer { TemporariesInProgress.shared.remove(temporary) }
   do {
     try write(temporary)
-    guard rename(temporary, path) == 0 else {
-      throw FileSystemError.system(path, "cannot replace the file")
-    }
-    try syncFile(folder)
-    if testWritePause != nil { for phase in 1...2 { unlink("\(temporary).paused-\(phase)") } }
   } catch var error as HDF5Error {
-    unlink(temporary)
+    abandon(temporary)
     if error.file == temporary { error.file = path }
     throw error
   } catch {
-    unlink(temporary)
+    abandon(temporary)
     throw error
   }
+  // The complete temporary put in place: synced first when `write` left
+  // that to `behind`, renamed, the folder synced; removed on failure.
+  let putInPlace: @Sendable () throws -> Void = {
+    defer { TemporariesInProgress.shared.remove(temporary) }
+    do {
+      if behind != nil { try syncFile(temporary, reportedAs: path) }
+      guard rename(temporary, path) == 0 else { throw FileSystemError.system(path, "cannot replace the file") }
+      try syncFile(folder)
+      if testWritePause != nil { for phase in 1...2 { unlink("\(temporary).paused-\(phase)") } }
+    } catch {
+      unlink(temporary)
+      throw error
+    }
+  }
+  if let behind { behind.enqueue(putInPlace) } else { try putInPlace() }
 }
 
 /// Removes a temporary whose write failed, and its entry in the list.

@@ -41,7 +41,7 @@ public final class WriteBehind: @unchecked Sendable {
   /// Waits until everything queued so far is done; throws the first
   /// failure of any of it (once).
   public func finish() throws {
-    queue.sync {}
+    wait()
     let first = lock.withLock {
       defer { failures.removeAll() }
       return failures.first

@@ -21,7 +21,8 @@ import RBPTrain
 nonisolated(unsafe) private var stopHandlersInstalled = false
 
 /// Catches SIGINT, SIGTERM and SIGHUP (`StopSignals`): from here on the
-/// first asks `StopRequest.shared` to stop, the second ends the process.
+/// first is `StopRequest.shared`'s request to stop, the second ends the
+/// process.
 func installStopHandlers() {
   guard !stopHandlersInstalled else { return }
   stopHandlersInstalled = true
@@ -44,7 +45,7 @@ func installStopHandlers() {
         // meanwhile fail and exit with 1 first.
         _exit(128 + s)
       }
-      StopRequest.shared.request(s)
+      // The first is already the shared request (`StopSignals.first`).
       FileHandle.standardError.write(
         Data("\(signalName(s)): saving the state of the runs in progress, then stopping\n".utf8))
     }
