@@ -551,9 +551,15 @@ final class StepContext<T: KernelScalar> {
         }
       }
     }
+    return objectiveTerms(states: x, gradients: s)
+  }
+
+  /// The objective's ∂/∂x(t) of the states x(1…T) into `s`, and the sum of
+  /// its terms, added one step at a time as `forward` adds them.
+  func objectiveTerms(states x: UnsafePointer<T>, gradients s: UnsafeMutablePointer<T>) -> Double {
     var total = 0.0
     for t in 1...steps {
-      let now = StateBlock(states: UnsafePointer(x + t * block), rows: count, units: n, step: t)
+      let now = StateBlock(states: x + t * block, rows: count, units: n, step: t)
       total += objective.valueAndGradient(now, into: s + (t - 1) * block)
     }
     return total
@@ -631,49 +637,65 @@ final class StepContext<T: KernelScalar> {
     var final = Matrix<T>(rows: count, cols: n)
     let brackets = blocks(.brackets, 3)
     let d = workspace.scratch(ScratchSlot.slopes.rawValue, count: steps * block)
-    withStorage(&states, keep: keep, slot: .states, count: (steps + 1) * block) { x in
+    // A kept pass over exactly these sequences, in order, is read in place
+    // (the same values a copy would hold) when no trajectory is returned.
+    let inPlace = !keep && kept.map { $0.forward.count == count && isEveryIndexInOrder($0.rows, count: count) } ?? false
+    withStorage(&states, keep: keep, slot: .states, count: (steps + 1) * block) { stored in
       withStorage(&adjoints, keep: keep, slot: .adjoints, count: steps * block) { s in
         e0.withMutablePointer { e0p in
-          if let kept {
-            total = gather(kept.forward, rows: kept.rows, states: x, slopes: d, gradients: s)
-          } else {
-            initialStates(into: x)
-            total = forward(
-              1, through: steps, states: BlockRing(base: x, slots: steps + 1, block: block),
-              slopes: BlockRing(base: d, slots: steps, block: block),
-              gradients: BlockRing(base: s, slots: steps, block: block))
-          }
-          var (e, carried) = (brackets[0], brackets[1])
-          if let window {
-            // Each g(t) flows back through at most `window` steps; the
-            // deltas it leaves at each step are summed into s. Slot t holds
-            // g(t) until step t takes it: no earlier step adds to it.
-            let delta = brackets[2]
-            for t in 1...steps {
-              let st = s + (t - 1) * block
-              e.update(from: st, count: block)
-              st.update(repeating: 0, count: block)
-              var tau = t
-              while tau >= 1 && tau > t - window {
-                let sTau = s + (tau - 1) * block
-                let dTau = d + (tau - 1) * block
-                for i in 0..<block { delta[i] = alpha * dTau[i] * e[i] }
-                propagate(e: e, s: delta, into: carried)  // e(τ−1) from this window
-                for i in 0..<block { sTau[i] += delta[i] }
-                swap(&e, &carried)
-                tau -= 1
+          /// The step back through every step from the states `x` and slopes `d`.
+          func back(states x: UnsafePointer<T>, slopes d: UnsafePointer<T>) {
+            var (e, carried) = (brackets[0], brackets[1])
+            if let window {
+              // Each g(t) flows back through at most `window` steps; the
+              // deltas it leaves at each step are summed into s. Slot t holds
+              // g(t) until step t takes it: no earlier step adds to it.
+              let delta = brackets[2]
+              for t in 1...steps {
+                let st = s + (t - 1) * block
+                e.update(from: st, count: block)
+                st.update(repeating: 0, count: block)
+                var tau = t
+                while tau >= 1 && tau > t - window {
+                  let sTau = s + (tau - 1) * block
+                  let dTau = d + (tau - 1) * block
+                  for i in 0..<block { delta[i] = alpha * dTau[i] * e[i] }
+                  propagate(e: e, s: delta, into: carried)  // e(τ−1) from this window
+                  for i in 0..<block { sTau[i] += delta[i] }
+                  swap(&e, &carried)
+                  tau -= 1
+                }
+                if tau == 0 { for i in 0..<block { e0p[i] += e[i] } }
               }
-              if tau == 0 { for i in 0..<block { e0p[i] += e[i] } }
+            } else {
+              e.update(repeating: 0, count: block)  // e(T+1) = 0, s(T+1) = 0
+              for t in stride(from: steps, through: 1, by: -1) {
+                backStep(slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block, e: &e, carried: &carried)
+              }
+              e0p.update(from: e, count: block)
+            }
+            accumulate(s: s, x: x, firstStep: 1, rows: steps * count, into: &grad)
+            final.withMutablePointer { $0.update(from: x + steps * block, count: block) }
+          }
+          if let kept, inPlace {
+            kept.forward.states.withUnsafeBufferPointer { ks in
+              kept.forward.slopes.withUnsafeBufferPointer { kd in
+                total = objectiveTerms(states: ks.baseAddress!, gradients: s)
+                back(states: ks.baseAddress!, slopes: kd.baseAddress!)
+              }
             }
           } else {
-            e.update(repeating: 0, count: block)  // e(T+1) = 0, s(T+1) = 0
-            for t in stride(from: steps, through: 1, by: -1) {
-              backStep(slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block, e: &e, carried: &carried)
+            if let kept {
+              total = gather(kept.forward, rows: kept.rows, states: stored, slopes: d, gradients: s)
+            } else {
+              initialStates(into: stored)
+              total = forward(
+                1, through: steps, states: BlockRing(base: stored, slots: steps + 1, block: block),
+                slopes: BlockRing(base: d, slots: steps, block: block),
+                gradients: BlockRing(base: s, slots: steps, block: block))
             }
-            e0p.update(from: e, count: block)
+            back(states: stored, slopes: d)
           }
-          accumulate(s: s, x: x, firstStep: 1, rows: steps * count, into: &grad)
-          final.withMutablePointer { $0.update(from: x + steps * block, count: block) }
         }
       }
     }

@@ -67,8 +67,10 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
     elements.replaceSubrange(r * cols..<(r + 1) * cols, with: values)
   }
 
-  /// The rows at `indices`, in that order.
+  /// The rows at `indices`, in that order (the matrix itself when they
+  /// are all of them in order).
   public func rows(_ indices: [Int]) -> Matrix {
+    if isEveryIndexInOrder(indices, count: rows) { return self }
     var out = Matrix(rows: indices.count, cols: cols)
     for (r, i) in indices.enumerated() {
       out.elements.replaceSubrange(r * cols..<(r + 1) * cols, with: elements[i * cols..<(i + 1) * cols])
@@ -116,4 +118,11 @@ public struct Matrix<T: KernelScalar>: Equatable, Sendable {
 
   /// Largest absolute element (0 when empty).
   public var maxAbs: T { elements.reduce(0) { max($0, abs($1)) } }
+}
+
+/// Whether `indices` is 0, 1, …, count − 1: every row of `count`, in order.
+func isEveryIndexInOrder(_ indices: [Int], count: Int) -> Bool {
+  guard indices.count == count else { return false }
+  for (i, index) in indices.enumerated() where index != i { return false }
+  return true
 }

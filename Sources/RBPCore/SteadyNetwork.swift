@@ -146,10 +146,12 @@ public struct SteadyBatch<T: KernelScalar>: Equatable, Sendable {
   /// P, the number of patterns.
   public var count: Int { inputs.rows }
 
-  /// The patterns at `indices`, in that order.
+  /// The patterns at `indices`, in that order (the batch itself, not a
+  /// copy, when they are all of them in order).
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func subset(_ indices: [Int]) -> SteadyBatch {
+    if isEveryIndexInOrder(indices, count: count) { return self }
     var picked = self
     picked.inputs = inputs.rows(indices)
     picked.targets = targets.rows(indices)

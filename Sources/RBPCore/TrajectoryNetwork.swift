@@ -114,10 +114,12 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
     }
   }
 
-  /// The sequences at `indices`, in that order.
+  /// The sequences at `indices`, in that order (the batch itself, not a
+  /// copy, when they are all of them in order).
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func subset(_ indices: [Int]) -> TrajectoryBatch {
+    if isEveryIndexInOrder(indices, count: count) { return self }
     func pick(_ a: [T], _ width: Int) -> [T] {
       indices.flatMap { a[$0 * steps * width..<($0 + 1) * steps * width] }
     }

@@ -3,7 +3,8 @@
 // in the background while the current one trains. A dataset small enough
 // (`inMemoryLimit`) is read once and served from memory instead. The
 // shuffle of each epoch depends only on the seed and the epoch number, so
-// every run with the same seed sees the same minibatches. A stream opened
+// every run with the same seed sees the same minibatches; a single
+// minibatch of the whole set is not shuffled. A stream opened
 // `bySpans` reads no minibatch of a dataset it does not hold in memory:
 // it hands out the indices, and the caller reads spans of steps of those
 // sequences (`spans(for:)`) as BPTT reaches them.
@@ -147,7 +148,11 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     pending?.done.wait()
     pending = nil
     order = subset ?? Array(0..<count)
-    if shuffle {
+    // One minibatch of the whole set is taken in the set's order: shuffling
+    // it would change nothing but the rounding of its sums, and in order it
+    // is the set itself, not a copy (and a kept pass over the set serves
+    // its first step in place).
+    if shuffle && batchSize < order.count {
       var rng = SeededGenerator(seed: seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
       order.shuffle(using: &rng)
     }

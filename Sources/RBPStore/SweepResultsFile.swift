@@ -74,17 +74,18 @@ public struct SweepRecord: Equatable, Sendable {
 /// Reading and writing a sweep's results (`sweep.h5` and the shards' files, format `rbp-sweep`).
 public enum SweepResultsFile {
   /// Writes the records (sorted by index) atomically, with string and
-  /// integer root attributes.
+  /// integer root attributes; the same bytes also to `copy`, when given
+  /// (built once).
   /// `integerSettings`: the configuration keys whose columns are int64.
   public static func write(
-    _ records: [SweepRecord], to path: String, attributes: [String: String] = [:],
+    _ records: [SweepRecord], to path: String, copy: String? = nil, attributes: [String: String] = [:],
     integers: [String: Int] = [:], integerSettings: Set<String> = []
   ) throws {
     let sorted = records.sorted { $0.index < $1.index }
     // Built in memory when small (a few thousand runs of short curves):
     // about 1 KB of settings and names a run, and its two curves.
     let bytes = sorted.reduce(0) { $0 + 1024 + 16 * max($1.curve.count, $1.validationCurve.count) }
-    try writeHDF5Atomically(to: path, inMemory: bytes <= 64 << 20) { f in
+    let body = { (f: HDF5File) throws in
       try f.setAttribute("format", string: FileFormat.sweep.rawValue)
       try f.setAttribute("version", int: FileFormat.version)
       for (k, v) in attributes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, string: v) }
@@ -145,6 +146,11 @@ public enum SweepResultsFile {
         try g.write("curve", r.curve, shape: [r.curve.count])
         try g.write("val_curve", r.validationCurve, shape: [r.validationCurve.count])
       }
+    }
+    if let copy {
+      try writeHDF5Atomically(to: path, copy: copy, inMemory: bytes <= 64 << 20, body)
+    } else {
+      try writeHDF5Atomically(to: path, inMemory: bytes <= 64 << 20, body)
     }
   }
 

@@ -145,18 +145,17 @@ public final class SweepRunner: Sendable {
     let attributes = [
       "data": plan.data, "data_hash": plan.dataHash, "spec_hash": plan.specHash, "shard": shard.description,
     ]
-    let integers = [
+    var integers = [
       "shards": shard.count, "shard_index": shard.index, "runs_in_shard": mine.count,
       "runs_in_sweep": plan.count,
     ]
+    // A single shard that holds every run is the whole sweep: its file is
+    // also sweep.h5, the same bytes (built once), with the attributes of both.
+    let whole = shard.count == 1 && all.count == plan.count
+    if whole { (integers["complete"], integers["missing"]) = (1, 0) }
     try SweepResultsFile.write(
-      all, to: out + "/" + shard.fileName, attributes: attributes, integers: integers,
-      integerSettings: RunConfig.integerKeys)
-    if shard.count == 1 && all.count == plan.count {
-      try SweepResultsFile.write(
-        all, to: out + "/sweep.h5", attributes: ["data": plan.data, "spec_hash": plan.specHash],
-        integers: ["complete": 1], integerSettings: RunConfig.integerKeys)
-    }
+      all, to: out + "/" + shard.fileName, copy: whole ? out + "/sweep.h5" : nil, attributes: attributes,
+      integers: integers, integerSettings: RunConfig.integerKeys)
     return ShardOutcome(
       records: all, busy: state.busyRuns, unfinished: mine.count - all.count,
       interrupted: StopRequest.shared.signal)

@@ -362,6 +362,14 @@ struct SweepTests {
      "runs": [{"seed": 1}, {"seed": 2, "val_fraction": 0.3}, {"seed": 3, "precision": "f64"}]}
     """.write(toFile: spec, atomically: true, encoding: .utf8)
     try #require(try rbp(["sweep", spec, "--out", dir + "/s", "--jobs", "2", "--quiet"]).status == 0)
+    // A single shard holding every run is the whole sweep: one file, twice.
+    let whole = try HDF5File.open(dir + "/s/sweep.h5")
+    #expect(try whole.integerAttribute("complete") == 1 && whole.integerAttribute("missing") == 0)
+    #expect(try whole.integerAttribute("runs_in_sweep") == 3 && whole.stringAttribute("shard") == "0/1")
+    #expect(
+      FileManager.default.contents(atPath: dir + "/s/sweep.h5")
+        == FileManager.default.contents(atPath: dir + "/s/results-0-of-1.h5"))
+    #expect(try SweepResultsFile.read(dir + "/s/sweep.h5").map(\.status) == ["done", "done", "done"])
     for run in 0..<3 {
       let folder = dir + "/s/runs/" + SweepPlan.runName(run)
       let result = jsonObject(try String(contentsOfFile: folder + "/result.json", encoding: .utf8))

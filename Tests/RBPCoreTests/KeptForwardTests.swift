@@ -2,7 +2,8 @@
 // (`evaluate(_:keepingForward:)`, then `gradient(batch:reusing:rows:)`)
 // against the plain gradient of the same sequences, which finite
 // differences check in BPTTTests: the same loss and the same bits, in every
-// coupling, leak, mask and initial-state case, for full and truncated BPTT;
+// coupling, leak, mask and initial-state case, for full and truncated BPTT,
+// whether the pass's rows are copied or (all of them, in order) read in place;
 // and the kept pass's loss and outputs are those of `evaluate`.
 
 import RBPCore
@@ -34,8 +35,9 @@ struct KeptForwardTests {
     #expect(kept.outputs == plain.outputs)
     let forward = try #require(kept.forward)
     // A shuffled subset, smaller than the pass and of another size than a
-    // product's tiles, then every sequence in reverse order.
-    for rows in [[17, 3, 9, 0, 20], Array((0..<21).reversed())] {
+    // product's tiles, every sequence in reverse order, and every sequence
+    // in order (the kept pass read in place).
+    for rows in [[17, 3, 9, 0, 20], Array((0..<21).reversed()), Array(0..<21)] {
       let batch = all.subset(rows)
       let expected = try net.gradient(batch: batch, mode: mode, keepingTrajectory: false)
       let got = try net.gradient(batch: batch, reusing: forward, rows: rows, mode: mode)

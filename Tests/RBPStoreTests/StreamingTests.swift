@@ -76,6 +76,38 @@ struct StreamingTests {
     #expect(try again.next()?.indices != streamed.next()?.indices)
   }
 
+  /// A minibatch of the whole set, read or held, is the set in its order in
+  /// every epoch: shuffling it would change only the rounding of its sums.
+  @Test func oneMinibatchOfTheWholeSetIsTheSetInOrder() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/dx.h5"
+    guard
+      case let .trajectory(all, _) = try ClassicTask.delayedXor.make(
+        Double.self, seed: 5, options: TaskOptions(count: 23, length: 6))
+    else { return }
+    try DatasetFile.write(.trajectory(all), to: path)
+    for (batchSize, limit) in [(23, 0), (23, MinibatchStream<Double>.defaultInMemoryLimit), (40, 0)] {
+      let stream = try MinibatchStream<Double>(path: path, batchSize: batchSize, seed: 3, inMemoryLimit: limit)
+      for epoch in 0..<3 {
+        stream.startEpoch(epoch)
+        let first = try #require(try stream.next())
+        #expect(first.indices == Array(0..<23), "batch \(batchSize), epoch \(epoch)")
+        guard case .trajectory(let b) = first.batch else {
+          Issue.record("kind")
+          return
+        }
+        #expect(b == all)
+        #expect(try stream.next() == nil)
+      }
+    }
+    // One pattern short of the set: two minibatches, shuffled.
+    let split = try MinibatchStream<Double>(path: path, batchSize: 22, seed: 3)
+    split.startEpoch(0)
+    let indices = try #require(try split.next()).indices + (try #require(try split.next())).indices
+    #expect(indices.sorted() == Array(0..<23) && indices != Array(0..<23))
+  }
+
   @Test func memoryStaysBoundedOnALargeFile() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
