@@ -301,17 +301,10 @@ public struct WorkloadTimer: Sendable {
     let ms = try medianMilliseconds(
       {
         round += 1
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-          "sweep", folder + "/spec.json", "--out", folder + "/sweep-\(round)", "--jobs", "\(threads)",
-          "--quiet",
-        ]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-          throw BenchError(message: "\(executable) sweep exited with status \(process.terminationStatus)")
-        }
+        let status = try runToExit(
+          executable,
+          ["sweep", folder + "/spec.json", "--out", folder + "/sweep-\(round)", "--jobs", "\(threads)", "--quiet"])
+        guard status == 0 else { throw BenchError(message: "\(executable) sweep exited with status \(status)") }
       }, untimed: { try? FileManager.default.removeItem(atPath: folder + "/sweep-\(round)") })
     let s = Self.sweepShape
     let flops = 64 * 30 * 6.0 * Double(s.units * s.units * s.patterns * s.steps)
@@ -339,6 +332,26 @@ public struct WorkloadTimer: Sendable {
     samples.sort()
     return samples[samples.count / 2]
   }
+}
+
+/// Runs `executable` with `arguments` and waits for it in `waitpid`,
+/// returning its exit status (128 + the signal that ended it). Foundation's
+/// `Process.waitUntilExit` polls its run loop and can return tens of
+/// milliseconds after the child has ended, which a timing would count.
+func runToExit(_ executable: String, _ arguments: [String]) throws -> Int32 {
+  let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+  defer { for a in argv { free(a) } }
+  var pid: pid_t = 0
+  let spawned = posix_spawn(&pid, executable, nil, nil, argv, environ)
+  guard spawned == 0 else {
+    throw BenchError(message: "\(executable): cannot start (\(String(cString: strerror(spawned))))")
+  }
+  var status: Int32 = 0
+  while waitpid(pid, &status, 0) < 0 {
+    guard errno == EINTR else { throw BenchError(message: "\(executable): waitpid failed (errno \(errno))") }
+  }
+  let signal = status & 0x7f
+  return signal == 0 ? (status >> 8) & 0xff : 128 + signal
 }
 
 /// A benchmark that could not run (a child process that failed).
