@@ -155,9 +155,14 @@ public struct TrajectoryBatch<T: KernelScalar>: Equatable, Sendable {
   /// The same into `out`, which holds `a.count` elements.
   func timeMajor(_ a: [T], width: Int, into out: UnsafeMutablePointer<T>) {
     a.withUnsafeBufferPointer { from in
+      var source = from.baseAddress!
+      let stride = count &* width
       for p in 0..<count {
-        for t in 0..<steps {
-          copyRow(from.baseAddress! + (p * steps + t) * width, to: out + (t * count + p) * width, count: width)
+        var target = out + p &* width
+        for _ in 0..<steps {
+          copyRow(source, to: target, count: width)
+          source += width
+          target += stride
         }
       }
     }

@@ -174,6 +174,39 @@ struct ElementwiseTests {
     }
   }
 
+  /// A short row's copy: every count from 0 to past the memmove cutoff,
+  /// from and to the start of an array and one element in, the source's
+  /// bits exactly (a negative NaN and a negative zero too) and nothing
+  /// written before or past the row.
+  @Test func copyRowCopiesTheBitsAndNothingMore() {
+    func check<T: KernelScalar>(_: T.Type) {
+      let cutoff = 16 * T.Vector.scalarCount
+      for count in Array(0...40) + [cutoff - 1, cutoff, cutoff + 1, 300] {
+        for shift in 0..<2 {
+          var rng = SeededGenerator(seed: UInt64(count * 10 + shift))
+          var source = randomArray(T.self, count + shift, &rng)
+          if count > 2 { (source[shift], source[shift + 1]) = (-T.zero, -T.nan) }
+          var target = [T](repeating: 42, count: count + shift + 1)
+          source.withUnsafeBufferPointer { s in
+            target.withUnsafeMutableBufferPointer { t in
+              copyRow(s.baseAddress! + shift, to: t.baseAddress! + shift, count: count)
+            }
+          }
+          let copied = (0..<count).allSatisfy { i in
+            source[shift + i].significandBitPattern == target[shift + i].significandBitPattern
+              && source[shift + i].exponentBitPattern == target[shift + i].exponentBitPattern
+              && source[shift + i].sign == target[shift + i].sign
+          }
+          #expect(copied, "\(T.self) count \(count) shift \(shift)")
+          #expect(
+            (0..<shift).allSatisfy { target[$0] == 42 } && target[shift + count] == 42, "\(T.self) count \(count)")
+        }
+      }
+    }
+    check(Float.self)
+    check(Double.self)
+  }
+
   /// The mse of a row against an independent formulation: Double sums with
   /// element k in sum k mod 8, combined ((0+4)+(2+6))+((1+5)+(3+7)), the
   /// same bits on every instruction set; the gradient x − y in T.
