@@ -150,8 +150,8 @@ public final class MinibatchStream<T: KernelScalar & HDF5Numeric> {
     order = subset ?? Array(0..<count)
     // One minibatch of the whole set is taken in the set's order: shuffling
     // it would change nothing but the rounding of its sums, and in order it
-    // is the set itself, not a copy (and a kept pass over the set serves
-    // its first step in place).
+    // is the set itself, not a copy (and a kept pass over a set of one
+    // microbatch serves its first step in place).
     if shuffle && batchSize < order.count {
       var rng = SeededGenerator(seed: seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
       order.shuffle(using: &rng)
