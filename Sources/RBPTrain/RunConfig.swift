@@ -534,7 +534,8 @@ public struct RunConfig: Equatable, Sendable {
       for s in members {
         let fallback = s.defaultRule ?? s.fixedDefault.map(\.description)
         let notes = [
-          fallback.map { "Default: \($0)." }, s.scope == .every ? nil : "For \(s.scope) models only.",
+          fallback.map { "Default: \($0)." },
+          s.scope == .every ? nil : "For \(s.scope == .steady ? "steady" : "trajectory") models only.",
           resuming && s.onResume == .mayChange ? "May change on --resume." : nil,
         ].compactMap { $0 }
         if case .flag = s.values {

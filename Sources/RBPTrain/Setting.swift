@@ -198,7 +198,9 @@ public final class Setting: Sendable {
     write: @escaping @Sendable (inout RunConfig, SettingValue?) -> Void
   ) {
     self.name = name
-    hyphenated = name.replacingOccurrences(of: "_", with: "-")
+    // Character by character: Foundation's replacingOccurrences bridges
+    // through NSString, which every command's start paid for every setting.
+    hyphenated = String(name.map { $0 == "_" ? "-" : $0 })
     flag = "--" + hyphenated
     keyJSON = RunConfig.quoted(name) + ":"
     hyphenatedKeyJSON = RunConfig.quoted(hyphenated) + ":"

@@ -49,6 +49,7 @@ struct Loaded {
 
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "eval",
     abstract: "Evaluate a checkpoint on a dataset.",
     discussion: SolverFlags.help)
   @Option(help: "The checkpoint.") var checkpoint: String
@@ -112,6 +113,7 @@ struct Eval: ParsableCommand {
 
 struct Grad: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "grad",
     abstract:
       "Write ∂J/∂θ, the states and the adjoints of a dataset; with --cotangent, ∂R/∂θ and ∂R/∂a for a given ∂R/∂x.",
     discussion: SolverFlags.help)
@@ -216,6 +218,7 @@ extension Loaded {
 /// The forward pass alone: the states a cotangent ∂R/∂x is computed from.
 struct States: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "states",
     abstract: "Write the network's states for a dataset (fixed points, or trajectories with x(0)) and its loss.",
     discussion: SolverFlags.help)
   @Option(help: "The checkpoint.") var checkpoint: String
@@ -253,6 +256,7 @@ struct States: ParsableCommand {
 
 struct Invert: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "invert",
     abstract: "The drives that make given states steady (or trajectories the network's own), and their Jacobian.")
   @Option(help: "The checkpoint.") var checkpoint: String
   @Option(help: "Any HDF5 file with /states: (P, N) steady or (P, T+1, N) trajectory.") var states: String

@@ -12,11 +12,13 @@ import RBPTrain
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "bench",
     abstract: "Measure kernel throughput.",
     subcommands: [Kernels.self, Workloads.self, BenchGrad.self])
 
   struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
+      commandName: "kernels",
       abstract: "GFLOP/s of GEMM and GEMV on square sizes and the engine's shapes.")
 
     @Option(help: "Precisions to measure: f32, f64 or both (comma-separated).")

@@ -12,7 +12,8 @@ import RBPStore
 import RBPTrain
 
 struct Workloads: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Time the reference workloads W1–W4 of the specification.")
+  static let configuration = CommandConfiguration(
+    commandName: "workloads", abstract: "Time the reference workloads W1–W4 of the specification.")
 
   @Option(help: "f32, f64 or both (comma-separated).") var precision = "f32,f64"
   @Option(help: "Threads to measure (repeatable).") var threads: [Int] = [1, 2]

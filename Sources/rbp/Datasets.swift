@@ -7,11 +7,13 @@ import RBPStore
 
 struct Datasets: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "datasets",
     abstract: "Generate the classic tasks.",
     subcommands: [Make.self])
 
   struct Make: ParsableCommand {
     static let configuration = CommandConfiguration(
+      commandName: "make",
       abstract: "Write a classic task as an HDF5 dataset.",
       discussion: "Tasks: \(ClassicTask.allCases.map(\.rawValue).joined(separator: ", ")). See datasets/README.md.")
 

@@ -12,7 +12,8 @@ import RBPKernels
 import RBPStore
 
 struct Inspect: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Describe an rbp HDF5 file (or any HDF5 file).")
+  static let configuration = CommandConfiguration(
+    commandName: "inspect", abstract: "Describe an rbp HDF5 file (or any HDF5 file).")
 
   @Argument(help: ArgumentHelp("The file.", valueName: "file"))
   var file: String

@@ -11,6 +11,7 @@ import RBPTrain
 
 struct Sweep: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "sweep",
     abstract: "Run many training runs from a spec, on one machine or sharded across many.",
     subcommands: [RunSweep.self, Merge.self, Status.self, Export.self, Best.self], defaultSubcommand: RunSweep.self)
 
@@ -166,6 +167,7 @@ struct Sweep: ParsableCommand {
 
   struct Best: ParsableCommand {
     static let configuration = CommandConfiguration(
+      commandName: "best",
       abstract: "The best finished runs by a column, or its mean ± sd per group of runs.",
       discussion: """
         Columns are those of `rbp sweep export`: final_val_loss, best_val_loss, final_accuracy, seconds, … and every
@@ -225,6 +227,7 @@ struct Sweep: ParsableCommand {
 
   struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
+      commandName: "merge",
       abstract: "Join the shards' results into DIR/sweep.h5; refuses while runs have no result unless --partial.")
     @Argument(help: ArgumentHelp("The sweep's output folder.", valueName: "dir")) var dir: String
     @Flag(help: "Merge what is there; runs without a result get status \"missing\".") var partial = false
@@ -252,7 +255,8 @@ struct Sweep: ParsableCommand {
   }
 
   struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Count done, failed, running and missing runs per shard.")
+    static let configuration = CommandConfiguration(
+      commandName: "status", abstract: "Count done, failed, running and missing runs per shard.")
     @Argument(help: ArgumentHelp("The sweep's output folder.", valueName: "dir")) var dir: String
     @Flag(help: "One JSON object.") var json = false
 
@@ -303,6 +307,7 @@ struct Sweep: ParsableCommand {
 
   struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+      commandName: "export",
       abstract: "One row per run: name, status, reason, epochs, seconds, final metrics and every resolved setting.")
     @Argument(help: ArgumentHelp("The sweep's output folder.", valueName: "dir")) var dir: String
     @Flag(help: "CSV (the default).") var csv = false

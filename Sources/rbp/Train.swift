@@ -10,6 +10,7 @@ import RBPTrain
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "train",
     abstract: "Train a network on a dataset.", discussion: RunOptions.help)
 
   @Option(help: "The dataset (rbp-dataset).") var data: String
