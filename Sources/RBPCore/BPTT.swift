@@ -622,6 +622,48 @@ final class StepContext<T: KernelScalar> {
     addInitialStateGradient(e0, scale: objective.patternScale(count), into: &grad)
   }
 
+  /// The step back through every step, full (window nil) or truncated to
+  /// `window` steps, from the states x(0…T), slopes and g(t) (in `s`): s(t)
+  /// is left in `s`, e(0) in `initial` and x(T) in `final`, and the
+  /// products of s with the states and inputs are added into `grad`.
+  func backThroughTime(
+    window: Int?, states x: UnsafePointer<T>, slopes d: UnsafePointer<T>, adjoints s: UnsafeMutablePointer<T>,
+    initial e0: UnsafeMutablePointer<T>, final: UnsafeMutablePointer<T>, into grad: inout Parameters<T>
+  ) {
+    let brackets = blocks(.brackets, 3)
+    var (e, carried) = (brackets[0], brackets[1])
+    if let window {
+      // Each g(t) flows back through at most `window` steps; the
+      // deltas it leaves at each step are summed into s. Slot t holds
+      // g(t) until step t takes it: no earlier step adds to it.
+      let delta = brackets[2]
+      for t in 1...steps {
+        let st = s + (t - 1) * block
+        e.update(from: st, count: block)
+        st.update(repeating: 0, count: block)
+        var tau = t
+        while tau >= 1 && tau > t - window {
+          let sTau = s + (tau - 1) * block
+          let dTau = d + (tau - 1) * block
+          for i in 0..<block { delta[i] = alpha * dTau[i] * e[i] }
+          propagate(e: e, s: delta, into: carried)  // e(τ−1) from this window
+          for i in 0..<block { sTau[i] += delta[i] }
+          swap(&e, &carried)
+          tau -= 1
+        }
+        if tau == 0 { for i in 0..<block { e0[i] += e[i] } }
+      }
+    } else {
+      e.update(repeating: 0, count: block)  // e(T+1) = 0, s(T+1) = 0
+      for t in stride(from: steps, through: 1, by: -1) {
+        backStep(slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block, e: &e, carried: &carried)
+      }
+      e0.update(from: e, count: block)
+    }
+    accumulate(s: s, x: x, firstStep: 1, rows: steps * count, into: &grad)
+    final.update(from: x + steps * block, count: block)
+  }
+
   /// Full BPTT (window nil) or truncated BPTT (window k), all states kept
   /// (in new arrays returned with the result, or in the workspace). The
   /// adjoint blocks hold g(t) from the forward pass until the step back
@@ -635,7 +677,6 @@ final class StepContext<T: KernelScalar> {
     var grad = Parameters<T>(layout: net.parameters.layout)
     var e0 = Matrix<T>(rows: count, cols: n)
     var final = Matrix<T>(rows: count, cols: n)
-    let brackets = blocks(.brackets, 3)
     let d = workspace.scratch(ScratchSlot.slopes.rawValue, count: steps * block)
     // A kept pass over exactly these sequences, in order, is read in place
     // (the same values a copy would hold) when no trajectory is returned.
@@ -643,48 +684,18 @@ final class StepContext<T: KernelScalar> {
     withStorage(&states, keep: keep, slot: .states, count: (steps + 1) * block) { stored in
       withStorage(&adjoints, keep: keep, slot: .adjoints, count: steps * block) { s in
         e0.withMutablePointer { e0p in
-          /// The step back through every step from the states `x` and slopes `d`.
-          func back(states x: UnsafePointer<T>, slopes d: UnsafePointer<T>) {
-            var (e, carried) = (brackets[0], brackets[1])
-            if let window {
-              // Each g(t) flows back through at most `window` steps; the
-              // deltas it leaves at each step are summed into s. Slot t holds
-              // g(t) until step t takes it: no earlier step adds to it.
-              let delta = brackets[2]
-              for t in 1...steps {
-                let st = s + (t - 1) * block
-                e.update(from: st, count: block)
-                st.update(repeating: 0, count: block)
-                var tau = t
-                while tau >= 1 && tau > t - window {
-                  let sTau = s + (tau - 1) * block
-                  let dTau = d + (tau - 1) * block
-                  for i in 0..<block { delta[i] = alpha * dTau[i] * e[i] }
-                  propagate(e: e, s: delta, into: carried)  // e(τ−1) from this window
-                  for i in 0..<block { sTau[i] += delta[i] }
-                  swap(&e, &carried)
-                  tau -= 1
+          final.withMutablePointer { last in
+            if let kept, inPlace {
+              kept.forward.states.withUnsafeBufferPointer { ks in
+                kept.forward.slopes.withUnsafeBufferPointer { kd in
+                  total = objectiveTerms(states: ks.baseAddress!, gradients: s)
+                  backThroughTime(
+                    window: window, states: ks.baseAddress!, slopes: kd.baseAddress!, adjoints: s, initial: e0p,
+                    final: last, into: &grad)
                 }
-                if tau == 0 { for i in 0..<block { e0p[i] += e[i] } }
               }
-            } else {
-              e.update(repeating: 0, count: block)  // e(T+1) = 0, s(T+1) = 0
-              for t in stride(from: steps, through: 1, by: -1) {
-                backStep(slopes: d + (t - 1) * block, adjoint: s + (t - 1) * block, e: &e, carried: &carried)
-              }
-              e0p.update(from: e, count: block)
+              return
             }
-            accumulate(s: s, x: x, firstStep: 1, rows: steps * count, into: &grad)
-            final.withMutablePointer { $0.update(from: x + steps * block, count: block) }
-          }
-          if let kept, inPlace {
-            kept.forward.states.withUnsafeBufferPointer { ks in
-              kept.forward.slopes.withUnsafeBufferPointer { kd in
-                total = objectiveTerms(states: ks.baseAddress!, gradients: s)
-                back(states: ks.baseAddress!, slopes: kd.baseAddress!)
-              }
-            }
-          } else {
             if let kept {
               total = gather(kept.forward, rows: kept.rows, states: stored, slopes: d, gradients: s)
             } else {
@@ -694,7 +705,8 @@ final class StepContext<T: KernelScalar> {
                 slopes: BlockRing(base: d, slots: steps, block: block),
                 gradients: BlockRing(base: s, slots: steps, block: block))
             }
-            back(states: stored, slopes: d)
+            backThroughTime(
+              window: window, states: stored, slopes: d, adjoints: s, initial: e0p, final: last, into: &grad)
           }
         }
       }
