@@ -85,6 +85,7 @@ public enum SweepResultsFile {
     // Built in memory when small (a few thousand runs of short curves):
     // about 1 KB of settings and names a run, and its two curves.
     let bytes = sorted.reduce(0) { $0 + 1024 + 16 * max($1.curve.count, $1.validationCurve.count) }
+    let inMemory = bytes <= 64 << 20
     let body = { (f: HDF5File) throws in
       try f.setAttribute("format", string: FileFormat.sweep.rawValue)
       try f.setAttribute("version", int: FileFormat.version)
@@ -148,9 +149,9 @@ public enum SweepResultsFile {
       }
     }
     if let copy {
-      try writeHDF5Atomically(to: path, copy: copy, inMemory: bytes <= 64 << 20, body)
+      try writeHDF5Atomically(to: path, copy: copy, inMemory: inMemory, body)
     } else {
-      try writeHDF5Atomically(to: path, inMemory: bytes <= 64 << 20, body)
+      try writeHDF5Atomically(to: path, inMemory: inMemory, body)
     }
   }
 

@@ -12,16 +12,23 @@ import Testing
 
 @Suite("Minibatch streaming")
 struct StreamingTests {
+  struct NotTrajectories: Error {}
+
+  /// Delayed-XOR sequences written to `dir`/dx.h5: the file's path and
+  /// the sequences.
+  func delayedXorFile(in dir: String, count: Int, length: Int) throws -> (path: String, all: TrajectoryBatch<Double>) {
+    guard
+      case let .trajectory(all, _) = try ClassicTask.delayedXor.make(
+        Double.self, seed: 5, options: TaskOptions(count: count, length: length))
+    else { throw NotTrajectories() }
+    try DatasetFile.write(.trajectory(all), to: dir + "/dx.h5")
+    return (dir + "/dx.h5", all)
+  }
+
   @Test func streamedMinibatchesEqualAnInMemoryLoad() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let path = dir + "/dx.h5"
-    guard
-      case let .trajectory(all, _) = try ClassicTask.delayedXor.make(
-        Double.self, seed: 5,
-        options: TaskOptions(count: 301, length: 9))
-    else { return }
-    try DatasetFile.write(.trajectory(all), to: path)
+    let (path, all) = try delayedXorFile(in: dir, count: 301, length: 9)
     let streamed = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11, inMemoryLimit: 0)
     let memory = try MinibatchStream<Double>(path: path, batchSize: 32, seed: 11)
     // Over contents read beforehand (a sweep's runs share them).
@@ -81,12 +88,7 @@ struct StreamingTests {
   @Test func oneMinibatchOfTheWholeSetIsTheSetInOrder() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let path = dir + "/dx.h5"
-    guard
-      case let .trajectory(all, _) = try ClassicTask.delayedXor.make(
-        Double.self, seed: 5, options: TaskOptions(count: 23, length: 6))
-    else { return }
-    try DatasetFile.write(.trajectory(all), to: path)
+    let (path, all) = try delayedXorFile(in: dir, count: 23, length: 6)
     for (batchSize, limit) in [(23, 0), (23, MinibatchStream<Double>.defaultInMemoryLimit), (40, 0)] {
       let stream = try MinibatchStream<Double>(path: path, batchSize: batchSize, seed: 3, inMemoryLimit: limit)
       for epoch in 0..<3 {
