@@ -1,5 +1,10 @@
 // Running one shard of a sweep: the shard's runs, concurrently on one
-// machine (one run per worker, single-threaded inside, largest first).
+// machine (`jobs` workers, each run single-threaded inside, largest
+// first). Each worker trains a group of up to `lockstep` runs in lockstep
+// (`Lockstep`: one epoch of each in turn, sharing the worker's kernel
+// workspaces and the process's copy of the dataset), up to `lockstepBytes`
+// of their estimated working sets; a run that ends leaves the group and
+// the next one joins. A run's files are the same bytes for any grouping.
 //
 // Each run lives in OUT/runs/<name>/: checkpoint.h5, result.json (written
 // when it ends, failed or not; non-finite numbers as null) and `lock`, held
@@ -59,6 +64,13 @@ public final class SweepRunner: Sendable {
   /// A run saves its checkpoint at an epoch's end once this many seconds
   /// have passed since its last save.
   public let checkpointSeconds: Double
+  /// Runs each worker trains in lockstep (1: one run after another).
+  public let lockstep: Int
+  /// The default group size of `lockstep`.
+  public static let defaultLockstep = 8
+  /// The most a worker's lockstep group holds, by its runs' estimated
+  /// working sets (`heldBytes`): a larger run trains alone.
+  public static let lockstepBytes = 64 << 20
   /// The dataset's hash, read again before and after each run only when
   /// the file may have changed.
   let dataHashes = FileHashCache()
@@ -69,9 +81,10 @@ public final class SweepRunner: Sendable {
   /// that does not resolve, or a folder holding another sweep.
   public init(
     spec: SweepSpec, out: String, jobs: Int, shard: Shard, retryFailed: Bool = false,
-    rerunChanged: Bool = false, checkpointSeconds: Double = 60
+    rerunChanged: Bool = false, checkpointSeconds: Double = 60, lockstep: Int = SweepRunner.defaultLockstep
   ) throws {
     guard jobs >= 1 else { throw ConfigError("--jobs must be at least 1, got \(jobs)") }
+    guard lockstep >= 1 else { throw ConfigError("--lockstep must be at least 1, got \(lockstep)") }
     guard checkpointSeconds > 0 && checkpointSeconds.isFinite else {
       throw ConfigError("--checkpoint-seconds must be positive, got \(checkpointSeconds)")
     }
@@ -82,6 +95,7 @@ public final class SweepRunner: Sendable {
     self.retryFailed = retryFailed
     self.rerunChanged = rerunChanged
     self.checkpointSeconds = checkpointSeconds
+    self.lockstep = lockstep
   }
 
   func runDirectory(_ i: Int) -> String { out + "/runs/" + SweepPlan.runName(i) }
@@ -131,12 +145,52 @@ public final class SweepRunner: Sendable {
       failed: records.values.filter { $0.status != "done" }.count)
     let total = mine.count
     let behind = WriteBehind()
+    // Each worker trains a group of up to `lockstep` runs in lockstep
+    // (`Lockstep`); a run that ends leaves it and the next one joins.
     DispatchQueue.concurrentPerform(iterations: min(jobs, max(todo.count, 1))) { _ in
-      while StopRequest.shared.signal == nil, let i = state.take() {
-        switch runOne(i, behind: behind) {
+      let scratch = WorkerScratch()
+      let group = Lockstep()
+      var training: [Int: (member: Member, bytes: Int)] = [:]
+      func settle(_ end: RunEnd, _ i: Int) {
+        switch end {
         case .finished(let record): state.finish(record) { done, failed in progress(done, total, failed, record) }
         case .busy: state.markBusy(SweepPlan.runName(i))
         case .interrupted: break
+        }
+      }
+      var more = true
+      // The next run, taken from the queue while the group had no room.
+      var waiting: (index: Int, bytes: Int)? = nil
+      var held = 0
+      while true {
+        while group.count < lockstep {
+          if waiting == nil {
+            guard more, StopRequest.shared.signal == nil, let i = state.take() else {
+              more = false
+              break
+            }
+            waiting = (i, heldBytes(i))
+          }
+          guard let (i, bytes) = waiting, group.isEmpty || held + bytes <= Self.lockstepBytes,
+            StopRequest.shared.signal == nil
+          else { break }
+          waiting = nil
+          switch take(i, scratch: scratch, behind: behind) {
+          case .ended(let end): settle(end, i)
+          case .training(let member):
+            if let left = group.add(member.trainer, tag: i) {
+              settle(complete(member, left.result, behind: behind), i)
+            } else {
+              training[i] = (member, bytes)
+              held += bytes
+            }
+          }
+        }
+        if group.isEmpty { break }
+        for left in group.round() {
+          guard let (member, bytes) = training.removeValue(forKey: left.tag) else { continue }
+          held -= bytes
+          settle(complete(member, left.result, behind: behind), left.tag)
         }
       }
     }
@@ -170,11 +224,34 @@ public final class SweepRunner: Sendable {
     case busy, interrupted
   }
 
-  /// Trains run i single-threaded (resuming its checkpoint when it has the
-  /// run's identity), under the run's lock; any error becomes a failed
-  /// record, written to result.json. The run's files are put in place by
-  /// `behind`, which then releases the lock.
-  func runOne(_ i: Int, behind: WriteBehind) -> RunEnd {
+  /// A run of the shard while it trains: its record so far, its lock
+  /// (held until its result is in place) and its trainer.
+  final class Member {
+    let plan: TrainingPlan
+    var record: SweepRecord
+    let lock: RunLock
+    let trainer: EpochRun
+    /// Uptime (ns) when the run was taken.
+    let taken: UInt64
+    /// Time spent setting it up (ns).
+    let setup: UInt64
+
+    init(plan: TrainingPlan, record: SweepRecord, lock: RunLock, trainer: EpochRun, taken: UInt64) {
+      (self.plan, self.record, self.lock, self.trainer, self.taken) = (plan, record, lock, trainer, taken)
+      setup = DispatchTime.now().uptimeNanoseconds - taken
+    }
+  }
+
+  enum Taken {
+    case training(Member)
+    case ended(RunEnd)
+  }
+
+  /// Takes run i: under the run's lock, a trainer of its own (resuming its
+  /// checkpoint when it has the run's identity) that uses `scratch`'s
+  /// workspaces, or how it ended without one (busy, finished meanwhile,
+  /// or failed: a failed record, written to result.json).
+  func take(_ i: Int, scratch: WorkerScratch, behind: WriteBehind) -> Taken {
     let run = plan.run(i)
     let dir = runDirectory(i)
     var record = SweepRecord(
@@ -182,17 +259,18 @@ public final class SweepRunner: Sendable {
       epochs: 0, seconds: 0, finalLoss: .nan, finalValidationLoss: .nan, finalAccuracy: nil,
       solved: false, curve: [], validationCurve: [])
     record.hash = run.hash
-    let start = DispatchTime.now().uptimeNanoseconds
+    let taken = DispatchTime.now().uptimeNanoseconds
     var lock: RunLock? = nil
-    // Held until the result is in place.
-    defer { if let held = lock { behind.enqueue { withExtendedLifetime(held) {} } } }
     do {
       try createFolder(dir)
-      guard let held = try RunLock.acquire(dir + "/lock") else { return .busy }
+      guard let held = try RunLock.acquire(dir + "/lock") else { return .ended(.busy) }
       lock = held
       // Another process may have finished it meanwhile.
       let existing = readResult(i)
-      if let done = existing, done.hash == run.hash, !(retryFailed && done.status != "done") { return .finished(done) }
+      if let done = existing, done.hash == run.hash, !(retryFailed && done.status != "done") {
+        release(held, behind: behind)
+        return .ended(.finished(done))
+      }
       guard let plan = run.plan else { throw ConfigError(run.problem ?? "the configuration does not resolve") }
       // The run's identity holds the data's hash: the bytes it reads must be those.
       try checkDataUnchanged(when: "before the run")
@@ -204,26 +282,40 @@ public final class SweepRunner: Sendable {
       {
         resumeFrom = saved
       }
-      let outcome: TrainingOutcome
-      let history: History
-      if plan.precision == .f64 {
-        (outcome, history) = try train(Double.self, plan, checkpoint, resumeFrom, run.hash, behind)
-      } else {
-        (outcome, history) = try train(Float.self, plan, checkpoint, resumeFrom, run.hash, behind)
-      }
+      let trainer =
+        plan.precision == .f64
+        ? EpochRun(try makeTrainer(Double.self, plan, checkpoint, resumeFrom, run.hash, behind, scratch))
+        : EpochRun(try makeTrainer(Float.self, plan, checkpoint, resumeFrom, run.hash, behind, scratch))
+      return .training(Member(plan: plan, record: record, lock: held, trainer: trainer, taken: taken))
+    } catch {
+      record.reason = "\(error)"
+      record.seconds = Double(DispatchTime.now().uptimeNanoseconds - taken) * 1e-9
+      return .ended(conclude(record, lock: lock, behind: behind))
+    }
+  }
+
+  /// The record of a member that left its group with `result`, written to
+  /// result.json (an interrupted run writes none: it resumes).
+  func complete(_ member: Member, _ result: Result<TrainingOutcome, any Error>, behind: WriteBehind) -> RunEnd {
+    let begun = DispatchTime.now().uptimeNanoseconds
+    var record = member.record
+    do {
+      let outcome = try result.get()
       try checkDataUnchanged(when: "while the run trained")
       record.status = "done"
       record.epochs = outcome.epochs
       // The trainer's history includes a resumed checkpoint's epochs.
+      let history = member.trainer.history()
       func final(_ key: HistoryKey) -> Double? { history[key]?.last }
       record.finalLoss = outcome.final?.loss ?? final(.loss) ?? .nan
       record.finalValidationLoss = outcome.final?.validationLoss ?? final(.valLoss) ?? .nan
       record.finalAccuracy = outcome.final?.validationAccuracy ?? final(.valAccuracy)
-      record.solved = outcome.final?.solved ?? (outcome.stoppedEarly && plan.stopWhenSolved)
+      record.solved = outcome.final?.solved ?? (outcome.stoppedEarly && member.plan.stopWhenSolved)
       record.curve = history[.loss] ?? []
       record.validationCurve = history[.valLoss] ?? []
       (record.bestEpoch, record.bestValidationLoss) = (outcome.bestEpoch, outcome.bestValidationLoss)
     } catch is TrainingInterrupted {
+      release(member.lock, behind: behind)
       return .interrupted
     } catch let stopped as TrainingStopped {
       // The checkpoint holds the last good epoch: its metrics and curves
@@ -243,14 +335,46 @@ public final class SweepRunner: Sendable {
     } catch {
       record.reason = "\(error)"
     }
-    record.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    // The run's own time: its set-up, its epochs and this (not the epochs
+    // of the runs it shared a group with).
+    let own = member.setup + (DispatchTime.now().uptimeNanoseconds - begun)
+    record.seconds = Double(own) * 1e-9 + member.trainer.secondsTrained()
+    return conclude(record, lock: member.lock, behind: behind)
+  }
+
+  /// Writes a run's result.json and releases its lock once it is in place.
+  func conclude(_ record: SweepRecord, lock: RunLock?, behind: WriteBehind) -> RunEnd {
+    let dir = runDirectory(record.index)
     do {
       try writeFileAtomically(try record.jsonData(), to: dir + "/result.json", behind: behind)
     } catch {
       // The record still reaches the shard's file; the next run of the shard trains it again.
       FileHandle.standardError.write(Data("Warning: \(dir)/result.json: \(error)\n".utf8))
     }
+    if let lock { release(lock, behind: behind) }
     return .finished(record)
+  }
+
+  /// Releases a run's lock once every file queued before is in place.
+  func release(_ lock: RunLock, behind: WriteBehind) {
+    behind.enqueue { withExtendedLifetime(lock) {} }
+  }
+
+  /// Run i's estimated working set while it trains, in bytes: its
+  /// parameters eight times over (gradient, optimizer state, the update it
+  /// may undo), a trajectory run's passes over a minibatch and the kept
+  /// pass over the training set, a steady run's states and warm starts.
+  func heldBytes(_ i: Int) -> Int {
+    guard let run = plan.run(i).plan else { return 0 }
+    let n = run.shape.units
+    let scalar = run.precision == .f64 ? 8 : 4
+    let parameters = ParameterLayout(shape: run.shape, hasInitialState: run.model == .trajectory).count
+    let count = plan.summary.count
+    let patterns =
+      run.model == .trajectory
+      ? (2 * plan.summary.steps + 1) * n * (2 * min(run.batch, count) + count)
+      : 4 * n * count
+    return (8 * parameters + patterns) * scalar
   }
 
   /// Throws when the dataset's bytes no longer hash to what the sweep was
@@ -264,22 +388,21 @@ public final class SweepRunner: Sendable {
     }
   }
 
-  func train<T: KernelScalar & HDF5Numeric>(
+  func makeTrainer<T: KernelScalar & HDF5Numeric>(
     _: T.Type, _ plan: TrainingPlan, _ checkpoint: String, _ resumeFrom: Checkpoint?, _ hash: String,
-    _ behind: WriteBehind
-  ) throws -> (TrainingOutcome, History) {
+    _ behind: WriteBehind, _ scratch: WorkerScratch
+  ) throws -> Trainer<T> {
     let contents = try dataset.contents(T.self, path: self.plan.data) {
       try checkDataUnchanged(when: "while it was read")
     }
     let t = try Trainer<T>(
       plan: plan, data: self.plan.data, summary: self.plan.summary, checkpoint: checkpoint,
-      resumeFrom: resumeFrom, contents: contents)
+      resumeFrom: resumeFrom, contents: contents, workspaces: [scratch.workspace(T.self)])
     t.runHash = hash
     t.dataHash = self.plan.dataHash
     t.checkpointSeconds = checkpointSeconds
     t.writeBehind = behind
-    let outcome = try t.run()
-    return (outcome, t.history)
+    return t
   }
 }
 

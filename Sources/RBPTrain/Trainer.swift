@@ -119,6 +119,31 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   /// `write` returns (a sweep's runs); nil: before.
   public var writeBehind: WriteBehind? = nil
 
+  // Where the run stands between epochs (`start`, `trainEpoch`).
+  var started = false
+  /// The update before the current parameters, to undo it.
+  var previousUpdate: (parameters: Parameters<T>, optimizer: Optimizer<T>, gradient: Parameters<T>)? = nil
+  /// Rejected steps in a row, and in the epoch.
+  var retries = 0, rejected = 0
+  /// Steps in a row taken with too many unsettled patterns (`retrying`).
+  var forced = 0
+  var lastReport: EpochReport? = nil
+  /// When the checkpoint was last saved (uptime, ns).
+  var lastSave: UInt64 = 0
+  /// Time spent in this run's own `start` and `trainEpoch` calls (ns):
+  /// in a lockstep group, the other runs' epochs are not counted.
+  var ownNanoseconds: UInt64 = 0
+  var endedOutcome: TrainingOutcome? = nil
+  /// The run's outcome once it has ended (nil while epochs are left), its
+  /// `seconds` the time spent training it.
+  public var ended: TrainingOutcome? {
+    endedOutcome.map {
+      var outcome = $0
+      outcome.seconds = Double(ownNanoseconds) * 1e-9
+      return outcome
+    }
+  }
+
   /// Sets up a run: a fresh network from the plan's seed, or the state of
   /// `resumeFrom` (a checkpoint written by a run of the same configuration).
   /// Datasets up to `inMemoryLimit` bytes are loaded whole; larger ones are
@@ -136,13 +161,16 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   ///   - inMemoryLimit: the largest dataset, in bytes, held whole.
   ///   - contents: the whole dataset of `data`, already read (runs of a
   ///     sweep share one copy); nil: the trainer reads what it needs.
+  ///   - workspaces: the kernel workspaces its threads use, at least
+  ///     `plan.threads` (a lockstep group's runs share their worker's);
+  ///     nil: its own.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public init(
     plan: TrainingPlan, data: String, summary: DatasetSummary, checkpoint: String,
     resumeFrom: Checkpoint? = nil, learningRate: Double? = nil,
     inMemoryLimit: Int = MinibatchStream<T>.defaultInMemoryLimit,
-    contents: DatasetContents<T>? = nil
+    contents: DatasetContents<T>? = nil, workspaces: [KernelWorkspace<T>]? = nil
   ) throws {
     self.plan = plan
     dataPath = data
@@ -181,7 +209,8 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
         inMemoryLimit: inMemoryLimit, bySpans: bySpans, subset: trainingPatterns)
     }
     warm = SteadyStateCache(units: plan.shape.units)
-    workspaces = (0..<plan.threads).map { _ in KernelWorkspace<T>() }
+    precondition((workspaces?.count ?? plan.threads) >= plan.threads, "Trainer: fewer workspaces than threads")
+    self.workspaces = workspaces ?? (0..<plan.threads).map { _ in KernelWorkspace<T>() }
     var checkpointedBPTT = false
     if case .checkpointed = plan.bptt { checkpointedBPTT = true }
     reusesWholePass =
@@ -253,171 +282,194 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
 
   /// Runs the remaining epochs, calling `report` after each. Throws
   /// `TrainingStopped` (after writing the last good checkpoint) when the
-  /// failure policy gives up.
+  /// failure policy gives up. The same as `start()`, then `trainEpoch`
+  /// until it returns true: a lockstep group (`Lockstep`) advances its
+  /// runs through those calls, one epoch of each in turn.
   @_specialize(exported:true,where T == Float)
   @_specialize(exported:true,where T == Double)
   public func run(report: (EpochReport) -> Void = { _ in }) throws -> TrainingOutcome {
-    let start = DispatchTime.now().uptimeNanoseconds
-    var last: EpochReport? = nil
-    var stoppedEarly = false
-    var stopReason: String? = nil
+    try start()
+    while try !trainEpoch(report: report) {}
+    guard let ended else { preconditionFailure("trainEpoch returns true once the run has ended") }
+    return ended
+  }
+
+  /// Prepares the remaining epochs. A run with nothing left to train (at
+  /// its last epoch, or resumed after it met its stopping rule) ends here
+  /// (`ended`).
+  public func start() throws {
+    let begun = DispatchTime.now().uptimeNanoseconds
+    defer { ownNanoseconds += DispatchTime.now().uptimeNanoseconds - begun }
+    (started, endedOutcome, lastReport, previousUpdate) = (true, nil, nil, nil)
+    (retries, rejected, forced, lastSave) = (0, 0, 0, begun)
     lastGood = snapshot
     if progress.epoch >= plan.epochs { try saveCheckpoint() }
     // A resumed run that already met its stopping rule (solved, or at its
     // target loss) has nothing left to train: it is left as it is.
     if progress.epoch > 0, let b = bestEpoch, let k = plan.patience, progress.epoch - b >= k {
-      return outcome(stopReason: "patience", seconds: 0)
+      endedOutcome = outcome(stopReason: "patience", seconds: 0)
+      return
     }
     if progress.epoch > 0, plan.stopWhenSolved || plan.targetLoss != nil, let (loss, _, solved, _) = try validate(),
       (plan.stopWhenSolved && solved == true) || (plan.targetLoss.map { loss <= $0 } ?? false)
     {
-      return outcome(stopReason: plan.stopWhenSolved && solved == true ? "solved" : "target_loss", seconds: 0)
+      endedOutcome = outcome(stopReason: plan.stopWhenSolved && solved == true ? "solved" : "target_loss", seconds: 0)
+      return
     }
-    /// The update before the current parameters, to undo it.
-    var previous: (parameters: Parameters<T>, optimizer: Optimizer<T>, gradient: Parameters<T>)? = nil
-    var retries = 0, rejected = 0
-    /// Steps in a row taken with too many unsettled patterns (see below).
-    var forced = 0
-    /// Runs `body` until it succeeds; after each failure of a solve, undoes
-    /// the last update and takes it again at half the learning rate, or
-    /// stops the run when that is not possible. A step that still has too
-    /// many unsettled patterns after its retries is the parameters' own
-    /// doing, not the last update's: it is taken all the same, on its
-    /// settled patterns and the stabiliser (raised by half, which presses on
-    /// the unsettled ones too); after `maxRetries` such steps in a row the
-    /// run stops.
-    func retrying<R>(_ body: (_ accepting: Bool) throws -> R) throws -> R {
-      while true {
-        do {
-          let result = try body(false)
-          forced = 0
-          return result
-        } catch let error as any StepFailure {
-          guard let p = previous, retries < plan.maxRetries else {
-            let reason =
-              retries > 0 ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)"
-            if error is UnsettledStep && forced < plan.maxRetries {
-              forced += 1
-              if let weight = stabilityWeight, let base = plan.steady.jacobianPenalty?.weight {
-                stabilityWeight = min(weight * 1.5, base * 10)
-              }
-              retries = 0
-              do { return try body(true) } catch let again as any StepFailure {
-                try stop(reason: "\(again) (after \(forced) steps in a row with too many unsettled patterns)")
-              }
+    if progress.epoch >= plan.epochs { end(stopReason: nil) }
+  }
+
+  /// Records the run's outcome (`ended`).
+  func end(stopReason: String?) {
+    var result = outcome(stopReason: stopReason, seconds: 0)
+    result.final = lastReport
+    result.stoppedEarly = stopReason != nil
+    endedOutcome = result
+  }
+
+  /// Runs `body` until it succeeds; after each failure of a solve, undoes
+  /// the last update and takes it again at half the learning rate, or
+  /// stops the run when that is not possible. A step that still has too
+  /// many unsettled patterns after its retries is the parameters' own
+  /// doing, not the last update's: it is taken all the same, on its
+  /// settled patterns and the stabiliser (raised by half, which presses on
+  /// the unsettled ones too); after `maxRetries` such steps in a row the
+  /// run stops.
+  func retrying<R>(_ body: (_ accepting: Bool) throws -> R) throws -> R {
+    while true {
+      do {
+        let result = try body(false)
+        forced = 0
+        return result
+      } catch let error as any StepFailure {
+        guard let p = previousUpdate, retries < plan.maxRetries else {
+          let reason =
+            retries > 0 ? "\(error) (after \(retries) rejected steps at halved learning rates)" : "\(error)"
+          if error is UnsettledStep && forced < plan.maxRetries {
+            forced += 1
+            if let weight = stabilityWeight, let base = plan.steady.jacobianPenalty?.weight {
+              stabilityWeight = min(weight * 1.5, base * 10)
             }
-            try stop(
-              reason: forced > 0
-                ? "\(reason) (after \(forced) steps in a row with too many unsettled patterns)" : reason)
-          }
-          retries += 1
-          rejected += 1
-          parameters = p.parameters
-          progress.optimizer = p.optimizer
-          progress.learningRate *= 0.5
-          progress.optimizer.apply(p.gradient, to: &parameters, learningRate: progress.learningRate)
-        }
-      }
-    }
-    var lastSave = DispatchTime.now().uptimeNanoseconds
-    while progress.epoch < plan.epochs {
-      let epochStart = DispatchTime.now().uptimeNanoseconds
-      stream.startEpoch(progress.epoch)
-      var lossSum = 0.0, patterns = 0
-      rejected = 0
-      var stats = SolveStats()
-      var unsettled = Set<Int>()
-      var firstStep = true
-      while let (indices, batch) = try nextMinibatch() {
-        if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? snapshot) }
-        let (loss, gradient, stepStats) = try retrying { accepting in
-          let r = try minibatchGradient(batch, indices: indices, fromWholePass: firstStep && reusesWholePass)
-          if plan.model == .steady {
-            let left = r.2.patterns - r.2.settled
-            if (Double(left) > plan.maxUnsettled * Double(indices.count) && !accepting) || r.2.settled == 0 {
-              throw UnsettledStep(
-                step: progress.step, unsettled: left, patterns: indices.count,
-                limit: plan.maxUnsettled, first: r.2.unsettledRows.first.map { indices[$0] } ?? 0,
-                failure: r.2.failure)
+            retries = 0
+            do { return try body(true) } catch let again as any StepFailure {
+              try stop(reason: "\(again) (after \(forced) steps in a row with too many unsettled patterns)")
             }
           }
-          guard r.0.isFinite, r.1.values.allSatisfy({ $0.isFinite }) else {
-            throw RBPError.nonFinite(
-              solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: progress.step)
-          }
-          return r
+          try stop(
+            reason: forced > 0
+              ? "\(reason) (after \(forced) steps in a row with too many unsettled patterns)" : reason)
         }
-        if let pending = pendingGood {
-          lastGood = pending
-          pendingGood = nil
-        }
-        for r in stepStats.unsettledRows { unsettled.insert(indices[r]) }
-        stats.add(stepStats)
-        let counted = plan.model == .steady ? stepStats.settled : indices.count
-        lossSum += loss * Double(counted)
-        patterns += counted
-        previous = (parameters, progress.optimizer, gradient)
-        progress.optimizer.apply(gradient, to: &parameters, learningRate: progress.learningRate)
-        retries = 0
-        progress.step += 1
-        firstStep = false
-        wholePass = nil
-      }
-      progress.epoch += 1
-      let epoch = progress.epoch
-      let trainingLoss = lossSum / Double(max(patterns, 1))
-      // Finite but exploding is still a failure, not a result.
-      if let first = progress.history[.loss]?.first, trainingLoss > divergenceFactor * max(first, 1e-3) {
-        try stop(reason: "diverged: the training loss grew from \(first) to \(trainingLoss)")
-      }
-      let (validationLoss, accuracy, solved, validationUnsettled) = try retrying { _ in
-        let v = try validate() ?? (trainingLoss, nil, nil, 0)
-        guard v.0.isFinite else { throw RBPError.nonFinite(solver: "validation", pattern: 0, iterations: epoch) }
-        return v
-      }
-      let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
-      var r = EpochReport(
-        epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
-        validationLoss: validationLoss, validationAccuracy: accuracy, solved: solved,
-        seconds: seconds, patternsPerSecond: Double(patterns) / max(seconds, 1e-9))
-      r.unsettledPatterns = unsettled.sorted()
-      r.validationUnsettled = validationUnsettled
-      // The weight the next epoch starts with is recorded (a resumed run
-      // takes it from the history).
-      adaptStabilityWeight(stats: stats, rejected: rejected, unsettled: unsettled.count)
-      record(r, stats: stats, rejected: rejected)
-      last = r
-      report(r)
-      progress.learningRate *= plan.lrDecay
-      // The best validation epoch: its state goes to best.h5 with the next checkpoint.
-      let improved = bestValidationLoss.map { validationLoss < $0 - plan.minDelta } ?? true
-      if improved { (bestEpoch, bestValidationLoss) = (epoch, validationLoss) }
-      pendingGood = snapshot
-      if improved { unsavedBest = pendingGood }
-      let reason: String? =
-        plan.stopWhenSolved && solved == true
-        ? "solved"
-        : plan.targetLoss.map { validationLoss <= $0 } == true
-          ? "target_loss"
-          : plan.patience.map { epoch - (bestEpoch ?? epoch) >= $0 } == true ? "patience" : nil
-      let done = reason != nil
-      let now = DispatchTime.now().uptimeNanoseconds
-      let due = checkpointSeconds.map { Double(now - lastSave) * 1e-9 >= $0 } ?? false
-      if done || epoch == plan.epochs || due || (plan.checkpointEvery > 0 && epoch % plan.checkpointEvery == 0) {
-        try saveCheckpoint()
-        lastSave = now
-      }
-      if !done && epoch < plan.epochs, let signal = stopRequest.signal { try interrupt(signal, saving: snapshot) }
-      if done {
-        stoppedEarly = epoch < plan.epochs
-        stopReason = stoppedEarly ? reason : nil
-        break
+        retries += 1
+        rejected += 1
+        parameters = p.parameters
+        progress.optimizer = p.optimizer
+        progress.learningRate *= 0.5
+        progress.optimizer.apply(p.gradient, to: &parameters, learningRate: progress.learningRate)
       }
     }
-    var result = outcome(stopReason: stopReason, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-    result.final = last
-    result.stoppedEarly = stoppedEarly
-    return result
+  }
+
+  /// Trains the next epoch, calling `report` at its end; returns true once
+  /// the run has ended (`ended`: at its last epoch, or stopped early by
+  /// its stopping rule), at once when it had already. Throws as `run`
+  /// does; `start()` comes first.
+  @discardableResult
+  public func trainEpoch(report: (EpochReport) -> Void = { _ in }) throws -> Bool {
+    precondition(started, "Trainer.start() comes before trainEpoch()")
+    if endedOutcome != nil { return true }
+    let epochStart = DispatchTime.now().uptimeNanoseconds
+    defer { ownNanoseconds += DispatchTime.now().uptimeNanoseconds - epochStart }
+    stream.startEpoch(progress.epoch)
+    var lossSum = 0.0, patterns = 0
+    rejected = 0
+    var stats = SolveStats()
+    var unsettled = Set<Int>()
+    var firstStep = true
+    while let (indices, batch) = try nextMinibatch() {
+      if let signal = stopRequest.signal { try interrupt(signal, saving: pendingGood ?? lastGood ?? snapshot) }
+      let (loss, gradient, stepStats) = try retrying { accepting in
+        let r = try minibatchGradient(batch, indices: indices, fromWholePass: firstStep && reusesWholePass)
+        if plan.model == .steady {
+          let left = r.2.patterns - r.2.settled
+          if (Double(left) > plan.maxUnsettled * Double(indices.count) && !accepting) || r.2.settled == 0 {
+            throw UnsettledStep(
+              step: progress.step, unsettled: left, patterns: indices.count,
+              limit: plan.maxUnsettled, first: r.2.unsettledRows.first.map { indices[$0] } ?? 0,
+              failure: r.2.failure)
+          }
+        }
+        guard r.0.isFinite, r.1.values.allSatisfy({ $0.isFinite }) else {
+          throw RBPError.nonFinite(
+            solver: "the training loss or gradient", pattern: indices.first ?? 0, iterations: progress.step)
+        }
+        return r
+      }
+      if let pending = pendingGood {
+        lastGood = pending
+        pendingGood = nil
+      }
+      for r in stepStats.unsettledRows { unsettled.insert(indices[r]) }
+      stats.add(stepStats)
+      let counted = plan.model == .steady ? stepStats.settled : indices.count
+      lossSum += loss * Double(counted)
+      patterns += counted
+      previousUpdate = (parameters, progress.optimizer, gradient)
+      progress.optimizer.apply(gradient, to: &parameters, learningRate: progress.learningRate)
+      retries = 0
+      progress.step += 1
+      firstStep = false
+      wholePass = nil
+    }
+    progress.epoch += 1
+    let epoch = progress.epoch
+    let trainingLoss = lossSum / Double(max(patterns, 1))
+    // Finite but exploding is still a failure, not a result.
+    if let first = progress.history[.loss]?.first, trainingLoss > divergenceFactor * max(first, 1e-3) {
+      try stop(reason: "diverged: the training loss grew from \(first) to \(trainingLoss)")
+    }
+    let (validationLoss, accuracy, solved, validationUnsettled) = try retrying { _ in
+      let v = try validate() ?? (trainingLoss, nil, nil, 0)
+      guard v.0.isFinite else { throw RBPError.nonFinite(solver: "validation", pattern: 0, iterations: epoch) }
+      return v
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
+    var r = EpochReport(
+      epoch: epoch, epochs: plan.epochs, loss: trainingLoss,
+      validationLoss: validationLoss, validationAccuracy: accuracy, solved: solved,
+      seconds: seconds, patternsPerSecond: Double(patterns) / max(seconds, 1e-9))
+    r.unsettledPatterns = unsettled.sorted()
+    r.validationUnsettled = validationUnsettled
+    // The weight the next epoch starts with is recorded (a resumed run
+    // takes it from the history).
+    adaptStabilityWeight(stats: stats, rejected: rejected, unsettled: unsettled.count)
+    record(r, stats: stats, rejected: rejected)
+    lastReport = r
+    report(r)
+    progress.learningRate *= plan.lrDecay
+    // The best validation epoch: its state goes to best.h5 with the next checkpoint.
+    let improved = bestValidationLoss.map { validationLoss < $0 - plan.minDelta } ?? true
+    if improved { (bestEpoch, bestValidationLoss) = (epoch, validationLoss) }
+    pendingGood = snapshot
+    if improved { unsavedBest = pendingGood }
+    let reason: String? =
+      plan.stopWhenSolved && solved == true
+      ? "solved"
+      : plan.targetLoss.map { validationLoss <= $0 } == true
+        ? "target_loss"
+        : plan.patience.map { epoch - (bestEpoch ?? epoch) >= $0 } == true ? "patience" : nil
+    let done = reason != nil
+    let now = DispatchTime.now().uptimeNanoseconds
+    let due = checkpointSeconds.map { Double(now - lastSave) * 1e-9 >= $0 } ?? false
+    if done || epoch == plan.epochs || due || (plan.checkpointEvery > 0 && epoch % plan.checkpointEvery == 0) {
+      try saveCheckpoint()
+      lastSave = now
+    }
+    if !done && epoch < plan.epochs, let signal = stopRequest.signal { try interrupt(signal, saving: snapshot) }
+    if done || epoch == plan.epochs {
+      end(stopReason: epoch < plan.epochs ? reason : nil)
+      return true
+    }
+    return false
   }
 
   /// The outcome at the current epoch.

@@ -51,6 +51,11 @@ struct Sweep: ParsableCommand {
       name: .customLong("checkpoint-seconds"),
       help: "Each run saves its checkpoint at least this often (seconds, at epoch ends).")
     var checkpointSeconds = 60.0
+    @Option(
+      help: ArgumentHelp(
+        "Runs each job trains in lockstep, one epoch of each in turn (1: one run after another; the results are the same bytes).",
+        valueName: "k"))
+    var lockstep = SweepRunner.defaultLockstep
     @Flag(help: "No progress output.") var quiet = false
     @Flag(help: "One JSON object per finished run, then one for the shard.") var json = false
     @Flag(help: "Print the planned runs (name, shard, state, settings) and train nothing.") var list = false
@@ -75,7 +80,7 @@ struct Sweep: ParsableCommand {
         let runner = try SweepRunner(
           spec: parsed, out: out, jobs: jobs ?? defaultJobs(), shard: part,
           retryFailed: retryFailed, rerunChanged: rerunChanged,
-          checkpointSeconds: checkpointSeconds)
+          checkpointSeconds: checkpointSeconds, lockstep: lockstep)
         if list {
           let rows = Sweep.planRows(runner, shard: part, out: out)
           if json {

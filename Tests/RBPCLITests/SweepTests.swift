@@ -389,6 +389,49 @@ struct SweepTests {
     }
   }
 
+  /// Runs trained in lockstep groups of any size, by any number of jobs,
+  /// write the bytes each writes alone: runs that end early, fail or do
+  /// not resolve, in both precisions, with and without a validation split.
+  @Test func lockstepGroupsWriteWhatRunsWriteAlone() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let spec = dir + "/spec.json"
+    try """
+    {"data": "\(shipped("encoder"))", "base": {"epochs": 10, "units": 11, "batch": 4},
+     "grid": {"lr": [0.05, 0.3], "seed": [0, 1, 2]},
+     "runs": [{"precision": "f64", "val_fraction": 0.25}, {"patience": 2, "epochs": 30, "min_delta": 1},
+              {"max_iterations": 1, "tolerance": 1e-12}, {"optimizer": "sgd", "lr": 3, "epochs": 40},
+              {"units": 3}]}
+    """.write(toFile: spec, atomically: true, encoding: .utf8)
+    let ways = [["--jobs", "1", "--lockstep", "1"], ["--jobs", "2", "--lockstep", "3"], ["--jobs", "1"]]
+    for (k, way) in ways.enumerated() {
+      let ran = try rbp(["sweep", spec, "--out", dir + "/s\(k)", "--quiet"] + way)
+      try #require(ran.status == 0, "\(way): \(ran.err)")
+    }
+    let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/s0/runs").sorted()
+    try #require(runs.count == 11)
+    var statuses: [String] = []
+    for run in runs {
+      let alone = jsonObject(try String(contentsOfFile: "\(dir)/s0/runs/\(run)/result.json", encoding: .utf8))
+      statuses.append(alone["status"] as? String ?? "?")
+      for k in 1..<ways.count {
+        for file in ["checkpoint.h5", "best.h5"] {
+          let a = bytes("\(dir)/s0/runs/\(run)/\(file)"), b = bytes("\(dir)/s\(k)/runs/\(run)/\(file)")
+          #expect(a == b, "\(run)/\(file) differs with \(ways[k])")
+        }
+        var result = jsonObject(try String(contentsOfFile: "\(dir)/s\(k)/runs/\(run)/result.json", encoding: .utf8))
+        var reference = alone
+        (result["seconds"], reference["seconds"]) = (nil, nil)
+        // A stopped run's reason names its checkpoint, in its own folder.
+        result["reason"] = (result["reason"] as? String)?.replacingOccurrences(of: "/s\(k)/", with: "/s0/")
+        #expect(NSDictionary(dictionary: result) == NSDictionary(dictionary: reference), "\(run) with \(ways[k])")
+      }
+    }
+    #expect(statuses.filter { $0 == "failed" }.count == 2 && statuses.filter { $0 == "done" }.count == 9, "\(statuses)")
+    let refused = try rbp(["sweep", spec, "--out", dir + "/s3", "--lockstep", "0"])
+    #expect(refused.status != 0 && refused.err.contains("--lockstep must be at least 1, got 0"), "\(refused.err)")
+  }
+
   @Test func aRunsCostIsItsOperationCount() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
