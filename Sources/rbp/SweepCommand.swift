@@ -53,7 +53,7 @@ struct Sweep: ParsableCommand {
     var checkpointSeconds = 60.0
     @Option(
       help: ArgumentHelp(
-        "Runs each job trains in lockstep, one epoch of each in turn (1: one run after another; the results are the same bytes).",
+        "Runs each job trains in lockstep, one epoch of each in turn, while they fit in a core's L2 cache (1: one run after another; the results are the same bytes).",
         valueName: "k"))
     var lockstep = SweepRunner.defaultLockstep
     @Flag(help: "No progress output.") var quiet = false
