@@ -130,8 +130,9 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
   var lastReport: EpochReport? = nil
   /// When the checkpoint was last saved (uptime, ns).
   var lastSave: UInt64 = 0
-  /// Time spent in this run's own `start` and `trainEpoch` calls (ns):
-  /// in a lockstep group, the other runs' epochs are not counted.
+  /// Time spent in this run's own `start` and `trainEpoch` calls since
+  /// the last `start` (ns): in a lockstep group, the other runs' epochs
+  /// are not counted.
   var ownNanoseconds: UInt64 = 0
   var endedOutcome: TrainingOutcome? = nil
   /// The run's outcome once it has ended (nil while epochs are left), its
@@ -301,7 +302,7 @@ public final class Trainer<T: KernelScalar & HDF5Numeric> {
     let begun = DispatchTime.now().uptimeNanoseconds
     defer { ownNanoseconds += DispatchTime.now().uptimeNanoseconds - begun }
     (started, endedOutcome, lastReport, previousUpdate) = (true, nil, nil, nil)
-    (retries, rejected, forced, lastSave) = (0, 0, 0, begun)
+    (retries, rejected, forced, lastSave, ownNanoseconds) = (0, 0, 0, begun, 0)
     lastGood = snapshot
     if progress.epoch >= plan.epochs { try saveCheckpoint() }
     // A resumed run that already met its stopping rule (solved, or at its

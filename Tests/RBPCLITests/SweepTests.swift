@@ -214,7 +214,9 @@ struct SweepTests {
   /// SIGTERM mid-sweep: the runs in progress save their state, the sweep
   /// exits with 143; the same command finishes it, with checkpoints
   /// byte-identical to a sweep never interrupted.
-  @Test func aTerminatedSweepFinishesIdentically() throws {
+  /// Two workers, or one lockstep group holding all three runs.
+  @Test(arguments: [["--jobs", "2"], ["--jobs", "1", "--lockstep", "3"]])
+  func aTerminatedSweepFinishesIdentically(workers: [String]) throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let spec = dir + "/spec.json"
@@ -226,9 +228,8 @@ struct SweepTests {
     let process = try ChildProcess(
       rbpBinary,
       [
-        "sweep", spec, "--out", cut, "--quiet", "--jobs", "2",
-        "--checkpoint-seconds", "0.05",
-      ])
+        "sweep", spec, "--out", cut, "--quiet", "--checkpoint-seconds", "0.05",
+      ] + workers)
     // Wait until a run has saved a checkpoint mid-run, then terminate.
     let deadline = Date().addingTimeInterval(60)
     while process.isRunning && Date() < deadline,
@@ -246,7 +247,15 @@ struct SweepTests {
       let status = jsonObject(try rbp(["sweep", "status", cut, "--json"]).out)
       #expect((status["missing"] as? Int ?? 0) >= 1, "\(status)")
     }
-    let resumed = try rbp(["sweep", spec, "--out", cut, "--quiet", "--jobs", "2"])
+    // The group's runs each saved their own state, none of them finished.
+    if interrupted && workers.contains("--lockstep") {
+      for run in ["run-0000", "run-0001", "run-0002"] {
+        #expect(!FileManager.default.fileExists(atPath: "\(cut)/runs/\(run)/result.json"), "\(run)")
+        let epoch = try CheckpointFile.read("\(cut)/runs/\(run)/checkpoint.h5").epoch
+        #expect(epoch < 400, "\(run): \(epoch)")
+      }
+    }
+    let resumed = try rbp(["sweep", spec, "--out", cut, "--quiet"] + workers)
     #expect(resumed.status == 0, "\(resumed.err)")
     for run in ["run-0000", "run-0001", "run-0002"] {
       let a = bytes("\(dir)/whole/runs/\(run)/checkpoint.h5"), b = bytes("\(cut)/runs/\(run)/checkpoint.h5")
