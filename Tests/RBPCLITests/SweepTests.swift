@@ -441,6 +441,19 @@ struct SweepTests {
     #expect(refused.status != 0 && refused.err.contains("--lockstep must be at least 1, got 0"), "\(refused.err)")
   }
 
+  /// The README's planning benchmark: its grid is the 100,000 runs it
+  /// says, and one shard of one run trains.
+  @Test func thePlanningBenchmarksGridHasItsRuns() throws {
+    let dir = try scratchFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let ran = try rbp([
+      "sweep", repositoryRoot + "/scripts/grid_100k.json", "--out", dir + "/g", "--shard", "0/100000", "--quiet",
+    ])
+    try #require(ran.status == 0, "\(ran.err)")
+    let results = try HDF5File.open(dir + "/g/results-0-of-100000.h5")
+    #expect(try results.integerAttribute("runs_in_sweep") == 100_000 && results.integerAttribute("runs_in_shard") == 1)
+  }
+
   @Test func aRunsCostIsItsOperationCount() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
