@@ -239,13 +239,11 @@ public final class SweepRunner: Sendable {
     var record: SweepRecord
     let lock: RunLock
     let trainer: EpochRun
-    /// Uptime (ns) when the run was taken.
-    let taken: UInt64
-    /// Time spent setting it up (ns).
+    /// Time spent setting it up (ns), from `taken` (uptime) to now.
     let setup: UInt64
 
     init(plan: TrainingPlan, record: SweepRecord, lock: RunLock, trainer: EpochRun, taken: UInt64) {
-      (self.plan, self.record, self.lock, self.trainer, self.taken) = (plan, record, lock, trainer, taken)
+      (self.plan, self.record, self.lock, self.trainer) = (plan, record, lock, trainer)
       setup = DispatchTime.now().uptimeNanoseconds - taken
     }
   }
