@@ -166,38 +166,31 @@ public final class SweepRunner: Sendable {
         case .interrupted: break
         }
       }
-      var more = true
-      // The next run, taken from the queue while the group had no room.
-      var waiting: (index: Int, bytes: Int)? = nil
-      var held = 0
+      // The next run, resolved, taken from the queue while the group had no room.
+      var waiting: (run: SweepPlan.Run, bytes: Int)? = nil
       while true {
-        while group.count < lockstep {
+        while group.count < lockstep, StopRequest.shared.signal == nil {
           if waiting == nil {
-            guard more, StopRequest.shared.signal == nil, let i = state.take() else {
-              more = false
-              break
-            }
-            waiting = (i, heldBytes(i))
+            guard let i = state.take() else { break }
+            let run = plan.run(i)
+            waiting = (run, heldBytes(run.plan))
           }
-          guard let (i, bytes) = waiting, group.isEmpty || held + bytes <= Self.lockstepBytes,
-            StopRequest.shared.signal == nil
-          else { break }
+          let held = training.values.reduce(0) { $0 + $1.bytes }
+          guard let (run, bytes) = waiting, group.isEmpty || held + bytes <= Self.lockstepBytes else { break }
           waiting = nil
-          switch take(i, scratch: scratch, behind: behind) {
-          case .ended(let end): settle(end, i)
+          switch take(run, scratch: scratch, behind: behind) {
+          case .ended(let end): settle(end, run.index)
           case .training(let member):
-            if let left = group.add(member.trainer, tag: i) {
-              settle(complete(member, left.result, behind: behind), i)
+            if let left = group.add(member.trainer, tag: run.index) {
+              settle(complete(member, left.result, behind: behind), run.index)
             } else {
-              training[i] = (member, bytes)
-              held += bytes
+              training[run.index] = (member, bytes)
             }
           }
         }
         if group.isEmpty { break }
         for left in group.round() {
-          guard let (member, bytes) = training.removeValue(forKey: left.tag) else { continue }
-          held -= bytes
+          guard let (member, _) = training.removeValue(forKey: left.tag) else { continue }
           settle(complete(member, left.result, behind: behind), left.tag)
         }
       }
@@ -253,12 +246,12 @@ public final class SweepRunner: Sendable {
     case ended(RunEnd)
   }
 
-  /// Takes run i: under the run's lock, a trainer of its own (resuming its
+  /// Takes `run`: under the run's lock, a trainer of its own (resuming its
   /// checkpoint when it has the run's identity) that uses `scratch`'s
   /// workspaces, or how it ended without one (busy, finished meanwhile,
   /// or failed: a failed record, written to result.json).
-  func take(_ i: Int, scratch: WorkerScratch, behind: WriteBehind) -> Taken {
-    let run = plan.run(i)
+  func take(_ run: SweepPlan.Run, scratch: WorkerScratch, behind: WriteBehind) -> Taken {
+    let i = run.index
     let dir = runDirectory(i)
     var record = SweepRecord(
       name: run.name, index: i, config: run.resolvedJSON, status: "failed", reason: "",
@@ -366,12 +359,13 @@ public final class SweepRunner: Sendable {
     behind.enqueue { withExtendedLifetime(lock) {} }
   }
 
-  /// Run i's estimated working set while it trains, in bytes: its
-  /// parameters eight times over (gradient, optimizer state, the update it
-  /// may undo), a trajectory run's passes over a minibatch and the kept
-  /// pass over the training set, a steady run's states and warm starts.
-  func heldBytes(_ i: Int) -> Int {
-    guard let run = plan.run(i).plan else { return 0 }
+  /// A run's estimated working set while it trains, in bytes (0 for a
+  /// run that does not resolve): its parameters eight times over
+  /// (gradient, optimizer state, the update it may undo), a trajectory
+  /// run's passes over a minibatch and the kept pass over the training
+  /// set, a steady run's states and warm starts.
+  func heldBytes(_ run: TrainingPlan?) -> Int {
+    guard let run else { return 0 }
     let n = run.shape.units
     let scalar = run.precision == .f64 ? 8 : 4
     let parameters = ParameterLayout(shape: run.shape, hasInitialState: run.model == .trajectory).count

@@ -41,6 +41,15 @@ struct LockstepTests {
     _ i: Int, folder: String, resume: Bool = false, f32: KernelWorkspace<Float>?, f64: KernelWorkspace<Double>?,
     also: (inout RunConfig) -> Void = { _ in }
   ) throws -> EpochRun {
+    try made(i, folder: folder, resume: resume, f32: f32, f64: f64, also: also).run
+  }
+
+  /// Run `i`'s trainer as a group takes it, and as `rbp train` trains it
+  /// alone (`Trainer.run()`).
+  static func made(
+    _ i: Int, folder: String, resume: Bool = false, f32: KernelWorkspace<Float>? = nil,
+    f64: KernelWorkspace<Double>? = nil, also: (inout RunConfig) -> Void = { _ in }
+  ) throws -> (run: EpochRun, alone: () throws -> TrainingOutcome) {
     let data = shipped(runs[i].task)
     let summary = try DatasetSummary.read(data)
     var config = RunConfig()
@@ -52,15 +61,15 @@ struct LockstepTests {
     try FileManager.default.createDirectory(atPath: folder + "/run-\(i)", withIntermediateDirectories: true)
     let from = resume ? try CheckpointFile.read(checkpoint) : nil
     if plan.precision == .f64 {
-      return EpochRun(
-        try Trainer<Double>(
-          plan: plan, data: data, summary: summary, checkpoint: checkpoint, resumeFrom: from,
-          workspaces: f64.map { [$0] }))
-    }
-    return EpochRun(
-      try Trainer<Float>(
+      let trainer = try Trainer<Double>(
         plan: plan, data: data, summary: summary, checkpoint: checkpoint, resumeFrom: from,
-        workspaces: f32.map { [$0] }))
+        workspaces: f64.map { [$0] })
+      return (EpochRun(trainer), { try trainer.run() })
+    }
+    let trainer = try Trainer<Float>(
+      plan: plan, data: data, summary: summary, checkpoint: checkpoint, resumeFrom: from,
+      workspaces: f32.map { [$0] })
+    return (EpochRun(trainer), { try trainer.run() })
   }
 
   /// How each run ended: its epochs and stop reason, or the error's kind.
@@ -75,9 +84,10 @@ struct LockstepTests {
   @Test func aGroupWritesWhatEachRunWritesAlone() throws {
     let dir = try scratchFolder()
     defer { try? FileManager.default.removeItem(atPath: dir) }
+    // Alone: each run by `Trainer.run()` on its own workspace, as `rbp train`.
     let alone = try Self.runs.indices.map { i in
-      let run = try Self.trainer(i, folder: dir + "/alone", f32: nil, f64: nil)
-      return Lockstep.train([run])[0]
+      let train = try Self.made(i, folder: dir + "/alone").alone
+      return Result { try train() }
     }
     let together = Lockstep.train(
       try Self.runs.indices.map {
@@ -105,7 +115,7 @@ struct LockstepTests {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let (f32, f64) = (KernelWorkspace<Float>(), KernelWorkspace<Double>())
     let everyEpoch: (inout RunConfig) -> Void = { $0.checkpointEvery = 1 }
-    _ = Lockstep.train([try Self.trainer(run, folder: dir + "/whole", f32: nil, f64: nil, also: everyEpoch)])
+    _ = try Self.made(run, folder: dir + "/whole", also: everyEpoch).alone()
     let cut = try Self.trainer(run, folder: dir + "/cut", f32: f32, f64: f64, also: everyEpoch)
     let fresh = Self.runs.indices.filter { $0 != run }
     let other = try Self.trainer(fresh[0], folder: dir + "/cut", f32: f32, f64: f64)
